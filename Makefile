@@ -1,0 +1,135 @@
+# eptvisor: one build for the kernel, the guests, the ISO, the host tests and benchmarks.
+# `make V=1` shows full commands. Objects go under build/.
+#
+#   make run     install what is missing, build, boot under the best platform, run the demo
+#   make test    install what is missing, run host tests + boot tests + in-guest scenarios
+#   make debug   boot under Bochs' debugger (or QEMU's gdbstub: make debug PLATFORM=qemu)
+
+CROSS_COMPILE ?=
+CC      := $(CROSS_COMPILE)gcc
+LD      := $(CROSS_COMPILE)ld
+OBJCOPY := $(CROSS_COMPILE)objcopy
+HOSTCC  ?= gcc
+CLANG   ?= clang
+PYTHON  ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+B       := build
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+WARN   := -Wall -Wextra -Werror -Wshadow -Wundef -Wmissing-prototypes -Wstrict-prototypes
+KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -fno-common -fno-stack-protector \
+	-mcmodel=kernel -mno-red-zone -mno-sse -mno-sse2 -mno-mmx -mno-avx -fno-builtin \
+	-fno-asynchronous-unwind-tables $(WARN) -Iinclude -I.
+KASFLAGS := -D__ASSEMBLY__ -Iinclude -I. -g
+KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
+
+KSRCS := $(wildcard boot/*.c boot/*.S arch/*.c arch/*.S mm/*.c vmx/*.c vmx/*.S ept/*.c \
+	drivers/*.c lib/*.c)
+KOBJS := $(patsubst %,$(B)/k/%.o,$(KSRCS)) $(B)/k/guests/blob.S.o
+
+# Guest programs: 64-bit flat images that run inside a VM, linked at GUEST_LOAD_GPA.
+GCFLAGS := -std=gnu11 -O2 -ffreestanding -fno-pic -fno-pie -fno-common -fno-stack-protector \
+	-mno-red-zone -mno-sse -mno-sse2 -mno-mmx -fno-builtin -fno-asynchronous-unwind-tables \
+	$(WARN) -Iinclude -I.
+GSRCS := $(wildcard guests/*.c) guests/entry.S
+GOBJS := $(patsubst %,$(B)/g/%.o,$(GSRCS))
+
+.PHONY: all kernel iso run test unit debug clean deps format lint bench bench-host fuzz
+all: iso
+
+$(B)/k/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(KCFLAGS) -MMD -c $< -o $@
+
+$(B)/k/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(KASFLAGS) -MMD -c $< -o $@
+
+$(B)/k/guests/blob.S.o: guests/blob.S $(B)/guests/testguest.bin
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(KASFLAGS) -DGUEST_BIN='"$(B)/guests/testguest.bin"' -c $< -o $@
+
+$(B)/g/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC [g]  $<")
+	$(Q)$(CC) $(GCFLAGS) -MMD -c $< -o $@
+
+$(B)/g/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(KASFLAGS) -MMD -c $< -o $@
+
+$(B)/guests/testguest.elf: $(GOBJS) guests/guest.ld
+	@mkdir -p $(dir $@)
+	$(Q)$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -T guests/guest.ld $(GOBJS) -o $@
+
+$(B)/guests/testguest.bin: $(B)/guests/testguest.elf
+	$(Q)$(OBJCOPY) -O binary $< $@
+
+$(B)/eptvisor.elf: $(KOBJS) linker.ld
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(LD) $(KLDFLAGS) $(KOBJS) -o $@
+
+# Flat image for `qemu -kernel` (multiboot1 a.out-kludge header at its start).
+$(B)/eptvisor.bin: $(B)/eptvisor.elf
+	$(Q)$(OBJCOPY) -O binary --remove-section=.bss $< $@
+
+kernel: $(B)/eptvisor.elf $(B)/eptvisor.bin
+
+ISO_CMDLINE ?= run=demo
+$(B)/eptvisor.iso: $(B)/eptvisor.elf
+	@mkdir -p $(B)/iso/boot/grub
+	$(Q)cp $< $(B)/iso/boot/eptvisor.elf
+	$(Q)printf 'set timeout=0\nset default=0\nserial --unit=0 --speed=115200\nterminal_output serial console\nmenuentry "eptvisor" {\n  multiboot2 /boot/eptvisor.elf %s\n  boot\n}\n' '$(ISO_CMDLINE)' > $(B)/iso/boot/grub/grub.cfg
+	@$(if $(Q),echo "  ISO     $@")
+	$(Q)grub-mkrescue -o $@ $(B)/iso >$(B)/grub-mkrescue.log 2>&1 || (cat $(B)/grub-mkrescue.log; false)
+
+iso: $(B)/eptvisor.iso $(B)/eptvisor.bin
+
+deps:
+	$(Q)./scripts/deps.sh
+
+# ---- host tests -----------------------------------------------------------------------------
+# Each tests/unit/*.mk adds names to UNIT_TESTS and sets unit_<name>_SRCS.
+UNIT_TESTS :=
+include $(wildcard tests/unit/*.mk)
+HOST_CFLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -Wshadow \
+	-Iinclude -I. -fsanitize=address,undefined -fno-sanitize-recover=all
+UNIT_BINS := $(patsubst %,$(B)/unit/test_%,$(UNIT_TESTS))
+
+$(B)/unit/test_%: FORCE_UNIT
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  HOSTCC  $@")
+	$(Q)$(HOSTCC) $(HOST_CFLAGS) $(unit_$*_CFLAGS) $(unit_$*_SRCS) -o $@ -lcmocka -lpthread
+
+.PHONY: FORCE_UNIT
+FORCE_UNIT:
+
+unit: $(UNIT_BINS) $(EXTRA_UNIT_BINS)
+
+# ---- the two README commands ----------------------------------------------------------------
+run: deps iso
+	$(Q)$(PYTHON) tests/harness/run.py --scenario demo $(RUNARGS)
+
+test: deps iso unit
+	$(Q)./scripts/test.sh
+
+debug: iso
+	$(Q)$(PYTHON) tests/harness/run.py --debug $(if $(PLATFORM),--platform $(PLATFORM)) --cmdline "$(ISO_CMDLINE)"
+
+format:
+	clang-format -i $(shell git ls-files '*.c' '*.h')
+
+lint:
+	cppcheck --quiet --enable=warning,style --inline-suppr -Iinclude -I. \
+		--suppress=missingIncludeSystem boot arch mm vmx ept drivers lib guests
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/k $(B)/g -name '*.d' 2>/dev/null)
