@@ -1,0 +1,15 @@
+/* The local APIC (xAPIC, MMIO through the direct map): identity, EOI and IPIs. */
+#ifndef EPTVISOR_ARCH_LAPIC_H
+#define EPTVISOR_ARCH_LAPIC_H
+
+#include "types.h"
+
+void lapic_init(void);
+u32 lapic_id(void);
+void lapic_eoi(void);
+void lapic_send_ipi(u32 apic_id, u8 vector);
+/* INIT and STARTUP to every CPU but this one (SMP bring-up). */
+void lapic_broadcast_init(void);
+void lapic_broadcast_sipi(u8 page);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * kmain: what eptvisor does from the moment it runs C (boot/header.S calls it) to shutdown.
+ *
+ *   serial -> boot info -> CPU tables -> frames + page tables -> LAPIC, TSC -> options
+ *   -> APs -> VMX on every CPU -> scenarios -> summary -> shutdown
+ */
+#include "arch/cpu.h"
+#include "arch/lapic.h"
+#include "arch/percpu.h"
+#include "arch/smp.h"
+#include "arch/trap.h"
+#include "boot/bootinfo.h"
+#include "boot/options.h"
+#include "drivers/console.h"
+#include "drivers/serial.h"
+#include "drivers/timer.h"
+#include "mm/mm.h"
+#include "vmx/scenario.h"
+#include "vmx/vmx.h"
+
+#define MB2_BOOT_MAGIC 0x36d76289
+#define MB1_BOOT_MAGIC 0x2badb002
+
+extern char kernel_stack_top[];
+
+static struct boot_info bi;
+
+void kmain(u32 magic, u32 info_pa);
+
+static void *boot_pa_to_va(u64 pa) { return phys_to_virt(pa); }
+
+static void parse_boot_info(u32 magic, u32 info_pa)
+{
+	int err;
+
+	if (magic == MB2_BOOT_MAGIC)
+		err = mb2_parse(phys_to_virt(info_pa), info_pa, &bi);
+	else if (magic == MB1_BOOT_MAGIC)
+		err = mb1_parse(phys_to_virt(info_pa), info_pa, boot_pa_to_va, &bi);
+	else
+		panic("not started by a multiboot loader (magic 0x%x)", magic);
+	if (err)
+		panic("malformed multiboot%d information (error %d)", magic == MB2_BOOT_MAGIC ? 2 : 1,
+		      err);
+}
+
+static void print_boot_info(void)
+{
+	printk("boot: multiboot%d, loader '%s', command line '%s'\n", bi.proto, bi.loader,
+	       bi.cmdline);
+	for (int i = 0; i < bi.nmem; i++)
+		printk("boot: mem %016lx-%016lx %s\n", bi.mem[i].base,
+		       bi.mem[i].base + bi.mem[i].len - 1,
+		       bi.mem[i].type == 1 ? "usable" : "reserved");
+	for (int i = 0; i < bi.nmods; i++)
+		printk("boot: module %016lx-%016lx '%s'\n", bi.mods[i].start, bi.mods[i].end,
+		       bi.mods[i].name);
+}
+
+void kmain(u32 magic, u32 info_pa)
+{
+	serial_init();
+	printk("\neptvisor: booting (x86-64, built " __DATE__ " " __TIME__ ")\n");
+	parse_boot_info(magic, info_pa);
+	print_boot_info();
+	idt_init();
+	percpu_init(0, cpuid(1, 0).ebx >> 24, (u64)kernel_stack_top);
+	mm_init(&bi);
+	paging_init(&bi);
+	write_cr4(read_cr4() | CR4_PGE);
+	lapic_init();
+	printk("cpu 0: online (apic id %u, bootstrap)\n", this_cpu()->apic_id);
+	timer_calibrate();
+	options_parse(bi.cmdline);
+	if (opts.exc_test) {
+		printk("exc-test: executing int3\n");
+		int3();
+		printk("exc-test: back from the #BP handler\n");
+	}
+	smp_init();
+	paging_drop_identity();
+	if (vmx_init_all() == 0)
+		scenarios_run(&opts);
+	else
+		scenarios_skip_all("VMX unavailable");
+	system_shutdown();
+}

@@ -1,0 +1,33 @@
+/* The table of kernel command-line options (see options.h). */
+#include "boot/cmdline.h"
+#include "boot/options.h"
+#include "drivers/console.h"
+#include "lib.h"
+#include "vmx/scenario.h"
+
+struct options opts = {
+	.run = "demo",
+	.platform = "unknown",
+};
+
+static void report(void *ctx, const char *msg)
+{
+	(void)ctx;
+	printk("cmdline: %s\n", msg);
+}
+
+int options_parse(const char *cmdline)
+{
+	const struct opt_spec specs[] = {
+		{ "run", OPT_LIST, opts.run, 0, 0, sizeof(opts.run), scenario_names,
+		  "scenarios to run" },
+		{ "vcpus", OPT_UINT, &opts.vcpus, 1, MAX_VCPUS, 0, NULL, "vCPUs per VM" },
+		{ "mem", OPT_SIZE, &opts.mem, 1 << 20, 4ULL << 30, 0, NULL, "guest memory" },
+		{ "platform", OPT_STR, opts.platform, 0, 0, sizeof(opts.platform), NULL,
+		  "platform name for reports" },
+		{ "trace", OPT_BOOL, &opts.trace, 0, 1, 0, NULL, "print every VM exit" },
+		{ "exc-test", OPT_BOOL, &opts.exc_test, 0, 1, 0, NULL, "show an exception dump" },
+	};
+
+	return cmdline_parse(cmdline, specs, ARRAY_SIZE(specs), report, NULL);
+}

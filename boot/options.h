@@ -1,0 +1,24 @@
+/*
+ * The kernel command line, parsed into one struct. Every option, its default and its range
+ * are in the table in boot/options.c; `docs/experiments.md` lists them for users.
+ */
+#ifndef EPTVISOR_BOOT_OPTIONS_H
+#define EPTVISOR_BOOT_OPTIONS_H
+
+#include "types.h"
+
+struct options {
+	char run[256];     /* comma-separated scenario names, "all" or "none" */
+	u64 vcpus;         /* 0 = each scenario's own default */
+	u64 mem;           /* guest memory in bytes; 0 = each scenario's own default */
+	char platform[32]; /* informational: copied into every @json line */
+	bool trace;        /* print every VM exit */
+	bool exc_test;     /* execute int3 once to show the exception dump */
+};
+
+extern struct options opts;
+
+/* Parse `cmdline` into opts; print each problem by name. Returns the number of problems. */
+int options_parse(const char *cmdline);
+
+#endif
