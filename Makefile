@@ -35,7 +35,7 @@ KOBJS := $(patsubst %,$(B)/k/%.o,$(KSRCS)) $(B)/k/guests/blob.S.o
 GCFLAGS := -std=gnu11 -O2 -ffreestanding -fno-pic -fno-pie -fno-common -fno-stack-protector \
 	-mno-red-zone -mno-sse -mno-sse2 -mno-mmx -fno-builtin -fno-asynchronous-unwind-tables \
 	$(WARN) -Iinclude -I.
-GSRCS := $(wildcard guests/*.c) guests/entry.S
+GSRCS := $(wildcard guests/*.c) guests/entry.S lib/printf.c lib/string.c
 GOBJS := $(patsubst %,$(B)/g/%.o,$(GSRCS))
 
 .PHONY: all kernel iso run test unit debug clean deps format lint bench bench-host fuzz

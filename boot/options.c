@@ -19,7 +19,7 @@ static void report(void *ctx, const char *msg)
 int options_parse(const char *cmdline)
 {
 	const struct opt_spec specs[] = {
-		{ "run", OPT_LIST, opts.run, 0, 0, sizeof(opts.run), scenario_names,
+		{ "run", OPT_LIST, opts.run, 0, 0, sizeof(opts.run), scenario_name_list(),
 		  "scenarios to run" },
 		{ "vcpus", OPT_UINT, &opts.vcpus, 1, MAX_VCPUS, 0, NULL, "vCPUs per VM" },
 		{ "mem", OPT_SIZE, &opts.mem, 1 << 20, 4ULL << 30, 0, NULL, "guest memory" },

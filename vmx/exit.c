@@ -1,0 +1,221 @@
+/*
+ * VM-exit dispatch: one handler per basic exit reason eptvisor supports. An exit without a
+ * handler stops the VM with a full dump; the hypervisor itself always goes on.
+ */
+#include "arch/cpu.h"
+#include "arch/lapic.h"
+#include "boot/options.h"
+#include "drivers/console.h"
+#include "errno.h"
+#include "lib.h"
+#include "vmx/exit.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+
+#define COM1 0x3f8
+#define COM1_LSR (COM1 + 5)
+#define EPT_QUAL_READ BIT(0)
+#define EPT_QUAL_WRITE BIT(1)
+#define EPT_QUAL_FETCH BIT(2)
+#define EPT_QUAL_PERMS (BIT(3) | BIT(4) | BIT(5))
+
+typedef bool (*exit_handler)(struct vcpu *v);
+
+static const char *const reason_names[EXIT_REASONS] = {
+#define EXIT_NAME(name, num) [num] = #name,
+	EXIT_REASON_LIST(EXIT_NAME)
+#undef EXIT_NAME
+};
+
+const char *exit_reason_name(u32 reason)
+{
+	if (reason < EXIT_REASONS && reason_names[reason])
+		return reason_names[reason];
+	return "UNKNOWN";
+}
+
+static void skip_instruction(struct vcpu *v)
+{
+	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(EXIT_INSTR_LEN));
+}
+
+/* Stop the VM for an exit it cannot survive, with the dump a reader needs. */
+static bool stop_with_dump(struct vcpu *v, u32 reason, const char *what)
+{
+	vm_stop(v->vm, reason, "vcpu %d: %s", v->id, what);
+	printk("vmx: VM '%s' stopped: %s\n", v->vm->name, v->vm->stop_reason);
+	vcpu_dump(v, what);
+	return false;
+}
+
+static bool handle_extint(struct vcpu *v)
+{
+	(void)v;
+	/* Acknowledged on exit (EXIT_ACK_INTR_ON_EXIT): our IPIs only need their EOI; the
+	 * flush or stop they ask for is checked before the next entry. */
+	lapic_eoi();
+	return true;
+}
+
+static bool handle_nmi(struct vcpu *v)
+{
+	(void)v;
+	return true;
+}
+
+static bool handle_triple_fault(struct vcpu *v)
+{
+	return stop_with_dump(v, EXIT_TRIPLE_FAULT, "guest triple fault (shutdown)");
+}
+
+static bool handle_cpuid(struct vcpu *v)
+{
+	struct guest_regs *r = &v->regs;
+	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
+
+	if (r->rax == 1) {
+		c.ecx &= ~(u32)BIT(5); /* no VMX inside */
+		c.ecx |= (u32)BIT(31); /* hypervisor present */
+	} else if (r->rax == 0x40000000) {
+		c.eax = 0x40000000;
+		memcpy(&c.ebx, "eptv", 4);
+		memcpy(&c.ecx, "isor", 4);
+		c.edx = 0;
+	}
+	r->rax = c.eax, r->rbx = c.ebx, r->rcx = c.ecx, r->rdx = c.edx;
+	skip_instruction(v);
+	return true;
+}
+
+static bool handle_hlt(struct vcpu *v)
+{
+	if (!(vmcs_read(GUEST_RFLAGS) & RFLAGS_IF))
+		return stop_with_dump(v, EXIT_HLT, "HLT with interrupts disabled: it can never wake");
+	/* No virtual interrupt sources yet: a halt with IF=1 simply resumes. */
+	skip_instruction(v);
+	return true;
+}
+
+static bool handle_vmcall(struct vcpu *v)
+{
+	vcpu_hypercall(v);
+	return v->state == VCPU_RUNNING;
+}
+
+static void guest_putc(struct vcpu *v, char c)
+{
+	if (c != '\n' && v->line_len < (int)sizeof(v->line) - 1) {
+		v->line[v->line_len++] = (c >= 32 && c < 127) ? c : '.';
+		if (v->line_len < (int)sizeof(v->line) - 1)
+			return;
+	}
+	v->line[v->line_len] = '\0';
+	printk("[guest %s/%d] %s\n", v->vm->name, v->id, v->line);
+	v->line_len = 0;
+}
+
+static bool handle_io(struct vcpu *v)
+{
+	u64 q = vmcs_read(EXIT_QUALIFICATION);
+	u16 port = q >> 16;
+	bool in = q & BIT(3);
+
+	if (q & BIT(4))
+		return stop_with_dump(v, EXIT_IO, "string I/O (INS/OUTS) is not emulated");
+	if (!in && port == COM1)
+		guest_putc(v, (char)v->regs.rax);
+	else if (in && port == COM1_LSR)
+		v->regs.rax = (v->regs.rax & ~0xffULL) | 0x60; /* transmitter empty */
+	else if (in)
+		v->regs.rax |= (q & 7) == 0 ? 0xff : (q & 7) == 1 ? 0xffff : 0xffffffff;
+	if (port < COM1 || port > COM1 + 7)
+		STAT_INC(v->vm, io_unhandled);
+	skip_instruction(v);
+	return true;
+}
+
+static bool handle_ept_violation(struct vcpu *v)
+{
+	u64 q = vmcs_read(EXIT_QUALIFICATION);
+	gpa_t gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
+	const char *access = q & EPT_QUAL_FETCH ? "fetch" : q & EPT_QUAL_WRITE ? "write" : "read";
+	char why[128];
+	int err;
+
+	STAT_INC(v->vm, ept_violations);
+	if (!vm_find_slot(v->vm, gpa_to_gfn(gpa))) {
+		snprintf(why, sizeof(why), "EPT violation: %s of gpa 0x%lx outside every memslot",
+			 access, gpa);
+		return stop_with_dump(v, EXIT_EPT_VIOLATION, why);
+	}
+	if (q & EPT_QUAL_PERMS) {
+		snprintf(why, sizeof(why), "EPT violation: %s of gpa 0x%lx not permitted (qual 0x%lx)",
+			 access, gpa, q);
+		return stop_with_dump(v, EXIT_EPT_VIOLATION, why);
+	}
+	err = vm_populate(v->vm, gpa_to_gfn(gpa));
+	if (err) {
+		snprintf(why, sizeof(why), "cannot populate gpa 0x%lx (error %d)", gpa, err);
+		return stop_with_dump(v, EXIT_EPT_VIOLATION, why);
+	}
+	return true;
+}
+
+static bool handle_ept_misconfig(struct vcpu *v)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "EPT misconfiguration at gpa 0x%lx (a hypervisor bug)",
+		 vmcs_read(GUEST_PHYSICAL_ADDRESS));
+	return stop_with_dump(v, EXIT_EPT_MISCONFIG, why);
+}
+
+static bool handle_preemption_timer(struct vcpu *v)
+{
+	char why[128];
+
+	snprintf(why, sizeof(why), "runaway: used its budget of %lu timer ticks "
+		 "(VMX preemption timer)", v->vm->budget);
+	return stop_with_dump(v, EXIT_PREEMPTION_TIMER, why);
+}
+
+static const exit_handler handlers[EXIT_REASONS] = {
+	[EXIT_EXCEPTION_NMI] = handle_nmi,
+	[EXIT_EXTERNAL_INTERRUPT] = handle_extint,
+	[EXIT_TRIPLE_FAULT] = handle_triple_fault,
+	[EXIT_CPUID] = handle_cpuid,
+	[EXIT_HLT] = handle_hlt,
+	[EXIT_VMCALL] = handle_vmcall,
+	[EXIT_IO] = handle_io,
+	[EXIT_EPT_VIOLATION] = handle_ept_violation,
+	[EXIT_EPT_MISCONFIG] = handle_ept_misconfig,
+	[EXIT_PREEMPTION_TIMER] = handle_preemption_timer,
+};
+
+static bool handle_entry_failure(struct vcpu *v, u32 basic)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "VM entry failed: %s (exit qualification %lu; Bochs' log "
+		 "names the failed check in a VMENTER FAIL line)", exit_reason_name(basic),
+		 vmcs_read(EXIT_QUALIFICATION));
+	return stop_with_dump(v, basic, why);
+}
+
+bool vcpu_handle_exit(struct vcpu *v, u32 reason)
+{
+	u32 basic = reason & 0xffff;
+	char why[80];
+
+	if (basic < EXIT_REASONS)
+		STAT_INC(v->vm, exits[basic]);
+	if (opts.trace)
+		printk("trace: vm %s vcpu %d exit %s rip 0x%lx qual 0x%lx\n", v->vm->name, v->id,
+		       exit_reason_name(basic), vmcs_read(GUEST_RIP), vmcs_read(EXIT_QUALIFICATION));
+	if (reason & BIT(31))
+		return handle_entry_failure(v, basic);
+	if (basic < EXIT_REASONS && handlers[basic])
+		return handlers[basic](v);
+	snprintf(why, sizeof(why), "unhandled VM exit %u (%s)", basic, exit_reason_name(basic));
+	return stop_with_dump(v, basic, why);
+}

@@ -1,0 +1,124 @@
+/*
+ * Hypercalls (ABI in include/hypercall.h). Every handler validates its arguments before it
+ * touches anything: lengths are bounded first, then guest buffers are copied through
+ * vm_copy_*, which refuses any page outside the VM's memslots. A bad call gets -errno.
+ */
+#include "drivers/console.h"
+#include "errno.h"
+#include "hypercall.h"
+#include "lib.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+
+typedef s64 (*hc_fn)(struct vcpu *v, u64 a0, u64 a1, u64 a2);
+
+static s64 hc_nop(struct vcpu *v, u64 a0, u64 a1, u64 a2)
+{
+	(void)v, (void)a0, (void)a1, (void)a2;
+	return 0;
+}
+
+static s64 hc_exit(struct vcpu *v, u64 code, u64 a1, u64 a2)
+{
+	(void)a1, (void)a2;
+	v->exit_code = (s64)code;
+	v->state = VCPU_EXITED;
+	return 0;
+}
+
+/* Copy a guest string of len <= max into buf (NUL-terminated, unprintables as '.'). */
+static s64 copy_guest_string(struct vcpu *v, char *buf, u64 gpa, u64 len, u64 max)
+{
+	if (len > max)
+		return -E2BIG;
+	if (vm_copy_from_guest(v->vm, buf, gpa, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	for (u64 i = 0; i < len; i++)
+		if (buf[i] < 32 || buf[i] > 126)
+			buf[i] = (buf[i] == '\n' && i == len - 1) ? '\0' : '.';
+	return (s64)len;
+}
+
+static s64 hc_puts(struct vcpu *v, u64 gpa, u64 len, u64 a2)
+{
+	char buf[HC_PUTS_MAX + 1];
+	s64 n = copy_guest_string(v, buf, gpa, len, HC_PUTS_MAX);
+
+	(void)a2;
+	if (n >= 0)
+		printk("[guest %s/%d] %s\n", v->vm->name, v->id, buf);
+	return n;
+}
+
+static s64 hc_check(struct vcpu *v, u64 ok, u64 gpa, u64 len)
+{
+	char name[HC_NAME_MAX + 1];
+	s64 n = copy_guest_string(v, name, gpa, len, HC_NAME_MAX);
+
+	if (n < 0)
+		return n;
+	if (ok)
+		STAT_INC(v->vm, checks_passed);
+	else
+		STAT_INC(v->vm, checks_failed);
+	printk("  check %s/%d: %s - %s\n", v->vm->name, v->id, ok ? "ok" : "FAILED", name);
+	return 0;
+}
+
+static s64 hc_gpa_level(struct vcpu *v, u64 gpa, u64 a1, u64 a2)
+{
+	int level = 0;
+
+	(void)a1, (void)a2;
+	if (!vm_find_slot(v->vm, gpa_to_gfn(gpa)))
+		return -EFAULT;
+	if (!ept_lookup(&v->vm->ept, gpa_to_gfn(gpa), &level))
+		return -ENOENT;
+	return level;
+}
+
+static s64 hc_vcpu_id(struct vcpu *v, u64 a0, u64 a1, u64 a2)
+{
+	(void)a0, (void)a1, (void)a2;
+	return v->id;
+}
+
+static s64 hc_stats(struct vcpu *v, u64 gpa, u64 size, u64 a2)
+{
+	const struct vm_stats *s = &v->vm->stats;
+	struct hc_stats out = { 0 };
+
+	(void)a2;
+	if (size != sizeof(out))
+		return -EINVAL;
+	for (int i = 0; i < EXIT_REASONS; i++)
+		out.exits += s->exits[i];
+	out.ept_violations = s->ept_violations;
+	out.populates = s->populates;
+	out.hypercalls = s->hypercalls;
+	return vm_copy_to_guest(v->vm, gpa, &out, sizeof(out)) ? -EFAULT : 0;
+}
+
+static const hc_fn hypercalls[HC_COUNT] = {
+	[HC_NOP] = hc_nop,
+	[HC_EXIT] = hc_exit,
+	[HC_PUTS] = hc_puts,
+	[HC_CHECK] = hc_check,
+	[HC_GPA_LEVEL] = hc_gpa_level,
+	[HC_VCPU_ID] = hc_vcpu_id,
+	[HC_STATS] = hc_stats,
+};
+
+void vcpu_hypercall(struct vcpu *v)
+{
+	struct guest_regs *r = &v->regs;
+	u64 nr = r->rax;
+	s64 ret = nr < HC_COUNT ? hypercalls[nr](v, r->rdi, r->rsi, r->rdx) : -ENOSYS;
+
+	STAT_INC(v->vm, hypercalls);
+	if (ret < 0)
+		STAT_INC(v->vm, hypercall_errors);
+	r->rax = (u64)ret;
+	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(EXIT_INSTR_LEN));
+}

@@ -1,0 +1,302 @@
+/*
+ * The scenario table and runner (see scenario.h). A scenario creates a VM, loads the test
+ * guest (guests/) with its page tables, adds the memslots it needs, runs one vCPU per
+ * physical CPU and judges the outcome: either the guest exits with 0 after at least one
+ * passing check and none failing, or the VM is stopped for the expected exit reason.
+ * Afterwards every frame the VM used must be back in the allocator.
+ */
+#include "arch/percpu.h"
+#include "arch/smp.h"
+#include "drivers/console.h"
+#include "errno.h"
+#include "guest_tests.h"
+#include "hypercall.h"
+#include "lib.h"
+#include "mm/mm.h"
+#include "vmx/exit.h"
+#include "vmx/scenario.h"
+#include "vmx/vcpu.h"
+
+#define MIB (1ULL << 20)
+#define DEFAULT_BUDGET 400000000ULL /* preemption-timer ticks (instructions under Bochs) */
+
+enum expect { EXPECT_EXIT_OK, EXPECT_STOPPED };
+
+struct scenario {
+	const char *name;
+	const char *group;
+	int test; /* GT_* program the guest runs */
+	int vcpus;
+	u64 mem;
+	u64 budget;
+	enum expect expect;
+	int stop_reason; /* for EXPECT_STOPPED: the basic exit reason that must stop it */
+	int (*setup)(struct vm *vm);
+};
+
+static int add_2m_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_2M_GPA, SZ_2M, 2); }
+static int add_1g_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_1G_GPA, SZ_1G, 3); }
+
+static const struct scenario scenarios[] = {
+	{ "demo", "demo", GT_DEMO, 1, 32 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0, NULL },
+	{ "guest_hello", "selftest", GT_HELLO, 1, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0, NULL },
+	{ "populate_readback", "selftest", GT_POPULATE, 1, 16 * MIB, DEFAULT_BUDGET,
+	  EXPECT_EXIT_OK, 0, NULL },
+	{ "map_2m", "selftest", GT_MAP_2M, 1, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0,
+	  add_2m_slot },
+	{ "map_1g", "selftest", GT_MAP_1G, 1, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0,
+	  add_1g_slot },
+	{ "gpa_outside_memslot_stopped", "selftest", GT_OUTSIDE, 1, 16 * MIB, DEFAULT_BUDGET,
+	  EXPECT_STOPPED, EXIT_EPT_VIOLATION, NULL },
+	{ "triple_fault_survived", "selftest", GT_TRIPLE_FAULT, 1, 16 * MIB, DEFAULT_BUDGET,
+	  EXPECT_STOPPED, EXIT_TRIPLE_FAULT, NULL },
+	{ "runaway_stopped_by_timer", "selftest", GT_RUNAWAY, 1, 16 * MIB, 5000000,
+	  EXPECT_STOPPED, EXIT_PREEMPTION_TIMER, NULL },
+	{ "bad_hypercalls_rejected", "selftest", GT_BAD_HYPERCALLS, 1, 16 * MIB, DEFAULT_BUDGET,
+	  EXPECT_EXIT_OK, 0, NULL },
+	{ "two_vcpus", "selftest", GT_TWO_VCPUS, 2, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0,
+	  NULL },
+};
+
+static const char *name_list[ARRAY_SIZE(scenarios) + 4] = { "all", "none", "selftest" };
+
+const char *const *scenario_name_list(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		name_list[3 + i] = scenarios[i].name;
+	return name_list;
+}
+
+struct tally {
+	int num, passed, failed, skipped;
+};
+
+extern const u8 guest_image_start[], guest_image_end[];
+
+/* Identity page tables for 0..4 GiB (2M pages) at GUEST_PT_GPA, and the image. */
+static int load_guest(struct vm *vm)
+{
+	u64 pml4e = (GUEST_PT_GPA + 0x1000) | 3;
+	int err = vm_copy_to_guest(vm, GUEST_PT_GPA, &pml4e, sizeof(pml4e));
+
+	for (u64 i = 0; i < 4 && !err; i++) {
+		u64 pdpte = (GUEST_PT_GPA + 0x2000 + i * 0x1000) | 3;
+
+		err = vm_copy_to_guest(vm, GUEST_PT_GPA + 0x1000 + i * 8, &pdpte, 8);
+		for (u64 j = 0; j < 512 && !err; j++) {
+			u64 pde = (i * SZ_1G + j * SZ_2M) | 0x83;
+
+			err = vm_copy_to_guest(vm, GUEST_PT_GPA + 0x2000 + i * 0x1000 + j * 8,
+					       &pde, 8);
+		}
+	}
+	return err ? err : vm_copy_to_guest(vm, GUEST_LOAD_GPA, guest_image_start,
+					    guest_image_end - guest_image_start);
+}
+
+static void run_on_cpu(void *arg) { vcpu_run(arg); }
+
+static void run_vcpus(struct vm *vm)
+{
+	for (int i = 1; i < vm->nvcpus; i++)
+		smp_call(i, run_on_cpu, vm->vcpus[i]);
+	vcpu_run(vm->vcpus[0]);
+	for (int i = 1; i < vm->nvcpus; i++)
+		smp_wait(i);
+}
+
+static int create_vcpus(struct vm *vm, const struct scenario *sc, int n)
+{
+	for (int i = 0; i < n; i++) {
+		vm->vcpus[i] = vcpu_create(vm, i, GUEST_LOAD_GPA,
+					   GUEST_STACK_TOP - (u64)i * GUEST_STACK_SIZE, sc->test);
+		if (!vm->vcpus[i])
+			return -ENOMEM;
+		vm->nvcpus++;
+	}
+	return 0;
+}
+
+/* The verdict; fills `why` when it is a failure. */
+static bool judge(const struct vm *vm, const struct scenario *sc, char *why, size_t n)
+{
+	if (sc->expect == EXPECT_STOPPED) {
+		if (vm->stopping && vm->stop_exit_reason == sc->stop_reason)
+			return true;
+		snprintf(why, n, "expected a stop by %s, got: %s", exit_reason_name(sc->stop_reason),
+			 vm->stopping ? vm->stop_reason : "no stop");
+		return false;
+	}
+	if (vm->stopping) {
+		snprintf(why, n, "VM stopped: %s", vm->stop_reason);
+		return false;
+	}
+	for (int i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i]->exit_code) {
+			snprintf(why, n, "vcpu %d exited with %ld", i, vm->vcpus[i]->exit_code);
+			return false;
+		}
+	if (vm->stats.checks_failed || !vm->stats.checks_passed) {
+		snprintf(why, n, "%lu guest check(s) failed, %lu passed", vm->stats.checks_failed,
+			 vm->stats.checks_passed);
+		return false;
+	}
+	return true;
+}
+
+/* Copy s into a JSON string body (quotes and backslashes become '). */
+static const char *json_safe(const char *s, char *buf, size_t n)
+{
+	size_t i = 0;
+
+	for (; s[i] && i + 1 < n; i++)
+		buf[i] = (s[i] == '"' || s[i] == '\\' || s[i] < 32) ? '\'' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* What is left of a VM after vm_destroy, for the report. */
+struct outcome {
+	struct vm_stats stats;
+	int nvcpus;
+	char stop_reason[160];
+};
+
+static void print_json(const struct outcome *o, const struct scenario *sc, bool pass, s64 leaked)
+{
+	const struct vm_stats *s = &o->stats;
+	char exits[512] = "", reason[160];
+	size_t len = 0;
+
+	for (int r = 0; r < EXIT_REASONS; r++)
+		if (s->exits[r] && len < sizeof(exits))
+			len += snprintf(exits + len, sizeof(exits) - len, "%s\"%s\":%lu",
+					len ? "," : "", exit_reason_name(r), s->exits[r]);
+	printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"result\":\"%s\",\"vcpus\":%d,"
+	       "\"exits\":{%s},\"ept_violations\":%lu,\"populates\":%lu,\"hypercalls\":%lu,"
+	       "\"hypercall_errors\":%lu,\"flushes\":%lu,\"checks_passed\":%lu,"
+	       "\"checks_failed\":%lu,\"frames_leaked\":%ld,\"stop_reason\":\"%s\"}\n",
+	       sc->name, opts.platform, pass ? "pass" : "fail", o->nvcpus, exits,
+	       s->ept_violations, s->populates, s->hypercalls, s->hypercall_errors, s->flushes,
+	       s->checks_passed, s->checks_failed, leaked,
+	       json_safe(o->stop_reason, reason, sizeof(reason)));
+}
+
+static void tap(struct tally *t, const char *name, int verdict, const char *why)
+{
+	t->num++;
+	if (verdict > 0) {
+		t->passed++;
+		printk("ok %d - %s\n", t->num, name);
+	} else if (verdict == 0) {
+		t->skipped++;
+		printk("ok %d - %s # SKIP %s\n", t->num, name, why);
+	} else {
+		t->failed++;
+		printk("not ok %d - %s # %s\n", t->num, name, why);
+	}
+}
+
+static void run_scenario(const struct scenario *sc, struct tally *t)
+{
+	u64 free_before = frame_free_count(&frames);
+	int nvcpus = opts.vcpus ? (int)opts.vcpus : sc->vcpus;
+	char why[200] = "";
+	struct outcome out;
+	struct vm *vm;
+	bool pass;
+	s64 leaked;
+	int err;
+
+	printk("scenario %s: %d vcpu(s), %lu MiB\n", sc->name, nvcpus,
+	       (opts.mem ? opts.mem : sc->mem) >> 20);
+	if (nvcpus > (int)ncpus) {
+		snprintf(why, sizeof(why), "needs %d CPUs, this machine has %u", nvcpus, ncpus);
+		tap(t, sc->name, 0, why);
+		return;
+	}
+	vm = vm_create(sc->name, opts.mem ? opts.mem : sc->mem);
+	if (!vm) {
+		tap(t, sc->name, -1, "out of memory creating the VM");
+		return;
+	}
+	vm->budget = sc->budget;
+	err = load_guest(vm);
+	if (!err && sc->setup)
+		err = sc->setup(vm);
+	if (!err)
+		err = create_vcpus(vm, sc, nvcpus);
+	if (err) {
+		snprintf(why, sizeof(why), "set-up failed (error %d%s)", err,
+			 err == -ENOMEM ? ": not enough free contiguous memory" : "");
+		vm_destroy(vm);
+		tap(t, sc->name, err == -ENOMEM ? 0 : -1, why);
+		return;
+	}
+	run_vcpus(vm);
+	pass = judge(vm, sc, why, sizeof(why));
+	out.stats = vm->stats;
+	out.nvcpus = vm->nvcpus;
+	memcpy(out.stop_reason, vm->stop_reason, sizeof(out.stop_reason));
+	vm_destroy(vm);
+	leaked = (s64)free_before - (s64)frame_free_count(&frames);
+	if (pass && leaked) {
+		snprintf(why, sizeof(why), "%ld frame(s) leaked", leaked);
+		pass = false;
+	}
+	print_json(&out, sc, pass, leaked);
+	tap(t, sc->name, pass ? 1 : -1, why);
+}
+
+static bool selected(const struct scenario *sc, const char *run)
+{
+	for (const char *w = run; *w;) {
+		const char *end = strchr(w, ',');
+		size_t n = end ? (size_t)(end - w) : strlen(w);
+
+		if ((n == 3 && !strncmp(w, "all", 3)) ||
+		    (n == strlen(sc->name) && !strncmp(w, sc->name, n)) ||
+		    (n == strlen(sc->group) && !strncmp(w, sc->group, n)))
+			return true;
+		w += n + (end ? 1 : 0);
+	}
+	return false;
+}
+
+static void summary(const struct tally *t)
+{
+	printk("@json {\"summary\":true,\"platform\":\"%s\",\"passed\":%d,\"failed\":%d,"
+	       "\"skipped\":%d}\n", opts.platform, t->passed, t->failed, t->skipped);
+	if (t->skipped)
+		printk("%d passed, %d failed, %d skipped\n", t->passed, t->failed, t->skipped);
+	else
+		printk("%d passed, %d failed\n", t->passed, t->failed);
+}
+
+void scenarios_run(const struct options *o)
+{
+	struct tally t = { 0 };
+	int planned = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		planned += selected(&scenarios[i], o->run);
+	printk("1..%d\n", planned);
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		if (selected(&scenarios[i], o->run))
+			run_scenario(&scenarios[i], &t);
+	summary(&t);
+}
+
+void scenarios_skip_all(const char *why)
+{
+	struct tally t = { 0 };
+	int planned = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		planned += selected(&scenarios[i], opts.run);
+	printk("1..%d\n", planned);
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		if (selected(&scenarios[i], opts.run))
+			tap(&t, scenarios[i].name, 0, why);
+	summary(&t);
+}

@@ -1,0 +1,241 @@
+/*
+ * vCPU creation, VMCS set-up and the run loop. Guests start directly in 64-bit mode on page
+ * tables the scenario built in guest memory: CS is a 64-bit code segment, the IDT is empty
+ * (limit 0), so any guest exception becomes a triple fault, which the hypervisor reports.
+ */
+#include "arch/cpu.h"
+#include "arch/gdt.h"
+#include "arch/percpu.h"
+#include "drivers/console.h"
+#include "hypercall.h"
+#include "lib.h"
+#include "mm/mm.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+#include "vmx/vmx_asm.h"
+
+#define AR_CODE64 0xa09b  /* present, S, execute/read accessed, L, G */
+#define AR_DATA 0xc093    /* present, S, read/write accessed, D/B, G */
+#define AR_TSS64_BUSY 0x8b
+#define AR_UNUSABLE BIT(16)
+
+extern char vmx_exit[];
+
+static u16 next_vpid = 1;
+
+struct vcpu *vcpu_create(struct vm *vm, int id, gpa_t rip, gpa_t rsp, u64 arg)
+{
+	struct vcpu *v = kzalloc(sizeof(*v));
+
+	if (!v)
+		return NULL;
+	v->vmcs_pa = alloc_zeroed_frame();
+	if (v->vmcs_pa == INVALID_HPA) {
+		kfree(v, sizeof(*v));
+		return NULL;
+	}
+	*(u32 *)phys_to_virt(v->vmcs_pa) = vmx_caps.revision;
+	v->vm = vm;
+	v->id = id;
+	/* VPID 0 is the host's; wrap past it. Reuse is safe: vcpu_run flushes on the way out. */
+	v->vpid = __atomic_fetch_add(&next_vpid, 1, __ATOMIC_RELAXED) ?: 1;
+	v->entry_rip = rip;
+	v->entry_rsp = rsp;
+	v->entry_arg = arg;
+	v->regs.rdi = arg;
+	return v;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	frame_free(&frames, hpa_to_hfn(v->vmcs_pa));
+	kfree(v, sizeof(*v));
+}
+
+static void setup_controls(struct vcpu *v)
+{
+	vmcs_write(PIN_BASED_CTLS, vmx_ctls.pin);
+	vmcs_write(PROC_BASED_CTLS, vmx_ctls.proc);
+	vmcs_write(PROC_BASED_CTLS2, vmx_ctls.proc2);
+	vmcs_write(EXIT_CTLS, vmx_ctls.exit);
+	vmcs_write(ENTRY_CTLS, vmx_ctls.entry);
+	vmcs_write(EXCEPTION_BITMAP, 0);
+	vmcs_write(CR3_TARGET_COUNT, 0);
+	vmcs_write(VPID, v->vpid);
+	vmcs_write(EPT_POINTER, v->vm->eptp);
+	vmcs_write(VMCS_LINK_POINTER, ~0ULL);
+	/* The guest sees CR4 without VMXE (VMX requires it set in guest mode). */
+	vmcs_write(CR4_GUEST_HOST_MASK, CR4_VMXE);
+	vmcs_write(CR4_READ_SHADOW, CR4_PAE);
+	vmcs_write(CR0_GUEST_HOST_MASK, 0);
+	vmcs_write(CR0_READ_SHADOW, 0);
+}
+
+static void setup_host_state(void)
+{
+	struct percpu *pc = this_cpu();
+	struct desc_ptr gdt, idt;
+
+	sgdt(&gdt);
+	sidt(&idt);
+	vmcs_write(HOST_CR0, read_cr0());
+	vmcs_write(HOST_CR3, read_cr3());
+	vmcs_write(HOST_CR4, read_cr4());
+	vmcs_write(HOST_CS_SEL, GDT_KERNEL_CS);
+	vmcs_write(HOST_SS_SEL, GDT_KERNEL_DS);
+	vmcs_write(HOST_DS_SEL, GDT_KERNEL_DS);
+	vmcs_write(HOST_ES_SEL, GDT_KERNEL_DS);
+	vmcs_write(HOST_FS_SEL, 0);
+	vmcs_write(HOST_GS_SEL, 0);
+	vmcs_write(HOST_TR_SEL, GDT_TSS(pc->id));
+	vmcs_write(HOST_FS_BASE, 0);
+	vmcs_write(HOST_GS_BASE, (u64)pc);
+	vmcs_write(HOST_TR_BASE, (u64)&pc->tss);
+	vmcs_write(HOST_GDTR_BASE, gdt.base);
+	vmcs_write(HOST_IDTR_BASE, idt.base);
+	vmcs_write(HOST_IA32_EFER, rdmsr(MSR_IA32_EFER));
+	vmcs_write(HOST_SYSENTER_CS, 0);
+	vmcs_write(HOST_SYSENTER_ESP, 0);
+	vmcs_write(HOST_SYSENTER_EIP, 0);
+	vmcs_write(HOST_RIP, (u64)vmx_exit);
+}
+
+static void setup_segment(enum vmcs_field sel, u16 value, u32 ar)
+{
+	/* Selector, base, limit and access rights are at fixed distances from the selector
+	 * field in each width's block (SDM Vol. 3D, Appendix B). */
+	u32 idx = sel - GUEST_ES_SEL;
+
+	vmcs_write_at(sel, "GUEST_*_SEL", value, __FILE__, __LINE__);
+	vmcs_write_at(GUEST_ES_BASE + idx, "GUEST_*_BASE", 0, __FILE__, __LINE__);
+	vmcs_write_at(GUEST_ES_LIMIT + idx, "GUEST_*_LIMIT", ar & AR_UNUSABLE ? 0 : 0xffffffff,
+		      __FILE__, __LINE__);
+	vmcs_write_at(GUEST_ES_AR + idx, "GUEST_*_AR", ar, __FILE__, __LINE__);
+}
+
+static void setup_guest_state(struct vcpu *v)
+{
+	setup_segment(GUEST_CS_SEL, 0x08, AR_CODE64);
+	setup_segment(GUEST_SS_SEL, 0x10, AR_DATA);
+	setup_segment(GUEST_DS_SEL, 0x10, AR_DATA);
+	setup_segment(GUEST_ES_SEL, 0x10, AR_DATA);
+	setup_segment(GUEST_FS_SEL, 0x10, AR_DATA);
+	setup_segment(GUEST_GS_SEL, 0x10, AR_DATA);
+	setup_segment(GUEST_LDTR_SEL, 0, AR_UNUSABLE);
+	vmcs_write(GUEST_TR_SEL, 0x18);
+	vmcs_write(GUEST_TR_BASE, 0);
+	vmcs_write(GUEST_TR_LIMIT, 0x67);
+	vmcs_write(GUEST_TR_AR, AR_TSS64_BUSY);
+	vmcs_write(GUEST_GDTR_BASE, 0);
+	vmcs_write(GUEST_GDTR_LIMIT, 0);
+	vmcs_write(GUEST_IDTR_BASE, 0);
+	vmcs_write(GUEST_IDTR_LIMIT, 0);
+	vmcs_write(GUEST_CR0, (CR0_PE | CR0_NE | CR0_ET | CR0_WP | CR0_PG | vmx_caps.cr0_fixed0) &
+				      vmx_caps.cr0_fixed1);
+	vmcs_write(GUEST_CR3, GUEST_PT_GPA);
+	vmcs_write(GUEST_CR4, (CR4_PAE | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1);
+	vmcs_write(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
+	vmcs_write(GUEST_DR7, 0x400);
+	vmcs_write(GUEST_RSP, v->entry_rsp);
+	vmcs_write(GUEST_RIP, v->entry_rip);
+	vmcs_write(GUEST_RFLAGS, 0x2);
+	vmcs_write(GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(GUEST_ACTIVITY_STATE, 0);
+	vmcs_write(GUEST_PENDING_DBG, 0);
+	vmcs_write(GUEST_IA32_DEBUGCTL, 0);
+	vmcs_write(GUEST_SYSENTER_CS, 0);
+	vmcs_write(GUEST_SYSENTER_ESP, 0);
+	vmcs_write(GUEST_SYSENTER_EIP, 0);
+}
+
+void vcpu_dump(struct vcpu *v, const char *why)
+{
+	const struct guest_regs *r = &v->regs;
+
+	printk("--- vcpu %d of VM '%s' on cpu %u: %s ---\n", v->id, v->vm->name, v->cpu, why);
+	printk("  RIP=%016lx RSP=%016lx RFLAGS=%016lx exits=%lu\n", vmcs_read(GUEST_RIP),
+	       vmcs_read(GUEST_RSP), vmcs_read(GUEST_RFLAGS), v->exits);
+	printk("  RAX=%016lx RBX=%016lx RCX=%016lx RDX=%016lx\n", r->rax, r->rbx, r->rcx, r->rdx);
+	printk("  RSI=%016lx RDI=%016lx RBP=%016lx R8 =%016lx\n", r->rsi, r->rdi, r->rbp, r->r8);
+	printk("  R9 =%016lx R10=%016lx R11=%016lx R12=%016lx\n", r->r9, r->r10, r->r11, r->r12);
+	printk("  R13=%016lx R14=%016lx R15=%016lx\n", r->r13, r->r14, r->r15);
+	vmcs_dump();
+}
+
+static void report_entry_failure(struct vcpu *v, int rc)
+{
+	u64 err = rc == VMX_FAIL_VALID ? vmcs_read(VM_INSTRUCTION_ERROR) : 0;
+
+	vm_stop(v->vm, -1, "VM entry failed: %s (VM-instruction error %lu: %s)",
+		rc == VMX_FAIL_VALID ? "VMfailValid" : "VMfailInvalid", err,
+		rc == VMX_FAIL_VALID ? vm_instruction_error_name(err) : "no current VMCS");
+	printk("vmx: %s\n", v->vm->stop_reason);
+	printk("vmx: which check failed: error 7 = a control field, 8 = a host-state field "
+	       "(Bochs names the check in its log: VMFAIL lines)\n");
+	vcpu_dump(v, "VM entry failed");
+}
+
+/* Arm the preemption timer with what is left of the VM's budget. */
+static void arm_budget(struct vcpu *v)
+{
+	if (v->exits == 0)
+		vmcs_write(PREEMPTION_TIMER_VALUE, MIN(v->vm->budget, 0xffffffffULL));
+}
+
+static bool vcpu_load(struct vcpu *v)
+{
+	if (vmclear(v->vmcs_pa) || vmptrld(v->vmcs_pa)) {
+		vm_stop(v->vm, -1, "cannot load the VMCS of vcpu %d", v->id);
+		return false;
+	}
+	vmcs_write_errors = 0;
+	setup_controls(v);
+	setup_host_state();
+	setup_guest_state(v);
+	if (vmcs_write_errors) {
+		vm_stop(v->vm, -1, "VMCS set-up of vcpu %d failed (%lu field(s))", v->id,
+			vmcs_write_errors);
+		return false;
+	}
+	return true;
+}
+
+void vcpu_run(struct vcpu *v)
+{
+	u64 flags = read_rflags();
+
+	/* Interrupts stay off in root mode: host interrupts arrive as VM exits instead. */
+	cli();
+	v->cpu = this_cpu_id();
+	this_cpu()->vcpu = v;
+	if (vcpu_load(v)) {
+		for (;;) {
+			int rc;
+
+			if (v->vm->stopping)
+				break;
+			arm_budget(v);
+			vcpu_flush_before_entry(v);
+			rc = vmx_enter(&v->regs, v->launched);
+			__atomic_store_n(&v->in_guest, false, __ATOMIC_RELEASE);
+			if (rc) {
+				report_entry_failure(v, rc);
+				break;
+			}
+			v->launched = true;
+			v->exits++;
+			if (!vcpu_handle_exit(v, vmcs_read(EXIT_REASON)))
+				break;
+		}
+	}
+	if (v->state == VCPU_RUNNING)
+		v->state = VCPU_STOPPED;
+	/* Leave no translation of this VM behind: its EPT and frames are freed after this. */
+	vmx_invept(v->vm->eptp);
+	invvpid(INVVPID_SINGLE, v->vpid);
+	vmclear(v->vmcs_pa);
+	this_cpu()->vcpu = NULL;
+	if (flags & RFLAGS_IF)
+		sti();
+}

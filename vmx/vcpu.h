@@ -1,0 +1,56 @@
+/*
+ * A virtual CPU: its VMCS, the guest registers the VMCS does not hold, and its run loop.
+ * A vCPU runs on one physical CPU for its whole life (vcpu_run is called there).
+ */
+#ifndef EPTVISOR_VMX_VCPU_H
+#define EPTVISOR_VMX_VCPU_H
+
+#include "types.h"
+#include "vmx/vm.h"
+
+/* Guest GPRs saved by vmx/entry.S; the offsets are used there. */
+struct guest_regs {
+	u64 rax, rbx, rcx, rdx, rsi, rdi, rbp;
+	u64 r8, r9, r10, r11, r12, r13, r14, r15;
+};
+
+struct vcpu {
+	struct guest_regs regs; /* first: entry.S receives &vcpu->regs */
+	struct vm *vm;
+	int id;
+	u32 cpu;
+	u16 vpid;
+	hpa_t vmcs_pa;
+	bool launched;
+	gpa_t entry_rip, entry_rsp;
+	u64 entry_arg; /* passed to the guest in RDI */
+	enum vcpu_state state;
+	s64 exit_code;
+	u64 flush_seen; /* vm->flush_gen this vCPU's CPU has flushed for */
+	bool in_guest;  /* between vcpu_flush_before_entry() and the VM exit */
+	u64 exits;
+	char line[128]; /* guest COM1 output, until newline */
+	int line_len;
+};
+
+/* Allocate vCPU `id` of vm, to run guest code at rip with stack rsp and RDI = arg. */
+struct vcpu *vcpu_create(struct vm *vm, int id, gpa_t rip, gpa_t rsp, u64 arg);
+void vcpu_destroy(struct vcpu *v);
+/* Run the vCPU on this CPU until it exits or is stopped. */
+void vcpu_run(struct vcpu *v);
+
+/* vmx/ept_env.c: mark the vCPU in guest mode and INVEPT if a flush was requested. */
+void vcpu_flush_before_entry(struct vcpu *v);
+
+/* vmx/entry.S: load guest GPRs, VMLAUNCH (launched == 0) or VMRESUME; returns 0 after a VM
+ * exit (guest GPRs saved back) or VMX_FAIL_* if the entry instruction itself failed. */
+int vmx_enter(struct guest_regs *regs, int launched);
+
+/* vmx/exit.c: handle one VM exit; true to re-enter the guest. */
+bool vcpu_handle_exit(struct vcpu *v, u32 reason);
+/* vmx/hypercall.c */
+void vcpu_hypercall(struct vcpu *v);
+/* Print the vCPU's state and its VMCS (the diagnostic dump when a guest dies). */
+void vcpu_dump(struct vcpu *v, const char *why);
+
+#endif

@@ -1,0 +1,234 @@
+/*
+ * VM objects, memslots and guest-memory access (see vm.h). Populate-on-fault allocates a
+ * zeroed frame and maps it with a 4K leaf under populate_lock; the lookup before the lock is
+ * only a shortcut, the decision is re-made under it.
+ */
+#include "arch/cpu.h"
+#include "arch/lapic.h"
+#include "arch/percpu.h"
+#include "arch/trap.h"
+#include "drivers/console.h"
+#include "errno.h"
+#include "lib.h"
+#include "mm/mm.h"
+#include "vmx/vcpu.h"
+#include "vmx/vm.h"
+#include "vmx/vmx.h"
+
+#define GUEST_PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+
+static int slot_init_on_demand(struct memslot *s, gfn_t base, u64 npages)
+{
+	s->base_gfn = base;
+	s->npages = npages;
+	s->kind = SLOT_ON_DEMAND;
+	s->level = 1;
+	s->backing = kzalloc(npages * sizeof(hfn_t));
+	if (!s->backing)
+		return -ENOMEM;
+	for (u64 i = 0; i < npages; i++)
+		s->backing[i] = INVALID_HFN;
+	return 0;
+}
+
+struct vm *vm_create(const char *name, u64 mem)
+{
+	struct vm *vm = kzalloc(sizeof(*vm));
+
+	if (!vm)
+		return NULL;
+	vm->name = name;
+	vm->stop_exit_reason = -1;
+	if (ept_init(&vm->ept)) {
+		kfree(vm, sizeof(*vm));
+		return NULL;
+	}
+	vm->eptp = ept_eptp(&vm->ept, false);
+	if (slot_init_on_demand(&vm->slots[0], 0, ALIGN_UP(mem, PAGE_SIZE) >> PAGE_SHIFT)) {
+		vm_destroy(vm);
+		return NULL;
+	}
+	vm->nslots = 1;
+	return vm;
+}
+
+static bool slots_overlap(const struct vm *vm, gfn_t base, u64 npages)
+{
+	for (int i = 0; i < vm->nslots; i++) {
+		const struct memslot *s = &vm->slots[i];
+
+		if (base < s->base_gfn + s->npages && s->base_gfn < base + npages)
+			return true;
+	}
+	return false;
+}
+
+int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level)
+{
+	unsigned order = level == 3 ? HUGE_1G_SHIFT - PAGE_SHIFT : HUGE_2M_SHIFT - PAGE_SHIFT;
+	u64 align = PAGE_SIZE << order;
+	struct memslot *s;
+	hfn_t run;
+	int err;
+
+	if (level < 2 || level > 3 || !IS_ALIGNED(gpa, align) || !IS_ALIGNED(bytes, align) ||
+	    bytes != align)
+		return -EINVAL;
+	if (vm->nslots == MAX_MEMSLOTS || slots_overlap(vm, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT))
+		return -EEXIST;
+	run = frame_alloc_run(&frames, order);
+	if (run == INVALID_HFN)
+		return -ENOMEM;
+	/* Zero through the direct map: a guest must never see another VM's or our old data. */
+	memset(phys_to_virt(hfn_to_hpa(run)), 0, bytes);
+	err = ept_map(&vm->ept, gpa_to_gfn(gpa), run, bytes >> PAGE_SHIFT, level, GUEST_PROT);
+	if (err) {
+		frame_free_run(&frames, run, order);
+		return err;
+	}
+	s = &vm->slots[vm->nslots++];
+	*s = (struct memslot){ .base_gfn = gpa_to_gfn(gpa), .npages = bytes >> PAGE_SHIFT,
+			       .kind = SLOT_HUGE, .level = level, .run_hfn = run,
+			       .run_order = order };
+	return 0;
+}
+
+static void slot_free(struct memslot *s)
+{
+	if (s->kind == SLOT_HUGE) {
+		frame_free_run(&frames, s->run_hfn, s->run_order);
+		return;
+	}
+	if (!s->backing)
+		return;
+	for (u64 i = 0; i < s->npages; i++)
+		if (s->backing[i] != INVALID_HFN)
+			frame_free(&frames, s->backing[i]);
+	kfree(s->backing, s->npages * sizeof(hfn_t));
+}
+
+void vm_destroy(struct vm *vm)
+{
+	for (int i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(vm->vcpus[i]);
+	/* The EPT goes away with its frames: every CPU that ran this VM dropped its cached
+	 * translations when its vCPU left (vcpu_run's INVEPT), so none can reach a freed frame. */
+	ept_destroy(&vm->ept);
+	for (int i = 0; i < vm->nslots; i++)
+		slot_free(&vm->slots[i]);
+	kfree(vm, sizeof(*vm));
+}
+
+struct memslot *vm_find_slot(struct vm *vm, gfn_t gfn)
+{
+	for (int i = 0; i < vm->nslots; i++) {
+		struct memslot *s = &vm->slots[i];
+
+		if (gfn >= s->base_gfn && gfn - s->base_gfn < s->npages)
+			return s;
+	}
+	return NULL;
+}
+
+static hfn_t slot_hfn(const struct memslot *s, gfn_t gfn)
+{
+	if (s->kind == SLOT_HUGE)
+		return s->run_hfn + (gfn - s->base_gfn);
+	return __atomic_load_n(&s->backing[gfn - s->base_gfn], __ATOMIC_ACQUIRE);
+}
+
+int vm_populate(struct vm *vm, gfn_t gfn)
+{
+	struct memslot *s = vm_find_slot(vm, gfn);
+	hpa_t pa;
+	int err = 0;
+
+	if (!s)
+		return -EFAULT;
+	if (slot_hfn(s, gfn) != INVALID_HFN)
+		return 0;
+	spin_lock(&vm->populate_lock);
+	if (slot_hfn(s, gfn) == INVALID_HFN) {
+		pa = alloc_zeroed_frame();
+		err = pa == INVALID_HPA ? -ENOMEM :
+		      ept_map(&vm->ept, gfn, hpa_to_hfn(pa), 1, 1, GUEST_PROT);
+		if (!err) {
+			/* RELEASE: the zeroed frame is visible before anyone reads its hfn. */
+			__atomic_store_n(&s->backing[gfn - s->base_gfn], hpa_to_hfn(pa),
+					 __ATOMIC_RELEASE);
+			STAT_INC(vm, populates);
+		} else if (pa != INVALID_HPA) {
+			frame_free(&frames, hpa_to_hfn(pa));
+		}
+	}
+	spin_unlock(&vm->populate_lock);
+	return err;
+}
+
+void *vm_gpa_to_hva(struct vm *vm, gpa_t gpa)
+{
+	struct memslot *s = vm_find_slot(vm, gpa_to_gfn(gpa));
+
+	if (!s || vm_populate(vm, gpa_to_gfn(gpa)))
+		return NULL;
+	return (u8 *)phys_to_virt(hfn_to_hpa(slot_hfn(s, gpa_to_gfn(gpa)))) + (gpa & ~PAGE_MASK);
+}
+
+/* Apply fn to each page-sized piece of [gpa, gpa + len); -EFAULT if any page is outside. */
+static int for_each_guest_chunk(struct vm *vm, gpa_t gpa, u64 len,
+				void (*fn)(void *hva, u64 off, u64 n, void *ctx), void *ctx)
+{
+	u64 off = 0;
+
+	if (gpa + len < gpa)
+		return -EFAULT;
+	while (off < len) {
+		u64 n = MIN(len - off, PAGE_SIZE - ((gpa + off) & ~PAGE_MASK));
+		void *hva = vm_gpa_to_hva(vm, gpa + off);
+
+		if (!hva)
+			return -EFAULT;
+		fn(hva, off, n, ctx);
+		off += n;
+	}
+	return 0;
+}
+
+static void chunk_from_guest(void *hva, u64 off, u64 n, void *dst)
+{
+	memcpy((u8 *)dst + off, hva, n);
+}
+
+static void chunk_to_guest(void *hva, u64 off, u64 n, void *src)
+{
+	memcpy(hva, (const u8 *)src + off, n);
+}
+
+int vm_copy_from_guest(struct vm *vm, void *dst, gpa_t gpa, u64 len)
+{
+	return for_each_guest_chunk(vm, gpa, len, chunk_from_guest, dst);
+}
+
+int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len)
+{
+	return for_each_guest_chunk(vm, gpa, len, chunk_to_guest, (void *)src);
+}
+
+void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!__atomic_exchange_n(&vm->stopping, true, __ATOMIC_ACQ_REL)) {
+		va_start(ap, fmt);
+		vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+		va_end(ap);
+		vm->stop_exit_reason = exit_reason;
+	}
+	/* Kick every other vCPU out of the guest; each sees `stopping` before re-entering. */
+	for (int i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = vm->vcpus[i];
+
+		if (v->cpu != this_cpu_id() && v->state == VCPU_RUNNING)
+			lapic_send_ipi(percpu[v->cpu].apic_id, VEC_SHOOTDOWN);
+	}
+}

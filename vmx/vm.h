@@ -1,0 +1,84 @@
+/*
+ * The VM object: memslots (gfn ranges backed by frames from the allocator, never identity
+ * mapped), the EPT that maps them, the vCPUs, and the counters. Guest memory is reached only
+ * through vm_gpa_to_hva()/vm_copy_*, which check every page against the memslots, so a guest
+ * can name no byte of hypervisor memory.
+ */
+#ifndef EPTVISOR_VMX_VM_H
+#define EPTVISOR_VMX_VM_H
+
+#include "ept/ept.h"
+#include "spinlock.h"
+#include "types.h"
+
+#define MAX_VCPUS 8
+#define MAX_MEMSLOTS 8
+#define EXIT_REASONS 80
+
+enum memslot_kind {
+	SLOT_ON_DEMAND, /* 4K frames allocated and mapped on first touch */
+	SLOT_HUGE,      /* one contiguous, aligned run mapped with 2M or 1G leaves at creation */
+};
+
+struct memslot {
+	gfn_t base_gfn;
+	u64 npages;
+	enum memslot_kind kind;
+	int level;     /* EPT leaf level: 1 (4K), 2 (2M), 3 (1G) */
+	hfn_t *backing; /* SLOT_ON_DEMAND: hfn per page, INVALID_HFN until populated */
+	hfn_t run_hfn;  /* SLOT_HUGE: first frame of the run */
+	unsigned run_order;
+};
+
+/* Per-VM counters; printed as @json at the end of every scenario. */
+struct vm_stats {
+	u64 exits[EXIT_REASONS];
+	u64 ept_violations, populates, hypercalls, hypercall_errors;
+	u64 io_unhandled, flushes, shootdown_ipis;
+	u64 checks_passed, checks_failed;
+};
+
+/* Counters are bumped by several vCPUs at once: relaxed atomics (only totals matter). */
+#define STAT_INC(vm, field) __atomic_fetch_add(&(vm)->stats.field, 1, __ATOMIC_RELAXED)
+
+enum vcpu_state { VCPU_RUNNING, VCPU_EXITED, VCPU_STOPPED };
+
+struct vm {
+	const char *name;
+	struct ept ept;
+	u64 eptp;
+	struct memslot slots[MAX_MEMSLOTS];
+	int nslots;
+	spinlock_t populate_lock; /* serialises populate-on-fault of on-demand slots */
+	struct vcpu *vcpus[MAX_VCPUS];
+	int nvcpus;
+	u64 budget;                /* preemption-timer ticks each vCPU may run */
+	volatile bool stopping;    /* a vCPU died: the others leave at their next exit */
+	u64 flush_gen;             /* bumped by every EPT flush request (ept_env_flush) */
+	struct vm_stats stats;
+	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
+	int stop_exit_reason;      /* its basic exit reason, or -1 */
+};
+
+/* Create a VM with one on-demand memslot covering gpa [0, mem). NULL when out of memory. */
+struct vm *vm_create(const char *name, u64 mem);
+/* Add a slot at `gpa` of `bytes` backed by one aligned run mapped with `level` leaves. */
+int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level);
+/* Free everything: vCPUs, EPT tables, every backing frame. No vCPU may be running. */
+void vm_destroy(struct vm *vm);
+
+/* The memslot containing gfn, or NULL. */
+struct memslot *vm_find_slot(struct vm *vm, gfn_t gfn);
+/* Make gfn backed and mapped (populate-on-fault). 0, -EFAULT outside slots, -ENOMEM. */
+int vm_populate(struct vm *vm, gfn_t gfn);
+/* Hypervisor pointer to guest byte `gpa`, populating its page; NULL if outside every slot. */
+void *vm_gpa_to_hva(struct vm *vm, gpa_t gpa);
+/* Copy between guest and hypervisor memory, checking every page; 0 or -EFAULT. */
+int vm_copy_from_guest(struct vm *vm, void *dst, gpa_t gpa, u64 len);
+int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len);
+
+/* Stop the whole VM: record why (first reason wins) and make every vCPU leave the guest. */
+void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif
