@@ -121,7 +121,7 @@ long_entry:
 	movabsq $high_entry, %rax
 	jmp *%rax
 
-	.section .boot, "a"
+	.section .boot, "ax"
 no_lm_msg:
 	.asciz "eptvisor: this CPU has no long mode (64-bit): cannot run\r\n"
 

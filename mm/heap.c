@@ -115,3 +115,9 @@ void mm_init(const struct boot_info *bi)
 	printk("mm: %lu MiB usable, %lu frames free, frame bitmap at 0x%lx (%lu KiB)\n",
 	       usable >> 20, frame_free_count(&frames), bm, bytes >> 10);
 }
+
+/* A free that breaks the allocator's invariants is a hypervisor bug (mm/frame.h). */
+void frame_bug(const char *what, hfn_t hfn)
+{
+	panic("frame allocator: %s (frame 0x%lx)", what, hfn);
+}

@@ -34,7 +34,7 @@ const char *exit_reason_name(u32 reason)
 	return "UNKNOWN";
 }
 
-static void skip_instruction(struct vcpu *v)
+void vcpu_skip_instruction(void)
 {
 	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(EXIT_INSTR_LEN));
 }
@@ -83,7 +83,7 @@ static bool handle_cpuid(struct vcpu *v)
 		c.edx = 0;
 	}
 	r->rax = c.eax, r->rbx = c.ebx, r->rcx = c.ecx, r->rdx = c.edx;
-	skip_instruction(v);
+	vcpu_skip_instruction();
 	return true;
 }
 
@@ -92,7 +92,7 @@ static bool handle_hlt(struct vcpu *v)
 	if (!(vmcs_read(GUEST_RFLAGS) & RFLAGS_IF))
 		return stop_with_dump(v, EXIT_HLT, "HLT with interrupts disabled: it can never wake");
 	/* No virtual interrupt sources yet: a halt with IF=1 simply resumes. */
-	skip_instruction(v);
+	vcpu_skip_instruction();
 	return true;
 }
 
@@ -130,7 +130,7 @@ static bool handle_io(struct vcpu *v)
 		v->regs.rax |= (q & 7) == 0 ? 0xff : (q & 7) == 1 ? 0xffff : 0xffffffff;
 	if (port < COM1 || port > COM1 + 7)
 		STAT_INC(v->vm, io_unhandled);
-	skip_instruction(v);
+	vcpu_skip_instruction();
 	return true;
 }
 

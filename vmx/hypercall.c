@@ -8,7 +8,6 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "vmx/vcpu.h"
-#include "vmx/vmcs.h"
 
 typedef s64 (*hc_fn)(struct vcpu *v, u64 a0, u64 a1, u64 a2);
 
@@ -120,5 +119,5 @@ void vcpu_hypercall(struct vcpu *v)
 	if (ret < 0)
 		STAT_INC(v->vm, hypercall_errors);
 	r->rax = (u64)ret;
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(EXIT_INSTR_LEN));
+	vcpu_skip_instruction();
 }

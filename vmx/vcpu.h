@@ -48,6 +48,8 @@ int vmx_enter(struct guest_regs *regs, int launched);
 
 /* vmx/exit.c: handle one VM exit; true to re-enter the guest. */
 bool vcpu_handle_exit(struct vcpu *v, u32 reason);
+/* Advance the guest's RIP past the instruction that exited. */
+void vcpu_skip_instruction(void);
 /* vmx/hypercall.c */
 void vcpu_hypercall(struct vcpu *v);
 /* Print the vCPU's state and its VMCS (the diagnostic dump when a guest dies). */

@@ -145,6 +145,7 @@ static const char *vmx_cpu_on_reason(struct percpu *pc)
 	struct vmx_caps mine;
 	u32 *region;
 
+	memset(&mine, 0, sizeof(mine)); /* padding too: the structs are compared with memcmp */
 	read_caps(&mine);
 	if (memcmp(&mine, &vmx_caps, sizeof(mine)))
 		return "its VMX capabilities differ from CPU 0's";
