@@ -162,8 +162,8 @@ static int mb2_walk(const u8 *p, u32 total, struct boot_info *out, struct mb2_ba
 {
 	u32 off = MB2_INFO_HDR;
 
-	/* Invariant: off is a multiple of 8 and off + 8 <= total before the header is read. */
-	while (total - off >= MB2_TAG_HDR) {
+	/* off is a multiple of 8 and may pass total (by < 8) when total is not: check both. */
+	while (off < total && total - off >= MB2_TAG_HDR) {
 		u32 type = rd32(p + off), size = rd32(p + off + 4);
 		int err;
 
