@@ -51,10 +51,11 @@ static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c ==
 /* Copy at most SHOW_MAX bytes of s[0..len) into dst (SHOW_MAX + 4 bytes), marking a cut. */
 static void shorten(char *dst, const char *s, size_t len)
 {
-	size_t n = MIN(len, (size_t)SHOW_MAX);
+	bool cut = len > SHOW_MAX;
+	size_t n = cut ? SHOW_MAX : len;
 
 	memcpy(dst, s, n);
-	if (n < len)
+	if (cut)
 		memcpy(dst + n, "...", 3), n += 3;
 	dst[n] = '\0';
 }
@@ -323,9 +324,9 @@ static int set_str(struct parser *p, const struct opt_spec *spec, const struct w
 static bool item_ok(struct parser *p, const struct opt_spec *spec, const struct word *w,
 		    const char *s, size_t len)
 {
-	char shown[SHOW_MAX + 4];
-
 	if (len == 0) {
+		char shown[SHOW_MAX + 4];
+
 		shorten(shown, w->value, strlen(w->value));
 		problem(p, "option '%s': empty item in '%s'", w->show, shown);
 		return false;

@@ -254,6 +254,15 @@ static enum check check_run(const struct frame_alloc *fa, hfn_t hfn, u64 n, hfn_
 	return RUN_OK;
 }
 
+/* Mark frames [first, end), all known allocated, free. Lock held. */
+static void give_range(struct frame_alloc *fa, hfn_t first, hfn_t end)
+{
+	for (u64 w = first / WORD_FRAMES; w <= (end - 1) / WORD_FRAMES; w++)
+		fa->bitmap[w] |= word_mask(w, first, end);
+	free_add(fa, end - first);
+	fa->hint = MIN(fa->hint, first / WORD_FRAMES);
+}
+
 void frame_free_run(struct frame_alloc *fa, hfn_t hfn, unsigned order)
 {
 	enum check c = RUN_RANGE;
@@ -262,16 +271,10 @@ void frame_free_run(struct frame_alloc *fa, hfn_t hfn, unsigned order)
 	spin_lock(&fa->lock);
 	if (order <= FRAME_MAX_ORDER)
 		c = check_run(fa, hfn, 1ULL << order, &bad);
-	if (c == RUN_OK) {
-		u64 n = 1ULL << order;
-
-		for (u64 w = hfn / WORD_FRAMES; w <= (hfn + n - 1) / WORD_FRAMES; w++)
-			fa->bitmap[w] |= word_mask(w, hfn, hfn + n);
-		free_add(fa, n);
-		fa->hint = MIN(fa->hint, hfn / WORD_FRAMES);
-	} else {
+	if (c == RUN_OK)
+		give_range(fa, hfn, hfn + (1ULL << order));
+	else
 		fa->bugs++;
-	}
 	spin_unlock(&fa->lock);
 	/* Outside the lock: the kernel's hook panics, and its report may itself allocate. */
 	if (c != RUN_OK)
