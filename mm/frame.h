@@ -35,8 +35,8 @@ struct frame_alloc {
  */
 size_t frame_bitmap_bytes(hfn_t nframes);
 
-/* Set up `fa` over frames [0, nframes) using `bitmap` (frame_bitmap_bytes(nframes) bytes,
- * contents ignored). Every frame starts reserved. */
+/* Set up `fa` over frames [0, nframes) (nframes < 2^52) using `bitmap`
+ * (frame_bitmap_bytes(nframes) bytes, contents ignored). Every frame starts reserved. */
 void frame_init(struct frame_alloc *fa, u64 *bitmap, hfn_t nframes);
 
 /*
