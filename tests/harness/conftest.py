@@ -1,0 +1,142 @@
+"""pytest glue for the eptvisor rig.
+
+Fixtures:
+  kernel    (session) runs `make kernel` once; fails every boot test with the build output if
+            the build fails.
+  boots     (session) a pool of 2 workers that boots every BootSpec the selected tests use, in
+            test order, as soon as the kernel is built, so independent emulator runs overlap.
+            A test asks for its result with boots.result(spec).
+  vmx_platform / tcg / bochs: platform objects.
+
+The last line pytest prints is the plain `N passed, N failed[, N skipped]` line, counted from
+pytest's own results (see pytest_terminal_summary / pytest_unconfigure below).
+"""
+
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import eptvisor as ev  # noqa: E402
+from eptvisor import BootSpec  # noqa: E402
+
+POOL_WORKERS = int(os.environ.get("EPTVISOR_JOBS", "2"))
+
+
+class BootPool:
+    def __init__(self, workers=POOL_WORKERS):
+        self._ex = ThreadPoolExecutor(max_workers=max(1, workers),
+                                      thread_name_prefix="eptvisor-boot")
+        self._futures = {}
+        self._lock = threading.Lock()
+
+    def submit(self, spec):
+        with self._lock:
+            f = self._futures.get(spec.key)
+            if f is None:
+                f = self._ex.submit(spec.boot)
+                self._futures[spec.key] = f
+            return f
+
+    def result(self, spec):
+        return self.submit(spec).result()
+
+    def shutdown(self):
+        for f in self._futures.values():
+            f.cancel()
+        self._ex.shutdown(wait=True)
+
+
+def _specs_of(item):
+    out = []
+    for m in item.iter_markers("boot"):
+        out += [a for a in m.args if isinstance(a, BootSpec)]
+    cs = getattr(item, "callspec", None)
+    if cs is not None:
+        out += [v for v in cs.params.values() if isinstance(v, BootSpec)]
+    return out
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "boot(spec): this test judges the boot BootSpec spec")
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    """Build the kernel once per session (make kernel)."""
+    r = ev.make("kernel")
+    if not r.ok:
+        pytest.fail("`%s` failed:\n%s" % (" ".join(r.cmd), r.output[-6000:]), pytrace=False)
+    if not ev.ELF.exists():
+        pytest.fail("make kernel succeeded but %s is missing" % ev.ELF, pytrace=False)
+    return ev.ELF
+
+
+@pytest.fixture(scope="session")
+def boots(request, kernel):
+    """Pool that boots, two at a time, every BootSpec used by the selected tests."""
+    pool = BootPool()
+    for item in request.session.items:
+        for spec in _specs_of(item):
+            pool.submit(spec)
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture(scope="session")
+def vmx_platform(kernel):
+    return ev.best_vmx_platform()
+
+
+@pytest.fixture(scope="session")
+def tcg():
+    return ev.QemuTcg()
+
+
+@pytest.fixture(scope="session")
+def bochs():
+    return ev.Bochs()
+
+
+@pytest.fixture
+def judge(record_property):
+    """judge(result, problems): record the platform and fail with the serial tail (and the
+    Bochs VMX failure lines) if PROBLEMS is not empty."""
+
+    def _judge(res, problems):
+        record_property("platform", res.platform)
+        record_property("serial_log", str(res.log_path))
+        if problems:
+            pytest.fail("[platform %s] %d problem(s):\n%s" % (
+                res.platform, len(problems), res.failure_report(why=problems)), pytrace=False)
+    return _judge
+
+
+# ---- the final plain summary line ---------------------------------------------------------
+_counts = {}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    st = terminalreporter.stats
+    passed = len(st.get("passed", [])) + len(st.get("xpassed", []))
+    failed = len(st.get("failed", [])) + len(st.get("error", []))
+    skipped = len(st.get("skipped", [])) + len(st.get("xfailed", []))
+    _counts["line"] = "%d passed, %d failed" % (passed, failed) + \
+        (", %d skipped" % skipped if skipped else "")
+
+
+def pytest_unconfigure(config):
+    # pytest prints its own "=== N passed in Xs ===" after pytest_terminal_summary, so the
+    # plain line goes out here, the very last thing written.
+    line = _counts.get("line")
+    if line is None:
+        return
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        tr.write_line(line)
+    else:
+        print(line)

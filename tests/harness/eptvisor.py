@@ -1,0 +1,779 @@
+"""eptvisor test rig: build ISOs, boot them on an emulator, read what the kernel printed.
+
+Stdlib only. Every run is judged by the kernel's serial log (the protocol in DESIGN.md),
+never by the emulator's exit status: Bochs exits 1 after the Shutdown port, QEMU exits 99
+after isa-debug-exit.
+
+    iso = make_iso("run=demo platform=bochs", "demo-bochs")
+    res = Bochs().run(iso, "run=demo platform=bochs", cpus=2, timeout=60)
+    res.summary()        # (passed, failed, skipped) or None
+    res.failure_report() # serial tail + Bochs VMX failure lines, for assertion messages
+
+or, in one call: boot(platform, cmdline, name, cpus=..., megs=..., timeout=...).
+
+Environment knobs (all optional):
+  EPTVISOR_PLATFORM       force the VMX platform (bochs, kvm) that best_vmx_platform() picks
+  EPTVISOR_TIMEOUT_SCALE  multiply every boot timeout (slow or loaded machines)
+  EPTVISOR_NO_BUILD=1     do not call make; use what is already in build/
+  EPTVISOR_ELF, EPTVISOR_BIN  boot these images instead of build/eptvisor.{elf,bin}
+  EPTVISOR_JOBS           how many boots the pytest pool runs at once (default 2)
+"""
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import namedtuple
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+BUILD = REPO / "build"
+RUNS = BUILD / "runs"
+# EPTVISOR_ELF / EPTVISOR_BIN: boot other images (e.g. a stand-in kernel to test the rig).
+ELF = Path(os.environ.get("EPTVISOR_ELF") or BUILD / "eptvisor.elf")
+BIN = Path(os.environ.get("EPTVISOR_BIN") or BUILD / "eptvisor.bin")
+PLATFORM_CACHE = BUILD / "platform.json"
+
+BOCHS_BIOS = "/usr/share/bochs/BIOS-bochs-latest"
+BOCHS_VGABIOS = "/usr/share/vgabios/vgabios.bin"
+
+BANNER_RE = re.compile(r"^eptvisor: booting")
+SHUTDOWN_LINE = "eptvisor: shutdown"
+SUMMARY_RE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
+TAP_RE = re.compile(r"^(ok|not ok)\s+(\d+)\s*(?:-\s*)?(.*?)(?:\s+#\s*(.*?))?\s*$")
+# Lines of bochs.log that explain a failed VMX instruction or an EPT fault (PLATFORM.md).
+BOCHS_VMX_RE = re.compile(r"VMFAIL:|VMENTER FAIL:|VMXON:|EPT violation|VMABORT|>>PANIC<<|"
+                          r"exception with no resolution")
+
+
+def timeout_scale():
+    try:
+        return max(0.1, float(os.environ.get("EPTVISOR_TIMEOUT_SCALE", "1")))
+    except ValueError:
+        return 1.0
+
+
+def no_build():
+    return os.environ.get("EPTVISOR_NO_BUILD", "") not in ("", "0")
+
+
+# ---------------------------------------------------------------------------------------------
+# building
+
+BuildResult = namedtuple("BuildResult", "ok output cmd")
+_build_lock = threading.Lock()
+_build_done = {}
+
+
+def make(*targets, quiet=True, cached=True):
+    """Run `make TARGETS` in the repo once per process (cached). Returns BuildResult."""
+    key = tuple(targets)
+    with _build_lock:
+        if cached and key in _build_done:
+            return _build_done[key]
+        cmd = ["make", "-C", str(REPO), "-j%d" % max(1, os.cpu_count() or 1)] + list(targets)
+        if no_build():
+            res = BuildResult(True, "(EPTVISOR_NO_BUILD set: not building)", cmd)
+        else:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True, errors="replace")
+            res = BuildResult(p.returncode == 0, p.stdout, cmd)
+            if not quiet:
+                sys.stdout.write(p.stdout)
+        _build_done[key] = res
+        return res
+
+
+# ---------------------------------------------------------------------------------------------
+# ISO images
+
+def _sha256_file(path, h=None):
+    h = h or hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h
+
+
+def grub_cfg(cmdline, modules=()):
+    lines = [
+        "set timeout=0",
+        "set default=0",
+        # GRUB's own terminal stays on the (invisible) console: COM1 carries only the kernel.
+        'menuentry "eptvisor" {',
+        "  multiboot2 /boot/eptvisor.elf %s" % cmdline,
+    ]
+    for src, modname in modules:
+        lines.append("  module2 /boot/%s %s" % (Path(src).name, modname))
+    lines += ["  boot", "}", ""]
+    return "\n".join(lines)
+
+
+def _safe_name(name):
+    return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)[:120] or "run"
+
+
+def make_iso(cmdline, name, elf=None, modules=()):
+    """Make build/runs/<name>/eptvisor.iso booting ELF (default build/eptvisor.elf) with
+    CMDLINE. modules: (path, module name) pairs passed with module2. Cached by content in
+    build/iso-cache/, so re-running with the same kernel and command line costs a copy."""
+    elf = Path(elf or ELF)
+    if not elf.exists():
+        raise FileNotFoundError("%s does not exist: run `make kernel` first" % elf)
+    name = _safe_name(name)
+    run_dir = RUNS / name
+    cfg = grub_cfg(cmdline, modules)
+    h = hashlib.sha256(cfg.encode())
+    _sha256_file(elf, h)
+    for src, _ in modules:
+        _sha256_file(src, h)
+    key = h.hexdigest()[:32]
+    cache = BUILD / "iso-cache"
+    cached = cache / ("%s.iso" % key)
+    iso = run_dir / "eptvisor.iso"
+
+    if not cached.exists():
+        isodir = run_dir / "iso"
+        if isodir.exists():
+            shutil.rmtree(isodir)
+        (isodir / "boot" / "grub").mkdir(parents=True)
+        shutil.copyfile(elf, isodir / "boot" / "eptvisor.elf")
+        for src, _ in modules:
+            shutil.copyfile(src, isodir / "boot" / Path(src).name)
+        (isodir / "boot" / "grub" / "grub.cfg").write_text(cfg)
+        cache.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=cache, suffix=".iso.tmp")
+        os.close(fd)
+        p = subprocess.run(["grub-mkrescue", "-o", tmp, str(isodir)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                           errors="replace")
+        if p.returncode != 0:
+            os.unlink(tmp)
+            raise RuntimeError("grub-mkrescue failed for %s (exit %d):\n%s"
+                               % (name, p.returncode, p.stdout))
+        os.replace(tmp, cached)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "grub.cfg").write_text(cfg)
+    tmp = run_dir / "eptvisor.iso.tmp"
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        os.link(cached, tmp)
+    except OSError:
+        shutil.copyfile(cached, tmp)
+    os.replace(tmp, iso)
+    return iso
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+
+class TapLine(namedtuple("TapLine", "ok num name detail")):
+    """One TAP result line. Unpacks as (ok, num, name, detail)."""
+
+    @property
+    def skip(self):
+        return bool(self.detail) and self.detail.upper().startswith("SKIP")
+
+    @property
+    def passed(self):
+        return self.ok and not self.skip
+
+    def __str__(self):
+        s = "%s %d - %s" % ("ok" if self.ok else "not ok", self.num, self.name)
+        return s + (" # " + self.detail if self.detail else "")
+
+
+class Result:
+    """What one boot printed, and how it ended."""
+
+    def __init__(self, platform, serial, log_path, emu_log=(), timed_out=False,
+                 cmdline="", run_dir=None, returncode=None, duration=0.0, stopped_early=None,
+                 emu_log_path=None, command=None):
+        self.platform = platform
+        self.serial = serial
+        self.log_path = Path(log_path) if log_path else None
+        self.emu_log = list(emu_log)
+        self.emu_log_path = emu_log_path
+        self.timed_out = timed_out
+        self.cmdline = cmdline
+        self.run_dir = run_dir
+        self.returncode = returncode
+        self.duration = duration
+        self.stopped_early = stopped_early  # why the harness ended the run itself, if it did
+        self.command = command
+
+    # -- parsing --------------------------------------------------------------------------
+    def lines(self):
+        return self.serial.splitlines()
+
+    def lines_matching(self, regex, flags=0):
+        r = re.compile(regex, flags) if isinstance(regex, str) else regex
+        return [l for l in self.lines() if r.search(l)]
+
+    def tap(self):
+        out = []
+        for l in self.lines():
+            m = TAP_RE.match(l)
+            if m:
+                out.append(TapLine(m.group(1) == "ok", int(m.group(2)), m.group(3).strip(),
+                                   m.group(4) or ""))
+        return out
+
+    def tap_by_name(self):
+        return {t.name: t for t in self.tap()}
+
+    def not_ok(self):
+        return [t for t in self.tap() if not t.ok]
+
+    def summary(self):
+        """(passed, failed, skipped) from the last plain summary line, or None."""
+        found = None
+        for l in self.lines():
+            m = SUMMARY_RE.match(l)
+            if m:
+                found = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+        return found
+
+    def json(self):
+        out = []
+        for l in self.lines():
+            if l.startswith("@json "):
+                try:
+                    v = json.loads(l[6:])
+                except ValueError:
+                    continue
+                if isinstance(v, dict):
+                    out.append(v)
+        return out
+
+    def json_errors(self):
+        """@json lines that are not one valid JSON object."""
+        bad = []
+        for l in self.lines():
+            if l.startswith("@json "):
+                try:
+                    v = json.loads(l[6:])
+                    if not isinstance(v, dict):
+                        bad.append(l)
+                except ValueError:
+                    bad.append(l)
+        return bad
+
+    def booted(self):
+        return any(BANNER_RE.match(l) for l in self.lines())
+
+    def reached_shutdown(self):
+        return any(l.strip() == SHUTDOWN_LINE for l in self.lines())
+
+    def panics(self):
+        return self.lines_matching(r"^PANIC")
+
+    def vmx_failure_lines(self, limit=200):
+        """Bochs' explanations for failed VMX instructions and EPT violations (bochs.log)."""
+        hits = [l for l in self.emu_log if BOCHS_VMX_RE.search(l)
+                and "Shutdown port" not in l]
+        if len(hits) > limit:
+            hits = hits[:limit // 2] + ["... (%d lines left out) ..." % (len(hits) - limit)] + \
+                hits[-limit // 2:]
+        return hits
+
+    # -- judging --------------------------------------------------------------------------
+    def problems(self, expect_summary=True):
+        """Everything that makes this run a failure, as short sentences (empty: clean)."""
+        p = []
+        if self.timed_out:
+            p.append("timed out after %.0f s" % self.duration)
+        if self.stopped_early:
+            p.append("stopped by the harness: %s" % self.stopped_early)
+        if not self.booted():
+            p.append("no 'eptvisor: booting' banner on the serial log")
+        for l in self.panics():
+            p.append("kernel panic: %s" % l.strip())
+        for t in self.not_ok():
+            p.append("TAP failure: %s" % (t,))
+        if expect_summary:
+            s = self.summary()
+            if s is None:
+                p.append("no final 'N passed, N failed' summary line")
+            elif s[1] != 0:
+                p.append("summary line reports %d failed" % s[1])
+        if not self.reached_shutdown():
+            p.append("no '%s' line" % SHUTDOWN_LINE)
+        return p
+
+    @property
+    def ok(self):
+        return not self.problems()
+
+    def failure_report(self, tail=60, why=None):
+        out = []
+        if why:
+            out.append(why if isinstance(why, str) else "\n".join("  - " + w for w in why))
+        out.append("platform: %s   cmdline: %s" % (self.platform, self.cmdline))
+        out.append("ran %.1f s, timed out: %s, emulator exit status: %s (not used to judge)"
+                   % (self.duration, self.timed_out, self.returncode))
+        if self.command:
+            out.append("command: %s" % " ".join(shlex.quote(str(c)) for c in self.command))
+        lines = self.lines()
+        out.append("--- serial log %s: last %d of %d lines ---"
+                   % (self.log_path, min(tail, len(lines)), len(lines)))
+        out += lines[-tail:]
+        vmx = self.vmx_failure_lines()
+        if self.platform == "bochs":
+            out.append("--- %s: VMX / EPT failure lines (%d) ---"
+                       % (self.emu_log_path or "bochs.log", len(vmx)))
+            out += vmx or ["(none)"]
+        elif self.emu_log:
+            out.append("--- emulator output %s (last 20 lines) ---" % (self.emu_log_path or ""))
+            out += self.emu_log[-20:]
+        return "\n".join(out)
+
+    def __repr__(self):
+        return "<Result %s %s summary=%s timed_out=%s>" % (
+            self.platform, self.cmdline, self.summary(), self.timed_out)
+
+
+# ---------------------------------------------------------------------------------------------
+# running an emulator
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return ""
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _kill_group(proc, grace=2.0):
+    if proc.poll() is not None:
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
+
+
+def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
+               shutdown_grace=10.0, panic_idle=15.0):
+    """Run CMD in its own process group with stdin from /dev/null, until it exits or TIMEOUT
+    (wall clock) passes. Watches the serial log: ends the run itself when the kernel printed
+    its shutdown line but the emulator lingers, when it boots a second time (reset after a
+    triple fault), or when it printed PANIC and then nothing for PANIC_IDLE seconds.
+    ECHO: a callable given each new serial line as it appears (for streaming).
+    Returns (returncode, timed_out, stopped_early, duration)."""
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    finally:
+        if stdout_path:
+            out.close()
+    timed_out = False
+    stopped = None
+    seen_len = 0
+    pending = ""
+    last_growth = start
+    shutdown_at = None
+    panic_seen = False
+    banners = 0
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.monotonic()
+            try:
+                size = os.path.getsize(serial_path)
+            except OSError:
+                size = 0
+            if size > seen_len:
+                with open(serial_path, "rb") as f:
+                    f.seek(seen_len)
+                    chunk = f.read(size - seen_len)
+                seen_len = size
+                last_growth = now
+                text = pending + chunk.decode("utf-8", errors="replace").replace("\r", "")
+                *complete, pending = text.split("\n")
+                for line in complete:
+                    if echo:
+                        echo(line)
+                    if BANNER_RE.match(line):
+                        banners += 1
+                    if line.strip() == SHUTDOWN_LINE and shutdown_at is None:
+                        shutdown_at = now
+                    if line.startswith("PANIC"):
+                        panic_seen = True
+            if banners > 1:
+                stopped = "the machine booted a second time (reset, e.g. after a triple fault)"
+                break
+            if shutdown_at is not None and now - shutdown_at > shutdown_grace:
+                stopped = ("the kernel printed its shutdown line but the emulator was still "
+                           "running %.0f s later" % shutdown_grace)
+                break
+            if panic_seen and now - last_growth > panic_idle:
+                stopped = "PANIC, then no output for %.0f s" % panic_idle
+                break
+            if now - start > timeout:
+                timed_out = True
+                break
+    finally:
+        _kill_group(proc)
+        if echo and pending:
+            echo(pending)
+    return proc.returncode, timed_out, stopped, time.monotonic() - start
+
+
+class Platform:
+    name = "?"
+    has_vmx = False
+
+    def run_dir_for(self, iso, name=None, sub=None):
+        """build/runs/<name>/<platform>/, or next to the ISO when no name is given."""
+        if name is None and iso is None:
+            raise ValueError("need an ISO or a run name")
+        base = RUNS / _safe_name(name) if name else Path(iso).resolve().parent
+        d = base / (sub or self.name)
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def run(self, iso, cmdline, cpus=2, timeout=60, megs=512, name=None, echo=None):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return "<platform %s>" % self.name
+
+
+class Bochs(Platform):
+    """Bochs 2.7 with VMX+EPT (cpu model tigerlake), headless, as PLATFORM.md says."""
+    name = "bochs"
+    has_vmx = True
+
+    def __init__(self, model="tigerlake", extra_rc=""):
+        self.model = model
+        self.extra_rc = extra_rc
+
+    def bochsrc(self, iso, run_dir, cpus, megs, debug=False):
+        lines = [
+            "# generated by tests/harness/eptvisor.py",
+            "display_library: sdl2",
+            "sound: driver=dummy",
+            "clock: sync=none, time0=946684800",
+            "cpu: model=%s, count=%d" % (self.model, cpus),
+            "megs: %d" % megs,
+            "romimage: file=%s" % BOCHS_BIOS,
+            "vgaromimage: file=%s" % BOCHS_VGABIOS,
+            "ata0-master: type=cdrom, path=%s, status=inserted" % Path(iso).resolve(),
+            "boot: cdrom",
+            "com1: enabled=1, mode=file, dev=%s" % (run_dir / "serial.log"),
+            "log: %s" % (run_dir / "bochs.log"),
+            "error: action=report",
+            "panic: action=fatal",
+        ]
+        if debug:
+            lines.append("magic_break: enabled=1")
+        if self.extra_rc:
+            lines.append(self.extra_rc)
+        path = run_dir / "bochsrc"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    @staticmethod
+    def env():
+        env = dict(os.environ)
+        env["SDL_VIDEODRIVER"] = "dummy"
+        env.pop("DISPLAY", None)
+        return env
+
+    def prepare(self, iso, cpus, megs, name=None, debug=False):
+        run_dir = self.run_dir_for(iso, name)
+        for f in ("serial.log", "bochs.log", "bochs.out"):
+            try:
+                (run_dir / f).unlink()
+            except FileNotFoundError:
+                pass
+        rc = self.bochsrc(iso, run_dir, cpus, megs, debug=debug)
+        (run_dir / "cont.rc").write_text("c\n")
+        return run_dir, rc
+
+    def command(self, run_dir, rc, debug=False):
+        cmd = ["bochs", "-q", "-f", str(rc)]
+        if not debug:
+            cmd += ["-rc", str(run_dir / "cont.rc")]
+        return cmd
+
+    def run(self, iso, cmdline, cpus=2, timeout=60, megs=512, name=None, echo=None):
+        run_dir, rc = self.prepare(iso, cpus, megs, name)
+        cmd = self.command(run_dir, rc)
+        serial = run_dir / "serial.log"
+        code, to, stopped, dur = _supervise(cmd, serial, timeout, env=self.env(),
+                                            stdout_path=run_dir / "bochs.out", echo=echo)
+        emu = _read_text(run_dir / "bochs.log").splitlines()
+        out = _read_text(run_dir / "bochs.out").splitlines()
+        # Startup failures (bad bochsrc, missing ROM, plugin trouble) go to stdout/stderr.
+        if not emu or (not _read_text(serial) and out):
+            emu = emu + ["--- bochs stdout/stderr ---"] + out
+        return Result(self.name, _read_text(serial), serial, emu, to, cmdline, run_dir, code,
+                      dur, stopped, run_dir / "bochs.log", cmd)
+
+
+class Qemu(Platform):
+    """QEMU system emulator; TCG by default (no VMX under TCG)."""
+    name = "qemu-tcg"
+    has_vmx = False
+    accel_args = ["-accel", "tcg"]
+
+    def __init__(self, kernel_bin=None):
+        # kernel_bin: boot this multiboot1 flat image with -kernel/-append instead of the ISO.
+        self.kernel_bin = kernel_bin
+
+    def command(self, iso, cmdline, cpus, megs, serial, debug=False):
+        cmd = ["qemu-system-x86_64"] + self.accel_args + [
+            "-m", str(megs), "-smp", str(cpus), "-display", "none",
+            "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-no-reboot", "-monitor", "none"]
+        cmd += ["-serial", "stdio" if debug and serial is None else "file:%s" % serial]
+        if self.kernel_bin:
+            cmd += ["-kernel", str(self.kernel_bin), "-append", cmdline]
+        else:
+            cmd += ["-cdrom", str(Path(iso).resolve()), "-boot", "d"]
+        if debug:
+            cmd += ["-s", "-S"]
+        return cmd
+
+    def run(self, iso, cmdline, cpus=2, timeout=60, megs=512, name=None, echo=None):
+        run_dir = self.run_dir_for(iso, name,
+                                   self.name + ("-kernel" if self.kernel_bin else ""))
+        serial = run_dir / "serial.log"
+        for f in (serial, run_dir / "qemu.log"):
+            try:
+                f.unlink()
+            except FileNotFoundError:
+                pass
+        cmd = self.command(iso, cmdline, cpus, megs, serial)
+        code, to, stopped, dur = _supervise(cmd, serial, timeout,
+                                            stdout_path=run_dir / "qemu.log", echo=echo)
+        return Result(self.name, _read_text(serial), serial,
+                      _read_text(run_dir / "qemu.log").splitlines(), to, cmdline, run_dir,
+                      code, dur, stopped, run_dir / "qemu.log", cmd)
+
+
+class QemuTcg(Qemu):
+    name = "qemu-tcg"
+
+
+class Kvm(Qemu):
+    """Nested VMX under KVM: only where /dev/kvm really runs bare-metal guests with VMX."""
+    name = "kvm"
+    has_vmx = True
+    accel_args = ["-accel", "kvm", "-cpu", "host,+vmx"]
+
+
+PLATFORMS = {"bochs": Bochs, "qemu-tcg": QemuTcg, "qemu": QemuTcg, "tcg": QemuTcg, "kvm": Kvm}
+
+
+def get_platform(name):
+    try:
+        return PLATFORMS[name]()
+    except KeyError:
+        raise ValueError("unknown platform %r (known: bochs, qemu-tcg, kvm)" % name) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# KVM detection
+
+_kvm_lock = threading.Lock()
+_kvm_memo = None
+
+
+def _cpu_has_vmx():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags") and " vmx" in " " + line.split(":", 1)[-1] + " ":
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def kvm_detect(elf=None, probe_timeout=20, use_cache=True):
+    """(usable, reason). Quick checks first (/dev/kvm usable, vmx in /proc/cpuinfo); only if
+    both pass, boot the kernel with run=none under KVM and wait up to PROBE_TIMEOUT s for
+    'vmx: cpu 0: VMXON ok'. The answer is cached in build/platform.json (keyed by the host
+    facts and, for a probe, by the kernel's hash)."""
+    global _kvm_memo
+    with _kvm_lock:
+        if _kvm_memo is not None:
+            return _kvm_memo
+        facts = {
+            "uname": " ".join(os.uname()),
+            "dev_kvm": os.path.exists("/dev/kvm"),
+            "dev_kvm_rw": os.access("/dev/kvm", os.R_OK | os.W_OK),
+            "cpu_vmx": _cpu_has_vmx(),
+            "qemu": shutil.which("qemu-system-x86_64") is not None,
+        }
+        quick_no = None
+        if not facts["dev_kvm"]:
+            quick_no = "no /dev/kvm"
+        elif not facts["dev_kvm_rw"]:
+            quick_no = "/dev/kvm is not readable and writable by this user"
+        elif not facts["cpu_vmx"]:
+            quick_no = "no vmx flag in /proc/cpuinfo (no nested VMX)"
+        elif not facts["qemu"]:
+            quick_no = "qemu-system-x86_64 not installed"
+        elf = Path(elf or ELF)
+        if quick_no is None:
+            if not elf.exists():
+                # Cannot probe without a kernel; do not cache this answer.
+                return (False, "probe not possible: %s missing" % elf)
+            facts["kernel"] = _sha256_file(elf).hexdigest()
+        if use_cache:
+            try:
+                cached = json.loads(PLATFORM_CACHE.read_text())
+                if cached.get("facts") == facts:
+                    _kvm_memo = (bool(cached["kvm_usable"]), cached["reason"])
+                    return _kvm_memo
+            except (OSError, ValueError, KeyError):
+                pass
+        if quick_no:
+            usable, reason = False, quick_no
+        else:
+            usable, reason = _kvm_probe(elf, probe_timeout)
+        BUILD.mkdir(parents=True, exist_ok=True)
+        tmp = PLATFORM_CACHE.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"facts": facts, "kvm_usable": usable, "reason": reason,
+                                   "checked": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
+        os.replace(tmp, PLATFORM_CACHE)
+        _kvm_memo = (usable, reason)
+        return _kvm_memo
+
+
+def _kvm_probe(elf, timeout):
+    cmdline = "run=none platform=kvm"
+    try:
+        iso = make_iso(cmdline, "kvm-probe", elf=elf)
+    except Exception as e:  # noqa: BLE001 - any failure means "cannot tell": not usable
+        return False, "probe ISO could not be made: %s" % e
+    res = Kvm().run(iso, cmdline, cpus=1, timeout=timeout, megs=256)
+    if res.lines_matching(r"^vmx: cpu 0: VMXON ok"):
+        return True, "probe boot reached 'vmx: cpu 0: VMXON ok' in %.1f s" % res.duration
+    if res.timed_out:
+        return False, "probe boot under -accel kvm printed no VMXON ok within %d s" % timeout
+    why = (res.lines_matching(r"^vmx: unavailable") or res.emu_log[-1:] or
+           ["no VMXON ok line"])
+    return False, "probe boot under -accel kvm: %s" % why[0].strip()
+
+
+def best_vmx_platform():
+    """KVM if it really works here, else Bochs. EPTVISOR_PLATFORM overrides."""
+    forced = os.environ.get("EPTVISOR_PLATFORM")
+    if forced:
+        return get_platform(forced)
+    usable, _ = kvm_detect()
+    return Kvm() if usable else Bochs()
+
+
+def best_vmx_platform_name_quick():
+    """The name best_vmx_platform() will give, without booting anything when that can be
+    decided from cheap facts or the cache; 'vmx' if only a probe boot can tell."""
+    forced = os.environ.get("EPTVISOR_PLATFORM")
+    if forced:
+        return get_platform(forced).name
+    if _kvm_memo is not None:
+        return "kvm" if _kvm_memo[0] else "bochs"
+    if not (os.path.exists("/dev/kvm") and os.access("/dev/kvm", os.R_OK | os.W_OK)
+            and _cpu_has_vmx()):
+        return "bochs"
+    return "vmx"
+
+
+# ---------------------------------------------------------------------------------------------
+# one-call boot
+
+def with_platform(cmdline, platform_name):
+    """Append platform=NAME unless the command line already names one."""
+    if re.search(r"(^|\s)platform=", cmdline):
+        return cmdline
+    return (cmdline + " platform=%s" % platform_name).strip()
+
+
+def boot(platform, cmdline, name, cpus=2, megs=512, timeout=60, elf=None, echo=None):
+    """Make the ISO for CMDLINE (+ platform=<name>) and boot it on PLATFORM (an object or a
+    name). TIMEOUT is scaled by EPTVISOR_TIMEOUT_SCALE. Returns a Result."""
+    if isinstance(platform, str):
+        platform = get_platform(platform)
+    cmdline = with_platform(cmdline, platform.name)
+    timeout = timeout * timeout_scale()
+    name = "%s-%s" % (_safe_name(name), platform.name)
+    if isinstance(platform, Qemu) and platform.kernel_bin:
+        return platform.run(None, cmdline, cpus=cpus, timeout=timeout, megs=megs, name=name,
+                            echo=echo)
+    iso = make_iso(cmdline, name, elf=elf)
+    return platform.run(iso, cmdline, cpus=cpus, timeout=timeout, megs=megs, echo=echo)
+
+
+# ---------------------------------------------------------------------------------------------
+# what tests ask for
+
+class BootSpec:
+    """One boot that a test judges. platform: 'qemu-tcg', 'qemu-tcg-kernel' (multiboot1
+    -kernel image), 'bochs', 'kvm', or 'vmx' (best_vmx_platform(), decided at run time)."""
+
+    def __init__(self, name, cmdline, platform="vmx", cpus=2, megs=512, timeout=60):
+        self.name = name
+        self.cmdline = cmdline
+        self.platform = platform
+        self.cpus = cpus
+        self.megs = megs
+        self.timeout = timeout
+
+    @property
+    def key(self):
+        return (self.name, self.cmdline, self.platform, self.cpus, self.megs)
+
+    def platform_object(self):
+        if self.platform == "vmx":
+            return best_vmx_platform()
+        if self.platform == "qemu-tcg-kernel":
+            return QemuTcg(kernel_bin=BIN)
+        return get_platform(self.platform)
+
+    def boot(self):
+        plat = self.platform_object()
+        if isinstance(plat, Qemu) and plat.kernel_bin and not Path(plat.kernel_bin).exists():
+            raise FileNotFoundError("%s does not exist (make kernel builds it)" % plat.kernel_bin)
+        return boot(plat, self.cmdline, self.name, cpus=self.cpus, megs=self.megs,
+                    timeout=self.timeout)
+
+    def __repr__(self):
+        return "BootSpec(%s on %s)" % (self.name, self.platform)
+
+
+def json_platform_problems(res):
+    """Every @json line must be one JSON object, and every one that carries 'platform' must
+    carry this run's platform name."""
+    probs = ["malformed @json line: %s" % l for l in res.json_errors()]
+    for obj in res.json():
+        if "platform" in obj and obj["platform"] != res.platform:
+            probs.append("@json line names platform %r, this run is %r: %s"
+                         % (obj["platform"], res.platform, obj))
+    return probs
