@@ -101,6 +101,22 @@ static inline u64 read_rflags(void)
 	return f;
 }
 
+/* String instructions: emulators execute rep movs/stos in bulk, byte loops one by one. */
+static inline void rep_stosb(void *dst, u8 v, size_t n)
+{
+	__asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(v) : "memory");
+}
+
+static inline void rep_stosq(void *dst, u64 v, size_t n)
+{
+	__asm__ volatile("rep stosq" : "+D"(dst), "+c"(n) : "a"(v) : "memory");
+}
+
+static inline void rep_movsb(void *dst, const void *src, size_t n)
+{
+	__asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n)::"memory");
+}
+
 struct PACKED desc_ptr {
 	u16 limit;
 	u64 base;

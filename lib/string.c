@@ -1,25 +1,25 @@
 /*
- * The string and memory functions declared in include/lib.h, for the kernel. Host tests use
- * the host's libc instead, so these are kept plain and obviously correct.
+ * The string and memory functions declared in include/lib.h, for the kernel and the guests.
+ * Host tests use the host's libc instead, so these are kept plain and obviously correct;
+ * memset and memcpy use rep stos/movs, which Bochs and real CPUs run in bulk (zeroing a
+ * 1 GiB slot byte by byte takes a minute under Bochs).
  */
+#include "arch/cpu.h"
 #include "lib.h"
 
 void *memset(void *dst, int c, size_t n)
 {
-	u8 *d = dst;
-
-	while (n--)
-		*d++ = (u8)c;
+	if (IS_ALIGNED((u64)dst | n, 8)) {
+		rep_stosq(dst, (u8)c * 0x0101010101010101ULL, n / 8);
+		return dst;
+	}
+	rep_stosb(dst, (u8)c, n);
 	return dst;
 }
 
 void *memcpy(void *dst, const void *src, size_t n)
 {
-	u8 *d = dst;
-	const u8 *s = src;
-
-	while (n--)
-		*d++ = *s++;
+	rep_movsb(dst, src, n);
 	return dst;
 }
 
