@@ -37,6 +37,18 @@ struct scenario {
 static int add_2m_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_2M_GPA, SZ_2M, 2); }
 static int add_1g_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_1G_GPA, SZ_1G, 3); }
 
+static int break_guest_state(struct vm *vm)
+{
+	vm->test_bad_guest_state = true;
+	return 0;
+}
+
+static int break_host_state(struct vm *vm)
+{
+	vm->test_bad_host_state = true;
+	return 0;
+}
+
 static const struct scenario scenarios[] = {
 	{ "demo", "demo", GT_DEMO, 1, 32 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0, NULL },
 	{ "guest_hello", "selftest", GT_HELLO, 1, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0, NULL },
@@ -54,6 +66,10 @@ static const struct scenario scenarios[] = {
 	  EXPECT_STOPPED, EXIT_PREEMPTION_TIMER, NULL },
 	{ "bad_hypercalls_rejected", "selftest", GT_BAD_HYPERCALLS, 1, 16 * MIB, DEFAULT_BUDGET,
 	  EXPECT_EXIT_OK, 0, NULL },
+	{ "bad_guest_state_reported", "selftest", GT_HELLO, 1, 16 * MIB, DEFAULT_BUDGET,
+	  EXPECT_STOPPED, EXIT_INVALID_GUEST_STATE, break_guest_state },
+	{ "bad_host_state_reported", "selftest", GT_HELLO, 1, 16 * MIB, DEFAULT_BUDGET,
+	  EXPECT_STOPPED, VM_STOP_ENTRY_FAILED, break_host_state },
 	{ "two_vcpus", "selftest", GT_TWO_VCPUS, 2, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0,
 	  NULL },
 };
@@ -123,7 +139,9 @@ static bool judge(const struct vm *vm, const struct scenario *sc, char *why, siz
 	if (sc->expect == EXPECT_STOPPED) {
 		if (vm->stopping && vm->stop_exit_reason == sc->stop_reason)
 			return true;
-		snprintf(why, n, "expected a stop by %s, got: %s", exit_reason_name(sc->stop_reason),
+		snprintf(why, n, "expected a stop by %s, got: %s",
+			 sc->stop_reason == VM_STOP_ENTRY_FAILED ? "a failed VM entry" :
+								   exit_reason_name(sc->stop_reason),
 			 vm->stopping ? vm->stop_reason : "no stop");
 		return false;
 	}

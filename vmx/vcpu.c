@@ -167,7 +167,7 @@ static void report_entry_failure(struct vcpu *v, int rc)
 {
 	u64 err = rc == VMX_FAIL_VALID ? vmcs_read(VM_INSTRUCTION_ERROR) : 0;
 
-	vm_stop(v->vm, -1, "VM entry failed: %s (VM-instruction error %lu: %s)",
+	vm_stop(v->vm, VM_STOP_ENTRY_FAILED, "VM entry failed: %s (VM-instruction error %lu: %s)",
 		rc == VMX_FAIL_VALID ? "VMfailValid" : "VMfailInvalid", err,
 		rc == VMX_FAIL_VALID ? vm_instruction_error_name(err) : "no current VMCS");
 	printk("vmx: %s\n", v->vm->stop_reason);
@@ -193,6 +193,10 @@ static bool vcpu_load(struct vcpu *v)
 	setup_controls(v);
 	setup_host_state();
 	setup_guest_state(v);
+	if (v->vm->test_bad_guest_state)
+		vmcs_write(GUEST_RFLAGS, 0); /* bit 1 must be 1: an invalid-guest-state entry */
+	if (v->vm->test_bad_host_state)
+		vmcs_write(HOST_TR_SEL, 0); /* TR must not be null: VMfailValid, error 8 */
 	if (vmcs_write_errors) {
 		vm_stop(v->vm, -1, "VMCS set-up of vcpu %d failed (%lu field(s))", v->id,
 			vmcs_write_errors);

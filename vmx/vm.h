@@ -41,6 +41,9 @@ struct vm_stats {
 /* Counters are bumped by several vCPUs at once: relaxed atomics (only totals matter). */
 #define STAT_INC(vm, field) __atomic_fetch_add(&(vm)->stats.field, 1, __ATOMIC_RELAXED)
 
+/* stop_exit_reason when VMLAUNCH/VMRESUME itself failed (VMfailValid/VMfailInvalid). */
+#define VM_STOP_ENTRY_FAILED 1000
+
 enum vcpu_state { VCPU_RUNNING, VCPU_EXITED, VCPU_STOPPED };
 
 struct vm {
@@ -57,7 +60,9 @@ struct vm {
 	u64 flush_gen;             /* bumped by every EPT flush request (ept_env_flush) */
 	struct vm_stats stats;
 	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
-	int stop_exit_reason;      /* its basic exit reason, or -1 */
+	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
+	/* Test hooks: break the VMCS on purpose to show how entry failures are reported. */
+	bool test_bad_guest_state, test_bad_host_state;
 };
 
 /* Create a VM with one on-demand memslot covering gpa [0, mem). NULL when out of memory. */

@@ -83,11 +83,22 @@ void vmcs_write_at(enum vmcs_field f, const char *name, u64 v, const char *file,
 
 void vmcs_dump(void)
 {
-	printk("vmcs dump (fields this CPU does not have are left out):\n");
+	char line[160];
+	size_t len = 0;
+	int col = 0;
+
+	printk("vmcs dump (fields this CPU lacks are left out):\n");
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		u64 v;
 
-		if (vmread_raw(fields[i].enc, &v) == 0)
-			printk("  %-24s %016lx\n", fields[i].name, v);
+		if (vmread_raw(fields[i].enc, &v))
+			continue;
+		len += snprintf(line + len, sizeof(line) - len, "  %-22s %16lx", fields[i].name, v);
+		if (++col == 3) {
+			printk("%s\n", line);
+			len = 0, col = 0;
+		}
 	}
+	if (col)
+		printk("%s\n", line);
 }
