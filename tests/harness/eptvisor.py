@@ -19,6 +19,7 @@ Environment knobs (all optional):
   EPTVISOR_JOBS           how many boots the pytest pool runs at once (default 2)
 """
 
+import codecs
 import hashlib
 import json
 import os
@@ -394,13 +395,14 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
     shutdown_at = None
     panic_seen = False
     banners = 0
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     try:
         while True:
             try:
                 proc.wait(timeout=0.1)
-                break
+                exited = True
             except subprocess.TimeoutExpired:
-                pass
+                exited = False
             now = time.monotonic()
             try:
                 size = os.path.getsize(serial_path)
@@ -410,9 +412,9 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
                 with open(serial_path, "rb") as f:
                     f.seek(seen_len)
                     chunk = f.read(size - seen_len)
-                seen_len = size
+                seen_len += len(chunk)
                 last_growth = now
-                text = pending + chunk.decode("utf-8", errors="replace").replace("\r", "")
+                text = pending + decoder.decode(chunk).replace("\r", "")
                 *complete, pending = text.split("\n")
                 for line in complete:
                     if echo:
@@ -423,6 +425,8 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
                         shutdown_at = now
                     if line.startswith("PANIC"):
                         panic_seen = True
+            if exited:
+                break
             if banners > 1:
                 stopped = "the machine booted a second time (reset, e.g. after a triple fault)"
                 break
