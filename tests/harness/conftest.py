@@ -48,7 +48,29 @@ class BootPool:
     def shutdown(self):
         for f in self._futures.values():
             f.cancel()
+        if not all(f.done() for f in self._futures.values()):
+            ev.abort_all()  # interrupted session: stop the emulators still running
         self._ex.shutdown(wait=True)
+
+
+_pool = None
+
+
+def _start_pool(session):
+    """Submit every boot the selected tests use, longest timeout first (so the long Bochs
+    scenarios start at once and the short boots fill the other worker)."""
+    global _pool
+    if _pool is None:
+        _pool = BootPool()
+        specs, seen = [], set()
+        for item in session.items:
+            for spec in _specs_of(item):
+                if spec.key not in seen:
+                    seen.add(spec.key)
+                    specs.append(spec)
+        for spec in sorted(specs, key=lambda s: -s.timeout):
+            _pool.submit(spec)
+    return _pool
 
 
 def _specs_of(item):
@@ -60,9 +82,6 @@ def _specs_of(item):
         out += [v for v in cs.params.values() if isinstance(v, BootSpec)]
     return out
 
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "boot(spec): this test judges the boot BootSpec spec")
 
 
 @pytest.fixture(scope="session")
@@ -76,15 +95,22 @@ def kernel():
     return ev.ELF
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _boot_ahead(request):
+    """As the session starts, build the kernel and start every boot in the background, so
+    host unit tests and emulator runs overlap. Never fails: `kernel` reports build errors."""
+    if any(_specs_of(i) for i in request.session.items):
+        if ev.make("kernel").ok and ev.ELF.exists():
+            _start_pool(request.session)
+    yield
+    if _pool is not None:
+        _pool.shutdown()
+
+
 @pytest.fixture(scope="session")
 def boots(request, kernel):
-    """Pool that boots, two at a time, every BootSpec used by the selected tests."""
-    pool = BootPool()
-    for item in request.session.items:
-        for spec in _specs_of(item):
-            pool.submit(spec)
-    yield pool
-    pool.shutdown()
+    """Pool that boots, EPTVISOR_JOBS (2) at a time, every BootSpec the selected tests use."""
+    return _start_pool(request.session)
 
 
 @pytest.fixture(scope="session")

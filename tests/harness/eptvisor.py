@@ -211,6 +211,7 @@ class Result:
         self.duration = duration
         self.stopped_early = stopped_early  # why the harness ended the run itself, if it did
         self.command = command
+        self.emu_exit_message = []  # Bochs: "Bochs is exiting with the following message"
 
     # -- parsing --------------------------------------------------------------------------
     def lines(self):
@@ -278,14 +279,25 @@ class Result:
     def panics(self):
         return self.lines_matching(r"^PANIC")
 
-    def vmx_failure_lines(self, limit=200):
-        """Bochs' explanations for failed VMX instructions and EPT violations (bochs.log)."""
-        hits = [l for l in self.emu_log if BOCHS_VMX_RE.search(l)
-                and "Shutdown port" not in l]
-        if len(hits) > limit:
-            hits = hits[:limit // 2] + ["... (%d lines left out) ..." % (len(hits) - limit)] + \
-                hits[-limit // 2:]
-        return hits
+    def vmx_failure_lines(self, limit=200, ept_tail=20):
+        """Bochs' explanations for failed VMX instructions (every VMFAIL: / VMENTER FAIL: /
+        VMXON: line, and Bochs panics other than the normal Shutdown-port one), then the last
+        EPT_TAIL EPT-violation lines (populate-on-touch makes thousands of normal ones)."""
+        fails, ept = [], []
+        for l in self.emu_log:
+            if "EPT violation" in l:
+                ept.append(l)
+            elif BOCHS_VMX_RE.search(l) and "Shutdown port" not in l:
+                fails.append(l)
+        if len(fails) > limit:
+            fails = fails[:limit // 2] + ["... (%d lines left out) ..." % (len(fails) - limit)] \
+                + fails[-limit // 2:]
+        if ept:
+            if len(ept) > ept_tail:
+                fails.append("... %d EPT-violation lines in all, the last %d:"
+                             % (len(ept), ept_tail))
+            fails += ept[-ept_tail:]
+        return fails
 
     # -- judging --------------------------------------------------------------------------
     def problems(self, expect_summary=True):
@@ -329,6 +341,9 @@ class Result:
                    % (self.log_path, min(tail, len(lines)), len(lines)))
         out += lines[-tail:]
         vmx = self.vmx_failure_lines()
+        if self.emu_exit_message:
+            out.append("--- emulator exit message ---")
+            out += self.emu_exit_message
         if self.platform == "bochs":
             out.append("--- %s: VMX / EPT failure lines (%d) ---"
                        % (self.emu_log_path or "bochs.log", len(vmx)))
@@ -353,6 +368,14 @@ def _read_text(path):
     except FileNotFoundError:
         return ""
     return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+_abort = threading.Event()
+
+
+def abort_all():
+    """Make every running and future boot of this process stop at once (stopped_early)."""
+    _abort.set()
 
 
 def _kill_group(proc, grace=2.0):
@@ -427,6 +450,9 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
                         panic_seen = True
             if exited:
                 break
+            if _abort.is_set():
+                stopped = "aborted (the test session was interrupted)"
+                break
             if banners > 1:
                 stopped = "the machine booted a second time (reset, e.g. after a triple fault)"
                 break
@@ -483,7 +509,9 @@ class Bochs(Platform):
             "sound: driver=dummy",
             "clock: sync=none, time0=946684800",
             "cpu: model=%s, count=%d" % (self.model, cpus),
-            "megs: %d" % megs,
+            # Bochs 2.7 allocates at most 2048 MiB of host memory; above that the guest's
+            # RAM is larger than what Bochs keeps in host memory (it swaps blocks itself).
+            ("megs: %d" % megs) if megs <= 2048 else "memory: guest=%d, host=2048" % megs,
             "romimage: file=%s" % BOCHS_BIOS,
             "vgaromimage: file=%s" % BOCHS_VGABIOS,
             "ata0-master: type=cdrom, path=%s, status=inserted" % Path(iso).resolve(),
@@ -533,11 +561,15 @@ class Bochs(Platform):
                                             stdout_path=run_dir / "bochs.out", echo=echo)
         emu = _read_text(run_dir / "bochs.log").splitlines()
         out = _read_text(run_dir / "bochs.out").splitlines()
+        exit_msg = [out[i + 1].strip() for i, l in enumerate(out[:-1])
+                    if "Bochs is exiting with the following message" in l]
         # Startup failures (bad bochsrc, missing ROM, plugin trouble) go to stdout/stderr.
         if not emu or (not _read_text(serial) and out):
             emu = emu + ["--- bochs stdout/stderr ---"] + out
-        return Result(self.name, _read_text(serial), serial, emu, to, cmdline, run_dir, code,
-                      dur, stopped, run_dir / "bochs.log", cmd)
+        res = Result(self.name, _read_text(serial), serial, emu, to, cmdline, run_dir, code,
+                     dur, stopped, run_dir / "bochs.log", cmd)
+        res.emu_exit_message = exit_msg
+        return res
 
 
 class Qemu(Platform):
