@@ -61,6 +61,9 @@ static void ap_idle_loop(void)
 	}
 }
 
+/* Offset of a trampoline symbol from its start (linker symbols: compare as addresses). */
+static u64 tramp_offset(const u8 *sym) { return (u64)sym - (u64)ap_tramp_start; }
+
 static u8 *copy_trampoline(void)
 {
 	hfn_t page = frame_alloc(&frames);
@@ -69,11 +72,11 @@ static u8 *copy_trampoline(void)
 	if (page == INVALID_HFN || hfn_to_hpa(page) >= 0x100000)
 		panic("no free page below 1 MiB for the AP trampoline");
 	t = phys_to_virt(hfn_to_hpa(page));
-	memcpy(t, ap_tramp_start, ap_tramp_end - ap_tramp_start);
-	*(u64 *)(t + (ap_tramp_cr3 - ap_tramp_start)) = paging_kernel_cr3();
-	*(u64 *)(t + (ap_tramp_entry - ap_tramp_start)) = (u64)ap_entry;
-	*(u64 *)(t + (ap_tramp_stacks - ap_tramp_start)) = (u64)ap_stack_tops;
-	*(u32 *)(t + (ap_tramp_count - ap_tramp_start)) = 0;
+	memcpy(t, ap_tramp_start, tramp_offset(ap_tramp_end));
+	*(u64 *)(t + tramp_offset(ap_tramp_cr3)) = paging_kernel_cr3();
+	*(u64 *)(t + tramp_offset(ap_tramp_entry)) = (u64)ap_entry;
+	*(u64 *)(t + tramp_offset(ap_tramp_stacks)) = (u64)ap_stack_tops;
+	*(u32 *)(t + tramp_offset(ap_tramp_count)) = 0;
 	return t;
 }
 

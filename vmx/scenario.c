@@ -92,22 +92,24 @@ extern const u8 guest_image_start[], guest_image_end[];
 /* Identity page tables for 0..4 GiB (2M pages) at GUEST_PT_GPA, and the image. */
 static int load_guest(struct vm *vm)
 {
-	u64 pml4e = (GUEST_PT_GPA + 0x1000) | 3;
-	int err = vm_copy_to_guest(vm, GUEST_PT_GPA, &pml4e, sizeof(pml4e));
+	u64 *pml4 = vm_gpa_to_hva(vm, GUEST_PT_GPA);
+	u64 *pdpt = vm_gpa_to_hva(vm, GUEST_PT_GPA + 0x1000);
+	u64 image_len = (u64)guest_image_end - (u64)guest_image_start;
 
-	for (u64 i = 0; i < 4 && !err; i++) {
-		u64 pdpte = (GUEST_PT_GPA + 0x2000 + i * 0x1000) | 3;
+	if (!pml4 || !pdpt)
+		return -EFAULT;
+	pml4[0] = (GUEST_PT_GPA + 0x1000) | 3;
+	for (u64 i = 0; i < 4; i++) {
+		gpa_t pd_gpa = GUEST_PT_GPA + 0x2000 + i * 0x1000;
+		u64 *pd = vm_gpa_to_hva(vm, pd_gpa);
 
-		err = vm_copy_to_guest(vm, GUEST_PT_GPA + 0x1000 + i * 8, &pdpte, 8);
-		for (u64 j = 0; j < 512 && !err; j++) {
-			u64 pde = (i * SZ_1G + j * SZ_2M) | 0x83;
-
-			err = vm_copy_to_guest(vm, GUEST_PT_GPA + 0x2000 + i * 0x1000 + j * 8,
-					       &pde, 8);
-		}
+		if (!pd)
+			return -EFAULT;
+		pdpt[i] = pd_gpa | 3;
+		for (u64 j = 0; j < 512; j++)
+			pd[j] = (i * SZ_1G + j * SZ_2M) | 0x83; /* present, writable, 2M */
 	}
-	return err ? err : vm_copy_to_guest(vm, GUEST_LOAD_GPA, guest_image_start,
-					    guest_image_end - guest_image_start);
+	return vm_copy_to_guest(vm, GUEST_LOAD_GPA, guest_image_start, image_len);
 }
 
 static void run_on_cpu(void *arg) { vcpu_run(arg); }

@@ -109,7 +109,7 @@ static void setup_segment(enum vmcs_field sel, u16 value, u32 ar)
 
 	vmcs_write_at(sel, "GUEST_*_SEL", value, __FILE__, __LINE__);
 	vmcs_write_at(GUEST_ES_BASE + idx, "GUEST_*_BASE", 0, __FILE__, __LINE__);
-	vmcs_write_at(GUEST_ES_LIMIT + idx, "GUEST_*_LIMIT", ar & AR_UNUSABLE ? 0 : 0xffffffff,
+	vmcs_write_at(GUEST_ES_LIMIT + idx, "GUEST_*_LIMIT", (ar & AR_UNUSABLE) ? 0 : 0xffffffff,
 		      __FILE__, __LINE__);
 	vmcs_write_at(GUEST_ES_AR + idx, "GUEST_*_AR", ar, __FILE__, __LINE__);
 }

@@ -1,5 +1,6 @@
 /* VMCS field access with error reports, and the diagnostic dump driven by VMCS_FIELDS. */
 #include "drivers/console.h"
+#include "lib.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_asm.h"
 
