@@ -258,16 +258,23 @@ class Result:
         return out
 
     def json_errors(self):
-        """@json lines that are not one valid JSON object."""
+        """@json lines that are not one valid JSON object with unique keys (at any depth)."""
+        def no_dups(pairs):
+            keys = [k for k, _ in pairs]
+            dup = sorted({k for k in keys if keys.count(k) > 1})
+            if dup:
+                raise ValueError("duplicate key(s) %s" % ", ".join(dup))
+            return dict(pairs)
+
         bad = []
         for l in self.lines():
             if l.startswith("@json "):
                 try:
-                    v = json.loads(l[6:])
+                    v = json.loads(l[6:], object_pairs_hook=no_dups)
                     if not isinstance(v, dict):
-                        bad.append(l)
-                except ValueError:
-                    bad.append(l)
+                        bad.append("not an object: " + l)
+                except ValueError as e:
+                    bad.append("%s: %s" % (e, l))
         return bad
 
     def booted(self):
@@ -774,7 +781,8 @@ class BootSpec:
     """One boot that a test judges. platform: 'qemu-tcg', 'qemu-tcg-kernel' (multiboot1
     -kernel image), 'bochs', 'kvm', or 'vmx' (best_vmx_platform(), decided at run time)."""
 
-    def __init__(self, name, cmdline, platform="vmx", cpus=2, megs=512, timeout=60):
+    def __init__(self, name, cmdline, platform="vmx", cpus=2, megs=512, timeout=60, label=None):
+        self.label = label
         self.name = name
         self.cmdline = cmdline
         self.platform = platform
@@ -799,6 +807,18 @@ class BootSpec:
             raise FileNotFoundError("%s does not exist (make kernel builds it)" % plat.kernel_bin)
         return boot(plat, self.cmdline, self.name, cpus=self.cpus, megs=self.megs,
                     timeout=self.timeout)
+
+    @property
+    def platform_label(self):
+        """The platform name for test ids: 'vmx' resolved when that needs no probe boot."""
+        if self.platform == "vmx":
+            return best_vmx_platform_name_quick()
+        return self.platform
+
+    def __str__(self):
+        """Test id: [<label>@]<platform>, e.g. 'qemu-tcg', 'selftest@bochs'."""
+        label = getattr(self, "label", None)
+        return ("%s@%s" % (label, self.platform_label)) if label else self.platform_label
 
     def __repr__(self):
         return "BootSpec(%s on %s)" % (self.name, self.platform)

@@ -22,11 +22,11 @@ def _require(res, probs, regex, what, count=None):
     return hits
 
 
-@pytest.mark.boot(TCG_SMP2)
-def test_tcg_boot_smp2(boots, judge):
+@pytest.mark.parametrize("spec", [TCG_SMP2], ids=str)
+def test_tcg_boot_smp2(spec, boots, judge):
     """QEMU TCG, -smp 2: banner, memory map, allocator, both CPUs online, one clear
     'vmx: unavailable:' line, clean shutdown."""
-    res = boots.result(TCG_SMP2)
+    res = boots.result(spec)
     p = []
     if res.timed_out:
         p.append("timed out")
@@ -50,10 +50,10 @@ def test_tcg_boot_smp2(boots, judge):
     judge(res, p)
 
 
-@pytest.mark.boot(TCG_MB1)
-def test_tcg_multiboot1_kernel_bin(boots, judge):
+@pytest.mark.parametrize("spec", [TCG_MB1], ids=str)
+def test_tcg_multiboot1_kernel_bin(spec, boots, judge):
     """qemu -kernel build/eptvisor.bin (multiboot1 a.out kludge) boots and prints the banner."""
-    res = boots.result(TCG_MB1)
+    res = boots.result(spec)
     p = []
     if res.timed_out:
         p.append("timed out")
@@ -65,11 +65,11 @@ def test_tcg_multiboot1_kernel_bin(boots, judge):
     judge(res, p)
 
 
-@pytest.mark.boot(BOCHS_SMP2)
-def test_bochs_vmxon_every_cpu(boots, judge):
+@pytest.mark.parametrize("spec", [BOCHS_SMP2], ids=str)
+def test_bochs_vmxon_every_cpu(spec, boots, judge):
     """Bochs (tigerlake, 2 CPUs), run=none: VMXON on both CPUs, the capability summary, and a
     summary line with 0 failed."""
-    res = boots.result(BOCHS_SMP2)
+    res = boots.result(spec)
     p = res.problems()
     _require(res, p, r"^cpu \d+: online", "'cpu N: online' lines", count=2)
     _require(res, p, r"^vmx: cpu 0: VMXON ok", "'vmx: cpu 0: VMXON ok'", count=1)

@@ -12,9 +12,9 @@ GOOD = BootSpec("cmdline-good", "run=none vcpus=2 mem=64M trace=off exc-test=off
                 platform="qemu-tcg", cpus=1, timeout=60)
 
 
-@pytest.mark.boot(BAD)
-def test_bad_options_reported_by_name(boots, judge):
-    res = boots.result(BAD)
+@pytest.mark.parametrize("spec", [BAD], ids=str)
+def test_bad_options_reported_by_name(spec, boots, judge):
+    res = boots.result(spec)
     complaints = res.lines_matching(r"^cmdline: ")
     p = []
     for opt in ("foo", "vcpus", "mem", "bogus"):
@@ -31,9 +31,9 @@ def test_bad_options_reported_by_name(boots, judge):
     judge(res, p)
 
 
-@pytest.mark.boot(GOOD)
-def test_good_options_accepted(boots, judge):
-    res = boots.result(GOOD)
+@pytest.mark.parametrize("spec", [GOOD], ids=str)
+def test_good_options_accepted(spec, boots, judge):
+    res = boots.result(spec)
     p = ["unexpected complaint about a valid option: %s" % l
          for l in res.lines_matching(r"^cmdline: ")]
     if not res.booted():

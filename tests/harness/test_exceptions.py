@@ -7,9 +7,9 @@ from eptvisor import BootSpec
 EXC = BootSpec("exc-test", "exc-test=on run=none", platform="qemu-tcg", cpus=1, timeout=60)
 
 
-@pytest.mark.boot(EXC)
-def test_breakpoint_dump_and_continue(boots, judge):
-    res = boots.result(EXC)
+@pytest.mark.parametrize("spec", [EXC], ids=str)
+def test_breakpoint_dump_and_continue(spec, boots, judge):
+    res = boots.result(spec)
     lines = res.lines()
     p = []
     bp = [i for i, l in enumerate(lines) if "#BP" in l or "Breakpoint" in l]
