@@ -84,11 +84,25 @@ def _specs_of(item):
 
 
 
-@pytest.fixture(scope="session")
+_kernel_failure_shown = []
+
+
+@pytest.fixture
 def kernel():
-    """Build the kernel once per session (make kernel)."""
+    """`make kernel`, run once per session (ev.make caches). A failed build fails every test
+    that needs the kernel: the first with the compiler output, the others briefly."""
     r = ev.make("kernel")
     if not r.ok:
+        log = ev.BUILD / "make-kernel.log"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(r.output)
+        except OSError:
+            pass
+        if _kernel_failure_shown:
+            pytest.fail("`make kernel` failed (output: first error above, and %s)" % log,
+                        pytrace=False)
+        _kernel_failure_shown.append(1)
         pytest.fail("`%s` failed:\n%s" % (" ".join(r.cmd), r.output[-6000:]), pytrace=False)
     if not ev.ELF.exists():
         pytest.fail("make kernel succeeded but %s is missing" % ev.ELF, pytrace=False)
@@ -107,13 +121,13 @@ def _boot_ahead(request):
         _pool.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def boots(request, kernel):
     """Pool that boots, EPTVISOR_JOBS (2) at a time, every BootSpec the selected tests use."""
     return _start_pool(request.session)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def vmx_platform(kernel):
     return ev.best_vmx_platform()
 
