@@ -122,6 +122,18 @@ def _safe_name(name):
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", name)[:120] or "run"
 
 
+ISO_CACHE_KEEP = 48
+
+
+def _prune_iso_cache(cache, keep=ISO_CACHE_KEEP):
+    try:
+        isos = sorted(cache.glob("*.iso"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in isos[keep:]:
+            old.unlink()
+    except OSError:
+        pass  # another process pruned at the same time
+
+
 def make_iso(cmdline, name, elf=None, modules=()):
     """Make build/runs/<name>/eptvisor.iso booting ELF (default build/eptvisor.elf) with
     CMDLINE. modules: (path, module name) pairs passed with module2. Cached by content in
@@ -161,6 +173,9 @@ def make_iso(cmdline, name, elf=None, modules=()):
             raise RuntimeError("grub-mkrescue failed for %s (exit %d):\n%s"
                                % (name, p.returncode, p.stdout))
         os.replace(tmp, cached)
+        _prune_iso_cache(cache)
+    else:
+        os.utime(cached)  # least recently used goes first when pruning
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "grub.cfg").write_text(cfg)
     tmp = run_dir / "eptvisor.iso.tmp"
