@@ -1,0 +1,313 @@
+/*
+ * The EPT's core: lifetime, the operation context, the one function that changes entries
+ * (ept_iter_set) with everything a change implies, and the freeing of table pages.
+ *
+ * Freeing rule. A table page unlinked from the tree may still be read by (a) a CPU's
+ * paging-structure caches or TLB and (b) a lockless walker (fault fast path, ept_lookup,
+ * anyone inside ept_walk_begin/end) that loaded its address before the unlink. So it is
+ * emptied (every entry set to 0 through ept_iter_set, which records what the leaves held),
+ * queued on the operation, and freed only after (a) the operation's flush and (b) a grace
+ * period: every walker that began before the unlink has ended (ept_wait_walkers). Data frames
+ * that collapse by copy moves away are released under the same rule.
+ */
+#include "ept/env.h"
+#include "ept/internal.h"
+#include "errno.h"
+#include "lib.h"
+
+static u64 *va(hpa_t hpa) { return ept_env_va(hpa); }
+
+/* ---- lockless walkers and grace periods ------------------------------------------------ */
+
+/*
+ * Two counters, as in SRCU: a walker counts itself in walkers[epoch & 1]; a grace period
+ * flips the epoch and waits for the old counter to drain. A walker that counted itself in
+ * the old counter but saw the flip retries in the new one, so the wait never misses a walker
+ * that could have read the unlinked table, and new walkers cannot starve it.
+ */
+u32 ept_walk_begin(struct ept *ept)
+{
+	for (;;) {
+		/* SEQ_CST: the counter increment and the epoch re-read must not be reordered with
+		 * the waiter's flip-then-read, or both could miss each other. */
+		u32 e = __atomic_load_n(&ept->walk_epoch, __ATOMIC_SEQ_CST) & 1;
+
+		__atomic_fetch_add(&ept->walkers[e], 1, __ATOMIC_SEQ_CST);
+		if ((__atomic_load_n(&ept->walk_epoch, __ATOMIC_SEQ_CST) & 1) == e)
+			return e;
+		__atomic_fetch_sub(&ept->walkers[e], 1, __ATOMIC_RELEASE);
+	}
+}
+
+void ept_walk_end(struct ept *ept, u32 token)
+{
+	/* RELEASE: every read of the tables is done before the waiter may free them. */
+	__atomic_fetch_sub(&ept->walkers[token], 1, __ATOMIC_RELEASE);
+}
+
+void ept_wait_walkers(struct ept *ept)
+{
+	u32 e = __atomic_load_n(&ept->walk_epoch, __ATOMIC_RELAXED) & 1;
+
+	/* SEQ_CST: pairs with ept_walk_begin; the unlinks before it are visible to any walker
+	 * that counts itself in the new epoch. */
+	__atomic_store_n(&ept->walk_epoch, e ^ 1, __ATOMIC_SEQ_CST);
+	/* ACQUIRE: pairs with ept_walk_end's RELEASE; the walkers' reads happen before the free. */
+	while (__atomic_load_n(&ept->walkers[e], __ATOMIC_ACQUIRE))
+		cpu_relax();
+}
+
+/* ---- page lists chained through word 0 ----------------------------------------------------- */
+
+/* Push an all-zero table page. A walker still reading it sees the link as a non-present
+ * entry (a page address has bits 2:0 clear), which is harmless. */
+static void list_push(hpa_t *head, hpa_t page)
+{
+	__atomic_store_n(va(page), *head, __ATOMIC_RELAXED);
+	*head = page;
+}
+
+static hpa_t list_pop(hpa_t *head)
+{
+	hpa_t page = *head;
+
+	if (page != 0) {
+		*head = __atomic_load_n(va(page), __ATOMIC_RELAXED);
+		__atomic_store_n(va(page), 0, __ATOMIC_RELAXED);
+	}
+	return page;
+}
+
+static void list_free(hpa_t *head)
+{
+	hpa_t page;
+
+	while ((page = list_pop(head)) != 0)
+		ept_env_free_table(page);
+}
+
+/* ---- the operation context ----------------------------------------------------------------- */
+
+void op_begin(struct ept_op *op, struct ept *ept)
+{
+	memset(op, 0, sizeof(*op));
+	op->ept = ept;
+	spin_lock(&ept->lock);
+}
+
+static void stat_add(u64 *counter, s64 delta)
+{
+	/* RELAXED: counters for reporting; the lock orders writers, readers want totals only. */
+	if (delta)
+		__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + delta,
+				 __ATOMIC_RELAXED);
+}
+
+static void apply_stats(struct ept_op *op)
+{
+	struct ept_stats *s = &op->ept->stats;
+
+	stat_add(&s->tables, op->tables);
+	for (int l = 1; l <= EPT_MAX_LEAF_LEVEL; l++)
+		stat_add(&s->leaves[l], op->leaves[l]);
+	stat_add(&s->splits, op->splits);
+	stat_add(&s->collapses, op->collapses);
+}
+
+void op_flush(struct ept_op *op)
+{
+	if (!op->flush)
+		return;
+	op->flush = false;
+	stat_add(&op->ept->stats.flushes, 1);
+	ept_env_flush(op->ept);
+}
+
+/* Release the data frames collapse by copy moved away (their hfns are in op->moved). */
+static void release_moved(struct ept_op *op)
+{
+	u64 *old = va(op->moved);
+	u64 size = ept_level_pages(op->moved_level);
+
+	for (unsigned i = 0; i < EPT_ENTRIES; i++)
+		ept_env_free_data(op->ept, op->moved_gfn + i * size, old[i], op->moved_level);
+	memset(old, 0, PAGE_SIZE);
+	ept_env_free_table(op->moved);
+}
+
+int op_end(struct ept_op *op, int ret)
+{
+	struct ept *ept = op->ept;
+
+	/* One flush for the whole operation, before anything it unlinked is freed: until then
+	 * a CPU may still translate through the old entries or cache the old tables. */
+	op_flush(op);
+	apply_stats(op);
+	list_free(&op->cache);
+	if (op->dead || op->moved)
+		ept_wait_walkers(ept);
+	list_free(&op->dead);
+	spin_unlock(&ept->lock);
+	if (op->moved)
+		release_moved(op);
+	return ret;
+}
+
+int op_topup(struct ept_op *op, u64 n)
+{
+	for (; n > 0; n--) {
+		hpa_t page = ept_env_alloc_table();
+
+		if (page == INVALID_HPA)
+			return -ENOMEM;
+		list_push(&op->cache, page);
+	}
+	return 0;
+}
+
+hpa_t op_alloc_table(struct ept_op *op)
+{
+	hpa_t page = list_pop(&op->cache);
+
+	return page ? page : ept_env_alloc_table();
+}
+
+/* ---- the one function that changes entries ----------------------------------------------- */
+
+static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base);
+
+/* Does changing a leaf from old to new need a flush before the operation ends? */
+static bool leaf_change_needs_flush(u64 old, u64 new, int level)
+{
+	if (ept_table(new, level))
+		return false; /* a split: every translation stays the same */
+	if (!ept_present(new) || ept_hfn(new) != ept_hfn(old))
+		return true;  /* gone or retargeted */
+	/* A removed permission must not survive in a TLB; cleared A/D would never be set
+	 * again by a CPU that still caches the entry with them set. */
+	return (old & ~new & (EPT_RWX | EPT_A | EPT_D)) != 0;
+}
+
+static void count(struct ept_op *op, u64 e, int level, int delta)
+{
+	if (ept_table(e, level))
+		op->tables += delta;
+	else if (ept_leaf(e, level))
+		op->leaves[level] += delta;
+}
+
+/* Dirty propagation for a leaf that changed from old to new (see ept_iter_set). */
+static void log_leaf_change(struct ept_iter *it, u64 old, u64 new)
+{
+	bool was_w = ept_leaf(old, it->level) && (old & EPT_W);
+	bool is_w = ept_leaf(new, it->level) && (new & EPT_W);
+	u64 n = ept_level_pages(it->level);
+
+	if (is_w && (!was_w || ept_hfn(old) != ept_hfn(new)))
+		ept_log_dirty(it->ept, it->gfn, n, BIT(EPT_DIRTY_WP));
+	if (ept_leaf(old, it->level) && (old & EPT_D) && !ept_table(new, it->level) &&
+	    !(ept_leaf(new, it->level) && (new & EPT_D)))
+		ept_log_dirty(it->ept, it->gfn, n, BIT(EPT_DIRTY_DBIT));
+}
+
+static void entry_changed(struct ept_iter *it, u64 old, u64 new, struct ept_op *op)
+{
+	int level = it->level;
+
+	if (it->private) { /* nobody sees this table yet: only count */
+		count(op, old, level, -1);
+		count(op, new, level, +1);
+		return;
+	}
+	/* RELAXED: only a hint to skip the work; ept_log_dirty re-reads with ACQUIRE. */
+	if (__atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED))
+		log_leaf_change(it, old, new);
+	if (!op)
+		return; /* the fast path only adds W: nothing to count, flush or free */
+	count(op, old, level, -1);
+	count(op, new, level, +1);
+	if (ept_leaf(old, level)) {
+		op->flush |= leaf_change_needs_flush(old, new, level);
+		if (!ept_present(new))
+			op->zapped_ad |= old & (EPT_A | EPT_D);
+	} else if (ept_table(old, level) && ept_child(old) != ept_child(new)) {
+		/* The CPUs' paging-structure caches may hold the unlinked table. */
+		op->flush = true;
+		zap_table(op, ept_child(old), level - 1, it->gfn);
+	}
+}
+
+bool ept_iter_set(struct ept_iter *it, u64 new, struct ept_op *op)
+{
+	u64 old = it->old;
+
+	if (it->private) {
+		*it->entry = new;
+	} else if (!__atomic_compare_exchange_n(it->entry, &it->old, new, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		/* ACQ_REL: RELEASE publishes a new child table's contents before its pointer;
+		 * ACQUIRE orders the failed read like an iterator read. */
+		return false;
+	}
+	it->old = new;
+	entry_changed(it, old, new, op);
+	return true;
+}
+
+u64 ept_iter_update(struct ept_iter *it, u64 clear, u64 set, struct ept_op *op)
+{
+	u64 old;
+
+	do
+		old = it->old;
+	while (!ept_iter_set(it, (old & ~clear) | set, op));
+	return old;
+}
+
+void ept_iter_replace(struct ept_iter *it, u64 new, struct ept_op *op)
+{
+	while (!ept_iter_set(it, new, op))
+		;
+}
+
+/* Empty an unlinked table (recursively, through ept_iter_set) and queue it for freeing. */
+static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base)
+{
+	struct ept_iter it;
+
+	for_each_ept_table_entry(it, op->ept, table, level, base)
+		if (ept_present(it.old))
+			ept_iter_replace(&it, 0, op);
+	list_push(&op->dead, table);
+}
+
+/* ---- lifetime ---------------------------------------------------------------------------- */
+
+int ept_init(struct ept *ept)
+{
+	memset(ept, 0, sizeof(*ept));
+	ept->root = ept_env_alloc_table();
+	if (ept->root == INVALID_HPA)
+		return -ENOMEM;
+	ept->stats.tables = 1;
+	return 0;
+}
+
+void ept_destroy(struct ept *ept)
+{
+	struct ept_op op;
+
+	op_begin(&op, ept);
+	zap_table(&op, ept->root, EPT_LEVELS, 0);
+	op.tables--;
+	/* No flush: the caller guarantees no CPU runs on this EPT any more. */
+	op.flush = false;
+	op_end(&op, 0);
+	ept->root = INVALID_HPA;
+}
+
+u64 ept_eptp(const struct ept *ept, bool ad)
+{
+	/* bits 2:0 memory type WB (6), bits 5:3 walk length - 1 (3), bit 6 A/D enable */
+	return ept->root | 6 | (3 << 3) | (ad ? BIT(6) : 0);
+}

@@ -1,0 +1,221 @@
+/*
+ * Write-protection and dirty logging. A log is a caller-owned bitmap over a memslot-like
+ * range, registered on the EPT so that ept_iter_set() can record dirtiness where it happens:
+ * a leaf that becomes writable marks its pages in write-protect logs (the fault path restores
+ * W, then the bit is set), a leaf that loses D marks them in D-bit logs (the harvest clears D).
+ * Harvesting moves the bitmap out a 64-bit word at a time with an atomic exchange, then
+ * re-protects exactly the pages it returned, then flushes once.
+ */
+#include "ept/bitmap.h"
+#include "ept/internal.h"
+#include "errno.h"
+
+void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes)
+{
+	struct ept_dirty_log *l;
+
+	/* ACQUIRE: a log's fields are written before ept_dirty_log_enable publishes it. */
+	for (l = __atomic_load_n(&ept->logs, __ATOMIC_ACQUIRE); l;
+	     l = __atomic_load_n(&l->next, __ATOMIC_ACQUIRE)) {
+		gfn_t lo = MAX(gfn, l->gfn), hi = MIN(gfn + npages, l->gfn + l->npages);
+
+		if ((modes & BIT(l->mode)) && lo < hi)
+			bitmap_range(l->bitmap, lo - l->gfn, hi - lo, BM_SET_ATOMIC);
+	}
+}
+
+void ept_mark_dirty(struct ept *ept, gfn_t gfn)
+{
+	u32 token = ept_walk_begin(ept);
+
+	ept_log_dirty(ept, gfn, 1, ~0u);
+	ept_walk_end(ept, token);
+}
+
+/* Clear `bits` in every present leaf overlapping [gfn, end) that has any of them; with `sel`,
+ * only in leaves holding a page whose bit is set in sel (bit 0 = gfn sel_base). */
+static void clear_leaf_bits(struct ept_op *op, gfn_t gfn, gfn_t end, u64 bits, u64 *sel,
+			    gfn_t sel_base)
+{
+	struct ept_iter it;
+
+	for_each_ept_entry(it, op->ept, gfn, end, 1) {
+		gfn_t lo = ept_iter_lo(&it, gfn), hi = ept_iter_hi(&it, end);
+
+		if (!ept_leaf(it.old, it.level) || !(it.old & bits))
+			continue;
+		if (!sel || bitmap_range(sel, lo - sel_base, hi - lo, BM_ANY))
+			ept_iter_update(&it, bits, 0, op);
+	}
+}
+
+int ept_write_protect(struct ept *ept, gfn_t gfn, u64 npages)
+{
+	struct ept_op op;
+
+	if (!ept_range_ok(gfn, npages))
+		return -ERANGE;
+	op_begin(&op, ept);
+	clear_leaf_bits(&op, gfn, gfn + npages, EPT_W, NULL, 0);
+	return op_end(&op, 0);
+}
+
+/* ---- the log list ------------------------------------------------------------------------ */
+
+static gfn_t log_end(const struct ept_dirty_log *log) { return log->gfn + log->npages; }
+
+static bool log_ok(struct ept *ept, const struct ept_dirty_log *log)
+{
+	if (log->npages == 0 || !log->bitmap || (unsigned)log->mode > EPT_DIRTY_PML)
+		return false;
+	for (struct ept_dirty_log *l = ept->logs; l; l = l->next)
+		if (l == log || (log->gfn < log_end(l) && l->gfn < log_end(log)))
+			return false;
+	return true;
+}
+
+static void log_publish(struct ept *ept, struct ept_dirty_log *log)
+{
+	log->next = ept->logs;
+	/* RELEASE: the log's fields and zeroed bitmap before lockless markers can find it. */
+	__atomic_store_n(&ept->logs, log, __ATOMIC_RELEASE);
+}
+
+static void log_unlink(struct ept *ept, struct ept_dirty_log *log)
+{
+	struct ept_dirty_log **p;
+
+	for (p = &ept->logs; *p; p = &(*p)->next) {
+		if (*p == log) {
+			/* A marker standing on `log` still follows log->next: left intact. */
+			__atomic_store_n(p, log->next, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+/* ---- enable / disable -------------------------------------------------------------------- */
+
+/* The bit whose clearing re-arms logging for a page: W (WP) or D (PML); none for D-bit mode,
+ * whose harvest clears D itself. */
+static u64 rearm_bit(const struct ept_dirty_log *log)
+{
+	return log->mode == EPT_DIRTY_WP ? EPT_W : log->mode == EPT_DIRTY_PML ? EPT_D : 0;
+}
+
+static int log_start(struct ept_op *op, struct ept_dirty_log *log)
+{
+	int err;
+
+	for (u64 i = 0; i < bitmap_words(log->npages); i++)
+		log->bitmap[i] = 0;
+	if (log->mode == EPT_DIRTY_DBIT) {
+		/* Clear D before publishing, or the log would start with every page marked. */
+		clear_leaf_bits(op, log->gfn, log_end(log), EPT_D, NULL, 0);
+		log_publish(op->ept, log);
+		return 0;
+	}
+	if (log->mode == EPT_DIRTY_WP && (err = ept_split_range(op, log->gfn, log_end(log), 1)))
+		return err;
+	/* Publish before protecting: from now on a fault that restores W marks the page. */
+	log_publish(op->ept, log);
+	clear_leaf_bits(op, log->gfn, log_end(log), rearm_bit(log), NULL, 0);
+	return 0;
+}
+
+int ept_dirty_log_enable(struct ept *ept, struct ept_dirty_log *log)
+{
+	struct ept_op op;
+	int err;
+
+	if (!ept_range_ok(log->gfn, log->npages))
+		return -ERANGE;
+	op_begin(&op, ept);
+	err = log_ok(ept, log) ? log_start(&op, log) : -EINVAL;
+	return op_end(&op, err);
+}
+
+void ept_dirty_log_disable(struct ept *ept, struct ept_dirty_log *log)
+{
+	struct ept_op op;
+
+	op_begin(&op, ept);
+	log_unlink(ept, log);
+	/* A fast-path fault may still be setting a bit in it: wait it out. */
+	ept_wait_walkers(ept);
+	op_end(&op, 0);
+}
+
+/* ---- harvest ------------------------------------------------------------------------------- */
+
+/* Re-protect the pages of word i whose bits are in w. */
+static void rearm_word(struct ept_op *op, struct ept_dirty_log *log, u64 i, u64 w)
+{
+	gfn_t gfn = log->gfn + i * 64;
+
+	if (w && rearm_bit(log))
+		clear_leaf_bits(op, gfn, MIN(gfn + 64, log_end(log)), rearm_bit(log), &w, gfn);
+}
+
+/* D-bit mode: test-and-clear every D in the range; ept_iter_set marks those pages. */
+static void harvest_d(struct ept_op *op, struct ept_dirty_log *log)
+{
+	if (log->mode == EPT_DIRTY_DBIT)
+		clear_leaf_bits(op, log->gfn, log_end(log), EPT_D, NULL, 0);
+}
+
+s64 ept_dirty_log_get_and_clear(struct ept *ept, struct ept_dirty_log *log, u64 *out)
+{
+	struct ept_op op;
+	s64 n = 0;
+
+	op_begin(&op, ept);
+	harvest_d(&op, log);
+	for (u64 i = 0; i < bitmap_words(log->npages); i++) {
+		/* ACQUIRE: pairs with the marker's RELEASE, so the W its fault path set is
+		 * visible to the re-protect below (which therefore clears it). */
+		out[i] = __atomic_exchange_n(&log->bitmap[i], 0, __ATOMIC_ACQUIRE);
+		n += bitmap_weight64(out[i]);
+		rearm_word(&op, log, i, out[i]);
+	}
+	/* op_end flushes: a CPU must not write through a stale W = 1 after we return. */
+	op_end(&op, 0);
+	return n;
+}
+
+s64 ept_dirty_log_get(struct ept *ept, struct ept_dirty_log *log, u64 *out)
+{
+	struct ept_op op;
+	s64 n = 0;
+
+	op_begin(&op, ept);
+	harvest_d(&op, log);
+	for (u64 i = 0; i < bitmap_words(log->npages); i++) {
+		out[i] = __atomic_load_n(&log->bitmap[i], __ATOMIC_RELAXED);
+		n += bitmap_weight64(out[i]);
+	}
+	op_end(&op, 0);
+	return n;
+}
+
+s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u64 npages,
+			const u64 *mask)
+{
+	u64 first = gfn - log->gfn, end = first + npages;
+	struct ept_op op;
+	s64 n = 0;
+
+	if (gfn < log->gfn || first % 64 || npages > log->npages - first)
+		return -EINVAL;
+	op_begin(&op, ept);
+	for (u64 i = first / 64; i * 64 < end; i++) {
+		u64 m = mask[i - first / 64] & bitmap_word_mask(i, first, end);
+		/* ACQUIRE: as in get_and_clear, the re-protect must see the fault path's W. */
+		u64 w = __atomic_fetch_and(&log->bitmap[i], ~m, __ATOMIC_ACQUIRE) & m;
+
+		n += bitmap_weight64(w);
+		rearm_word(&op, log, i, w);
+	}
+	op_end(&op, 0);
+	return n;
+}

@@ -1,0 +1,26 @@
+/*
+ * Weak defaults for the optional part of ept/env.h (data frames for collapse by copy), so a
+ * user that has not implemented them still links: collapse by copy then reports -ENOMEM and
+ * changes nothing. A strong definition anywhere replaces these.
+ */
+#include "ept/env.h"
+
+__attribute__((weak)) hfn_t ept_env_alloc_data(int level)
+{
+	(void)level;
+	return INVALID_HFN;
+}
+
+__attribute__((weak)) void *ept_env_data_va(hfn_t hfn)
+{
+	(void)hfn;
+	return NULL;
+}
+
+__attribute__((weak)) void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
+{
+	(void)ept;
+	(void)gfn;
+	(void)hfn;
+	(void)level;
+}

@@ -1,0 +1,89 @@
+/*
+ * Private to ept/: the operation context that every locked operation runs in, and the one
+ * function through which every entry change goes.
+ *
+ * A locked operation is
+ *	struct ept_op op;
+ *	op_begin(&op, ept);          takes ept->lock
+ *	... loops over the iterator, changing entries only with ept_iter_set(&it, new, &op) ...
+ *	return op_end(&op, ret);     one flush if needed, then frees what was unlinked
+ */
+#ifndef EPTVISOR_EPT_INTERNAL_H
+#define EPTVISOR_EPT_INTERNAL_H
+
+#include "ept/ept.h"
+#include "ept/iter.h"
+#include "types.h"
+
+struct ept_op {
+	struct ept *ept;
+	bool flush;          /* a permission/A/D was removed, a target changed or a table unlinked */
+	hpa_t dead;          /* unlinked table pages, chained through word 0 (core.c) */
+	hpa_t cache;         /* pre-allocated table pages, chained the same way */
+	hpa_t moved;         /* collapse by copy: a page of old data-frame hfns to release */
+	gfn_t moved_gfn;     /* ... the first gfn they mapped */
+	int moved_level;     /* ... and the level of each */
+	u64 zapped_ad;       /* A/D bits seen on leaves unlinked by this operation */
+	s64 tables;          /* stats deltas, applied by op_end */
+	s64 leaves[EPT_MAX_LEAF_LEVEL + 1];
+	u64 splits, collapses;
+};
+
+void op_begin(struct ept_op *op, struct ept *ept);
+
+/* Flush if needed, release the lock, free what the operation unlinked. Returns ret. */
+int op_end(struct ept_op *op, int ret);
+
+/* Flush now if this operation has removed something so far (collapse by copy must before it
+ * copies). */
+void op_flush(struct ept_op *op);
+
+/* Make sure n table pages are at hand for op_alloc_table. 0 or -ENOMEM. */
+int op_topup(struct ept_op *op, u64 n);
+
+/* A zeroed table page from the cache, else fresh; INVALID_HPA when out of memory. */
+hpa_t op_alloc_table(struct ept_op *op);
+
+/*
+ * The one function through which every entry changes. Replaces it->old by `new` with a
+ * cmpxchg (hardware sets A/D and the fault fast path sets W without the lock). On success
+ * it->old = new and the consequences are handled here: a table that was unlinked is emptied
+ * and queued for freeing after the flush and a grace period, stats, the flush decision, and
+ * dirty propagation (a leaf that becomes writable is logged dirty in write-protect logs; a
+ * leaf that loses D is logged dirty in D-bit logs). On failure it->old = the current value
+ * and false is returned: the caller decides again.
+ * op == NULL only for the lockless fast path, which may only add permissions.
+ */
+bool ept_iter_set(struct ept_iter *it, u64 new, struct ept_op *op);
+
+/* Clear the bits `clear` and set the bits `set` in the current entry, keeping whatever else
+ * others change meanwhile (retries the cmpxchg). Returns the value it replaced. */
+u64 ept_iter_update(struct ept_iter *it, u64 clear, u64 set, struct ept_op *op);
+
+/* Set the current entry to `new` whatever it holds (retrying while others change it). */
+void ept_iter_replace(struct ept_iter *it, u64 new, struct ept_op *op);
+
+/* Split the huge leaf at `it` into a full table of next-level leaves with the same frames and
+ * attributes, swapped in with one atomic update; the iterator then steps into it. No flush:
+ * every translation stays the same. -ENOMEM (leaf untouched). (split.c) */
+int ept_split_entry(struct ept_iter *it, struct ept_op *op);
+
+/* Split every leaf larger than `level` overlapping [gfn, end) down to `level`. 0 or -ENOMEM
+ * (what was split stays split). (split.c) */
+int ept_split_range(struct ept_op *op, gfn_t gfn, gfn_t end, int level);
+
+/* Mark gfn..gfn+npages-1 dirty in every enabled log of one of the `modes` (a mask of
+ * BIT(enum ept_dirty_mode)). Under the lock or inside ept_walk_begin/end. (dirty.c) */
+void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes);
+
+/* Wait until every lockless walker that might have seen what was unlinked has finished.
+ * Called with ept->lock held (it serialises grace periods). (core.c) */
+void ept_wait_walkers(struct ept *ept);
+
+/* Is [gfn, gfn + npages) inside the EPT's reach (and not wrapping)? */
+static inline bool ept_range_ok(gfn_t gfn, u64 npages)
+{
+	return gfn <= EPT_GFN_LIMIT && npages <= EPT_GFN_LIMIT - gfn;
+}
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * The EPT iterator (see iter.h): three moves, step down / step side / step up, and a read of
+ * the entry it lands on. Nothing here writes an entry; ept_iter_set (core.c) does.
+ */
+#include "ept/iter.h"
+#include "ept/env.h"
+
+static u64 *table_va(hpa_t table) { return ept_env_va(table); }
+
+/* ACQUIRE: a table pointer read here is dereferenced next; pairs with the RELEASE of the
+ * cmpxchg in ept_iter_set() that published the table's contents. */
+static void read_entry(struct ept_iter *it)
+{
+	it->old = __atomic_load_n(it->entry, __ATOMIC_ACQUIRE);
+}
+
+/* Land on the entry of the current level's table that covers it->next. */
+static void land(struct ept_iter *it)
+{
+	it->gfn = ALIGN_DOWN(it->next, ept_level_pages(it->level));
+	it->entry = &it->tables[it->level][ept_index(it->gfn, it->level)];
+	read_entry(it);
+}
+
+void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level, gfn_t start,
+		    gfn_t end, int min_level)
+{
+	it->ept = ept;
+	it->top_level = level;
+	it->level = level;
+	it->min_level = min_level;
+	it->tables[level] = table_va(table);
+	it->next = start;
+	it->end = end;
+	it->private = false;
+	it->valid = start < end;
+	if (it->valid)
+		land(it);
+}
+
+static bool step_down(struct ept_iter *it)
+{
+	if (it->level == it->min_level || !ept_table(it->old, it->level))
+		return false;
+	it->tables[it->level - 1] = table_va(ept_child(it->old));
+	it->level--;
+	land(it);
+	return true;
+}
+
+/* To the next entry of the same table; false past the table's last entry or the range. */
+static bool step_side(struct ept_iter *it)
+{
+	it->gfn += ept_level_pages(it->level);
+	it->next = it->gfn;
+	if (it->gfn >= it->end) {
+		it->valid = false;
+		return true;
+	}
+	if (ept_index(it->gfn, it->level) == 0)
+		return false;
+	it->entry++;
+	read_entry(it);
+	return true;
+}
+
+/* Back to the parent entry (already visited); false at the top. */
+static bool step_up(struct ept_iter *it)
+{
+	if (it->level == it->top_level)
+		return false;
+	it->level++;
+	it->gfn = ALIGN_DOWN(it->gfn - 1, ept_level_pages(it->level));
+	it->entry = &it->tables[it->level][ept_index(it->gfn, it->level)];
+	return true;
+}
+
+void ept_iter_next(struct ept_iter *it)
+{
+	if (step_down(it))
+		return;
+	while (!step_side(it)) {
+		if (!step_up(it)) {
+			it->valid = false;
+			return;
+		}
+	}
+}
+
+void ept_iter_find(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level)
+{
+	for_each_ept_entry(*it, ept, gfn, gfn + 1, level)
+		if (it->level == level || !ept_table(it->old, it->level))
+			return;
+}

@@ -1,0 +1,141 @@
+/*
+ * Host ept/env.h (see ept_env_host.h). Counters are atomics: race tests allocate and flush
+ * from several threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ept/env.h"
+#include "ept_env_host.h"
+#include "spinlock.h"
+
+static long tables_live, data_live, fail_tables = -1, fail_data = -1;
+static u64 flushes, released, flush_gen;
+static struct host_vcpu *vcpus;
+static int nvcpus;
+
+void host_env_reset(void)
+{
+	__atomic_store_n(&fail_tables, -1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fail_data, -1, __ATOMIC_SEQ_CST);
+	host_env_set_vcpus(NULL, 0);
+}
+
+void host_env_fail_tables_after(long n) { __atomic_store_n(&fail_tables, n, __ATOMIC_SEQ_CST); }
+void host_env_fail_data_after(long n) { __atomic_store_n(&fail_data, n, __ATOMIC_SEQ_CST); }
+long host_env_tables_live(void) { return __atomic_load_n(&tables_live, __ATOMIC_SEQ_CST); }
+long host_env_data_live(void) { return __atomic_load_n(&data_live, __ATOMIC_SEQ_CST); }
+u64 host_env_flushes(void) { return __atomic_load_n(&flushes, __ATOMIC_SEQ_CST); }
+u64 host_env_data_released(void) { return __atomic_load_n(&released, __ATOMIC_SEQ_CST); }
+
+/* Consume one allowed allocation; false once the budget is spent. */
+static bool budget_take(long *budget)
+{
+	long b = __atomic_load_n(budget, __ATOMIC_SEQ_CST);
+
+	while (b >= 0) {
+		if (b == 0)
+			return false;
+		if (__atomic_compare_exchange_n(budget, &b, b - 1, false, __ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return true;
+	}
+	return true;
+}
+
+static void *page_alloc(u64 bytes)
+{
+	void *p = aligned_alloc(bytes, bytes);
+
+	if (p)
+		memset(p, 0, bytes);
+	return p;
+}
+
+void *ept_env_va(hpa_t hpa) { return (void *)(uintptr_t)hpa; }
+
+hpa_t ept_env_alloc_table(void)
+{
+	void *p = budget_take(&fail_tables) ? page_alloc(PAGE_SIZE) : NULL;
+
+	if (!p)
+		return INVALID_HPA;
+	__atomic_fetch_add(&tables_live, 1, __ATOMIC_SEQ_CST);
+	return (hpa_t)(uintptr_t)p;
+}
+
+void ept_env_free_table(hpa_t hpa)
+{
+	/* Poison: a walker reading a freed table must not find plausible entries (ASan also
+	 * reports the access itself). */
+	memset((void *)(uintptr_t)hpa, 0xa5, PAGE_SIZE);
+	free((void *)(uintptr_t)hpa);
+	__atomic_fetch_sub(&tables_live, 1, __ATOMIC_SEQ_CST);
+}
+
+hfn_t host_data_alloc(int level)
+{
+	void *p = page_alloc(ept_level_pages(level) * PAGE_SIZE);
+
+	if (!p)
+		abort();
+	__atomic_fetch_add(&data_live, 1, __ATOMIC_SEQ_CST);
+	return hpa_to_hfn((uintptr_t)p);
+}
+
+void *host_data_va(hfn_t hfn) { return (void *)(uintptr_t)hfn_to_hpa(hfn); }
+
+hfn_t ept_env_alloc_data(int level)
+{
+	return budget_take(&fail_data) ? host_data_alloc(level) : INVALID_HFN;
+}
+
+void *ept_env_data_va(hfn_t hfn) { return host_data_va(hfn); }
+
+void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
+{
+	(void)ept;
+	(void)gfn;
+	(void)level;
+	free(host_data_va(hfn));
+	__atomic_fetch_sub(&data_live, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&released, 1, __ATOMIC_SEQ_CST);
+}
+
+/* ---- flush with an emulated shootdown ------------------------------------------------------ */
+
+void host_env_set_vcpus(struct host_vcpu *v, int n)
+{
+	__atomic_store_n(&nvcpus, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vcpus, v, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&nvcpus, n, __ATOMIC_SEQ_CST);
+}
+
+void host_vcpu_enter(struct host_vcpu *v)
+{
+	/* SEQ_CST store then load, as in vmx/ept_env.c: either this vCPU sees the new
+	 * generation or the flusher sees it in guest mode and waits. */
+	__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&v->seen, __atomic_load_n(&flush_gen, __ATOMIC_SEQ_CST), __ATOMIC_RELEASE);
+}
+
+void host_vcpu_exit(struct host_vcpu *v)
+{
+	/* RELEASE: the simulated accesses happen before a flusher sees this vCPU out. */
+	__atomic_store_n(&v->in_guest, 0, __ATOMIC_RELEASE);
+}
+
+void ept_env_flush(struct ept *ept)
+{
+	u64 gen = __atomic_add_fetch(&flush_gen, 1, __ATOMIC_SEQ_CST);
+	int n = __atomic_load_n(&nvcpus, __ATOMIC_SEQ_CST);
+	struct host_vcpu *v = __atomic_load_n(&vcpus, __ATOMIC_SEQ_CST);
+
+	(void)ept;
+	__atomic_fetch_add(&flushes, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < n; i++)
+		/* ACQUIRE: pairs with host_vcpu_exit; its accesses are over before we go on. */
+		while (__atomic_load_n(&v[i].in_guest, __ATOMIC_ACQUIRE) &&
+		       __atomic_load_n(&v[i].seen, __ATOMIC_ACQUIRE) < gen)
+			cpu_relax();
+}

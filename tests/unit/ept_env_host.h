@@ -1,0 +1,42 @@
+/*
+ * The host implementation of ept/env.h for the EPT unit, model, race and fuzz tests: table
+ * pages and data frames from the C heap (host-physical address = the pointer value), with
+ * counters of live pages, allocation failure on demand, a flush counter and, for race tests,
+ * an emulated TLB shootdown that waits for every simulated vCPU to leave guest mode.
+ */
+#ifndef EPTVISOR_TESTS_EPT_ENV_HOST_H
+#define EPTVISOR_TESTS_EPT_ENV_HOST_H
+
+#include "ept/ept.h"
+
+/* Forget failure injection and shootdown vCPUs (counters keep running). */
+void host_env_reset(void);
+
+/* Let the next n table (data) allocations succeed, then fail them all; n < 0: never fail. */
+void host_env_fail_tables_after(long n);
+void host_env_fail_data_after(long n);
+
+long host_env_tables_live(void);  /* table pages allocated and not yet freed */
+long host_env_data_live(void);    /* data runs/frames allocated and not yet freed */
+u64 host_env_flushes(void);       /* ept_env_flush() calls so far */
+u64 host_env_data_released(void); /* ept_env_free_data() calls so far */
+
+/* A data run of ept_level_pages(level) frames for a test's own mappings (never fails);
+ * ept_env_free_data() can free it. */
+hfn_t host_data_alloc(int level);
+void *host_data_va(hfn_t hfn);
+
+/*
+ * Emulated shootdown. A simulated vCPU brackets each simulated hardware access (walk, A/D
+ * update, data write) with host_vcpu_enter/exit; ept_env_flush() then returns only once every
+ * vCPU that was inside when it started has left, as the kernel's IPI + acknowledge does.
+ */
+struct host_vcpu {
+	u32 in_guest;
+	u64 seen; /* flush generation seen at the last entry */
+};
+void host_env_set_vcpus(struct host_vcpu *vcpus, int n);
+void host_vcpu_enter(struct host_vcpu *v);
+void host_vcpu_exit(struct host_vcpu *v);
+
+#endif
