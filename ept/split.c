@@ -207,8 +207,6 @@ static int collapse_block(struct ept *ept, gfn_t gfn, int level, enum ept_collap
 
 int ept_collapse(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode mode)
 {
-	u64 child = ept_level_pages(level - 1);
-
 	if (level < 2 || level > EPT_MAX_LEAF_LEVEL || !IS_ALIGNED(gfn, ept_level_pages(level)) ||
 	    (unsigned)mode > EPT_COLLAPSE_LAZY)
 		return -EINVAL;
@@ -216,7 +214,7 @@ int ept_collapse(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode m
 		return -ERANGE;
 	/* Each 2M block of a 1G collapse first, each its own operation (one `moved` page). */
 	for (u64 i = 0; level == 3 && mode != EPT_COLLAPSE_LAZY && i < EPT_ENTRIES; i++) {
-		int err = collapse_block(ept, gfn + i * child, level - 1, mode);
+		int err = collapse_block(ept, gfn + i * ept_level_pages(2), 2, mode);
 
 		if (err)
 			return err;

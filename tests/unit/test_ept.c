@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ept/env.h"
 #include "ept/ept.h"
 #include "ept/iter.h"
 #include "ept_env_host.h"
+#include "ept_hw.h"
 #include "errno.h"
 
 #define PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
@@ -417,6 +419,648 @@ static void test_iterator_skips_holes_and_huge(void **state)
 	assert_int_equal(visits, 2);
 }
 
+/* ---- split ------------------------------------------------------------------------------------ */
+
+static u64 leaf_at(struct ept *e, gfn_t gfn, int *level)
+{
+	int l = 0;
+	u64 leaf = ept_lookup(e, gfn, &l);
+
+	if (level)
+		*level = l;
+	return leaf;
+}
+
+static void test_split_1g_to_4k(void **state)
+{
+	struct ept *e = *state;
+	u64 flushes, leaf;
+	int l;
+
+	assert_int_equal(ept_map(e, P1G, HFN, P1G, 3, PROT), 0);
+	assert_true(hw_access(e, P1G + 3, true, NULL, NULL)); /* A and D on the 1G leaf */
+	flushes = host_env_flushes();
+	assert_int_equal(ept_split(e, P1G, P1G, 2), 0);
+	assert_int_equal(host_env_flushes(), flushes); /* same translations: no flush */
+	assert_mapped(e, P1G, P1G, HFN, 2);
+	leaf = leaf_at(e, P1G + P1G - 1, &l);
+	assert_int_equal(leaf & (EPT_PROT_MASK | EPT_A | EPT_D), PROT | EPT_A | EPT_D);
+	assert_int_equal(leaves(e, 2), 512);
+	assert_int_equal(leaves(e, 3), 0);
+	/* then two 2M leaves (a range cutting both) to 4K */
+	assert_int_equal(ept_split(e, P1G + P2M - 1, 2, 1), 0);
+	assert_mapped(e, P1G, P2M, HFN, 1);
+	assert_mapped(e, P1G + P2M, P2M, HFN + P2M, 1);
+	assert_mapped(e, P1G + 2 * P2M, P1G - 2 * P2M, HFN + 2 * P2M, 2);
+	assert_int_equal(leaves(e, 1), 1024);
+	assert_int_equal(e->stats.splits, 3);
+	/* straight from 1G to 4K, pre-order */
+	assert_int_equal(ept_map(e, 4 * P1G, HFN, P1G, 3, PROT), 0);
+	assert_int_equal(ept_split(e, 4 * P1G, P1G, 1), 0);
+	assert_mapped(e, 4 * P1G, P1G, HFN, 1);
+	assert_int_equal(host_env_flushes(), flushes);
+	assert_int_equal(ept_split(e, 0, 1, 0), -EINVAL);
+	assert_int_equal(ept_split(e, 0, 1, 3), -EINVAL);
+}
+
+static void test_split_out_of_tables(void **state)
+{
+	struct ept *e = *state;
+
+	assert_int_equal(ept_map(e, P1G, HFN, P1G, 3, PROT), 0);
+	host_env_fail_tables_after(0);
+	assert_int_equal(ept_split(e, P1G, P1G, 1), -ENOMEM);
+	assert_mapped(e, P1G, P1G, HFN, 3); /* the old mapping stays intact */
+	host_env_fail_tables_after(10);
+	assert_int_equal(ept_split(e, P1G, P1G, 1), -ENOMEM);
+	host_env_fail_tables_after(-1);
+	/* 1G -> 2M done, 9 of the 2M leaves split: every translation still right */
+	for (gfn_t g = P1G; g < 2 * P1G; g += 97) {
+		int l;
+		u64 leaf = leaf_at(e, g, &l);
+
+		assert_true(ept_leaf(leaf, l));
+		assert_int_equal(hw_frame(leaf, l, g), HFN + (g - P1G));
+	}
+	assert_int_equal(leaves(e, 1), 9 * 512);
+	assert_int_equal(ept_split(e, P1G, P1G, 1), 0);
+	assert_mapped(e, P1G, P1G, HFN, 1);
+}
+
+/* ---- collapse -------------------------------------------------------------------------------------- */
+
+static void test_collapse_in_place(void **state)
+{
+	struct ept *e = *state;
+	u64 flushes, leaf;
+	long live;
+	int l;
+
+	assert_int_equal(ept_map(e, P2M, HFN, P2M, 1, PROT), 0);
+	assert_true(hw_access(e, P2M + 5, false, NULL, NULL));
+	assert_true(hw_access(e, P2M + 9, true, NULL, NULL));
+	live = host_env_tables_live();
+	flushes = host_env_flushes();
+	assert_int_equal(ept_collapse(e, P2M, 2, EPT_COLLAPSE_IN_PLACE), 0);
+	assert_int_equal(host_env_flushes(), flushes + 1); /* the PT was unlinked */
+	assert_int_equal(host_env_tables_live(), live - 1);
+	leaf = leaf_at(e, P2M + 100, &l);
+	assert_int_equal(l, 2);
+	assert_int_equal(leaf & (EPT_PROT_MASK | EPT_A | EPT_D), PROT | EPT_A | EPT_D);
+	assert_mapped(e, P2M, P2M, HFN, 2);
+	assert_int_equal(leaves(e, 1), 0);
+	assert_int_equal(leaves(e, 2), 1);
+	assert_int_equal(e->stats.collapses, 1);
+	/* already one leaf: nothing to do */
+	assert_int_equal(ept_collapse(e, P2M, 2, EPT_COLLAPSE_IN_PLACE), 0);
+	assert_int_equal(host_env_flushes(), flushes + 1);
+}
+
+static void test_collapse_merges_w(void **state)
+{
+	struct ept *e = *state;
+	u64 leaf;
+
+	assert_int_equal(ept_map(e, 0, HFN, P2M, 1, PROT), 0);
+	assert_int_equal(ept_write_protect(e, 17, 1), 0);
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_IN_PLACE), 0);
+	leaf = leaf_at(e, 0, NULL);
+	assert_false(leaf & EPT_W); /* one child was read-only: the whole leaf is */
+	assert_true(leaf & EPT_MMU_WRITABLE);
+	assert_int_equal(ept_handle_fault(e, 300, EPT_W), EPT_FAULT_FIXED_FAST);
+	assert_true(leaf_at(e, 0, NULL) & EPT_W);
+}
+
+static void test_collapse_refusals_change_nothing(void **state)
+{
+	struct ept *e = *state;
+	long live;
+
+	assert_int_equal(ept_map(e, 0, HFN, P2M - 1, 1, PROT), 0);
+	live = host_env_tables_live();
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_IN_PLACE), -ENOENT); /* a hole */
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_COPY), -ENOENT);
+	assert_int_equal(ept_map(e, P2M - 1, HFN + 7777, 1, 1, PROT), 0);
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_IN_PLACE), -EBUSY); /* not contiguous */
+	assert_int_equal(ept_unmap(e, P2M - 1, 1), 0);
+	assert_int_equal(ept_map(e, P2M - 1, HFN + P2M - 1, 1, 1, EPT_R | EPT_HOST_WRITABLE), 0);
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_IN_PLACE), -EBUSY); /* attributes */
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_COPY), -EBUSY);
+	assert_int_equal(host_env_tables_live(), live);
+	assert_mapped(e, 0, P2M, HFN, 1);
+	assert_int_equal(ept_collapse(e, 1, 2, EPT_COLLAPSE_IN_PLACE), -EINVAL);
+	assert_int_equal(ept_collapse(e, 0, 1, EPT_COLLAPSE_IN_PLACE), -EINVAL);
+	assert_int_equal(ept_collapse(e, 0, 4, EPT_COLLAPSE_IN_PLACE), -EINVAL);
+	assert_int_equal(ept_collapse(e, P2M, 3, EPT_COLLAPSE_IN_PLACE), -EINVAL);
+	assert_int_equal(ept_collapse(e, 0, 2, (enum ept_collapse_mode)7), -EINVAL);
+	assert_int_equal(ept_collapse(e, 5 * P2M, 2, EPT_COLLAPSE_IN_PLACE), -ENOENT);
+}
+
+static void test_collapse_1g(void **state)
+{
+	struct ept *e = *state;
+
+	/* 2M leaves, some 4K tables, all one aligned run */
+	assert_int_equal(ept_map(e, P1G, HFN, P1G, 2, PROT), 0);
+	assert_int_equal(ept_split(e, P1G + 5 * P2M, 3 * P2M, 1), 0);
+	assert_int_equal(ept_collapse(e, P1G, 3, EPT_COLLAPSE_IN_PLACE), 0);
+	assert_mapped(e, P1G, P1G, HFN, 3);
+	assert_int_equal(leaves(e, 3), 1);
+	assert_int_equal(leaves(e, 2) + leaves(e, 1), 0);
+	assert_int_equal(tables(e), 2);
+	assert_int_equal(host_env_tables_live(), 2);
+	assert_int_equal(e->stats.collapses, 4);
+}
+
+/* 512 separately allocated 4K frames holding a pattern, mapped at gfn. */
+static void map_scattered(struct ept *e, gfn_t gfn, hfn_t *frames)
+{
+	for (int i = 0; i < 512; i++) {
+		frames[i] = host_data_alloc(1);
+		memset(host_data_va(frames[i]), i & 0xff, PAGE_SIZE);
+		assert_int_equal(ept_map(e, gfn + i, frames[i], 1, 1, PROT), 0);
+	}
+}
+
+static void free_mapping_data(struct ept *e, gfn_t gfn, u64 n)
+{
+	for (gfn_t g = gfn; g < gfn + n;) {
+		int l;
+		u64 leaf = leaf_at(e, g, &l);
+
+		ept_env_free_data(e, g, ept_hfn(leaf), l);
+		g += ept_level_pages(l);
+	}
+	assert_int_equal(ept_unmap(e, gfn, n), 0);
+}
+
+static void test_collapse_copy(void **state)
+{
+	struct ept *e = *state;
+	hfn_t frames[512];
+	u64 flushes, released, leaf;
+	long data;
+	u8 *p;
+	int l;
+
+	map_scattered(e, 3 * P2M, frames);
+	assert_true(hw_access(e, 3 * P2M + 1, true, NULL, NULL));
+	data = host_env_data_live();
+	flushes = host_env_flushes();
+	released = host_env_data_released();
+	assert_int_equal(ept_collapse(e, 3 * P2M, 2, EPT_COLLAPSE_IN_PLACE), -EBUSY);
+	assert_int_equal(ept_collapse(e, 3 * P2M, 2, EPT_COLLAPSE_COPY), 0);
+	/* one flush before the copy (write-protect), one after the swap */
+	assert_int_equal(host_env_flushes(), flushes + 2);
+	assert_int_equal(host_env_data_released(), released + 512);
+	assert_int_equal(host_env_data_live(), data - 512 + 1);
+	leaf = leaf_at(e, 3 * P2M, &l);
+	assert_int_equal(l, 2);
+	assert_int_equal(leaf & (EPT_PROT_MASK | EPT_A | EPT_D), PROT | EPT_A | EPT_D);
+	p = host_data_va(ept_hfn(leaf));
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(p[i * PAGE_SIZE + 4095], i & 0xff);
+	free_mapping_data(e, 3 * P2M, P2M);
+}
+
+static void test_collapse_copy_out_of_memory(void **state)
+{
+	struct ept *e = *state;
+	hfn_t frames[512];
+	long data, live;
+
+	map_scattered(e, 0, frames);
+	data = host_env_data_live();
+	live = host_env_tables_live();
+	host_env_fail_data_after(0);
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_COPY), -ENOMEM);
+	host_env_fail_data_after(-1);
+	host_env_fail_tables_after(0);
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_COPY), -ENOMEM);
+	host_env_fail_tables_after(-1);
+	assert_int_equal(host_env_data_live(), data);
+	assert_int_equal(host_env_tables_live(), live);
+	for (int i = 0; i < 512; i++) {
+		u64 leaf = leaf_at(e, i, NULL);
+
+		assert_int_equal(ept_hfn(leaf), frames[i]);
+		assert_int_equal(leaf & EPT_PROT_MASK, PROT); /* not left write-protected */
+	}
+	free_mapping_data(e, 0, P2M);
+}
+
+static void test_collapse_lazy(void **state)
+{
+	struct ept *e = *state;
+
+	assert_int_equal(ept_map(e, P1G, HFN, P1G, 1, PROT), 0);
+	assert_int_equal(ept_collapse(e, P1G, 3, EPT_COLLAPSE_LAZY), 0);
+	assert_unmapped(e, P1G, P1G);
+	assert_int_equal(tables(e), 2);
+	assert_int_equal(ept_handle_fault(e, P1G + 5, EPT_R), EPT_FAULT_NOT_PRESENT);
+	assert_int_equal(ept_map(e, P1G, HFN, P1G, 3, PROT), 0); /* the refault, large */
+	assert_mapped(e, P1G, P1G, HFN, 3);
+}
+
+/* ---- write-protect and the fault handler --------------------------------------------------------- */
+
+static void test_write_protect(void **state)
+{
+	struct ept *e = *state;
+	u64 flushes;
+
+	assert_int_equal(ept_map(e, 0, HFN, P2M, 2, PROT), 0);
+	assert_int_equal(ept_map(e, P2M, 0x1000, 10, 1, PROT), 0);
+	flushes = host_env_flushes();
+	assert_int_equal(ept_write_protect(e, P2M - 1, 3), 0); /* the 2M leaf and two 4K */
+	assert_int_equal(host_env_flushes(), flushes + 1);
+	assert_int_equal(leaf_at(e, 0, NULL) & EPT_PROT_MASK, PROT & ~EPT_W);
+	assert_int_equal(leaf_at(e, P2M + 1, NULL) & EPT_PROT_MASK, PROT & ~EPT_W);
+	assert_int_equal(leaf_at(e, P2M + 2, NULL) & EPT_PROT_MASK, PROT);
+	assert_false(hw_access(e, 5, true, NULL, NULL));
+	assert_true(hw_access(e, 5, false, NULL, NULL));
+	/* nothing left to remove: no flush */
+	assert_int_equal(ept_write_protect(e, P2M - 1, 3), 0);
+	assert_int_equal(host_env_flushes(), flushes + 1);
+}
+
+static void test_fault_results(void **state)
+{
+	struct ept *e = *state;
+	u64 flushes;
+
+	assert_int_equal(ept_map(e, 0, 0x1000, 4, 1, PROT), 0);
+	assert_int_equal(ept_map(e, 4, 0x2000, 1, 1, EPT_R | EPT_HOST_WRITABLE), 0);
+	assert_int_equal(ept_map(e, 5, 0x3000, 1, 1, EPT_R), 0);
+	assert_int_equal(ept_map(e, 6, 0x4000, 1, 1, EPT_X), 0);
+	assert_int_equal(ept_write_protect(e, 0, 2), 0);
+	flushes = host_env_flushes();
+	assert_int_equal(ept_handle_fault(e, 100, EPT_R), EPT_FAULT_NOT_PRESENT);
+	assert_int_equal(ept_handle_fault(e, 2, EPT_W), EPT_FAULT_SPURIOUS);
+	assert_int_equal(ept_handle_fault(e, 0, EPT_W), EPT_FAULT_FIXED_FAST);
+	assert_int_equal(ept_handle_fault(e, 0, EPT_W), EPT_FAULT_SPURIOUS);
+	assert_true(hw_access(e, 0, true, NULL, NULL));
+	e->force_slow = true;
+	assert_int_equal(ept_handle_fault(e, 1, EPT_W | EPT_R), EPT_FAULT_FIXED_SLOW);
+	assert_int_equal(ept_handle_fault(e, 1, EPT_W), EPT_FAULT_SPURIOUS);
+	e->force_slow = false;
+	assert_int_equal(ept_handle_fault(e, 4, EPT_W), EPT_FAULT_BUSY);
+	assert_int_equal(ept_handle_fault(e, 5, EPT_W), EPT_FAULT_VIOLATION);
+	assert_int_equal(ept_handle_fault(e, 5, EPT_X), EPT_FAULT_VIOLATION);
+	assert_int_equal(ept_handle_fault(e, 6, EPT_R), EPT_FAULT_VIOLATION);
+	assert_int_equal(ept_handle_fault(e, 6, EPT_X), EPT_FAULT_SPURIOUS);
+	assert_int_equal(ept_handle_fault(e, 0, 0), -EINVAL);
+	assert_int_equal(ept_handle_fault(e, 0, EPT_A), -EINVAL);
+	assert_int_equal(host_env_flushes(), flushes); /* adding W never flushes */
+}
+
+/* ---- dirty logs --------------------------------------------------------------------------------- */
+
+#define LOG_PAGES 1024
+
+static u64 log_bits[LOG_PAGES / 64], out_bits[LOG_PAGES / 64];
+
+static struct ept_dirty_log *new_log(gfn_t gfn, u64 npages, enum ept_dirty_mode mode)
+{
+	static struct ept_dirty_log logs[4];
+	static int n;
+	struct ept_dirty_log *log = &logs[n++ % 4];
+
+	memset(log_bits, 0xff, sizeof(log_bits)); /* enable must zero it */
+	*log = (struct ept_dirty_log){ .gfn = gfn, .npages = npages, .bitmap = log_bits,
+				       .mode = mode };
+	return log;
+}
+
+static bool out_bit(u64 i) { return out_bits[i / 64] & BIT(i % 64); }
+
+/* A guest write: through the fault handler when the EPT says no. */
+static void guest_write(struct ept *e, gfn_t gfn)
+{
+	if (!hw_access(e, gfn, true, NULL, NULL)) {
+		int r = ept_handle_fault(e, gfn, EPT_W);
+
+		assert_true(r == EPT_FAULT_FIXED_FAST || r == EPT_FAULT_FIXED_SLOW);
+		assert_true(hw_access(e, gfn, true, NULL, NULL));
+	}
+}
+
+static void test_dirty_wp_cycle(void **state)
+{
+	struct ept *e = *state;
+	struct ept_dirty_log *log = new_log(P2M, LOG_PAGES, EPT_DIRTY_WP);
+	u64 flushes;
+
+	assert_int_equal(ept_map(e, 0, HFN, 3 * P2M, 2, PROT), 0);
+	flushes = host_env_flushes();
+	assert_int_equal(ept_dirty_log_enable(e, log), 0);
+	assert_int_equal(host_env_flushes(), flushes + 1);
+	assert_int_equal(log_bits[0] | log_bits[LOG_PAGES / 64 - 1], 0);
+	/* the logged range is split to 4K and read-only; the rest untouched */
+	assert_mapped(e, P2M, LOG_PAGES, HFN + P2M, 1);
+	assert_mapped(e, 0, P2M, HFN, 2);
+	assert_false(leaf_at(e, P2M + 7, NULL) & EPT_W);
+	assert_true(leaf_at(e, 0, NULL) & EPT_W);
+	guest_write(e, P2M + 7);
+	guest_write(e, P2M + 7);
+	guest_write(e, 2 * P2M + 64);
+	guest_write(e, 5); /* not logged */
+	flushes = host_env_flushes();
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 2);
+	assert_int_equal(host_env_flushes(), flushes + 1);
+	assert_true(out_bit(7) && out_bit(P2M + 64));
+	assert_false(out_bit(8) || out_bit(0));
+	/* exactly those two were re-protected */
+	assert_false(leaf_at(e, P2M + 7, NULL) & EPT_W);
+	assert_false(leaf_at(e, 2 * P2M + 64, NULL) & EPT_W);
+	assert_int_equal(log_bits[0], 0);
+	/* nothing dirty: nothing to re-protect, no flush */
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 0);
+	assert_int_equal(host_env_flushes(), flushes + 1);
+	guest_write(e, P2M + 7);
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 1);
+	assert_true(out_bit(7));
+	ept_dirty_log_disable(e, log);
+	assert_null(e->logs);
+	guest_write(e, P2M + 9); /* fixed, but nobody logs it */
+	assert_int_equal(log_bits[0], 0);
+}
+
+static void test_dirty_manual_clear(void **state)
+{
+	struct ept *e = *state;
+	struct ept_dirty_log *log = new_log(0, LOG_PAGES, EPT_DIRTY_WP);
+	u64 mask[2] = { BIT(3), 0 };
+
+	assert_int_equal(ept_map(e, 0, HFN, LOG_PAGES, 1, PROT), 0);
+	assert_int_equal(ept_dirty_log_enable(e, log), 0);
+	guest_write(e, 3);
+	guest_write(e, 4);
+	guest_write(e, 200);
+	assert_int_equal(ept_dirty_log_get(e, log, out_bits), 3);
+	assert_int_equal(ept_dirty_log_get(e, log, out_bits), 3); /* get does not clear */
+	assert_true(leaf_at(e, 3, NULL) & EPT_W);
+	assert_int_equal(ept_dirty_log_clear(e, log, 0, 128, mask), 1);
+	assert_false(leaf_at(e, 3, NULL) & EPT_W); /* exactly the cleared page re-protected */
+	assert_true(leaf_at(e, 4, NULL) & EPT_W);
+	assert_int_equal(ept_dirty_log_get(e, log, out_bits), 2);
+	assert_false(out_bit(3));
+	mask[0] = ~0ULL;
+	mask[1] = ~0ULL;
+	assert_int_equal(ept_dirty_log_clear(e, log, 192, 10, mask), 1); /* only 200 was set */
+	assert_false(leaf_at(e, 200, NULL) & EPT_W);
+	assert_int_equal(ept_dirty_log_clear(e, log, 1, 10, mask), -EINVAL);
+	assert_int_equal(ept_dirty_log_clear(e, log, 0, LOG_PAGES + 1, mask), -EINVAL);
+	ept_dirty_log_disable(e, log);
+}
+
+static void test_dirty_dbit(void **state)
+{
+	struct ept *e = *state;
+	struct ept_dirty_log *log = new_log(0, LOG_PAGES, EPT_DIRTY_DBIT);
+	u64 flushes;
+
+	assert_int_equal(ept_map(e, 0, HFN, P2M, 2, PROT), 0);
+	assert_int_equal(ept_map(e, P2M, 0x1000, P2M, 1, PROT), 0);
+	assert_true(hw_access(e, 5, true, NULL, NULL)); /* D before enable: forgotten */
+	assert_int_equal(ept_dirty_log_enable(e, log), 0);
+	assert_false(leaf_at(e, 5, NULL) & EPT_D);
+	assert_true(leaf_at(e, 5, NULL) & EPT_W); /* D-bit mode does not write-protect */
+	assert_mapped(e, 0, P2M, HFN, 2);         /* nor split */
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 0);
+	assert_true(hw_access(e, 9, true, NULL, NULL));
+	assert_true(hw_access(e, P2M + 1, true, NULL, NULL));
+	assert_true(hw_access(e, P2M + 2, false, NULL, NULL));
+	flushes = host_env_flushes();
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 512 + 1);
+	assert_int_equal(host_env_flushes(), flushes + 1);
+	assert_true(out_bit(0) && out_bit(511) && out_bit(P2M + 1));
+	assert_false(out_bit(P2M + 2));
+	assert_false(leaf_at(e, 9, NULL) & EPT_D);
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 0);
+	/* unmapping a dirty leaf keeps its dirtiness */
+	assert_true(hw_access(e, P2M + 3, true, NULL, NULL));
+	assert_int_equal(ept_unmap(e, P2M + 3, 1), 0);
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 1);
+	assert_true(out_bit(P2M + 3));
+	ept_dirty_log_disable(e, log);
+}
+
+static void test_dirty_pml(void **state)
+{
+	struct ept *e = *state;
+	struct ept_dirty_log *log = new_log(0, LOG_PAGES, EPT_DIRTY_PML);
+
+	assert_int_equal(ept_map(e, 0, HFN, LOG_PAGES, 1, PROT), 0);
+	assert_true(hw_access(e, 5, true, NULL, NULL));
+	assert_int_equal(ept_dirty_log_enable(e, log), 0);
+	assert_false(leaf_at(e, 5, NULL) & EPT_D); /* re-armed: the next write logs again */
+	assert_true(hw_access(e, 6, true, NULL, NULL));
+	ept_mark_dirty(e, 6); /* the kernel drains the PML buffer */
+	ept_mark_dirty(e, LOG_PAGES + 5); /* outside every log: ignored */
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 1);
+	assert_true(out_bit(6));
+	assert_false(leaf_at(e, 6, NULL) & EPT_D);
+	assert_true(leaf_at(e, 6, NULL) & EPT_W);
+	ept_dirty_log_disable(e, log);
+}
+
+static void test_dirty_enable_errors(void **state)
+{
+	struct ept *e = *state;
+	struct ept_dirty_log *a = new_log(0, P2M, EPT_DIRTY_WP);
+	struct ept_dirty_log *b = new_log(P2M - 1, P2M, EPT_DIRTY_DBIT);
+
+	assert_int_equal(ept_dirty_log_enable(e, a), 0);
+	assert_int_equal(ept_dirty_log_enable(e, a), -EINVAL);    /* twice */
+	assert_int_equal(ept_dirty_log_enable(e, b), -EINVAL);    /* overlaps */
+	b->gfn = P2M;
+	b->npages = 0;
+	assert_int_equal(ept_dirty_log_enable(e, b), -EINVAL);
+	b->npages = 1;
+	b->mode = (enum ept_dirty_mode)9;
+	assert_int_equal(ept_dirty_log_enable(e, b), -EINVAL);
+	b->mode = EPT_DIRTY_WP;
+	b->gfn = EPT_GFN_LIMIT;
+	assert_int_equal(ept_dirty_log_enable(e, b), -ERANGE);
+	ept_dirty_log_disable(e, a);
+	/* WP enable cannot split: the log stays off, what was split stays split */
+	assert_int_equal(ept_map(e, P1G, HFN, P1G, 3, PROT), 0);
+	b->gfn = P1G;
+	b->npages = P2M;
+	host_env_fail_tables_after(1);
+	assert_int_equal(ept_dirty_log_enable(e, b), -ENOMEM);
+	host_env_fail_tables_after(-1);
+	assert_null(e->logs);
+	assert_mapped(e, P1G, P1G, HFN, 2);
+	assert_true(leaf_at(e, P1G, NULL) & EPT_W);
+}
+
+static void test_dirty_huge_fault_marks_leaf(void **state)
+{
+	struct ept *e = *state;
+	struct ept_dirty_log *log = new_log(0, LOG_PAGES, EPT_DIRTY_WP);
+
+	assert_int_equal(ept_map(e, 0, HFN, LOG_PAGES, 1, PROT), 0);
+	assert_int_equal(ept_dirty_log_enable(e, log), 0);
+	/* a collapse while logging: the merged leaf is read-only; its first write marks it all */
+	assert_int_equal(ept_collapse(e, P2M, 2, EPT_COLLAPSE_IN_PLACE), 0);
+	assert_false(leaf_at(e, P2M, NULL) & EPT_W);
+	guest_write(e, P2M + 3);
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 512);
+	assert_true(out_bit(P2M) && out_bit(2 * P2M - 1));
+	assert_false(leaf_at(e, P2M, NULL) & EPT_W);
+	ept_dirty_log_disable(e, log);
+}
+
+/* ---- A/D scan ------------------------------------------------------------------------------- */
+
+#define SCAN_PAGES (P1G + 2 * P2M)
+
+static u64 bitmap_words_(u64 n) { return (n + 63) / 64; }
+
+struct scan_fx {
+	struct ept_tracker t;
+	struct ept_scan s;
+	struct ept_extent ext[64];
+};
+
+static struct scan_fx *scan_fx_new(struct ept *e, gfn_t gfn, u64 npages)
+{
+	struct scan_fx *f = calloc(1, sizeof(*f));
+
+	f->t = (struct ept_tracker){ .gfn = gfn, .npages = npages,
+				     .young = calloc(bitmap_words_(npages), 8) };
+	f->s = (struct ept_scan){ .idle = calloc(bitmap_words_(npages), 8),
+				  .hole = calloc(bitmap_words_(npages), 8), .ext = f->ext,
+				  .max_ext = 64 };
+	assert_int_equal(ept_tracker_add(e, &f->t), 0);
+	return f;
+}
+
+static void scan_fx_free(struct ept *e, struct scan_fx *f)
+{
+	ept_tracker_del(e, &f->t);
+	free(f->t.young);
+	free(f->s.idle);
+	free(f->s.hole);
+	free(f);
+}
+
+static bool bit(const u64 *map, u64 i) { return map[i / 64] & BIT(i % 64); }
+
+static int state_of(struct scan_fx *f, gfn_t gfn)
+{
+	u64 i = gfn - f->t.gfn;
+
+	assert_false(bit(f->s.idle, i) && bit(f->s.hole, i));
+	return bit(f->s.hole, i) ? EPT_PAGE_HOLE : bit(f->s.idle, i) ? EPT_PAGE_IDLE :
+	       EPT_PAGE_ACCESSED;
+}
+
+static void test_scan_states_and_extents(void **state)
+{
+	struct ept *e = *state;
+	struct scan_fx *f;
+	u64 flushes;
+
+	/* [0, 1G): 1G leaf; [1G, 1G+2M): 2M leaf; [1G+2M, +16): 4K; rest of the 2M: hole */
+	assert_int_equal(ept_map(e, 0, HFN, P1G, 3, PROT), 0);
+	assert_int_equal(ept_map(e, P1G, HFN, P2M, 2, PROT), 0);
+	assert_int_equal(ept_map(e, P1G + P2M, 0x1000, 16, 1, PROT), 0);
+	f = scan_fx_new(e, 0, SCAN_PAGES);
+	assert_true(hw_access(e, P1G + 100, false, NULL, NULL));
+	assert_true(hw_access(e, P1G + P2M + 3, true, NULL, NULL));
+	flushes = host_env_flushes();
+	assert_int_equal(ept_scan(e, &f->t, &f->s, false), 0); /* peek */
+	assert_int_equal(host_env_flushes(), flushes);
+	assert_int_equal(state_of(f, 5), EPT_PAGE_IDLE);
+	assert_int_equal(state_of(f, P1G), EPT_PAGE_ACCESSED); /* the whole 2M leaf */
+	assert_int_equal(state_of(f, P1G + P2M - 1), EPT_PAGE_ACCESSED);
+	assert_int_equal(state_of(f, P1G + P2M + 2), EPT_PAGE_IDLE);
+	assert_int_equal(state_of(f, P1G + P2M + 3), EPT_PAGE_ACCESSED);
+	assert_int_equal(state_of(f, P1G + P2M + 16), EPT_PAGE_HOLE);
+	assert_int_equal(f->s.pages[EPT_PAGE_HOLE], P2M - 16);
+	assert_int_equal(f->s.pages[EPT_PAGE_ACCESSED], P2M + 1);
+	assert_int_equal(f->s.pages[EPT_PAGE_IDLE], P1G + 15);
+	/* extents: idle 1G x1 | accessed 2M x1 | idle 4K x3 | accessed 4K x1 | idle 4K x12 |
+	 * hole 4K x496 */
+	assert_int_equal(f->s.nr_ext, 6);
+	assert_false(f->s.ext_full);
+	assert_int_equal(f->ext[0].level, 3);
+	assert_int_equal(f->ext[0].npages, P1G);
+	assert_int_equal(f->ext[0].state, EPT_PAGE_IDLE);
+	assert_int_equal(f->ext[1].level, 2);
+	assert_int_equal(f->ext[1].state, EPT_PAGE_ACCESSED);
+	assert_int_equal(f->ext[2].npages, 3);
+	assert_int_equal(f->ext[3].gfn, P1G + P2M + 3);
+	assert_int_equal(f->ext[5].state, EPT_PAGE_HOLE);
+	assert_int_equal(f->ext[5].npages, P2M - 16);
+	/* peek again: same; then a clearing scan: same answer, then all idle */
+	assert_int_equal(ept_scan(e, &f->t, &f->s, false), 0);
+	assert_int_equal(f->s.pages[EPT_PAGE_ACCESSED], P2M + 1);
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	assert_int_equal(f->s.pages[EPT_PAGE_ACCESSED], P2M + 1);
+	assert_int_equal(host_env_flushes(), flushes + 1);
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	assert_int_equal(f->s.pages[EPT_PAGE_ACCESSED], 0);
+	assert_int_equal(host_env_flushes(), flushes + 1); /* no A cleared: no flush */
+	assert_false(leaf_at(e, P1G + P2M + 3, NULL) & EPT_A);
+	assert_true(leaf_at(e, P1G + P2M + 3, NULL) & EPT_D); /* D untouched */
+	scan_fx_free(e, f);
+}
+
+static void test_scan_clipped_and_full(void **state)
+{
+	struct ept *e = *state;
+	struct scan_fx *f;
+
+	assert_int_equal(ept_map(e, 0, HFN, P2M, 2, PROT), 0);
+	for (int i = 0; i < 200; i += 2)
+		assert_int_equal(ept_map(e, P2M + i, 0x1000 + i, 1, 1, PROT), 0);
+	f = scan_fx_new(e, 100, P2M); /* starts inside the 2M leaf */
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	assert_int_equal(f->ext[0].gfn, 100);
+	assert_int_equal(f->ext[0].npages, P2M - 100);
+	assert_int_equal(f->ext[0].level, 2);
+	assert_true(f->s.ext_full); /* 100 idle/hole alternations do not fit in 64 */
+	assert_int_equal(f->s.nr_ext, 64);
+	assert_int_equal(f->s.pages[EPT_PAGE_IDLE] + f->s.pages[EPT_PAGE_HOLE], P2M);
+	scan_fx_free(e, f);
+}
+
+static void test_scan_trackers_independent(void **state)
+{
+	struct ept *e = *state;
+	struct scan_fx *a, *b;
+
+	assert_int_equal(ept_map(e, 0, HFN, P2M, 1, PROT), 0);
+	a = scan_fx_new(e, 0, P2M);
+	b = scan_fx_new(e, 256, P2M); /* overlaps a's upper half */
+	assert_true(hw_access(e, 300, false, NULL, NULL));
+	assert_true(hw_access(e, 10, false, NULL, NULL));
+	assert_int_equal(ept_scan(e, &a->t, &a->s, true), 0); /* a takes the A bits */
+	assert_int_equal(a->s.pages[EPT_PAGE_ACCESSED], 2);
+	assert_int_equal(ept_scan(e, &b->t, &b->s, true), 0); /* b still sees 300 */
+	assert_int_equal(b->s.pages[EPT_PAGE_ACCESSED], 1);
+	assert_int_equal(state_of(b, 300), EPT_PAGE_ACCESSED);
+	assert_int_equal(state_of(b, P2M + 5), EPT_PAGE_HOLE);
+	assert_int_equal(ept_scan(e, &b->t, &b->s, true), 0);
+	assert_int_equal(b->s.pages[EPT_PAGE_ACCESSED], 0);
+	assert_int_equal(ept_scan(e, &a->t, &a->s, true), 0);
+	assert_int_equal(a->s.pages[EPT_PAGE_ACCESSED], 0);
+	/* b takes a new access; a keeps it; a peek of a does not consume it */
+	assert_true(hw_access(e, 400, false, NULL, NULL));
+	assert_int_equal(ept_scan(e, &b->t, &b->s, true), 0);
+	assert_int_equal(ept_scan(e, &a->t, &a->s, false), 0);
+	assert_int_equal(ept_scan(e, &a->t, &a->s, true), 0);
+	assert_int_equal(a->s.pages[EPT_PAGE_ACCESSED], 1);
+	assert_int_equal(state_of(a, 400), EPT_PAGE_ACCESSED);
+	scan_fx_free(e, b);
+	scan_fx_free(e, a);
+	assert_null(e->trackers);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +1081,26 @@ int main(void)
 		T(test_unmap_out_of_tables),
 		T(test_destroy_frees_everything),
 		T(test_iterator_skips_holes_and_huge),
+		T(test_split_1g_to_4k),
+		T(test_split_out_of_tables),
+		T(test_collapse_in_place),
+		T(test_collapse_merges_w),
+		T(test_collapse_refusals_change_nothing),
+		T(test_collapse_1g),
+		T(test_collapse_copy),
+		T(test_collapse_copy_out_of_memory),
+		T(test_collapse_lazy),
+		T(test_write_protect),
+		T(test_fault_results),
+		T(test_dirty_wp_cycle),
+		T(test_dirty_manual_clear),
+		T(test_dirty_dbit),
+		T(test_dirty_pml),
+		T(test_dirty_enable_errors),
+		T(test_dirty_huge_fault_marks_leaf),
+		T(test_scan_states_and_extents),
+		T(test_scan_clipped_and_full),
+		T(test_scan_trackers_independent),
 #undef T
 	};
 
