@@ -105,7 +105,9 @@ def kernel():
         _kernel_failure_shown.append(1)
         pytest.fail("`%s` failed:\n%s" % (" ".join(r.cmd), r.output[-6000:]), pytrace=False)
     if not ev.ELF.exists():
-        pytest.fail("make kernel succeeded but %s is missing" % ev.ELF, pytrace=False)
+        pytest.fail("%s is missing%s" % (ev.ELF, " (EPTVISOR_NO_BUILD is set)" if ev.no_build()
+                                         else " after a successful `make kernel`"),
+                    pytrace=False)
     return ev.ELF
 
 
