@@ -8,6 +8,7 @@
 struct options opts = {
 	.run = "demo",
 	.platform = "unknown",
+	.trace = "off",
 };
 
 static void report(void *ctx, const char *msg)
@@ -15,6 +16,8 @@ static void report(void *ctx, const char *msg)
 	(void)ctx;
 	printk("cmdline: %s\n", msg);
 }
+
+static const char *const trace_modes[] = { "off", "on", "ring", NULL };
 
 int options_parse(const char *cmdline)
 {
@@ -25,7 +28,8 @@ int options_parse(const char *cmdline)
 		{ "mem", OPT_SIZE, &opts.mem, 1 << 20, 4ULL << 30, 0, NULL, "guest memory" },
 		{ "platform", OPT_STR, opts.platform, 0, 0, sizeof(opts.platform), NULL,
 		  "platform name for reports" },
-		{ "trace", OPT_BOOL, &opts.trace, 0, 1, 0, NULL, "print every VM exit" },
+		{ "trace", OPT_STR, opts.trace, 0, 0, sizeof(opts.trace), trace_modes,
+		  "off, on (print every exit) or ring (dump the last ones at the end)" },
 		{ "exc-test", OPT_BOOL, &opts.exc_test, 0, 1, 0, NULL, "show an exception dump" },
 	};
 

@@ -12,7 +12,7 @@ struct options {
 	u64 vcpus;         /* 0 = each scenario's own default */
 	u64 mem;           /* guest memory in bytes; 0 = each scenario's own default */
 	char platform[32]; /* informational: copied into every @json line */
-	bool trace;        /* print every VM exit */
+	char trace[8];     /* off, on (print every exit and fault), ring (keep the last ones) */
 	bool exc_test;     /* execute int3 once to show the exception dump */
 };
 

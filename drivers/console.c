@@ -13,7 +13,7 @@ static spinlock_t console_lock = SPINLOCK_INIT;
 
 static void vprint_raw(const char *fmt, va_list ap)
 {
-	char buf[512];
+	char buf[1024];
 	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 
 	serial_write(buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1);

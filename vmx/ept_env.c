@@ -28,7 +28,6 @@ void ept_env_flush(struct ept *ept)
 	struct vm *vm = container_of(ept, struct vm, ept);
 	u64 gen = __atomic_add_fetch(&vm->flush_gen, 1, __ATOMIC_SEQ_CST);
 
-	STAT_INC(vm, flushes);
 	vmx_invept(vm->eptp);
 	for (int i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = vm->vcpus[i];

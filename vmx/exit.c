@@ -9,6 +9,7 @@
 #include "errno.h"
 #include "lib.h"
 #include "vmx/exit.h"
+#include "vmx/trace.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 
@@ -134,30 +135,43 @@ static bool handle_io(struct vcpu *v)
 	return true;
 }
 
+/*
+ * An EPT violation: the EPT code decides (lockless fast path for dirty-logging write
+ * faults, else under the MMU lock); a page not yet backed is populated here; a real
+ * protection fault or a gpa in no memslot stops the VM.
+ */
 static bool handle_ept_violation(struct vcpu *v)
 {
 	u64 q = vmcs_read(EXIT_QUALIFICATION);
 	gpa_t gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
-	const char *access = q & EPT_QUAL_FETCH ? "fetch" : q & EPT_QUAL_WRITE ? "write" : "read";
+	/* Qualification bits 0-2 (read, write, fetch) line up with EPT_R/W/X. */
+	u64 access = (q & (EPT_QUAL_READ | EPT_QUAL_WRITE | EPT_QUAL_FETCH)) ?: EPT_R;
+	const char *what = q & EPT_QUAL_FETCH ? "fetch" : q & EPT_QUAL_WRITE ? "write" : "read";
 	char why[128];
-	int err;
+	int r;
 
-	STAT_INC(v->vm, ept_violations);
 	if (!vm_find_slot(v->vm, gpa_to_gfn(gpa))) {
+		v->stats.outside++;
 		snprintf(why, sizeof(why), "EPT violation: %s of gpa 0x%lx outside every memslot",
-			 access, gpa);
+			 what, gpa);
 		return stop_with_dump(v, EXIT_EPT_VIOLATION, why);
 	}
-	if (q & EPT_QUAL_PERMS) {
+	r = ept_handle_fault(&v->vm->ept, gpa_to_gfn(gpa), access);
+	if (r >= 0 && r <= EPT_FAULT_VIOLATION)
+		v->stats.faults[r]++;
+	trace_fault(v, gpa, r);
+	if (r == EPT_FAULT_NOT_PRESENT)
+		r = vm_populate(v->vm, gpa_to_gfn(gpa));
+	if (r == EPT_FAULT_VIOLATION) {
 		snprintf(why, sizeof(why), "EPT violation: %s of gpa 0x%lx not permitted (qual 0x%lx)",
-			 access, gpa, q);
+			 what, gpa, q);
 		return stop_with_dump(v, EXIT_EPT_VIOLATION, why);
 	}
-	err = vm_populate(v->vm, gpa_to_gfn(gpa));
-	if (err) {
-		snprintf(why, sizeof(why), "cannot populate gpa 0x%lx (error %d)", gpa, err);
+	if (r < 0) {
+		snprintf(why, sizeof(why), "cannot handle the fault at gpa 0x%lx (error %d)", gpa, r);
 		return stop_with_dump(v, EXIT_EPT_VIOLATION, why);
 	}
+	/* Fixed, spurious, populated, or busy (the hypervisor is copying the page: retry). */
 	return true;
 }
 
@@ -208,10 +222,8 @@ bool vcpu_handle_exit(struct vcpu *v, u32 reason)
 	char why[80];
 
 	if (basic < EXIT_REASONS)
-		STAT_INC(v->vm, exits[basic]);
-	if (opts.trace)
-		printk("trace: vm %s vcpu %d exit %s rip 0x%lx qual 0x%lx\n", v->vm->name, v->id,
-		       exit_reason_name(basic), vmcs_read(GUEST_RIP), vmcs_read(EXIT_QUALIFICATION));
+		v->stats.exits[basic]++;
+	trace_exit(v, basic);
 	if (reason & BIT(31))
 		return handle_entry_failure(v, basic);
 	if (basic < EXIT_REASONS && handlers[basic])

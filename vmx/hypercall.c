@@ -7,6 +7,8 @@
 #include "errno.h"
 #include "hypercall.h"
 #include "lib.h"
+#include "vmx/exit.h"
+#include "vmx/report.h"
 #include "vmx/vcpu.h"
 
 typedef s64 (*hc_fn)(struct vcpu *v, u64 a0, u64 a1, u64 a2);
@@ -85,17 +87,18 @@ static s64 hc_vcpu_id(struct vcpu *v, u64 a0, u64 a1, u64 a2)
 
 static s64 hc_stats(struct vcpu *v, u64 gpa, u64 size, u64 a2)
 {
-	const struct vm_stats *s = &v->vm->stats;
 	struct hc_stats out = { 0 };
+	struct vcpu_stats sum;
 
 	(void)a2;
 	if (size != sizeof(out))
 		return -EINVAL;
+	vm_sum_vcpu_stats(v->vm, &sum);
 	for (int i = 0; i < EXIT_REASONS; i++)
-		out.exits += s->exits[i];
-	out.ept_violations = s->ept_violations;
-	out.populates = s->populates;
-	out.hypercalls = s->hypercalls;
+		out.exits += sum.exits[i];
+	out.ept_violations = sum.exits[EXIT_EPT_VIOLATION];
+	out.populates = v->vm->stats.populates;
+	out.hypercalls = v->vm->stats.hypercalls;
 	return vm_copy_to_guest(v->vm, gpa, &out, sizeof(out)) ? -EFAULT : 0;
 }
 

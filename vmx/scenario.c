@@ -14,6 +14,7 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/exit.h"
+#include "vmx/report.h"
 #include "vmx/scenario.h"
 #include "vmx/vcpu.h"
 
@@ -164,44 +165,6 @@ static bool judge(const struct vm *vm, const struct scenario *sc, char *why, siz
 	return true;
 }
 
-/* Copy s into a JSON string body (quotes and backslashes become '). */
-static const char *json_safe(const char *s, char *buf, size_t n)
-{
-	size_t i = 0;
-
-	for (; s[i] && i + 1 < n; i++)
-		buf[i] = (s[i] == '"' || s[i] == '\\' || s[i] < 32) ? '\'' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
-/* What is left of a VM after vm_destroy, for the report. */
-struct outcome {
-	struct vm_stats stats;
-	int nvcpus;
-	char stop_reason[160];
-};
-
-static void print_json(const struct outcome *o, const struct scenario *sc, bool pass, s64 leaked)
-{
-	const struct vm_stats *s = &o->stats;
-	char exits[512] = "", reason[160];
-	size_t len = 0;
-
-	for (int r = 0; r < EXIT_REASONS; r++)
-		if (s->exits[r] && len < sizeof(exits))
-			len += snprintf(exits + len, sizeof(exits) - len, "%s\"%s\":%lu",
-					len ? "," : "", exit_reason_name(r), s->exits[r]);
-	printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"result\":\"%s\",\"vcpus\":%d,"
-	       "\"exits\":{%s},\"ept_violations\":%lu,\"populates\":%lu,\"hypercalls\":%lu,"
-	       "\"hypercall_errors\":%lu,\"flushes\":%lu,\"checks_passed\":%lu,"
-	       "\"checks_failed\":%lu,\"frames_leaked\":%ld,\"stop_reason\":\"%s\"}\n",
-	       sc->name, opts.platform, pass ? "pass" : "fail", o->nvcpus, exits,
-	       s->ept_violations, s->populates, s->hypercalls, s->hypercall_errors, s->flushes,
-	       s->checks_passed, s->checks_failed, leaked,
-	       json_safe(o->stop_reason, reason, sizeof(reason)));
-}
-
 static void tap(struct tally *t, const char *name, int verdict, const char *why)
 {
 	t->num++;
@@ -219,10 +182,10 @@ static void tap(struct tally *t, const char *name, int verdict, const char *why)
 
 static void run_scenario(const struct scenario *sc, struct tally *t)
 {
-	u64 free_before = frame_free_count(&frames);
+	u64 free_before;
 	int nvcpus = opts.vcpus ? (int)opts.vcpus : sc->vcpus;
 	char why[200] = "";
-	struct outcome out;
+	struct vm_report *rep;
 	struct vm *vm;
 	bool pass;
 	s64 leaked;
@@ -235,8 +198,11 @@ static void run_scenario(const struct scenario *sc, struct tally *t)
 		tap(t, sc->name, 0, why);
 		return;
 	}
-	vm = vm_create(sc->name, opts.mem ? opts.mem : sc->mem);
+	rep = kzalloc(sizeof(*rep));
+	free_before = frame_free_count(&frames);
+	vm = rep ? vm_create(sc->name, opts.mem ? opts.mem : sc->mem) : NULL;
 	if (!vm) {
+		kfree(rep, sizeof(*rep));
 		tap(t, sc->name, -1, "out of memory creating the VM");
 		return;
 	}
@@ -250,21 +216,21 @@ static void run_scenario(const struct scenario *sc, struct tally *t)
 		snprintf(why, sizeof(why), "set-up failed (error %d%s)", err,
 			 err == -ENOMEM ? ": not enough free contiguous memory" : "");
 		vm_destroy(vm);
+		kfree(rep, sizeof(*rep));
 		tap(t, sc->name, err == -ENOMEM ? 0 : -1, why);
 		return;
 	}
 	run_vcpus(vm);
 	pass = judge(vm, sc, why, sizeof(why));
-	out.stats = vm->stats;
-	out.nvcpus = vm->nvcpus;
-	memcpy(out.stop_reason, vm->stop_reason, sizeof(out.stop_reason));
+	vm_report_take(rep, vm);
 	vm_destroy(vm);
 	leaked = (s64)free_before - (s64)frame_free_count(&frames);
 	if (pass && leaked) {
 		snprintf(why, sizeof(why), "%ld frame(s) leaked", leaked);
 		pass = false;
 	}
-	print_json(&out, sc, pass, leaked);
+	vm_report_print(rep, pass ? "pass" : "fail", leaked);
+	kfree(rep, sizeof(*rep));
 	tap(t, sc->name, pass ? 1 : -1, why);
 }
 

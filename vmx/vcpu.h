@@ -29,6 +29,7 @@ struct vcpu {
 	u64 flush_seen; /* vm->flush_gen this vCPU's CPU has flushed for */
 	bool in_guest;  /* between vcpu_flush_before_entry() and the VM exit */
 	u64 exits;
+	struct vcpu_stats stats;
 	char line[128]; /* guest COM1 output, until newline */
 	int line_len;
 };

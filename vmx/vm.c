@@ -11,6 +11,7 @@
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "vmx/trace.h"
 #include "vmx/vcpu.h"
 #include "vmx/vm.h"
 #include "vmx/vmx.h"
@@ -39,6 +40,7 @@ struct vm *vm_create(const char *name, u64 mem)
 		return NULL;
 	vm->name = name;
 	vm->stop_exit_reason = -1;
+	trace_vm_init(vm);
 	if (ept_init(&vm->ept)) {
 		kfree(vm, sizeof(*vm));
 		return NULL;
@@ -109,6 +111,7 @@ static void slot_free(struct memslot *s)
 
 void vm_destroy(struct vm *vm)
 {
+	trace_vm_dump(vm);
 	for (int i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	/* The EPT goes away with its frames: every CPU that ran this VM dropped its cached

@@ -30,12 +30,20 @@ struct memslot {
 	unsigned run_order;
 };
 
-/* Per-VM counters; printed as @json at the end of every scenario. */
+/* Per-VM counters (exits and faults are per vCPU: struct vcpu_stats); printed as @json at
+ * the end of every scenario, with the EPT's own (ept->stats: flushes, splits, collapses). */
 struct vm_stats {
-	u64 exits[EXIT_REASONS];
-	u64 ept_violations, populates, hypercalls, hypercall_errors;
-	u64 io_unhandled, flushes, shootdown_ipis;
+	u64 populates, hypercalls, hypercall_errors;
+	u64 io_unhandled, shootdown_ipis;
 	u64 checks_passed, checks_failed;
+};
+
+/* Per-vCPU counters: only the vCPU's own CPU writes them. */
+struct vcpu_stats {
+	u64 exits[EXIT_REASONS];
+	u64 faults[EPT_FAULT_VIOLATION + 1]; /* EPT violations by enum ept_fault_result */
+	u64 outside;                         /* EPT violations outside every memslot */
+	u64 pml_entries, pml_full;
 };
 
 /* Counters are bumped by several vCPUs at once: relaxed atomics (only totals matter). */
@@ -59,6 +67,7 @@ struct vm {
 	volatile bool stopping;    /* a vCPU died: the others leave at their next exit */
 	u64 flush_gen;             /* bumped by every EPT flush request (ept_env_flush) */
 	struct vm_stats stats;
+	struct trace_ring *trace;  /* trace=ring only */
 	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
 	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
 	/* Test hooks: break the VMCS on purpose to show how entry failures are reported. */

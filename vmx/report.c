@@ -1,0 +1,94 @@
+/* The @json counters report (see report.h). */
+#include "boot/options.h"
+#include "drivers/console.h"
+#include "lib.h"
+#include "vmx/exit.h"
+#include "vmx/report.h"
+#include "vmx/trace.h"
+#include "vmx/vcpu.h"
+
+static void add_stats(struct vcpu_stats *sum, const struct vcpu_stats *s)
+{
+	for (int i = 0; i < EXIT_REASONS; i++)
+		sum->exits[i] += s->exits[i];
+	for (int i = 0; i <= EPT_FAULT_VIOLATION; i++)
+		sum->faults[i] += s->faults[i];
+	sum->outside += s->outside;
+	sum->pml_entries += s->pml_entries;
+	sum->pml_full += s->pml_full;
+}
+
+void vm_sum_vcpu_stats(const struct vm *vm, struct vcpu_stats *sum)
+{
+	memset(sum, 0, sizeof(*sum));
+	for (int i = 0; i < vm->nvcpus; i++)
+		add_stats(sum, &vm->vcpus[i]->stats);
+}
+
+void vm_report_take(struct vm_report *r, const struct vm *vm)
+{
+	r->name = vm->name;
+	r->nvcpus = vm->nvcpus;
+	r->vm = vm->stats;
+	r->ept = vm->ept.stats;
+	for (int i = 0; i < vm->nvcpus; i++) {
+		r->vcpu[i] = vm->vcpus[i]->stats;
+		r->cpu[i] = vm->vcpus[i]->cpu;
+	}
+	memcpy(r->stop_reason, vm->stop_reason, sizeof(r->stop_reason));
+}
+
+const char *json_safe(const char *s, char *buf, size_t n)
+{
+	size_t i = 0;
+
+	for (; s[i] && i + 1 < n; i++)
+		buf[i] = (s[i] == '"' || s[i] == '\\' || s[i] < 32) ? '\'' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
+/* "exits":{...} and "faults":{...} of one counter set, nonzero entries only. */
+static void format_counts(char *buf, size_t n, const struct vcpu_stats *s)
+{
+	size_t len = snprintf(buf, n, "\"exits\":{");
+
+	for (int r = 0, first = 1; r < EXIT_REASONS && len < n; r++)
+		if (s->exits[r]) {
+			len += snprintf(buf + len, n - len, "%s\"%s\":%lu", first ? "" : ",",
+					exit_reason_name(r), s->exits[r]);
+			first = 0;
+		}
+	if (len < n)
+		len += snprintf(buf + len, n - len, "},\"faults\":{");
+	for (int k = 0; k <= EPT_FAULT_VIOLATION && len < n; k++)
+		len += snprintf(buf + len, n - len, "%s\"%s\":%lu", k ? "," : "",
+				fault_result_name(k), s->faults[k]);
+	if (len < n)
+		snprintf(buf + len, n - len, ",\"outside\":%lu},\"pml_entries\":%lu,\"pml_full\":%lu",
+			 s->outside, s->pml_entries, s->pml_full);
+}
+
+void vm_report_print(const struct vm_report *r, const char *result, s64 leaked)
+{
+	struct vcpu_stats sum = { 0 };
+	char counts[900], reason[160];
+
+	for (int i = 0; i < r->nvcpus; i++)
+		add_stats(&sum, &r->vcpu[i]);
+	format_counts(counts, sizeof(counts), &sum);
+	printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"result\":\"%s\",\"vcpus\":%d,%s,"
+	       "\"populates\":%lu,\"hypercalls\":%lu,\"hypercall_errors\":%lu,"
+	       "\"flushes\":%lu,\"shootdown_ipis\":%lu,\"splits\":%lu,\"collapses\":%lu,"
+	       "\"checks_passed\":%lu,\"checks_failed\":%lu,\"frames_leaked\":%ld,"
+	       "\"stop_reason\":\"%s\"}\n",
+	       r->name, opts.platform, result, r->nvcpus, counts, r->vm.populates,
+	       r->vm.hypercalls, r->vm.hypercall_errors, r->ept.flushes, r->vm.shootdown_ipis,
+	       r->ept.splits, r->ept.collapses, r->vm.checks_passed, r->vm.checks_failed, leaked,
+	       json_safe(r->stop_reason, reason, sizeof(reason)));
+	for (int i = 0; r->nvcpus > 1 && i < r->nvcpus; i++) {
+		format_counts(counts, sizeof(counts), &r->vcpu[i]);
+		printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"vcpu\":%d,\"cpu\":%u,%s}\n",
+		       r->name, opts.platform, i, r->cpu[i], counts);
+	}
+}

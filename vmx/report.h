@@ -1,0 +1,29 @@
+/*
+ * What a VM counted, as the @json lines a scenario ends with: one for the VM (totals, the
+ * EPT's own counters, leaves by size) and one per vCPU (exits by reason, EPT faults by kind).
+ * The snapshot outlives the VM, so the report can include what vm_destroy gave back.
+ */
+#ifndef EPTVISOR_VMX_REPORT_H
+#define EPTVISOR_VMX_REPORT_H
+
+#include "vmx/vm.h"
+
+struct vm_report {
+	const char *name;
+	int nvcpus;
+	struct vm_stats vm;
+	struct ept_stats ept;
+	struct vcpu_stats vcpu[MAX_VCPUS];
+	u32 cpu[MAX_VCPUS];
+	char stop_reason[160];
+};
+
+/* Sum every vCPU's counters into *sum (racy reads of running vCPUs: totals only). */
+void vm_sum_vcpu_stats(const struct vm *vm, struct vcpu_stats *sum);
+void vm_report_take(struct vm_report *r, const struct vm *vm);
+/* Print the VM line and the per-vCPU lines, tagged with result and frames leaked. */
+void vm_report_print(const struct vm_report *r, const char *result, s64 leaked);
+/* Copy s into buf as a JSON string body (quotes, backslashes, controls become '). */
+const char *json_safe(const char *s, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,84 @@
+/* The exit/fault trace (see trace.h). */
+#include "arch/cpu.h"
+#include "boot/options.h"
+#include "drivers/console.h"
+#include "lib.h"
+#include "mm/mm.h"
+#include "vmx/exit.h"
+#include "vmx/trace.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+
+static const char *const fault_names[] = {
+	"fixed_fast", "spurious", "fixed_slow", "not_present", "busy", "violation",
+};
+
+const char *fault_result_name(int r)
+{
+	return r >= 0 && r < (int)ARRAY_SIZE(fault_names) ? fault_names[r] : "error";
+}
+
+void trace_vm_init(struct vm *vm)
+{
+	if (!strcmp(opts.trace, "ring"))
+		vm->trace = kzalloc(sizeof(*vm->trace));
+}
+
+static void print_event(const char *vm_name, const struct trace_event *e)
+{
+	if (e->reason == TRACE_FAULT)
+		printk("trace: %s/%u tsc %lu fault gpa 0x%lx -> %s\n", vm_name, e->vcpu, e->tsc,
+		       e->info, fault_result_name(e->result));
+	else
+		printk("trace: %s/%u tsc %lu exit %s rip 0x%lx qual 0x%lx\n", vm_name, e->vcpu,
+		       e->tsc, exit_reason_name(e->reason), e->rip, e->info);
+}
+
+static void record(struct vcpu *v, const struct trace_event *e)
+{
+	struct trace_ring *ring = v->vm->trace;
+
+	if (ring) {
+		/* RELAXED: vCPUs only need distinct slots; the dump runs after they stopped. */
+		u64 slot = __atomic_fetch_add(&ring->head, 1, __ATOMIC_RELAXED) % TRACE_RING;
+
+		ring->ev[slot] = *e;
+	} else if (!strcmp(opts.trace, "on")) {
+		print_event(v->vm->name, e);
+	}
+}
+
+void trace_exit(struct vcpu *v, u32 reason)
+{
+	struct trace_event e = { rdtsc(), 0, 0, (u16)v->id, (u16)reason, 0 };
+
+	if (!v->vm->trace && strcmp(opts.trace, "on"))
+		return;
+	e.rip = vmcs_read(GUEST_RIP);
+	e.info = vmcs_read(EXIT_QUALIFICATION);
+	record(v, &e);
+}
+
+void trace_fault(struct vcpu *v, u64 gpa, int result)
+{
+	struct trace_event e = { rdtsc(), 0, gpa, (u16)v->id, TRACE_FAULT, (s16)result };
+
+	if (v->vm->trace || !strcmp(opts.trace, "on"))
+		record(v, &e);
+}
+
+void trace_vm_dump(struct vm *vm)
+{
+	struct trace_ring *ring = vm->trace;
+	u64 first;
+
+	if (!ring)
+		return;
+	first = ring->head > TRACE_RING ? ring->head - TRACE_RING : 0;
+	printk("trace: last %lu of %lu events of VM '%s':\n", ring->head - first, ring->head,
+	       vm->name);
+	for (u64 i = first; i < ring->head; i++)
+		print_event(vm->name, &ring->ev[i % TRACE_RING]);
+	kfree(ring, sizeof(*ring));
+	vm->trace = NULL;
+}
