@@ -92,6 +92,22 @@ static inline void hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
 /* sti takes effect after the next instruction, so no interrupt slips in before hlt. */
 static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
 static inline void int3(void) { __asm__ volatile("int3"); }
+/* After a VM exit caused by an NMI the CPU keeps blocking NMIs until the next IRET: execute
+ * one (to the next instruction) so the following kick can get through. */
+static inline void nmi_unblock(void)
+{
+	__asm__ volatile("movq %%rsp, %%rax\n\t"
+			 "pushq $0x10\n\t"
+			 "pushq %%rax\n\t"
+			 "pushfq\n\t"
+			 "pushq $0x08\n\t"
+			 "leaq 1f(%%rip), %%rax\n\t"
+			 "pushq %%rax\n\t"
+			 "iretq\n"
+			 "1:"
+			 ::: "rax", "memory", "cc");
+}
+
 static inline void invlpg(hva_t va) { __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 
 static inline u64 read_rflags(void)

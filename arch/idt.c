@@ -83,6 +83,11 @@ void trap_dispatch(struct trap_frame *f)
 	}
 	if (f->vector == VEC_SPURIOUS)
 		return;
+	if (f->vector == 2) {
+		/* An NMI is a vCPU kick (vcpu_kick) that found this CPU in root mode: the
+		 * state it asks us to look at is checked before the next VM entry anyway. */
+		return;
+	}
 	dump_frame(f);
 	if (f->vector == 3) {
 		printk_unlocked("(breakpoint: continuing)\n");

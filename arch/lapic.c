@@ -15,6 +15,7 @@
 #define ICR_ALL_BUT_SELF (3u << 18)
 #define ICR_INIT (5u << 8)
 #define ICR_STARTUP (6u << 8)
+#define ICR_NMI (4u << 8)
 #define ICR_ASSERT BIT(14)
 #define ICR_LEVEL BIT(15)
 #define APIC_BASE_ENABLE BIT(11)
@@ -49,5 +50,6 @@ static void icr_send(u32 dest, u32 lo)
 }
 
 void lapic_send_ipi(u32 apic_id, u8 vector) { icr_send(apic_id, vector); }
+void lapic_send_nmi(u32 apic_id) { icr_send(apic_id, ICR_NMI); }
 void lapic_broadcast_init(void) { icr_send(0, ICR_ALL_BUT_SELF | ICR_INIT | ICR_ASSERT | ICR_LEVEL); }
 void lapic_broadcast_sipi(u8 page) { icr_send(0, ICR_ALL_BUT_SELF | ICR_STARTUP | ICR_ASSERT | page); }

@@ -8,6 +8,9 @@ void lapic_init(void);
 u32 lapic_id(void);
 void lapic_eoi(void);
 void lapic_send_ipi(u32 apic_id, u8 vector);
+/* An NMI: the kick that makes a CPU in guest mode exit whatever the guest's RFLAGS.IF
+ * (Bochs 2.7 holds back fixed-vector interrupts from a guest running with IF = 0). */
+void lapic_send_nmi(u32 apic_id);
 /* INIT and STARTUP to every CPU but this one (SMP bring-up). */
 void lapic_broadcast_init(void);
 void lapic_broadcast_sipi(u8 page);

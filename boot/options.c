@@ -30,6 +30,8 @@ int options_parse(const char *cmdline)
 		  "platform name for reports" },
 		{ "trace", OPT_STR, opts.trace, 0, 0, sizeof(opts.trace), trace_modes,
 		  "off, on (print every exit) or ring (dump the last ones at the end)" },
+		{ "rounds", OPT_UINT, &opts.rounds, 1, 100000, 0, NULL,
+		  "harvest rounds of the dirty-log scenarios" },
 		{ "exc-test", OPT_BOOL, &opts.exc_test, 0, 1, 0, NULL, "show an exception dump" },
 	};
 

@@ -175,6 +175,34 @@ static long test_demo(void)
 	return 0;
 }
 
+/* xorshift64: the guest's pseudo-random page picker. */
+static u64 next_random(u64 *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Write round numbers into pseudo-random words of pseudo-random pages until told to stop. */
+static long test_dirty_writer(void)
+{
+	struct guest_ctrl *ctrl = (struct guest_ctrl *)GT_CTRL_GPA;
+	long id = hypercall(HC_VCPU_ID, 0, 0, 0);
+	u64 seed = 0x9e3779b97f4a7c15ULL * (id + 1), n = 0;
+
+	while (!ctrl->go && !ctrl->stop)
+		pause();
+	while (!ctrl->stop) {
+		u64 r = next_random(&seed);
+		volatile u64 *page = (volatile u64 *)(GT_DIRTY_GPA + (r % GT_DIRTY_PAGES) * 4096);
+
+		page[(r >> 32) % 512] = (ctrl->round << 32) | ((u64)id << 24) | (n++ & 0xffffff);
+	}
+	ctrl->writes[id] = n;
+	return 0;
+}
+
 long guest_main(long test)
 {
 	switch (test) {
@@ -188,6 +216,7 @@ long guest_main(long test)
 	case GT_BAD_HYPERCALLS: return test_bad_hypercalls();
 	case GT_TWO_VCPUS: return test_two_vcpus();
 	case GT_DEMO: return test_demo();
+	case GT_DIRTY_WRITER: return test_dirty_writer();
 	}
 	gprintf("unknown test %ld", test);
 	return 99;

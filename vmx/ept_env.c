@@ -17,29 +17,63 @@
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
+#define KICK_RETRY_SPINS 20000
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 void *ept_env_va(hpa_t hpa) { return phys_to_virt(hpa); }
 hpa_t ept_env_alloc_table(void) { return alloc_zeroed_frame(); }
 void ept_env_free_table(hpa_t hpa) { frame_free(&frames, hpa_to_hfn(hpa)); }
 
+void vcpu_kick(struct vcpu *v)
+{
+	lapic_send_nmi(percpu[v->cpu].apic_id);
+}
+
 void ept_env_flush(struct ept *ept)
 {
 	struct vm *vm = container_of(ept, struct vm, ept);
-	u64 gen = __atomic_add_fetch(&vm->flush_gen, 1, __ATOMIC_SEQ_CST);
 
 	vmx_invept(vm->eptp);
+	vm_sync_vcpus(vm);
+}
+
+/* Has v flushed for generation gen, or left guest mode (it flushes before re-entering)? */
+static bool vcpu_synced(struct vcpu *v, u64 gen)
+{
+	/* ACQUIRE pairs with the vCPU's release of flush_seen after its INVEPT. */
+	return __atomic_load_n(&v->flush_seen, __ATOMIC_ACQUIRE) >= gen ||
+	       !__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE);
+}
+
+static bool vcpu_needs_kick(struct vcpu *v)
+{
+	return v->cpu != this_cpu_id() && __atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST);
+}
+
+void vm_sync_vcpus(struct vm *vm)
+{
+	u64 gen = __atomic_add_fetch(&vm->flush_gen, 1, __ATOMIC_SEQ_CST);
+
+	/* Kick them all first, then wait: one shootdown round for the whole operation. */
+	for (int i = 0; i < vm->nvcpus; i++)
+		if (vcpu_needs_kick(vm->vcpus[i])) {
+			STAT_INC(vm, shootdown_ipis);
+			vcpu_kick(vm->vcpus[i]);
+		}
 	for (int i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = vm->vcpus[i];
 
-		if (v->cpu == this_cpu_id() || !__atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST))
+		if (v->cpu == this_cpu_id())
 			continue;
-		STAT_INC(vm, shootdown_ipis);
-		lapic_send_ipi(percpu[v->cpu].apic_id, VEC_SHOOTDOWN);
-		/* ACQUIRE pairs with the vCPU's release of flush_seen after its INVEPT. */
-		while (__atomic_load_n(&v->flush_seen, __ATOMIC_ACQUIRE) < gen &&
-		       __atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE))
+		/* Kick again now and then: an NMI that lands between the vCPU's in_guest store
+		 * and its VM entry is taken by the host and does not make the guest exit. */
+		for (u64 spins = 1; !vcpu_synced(v, gen); spins++) {
 			cpu_relax();
+			if (spins % KICK_RETRY_SPINS == 0) {
+				STAT_INC(vm, shootdown_ipis);
+				vcpu_kick(v);
+			}
+		}
 	}
 }
 

@@ -58,9 +58,14 @@ static bool handle_extint(struct vcpu *v)
 	return true;
 }
 
+/* An NMI: a kick from vcpu_kick (or a real one, which has nothing else to tell us). */
 static bool handle_nmi(struct vcpu *v)
 {
 	(void)v;
+	/* Bochs saves "blocking by NMI" into the guest state on an NMI exit, which would hold
+	 * back every later kick; our guests never see NMIs (NMI exiting), so clear it. */
+	vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) & ~BIT(3));
+	nmi_unblock();
 	return true;
 }
 
@@ -193,7 +198,15 @@ static bool handle_preemption_timer(struct vcpu *v)
 	return stop_with_dump(v, EXIT_PREEMPTION_TIMER, why);
 }
 
+static bool handle_pml_full(struct vcpu *v)
+{
+	/* vcpu_run drained the buffer already, as after every exit. */
+	v->stats.pml_full++;
+	return true;
+}
+
 static const exit_handler handlers[EXIT_REASONS] = {
+	[EXIT_PML_FULL] = handle_pml_full,
 	[EXIT_EXCEPTION_NMI] = handle_nmi,
 	[EXIT_EXTERNAL_INTERRUPT] = handle_extint,
 	[EXIT_TRIPLE_FAULT] = handle_triple_fault,

@@ -23,7 +23,8 @@ static s64 hc_exit(struct vcpu *v, u64 code, u64 a1, u64 a2)
 {
 	(void)a1, (void)a2;
 	v->exit_code = (s64)code;
-	v->state = VCPU_EXITED;
+	/* RELEASE: pairs with wait_vcpus_done(); the guest's writes happened before. */
+	__atomic_store_n(&v->state, VCPU_EXITED, __ATOMIC_RELEASE);
 	return 0;
 }
 

@@ -14,26 +14,10 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/exit.h"
+#include "vmx/experiments.h"
 #include "vmx/report.h"
 #include "vmx/scenario.h"
 #include "vmx/vcpu.h"
-
-#define MIB (1ULL << 20)
-#define DEFAULT_BUDGET 400000000ULL /* preemption-timer ticks (instructions under Bochs) */
-
-enum expect { EXPECT_EXIT_OK, EXPECT_STOPPED };
-
-struct scenario {
-	const char *name;
-	const char *group;
-	int test; /* GT_* program the guest runs */
-	int vcpus;
-	u64 mem;
-	u64 budget;
-	enum expect expect;
-	int stop_reason; /* for EXPECT_STOPPED: the basic exit reason that must stop it */
-	int (*setup)(struct vm *vm);
-};
 
 static int add_2m_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_2M_GPA, SZ_2M, 2); }
 static int add_1g_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_1G_GPA, SZ_1G, 3); }
@@ -50,37 +34,44 @@ static int break_host_state(struct vm *vm)
 	return 0;
 }
 
+/* Unset fields take defaults: 1 vCPU, 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
 static const struct scenario scenarios[] = {
-	{ "demo", "demo", GT_DEMO, 1, 32 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0, NULL },
-	{ "guest_hello", "selftest", GT_HELLO, 1, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0, NULL },
-	{ "populate_readback", "selftest", GT_POPULATE, 1, 16 * MIB, DEFAULT_BUDGET,
-	  EXPECT_EXIT_OK, 0, NULL },
-	{ "map_2m", "selftest", GT_MAP_2M, 1, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0,
-	  add_2m_slot },
-	{ "map_1g", "selftest", GT_MAP_1G, 1, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0,
-	  add_1g_slot },
-	{ "gpa_outside_memslot_stopped", "selftest", GT_OUTSIDE, 1, 16 * MIB, DEFAULT_BUDGET,
-	  EXPECT_STOPPED, EXIT_EPT_VIOLATION, NULL },
-	{ "triple_fault_survived", "selftest", GT_TRIPLE_FAULT, 1, 16 * MIB, DEFAULT_BUDGET,
-	  EXPECT_STOPPED, EXIT_TRIPLE_FAULT, NULL },
-	{ "runaway_stopped_by_timer", "selftest", GT_RUNAWAY, 1, 16 * MIB, 5000000,
-	  EXPECT_STOPPED, EXIT_PREEMPTION_TIMER, NULL },
-	{ "bad_hypercalls_rejected", "selftest", GT_BAD_HYPERCALLS, 1, 16 * MIB, DEFAULT_BUDGET,
-	  EXPECT_EXIT_OK, 0, NULL },
-	{ "bad_guest_state_reported", "selftest", GT_HELLO, 1, 16 * MIB, DEFAULT_BUDGET,
-	  EXPECT_STOPPED, EXIT_INVALID_GUEST_STATE, break_guest_state },
-	{ "bad_host_state_reported", "selftest", GT_HELLO, 1, 16 * MIB, DEFAULT_BUDGET,
-	  EXPECT_STOPPED, VM_STOP_ENTRY_FAILED, break_host_state },
-	{ "two_vcpus", "selftest", GT_TWO_VCPUS, 2, 16 * MIB, DEFAULT_BUDGET, EXPECT_EXIT_OK, 0,
-	  NULL },
+	{ .name = "demo", .group = "demo", .test = GT_DEMO, .mem = 32 * MIB },
+	{ .name = "guest_hello", .group = "selftest", .test = GT_HELLO },
+	{ .name = "populate_readback", .group = "selftest", .test = GT_POPULATE },
+	{ .name = "map_2m", .group = "selftest", .test = GT_MAP_2M, .setup = add_2m_slot },
+	{ .name = "map_1g", .group = "selftest", .test = GT_MAP_1G, .setup = add_1g_slot },
+	{ .name = "gpa_outside_memslot_stopped", .group = "selftest", .test = GT_OUTSIDE,
+	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_EPT_VIOLATION },
+	{ .name = "triple_fault_survived", .group = "selftest", .test = GT_TRIPLE_FAULT,
+	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_TRIPLE_FAULT },
+	{ .name = "runaway_stopped_by_timer", .group = "selftest", .test = GT_RUNAWAY,
+	  .budget = 5000000, .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
+	{ .name = "bad_hypercalls_rejected", .group = "selftest", .test = GT_BAD_HYPERCALLS },
+	{ .name = "bad_guest_state_reported", .group = "selftest", .test = GT_HELLO,
+	  .setup = break_guest_state, .expect = EXPECT_STOPPED,
+	  .stop_reason = EXIT_INVALID_GUEST_STATE },
+	{ .name = "bad_host_state_reported", .group = "selftest", .test = GT_HELLO,
+	  .setup = break_host_state, .expect = EXPECT_STOPPED,
+	  .stop_reason = VM_STOP_ENTRY_FAILED },
+	{ .name = "two_vcpus", .group = "selftest", .test = GT_TWO_VCPUS, .vcpus = 2 },
+	{ .name = "dirty_log_wp", .group = "mission", .test = GT_DIRTY_WRITER,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
+	{ .name = "dirty_log_dbit", .group = "mission", .test = GT_DIRTY_WRITER,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_DBIT },
+	{ .name = "dirty_log_pml", .group = "mission", .test = GT_DIRTY_WRITER,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_PML },
+	{ .name = "dirty_log_wp_3vcpus", .group = "smp4", .test = GT_DIRTY_WRITER, .vcpus = 3,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
 };
 
-static const char *name_list[ARRAY_SIZE(scenarios) + 4] = { "all", "none", "selftest" };
+static const char *name_list[ARRAY_SIZE(scenarios) + 8] = { "all", "none", "selftest",
+							     "mission", "smp4" };
 
 const char *const *scenario_name_list(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
-		name_list[3 + i] = scenarios[i].name;
+		name_list[5 + i] = scenarios[i].name;
 	return name_list;
 }
 
@@ -115,13 +106,19 @@ static int load_guest(struct vm *vm)
 
 static void run_on_cpu(void *arg) { vcpu_run(arg); }
 
-static void run_vcpus(struct vm *vm)
+/* vCPU i runs on CPU i; with a host task, on CPU i + 1 while the task runs on CPU 0. */
+static void run_vcpus(struct vm *vm, const struct scenario *sc)
 {
-	for (int i = 1; i < vm->nvcpus; i++)
-		smp_call(i, run_on_cpu, vm->vcpus[i]);
-	vcpu_run(vm->vcpus[0]);
-	for (int i = 1; i < vm->nvcpus; i++)
-		smp_wait(i);
+	int first = sc->host ? 1 : 0;
+
+	for (int i = 1 - first; i < vm->nvcpus; i++)
+		smp_call(i + first, run_on_cpu, vm->vcpus[i]);
+	if (sc->host)
+		sc->host(vm, sc);
+	else
+		vcpu_run(vm->vcpus[0]);
+	for (int i = 1 - first; i < vm->nvcpus; i++)
+		smp_wait(i + first);
 }
 
 static int create_vcpus(struct vm *vm, const struct scenario *sc, int n)
@@ -183,7 +180,8 @@ static void tap(struct tally *t, const char *name, int verdict, const char *why)
 static void run_scenario(const struct scenario *sc, struct tally *t)
 {
 	u64 free_before;
-	int nvcpus = opts.vcpus ? (int)opts.vcpus : sc->vcpus;
+	int nvcpus = opts.vcpus ? (int)opts.vcpus : sc->vcpus ? sc->vcpus : 1;
+	u64 mem = opts.mem ? opts.mem : sc->mem ? sc->mem : 16 * MIB;
 	char why[200] = "";
 	struct vm_report *rep;
 	struct vm *vm;
@@ -191,36 +189,41 @@ static void run_scenario(const struct scenario *sc, struct tally *t)
 	s64 leaked;
 	int err;
 
-	printk("scenario %s: %d vcpu(s), %lu MiB\n", sc->name, nvcpus,
-	       (opts.mem ? opts.mem : sc->mem) >> 20);
-	if (nvcpus > (int)ncpus) {
-		snprintf(why, sizeof(why), "needs %d CPUs, this machine has %u", nvcpus, ncpus);
+	int cpus_needed = nvcpus + (sc->host ? 1 : 0);
+
+	printk("scenario %s: %d vcpu(s), %lu MiB%s\n", sc->name, nvcpus, mem >> 20,
+	       sc->host ? ", host task on cpu 0" : "");
+	if (cpus_needed > (int)ncpus) {
+		snprintf(why, sizeof(why), "needs %d CPUs, this machine has %u", cpus_needed, ncpus);
 		tap(t, sc->name, 0, why);
 		return;
 	}
 	rep = kzalloc(sizeof(*rep));
 	free_before = frame_free_count(&frames);
-	vm = rep ? vm_create(sc->name, opts.mem ? opts.mem : sc->mem) : NULL;
+	vm = rep ? vm_create(sc->name, mem) : NULL;
 	if (!vm) {
 		kfree(rep, sizeof(*rep));
 		tap(t, sc->name, -1, "out of memory creating the VM");
 		return;
 	}
-	vm->budget = sc->budget;
+	vm->budget = sc->budget ? sc->budget : DEFAULT_BUDGET;
 	err = load_guest(vm);
 	if (!err && sc->setup)
 		err = sc->setup(vm);
+	if (!err && sc->setup_arg)
+		err = sc->setup_arg(vm, sc);
 	if (!err)
 		err = create_vcpus(vm, sc, nvcpus);
 	if (err) {
 		snprintf(why, sizeof(why), "set-up failed (error %d%s)", err,
-			 err == -ENOMEM ? ": not enough free contiguous memory" : "");
+			 err == -ENOMEM ? ": not enough free contiguous memory" :
+			 err == -ENODEV ? ": this CPU lacks EPT A/D or PML" : "");
 		vm_destroy(vm);
 		kfree(rep, sizeof(*rep));
-		tap(t, sc->name, err == -ENOMEM ? 0 : -1, why);
+		tap(t, sc->name, (err == -ENOMEM || err == -ENODEV) ? 0 : -1, why);
 		return;
 	}
-	run_vcpus(vm);
+	run_vcpus(vm, sc);
 	pass = judge(vm, sc, why, sizeof(why));
 	vm_report_take(rep, vm);
 	vm_destroy(vm);
@@ -285,4 +288,19 @@ void scenarios_skip_all(const char *why)
 		if (selected(&scenarios[i], opts.run))
 			tap(&t, scenarios[i].name, 0, why);
 	summary(&t);
+}
+
+void vm_check(struct vm *vm, bool ok, const char *fmt, ...)
+{
+	char msg[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ok)
+		STAT_INC(vm, checks_passed);
+	else
+		STAT_INC(vm, checks_failed);
+	printk("  check %s/host: %s - %s\n", vm->name, ok ? "ok" : "FAILED", msg);
 }

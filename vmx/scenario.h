@@ -9,6 +9,33 @@
 #include "boot/options.h"
 #include "vmx/vm.h"
 
+#define MIB (1ULL << 20)
+#define DEFAULT_BUDGET 400000000ULL /* preemption-timer ticks (instructions under Bochs) */
+
+enum expect { EXPECT_EXIT_OK, EXPECT_STOPPED };
+
+/* One row of the scenario table (vmx/scenario.c). Unset fields take defaults: 1 vCPU,
+ * 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
+struct scenario {
+	const char *name;
+	const char *group;
+	int test;   /* GT_* program every vCPU runs (include/guest_tests.h) */
+	int vcpus;
+	u64 mem;
+	u64 budget;
+	enum expect expect;
+	int stop_reason; /* for EXPECT_STOPPED: the basic exit reason that must stop it */
+	int (*setup)(struct vm *vm);
+	int (*setup_arg)(struct vm *vm, const struct scenario *sc);
+	/* A host task: runs on CPU 0 while vCPU i runs on CPU i + 1 (the harvester, the
+	 * scanner); it must make the guest finish (guest_ctrl.stop) before returning. */
+	void (*host)(struct vm *vm, const struct scenario *sc);
+	int arg; /* for setup_arg/host: e.g. the dirty-log mode */
+};
+
+/* Record one check made by the hypervisor (counted with the guest's CHECKs). */
+void vm_check(struct vm *vm, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Every name run= accepts (scenarios and groups), NULL-terminated. */
 const char *const *scenario_name_list(void);
 

@@ -10,6 +10,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "vmx/pml.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -37,6 +38,10 @@ struct vcpu *vcpu_create(struct vm *vm, int id, gpa_t rip, gpa_t rsp, u64 arg)
 	}
 	*(u32 *)phys_to_virt(v->vmcs_pa) = vmx_caps.revision;
 	v->vm = vm;
+	if (vcpu_pml_init(v)) {
+		vcpu_destroy(v);
+		return NULL;
+	}
 	v->id = id;
 	/* VPID 0 is the host's; wrap past it. Reuse is safe: vcpu_run flushes on the way out. */
 	v->vpid = __atomic_fetch_add(&next_vpid, 1, __ATOMIC_RELAXED) ?: 1;
@@ -49,6 +54,7 @@ struct vcpu *vcpu_create(struct vm *vm, int id, gpa_t rip, gpa_t rsp, u64 arg)
 
 void vcpu_destroy(struct vcpu *v)
 {
+	vcpu_pml_free(v);
 	frame_free(&frames, hpa_to_hfn(v->vmcs_pa));
 	kfree(v, sizeof(*v));
 }
@@ -57,7 +63,8 @@ static void setup_controls(struct vcpu *v)
 {
 	vmcs_write(PIN_BASED_CTLS, vmx_ctls.pin);
 	vmcs_write(PROC_BASED_CTLS, vmx_ctls.proc);
-	vmcs_write(PROC_BASED_CTLS2, vmx_ctls.proc2);
+	vmcs_write(PROC_BASED_CTLS2, vmx_ctls.proc2 | vcpu_pml_controls(v));
+	vcpu_pml_setup(v);
 	vmcs_write(EXIT_CTLS, vmx_ctls.exit);
 	vmcs_write(ENTRY_CTLS, vmx_ctls.entry);
 	vmcs_write(EXCEPTION_BITMAP, 0);
@@ -229,12 +236,14 @@ void vcpu_run(struct vcpu *v)
 			}
 			v->launched = true;
 			v->exits++;
+			if (v->vm->use_pml)
+				vcpu_pml_drain(v);
 			if (!vcpu_handle_exit(v, vmcs_read(EXIT_REASON)))
 				break;
 		}
 	}
 	if (v->state == VCPU_RUNNING)
-		v->state = VCPU_STOPPED;
+		__atomic_store_n(&v->state, VCPU_STOPPED, __ATOMIC_RELEASE);
 	/* Leave no translation of this VM behind: its EPT and frames are freed after this. */
 	vmx_invept(v->vm->eptp);
 	invvpid(INVVPID_SINGLE, v->vpid);

@@ -21,6 +21,7 @@ struct vcpu {
 	u32 cpu;
 	u16 vpid;
 	hpa_t vmcs_pa;
+	hpa_t pml_pa; /* PML buffer, if vm->use_pml */
 	bool launched;
 	gpa_t entry_rip, entry_rsp;
 	u64 entry_arg; /* passed to the guest in RDI */
@@ -40,6 +41,8 @@ void vcpu_destroy(struct vcpu *v);
 /* Run the vCPU on this CPU until it exits or is stopped. */
 void vcpu_run(struct vcpu *v);
 
+/* Make the vCPU's CPU exit guest mode soon (an NMI; harmless if it already left). */
+void vcpu_kick(struct vcpu *v);
 /* vmx/ept_env.c: mark the vCPU in guest mode and INVEPT if a flush was requested. */
 void vcpu_flush_before_entry(struct vcpu *v);
 

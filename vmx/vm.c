@@ -45,7 +45,8 @@ struct vm *vm_create(const char *name, u64 mem)
 		kfree(vm, sizeof(*vm));
 		return NULL;
 	}
-	vm->eptp = ept_eptp(&vm->ept, false);
+	/* EPT A/D on when the CPU has it: idle tracking, D-bit and PML logging need it. */
+	vm->eptp = ept_eptp(&vm->ept, vmx_caps.ept_ad);
 	if (slot_init_on_demand(&vm->slots[0], 0, ALIGN_UP(mem, PAGE_SIZE) >> PAGE_SHIFT)) {
 		vm_destroy(vm);
 		return NULL;
@@ -232,6 +233,6 @@ void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)
 		struct vcpu *v = vm->vcpus[i];
 
 		if (v->cpu != this_cpu_id() && v->state == VCPU_RUNNING)
-			lapic_send_ipi(percpu[v->cpu].apic_id, VEC_SHOOTDOWN);
+			vcpu_kick(v);
 	}
 }

@@ -64,6 +64,7 @@ struct vm {
 	struct vcpu *vcpus[MAX_VCPUS];
 	int nvcpus;
 	u64 budget;                /* preemption-timer ticks each vCPU may run */
+	bool use_pml;              /* vCPUs log dirty GPAs in a PML buffer (drained every exit) */
 	volatile bool stopping;    /* a vCPU died: the others leave at their next exit */
 	u64 flush_gen;             /* bumped by every EPT flush request (ept_env_flush) */
 	struct vm_stats stats;
@@ -90,6 +91,10 @@ void *vm_gpa_to_hva(struct vm *vm, gpa_t gpa);
 /* Copy between guest and hypervisor memory, checking every page; 0 or -EFAULT. */
 int vm_copy_from_guest(struct vm *vm, void *dst, gpa_t gpa, u64 len);
 int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len);
+
+/* Make every vCPU of vm in guest mode on another CPU exit once (it INVEPTs, drains its
+ * PML buffer) and wait for each: the shootdown of ept_env_flush, without a local INVEPT. */
+void vm_sync_vcpus(struct vm *vm);
 
 /* Stop the whole VM: record why (first reason wins) and make every vCPU leave the guest. */
 void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)

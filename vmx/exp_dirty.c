@@ -1,0 +1,156 @@
+/*
+ * The dirty-logging experiment, after KVM's dirty_log_test: guest vCPUs write round numbers
+ * into pseudo-random pages of a region without pause, while a host task on CPU 0 harvests
+ * the dirty log every round and copies exactly the dirty pages into a shadow copy. After
+ * the guest stops and a final harvest, the shadow must equal guest memory byte for byte: a
+ * page missing from any harvest would show as a difference. Runs in each mode: write-protect
+ * (faults fixed on the lockless fast path), D-bit scanning and PML.
+ */
+#include "arch/cpu.h"
+#include "drivers/console.h"
+#include "drivers/timer.h"
+#include "errno.h"
+#include "guest_tests.h"
+#include "lib.h"
+#include "mm/mm.h"
+#include "vmx/experiments.h"
+#include "vmx/report.h"
+#include "vmx/scenario.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmx.h"
+
+#define DEFAULT_ROUNDS 50
+#define ROUND_US 3000 /* guest time between harvests (emulated under Bochs) */
+
+static const char *const mode_names[] = { "wp", "dbit", "pml" };
+
+struct harvest {
+	struct vm *vm;
+	struct ept_dirty_log log;
+	u64 *out;
+	u8 *shadow;
+	u64 rounds, pages;
+};
+
+/* Every page of the region is backed before logging starts (as a migrating VM's would be). */
+int dirty_setup(struct vm *vm, const struct scenario *sc)
+{
+	if (sc->arg != EPT_DIRTY_WP && !vmx_caps.ept_ad)
+		return -ENODEV;
+	if (sc->arg == EPT_DIRTY_PML && !vmx_caps.pml)
+		return -ENODEV;
+	vm->use_pml = sc->arg == EPT_DIRTY_PML;
+	for (u64 p = 0; p < GT_DIRTY_PAGES; p++)
+		if (!vm_gpa_to_hva(vm, GT_DIRTY_GPA + p * PAGE_SIZE))
+			return -ENOMEM;
+	return 0;
+}
+
+static void *region_page(struct vm *vm, u64 p)
+{
+	return vm_gpa_to_hva(vm, GT_DIRTY_GPA + p * PAGE_SIZE);
+}
+
+/* One harvest: collect the dirty bits, then copy exactly those pages. */
+static void harvest_round(struct harvest *h)
+{
+	s64 n;
+
+	/* PML: make every vCPU exit so its buffer is drained into the log first. */
+	if (h->log.mode == EPT_DIRTY_PML)
+		vm_sync_vcpus(h->vm);
+	n = ept_dirty_log_get_and_clear(&h->vm->ept, &h->log, h->out);
+	for (u64 p = 0; p < GT_DIRTY_PAGES; p++)
+		if (h->out[p / 64] & BIT(p % 64))
+			memcpy(h->shadow + p * PAGE_SIZE, region_page(h->vm, p), PAGE_SIZE);
+	h->pages += n;
+	h->rounds++;
+}
+
+static u64 mismatched_pages(struct harvest *h)
+{
+	u64 bad = 0;
+
+	for (u64 p = 0; p < GT_DIRTY_PAGES; p++)
+		bad += memcmp(h->shadow + p * PAGE_SIZE, region_page(h->vm, p), PAGE_SIZE) != 0;
+	return bad;
+}
+
+void wait_vcpus_done(struct vm *vm)
+{
+	for (int i = 0; i < vm->nvcpus; i++)
+		/* ACQUIRE: the vCPU's last guest writes are visible once we see it stopped. */
+		while (__atomic_load_n(&vm->vcpus[i]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
+			cpu_relax();
+}
+
+static void report(struct harvest *h, u64 bad, u64 writes)
+{
+	struct vcpu_stats s;
+
+	vm_sum_vcpu_stats(h->vm, &s);
+	printk("@json {\"dirty_log\":\"%s\",\"scenario\":\"%s\",\"platform\":\"%s\",\"vcpus\":%d,"
+	       "\"rounds\":%lu,\"pages_harvested\":%lu,\"guest_writes\":%lu,\"fast\":%lu,"
+	       "\"slow\":%lu,\"spurious\":%lu,\"pml_entries\":%lu,\"pml_full\":%lu,"
+	       "\"flushes\":%lu,\"mismatched_pages\":%lu}\n",
+	       mode_names[h->log.mode], h->vm->name, opts.platform, h->vm->nvcpus, h->rounds,
+	       h->pages, writes, s.faults[EPT_FAULT_FIXED_FAST], s.faults[EPT_FAULT_FIXED_SLOW],
+	       s.faults[EPT_FAULT_SPURIOUS], s.pml_entries, s.pml_full, h->vm->ept.stats.flushes,
+	       bad);
+}
+
+static void check_mode(struct harvest *h, u64 writes)
+{
+	struct vcpu_stats s;
+
+	vm_sum_vcpu_stats(h->vm, &s);
+	vm_check(h->vm, writes > h->rounds, "the guest wrote while we harvested (%lu writes)", writes);
+	vm_check(h->vm, h->pages > 0, "harvests returned dirty pages (%lu)", h->pages);
+	if (h->log.mode == EPT_DIRTY_WP)
+		vm_check(h->vm, s.faults[EPT_FAULT_FIXED_FAST] > 0,
+			 "write faults fixed on the lockless fast path (%lu fast, %lu slow)",
+			 s.faults[EPT_FAULT_FIXED_FAST], s.faults[EPT_FAULT_FIXED_SLOW]);
+	if (h->log.mode == EPT_DIRTY_PML)
+		vm_check(h->vm, s.pml_entries > 0, "PML logged writes (%lu entries, %lu full exits)",
+			 s.pml_entries, s.pml_full);
+}
+
+void dirty_host(struct vm *vm, const struct scenario *sc)
+{
+	struct guest_ctrl *ctrl = vm_gpa_to_hva(vm, GT_CTRL_GPA);
+	struct harvest h = { .vm = vm };
+	u64 rounds = opts.rounds ? opts.rounds : DEFAULT_ROUNDS, writes = 0, bad;
+	int err;
+
+	h.log = (struct ept_dirty_log){ .gfn = gpa_to_gfn(GT_DIRTY_GPA), .npages = GT_DIRTY_PAGES,
+					.mode = sc->arg };
+	h.log.bitmap = kzalloc(GT_DIRTY_PAGES / 8);
+	h.out = kzalloc(GT_DIRTY_PAGES / 8);
+	h.shadow = kzalloc(GT_DIRTY_PAGES * PAGE_SIZE);
+	err = h.log.bitmap && h.out && h.shadow ? ept_dirty_log_enable(&vm->ept, &h.log) : -ENOMEM;
+	vm_check(vm, err == 0, "dirty log enabled in %s mode (error %d)", mode_names[sc->arg], err);
+	for (u64 p = 0; !err && p < GT_DIRTY_PAGES; p++)
+		memcpy(h.shadow + p * PAGE_SIZE, region_page(vm, p), PAGE_SIZE);
+	ctrl->go = 1;
+	for (u64 r = 1; !err && r <= rounds && !vm->stopping; r++) {
+		udelay(ROUND_US);
+		harvest_round(&h);
+		ctrl->round = r;
+	}
+	ctrl->stop = 1;
+	wait_vcpus_done(vm);
+	if (!err) {
+		harvest_round(&h); /* the final one, with the guest stopped */
+		bad = mismatched_pages(&h);
+		ept_dirty_log_disable(&vm->ept, &h.log);
+		for (int i = 0; i < vm->nvcpus; i++)
+			writes += ctrl->writes[i];
+		report(&h, bad, writes);
+		vm_check(vm, bad == 0, "shadow copy equals guest memory after %lu rounds "
+			 "(%lu pages differ)", h.rounds, bad);
+		check_mode(&h, writes);
+	}
+	kfree(h.shadow, GT_DIRTY_PAGES * PAGE_SIZE);
+	kfree(h.out, GT_DIRTY_PAGES / 8);
+	kfree(h.log.bitmap, GT_DIRTY_PAGES / 8);
+}

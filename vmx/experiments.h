@@ -1,0 +1,17 @@
+/*
+ * The mission's experiments as scenario parts (see vmx/scenario.h): set-up functions and
+ * host tasks for dirty logging (exp_dirty.c), idle tracking (exp_idle.c) and live split and
+ * collapse (exp_split.c).
+ */
+#ifndef EPTVISOR_VMX_EXPERIMENTS_H
+#define EPTVISOR_VMX_EXPERIMENTS_H
+
+#include "vmx/scenario.h"
+
+int dirty_setup(struct vm *vm, const struct scenario *sc);
+void dirty_host(struct vm *vm, const struct scenario *sc);
+
+/* Wait until every vCPU of vm has left its run loop (exited or stopped). */
+void wait_vcpus_done(struct vm *vm);
+
+#endif
