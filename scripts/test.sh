@@ -5,4 +5,4 @@
 set -e
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$(test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)}
-exec "$PYTHON" -m pytest -q -p no:cacheprovider tests/harness "$@"
+exec "$PYTHON" -m pytest -q tests/harness "$@"
