@@ -66,7 +66,7 @@ $(B)/g/%.S.o: %.S
 
 $(B)/guests/testguest.elf: $(GOBJS) guests/guest.ld
 	@mkdir -p $(dir $@)
-	$(Q)$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack -T guests/guest.ld $(GOBJS) -o $@
+	$(Q)$(LD) -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T guests/guest.ld $(GOBJS) -o $@
 
 $(B)/guests/testguest.bin: $(B)/guests/testguest.elf
 	$(Q)$(OBJCOPY) -O binary $< $@

@@ -203,6 +203,120 @@ static long test_dirty_writer(void)
 	return 0;
 }
 
+static long scan(struct hc_scan *a, u64 gpa, u64 npages, u64 flags, u64 *idle, u64 *hole)
+{
+	*a = (struct hc_scan){ .gpa = gpa, .npages = npages, .flags = flags,
+			       .idle_gpa = (u64)idle, .hole_gpa = (u64)hole };
+	return hypercall(HC_IDLE_SCAN, (u64)a, 0, 0);
+}
+
+static void touch(u64 first, u64 n, int write)
+{
+	for (u64 p = first; p < first + n; p++) {
+		volatile u64 *w = (volatile u64 *)(GT_IDLE_GPA + p * 4096);
+
+		if (write)
+			*w = p;
+		else
+			(void)*w;
+	}
+}
+
+static int bit(const u64 *bm, u64 i) { return (bm[i / 64] >> (i % 64)) & 1; }
+
+/* Does the scan say exactly: hot pages (and `extra`) accessed, other cold idle, rest holes? */
+static int classified(const u64 *idle, const u64 *hole, u64 extra)
+{
+	for (u64 p = 0; p < GT_IDLE_PAGES; p++) {
+		int want_hole = p >= GT_IDLE_HOT + GT_IDLE_COLD;
+		int want_idle = !want_hole && p >= GT_IDLE_HOT && p != extra;
+
+		if (bit(hole, p) != want_hole || bit(idle, p) != want_idle)
+			return 0;
+	}
+	return 1;
+}
+
+/* A hot set kept busy, a cold set left alone, holes never touched: the scans must tell
+ * them apart exactly, and see a cold page that turns hot. */
+static long test_idle_hot_cold(void)
+{
+	static u64 idle[GT_IDLE_PAGES / 64], hole[GT_IDLE_PAGES / 64];
+	static u64 big_idle[8], big_hole[8];
+	struct hc_scan a;
+	const u64 holes = GT_IDLE_PAGES - GT_IDLE_HOT - GT_IDLE_COLD;
+
+	touch(0, GT_IDLE_HOT + GT_IDLE_COLD, 1);
+	CHECK(scan(&a, GT_IDLE_GPA, GT_IDLE_PAGES, HC_SCAN_CLEAR, idle, hole) == GT_IDLE_PAGES,
+	      "first scan");
+	CHECK(a.pages[2] == GT_IDLE_HOT + GT_IDLE_COLD && a.pages[0] == holes && a.pages[1] == 0,
+	      "round 1: all touched pages accessed, %llu holes", a.pages[0]);
+	for (int round = 2; round <= 3; round++) {
+		touch(0, GT_IDLE_HOT, 0);
+		scan(&a, GT_IDLE_GPA, GT_IDLE_PAGES, HC_SCAN_CLEAR, idle, hole);
+		CHECK(classified(idle, hole, ~0ULL), "round %d: hot accessed, cold idle, holes "
+		      "never idle (%llu/%llu/%llu)", round, a.pages[2], a.pages[1], a.pages[0]);
+	}
+	touch(0, GT_IDLE_HOT, 0);
+	touch(GT_IDLE_HOT + 5, 1, 0);
+	scan(&a, GT_IDLE_GPA, GT_IDLE_PAGES, HC_SCAN_CLEAR, idle, hole);
+	CHECK(classified(idle, hole, GT_IDLE_HOT + 5), "a cold page that became hot is seen");
+	*(volatile u64 *)GT_SLOT_2M_GPA = 1;
+	scan(&a, GT_SLOT_2M_GPA, 512, HC_SCAN_CLEAR, big_idle, big_hole);
+	CHECK(a.by_level[2][2] == 512 && a.extents == 1, "a 2M leaf is one accessed entry");
+	scan(&a, GT_SLOT_2M_GPA, 512, HC_SCAN_CLEAR, big_idle, big_hole);
+	CHECK(a.by_level[2][1] == 512 && a.extents == 1, "and one idle entry when left alone");
+	return 0;
+}
+
+/* Memory-management hypercalls with bad arguments: each gets its error, nothing breaks. */
+static long test_hostile_mm(void)
+{
+	static u64 bm[64], args_raw[32];
+	struct hc_scan *a = (struct hc_scan *)args_raw;
+	struct hc_dirty d = { .gpa = GT_DIRTY_GPA, .npages = 64, .mode = 0, .bitmap_gpa = (u64)bm };
+	long n;
+
+	CHECK(hypercall(HC_IDLE_SCAN, GT_OUTSIDE_GPA, 0, 0) == -EFAULT, "scan args outside");
+	CHECK(hypercall(HC_IDLE_SCAN, 0xffffffff80100000ULL, 0, 0) == -EFAULT,
+	      "scan args at a hypervisor address");
+	CHECK(hypercall(HC_IDLE_SCAN, (u64)a + 1, 0, 0) == -EINVAL, "unaligned scan args");
+	CHECK(scan(a, GT_OUTSIDE_GPA, 16, 0, 0, 0) == -EFAULT, "scan a range outside the VM");
+	CHECK(scan(a, 0, 1ULL << 40, 0, 0, 0) == -E2BIG, "scan an absurd length");
+	CHECK(scan(a, 0, 0, 0, 0, 0) == -EINVAL, "scan zero pages");
+	CHECK(scan(a, 0x1001, 4, 0, 0, 0) == -EINVAL, "scan an unaligned gpa");
+	CHECK(scan(a, 16 * 1024 * 1024 - 4096, 2, 0, 0, 0) == -EFAULT,
+	      "scan a range running off the memslot");
+	CHECK(scan(a, GT_DIRTY_GPA, 64, 0, (u64 *)((u64)bm + 4), 0) == -EINVAL,
+	      "unaligned bitmap buffer");
+	CHECK(scan(a, GT_DIRTY_GPA, 64, 0, (u64 *)0xffffffff80100000ULL, 0) == -EFAULT,
+	      "bitmap buffer at a hypervisor address");
+	CHECK(scan(a, GT_DIRTY_GPA, 64, 0xff, 0, 0) == -EINVAL, "unknown scan flags");
+	CHECK(hypercall(HC_DIRTY_LOG, 99, (u64)&d, 0) == -EINVAL, "unknown dirty-log op");
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_HARVEST, (u64)&d, 0) == -ENOENT,
+	      "harvest with no log");
+	d.gpa = GT_OUTSIDE_GPA;
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_ENABLE, (u64)&d, 0) == -EFAULT,
+	      "log a range outside the VM");
+	d.gpa = GT_DIRTY_GPA, d.mode = 7;
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_ENABLE, (u64)&d, 0) == -EINVAL, "bad log mode");
+	d.mode = 0;
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_ENABLE, (u64)&d, 0) == 0, "a good log enables");
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_ENABLE, (u64)&d, 0) == -EBUSY, "only one log");
+	*(volatile u64 *)GT_DIRTY_GPA = 1;
+	d.bitmap_gpa = GT_OUTSIDE_GPA;
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_HARVEST, (u64)&d, 0) == -EFAULT,
+	      "harvest into a buffer outside the VM");
+	*(volatile u64 *)(GT_DIRTY_GPA + 4096) = 1;
+	d.bitmap_gpa = (u64)bm;
+	n = hypercall(HC_DIRTY_LOG, HC_DIRTY_HARVEST, (u64)&d, 0);
+	CHECK(n == 1 && bm[0] == 2, "a good harvest returns the page written since (%ld)", n);
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_DISABLE, 0, 0) == 0, "disable");
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_DISABLE, 0, 0) == -ENOENT, "disable twice");
+	CHECK(scan(a, GT_DIRTY_GPA, 64, HC_SCAN_CLEAR, bm, 0) == 64, "and a good scan works");
+	return 0;
+}
+
 long guest_main(long test)
 {
 	switch (test) {
@@ -217,6 +331,8 @@ long guest_main(long test)
 	case GT_TWO_VCPUS: return test_two_vcpus();
 	case GT_DEMO: return test_demo();
 	case GT_DIRTY_WRITER: return test_dirty_writer();
+	case GT_IDLE_HOT_COLD: return test_idle_hot_cold();
+	case GT_HOSTILE_MM: return test_hostile_mm();
 	}
 	gprintf("unknown test %ld", test);
 	return 99;

@@ -8,6 +8,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "vmx/exit.h"
+#include "vmx/hc_mm.h"
 #include "vmx/report.h"
 #include "vmx/vcpu.h"
 
@@ -111,6 +112,8 @@ static const hc_fn hypercalls[HC_COUNT] = {
 	[HC_GPA_LEVEL] = hc_gpa_level,
 	[HC_VCPU_ID] = hc_vcpu_id,
 	[HC_STATS] = hc_stats,
+	[HC_IDLE_SCAN] = hc_idle_scan,
+	[HC_DIRTY_LOG] = hc_dirty_log,
 };
 
 void vcpu_hypercall(struct vcpu *v)

@@ -22,6 +22,14 @@
 static int add_2m_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_2M_GPA, SZ_2M, 2); }
 static int add_1g_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_1G_GPA, SZ_1G, 3); }
 
+static int prepopulate_dirty_region(struct vm *vm)
+{
+	for (u64 p = 0; p < 64; p++)
+		if (!vm_gpa_to_hva(vm, GT_DIRTY_GPA + p * PAGE_SIZE))
+			return -ENOMEM;
+	return 0;
+}
+
 static int break_guest_state(struct vm *vm)
 {
 	vm->test_bad_guest_state = true;
@@ -61,6 +69,10 @@ static const struct scenario scenarios[] = {
 	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_DBIT },
 	{ .name = "dirty_log_pml", .group = "mission", .test = GT_DIRTY_WRITER,
 	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_PML },
+	{ .name = "idle_hot_cold", .group = "mission", .test = GT_IDLE_HOT_COLD,
+	  .setup = add_2m_slot },
+	{ .name = "hostile_mm_hypercalls", .group = "mission", .test = GT_HOSTILE_MM,
+	  .setup = prepopulate_dirty_region },
 	{ .name = "dirty_log_wp_3vcpus", .group = "smp4", .test = GT_DIRTY_WRITER, .vcpus = 3,
 	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
 };

@@ -113,6 +113,8 @@ static void slot_free(struct memslot *s)
 void vm_destroy(struct vm *vm)
 {
 	trace_vm_dump(vm);
+	agent_log_free(vm);
+	agent_tracker_free(vm);
 	for (int i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	/* The EPT goes away with its frames: every CPU that ran this VM dropped its cached

@@ -8,6 +8,7 @@
 #define EPTVISOR_VMX_VM_H
 
 #include "ept/ept.h"
+#include "vmx/hc_mm.h"
 #include "spinlock.h"
 #include "types.h"
 
@@ -69,6 +70,7 @@ struct vm {
 	u64 flush_gen;             /* bumped by every EPT flush request (ept_env_flush) */
 	struct vm_stats stats;
 	struct trace_ring *trace;  /* trace=ring only */
+	struct vm_agent agent;     /* the guest agent's tracker and dirty log (hc_mm.c) */
 	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
 	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
 	/* Test hooks: break the VMCS on purpose to show how entry failures are reported. */
