@@ -24,6 +24,31 @@ void *ept_env_va(hpa_t hpa) { return phys_to_virt(hpa); }
 hpa_t ept_env_alloc_table(void) { return alloc_zeroed_frame(); }
 void ept_env_free_table(hpa_t hpa) { frame_free(&frames, hpa_to_hfn(hpa)); }
 
+/* Data frames for collapse by copy: runs from the frame allocator, reached by the direct map. */
+hfn_t ept_env_alloc_data(int level) { return frame_alloc_run(&frames, 9 * (level - 1)); }
+void *ept_env_data_va(hfn_t hfn) { return phys_to_virt(hfn_to_hpa(hfn)); }
+
+/* The EPT moved gfn.. (a level-sized block) off the frames hfn..: free them and record the
+ * new frames in the memslot's backing. Called after the flush and the grace period. */
+void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
+{
+	struct vm *vm = container_of(ept, struct vm, ept);
+	struct memslot *s = vm_find_slot(vm, gfn);
+	u64 pages = 1ULL << (9 * (level - 1));
+
+	for (u64 i = 0; i < pages; i++) {
+		int l = 0;
+		u64 e = ept_lookup(ept, gfn + i, &l);
+		u64 in_leaf = (gfn + i) & ((1ULL << (9 * (l - 1))) - 1);
+
+		frame_free(&frames, hfn + i);
+		if (s && e)
+			/* RELEASE: the copied data is in place before anyone maps the new hfn. */
+			__atomic_store_n(&s->backing[gfn + i - s->base_gfn], ept_hfn(e) + in_leaf,
+					 __ATOMIC_RELEASE);
+	}
+}
+
 void vcpu_kick(struct vcpu *v)
 {
 	lapic_send_nmi(percpu[v->cpu].apic_id);

@@ -18,12 +18,11 @@
 
 #define GUEST_PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
 
-static int slot_init_on_demand(struct memslot *s, gfn_t base, u64 npages)
+/* A slot's backing: one hfn per page (INVALID_HFN until populated), so a page's frame can
+ * change (collapse by copy, migration) without the slot caring how it was allocated. */
+static int slot_init(struct memslot *s, gfn_t base, u64 npages, enum memslot_kind kind, int level)
 {
-	s->base_gfn = base;
-	s->npages = npages;
-	s->kind = SLOT_ON_DEMAND;
-	s->level = 1;
+	*s = (struct memslot){ .base_gfn = base, .npages = npages, .kind = kind, .level = level };
 	s->backing = kzalloc(npages * sizeof(hfn_t));
 	if (!s->backing)
 		return -ENOMEM;
@@ -47,7 +46,7 @@ struct vm *vm_create(const char *name, u64 mem)
 	}
 	/* EPT A/D on when the CPU has it: idle tracking, D-bit and PML logging need it. */
 	vm->eptp = ept_eptp(&vm->ept, vmx_caps.ept_ad);
-	if (slot_init_on_demand(&vm->slots[0], 0, ALIGN_UP(mem, PAGE_SIZE) >> PAGE_SHIFT)) {
+	if (slot_init(&vm->slots[0], 0, ALIGN_UP(mem, PAGE_SIZE) >> PAGE_SHIFT, SLOT_ON_DEMAND, 1)) {
 		vm_destroy(vm);
 		return NULL;
 	}
@@ -66,42 +65,48 @@ static bool slots_overlap(const struct vm *vm, gfn_t base, u64 npages)
 	return false;
 }
 
-int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level)
+/* Back and map one level-sized block of s at page index `first` with a fresh, zeroed run. */
+static int huge_block(struct vm *vm, struct memslot *s, u64 first)
 {
-	unsigned order = level == 3 ? HUGE_1G_SHIFT - PAGE_SHIFT : HUGE_2M_SHIFT - PAGE_SHIFT;
-	u64 align = PAGE_SIZE << order;
-	struct memslot *s;
-	hfn_t run;
+	u64 pages = 1ULL << (9 * (s->level - 1));
+	hfn_t run = frame_alloc_run(&frames, 9 * (s->level - 1));
 	int err;
 
-	if (level < 2 || level > 3 || !IS_ALIGNED(gpa, align) || !IS_ALIGNED(bytes, align) ||
-	    bytes != align)
-		return -EINVAL;
-	if (vm->nslots == MAX_MEMSLOTS || slots_overlap(vm, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT))
-		return -EEXIST;
-	run = frame_alloc_run(&frames, order);
 	if (run == INVALID_HFN)
 		return -ENOMEM;
 	/* Zero through the direct map: a guest must never see another VM's or our old data. */
-	memset(phys_to_virt(hfn_to_hpa(run)), 0, bytes);
-	err = ept_map(&vm->ept, gpa_to_gfn(gpa), run, bytes >> PAGE_SHIFT, level, GUEST_PROT);
+	memset(phys_to_virt(hfn_to_hpa(run)), 0, pages * PAGE_SIZE);
+	err = ept_map(&vm->ept, s->base_gfn + first, run, pages, s->level, GUEST_PROT);
 	if (err) {
-		frame_free_run(&frames, run, order);
+		frame_free_run(&frames, run, 9 * (s->level - 1));
 		return err;
 	}
-	s = &vm->slots[vm->nslots++];
-	*s = (struct memslot){ .base_gfn = gpa_to_gfn(gpa), .npages = bytes >> PAGE_SHIFT,
-			       .kind = SLOT_HUGE, .level = level, .run_hfn = run,
-			       .run_order = order };
+	for (u64 i = 0; i < pages; i++)
+		s->backing[first + i] = run + i;
 	return 0;
+}
+
+int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level)
+{
+	u64 align = level == 3 ? SZ_1G : SZ_2M;
+	struct memslot *s;
+	int err;
+
+	if (level < 2 || level > 3 || !IS_ALIGNED(gpa, align) || !IS_ALIGNED(bytes, align) ||
+	    !bytes)
+		return -EINVAL;
+	if (vm->nslots == MAX_MEMSLOTS || slots_overlap(vm, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT))
+		return -EEXIST;
+	s = &vm->slots[vm->nslots];
+	err = slot_init(s, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT, SLOT_HUGE, level);
+	vm->nslots++; /* counted now, so vm_destroy frees whatever was backed */
+	for (u64 first = 0; !err && first < s->npages; first += align >> PAGE_SHIFT)
+		err = huge_block(vm, s, first);
+	return err;
 }
 
 static void slot_free(struct memslot *s)
 {
-	if (s->kind == SLOT_HUGE) {
-		frame_free_run(&frames, s->run_hfn, s->run_order);
-		return;
-	}
 	if (!s->backing)
 		return;
 	for (u64 i = 0; i < s->npages; i++)
@@ -138,8 +143,6 @@ struct memslot *vm_find_slot(struct vm *vm, gfn_t gfn)
 
 static hfn_t slot_hfn(const struct memslot *s, gfn_t gfn)
 {
-	if (s->kind == SLOT_HUGE)
-		return s->run_hfn + (gfn - s->base_gfn);
 	return __atomic_load_n(&s->backing[gfn - s->base_gfn], __ATOMIC_ACQUIRE);
 }
 

@@ -18,17 +18,16 @@
 
 enum memslot_kind {
 	SLOT_ON_DEMAND, /* 4K frames allocated and mapped on first touch */
-	SLOT_HUGE,      /* one contiguous, aligned run mapped with 2M or 1G leaves at creation */
+	SLOT_HUGE,      /* aligned runs mapped with 2M or 1G leaves at creation */
 };
 
 struct memslot {
 	gfn_t base_gfn;
 	u64 npages;
 	enum memslot_kind kind;
-	int level;     /* EPT leaf level: 1 (4K), 2 (2M), 3 (1G) */
-	hfn_t *backing; /* SLOT_ON_DEMAND: hfn per page, INVALID_HFN until populated */
-	hfn_t run_hfn;  /* SLOT_HUGE: first frame of the run */
-	unsigned run_order;
+	int level;      /* the leaf level it was created with: 1 (4K), 2 (2M), 3 (1G) */
+	hfn_t *backing; /* hfn of every page, INVALID_HFN until populated; updated when the EPT
+			 * moves a page to another frame (collapse by copy, migration) */
 };
 
 /* Per-VM counters (exits and faults are per vCPU: struct vcpu_stats); printed as @json at
@@ -79,7 +78,8 @@ struct vm {
 
 /* Create a VM with one on-demand memslot covering gpa [0, mem). NULL when out of memory. */
 struct vm *vm_create(const char *name, u64 mem);
-/* Add a slot at `gpa` of `bytes` backed by one aligned run mapped with `level` leaves. */
+/* Add a slot at `gpa` of `bytes` (a multiple of the level's size) backed by aligned runs
+ * mapped with `level` leaves (2 or 3). */
 int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level);
 /* Free everything: vCPUs, EPT tables, every backing frame. No vCPU may be running. */
 void vm_destroy(struct vm *vm);
