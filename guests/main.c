@@ -317,6 +317,38 @@ static long test_hostile_mm(void)
 	return 0;
 }
 
+static u64 split_pattern(u64 page, u64 word) { return (page << 20) ^ (word * 0x9e3779b97f4a7c15ULL); }
+
+/* Fill the split slot with a pattern, then verify it over and over (writing only word 0 of
+ * each page) while the hypervisor splits, collapses and moves its pages underneath. */
+static long test_split_verifier(void)
+{
+	struct guest_ctrl *ctrl = (struct guest_ctrl *)GT_CTRL_GPA;
+	const u64 pages = GT_SPLIT_BYTES / 4096;
+	u64 errors = 0;
+
+	for (u64 p = 0; p < pages; p++)
+		for (u64 w = 1; w < 512; w++)
+			((volatile u64 *)(GT_SPLIT_GPA + p * 4096))[w] = split_pattern(p, w);
+	while (!ctrl->stop) {
+		for (u64 p = 0; p < pages; p++) {
+			volatile u64 *pg = (volatile u64 *)(GT_SPLIT_GPA + p * 4096);
+
+			for (u64 w = 1; w < 512; w += 7)
+				errors += pg[w] != split_pattern(p, w);
+			pg[0] = ctrl->passes[0];
+		}
+		ctrl->passes[0]++;
+	}
+	for (u64 p = 0; p < pages; p++)
+		for (u64 w = 1; w < 512; w++)
+			errors += ((volatile u64 *)(GT_SPLIT_GPA + p * 4096))[w] != split_pattern(p, w);
+	CHECK(errors == 0, "memory unchanged throughout "
+	      "(%llu passes, %llu bad words)", (unsigned long long)ctrl->passes[0],
+	      (unsigned long long)errors);
+	return 0;
+}
+
 long guest_main(long test)
 {
 	switch (test) {
@@ -332,6 +364,7 @@ long guest_main(long test)
 	case GT_DEMO: return test_demo();
 	case GT_DIRTY_WRITER: return test_dirty_writer();
 	case GT_IDLE_HOT_COLD: return test_idle_hot_cold();
+	case GT_SPLIT_VERIFIER: return test_split_verifier();
 	case GT_HOSTILE_MM: return test_hostile_mm();
 	}
 	gprintf("unknown test %ld", test);

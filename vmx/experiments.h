@@ -11,6 +11,9 @@
 int dirty_setup(struct vm *vm, const struct scenario *sc);
 void dirty_host(struct vm *vm, const struct scenario *sc);
 
+int split_setup(struct vm *vm, const struct scenario *sc);
+void split_host(struct vm *vm, const struct scenario *sc);
+
 /* Wait until every vCPU of vm has left its run loop (exited or stopped). */
 void wait_vcpus_done(struct vm *vm);
 

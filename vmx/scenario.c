@@ -73,6 +73,8 @@ static const struct scenario scenarios[] = {
 	  .setup = add_2m_slot },
 	{ .name = "hostile_mm_hypercalls", .group = "mission", .test = GT_HOSTILE_MM,
 	  .setup = prepopulate_dirty_region },
+	{ .name = "split_collapse_live", .group = "mission", .test = GT_SPLIT_VERIFIER,
+	  .setup_arg = split_setup, .host = split_host },
 	{ .name = "dirty_log_wp_3vcpus", .group = "smp4", .test = GT_DIRTY_WRITER, .vcpus = 3,
 	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
 };

@@ -11,6 +11,7 @@
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "ept/migrate.h"
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 #include "vmx/vm.h"
@@ -221,6 +222,19 @@ int vm_copy_from_guest(struct vm *vm, void *dst, gpa_t gpa, u64 len)
 int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len)
 {
 	return for_each_guest_chunk(vm, gpa, len, chunk_to_guest, (void *)src);
+}
+
+int vm_migrate_page(struct vm *vm, gfn_t gfn)
+{
+	hfn_t to = frame_alloc(&frames);
+	int err;
+
+	if (to == INVALID_HFN)
+		return -ENOMEM;
+	err = ept_migrate_page(&vm->ept, gfn, to);
+	if (err)
+		frame_free(&frames, to);
+	return err;
 }
 
 void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)

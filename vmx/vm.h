@@ -98,6 +98,10 @@ int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len);
  * PML buffer) and wait for each: the shootdown of ept_env_flush, without a local INVEPT. */
 void vm_sync_vcpus(struct vm *vm);
 
+/* Move gfn's backing to a fresh frame while the guest runs (ept_migrate_page); the memslot
+ * learns the new frame through ept_env_free_data. 0 or -errno. */
+int vm_migrate_page(struct vm *vm, gfn_t gfn);
+
 /* Stop the whole VM: record why (first reason wins) and make every vCPU leave the guest. */
 void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

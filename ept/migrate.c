@@ -1,0 +1,42 @@
+/*
+ * Page migration (see migrate.h): write-protect, flush, copy, swap the target, flush, free.
+ * The guest keeps running: reads go on through the old frame until the swap, writes wait
+ * (BUSY) until the new frame is mapped, and no CPU can hold a writable translation of the
+ * old frame while it is copied.
+ */
+#include "ept/env.h"
+#include "ept/internal.h"
+#include "ept/migrate.h"
+#include "errno.h"
+#include "lib.h"
+
+int ept_migrate_page(struct ept *ept, gfn_t gfn, hfn_t to)
+{
+	const u64 writable = EPT_W | EPT_MMU_WRITABLE;
+	struct ept_iter it;
+	struct ept_op op;
+	u64 old;
+
+	if (gfn >= EPT_GFN_LIMIT || to >= EPT_HFN_LIMIT)
+		return -ERANGE;
+	op_begin(&op, ept);
+	ept_iter_find(&it, ept, gfn, 1);
+	if (!ept_leaf(it.old, it.level))
+		return op_end(&op, -ENOENT);
+	if (it.level != 1)
+		return op_end(&op, -EINVAL);
+	old = ept_iter_update(&it, writable, 0, &op);
+	/* Flush before copying: a CPU still caching W = 1 could write the old frame after
+	 * its bytes were copied, and the write would be lost. */
+	op_flush(&op);
+	memcpy(ept_env_data_va(to), ept_env_data_va(ept_hfn(old)), PAGE_SIZE);
+	ept_iter_replace(&it, (it.old & ~EPT_FRAME_MASK) | hfn_to_hpa(to) | (old & writable),
+			 &op);
+	/* Flush again before the old frame is freed: no CPU may translate to it any more. */
+	op_flush(&op);
+	/* A lockless walker (fault fast path, lookup) may still hold the old entry. */
+	ept_wait_walkers(ept);
+	op_end(&op, 0);
+	ept_env_free_data(ept, gfn, ept_hfn(old), 1);
+	return 0;
+}
