@@ -349,6 +349,22 @@ static long test_split_verifier(void)
 	return 0;
 }
 
+/* Read one page in a tight loop, never exiting, until told to stop. */
+static long test_idle_toucher(void)
+{
+	struct guest_ctrl *ctrl = (struct guest_ctrl *)GT_CTRL_GPA;
+	volatile u64 *hot = (volatile u64 *)(GT_IDLE_GPA + 5 * 4096);
+	u64 n = 0, sum = 0;
+
+	while (!ctrl->stop) {
+		sum += *hot;
+		if ((++n & 0x3ff) == 0)
+			ctrl->passes[0] = n;
+	}
+	CHECK(n > 0 && sum == 0, "toucher read its page %llu times", (unsigned long long)n);
+	return 0;
+}
+
 long guest_main(long test)
 {
 	switch (test) {
@@ -365,6 +381,7 @@ long guest_main(long test)
 	case GT_DIRTY_WRITER: return test_dirty_writer();
 	case GT_IDLE_HOT_COLD: return test_idle_hot_cold();
 	case GT_SPLIT_VERIFIER: return test_split_verifier();
+	case GT_IDLE_TOUCHER: return test_idle_toucher();
 	case GT_HOSTILE_MM: return test_hostile_mm();
 	}
 	gprintf("unknown test %ld", test);

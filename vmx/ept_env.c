@@ -58,6 +58,10 @@ void ept_env_flush(struct ept *ept)
 {
 	struct vm *vm = container_of(ept, struct vm, ept);
 
+	if (vm->test_skip_flush) {
+		STAT_INC(vm, flushes_skipped);
+		return;
+	}
 	vmx_invept(vm->eptp);
 	vm_sync_vcpus(vm);
 }

@@ -14,6 +14,9 @@ void dirty_host(struct vm *vm, const struct scenario *sc);
 int split_setup(struct vm *vm, const struct scenario *sc);
 void split_host(struct vm *vm, const struct scenario *sc);
 
+int idle_flush_setup(struct vm *vm, const struct scenario *sc);
+void idle_flush_host(struct vm *vm, const struct scenario *sc);
+
 /* Wait until every vCPU of vm has left its run loop (exited or stopped). */
 void wait_vcpus_done(struct vm *vm);
 

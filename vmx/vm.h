@@ -34,7 +34,7 @@ struct memslot {
  * the end of every scenario, with the EPT's own (ept->stats: flushes, splits, collapses). */
 struct vm_stats {
 	u64 populates, hypercalls, hypercall_errors;
-	u64 io_unhandled, shootdown_ipis;
+	u64 io_unhandled, shootdown_ipis, flushes_skipped;
 	u64 checks_passed, checks_failed;
 };
 
@@ -74,6 +74,8 @@ struct vm {
 	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
 	/* Test hooks: break the VMCS on purpose to show how entry failures are reported. */
 	bool test_bad_guest_state, test_bad_host_state;
+	/* Test knob: ept_env_flush does nothing (shows what the flush is for; exp_idle.c). */
+	volatile bool test_skip_flush;
 };
 
 /* Create a VM with one on-demand memslot covering gpa [0, mem). NULL when out of memory. */
