@@ -191,11 +191,14 @@ static long test_dirty_writer(void)
 	long id = hypercall(HC_VCPU_ID, 0, 0, 0);
 	u64 seed = 0x9e3779b97f4a7c15ULL * (id + 1), n = 0;
 
+	u64 span;
+
 	while (!ctrl->go && !ctrl->stop)
 		pause();
+	span = ctrl->span ? ctrl->span : GT_DIRTY_PAGES;
 	while (!ctrl->stop) {
 		u64 r = next_random(&seed);
-		volatile u64 *page = (volatile u64 *)(GT_DIRTY_GPA + (r % GT_DIRTY_PAGES) * 4096);
+		volatile u64 *page = (volatile u64 *)(GT_DIRTY_GPA + (r % span) * 4096);
 
 		page[(r >> 32) % 512] = (ctrl->round << 32) | ((u64)id << 24) | (n++ & 0xffffff);
 	}

@@ -39,6 +39,7 @@
 /* The page a host task and its guest share (at GT_CTRL_GPA). */
 struct guest_ctrl {
 	volatile unsigned long long go, stop, round;
+	volatile unsigned long long span; /* dirty writer: pages it writes (0 = GT_DIRTY_PAGES) */
 	volatile unsigned long long writes[8]; /* per vCPU */
 	volatile unsigned long long errors[8]; /* per vCPU: pattern mismatches seen */
 	volatile unsigned long long passes[8]; /* per vCPU: verification passes done */

@@ -8,6 +8,12 @@
 
 #include "vmx/scenario.h"
 
+/* For dirty_host's arg (an enum ept_dirty_mode): harvest without the flush, to show the loss. */
+#define DIRTY_SKIP_FLUSH 0x100
+/* ... and make the guest write only 8 pages (it keeps them all in its TLB). */
+#define DIRTY_HOT_PAGES 0x200
+#define DIRTY_MODE(arg) ((arg) & 0xff)
+
 int dirty_setup(struct vm *vm, const struct scenario *sc);
 void dirty_host(struct vm *vm, const struct scenario *sc);
 
