@@ -12,7 +12,7 @@
 #define HC_PUTS 2      /* (gpa, len <= HC_PUTS_MAX) -> len; prints one guest line */
 #define HC_CHECK 3     /* (ok, gpa of name, name len <= HC_NAME_MAX) -> 0; records one check */
 #define HC_GPA_LEVEL 4 /* (gpa) -> 1/2/3 (mapped by a 4K/2M/1G EPT leaf), -ENOENT, -EFAULT */
-#define HC_VCPU_ID 5   /* () -> this vCPU's index */
+#define HC_VCPU_ID 5   /* () -> this vCPU's index (bits 15:0) and the VM's vCPU count (31:16) */
 #define HC_STATS 6     /* (gpa of struct hc_stats, size) -> 0; the VM's counters so far */
 #define HC_IDLE_SCAN 7 /* (gpa of struct hc_scan) -> pages scanned; A/D idle tracking */
 #define HC_DIRTY_LOG 8 /* (HC_DIRTY_*, gpa of struct hc_dirty) -> see below */

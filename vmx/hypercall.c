@@ -84,7 +84,7 @@ static s64 hc_gpa_level(struct vcpu *v, u64 gpa, u64 a1, u64 a2)
 static s64 hc_vcpu_id(struct vcpu *v, u64 a0, u64 a1, u64 a2)
 {
 	(void)a0, (void)a1, (void)a2;
-	return v->id;
+	return v->id | (v->vm->nvcpus << 16);
 }
 
 static s64 hc_stats(struct vcpu *v, u64 gpa, u64 size, u64 a2)
