@@ -38,7 +38,7 @@ GCFLAGS := -std=gnu11 -O2 -ffreestanding -fno-pic -fno-pie -fno-common -fno-stac
 GSRCS := $(wildcard guests/*.c) guests/entry.S lib/printf.c lib/string.c
 GOBJS := $(patsubst %,$(B)/g/%.o,$(GSRCS))
 
-.PHONY: all kernel iso run test unit debug clean deps format lint bench bench-host fuzz
+.PHONY: all kernel iso run test unit debug clean deps format lint bench bench-host fuzz soak
 all: iso
 
 $(B)/k/%.c.o: %.c
@@ -121,6 +121,13 @@ test: deps iso unit
 
 debug: iso
 	$(Q)$(PYTHON) tests/harness/run.py --debug $(if $(PLATFORM),--platform $(PLATFORM)) --cmdline "$(ISO_CMDLINE)"
+
+# Longer runs than `make test` allows: the mission scenarios with 1000 harvest rounds, and
+# the three-writer run on 4 CPUs.
+SOAK_ROUNDS ?= 1000
+soak: deps iso
+	$(Q)$(PYTHON) tests/harness/run.py --scenario mission --cmdline "rounds=$(SOAK_ROUNDS)" --timeout 7200 --quiet
+	$(Q)$(PYTHON) tests/harness/run.py --scenario smp4 --cpus 4 --cmdline "rounds=$(SOAK_ROUNDS)" --timeout 7200 --quiet
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -118,6 +118,12 @@ static void print_summary(const struct vmx_caps *c)
 	printk("vmx:   unrestricted guest %s, preemption timer %s (TSC/%u)\n",
 	       c->unrestricted ? "yes" : "no",
 	       allowed1(c->pin, PIN_PREEMPTION_TIMER) ? "yes" : "NO", 1u << c->preempt_shift);
+	if (c->ept_ad)
+		printk("vmx:   EPT A/D flags on for every VM (EPTP bit 6): idle tracking, D-bit and "
+		       "PML dirty logging available\n");
+	else
+		printk("vmx:   EPT A/D flags unavailable: idle tracking, D-bit and PML dirty logging "
+		       "are off (write-protect dirty logging still works)\n");
 	printk("vmx:   controls pin %08x proc %08x proc2 %08x exit %08x entry %08x\n", vmx_ctls.pin,
 	       vmx_ctls.proc, vmx_ctls.proc2, vmx_ctls.exit, vmx_ctls.entry);
 }
