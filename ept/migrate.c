@@ -30,8 +30,8 @@ int ept_migrate_page(struct ept *ept, gfn_t gfn, hfn_t to)
 	 * its bytes were copied, and the write would be lost. */
 	op_flush(&op);
 	memcpy(ept_env_data_va(to), ept_env_data_va(ept_hfn(old)), PAGE_SIZE);
-	ept_iter_replace(&it, (it.old & ~EPT_FRAME_MASK) | hfn_to_hpa(to) | (old & writable),
-			 &op);
+	/* Clear-and-set on the current value: A set by a CPU meanwhile is kept. */
+	ept_iter_update(&it, EPT_FRAME_MASK, hfn_to_hpa(to) | (old & writable), &op);
 	/* Flush again before the old frame is freed: no CPU may translate to it any more. */
 	op_flush(&op);
 	/* A lockless walker (fault fast path, lookup) may still hold the old entry. */

@@ -39,13 +39,18 @@ void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
 	for (u64 i = 0; i < pages; i++) {
 		int l = 0;
 		u64 e = ept_lookup(ept, gfn + i, &l);
-		u64 in_leaf = (gfn + i) & ((1ULL << (9 * (l - 1))) - 1);
 
-		frame_free(&frames, hfn + i);
+		/* Record the new frame before the old one can be handed out again, so the slot
+		 * never names a frame it does not own (the EPT, not backing[], is what readers
+		 * use; backing[] is what vm_destroy frees). */
 		if (s && e)
-			/* RELEASE: the copied data is in place before anyone maps the new hfn. */
-			__atomic_store_n(&s->backing[gfn + i - s->base_gfn], ept_hfn(e) + in_leaf,
-					 __ATOMIC_RELEASE);
+			__atomic_store_n(&s->backing[gfn + i - s->base_gfn],
+					 ept_hfn(e) + ((gfn + i) & (ept_level_pages(l) - 1)),
+					 __ATOMIC_RELAXED);
+		else if (s)
+			__atomic_store_n(&s->backing[gfn + i - s->base_gfn], INVALID_HFN,
+					 __ATOMIC_RELAXED);
+		frame_free(&frames, hfn + i);
 	}
 }
 
@@ -89,19 +94,20 @@ void vm_sync_vcpus(struct vm *vm)
 			STAT_INC(vm, shootdown_ipis);
 			vcpu_kick(vm->vcpus[i]);
 		}
-	for (int i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = vm->vcpus[i];
+	for (int i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i]->cpu != this_cpu_id())
+			vcpu_kick_until(vm->vcpus[i], vcpu_synced, gen);
+}
 
-		if (v->cpu == this_cpu_id())
-			continue;
-		/* Kick again now and then: an NMI that lands between the vCPU's in_guest store
-		 * and its VM entry is taken by the host and does not make the guest exit. */
-		for (u64 spins = 1; !vcpu_synced(v, gen); spins++) {
-			cpu_relax();
-			if (spins % KICK_RETRY_SPINS == 0) {
-				STAT_INC(vm, shootdown_ipis);
-				vcpu_kick(v);
-			}
+void vcpu_kick_until(struct vcpu *v, bool (*done)(struct vcpu *v, u64 arg), u64 arg)
+{
+	/* Kick again now and then: an NMI that lands between the vCPU's in_guest store and
+	 * its VM entry is taken by the host and does not make the guest exit. */
+	for (u64 spins = 1; !done(v, arg); spins++) {
+		cpu_relax();
+		if (spins % KICK_RETRY_SPINS == 0) {
+			STAT_INC(v->vm, shootdown_ipis);
+			vcpu_kick(v);
 		}
 	}
 }

@@ -44,7 +44,7 @@ void vcpu_skip_instruction(void)
 static bool stop_with_dump(struct vcpu *v, u32 reason, const char *what)
 {
 	vm_stop(v->vm, reason, "vcpu %d: %s", v->id, what);
-	printk("vmx: VM '%s' stopped: %s\n", v->vm->name, v->vm->stop_reason);
+	printk("vmx: VM '%s' stopped: vcpu %d: %s\n", v->vm->name, v->id, what);
 	vcpu_dump(v, what);
 	return false;
 }
@@ -79,10 +79,10 @@ static bool handle_cpuid(struct vcpu *v)
 	struct guest_regs *r = &v->regs;
 	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
 
-	if (r->rax == 1) {
+	if ((u32)r->rax == 1) {
 		c.ecx &= ~(u32)BIT(5); /* no VMX inside */
 		c.ecx |= (u32)BIT(31); /* hypervisor present */
-	} else if (r->rax == 0x40000000) {
+	} else if ((u32)r->rax == 0x40000000) {
 		c.eax = 0x40000000;
 		memcpy(&c.ebx, "eptv", 4);
 		memcpy(&c.ecx, "isor", 4);
@@ -132,8 +132,10 @@ static bool handle_io(struct vcpu *v)
 		guest_putc(v, (char)v->regs.rax);
 	else if (in && port == COM1_LSR)
 		v->regs.rax = (v->regs.rax & ~0xffULL) | 0x60; /* transmitter empty */
+	else if (in && (q & 7) == 3)
+		v->regs.rax = 0xffffffff; /* a 32-bit IN zeroes RAX[63:32], like any 32-bit write */
 	else if (in)
-		v->regs.rax |= (q & 7) == 0 ? 0xff : (q & 7) == 1 ? 0xffff : 0xffffffff;
+		v->regs.rax |= (q & 7) == 0 ? 0xff : 0xffff;
 	if (port < COM1 || port > COM1 + 7)
 		STAT_INC(v->vm, io_unhandled);
 	vcpu_skip_instruction();
@@ -193,6 +195,8 @@ static bool handle_preemption_timer(struct vcpu *v)
 {
 	char why[128];
 
+	if (vcpu_budget_rearm(v))
+		return true;
 	snprintf(why, sizeof(why), "runaway: used its budget of %lu timer ticks "
 		 "(VMX preemption timer)", v->vm->budget);
 	return stop_with_dump(v, EXIT_PREEMPTION_TIMER, why);

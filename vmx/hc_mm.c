@@ -120,13 +120,12 @@ static s64 do_scan(struct vm *vm, struct hc_scan *a, struct ept_scan *sc)
 	return err ? err : put_bitmap(vm, a->hole_gpa, sc->hole, a->npages);
 }
 
-s64 hc_idle_scan(struct vcpu *v, u64 args_gpa, u64 a1, u64 a2)
+static s64 idle_scan(struct vcpu *v, u64 args_gpa)
 {
 	struct hc_scan a;
 	struct ept_scan sc = { .max_ext = MAX_EXTENTS };
 	s64 err;
 
-	(void)a1, (void)a2;
 	if (!vmx_caps.ept_ad)
 		return -ENODEV;
 	err = get_args(v->vm, args_gpa, &a, sizeof(a));
@@ -205,12 +204,11 @@ void agent_log_free(struct vm *vm)
 	log->bitmap = NULL;
 }
 
-s64 hc_dirty_log(struct vcpu *v, u64 op, u64 args_gpa, u64 a2)
+static s64 dirty_log(struct vcpu *v, u64 op, u64 args_gpa)
 {
 	struct hc_dirty d;
 	s64 err;
 
-	(void)a2;
 	if (op == HC_DIRTY_DISABLE) {
 		if (!v->vm->agent.log.bitmap)
 			return -ENOENT;
@@ -223,4 +221,31 @@ s64 hc_dirty_log(struct vcpu *v, u64 op, u64 args_gpa, u64 a2)
 	if (err)
 		return err;
 	return op == HC_DIRTY_ENABLE ? dirty_enable(v->vm, &d) : dirty_harvest(v->vm, &d);
+}
+
+/*
+ * The agent's tracker and log are shared by every vCPU of the VM: one agent call at a time.
+ * Holding the lock across a flush cannot deadlock: a vCPU spinning for it is in root mode
+ * (in_guest clear), and the flush never waits for such a CPU.
+ */
+s64 hc_idle_scan(struct vcpu *v, u64 args_gpa, u64 a1, u64 a2)
+{
+	s64 ret;
+
+	(void)a1, (void)a2;
+	spin_lock(&v->vm->agent.lock);
+	ret = idle_scan(v, args_gpa);
+	spin_unlock(&v->vm->agent.lock);
+	return ret;
+}
+
+s64 hc_dirty_log(struct vcpu *v, u64 op, u64 args_gpa, u64 a2)
+{
+	s64 ret;
+
+	(void)a2;
+	spin_lock(&v->vm->agent.lock);
+	ret = dirty_log(v, op, args_gpa);
+	spin_unlock(&v->vm->agent.lock);
+	return ret;
 }

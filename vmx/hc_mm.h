@@ -3,6 +3,7 @@
 #define EPTVISOR_VMX_HC_MM_H
 
 #include "ept/ept.h"
+#include "spinlock.h"
 #include "types.h"
 
 struct vcpu;
@@ -10,6 +11,7 @@ struct vm;
 
 /* What a VM's guest agent owns: its A/D tracker and its dirty log. */
 struct vm_agent {
+	spinlock_t lock; /* one agent hypercall at a time: the state below is shared by vCPUs */
 	struct ept_tracker tracker;
 	struct ept_dirty_log log;
 	u64 rounds;

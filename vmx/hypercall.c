@@ -8,6 +8,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "vmx/exit.h"
+#include "vmx/exp_bench.h"
 #include "vmx/hc_mm.h"
 #include "vmx/report.h"
 #include "vmx/vcpu.h"
@@ -114,6 +115,7 @@ static const hc_fn hypercalls[HC_COUNT] = {
 	[HC_STATS] = hc_stats,
 	[HC_IDLE_SCAN] = hc_idle_scan,
 	[HC_DIRTY_LOG] = hc_dirty_log,
+	[HC_BENCH] = hc_bench,
 };
 
 void vcpu_hypercall(struct vcpu *v)

@@ -183,11 +183,22 @@ static void report_entry_failure(struct vcpu *v, int rc)
 	vcpu_dump(v, "VM entry failed");
 }
 
-/* Arm the preemption timer with what is left of the VM's budget. */
+/* Arm the preemption timer (32 bits) with the next slice of the vCPU's budget. The timer's
+ * value is saved across exits (EXIT_SAVE_PREEMPTION_TIMER), so it counts guest time only. */
 static void arm_budget(struct vcpu *v)
 {
-	if (v->exits == 0)
-		vmcs_write(PREEMPTION_TIMER_VALUE, MIN(v->vm->budget, 0xffffffffULL));
+	u64 slice = MIN(v->budget_left, 0xffffffffULL);
+
+	v->budget_left -= slice;
+	vmcs_write(PREEMPTION_TIMER_VALUE, slice);
+}
+
+bool vcpu_budget_rearm(struct vcpu *v)
+{
+	if (!v->budget_left)
+		return false;
+	arm_budget(v);
+	return true;
 }
 
 static bool vcpu_load(struct vcpu *v)
@@ -220,15 +231,21 @@ void vcpu_run(struct vcpu *v)
 	cli();
 	v->cpu = this_cpu_id();
 	this_cpu()->vcpu = v;
+	v->budget_left = v->vm->budget;
 	if (vcpu_load(v)) {
+		arm_budget(v);
 		for (;;) {
 			int rc;
 
 			if (v->vm->stopping)
 				break;
-			arm_budget(v);
 			vcpu_flush_before_entry(v);
 			rc = vmx_enter(&v->regs, v->launched);
+			/* Drain PML before clearing in_guest: a harvester that sees us out of the
+			 * guest (vm_sync_vcpus) must find our logged writes in the dirty log. */
+			if (!rc && v->vm->use_pml)
+				vcpu_pml_drain(v);
+			/* RELEASE: the drain's marks are visible to whoever sees in_guest clear. */
 			__atomic_store_n(&v->in_guest, false, __ATOMIC_RELEASE);
 			if (rc) {
 				report_entry_failure(v, rc);
@@ -236,8 +253,6 @@ void vcpu_run(struct vcpu *v)
 			}
 			v->launched = true;
 			v->exits++;
-			if (v->vm->use_pml)
-				vcpu_pml_drain(v);
 			if (!vcpu_handle_exit(v, vmcs_read(EXIT_REASON)))
 				break;
 		}

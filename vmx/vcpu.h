@@ -30,6 +30,7 @@ struct vcpu {
 	u64 flush_seen; /* vm->flush_gen this vCPU's CPU has flushed for */
 	bool in_guest;  /* between vcpu_flush_before_entry() and the VM exit */
 	u64 exits;
+	u64 budget_left; /* preemption-timer ticks not yet armed */
 	struct vcpu_stats stats;
 	char line[128]; /* guest COM1 output, until newline */
 	int line_len;
@@ -43,6 +44,8 @@ void vcpu_run(struct vcpu *v);
 
 /* Make the vCPU's CPU exit guest mode soon (an NMI; harmless if it already left). */
 void vcpu_kick(struct vcpu *v);
+/* Wait until done(v, arg), kicking v again now and then (a kick can be lost, see ept_env.c). */
+void vcpu_kick_until(struct vcpu *v, bool (*done)(struct vcpu *v, u64 arg), u64 arg);
 /* vmx/ept_env.c: mark the vCPU in guest mode and INVEPT if a flush was requested. */
 void vcpu_flush_before_entry(struct vcpu *v);
 
@@ -52,6 +55,8 @@ int vmx_enter(struct guest_regs *regs, int launched);
 
 /* vmx/exit.c: handle one VM exit; true to re-enter the guest. */
 bool vcpu_handle_exit(struct vcpu *v, u32 reason);
+/* The timer fired: arm the next slice of the budget, or false when it is spent. */
+bool vcpu_budget_rearm(struct vcpu *v);
 /* Advance the guest's RIP past the instruction that exited. */
 void vcpu_skip_instruction(void);
 /* vmx/hypercall.c */

@@ -42,6 +42,7 @@ struct vm *vm_create(const char *name, u64 mem)
 	vm->stop_exit_reason = -1;
 	trace_vm_init(vm);
 	if (ept_init(&vm->ept)) {
+		trace_vm_dump(vm);
 		kfree(vm, sizeof(*vm));
 		return NULL;
 	}
@@ -96,6 +97,8 @@ int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level)
 	if (level < 2 || level > 3 || !IS_ALIGNED(gpa, align) || !IS_ALIGNED(bytes, align) ||
 	    !bytes)
 		return -EINVAL;
+	if (level == 3 && !vmx_caps.ept_1g)
+		return -ENODEV;
 	if (vm->nslots == MAX_MEMSLOTS || slots_overlap(vm, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT))
 		return -EEXIST;
 	s = &vm->slots[vm->nslots];
@@ -147,30 +150,45 @@ static hfn_t slot_hfn(const struct memslot *s, gfn_t gfn)
 	return __atomic_load_n(&s->backing[gfn - s->base_gfn], __ATOMIC_ACQUIRE);
 }
 
+/* Under populate_lock: back gfn with a zeroed frame if it has none, and map it if the EPT
+ * does not (a page unmapped by the hypervisor keeps its frame and comes back on refault). */
+static int populate_locked(struct vm *vm, struct memslot *s, gfn_t gfn)
+{
+	hfn_t hfn = slot_hfn(s, gfn);
+	hpa_t pa = INVALID_HPA;
+	int err;
+
+	if (ept_lookup(&vm->ept, gfn, NULL))
+		return 0;
+	if (hfn == INVALID_HFN) {
+		pa = alloc_zeroed_frame();
+		if (pa == INVALID_HPA)
+			return -ENOMEM;
+		hfn = hpa_to_hfn(pa);
+	}
+	err = ept_map(&vm->ept, gfn, hfn, 1, 1, GUEST_PROT);
+	if (err && pa != INVALID_HPA)
+		frame_free(&frames, hfn);
+	if (!err && pa != INVALID_HPA) {
+		/* RELEASE: the zeroed frame is visible before anyone reads its hfn. */
+		__atomic_store_n(&s->backing[gfn - s->base_gfn], hfn, __ATOMIC_RELEASE);
+		STAT_INC(vm, populates);
+	}
+	return err;
+}
+
 int vm_populate(struct vm *vm, gfn_t gfn)
 {
 	struct memslot *s = vm_find_slot(vm, gfn);
-	hpa_t pa;
-	int err = 0;
+	int err;
 
 	if (!s)
 		return -EFAULT;
-	if (slot_hfn(s, gfn) != INVALID_HFN)
+	/* Lockless shortcut: mapped already (the common case for hypercall buffers). */
+	if (ept_lookup(&vm->ept, gfn, NULL))
 		return 0;
 	spin_lock(&vm->populate_lock);
-	if (slot_hfn(s, gfn) == INVALID_HFN) {
-		pa = alloc_zeroed_frame();
-		err = pa == INVALID_HPA ? -ENOMEM :
-		      ept_map(&vm->ept, gfn, hpa_to_hfn(pa), 1, 1, GUEST_PROT);
-		if (!err) {
-			/* RELEASE: the zeroed frame is visible before anyone reads its hfn. */
-			__atomic_store_n(&s->backing[gfn - s->base_gfn], hpa_to_hfn(pa),
-					 __ATOMIC_RELEASE);
-			STAT_INC(vm, populates);
-		} else if (pa != INVALID_HPA) {
-			frame_free(&frames, hpa_to_hfn(pa));
-		}
-	}
+	err = populate_locked(vm, s, gfn);
 	spin_unlock(&vm->populate_lock);
 	return err;
 }
@@ -184,9 +202,43 @@ void *vm_gpa_to_hva(struct vm *vm, gpa_t gpa)
 	return (u8 *)phys_to_virt(hfn_to_hpa(slot_hfn(s, gpa_to_gfn(gpa)))) + (gpa & ~PAGE_MASK);
 }
 
-/* Apply fn to each page-sized piece of [gpa, gpa + len); -EFAULT if any page is outside. */
-static int for_each_guest_chunk(struct vm *vm, gpa_t gpa, u64 len,
-				void (*fn)(void *hva, u64 off, u64 n, void *ctx), void *ctx)
+/*
+ * Copy n bytes (within one page) between the guest at gpa and buf, through the frame the EPT
+ * maps right now. Inside a walk bracket, so a page being migrated or collapsed keeps its old
+ * frame until we are done with it. A write waits while the hypervisor holds the page
+ * read-only (MMU_WRITABLE clear: it is being copied) and is logged dirty like a guest write.
+ */
+static int guest_chunk(struct vm *vm, gpa_t gpa, void *buf, u64 n, bool write)
+{
+	for (;;) {
+		int level = 0, err = vm_populate(vm, gpa_to_gfn(gpa));
+		u32 token;
+		u64 e;
+
+		if (err)
+			return err;
+		token = ept_walk_begin(&vm->ept);
+		e = ept_lookup(&vm->ept, gpa_to_gfn(gpa), &level);
+		if (e && (!write || (e & EPT_MMU_WRITABLE))) {
+			u64 in_leaf = gpa & ((PAGE_SIZE << (9 * (level - 1))) - 1);
+			u8 *hva = phys_to_virt(hfn_to_hpa(ept_hfn(e)) + in_leaf);
+
+			if (write)
+				memcpy(hva, buf, n);
+			else
+				memcpy(buf, hva, n);
+			ept_walk_end(&vm->ept, token);
+			if (write)
+				ept_mark_dirty(&vm->ept, gpa_to_gfn(gpa));
+			return 0;
+		}
+		ept_walk_end(&vm->ept, token);
+		cpu_relax(); /* the page is being moved: its new frame is mapped in a moment */
+	}
+}
+
+/* Copy [gpa, gpa + len) page by page; -EFAULT if any page lies outside every memslot. */
+static int guest_copy(struct vm *vm, gpa_t gpa, u8 *buf, u64 len, bool write)
 {
 	u64 off = 0;
 
@@ -194,34 +246,23 @@ static int for_each_guest_chunk(struct vm *vm, gpa_t gpa, u64 len,
 		return -EFAULT;
 	while (off < len) {
 		u64 n = MIN(len - off, PAGE_SIZE - ((gpa + off) & ~PAGE_MASK));
-		void *hva = vm_gpa_to_hva(vm, gpa + off);
 
-		if (!hva)
+		if (!vm_find_slot(vm, gpa_to_gfn(gpa + off)) ||
+		    guest_chunk(vm, gpa + off, buf + off, n, write))
 			return -EFAULT;
-		fn(hva, off, n, ctx);
 		off += n;
 	}
 	return 0;
 }
 
-static void chunk_from_guest(void *hva, u64 off, u64 n, void *dst)
-{
-	memcpy((u8 *)dst + off, hva, n);
-}
-
-static void chunk_to_guest(void *hva, u64 off, u64 n, void *src)
-{
-	memcpy(hva, (const u8 *)src + off, n);
-}
-
 int vm_copy_from_guest(struct vm *vm, void *dst, gpa_t gpa, u64 len)
 {
-	return for_each_guest_chunk(vm, gpa, len, chunk_from_guest, dst);
+	return guest_copy(vm, gpa, dst, len, false);
 }
 
 int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len)
 {
-	return for_each_guest_chunk(vm, gpa, len, chunk_to_guest, (void *)src);
+	return guest_copy(vm, gpa, (u8 *)src, len, true);
 }
 
 int vm_migrate_page(struct vm *vm, gfn_t gfn)
@@ -237,21 +278,33 @@ int vm_migrate_page(struct vm *vm, gfn_t gfn)
 	return err;
 }
 
+static bool vcpu_out_of_guest(struct vcpu *v, u64 unused);
+
 void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* ACQ_REL exchange: exactly one caller wins and writes the reason. */
 	if (!__atomic_exchange_n(&vm->stopping, true, __ATOMIC_ACQ_REL)) {
 		va_start(ap, fmt);
 		vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
 		va_end(ap);
 		vm->stop_exit_reason = exit_reason;
 	}
-	/* Kick every other vCPU out of the guest; each sees `stopping` before re-entering. */
-	for (int i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = vm->vcpus[i];
+	/* Kick every other vCPU out of the guest; each checks `stopping` before re-entering. */
+	for (int i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i]->cpu != this_cpu_id() && vm->vcpus[i]->state == VCPU_RUNNING)
+			vcpu_kick(vm->vcpus[i]);
+	for (int i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i]->cpu != this_cpu_id())
+			vcpu_kick_until(vm->vcpus[i], vcpu_out_of_guest, 0);
+}
 
-		if (v->cpu != this_cpu_id() && v->state == VCPU_RUNNING)
-			vcpu_kick(v);
-	}
+/* Out of guest mode, or done for good (a stopping VM's vCPUs never re-enter). */
+static bool vcpu_out_of_guest(struct vcpu *v, u64 unused)
+{
+	(void)unused;
+	/* ACQUIRE: pairs with the vCPU's release stores of in_guest and state. */
+	return !__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) != VCPU_RUNNING;
 }

@@ -90,7 +90,10 @@ void vm_destroy(struct vm *vm);
 struct memslot *vm_find_slot(struct vm *vm, gfn_t gfn);
 /* Make gfn backed and mapped (populate-on-fault). 0, -EFAULT outside slots, -ENOMEM. */
 int vm_populate(struct vm *vm, gfn_t gfn);
-/* Hypervisor pointer to guest byte `gpa`, populating its page; NULL if outside every slot. */
+/* Hypervisor pointer to guest byte `gpa`, populating its page; NULL if outside every slot.
+ * Only for pages the hypervisor never moves (page tables it built, the host tasks' control
+ * and data pages): the pointer goes stale if the page is migrated or collapsed by copy.
+ * Guest buffers named by hypercalls go through vm_copy_* instead. */
 void *vm_gpa_to_hva(struct vm *vm, gpa_t gpa);
 /* Copy between guest and hypervisor memory, checking every page; 0 or -EFAULT. */
 int vm_copy_from_guest(struct vm *vm, void *dst, gpa_t gpa, u64 len);

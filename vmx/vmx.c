@@ -67,6 +67,10 @@ static void read_caps(struct vmx_caps *c)
 	c->unrestricted = allowed1(c->proc2, PROC2_UNRESTRICTED_GUEST);
 }
 
+#define PROC_GUEST_EXITS (PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY_CTLS | \
+			  PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING | PROC_MWAIT_EXITING | \
+			  PROC_MONITOR_EXITING)
+
 static void check_caps(const struct vmx_caps *c)
 {
 	u64 ev = c->ept_vpid;
@@ -80,11 +84,14 @@ static void check_caps(const struct vmx_caps *c)
 	require((ev & EPT_CAP_INVEPT) && (ev & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL)),
 		"INVEPT");
 	require(ev & VPID_CAP_INVVPID, "INVVPID");
+	/* NMI exiting: an NMI is how a CPU in guest mode is kicked (vcpu_kick). */
 	vmx_ctls.pin = adjust(c->pin, PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER,
-			      PIN_EXTINT_EXITING | PIN_PREEMPTION_TIMER, "preemption timer");
-	vmx_ctls.proc = adjust(c->proc, PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY_CTLS,
-			       PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY_CTLS,
-			       "HLT/I/O exiting");
+			      PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER,
+			      "interrupt/NMI exiting and the preemption timer");
+	/* Everything a guest could use to reach host state or sleep past every kick exits:
+	 * CR8 would set the physical TPR (and mask our IPIs), MWAIT/MONITOR could park the CPU. */
+	vmx_ctls.proc = adjust(c->proc, PROC_GUEST_EXITS, PROC_GUEST_EXITS,
+			       "HLT, I/O, CR8, MWAIT and MONITOR exiting");
 	/* No MSR bitmaps: every RDMSR/WRMSR exits, so a guest never reaches a host MSR. */
 	vmx_ctls.proc &= ~PROC_USE_MSR_BITMAPS;
 	require(!(vmx_ctls.proc & PROC_USE_MSR_BITMAPS), "MSR exiting without bitmaps");
