@@ -196,18 +196,36 @@ static void count(struct ept_op *op, u64 e, int level, int delta)
 		op->leaves[level] += delta;
 }
 
-/* Dirty propagation for a leaf that changed from old to new (see ept_iter_set). */
+/* Does leaf e of `level` map `frame` with `bit` set? */
+static bool leaf_has(u64 e, int level, hfn_t frame, u64 bit)
+{
+	return ept_leaf(e, level) && ept_hfn(e) == frame && (e & bit);
+}
+
+/*
+ * Dirty propagation for an entry that changed from old to new (see ept_iter_set): pages that
+ * software made writable or dirty would otherwise never be logged.
+ *  - WP logs: a leaf that gains W (fault fix, map, collapse) marks its pages.
+ *  - PML logs: a leaf that gains D from software (collapse merging children's D) marks its
+ *    pages: the CPU logs only D's 0 -> 1 transitions, which will not happen for them.
+ *  - D-bit logs: a leaf that loses D (harvest, unmap, collapse) marks its pages; a split
+ *    (new is a table) keeps D in the children.
+ */
 static void log_leaf_change(struct ept_iter *it, u64 old, u64 new)
 {
-	bool was_w = ept_leaf(old, it->level) && (old & EPT_W);
-	bool is_w = ept_leaf(new, it->level) && (new & EPT_W);
-	u64 n = ept_level_pages(it->level);
+	int l = it->level;
+	u64 n = ept_level_pages(l);
+	u32 modes = 0;
 
-	if (is_w && (!was_w || ept_hfn(old) != ept_hfn(new)))
-		ept_log_dirty(it->ept, it->gfn, n, BIT(EPT_DIRTY_WP));
-	if (ept_leaf(old, it->level) && (old & EPT_D) && !ept_table(new, it->level) &&
-	    !(ept_leaf(new, it->level) && (new & EPT_D)))
-		ept_log_dirty(it->ept, it->gfn, n, BIT(EPT_DIRTY_DBIT));
+	if (ept_leaf(new, l) && (new & EPT_W) && !leaf_has(old, l, ept_hfn(new), EPT_W))
+		modes |= BIT(EPT_DIRTY_WP);
+	if (ept_leaf(new, l) && (new & EPT_D) && !leaf_has(old, l, ept_hfn(new), EPT_D))
+		modes |= BIT(EPT_DIRTY_PML);
+	if (ept_leaf(old, l) && (old & EPT_D) && !ept_table(new, l) &&
+	    !leaf_has(new, l, ept_hfn(old), EPT_D))
+		modes |= BIT(EPT_DIRTY_DBIT);
+	if (modes)
+		ept_log_dirty(it->ept, it->gfn, n, modes);
 }
 
 static void entry_changed(struct ept_iter *it, u64 old, u64 new, struct ept_op *op)

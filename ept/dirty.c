@@ -27,8 +27,15 @@ void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes)
 void ept_mark_dirty(struct ept *ept, gfn_t gfn)
 {
 	u32 token = ept_walk_begin(ept);
+	struct ept_iter it;
 
-	ept_log_dirty(ept, gfn, 1, ~0u);
+	/* A huge leaf sets D once for all its pages: mark them all, or writes to the others
+	 * (which log nothing while D stays set) would be lost. */
+	ept_iter_find(&it, ept, gfn, 1);
+	if (ept_leaf(it.old, it.level))
+		ept_log_dirty(ept, it.gfn, ept_level_pages(it.level), ~0u);
+	else
+		ept_log_dirty(ept, gfn, 1, ~0u);
 	ept_walk_end(ept, token);
 }
 
@@ -115,7 +122,8 @@ static int log_start(struct ept_op *op, struct ept_dirty_log *log)
 		log_publish(op->ept, log);
 		return 0;
 	}
-	if (log->mode == EPT_DIRTY_WP && (err = ept_split_range(op, log->gfn, log_end(log), 1)))
+	/* 4K leaves only: one write, one fault (WP) or one PML entry (PML), one page. */
+	if ((err = ept_split_range(op, log->gfn, log_end(log), 1)))
 		return err;
 	/* Publish before protecting: from now on a fault that restores W marks the page. */
 	log_publish(op->ept, log);

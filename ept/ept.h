@@ -104,7 +104,7 @@ int ept_write_protect(struct ept *ept, gfn_t gfn, u64 npages);
 enum ept_dirty_mode {
 	EPT_DIRTY_WP,   /* write-protect; write faults set bits (fast path) */
 	EPT_DIRTY_DBIT, /* harvest = test-and-clear the D bits (needs EPT A/D) */
-	EPT_DIRTY_PML,  /* the kernel feeds PML entries to ept_mark_dirty(); harvest re-arms D */
+	EPT_DIRTY_PML,  /* the kernel feeds PML entries to ept_mark_dirty(); harvest clears D */
 };
 
 /* A dirty log over one memslot-like range; the caller owns the memory. Bit i of bitmap is
@@ -117,10 +117,10 @@ struct ept_dirty_log {
 	struct ept_dirty_log *next; /* ept's list of enabled logs */
 };
 
-/* Start logging: zero the bitmap, register the log; WP mode splits every huge leaf in the
- * range to 4K and write-protects it, D-bit/PML modes clear D. One flush. 0, -EINVAL (bad
- * range or mode, overlaps an enabled log), -ERANGE, -ENOMEM (log not enabled; leaves split
- * so far stay split). */
+/* Start logging: zero the bitmap, register the log; WP and PML modes split every huge leaf
+ * in the range to 4K, then WP write-protects and PML clears D; D-bit mode clears D. One
+ * flush. 0, -EINVAL (bad range or mode, overlaps an enabled log), -ERANGE, -ENOMEM (log not
+ * enabled; leaves split so far stay split). */
 int ept_dirty_log_enable(struct ept *ept, struct ept_dirty_log *log);
 
 /* Stop logging. On return nobody touches log->bitmap any more. Leaves stay write-protected
@@ -143,7 +143,9 @@ s64 ept_dirty_log_get(struct ept *ept, struct ept_dirty_log *log, u64 *out);
 s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u64 npages,
 			const u64 *mask);
 
-/* Record gfn as dirty in every enabled log covering it (PML drain). Lockless. */
+/* Record gfn as dirty in every enabled log covering it (PML drain; the whole leaf if gfn is
+ * mapped by a huge one). Lockless. In PML mode, drain every vCPU's PML buffer before a
+ * harvest. */
 void ept_mark_dirty(struct ept *ept, gfn_t gfn);
 
 /* ---- the EPT-violation handler (ept/fault.c) ------------------------------------------------ */

@@ -10,6 +10,12 @@
 #include "spinlock.h"
 
 static long tables_live, data_live, fail_tables = -1, fail_data = -1;
+static bool fake_data;
+static u64 fake_next = HOST_FAKE_RUN;
+/* Scratch behind fake frames: room for a 2 MiB child at any 4 KiB offset of the first 2 MiB;
+ * runs and the frames they are copied from get separate areas (memcpy must not overlap). */
+static u8 fake_src[2 * SZ_2M] __attribute__((aligned(4096)));
+static u8 fake_dst[2 * SZ_2M] __attribute__((aligned(4096)));
 static u64 flushes, released, flush_gen;
 static struct host_vcpu *vcpus;
 static int nvcpus;
@@ -19,6 +25,7 @@ void host_env_reset(void)
 	__atomic_store_n(&fail_tables, -1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&fail_data, -1, __ATOMIC_SEQ_CST);
 	host_env_set_vcpus(NULL, 0);
+	fake_data = false;
 }
 
 void host_env_fail_tables_after(long n) { __atomic_store_n(&fail_tables, n, __ATOMIC_SEQ_CST); }
@@ -83,11 +90,30 @@ hfn_t host_data_alloc(int level)
 	return hpa_to_hfn((uintptr_t)p);
 }
 
-void *host_data_va(hfn_t hfn) { return (void *)(uintptr_t)hfn_to_hpa(hfn); }
+void host_env_fake_data(bool on) { fake_data = on; }
+
+hfn_t host_env_fake_next(int level) { return ALIGN_UP(fake_next, ept_level_pages(level)); }
+
+void *host_data_va(hfn_t hfn)
+{
+	if (hfn >= HOST_FAKE_HFN)
+		return (hfn >= HOST_FAKE_RUN ? fake_dst : fake_src) + hfn % 512 * PAGE_SIZE;
+	return (void *)(uintptr_t)hfn_to_hpa(hfn);
+}
 
 hfn_t ept_env_alloc_data(int level)
 {
-	return budget_take(&fail_data) ? host_data_alloc(level) : INVALID_HFN;
+	hfn_t run;
+
+	if (!budget_take(&fail_data))
+		return INVALID_HFN;
+	if (!fake_data)
+		return host_data_alloc(level);
+	/* fake mode serves the single-threaded model and fuzz tests: no atomics needed */
+	run = ALIGN_UP(fake_next, ept_level_pages(level));
+	fake_next = run + ept_level_pages(level);
+	__atomic_fetch_add(&data_live, 1, __ATOMIC_SEQ_CST);
+	return run;
 }
 
 void *ept_env_data_va(hfn_t hfn) { return host_data_va(hfn); }
@@ -97,8 +123,10 @@ void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
 	(void)ept;
 	(void)gfn;
 	(void)level;
-	free(host_data_va(hfn));
-	__atomic_fetch_sub(&data_live, 1, __ATOMIC_SEQ_CST);
+	if (hfn < HOST_FAKE_HFN)
+		free(host_data_va(hfn));
+	if (hfn < HOST_FAKE_HFN || hfn >= HOST_FAKE_RUN)
+		__atomic_fetch_sub(&data_live, 1, __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&released, 1, __ATOMIC_SEQ_CST);
 }
 

@@ -21,6 +21,18 @@ long host_env_data_live(void);    /* data runs/frames allocated and not yet free
 u64 host_env_flushes(void);       /* ept_env_flush() calls so far */
 u64 host_env_data_released(void); /* ept_env_free_data() calls so far */
 
+/*
+ * Fake data frames, for tests that map more memory than they could allocate: hfns from
+ * HOST_FAKE_HFN up have no memory behind them; ept_env_data_va() gives scratch space for them
+ * (so collapse by copy runs, copying garbage), and in fake mode ept_env_alloc_data() hands
+ * out fake runs from HOST_FAKE_RUN up.
+ */
+#define HOST_FAKE_HFN (1ULL << 36)
+#define HOST_FAKE_RUN (1ULL << 38)
+void host_env_fake_data(bool on);
+/* The hfn the next fake run of `level` will start at (fake mode). */
+hfn_t host_env_fake_next(int level);
+
 /* A data run of ept_level_pages(level) frames for a test's own mappings (never fails);
  * ept_env_free_data() can free it. */
 hfn_t host_data_alloc(int level);
