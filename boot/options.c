@@ -1,4 +1,5 @@
 /* The table of kernel command-line options (see options.h). */
+#include "bench.h"
 #include "boot/cmdline.h"
 #include "boot/options.h"
 #include "drivers/console.h"
@@ -32,6 +33,8 @@ int options_parse(const char *cmdline)
 		  "off, on (print every exit) or ring (dump the last ones at the end)" },
 		{ "rounds", OPT_UINT, &opts.rounds, 1, 100000, 0, NULL,
 		  "harvest rounds of the dirty-log scenarios" },
+		{ "samples", OPT_UINT, &opts.samples, 16, BENCH_MAX_SAMPLES, 0, NULL,
+		  "bench scenarios: samples per vCPU and path (after the warm-up)" },
 		{ "exc-test", OPT_BOOL, &opts.exc_test, 0, 1, 0, NULL, "show an exception dump" },
 	};
 

@@ -15,6 +15,7 @@ struct options {
 	char trace[8];     /* off, on (print every exit and fault), ring (keep the last ones) */
 	bool exc_test;     /* execute int3 once to show the exception dump */
 	u64 rounds;        /* harvest/scan rounds of the mission scenarios; 0 = their default */
+	u64 samples;       /* bench scenarios: samples per vCPU and path; 0 = their default */
 };
 
 extern struct options opts;

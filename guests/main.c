@@ -3,6 +3,7 @@
  * that exercise one thing and CHECK the result. The hypervisor judges the rest (stops,
  * counters); see vmx/scenario.c for what each scenario expects.
  */
+#include "bench.h"
 #include "errno.h"
 #include "guest.h"
 #include "guest_tests.h"
@@ -386,6 +387,8 @@ long guest_main(long test)
 	case GT_SPLIT_VERIFIER: return test_split_verifier();
 	case GT_IDLE_TOUCHER: return test_idle_toucher();
 	case GT_HOSTILE_MM: return test_hostile_mm();
+	case GT_BENCH:
+	case GT_BENCH_PML: return bench_main(test);
 	}
 	gprintf("unknown test %ld", test);
 	return 99;

@@ -17,7 +17,9 @@
 #define GT_IDLE_HOT_COLD 13
 #define GT_IDLE_TOUCHER 14
 #define GT_HOSTILE_MM 15
-#define GT_COUNT 16
+#define GT_BENCH 16      /* fault-latency benchmark (guests/bench.c, include/bench.h) */
+#define GT_BENCH_PML 17  /* the same, pml_write only (a VM with PML on) */
+#define GT_COUNT 18
 
 /* Guest-physical places the scenarios set up for the tests. */
 #define GT_POPULATE_GPA 0x400000ULL   /* 4 MiB..12 MiB: populated on first touch */

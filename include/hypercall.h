@@ -16,7 +16,8 @@
 #define HC_STATS 6     /* (gpa of struct hc_stats, size) -> 0; the VM's counters so far */
 #define HC_IDLE_SCAN 7 /* (gpa of struct hc_scan) -> pages scanned; A/D idle tracking */
 #define HC_DIRTY_LOG 8 /* (HC_DIRTY_*, gpa of struct hc_dirty) -> see below */
-#define HC_COUNT 9
+#define HC_BENCH 9     /* (HC_BENCH_*, a1, a2) -> see include/bench.h; bench VMs only */
+#define HC_COUNT 10
 
 #define HC_PUTS_MAX 256
 #define HC_NAME_MAX 64

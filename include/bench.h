@@ -1,0 +1,66 @@
+/*
+ * The fault-latency benchmark (issue 5): what the benchmark guest (guests/bench.c) and the
+ * hypervisor (vmx/hc_bench.c, vmx/exp_bench.c) share: the paths measured, the HC_BENCH
+ * operations, and the guest-physical layout. docs/benchmarks.md explains the numbers.
+ *
+ * Guest memory of a bench VM (slot 0, populated on first touch, identity-mapped):
+ *
+ *   0x0010_0000  guest image                  0x003f_0000  barrier page (all vCPUs)
+ *   0x0100_0000  sample buffers: (vcpu, path) -> BENCH_SLOT_BYTES each, 16..18 MiB
+ *   0x0200_0000  fault region: (phase, vcpu) -> BENCH_REGION_STRIDE each (first touch,
+ *                write-protect and PML pages), up to GT_BENCH_MEM
+ *   0x8000_0000  a 2M-leaf slot, one 2 MiB block per vCPU (split / collapse)
+ */
+#ifndef EPTVISOR_BENCH_H
+#define EPTVISOR_BENCH_H
+
+/* One measurement path. Guest-timed paths bracket one access with the TSC in the guest;
+ * hypervisor-timed ones (split, collapse) return the cycles the EPT operation took. */
+enum bench_path {
+	BENCH_TSC_OVERHEAD, /* the TSC pair with nothing between: subtracted from the others */
+	BENCH_NULL_EXIT,    /* VMCALL HC_NOP */
+	BENCH_CPUID_EXIT,   /* CPUID leaf 0 */
+	BENCH_EPT_POPULATE, /* first write to an unbacked gfn: allocate, zero, map */
+	BENCH_WP_FAST,      /* write to a write-protected page: lockless fast path */
+	BENCH_WP_SLOW,      /* the same with ept->force_slow: under the MMU lock */
+	BENCH_PML_WRITE,    /* first write to a page under PML dirty logging: no exit */
+	BENCH_SPLIT,        /* hypervisor-timed: ept_split of one 2M leaf into 512 4K leaves */
+	BENCH_COLLAPSE,     /* hypervisor-timed: ept_collapse of them back, in place */
+	BENCH_PATHS
+};
+
+static inline int bench_hv_timed(int path) { return path == BENCH_SPLIT || path == BENCH_COLLAPSE; }
+
+#define BENCH_DEFAULT_SAMPLES 300 /* per vCPU and path, after the warm-up */
+#define BENCH_MAX_SAMPLES 2000
+#define BENCH_WARMUP 32           /* first samples of each vCPU and path, discarded */
+#define BENCH_MAX_TOTAL (BENCH_MAX_SAMPLES + BENCH_WARMUP)
+
+/* HC_BENCH operations (a0 of the hypercall); every one -ENODEV outside a bench VM. */
+#define HC_BENCH_CONFIG 1     /* (gpa of struct hc_bench_config) -> 0 */
+#define HC_BENCH_PROTECT 2    /* (gpa, npages) -> 0: clear W, leave the fast path possible */
+#define HC_BENCH_FORCE_SLOW 3 /* (0 or 1) -> 0: write faults skip the lockless fast path */
+#define HC_BENCH_SPLIT 4      /* (gpa of a 2M leaf) -> cycles ept_split took */
+#define HC_BENCH_COLLAPSE 5   /* (gpa of 512 split 4K leaves) -> cycles ept_collapse took */
+#define HC_BENCH_BEGIN 6      /* (path) -> 0: snapshot this vCPU's counters */
+#define HC_BENCH_END 7        /* (path | n << 8, gpa of n u64 samples) -> 0: verify, keep */
+#define HC_BENCH_REPORT 8     /* () -> paths reported: statistics of what was kept */
+
+struct hc_bench_config {
+	unsigned long long samples; /* per vCPU and path, after the warm-up */
+	unsigned long long warmup;
+	unsigned long long pml;     /* 1: this VM measures pml_write (PML is on) */
+};
+
+#define GT_BENCH_SHARED_GPA 0x3f0000ULL
+#define GT_BENCH_SAMPLES_GPA 0x1000000ULL
+#define BENCH_SLOT_BYTES 0x4000ULL /* >= BENCH_MAX_TOTAL * 8 */
+#define GT_BENCH_REGION_GPA 0x2000000ULL
+#define BENCH_REGION_STRIDE 0x800000ULL /* >= BENCH_MAX_TOTAL pages */
+#define GT_BENCH_MEM (GT_BENCH_REGION_GPA + 2 * 8 * BENCH_REGION_STRIDE) /* 2 phases, 8 vCPUs */
+#define GT_BENCH_HUGE_GPA 0x80000000ULL
+
+/* The benchmark guest's entry (guests/bench.c), for GT_BENCH and GT_BENCH_PML. */
+long bench_main(long test);
+
+#endif
