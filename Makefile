@@ -4,6 +4,7 @@
 #   make run     install what is missing, build, boot under the best platform, run the demo
 #   make test    install what is missing, run host tests + boot tests + in-guest scenarios
 #   make debug   boot under Bochs' debugger (or QEMU's gdbstub: make debug PLATFORM=qemu)
+#   make bench   the fault-latency benchmark: build/bench/fault_latency.{json,md,png}
 
 CROSS_COMPILE ?=
 CC      := $(CROSS_COMPILE)gcc
@@ -128,6 +129,14 @@ SOAK_ROUNDS ?= 1000
 soak: deps iso
 	$(Q)$(PYTHON) tests/harness/run.py --scenario mission --cmdline "rounds=$(SOAK_ROUNDS)" --timeout 7200 --quiet
 	$(Q)$(PYTHON) tests/harness/run.py --scenario smp4 --cpus 4 --cmdline "rounds=$(SOAK_ROUNDS)" --timeout 7200 --quiet
+
+# The fault-latency benchmark (docs/benchmarks.md): boots run=bench on the best VMX platform
+# and writes build/bench/fault_latency.{json,md,png}. Not part of `make test`.
+# BENCH_CPUS: vCPUs faulting at once (default 4 under Bochs, at most the host's CPUs on KVM).
+BENCH_SAMPLES ?= 500
+BENCH_CPUS ?=
+bench: deps kernel
+	$(Q)$(PYTHON) tests/harness/bench.py --samples $(BENCH_SAMPLES) $(if $(BENCH_CPUS),--cpus $(BENCH_CPUS))
 
 format:
 	clang-format -i $(shell git ls-files '*.c' '*.h')

@@ -1,0 +1,82 @@
+"""The fault-latency benchmark (issue 5), cheaply: a short `run=bench` (16 samples per vCPU
+and path, 2 vCPUs) must give a well-formed result for every path at 1 and 2 vCPUs, each
+verified by the hypervisor's counters (wp_fast really fixed on the lockless fast path), and
+tests/harness/bench.py must turn it into the JSON, the table and the plot. The benchmark
+itself is `make bench`, which is not part of `make test`."""
+
+import json
+import re
+
+import pytest
+
+import bench
+from eptvisor import BootSpec
+
+SAMPLES = 16
+BENCH = BootSpec("bench-smoke", "run=bench samples=%d vcpus=2" % SAMPLES, platform="vmx",
+                 cpus=2, megs=512, timeout=120, label="bench")
+# The hypervisor's verdict on each vCPU's wp_fast measurement (hc_bench.c, verify()).
+WP_FAST_CHECK = re.compile(r"check bench_fault_latency/host: (ok|FAILED) - bench wp_fast "
+                           r"vcpu (\d+): (\d+) accesses: (\d+) EPT_VIOLATION, (\d+) faults "
+                           r"\((\d+) fixed_fast\)")
+
+
+@pytest.mark.boot(BENCH)
+def test_bench_results_well_formed(boots, judge, tmp_path):
+    """Every path at 1 and 2 vCPUs with the issue's keys, integer cycles in order, the
+    platform of this run, the ratios; and the three output files."""
+    res = boots.result(BENCH)
+    records, ratios, p = bench.check_run(res, SAMPLES, 2)
+    for r in records:
+        bad = [k for k in bench.KEYS
+               if not isinstance(r.get(k), str if k in ("path", "platform") else int)]
+        if bad:
+            p.append("%s: keys of the wrong type or missing: %s" % (r.get("path"), bad))
+    if not p:
+        files = bench.write_outputs(tmp_path, records, ratios, {
+            "platform": res.platform, "vcpus": 2, "samples": SAMPLES, "warmup": 32,
+            "cmdline": res.cmdline, "date": "test"})
+        rows = json.loads(files[0].read_text())
+        if {(r["path"], r["vcpus"]) for r in rows} != {(r["path"], r["vcpus"]) for r in records}:
+            p.append("fault_latency.json does not hold every record")
+        md = files[1].read_text()
+        if "| wp_fast | 2 |" not in md or "wp_slow/wp_fast" not in md:
+            p.append("fault_latency.md lacks the wp_fast row or the ratios:\n" + md)
+        if not files[2].read_bytes().startswith(b"\x89PNG"):
+            p.append("fault_latency.png is not a PNG")
+    judge(res, p)
+
+
+@pytest.mark.boot(BENCH)
+def test_bench_wp_fast_took_the_fast_path(boots, judge):
+    """Each vCPU's wp_fast writes were each one EPT violation fixed on the fast path, by the
+    hypervisor's counters (vCPU 0 alone, then vCPUs 0 and 1 at once)."""
+    res = boots.result(BENCH)
+    p = res.problems()
+    checks = [m.groups() for m in map(WP_FAST_CHECK.search, res.lines()) if m]
+    want = SAMPLES + 32
+    if sorted(int(c[1]) for c in checks) != [0, 0, 1]:
+        p.append("expected wp_fast verdicts for vCPU 0, 0, 1, got %s" % checks)
+    for ok, vcpu, n, exits, faults, fast in checks:
+        if ok != "ok" or not int(n) == int(exits) == int(faults) == int(fast) == want:
+            p.append("vCPU %s: %s writes, %s EPT violations, %s faults, %s fixed_fast"
+                     % (vcpu, n, exits, faults, fast))
+    fast = [r for r in bench.collect(res)[0] if r["path"] == "wp_fast"]
+    if len(fast) != 2 or not all(r["verified"] for r in fast):
+        p.append("wp_fast records not verified: %s" % fast)
+    judge(res, p)
+
+
+def test_bench_rejects_unverified_samples():
+    """bench.py fails a run whose wp_fast samples the hypervisor could not verify, or that
+    lacks a path (no boot: records made up here)."""
+    base = {"platform": "bochs", "samples": 16, "min": 1, "p50": 2, "p90": 3, "p99": 4,
+            "max": 5, "verified": True}
+    records = [dict(base, path=p, vcpus=1) for p in bench.PATHS]
+    ratios = [{"vcpus": 1}]
+    assert bench.validate(records, ratios, 16, 1, "bochs") == []
+    records[bench.PATHS.index("wp_fast")]["verified"] = False
+    probs = bench.validate(records, ratios, 16, 1, "bochs")
+    assert len(probs) == 1 and "wp_fast" in probs[0] and "do not measure" in probs[0]
+    probs = bench.validate(records[:-1], ratios, 16, 1, "bochs")
+    assert any("no result for collapse" in x for x in probs)
