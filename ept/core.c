@@ -7,7 +7,9 @@
  * anyone inside ept_walk_begin/end) that loaded its address before the unlink. So it is
  * emptied (every entry set to 0 through ept_iter_set, which records what the leaves held),
  * queued on the operation, and freed only after (a) the operation's flush and (b) a grace
- * period: every walker that began before the unlink has ended (ept_wait_walkers). Data frames
+ * period: every walker that began before the unlink has ended (ept_wait_walkers). Entries
+ * are frozen (EPT_FROZEN), not zeroed, so that a lockless walker on the old table restarts
+ * instead of reporting a hole that never was (ept_iter_find). Data frames
  * that collapse by copy moves away are released under the same rule.
  */
 #include "ept/env.h"
@@ -59,11 +61,11 @@ void ept_wait_walkers(struct ept *ept)
 
 /* ---- page lists chained through word 0 ----------------------------------------------------- */
 
-/* Push an all-zero table page. A walker still reading it sees the link as a non-present
- * entry (a page address has bits 2:0 clear), which is harmless. */
+/* Push a table page whose entries are all 0 or frozen. The link is stored frozen: a walker
+ * still reading the page takes it for a frozen entry and restarts. */
 static void list_push(hpa_t *head, hpa_t page)
 {
-	__atomic_store_n(va(page), *head, __ATOMIC_RELAXED);
+	__atomic_store_n(va(page), *head | EPT_FROZEN, __ATOMIC_RELAXED);
 	*head = page;
 }
 
@@ -72,7 +74,7 @@ static hpa_t list_pop(hpa_t *head)
 	hpa_t page = *head;
 
 	if (page != 0) {
-		*head = __atomic_load_n(va(page), __ATOMIC_RELAXED);
+		*head = __atomic_load_n(va(page), __ATOMIC_RELAXED) & ~EPT_FROZEN;
 		__atomic_store_n(va(page), 0, __ATOMIC_RELAXED);
 	}
 	return page;
@@ -288,14 +290,16 @@ void ept_iter_replace(struct ept_iter *it, u64 new, struct ept_op *op)
 		;
 }
 
-/* Empty an unlinked table (recursively, through ept_iter_set) and queue it for freeing. */
+/* Freeze every entry of an unlinked table (recursively, through ept_iter_set, which records
+ * the A/D bits the CPUs set until now: after the freeze they cannot set more) and queue the
+ * table for freeing. */
 static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base)
 {
 	struct ept_iter it;
 
 	for_each_ept_table_entry(it, op->ept, table, level, base)
 		if (ept_present(it.old))
-			ept_iter_replace(&it, 0, op);
+			ept_iter_replace(&it, EPT_FROZEN, op);
 	list_push(&op->dead, table);
 }
 

@@ -2,13 +2,14 @@
  * The EPT entry format: a u64 with named masks and small predicates, no bitfields, so every
  * change composes with cmpxchg. Levels: 1 = 4K PTE, 2 = 2M PDE, 3 = 1G PDPTE, 4 = PML4E.
  *
- *   63      53 52 51                 12 11  10   9   8   7    6    5:3   2 1 0
- *  [ ign   |MW|HW|   frame (hfn)       | ign  | D | A | LG | IPAT| MT  | X W R ]
+ *   63 62 61 60  54 53 52 51              12 11  10   9   8   7    6    5:3   2 1 0
+ *  [ ign  |FZ| ign  |MW|HW|   frame (hfn)    | ign  | D | A | LG | IPAT| MT  | X W R ]
  *
  * HW = EPT_HOST_WRITABLE: the backing frame may be written (else a write fault is real).
  * MW = EPT_MMU_WRITABLE: nothing in the hypervisor needs this mapping read-only right now.
  * A present leaf with W = 0 and both bits set was write-protected only for dirty logging,
  * so a write fault on it may be fixed without the MMU lock (DESIGN.md, "EPT entries").
+ * FZ = EPT_FROZEN: see below.
  * Non-leaf entries: RWX set, frame = the child table. Leaves: WB, ignore-PAT.
  */
 #ifndef EPTVISOR_EPT_ENTRY_H
@@ -30,6 +31,10 @@
 #define EPT_FRAME_MASK (((1ULL << 52) - 1) & PAGE_MASK)
 #define EPT_HOST_WRITABLE BIT(52)
 #define EPT_MMU_WRITABLE BIT(53)
+/* Software, non-present: an entry of a table that is being torn down (unlinked, waiting for
+ * its grace period). A lockless walker that meets it restarts from the root, where the
+ * replacement is already visible; the CPU sees a non-present entry. */
+#define EPT_FROZEN BIT(61)
 
 /* What ept_map() accepts as `prot`. */
 #define EPT_PROT_MASK (EPT_RWX | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
@@ -56,6 +61,8 @@ static inline unsigned ept_index(gfn_t gfn, int level)
 }
 
 static inline bool ept_present(u64 e) { return (e & EPT_RWX) != 0; }
+
+static inline bool ept_frozen(u64 e) { return (e & EPT_FROZEN) != 0; }
 
 /* A present entry that maps memory (rather than pointing to a table). */
 static inline bool ept_leaf(u64 e, int level)

@@ -87,9 +87,19 @@ void ept_iter_next(struct ept_iter *it)
 	}
 }
 
-void ept_iter_find(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level)
+/* One walk from the root; false if it ended on a frozen entry. */
+static bool find_once(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level)
 {
 	for_each_ept_entry(*it, ept, gfn, gfn + 1, level)
 		if (it->level == level || !ept_table(it->old, it->level))
-			return;
+			break;
+	return !ept_frozen(it->old);
+}
+
+void ept_iter_find(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level)
+{
+	/* A frozen entry belongs to a table already replaced (the freeze comes after the
+	 * unlink, and our ACQUIRE read of it makes the unlink visible): walk again. */
+	while (!find_once(it, ept, gfn, level))
+		;
 }

@@ -47,7 +47,8 @@ void ept_iter_next(struct ept_iter *it);
 
 /* Stand `it` on the entry of `level` that covers gfn, or on the higher entry where the path
  * ends (a leaf or a non-present entry). With level 1: the leaf mapping gfn, if any. A walk
- * without the lock must be inside ept_walk_begin/end. */
+ * without the lock must be inside ept_walk_begin/end; one that lands on a frozen entry (a
+ * table being torn down) starts again, so it never reports a hole that was not there. */
 void ept_iter_find(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level);
 
 /* Every entry covering part of [start, end), levels top..min_level, in pre-order. */

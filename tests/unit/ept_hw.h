@@ -12,8 +12,9 @@
 #include "ept/ept.h"
 #include "ept/iter.h"
 
-/* Access gfn (write or read). True: allowed, A/D set, *leaf = the leaf used (its frame maps
- * gfn's data); false: an EPT violation (the caller runs the fault handler). */
+/* Access gfn (write or read). True: allowed, A/D set, *leaf = the leaf used as it was found
+ * (its frame holds gfn's data; its D tells whether this write set D, which PML would log);
+ * false: an EPT violation (the caller runs the fault handler). */
 static inline bool hw_access(struct ept *e, gfn_t gfn, bool write, u64 *leaf, int *level)
 {
 	u64 access = write ? EPT_W : EPT_R;
@@ -31,7 +32,7 @@ static inline bool hw_access(struct ept *e, gfn_t gfn, bool write, u64 *leaf, in
 			break;
 	}
 	if (leaf)
-		*leaf = it.old | ad;
+		*leaf = it.old;
 	if (level)
 		*level = it.level;
 	return true;

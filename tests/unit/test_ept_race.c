@@ -1,0 +1,292 @@
+/*
+ * The EPT under real threads. Three "vCPU" threads simulate the hardware on real data
+ * frames: a write through W = 1 sets A/D and stores to the frame, a write through W = 0 (or
+ * a missing entry) exits to ept_handle_fault and retries. A harvester thread runs dirty-log
+ * get-and-clear rounds and copies every page it is told about to a destination, as live
+ * migration does; a third thread keeps splitting 2M mappings and collapsing them back (in
+ * place, or by copying into a fresh run for blocks whose frames are scattered).
+ *
+ * The verdict is the migration's: every few rounds the vCPUs pause, one more round runs,
+ * and the destination must equal what each vCPU last wrote to each page. A dirty page lost
+ * by the harvest, the fault path, a split or a collapse shows up as a stale destination word.
+ * Phases: write-protect mode (fast path), write-protect forcing the slow path, D-bit mode,
+ * PML mode; each at least 100 rounds. The same file builds under ThreadSanitizer
+ * (build/unit/tsan_ept_race); flushes emulate the IPI shootdown (ept_env_host.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ept/env.h"
+#include "ept/ept.h"
+#include "ept_env_host.h"
+#include "ept_hw.h"
+
+#define NVCPU 3
+#define BLOCKS 8 /* 2M blocks; the odd ones have scattered 4K frames */
+#define PAGES (BLOCKS * 512)
+#define ROUNDS 120
+#define CHECK_EVERY 10
+#define PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+
+struct race {
+	struct ept ept;
+	struct ept_dirty_log log;
+	u64 bitmap[PAGES / 64], out[PAGES / 64];
+	u64 dest[PAGES][NVCPU];  /* the migration destination */
+	u64 last[NVCPU][PAGES];  /* what each vCPU last wrote (its own slot only) */
+	struct host_vcpu hw[NVCPU];
+	u32 stop, pause, paused;
+	u64 faults[EPT_FAULT_VIOLATION + 1];
+	u64 splits, collapses, dirty, checks;
+};
+
+struct vcpu_arg {
+	struct race *r;
+	int id;
+	u64 rng;
+};
+
+static u64 rnd(u64 *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dULL;
+}
+
+/* One simulated guest write of val into gfn's slot `id`; false: the EPT said no. */
+static bool guest_store(struct race *r, int id, gfn_t g, u64 val)
+{
+	u64 leaf;
+	int level;
+	bool ok;
+
+	host_vcpu_enter(&r->hw[id]);
+	ok = hw_access(&r->ept, g, true, &leaf, &level);
+	if (ok)
+		__atomic_store_n((u64 *)host_data_va(hw_frame(leaf, level, g)) + id, val,
+				 __ATOMIC_RELAXED);
+	host_vcpu_exit(&r->hw[id]);
+	/* PML: the write that set D is logged; the kernel drains the log after the exit. */
+	if (ok && r->log.mode == EPT_DIRTY_PML && !(leaf & EPT_D))
+		ept_mark_dirty(&r->ept, g);
+	return ok;
+}
+
+static void vcpu_pause_point(struct race *r)
+{
+	if (!__atomic_load_n(&r->pause, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_fetch_add(&r->paused, 1, __ATOMIC_ACQ_REL);
+	while (__atomic_load_n(&r->pause, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	__atomic_fetch_sub(&r->paused, 1, __ATOMIC_ACQ_REL);
+}
+
+static void *vcpu_thread(void *p)
+{
+	struct vcpu_arg *a = p;
+	struct race *r = a->r;
+
+	for (u64 val = 1; !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE); val++) {
+		u64 x = rnd(&a->rng);
+		/* Half the writes go to 8 hot pages: harvests and faults then meet often. */
+		gfn_t g = x & 1 ? (x >> 1) % 8 * 67 : (x >> 1) % PAGES;
+
+		vcpu_pause_point(r);
+		while (!guest_store(r, a->id, g, val)) {
+			int f = ept_handle_fault(&r->ept, g, EPT_W);
+
+			assert_true(f >= 0 && f <= EPT_FAULT_VIOLATION);
+			__atomic_fetch_add(&r->faults[f], 1, __ATOMIC_RELAXED);
+		}
+		r->last[a->id][g] = val;
+	}
+	return NULL;
+}
+
+/* Split a 2M block, or collapse it back (copying when its frames are scattered). */
+static void *splitter_thread(void *p)
+{
+	struct race *r = p;
+	u64 rng = 77;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		gfn_t g = rnd(&rng) % BLOCKS * 512;
+		int level = 0;
+
+		ept_lookup(&r->ept, g, &level);
+		if (level == 2) {
+			assert_int_equal(ept_split(&r->ept, g, 512, 1), 0);
+			__atomic_fetch_add(&r->splits, 1, __ATOMIC_RELAXED);
+		} else if (ept_collapse(&r->ept, g, 2, EPT_COLLAPSE_COPY) == 0) {
+			__atomic_fetch_add(&r->collapses, 1, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+/* Copy gfn's slots to the destination, reading through the current mapping. */
+static void copy_page(struct race *r, gfn_t g)
+{
+	u32 token = ept_walk_begin(&r->ept); /* the frame is not freed while we read it */
+	int level;
+	u64 leaf = ept_lookup(&r->ept, g, &level);
+	u64 *src = host_data_va(hw_frame(leaf, level, g));
+
+	assert_true(ept_leaf(leaf, level));
+	for (int v = 0; v < NVCPU; v++)
+		r->dest[g][v] = __atomic_load_n(&src[v], __ATOMIC_RELAXED);
+	ept_walk_end(&r->ept, token);
+}
+
+static void harvest(struct race *r)
+{
+	r->dirty += ept_dirty_log_get_and_clear(&r->ept, &r->log, r->out);
+	for (gfn_t g = 0; g < PAGES; g++)
+		if (r->out[g / 64] & BIT(g % 64))
+			copy_page(r, g);
+}
+
+/* Pause the vCPUs, harvest once more, and compare the destination with what was written. */
+static void checkpoint(struct race *r)
+{
+	__atomic_store_n(&r->pause, 1, __ATOMIC_RELEASE);
+	while (__atomic_load_n(&r->paused, __ATOMIC_ACQUIRE) < NVCPU &&
+	       !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	harvest(r);
+	for (gfn_t g = 0; g < PAGES; g++)
+		for (int v = 0; v < NVCPU; v++)
+			if (r->dest[g][v] != r->last[v][g])
+				fail_msg("lost dirty page %#llx: vCPU %d wrote %llu, the copy has "
+					 "%llu", (unsigned long long)g, v,
+					 (unsigned long long)r->last[v][g],
+					 (unsigned long long)r->dest[g][v]);
+	r->checks++;
+	__atomic_store_n(&r->pause, 0, __ATOMIC_RELEASE);
+}
+
+/* Blocks: even ones one contiguous 2M run, odd ones 512 scattered frames; 4K leaves. */
+static void map_guest(struct race *r)
+{
+	for (int b = 0; b < BLOCKS; b++) {
+		hfn_t run = b % 2 ? 0 : host_data_alloc(2);
+
+		for (int i = 0; i < 512; i++) {
+			hfn_t f = b % 2 ? host_data_alloc(1) : run + i;
+
+			assert_int_equal(ept_map(&r->ept, b * 512 + i, f, 1, 1, PROT), 0);
+		}
+	}
+}
+
+/* Collapse what can be collapsed in place, then give every leaf's frames back. */
+static void unmap_guest(struct race *r)
+{
+	for (int b = 0; b < BLOCKS; b++)
+		ept_collapse(&r->ept, b * 512, 2, EPT_COLLAPSE_IN_PLACE);
+	for (gfn_t g = 0; g < PAGES;) {
+		int level;
+		u64 leaf = ept_lookup(&r->ept, g, &level);
+
+		ept_env_free_data(&r->ept, g, ept_hfn(leaf), level);
+		g += ept_level_pages(level);
+	}
+	assert_int_equal(ept_unmap(&r->ept, 0, PAGES), 0);
+}
+
+static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *name)
+{
+	struct race *r = calloc(1, sizeof(*r));
+	struct vcpu_arg args[NVCPU];
+	pthread_t vcpus[NVCPU], splitter;
+	long data_before = host_env_data_live();
+
+	host_env_reset();
+	assert_int_equal(ept_init(&r->ept), 0);
+	r->ept.force_slow = force_slow;
+	map_guest(r);
+	r->log = (struct ept_dirty_log){ .gfn = 0, .npages = PAGES, .bitmap = r->bitmap,
+					 .mode = mode };
+	host_env_set_vcpus(r->hw, NVCPU);
+	for (int i = 0; i < NVCPU; i++) {
+		args[i] = (struct vcpu_arg){ r, i, 0x9e3779b97f4a7c15ULL * (i + 1) };
+		assert_int_equal(pthread_create(&vcpus[i], NULL, vcpu_thread, &args[i]), 0);
+	}
+	assert_int_equal(pthread_create(&splitter, NULL, splitter_thread, r), 0);
+	assert_int_equal(ept_dirty_log_enable(&r->ept, &r->log), 0);
+	for (gfn_t g = 0; g < PAGES; g++) /* the first full copy */
+		copy_page(r, g);
+	for (int round = 1; round <= ROUNDS; round++) {
+		harvest(r);
+		if (round % CHECK_EVERY == 0)
+			checkpoint(r);
+	}
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < NVCPU; i++)
+		pthread_join(vcpus[i], NULL);
+	pthread_join(splitter, NULL);
+	checkpoint(r); /* the last round, with every vCPU stopped */
+	printf("%s: %d rounds, %llu checkpoints, 0 lost; %llu dirty pages; faults fast %llu "
+	       "slow %llu spurious %llu; %llu splits, %llu collapses; %llu flushes\n", name, ROUNDS,
+	       (unsigned long long)r->checks, (unsigned long long)r->dirty,
+	       (unsigned long long)r->faults[EPT_FAULT_FIXED_FAST],
+	       (unsigned long long)r->faults[EPT_FAULT_FIXED_SLOW],
+	       (unsigned long long)r->faults[EPT_FAULT_SPURIOUS], (unsigned long long)r->splits,
+	       (unsigned long long)r->collapses, (unsigned long long)r->ept.stats.flushes);
+	fflush(stdout);
+	assert_int_equal(r->faults[EPT_FAULT_NOT_PRESENT] + r->faults[EPT_FAULT_BUSY] +
+			 r->faults[EPT_FAULT_VIOLATION], 0);
+	if (mode == EPT_DIRTY_WP)
+		assert_true(r->faults[force_slow ? EPT_FAULT_FIXED_SLOW : EPT_FAULT_FIXED_FAST] > 0);
+	ept_dirty_log_disable(&r->ept, &r->log);
+	host_env_set_vcpus(NULL, 0);
+	unmap_guest(r);
+	ept_destroy(&r->ept);
+	assert_int_equal(host_env_tables_live(), 0);
+	assert_int_equal(host_env_data_live(), data_before);
+	free(r);
+}
+
+static void test_race_write_protect(void **state)
+{
+	(void)state;
+	run_phase(EPT_DIRTY_WP, false, "write-protect, fast path");
+}
+
+static void test_race_write_protect_slow(void **state)
+{
+	(void)state;
+	run_phase(EPT_DIRTY_WP, true, "write-protect, slow path forced");
+}
+
+static void test_race_dbit(void **state)
+{
+	(void)state;
+	run_phase(EPT_DIRTY_DBIT, false, "D-bit");
+}
+
+static void test_race_pml(void **state)
+{
+	(void)state;
+	run_phase(EPT_DIRTY_PML, false, "PML");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_race_write_protect),
+		cmocka_unit_test(test_race_write_protect_slow),
+		cmocka_unit_test(test_race_dbit),
+		cmocka_unit_test(test_race_pml),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
