@@ -16,3 +16,27 @@ $(B)/unit/tsan_ept_race: tests/unit/test_ept_race.c $(EPT_TEST_DEPS)
 	@$(if $(Q),echo "  TSAN    $@")
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=thread -Wall -Wextra -Werror -Iinclude -I. \
 		$(unit_ept_race_SRCS) -o $@ -lcmocka -lpthread
+
+# libFuzzer over operation sequences checked against the model; the harness runs it for a
+# bounded time in `make test`, `make fuzz` longer (EPT_FUZZ_SECONDS).
+EPT_FUZZ_SECONDS ?= 300
+EXTRA_UNIT_BINS += $(B)/unit/fuzz_ept
+EPT_FUZZ_FLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -Iinclude -I.
+# Only ept/ and the target carry coverage instrumentation: the model's page-by-page loops
+# would otherwise dominate the run time and flood the fuzzer with meaningless features.
+$(B)/unit/fuzz_ept: tests/unit/fuzz_ept.c $(EPT_TEST_DEPS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CLANG) $(EPT_FUZZ_FLAGS) -fsanitize=address,undefined -c tests/unit/ept_model.c \
+		-o $@-model.o
+	$(Q)$(CLANG) $(EPT_FUZZ_FLAGS) -fsanitize=address,undefined -c tests/unit/ept_env_host.c \
+		-o $@-env.o
+	$(Q)$(CLANG) $(EPT_FUZZ_FLAGS) -fsanitize=fuzzer,address,undefined tests/unit/fuzz_ept.c \
+		$(wildcard ept/*.c) $@-model.o $@-env.o -o $@
+
+.PHONY: fuzz-ept
+fuzz: fuzz-ept
+fuzz-ept: $(B)/unit/fuzz_ept
+	@mkdir -p $(B)/fuzz/ept
+	$< -max_total_time=$(EPT_FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(B)/fuzz/ept/ \
+		$(B)/fuzz/ept

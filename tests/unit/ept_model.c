@@ -51,7 +51,7 @@ struct model {
 	void *ctx;
 	bool fuzz;
 	bool trace;               /* EPT_MODEL_TRACE set: print every operation */
-	gfn_t watch;
+	gfn_t watch;              /* EPT_MODEL_WATCH=gfn: print that page after every step */
 	u32 seq;                  /* the current step */
 	u64 released;             /* data frames collapse by copy should have handed back */
 	hfn_t fake_next;          /* where the host env's next fake data run starts */
@@ -884,17 +884,19 @@ void model_step(struct model *m)
 	ops[R(m, ARRAY_SIZE(ops))](m);
 	if (m->trace && m->op[0])
 		printf("  %u: %s\n", m->seq, m->op);
+	/* The fuzzer compares at every 16th step (and at the end), for speed. */
+	if (!m->fuzz || m->seq % 16 == 0)
+		check_all(m);
 	if (m->watch < MODEL_PAGES)
-		printf("  %u: watch %#llx: L%d bits %#llx, log bits %d %d\n", m->seq,
-		       (unsigned long long)m->watch, m->pg[m->watch].level,
-		       (unsigned long long)m->pg[m->watch].bits,
-		       m->log[0].on && m->watch >= m->log[0].log.gfn && m->watch < m->log[0].log.gfn + m->log[0].log.npages ? bit(m->log[0].log.bitmap, m->watch - m->log[0].log.gfn) : -1, 0);
-	check_all(m);
+		printf("  %u: page %#llx: L%d bits %#llx\n", m->seq, (unsigned long long)m->watch,
+		       m->pg[m->watch].level, (unsigned long long)m->pg[m->watch].bits);
 }
 
 void model_free(struct model *m)
 {
-	printf("ept_model: %llu changes done, %llu refused, %llu faults fixed, %llu collapses "
+	check_all(m);
+	if (!m->fuzz)
+		printf("ept_model: %llu changes done, %llu refused, %llu faults fixed, %llu collapses "
 	       "by copy, %llu dirty pages reported, %llu leaves compared\n",
 	       (unsigned long long)m->n_ok, (unsigned long long)m->n_err,
 	       (unsigned long long)m->n_fixed, (unsigned long long)m->n_copies,
