@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -913,6 +914,78 @@ static void test_dirty_huge_fault_marks_leaf(void **state)
 	ept_dirty_log_disable(e, log);
 }
 
+static void test_dirty_pml_collapse_marks(void **state)
+{
+	struct ept *e = *state;
+	struct ept_dirty_log *log = new_log(0, LOG_PAGES, EPT_DIRTY_PML);
+	u64 leaf;
+
+	assert_int_equal(ept_map(e, 0, HFN, LOG_PAGES, 1, PROT), 0);
+	assert_int_equal(ept_dirty_log_enable(e, log), 0);
+	assert_true(hw_access(e, 5, true, &leaf, NULL));
+	assert_false(leaf & EPT_D); /* this write set D: PML logs it */
+	ept_mark_dirty(e, 5);
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 1);
+	assert_true(hw_access(e, 6, true, NULL, NULL)); /* D set, not yet drained */
+	/* the merged 2M leaf has D: none of its pages would ever log again, so all are marked */
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_IN_PLACE), 0);
+	assert_true(leaf_at(e, 0, NULL) & EPT_D);
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 512);
+	assert_false(leaf_at(e, 0, NULL) & EPT_D); /* re-armed */
+	/* a drained PML entry of a huge leaf marks the whole leaf */
+	assert_true(hw_access(e, 7, true, NULL, NULL));
+	ept_mark_dirty(e, 7);
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 512);
+	ept_dirty_log_disable(e, log);
+}
+
+struct collapser {
+	struct ept *e;
+	int ret;
+	u32 done;
+};
+
+static void *collapse_thread(void *p)
+{
+	struct collapser *c = p;
+
+	c->ret = ept_collapse(c->e, 0, 2, EPT_COLLAPSE_IN_PLACE);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A lockless walker standing in a table that a collapse unlinks: the table is not freed
+ * before the walker ends, its entries read as frozen, and a lookup walks again to the new
+ * leaf instead of reporting a hole. */
+static void test_walker_keeps_table_alive(void **state)
+{
+	struct ept *e = *state;
+	struct collapser c = { e, -1, 0 };
+	struct ept_iter it;
+	pthread_t t;
+	long live;
+	u32 token;
+	int level;
+
+	assert_int_equal(ept_map(e, 0, HFN, P2M, 1, PROT), 0);
+	live = host_env_tables_live();
+	token = ept_walk_begin(e);
+	ept_iter_find(&it, e, 9, 1); /* it.entry points into the level-1 table */
+	assert_true(ept_leaf(it.old, 1));
+	assert_int_equal(pthread_create(&t, NULL, collapse_thread, &c), 0);
+	while (!ept_frozen(__atomic_load_n(it.entry, __ATOMIC_ACQUIRE)))
+		; /* the collapse swaps in the 2M leaf, then freezes the old table */
+	assert_int_equal(ept_lookup(e, 9, &level) & EPT_FRAME_MASK, hfn_to_hpa(HFN));
+	assert_int_equal(level, 2);
+	for (int i = 0; i < 1000; i++)
+		assert_int_equal(__atomic_load_n(&c.done, __ATOMIC_ACQUIRE), 0); /* waits for us */
+	assert_int_equal(host_env_tables_live(), live);
+	ept_walk_end(e, token);
+	pthread_join(t, NULL);
+	assert_int_equal(c.ret, 0);
+	assert_int_equal(host_env_tables_live(), live - 1);
+}
+
 /* ---- A/D scan ------------------------------------------------------------------------------- */
 
 #define SCAN_PAGES (P1G + 2 * P2M)
@@ -1098,6 +1171,8 @@ int main(void)
 		T(test_dirty_pml),
 		T(test_dirty_enable_errors),
 		T(test_dirty_huge_fault_marks_leaf),
+		T(test_dirty_pml_collapse_marks),
+		T(test_walker_keeps_table_alive),
 		T(test_scan_states_and_extents),
 		T(test_scan_clipped_and_full),
 		T(test_scan_trackers_independent),
