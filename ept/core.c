@@ -4,13 +4,12 @@
  *
  * Freeing rule. A table page unlinked from the tree may still be read by (a) a CPU's
  * paging-structure caches or TLB and (b) a lockless walker (fault fast path, ept_lookup,
- * anyone inside ept_walk_begin/end) that loaded its address before the unlink. So it is
- * emptied (every entry set to 0 through ept_iter_set, which records what the leaves held),
- * queued on the operation, and freed only after (a) the operation's flush and (b) a grace
- * period: every walker that began before the unlink has ended (ept_wait_walkers). Entries
- * are frozen (EPT_FROZEN), not zeroed, so that a lockless walker on the old table restarts
- * instead of reporting a hole that never was (ept_iter_find). Data frames
- * that collapse by copy moves away are released under the same rule.
+ * anyone inside ept_walk_begin/end) that loaded its address before the unlink. So every
+ * entry in it is frozen (set to EPT_FROZEN through ept_iter_set, which records the A/D bits
+ * the leaves held; a walker meeting a frozen entry walks again from the root), the page is
+ * queued on the operation, and it is freed only after (a) the operation's flush and (b) a
+ * grace period: every walker that began before the unlink has ended (ept_wait_walkers).
+ * Data frames that collapse by copy moves away are released under the same rule.
  */
 #include "ept/env.h"
 #include "ept/internal.h"
@@ -59,7 +58,7 @@ void ept_wait_walkers(struct ept *ept)
 		cpu_relax();
 }
 
-/* ---- page lists chained through word 0 ----------------------------------------------------- */
+/* ---- page lists chained through word 0 (hpa 0 is never a table page) ----------------------- */
 
 /* Push a table page whose entries are all 0 or frozen. The link is stored frozen: a walker
  * still reading the page takes it for a frozen entry and restarts. */
@@ -320,6 +319,9 @@ void ept_destroy(struct ept *ept)
 	struct ept_op op;
 
 	op_begin(&op, ept);
+	/* Forget logs and trackers still registered: their memory may be gone already. */
+	ept->logs = NULL;
+	ept->trackers = NULL;
 	zap_table(&op, ept->root, EPT_LEVELS, 0);
 	op.tables--;
 	/* No flush: the caller guarantees no CPU runs on this EPT any more. */
