@@ -21,29 +21,32 @@ static u64 *va(hpa_t hpa) { return ept_env_va(hpa); }
 /* ---- lockless walkers and grace periods ------------------------------------------------ */
 
 /*
- * Two counters, as in SRCU: a walker counts itself in walkers[epoch & 1]; a grace period
- * flips the epoch and waits for the old counter to drain. A walker that counted itself in
- * the old counter but saw the flip retries in the new one, so the wait never misses a walker
- * that could have read the unlinked table, and new walkers cannot starve it.
+ * Two counters per CPU slot, as in SRCU: a walker counts itself in its slot's n[epoch & 1];
+ * a grace period flips the epoch and waits for every slot's old counter to drain. A walker
+ * that counted itself under the old epoch but then saw the flip retries under the new one,
+ * so the wait never misses a walker that could have read the unlinked table, and new
+ * walkers cannot starve it. Slots are per CPU so that faulting CPUs write different lines.
  */
 u32 ept_walk_begin(struct ept *ept)
 {
+	unsigned cpu = ept_env_cpu() % EPT_MAX_CPUS;
+
 	for (;;) {
 		/* SEQ_CST: the counter increment and the epoch re-read must not be reordered with
 		 * the waiter's flip-then-read, or both could miss each other. */
 		u32 e = __atomic_load_n(&ept->walk_epoch, __ATOMIC_SEQ_CST) & 1;
 
-		__atomic_fetch_add(&ept->walkers[e], 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&ept->walkers[cpu].n[e], 1, __ATOMIC_SEQ_CST);
 		if ((__atomic_load_n(&ept->walk_epoch, __ATOMIC_SEQ_CST) & 1) == e)
-			return e;
-		__atomic_fetch_sub(&ept->walkers[e], 1, __ATOMIC_RELEASE);
+			return cpu << 1 | e;
+		__atomic_fetch_sub(&ept->walkers[cpu].n[e], 1, __ATOMIC_RELEASE);
 	}
 }
 
 void ept_walk_end(struct ept *ept, u32 token)
 {
 	/* RELEASE: every read of the tables is done before the waiter may free them. */
-	__atomic_fetch_sub(&ept->walkers[token], 1, __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&ept->walkers[token >> 1].n[token & 1], 1, __ATOMIC_RELEASE);
 }
 
 void ept_wait_walkers(struct ept *ept)
@@ -54,8 +57,9 @@ void ept_wait_walkers(struct ept *ept)
 	 * that counts itself in the new epoch. */
 	__atomic_store_n(&ept->walk_epoch, e ^ 1, __ATOMIC_SEQ_CST);
 	/* ACQUIRE: pairs with ept_walk_end's RELEASE; the walkers' reads happen before the free. */
-	while (__atomic_load_n(&ept->walkers[e], __ATOMIC_ACQUIRE))
-		cpu_relax();
+	for (unsigned cpu = 0; cpu < EPT_MAX_CPUS; cpu++)
+		while (__atomic_load_n(&ept->walkers[cpu].n[e], __ATOMIC_ACQUIRE))
+			cpu_relax();
 }
 
 /* ---- page lists chained through word 0 (hpa 0 is never a table page) ----------------------- */
@@ -233,11 +237,6 @@ static void entry_changed(struct ept_iter *it, u64 old, u64 new, struct ept_op *
 {
 	int level = it->level;
 
-	if (it->private) { /* nobody sees this table yet: only count */
-		count(op, old, level, -1);
-		count(op, new, level, +1);
-		return;
-	}
 	/* RELAXED: only a hint to skip the work; ept_log_dirty re-reads with ACQUIRE. */
 	if (__atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED))
 		log_leaf_change(it, old, new);
@@ -260,14 +259,11 @@ bool ept_iter_set(struct ept_iter *it, u64 new, struct ept_op *op)
 {
 	u64 old = it->old;
 
-	if (it->private) {
-		*it->entry = new;
-	} else if (!__atomic_compare_exchange_n(it->entry, &it->old, new, false,
-						__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-		/* ACQ_REL: RELEASE publishes a new child table's contents before its pointer;
-		 * ACQUIRE orders the failed read like an iterator read. */
+	/* ACQ_REL: RELEASE publishes a new child table's contents before its pointer;
+	 * ACQUIRE orders a failed read like an iterator read. */
+	if (!__atomic_compare_exchange_n(it->entry, &it->old, new, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
 		return false;
-	}
 	it->old = new;
 	entry_changed(it, old, new, op);
 	return true;

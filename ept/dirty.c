@@ -156,13 +156,15 @@ void ept_dirty_log_disable(struct ept *ept, struct ept_dirty_log *log)
 
 /* ---- harvest ------------------------------------------------------------------------------- */
 
-/* Re-protect the pages of word i whose bits are in w. */
+/* Re-protect the pages of word i whose bits are in w (walking only from its first set bit to
+ * its last, so that a sparse harvest costs per dirty page, not per word). */
 static void rearm_word(struct ept_op *op, struct ept_dirty_log *log, u64 i, u64 w)
 {
 	gfn_t gfn = log->gfn + i * 64;
 
 	if (w && rearm_bit(log))
-		clear_leaf_bits(op, gfn, MIN(gfn + 64, log_end(log)), rearm_bit(log), &w, gfn);
+		clear_leaf_bits(op, gfn + __builtin_ctzll(w), gfn + 64 - __builtin_clzll(w),
+				rearm_bit(log), &w, gfn);
 }
 
 /* D-bit mode: test-and-clear every D in the range; ept_iter_set marks those pages. */

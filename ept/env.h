@@ -30,6 +30,12 @@ void ept_env_free_table(hpa_t hpa);
  * outside guest mode (the caller holds it). */
 void ept_env_flush(struct ept *ept);
 
+/* The calling CPU's index modulo EPT_MAX_CPUS, to spread the count of lockless walkers over
+ * cache lines (ept_walk_begin). Called without the lock, in the fault path. Correctness does
+ * not depend on it (any value < EPT_MAX_CPUS works); two CPUs on one index share a line.
+ * Optional: the weak default returns 0. */
+unsigned ept_env_cpu(void);
+
 /*
  * Data frames, used only by collapse-by-copy (ept_collapse, EPT_COLLAPSE_COPY). ept/ gives
  * weak defaults that report "no memory" (ept/env_default.c), so a user without them still

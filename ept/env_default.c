@@ -1,9 +1,15 @@
 /*
- * Weak defaults for the optional part of ept/env.h (data frames for collapse by copy), so a
- * user that has not implemented them still links: collapse by copy then reports -ENOMEM and
- * changes nothing. A strong definition anywhere replaces these.
+ * Weak defaults for the optional part of ept/env.h (the CPU index for walker counting, data
+ * frames for collapse by copy), so a user that has not implemented them still links: all
+ * walkers then count on one cache line, and collapse by copy reports -ENOMEM and changes
+ * nothing. A strong definition anywhere replaces these.
  */
 #include "ept/env.h"
+
+__attribute__((weak)) unsigned ept_env_cpu(void)
+{
+	return 0;
+}
 
 __attribute__((weak)) hfn_t ept_env_alloc_data(int level)
 {

@@ -23,6 +23,9 @@
 struct ept_dirty_log;
 struct ept_tracker;
 
+/* Slots for counting lockless walkers (ept_env_cpu() picks one); more CPUs may share. */
+#define EPT_MAX_CPUS 16
+
 /* Written under ept->lock with relaxed atomics; read them with __atomic_load_n any time. */
 struct ept_stats {
 	u64 tables;                          /* table pages in the tree, root included */
@@ -37,7 +40,10 @@ struct ept {
 	bool force_slow;             /* knob: ept_handle_fault() skips the lockless fast path */
 	struct ept_stats stats;
 	u32 walk_epoch;              /* grace periods for lockless walkers (ept/core.c) */
-	u32 walkers[2];
+	struct {
+		u32 n[2];            /* walkers counted per epoch, per CPU (ept_env_cpu) */
+		u32 pad[14];         /* one 64-byte line each: walkers never share a line */
+	} walkers[EPT_MAX_CPUS];
 	struct ept_dirty_log *logs;  /* enabled dirty logs (ept/dirty.c) */
 	struct ept_tracker *trackers; /* registered A/D trackers (ept/scan.c) */
 };

@@ -32,7 +32,7 @@ void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level
 	it->tables[level] = table_va(table);
 	it->next = start;
 	it->end = end;
-	it->private = false;
+	it->skip = false;
 	it->valid = start < end;
 	if (it->valid)
 		land(it);
@@ -40,6 +40,10 @@ void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level
 
 static bool step_down(struct ept_iter *it)
 {
+	if (it->skip) {
+		it->skip = false;
+		return false;
+	}
 	if (it->level == it->min_level || !ept_table(it->old, it->level))
 		return false;
 	it->tables[it->level - 1] = table_va(ept_child(it->old));

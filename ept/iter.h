@@ -34,7 +34,7 @@ struct ept_iter {
 	int min_level;               /* never step below this level */
 	int top_level;               /* level of the table the walk started in */
 	bool valid;                  /* false once the walk has passed `end` */
-	bool private;                /* a table no one else can see yet: ept_iter_set stores */
+	bool skip;                   /* do not step into the current entry's table */
 };
 
 /* Start a walk of [start, end) in the table at `table` holding level-`level` entries (the
@@ -44,6 +44,9 @@ void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level
 
 /* Move to the next entry in pre-order; it->valid goes false at the end of the range. */
 void ept_iter_next(struct ept_iter *it);
+
+/* Do not step into the table the current entry points to: the caller dealt with all of it. */
+static inline void ept_iter_skip(struct ept_iter *it) { it->skip = true; }
 
 /* Stand `it` on the entry of `level` that covers gfn, or on the higher entry where the path
  * ends (a leaf or a non-present entry). With level 1: the leaf mapping gfn, if any. A walk

@@ -7,8 +7,13 @@
  * EPT's: a tracker is "accessed since my last clearing scan" = the leaf's A bit OR its own
  * young bits. A clearing scan that takes an A bit hands it to every other tracker's young
  * bits over that leaf, so no tracker's clearing hides accesses from another.
+ *
+ * Speed: a full 4K leaf table inside the range is classified 64 entries at a time, straight
+ * into bitmap words (scan_leaf_table); the walk skips it. Everything else goes entry by
+ * entry (a huge leaf or a hole of any size is one entry).
  */
 #include "ept/bitmap.h"
+#include "ept/env.h"
 #include "ept/internal.h"
 #include "errno.h"
 
@@ -105,6 +110,84 @@ static void record(struct scan_ctx *c, enum ept_page_state state, int level, gfn
 		add_extent(out, state, level, lo, hi);
 }
 
+/* ---- a full leaf table, 64 entries at a time ---------------------------------------------- */
+
+/* Can the table under `it` be classified in bulk? A 4K leaf table wholly inside the range
+ * whose first page starts a word of the bitmaps. */
+static bool bulk_ok(const struct scan_ctx *c, const struct ept_iter *it)
+{
+	return it->level == 2 && ept_table(it->old, 2) &&
+	       ept_iter_inside(it, c->t->gfn, c->t->gfn + c->t->npages) &&
+	       (it->gfn - c->t->gfn) % 64 == 0;
+}
+
+/* Clearing scan: test-and-clear A on the entries in `a` (bit j = entry first + j of the leaf
+ * table), each through ept_iter_set, and hand those accesses to the other trackers. */
+static void take_a_bits(struct scan_ctx *c, hpa_t table, gfn_t base, unsigned first, u64 a)
+{
+	for (; a; a &= a - 1) {
+		gfn_t g = base + first + __builtin_ctzll(a);
+		struct ept_iter it;
+
+		ept_iter_start(&it, c->op->ept, table, 1, g, base + EPT_ENTRIES, 1);
+		ept_iter_update(&it, EPT_A, 0, c->op);
+		for (struct ept_tracker *o = c->op->ept->trackers; o; o = o->next)
+			if (o != c->t)
+				young_range(o, g, 1, BM_SET);
+	}
+}
+
+/* Record 64 pages from gfn g, given which are present and which accessed. */
+static void record_word(struct scan_ctx *c, gfn_t g, u64 present, u64 acc)
+{
+	u64 word[EPT_PAGE_STATES] = { ~present, present & ~acc, acc }, i = (g - c->t->gfn) / 64;
+	struct ept_scan *out = c->out;
+
+	if (out->idle)
+		out->idle[i] = word[EPT_PAGE_IDLE];
+	if (out->hole)
+		out->hole[i] = word[EPT_PAGE_HOLE];
+	for (int s = 0; s < EPT_PAGE_STATES; s++)
+		out->pages[s] += bitmap_weight64(word[s]);
+	for (unsigned pos = 0; out->ext && pos < 64;) {
+		int s = word[EPT_PAGE_HOLE] >> pos & 1 ? EPT_PAGE_HOLE :
+			word[EPT_PAGE_IDLE] >> pos & 1 ? EPT_PAGE_IDLE : EPT_PAGE_ACCESSED;
+		u64 rest = ~(word[s] >> pos);
+		unsigned run = rest ? (unsigned)__builtin_ctzll(rest) : 64 - pos;
+
+		add_extent(out, s, 1, g + pos, g + pos + run);
+		pos += run;
+	}
+}
+
+static void scan_leaf_table(struct scan_ctx *c, const struct ept_iter *parent)
+{
+	hpa_t table = ept_child(parent->old);
+	const u64 *t = ept_env_va(table);
+
+	for (unsigned w = 0; w < EPT_ENTRIES / 64; w++) {
+		gfn_t g = parent->gfn + w * 64;
+		u64 present = 0, a = 0, *young = &c->t->young[(g - c->t->gfn) / 64];
+
+		/* RELAXED: the table's address was read with ACQUIRE; under the lock only
+		 * A/D and W change, and a cleared A is re-checked by the cmpxchg below. */
+		for (unsigned j = 0; j < 64; j++) {
+			u64 e = __atomic_load_n(&t[w * 64 + j], __ATOMIC_RELAXED);
+
+			present |= (u64)ept_present(e) << j;
+			a |= (u64)((e & EPT_A) != 0) << j;
+		}
+		a &= present;
+		record_word(c, g, present, a | (*young & present));
+		if (c->clear) {
+			take_a_bits(c, table, parent->gfn, w * 64, a);
+			*young = 0;
+		}
+	}
+}
+
+/* ---- the scan ------------------------------------------------------------------------------ */
+
 static void scan_reset(struct ept_scan *out, u64 npages)
 {
 	for (u64 i = 0; i < bitmap_words(npages); i++) {
@@ -130,10 +213,15 @@ int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool 
 		return -ERANGE;
 	scan_reset(out, t->npages);
 	op_begin(&op, ept);
-	for_each_ept_entry(it, ept, t->gfn, end, 1)
-		if (!ept_table(it.old, it.level))
+	for_each_ept_entry(it, ept, t->gfn, end, 1) {
+		if (bulk_ok(&c, &it)) {
+			scan_leaf_table(&c, &it);
+			ept_iter_skip(&it);
+		} else if (!ept_table(it.old, it.level)) {
 			record(&c, classify(&c, &it), it.level, ept_iter_lo(&it, t->gfn),
 			       ept_iter_hi(&it, end));
+		}
+	}
 	/* op_end flushes if A bits were cleared: a CPU caching an entry with A = 1 would never
 	 * set A again, and a hot page would look idle at the next scan. */
 	return op_end(&op, 0);

@@ -13,15 +13,15 @@
 
 /* ---- split ------------------------------------------------------------------------------- */
 
-/* Fill the unpublished table with the 512 leaves of `level` that map what `huge` maps. */
-static void fill_children(struct ept_op *op, hpa_t table, int level, gfn_t base, u64 huge)
+/* Fill the unpublished table with the 512 leaves of `level` that map what `huge` maps.
+ * Building a table nobody can see yet is not an entry change: plain stores, as KVM's split
+ * does; the swap that publishes it goes through ept_iter_set. */
+static void fill_children(hpa_t table, int level, u64 huge)
 {
-	struct ept_iter it;
+	u64 *t = ept_env_va(table), size = ept_level_pages(level);
 
-	for_each_ept_table_entry(it, op->ept, table, level, base) {
-		it.private = true; /* no one can see this table: plain stores */
-		ept_iter_set(&it, ept_leaf_entry(ept_hfn(huge) + (it.gfn - base), level, huge), op);
-	}
+	for (unsigned i = 0; i < EPT_ENTRIES; i++)
+		t[i] = ept_leaf_entry(ept_hfn(huge) + i * size, level, huge);
 }
 
 int ept_split_entry(struct ept_iter *it, struct ept_op *op)
@@ -33,8 +33,9 @@ int ept_split_entry(struct ept_iter *it, struct ept_op *op)
 	/* Under the lock only A/D (hardware) and W (fast path) can change meanwhile; a failed
 	 * swap rebuilds the children from the new value so none of those bits is lost. */
 	do
-		fill_children(op, table, it->level - 1, it->gfn, it->old);
+		fill_children(table, it->level - 1, it->old);
 	while (!ept_iter_set(it, ept_table_entry(table), op));
+	op->leaves[it->level - 1] += EPT_ENTRIES;
 	op->splits++;
 	return 0;
 }

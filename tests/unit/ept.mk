@@ -40,3 +40,14 @@ fuzz-ept: $(B)/unit/fuzz_ept
 	@mkdir -p $(B)/fuzz/ept
 	$< -max_total_time=$(EPT_FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(B)/fuzz/ept/ \
 		$(B)/fuzz/ept
+
+# Host benchmarks of the EPT core: @json lines and build/bench/ept_core.json.
+.PHONY: bench-host-ept
+bench-host: bench-host-ept
+bench-host-ept: $(B)/bench/ept_bench
+	$(Q)$< $(B)/bench/ept_core.json
+$(B)/bench/ept_bench: tests/unit/ept_bench.c $(EPT_TEST_DEPS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  HOSTCC  $@")
+	$(Q)$(HOSTCC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -I. tests/unit/ept_bench.c \
+		tests/unit/ept_env_host.c $(wildcard ept/*.c) -o $@ -lpthread

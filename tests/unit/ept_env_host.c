@@ -59,6 +59,17 @@ static void *page_alloc(u64 bytes)
 	return p;
 }
 
+/* Each thread gets its own walker slot, round robin. */
+unsigned ept_env_cpu(void)
+{
+	static unsigned next_cpu;
+	static __thread unsigned cpu_plus_1;
+
+	if (!cpu_plus_1)
+		cpu_plus_1 = __atomic_fetch_add(&next_cpu, 1, __ATOMIC_RELAXED) % EPT_MAX_CPUS + 1;
+	return cpu_plus_1 - 1;
+}
+
 void *ept_env_va(hpa_t hpa) { return (void *)(uintptr_t)hpa; }
 
 hpa_t ept_env_alloc_table(void)
