@@ -16,7 +16,10 @@
 #include "errno.h"
 #include "lib.h"
 
-static u64 *va(hpa_t hpa) { return ept_env_va(hpa); }
+static u64 *va(hpa_t hpa)
+{
+	return ept_env_va(hpa);
+}
 
 /* ---- lockless walkers and grace periods ------------------------------------------------ */
 
@@ -187,10 +190,10 @@ static bool leaf_change_needs_flush(u64 old, u64 new, int level)
 	if (ept_table(new, level))
 		return false; /* a split: every translation stays the same */
 	if (!ept_present(new) || ept_hfn(new) != ept_hfn(old))
-		return true;  /* gone or retargeted */
+		return true; /* gone or retargeted */
 	/* A removed permission must not survive in a TLB; cleared A/D would never be set
 	 * again by a CPU that still caches the entry with them set. */
-	return (old & ~new & (EPT_RWX | EPT_A | EPT_D)) != 0;
+	return (old & ~new &(EPT_RWX | EPT_A | EPT_D)) != 0;
 }
 
 static void count(struct ept_op *op, u64 e, int level, int delta)
@@ -222,9 +225,9 @@ static void log_leaf_change(struct ept_iter *it, u64 old, u64 new)
 	u64 n = ept_level_pages(l);
 	u32 modes = 0;
 
-	if (ept_leaf(new, l) && (new & EPT_W) && !leaf_has(old, l, ept_hfn(new), EPT_W))
+	if (ept_leaf(new, l) && (new &EPT_W) && !leaf_has(old, l, ept_hfn(new), EPT_W))
 		modes |= BIT(EPT_DIRTY_WP);
-	if (ept_leaf(new, l) && (new & EPT_D) && !leaf_has(old, l, ept_hfn(new), EPT_D))
+	if (ept_leaf(new, l) && (new &EPT_D) && !leaf_has(old, l, ept_hfn(new), EPT_D))
 		modes |= BIT(EPT_DIRTY_PML);
 	if (ept_leaf(old, l) && (old & EPT_D) && !ept_table(new, l) &&
 	    !leaf_has(new, l, ept_hfn(old), EPT_D))
@@ -292,9 +295,8 @@ static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base)
 {
 	struct ept_iter it;
 
-	for_each_ept_table_entry(it, op->ept, table, level, base)
-		if (ept_present(it.old))
-			ept_iter_replace(&it, EPT_FROZEN, op);
+	for_each_ept_table_entry(it, op->ept, table, level, base) if (ept_present(it.old))
+		ept_iter_replace(&it, EPT_FROZEN, op);
 	list_push(&op->dead, table);
 }
 

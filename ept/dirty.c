@@ -46,7 +46,8 @@ static void clear_leaf_bits(struct ept_op *op, gfn_t gfn, gfn_t end, u64 bits, u
 {
 	struct ept_iter it;
 
-	for_each_ept_entry(it, op->ept, gfn, end, 1) {
+	for_each_ept_entry(it, op->ept, gfn, end, 1)
+	{
 		gfn_t lo = ept_iter_lo(&it, gfn), hi = ept_iter_hi(&it, end);
 
 		if (!ept_leaf(it.old, it.level) || !(it.old & bits))
@@ -69,7 +70,10 @@ int ept_write_protect(struct ept *ept, gfn_t gfn, u64 npages)
 
 /* ---- the log list ------------------------------------------------------------------------ */
 
-static gfn_t log_end(const struct ept_dirty_log *log) { return log->gfn + log->npages; }
+static gfn_t log_end(const struct ept_dirty_log *log)
+{
+	return log->gfn + log->npages;
+}
 
 static bool log_ok(struct ept *ept, const struct ept_dirty_log *log)
 {

@@ -17,20 +17,20 @@
 
 #include "types.h"
 
-#define EPT_R BIT(0)
-#define EPT_W BIT(1)
-#define EPT_X BIT(2)
-#define EPT_RWX (EPT_R | EPT_W | EPT_X)
-#define EPT_MT_SHIFT 3
-#define EPT_MT_MASK (7ULL << EPT_MT_SHIFT)
-#define EPT_MT_WB (6ULL << EPT_MT_SHIFT)
-#define EPT_IPAT BIT(6)
-#define EPT_LARGE BIT(7)
-#define EPT_A BIT(8)
-#define EPT_D BIT(9)
-#define EPT_FRAME_MASK (((1ULL << 52) - 1) & PAGE_MASK)
+#define EPT_R		  BIT(0)
+#define EPT_W		  BIT(1)
+#define EPT_X		  BIT(2)
+#define EPT_RWX		  (EPT_R | EPT_W | EPT_X)
+#define EPT_MT_SHIFT	  3
+#define EPT_MT_MASK	  (7ULL << EPT_MT_SHIFT)
+#define EPT_MT_WB	  (6ULL << EPT_MT_SHIFT)
+#define EPT_IPAT	  BIT(6)
+#define EPT_LARGE	  BIT(7)
+#define EPT_A		  BIT(8)
+#define EPT_D		  BIT(9)
+#define EPT_FRAME_MASK	  (((1ULL << 52) - 1) & PAGE_MASK)
 #define EPT_HOST_WRITABLE BIT(52)
-#define EPT_MMU_WRITABLE BIT(53)
+#define EPT_MMU_WRITABLE  BIT(53)
 /* Software, non-present: an entry of a table that is being torn down (unlinked, waiting for
  * its grace period). A lockless walker that meets it restarts from the root, where the
  * replacement is already visible; the CPU sees a non-present entry. */
@@ -39,12 +39,12 @@
 /* What ept_map() accepts as `prot`. */
 #define EPT_PROT_MASK (EPT_RWX | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
 /* The attributes every leaf of a collapsible run must share (W, A, D are merged instead). */
-#define EPT_ATTR_MASK (EPT_R | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_HOST_WRITABLE | \
-		       EPT_MMU_WRITABLE)
+#define EPT_ATTR_MASK                                                                              \
+	(EPT_R | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
 
-#define EPT_LEVELS 4
-#define EPT_ENTRIES 512
-#define EPT_LEVEL_BITS 9
+#define EPT_LEVELS	   4
+#define EPT_ENTRIES	   512
+#define EPT_LEVEL_BITS	   9
 #define EPT_MAX_LEAF_LEVEL 3
 /* A 4-level walk translates 48-bit guest-physical addresses: 2^36 gfns. */
 #define EPT_GFN_LIMIT (1ULL << (48 - PAGE_SHIFT))
@@ -52,7 +52,10 @@
 #define EPT_HFN_LIMIT (1ULL << (52 - PAGE_SHIFT))
 
 /* 4 KiB pages mapped by one entry of `level`. */
-static inline u64 ept_level_pages(int level) { return 1ULL << (EPT_LEVEL_BITS * (level - 1)); }
+static inline u64 ept_level_pages(int level)
+{
+	return 1ULL << (EPT_LEVEL_BITS * (level - 1));
+}
 
 /* Index of gfn's entry in its level-`level` table. */
 static inline unsigned ept_index(gfn_t gfn, int level)
@@ -60,9 +63,15 @@ static inline unsigned ept_index(gfn_t gfn, int level)
 	return (gfn >> (EPT_LEVEL_BITS * (level - 1))) & (EPT_ENTRIES - 1);
 }
 
-static inline bool ept_present(u64 e) { return (e & EPT_RWX) != 0; }
+static inline bool ept_present(u64 e)
+{
+	return (e & EPT_RWX) != 0;
+}
 
-static inline bool ept_frozen(u64 e) { return (e & EPT_FROZEN) != 0; }
+static inline bool ept_frozen(u64 e)
+{
+	return (e & EPT_FROZEN) != 0;
+}
 
 /* A present entry that maps memory (rather than pointing to a table). */
 static inline bool ept_leaf(u64 e, int level)
@@ -71,23 +80,38 @@ static inline bool ept_leaf(u64 e, int level)
 }
 
 /* A present entry that points to a child table. */
-static inline bool ept_table(u64 e, int level) { return ept_present(e) && !ept_leaf(e, level); }
+static inline bool ept_table(u64 e, int level)
+{
+	return ept_present(e) && !ept_leaf(e, level);
+}
 
-static inline hfn_t ept_hfn(u64 e) { return (e & EPT_FRAME_MASK) >> PAGE_SHIFT; }
+static inline hfn_t ept_hfn(u64 e)
+{
+	return (e & EPT_FRAME_MASK) >> PAGE_SHIFT;
+}
 
-static inline hpa_t ept_child(u64 e) { return e & EPT_FRAME_MASK; }
+static inline hpa_t ept_child(u64 e)
+{
+	return e & EPT_FRAME_MASK;
+}
 
-static inline u64 ept_table_entry(hpa_t table) { return table | EPT_RWX; }
+static inline u64 ept_table_entry(hpa_t table)
+{
+	return table | EPT_RWX;
+}
 
 /* A leaf of `level` mapping hfn.. with `bits` (permissions, software and A/D bits). */
 static inline u64 ept_leaf_entry(hfn_t hfn, int level, u64 bits)
 {
-	return hfn_to_hpa(hfn) | (bits & ~(EPT_FRAME_MASK | EPT_MT_MASK | EPT_LARGE)) |
-	       EPT_MT_WB | EPT_IPAT | (level > 1 ? EPT_LARGE : 0);
+	return hfn_to_hpa(hfn) | (bits & ~(EPT_FRAME_MASK | EPT_MT_MASK | EPT_LARGE)) | EPT_MT_WB |
+	       EPT_IPAT | (level > 1 ? EPT_LARGE : 0);
 }
 
 /* Does leaf e allow every access in `access` (a subset of EPT_RWX)? */
-static inline bool ept_allows(u64 e, u64 access) { return (e & access & EPT_RWX) == access; }
+static inline bool ept_allows(u64 e, u64 access)
+{
+	return (e & access & EPT_RWX) == access;
+}
 
 /* W = 0 only for dirty logging: a write fault may restore W without the lock. */
 static inline bool ept_fast_writable(u64 e)

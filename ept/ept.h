@@ -28,23 +28,23 @@ struct ept_tracker;
 
 /* Written under ept->lock with relaxed atomics; read them with __atomic_load_n any time. */
 struct ept_stats {
-	u64 tables;                          /* table pages in the tree, root included */
-	u64 leaves[EPT_MAX_LEAF_LEVEL + 1];  /* present leaves by level (index 1..3) */
-	u64 flushes;                         /* ept_env_flush() calls */
-	u64 splits, collapses;               /* leaves split; runs collapsed */
+	u64 tables;			    /* table pages in the tree, root included */
+	u64 leaves[EPT_MAX_LEAF_LEVEL + 1]; /* present leaves by level (index 1..3) */
+	u64 flushes;			    /* ept_env_flush() calls */
+	u64 splits, collapses;		    /* leaves split; runs collapsed */
 };
 
 struct ept {
-	hpa_t root;                  /* the PML4 */
-	spinlock_t lock;             /* serialises structural changes (DESIGN.md, "Concurrency") */
-	bool force_slow;             /* knob: ept_handle_fault() skips the lockless fast path */
+	hpa_t root;	 /* the PML4 */
+	spinlock_t lock; /* serialises structural changes (DESIGN.md, "Concurrency") */
+	bool force_slow; /* knob: ept_handle_fault() skips the lockless fast path */
 	struct ept_stats stats;
-	u32 walk_epoch;              /* grace periods for lockless walkers (ept/core.c) */
+	u32 walk_epoch; /* grace periods for lockless walkers (ept/core.c) */
 	struct {
-		u32 n[2];            /* walkers counted per epoch, per CPU (ept_env_cpu) */
-		u32 pad[14];         /* one 64-byte line each: walkers never share a line */
+		u32 n[2];    /* walkers counted per epoch, per CPU (ept_env_cpu) */
+		u32 pad[14]; /* one 64-byte line each: walkers never share a line */
 	} walkers[EPT_MAX_CPUS];
-	struct ept_dirty_log *logs;  /* enabled dirty logs (ept/dirty.c) */
+	struct ept_dirty_log *logs;   /* enabled dirty logs (ept/dirty.c) */
 	struct ept_tracker *trackers; /* registered A/D trackers (ept/scan.c) */
 };
 
@@ -108,9 +108,9 @@ int ept_collapse(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode m
 int ept_write_protect(struct ept *ept, gfn_t gfn, u64 npages);
 
 enum ept_dirty_mode {
-	EPT_DIRTY_WP,   /* write-protect; write faults set bits (fast path) */
+	EPT_DIRTY_WP,	/* write-protect; write faults set bits (fast path) */
 	EPT_DIRTY_DBIT, /* harvest = test-and-clear the D bits (needs EPT A/D) */
-	EPT_DIRTY_PML,  /* the kernel feeds PML entries to ept_mark_dirty(); harvest clears D */
+	EPT_DIRTY_PML,	/* the kernel feeds PML entries to ept_mark_dirty(); harvest clears D */
 };
 
 /* A dirty log over one memslot-like range; the caller owns the memory. Bit i of bitmap is
@@ -161,7 +161,7 @@ enum ept_fault_result {
 	EPT_FAULT_SPURIOUS,    /* the access is already allowed (fixed meanwhile); resume */
 	EPT_FAULT_FIXED_SLOW,  /* W restored under the lock; resume */
 	EPT_FAULT_NOT_PRESENT, /* nothing mapped: the caller populates (ept_map) and resumes */
-	EPT_FAULT_BUSY,        /* the hypervisor holds the page read-only (MMU_WRITABLE clear) */
+	EPT_FAULT_BUSY,	       /* the hypervisor holds the page read-only (MMU_WRITABLE clear) */
 	EPT_FAULT_VIOLATION,   /* the access is not allowed: a real protection fault */
 };
 
@@ -203,8 +203,8 @@ struct ept_scan {
 	u64 *hole;
 	struct ept_extent *ext;
 	u32 max_ext;
-	u32 nr_ext;        /* out */
-	bool ext_full;     /* out: more extents than max_ext; the rest were not stored */
+	u32 nr_ext;		    /* out */
+	bool ext_full;		    /* out: more extents than max_ext; the rest were not stored */
 	u64 pages[EPT_PAGE_STATES]; /* out: pages in each state */
 };
 

@@ -5,7 +5,10 @@
 #include "ept/iter.h"
 #include "ept/env.h"
 
-static u64 *table_va(hpa_t table) { return ept_env_va(table); }
+static u64 *table_va(hpa_t table)
+{
+	return ept_env_va(table);
+}
 
 /* ACQUIRE: a table pointer read here is dereferenced next; pairs with the RELEASE of the
  * cmpxchg in ept_iter_set() that published the table's contents. */
@@ -94,9 +97,8 @@ void ept_iter_next(struct ept_iter *it)
 /* One walk from the root; false if it ended on a frozen entry. */
 static bool find_once(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level)
 {
-	for_each_ept_entry(*it, ept, gfn, gfn + 1, level)
-		if (it->level == level || !ept_table(it->old, it->level))
-			break;
+	for_each_ept_entry(*it, ept, gfn, gfn + 1,
+			   level) if (it->level == level || !ept_table(it->old, it->level)) break;
 	return !ept_frozen(it->old);
 }
 

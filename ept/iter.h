@@ -25,16 +25,16 @@
 struct ept_iter {
 	struct ept *ept;
 	u64 *tables[EPT_LEVELS + 1]; /* tables[l]: the table of level-l entries on the path */
-	u64 *entry;                  /* the current entry */
-	u64 old;                     /* its value, as read or as last set through the iterator */
-	gfn_t gfn;                   /* first gfn the current entry covers */
-	gfn_t next;                  /* first gfn of the range not yet passed */
-	gfn_t end;                   /* end of the range (exclusive) */
-	int level;                   /* the current entry's level */
-	int min_level;               /* never step below this level */
-	int top_level;               /* level of the table the walk started in */
-	bool valid;                  /* false once the walk has passed `end` */
-	bool skip;                   /* do not step into the current entry's table */
+	u64 *entry;		     /* the current entry */
+	u64 old;		     /* its value, as read or as last set through the iterator */
+	gfn_t gfn;		     /* first gfn the current entry covers */
+	gfn_t next;		     /* first gfn of the range not yet passed */
+	gfn_t end;		     /* end of the range (exclusive) */
+	int level;		     /* the current entry's level */
+	int min_level;		     /* never step below this level */
+	int top_level;		     /* level of the table the walk started in */
+	bool valid;		     /* false once the walk has passed `end` */
+	bool skip;		     /* do not step into the current entry's table */
 };
 
 /* Start a walk of [start, end) in the table at `table` holding level-`level` entries (the
@@ -46,7 +46,10 @@ void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level
 void ept_iter_next(struct ept_iter *it);
 
 /* Do not step into the table the current entry points to: the caller dealt with all of it. */
-static inline void ept_iter_skip(struct ept_iter *it) { it->skip = true; }
+static inline void ept_iter_skip(struct ept_iter *it)
+{
+	it->skip = true;
+}
 
 /* Stand `it` on the entry of `level` that covers gfn, or on the higher entry where the path
  * ends (a leaf or a non-present entry). With level 1: the leaf mapping gfn, if any. A walk
@@ -55,18 +58,21 @@ static inline void ept_iter_skip(struct ept_iter *it) { it->skip = true; }
 void ept_iter_find(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level);
 
 /* Every entry covering part of [start, end), levels top..min_level, in pre-order. */
-#define for_each_ept_entry(it, ept, start, end, min_level)                                  \
-	for (ept_iter_start(&(it), (ept), (ept)->root, EPT_LEVELS, (start), (end), (min_level)); \
+#define for_each_ept_entry(it, ept, start, end, min_level)                                         \
+	for (ept_iter_start(&(it), (ept), (ept)->root, EPT_LEVELS, (start), (end), (min_level));   \
 	     (it).valid; ept_iter_next(&(it)))
 
 /* The 512 entries of one table of level-`level` entries that maps from gfn `base`. */
-#define for_each_ept_table_entry(it, ept, table, level, base)                              \
-	for (ept_iter_start(&(it), (ept), (table), (level), (base),                          \
-			    (base) + ept_level_pages((level) + 1), (level));                  \
+#define for_each_ept_table_entry(it, ept, table, level, base)                                      \
+	for (ept_iter_start(&(it), (ept), (table), (level), (base),                                \
+			    (base) + ept_level_pages((level) + 1), (level));                       \
 	     (it).valid; ept_iter_next(&(it)))
 
 /* First and one-past-last gfn of the current entry that lie inside [lo, hi). */
-static inline gfn_t ept_iter_lo(const struct ept_iter *it, gfn_t lo) { return MAX(it->gfn, lo); }
+static inline gfn_t ept_iter_lo(const struct ept_iter *it, gfn_t lo)
+{
+	return MAX(it->gfn, lo);
+}
 static inline gfn_t ept_iter_hi(const struct ept_iter *it, gfn_t hi)
 {
 	return MIN(it->gfn + ept_level_pages(it->level), hi);

@@ -47,10 +47,9 @@ int ept_split_range(struct ept_op *op, gfn_t gfn, gfn_t end, int level)
 
 	/* Pre-order with min_level = level + 1: a 1G leaf is split, then the walk steps into
 	 * its new table and splits each 2M leaf in turn. */
-	for_each_ept_entry(it, op->ept, gfn, end, level + 1)
-		if (it.level > level && ept_leaf(it.old, it.level) &&
-		    (err = ept_split_entry(&it, op)))
-			break;
+	for_each_ept_entry(it, op->ept, gfn, end,
+			   level + 1) if (it.level > level && ept_leaf(it.old, it.level) &&
+					  (err = ept_split_entry(&it, op))) break;
 	return err;
 }
 
@@ -70,11 +69,11 @@ int ept_split(struct ept *ept, gfn_t gfn, u64 npages, int level)
 
 /* What the 512 children of a table entry look like. */
 struct run {
-	u64 first;       /* the first child */
-	u64 w;           /* W if every child has it */
-	u64 ad;          /* A and D of any child */
-	bool hole;       /* some child is not present */
-	bool uniform;    /* all leaves with equal EPT_ATTR_MASK bits */
+	u64 first;	 /* the first child */
+	u64 w;		 /* W if every child has it */
+	u64 ad;		 /* A and D of any child */
+	bool hole;	 /* some child is not present */
+	bool uniform;	 /* all leaves with equal EPT_ATTR_MASK bits */
 	bool contiguous; /* frames first.. in order, aligned to the parent's size */
 };
 
@@ -83,8 +82,9 @@ static void survey(struct ept_op *op, const struct ept_iter *parent, struct run 
 	int level = parent->level - 1;
 	struct ept_iter it;
 
-	*r = (struct run){ .w = EPT_W, .uniform = true, .contiguous = true };
-	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn) {
+	*r = (struct run){.w = EPT_W, .uniform = true, .contiguous = true};
+	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn)
+	{
 		if (it.gfn == parent->gfn)
 			r->first = it.old;
 		r->hole |= !ept_present(it.old);
@@ -127,7 +127,8 @@ static void protect_children(struct ept_op *op, const struct ept_iter *parent, s
 
 	r->w = EPT_W;
 	r->ad = 0;
-	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn) {
+	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn)
+	{
 		u64 old = ept_iter_update(&it, EPT_W | EPT_MMU_WRITABLE, 0, op);
 
 		moved[ept_index(it.gfn, level)] = ept_hfn(old);
@@ -141,7 +142,8 @@ static void copy_data(hfn_t to, const u64 *from, int level)
 	u64 pages = ept_level_pages(level);
 
 	for (unsigned i = 0; i < EPT_ENTRIES; i++)
-		memcpy(ept_env_data_va(to + i * pages), ept_env_data_va(from[i]), pages * PAGE_SIZE);
+		memcpy(ept_env_data_va(to + i * pages), ept_env_data_va(from[i]),
+		       pages * PAGE_SIZE);
 }
 
 static int collapse_copy(struct ept_op *op, struct ept_iter *it, struct run *r)

@@ -27,9 +27,9 @@
 #include "ept_hw.h"
 
 #define GUEST_GIB 64ULL
-#define PAGES (GUEST_GIB << (30 - PAGE_SHIFT))
-#define PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
-#define P1G ept_level_pages(3)
+#define PAGES	  (GUEST_GIB << (30 - PAGE_SHIFT))
+#define PROT	  (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+#define P1G	  ept_level_pages(3)
 
 static FILE *json;
 static int nresults;
@@ -43,20 +43,24 @@ static u64 now_ns(void)
 	return (u64)t.tv_sec * 1000000000ULL + t.tv_nsec;
 }
 
-static void result(const char *name, int leaf, u64 ns, u64 limit_ns, u64 baseline_ns,
-		   double ratio, const char *target)
+static void result(const char *name, int leaf, u64 ns, u64 limit_ns, u64 baseline_ns, double ratio,
+		   const char *target)
 {
 	char line[320];
 
 	if (nresults < (int)ARRAY_SIZE(table))
-		snprintf(table[nresults], sizeof(table[0]), "%-22s %-3s %14llu %12llu %12llu %9.3f  %s",
-			 name, leaf == 1 ? "4K" : "2M", (unsigned long long)ns,
-			 (unsigned long long)limit_ns, (unsigned long long)baseline_ns, ratio, target);
+		snprintf(table[nresults], sizeof(table[0]),
+			 "%-22s %-3s %14llu %12llu %12llu %9.3f  %s", name, leaf == 1 ? "4K" : "2M",
+			 (unsigned long long)ns, (unsigned long long)limit_ns,
+			 (unsigned long long)baseline_ns, ratio, target);
 
 	snprintf(line, sizeof(line),
 		 "{\"name\": \"%s\", \"guest_gib\": %llu, \"leaf\": \"%s\", \"ns\": %llu, "
 		 "\"limit_ns\": %llu, \"baseline_ns\": %llu, \"ratio\": %.4f}",
-		 name, GUEST_GIB, leaf == 1 ? "4K" : leaf == 2 ? "2M" : "1G",
+		 name, GUEST_GIB,
+		 leaf == 1   ? "4K"
+		 : leaf == 2 ? "2M"
+			     : "1G",
 		 (unsigned long long)ns, (unsigned long long)limit_ns,
 		 (unsigned long long)baseline_ns, ratio);
 	printf("@json %s\n", line);
@@ -66,15 +70,15 @@ static void result(const char *name, int leaf, u64 ns, u64 limit_ns, u64 baselin
 }
 
 /* The best of n runs of fn (fewer surprises from the host). */
-#define BEST_OF(n, ns, body)                              \
-	do {                                              \
-		ns = ~0ULL;                               \
-		for (int rep_ = 0; rep_ < (n); rep_++) {  \
-			u64 t0_ = now_ns();               \
-			body;                             \
-			u64 t_ = now_ns() - t0_;          \
-			ns = t_ < ns ? t_ : ns;           \
-		}                                         \
+#define BEST_OF(n, ns, body)                                                                       \
+	do {                                                                                       \
+		ns = ~0ULL;                                                                        \
+		for (int rep_ = 0; rep_ < (n); rep_++) {                                           \
+			u64 t0_ = now_ns();                                                        \
+			body;                                                                      \
+			u64 t_ = now_ns() - t0_;                                                   \
+			ns = t_ < ns ? t_ : ns;                                                    \
+		}                                                                                  \
 	} while (0)
 
 static void map_guest(struct ept *e, int level)
@@ -92,9 +96,9 @@ static u64 **leaf_tables(struct ept *e, int level, u64 *n)
 	struct ept_iter it;
 
 	*n = 0;
-	for_each_ept_entry(it, e, 0, PAGES, level + 1)
-		if (it.level == level + 1 && ept_table(it.old, it.level))
-			t[(*n)++] = ept_env_va(ept_child(it.old));
+	for_each_ept_entry(it, e, 0, PAGES,
+			   level + 1) if (it.level == level + 1 && ept_table(it.old, it.level))
+		t[(*n)++] = ept_env_va(ept_child(it.old));
 	return t;
 }
 
@@ -132,10 +136,12 @@ static void baseline_scan(u64 **t, u64 n, int level, u64 *idle)
 static void bench_scan(int level)
 {
 	struct ept e;
-	struct ept_tracker tr = { .gfn = 0, .npages = PAGES, .young = calloc(PAGES / 64, 8) };
+	struct ept_tracker tr = {.gfn = 0, .npages = PAGES, .young = calloc(PAGES / 64, 8)};
 	struct ept_extent ext[64];
-	struct ept_scan s = { .idle = calloc(PAGES / 64, 8), .hole = calloc(PAGES / 64, 8),
-			      .ext = ext, .max_ext = 64 };
+	struct ept_scan s = {.idle = calloc(PAGES / 64, 8),
+			     .hole = calloc(PAGES / 64, 8),
+			     .ext = ext,
+			     .max_ext = 64};
 	u64 ntab, scan_ns, read_ns, base_ns, **t;
 
 	map_guest(&e, level);
@@ -169,10 +175,10 @@ static void bench_scan(int level)
 
 static void bench_harvest(void)
 {
-	static const unsigned permille[] = { 1, 10, 100, 1000 };
+	static const unsigned permille[] = {1, 10, 100, 1000};
 	u64 *bitmap = calloc(PAGES / 64, 8), *out = calloc(PAGES / 64, 8), ns[4];
-	struct ept_dirty_log log = { .gfn = 0, .npages = PAGES, .bitmap = bitmap,
-				     .mode = EPT_DIRTY_WP };
+	struct ept_dirty_log log = {
+		.gfn = 0, .npages = PAGES, .bitmap = bitmap, .mode = EPT_DIRTY_WP};
 	struct ept e;
 
 	map_guest(&e, 1);
@@ -198,7 +204,8 @@ static void bench_harvest(void)
 	free(out);
 }
 
-/* ---- split / collapse --------------------------------------------------------------------------- */
+/* ---- split / collapse ---------------------------------------------------------------------------
+ */
 
 /* Writing the bytes of the 513 tables a 1 GiB 4K mapping needs: the limit. */
 static u64 write_tables_ns(void)
@@ -235,7 +242,8 @@ static void bench_split_collapse(void)
 	       "ns/limit <= 3");
 }
 
-/* ---- faults ------------------------------------------------------------------------------------- */
+/* ---- faults -------------------------------------------------------------------------------------
+ */
 
 #define FAULT_PAGES (1ULL << 20)
 
@@ -268,7 +276,7 @@ static u64 fault_ns(bool slow, int threads)
 	e.force_slow = slow;
 	t0 = now_ns();
 	for (int i = 0; i < threads; i++) {
-		a[i] = (struct fault_arg){ &e, i * FAULT_PAGES / threads, FAULT_PAGES / threads };
+		a[i] = (struct fault_arg){&e, i * FAULT_PAGES / threads, FAULT_PAGES / threads};
 		pthread_create(&t[i], NULL, fault_thread, &a[i]);
 	}
 	for (int i = 0; i < threads; i++)
@@ -310,8 +318,8 @@ int main(int argc, char **argv)
 		fprintf(json, "\n]\n");
 		fclose(json);
 	}
-	printf("\n%-22s %-3s %14s %12s %12s %9s  %s\n", "name", "", "ns", "limit_ns",
-	       "baseline_ns", "ratio", "target");
+	printf("\n%-22s %-3s %14s %12s %12s %9s  %s\n", "name", "", "ns", "limit_ns", "baseline_ns",
+	       "ratio", "target");
 	for (int i = 0; i < nresults && i < (int)ARRAY_SIZE(table); i++)
 		printf("%s\n", table[i]);
 	return 0;

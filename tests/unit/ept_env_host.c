@@ -28,12 +28,30 @@ void host_env_reset(void)
 	fake_data = false;
 }
 
-void host_env_fail_tables_after(long n) { __atomic_store_n(&fail_tables, n, __ATOMIC_SEQ_CST); }
-void host_env_fail_data_after(long n) { __atomic_store_n(&fail_data, n, __ATOMIC_SEQ_CST); }
-long host_env_tables_live(void) { return __atomic_load_n(&tables_live, __ATOMIC_SEQ_CST); }
-long host_env_data_live(void) { return __atomic_load_n(&data_live, __ATOMIC_SEQ_CST); }
-u64 host_env_flushes(void) { return __atomic_load_n(&flushes, __ATOMIC_SEQ_CST); }
-u64 host_env_data_released(void) { return __atomic_load_n(&released, __ATOMIC_SEQ_CST); }
+void host_env_fail_tables_after(long n)
+{
+	__atomic_store_n(&fail_tables, n, __ATOMIC_SEQ_CST);
+}
+void host_env_fail_data_after(long n)
+{
+	__atomic_store_n(&fail_data, n, __ATOMIC_SEQ_CST);
+}
+long host_env_tables_live(void)
+{
+	return __atomic_load_n(&tables_live, __ATOMIC_SEQ_CST);
+}
+long host_env_data_live(void)
+{
+	return __atomic_load_n(&data_live, __ATOMIC_SEQ_CST);
+}
+u64 host_env_flushes(void)
+{
+	return __atomic_load_n(&flushes, __ATOMIC_SEQ_CST);
+}
+u64 host_env_data_released(void)
+{
+	return __atomic_load_n(&released, __ATOMIC_SEQ_CST);
+}
 
 /* Consume one allowed allocation; false once the budget is spent. */
 static bool budget_take(long *budget)
@@ -70,7 +88,10 @@ unsigned ept_env_cpu(void)
 	return cpu_plus_1 - 1;
 }
 
-void *ept_env_va(hpa_t hpa) { return (void *)(uintptr_t)hpa; }
+void *ept_env_va(hpa_t hpa)
+{
+	return (void *)(uintptr_t)hpa;
+}
 
 hpa_t ept_env_alloc_table(void)
 {
@@ -101,9 +122,15 @@ hfn_t host_data_alloc(int level)
 	return hpa_to_hfn((uintptr_t)p);
 }
 
-void host_env_fake_data(bool on) { fake_data = on; }
+void host_env_fake_data(bool on)
+{
+	fake_data = on;
+}
 
-hfn_t host_env_fake_next(int level) { return ALIGN_UP(fake_next, ept_level_pages(level)); }
+hfn_t host_env_fake_next(int level)
+{
+	return ALIGN_UP(fake_next, ept_level_pages(level));
+}
 
 void *host_data_va(hfn_t hfn)
 {
@@ -127,7 +154,10 @@ hfn_t ept_env_alloc_data(int level)
 	return run;
 }
 
-void *ept_env_data_va(hfn_t hfn) { return host_data_va(hfn); }
+void *ept_env_data_va(hfn_t hfn)
+{
+	return host_data_va(hfn);
+}
 
 void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
 {

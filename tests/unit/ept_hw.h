@@ -25,10 +25,9 @@ static inline bool hw_access(struct ept *e, gfn_t gfn, bool write, u64 *leaf, in
 		ept_iter_find(&it, e, gfn, 1);
 		if (!ept_leaf(it.old, it.level) || !ept_allows(it.old, access))
 			return false;
-		if ((it.old & ad) == ad || __atomic_compare_exchange_n(it.entry, &it.old,
-								       it.old | ad, false,
-								       __ATOMIC_SEQ_CST,
-								       __ATOMIC_SEQ_CST))
+		if ((it.old & ad) == ad ||
+		    __atomic_compare_exchange_n(it.entry, &it.old, it.old | ad, false,
+						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			break;
 	}
 	if (leaf)

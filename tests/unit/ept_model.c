@@ -15,17 +15,17 @@
 #include "ept_model.h"
 #include "errno.h"
 
-#define P2M ept_level_pages(2)
-#define P1G ept_level_pages(3)
-#define AD (EPT_A | EPT_D)
+#define P2M	  ept_level_pages(2)
+#define P1G	  ept_level_pages(3)
+#define AD	  (EPT_A | EPT_D)
 #define AMBIGUOUS 1 /* expected result: 0 or -ENOENT (an empty table the model cannot see) */
 
 struct mpage {
-	hfn_t hfn;  /* the frame of this page */
-	u64 bits;   /* EPT_PROT_MASK | A | D of its leaf */
-	u8 level;   /* size of its leaf; 0 = not mapped */
-	u32 w_seq;  /* step of the last write (0 = never) */
-	u32 t_seq;  /* step of the last write or change to its leaf */
+	hfn_t hfn; /* the frame of this page */
+	u64 bits;  /* EPT_PROT_MASK | A | D of its leaf */
+	u8 level;  /* size of its leaf; 0 = not mapped */
+	u32 w_seq; /* step of the last write (0 = never) */
+	u32 t_seq; /* step of the last write or change to its leaf */
 };
 
 struct mlog {
@@ -44,25 +44,25 @@ struct model {
 	struct mpage *pg;
 	struct mlog log[2];
 	struct mtrk trk[2];
-	u64 *out;                 /* bitmaps the EPT fills (one per purpose at most at once) */
+	u64 *out; /* bitmaps the EPT fills (one per purpose at most at once) */
 	u64 *out2;
 	struct ept_extent ext[256];
 	model_rand_fn rnd;
 	void *ctx;
 	bool fuzz;
-	bool trace;               /* EPT_MODEL_TRACE set: print every operation */
-	gfn_t watch;              /* EPT_MODEL_WATCH=gfn: print that page after every step */
-	u32 seq;                  /* the current step */
-	u64 released;             /* data frames collapse by copy should have handed back */
-	hfn_t fake_next;          /* where the host env's next fake data run starts */
+	bool trace;	 /* EPT_MODEL_TRACE set: print every operation */
+	gfn_t watch;	 /* EPT_MODEL_WATCH=gfn: print that page after every step */
+	u32 seq;	 /* the current step */
+	u64 released;	 /* data frames collapse by copy should have handed back */
+	hfn_t fake_next; /* where the host env's next fake data run starts */
 	char op[200];
 	u64 n_ok, n_err, n_fixed, n_copies, n_dirty, n_leaves; /* coverage, printed at the end */
 };
 
-#define CHECK(m, cond, ...)                                                                  \
-	do {                                                                                 \
-		if (!(cond))                                                                 \
-			fail_at(m, __LINE__, #cond, __VA_ARGS__);                            \
+#define CHECK(m, cond, ...)                                                                        \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fail_at(m, __LINE__, #cond, __VA_ARGS__);                                  \
 	} while (0)
 
 static void __attribute__((noreturn, format(printf, 4, 5)))
@@ -77,12 +77,27 @@ fail_at(const struct model *m, int line, const char *cond, const char *fmt, ...)
 	model_fail("ept_model.c:%d: step %u, after `%s`: %s (%s)", line, m->seq, m->op, msg, cond);
 }
 
-const char *model_last_op(const struct model *m) { return m->op; }
+const char *model_last_op(const struct model *m)
+{
+	return m->op;
+}
 
-static u64 R(struct model *m, u64 n) { return n ? m->rnd(m->ctx) % n : 0; }
-static u64 lp(int level) { return ept_level_pages(level); }
-static bool mapped(const struct model *m, gfn_t g) { return m->pg[g].level != 0; }
-static gfn_t lstart(const struct model *m, gfn_t g) { return ALIGN_DOWN(g, lp(m->pg[g].level)); }
+static u64 R(struct model *m, u64 n)
+{
+	return n ? m->rnd(m->ctx) % n : 0;
+}
+static u64 lp(int level)
+{
+	return ept_level_pages(level);
+}
+static bool mapped(const struct model *m, gfn_t g)
+{
+	return m->pg[g].level != 0;
+}
+static gfn_t lstart(const struct model *m, gfn_t g)
+{
+	return ALIGN_DOWN(g, lp(m->pg[g].level));
+}
 
 /* The first leaf with a page in [g, e): its start and level. */
 static bool find_leaf(const struct model *m, gfn_t g, gfn_t e, gfn_t *st, int *lv)
@@ -97,7 +112,7 @@ static bool find_leaf(const struct model *m, gfn_t g, gfn_t e, gfn_t *st, int *l
 	return false;
 }
 
-#define for_each_mleaf(m, g, st, lv, s, e) \
+#define for_each_mleaf(m, g, st, lv, s, e)                                                         \
 	for (gfn_t g = (s); find_leaf(m, g, e, &st, &lv); g = st + lp(lv))
 
 static void touch(struct model *m, gfn_t s, u64 n)
@@ -109,7 +124,7 @@ static void touch(struct model *m, gfn_t s, u64 n)
 static void set_leaf(struct model *m, gfn_t st, int lv, hfn_t hfn, u64 bits)
 {
 	for (u64 i = 0; i < lp(lv); i++)
-		m->pg[st + i] = (struct mpage){ hfn + i, bits, (u8)lv, m->pg[st + i].w_seq, m->seq };
+		m->pg[st + i] = (struct mpage){hfn + i, bits, (u8)lv, m->pg[st + i].w_seq, m->seq};
 }
 
 static void leaf_bits(struct model *m, gfn_t st, int lv, u64 clear, u64 set)
@@ -134,7 +149,8 @@ static void range_bits(struct model *m, gfn_t s, gfn_t e, u64 clear, u64 set, co
 	gfn_t st;
 	int lv;
 
-	for_each_mleaf(m, g, st, lv, s, e) {
+	for_each_mleaf(m, g, st, lv, s, e)
+	{
 		bool any = !sel;
 
 		for (gfn_t p = MAX(st, s); !any && p < MIN(st + lp(lv), e); p++)
@@ -174,8 +190,7 @@ static void split_range(struct model *m, gfn_t s, gfn_t e, int target, bool remo
 	gfn_t st;
 	int lv;
 
-	for_each_mleaf(m, g, st, lv, s, e)
-		split_visit(m, st, lv, s, e, target, remove);
+	for_each_mleaf(m, g, st, lv, s, e) split_visit(m, st, lv, s, e, target, remove);
 }
 
 /* After a split that ran out of memory: adopt the EPT's leaf sizes over [s, e), checking
@@ -222,10 +237,11 @@ static void check_leaf(struct model *m, const struct ept_iter *it)
 
 static void check_all(struct model *m)
 {
-	u64 leaves[EPT_MAX_LEAF_LEVEL + 1] = { 0 }, pages = 0, model_pages = 0;
+	u64 leaves[EPT_MAX_LEAF_LEVEL + 1] = {0}, pages = 0, model_pages = 0;
 	struct ept_iter it;
 
-	for_each_ept_entry(it, &m->ept, 0, EPT_GFN_LIMIT, 1) {
+	for_each_ept_entry(it, &m->ept, 0, EPT_GFN_LIMIT, 1)
+	{
 		if (!ept_leaf(it.old, it.level))
 			continue;
 		check_leaf(m, &it);
@@ -235,8 +251,8 @@ static void check_all(struct model *m)
 	}
 	for (gfn_t g = 0; g < MODEL_PAGES; g++)
 		model_pages += mapped(m, g);
-	CHECK(m, pages == model_pages, "EPT maps %llu pages, model %llu",
-	      (unsigned long long)pages, (unsigned long long)model_pages);
+	CHECK(m, pages == model_pages, "EPT maps %llu pages, model %llu", (unsigned long long)pages,
+	      (unsigned long long)model_pages);
 	for (int l = 1; l <= EPT_MAX_LEAF_LEVEL; l++)
 		CHECK(m, m->ept.stats.leaves[l] == leaves[l], "stats.leaves[%d] %llu, counted %llu",
 		      l, (unsigned long long)m->ept.stats.leaves[l], (unsigned long long)leaves[l]);
@@ -269,7 +285,7 @@ static gfn_t pick_page(struct model *m)
 
 static u64 pick_len(struct model *m, gfn_t g)
 {
-	static const u64 sizes[] = { 1, 3, 64, 511, 512, 513, 1024, 1500, 4096, 262145 };
+	static const u64 sizes[] = {1, 3, 64, 511, 512, 513, 1024, 1500, 4096, 262145};
 	u64 n = R(m, 2) ? sizes[R(m, ARRAY_SIZE(sizes))] : 1 + R(m, 1024);
 
 	return MIN(n, MODEL_PAGES - g);
@@ -282,7 +298,7 @@ static u64 pick_prot(struct model *m)
 		EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE,
 		EPT_R | EPT_W | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE,
 		EPT_R | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE, /* write-protected for logging */
-		EPT_R | EPT_X | EPT_HOST_WRITABLE,            /* held read-only by the hypervisor */
+		EPT_R | EPT_X | EPT_HOST_WRITABLE,	      /* held read-only by the hypervisor */
 		EPT_R | EPT_X,
 		EPT_X,
 	};
@@ -407,7 +423,8 @@ static void op_split(struct model *m)
 	count(m, r);
 }
 
-/* ---- collapse ---------------------------------------------------------------------------------- */
+/* ---- collapse ----------------------------------------------------------------------------------
+ */
 
 /* The model of collapse_block (ept/split.c): expected result, changes applied. */
 static int collapse_block(struct model *m, gfn_t g, int lv, enum ept_collapse_mode mode,
@@ -432,7 +449,8 @@ static int collapse_block(struct model *m, gfn_t g, int lv, enum ept_collapse_mo
 	for (gfn_t c = g; c < g + n; c += cs) {
 		const struct mpage *p = &m->pg[c];
 
-		if (p->level != lv - 1 || (p->bits & EPT_ATTR_MASK) != (first->bits & EPT_ATTR_MASK))
+		if (p->level != lv - 1 ||
+		    (p->bits & EPT_ATTR_MASK) != (first->bits & EPT_ATTR_MASK))
 			return -EBUSY;
 		contiguous &= p->hfn == first->hfn + (c - g);
 		w &= p->bits;
@@ -466,7 +484,7 @@ static int collapse(struct model *m, gfn_t g, int lv, enum ept_collapse_mode mod
 
 static void op_collapse(struct model *m)
 {
-	static const char *names[] = { "in place", "copy", "lazy" };
+	static const char *names[] = {"in place", "copy", "lazy"};
 	int lv = R(m, 4) ? 2 : 3;
 	gfn_t g = pick_gfn(m, lp(lv));
 	enum ept_collapse_mode mode = R(m, 3);
@@ -489,7 +507,8 @@ static void op_collapse(struct model *m)
 	count(m, r);
 }
 
-/* ---- accesses and faults ------------------------------------------------------------------------- */
+/* ---- accesses and faults
+ * ------------------------------------------------------------------------- */
 
 /* The model of ept_handle_fault's verdict. */
 static int judge(const struct model *m, gfn_t g, u64 access)
@@ -529,8 +548,8 @@ static void access(struct model *m, gfn_t g, bool write)
 	bool ok = hw_access(&m->ept, g, write, NULL, NULL);
 	int r;
 
-	CHECK(m, ok == allowed, "access %#llx write %d: %d, model %d", (unsigned long long)g,
-	      write, ok, allowed);
+	CHECK(m, ok == allowed, "access %#llx write %d: %d, model %d", (unsigned long long)g, write,
+	      ok, allowed);
 	if (!ok && write) {
 		r = fault(m, g, EPT_W);
 		if (r != EPT_FAULT_FIXED_FAST && r != EPT_FAULT_FIXED_SLOW)
@@ -586,7 +605,8 @@ static void op_pml_drain(struct model *m)
 		touch(m, g, 1);
 }
 
-/* ---- A/D scans -------------------------------------------------------------------------------- */
+/* ---- A/D scans --------------------------------------------------------------------------------
+ */
 
 static bool young_any(const struct mtrk *t, gfn_t s, u64 n)
 {
@@ -606,7 +626,10 @@ static void young_set(struct mtrk *t, gfn_t s, u64 n, u8 v)
 		t->young[g - t->t.gfn] = v;
 }
 
-static bool bit(const u64 *map, u64 i) { return map[i / 64] & BIT(i % 64); }
+static bool bit(const u64 *map, u64 i)
+{
+	return map[i / 64] & BIT(i % 64);
+}
 
 /* The expected state of each page of t's range (judged on its whole leaf) into want[]. */
 static void expected_states(const struct model *m, const struct mtrk *t, u8 *want)
@@ -615,9 +638,10 @@ static void expected_states(const struct model *m, const struct mtrk *t, u8 *wan
 	int lv;
 
 	memset(want, EPT_PAGE_HOLE, t->t.npages);
-	for_each_mleaf(m, g, st, lv, s, e) {
-		u8 state = (m->pg[st].bits & EPT_A) || young_any(t, st, lp(lv)) ?
-			   EPT_PAGE_ACCESSED : EPT_PAGE_IDLE;
+	for_each_mleaf(m, g, st, lv, s, e)
+	{
+		u8 state = (m->pg[st].bits & EPT_A) || young_any(t, st, lp(lv)) ? EPT_PAGE_ACCESSED
+										: EPT_PAGE_IDLE;
 
 		for (gfn_t p = MAX(st, s); p < MIN(st + lp(lv), e); p++)
 			want[p - s] = state;
@@ -634,10 +658,12 @@ static void check_extents(struct model *m, const struct mtrk *t, const struct ep
 		CHECK(m, x->gfn == next && x->npages > 0, "extent %u", i);
 		for (gfn_t g = x->gfn; g < x->gfn + x->npages; g++) {
 			u64 b = g - t->t.gfn;
-			int st = bit(s->hole, b) ? EPT_PAGE_HOLE :
-				 bit(s->idle, b) ? EPT_PAGE_IDLE : EPT_PAGE_ACCESSED;
+			int st = bit(s->hole, b)   ? EPT_PAGE_HOLE
+				 : bit(s->idle, b) ? EPT_PAGE_IDLE
+						   : EPT_PAGE_ACCESSED;
 
-			CHECK(m, st == x->state, "extent %u state at %#llx", i, (unsigned long long)g);
+			CHECK(m, st == x->state, "extent %u state at %#llx", i,
+			      (unsigned long long)g);
 			CHECK(m, !mapped(m, g) || m->pg[g].level == x->level, "extent %u level", i);
 		}
 		next += x->npages;
@@ -651,7 +677,8 @@ static void scan_clear(struct model *m, struct mtrk *t)
 	gfn_t s = t->t.gfn, e = s + t->t.npages, st;
 	int lv;
 
-	for_each_mleaf(m, g, st, lv, s, e) {
+	for_each_mleaf(m, g, st, lv, s, e)
+	{
 		if (m->pg[st].bits & EPT_A) {
 			leaf_bits(m, st, lv, EPT_A, 0);
 			for (int i = 0; i < 2; i++)
@@ -666,9 +693,9 @@ static void op_scan(struct model *m)
 {
 	struct mtrk *t = &m->trk[R(m, 2)];
 	bool clear = R(m, 2);
-	struct ept_scan s = { .idle = m->out, .hole = m->out2, .ext = m->ext,
-			      .max_ext = ARRAY_SIZE(m->ext) };
-	u64 pages[EPT_PAGE_STATES] = { 0 };
+	struct ept_scan s = {
+		.idle = m->out, .hole = m->out2, .ext = m->ext, .max_ext = ARRAY_SIZE(m->ext)};
+	u64 pages[EPT_PAGE_STATES] = {0};
 	u8 *states = malloc(t->t.npages);
 
 	OP(m, "scan tracker %d%s", (int)(t - m->trk), clear ? " clearing" : "");
@@ -692,11 +719,12 @@ static void op_scan(struct model *m)
 		scan_clear(m, t);
 	for (int i = 0; i < 2; i++)
 		for (u64 b = 0; b < m->trk[i].t.npages; b++)
-			CHECK(m, bit(m->trk[i].t.young, b) == m->trk[i].young[b], "young %d/%llu", i,
-			      (unsigned long long)b);
+			CHECK(m, bit(m->trk[i].t.young, b) == m->trk[i].young[b], "young %d/%llu",
+			      i, (unsigned long long)b);
 }
 
-/* ---- dirty logs --------------------------------------------------------------------------------- */
+/* ---- dirty logs ---------------------------------------------------------------------------------
+ */
 
 static void op_log_enable(struct model *m)
 {
@@ -711,8 +739,8 @@ static void op_log_enable(struct model *m)
 	OP(m, "enable log %d %#llx +%#llx mode %d%s", (int)(l - m->log), (unsigned long long)g,
 	   (unsigned long long)n, mode, inject ? " (tables run out)" : "");
 	if (!l->on)
-		l->log = (struct ept_dirty_log){ .gfn = g, .npages = n, .bitmap = l->log.bitmap,
-						 .mode = mode };
+		l->log = (struct ept_dirty_log){
+			.gfn = g, .npages = n, .bitmap = l->log.bitmap, .mode = mode};
 	r = ept_dirty_log_enable(&m->ept, &l->log);
 	end_inject();
 	if (l->on) {
@@ -832,7 +860,8 @@ static void op_log_get_clear(struct model *m)
 	cleared(m, l, m->out);
 }
 
-/* ---- the executor ---------------------------------------------------------------------------------- */
+/* ---- the executor
+ * ---------------------------------------------------------------------------------- */
 
 struct model *model_new(model_rand_fn rnd, void *ctx, bool fuzz)
 {
@@ -860,8 +889,9 @@ struct model *model_new(model_rand_fn rnd, void *ctx, bool fuzz)
 		struct mtrk *t = &m->trk[i];
 		gfn_t g = i ? R(m, MODEL_PAGES) : 0;
 
-		t->t = (struct ept_tracker){ .gfn = g, .npages = i ? pick_len(m, g) : MODEL_PAGES,
-					     .young = calloc(words, 8) };
+		t->t = (struct ept_tracker){.gfn = g,
+					    .npages = i ? pick_len(m, g) : MODEL_PAGES,
+					    .young = calloc(words, 8)};
 		t->young = calloc(MODEL_PAGES, 1);
 		if (ept_tracker_add(&m->ept, &t->t))
 			model_fail("ept_tracker_add failed");
@@ -872,11 +902,33 @@ struct model *model_new(model_rand_fn rnd, void *ctx, bool fuzz)
 void model_step(struct model *m)
 {
 	static void (*const ops[])(struct model *) = {
-		op_map, op_map, op_map, op_map, op_unmap, op_write_protect, op_write_protect,
-		op_split, op_collapse, op_collapse, op_collapse, op_access, op_access, op_access,
-		op_access, op_access, op_access, op_fault, op_knob, op_pml_drain, op_scan,
-		op_log_enable, op_log_enable, op_log_disable, op_log_get_and_clear,
-		op_log_get_and_clear, op_log_get_clear,
+		op_map,
+		op_map,
+		op_map,
+		op_map,
+		op_unmap,
+		op_write_protect,
+		op_write_protect,
+		op_split,
+		op_collapse,
+		op_collapse,
+		op_collapse,
+		op_access,
+		op_access,
+		op_access,
+		op_access,
+		op_access,
+		op_access,
+		op_fault,
+		op_knob,
+		op_pml_drain,
+		op_scan,
+		op_log_enable,
+		op_log_enable,
+		op_log_disable,
+		op_log_get_and_clear,
+		op_log_get_and_clear,
+		op_log_get_clear,
 	};
 
 	m->seq++;
@@ -896,11 +948,12 @@ void model_free(struct model *m)
 {
 	check_all(m);
 	if (!m->fuzz)
-		printf("ept_model: %llu changes done, %llu refused, %llu faults fixed, %llu collapses "
-	       "by copy, %llu dirty pages reported, %llu leaves compared\n",
-	       (unsigned long long)m->n_ok, (unsigned long long)m->n_err,
-	       (unsigned long long)m->n_fixed, (unsigned long long)m->n_copies,
-	       (unsigned long long)m->n_dirty, (unsigned long long)m->n_leaves);
+		printf("ept_model: %llu changes done, %llu refused, %llu faults fixed, %llu "
+		       "collapses "
+		       "by copy, %llu dirty pages reported, %llu leaves compared\n",
+		       (unsigned long long)m->n_ok, (unsigned long long)m->n_err,
+		       (unsigned long long)m->n_fixed, (unsigned long long)m->n_copies,
+		       (unsigned long long)m->n_dirty, (unsigned long long)m->n_leaves);
 	for (int i = 0; i < 2; i++) {
 		if (m->log[i].on)
 			ept_dirty_log_disable(&m->ept, &m->log[i].log);

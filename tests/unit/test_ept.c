@@ -5,9 +5,11 @@
  * write-protect, the fault handler, dirty logs in each mode, and A/D scans with trackers.
  * The environment is tests/unit/ept_env_host.c (counts live tables, fails on demand).
  */
+/* cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,9 +23,9 @@
 #include "errno.h"
 
 #define PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
-#define P2M ept_level_pages(2)
-#define P1G ept_level_pages(3)
-#define HFN 0x100000ULL /* a 1G-aligned fake host frame: these tests never touch data */
+#define P2M  ept_level_pages(2)
+#define P1G  ept_level_pages(3)
+#define HFN  0x100000ULL /* a 1G-aligned fake host frame: these tests never touch data */
 
 static int setup(void **state)
 {
@@ -47,8 +49,14 @@ static int teardown(void **state)
 	return 0;
 }
 
-static long tables(const struct ept *e) { return __atomic_load_n(&e->stats.tables, 0); }
-static long leaves(const struct ept *e, int l) { return __atomic_load_n(&e->stats.leaves[l], 0); }
+static long tables(const struct ept *e)
+{
+	return __atomic_load_n(&e->stats.tables, 0);
+}
+static long leaves(const struct ept *e, int l)
+{
+	return __atomic_load_n(&e->stats.leaves[l], 0);
+}
 
 /* Every page of gfn..gfn+n-1 maps hfn + offset with a leaf of `level` (n small: all pages;
  * large: both ends and a stride). */
@@ -75,7 +83,8 @@ static void assert_unmapped(struct ept *e, gfn_t gfn, u64 n)
 	assert_int_equal(ept_lookup(e, gfn + n - 1, NULL), 0);
 }
 
-/* ---- entry helpers ---------------------------------------------------------------------------- */
+/* ---- entry helpers ----------------------------------------------------------------------------
+ */
 
 static void test_entry_helpers(void **state)
 {
@@ -121,7 +130,8 @@ static void test_eptp(void **state)
 	assert_true(IS_ALIGNED(e->root, PAGE_SIZE));
 }
 
-/* ---- map / lookup -------------------------------------------------------------------------------- */
+/* ---- map / lookup
+ * -------------------------------------------------------------------------------- */
 
 static void test_map_each_level(void **state)
 {
@@ -192,17 +202,17 @@ static void test_map_bad_args(void **state)
 {
 	struct ept *e = *state;
 
-	assert_int_equal(ept_map(e, 1, HFN, P2M, 2, PROT), -EINVAL);      /* gfn */
-	assert_int_equal(ept_map(e, 0, HFN + 1, P2M, 2, PROT), -EINVAL);  /* hfn */
-	assert_int_equal(ept_map(e, 0, HFN, P2M + 1, 2, PROT), -EINVAL);  /* npages */
-	assert_int_equal(ept_map(e, P2M, HFN, P1G, 3, PROT), -EINVAL);    /* 1G alignment */
-	assert_int_equal(ept_map(e, 0, HFN, 1, 0, PROT), -EINVAL);        /* level */
+	assert_int_equal(ept_map(e, 1, HFN, P2M, 2, PROT), -EINVAL);	 /* gfn */
+	assert_int_equal(ept_map(e, 0, HFN + 1, P2M, 2, PROT), -EINVAL); /* hfn */
+	assert_int_equal(ept_map(e, 0, HFN, P2M + 1, 2, PROT), -EINVAL); /* npages */
+	assert_int_equal(ept_map(e, P2M, HFN, P1G, 3, PROT), -EINVAL);	 /* 1G alignment */
+	assert_int_equal(ept_map(e, 0, HFN, 1, 0, PROT), -EINVAL);	 /* level */
 	assert_int_equal(ept_map(e, 0, HFN, P1G * 512, 4, PROT), -EINVAL);
-	assert_int_equal(ept_map(e, 0, HFN, 1, 1, 0), -EINVAL);           /* not present */
-	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_W), -EINVAL);       /* W without R */
+	assert_int_equal(ept_map(e, 0, HFN, 1, 1, 0), -EINVAL);		    /* not present */
+	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_W), -EINVAL);	    /* W without R */
 	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_R | EPT_A), -EINVAL); /* not a prot bit */
 	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_R | BIT(12)), -EINVAL);
-	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_X), 0);              /* execute-only is fine */
+	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_X), 0); /* execute-only is fine */
 	assert_int_equal(tables(e), 4);
 }
 
@@ -289,7 +299,8 @@ static void test_map_out_of_tables(void **state)
 	assert_mapped(e, P1G - 3, n, 0x40000, 1);
 }
 
-/* ---- unmap ------------------------------------------------------------------------------------ */
+/* ---- unmap ------------------------------------------------------------------------------------
+ */
 
 static void test_unmap_4k(void **state)
 {
@@ -396,7 +407,8 @@ static void test_destroy_frees_everything(void **state)
 	/* teardown destroys and checks that no table is left */
 }
 
-/* ---- the iterator ------------------------------------------------------------------------------ */
+/* ---- the iterator ------------------------------------------------------------------------------
+ */
 
 static void test_iterator_skips_holes_and_huge(void **state)
 {
@@ -406,7 +418,8 @@ static void test_iterator_skips_holes_and_huge(void **state)
 
 	assert_int_equal(ept_map(e, P1G, HFN, P1G, 3, PROT), 0);
 	assert_int_equal(ept_map(e, 300 * P1G + 1, 0x5, 1, 1, PROT), 0);
-	for_each_ept_entry(it, e, 0, EPT_GFN_LIMIT, 1) {
+	for_each_ept_entry(it, e, 0, EPT_GFN_LIMIT, 1)
+	{
 		visits++;
 		leaves_seen += ept_leaf(it.old, it.level);
 	}
@@ -415,12 +428,12 @@ static void test_iterator_skips_holes_and_huge(void **state)
 	assert_int_equal(leaves_seen, 2);
 	/* a range inside one leaf visits one entry per level down to it */
 	visits = 0;
-	for_each_ept_entry(it, e, P1G + 5, P1G + 6, 1)
-		visits++;
+	for_each_ept_entry(it, e, P1G + 5, P1G + 6, 1) visits++;
 	assert_int_equal(visits, 2);
 }
 
-/* ---- split ------------------------------------------------------------------------------------ */
+/* ---- split ------------------------------------------------------------------------------------
+ */
 
 static u64 leaf_at(struct ept *e, gfn_t gfn, int *level)
 {
@@ -488,7 +501,8 @@ static void test_split_out_of_tables(void **state)
 	assert_mapped(e, P1G, P1G, HFN, 1);
 }
 
-/* ---- collapse -------------------------------------------------------------------------------------- */
+/* ---- collapse
+ * -------------------------------------------------------------------------------------- */
 
 static void test_collapse_in_place(void **state)
 {
@@ -663,7 +677,8 @@ static void test_collapse_lazy(void **state)
 	assert_mapped(e, P1G, P1G, HFN, 3);
 }
 
-/* ---- write-protect and the fault handler --------------------------------------------------------- */
+/* ---- write-protect and the fault handler
+ * --------------------------------------------------------- */
 
 static void test_write_protect(void **state)
 {
@@ -715,7 +730,8 @@ static void test_fault_results(void **state)
 	assert_int_equal(host_env_flushes(), flushes); /* adding W never flushes */
 }
 
-/* ---- dirty logs --------------------------------------------------------------------------------- */
+/* ---- dirty logs ---------------------------------------------------------------------------------
+ */
 
 #define LOG_PAGES 1024
 
@@ -728,12 +744,15 @@ static struct ept_dirty_log *new_log(gfn_t gfn, u64 npages, enum ept_dirty_mode 
 	struct ept_dirty_log *log = &logs[n++ % 4];
 
 	memset(log_bits, 0xff, sizeof(log_bits)); /* enable must zero it */
-	*log = (struct ept_dirty_log){ .gfn = gfn, .npages = npages, .bitmap = log_bits,
-				       .mode = mode };
+	*log = (struct ept_dirty_log){
+		.gfn = gfn, .npages = npages, .bitmap = log_bits, .mode = mode};
 	return log;
 }
 
-static bool out_bit(u64 i) { return out_bits[i / 64] & BIT(i % 64); }
+static bool out_bit(u64 i)
+{
+	return out_bits[i / 64] & BIT(i % 64);
+}
 
 /* A guest write: through the fault handler when the EPT says no. */
 static void guest_write(struct ept *e, gfn_t gfn)
@@ -791,7 +810,7 @@ static void test_dirty_manual_clear(void **state)
 {
 	struct ept *e = *state;
 	struct ept_dirty_log *log = new_log(0, LOG_PAGES, EPT_DIRTY_WP);
-	u64 mask[2] = { BIT(3), 0 };
+	u64 mask[2] = {BIT(3), 0};
 
 	assert_int_equal(ept_map(e, 0, HFN, LOG_PAGES, 1, PROT), 0);
 	assert_int_equal(ept_dirty_log_enable(e, log), 0);
@@ -827,7 +846,7 @@ static void test_dirty_dbit(void **state)
 	assert_int_equal(ept_dirty_log_enable(e, log), 0);
 	assert_false(leaf_at(e, 5, NULL) & EPT_D);
 	assert_true(leaf_at(e, 5, NULL) & EPT_W); /* D-bit mode does not write-protect */
-	assert_mapped(e, 0, P2M, HFN, 2);         /* nor split */
+	assert_mapped(e, 0, P2M, HFN, 2);	  /* nor split */
 	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 0);
 	assert_true(hw_access(e, 9, true, NULL, NULL));
 	assert_true(hw_access(e, P2M + 1, true, NULL, NULL));
@@ -857,7 +876,7 @@ static void test_dirty_pml(void **state)
 	assert_int_equal(ept_dirty_log_enable(e, log), 0);
 	assert_false(leaf_at(e, 5, NULL) & EPT_D); /* re-armed: the next write logs again */
 	assert_true(hw_access(e, 6, true, NULL, NULL));
-	ept_mark_dirty(e, 6); /* the kernel drains the PML buffer */
+	ept_mark_dirty(e, 6);		  /* the kernel drains the PML buffer */
 	ept_mark_dirty(e, LOG_PAGES + 5); /* outside every log: ignored */
 	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 1);
 	assert_true(out_bit(6));
@@ -873,8 +892,8 @@ static void test_dirty_enable_errors(void **state)
 	struct ept_dirty_log *b = new_log(P2M - 1, P2M, EPT_DIRTY_DBIT);
 
 	assert_int_equal(ept_dirty_log_enable(e, a), 0);
-	assert_int_equal(ept_dirty_log_enable(e, a), -EINVAL);    /* twice */
-	assert_int_equal(ept_dirty_log_enable(e, b), -EINVAL);    /* overlaps */
+	assert_int_equal(ept_dirty_log_enable(e, a), -EINVAL); /* twice */
+	assert_int_equal(ept_dirty_log_enable(e, b), -EINVAL); /* overlaps */
 	b->gfn = P2M;
 	b->npages = 0;
 	assert_int_equal(ept_dirty_log_enable(e, b), -EINVAL);
@@ -960,7 +979,7 @@ static void *collapse_thread(void *p)
 static void test_walker_keeps_table_alive(void **state)
 {
 	struct ept *e = *state;
-	struct collapser c = { e, -1, 0 };
+	struct collapser c = {e, -1, 0};
 	struct ept_iter it;
 	pthread_t t;
 	long live;
@@ -990,7 +1009,10 @@ static void test_walker_keeps_table_alive(void **state)
 
 #define SCAN_PAGES (P1G + 2 * P2M)
 
-static u64 bitmap_words_(u64 n) { return (n + 63) / 64; }
+static u64 bitmap_words_(u64 n)
+{
+	return (n + 63) / 64;
+}
 
 struct scan_fx {
 	struct ept_tracker t;
@@ -1002,11 +1024,12 @@ static struct scan_fx *scan_fx_new(struct ept *e, gfn_t gfn, u64 npages)
 {
 	struct scan_fx *f = calloc(1, sizeof(*f));
 
-	f->t = (struct ept_tracker){ .gfn = gfn, .npages = npages,
-				     .young = calloc(bitmap_words_(npages), 8) };
-	f->s = (struct ept_scan){ .idle = calloc(bitmap_words_(npages), 8),
-				  .hole = calloc(bitmap_words_(npages), 8), .ext = f->ext,
-				  .max_ext = 64 };
+	f->t = (struct ept_tracker){
+		.gfn = gfn, .npages = npages, .young = calloc(bitmap_words_(npages), 8)};
+	f->s = (struct ept_scan){.idle = calloc(bitmap_words_(npages), 8),
+				 .hole = calloc(bitmap_words_(npages), 8),
+				 .ext = f->ext,
+				 .max_ext = 64};
 	assert_int_equal(ept_tracker_add(e, &f->t), 0);
 	return f;
 }
@@ -1020,15 +1043,19 @@ static void scan_fx_free(struct ept *e, struct scan_fx *f)
 	free(f);
 }
 
-static bool bit(const u64 *map, u64 i) { return map[i / 64] & BIT(i % 64); }
+static bool bit(const u64 *map, u64 i)
+{
+	return map[i / 64] & BIT(i % 64);
+}
 
 static int state_of(struct scan_fx *f, gfn_t gfn)
 {
 	u64 i = gfn - f->t.gfn;
 
 	assert_false(bit(f->s.idle, i) && bit(f->s.hole, i));
-	return bit(f->s.hole, i) ? EPT_PAGE_HOLE : bit(f->s.idle, i) ? EPT_PAGE_IDLE :
-	       EPT_PAGE_ACCESSED;
+	return bit(f->s.hole, i)   ? EPT_PAGE_HOLE
+	       : bit(f->s.idle, i) ? EPT_PAGE_IDLE
+				   : EPT_PAGE_ACCESSED;
 }
 
 static void test_scan_states_and_extents(void **state)

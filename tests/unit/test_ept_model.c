@@ -6,9 +6,11 @@
  *
  * Each seed is printed; replay one with EPT_MODEL_SEED=<seed> (and EPT_MODEL_STEPS=<n>).
  */
+/* cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,7 +83,7 @@ static void test_random_sequences(void **state)
 /* A few fixed seeds, so every run also covers the same ground. */
 static void test_fixed_seeds(void **state)
 {
-	static const u64 seeds[] = { 1, 2, 3, 42, 4242, 0xdeadbeef };
+	static const u64 seeds[] = {1, 2, 3, 42, 4242, 0xdeadbeef};
 
 	(void)state;
 	for (unsigned i = 0; i < ARRAY_SIZE(seeds); i++)

@@ -13,9 +13,11 @@
  * PML mode; each at least 100 rounds. The same file builds under ThreadSanitizer
  * (build/unit/tsan_ept_race); flushes emulate the IPI shootdown (ept_env_host.c).
  */
+/* cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+
 #include <cmocka.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -27,19 +29,19 @@
 #include "ept_env_host.h"
 #include "ept_hw.h"
 
-#define NVCPU 3
-#define BLOCKS 8 /* 2M blocks; the odd ones have scattered 4K frames */
-#define PAGES (BLOCKS * 512)
-#define ROUNDS 120
+#define NVCPU	    3
+#define BLOCKS	    8 /* 2M blocks; the odd ones have scattered 4K frames */
+#define PAGES	    (BLOCKS * 512)
+#define ROUNDS	    120
 #define CHECK_EVERY 10
-#define PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+#define PROT	    (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
 
 struct race {
 	struct ept ept;
 	struct ept_dirty_log log;
 	u64 bitmap[PAGES / 64], out[PAGES / 64];
-	u64 dest[PAGES][NVCPU];  /* the migration destination */
-	u64 last[NVCPU][PAGES];  /* what each vCPU last wrote (its own slot only) */
+	u64 dest[PAGES][NVCPU]; /* the migration destination */
+	u64 last[NVCPU][PAGES]; /* what each vCPU last wrote (its own slot only) */
 	struct host_vcpu hw[NVCPU];
 	u32 stop, pause, paused;
 	u64 faults[EPT_FAULT_VIOLATION + 1];
@@ -166,7 +168,8 @@ static void checkpoint(struct race *r)
 		for (int v = 0; v < NVCPU; v++)
 			if (r->dest[g][v] != r->last[v][g])
 				fail_msg("lost dirty page %#llx: vCPU %d wrote %llu, the copy has "
-					 "%llu", (unsigned long long)g, v,
+					 "%llu",
+					 (unsigned long long)g, v,
 					 (unsigned long long)r->last[v][g],
 					 (unsigned long long)r->dest[g][v]);
 	r->checks++;
@@ -213,11 +216,11 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *nam
 	assert_int_equal(ept_init(&r->ept), 0);
 	r->ept.force_slow = force_slow;
 	map_guest(r);
-	r->log = (struct ept_dirty_log){ .gfn = 0, .npages = PAGES, .bitmap = r->bitmap,
-					 .mode = mode };
+	r->log = (struct ept_dirty_log){
+		.gfn = 0, .npages = PAGES, .bitmap = r->bitmap, .mode = mode};
 	host_env_set_vcpus(r->hw, NVCPU);
 	for (int i = 0; i < NVCPU; i++) {
-		args[i] = (struct vcpu_arg){ r, i, 0x9e3779b97f4a7c15ULL * (i + 1) };
+		args[i] = (struct vcpu_arg){r, i, 0x9e3779b97f4a7c15ULL * (i + 1)};
 		assert_int_equal(pthread_create(&vcpus[i], NULL, vcpu_thread, &args[i]), 0);
 	}
 	assert_int_equal(pthread_create(&splitter, NULL, splitter_thread, r), 0);
@@ -235,17 +238,19 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *nam
 	pthread_join(splitter, NULL);
 	checkpoint(r); /* the last round, with every vCPU stopped */
 	printf("%s: %d rounds, %llu checkpoints, 0 lost; %llu dirty pages; faults fast %llu "
-	       "slow %llu spurious %llu; %llu splits, %llu collapses; %llu flushes\n", name, ROUNDS,
-	       (unsigned long long)r->checks, (unsigned long long)r->dirty,
+	       "slow %llu spurious %llu; %llu splits, %llu collapses; %llu flushes\n",
+	       name, ROUNDS, (unsigned long long)r->checks, (unsigned long long)r->dirty,
 	       (unsigned long long)r->faults[EPT_FAULT_FIXED_FAST],
 	       (unsigned long long)r->faults[EPT_FAULT_FIXED_SLOW],
 	       (unsigned long long)r->faults[EPT_FAULT_SPURIOUS], (unsigned long long)r->splits,
 	       (unsigned long long)r->collapses, (unsigned long long)r->ept.stats.flushes);
 	fflush(stdout);
 	assert_int_equal(r->faults[EPT_FAULT_NOT_PRESENT] + r->faults[EPT_FAULT_BUSY] +
-			 r->faults[EPT_FAULT_VIOLATION], 0);
+				 r->faults[EPT_FAULT_VIOLATION],
+			 0);
 	if (mode == EPT_DIRTY_WP)
-		assert_true(r->faults[force_slow ? EPT_FAULT_FIXED_SLOW : EPT_FAULT_FIXED_FAST] > 0);
+		assert_true(r->faults[force_slow ? EPT_FAULT_FIXED_SLOW : EPT_FAULT_FIXED_FAST] >
+			    0);
 	ept_dirty_log_disable(&r->ept, &r->log);
 	host_env_set_vcpus(NULL, 0);
 	unmap_guest(r);
