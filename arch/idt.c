@@ -76,7 +76,7 @@ static void dump_frame(const struct trap_frame *f)
 
 void trap_dispatch(struct trap_frame *f)
 {
-	if (f->vector == VEC_WAKE || f->vector == VEC_SHOOTDOWN) {
+	if (f->vector == VEC_WAKE) {
 		/* Nothing to do here: the interrupted loop re-reads its mailbox or VM state. */
 		lapic_eoi();
 		return;

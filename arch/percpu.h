@@ -32,7 +32,6 @@ struct percpu {
 	/* VMX state for this CPU (vmx/vmx.c). */
 	hpa_t vmxon_pa;
 	bool vmx_on;
-	void *vcpu; /* the vCPU running here, if any */
 } __attribute__((aligned(64)));
 
 extern struct percpu percpu[MAX_CPUS];

@@ -83,6 +83,7 @@ static u8 *copy_trampoline(void)
 /* Wait until no new CPU has arrived for `quiet_ms`, at most `max_ms` in all. */
 static void wait_for_aps(u64 quiet_ms, u64 max_ms)
 {
+	/* ACQUIRE: pairs with ap_entry's release; a counted CPU's percpu is set up. */
 	u32 seen = __atomic_load_n(&cpus_online, __ATOMIC_ACQUIRE);
 	u64 quiet = 0;
 

@@ -9,7 +9,6 @@
 #include "types.h"
 
 #define VEC_WAKE 0xf0     /* IPI: wake a halted CPU to look at its work mailbox */
-#define VEC_SHOOTDOWN 0xf1 /* IPI: leave the guest (VM exit) and flush the VM's EPT */
 #define VEC_SPURIOUS 0xff
 
 /* Saved by arch/entry.S, in this order (lowest address first). */

@@ -81,6 +81,7 @@ static bool vcpu_synced(struct vcpu *v, u64 gen)
 
 static bool vcpu_needs_kick(struct vcpu *v)
 {
+	/* SEQ_CST: this load follows the flush_gen bump (see the file comment). */
 	return v->cpu != this_cpu_id() && __atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST);
 }
 

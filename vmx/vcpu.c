@@ -44,6 +44,7 @@ struct vcpu *vcpu_create(struct vm *vm, int id, gpa_t rip, gpa_t rsp, u64 arg)
 	}
 	v->id = id;
 	/* VPID 0 is the host's; wrap past it. Reuse is safe: vcpu_run flushes on the way out. */
+	/* RELAXED: only uniqueness matters, nothing is published with it. */
 	v->vpid = __atomic_fetch_add(&next_vpid, 1, __ATOMIC_RELAXED) ?: 1;
 	v->entry_rip = rip;
 	v->entry_rsp = rsp;
@@ -230,7 +231,6 @@ void vcpu_run(struct vcpu *v)
 	/* Interrupts stay off in root mode: host interrupts arrive as VM exits instead. */
 	cli();
 	v->cpu = this_cpu_id();
-	this_cpu()->vcpu = v;
 	v->budget_left = v->vm->budget;
 	if (vcpu_load(v)) {
 		arm_budget(v);
@@ -258,12 +258,12 @@ void vcpu_run(struct vcpu *v)
 		}
 	}
 	if (v->state == VCPU_RUNNING)
+		/* RELEASE: pairs with wait_vcpus_done; this CPU is done with the guest. */
 		__atomic_store_n(&v->state, VCPU_STOPPED, __ATOMIC_RELEASE);
 	/* Leave no translation of this VM behind: its EPT and frames are freed after this. */
 	vmx_invept(v->vm->eptp);
 	invvpid(INVVPID_SINGLE, v->vpid);
 	vmclear(v->vmcs_pa);
-	this_cpu()->vcpu = NULL;
 	if (flags & RFLAGS_IF)
 		sti();
 }

@@ -21,9 +21,9 @@
 
 /* A slot's backing: one hfn per page (INVALID_HFN until populated), so a page's frame can
  * change (collapse by copy, migration) without the slot caring how it was allocated. */
-static int slot_init(struct memslot *s, gfn_t base, u64 npages, enum memslot_kind kind, int level)
+static int slot_init(struct memslot *s, gfn_t base, u64 npages, int level)
 {
-	*s = (struct memslot){ .base_gfn = base, .npages = npages, .kind = kind, .level = level };
+	*s = (struct memslot){ .base_gfn = base, .npages = npages, .level = level };
 	s->backing = kzalloc(npages * sizeof(hfn_t));
 	if (!s->backing)
 		return -ENOMEM;
@@ -48,7 +48,7 @@ struct vm *vm_create(const char *name, u64 mem)
 	}
 	/* EPT A/D on when the CPU has it: idle tracking, D-bit and PML logging need it. */
 	vm->eptp = ept_eptp(&vm->ept, vmx_caps.ept_ad);
-	if (slot_init(&vm->slots[0], 0, ALIGN_UP(mem, PAGE_SIZE) >> PAGE_SHIFT, SLOT_ON_DEMAND, 1)) {
+	if (slot_init(&vm->slots[0], 0, ALIGN_UP(mem, PAGE_SIZE) >> PAGE_SHIFT, 1)) {
 		vm_destroy(vm);
 		return NULL;
 	}
@@ -102,7 +102,7 @@ int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level)
 	if (vm->nslots == MAX_MEMSLOTS || slots_overlap(vm, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT))
 		return -EEXIST;
 	s = &vm->slots[vm->nslots];
-	err = slot_init(s, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT, SLOT_HUGE, level);
+	err = slot_init(s, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT, level);
 	vm->nslots++; /* counted now, so vm_destroy frees whatever was backed */
 	for (u64 first = 0; !err && first < s->npages; first += align >> PAGE_SHIFT)
 		err = huge_block(vm, s, first);
@@ -147,6 +147,7 @@ struct memslot *vm_find_slot(struct vm *vm, gfn_t gfn)
 
 static hfn_t slot_hfn(const struct memslot *s, gfn_t gfn)
 {
+	/* ACQUIRE: pairs with populate's release; the frame is zeroed before we use its hfn. */
 	return __atomic_load_n(&s->backing[gfn - s->base_gfn], __ATOMIC_ACQUIRE);
 }
 

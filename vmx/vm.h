@@ -16,15 +16,9 @@
 #define MAX_MEMSLOTS 8
 #define EXIT_REASONS 80
 
-enum memslot_kind {
-	SLOT_ON_DEMAND, /* 4K frames allocated and mapped on first touch */
-	SLOT_HUGE,      /* aligned runs mapped with 2M or 1G leaves at creation */
-};
-
 struct memslot {
 	gfn_t base_gfn;
 	u64 npages;
-	enum memslot_kind kind;
 	int level;      /* the leaf level it was created with: 1 (4K), 2 (2M), 3 (1G) */
 	hfn_t *backing; /* hfn of every page, INVALID_HFN until populated; updated when the EPT
 			 * moves a page to another frame (collapse by copy, migration) */

@@ -183,6 +183,7 @@ static void vmx_cpu_on(void *arg)
 
 	(void)arg;
 	if (why) {
+		/* RELAXED: read after smp_call_all's waits, which already order it. */
 		__atomic_add_fetch(&cpu_errors, 1, __ATOMIC_RELAXED);
 		printk("vmx: cpu %u: VMXON failed: %s\n", pc->id, why);
 		return;
