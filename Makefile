@@ -29,7 +29,7 @@ KASFLAGS := -D__ASSEMBLY__ -Iinclude -I. -g
 KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
 
 KSRCS := $(wildcard boot/*.c boot/*.S arch/*.c arch/*.S mm/*.c vmx/*.c vmx/*.S ept/*.c \
-	drivers/*.c lib/*.c)
+	drivers/*.c lib/*.c devices/*.c loader/*.c)
 KOBJS := $(patsubst %,$(B)/k/%.o,$(KSRCS)) $(B)/k/guests/blob.S.o
 
 # Guest programs: 64-bit flat images that run inside a VM, linked at GUEST_LOAD_GPA.
@@ -95,6 +95,9 @@ iso: $(B)/eptvisor.iso $(B)/eptvisor.bin
 deps:
 	$(Q)./scripts/deps.sh
 
+# PC guest kernels (multiboot 1/2 kernels of our own, run by eptvisor and by QEMU -kernel).
+-include guests/pc/pc.mk
+
 # ---- host tests -----------------------------------------------------------------------------
 # Each tests/unit/*.mk adds names to UNIT_TESTS and sets unit_<name>_SRCS.
 UNIT_TESTS :=
@@ -143,7 +146,7 @@ format:
 
 lint:
 	cppcheck --quiet --enable=warning,style --inline-suppr -Iinclude -I. \
-		--suppress=missingIncludeSystem boot arch mm vmx ept drivers lib guests
+		--suppress=missingIncludeSystem boot arch mm vmx ept drivers lib guests devices loader
 
 clean:
 	rm -rf $(B)

@@ -131,6 +131,9 @@ static void print_summary(const struct vmx_caps *c)
 	else
 		printk("vmx:   EPT A/D flags unavailable: idle tracking, D-bit and PML dirty logging "
 		       "are off (write-protect dirty logging still works)\n");
+	printk("vmx:   allowed-1 pin %08x proc %08x proc2 %08x exit %08x entry %08x\n",
+	       (u32)(c->pin >> 32), (u32)(c->proc >> 32), (u32)(c->proc2 >> 32),
+	       (u32)(c->exit >> 32), (u32)(c->entry >> 32));
 	printk("vmx:   controls pin %08x proc %08x proc2 %08x exit %08x entry %08x\n", vmx_ctls.pin,
 	       vmx_ctls.proc, vmx_ctls.proc2, vmx_ctls.exit, vmx_ctls.entry);
 }
