@@ -2,3 +2,6 @@
 # exits and the guest page-table walker (devices/vlapic.c, insn.c, gwalk.c).
 UNIT_TESTS += vlapic
 unit_vlapic_SRCS := tests/unit/test_vlapic.c devices/vlapic.c
+
+UNIT_TESTS += insn
+unit_insn_SRCS := tests/unit/test_insn.c devices/insn.c

@@ -1,0 +1,256 @@
+/*
+ * The MOV decoder for APIC-access exits (see devices/insn.h). A byte cursor walks prefixes,
+ * opcode, ModRM/SIB, displacement and immediate; every fetch is bounds-checked against both
+ * the bytes available and the architectural 15-byte limit. References: Intel SDM vol. 2,
+ * 2.1 (instruction format), tables 2-1 (16-bit ModRM) and 2-2 (32-bit ModRM).
+ */
+#include "devices/insn.h"
+#include "errno.h"
+#include "lib.h"
+
+struct cursor {
+	const u8 *b;
+	int n, pos;
+};
+
+static int fetch(struct cursor *c, u8 *byte)
+{
+	if (c->pos >= c->n || c->pos >= INSN_MAX_LEN)
+		return -EINVAL;
+	*byte = c->b[c->pos++];
+	return 0;
+}
+
+/* Read a little-endian immediate or displacement of @len bytes. */
+static int fetch_le(struct cursor *c, int len, u64 *val)
+{
+	u8 byte;
+
+	*val = 0;
+	for (int i = 0; i < len; i++) {
+		if (fetch(c, &byte))
+			return -EINVAL;
+		*val |= (u64)byte << (8 * i);
+	}
+	return 0;
+}
+
+static int skip(struct cursor *c, int len)
+{
+	u64 unused;
+
+	return fetch_le(c, len, &unused);
+}
+
+struct prefixes {
+	bool opsize, adsize;
+	u8 rex; /* 0 if none */
+};
+
+static bool is_legacy_prefix(u8 b)
+{
+	return b == 0x66 || b == 0x67 || b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e ||
+	       b == 0x64 || b == 0x65;
+}
+
+/* Consume prefixes; returns the opcode byte's value through *@op. */
+static int parse_prefixes(struct cursor *c, int mode, struct prefixes *p, u8 *op)
+{
+	for (;;) {
+		if (fetch(c, op))
+			return -EINVAL;
+		if (mode == 64 && (*op & 0xf0) == 0x40) {
+			p->rex = *op;
+			continue;
+		}
+		if (!is_legacy_prefix(*op))
+			return 0;
+		/* A REX followed by a legacy prefix is ignored (SDM 2.2.1). */
+		p->rex = 0;
+		if (*op == 0x66)
+			p->opsize = true;
+		else if (*op == 0x67)
+			p->adsize = true;
+	}
+}
+
+static int operand_size(int mode, const struct prefixes *p)
+{
+	if (mode == 64 && (p->rex & 8))
+		return 8;
+	if (mode == 16)
+		return p->opsize ? 4 : 2;
+	return p->opsize ? 2 : 4;
+}
+
+static int address_size(int mode, const struct prefixes *p)
+{
+	if (mode == 64)
+		return p->adsize ? 4 : 8;
+	if (mode == 32)
+		return p->adsize ? 2 : 4;
+	return p->adsize ? 4 : 2;
+}
+
+/* Length of the displacement a memory ModRM (mod != 3) carries with 16-bit addressing. */
+static int disp_len16(u8 mod, u8 rm)
+{
+	if (mod == 1)
+		return 1;
+	return mod == 2 || rm == 6 ? 2 : 0;
+}
+
+/* Skip the memory operand after ModRM @modrm: SIB and displacement. */
+static int skip_mem_operand(struct cursor *c, u8 modrm, int adsize)
+{
+	u8 mod = modrm >> 6, rm = modrm & 7, sib;
+
+	if (mod == 3)
+		return -EINVAL; /* a register operand cannot have touched the APIC page */
+	if (adsize == 2)
+		return skip(c, disp_len16(mod, rm));
+	if (rm == 4) {
+		if (fetch(c, &sib))
+			return -EINVAL;
+		if (mod == 0 && (sib & 7) == 5)
+			return skip(c, 4); /* no base, disp32 */
+	}
+	if (mod == 1)
+		return skip(c, 1);
+	if (mod == 2 || rm == 5)
+		return skip(c, 4); /* mod 0, rm 5: disp32 (RIP-relative in 64-bit mode) */
+	return 0;
+}
+
+/* Record ModRM.reg as the register operand, with REX.R and the legacy 8-bit encoding. */
+static void set_reg(struct insn_mov *m, const struct prefixes *p, u8 modrm, int reg_size)
+{
+	int r = ((modrm >> 3) & 7) | ((p->rex & 4) ? 8 : 0);
+
+	m->reg_size = reg_size;
+	m->reg = r;
+	/* Without REX, byte registers 4-7 are AH, CH, DH, BH; with one, SPL, BPL, SIL, DIL. */
+	if (reg_size == 1 && !p->rex && r >= 4) {
+		m->reg = r - 4;
+		m->high8 = true;
+	}
+}
+
+static u64 truncate(u64 v, int size)
+{
+	return size == 8 ? v : v & ((1ULL << (size * 8)) - 1);
+}
+
+static u64 sign_extend(u64 v, int bits)
+{
+	u64 sign = 1ULL << (bits - 1);
+
+	return (truncate(v, bits / 8) ^ sign) - sign;
+}
+
+/* 88/89/8A/8B and C6/C7: ModRM forms with a full-size or byte operand. */
+static int decode_modrm_form(struct cursor *c, u8 op, int opsize, int adsize,
+			     const struct prefixes *p, struct insn_mov *m)
+{
+	u8 modrm;
+	int imm_len;
+
+	if (fetch(c, &modrm) || skip_mem_operand(c, modrm, adsize))
+		return -EINVAL;
+	m->size = (op & 1) ? opsize : 1;
+	if (op == 0xc6 || op == 0xc7) {
+		if ((modrm >> 3) & 7)
+			return -EINVAL; /* C6/C7 /1-/7 are not MOV */
+		imm_len = MIN(m->size, 4);
+		if (fetch_le(c, imm_len, &m->imm))
+			return -EINVAL;
+		m->imm = truncate(sign_extend(m->imm, imm_len * 8), m->size);
+		m->write = true;
+		m->reg = -1;
+		m->reg_size = m->size;
+		return 0;
+	}
+	m->write = !(op & 2);
+	set_reg(m, p, modrm, m->size);
+	return 0;
+}
+
+/* 0F B6 / 0F B7: movzx reg, r/m8 / r/m16. */
+static int decode_movzx(struct cursor *c, int opsize, int adsize, const struct prefixes *p,
+			struct insn_mov *m)
+{
+	u8 op2, modrm;
+
+	if (fetch(c, &op2) || (op2 != 0xb6 && op2 != 0xb7))
+		return -EINVAL;
+	if (fetch(c, &modrm) || skip_mem_operand(c, modrm, adsize))
+		return -EINVAL;
+	m->size = op2 == 0xb6 ? 1 : 2;
+	m->zero_ext = true;
+	set_reg(m, p, modrm, opsize);
+	return 0;
+}
+
+/* A0-A3: accumulator <-> absolute offset of address size. */
+static int decode_moffs(struct cursor *c, u8 op, int opsize, int adsize, struct insn_mov *m)
+{
+	if (skip(c, adsize))
+		return -EINVAL;
+	m->size = (op & 1) ? opsize : 1;
+	m->reg_size = m->size;
+	m->reg = 0;
+	m->write = op & 2;
+	return 0;
+}
+
+int insn_decode_mov(const u8 *b, int n, int mode, struct insn_mov *out)
+{
+	struct cursor c = {b, n, 0};
+	struct prefixes p = {0};
+	int opsize, adsize, ret;
+	u8 op;
+
+	memset(out, 0, sizeof(*out));
+	if (mode != 16 && mode != 32 && mode != 64)
+		return -EINVAL;
+	if (parse_prefixes(&c, mode, &p, &op))
+		return -EINVAL;
+	opsize = operand_size(mode, &p);
+	adsize = address_size(mode, &p);
+	out->mode = mode;
+	if (op == 0x88 || op == 0x89 || op == 0x8a || op == 0x8b || op == 0xc6 || op == 0xc7)
+		ret = decode_modrm_form(&c, op, opsize, adsize, &p, out);
+	else if (op == 0x0f)
+		ret = decode_movzx(&c, opsize, adsize, &p, out);
+	else if (op >= 0xa0 && op <= 0xa3)
+		ret = decode_moffs(&c, op, opsize, adsize, out);
+	else
+		ret = -EINVAL;
+	if (ret)
+		return ret;
+	out->len = c.pos;
+	return 0;
+}
+
+u64 insn_mov_src(const struct insn_mov *m, u64 regval)
+{
+	if (m->reg < 0)
+		return m->imm;
+	if (m->high8)
+		return (regval >> 8) & 0xff;
+	return truncate(regval, m->size);
+}
+
+u64 insn_mov_dst(const struct insn_mov *m, u64 old, u64 val)
+{
+	u64 mask;
+
+	val = truncate(val, m->size); /* zero-extension for movzx */
+	if (m->high8)
+		return (old & ~0xff00ULL) | (val << 8);
+	/* A 32-bit destination in 64-bit mode clears the upper half (SDM 3.4.1.1). */
+	if (m->reg_size == 8 || (m->reg_size == 4 && m->mode == 64))
+		return val;
+	mask = (1ULL << (m->reg_size * 8)) - 1;
+	return (old & ~mask) | (val & mask);
+}

@@ -1,0 +1,54 @@
+/*
+ * A decoder for the one kind of instruction an APIC-access VM exit needs emulated: a MOV
+ * between a general-purpose register (or an immediate) and memory. The exit tells the
+ * hypervisor the page offset and whether it was a read or a write; this finds the instruction
+ * length (to advance RIP), the access size and which register takes or gives the value.
+ *
+ * Decoded forms (any mode unless noted; prefixes 0x66, 0x67, segment overrides, and REX
+ * 0x40-0x4f in 64-bit mode):
+ *   88 /r, 89 /r        mov r/m, r          write
+ *   8A /r, 8B /r        mov r, r/m          read
+ *   C6 /0 ib, C7 /0 iw/id  mov r/m, imm     write (imm32 sign-extended with REX.W)
+ *   A0-A3               mov al/eAX <-> moffs (address-size offset)
+ *   0F B6 /r, 0F B7 /r  movzx r, r/m8 / r/m16  read
+ * The memory operand's length is computed in full (ModRM, SIB, disp8/16/32, RIP-relative,
+ * 16-bit addressing); register-to-register forms (mod = 3), LOCK/REP prefixes and everything
+ * else are refused with -EINVAL so the caller can stop the VM naming the bytes.
+ */
+#ifndef EPTVISOR_DEVICES_INSN_H
+#define EPTVISOR_DEVICES_INSN_H
+
+#include "types.h"
+
+#define INSN_MAX_LEN 15
+
+struct insn_mov {
+	int len;       /* instruction length in bytes */
+	bool write;    /* true: register/immediate -> memory */
+	int size;      /* memory access size: 1, 2, 4 or 8 */
+	int reg;       /* GPR 0-15 (rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8..r15), -1 = imm */
+	bool high8;    /* reg names AH/CH/DH/BH: bits 15:8 of GPR reg (0-3) */
+	int reg_size;  /* width of the register operand (movzx: its destination) */
+	bool zero_ext; /* movzx: the size-byte value is zero-extended into reg_size */
+	u64 imm;       /* the immediate, sign-extended and truncated to size */
+	int mode;      /* 16, 32 or 64 (as decoded) */
+};
+
+/*
+ * Decode the instruction at @b (@n bytes available, the guest's code-segment mode @mode 16,
+ * 32 or 64) into *@out. Returns 0, or -EINVAL for anything that is not one of the forms above
+ * or is cut short by @n.
+ */
+int insn_decode_mov(const u8 *b, int n, int mode, struct insn_mov *out);
+
+/* For a write: the value to store, from the register's current content @regval (or imm). */
+u64 insn_mov_src(const struct insn_mov *m, u64 regval);
+
+/*
+ * For a read: the register's new content when the memory value @val is loaded into a register
+ * holding @old (8/16-bit destinations keep the other bits, 32-bit ones clear 63:32 in 64-bit
+ * mode, movzx zero-extends).
+ */
+u64 insn_mov_dst(const struct insn_mov *m, u64 old, u64 val);
+
+#endif
