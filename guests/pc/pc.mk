@@ -1,0 +1,63 @@
+# PC guest kernels: multiboot kernels of our own, built like hobby kernels (32-bit entry,
+# 64-bit C, ELF64 at 1 MiB), run by QEMU (-kernel / GRUB ISO) and by eptvisor.
+# Included from the top Makefile; everything goes under build/pc/. `make pcguests` builds all.
+#
+#   pcmb1.elf          multiboot 1, objcopy'd to ELF32 (QEMU -kernel refuses ELF64 multiboot)
+#   pcmb2.elf          multiboot 2, ELF64; pcmb2.iso boots it from GRUB (PCMB2_ARGS)
+#   bad_header.elf wild_jump.elf apic_garbage.elf runaway.elf   hostile kernels (ELF32)
+
+PCB := $(B)/pc
+PC_LDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
+	-T guests/pc/pc.ld
+PC_LIB := guests/pc/console.c guests/pc/idt.c guests/pc/isr.S guests/pc/entry.S \
+	lib/printf.c lib/string.c
+PC_MB := guests/pc/main.c guests/pc/mbinfo.c guests/pc/fwcfg.c guests/pc/pic.c \
+	guests/pc/lapic.c guests/pc/smp.c guests/pc/ap.S $(PC_LIB)
+
+pc_objs = $(patsubst %,$(PCB)/%.o,$(1))
+PC_SRCS_pcmb1 := guests/pc/mb1hdr.S $(PC_MB)
+PC_SRCS_pcmb2 := guests/pc/mb2hdr.S $(PC_MB)
+PC_SRCS_apic_garbage := guests/pc/mb1hdr.S guests/pc/apic_garbage.c $(PC_LIB)
+PC_SRCS_bad_header := guests/pc/bad_header.S guests/pc/early32.S
+PC_SRCS_wild_jump := guests/pc/mb1hdr.S guests/pc/wild_jump.S guests/pc/early32.S
+PC_SRCS_runaway := guests/pc/mb1hdr.S guests/pc/runaway.S guests/pc/early32.S
+
+PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway
+PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2)
+PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k)))))
+PCMB2_ARGS ?= alpha beta=2
+
+.PHONY: pcguests
+pcguests: $(PC_KERNELS) $(PCB)/pcmb2.iso
+
+$(PCB)/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC [pc] $<")
+	$(Q)$(CC) $(GCFLAGS) -MMD -c $< -o $@
+
+$(PCB)/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS [pc] $<")
+	$(Q)$(CC) $(KASFLAGS) -MMD -c $< -o $@
+
+# name.elf64: the ELF64 link; name.elf: what a loader gets (ELF32 for multiboot 1).
+define pc_link
+$(PCB)/$(1).elf64: $(call pc_objs,$(PC_SRCS_$(1))) guests/pc/pc.ld
+	@$$(if $$(Q),echo "  LD [pc] $$@")
+	$$(Q)$$(LD) $$(PC_LDFLAGS) $(call pc_objs,$(PC_SRCS_$(1))) -o $$@
+endef
+$(foreach k,$(PC_ELF32) pcmb2,$(eval $(call pc_link,$(k))))
+
+$(patsubst %,$(PCB)/%.elf,$(PC_ELF32)): $(PCB)/%.elf: $(PCB)/%.elf64
+	$(Q)$(OBJCOPY) -O elf32-i386 $< $@
+
+$(PCB)/pcmb2.elf: $(PCB)/pcmb2.elf64
+	$(Q)cp $< $@
+
+$(PCB)/pcmb2.iso: $(PCB)/pcmb2.elf
+	@mkdir -p $(PCB)/iso/boot/grub
+	$(Q)cp $< $(PCB)/iso/boot/pcmb2.elf
+	$(Q)printf 'set timeout=0\nset default=0\nserial --unit=0 --speed=115200\nterminal_output console\nmenuentry "pcmb2" {\n  multiboot2 /boot/pcmb2.elf %s\n  boot\n}\n' '$(PCMB2_ARGS)' > $(PCB)/iso/boot/grub/grub.cfg
+	$(Q)grub-mkrescue -o $@ $(PCB)/iso >$(PCB)/grub-mkrescue.log 2>&1 || (cat $(PCB)/grub-mkrescue.log; false)
+
+-include $(PC_ALL_OBJS:.o=.d)
