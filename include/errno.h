@@ -17,5 +17,8 @@
 #define ERANGE 34  /* value out of range */
 #define ENOSYS 38  /* no such hypercall */
 #define E2BIG 7    /* length too large */
+#define ENOEXEC 8  /* not an image eptvisor can load */
+#define ENOSPC 28  /* no room (e.g. guest RAM too small for the image) */
+#define ENOTSUP 95 /* not supported (e.g. a paging mode we do not walk) */
 
 #endif
