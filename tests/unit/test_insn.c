@@ -1,5 +1,6 @@
 /*
- * Host tests of the MOV decoder for APIC-access exits (devices/insn.c). The byte sequences in
+ * Host tests of instruction fetch for APIC-access exits: the guest page-table walker
+ * (devices/gwalk.c, at the end) and the MOV decoder (devices/insn.c). The byte sequences in
  * the table were produced by GNU as from the instruction shown next to them (assembled in the
  * .code16/.code32/.code64 mode given) and checked against objdump; a few hand-made sequences
  * cover prefix orderings the assembler never emits. Then: everything that must be refused,
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "devices/gwalk.h"
 #include "devices/insn.h"
 #include "errno.h"
 
@@ -29,428 +31,70 @@ struct vec {
 	u64 imm;
 };
 
+/* clang-format off */
 static const struct vec vecs[] = {
-	{64,
-	 "mov %eax,0x7ee000b0",
-	 {0x89, 0x04, 0x25, 0xb0, 0x00, 0xe0, 0x7e},
-	 7,
-	 true,
-	 4,
-	 0,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{64,
-	 "mov 0x100(%rip),%ecx",
-	 {0x8b, 0x0d, 0x00, 0x01, 0x00, 0x00},
-	 6,
-	 false,
-	 4,
-	 1,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{64, "mov (%rdi),%eax", {0x8b, 0x07}, 2, false, 4, 0, false, 4, false, 0x0ULL},
-	{64,
-	 "mov 0x20(%rdi),%r9d",
-	 {0x44, 0x8b, 0x4f, 0x20},
-	 4,
-	 false,
-	 4,
-	 9,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{64,
-	 "mov %r12,0x300(%rbx,%rcx,8)",
-	 {0x4c, 0x89, 0xa4, 0xcb, 0x00, 0x03, 0x00, 0x00},
-	 8,
-	 true,
-	 8,
-	 12,
-	 false,
-	 8,
-	 false,
-	 0x0ULL},
-	{64,
-	 "movl $0x12345678,0xb0(%rax)",
-	 {0xc7, 0x80, 0xb0, 0x00, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12},
-	 10,
-	 true,
-	 4,
-	 -1,
-	 false,
-	 4,
-	 false,
-	 0x12345678ULL},
-	{64,
-	 "movq $-1,(%rax)",
-	 {0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0xff},
-	 7,
-	 true,
-	 8,
-	 -1,
-	 false,
-	 8,
-	 false,
-	 0xffffffffffffffffULL},
-	{64,
-	 "movq $0x7fffffff,(%rax)",
-	 {0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0x7f},
-	 7,
-	 true,
-	 8,
-	 -1,
-	 false,
-	 8,
-	 false,
-	 0x7fffffffULL},
-	{64,
-	 "movl $-2,(%r11)",
-	 {0x41, 0xc7, 0x03, 0xfe, 0xff, 0xff, 0xff},
-	 7,
-	 true,
-	 4,
-	 -1,
-	 false,
-	 4,
-	 false,
-	 0xfffffffeULL},
-	{64,
-	 "movw $0x1234,(%rax)",
-	 {0x66, 0xc7, 0x00, 0x34, 0x12},
-	 5,
-	 true,
-	 2,
-	 -1,
-	 false,
-	 2,
-	 false,
-	 0x1234ULL},
-	{64, "movb $0x85,(%rax)", {0xc6, 0x00, 0x85}, 3, true, 1, -1, false, 1, false, 0x85ULL},
-	{64, "mov %ah,(%rax)", {0x88, 0x20}, 2, true, 1, 0, true, 1, false, 0x0ULL},
-	{64, "mov %bh,0x10(%rax)", {0x88, 0x78, 0x10}, 3, true, 1, 3, true, 1, false, 0x0ULL},
-	{64, "mov %sil,(%rax)", {0x40, 0x88, 0x30}, 3, true, 1, 6, false, 1, false, 0x0ULL},
-	{64, "mov %r8b,(%rax)", {0x44, 0x88, 0x00}, 3, true, 1, 8, false, 1, false, 0x0ULL},
-	{64, "mov (%rax),%dl", {0x8a, 0x10}, 2, false, 1, 2, false, 1, false, 0x0ULL},
-	{64,
-	 "movabs 0xfee00030,%eax",
-	 {0xa1, 0x30, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00},
-	 9,
-	 false,
-	 4,
-	 0,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{64,
-	 "movabs %eax,0xfee000b0",
-	 {0xa3, 0xb0, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00},
-	 9,
-	 true,
-	 4,
-	 0,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{64,
-	 "movabs %rax,0xfee00300",
-	 {0x48, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00},
-	 10,
-	 true,
-	 8,
-	 0,
-	 false,
-	 8,
-	 false,
-	 0x0ULL},
-	{64,
-	 "movabs 0xfee00030,%al",
-	 {0xa0, 0x30, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00},
-	 9,
-	 false,
-	 1,
-	 0,
-	 false,
-	 1,
-	 false,
-	 0x0ULL},
-	{64, "addr32 mov (%eax),%ecx", {0x67, 0x8b, 0x08}, 3, false, 4, 1, false, 4, false, 0x0ULL},
-	{64, "movzbl (%rax),%ecx", {0x0f, 0xb6, 0x08}, 3, false, 1, 1, false, 4, true, 0x0ULL},
-	{64,
-	 "movzwl 0x20(%rax),%r10d",
-	 {0x44, 0x0f, 0xb7, 0x50, 0x20},
-	 5,
-	 false,
-	 2,
-	 10,
-	 false,
-	 4,
-	 true,
-	 0x0ULL},
-	{64,
-	 "movzwq 0x20(%rax),%rdx",
-	 {0x48, 0x0f, 0xb7, 0x50, 0x20},
-	 5,
-	 false,
-	 2,
-	 2,
-	 false,
-	 8,
-	 true,
-	 0x0ULL},
-	{64, "movzbw (%rax),%si", {0x66, 0x0f, 0xb6, 0x30}, 4, false, 1, 6, false, 2, true, 0x0ULL},
-	{64, "mov %fs:(%rax),%eax", {0x64, 0x8b, 0x00}, 3, false, 4, 0, false, 4, false, 0x0ULL},
-	{64, "mov %eax,-0x20(%rbp)", {0x89, 0x45, 0xe0}, 3, true, 4, 0, false, 4, false, 0x0ULL},
-	{64,
-	 "mov 0x7ee00000(,%rax,4),%eax",
-	 {0x8b, 0x04, 0x85, 0x00, 0x00, 0xe0, 0x7e},
-	 7,
-	 false,
-	 4,
-	 0,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{64, "mov %eax,(%rsp)", {0x89, 0x04, 0x24}, 3, true, 4, 0, false, 4, false, 0x0ULL},
-	{64,
-	 "mov %esp,0x12345678(%rsp)",
-	 {0x89, 0xa4, 0x24, 0x78, 0x56, 0x34, 0x12},
-	 7,
-	 true,
-	 4,
-	 4,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{64, "mov %eax,(%r13)", {0x41, 0x89, 0x45, 0x00}, 4, true, 4, 0, false, 4, false, 0x0ULL},
-	{64, "mov %ax,(%rbx)", {0x66, 0x89, 0x03}, 3, true, 2, 0, false, 2, false, 0x0ULL},
-	{64,
-	 "mov %r15w,0x8(%r14,%r15,2)",
-	 {0x66, 0x47, 0x89, 0x7c, 0x7e, 0x08},
-	 6,
-	 true,
-	 2,
-	 15,
-	 false,
-	 2,
-	 false,
-	 0x0ULL},
-	{64,
-	 "mov 0x300(%rip),%r15",
-	 {0x4c, 0x8b, 0x3d, 0x00, 0x03, 0x00, 0x00},
-	 7,
-	 false,
-	 8,
-	 15,
-	 false,
-	 8,
-	 false,
-	 0x0ULL},
-	{32,
-	 "mov %eax,0xfee000b0",
-	 {0xa3, 0xb0, 0x00, 0xe0, 0xfe},
-	 5,
-	 true,
-	 4,
-	 0,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{32,
-	 "mov 0xfee00020,%ebx",
-	 {0x8b, 0x1d, 0x20, 0x00, 0xe0, 0xfe},
-	 6,
-	 false,
-	 4,
-	 3,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{32,
-	 "mov %ecx,0x300(%edx)",
-	 {0x89, 0x8a, 0x00, 0x03, 0x00, 0x00},
-	 6,
-	 true,
-	 4,
-	 1,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{32,
-	 "movl $0x8000,0xfee00380",
-	 {0xc7, 0x05, 0x80, 0x03, 0xe0, 0xfe, 0x00, 0x80, 0x00, 0x00},
-	 10,
-	 true,
-	 4,
-	 -1,
-	 false,
-	 4,
-	 false,
-	 0x8000ULL},
-	{32, "movw %ax,(%edi)", {0x66, 0x89, 0x07}, 3, true, 2, 0, false, 2, false, 0x0ULL},
-	{32,
-	 "movw $0xbeef,(%edi)",
-	 {0x66, 0xc7, 0x07, 0xef, 0xbe},
-	 5,
-	 true,
-	 2,
-	 -1,
-	 false,
-	 2,
-	 false,
-	 0xbeefULL},
-	{32,
-	 "addr16 mov (%bx,%si),%eax",
-	 {0x67, 0x8b, 0x00},
-	 3,
-	 false,
-	 4,
-	 0,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{32,
-	 "mov %ds:0xb0(%esi,%eax,1),%edi",
-	 {0x8b, 0xbc, 0x06, 0xb0, 0x00, 0x00, 0x00},
-	 7,
-	 false,
-	 4,
-	 7,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{32,
-	 "movzbl 0xfee00020,%eax",
-	 {0x0f, 0xb6, 0x05, 0x20, 0x00, 0xe0, 0xfe},
-	 7,
-	 false,
-	 1,
-	 0,
-	 false,
-	 4,
-	 true,
-	 0x0ULL},
-	{32, "mov %dh,(%eax)", {0x88, 0x30}, 2, true, 1, 2, true, 1, false, 0x0ULL},
-	{16, "mov %ax,(%bx)", {0x89, 0x07}, 2, true, 2, 0, false, 2, false, 0x0ULL},
-	{16,
-	 "mov 0x20(%bx,%si),%eax",
-	 {0x66, 0x8b, 0x40, 0x20},
-	 4,
-	 false,
-	 4,
-	 0,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
-	{16, "mov 0x1234,%ax", {0xa1, 0x34, 0x12}, 3, false, 2, 0, false, 2, false, 0x0ULL},
-	{16,
-	 "movw $0x5,0x10(%di)",
-	 {0xc7, 0x45, 0x10, 0x05, 0x00},
-	 5,
-	 true,
-	 2,
-	 -1,
-	 false,
-	 2,
-	 false,
-	 0x5ULL},
-	{16,
-	 "movl $0xfee00000,0x10(%di)",
-	 {0x66, 0xc7, 0x45, 0x10, 0x00, 0x00, 0xe0, 0xfe},
-	 8,
-	 true,
-	 4,
-	 -1,
-	 false,
-	 4,
-	 false,
-	 0xfee00000ULL},
-	{16,
-	 "mov 0x300(%bp),%dx",
-	 {0x8b, 0x96, 0x00, 0x03},
-	 4,
-	 false,
-	 2,
-	 2,
-	 false,
-	 2,
-	 false,
-	 0x0ULL},
-	{16, "mov 0x3f0,%cx", {0x8b, 0x0e, 0xf0, 0x03}, 4, false, 2, 1, false, 2, false, 0x0ULL},
-	{16, "addr32 mov (%eax),%ax", {0x67, 0x8b, 0x00}, 3, false, 2, 0, false, 2, false, 0x0ULL},
-	{16,
-	 "addr32 mov 0xfee00020(,%eax,2),%ax",
-	 {0x67, 0x8b, 0x04, 0x45, 0x20, 0x00, 0xe0, 0xfe},
-	 8,
-	 false,
-	 2,
-	 0,
-	 false,
-	 2,
-	 false,
-	 0x0ULL},
-	{16, "mov %es:(%di),%ax", {0x26, 0x8b, 0x05}, 3, false, 2, 0, false, 2, false, 0x0ULL},
-	{16,
-	 "mov %eax,%es:0x380",
-	 {0x26, 0x66, 0xa3, 0x80, 0x03},
-	 5,
-	 true,
-	 4,
-	 0,
-	 false,
-	 4,
-	 false,
-	 0x0ULL},
+	{ 64, "mov %eax,0x7ee000b0", { 0x89, 0x04, 0x25, 0xb0, 0x00, 0xe0, 0x7e }, 7, true, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "mov 0x100(%rip),%ecx", { 0x8b, 0x0d, 0x00, 0x01, 0x00, 0x00 }, 6, false, 4, 1, false, 4, false, 0x0ULL },
+	{ 64, "mov (%rdi),%eax", { 0x8b, 0x07 }, 2, false, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "mov 0x20(%rdi),%r9d", { 0x44, 0x8b, 0x4f, 0x20 }, 4, false, 4, 9, false, 4, false, 0x0ULL },
+	{ 64, "mov %r12,0x300(%rbx,%rcx,8)", { 0x4c, 0x89, 0xa4, 0xcb, 0x00, 0x03, 0x00, 0x00 }, 8, true, 8, 12, false, 8, false, 0x0ULL },
+	{ 64, "movl $0x12345678,0xb0(%rax)", { 0xc7, 0x80, 0xb0, 0x00, 0x00, 0x00, 0x78, 0x56, 0x34, 0x12 }, 10, true, 4, -1, false, 4, false, 0x12345678ULL },
+	{ 64, "movq $-1,(%rax)", { 0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0xff }, 7, true, 8, -1, false, 8, false, 0xffffffffffffffffULL },
+	{ 64, "movq $0x7fffffff,(%rax)", { 0x48, 0xc7, 0x00, 0xff, 0xff, 0xff, 0x7f }, 7, true, 8, -1, false, 8, false, 0x7fffffffULL },
+	{ 64, "movl $-2,(%r11)", { 0x41, 0xc7, 0x03, 0xfe, 0xff, 0xff, 0xff }, 7, true, 4, -1, false, 4, false, 0xfffffffeULL },
+	{ 64, "movw $0x1234,(%rax)", { 0x66, 0xc7, 0x00, 0x34, 0x12 }, 5, true, 2, -1, false, 2, false, 0x1234ULL },
+	{ 64, "movb $0x85,(%rax)", { 0xc6, 0x00, 0x85 }, 3, true, 1, -1, false, 1, false, 0x85ULL },
+	{ 64, "mov %ah,(%rax)", { 0x88, 0x20 }, 2, true, 1, 0, true, 1, false, 0x0ULL },
+	{ 64, "mov %bh,0x10(%rax)", { 0x88, 0x78, 0x10 }, 3, true, 1, 3, true, 1, false, 0x0ULL },
+	{ 64, "mov %sil,(%rax)", { 0x40, 0x88, 0x30 }, 3, true, 1, 6, false, 1, false, 0x0ULL },
+	{ 64, "mov %r8b,(%rax)", { 0x44, 0x88, 0x00 }, 3, true, 1, 8, false, 1, false, 0x0ULL },
+	{ 64, "mov (%rax),%dl", { 0x8a, 0x10 }, 2, false, 1, 2, false, 1, false, 0x0ULL },
+	{ 64, "movabs 0xfee00030,%eax", { 0xa1, 0x30, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00 }, 9, false, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "movabs %eax,0xfee000b0", { 0xa3, 0xb0, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00 }, 9, true, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "movabs %rax,0xfee00300", { 0x48, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00 }, 10, true, 8, 0, false, 8, false, 0x0ULL },
+	{ 64, "movabs 0xfee00030,%al", { 0xa0, 0x30, 0x00, 0xe0, 0xfe, 0x00, 0x00, 0x00, 0x00 }, 9, false, 1, 0, false, 1, false, 0x0ULL },
+	{ 64, "addr32 mov (%eax),%ecx", { 0x67, 0x8b, 0x08 }, 3, false, 4, 1, false, 4, false, 0x0ULL },
+	{ 64, "movzbl (%rax),%ecx", { 0x0f, 0xb6, 0x08 }, 3, false, 1, 1, false, 4, true, 0x0ULL },
+	{ 64, "movzwl 0x20(%rax),%r10d", { 0x44, 0x0f, 0xb7, 0x50, 0x20 }, 5, false, 2, 10, false, 4, true, 0x0ULL },
+	{ 64, "movzwq 0x20(%rax),%rdx", { 0x48, 0x0f, 0xb7, 0x50, 0x20 }, 5, false, 2, 2, false, 8, true, 0x0ULL },
+	{ 64, "movzbw (%rax),%si", { 0x66, 0x0f, 0xb6, 0x30 }, 4, false, 1, 6, false, 2, true, 0x0ULL },
+	{ 64, "mov %fs:(%rax),%eax", { 0x64, 0x8b, 0x00 }, 3, false, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "mov %eax,-0x20(%rbp)", { 0x89, 0x45, 0xe0 }, 3, true, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "mov 0x7ee00000(,%rax,4),%eax", { 0x8b, 0x04, 0x85, 0x00, 0x00, 0xe0, 0x7e }, 7, false, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "mov %eax,(%rsp)", { 0x89, 0x04, 0x24 }, 3, true, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "mov %esp,0x12345678(%rsp)", { 0x89, 0xa4, 0x24, 0x78, 0x56, 0x34, 0x12 }, 7, true, 4, 4, false, 4, false, 0x0ULL },
+	{ 64, "mov %eax,(%r13)", { 0x41, 0x89, 0x45, 0x00 }, 4, true, 4, 0, false, 4, false, 0x0ULL },
+	{ 64, "mov %ax,(%rbx)", { 0x66, 0x89, 0x03 }, 3, true, 2, 0, false, 2, false, 0x0ULL },
+	{ 64, "mov %r15w,0x8(%r14,%r15,2)", { 0x66, 0x47, 0x89, 0x7c, 0x7e, 0x08 }, 6, true, 2, 15, false, 2, false, 0x0ULL },
+	{ 64, "mov 0x300(%rip),%r15", { 0x4c, 0x8b, 0x3d, 0x00, 0x03, 0x00, 0x00 }, 7, false, 8, 15, false, 8, false, 0x0ULL },
+	{ 32, "mov %eax,0xfee000b0", { 0xa3, 0xb0, 0x00, 0xe0, 0xfe }, 5, true, 4, 0, false, 4, false, 0x0ULL },
+	{ 32, "mov 0xfee00020,%ebx", { 0x8b, 0x1d, 0x20, 0x00, 0xe0, 0xfe }, 6, false, 4, 3, false, 4, false, 0x0ULL },
+	{ 32, "mov %ecx,0x300(%edx)", { 0x89, 0x8a, 0x00, 0x03, 0x00, 0x00 }, 6, true, 4, 1, false, 4, false, 0x0ULL },
+	{ 32, "movl $0x8000,0xfee00380", { 0xc7, 0x05, 0x80, 0x03, 0xe0, 0xfe, 0x00, 0x80, 0x00, 0x00 }, 10, true, 4, -1, false, 4, false, 0x8000ULL },
+	{ 32, "movw %ax,(%edi)", { 0x66, 0x89, 0x07 }, 3, true, 2, 0, false, 2, false, 0x0ULL },
+	{ 32, "movw $0xbeef,(%edi)", { 0x66, 0xc7, 0x07, 0xef, 0xbe }, 5, true, 2, -1, false, 2, false, 0xbeefULL },
+	{ 32, "addr16 mov (%bx,%si),%eax", { 0x67, 0x8b, 0x00 }, 3, false, 4, 0, false, 4, false, 0x0ULL },
+	{ 32, "mov %ds:0xb0(%esi,%eax,1),%edi", { 0x8b, 0xbc, 0x06, 0xb0, 0x00, 0x00, 0x00 }, 7, false, 4, 7, false, 4, false, 0x0ULL },
+	{ 32, "movzbl 0xfee00020,%eax", { 0x0f, 0xb6, 0x05, 0x20, 0x00, 0xe0, 0xfe }, 7, false, 1, 0, false, 4, true, 0x0ULL },
+	{ 32, "mov %dh,(%eax)", { 0x88, 0x30 }, 2, true, 1, 2, true, 1, false, 0x0ULL },
+	{ 16, "mov %ax,(%bx)", { 0x89, 0x07 }, 2, true, 2, 0, false, 2, false, 0x0ULL },
+	{ 16, "mov 0x20(%bx,%si),%eax", { 0x66, 0x8b, 0x40, 0x20 }, 4, false, 4, 0, false, 4, false, 0x0ULL },
+	{ 16, "mov 0x1234,%ax", { 0xa1, 0x34, 0x12 }, 3, false, 2, 0, false, 2, false, 0x0ULL },
+	{ 16, "movw $0x5,0x10(%di)", { 0xc7, 0x45, 0x10, 0x05, 0x00 }, 5, true, 2, -1, false, 2, false, 0x5ULL },
+	{ 16, "movl $0xfee00000,0x10(%di)", { 0x66, 0xc7, 0x45, 0x10, 0x00, 0x00, 0xe0, 0xfe }, 8, true, 4, -1, false, 4, false, 0xfee00000ULL },
+	{ 16, "mov 0x300(%bp),%dx", { 0x8b, 0x96, 0x00, 0x03 }, 4, false, 2, 2, false, 2, false, 0x0ULL },
+	{ 16, "mov 0x3f0,%cx", { 0x8b, 0x0e, 0xf0, 0x03 }, 4, false, 2, 1, false, 2, false, 0x0ULL },
+	{ 16, "addr32 mov (%eax),%ax", { 0x67, 0x8b, 0x00 }, 3, false, 2, 0, false, 2, false, 0x0ULL },
+	{ 16, "addr32 mov 0xfee00020(,%eax,2),%ax", { 0x67, 0x8b, 0x04, 0x45, 0x20, 0x00, 0xe0, 0xfe }, 8, false, 2, 0, false, 2, false, 0x0ULL },
+	{ 16, "mov %es:(%di),%ax", { 0x26, 0x8b, 0x05 }, 3, false, 2, 0, false, 2, false, 0x0ULL },
+	{ 16, "mov %eax,%es:0x380", { 0x26, 0x66, 0xa3, 0x80, 0x03 }, 5, true, 4, 0, false, 4, false, 0x0ULL },
 	/* Hand-made: a REX before a legacy prefix is ignored; redundant segment prefixes. */
-	{64,
-	 "rex.w data16 mov %ax,(%rbx)",
-	 {0x48, 0x66, 0x89, 0x03},
-	 4,
-	 true,
-	 2,
-	 0,
-	 false,
-	 2,
-	 false,
-	 0},
-	{64,
-	 "cs ds mov (%rax),%r8",
-	 {0x2e, 0x3e, 0x4c, 0x8b, 0x00},
-	 5,
-	 false,
-	 8,
-	 8,
-	 false,
-	 8,
-	 false,
-	 0},
-	{32, "ss mov %eax,0x10(%ebp)", {0x36, 0x89, 0x45, 0x10}, 4, true, 4, 0, false, 4, false, 0},
-	{16,
-	 "gs data32 addr32 movl $1,(%eax)",
-	 {0x65, 0x66, 0x67, 0xc7, 0x00, 1, 0, 0, 0},
-	 9,
-	 true,
-	 4,
-	 -1,
-	 false,
-	 4,
-	 false,
-	 1},
+	{ 64, "rex.w data16 mov %ax,(%rbx)", { 0x48, 0x66, 0x89, 0x03 }, 4, true, 2, 0, false, 2, false, 0 },
+	{ 64, "cs ds mov (%rax),%r8", { 0x2e, 0x3e, 0x4c, 0x8b, 0x00 }, 5, false, 8, 8, false, 8, false, 0 },
+	{ 32, "ss mov %eax,0x10(%ebp)", { 0x36, 0x89, 0x45, 0x10 }, 4, true, 4, 0, false, 4, false, 0 },
+	{ 16, "gs data32 addr32 movl $1,(%eax)", { 0x65, 0x66, 0x67, 0xc7, 0x00, 1, 0, 0, 0 }, 9, true, 4, -1, false, 4, false, 1 },
 };
+/* clang-format on */
 
 static void test_vectors(void **state)
 {
@@ -594,12 +238,151 @@ static void test_src_dst(void **state)
 	assert_int_equal(insn_mov_dst(&m, old, 0xaabbccdd), 0x11223344556600ddULL);
 }
 
+/* ---- gwalk: page tables in a fake guest-physical memory ---------------------------------- */
+
+#define MEM_SIZE (64 * 1024)
+static u8 mem[MEM_SIZE];
+static int reads;
+
+static int read_phys(void *ctx, u64 gpa, u64 *val)
+{
+	assert_ptr_equal(ctx, mem);
+	assert_int_equal(gpa & 7, 0); /* the walker only asks for aligned 8 bytes */
+	reads++;
+	if (gpa > MEM_SIZE - 8)
+		return -EFAULT;
+	memcpy(val, mem + gpa, 8);
+	return 0;
+}
+
+static void put32(u64 gpa, u32 v)
+{
+	memcpy(mem + gpa, &v, 4);
+}
+
+static void put64(u64 gpa, u64 v)
+{
+	memcpy(mem + gpa, &v, 8);
+}
+
+static int xlate(const struct gwalk_cpu *cpu, u64 gva, u64 *gpa)
+{
+	*gpa = 0xdead;
+	return gwalk_translate(cpu, gva, read_phys, mem, gpa);
+}
+
+static void test_gwalk_paging_off(void **state)
+{
+	struct gwalk_cpu cpu = {.cr0 = 0x11, .cr4 = GW_CR4_PAE, .efer = 0};
+	u64 gpa;
+
+	(void)state;
+	reads = 0;
+	assert_int_equal(xlate(&cpu, 0x12345678, &gpa), 0);
+	assert_int_equal(gpa, 0x12345678);
+	assert_int_equal(xlate(&cpu, 0x100001000ULL, &gpa), 0);
+	assert_int_equal(gpa, 0x1000);
+	assert_int_equal(reads, 0);
+}
+
+static void test_gwalk_32bit(void **state)
+{
+	struct gwalk_cpu cpu = {.cr0 = GW_CR0_PG | 1, .cr3 = 0x1018, .cr4 = GW_CR4_PSE};
+	u64 gpa;
+
+	(void)state;
+	memset(mem, 0, sizeof(mem));
+	put32(0x1000 + 1 * 4, 0x2000 | 0x7);   /* PDE[1] -> PT (odd index: high half) */
+	put32(0x2000 + 5 * 4, 0xabc000 | 0x3); /* PTE[5] */
+	put32(0x1000 + 2 * 4, 0x01000000 | (3 << 13) | 0x83); /* PDE[2]: 4 MiB, PSE-36 = 3 */
+	put32(0x1000 + 3 * 4, 0x2000 | 0x1);
+	assert_int_equal(xlate(&cpu, 0x00405123, &gpa), 0);
+	assert_int_equal(gpa, 0xabc123);
+	assert_int_equal(xlate(&cpu, 0x00812345, &gpa), 0);
+	assert_int_equal(gpa, 0x301012345ULL);
+	/* Not present: PDE[0], PTE[6] of PDE[3]'s table. */
+	assert_int_equal(xlate(&cpu, 0x00001000, &gpa), -EFAULT);
+	assert_int_equal(xlate(&cpu, 0x00c06000, &gpa), -EFAULT);
+	assert_int_equal(xlate(&cpu, 0x00c05fff, &gpa), 0);
+	assert_int_equal(gpa, 0xabcfff);
+	/* Upper 32 bits of the linear address are ignored outside long mode. */
+	assert_int_equal(xlate(&cpu, 0xffffffff00405123ULL, &gpa), 0);
+	assert_int_equal(gpa, 0xabc123);
+	/* Without CR4.PSE the PS bit is ignored: PDE[2] names a table beyond memory. */
+	cpu.cr4 = 0;
+	assert_int_equal(xlate(&cpu, 0x00812345, &gpa), -EFAULT);
+}
+
+static void test_gwalk_pae(void **state)
+{
+	struct gwalk_cpu cpu = {.cr0 = GW_CR0_PG | 1, .cr3 = 0x3020, .cr4 = GW_CR4_PAE};
+	u64 cached[4] = {0, 0, 0x4000 | 1, 0};
+	u64 gpa;
+
+	(void)state;
+	memset(mem, 0, sizeof(mem));
+	put64(0x3020, 0x4000 | 1);				  /* PDPTE[0] */
+	put64(0x4000 + 3 * 8, 0x80000000ULL | 0x83);		  /* PDE[3]: 2 MiB */
+	put64(0x4000 + 4 * 8, 0x5000 | 0x3);			  /* PDE[4] -> PT */
+	put64(0x5000 + 7 * 8, BIT(63) | 0x123456789000ULL | 0x3); /* NX, high address */
+	assert_int_equal(xlate(&cpu, 0x00612345, &gpa), 0);
+	assert_int_equal(gpa, 0x80012345);
+	assert_int_equal(xlate(&cpu, 0x00807abc, &gpa), 0);
+	assert_int_equal(gpa, 0x123456789abcULL);
+	assert_int_equal(xlate(&cpu, 0x40612345, &gpa), -EFAULT); /* PDPTE[1] absent */
+	assert_int_equal(xlate(&cpu, 0x00808000, &gpa), -EFAULT); /* PTE[8] absent */
+	/* The CPU's cached PDPTEs win over memory. */
+	cpu.pdptr = cached;
+	assert_int_equal(xlate(&cpu, 0x80612345, &gpa), 0);
+	assert_int_equal(gpa, 0x80012345);
+	assert_int_equal(xlate(&cpu, 0x00612345, &gpa), -EFAULT);
+}
+
+static void test_gwalk_long_mode(void **state)
+{
+	struct gwalk_cpu cpu = {.cr0 = GW_CR0_PG | 1,
+				.cr3 = 0x6000 | 0x18,
+				.cr4 = GW_CR4_PAE,
+				.efer = GW_EFER_LMA | BIT(8)};
+	u64 gpa;
+
+	(void)state;
+	memset(mem, 0, sizeof(mem));
+	put64(0x6000 + 0 * 8, 0x7000 | 0x7);			/* PML4[0] */
+	put64(0x6000 + 511 * 8, 0x7000 | 0x7);			/* PML4[511]: same PDPT */
+	put64(0x7000 + 1 * 8, BIT(63) | 0x1c0000000ULL | 0x83); /* PDPT[1]: 1 GiB */
+	put64(0x7000 + 0 * 8, 0x8000 | 0x3);			/* PDPT[0] -> PD */
+	put64(0x8000 + 0 * 8, 0x200000 | 0x83);			/* PD[0]: 2 MiB */
+	put64(0x8000 + 1 * 8, 0x9000 | 0x3);			/* PD[1] -> PT */
+	put64(0x9000 + 0x10 * 8, 0xfee00000 | 0x1b);		/* PT[16]: the APIC page */
+	put64(0x7000 + 2 * 8, 0xf0000000ULL | 0x3);		/* PDPT[2] -> beyond memory */
+
+	assert_int_equal(xlate(&cpu, 0x4abcdef0, &gpa), 0);
+	assert_int_equal(gpa, 0x1cabcdef0ULL);
+	assert_int_equal(xlate(&cpu, 0x1234, &gpa), 0);
+	assert_int_equal(gpa, 0x201234);
+	reads = 0;
+	assert_int_equal(xlate(&cpu, 0x210abc, &gpa), 0);
+	assert_int_equal(gpa, 0xfee00abc);
+	assert_int_equal(reads, 4);
+	assert_int_equal(xlate(&cpu, 0xffffff8000001234ULL, &gpa), 0);
+	assert_int_equal(gpa, 0x201234);
+	assert_int_equal(xlate(&cpu, 0x211000, &gpa), -EFAULT);		     /* PT[17] absent */
+	assert_int_equal(xlate(&cpu, 0x8000000000ULL, &gpa), -EFAULT);	     /* PML4[1] absent */
+	assert_int_equal(xlate(&cpu, 0x0000800000000000ULL, &gpa), -EFAULT); /* non-canonical */
+	assert_int_equal(xlate(&cpu, 0x80000000ULL, &gpa), -EFAULT);	     /* read fails */
+	cpu.cr4 |= GW_CR4_LA57;
+	assert_int_equal(xlate(&cpu, 0x1234, &gpa), -ENOTSUP);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors), cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_refused), cmocka_unit_test(test_length_limit),
-		cmocka_unit_test(test_src_dst),
+		cmocka_unit_test(test_vectors),		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_refused),		cmocka_unit_test(test_length_limit),
+		cmocka_unit_test(test_src_dst),		cmocka_unit_test(test_gwalk_paging_off),
+		cmocka_unit_test(test_gwalk_32bit),	cmocka_unit_test(test_gwalk_pae),
+		cmocka_unit_test(test_gwalk_long_mode),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
