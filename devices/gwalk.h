@@ -15,10 +15,6 @@
 #include "errno.h"
 #include "types.h"
 
-#ifndef ENOTSUP
-#define ENOTSUP 95 /* (not in include/errno.h yet) a paging mode we do not walk */
-#endif
-
 #define GW_CR0_PG   BIT(31)
 #define GW_CR4_PSE  BIT(4)
 #define GW_CR4_PAE  BIT(5)
