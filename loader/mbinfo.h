@@ -1,0 +1,66 @@
+/*
+ * The multiboot information a guest kernel finds at EBX: built here into a host buffer that
+ * the caller copies to guest-physical `base`, with every pointer already a guest-physical
+ * address. Pure C (kernel and host tests).
+ *
+ * Multiboot 1, as QEMU -kernel gives it: flags MEM | BOOT_DEVICE | CMDLINE | MODS | MMAP |
+ * LOADER_NAME, boot_device 0x8000ffff, then (8-aligned) the module list, the memory map and
+ * the strings. Multiboot 2, as GRUB orders its tags: cmdline (1), boot loader name (2), one
+ * module tag per module (3), basic meminfo (4), mmap (6; entry_size 24, version 0), end (0).
+ *
+ * The memory map mirrors what SeaBIOS gives QEMU guests, minus the BIOS flash at the top of
+ * 4 GiB and the ACPI tables (eptvisor has neither):
+ *   [0, 0x9fc00)          usable (1)      below the EBDA
+ *   [0x9fc00, 0xa0000)    reserved (2)    EBDA
+ *                         (no entry for [0xa0000, 0xf0000): VGA and option ROMs)
+ *   [0xf0000, 0x100000)   reserved (2)    BIOS
+ *   [0x100000, ram_bytes) usable (1)
+ * mem_lower is 639 KiB (0x9fc00, what int 0x12 reports under SeaBIOS and QEMU's multiboot
+ * option ROM passes on), mem_upper is (ram_bytes - 1 MiB) / 1024. Guest RAM above 4 GiB is not
+ * expected (eptvisor gives at most 3 GiB) but would simply be one usable range.
+ */
+#ifndef EPTVISOR_LOADER_MBINFO_H
+#define EPTVISOR_LOADER_MBINFO_H
+
+#include "types.h"
+
+#define MB1_BOOTLOADER_MAGIC 0x2BADB002U /* EAX at a multiboot 1 entry */
+#define MB2_BOOTLOADER_MAGIC 0x36D76289U /* EAX at a multiboot 2 entry */
+
+#define MB_EBDA_START	0x9fc00ULL
+#define MB_BIOS_START	0xf0000ULL
+#define MB_HIGH_START	0x100000ULL
+#define MB_MEM_LOWER_KB (MB_EBDA_START >> 10)
+#define MB1_BOOT_DEVICE 0x8000ffffU /* QEMU's: first hard disk, no partition */
+
+/* Guest memory map entry types. */
+#define MB_MEM_USABLE	1
+#define MB_MEM_RESERVED 2
+
+struct mb_module_desc {
+	gpa_t start, end;    /* [start, end), already in guest RAM, below 4 GiB */
+	const char *cmdline; /* the module's string; NULL = "" */
+};
+
+struct mb_guest_desc {
+	u64 ram_bytes;		 /* guest RAM [0, ram_bytes), minus the PC hole above */
+	const char *cmdline;	 /* "<kernel name> <args>", as QEMU passes it; NULL = "" */
+	const char *loader_name; /* NULL = "eptvisor" */
+	int nmods;
+	const struct mb_module_desc *mods;
+};
+
+/*
+ * Build the multiboot `version` (1 or 2) information for guest g into buf[0..buflen), which
+ * the caller copies to guest-physical base: the structure first (at base rounded up to 8),
+ * then everything it points to. Returns the guest-physical address of the structure (EBX), or
+ * -ENOMEM when buf is too small (its contents are then undefined), -EINVAL for a bad version,
+ * nmods < 0 or mods missing, -ERANGE when a pointer would not fit in 32 bits (buf or a module
+ * above 4 GiB, a module ending before it starts).
+ */
+s64 mb_info_build(int version, const struct mb_guest_desc *g, u8 *buf, u64 buflen, gpa_t base);
+
+/* Bytes of buf that mb_info_build(version, g, ...) needs at `base`, or a negative errno. */
+s64 mb_info_size(int version, const struct mb_guest_desc *g, gpa_t base);
+
+#endif

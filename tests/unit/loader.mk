@@ -1,0 +1,2 @@
+UNIT_TESTS += loader
+unit_loader_SRCS := tests/unit/test_loader.c loader/mbimage.c loader/mbinfo.c boot/multiboot.c
