@@ -1,0 +1,118 @@
+/*
+ * CPUID filter (see cpuid.h). The rule: pass the host through, except what a guest would
+ * use and this hypervisor cannot back — VMX itself, the x2APIC and TSC-deadline modes of an
+ * xAPIC-only virtual APIC, XSAVE and everything whose state needs it (XSETBV is not emulated,
+ * so AVX, AVX-512, AMX, PKU, CET cannot be enabled), MONITOR/MWAIT, and MSR-based features
+ * whose MSRs the guest does not get (thermal, debug store, PMU, RDT, PT, SGX, TSC_AUX).
+ */
+#include "devices/cpuid.h"
+#include "lib.h"
+
+#define CPUID_1_ECX_HYPERVISOR BIT(31)
+#define CPUID_1_EDX_HTT	       BIT(28)
+#define TOPO_LEVEL_SMT	       1
+#define TOPO_LEVEL_CORE	       2
+
+static const struct cpuid_regs4 zero;
+
+/* Bits needed to number n CPUs: the x2APIC-ID shift of a level holding n of them. */
+static u32 order_base_2(u32 n)
+{
+	u32 bits = 0;
+
+	while ((1u << bits) < n)
+		bits++;
+	return bits;
+}
+
+static struct cpuid_regs4 leaf_1(struct cpuid_regs4 r, const struct cpuid_guest *g)
+{
+	r.ecx &= ~(u32)CPUID_1_ECX_HIDDEN;
+	r.ecx |= (u32)CPUID_1_ECX_HYPERVISOR;
+	r.edx &= ~(u32)CPUID_1_EDX_HIDDEN;
+	/* EBX: [31:24] initial APIC ID, [23:16] logical processors per package. */
+	r.ebx = (r.ebx & 0xffff) | (g->apic_id << 24) | ((g->ncpus & 0xff) << 16);
+	if (g->ncpus > 1)
+		r.edx |= (u32)CPUID_1_EDX_HTT;
+	else
+		r.edx &= ~(u32)CPUID_1_EDX_HTT;
+	return r;
+}
+
+/* Leaf 7: subleaf 0's feature flags, filtered; EAX (the last subleaf) says there is no
+ * other subleaf, since those list AVX-VNNI, AMX and other XSAVE-state features. */
+static struct cpuid_regs4 leaf_7(u32 subleaf, struct cpuid_regs4 r)
+{
+	if (subleaf != 0)
+		return zero;
+	r.eax = 0;
+	r.ebx &= ~(u32)CPUID_7_EBX_HIDDEN;
+	r.ecx &= ~(u32)CPUID_7_ECX_HIDDEN;
+	r.edx &= ~(u32)CPUID_7_EDX_HIDDEN;
+	return r;
+}
+
+/* Leaves 0xb and 0x1f: one package of ncpus cores with one thread each. Subleaf 0 is the
+ * SMT level (older Linux insists the first level is SMT), subleaf 1 the core level, then
+ * the invalid level that ends the list. EDX is the x2APIC ID at every subleaf. */
+static struct cpuid_regs4 leaf_topology(u32 subleaf, const struct cpuid_guest *g)
+{
+	struct cpuid_regs4 r = {0, 0, subleaf & 0xff, g->apic_id};
+
+	if (subleaf == 0) {
+		r.ebx = 1;
+		r.ecx |= TOPO_LEVEL_SMT << 8;
+	} else if (subleaf == 1) {
+		r.eax = order_base_2(g->ncpus);
+		r.ebx = g->ncpus;
+		r.ecx |= TOPO_LEVEL_CORE << 8;
+	}
+	return r;
+}
+
+/* 0x40000000: the highest hypervisor leaf and the signature "eptvisor"; 0x40000001: no
+ * paravirtual features; the rest of the range is empty. */
+static struct cpuid_regs4 leaf_hypervisor(u32 leaf)
+{
+	struct cpuid_regs4 r = zero;
+
+	if (leaf == CPUID_HV_BASE) {
+		r.eax = CPUID_HV_MAX;
+		memcpy(&r.ebx, "eptv", 4);
+		memcpy(&r.ecx, "isor", 4);
+	}
+	return r;
+}
+
+struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 host,
+				    const struct cpuid_guest *g)
+{
+	if (leaf >= CPUID_HV_BASE && leaf <= CPUID_HV_LAST)
+		return leaf_hypervisor(leaf);
+	switch (leaf) {
+	case 0x1:
+		return leaf_1(host, g);
+	case 0x7:
+		return leaf_7(subleaf, host);
+	case 0xb:
+	case 0x1f:
+		return leaf_topology(subleaf, g);
+	case 0x6:  /* thermal and power management: its MSRs are not offered */
+	case 0xa:  /* architectural PMU: not virtualised */
+	case 0xd:  /* XSAVE state components: XSAVE is hidden */
+	case 0xf:  /* RDT monitoring */
+	case 0x10: /* RDT allocation */
+	case 0x12: /* SGX */
+	case 0x14: /* processor trace */
+	case 0x19: /* key locker */
+	case 0x1d: /* AMX tiles */
+	case 0x1e: /* AMX TMUL */
+		return zero;
+	case 0x80000001:
+		host.ecx &= ~(u32)CPUID_80000001_ECX_HIDDEN;
+		host.edx &= ~(u32)CPUID_80000001_EDX_HIDDEN;
+		return host;
+	default:
+		return host;
+	}
+}

@@ -1,0 +1,314 @@
+/*
+ * Port-I/O dispatch for a PC guest (see pcio.h): a table of port ranges, each with a byte
+ * reader and writer; wide accesses are split into bytes, except at the two ports whose
+ * registers are wider (isa-debug-exit takes the whole value, fw_cfg's selector is 16-bit).
+ * Accesses to ports in no range are unknown: answered with all-ones and counted.
+ */
+#include "devices/pcio.h"
+#include "lib.h"
+
+#define KBC_PORT_DATA 0x60
+#define KBC_PORT_CMD  0x64
+#define KBC_CMD_RESET 0xfe
+#define POST_PORT     0x80
+#define PORT_A	      0x92
+#define PORT_A_RESET  0x01
+#define PORT_A_A20    0x02
+#define COM1_PORT     0x3f8
+
+struct port_range {
+	u16 first, last;
+	u8 (*in)(struct pcio *pc, u16 port);
+	enum pcio_result (*out)(struct pcio *pc, u16 port, u8 val);
+};
+
+static u64 pcio_now(struct pcio *pc)
+{
+	return pc->ops.now_ns ? pc->ops.now_ns(pc->ops.ctx) : 0;
+}
+
+/* Record the guest's request to end the VM; the first request is the one reported. */
+static enum pcio_result pcio_exit(struct pcio *pc, int code, const char *how)
+{
+	if (!pc->exited) {
+		pc->exited = true;
+		pc->exit_code = code;
+		snprintf(pc->exit_how, sizeof(pc->exit_how), "%s", how);
+	}
+	return PCIO_EXIT;
+}
+
+/* ---- the byte handlers, one pair per range ------------------------------------------------ */
+
+static u8 pic_in(struct pcio *pc, u16 port)
+{
+	return pic_read(&pc->pic[port >> 7], port & 1);
+}
+
+static enum pcio_result pic_out(struct pcio *pc, u16 port, u8 val)
+{
+	pic_write(&pc->pic[port >> 7], port & 1, val);
+	return PCIO_OK;
+}
+
+static u8 elcr_in(struct pcio *pc, u16 port)
+{
+	return pic_elcr_read(&pc->pic[port & 1]);
+}
+
+static enum pcio_result elcr_out(struct pcio *pc, u16 port, u8 val)
+{
+	pic_elcr_write(&pc->pic[port & 1], val);
+	return PCIO_OK;
+}
+
+static u8 pit_port_in(struct pcio *pc, u16 port)
+{
+	return pit_read(&pc->pit, port - PIT_PORT_BASE, pcio_now(pc));
+}
+
+static enum pcio_result pit_port_out(struct pcio *pc, u16 port, u8 val)
+{
+	pit_write(&pc->pit, port - PIT_PORT_BASE, val, pcio_now(pc));
+	return PCIO_OK;
+}
+
+static u8 sysctl_in(struct pcio *pc, u16 port UNUSED)
+{
+	return pit_sysctl_read(&pc->pit, pcio_now(pc));
+}
+
+static enum pcio_result sysctl_out(struct pcio *pc, u16 port UNUSED, u8 val)
+{
+	pit_sysctl_write(&pc->pit, val, pcio_now(pc));
+	return PCIO_OK;
+}
+
+/* The keyboard controller is present but empty: status 0 (no data, ready for commands),
+ * commands ignored, except the pulse of the reset line that reboots the machine. */
+static u8 kbc_in(struct pcio *pc UNUSED, u16 port UNUSED)
+{
+	return 0;
+}
+
+static enum pcio_result kbc_out(struct pcio *pc, u16 port, u8 val)
+{
+	if (port == KBC_PORT_CMD && val == KBC_CMD_RESET)
+		return pcio_exit(pc, 0, "keyboard-controller reset (0xFE to port 0x64)");
+	return PCIO_OK;
+}
+
+static u8 cmos_in(struct pcio *pc, u16 port)
+{
+	return cmos_read(&pc->cmos, port - CMOS_PORT_INDEX, pcio_now(pc));
+}
+
+static enum pcio_result cmos_out(struct pcio *pc, u16 port, u8 val)
+{
+	cmos_write(&pc->cmos, port - CMOS_PORT_INDEX, val);
+	return PCIO_OK;
+}
+
+/* Port 0x80 takes POST codes; writing it is the classic I/O delay. */
+static u8 post_in(struct pcio *pc UNUSED, u16 port UNUSED)
+{
+	return 0xff;
+}
+
+static enum pcio_result ignore_out(struct pcio *pc UNUSED, u16 port UNUSED, u8 val UNUSED)
+{
+	return PCIO_OK;
+}
+
+/* Port A: A20 is always enabled; setting bit 0 is a fast reset (QEMU's port92_write). */
+static u8 port_a_in(struct pcio *pc, u16 port UNUSED)
+{
+	return pc->port92 | PORT_A_A20;
+}
+
+static enum pcio_result port_a_out(struct pcio *pc, u16 port UNUSED, u8 val)
+{
+	u8 old = pc->port92;
+
+	pc->port92 = val;
+	if ((val & PORT_A_RESET) && !(old & PORT_A_RESET))
+		return pcio_exit(pc, 0, "fast reset (bit 0 of port 0x92)");
+	return PCIO_OK;
+}
+
+static u8 uart_in(struct pcio *pc, u16 port)
+{
+	return uart_read(&pc->com1, port - COM1_PORT);
+}
+
+static enum pcio_result uart_out(struct pcio *pc, u16 port, u8 val)
+{
+	uart_write(&pc->com1, port - COM1_PORT, val);
+	return PCIO_OK;
+}
+
+/* fw_cfg as a byte device: reads at either port are data reads (QEMU's combined region),
+ * byte writes are data writes, which QEMU ignores. The 16-bit select is in pcio_access. */
+static u8 fwcfg_in(struct pcio *pc, u16 port UNUSED)
+{
+	return fwcfg_read(&pc->fwcfg);
+}
+
+static u8 ones_in(struct pcio *pc UNUSED, u16 port UNUSED)
+{
+	return 0xff;
+}
+
+static enum pcio_result debug_exit_out(struct pcio *pc, u16 port UNUSED, u8 val)
+{
+	char how[64];
+
+	debug_exit_describe(val, how, sizeof(how));
+	return pcio_exit(pc, val, how);
+}
+
+static enum pcio_result shutdown_out(struct pcio *pc, u16 port UNUSED, u8 val)
+{
+	if (shutdown_port_write(&pc->shutdown, val))
+		return pcio_exit(pc, 0, "port 0x8900 \"Shutdown\"");
+	return PCIO_OK;
+}
+
+static const struct port_range port_map[] = {
+	{0x20, 0x21, pic_in, pic_out},
+	{0x40, 0x43, pit_port_in, pit_port_out},
+	{KBC_PORT_DATA, KBC_PORT_DATA, kbc_in, kbc_out},
+	{0x61, 0x61, sysctl_in, sysctl_out},
+	{KBC_PORT_CMD, KBC_PORT_CMD, kbc_in, kbc_out},
+	{0x70, 0x71, cmos_in, cmos_out},
+	{POST_PORT, POST_PORT, post_in, ignore_out},
+	{PORT_A, PORT_A, port_a_in, port_a_out},
+	{0xa0, 0xa1, pic_in, pic_out},
+	{DEBUG_EXIT_PORT, DEBUG_EXIT_PORT + DEBUG_EXIT_SIZE - 1, ones_in, debug_exit_out},
+	{COM1_PORT, COM1_PORT + 7, uart_in, uart_out},
+	{PIC_ELCR_PORT, PIC_ELCR_PORT + 1, elcr_in, elcr_out},
+	{FWCFG_PORT_SEL, FWCFG_PORT_DATA, fwcfg_in, ignore_out},
+	{SHUTDOWN_PORT, SHUTDOWN_PORT, ones_in, shutdown_out},
+};
+
+/* ---- dispatch ------------------------------------------------------------------------------ */
+
+void pcio_init(struct pcio *pc, const struct pcio_config *cfg, const struct pcio_ops *ops)
+{
+	u64 now;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->cfg = *cfg;
+	pc->ops = *ops;
+	now = pcio_now(pc);
+	pic_init(&pc->pic[0], true);
+	pic_init(&pc->pic[1], false);
+	pit_init(&pc->pit, now);
+	cmos_init(&pc->cmos, cfg->ram_bytes, cfg->ncpus, cfg->rtc_start_unix, now);
+	uart_init(&pc->com1, ops->line_out, ops->ctx);
+	fwcfg_init(&pc->fwcfg, cfg->ram_bytes, cfg->ncpus);
+}
+
+static const struct port_range *port_lookup(u16 port)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(port_map); i++)
+		if (port >= port_map[i].first && port <= port_map[i].last)
+			return &port_map[i];
+	return NULL;
+}
+
+/* Count an access to an unknown port: its slot, a new slot, or the overflow counter. */
+static void count_unknown(struct pcio *pc, u16 port, bool in)
+{
+	struct pcio_unknown_port *u = NULL;
+
+	for (int i = 0; i < pc->nunknown && !u; i++)
+		if (pc->unknown[i].port == port)
+			u = &pc->unknown[i];
+	if (!u && pc->nunknown == PCIO_UNKNOWN_SLOTS) {
+		pc->unknown_overflow++;
+		return;
+	}
+	if (!u) {
+		u = &pc->unknown[pc->nunknown++];
+		u->port = port;
+	}
+	if (in)
+		u->reads++;
+	else
+		u->writes++;
+}
+
+/* The wide registers: isa-debug-exit takes the whole value written; fw_cfg's selector is
+ * one 16-bit write. true if the access was one of these (*res says how it ended). */
+static bool wide_access(struct pcio *pc, u16 port, int size, bool in, u32 val,
+			enum pcio_result *res)
+{
+	char how[64];
+
+	if (in || size == 1)
+		return false;
+	if (port >= DEBUG_EXIT_PORT && port < DEBUG_EXIT_PORT + DEBUG_EXIT_SIZE) {
+		debug_exit_describe(val, how, sizeof(how));
+		*res = pcio_exit(pc, (int)val, how);
+		return true;
+	}
+	if ((port == FWCFG_PORT_SEL || port == FWCFG_PORT_DATA) && size == 2) {
+		fwcfg_select(&pc->fwcfg, (u16)val);
+		*res = PCIO_OK;
+		return true;
+	}
+	return false;
+}
+
+enum pcio_result pcio_access(struct pcio *pc, u16 port, int size, bool in, u32 *val)
+{
+	enum pcio_result res = PCIO_OK;
+	u32 v = in ? 0 : *val;
+
+	if (size != 1 && size != 2 && size != 4)
+		return PCIO_OK; /* the CPU has no such access; nothing to emulate */
+	if (wide_access(pc, port, size, in, v, &res))
+		return res;
+	if (!port_lookup(port))
+		count_unknown(pc, port, in);
+	/* Byte by byte, as QEMU splits an access to byte-wide registers. */
+	for (int i = 0; i < size && res == PCIO_OK; i++) {
+		u16 p = (u16)(port + i);
+		const struct port_range *r = port_lookup(p);
+
+		if (in)
+			v |= (u32)(r ? r->in(pc, p) : 0xff) << (8 * i);
+		else if (r)
+			res = r->out(pc, p, (u8)(v >> (8 * i)));
+	}
+	if (in)
+		*val = v;
+	return res;
+}
+
+void pcio_flush(struct pcio *pc)
+{
+	uart_flush(&pc->com1);
+}
+
+int pcio_unknown_ports(const struct pcio *pc, u16 *ports, u64 *reads, u64 *writes, int max)
+{
+	int n = MIN(pc->nunknown, max);
+
+	for (int i = 0; i < n; i++) {
+		ports[i] = pc->unknown[i].port;
+		reads[i] = pc->unknown[i].reads;
+		writes[i] = pc->unknown[i].writes;
+	}
+	return n;
+}
+
+u64 pcio_unknown_total(const struct pcio *pc)
+{
+	u64 total = pc->unknown_overflow;
+
+	for (int i = 0; i < pc->nunknown; i++)
+		total += pc->unknown[i].reads + pc->unknown[i].writes;
+	return total;
+}

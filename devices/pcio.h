@@ -1,0 +1,90 @@
+/*
+ * The port-I/O side of the virtual PC a PC guest runs on (docs/platform.md has the port
+ * map): every IN and OUT the guest executes is handed to pcio_access(), which dispatches it
+ * to the device model behind the port. All state of one VM's devices lives in struct pcio;
+ * the code is pure (no globals, no allocation, no privileged instructions), so it runs in the
+ * kernel and in host tests alike. The caller serialises calls for one struct pcio.
+ *
+ *   0x20-0x21, 0xa0-0xa1, 0x4d0-0x4d1  8259 PICs + ELCR   (pic8259.h)
+ *   0x40-0x43, 0x61                    8254 PIT + port B   (pit8254.h)
+ *   0x60, 0x64                         keyboard controller (status only; 0xfe resets)
+ *   0x70-0x71                          RTC/CMOS            (cmos.h)
+ *   0x80                               POST code (ignored)
+ *   0x92                               port A: A20 on, bit 0 resets
+ *   0xf4-0xf7, 0x8900                  exit ports          (exitport.h)
+ *   0x3f8-0x3ff                        COM1 16550 UART     (uart16550.h)
+ *   0x510-0x511                        fw_cfg              (fwcfg.h)
+ * Any other port is unknown: IN reads all-ones, OUT is dropped, and the access is counted.
+ */
+#ifndef EPTVISOR_DEVICES_PCIO_H
+#define EPTVISOR_DEVICES_PCIO_H
+
+#include "devices/cmos.h"
+#include "devices/exitport.h"
+#include "devices/fwcfg.h"
+#include "devices/pic8259.h"
+#include "devices/pit8254.h"
+#include "devices/uart16550.h"
+#include "types.h"
+
+#define PCIO_UNKNOWN_SLOTS 32
+
+struct pcio_config {
+	u64 ram_bytes;
+	u16 ncpus;
+	u64 rtc_start_unix; /* the RTC's time at pcio_init, seconds since 1970; 0: 2000-01-01 */
+};
+
+struct pcio_ops {
+	void (*line_out)(void *ctx, const char *line); /* one line of guest UART output, no '\n' */
+	u64 (*now_ns)(void *ctx);		       /* monotonic time, for the PIT and RTC */
+	void *ctx;
+};
+
+enum pcio_result {
+	PCIO_OK = 0,
+	PCIO_EXIT = 1, /* the guest asked to end this VM; see pc->exit_* */
+};
+
+struct pcio_unknown_port {
+	u16 port;
+	u64 reads, writes;
+};
+
+struct pcio {
+	struct pcio_config cfg;
+	struct pcio_ops ops;
+	struct pic8259 pic[2]; /* master, slave */
+	struct pit8254 pit;
+	struct cmos cmos;
+	struct uart16550 com1;
+	struct fwcfg fwcfg;
+	struct shutdown_port shutdown;
+	u8 port92; /* port A: bit 1 is A20 (always on), bit 0 the reset request */
+
+	bool exited;	   /* the guest asked to end the VM (the first request wins) */
+	int exit_code;	   /* the value it wrote (debug exit), else 0 */
+	char exit_how[64]; /* how, for the log */
+
+	struct pcio_unknown_port unknown[PCIO_UNKNOWN_SLOTS]; /* in order of first access */
+	int nunknown;
+	u64 unknown_overflow; /* accesses to unknown ports that found the table full */
+};
+
+/* Power-on state of every device; ops->now_ns is read once here. */
+void pcio_init(struct pcio *pc, const struct pcio_config *cfg, const struct pcio_ops *ops);
+/* One IN (in=true) or OUT of size 1, 2 or 4 bytes at port. For IN, *val receives the value
+ * (size bytes, upper bits zero); for OUT, the low size bytes of *val are written. A wide
+ * access to byte-wide registers is split into bytes at port, port + 1, ... (little-endian),
+ * as QEMU does. PCIO_EXIT when this access asks to end the VM (pc->exited and pc->exit_*
+ * are then set; the first request's values are kept). */
+enum pcio_result pcio_access(struct pcio *pc, u16 port, int size, bool in, u32 *val);
+/* Emit the UART's unfinished line, if any (call when the VM ends). */
+void pcio_flush(struct pcio *pc);
+/* Copy up to max unknown ports with their read and write counts (in order of first access);
+ * returns how many were copied. Ports beyond the table are only counted in unknown_overflow. */
+int pcio_unknown_ports(const struct pcio *pc, u16 *ports, u64 *reads, u64 *writes, int max);
+/* Every access to an unknown port, including those counted in unknown_overflow. */
+u64 pcio_unknown_total(const struct pcio *pc);
+
+#endif

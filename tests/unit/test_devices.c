@@ -1,0 +1,805 @@
+/*
+ * Host tests of the PC port devices (devices/): each device's registers as a driver uses
+ * them, through pcio_access() exactly as the VM-exit glue calls it, with a fake clock and a
+ * fake console; and the CPUID filter.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+/* cmocka.h needs the three above first */
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "devices/cpuid.h"
+#include "devices/pcio.h"
+
+/* ---- a VM's environment: a settable clock and a captured console ----------------------------- */
+
+#define MAX_LINES 16
+
+static struct env {
+	u64 now;
+	int nlines;
+	char lines[MAX_LINES][UART_LINE_MAX + 1];
+} env;
+
+static void fake_line_out(void *ctx, const char *line)
+{
+	struct env *e = ctx;
+
+	assert_true(e->nlines < MAX_LINES);
+	assert_true(strlen(line) <= UART_LINE_MAX);
+	strcpy(e->lines[e->nlines++], line);
+}
+
+static u64 fake_now(void *ctx)
+{
+	return ((struct env *)ctx)->now;
+}
+
+static struct pcio pc;
+
+static int setup(void **state)
+{
+	struct pcio_config cfg = {.ram_bytes = 128ULL << 20, .ncpus = 2};
+	struct pcio_ops ops = {fake_line_out, fake_now, &env};
+
+	(void)state;
+	memset(&env, 0, sizeof(env));
+	env.now = 5000000000ULL; /* not 0, so "time since load" is really a difference */
+	pcio_init(&pc, &cfg, &ops);
+	return 0;
+}
+
+static u32 in(u16 port, int size)
+{
+	u32 v = 0xdeadbeef;
+
+	assert_int_equal(pcio_access(&pc, port, size, true, &v), PCIO_OK);
+	return v;
+}
+
+static u8 inb(u16 port)
+{
+	return (u8)in(port, 1);
+}
+
+static enum pcio_result out(u16 port, int size, u32 v)
+{
+	return pcio_access(&pc, port, size, false, &v);
+}
+
+static void outb(u16 port, u8 v)
+{
+	assert_int_equal(out(port, 1, v), PCIO_OK);
+}
+
+static void puts_com1(const char *s)
+{
+	while (*s)
+		outb(0x3f8, (u8)*s++);
+}
+
+/* ---- 16550 UART ---------------------------------------------------------------------------- */
+
+static void test_uart_registers(void **state)
+{
+	(void)state;
+	outb(0x3ff, 0x5a);
+	assert_int_equal(inb(0x3ff), 0x5a);
+	outb(0x3ff, 0xa5);
+	assert_int_equal(inb(0x3ff), 0xa5);
+	assert_int_equal(inb(0x3fd), 0x60); /* THR empty, transmitter empty, no data */
+	/* DLAB: the divisor latch replaces RBR/THR and IER. */
+	outb(0x3f9, 0x00);
+	outb(0x3fb, 0x80);
+	outb(0x3f8, 0x03);
+	outb(0x3f9, 0x00);
+	assert_int_equal(inb(0x3f8), 0x03);
+	assert_int_equal(inb(0x3f9), 0x00);
+	outb(0x3fb, 0x03); /* 8N1, DLAB off */
+	assert_int_equal(inb(0x3fb), 0x03);
+	assert_int_equal(inb(0x3f9), 0x00); /* IER untouched by the divisor writes */
+	assert_int_equal(env.nlines, 0);
+	assert_int_equal(pc.com1.len, 0); /* divisor bytes were not transmitted */
+	outb(0x3fc, 0x0b);
+	assert_int_equal(inb(0x3fc), 0x0b);
+	assert_int_equal(inb(0x3fe) & 0xb0, 0xb0); /* DCD, DSR, CTS */
+}
+
+static void test_uart_iir(void **state)
+{
+	(void)state;
+	assert_int_equal(inb(0x3fa), 0x01); /* no interrupt pending */
+	outb(0x3fa, 0x07);		    /* FIFO on */
+	assert_int_equal(inb(0x3fa), 0xc1);
+	outb(0x3f9, 0x02); /* enable THR empty: pending at once */
+	assert_int_equal(inb(0x3fa), 0xc2);
+	assert_int_equal(inb(0x3fa), 0xc1); /* reading IIR acknowledged it */
+	outb(0x3f8, 'x');
+	assert_int_equal(inb(0x3fa), 0xc2); /* THR emptied again */
+}
+
+static void test_uart_loopback(void **state)
+{
+	(void)state;
+	outb(0x3fc, 0x1e);			   /* loopback, RTS, OUT1, OUT2 */
+	assert_int_equal(inb(0x3fe) & 0xf0, 0xd0); /* CTS, RI, DCD as Linux's probe expects */
+	outb(0x3fc, 0x1a);
+	assert_int_equal(inb(0x3fe) & 0xf0, 0x90);
+	outb(0x3f8, 0xae);
+	assert_int_equal(inb(0x3fd), 0x61); /* data ready */
+	assert_int_equal(inb(0x3f8), 0xae);
+	assert_int_equal(inb(0x3fd), 0x60);
+	outb(0x3fc, 0x0f);
+	outb(0x3f8, '\n');
+	assert_int_equal(env.nlines, 1);
+	assert_string_equal(env.lines[0], ""); /* the looped-back byte was not printed */
+}
+
+static void test_uart_lines(void **state)
+{
+	(void)state;
+	puts_com1("hello\r\nworld");
+	assert_int_equal(env.nlines, 1);
+	assert_string_equal(env.lines[0], "hello");
+	puts_com1("\x01\x7f\xff!\n\n");
+	assert_int_equal(env.nlines, 3);
+	assert_string_equal(env.lines[1], "world...!");
+	assert_string_equal(env.lines[2], "");
+	puts_com1("tail");
+	pcio_flush(&pc);
+	assert_int_equal(env.nlines, 4);
+	assert_string_equal(env.lines[3], "tail");
+	pcio_flush(&pc);
+	assert_int_equal(env.nlines, 4); /* nothing more to flush */
+}
+
+static void test_uart_long_line(void **state)
+{
+	char want[UART_LINE_MAX + 1];
+
+	(void)state;
+	for (int i = 0; i < UART_LINE_MAX + 10; i++)
+		outb(0x3f8, (u8)('a' + i % 26));
+	outb(0x3f8, '\n');
+	assert_int_equal(env.nlines, 2);
+	for (int i = 0; i < UART_LINE_MAX; i++)
+		want[i] = (char)('a' + i % 26);
+	want[UART_LINE_MAX] = '\0';
+	assert_string_equal(env.lines[0], want);
+	assert_int_equal(strlen(env.lines[1]), 10);
+	assert_int_equal(env.lines[1][0], 'a' + UART_LINE_MAX % 26);
+}
+
+static void test_uart_wide_out(void **state)
+{
+	(void)state;
+	/* A 16-bit OUT to THR writes THR then IER, as QEMU splits it. */
+	assert_int_equal(out(0x3f8, 2, 0x0241), PCIO_OK);
+	assert_int_equal(pc.com1.len, 1);
+	assert_int_equal(pc.com1.line[0], 'A');
+	assert_int_equal(inb(0x3f9), 0x02);
+}
+
+/* ---- exit ports ---------------------------------------------------------------------------- */
+
+static void test_debug_exit(void **state)
+{
+	(void)state;
+	assert_int_equal(in(0xf4, 1), 0xff);
+	assert_int_equal(in(0xf4, 4), 0xffffffff);
+	assert_false(pc.exited);
+	assert_int_equal(out(0xf4, 4, 1), PCIO_EXIT);
+	assert_true(pc.exited);
+	assert_int_equal(pc.exit_code, 1);
+	assert_string_equal(pc.exit_how, "isa-debug-exit value 0x1 (QEMU exits with status 3)");
+	/* A later request does not overwrite the first. */
+	assert_int_equal(out(0xf4, 1, 0x10), PCIO_EXIT);
+	assert_int_equal(pc.exit_code, 1);
+}
+
+static void test_debug_exit_wide_value(void **state)
+{
+	(void)state;
+	assert_int_equal(out(0xf4, 4, 0x12345678), PCIO_EXIT);
+	assert_int_equal(pc.exit_code, 0x12345678);
+	assert_int_equal(debug_exit_status(0x10), 0x21);
+	assert_string_equal(pc.exit_how,
+			    "isa-debug-exit value 0x12345678 (QEMU exits with status 241)");
+}
+
+static void test_shutdown_port(void **state)
+{
+	const char *s;
+
+	(void)state;
+	for (s = "ShutXShutdow"; *s; s++)
+		outb(0x8900, (u8)*s);
+	assert_false(pc.exited);
+	for (s = "SShutdow"; *s; s++) /* the repeated 'S' restarts the match */
+		outb(0x8900, (u8)*s);
+	assert_int_equal(out(0x8900, 1, 'n'), PCIO_EXIT);
+	assert_true(pc.exited);
+	assert_int_equal(pc.exit_code, 0);
+	assert_string_equal(pc.exit_how, "port 0x8900 \"Shutdown\"");
+}
+
+static void test_resets(void **state)
+{
+	(void)state;
+	assert_int_equal(inb(0x64), 0);
+	outb(0x64, 0xad); /* other commands are ignored */
+	assert_false(pc.exited);
+	assert_int_equal(out(0x64, 1, 0xfe), PCIO_EXIT);
+	assert_string_equal(pc.exit_how, "keyboard-controller reset (0xFE to port 0x64)");
+
+	setup(NULL);
+	assert_int_equal(inb(0x92), 0x02); /* A20 on */
+	outb(0x92, 0x02);
+	assert_false(pc.exited);
+	assert_int_equal(out(0x92, 1, 0x03), PCIO_EXIT);
+	assert_int_equal(pc.exit_code, 0);
+	assert_non_null(strstr(pc.exit_how, "0x92"));
+}
+
+/* ---- fw_cfg -------------------------------------------------------------------------------- */
+
+static void fwcfg_item(u16 key, u8 *buf, int n)
+{
+	assert_int_equal(out(0x510, 2, key), PCIO_OK);
+	for (int i = 0; i < n; i++)
+		buf[i] = inb(0x511);
+}
+
+static u64 le(const u8 *b, int n)
+{
+	u64 v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static void test_fwcfg(void **state)
+{
+	u8 b[20];
+
+	(void)state;
+	fwcfg_item(0x00, b, 6);
+	assert_memory_equal(b, "QEMU\0\0", 6); /* past the end reads 0 */
+	fwcfg_item(0x01, b, 4);
+	assert_int_equal(le(b, 4), 1); /* traditional interface, no DMA */
+	fwcfg_item(0x03, b, 8);
+	assert_int_equal(le(b, 8), 128ULL << 20);
+	fwcfg_item(0x05, b, 2);
+	assert_int_equal(le(b, 2), 2);
+	fwcfg_item(0x0f, b, 2);
+	assert_int_equal(le(b, 2), 2);
+	fwcfg_item(0x04, b, 2);
+	assert_int_equal(le(b, 2), 1);
+	memset(b, 0xaa, sizeof(b));
+	fwcfg_item(0x02, b, 17);
+	for (int i = 0; i < 17; i++)
+		assert_int_equal(b[i], 0);
+	memset(b, 0xaa, sizeof(b));
+	fwcfg_item(0x19, b, 4); /* FILE_DIR: zero files */
+	assert_int_equal(le(b, 4), 0);
+	memset(b, 0xaa, sizeof(b));
+	fwcfg_item(0x1234, b, 4); /* no such item */
+	assert_int_equal(le(b, 4), 0);
+	fwcfg_item(0x8000, b, 4); /* arch-local item 0 is not the signature */
+	assert_int_equal(le(b, 4), 0);
+}
+
+static void test_fwcfg_reselect_and_writes(void **state)
+{
+	u8 b[4];
+
+	(void)state;
+	fwcfg_item(0x00, b, 2);
+	outb(0x511, 0x99); /* data writes are ignored */
+	assert_int_equal(inb(0x511), 'M');
+	fwcfg_item(0x00, b, 4); /* selecting again restarts at offset 0 */
+	assert_memory_equal(b, "QEMU", 4);
+	fwcfg_item(0x4000, b, 4); /* the write-channel bit is masked off the key */
+	assert_memory_equal(b, "QEMU", 4);
+	assert_int_equal(in(0x514, 4), 0xffffffff); /* no DMA port */
+	assert_int_equal(pcio_unknown_total(&pc), 1);
+}
+
+/* ---- 8259 PICs ----------------------------------------------------------------------------- */
+
+static void pic_remap(u8 mbase, u8 sbase)
+{
+	outb(0x20, 0x11);
+	outb(0xa0, 0x11);
+	outb(0x21, mbase);
+	outb(0xa1, sbase);
+	outb(0x21, 0x04);
+	outb(0xa1, 0x02);
+	outb(0x21, 0x01);
+	outb(0xa1, 0x01);
+}
+
+static void test_pic(void **state)
+{
+	(void)state;
+	assert_int_equal(inb(0x21), 0xff); /* masked as firmware leaves it */
+	pic_remap(0x20, 0x28);
+	assert_int_equal(pc.pic[0].irq_base, 0x20);
+	assert_int_equal(pc.pic[1].irq_base, 0x28);
+	assert_int_equal(pc.pic[0].init_state, 0);
+	assert_int_equal(inb(0x21), 0x00); /* ICW1 clears the mask, as on QEMU */
+	outb(0x21, 0xfb);
+	outb(0xa1, 0xff);
+	assert_int_equal(inb(0x21), 0xfb);
+	assert_int_equal(inb(0xa1), 0xff);
+	outb(0x20, 0x20); /* EOI */
+	outb(0x20, 0x0b); /* OCW3: read ISR */
+	assert_int_equal(inb(0x20), 0x00);
+	outb(0x20, 0x0a); /* OCW3: read IRR */
+	assert_int_equal(inb(0x20), 0x00);
+	assert_int_equal(inb(0x21), 0xfb); /* neither touched the mask */
+	/* Single mode without ICW4: ICW2 ends the sequence; the next data write is a mask. */
+	outb(0xa0, 0x12);
+	outb(0xa1, 0x70);
+	outb(0xa1, 0x5a);
+	assert_int_equal(pc.pic[1].irq_base, 0x70);
+	assert_int_equal(inb(0xa1), 0x5a);
+	assert_int_equal(pcio_unknown_total(&pc), 0);
+}
+
+static void test_elcr(void **state)
+{
+	(void)state;
+	outb(0x4d0, 0xff);
+	outb(0x4d1, 0xff);
+	assert_int_equal(inb(0x4d0), 0xf8); /* IRQs 0-2 are edge-only */
+	assert_int_equal(inb(0x4d1), 0xde); /* IRQs 8 and 13 too */
+	pic_remap(0x20, 0x28);
+	assert_int_equal(inb(0x4d0), 0xf8); /* ICW1 leaves the ELCR alone */
+}
+
+/* ---- 8254 PIT and port 0x61 ---------------------------------------------------------------- */
+
+#define NS(ticks) ((u64)(ticks)*1000000000ULL / PIT_FREQ_HZ)
+
+static void test_pit_ticks(void **state)
+{
+	(void)state;
+	assert_int_equal(pit_ns_to_ticks(1000000000ULL), PIT_FREQ_HZ);
+	assert_int_equal(pit_ns_to_ticks(838), 0);
+	assert_int_equal(pit_ns_to_ticks(839), 1); /* one tick is 838.1 ns */
+	/* No overflow far beyond the 4 hours a naive ns * freq would allow. */
+	assert_int_equal(pit_ns_to_ticks(1000000000ULL * 86400 * 365), PIT_FREQ_HZ * 86400 * 365);
+}
+
+/* Linux's pit_calibrate_tsc: gate on, speaker off, channel 2 mode 0, count 'count'. */
+static void pit_ch2_oneshot(u16 count)
+{
+	outb(0x61, (u8)((inb(0x61) & ~0x02) | 0x01));
+	outb(0x43, 0xb0);
+	outb(0x42, (u8)count);
+	outb(0x42, (u8)(count >> 8));
+}
+
+static void test_pit_ch2_mode0(void **state)
+{
+	u64 t0;
+
+	(void)state;
+	assert_int_equal(inb(0x61) & 0x01, 0); /* channel 2's gate starts low */
+	pit_ch2_oneshot(11932);
+	t0 = env.now;
+	assert_int_equal(inb(0x61) & 0x21, 0x01);
+	/* Just before the count runs out OUT is low, and high from the tick it does. */
+	env.now = t0 + NS(11932) - 1;
+	assert_int_equal(pit_count(&pc.pit.ch[2], env.now), 1);
+	assert_int_equal(inb(0x61) & 0x20, 0);
+	env.now = t0 + NS(11932) + 1;
+	assert_int_equal(pit_count(&pc.pit.ch[2], env.now), 0);
+	assert_int_equal(inb(0x61) & 0x20, 0x20);
+	env.now = t0 + 1000000000ULL;
+	assert_int_equal(inb(0x61) & 0x20, 0x20); /* stays high */
+	/* Reloading drops it again. */
+	pit_ch2_oneshot(100);
+	assert_int_equal(inb(0x61) & 0x20, 0);
+}
+
+static void test_pit_port61_bits(void **state)
+{
+	u8 a, b;
+
+	(void)state;
+	outb(0x61, 0x03);
+	a = inb(0x61);
+	b = inb(0x61);
+	assert_int_equal(a & 0x03, 0x03);
+	assert_int_equal((a ^ b) & 0x10, 0x10); /* the refresh bit toggles */
+	outb(0x61, 0x00);
+	assert_int_equal(inb(0x61) & 0x03, 0);
+}
+
+static void test_pit_latch(void **state)
+{
+	u64 t0;
+	u8 lo, hi;
+
+	(void)state;
+	outb(0x43, 0x34); /* channel 0, lo/hi, mode 2 */
+	outb(0x40, 0x00);
+	outb(0x40, 0x10); /* 0x1000 */
+	t0 = env.now;
+	env.now = t0 + NS(0x100) + 1;
+	outb(0x43, 0x00); /* latch channel 0 */
+	env.now = t0 + NS(0x300) + 1;
+	lo = inb(0x40);
+	hi = inb(0x40);
+	assert_int_equal(hi << 8 | lo, 0x1000 - 0x100);
+	/* Unlatched, the count is live. */
+	lo = inb(0x40);
+	hi = inb(0x40);
+	assert_int_equal(hi << 8 | lo, 0x1000 - 0x300);
+	/* Mode 2 wraps: after 0x1000 + 5 ticks the count is 0x1000 - 5. */
+	env.now = t0 + NS(0x1005) + 1;
+	lo = inb(0x40);
+	hi = inb(0x40);
+	assert_int_equal(hi << 8 | lo, 0x1000 - 5);
+	assert_int_equal(inb(0x43), 0); /* control word is write-only */
+}
+
+static void test_pit_lobyte_only(void **state)
+{
+	(void)state;
+	outb(0x43, 0x90); /* channel 2, lobyte only, mode 0 */
+	outb(0x42, 50);
+	env.now += NS(20) + 1;
+	assert_int_equal(inb(0x42), 30);
+	assert_int_equal(inb(0x42), 30); /* no hi byte in between */
+}
+
+static void test_pit_readback(void **state)
+{
+	u64 t0;
+	u8 lo, hi;
+
+	(void)state;
+	pit_ch2_oneshot(1000);
+	t0 = env.now;
+	env.now = t0 + NS(400) + 1;
+	outb(0x43, 0xc8); /* read-back: count and status of channel 2 */
+	env.now = t0 + NS(2000) + 1;
+	assert_int_equal(inb(0x42), 0x30); /* status first: OUT low, lo/hi, mode 0, binary */
+	lo = inb(0x42);
+	hi = inb(0x42);
+	assert_int_equal(hi << 8 | lo, 600);
+	outb(0x43, 0xe8); /* status only, now: OUT has gone high */
+	assert_int_equal(inb(0x42), 0xb0);
+	/* A second latch before the first is read is ignored. */
+	outb(0x43, 0x80);
+	env.now += NS(100);
+	outb(0x43, 0x80);
+	assert_int_equal(pc.pit.ch[2].latched_count, (u16)(1000 - 2000));
+}
+
+static void test_pit_mode3_out(void **state)
+{
+	(void)state;
+	/* Channel 0 after reset: mode 3, count 0x10000, square wave. */
+	assert_true(pit_out(&pc.pit.ch[0], env.now));
+	assert_true(pit_out(&pc.pit.ch[0], env.now + NS(0x7fff) + 1));
+	assert_false(pit_out(&pc.pit.ch[0], env.now + NS(0x8000) + 1));
+	assert_true(pit_out(&pc.pit.ch[0], env.now + NS(0x10000) + 1));
+}
+
+/* ---- RTC/CMOS and the ignored ports -----------------------------------------------------------
+ */
+
+static u8 cmos(u8 reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+/* A little-endian CMOS value of n bytes from reg up. */
+static u32 cmos_le(u8 reg, int n)
+{
+	u32 v = 0;
+
+	for (int i = 0; i < n; i++)
+		v |= (u32)cmos((u8)(reg + i)) << (8 * i);
+	return v;
+}
+
+static void test_cmos(void **state)
+{
+	(void)state;
+	assert_int_equal(cmos(0x0a) & 0x80, 0); /* no update in progress */
+	assert_int_equal(cmos(0x0b), 0x02);	/* 24-hour BCD */
+	assert_int_equal(cmos(0x0d), 0x80);
+	assert_int_equal(cmos(0x09), 0x00); /* 2000-01-01, a Saturday */
+	assert_int_equal(cmos(0x32), 0x20);
+	assert_int_equal(cmos(0x08), 0x01);
+	assert_int_equal(cmos(0x07), 0x01);
+	assert_int_equal(cmos(0x06), 7);
+	env.now += (13 * 3600 + 59 * 60 + 58) * 1000000000ULL;
+	assert_int_equal(cmos(0x04), 0x13);
+	assert_int_equal(cmos(0x02), 0x59);
+	assert_int_equal(cmos(0x00), 0x58);
+	outb(0x70, 0x0b);
+	outb(0x71, 0x04);		    /* binary, 12-hour */
+	assert_int_equal(cmos(0x04), 0x81); /* 1 pm */
+	assert_int_equal(cmos(0x02), 59);
+	/* Memory: 640 KiB base, extended (127 MiB) capped at 0xffff KiB, (128-16) MiB in
+	 * 64 KiB units, one extra CPU. */
+	assert_int_equal(cmos_le(0x15, 2), 640);
+	assert_int_equal(cmos_le(0x17, 2), 0xffff);
+	assert_int_equal(cmos_le(0x30, 2), 0xffff);
+	assert_int_equal(cmos_le(0x34, 2), 112 * 16);
+	assert_int_equal(cmos(0x5f), 1);
+	outb(0x70, 0x8f); /* NMI mask bit does not select a register */
+	outb(0x71, 0x42);
+	assert_int_equal(cmos(0x0f), 0x42);
+	assert_int_equal(inb(0x70), 0xff);
+	assert_int_equal(pcio_unknown_total(&pc), 0);
+}
+
+static void test_cmos_start_time(void **state)
+{
+	struct pcio_config cfg = {.ram_bytes = 8ULL << 30,
+				  .ncpus = 1,
+				  .rtc_start_unix = 1709251199}; /* 2024-02-29 23:59:59 */
+	struct pcio_ops ops = {fake_line_out, fake_now, &env};
+
+	(void)state;
+	pcio_init(&pc, &cfg, &ops);
+	assert_int_equal(cmos(0x07), 0x29);
+	assert_int_equal(cmos(0x08), 0x02);
+	assert_int_equal(cmos(0x06), 5); /* Thursday */
+	env.now += 1000000000ULL;
+	assert_int_equal(cmos(0x07), 0x01);
+	assert_int_equal(cmos(0x08), 0x03);
+	assert_int_equal(cmos(0x09), 0x24);
+	/* 8 GiB: 3 GiB below 4 GiB, 5 GiB above in 64 KiB units. */
+	assert_int_equal(cmos_le(0x5b, 3), 5 * 16384);
+	assert_int_equal(cmos_le(0x34, 2), (3072 - 16) * 16);
+}
+
+static void test_ignored_ports(void **state)
+{
+	(void)state;
+	outb(0x80, 0x12);
+	assert_int_equal(inb(0x60), 0);
+	assert_int_equal(inb(0x92), 0x02);
+	assert_int_equal(pcio_unknown_total(&pc), 0);
+	assert_false(pc.exited);
+}
+
+/* ---- unknown ports ------------------------------------------------------------------------- */
+
+static void test_unknown_ports(void **state)
+{
+	u16 ports[4];
+	u64 reads[4], writes[4];
+
+	(void)state;
+	assert_int_equal(in(0x2f8, 1), 0xff); /* COM2 is absent */
+	assert_int_equal(in(0xcfc, 2), 0xffff);
+	assert_int_equal(in(0xcfc, 4), 0xffffffff);
+	assert_int_equal(out(0xcf8, 4, 0x80000000), PCIO_OK);
+	assert_int_equal(in(0xcf8, 4), 0xffffffff); /* so no PCI type-1 configuration */
+	assert_int_equal(pcio_unknown_ports(&pc, ports, reads, writes, 4), 3);
+	assert_int_equal(ports[0], 0x2f8);
+	assert_int_equal(reads[0], 1);
+	assert_int_equal(writes[0], 0);
+	assert_int_equal(ports[1], 0xcfc);
+	assert_int_equal(reads[1], 2);
+	assert_int_equal(ports[2], 0xcf8);
+	assert_int_equal(reads[2], 1);
+	assert_int_equal(writes[2], 1);
+	assert_int_equal(pcio_unknown_ports(&pc, ports, reads, writes, 1), 1);
+	assert_int_equal(pcio_unknown_total(&pc), 5);
+}
+
+static void test_unknown_overflow(void **state)
+{
+	u16 ports[PCIO_UNKNOWN_SLOTS + 1];
+	u64 reads[PCIO_UNKNOWN_SLOTS + 1], writes[PCIO_UNKNOWN_SLOTS + 1];
+
+	(void)state;
+	for (int i = 0; i < PCIO_UNKNOWN_SLOTS + 5; i++)
+		assert_int_equal(out((u16)(0x1000 + i), 1, 0), PCIO_OK);
+	in(0x1000, 1); /* a port in the table is still counted there */
+	assert_int_equal(pcio_unknown_ports(&pc, ports, reads, writes, PCIO_UNKNOWN_SLOTS + 1),
+			 PCIO_UNKNOWN_SLOTS);
+	assert_int_equal(ports[PCIO_UNKNOWN_SLOTS - 1], 0x1000 + PCIO_UNKNOWN_SLOTS - 1);
+	assert_int_equal(reads[0], 1);
+	assert_int_equal(writes[0], 1);
+	assert_int_equal(pc.unknown_overflow, 5);
+	assert_int_equal(pcio_unknown_total(&pc), PCIO_UNKNOWN_SLOTS + 6);
+}
+
+static void test_bad_size(void **state)
+{
+	u32 v = 0x1234;
+
+	(void)state;
+	assert_int_equal(pcio_access(&pc, 0xf4, 3, false, &v), PCIO_OK);
+	assert_false(pc.exited);
+	assert_int_equal(pcio_unknown_total(&pc), 0);
+}
+
+/* ---- CPUID --------------------------------------------------------------------------------- */
+
+static const struct cpuid_regs4 ones = {~0u, ~0u, ~0u, ~0u};
+
+static struct cpuid_regs4 view(u32 leaf, u32 subleaf, struct cpuid_regs4 host, u32 id, u32 n)
+{
+	struct cpuid_guest g = {id, n};
+
+	return cpuid_guest_view(leaf, subleaf, host, &g);
+}
+
+static void test_cpuid_leaf1(void **state)
+{
+	static const int ecx_hidden[] = {3, 5, 6, 15, 17, 21, 24, 26, 27, 28, 29, 12};
+	static const int ecx_kept[] = {0, 1, 9, 13, 19, 20, 23, 25, 30};
+	struct cpuid_regs4 host = {0x000906ea, 0x00100800, 0, 0};
+	struct cpuid_regs4 r;
+
+	(void)state;
+	host.ecx = ~0u & ~(u32)BIT(31);
+	host.edx = ~0u;
+	r = view(1, 0, host, 3, 4);
+	for (size_t i = 0; i < ARRAY_SIZE(ecx_hidden); i++)
+		assert_int_equal(r.ecx & BIT(ecx_hidden[i]), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ecx_kept); i++)
+		assert_int_not_equal(r.ecx & BIT(ecx_kept[i]), 0);
+	assert_int_not_equal(r.ecx & BIT(31), 0); /* hypervisor present */
+	assert_int_not_equal(r.edx & BIT(9), 0);  /* APIC */
+	assert_int_not_equal(r.edx & BIT(28), 0); /* HTT: more than one CPU */
+	assert_int_equal(r.edx & (BIT(22) | BIT(29) | BIT(31)), 0);
+	assert_int_equal(r.eax, 0x000906ea);
+	assert_int_equal(r.ebx >> 24, 3);
+	assert_int_equal((r.ebx >> 16) & 0xff, 4);
+	assert_int_equal(r.ebx & 0xffff, 0x0800); /* CLFLUSH line size kept */
+	r = view(1, 0, host, 0, 1);
+	assert_int_equal(r.edx & BIT(28), 0);
+	assert_int_equal(r.ebx >> 16, 0x0001);
+}
+
+static void test_cpuid_leaf7(void **state)
+{
+	static const int ebx_hidden[] = {2, 4, 5, 10, 11, 14, 16, 17, 21, 25, 26, 27, 28, 30, 31};
+	static const int ebx_kept[] = {0, 3, 7, 8, 9, 18, 19, 20, 23, 24, 29};
+	static const int ecx_hidden[] = {3, 4, 5, 7, 9, 10};
+	struct cpuid_regs4 r = view(7, 0, ones, 0, 1);
+
+	(void)state;
+	assert_int_equal(r.eax, 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ebx_hidden); i++)
+		assert_int_equal(r.ebx & BIT(ebx_hidden[i]), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ebx_kept); i++)
+		assert_int_not_equal(r.ebx & BIT(ebx_kept[i]), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(ecx_hidden); i++)
+		assert_int_equal(r.ecx & BIT(ecx_hidden[i]), 0);
+	assert_int_not_equal(r.ecx & BIT(16), 0);		    /* LA57 passes */
+	assert_int_equal(r.edx & (BIT(22) | BIT(24) | BIT(25)), 0); /* AMX */
+	r = view(7, 1, ones, 0, 1);
+	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
+}
+
+static void test_cpuid_zeroed_leaves(void **state)
+{
+	static const u32 leaves[] = {0x6, 0xa, 0xd, 0x14};
+	struct cpuid_regs4 r;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(leaves); i++) {
+		r = view(leaves[i], 0, ones, 0, 1);
+		assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
+	}
+	r = view(0xd, 1, ones, 0, 1);
+	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
+}
+
+static void test_cpuid_topology(void **state)
+{
+	struct cpuid_regs4 r;
+
+	(void)state;
+	r = view(0xb, 0, ones, 5, 6);
+	assert_int_equal(r.eax, 0);
+	assert_int_equal(r.ebx, 1);
+	assert_int_equal(r.ecx, 0x100);
+	assert_int_equal(r.edx, 5);
+	r = view(0xb, 1, ones, 5, 6);
+	assert_int_equal(r.eax, 3); /* 6 CPUs need 3 bits of APIC ID */
+	assert_int_equal(r.ebx, 6);
+	assert_int_equal(r.ecx, 0x201);
+	assert_int_equal(r.edx, 5);
+	r = view(0x1f, 2, ones, 5, 6);
+	assert_int_equal(r.eax | r.ebx, 0);
+	assert_int_equal(r.ecx, 2); /* level type 0: the end */
+	assert_int_equal(r.edx, 5);
+	r = view(0xb, 1, ones, 0, 1);
+	assert_int_equal(r.eax, 0);
+}
+
+static void test_cpuid_hypervisor(void **state)
+{
+	struct cpuid_regs4 r = view(0x40000000, 0, ones, 0, 1);
+
+	(void)state;
+	assert_int_equal(r.eax, 0x40000001);
+	assert_memory_equal(&r.ebx, "eptv", 4);
+	assert_memory_equal(&r.ecx, "isor", 4);
+	assert_int_equal(r.edx, 0);
+	r = view(0x40000001, 0, ones, 0, 1);
+	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
+	r = view(0x400000ff, 0, ones, 0, 1);
+	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
+	r = view(0x40000100, 0, ones, 0, 1); /* outside the range: the host's */
+	assert_int_equal(r.eax, ~0u);
+}
+
+static void test_cpuid_extended(void **state)
+{
+	struct cpuid_regs4 r = view(0x80000001, 0, ones, 0, 1);
+
+	(void)state;
+	assert_int_equal(r.edx & BIT(27), 0); /* RDTSCP */
+	assert_int_equal(r.ecx & BIT(2), 0);  /* SVM */
+	assert_int_not_equal(r.ecx & BIT(0), 0);
+	assert_int_equal(r.edx & (BIT(11) | BIT(20) | BIT(26) | BIT(29)),
+			 BIT(11) | BIT(20) | BIT(26) | BIT(29));
+	r = view(0x0, 0, ones, 0, 1); /* other leaves pass through */
+	assert_int_equal(r.eax & r.ebx & r.ecx & r.edx, ~0u);
+	r = view(0x80000008, 0, ones, 0, 1);
+	assert_int_equal(r.eax, ~0u);
+}
+
+#define T(f) cmocka_unit_test_setup(f, setup)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_uart_registers),
+		T(test_uart_iir),
+		T(test_uart_loopback),
+		T(test_uart_lines),
+		T(test_uart_long_line),
+		T(test_uart_wide_out),
+		T(test_debug_exit),
+		T(test_debug_exit_wide_value),
+		T(test_shutdown_port),
+		T(test_resets),
+		T(test_fwcfg),
+		T(test_fwcfg_reselect_and_writes),
+		T(test_pic),
+		T(test_elcr),
+		T(test_pit_ticks),
+		T(test_pit_ch2_mode0),
+		T(test_pit_port61_bits),
+		T(test_pit_latch),
+		T(test_pit_lobyte_only),
+		T(test_pit_readback),
+		T(test_pit_mode3_out),
+		T(test_cmos),
+		T(test_cmos_start_time),
+		T(test_ignored_ports),
+		T(test_unknown_ports),
+		T(test_unknown_overflow),
+		T(test_bad_size),
+		T(test_cpuid_leaf1),
+		T(test_cpuid_leaf7),
+		T(test_cpuid_zeroed_leaves),
+		T(test_cpuid_topology),
+		T(test_cpuid_hypervisor),
+		T(test_cpuid_extended),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
