@@ -27,7 +27,7 @@ static void fail(u32 code, const char *what)
 
 static void show_bootinfo(const struct bootinfo *bi)
 {
-	pr("cmdline: %s\n", cmdline_args(bi->cmdline));
+	pr("cmdline: %s\n", bi->args);
 	if (bi->has_mem)
 		pr("mem: lower %u KiB, upper %u KiB\n", bi->mem_lower, bi->mem_upper);
 	for (int i = 0; i < bi->nmmap; i++)

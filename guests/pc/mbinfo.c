@@ -92,23 +92,28 @@ static void parse_mb2(const u8 *info, struct bootinfo *bi)
 	}
 }
 
-int bootinfo_parse(u32 magic, u64 info, struct bootinfo *bi)
-{
-	memset(bi, 0, sizeof(*bi));
-	if (magic == MB1_BOOT_MAGIC)
-		parse_mb1((const struct mb1_info *)info, bi);
-	else if (magic == MB2_BOOT_MAGIC)
-		parse_mb2((const u8 *)info, bi);
-	else
-		return -1;
-	return 0;
-}
-
-const char *cmdline_args(const char *cmdline)
+/* The command line after its first word. */
+static const char *skip_first_word(const char *cmdline)
 {
 	while (*cmdline && *cmdline != ' ')
 		cmdline++;
 	while (*cmdline == ' ')
 		cmdline++;
 	return cmdline;
+}
+
+int bootinfo_parse(u32 magic, u64 info, struct bootinfo *bi)
+{
+	memset(bi, 0, sizeof(*bi));
+	bi->args = bi->cmdline;
+	if (magic == MB1_BOOT_MAGIC) {
+		/* QEMU -kernel and GRUB's `multiboot` pass "<kernel path> <args>"; GRUB's
+		 * `multiboot2` passes only the args. */
+		parse_mb1((const struct mb1_info *)info, bi);
+		bi->args = skip_first_word(bi->cmdline);
+	} else if (magic == MB2_BOOT_MAGIC)
+		parse_mb2((const u8 *)info, bi);
+	else
+		return -1;
+	return 0;
 }

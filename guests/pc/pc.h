@@ -104,6 +104,7 @@ void irq_set(u8 vector, irq_fn fn);
 
 struct bootinfo {
 	char cmdline[256];
+	const char *args; /* cmdline without the kernel path that mb1 loaders put first */
 	bool has_mem;
 	u32 mem_lower, mem_upper; /* KiB */
 	int nmmap;
@@ -115,8 +116,6 @@ struct bootinfo {
 };
 /* Fill BI from the info at INFO for a loader that passed MAGIC; -1 if MAGIC is unknown. */
 int bootinfo_parse(u32 magic, u64 info, struct bootinfo *bi);
-/* The command line after its first word (QEMU and GRUB put the kernel path first). */
-const char *cmdline_args(const char *cmdline);
 
 /* ---- pic.c ---- */
 bool pic_remap_and_mask(void);
