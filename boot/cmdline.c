@@ -62,16 +62,25 @@ static void shorten(char *dst, const char *s, size_t len)
 
 /* ---- cutting words ------------------------------------------------------------------------- */
 
-/* Copy the value at s into w->value without its quotes; return where the word ends. */
-static const char *cut_value(const char *s, struct word *w)
+/* GRUB escapes these three with a backslash (grub_create_loader_cmdline). */
+static bool is_escaped(const char *s) { return s[0] == '\\' && s[1] && strchr("\"\\'", s[1]); }
+
+/*
+ * Copy the value at s into w->value without its quotes and escapes; `quoted` says whether a
+ * quote opened before the name is still open. Return where the word ends.
+ */
+static const char *cut_value(const char *s, struct word *w, bool quoted)
 {
-	bool quoted = false;
 	size_t n = 0;
 
 	for (; *s && (quoted || !is_blank(*s)); s++) {
-		if (*s == '"')
+		if (*s == '"') {
 			quoted = !quoted;
-		else if (n < CMDLINE_VALUE_MAX)
+			continue;
+		}
+		if (is_escaped(s))
+			s++;
+		if (n < CMDLINE_VALUE_MAX)
 			w->value[n++] = *s;
 		else
 			w->too_long = true;
@@ -81,25 +90,34 @@ static const char *cut_value(const char *s, struct word *w)
 	return s;
 }
 
-/* Cut the next word at *pos into w and advance *pos; false at the end of the line. */
+/*
+ * Cut the next word at *pos into w and advance *pos; false at the end of the line. A quote
+ * may open before the name: GRUB turns `name="a b"` in grub.cfg into `"name=a b"`.
+ */
 static bool next_word(const char **pos, struct word *w)
 {
 	const char *s = *pos;
+	bool quoted;
 
 	while (is_blank(*s))
 		s++;
 	if (!*s)
 		return false;
+	quoted = *s == '"';
+	s += quoted;
 	w->name = s;
-	while (*s && *s != '=' && !is_blank(*s))
+	while (*s && *s != '=' && *s != '"' && (quoted || !is_blank(*s)))
 		s++;
 	w->nlen = s - w->name;
 	shorten(w->show, w->name, w->nlen);
+	if (quoted && *s == '"')
+		quoted = false, s++;
 	w->has_value = *s == '=';
-	w->too_long = w->unterminated = false;
+	w->too_long = false;
+	w->unterminated = quoted;
 	w->value[0] = '\0';
 	if (w->has_value)
-		s = cut_value(s + 1, w);
+		s = cut_value(s + 1, w, quoted);
 	*pos = s;
 	return true;
 }
@@ -462,4 +480,18 @@ int cmdline_parse(const char *cmdline, const struct opt_spec *specs, int nspecs,
 	while (next_word(&cmdline, &w))
 		apply_word(&p, &w);
 	return p.problems;
+}
+
+bool cmdline_module_match(const char *want, const char *mod)
+{
+	size_t len = 0, base = 0;
+
+	if (!want || !mod || !want[0])
+		return false;
+	for (; mod[len] && !is_blank(mod[len]); len++)
+		if (mod[len] == '/')
+			base = len + 1;
+	if (strlen(want) == len && strncmp(want, mod, len) == 0)
+		return true;
+	return strlen(want) == len - base && strncmp(want, mod + base, len - base) == 0;
 }

@@ -6,6 +6,8 @@
  *
  * Syntax: words separated by blanks; `name=value` or a bare `name` (booleans only: = on).
  * Double quotes in a value group blanks into it and are removed: run="a b", x=a"b c"d.
+ * A quote may also open before the name, as GRUB writes an argument with blanks: "x=a b".
+ * \", \\ and \' stand for the character itself (GRUB escapes these three in every argument).
  */
 #ifndef EPTVISOR_BOOT_CMDLINE_H
 #define EPTVISOR_BOOT_CMDLINE_H
@@ -44,5 +46,12 @@ struct opt_spec {
  */
 int cmdline_parse(const char *cmdline, const struct opt_spec *specs, int nspecs,
 		  void (*report)(void *ctx, const char *msg), void *ctx);
+
+/*
+ * Does the GRUB module whose string is `mod` ("/boot/guest.elf arg ...") answer to `want`?
+ * Yes when want is the string's first word ("/boot/guest.elf") or that word's basename
+ * ("guest.elf"). An empty or NULL want matches nothing.
+ */
+bool cmdline_module_match(const char *want, const char *mod);
 
 #endif

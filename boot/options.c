@@ -10,6 +10,8 @@ struct options opts = {
 	.run = "demo",
 	.platform = "unknown",
 	.trace = "off",
+	.guest_mem = 128ULL << 20,
+	.guest_vcpus = 1,
 };
 
 static void report(void *ctx, const char *msg)
@@ -36,6 +38,16 @@ int options_parse(const char *cmdline)
 		{ "samples", OPT_UINT, &opts.samples, 16, BENCH_MAX_SAMPLES, 0, NULL,
 		  "bench scenarios: samples per vCPU and path (after the warm-up)" },
 		{ "exc-test", OPT_BOOL, &opts.exc_test, 0, 1, 0, NULL, "show an exception dump" },
+		{ "guest", OPT_STR, opts.guest, 0, 0, sizeof(opts.guest), NULL,
+		  "GRUB module (path or basename) holding a multiboot guest kernel" },
+		{ "guest_args", OPT_STR, opts.guest_args, 0, 0, sizeof(opts.guest_args), NULL,
+		  "the guest kernel's command line (quote it when it has blanks)" },
+		{ "guest_mem", OPT_SIZE, &opts.guest_mem, 2ULL << 20, 3ULL << 30, 0, NULL,
+		  "the guest kernel's RAM" },
+		{ "guest_vcpus", OPT_UINT, &opts.guest_vcpus, 1, MAX_VCPUS, 0, NULL,
+		  "the guest kernel's vCPUs" },
+		{ "guest_mods", OPT_LIST, opts.guest_mods, 0, 0, sizeof(opts.guest_mods), NULL,
+		  "GRUB modules passed on to the guest kernel as its modules" },
 	};
 
 	return cmdline_parse(cmdline, specs, ARRAY_SIZE(specs), report, NULL);

@@ -16,6 +16,12 @@ struct options {
 	bool exc_test;     /* execute int3 once to show the exception dump */
 	u64 rounds;        /* harvest/scan rounds of the mission scenarios; 0 = their default */
 	u64 samples;       /* bench scenarios: samples per vCPU and path; 0 = their default */
+	/* An unmodified multiboot guest kernel given as a GRUB module (see loader/). */
+	char guest[128];      /* the module: its path or basename (cmdline_module_match) */
+	char guest_args[256]; /* its command line after its name */
+	u64 guest_mem;        /* its RAM in bytes */
+	u64 guest_vcpus;      /* its vCPU count */
+	char guest_mods[256]; /* comma-separated GRUB modules handed on as its own modules */
 };
 
 extern struct options opts;

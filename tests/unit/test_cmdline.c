@@ -238,6 +238,50 @@ static void test_strings_and_quotes(void **state)
 	assert_string_equal(o.mode, "dbit");
 }
 
+/* What GRUB hands over for grub.cfg words with blanks or quotes (grub_create_loader_cmdline). */
+static void test_grub_quoting(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("\"platform=console=ttyS0 x=1\" vcpus=3"), 0);
+	assert_string_equal(o.platform, "console=ttyS0 x=1");
+	assert_int_equal(o.vcpus, 3);
+	assert_int_equal(parse("\"platform=x=\\\"y z\\\"\""), 0); /* grub.cfg: 'platform=x="y z"' */
+	assert_string_equal(o.platform, "x=\"y z\"");
+	assert_int_equal(parse("platform=it\\'s"), 0);
+	assert_string_equal(o.platform, "it's");
+	assert_int_equal(parse("platform=a\\\\b"), 0);
+	assert_string_equal(o.platform, "a\\b");
+	assert_int_equal(parse("platform=a\\b\\"), 0); /* a lone backslash is itself */
+	assert_string_equal(o.platform, "a\\b\\");
+	assert_int_equal(parse("\"exc-test\" \"trace\""), 0);
+	assert_true(o.exc_test && o.trace);
+	assert_int_equal(parse("\"platform=\""), 0);
+	assert_string_equal(o.platform, "");
+	one_problem("\"platform=abc", "option 'platform': unterminated quote (ignored)");
+	assert_string_equal(o.platform, "unknown");
+	one_problem("\"exc-test", "option 'exc-test': unterminated quote (ignored)");
+	assert_false(o.exc_test);
+	one_problem("\"nosuch=1\"", "unknown option 'nosuch' (ignored)");
+}
+
+/* guest= and guest_mods= name GRUB modules by path or basename. */
+static void test_module_match(void **state)
+{
+	(void)state;
+	assert_true(cmdline_module_match("guest.elf", "/boot/guest.elf arg=1"));
+	assert_true(cmdline_module_match("/boot/guest.elf", "/boot/guest.elf arg=1"));
+	assert_true(cmdline_module_match("guest.elf", "guest.elf"));
+	assert_true(cmdline_module_match("guest.elf", "  ") == false);
+	assert_false(cmdline_module_match("guest", "/boot/guest.elf"));
+	assert_false(cmdline_module_match("boot/guest.elf", "/boot/guest.elf"));
+	assert_false(cmdline_module_match("arg=1", "/boot/guest.elf arg=1"));
+	assert_false(cmdline_module_match("guest.elf", "/boot/guest.elf2"));
+	assert_false(cmdline_module_match("", "/boot/guest.elf"));
+	assert_false(cmdline_module_match(NULL, "/boot/guest.elf"));
+	assert_false(cmdline_module_match("guest.elf", NULL));
+	assert_false(cmdline_module_match("boot", "/boot/"));
+}
+
 static void test_lists(void **state)
 {
 	(void)state;
@@ -424,6 +468,8 @@ int main(void)
 		cmocka_unit_test(test_uints),
 		cmocka_unit_test(test_bools),
 		cmocka_unit_test(test_strings_and_quotes),
+		cmocka_unit_test(test_grub_quoting),
+		cmocka_unit_test(test_module_match),
 		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_choices_shortened),
 		cmocka_unit_test(test_unknown_and_bare),
