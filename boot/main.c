@@ -27,6 +27,8 @@ static struct boot_info bi;
 
 void kmain(u32 magic, u32 info_pa);
 
+const struct boot_info *boot_info_get(void) { return &bi; }
+
 static void *boot_pa_to_va(u64 pa) { return phys_to_virt(pa); }
 
 static void parse_boot_info(u32 magic, u32 info_pa)

@@ -9,6 +9,7 @@
 #include "errno.h"
 #include "lib.h"
 #include "vmx/exit.h"
+#include "vmx/pc.h"
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
@@ -77,6 +78,9 @@ static bool handle_triple_fault(struct vcpu *v)
 static bool handle_cpuid(struct vcpu *v)
 {
 	struct guest_regs *r = &v->regs;
+
+	if (v->vm->pc)
+		return pc_handle_cpuid(v);
 	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
 
 	if ((u32)r->rax == 1) {
@@ -95,6 +99,8 @@ static bool handle_cpuid(struct vcpu *v)
 
 static bool handle_hlt(struct vcpu *v)
 {
+	if (v->vm->pc)
+		return pc_handle_hlt(v);
 	if (!(vmcs_read(GUEST_RFLAGS) & RFLAGS_IF))
 		return stop_with_dump(v, EXIT_HLT, "HLT with interrupts disabled: it can never wake");
 	/* No virtual interrupt sources yet: a halt with IF=1 simply resumes. */
@@ -102,8 +108,56 @@ static bool handle_hlt(struct vcpu *v)
 	return true;
 }
 
+/* Instructions a PC guest's CPU does not have (CPUID says so): #UD, as on that CPU. */
+static bool handle_undefined(struct vcpu *v)
+{
+	if (!v->vm->pc)
+		return stop_with_dump(v, vmcs_read(EXIT_REASON) & 0xffff, "unexpected instruction exit");
+	pc_inject_exception(v, 6, false, 0);
+	return true;
+}
+
+static bool handle_invd(struct vcpu *v)
+{
+	vcpu_skip_instruction(); /* nothing to do: EPT memory is write-back and coherent */
+	(void)v;
+	return true;
+}
+
+static bool handle_cr(struct vcpu *v)
+{
+	return v->vm->pc ? pc_handle_cr(v) : stop_with_dump(v, EXIT_CR_ACCESS, "CR access");
+}
+
+static bool handle_rdmsr(struct vcpu *v)
+{
+	return v->vm->pc ? pc_handle_msr(v, false) : stop_with_dump(v, EXIT_RDMSR, "RDMSR");
+}
+
+static bool handle_wrmsr(struct vcpu *v)
+{
+	return v->vm->pc ? pc_handle_msr(v, true) : stop_with_dump(v, EXIT_WRMSR, "WRMSR");
+}
+
+static bool handle_apic_access(struct vcpu *v)
+{
+	return pc_handle_apic_access(v);
+}
+
+static bool handle_apic_write(struct vcpu *v)
+{
+	return pc_handle_apic_write(v);
+}
+
+static bool handle_interrupt_window(struct vcpu *v)
+{
+	return pc_handle_interrupt_window(v);
+}
+
 static bool handle_vmcall(struct vcpu *v)
 {
+	if (v->vm->pc)
+		return handle_undefined(v); /* eptvisor's hypercalls are for its own guests */
 	vcpu_hypercall(v);
 	return v->state == VCPU_RUNNING;
 }
@@ -126,6 +180,8 @@ static bool handle_io(struct vcpu *v)
 	u16 port = q >> 16;
 	bool in = q & BIT(3);
 
+	if (v->vm->pc)
+		return pc_handle_io(v);
 	if (q & BIT(4))
 		return stop_with_dump(v, EXIT_IO, "string I/O (INS/OUTS) is not emulated");
 	if (!in && port == COM1)
@@ -159,6 +215,8 @@ static bool handle_ept_violation(struct vcpu *v)
 
 	if (!vm_find_slot(v->vm, gpa_to_gfn(gpa))) {
 		v->stats.outside++;
+		if (v->vm->pc)
+			return pc_handle_unassigned(v, gpa, q);
 		snprintf(why, sizeof(why), "EPT violation: %s of gpa 0x%lx outside every memslot",
 			 what, gpa);
 		return stop_with_dump(v, EXIT_EPT_VIOLATION, why);
@@ -221,6 +279,16 @@ static const exit_handler handlers[EXIT_REASONS] = {
 	[EXIT_EPT_VIOLATION] = handle_ept_violation,
 	[EXIT_EPT_MISCONFIG] = handle_ept_misconfig,
 	[EXIT_PREEMPTION_TIMER] = handle_preemption_timer,
+	[EXIT_CR_ACCESS] = handle_cr,
+	[EXIT_RDMSR] = handle_rdmsr,
+	[EXIT_WRMSR] = handle_wrmsr,
+	[EXIT_APIC_ACCESS] = handle_apic_access,
+	[EXIT_APIC_WRITE] = handle_apic_write,
+	[EXIT_INTERRUPT_WINDOW] = handle_interrupt_window,
+	[EXIT_MWAIT] = handle_undefined,
+	[EXIT_MONITOR] = handle_undefined,
+	[EXIT_INVD] = handle_invd,
+	[EXIT_TPR_BELOW_THRESHOLD] = handle_interrupt_window, /* look again before entering */
 };
 
 static bool handle_entry_failure(struct vcpu *v, u32 basic)

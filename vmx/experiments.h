@@ -23,6 +23,10 @@ void split_host(struct vm *vm, const struct scenario *sc);
 int idle_flush_setup(struct vm *vm, const struct scenario *sc);
 void idle_flush_host(struct vm *vm, const struct scenario *sc);
 
+/* The mission's features on a PC guest's memory (exp_pc.c). */
+int pc_mission_setup(struct vm *vm, const struct scenario *sc);
+void pc_mission_host(struct vm *vm, const struct scenario *sc);
+
 /* Wait until every vCPU of vm has left its run loop (exited or stopped). */
 void wait_vcpus_done(struct vm *vm);
 

@@ -14,6 +14,7 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/exit.h"
+#include "vmx/pc.h"
 #include "vmx/exp_bench.h"
 #include "vmx/experiments.h"
 #include "vmx/report.h"
@@ -85,6 +86,21 @@ static const struct scenario scenarios[] = {
 	  .arg = EPT_DIRTY_WP | DIRTY_HOT_PAGES | DIRTY_SKIP_FLUSH },
 	{ .name = "dirty_log_wp_3vcpus", .group = "smp4", .test = GT_DIRTY_WRITER, .vcpus = 3,
 	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
+	/* PC guests: multiboot kernels from guests/pc, given to GRUB as modules (vmx/pc.h). */
+	{ .name = "pc_mb1", .group = "pc", .kernel = "pcmb1.elf", .kargs = "hello world",
+	  .vcpus = 2, .mem = 128 * MIB },
+	{ .name = "pc_mb2", .group = "pc", .kernel = "pcmb2.elf", .kargs = "hello world",
+	  .vcpus = 2, .mem = 128 * MIB },
+	{ .name = "pc_bad_header_refused", .group = "pc", .kernel = "bad_header.elf",
+	  .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "pc_wild_jump_stopped", .group = "pc", .kernel = "wild_jump.elf",
+	  .mem = 128 * MIB, .expect = EXPECT_STOPPED, .stop_reason = EXIT_EPT_VIOLATION },
+	{ .name = "pc_apic_garbage", .group = "pc", .kernel = "apic_garbage.elf",
+	  .mem = 128 * MIB },
+	{ .name = "pc_runaway_stopped", .group = "pc", .kernel = "runaway.elf", .mem = 128 * MIB,
+	  .budget = 20000000, .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
+	{ .name = "pc_mission", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=400",
+	  .mem = 32 * MIB, .setup_arg = pc_mission_setup, .host = pc_mission_host },
 	/* The fault-latency benchmark (make bench): never part of run=all. */
 	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },
@@ -93,13 +109,17 @@ static const struct scenario scenarios[] = {
 	  .arg = BENCH_ARG_PML },
 };
 
-static const char *name_list[ARRAY_SIZE(scenarios) + 8] = { "all", "none", "selftest",
-							     "mission", "smp4", "bench" };
+/* guest=...: the kernel named on the command line (filled in by scenarios_run). */
+static struct scenario guest_scenario = { .name = "guest", .group = "guest" };
+
+static const char *name_list[ARRAY_SIZE(scenarios) + 9] = {
+	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench"
+};
 
 const char *const *scenario_name_list(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
-		name_list[6 + i] = scenarios[i].name;
+		name_list[8 + i] = scenarios[i].name;
 	return name_list;
 }
 
@@ -157,8 +177,34 @@ static int create_vcpus(struct vm *vm, const struct scenario *sc, int n)
 		if (!vm->vcpus[i])
 			return -ENOMEM;
 		vm->nvcpus++;
+		if (vm->pc && pc_vcpu_init(vm->vcpus[i]))
+			return -ENOMEM;
 	}
 	return 0;
+}
+
+/* A PC guest's verdict: the exit code it chose, or the stop that was expected. */
+static bool judge_pc(const struct vm *vm, const struct scenario *sc, char *why, size_t n)
+{
+	const struct pc_vm *pc = vm->pc;
+
+	if (sc->expect == EXPECT_STOPPED)
+		return false; /* judged by judge() */
+	if (!pc->ended) {
+		snprintf(why, n, "the guest did not exit: %s",
+			 vm->stopping ? vm->stop_reason : "no exit port written");
+		return false;
+	}
+	if (pc->exit_code != sc->exit_code) {
+		snprintf(why, n, "guest exit code %d by %s, expected %d", pc->exit_code, pc->how,
+			 sc->exit_code);
+		return false;
+	}
+	if (vm->stats.checks_failed) {
+		snprintf(why, n, "%lu host check(s) failed", vm->stats.checks_failed);
+		return false;
+	}
+	return true;
 }
 
 /* The verdict; fills `why` when it is a failure. */
@@ -173,6 +219,8 @@ static bool judge(const struct vm *vm, const struct scenario *sc, char *why, siz
 			 vm->stopping ? vm->stop_reason : "no stop");
 		return false;
 	}
+	if (vm->pc)
+		return judge_pc(vm, sc, why, n);
 	if (vm->stopping) {
 		snprintf(why, n, "VM stopped: %s", vm->stop_reason);
 		return false;
@@ -238,7 +286,17 @@ static void run_scenario(const struct scenario *sc, struct tally *t)
 	/* Host-task scenarios run for `rounds` rounds: their guests need time in proportion. */
 	if (sc->host && opts.rounds > 50)
 		vm->budget *= (opts.rounds + 49) / 50;
-	err = load_guest(vm);
+	err = sc->kernel ? pc_vm_from_modules(vm, sc->kernel, sc->kargs, sc->kmods, nvcpus) : load_guest(vm);
+	if (sc->expect == EXPECT_REFUSED) {
+		if (vm->pc)
+			pc_vm_teardown(vm);
+		vm_destroy(vm);
+		kfree(rep, sizeof(*rep));
+		tap(t, sc->name, err && err != -ENOENT && err != -ENODEV ? 1 : err ? 0 : -1,
+		    err == -ENOENT ? "kernel module not given" :
+		    err ? "refused" : "the loader accepted a bad kernel");
+		return;
+	}
 	if (!err && sc->setup)
 		err = sc->setup(vm);
 	if (!err && sc->setup_arg)
@@ -248,15 +306,22 @@ static void run_scenario(const struct scenario *sc, struct tally *t)
 	if (err) {
 		snprintf(why, sizeof(why), "set-up failed (error %d%s)", err,
 			 err == -ENOMEM ? ": not enough free contiguous memory" :
-			 err == -ENODEV ? ": this CPU lacks EPT A/D or PML" : "");
+			 err == -ENOENT ? ": kernel module not given to GRUB" :
+			 err == -ENODEV ? ": this CPU lacks a VMX feature it needs" : "");
+		if (vm->pc)
+			pc_vm_teardown(vm);
 		vm_destroy(vm);
 		kfree(rep, sizeof(*rep));
-		tap(t, sc->name, (err == -ENOMEM || err == -ENODEV) ? 0 : -1, why);
+		tap(t, sc->name, (err == -ENOMEM || err == -ENODEV || err == -ENOENT) ? 0 : -1, why);
 		return;
 	}
 	run_vcpus(vm, sc);
+	if (vm->pc)
+		pc_report_end(vm);
 	pass = judge(vm, sc, why, sizeof(why));
 	vm_report_take(rep, vm);
+	if (vm->pc)
+		pc_vm_teardown(vm);
 	vm_destroy(vm);
 	leaked = (s64)free_before - (s64)frame_free_count(&frames);
 	if (pass && leaked) {
@@ -294,16 +359,34 @@ static void summary(const struct tally *t)
 		printk("%d passed, %d failed\n", t->passed, t->failed);
 }
 
+/* guest=...: the kernel named on the command line runs as scenario "guest"; it is the
+ * default when run= is not given (run stays "demo" then). */
+static const char *guest_run(const struct options *o)
+{
+	if (!o->guest[0])
+		return o->run;
+	guest_scenario.kernel = o->guest;
+	guest_scenario.kargs = o->guest_args;
+	guest_scenario.kmods = o->guest_mods;
+	guest_scenario.vcpus = (int)o->guest_vcpus;
+	guest_scenario.mem = o->guest_mem;
+	return strcmp(o->run, "demo") ? o->run : "guest";
+}
+
 void scenarios_run(const struct options *o)
 {
+	const char *run = guest_run(o);
+	bool guest = o->guest[0] && selected(&guest_scenario, run);
 	struct tally t = { 0 };
-	int planned = 0;
+	int planned = guest;
 
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
-		planned += selected(&scenarios[i], o->run);
+		planned += selected(&scenarios[i], run);
 	printk("1..%d\n", planned);
+	if (guest)
+		run_scenario(&guest_scenario, &t);
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
-		if (selected(&scenarios[i], o->run))
+		if (selected(&scenarios[i], run))
 			run_scenario(&scenarios[i], &t);
 	summary(&t);
 }

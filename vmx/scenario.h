@@ -12,7 +12,11 @@
 #define MIB (1ULL << 20)
 #define DEFAULT_BUDGET 400000000ULL /* preemption-timer ticks (instructions under Bochs) */
 
-enum expect { EXPECT_EXIT_OK, EXPECT_STOPPED };
+enum expect {
+	EXPECT_EXIT_OK,  /* eptvisor's guests: every check passed; PC guests: exit code */
+	EXPECT_STOPPED,  /* stopped by stop_reason */
+	EXPECT_REFUSED,  /* PC guests: the loader refuses the kernel by name */
+};
 
 /* One row of the scenario table (vmx/scenario.c). Unset fields take defaults: 1 vCPU,
  * 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
@@ -31,6 +35,10 @@ struct scenario {
 	 * scanner); it must make the guest finish (guest_ctrl.stop) before returning. */
 	void (*host)(struct vm *vm, const struct scenario *sc);
 	int arg; /* for setup_arg/host: e.g. the dirty-log mode */
+	/* A PC guest (vmx/pc.h): the GRUB module to boot, its arguments and modules, and the
+	 * exit code it must end with (EXPECT_EXIT_OK). `test` is unused then. */
+	const char *kernel, *kargs, *kmods;
+	int exit_code;
 };
 
 /* Record one check made by the hypervisor (counted with the guest's CHECKs). */

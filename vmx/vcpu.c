@@ -10,6 +10,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "vmx/pc.h"
 #include "vmx/pml.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
@@ -56,6 +57,7 @@ struct vcpu *vcpu_create(struct vm *vm, int id, gpa_t rip, gpa_t rsp, u64 arg)
 void vcpu_destroy(struct vcpu *v)
 {
 	vcpu_pml_free(v);
+	pc_vcpu_free(v);
 	frame_free(&frames, hpa_to_hfn(v->vmcs_pa));
 	kfree(v, sizeof(*v));
 }
@@ -78,6 +80,8 @@ static void setup_controls(struct vcpu *v)
 	vmcs_write(CR4_READ_SHADOW, CR4_PAE);
 	vmcs_write(CR0_GUEST_HOST_MASK, 0);
 	vmcs_write(CR0_READ_SHADOW, 0);
+	if (v->vm->pc)
+		pc_setup_controls(v);
 }
 
 static void setup_host_state(void)
@@ -124,6 +128,10 @@ static void setup_segment(enum vmcs_field sel, u16 value, u32 ar)
 
 static void setup_guest_state(struct vcpu *v)
 {
+	if (v->vm->pc) {
+		pc_setup_guest_state(v);
+		return;
+	}
 	setup_segment(GUEST_CS_SEL, 0x08, AR_CODE64);
 	setup_segment(GUEST_SS_SEL, 0x10, AR_DATA);
 	setup_segment(GUEST_DS_SEL, 0x10, AR_DATA);
@@ -196,6 +204,8 @@ static void arm_budget(struct vcpu *v)
 
 bool vcpu_budget_rearm(struct vcpu *v)
 {
+	if (v->vm->pc)
+		return v->budget_left != 0; /* pcirq.c arms the timer before every entry */
 	if (!v->budget_left)
 		return false;
 	arm_budget(v);
@@ -232,14 +242,24 @@ void vcpu_run(struct vcpu *v)
 	cli();
 	v->cpu = this_cpu_id();
 	v->budget_left = v->vm->budget;
+	if (v->vm->pc)
+		pc_msr_reset_hw(); /* the guest's pass-through MSRs start at 0 */
 	if (vcpu_load(v)) {
-		arm_budget(v);
+		if (!v->vm->pc)
+			arm_budget(v);
 		for (;;) {
 			int rc;
 
 			if (v->vm->stopping)
 				break;
+			if (v->vm->pc && !pc_before_entry(v))
+				break;
 			vcpu_flush_before_entry(v);
+			if (v->vm->pc && pc_entry_recheck(v)) {
+				/* RELEASE: as below; an IPI came in, take it before entering. */
+				__atomic_store_n(&v->in_guest, false, __ATOMIC_RELEASE);
+				continue;
+			}
 			rc = vmx_enter(&v->regs, v->launched);
 			/* Drain PML before clearing in_guest: a harvester that sees us out of the
 			 * guest (vm_sync_vcpus) must find our logged writes in the dirty log. */
@@ -253,6 +273,8 @@ void vcpu_run(struct vcpu *v)
 			}
 			v->launched = true;
 			v->exits++;
+			if (v->vm->pc)
+				pc_after_exit(v);
 			if (!vcpu_handle_exit(v, vmcs_read(EXIT_REASON)))
 				break;
 		}
@@ -264,6 +286,8 @@ void vcpu_run(struct vcpu *v)
 	vmx_invept(v->vm->eptp);
 	invvpid(INVVPID_SINGLE, v->vpid);
 	vmclear(v->vmcs_pa);
+	if (v->vm->pc)
+		pc_msr_reset_hw(); /* leave none of the guest's values to the next VM */
 	if (flags & RFLAGS_IF)
 		sti();
 }

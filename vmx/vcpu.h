@@ -6,6 +6,7 @@
 #define EPTVISOR_VMX_VCPU_H
 
 #include "types.h"
+#include "devices/vlapic.h"
 #include "vmx/vm.h"
 
 /* Guest GPRs saved by vmx/entry.S; the offsets are used there. */
@@ -34,6 +35,20 @@ struct vcpu {
 	struct vcpu_stats stats;
 	char line[128]; /* guest COM1 output, until newline */
 	int line_len;
+
+	/* PC guests only (vmx/pc.h, vmx/pcirq.c) */
+	struct vlapic lapic;
+	u32 *apic_page;          /* the virtual-APIC page: the model's registers */
+	hpa_t apic_page_pa;
+	u32 irq_pending[8];      /* vectors sent by other vCPUs, taken before each entry */
+	bool wake;               /* an NMI or INIT was sent: look before entering */
+	bool nmi_pending, init_pending;
+	int sipi_vector;         /* -1, or the vector of a SIPI received in PC_WAIT_SIPI */
+	enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI } pc_state;
+	bool blocked;            /* counted in vm->pc->blocked */
+	u64 timer_armed;         /* preemption-timer ticks armed at the last entry */
+	u64 apic_base, pat, mtrr_def_type, tsc_offset;
+	u64 apic_logged;
 };
 
 /* Allocate vCPU `id` of vm, to run guest code at rip with stack rsp and RDI = arg. */

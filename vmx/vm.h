@@ -45,6 +45,8 @@ struct vcpu_stats {
 
 /* stop_exit_reason when VMLAUNCH/VMRESUME itself failed (VMfailValid/VMfailInvalid). */
 #define VM_STOP_ENTRY_FAILED 1000
+/* stop_exit_reason when a PC guest ended itself through an exit port (vm->pc->exit_code). */
+#define VM_STOP_GUEST_EXIT 1001
 
 enum vcpu_state { VCPU_RUNNING, VCPU_EXITED, VCPU_STOPPED };
 
@@ -64,6 +66,7 @@ struct vm {
 	struct vm_stats stats;
 	struct trace_ring *trace;  /* trace=ring only */
 	struct vm_agent agent;     /* the guest agent's tracker and dirty log (hc_mm.c) */
+	struct pc_vm *pc;          /* a PC guest (vmx/pc.h), or NULL for eptvisor's own guests */
 	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
 	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
 	/* Test hooks: break the VMCS on purpose to show how entry failures are reported. */

@@ -27,6 +27,8 @@
 	X(GUEST_PHYSICAL_ADDRESS, 0x2400)                                        \
 	X(VMCS_LINK_POINTER, 0x2800) X(GUEST_IA32_DEBUGCTL, 0x2802)              \
 	X(GUEST_IA32_PAT, 0x2804) X(GUEST_IA32_EFER, 0x2806)                     \
+	X(GUEST_PDPTE0, 0x280a) X(GUEST_PDPTE1, 0x280c)                          \
+	X(GUEST_PDPTE2, 0x280e) X(GUEST_PDPTE3, 0x2810)                          \
 	X(HOST_IA32_PAT, 0x2c00) X(HOST_IA32_EFER, 0x2c02)                       \
 	/* 32-bit */                                                             \
 	X(PIN_BASED_CTLS, 0x4000) X(PROC_BASED_CTLS, 0x4002)                     \

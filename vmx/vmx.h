@@ -30,7 +30,12 @@
 #define PIN_NMI_EXITING BIT(3)
 #define PIN_PREEMPTION_TIMER BIT(6)
 /* Primary processor-based controls */
+#define PROC_INTR_WINDOW_EXITING BIT(2)
+#define PROC_USE_TSC_OFFSETTING BIT(3)
 #define PROC_HLT_EXITING BIT(7)
+#define PROC_CR3_LOAD_EXITING BIT(15)
+#define PROC_CR3_STORE_EXITING BIT(16)
+#define PROC_USE_TPR_SHADOW BIT(21)
 #define PROC_MWAIT_EXITING BIT(10)
 #define PROC_CR8_LOAD_EXITING BIT(19)
 #define PROC_CR8_STORE_EXITING BIT(20)
@@ -39,7 +44,9 @@
 #define PROC_USE_MSR_BITMAPS BIT(28)
 #define PROC_SECONDARY_CTLS BIT(31)
 /* Secondary processor-based controls */
+#define PROC2_VIRT_APIC_ACCESSES BIT(0)
 #define PROC2_ENABLE_EPT BIT(1)
+#define PROC2_APIC_REG_VIRT BIT(8)
 #define PROC2_ENABLE_VPID BIT(5)
 #define PROC2_UNRESTRICTED_GUEST BIT(7)
 #define PROC2_ENABLE_PML BIT(17)
@@ -74,6 +81,7 @@ struct vmx_caps {
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	unsigned preempt_shift;               /* timer ticks every 2^shift TSC cycles */
 	bool ept_1g, ept_ad, pml, unrestricted;
+	bool pc_guests; /* unrestricted guest + APIC virtualization: PC guests (vmx/pc.h) */
 };
 
 /* The controls every VMCS starts from (required bits set, optional ones where allowed). */

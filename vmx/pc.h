@@ -1,0 +1,105 @@
+/*
+ * PC guests: unmodified multiboot kernels on a minimal PC platform (docs/platform.md).
+ *
+ *   vmx/pcvm.c    load the kernel, build its multiboot info, the vCPUs' start states
+ *                 (32-bit protected mode for the BSP, real mode after a SIPI for the APs)
+ *   vmx/pcirq.c   the local APICs: IPIs, INIT/SIPI, the timer, injection, HLT waiting
+ *   vmx/pcexit.c  the exits only PC guests take: CR access, MSRs, APIC page, port I/O
+ *   devices/      the devices themselves, pure C with host tests
+ *
+ * A VM is a PC VM when vm->pc is set; everything else in vmx/ treats it like any VM, so
+ * idle tracking, dirty logging, split and collapse apply to its memory unchanged.
+ */
+#ifndef EPTVISOR_VMX_PC_H
+#define EPTVISOR_VMX_PC_H
+
+#include "devices/pcio.h"
+#include "spinlock.h"
+#include "types.h"
+
+struct vm;
+struct vcpu;
+struct boot_mod;
+
+#define PC_APIC_GPA 0xfee00000ULL
+#define PC_MAX_MODS 8
+
+struct pc_vm {
+	spinlock_t io_lock; /* serialises the port devices between vCPUs */
+	struct pcio io;
+	char kernel_name[64];
+	bool ended;         /* the guest asked to end (exit port, reset) */
+	int exit_code;      /* the value it wrote, when ended */
+	char how[96];       /* how it ended, for the log */
+	u64 msr_unknown;    /* RDMSR/WRMSR of MSRs the platform does not have (#GP injected) */
+	u64 mmio_unassigned;/* accesses to guest-physical addresses with nothing behind them */
+	int blocked;        /* vCPUs waiting with nothing that could wake them */
+	gpa_t entry, info;  /* the kernel's entry point and its multiboot information */
+	u32 magic;          /* the multiboot boot-loader magic for EAX */
+};
+
+/* What to run: the kernel image (hypervisor memory), its command line and modules. */
+struct pc_spec {
+	const char *name;    /* the kernel's name: the first word of its command line */
+	const u8 *image;
+	u64 image_len;
+	const char *args;    /* after the name */
+	int ncpus;           /* vCPUs the VM will have (fw_cfg tells the guest) */
+	int nmods;
+	const struct boot_mod *mods[PC_MAX_MODS];
+};
+
+/* Make vm a PC VM running spec's kernel on vCPU 0; the other vCPUs wait for a SIPI.
+ * 0, or -errno with a reason printed by name (a bad image is refused, nothing else). */
+int pc_vm_setup(struct vm *vm, const struct pc_spec *spec);
+/* The same from GRUB modules: `kernel` and the comma-separated `mods` are module names
+ * (a path's last part will do). -ENOENT when a module is missing, -ENODEV without the
+ * VMX features PC guests need. */
+int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, const char *mods,
+		       int ncpus);
+void pc_vm_teardown(struct vm *vm);
+/* Per-vCPU state: the virtual-APIC page. */
+int pc_vcpu_init(struct vcpu *v);
+void pc_vcpu_free(struct vcpu *v);
+/* vcpu.c, with the VMCS current: PC controls and the start state. */
+void pc_setup_controls(struct vcpu *v);
+void pc_setup_guest_state(struct vcpu *v);
+/* The guest's end, as QEMU would report it: prints one "guest exit" line. */
+void pc_report_end(struct vm *vm);
+
+/* vmx/pcirq.c */
+/* Before every entry: wait for a SIPI / an interrupt as the vCPU's state needs, then
+ * inject what is pending. false: the VM is stopping, do not enter. */
+bool pc_before_entry(struct vcpu *v);
+/* After every exit: an event whose delivery the exit interrupted is delivered again. */
+void pc_after_exit(struct vcpu *v);
+bool pc_handle_hlt(struct vcpu *v);
+bool pc_handle_interrupt_window(struct vcpu *v);
+/* A guest ICR write asked for this IPI. */
+struct vlapic_ipi;
+void pc_send_ipi(struct vcpu *from, const struct vlapic_ipi *ipi);
+/* Preemption-timer ticks until this vCPU's APIC timer fires (~0 when not armed). */
+u64 pc_timer_ticks(struct vcpu *v);
+u64 pc_now_ns(void);
+
+/* vmx/pcexit.c: true to re-enter the guest */
+bool pc_handle_cr(struct vcpu *v);
+bool pc_handle_msr(struct vcpu *v, bool write);
+bool pc_handle_io(struct vcpu *v);
+bool pc_handle_cpuid(struct vcpu *v);
+bool pc_handle_apic_write(struct vcpu *v);
+bool pc_handle_apic_access(struct vcpu *v);
+/* An EPT violation outside every memslot: unassigned MMIO (reads all-ones) or a stop. */
+bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual);
+/* Queue a hardware exception for the next entry. */
+void pc_skip_instruction(struct vcpu *v);
+u64 pc_hw_cr0(u64 guest_cr0);
+void pc_sipi_state(struct vcpu *v, int vector);
+bool pc_entry_recheck(struct vcpu *v);
+int pc_msr_bitmap_init(void);
+void pc_msr_reset_hw(void);
+extern hpa_t vmx_msr_bitmap_pa;
+
+void pc_inject_exception(struct vcpu *v, int vector, bool has_error, u32 error);
+
+#endif

@@ -1,0 +1,563 @@
+/*
+ * PC guests, part 3: the exits only PC guests take. The guest switches modes itself
+ * (unrestricted guest): the hypervisor watches CR0.PG and CR4.PAE to keep EFER.LMA and the
+ * IA-32e-mode-guest entry control in step (SDM Vol. 3C 25.3, 26.3.1.1), handles the MSRs
+ * the MSR bitmap intercepts, emulates the port devices (devices/), and completes the APIC
+ * accesses the CPU hands back (APIC-write exits after a register write, APIC-access exits
+ * for registers it cannot virtualize, which need the guest's instruction decoded).
+ */
+#include "arch/cpu.h"
+#include "devices/cpuid.h"
+#include "devices/gwalk.h"
+#include "devices/insn.h"
+#include "drivers/console.h"
+#include "errno.h"
+#include "lib.h"
+#include "mm/mm.h"
+#include "vmx/exit.h"
+#include "vmx/pc.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+#include "vmx/vmx_asm.h"
+
+#define EXC_UD 6
+#define EXC_GP 13
+#define CR0_CD BIT(30)
+#define CR0_NW BIT(29)
+#define CR4_PSE BIT(4)
+#define CR4_LA57 BIT(12)
+#define EFER_SCE BIT(0)
+#define LOG_LIMIT 16 /* messages of one kind per VM, then only counted */
+
+/* ---- guest registers by x86 number ---------------------------------------------------- */
+
+static u64 *gpr(struct vcpu *v, int n)
+{
+	struct guest_regs *r = &v->regs;
+	u64 *const map[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, NULL,   &r->rbp, &r->rsi, &r->rdi,
+			       &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15 };
+
+	return map[n & 15];
+}
+
+static u64 gpr_get(struct vcpu *v, int n)
+{
+	return n == 4 ? vmcs_read(GUEST_RSP) : *gpr(v, n);
+}
+
+/* Write `size` bytes of a register as the CPU does: 32-bit writes zero the upper half,
+ * 8- and 16-bit writes merge. (8-bit AH..BH without REX are not distinguished.) */
+static void gpr_set(struct vcpu *v, int n, int size, u64 val)
+{
+	u64 old = gpr_get(v, n), mask = size == 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+	u64 now = size >= 4 ? val & mask : (old & ~mask) | (val & mask);
+
+	if (n == 4)
+		vmcs_write(GUEST_RSP, now);
+	else
+		*gpr(v, n) = now;
+}
+
+static bool stop(struct vcpu *v, u32 reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static bool stop(struct vcpu *v, u32 reason, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	vm_stop(v->vm, reason, "vcpu %d: %s", v->id, why);
+	printk("pc: VM '%s' stopped: vcpu %d: %s\n", v->vm->name, v->id, why);
+	vcpu_dump(v, why);
+	return false;
+}
+
+/* ---- control registers ---------------------------------------------------------------- */
+
+static u64 guest_cr0(void)
+{
+	u64 mask = vmcs_read(CR0_GUEST_HOST_MASK);
+
+	return (vmcs_read(GUEST_CR0) & ~mask) | (vmcs_read(CR0_READ_SHADOW) & mask);
+}
+
+static u64 guest_cr4(void)
+{
+	u64 mask = vmcs_read(CR4_GUEST_HOST_MASK);
+
+	return (vmcs_read(GUEST_CR4) & ~mask) | (vmcs_read(CR4_READ_SHADOW) & mask);
+}
+
+/* PAE paging outside long mode: the CPU takes the PDPTEs from the VMCS at entry, so a CR0
+ * or CR4 write we emulate must load them as the CPU would (SDM 4.4.1). */
+static int load_pdptes(struct vcpu *v, u64 cr0, u64 cr4, u64 efer)
+{
+	u64 pdpte[4];
+
+	if (!(cr0 & CR0_PG) || !(cr4 & CR4_PAE) || (efer & EFER_LMA))
+		return 0;
+	if (vm_copy_from_guest(v->vm, pdpte, vmcs_read(GUEST_CR3) & ~0x1fULL, sizeof(pdpte)))
+		return -EFAULT;
+	vmcs_write(GUEST_PDPTE0, pdpte[0]);
+	vmcs_write(GUEST_PDPTE1, pdpte[1]);
+	vmcs_write(GUEST_PDPTE2, pdpte[2]);
+	vmcs_write(GUEST_PDPTE3, pdpte[3]);
+	return 0;
+}
+
+static void set_long_mode(bool on)
+{
+	u64 efer = vmcs_read(GUEST_IA32_EFER), entry = vmcs_read(ENTRY_CTLS);
+
+	vmcs_write(GUEST_IA32_EFER, on ? efer | EFER_LMA : efer & ~EFER_LMA);
+	vmcs_write(ENTRY_CTLS, on ? entry | ENTRY_IA32E_MODE_GUEST : entry & ~ENTRY_IA32E_MODE_GUEST);
+}
+
+/* MOV to CR0 (SDM Vol. 3A 2.5, 9.8.5: IA-32e mode is activated by setting PG with LME). */
+static bool guest_write_cr0(struct vcpu *v, u64 val)
+{
+	u64 old = guest_cr0(), efer = vmcs_read(GUEST_IA32_EFER), cr4 = guest_cr4();
+
+	val |= CR0_ET;
+	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
+		goto gp;
+	if (!(old & CR0_PG) && (val & CR0_PG) && (efer & EFER_LME)) {
+		if (!(cr4 & CR4_PAE))
+			goto gp;
+		set_long_mode(true);
+	} else if ((old & CR0_PG) && !(val & CR0_PG) && (efer & EFER_LMA)) {
+		set_long_mode(false);
+	}
+	vmcs_write(CR0_READ_SHADOW, val);
+	vmcs_write(GUEST_CR0, pc_hw_cr0(val));
+	if (load_pdptes(v, val, cr4, vmcs_read(GUEST_IA32_EFER)))
+		goto gp;
+	/* A paging-mode change flushes the guest's TLB on bare metal; the CPU did not run
+	 * this MOV, so flush the vCPU's VPID-tagged translations ourselves. */
+	if ((old ^ val) & (CR0_PG | CR0_PE | CR0_WP))
+		invvpid(INVVPID_SINGLE, v->vpid);
+	pc_skip_instruction(v);
+	return true;
+gp:
+	pc_inject_exception(v, EXC_GP, true, 0);
+	return true;
+}
+
+static bool guest_write_cr4(struct vcpu *v, u64 val)
+{
+	u64 old = guest_cr4(), efer = vmcs_read(GUEST_IA32_EFER);
+	u64 fixed1 = vmx_caps.cr4_fixed1 & ~(u64)CR4_VMXE; /* no VMX inside */
+
+	if ((val & ~fixed1) || (val & CR4_LA57) || ((efer & EFER_LMA) && !(val & CR4_PAE)))
+		goto gp;
+	vmcs_write(CR4_READ_SHADOW, val);
+	vmcs_write(GUEST_CR4, val | vmx_caps.cr4_fixed0);
+	if (load_pdptes(v, guest_cr0(), val, efer))
+		goto gp;
+	/* PAE, PSE and PGE changes flush the guest's TLB on bare metal (SDM 4.10.4.1). */
+	if ((old ^ val) & (CR4_PAE | CR4_PSE | CR4_PGE))
+		invvpid(INVVPID_SINGLE, v->vpid);
+	pc_skip_instruction(v);
+	return true;
+gp:
+	pc_inject_exception(v, EXC_GP, true, 0);
+	return true;
+}
+
+bool pc_handle_cr(struct vcpu *v)
+{
+	u64 q = vmcs_read(EXIT_QUALIFICATION);
+	int cr = q & 15, type = (q >> 4) & 3;
+	u64 val = gpr_get(v, (q >> 8) & 15);
+
+	if (type == 0 && cr == 0)
+		return guest_write_cr0(v, val);
+	if (type == 0 && cr == 4)
+		return guest_write_cr4(v, val);
+	return stop(v, EXIT_CR_ACCESS, "control-register access not emulated (qualification "
+		    "0x%lx: CR%d, access type %d)", q, cr, type);
+}
+
+/* ---- MSRs ----------------------------------------------------------------------------- */
+
+hpa_t vmx_msr_bitmap_pa = INVALID_HPA;
+
+/* Guest MSRs the hardware keeps while the guest runs (the host never uses them): reads and
+ * writes go straight through; they are reset on every vCPU load (vcpu.c) so nothing leaks
+ * from one VM to the next. */
+static const u32 passthrough_msrs[] = {
+	0x174, 0x175, 0x176,            /* SYSENTER_CS/ESP/EIP: saved in the VMCS at every exit */
+	0xc0000081, 0xc0000082,         /* STAR, LSTAR */
+	0xc0000083, 0xc0000084,         /* CSTAR, SFMASK */
+	0xc0000100, 0xc0000101,         /* FS_BASE, GS_BASE: the VMCS segment bases */
+	0xc0000102,                     /* KERNEL_GS_BASE */
+};
+
+static void bitmap_allow(u8 *bm, u32 msr)
+{
+	u32 off = msr >= 0xc0000000 ? 1024 : 0, bit = msr & 0x1fff;
+
+	bm[off + bit / 8] &= ~(1 << (bit % 8));        /* reads */
+	bm[2048 + off + bit / 8] &= ~(1 << (bit % 8)); /* writes */
+}
+
+int pc_msr_bitmap_init(void)
+{
+	u8 *bm;
+
+	if (vmx_msr_bitmap_pa != INVALID_HPA)
+		return 0;
+	vmx_msr_bitmap_pa = alloc_zeroed_frame();
+	if (vmx_msr_bitmap_pa == INVALID_HPA)
+		return -ENOMEM;
+	bm = phys_to_virt(vmx_msr_bitmap_pa);
+	memset(bm, 0xff, PAGE_SIZE); /* every other MSR exits */
+	for (size_t i = 0; i < ARRAY_SIZE(passthrough_msrs); i++)
+		bitmap_allow(bm, passthrough_msrs[i]);
+	return 0;
+}
+
+void pc_msr_reset_hw(void)
+{
+	for (size_t i = 3; i < ARRAY_SIZE(passthrough_msrs); i++)
+		if (passthrough_msrs[i] != 0xc0000101) /* GS_BASE: the host's percpu pointer */
+			wrmsr(passthrough_msrs[i], 0);
+}
+
+static const char *msr_name(u32 msr)
+{
+	switch (msr) {
+	case 0x48: return "IA32_SPEC_CTRL";
+	case 0x49: return "IA32_PRED_CMD";
+	case 0x10a: return "IA32_ARCH_CAPABILITIES";
+	case 0xce: return "MSR_PLATFORM_INFO";
+	case 0x198: return "IA32_PERF_STATUS";
+	case 0x199: return "IA32_PERF_CTL";
+	case 0x1a2: return "MSR_TEMPERATURE_TARGET";
+	case 0x38f: return "IA32_PERF_GLOBAL_CTRL";
+	case 0x6e0: return "IA32_TSC_DEADLINE";
+	case 0xc0000103: return "IA32_TSC_AUX";
+	case 0xc0010015: return "AMD HWCR";
+	}
+	if (msr >= 0x800 && msr <= 0x8ff)
+		return "x2APIC register (x2APIC is not offered)";
+	if (msr >= 0x480 && msr <= 0x493)
+		return "IA32_VMX_* (VMX is not offered)";
+	if (msr >= 0x200 && msr <= 0x2ff)
+		return "MTRR";
+	return "not known to eptvisor";
+}
+
+static bool msr_gp(struct vcpu *v, bool write, u32 msr, u64 val)
+{
+	struct pc_vm *pc = v->vm->pc;
+
+	if (pc->msr_unknown++ < LOG_LIMIT)
+		printk("pc: VM '%s': vcpu %d: %s of MSR 0x%x (%s)%s: #GP injected\n", v->vm->name,
+		       v->id, write ? "WRMSR" : "RDMSR", msr, msr_name(msr), write ? "" : "");
+	(void)val;
+	pc_inject_exception(v, EXC_GP, true, 0);
+	return true;
+}
+
+static bool pat_valid(u64 pat)
+{
+	for (int i = 0; i < 8; i++) {
+		u8 t = (pat >> (i * 8)) & 0xff;
+
+		if (t == 2 || t == 3 || t > 7)
+			return false;
+	}
+	return true;
+}
+
+static int msr_read(struct vcpu *v, u32 msr, u64 *val)
+{
+	switch (msr) {
+	case 0x10: *val = rdtsc() + v->tsc_offset; return 0;           /* IA32_TSC */
+	case 0x1b: *val = v->apic_base; return 0;                        /* IA32_APIC_BASE */
+	case 0x3a: *val = 1; return 0;               /* FEATURE_CONTROL: locked, VMX off */
+	case 0x8b: *val = 0; return 0;                                   /* BIOS_SIGN_ID */
+	case 0xfe: *val = 0; return 0;           /* MTRRCAP: no variable or fixed ranges */
+	case 0x179: case 0x17a: *val = 0; return 0;            /* MCG_CAP, MCG_STATUS */
+	case 0x1a0: *val = 1; return 0;                /* MISC_ENABLE: fast strings */
+	case 0x277: *val = v->pat; return 0;
+	case 0x2ff: *val = v->mtrr_def_type; return 0;
+	case 0xc0000080: *val = vmcs_read(GUEST_IA32_EFER); return 0;
+	}
+	return -ENOENT;
+}
+
+static int msr_write(struct vcpu *v, u32 msr, u64 val)
+{
+	u64 efer = vmcs_read(GUEST_IA32_EFER);
+
+	switch (msr) {
+	case 0x10: /* IA32_TSC: the guest's TSC is the host's plus an offset */
+		v->tsc_offset = val - rdtsc();
+		vmcs_write(TSC_OFFSET, v->tsc_offset);
+		return 0;
+	case 0x1b: /* the APIC stays at 0xfee00000 in xAPIC mode; BSP and enable as written */
+		if ((val & ~(u64)(BIT(8) | BIT(11))) != PC_APIC_GPA)
+			return -EINVAL;
+		v->apic_base = val;
+		return 0;
+	case 0x79: case 0x8b: case 0x17a: case 0x1a0:
+		return 0; /* microcode update, BIOS_SIGN_ID, MCG_STATUS, MISC_ENABLE: ignored */
+	case 0x277:
+		if (!pat_valid(val))
+			return -EINVAL;
+		v->pat = val;
+		return 0;
+	case 0x2ff:
+		if (val & ~0xcffULL)
+			return -EINVAL;
+		v->mtrr_def_type = val;
+		return 0;
+	case 0xc0000080: /* EFER: SCE, LME, NXE; LMA follows CR0.PG (write_cr0) */
+		if (val & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
+			return -EINVAL;
+		if ((guest_cr0() & CR0_PG) && ((val ^ efer) & EFER_LME))
+			return -EINVAL;
+		vmcs_write(GUEST_IA32_EFER, (val & ~(u64)EFER_LMA) | (efer & EFER_LMA));
+		return 0;
+	}
+	return -ENOENT;
+}
+
+bool pc_handle_msr(struct vcpu *v, bool write)
+{
+	u32 msr = (u32)v->regs.rcx;
+	u64 val = (v->regs.rdx << 32) | (u32)v->regs.rax;
+	int r;
+
+	if (write) {
+		r = msr_write(v, msr, val);
+	} else {
+		r = msr_read(v, msr, &val);
+		if (!r) {
+			v->regs.rax = (u32)val;
+			v->regs.rdx = val >> 32;
+		}
+	}
+	if (r == -ENOENT)
+		return msr_gp(v, write, msr, val);
+	if (r) {
+		printk("pc: VM '%s': vcpu %d: WRMSR 0x%x value 0x%lx refused: #GP injected\n",
+		       v->vm->name, v->id, msr, val);
+		pc_inject_exception(v, EXC_GP, true, 0);
+		return true;
+	}
+	pc_skip_instruction(v);
+	return true;
+}
+
+/* ---- CPUID and port I/O --------------------------------------------------------------- */
+
+bool pc_handle_cpuid(struct vcpu *v)
+{
+	struct guest_regs *r = &v->regs;
+	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
+	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
+	struct cpuid_regs4 out = cpuid_guest_view((u32)r->rax, (u32)r->rcx,
+						  (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx },
+						  &g);
+
+	r->rax = out.eax, r->rbx = out.ebx, r->rcx = out.ecx, r->rdx = out.edx;
+	pc_skip_instruction(v);
+	return true;
+}
+
+/* The guest ended itself (exit port, reset): the VM stops, its code is the result. */
+static bool guest_ended(struct vcpu *v)
+{
+	struct pc_vm *pc = v->vm->pc;
+
+	pc->ended = true;
+	pc->exit_code = pc->io.exit_code;
+	snprintf(pc->how, sizeof(pc->how), "%s", pc->io.exit_how);
+	vm_stop(v->vm, VM_STOP_GUEST_EXIT, "guest exit: code %d by %s", pc->exit_code, pc->how);
+	return false;
+}
+
+bool pc_handle_io(struct vcpu *v)
+{
+	u64 q = vmcs_read(EXIT_QUALIFICATION);
+	struct pc_vm *pc = v->vm->pc;
+	int size = (int)(q & 7) + 1;
+	bool in = q & BIT(3);
+	u16 port = q >> 16;
+	u32 val = (u32)v->regs.rax;
+	enum pcio_result r;
+
+	if (q & BIT(4))
+		return stop(v, EXIT_IO, "string I/O (INS/OUTS) on port 0x%x is not emulated", port);
+	spin_lock(&pc->io_lock);
+	r = pcio_access(&pc->io, port, size, in, &val);
+	spin_unlock(&pc->io_lock);
+	if (in)
+		gpr_set(v, 0, size, val);
+	pc_skip_instruction(v);
+	if (r == PCIO_EXIT)
+		return guest_ended(v);
+	return true;
+}
+
+/* ---- guest memory through the guest's own page tables --------------------------------- */
+
+static int read_phys(void *ctx, u64 gpa, u64 *val)
+{
+	return vm_copy_from_guest(ctx, val, gpa, sizeof(*val)) ? -EFAULT : 0;
+}
+
+static int cs_mode(void)
+{
+	u64 ar = vmcs_read(GUEST_CS_AR);
+
+	if ((vmcs_read(GUEST_IA32_EFER) & EFER_LMA) && (ar & BIT(13)))
+		return 64;
+	return (ar & BIT(14)) ? 32 : 16;
+}
+
+/* Fetch the bytes of the instruction at CS:RIP (up to 15; fewer at the end of mapped
+ * memory). Returns how many, or -EFAULT when not even the first is reachable. */
+static int fetch_insn(struct vcpu *v, u8 *buf)
+{
+	/* PAE outside long mode: the CPU walks from the PDPTEs it loaded (VMCS), not memory. */
+	const u64 pdptr[4] = { vmcs_read(GUEST_PDPTE0), vmcs_read(GUEST_PDPTE1),
+			       vmcs_read(GUEST_PDPTE2), vmcs_read(GUEST_PDPTE3) };
+	struct gwalk_cpu cpu = { .cr0 = guest_cr0(), .cr3 = vmcs_read(GUEST_CR3),
+				 .cr4 = guest_cr4(), .efer = vmcs_read(GUEST_IA32_EFER),
+				 .pdptr = pdptr };
+	u64 lin = vmcs_read(GUEST_CS_BASE) + vmcs_read(GUEST_RIP);
+	int n = 0;
+
+	if (cs_mode() != 64)
+		lin &= 0xffffffffULL;
+	while (n < 15) {
+		u64 gpa;
+		int chunk = (int)MIN((u64)(15 - n), PAGE_SIZE - ((lin + n) & (PAGE_SIZE - 1)));
+
+		if (gwalk_translate(&cpu, lin + n, read_phys, v->vm, &gpa) ||
+		    vm_copy_from_guest(v->vm, buf + n, gpa, chunk))
+			break;
+		n += chunk;
+	}
+	return n ? n : -EFAULT;
+}
+
+/* Decode the MOV at RIP; false (and the VM stopped, naming the bytes) when it is not one. */
+static bool decode_mov(struct vcpu *v, const char *what, struct insn_mov *m)
+{
+	u8 b[15] = { 0 };
+	int n = fetch_insn(v, b);
+
+	if (n > 0 && !insn_decode_mov(b, n, cs_mode(), m))
+		return true;
+	stop(v, EXIT_APIC_ACCESS, "%s by an instruction eptvisor cannot emulate (bytes %02x %02x "
+	     "%02x %02x %02x %02x; only MOV forms are)", what, b[0], b[1], b[2], b[3], b[4], b[5]);
+	return false;
+}
+
+static void complete_read(struct vcpu *v, const struct insn_mov *m, u64 val)
+{
+	u64 now = insn_mov_dst(m, gpr_get(v, m->reg), val);
+
+	if (m->reg == 4)
+		vmcs_write(GUEST_RSP, now);
+	else
+		*gpr(v, m->reg) = now;
+	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+}
+
+static u64 write_value(struct vcpu *v, const struct insn_mov *m)
+{
+	return insn_mov_src(m, m->reg < 0 ? 0 : gpr_get(v, m->reg));
+}
+
+/* ---- the APIC page -------------------------------------------------------------------- */
+
+static void apic_log(struct vcpu *v, const char *fmt, u32 off, u64 val)
+{
+	if (v->apic_logged++ < LOG_LIMIT) {
+		printk("pc: VM '%s': vcpu %d: ", v->vm->name, v->id);
+		printk(fmt, off, val);
+		printk("\n");
+	}
+}
+
+static void apic_write(struct vcpu *v, u32 off, u32 val)
+{
+	struct vlapic_ipi ipi;
+	int r = vlapic_write(&v->lapic, off, val, pc_now_ns(), &ipi);
+
+	if (r == 1)
+		pc_send_ipi(v, &ipi);
+	else if (r < 0)
+		apic_log(v, "APIC write to offset 0x%x (value 0x%lx) ignored: read-only or reserved",
+			 off, val);
+}
+
+/* Trap-like: the CPU already stored the value in the virtual-APIC page and moved RIP on. */
+bool pc_handle_apic_write(struct vcpu *v)
+{
+	u32 off = vmcs_read(EXIT_QUALIFICATION) & 0xff0;
+
+	apic_write(v, off, v->apic_page[off / 4]);
+	return true;
+}
+
+/* Fault-like: a read the CPU cannot serve from the page (PPR, TMCCT, ...) or a write to a
+ * register it does not virtualize. Emulated by decoding the guest's MOV. */
+bool pc_handle_apic_access(struct vcpu *v)
+{
+	u64 q = vmcs_read(EXIT_QUALIFICATION);
+	u32 off = q & 0xfff, type = (q >> 12) & 15;
+	struct insn_mov m;
+
+	if (type > 1)
+		return stop(v, EXIT_APIC_ACCESS, "APIC page access of type %u (instruction fetch "
+			    "or during event delivery) at offset 0x%x", type, off);
+	if (!decode_mov(v, "APIC page access", &m))
+		return false;
+	if (!m.write) {
+		u64 reg = vlapic_read(&v->lapic, off & 0xff0, pc_now_ns());
+
+		complete_read(v, &m, reg >> ((off & 3) * 8));
+		return true;
+	}
+	if ((off & 15) || m.size != 4)
+		apic_log(v, "APIC write to offset 0x%x (value 0x%lx) ignored: not a 32-bit aligned "
+			 "register access", off, write_value(v, &m));
+	else
+		apic_write(v, off, (u32)write_value(v, &m));
+	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m.len);
+	return true;
+}
+
+/* An EPT violation at a gpa in no memslot. A data access is emulated as QEMU's unassigned
+ * memory (reads all-ones, writes dropped); an instruction fetch there stops the VM. */
+bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual)
+{
+	struct pc_vm *pc = v->vm->pc;
+	struct insn_mov m;
+
+	if (qual & BIT(2))
+		return stop(v, EXIT_EPT_VIOLATION, "jump to unmapped memory: instruction fetch at "
+			    "gpa 0x%lx (no RAM or device there; guest RAM ends at 0x%lx)", gpa,
+			    (unsigned long)(v->vm->slots[0].npages * PAGE_SIZE));
+	if (!decode_mov(v, "access to unassigned memory", &m))
+		return false;
+	if (pc->mmio_unassigned++ < LOG_LIMIT)
+		printk("pc: VM '%s': vcpu %d: %s of unassigned gpa 0x%lx (%s)\n", v->vm->name, v->id,
+		       m.write ? "write" : "read", gpa,
+		       m.write ? "dropped" : "reads as all-ones");
+	if (m.write)
+		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m.len);
+	else
+		complete_read(v, &m, ~0ULL);
+	return true;
+}

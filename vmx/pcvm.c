@@ -1,0 +1,384 @@
+/*
+ * PC guests, part 1: loading a multiboot kernel as QEMU's `-kernel` does, and the state
+ * each vCPU starts in. Guest memory layout (QEMU's, so the kernel finds what it expects):
+ *
+ *   0 .. 640K          RAM (page 0 too: APs' trampolines live there)
+ *   640K .. 1M         RAM here (QEMU: VGA and BIOS); the memory map marks it reserved
+ *   1M .. end of image the kernel's segments, where its program headers say
+ *   next page ..       the multiboot information, command line, then each module
+ *   .. guest_mem       free RAM
+ *   0xfee00000         the local APIC page (APIC-access page, see vmx/pcirq.c)
+ */
+#include "arch/cpu.h"
+#include "boot/bootinfo.h"
+#include "drivers/console.h"
+#include "errno.h"
+#include "lib.h"
+#include "loader/mbimage.h"
+#include "loader/mbinfo.h"
+#include "mm/mm.h"
+#include "vmx/pc.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+#define PC_INFO_BYTES (16 * 1024) /* multiboot info, memory map and strings */
+
+#define AR_CODE32 0xc09b  /* present, S, execute/read accessed, D, G */
+#define AR_DATA32 0xc093  /* present, S, read/write accessed, D/B, G */
+#define AR_CODE16 0x009b  /* real mode: execute/read accessed, byte granular */
+#define AR_DATA16 0x0093
+#define AR_TSS32_BUSY 0x008b
+#define AR_UNUSABLE BIT(16)
+
+/* One frame every PC VM's EPT maps at 0xfee00000: the CPU recognises the APIC page by this
+ * host address (VMCS APIC-access address) and never lets the guest touch its contents. */
+static hpa_t apic_access_pa = INVALID_HPA;
+
+static int map_apic_page(struct vm *vm)
+{
+	if (apic_access_pa == INVALID_HPA)
+		apic_access_pa = alloc_zeroed_frame();
+	if (apic_access_pa == INVALID_HPA)
+		return -ENOMEM;
+	return ept_map(&vm->ept, gpa_to_gfn(PC_APIC_GPA), hpa_to_hfn(apic_access_pa), 1, 1,
+		       EPT_R | EPT_W | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE);
+}
+
+static int copy_segments(struct vm *vm, const struct pc_spec *spec, const struct mb_image *im)
+{
+	for (int i = 0; i < im->nsegs; i++) {
+		const struct mb_segment *s = &im->seg[i];
+		int err = vm_copy_to_guest(vm, s->gpa, spec->image + s->file_off, s->filesz);
+
+		/* The bss (memsz beyond filesz) needs no zeroing: every guest page starts zeroed. */
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Place the modules after the info area, each page aligned, and describe them. */
+static int place_modules(struct vm *vm, const struct pc_spec *spec, gpa_t *next,
+			 struct mb_module_desc *desc)
+{
+	for (int i = 0; i < spec->nmods; i++) {
+		const struct boot_mod *m = spec->mods[i];
+		u64 len = m->end - m->start;
+
+		if (*next + len > vm->slots[0].npages * PAGE_SIZE)
+			return -ENOSPC;
+		if (vm_copy_to_guest(vm, *next, phys_to_virt(m->start), len))
+			return -EFAULT;
+		desc[i] = (struct mb_module_desc){ .start = *next, .end = *next + len,
+						   .cmdline = m->name };
+		*next = ALIGN_UP(*next + len, PAGE_SIZE);
+	}
+	return 0;
+}
+
+static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, u32 *magic,
+		       gpa_t *info)
+{
+	static struct mb_image im; /* scenarios run one at a time, on CPU 0 */
+	struct mb_module_desc mods[PC_MAX_MODS];
+	u64 ram = vm->slots[0].npages * PAGE_SIZE;
+	char cmdline[320], err[160];
+	gpa_t info_gpa, next;
+	u8 *buf;
+	s64 at;
+	int r;
+
+	r = mb_image_parse(spec->image, spec->image_len, ram, 0, 0, &im, err, sizeof(err));
+	if (r) {
+		printk("pc: VM '%s': kernel '%s' refused: %s\n", vm->name, spec->name, err);
+		return r;
+	}
+	printk("pc: VM '%s': kernel '%s': multiboot %d, %s, %d segment(s) at 0x%lx-0x%lx, "
+	       "entry 0x%lx\n", vm->name, spec->name, im.version, im.format, im.nsegs, im.lowest,
+	       im.highest_end, im.entry);
+	r = copy_segments(vm, spec, &im);
+	info_gpa = ALIGN_UP(im.highest_end, PAGE_SIZE);
+	next = info_gpa + PC_INFO_BYTES;
+	if (!r)
+		r = place_modules(vm, spec, &next, mods);
+	if (r) {
+		printk("pc: VM '%s': kernel '%s' does not fit in %lu MiB of guest RAM (error %d)\n",
+		       vm->name, spec->name, ram >> 20, r);
+		return r;
+	}
+	snprintf(cmdline, sizeof(cmdline), "%s%s%s", spec->name, spec->args[0] ? " " : "",
+		 spec->args);
+	buf = kzalloc(PC_INFO_BYTES);
+	if (!buf)
+		return -ENOMEM;
+	at = mb_info_build(im.version,
+			   &(struct mb_guest_desc){ .ram_bytes = ram, .cmdline = cmdline,
+						    .loader_name = "eptvisor",
+						    .nmods = spec->nmods, .mods = mods },
+			   buf, PC_INFO_BYTES, info_gpa);
+	r = at < 0 ? (int)at : vm_copy_to_guest(vm, info_gpa, buf, PC_INFO_BYTES);
+	kfree(buf, PC_INFO_BYTES);
+	if (r)
+		return r;
+	*entry = im.entry;
+	*info = (gpa_t)at;
+	*magic = im.version == 2 ? MB2_BOOTLOADER_MAGIC : MB1_BOOTLOADER_MAGIC;
+	return 0;
+}
+
+/* A complete line of the guest's UART output, into eptvisor's log under the VM's name. */
+static void uart_line(void *ctx, const char *line)
+{
+	printk("[guest %s] %s\n", ((struct vm *)ctx)->name, line);
+}
+
+static u64 io_now_ns(void *ctx)
+{
+	(void)ctx;
+	return pc_now_ns();
+}
+
+int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
+{
+	struct pc_vm *pc = kzalloc(sizeof(*pc));
+	gpa_t entry, info;
+	u32 magic;
+	int r;
+
+	if (!pc)
+		return -ENOMEM;
+	vm->pc = pc;
+	snprintf(pc->kernel_name, sizeof(pc->kernel_name), "%s", spec->name);
+	/* kzalloc: io_lock starts unlocked (SPINLOCK_INIT is all zeroes). */
+	pcio_init(&pc->io, &(struct pcio_config){ .ram_bytes = vm->slots[0].npages * PAGE_SIZE,
+						  .ncpus = (u16)spec->ncpus },
+		  &(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
+	r = load_kernel(vm, spec, &entry, &magic, &info);
+	if (!r)
+		r = map_apic_page(vm);
+	if (r)
+		return r;
+	pc->entry = entry;
+	pc->magic = magic;
+	pc->info = info;
+	return 0;
+}
+
+void pc_vm_teardown(struct vm *vm)
+{
+	kfree(vm->pc, sizeof(*vm->pc));
+	vm->pc = NULL;
+}
+
+int pc_vcpu_init(struct vcpu *v)
+{
+	v->apic_page_pa = alloc_zeroed_frame();
+	if (v->apic_page_pa == INVALID_HPA)
+		return -ENOMEM;
+	v->apic_page = phys_to_virt(v->apic_page_pa);
+	vlapic_init(&v->lapic, v->apic_page, v->id, pc_now_ns());
+	v->apic_base = PC_APIC_GPA | BIT(11) | (v->id == 0 ? BIT(8) : 0); /* enabled, BSP */
+	v->pat = 0x0007040600070406ULL; /* the power-on PAT */
+	v->sipi_vector = -1;
+	v->pc_state = v->id == 0 ? PC_RUNNING : PC_WAIT_SIPI;
+	return 0;
+}
+
+void pc_vcpu_free(struct vcpu *v)
+{
+	if (v->apic_page)
+		frame_free(&frames, hpa_to_hfn(v->apic_page_pa));
+	v->apic_page = NULL;
+}
+
+void pc_setup_controls(struct vcpu *v)
+{
+	u64 proc = vmcs_read(PROC_BASED_CTLS);
+
+	/* The APIC: TPR shadow + APIC-access page + register virtualization (vmx/pcirq.c);
+	 * CR8 then reads and writes the virtual TPR without exits. */
+	proc |= PROC_USE_TPR_SHADOW | PROC_USE_MSR_BITMAPS | PROC_USE_TSC_OFFSETTING;
+	proc &= ~(PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING | PROC_CR3_LOAD_EXITING |
+		  PROC_CR3_STORE_EXITING | PROC_INTR_WINDOW_EXITING);
+	vmcs_write(PROC_BASED_CTLS, proc);
+	vmcs_write(PROC_BASED_CTLS2, vmcs_read(PROC_BASED_CTLS2) | PROC2_UNRESTRICTED_GUEST |
+					     PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT);
+	vmcs_write(VIRTUAL_APIC_ADDR, v->apic_page_pa);
+	vmcs_write(APIC_ACCESS_ADDR, apic_access_pa);
+	vmcs_write(TPR_THRESHOLD, 0);
+	vmcs_write(MSR_BITMAP, vmx_msr_bitmap_pa);
+	vmcs_write(TSC_OFFSET, v->tsc_offset);
+	/* The guest switches modes itself: it starts outside IA-32e mode. */
+	vmcs_write(ENTRY_CTLS, vmcs_read(ENTRY_CTLS) & ~ENTRY_IA32E_MODE_GUEST);
+	/* CR0: PG is ours to watch (EFER.LMA follows it); NE (and whatever else VMX fixes to 1
+	 * outside PE/PG) is forced on in hardware and shown as the guest wrote it. */
+	vmcs_write(CR0_GUEST_HOST_MASK, (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | CR0_PG);
+	vmcs_write(CR0_READ_SHADOW, CR0_PE | CR0_ET);
+	/* CR4: VMXE is forced on and hidden; PAE is watched (PDPTEs, long mode). */
+	vmcs_write(CR4_GUEST_HOST_MASK, vmx_caps.cr4_fixed0 | CR4_PAE);
+	vmcs_write(CR4_READ_SHADOW, 0);
+}
+
+static void set_segment(enum vmcs_field sel, u16 value, u64 base, u32 limit, u32 ar)
+{
+	u32 idx = sel - GUEST_ES_SEL; /* same layout as vcpu.c's setup_segment */
+
+	vmcs_write_at(sel, "GUEST_*_SEL", value, __FILE__, __LINE__);
+	vmcs_write_at(GUEST_ES_BASE + idx, "GUEST_*_BASE", base, __FILE__, __LINE__);
+	vmcs_write_at(GUEST_ES_LIMIT + idx, "GUEST_*_LIMIT", limit, __FILE__, __LINE__);
+	vmcs_write_at(GUEST_ES_AR + idx, "GUEST_*_AR", ar, __FILE__, __LINE__);
+}
+
+static void common_state(void)
+{
+	set_segment(GUEST_LDTR_SEL, 0, 0, 0, AR_UNUSABLE);
+	set_segment(GUEST_TR_SEL, 0, 0, 0xffff, AR_TSS32_BUSY);
+	vmcs_write(GUEST_GDTR_BASE, 0);
+	vmcs_write(GUEST_GDTR_LIMIT, 0xffff);
+	vmcs_write(GUEST_IDTR_BASE, 0);
+	vmcs_write(GUEST_IDTR_LIMIT, 0xffff);
+	vmcs_write(GUEST_CR3, 0);
+	vmcs_write(GUEST_CR4, vmx_caps.cr4_fixed0);
+	vmcs_write(GUEST_IA32_EFER, 0);
+	vmcs_write(GUEST_DR7, 0x400);
+	vmcs_write(GUEST_RSP, 0);
+	vmcs_write(GUEST_RFLAGS, 0x2);
+	vmcs_write(GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(GUEST_ACTIVITY_STATE, 0);
+	vmcs_write(GUEST_PENDING_DBG, 0);
+	vmcs_write(GUEST_IA32_DEBUGCTL, 0);
+	vmcs_write(GUEST_SYSENTER_CS, 0);
+	vmcs_write(GUEST_SYSENTER_ESP, 0);
+	vmcs_write(GUEST_SYSENTER_EIP, 0);
+	vmcs_write(ENTRY_INTR_INFO, 0);
+}
+
+/* The CR0 the hardware runs with for a guest value (unrestricted guest relaxes PE, PG). */
+u64 pc_hw_cr0(u64 guest)
+{
+	return guest | (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG));
+}
+
+/* Multiboot's machine state (spec 3.2): 32-bit protected mode, flat 4 GiB segments, paging
+ * off, IF=0, EAX = magic, EBX = the information's physical address. */
+static void multiboot_state(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	set_segment(GUEST_CS_SEL, 0x10, 0, 0xffffffff, AR_CODE32);
+	set_segment(GUEST_SS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	set_segment(GUEST_DS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	set_segment(GUEST_ES_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	set_segment(GUEST_FS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	set_segment(GUEST_GS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	vmcs_write(GUEST_CR0, pc_hw_cr0(CR0_PE | CR0_ET));
+	vmcs_write(CR0_READ_SHADOW, CR0_PE | CR0_ET);
+	vmcs_write(GUEST_RIP, vm->pc->entry);
+	v->regs.rax = vm->pc->magic;
+	v->regs.rbx = vm->pc->info;
+}
+
+/* The state an AP starts in after INIT and SIPI with `vector`: real mode at vector:0. */
+void pc_sipi_state(struct vcpu *v, int vector)
+{
+	memset(&v->regs, 0, sizeof(v->regs));
+	set_segment(GUEST_CS_SEL, (u16)(vector << 8), (u64)vector << 12, 0xffff, AR_CODE16);
+	set_segment(GUEST_SS_SEL, 0, 0, 0xffff, AR_DATA16);
+	set_segment(GUEST_DS_SEL, 0, 0, 0xffff, AR_DATA16);
+	set_segment(GUEST_ES_SEL, 0, 0, 0xffff, AR_DATA16);
+	set_segment(GUEST_FS_SEL, 0, 0, 0xffff, AR_DATA16);
+	set_segment(GUEST_GS_SEL, 0, 0, 0xffff, AR_DATA16);
+	common_state();
+	vmcs_write(GUEST_CR0, pc_hw_cr0(CR0_ET));
+	vmcs_write(CR0_READ_SHADOW, CR0_ET);
+	vmcs_write(CR4_READ_SHADOW, 0);
+	vmcs_write(ENTRY_CTLS, vmcs_read(ENTRY_CTLS) & ~ENTRY_IA32E_MODE_GUEST);
+	vmcs_write(GUEST_RIP, 0);
+}
+
+void pc_setup_guest_state(struct vcpu *v)
+{
+	common_state();
+	if (v->id == 0)
+		multiboot_state(v);
+	else
+		pc_sipi_state(v, 0); /* replaced when the SIPI arrives */
+}
+
+void pc_report_end(struct vm *vm)
+{
+	struct pc_vm *pc = vm->pc;
+	u16 ports[16];
+	u64 reads[16], writes[16];
+	int n;
+
+	pcio_flush(&pc->io);
+	n = pcio_unknown_ports(&pc->io, ports, reads, writes, 16);
+
+	for (int i = 0; i < n; i++)
+		printk("pc: VM '%s': unknown port 0x%x: %lu read(s), %lu write(s) "
+		       "(reads all-ones, writes dropped)\n", vm->name, ports[i], reads[i], writes[i]);
+	if (pc->ended)
+		printk("pc: VM '%s': guest exit: code %d by %s\n", vm->name, pc->exit_code, pc->how);
+	else
+		printk("pc: VM '%s': guest did not exit by itself: %s\n", vm->name,
+		       vm->stopping ? vm->stop_reason : "no exit port written");
+}
+
+/* The GRUB module whose path (first word) is `name` or ends in "/name"; NULL if none. */
+static const struct boot_mod *find_module(const char *name, size_t len)
+{
+	const struct boot_info *bi = boot_info_get();
+
+	for (int i = 0; i < bi->nmods; i++) {
+		const char *m = bi->mods[i].name, *end = strchr(m, ' ');
+		size_t n = end ? (size_t)(end - m) : strlen(m);
+
+		if (n >= len && !strncmp(m + n - len, name, len) &&
+		    (n == len || m[n - len - 1] == '/'))
+			return &bi->mods[i];
+	}
+	return NULL;
+}
+
+int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, const char *mods,
+		       int ncpus)
+{
+	struct pc_spec spec = { .name = kernel, .args = args ? args : "", .ncpus = ncpus };
+	const struct boot_mod *k = find_module(kernel, strlen(kernel));
+
+	if (!vmx_caps.pc_guests) {
+		printk("pc: VM '%s': this CPU lacks unrestricted guest or APIC virtualization\n",
+		       vm->name);
+		return -ENODEV;
+	}
+	if (!k) {
+		printk("pc: VM '%s': no boot module named '%s' (give it to GRUB as a module)\n",
+		       vm->name, kernel);
+		return -ENOENT;
+	}
+	spec.image = phys_to_virt(k->start);
+	spec.image_len = k->end - k->start;
+	for (const char *w = mods ? mods : ""; *w;) {
+		const char *end = strchr(w, ',');
+		size_t n = end ? (size_t)(end - w) : strlen(w);
+		const struct boot_mod *m = n ? find_module(w, n) : NULL;
+
+		if (n && !m) {
+			printk("pc: VM '%s': no boot module named '%.*s' for the guest\n", vm->name,
+			       (int)n, w);
+			return -ENOENT;
+		}
+		if (m && spec.nmods == PC_MAX_MODS) {
+			printk("pc: VM '%s': more than %d guest modules\n", vm->name, PC_MAX_MODS);
+			return -E2BIG;
+		}
+		if (m)
+			spec.mods[spec.nmods++] = m;
+		w += n + (end ? 1 : 0);
+	}
+	if (pc_msr_bitmap_init())
+		return -ENOMEM;
+	return pc_vm_setup(vm, &spec);
+}
