@@ -34,7 +34,7 @@ void uart_flush(struct uart16550 *u)
 }
 
 /* Add one transmitted byte to the current line: '\n' ends it, '\r' is dropped, bytes that
- * would garble a terminal are shown as '.', and a full buffer is emitted as a line. */
+ * would garble a terminal are shown as '.', and a full line is emitted when more follows. */
 static void uart_put(struct uart16550 *u, u8 c)
 {
 	if (c == '\r')
@@ -46,9 +46,11 @@ static void uart_put(struct uart16550 *u, u8 c)
 			u->line_out(u->ctx, u->line);
 		return;
 	}
-	u->line[u->len++] = (c == '\t' || (c >= 0x20 && c < 0x7f)) ? (char)c : '.';
+	/* Split a full line only when more follows, so exactly 200 characters and '\n' stay
+	 * one line. */
 	if (u->len == UART_LINE_MAX)
 		uart_flush(u);
+	u->line[u->len++] = (c == '\t' || (c >= 0x20 && c < 0x7f)) ? (char)c : '.';
 }
 
 /* IIR: the highest-priority enabled condition, as QEMU's serial_update_irq computes it. */

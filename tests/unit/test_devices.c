@@ -171,6 +171,12 @@ static void test_uart_long_line(void **state)
 	assert_string_equal(env.lines[0], want);
 	assert_int_equal(strlen(env.lines[1]), 10);
 	assert_int_equal(env.lines[1][0], 'a' + UART_LINE_MAX % 26);
+	/* Exactly a full line and its '\n': one line, no empty one after it. */
+	for (int i = 0; i < UART_LINE_MAX; i++)
+		outb(0x3f8, (u8)('a' + i % 26));
+	outb(0x3f8, '\n');
+	assert_int_equal(env.nlines, 3);
+	assert_string_equal(env.lines[2], want);
 }
 
 static void test_uart_wide_out(void **state)
