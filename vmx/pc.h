@@ -49,6 +49,8 @@ struct pc_spec {
 	const struct boot_mod *mods[PC_MAX_MODS];
 };
 
+/* Once, before any PC VM: the frames every PC VM shares (APIC-access page, MSR bitmap). */
+int pc_platform_init(void);
 /* Make vm a PC VM running spec's kernel on vCPU 0; the other vCPUs wait for a SIPI.
  * 0, or -errno with a reason printed by name (a bad image is refused, nothing else). */
 int pc_vm_setup(struct vm *vm, const struct pc_spec *spec);

@@ -35,10 +35,18 @@
  * host address (VMCS APIC-access address) and never lets the guest touch its contents. */
 static hpa_t apic_access_pa = INVALID_HPA;
 
+int pc_platform_init(void)
+{
+	if (!vmx_caps.pc_guests || apic_access_pa != INVALID_HPA)
+		return 0;
+	apic_access_pa = alloc_zeroed_frame();
+	if (apic_access_pa == INVALID_HPA)
+		return -ENOMEM;
+	return pc_msr_bitmap_init();
+}
+
 static int map_apic_page(struct vm *vm)
 {
-	if (apic_access_pa == INVALID_HPA)
-		apic_access_pa = alloc_zeroed_frame();
 	if (apic_access_pa == INVALID_HPA)
 		return -ENOMEM;
 	return ept_map(&vm->ept, gpa_to_gfn(PC_APIC_GPA), hpa_to_hfn(apic_access_pa), 1, 1,
@@ -378,7 +386,7 @@ int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, cons
 			spec.mods[spec.nmods++] = m;
 		w += n + (end ? 1 : 0);
 	}
-	if (pc_msr_bitmap_init())
-		return -ENOMEM;
+	if (vmx_msr_bitmap_pa == INVALID_HPA)
+		return -ENOMEM; /* pc_platform_init failed */
 	return pc_vm_setup(vm, &spec);
 }

@@ -380,6 +380,8 @@ void scenarios_run(const struct options *o)
 	struct tally t = { 0 };
 	int planned = guest;
 
+	if (pc_platform_init())
+		printk("pc: out of memory for the PC platform's shared pages\n");
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
 		planned += selected(&scenarios[i], run);
 	printk("1..%d\n", planned);

@@ -774,9 +774,12 @@ def with_platform(cmdline, platform_name):
     return (cmdline + " platform=%s" % platform_name).strip()
 
 
-def boot(platform, cmdline, name, cpus=2, megs=512, timeout=60, elf=None, echo=None):
+def boot(platform, cmdline, name, cpus=2, megs=512, timeout=60, elf=None, echo=None,
+         modules=()):
     """Make the ISO for CMDLINE (+ platform=<name>) and boot it on PLATFORM (an object or a
-    name). TIMEOUT is scaled by EPTVISOR_TIMEOUT_SCALE. Returns a Result."""
+    name). TIMEOUT is scaled by EPTVISOR_TIMEOUT_SCALE. modules: (path, module string) pairs
+    GRUB loads beside the kernel (the guest kernels of guest= and the pc scenarios).
+    Returns a Result."""
     if isinstance(platform, str):
         platform = get_platform(platform)
     cmdline = with_platform(cmdline, platform.name)
@@ -785,7 +788,7 @@ def boot(platform, cmdline, name, cpus=2, megs=512, timeout=60, elf=None, echo=N
     if isinstance(platform, Qemu) and platform.kernel_bin:
         return platform.run(None, cmdline, cpus=cpus, timeout=timeout, megs=megs, name=name,
                             echo=echo)
-    iso = make_iso(cmdline, name, elf=elf)
+    iso = make_iso(cmdline, name, elf=elf, modules=modules)
     return platform.run(iso, cmdline, cpus=cpus, timeout=timeout, megs=megs, echo=echo)
 
 
