@@ -1,12 +1,12 @@
 /* The local xAPIC at 0xfee00000 (identity-mapped uncached by entry.S): enable, timer, IPIs. */
 #include "guests/pc/pc.h"
 
-#define SVR_ENABLE 0x100
-#define LVT_MASKED (1u << 16)
+#define SVR_ENABLE   0x100
+#define LVT_MASKED   (1u << 16)
 #define LVT_PERIODIC (1u << 17)
-#define DCR_DIV1 0xb
-#define DCR_DIV16 0x3
-#define ICR_BUSY (1u << 12)
+#define DCR_DIV1     0xb
+#define DCR_DIV16    0x3
+#define ICR_BUSY     (1u << 12)
 
 /* Software-enable this CPU's LAPIC with spurious vector VEC_SPURIOUS; accept all priorities. */
 void lapic_enable(void)

@@ -18,9 +18,18 @@
 #define MAX_CPUS 16
 
 /* ---- instruction wrappers ---- */
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
+static inline void outb(u16 port, u8 v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outw(u16 port, u16 v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outl(u16 port, u32 v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
 static inline u8 inb(u16 port)
 {
 	u8 v;
@@ -35,13 +44,31 @@ static inline u64 rdmsr(u32 msr)
 	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
 	return ((u64)hi << 32) | lo;
 }
-static inline void cpu_pause(void) { __asm__ volatile("pause" ::: "memory"); }
-static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void cpu_pause(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+static inline void cli(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+}
 /* Enable interrupts and halt in one go: STI's shadow means no wake-up is lost in between. */
-static inline void sti_hlt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
-static inline u32 mmio_read32(u64 pa) { return *(volatile u32 *)pa; }
-static inline void mmio_write32(u64 pa, u32 v) { *(volatile u32 *)pa = v; }
-static inline void mmio_write8(u64 pa, u8 v) { *(volatile u8 *)pa = v; }
+static inline void sti_hlt(void)
+{
+	__asm__ volatile("sti; hlt" ::: "memory");
+}
+static inline u32 mmio_read32(u64 pa)
+{
+	return *(volatile u32 *)pa;
+}
+static inline void mmio_write32(u64 pa, u32 v)
+{
+	*(volatile u32 *)pa = v;
+}
+static inline void mmio_write8(u64 pa, u8 v)
+{
+	*(volatile u8 *)pa = v;
+}
 
 /* ---- exit.c / console ---- */
 void uart_init(void);
@@ -52,35 +79,41 @@ void pc_exit(u32 code) __attribute__((noreturn));
 void halt_forever(void) __attribute__((noreturn));
 
 /* ---- fwcfg.c: QEMU fw_cfg, legacy I/O interface (selector 0x510, data 0x511) ---- */
-#define FW_CFG_SIGNATURE 0x0000
-#define FW_CFG_RAM_SIZE 0x0003
-#define FW_CFG_NB_CPUS 0x0005
+#define FW_CFG_SIGNATURE   0x0000
+#define FW_CFG_RAM_SIZE	   0x0003
+#define FW_CFG_NB_CPUS	   0x0005
 #define FW_CFG_UNKNOWN_KEY 0x3fff
 void fw_cfg_read(u16 key, void *buf, size_t len);
 
 /* ---- lapic.c: xAPIC at 0xfee00000 ---- */
-#define LAPIC_BASE 0xfee00000ULL
-#define LAPIC_ID 0x020
-#define LAPIC_VER 0x030
-#define LAPIC_TPR 0x080
-#define LAPIC_PPR 0x0a0
-#define LAPIC_EOI 0x0b0
-#define LAPIC_SVR 0x0f0
-#define LAPIC_ISR0 0x100
-#define LAPIC_ESR 0x280
-#define LAPIC_ICR_LO 0x300
-#define LAPIC_ICR_HI 0x310
+#define LAPIC_BASE	0xfee00000ULL
+#define LAPIC_ID	0x020
+#define LAPIC_VER	0x030
+#define LAPIC_TPR	0x080
+#define LAPIC_PPR	0x0a0
+#define LAPIC_EOI	0x0b0
+#define LAPIC_SVR	0x0f0
+#define LAPIC_ISR0	0x100
+#define LAPIC_ESR	0x280
+#define LAPIC_ICR_LO	0x300
+#define LAPIC_ICR_HI	0x310
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_ICR 0x380
 #define LAPIC_TIMER_CCR 0x390
 #define LAPIC_TIMER_DCR 0x3e0
 
-#define VEC_TIMER 0x30
-#define VEC_IPI 0x40
+#define VEC_TIMER    0x30
+#define VEC_IPI	     0x40
 #define VEC_SPURIOUS 0xff
 
-static inline u32 lapic_read(u32 reg) { return mmio_read32(LAPIC_BASE + reg); }
-static inline void lapic_write(u32 reg, u32 v) { mmio_write32(LAPIC_BASE + reg, v); }
+static inline u32 lapic_read(u32 reg)
+{
+	return mmio_read32(LAPIC_BASE + reg);
+}
+static inline void lapic_write(u32 reg, u32 v)
+{
+	mmio_write32(LAPIC_BASE + reg, v);
+}
 void lapic_enable(void);
 u32 lapic_id(void);
 void lapic_eoi(void);
@@ -100,7 +133,7 @@ void irq_set(u8 vector, irq_fn fn);
 /* ---- mbinfo.c: multiboot 1 and 2 information ---- */
 #define MB1_BOOT_MAGIC 0x2badb002u
 #define MB2_BOOT_MAGIC 0x36d76289u
-#define BI_MAX_MMAP 32
+#define BI_MAX_MMAP    32
 
 struct bootinfo {
 	char cmdline[256];

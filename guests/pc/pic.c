@@ -1,12 +1,12 @@
 /* The two 8259 PICs: remapped to vectors 0x20/0x28 (off the exceptions) and fully masked. */
 #include "guests/pc/pc.h"
 
-#define PIC1_CMD 0x20
-#define PIC1_DATA 0x21
-#define PIC2_CMD 0xa0
-#define PIC2_DATA 0xa1
+#define PIC1_CMD       0x20
+#define PIC1_DATA      0x21
+#define PIC2_CMD       0xa0
+#define PIC2_DATA      0xa1
 #define ICW1_INIT_ICW4 0x11
-#define ICW4_8086 0x01
+#define ICW4_8086      0x01
 
 /* Initialise both PICs (cascade on IRQ 2) and mask every line. Returns true if both IMRs
  * read back as 0xff. */

@@ -2,21 +2,21 @@
  * SMP bring-up the classic way: broadcast INIT, then SIPI twice, to all CPUs but self. Each AP
  * (ap.S → ap_main) records its APIC ID, counts itself in, and sends a fixed IPI (VEC_IPI) to
  * the BSP, in turn: AP number i sends only after the BSP has handled i IPIs, since IPIs of one
- * vector sent at once would merge in the BSP's IRR and could not be counted. The BSP waits in `sti; hlt`, woken by those IPIs and by a periodic LAPIC timer that
- * bounds the wait.
+ * vector sent at once would merge in the BSP's IRR and could not be counted. The BSP waits in `sti;
+ * hlt`, woken by those IPIs and by a periodic LAPIC timer that bounds the wait.
  */
 #include "guests/pc/pc.h"
 
-#define ICR_FIXED 0x000
-#define ICR_INIT 0x500
-#define ICR_STARTUP 0x600
-#define ICR_ASSERT 0x4000
-#define ICR_LEVEL 0x8000
+#define ICR_FIXED	 0x000
+#define ICR_INIT	 0x500
+#define ICR_STARTUP	 0x600
+#define ICR_ASSERT	 0x4000
+#define ICR_LEVEL	 0x8000
 #define ICR_ALL_BUT_SELF 0xc0000
-#define DELAY_10MS 10000000 /* LAPIC ticks at divide 1: 1 ns each under QEMU */
-#define DELAY_200US 200000
-#define WATCHDOG_COUNT 1000000 /* divide 16: 16 ms per tick under QEMU */
-#define WATCHDOG_TICKS 500
+#define DELAY_10MS	 10000000 /* LAPIC ticks at divide 1: 1 ns each under QEMU */
+#define DELAY_200US	 200000
+#define WATCHDOG_COUNT	 1000000 /* divide 16: 16 ms per tick under QEMU */
+#define WATCHDOG_TICKS	 500
 
 static u32 bsp_id;
 static u32 ap_ids[MAX_CPUS];
