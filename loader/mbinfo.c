@@ -27,7 +27,7 @@
 #define MB2_T_MMAP     6
 #define MB2_MMAP_ENTRY 24
 
-#define MB_MAX_RANGES 4
+#define MB_MAX_RANGES 7
 
 struct mbw {
 	u8 *buf;
@@ -94,8 +94,15 @@ static int mem_ranges(u64 ram, struct range r[MB_MAX_RANGES])
 	r[n++] = (struct range){0, MIN(ram, MB_EBDA_START), MB_MEM_USABLE};
 	r[n++] = (struct range){MB_EBDA_START, 0xa0000 - MB_EBDA_START, MB_MEM_RESERVED};
 	r[n++] = (struct range){MB_BIOS_START, MB_HIGH_START - MB_BIOS_START, MB_MEM_RESERVED};
-	if (ram > MB_HIGH_START)
+	if (ram > MB_HIGH_START + MB_TOP_RESERVED) {
+		r[n++] = (struct range){MB_HIGH_START, ram - MB_TOP_RESERVED - MB_HIGH_START,
+					MB_MEM_USABLE};
+		r[n++] = (struct range){ram - MB_TOP_RESERVED, MB_TOP_RESERVED, MB_MEM_RESERVED};
+	} else if (ram > MB_HIGH_START) {
 		r[n++] = (struct range){MB_HIGH_START, ram - MB_HIGH_START, MB_MEM_USABLE};
+	}
+	r[n++] = (struct range){MB_FLASH_START, MB_FLASH_END - MB_FLASH_START, MB_MEM_RESERVED};
+	r[n++] = (struct range){MB_HT_START, MB_HT_END - MB_HT_START, MB_MEM_RESERVED};
 	return n;
 }
 
@@ -106,7 +113,8 @@ static u32 mem_lower_kb(u64 ram)
 
 static u32 mem_upper_kb(u64 ram)
 {
-	u64 kb = ram > MB_HIGH_START ? (ram - MB_HIGH_START) >> 10 : 0;
+	u64 top = ram > MB_HIGH_START + MB_TOP_RESERVED ? ram - MB_TOP_RESERVED : ram;
+	u64 kb = top > MB_HIGH_START ? (top - MB_HIGH_START) >> 10 : 0;
 
 	return kb > 0xffffffffULL ? 0xffffffffU : (u32)kb;
 }

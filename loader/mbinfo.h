@@ -8,16 +8,20 @@
  * the strings. Multiboot 2, as GRUB orders its tags: cmdline (1), boot loader name (2), one
  * module tag per module (3), basic meminfo (4), mmap (6; entry_size 24, version 0), end (0).
  *
- * The memory map mirrors what SeaBIOS gives QEMU guests, minus the BIOS flash at the top of
- * 4 GiB and the ACPI tables (eptvisor has neither):
- *   [0, 0x9fc00)          usable (1)      below the EBDA
- *   [0x9fc00, 0xa0000)    reserved (2)    EBDA
- *                         (no entry for [0xa0000, 0xf0000): VGA and option ROMs)
- *   [0xf0000, 0x100000)   reserved (2)    BIOS
- *   [0x100000, ram_bytes) usable (1)
+ * The memory map is the e820 map SeaBIOS gives a guest of QEMU 7.2's pc machine (which its
+ * multiboot option ROM and GRUB pass on), entry for entry, so a kernel prints the same map
+ * under QEMU and under eptvisor:
+ *   [0, 0x9fc00)             usable (1)      below the EBDA
+ *   [0x9fc00, 0xa0000)       reserved (2)    EBDA
+ *                            (no entry for [0xa0000, 0xf0000): VGA and option ROMs)
+ *   [0xf0000, 0x100000)      reserved (2)    BIOS
+ *   [0x100000, ram - 128K)   usable (1)
+ *   [ram - 128K, ram)        reserved (2)    SeaBIOS' tables (ACPI etc.; empty here)
+ *   [0xfffc0000, 4G)         reserved (2)    BIOS flash
+ *   [0xfd00000000, 1T)       reserved (2)    QEMU's HyperTransport hole
  * mem_lower is 639 KiB (0x9fc00, what int 0x12 reports under SeaBIOS and QEMU's multiboot
- * option ROM passes on), mem_upper is (ram_bytes - 1 MiB) / 1024. Guest RAM above 4 GiB is not
- * expected (eptvisor gives at most 3 GiB) but would simply be one usable range.
+ * option ROM passes on), mem_upper the KiB of the usable range from 1 MiB. Guest RAM above
+ * 4 GiB is not expected (eptvisor gives at most 3 GiB).
  */
 #ifndef EPTVISOR_LOADER_MBINFO_H
 #define EPTVISOR_LOADER_MBINFO_H
@@ -31,6 +35,11 @@
 #define MB_BIOS_START	0xf0000ULL
 #define MB_HIGH_START	0x100000ULL
 #define MB_MEM_LOWER_KB (MB_EBDA_START >> 10)
+#define MB_TOP_RESERVED 0x20000ULL
+#define MB_FLASH_START	0xfffc0000ULL
+#define MB_FLASH_END	0x100000000ULL
+#define MB_HT_START	0xfd00000000ULL
+#define MB_HT_END	0x10000000000ULL
 #define MB1_BOOT_DEVICE 0x8000ffffU /* QEMU's: first hard disk, no partition */
 
 /* Guest memory map entry types. */

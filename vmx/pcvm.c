@@ -115,8 +115,13 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 		       vm->name, spec->name, ram >> 20, r);
 		return r;
 	}
-	snprintf(cmdline, sizeof(cmdline), "%s%s%s", spec->name, spec->args[0] ? " " : "",
-		 spec->args);
+	/* QEMU's multiboot 1 puts the kernel's name first; GRUB's multiboot2 passes the
+	 * arguments alone. */
+	if (im.version == 2)
+		snprintf(cmdline, sizeof(cmdline), "%s", spec->args);
+	else
+		snprintf(cmdline, sizeof(cmdline), "%s%s%s", spec->name, spec->args[0] ? " " : "",
+			 spec->args);
 	buf = kzalloc(PC_INFO_BYTES);
 	if (!buf)
 		return -ENOMEM;
@@ -283,6 +288,9 @@ static void multiboot_state(struct vcpu *v)
 	vmcs_write(GUEST_CR0, pc_hw_cr0(CR0_PE | CR0_ET));
 	vmcs_write(CR0_READ_SHADOW, CR0_PE | CR0_ET);
 	vmcs_write(GUEST_RIP, vm->pc->entry);
+	/* ESP is undefined by the spec; kernels that call before setting their own stack
+	 * still work under BIOS loaders, so give them a small one below 0x7c00 as well. */
+	vmcs_write(GUEST_RSP, 0x7c00);
 	v->regs.rax = vm->pc->magic;
 	v->regs.rbx = vm->pc->info;
 }

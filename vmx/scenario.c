@@ -87,9 +87,9 @@ static const struct scenario scenarios[] = {
 	{ .name = "dirty_log_wp_3vcpus", .group = "smp4", .test = GT_DIRTY_WRITER, .vcpus = 3,
 	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
 	/* PC guests: multiboot kernels from guests/pc, given to GRUB as modules (vmx/pc.h). */
-	{ .name = "pc_mb1", .group = "pc", .kernel = "pcmb1.elf", .kargs = "hello world",
+	{ .name = "pc_mb1", .group = "pc", .kernel = "pcmb1.elf", .kargs = "alpha beta=2",
 	  .vcpus = 2, .mem = 128 * MIB },
-	{ .name = "pc_mb2", .group = "pc", .kernel = "pcmb2.elf", .kargs = "hello world",
+	{ .name = "pc_mb2", .group = "pc", .kernel = "pcmb2.elf", .kargs = "alpha beta=2",
 	  .vcpus = 2, .mem = 128 * MIB },
 	{ .name = "pc_bad_header_refused", .group = "pc", .kernel = "bad_header.elf",
 	  .mem = 128 * MIB, .expect = EXPECT_REFUSED },

@@ -924,7 +924,10 @@ static const u64 want_map[][3] = {
 	{0, 0x9fc00, 1},
 	{0x9fc00, 0x400, 2},
 	{0xf0000, 0x10000, 2},
-	{0x100000, RAM - 0x100000, 1},
+	{0x100000, RAM - 0x20000 - 0x100000, 1},
+	{RAM - 0x20000, 0x20000, 2},
+	{0xfffc0000, 0x40000, 2},
+	{0xfd00000000, 0x300000000, 2},
 };
 
 static void test_info_mb1(void **state)
@@ -937,7 +940,7 @@ static void test_info_mb1(void **state)
 	assert_int_equal(r, INFO_BASE);
 	assert_int_equal(get32(mi), BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(6) | BIT(9));
 	assert_int_equal(get32(mi + 4), 639);
-	assert_int_equal(get32(mi + 8), (RAM - 0x100000) / 1024);
+	assert_int_equal(get32(mi + 8), (RAM - 0x20000 - 0x100000) / 1024);
 	assert_int_equal(get32(mi + 12), 0x8000ffff);
 	assert_string_equal((const char *)at(get32(mi + 16)), "kernel.elf console=ttyS0 x=1");
 	assert_int_equal(get32(mi + 20), 2);
@@ -950,7 +953,7 @@ static void test_info_mb1(void **state)
 	assert_int_equal(get32(m + 16), 0x402000);
 	assert_int_equal(get32(m + 20), 0x402000);
 	assert_string_equal((const char *)at(get32(m + 24)), "");
-	assert_int_equal(get32(mi + 44), 4 * 24);
+	assert_int_equal(get32(mi + 44), 7 * 24);
 	e = at(get32(mi + 48));
 	for (size_t i = 0; i < ARRAY_SIZE(want_map); i++, e += 24) {
 		assert_int_equal(get32(e), 20);
@@ -969,8 +972,8 @@ static void test_info_mb1(void **state)
 	assert_int_equal(bi.mods[0].start, 0x400000);
 	assert_int_equal(bi.mods[0].end, 0x401234);
 	assert_string_equal(bi.mods[0].name, "guest.flat arg=1");
-	assert_int_equal(bi.nmem, 4);
-	assert_int_equal(boot_mem_top(&bi), RAM);
+	assert_int_equal(bi.nmem, 7);
+	assert_int_equal(boot_mem_top(&bi), RAM - 0x20000); /* usable below the SeaBIOS tables */
 }
 
 static void test_info_mb2(void **state)
@@ -1012,10 +1015,10 @@ static void test_info_mb2(void **state)
 		case 4:
 			assert_int_equal(size, 16);
 			assert_int_equal(get32(t + 8), 639);
-			assert_int_equal(get32(t + 12), (RAM - 0x100000) / 1024);
+			assert_int_equal(get32(t + 12), (RAM - 0x20000 - 0x100000) / 1024);
 			break;
 		case 6:
-			assert_int_equal(size, 16 + 4 * 24);
+			assert_int_equal(size, 16 + 7 * 24);
 			assert_int_equal(get32(t + 8), 24);
 			assert_int_equal(get32(t + 12), 0);
 			for (int i = 0; i < 4; i++) {
@@ -1041,8 +1044,8 @@ static void test_info_mb2(void **state)
 	assert_string_equal(bi.loader, "eptvisor test");
 	assert_int_equal(bi.nmods, 2);
 	assert_string_equal(bi.mods[0].name, "guest.flat arg=1");
-	assert_int_equal(bi.nmem, 4);
-	assert_int_equal(boot_mem_top(&bi), RAM);
+	assert_int_equal(bi.nmem, 7);
+	assert_int_equal(boot_mem_top(&bi), RAM - 0x20000); /* usable below the SeaBIOS tables */
 }
 
 /* An unaligned base: the structure starts at the next multiple of 8. */
@@ -1114,13 +1117,13 @@ static void test_info_minimal(void **state)
 	assert_string_equal((const char *)at(get32(info_buf + 16)), "");
 	assert_int_equal(get32(info_buf + 20), 0);
 	assert_int_equal(get32(info_buf + 24), 0);
-	assert_int_equal(get32(info_buf + 8), 1024);
+	assert_int_equal(get32(info_buf + 8), 1024 - 128);
 	e = at(get32(info_buf + 48)) + 3 * 24;
 	assert_int_equal(get64(e + 4), 0x100000);
-	assert_int_equal(get64(e + 12), 0x100000);
-	g.ram_bytes = 0x100000; /* nothing above 1 MiB: three entries */
+	assert_int_equal(get64(e + 12), 0x100000 - 0x20000);
+	g.ram_bytes = 0x100000; /* nothing above 1 MiB: three entries and the two high holes */
 	assert_int_equal(mb_info_build(1, &g, info_buf, INFO_LEN, INFO_BASE), INFO_BASE);
-	assert_int_equal(get32(info_buf + 44), 3 * 24);
+	assert_int_equal(get32(info_buf + 44), 5 * 24);
 	assert_int_equal(get32(info_buf + 8), 0);
 }
 
