@@ -120,7 +120,7 @@ unit: $(UNIT_BINS) $(EXTRA_UNIT_BINS)
 run: deps iso
 	$(Q)$(PYTHON) tests/harness/run.py --scenario demo $(RUNARGS)
 
-test: deps iso unit
+test: deps iso unit pcguests
 	$(Q)./scripts/test.sh
 
 debug: iso

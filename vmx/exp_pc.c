@@ -16,8 +16,9 @@
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
-#define PC_WORK_GPA 0x800000ULL /* the buffer pcmb1's work= passes rewrite (guests/pc) */
-#define ROUNDS 3
+#define PC_WORK_GPA 0x800000ULL   /* the buffer pcmb1's work= passes rewrite (guests/pc) */
+#define PC_WORK_BYTES 0x400000ULL
+#define MAX_ROUNDS 1000
 #define ROUND_US 2000
 
 static const char *const mode_names[] = { "write-protect", "D-bit", "PML" };
@@ -41,17 +42,18 @@ static bool guest_running(struct vm *vm)
 static void dirty_mode(struct vm *vm, enum ept_dirty_mode mode, u64 *bm, u64 *out, u64 npages)
 {
 	struct ept_dirty_log log = { .gfn = 0, .npages = npages, .bitmap = bm, .mode = mode };
-	u64 dirty = 0;
-	int err = ept_dirty_log_enable(&vm->ept, &log);
+	u64 dirty = 0, want = PC_WORK_BYTES / PAGE_SIZE;
+	int err = ept_dirty_log_enable(&vm->ept, &log), r;
 
-	for (int r = 0; !err && r < ROUNDS && guest_running(vm); r++) {
+	/* Harvest until one whole pass (a write in each of the buffer's 1024 pages) was seen. */
+	for (r = 0; !err && r < MAX_ROUNDS && dirty < want && guest_running(vm); r++) {
 		udelay(ROUND_US);
 		dirty += ept_dirty_log_get_and_clear(&vm->ept, &log, out);
 	}
 	if (!err)
 		ept_dirty_log_disable(&vm->ept, &log);
-	vm_check(vm, !err && dirty > 0, "%s dirty log of the running kernel: %lu dirty pages "
-		 "in %d rounds (error %d)", mode_names[mode], dirty, ROUNDS, err);
+	vm_check(vm, !err && dirty >= want, "%s dirty log of the running kernel: %lu dirty pages "
+		 "in %d rounds (error %d)", mode_names[mode], dirty, r, err);
 }
 
 static void idle_scan(struct vm *vm, u64 *young, u64 npages)
@@ -95,9 +97,10 @@ void pc_mission_host(struct vm *vm, const struct scenario *sc)
 	if (!bm || !out) {
 		vm_check(vm, false, "out of memory for the bitmaps");
 	} else {
-		/* Start once the kernel has run a little (its first exits: CPUID, I/O...). */
-		/* RELAXED: a progress hint only. */
-		while (guest_running(vm) && __atomic_load_n(&vm->vcpus[0]->exits, __ATOMIC_RELAXED) < 100)
+		/* Start once the kernel's work passes run: its first pass populates the buffer's
+		 * last page (the first 2 MiB were populated by the set-up). */
+		while (guest_running(vm) &&
+		       !ept_lookup(&vm->ept, gpa_to_gfn(PC_WORK_GPA + PC_WORK_BYTES - PAGE_SIZE), NULL))
 			cpu_relax();
 		for (int m = EPT_DIRTY_WP; m <= EPT_DIRTY_PML; m++)
 			if (m != EPT_DIRTY_PML || vm->use_pml)

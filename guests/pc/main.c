@@ -107,6 +107,45 @@ static void check_timer(void)
 	lapic_timer_stop();
 }
 
+/*
+ * work=N (an argument): N passes over a 4 MiB buffer at 8 MiB, each checking that every page
+ * still holds the previous pass's number and writing its own. Gives a hypervisor's dirty
+ * logging, idle scans and page moves something to watch, and proves no write was lost.
+ */
+#define WORK_BUF  0x800000ull
+#define WORK_SIZE 0x400000ull
+
+static u32 work_passes(const char *args)
+{
+	u32 n = 0;
+
+	for (const char *a = args; *a; a++) {
+		if ((a == args || a[-1] == ' ') && !strncmp(a, "work=", 5)) {
+			for (a += 5; *a >= '0' && *a <= '9'; a++)
+				n = n * 10 + (u32)(*a - '0');
+			return n;
+		}
+	}
+	return 0;
+}
+
+static void do_work(u32 passes)
+{
+	volatile u64 *buf = (volatile u64 *)WORK_BUF;
+	u64 bad = 0;
+
+	for (u64 p = 1; p <= passes; p++)
+		for (u64 i = 0; i < WORK_SIZE / 8; i += 512) {
+			if (buf[i] != p - 1)
+				bad++;
+			buf[i] = p;
+		}
+	if (bad)
+		fail(EXIT_FAIL_WORK, "work buffer lost writes");
+	else
+		pr("work: %u passes over 4 MiB verified\n", passes);
+}
+
 static void check_smp(u32 ncpus)
 {
 	u32 ids[MAX_CPUS];
@@ -154,6 +193,8 @@ void pc_main(u32 magic, u32 info)
 	check_lapic();
 	check_timer();
 	check_smp(ncpus);
+	if (work_passes(bi.args))
+		do_work(work_passes(bi.args));
 	pr("%s: %s\n", name, first_fail ? "FAIL" : "PASS");
 	pc_exit(first_fail);
 }

@@ -799,8 +799,10 @@ class BootSpec:
     """One boot that a test judges. platform: 'qemu-tcg', 'qemu-tcg-kernel' (multiboot1
     -kernel image), 'bochs', 'kvm', or 'vmx' (best_vmx_platform(), decided at run time)."""
 
-    def __init__(self, name, cmdline, platform="vmx", cpus=2, megs=512, timeout=60, label=None):
+    def __init__(self, name, cmdline, platform="vmx", cpus=2, megs=512, timeout=60, label=None,
+                 modules=()):
         self.label = label
+        self.modules = tuple(modules)  # (path, module string): GRUB modules (guest kernels)
         self.name = name
         self.cmdline = cmdline
         self.platform = platform
@@ -810,7 +812,7 @@ class BootSpec:
 
     @property
     def key(self):
-        return (self.name, self.cmdline, self.platform, self.cpus, self.megs)
+        return (self.name, self.cmdline, self.platform, self.cpus, self.megs, self.modules)
 
     def platform_object(self):
         if self.platform == "vmx":
@@ -823,8 +825,11 @@ class BootSpec:
         plat = self.platform_object()
         if isinstance(plat, Qemu) and plat.kernel_bin and not Path(plat.kernel_bin).exists():
             raise FileNotFoundError("%s does not exist (make kernel builds it)" % plat.kernel_bin)
+        for path, _ in self.modules:
+            if not Path(path).exists():
+                raise FileNotFoundError("%s does not exist (make pcguests builds it)" % path)
         return boot(plat, self.cmdline, self.name, cpus=self.cpus, megs=self.megs,
-                    timeout=self.timeout)
+                    timeout=self.timeout, modules=self.modules)
 
     @property
     def platform_label(self):
