@@ -1,0 +1,234 @@
+"""Unmodified guest kernels under eptvisor (issue 7): the PC guest kernels of guests/pc/, given
+to GRUB as modules, run as scenarios (run=pc, and guest= on the command line); each one that
+runs to its end must print exactly what it prints under plain QEMU TCG (`-kernel`, no
+eptvisor) and end with the same exit status. The hostile ones must be refused or stopped by
+name, and the hypervisor must go on to the next scenario.
+
+Everything is judged from the serial log: the guest's UART lines carry the VM's name
+("[guest <vm>] ..."), eptvisor's own lines ("pc: VM '<vm>': ...") say how each guest ended.
+"""
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import eptvisor as ev
+from eptvisor import BootSpec
+from pcguests import BUILD_PC, PC_GUESTS, exit_status, guest_lines, run_guest
+
+KERNELS = ("pcmb1.elf", "pcmb2.elf", "bad_header.elf", "wild_jump.elf", "apic_garbage.elf",
+           "runaway.elf")
+MODULES = tuple((str(BUILD_PC / k), k) for k in KERNELS)
+
+# All pc scenarios plus the command-line guest (pcmb1 on one vCPU, as PC_GUESTS' pcmb1-smp1).
+PC = BootSpec("pc", "run=guest,pc guest=pcmb1.elf guest_vcpus=1 guest_mem=128M", cpus=2,
+              megs=512, timeout=400, label="pc", modules=MODULES)
+# pcmb1 with four vCPUs, its arguments quoted on the command line (PC_GUESTS' pcmb1-smp4).
+PC4 = BootSpec("pc-smp4", 'run=guest guest=pcmb1.elf guest_args="smp four" guest_vcpus=4',
+               cpus=4, megs=512, timeout=300, label="pc-smp4", modules=MODULES)
+
+# scenario (VM name) -> the PC_GUESTS entry whose QEMU run it must match.
+SAME_AS_QEMU = {
+    "pc_mb1": ("pcmb1", PC),
+    "pc_mb2": ("pcmb2", PC),
+    "pc_apic_garbage": ("apic_garbage", PC),
+    "guest": ("pcmb1-smp1", PC),
+}
+
+GUEST_LINE = re.compile(r"^\[guest (\S+)\] (.*)$")
+EXIT_LINE = re.compile(r"^pc: VM '(\S+)': guest exit: code (-?\d+) by (.*)$")
+
+
+@pytest.fixture(scope="module")
+def qemu_runs():
+    """The QEMU TCG reference runs, started at once: PC_GUESTS name -> future of a QemuRun."""
+    r = ev.make("pcguests")
+    if not r.ok:
+        pytest.fail("`make pcguests` failed:\n%s" % r.output[-4000:], pytrace=False)
+    names = {n for n, _ in SAME_AS_QEMU.values()} | {"pcmb1-smp4", "wild_jump", "bad_header"}
+    ex = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qemu-ref")
+    futures = {n: ex.submit(run_guest, PC_GUESTS[n]) for n in names}
+    yield futures
+    ex.shutdown(wait=True)
+
+
+def vm_lines(res, vm):
+    """The guest's UART output under eptvisor: its lines in the serial log, prefix removed."""
+    out = []
+    for line in res.lines():
+        m = GUEST_LINE.match(line)
+        if m and m.group(1) == vm:
+            out.append(m.group(2))
+    return guest_lines(out)
+
+
+def vm_exit(res, vm):
+    """(exit code, how) eptvisor reported for VM vm, or None."""
+    for line in res.lines():
+        m = EXIT_LINE.match(line)
+        if m and m.group(1) == vm:
+            return int(m.group(2)), m.group(3)
+    return None
+
+
+def matches(res, regex):
+    """re match objects of every serial-log line matching regex (anchored at the start)."""
+    r = re.compile(regex)
+    return [m for m in (r.match(l) for l in res.lines()) if m]
+
+
+def tap_result(res, name):
+    got = [t for t in res.tap() if t.name == name]
+    return got[0] if got else None
+
+
+def _compare(res, vm, ref, problems):
+    """vm's output and exit under eptvisor against the QEMU reference run."""
+    mine, theirs = vm_lines(res, vm), guest_lines(ref.lines)
+    if not theirs:
+        problems.append("QEMU printed nothing for %s (status %s): %s" % (vm, ref.status,
+                                                                          ref.stderr[-300:]))
+    if mine != theirs:
+        diff = [("eptvisor: %r" % a, "qemu:     %r" % b)
+                for a, b in zip(mine + [""] * len(theirs), theirs + [""] * len(mine)) if a != b]
+        problems.append("%s: output differs from QEMU's (%d vs %d lines); first differences:\n%s"
+                        % (vm, len(mine), len(theirs),
+                           "\n".join("  %s\n  %s" % d for d in diff[:5])))
+    ended = vm_exit(res, vm)
+    if ended is None:
+        problems.append("%s: eptvisor reported no guest exit" % vm)
+    elif exit_status(ended[0]) != ref.status:
+        problems.append("%s: exit code %d (QEMU status %d) but QEMU exited with %s" %
+                        (vm, ended[0], exit_status(ended[0]), ref.status))
+
+
+@pytest.mark.boot(PC)
+@pytest.mark.parametrize("vm", sorted(SAME_AS_QEMU))
+def test_same_output_as_qemu(boots, judge, qemu_runs, vm):
+    """The kernel boots under eptvisor (Bochs) and prints, line for line, what it prints
+    under QEMU TCG, and ends with the exit code QEMU reports."""
+    ref_name, spec = SAME_AS_QEMU[vm]
+    res = boots.result(spec)
+    p = res.problems()
+    t = tap_result(res, vm)
+    if t is None or not t.passed:
+        p.append("scenario %s did not pass: %s" % (vm, t))
+    _compare(res, vm, qemu_runs[ref_name].result(), p)
+    judge(res, p)
+
+
+@pytest.mark.boot(PC4)
+def test_smp4_same_output_as_qemu(boots, judge, qemu_runs):
+    """Four vCPUs: the BSP starts three APs in real mode with INIT-SIPI-SIPI, each sends it
+    an IPI; the output (APIC ids 0-3) and exit are QEMU's."""
+    res = boots.result(PC4)
+    p = res.problems()
+    _compare(res, "guest", qemu_runs["pcmb1-smp4"].result(), p)
+    if "smp: 4 CPUs up" not in vm_lines(res, "guest"):
+        p.append("the guest did not report 4 CPUs up")
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
+def test_bad_header_refused_by_name(boots, judge, qemu_runs):
+    """A kernel whose multiboot header has a bad checksum is refused with the reason, as
+    QEMU refuses it; no guest code runs and the next scenario still runs."""
+    res = boots.result(PC)
+    p = res.problems()
+    refused = res.lines_matching(r"^pc: VM 'pc_bad_header_refused': kernel 'bad_header.elf' "
+                                 r"refused: .*bad checksum")
+    if not refused:
+        p.append("no 'refused: ... bad checksum' line for bad_header.elf")
+    if vm_lines(res, "pc_bad_header_refused"):
+        p.append("the refused kernel printed something: it ran")
+    t = tap_result(res, "pc_bad_header_refused")
+    if t is None or not t.passed:
+        p.append("pc_bad_header_refused: %s" % (t,))
+    ref = qemu_runs["bad_header"].result()
+    if ref.lines and guest_lines(ref.lines):
+        p.append("QEMU ran bad_header.elf: %s" % ref.lines[:3])
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
+def test_wild_jump_stopped_by_name(boots, judge, qemu_runs):
+    """A jump to guest-physical memory with nothing behind it stops that VM with a message
+    naming the address (QEMU runs on through zeroes forever); its output up to there is
+    QEMU's."""
+    res = boots.result(PC)
+    p = res.problems()
+    if not res.lines_matching(r"^pc: VM 'pc_wild_jump_stopped' stopped: vcpu 0: jump to "
+                              r"unmapped memory: instruction fetch at gpa 0xd0000000"):
+        p.append("no stop message naming the fetch at 0xd0000000")
+    t = tap_result(res, "pc_wild_jump_stopped")
+    if t is None or not t.passed:
+        p.append("pc_wild_jump_stopped: %s" % (t,))
+    ref = guest_lines(qemu_runs["wild_jump"].result().lines)
+    if vm_lines(res, "pc_wild_jump_stopped") != ref:
+        p.append("output before the jump differs: %s vs QEMU %s" %
+                 (vm_lines(res, "pc_wild_jump_stopped"), ref))
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
+def test_runaway_and_garbage_reported(boots, judge):
+    """A kernel spinning with interrupts off is stopped by its time budget (preemption timer),
+    and writes of garbage to the APIC page are each named in the log and ignored."""
+    res = boots.result(PC)
+    p = res.problems()
+    t = tap_result(res, "pc_runaway_stopped")
+    if t is None or not t.passed:
+        p.append("pc_runaway_stopped: %s" % (t,))
+    if not res.lines_matching(r"^pc: VM 'pc_runaway_stopped': guest did not exit by itself: "
+                              r"vcpu 0: runaway: used its budget"):
+        p.append("no runaway message for pc_runaway_stopped")
+    ignored = matches(res, r"^pc: VM 'pc_apic_garbage': vcpu 0: APIC write to offset "
+                                 r"0x(\w+) .*ignored")
+    offsets = {m.group(1) for m in ignored}
+    for off in ("30", "390", "0", "ff0"):  # VER, TMCCT, reserved, reserved
+        if off not in offsets:
+            p.append("the garbage write to APIC offset 0x%s was not reported" % off)
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
+def test_mission_features_on_a_guest_kernel(boots, judge):
+    """While pcmb1 rewrites and verifies a 4 MiB buffer, the host logs its dirty pages in each
+    mode, scans it hot and cold, and collapses, splits and re-collapses 2 MiB of the live
+    buffer; the kernel verifies that no write was lost and passes."""
+    res = boots.result(PC)
+    p = res.problems()
+    t = tap_result(res, "pc_mission")
+    if t is None or not t.passed:
+        p.append("pc_mission: %s" % (t,))
+    checks = matches(res, r"^  check pc_mission/host: (ok|FAILED) - (.*)$")
+    text = [m.group(2) for m in checks if m.group(1) == "ok"]
+    for what in ("write-protect dirty log", "D-bit dirty log", "PML dirty log",
+                 "idle scan of the kernel's memory", "collapsed into one leaf by copying",
+                 "split back to 4K", "collapsed again in place"):
+        if not any(what in c for c in text):
+            p.append("no passing host check for: %s" % what)
+    if [m for m in checks if m.group(1) == "FAILED"]:
+        p.append("failed host checks: %s" % [m.group(2) for m in checks if m.group(1) != "ok"])
+    lines = vm_lines(res, "pc_mission")
+    if "work: 400 passes over 4 MiB verified" not in lines or "pcmb1: PASS" not in lines:
+        p.append("the kernel did not verify its buffer and pass: %s" % lines[-3:])
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
+def test_hypervisor_goes_on(boots, judge):
+    """After every refused, stopped or runaway guest the next scenario runs: all of them are
+    reported and the run ends with its summary and a clean shutdown; no frame leaks."""
+    res = boots.result(PC)
+    p = res.problems()
+    names = [t.name for t in res.tap()]
+    want = ["guest", "pc_mb1", "pc_mb2", "pc_bad_header_refused", "pc_wild_jump_stopped",
+            "pc_apic_garbage", "pc_runaway_stopped", "pc_mission"]
+    if names != want:
+        p.append("scenarios reported %s, expected %s" % (names, want))
+    for o in res.json():
+        if o.get("frames_leaked"):
+            p.append("%s leaked %s frames" % (o.get("scenario"), o["frames_leaked"]))
+    judge(res, p)
