@@ -117,8 +117,13 @@ FORCE_UNIT:
 unit: $(UNIT_BINS) $(EXTRA_UNIT_BINS)
 
 # ---- the two README commands ----------------------------------------------------------------
+# make run GUEST=path/to/kernel.elf [GUEST_ARGS="..."] [GUEST_VCPUS=2] [GUEST_MEM=128M]: boot
+# a multiboot kernel of your own as a PC guest instead of the demo.
 run: deps iso
-	$(Q)$(PYTHON) tests/harness/run.py --scenario demo $(RUNARGS)
+	$(Q)$(PYTHON) tests/harness/run.py $(if $(GUEST),--guest "$(GUEST)",--scenario demo) \
+		$(if $(GUEST_ARGS),--guest-args "$(GUEST_ARGS)") \
+		$(if $(GUEST_VCPUS),--guest-vcpus $(GUEST_VCPUS)) \
+		$(if $(GUEST_MEM),--guest-mem $(GUEST_MEM)) $(RUNARGS)
 
 test: deps iso unit pcguests
 	$(Q)./scripts/test.sh

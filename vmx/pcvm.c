@@ -11,6 +11,7 @@
  */
 #include "arch/cpu.h"
 #include "boot/bootinfo.h"
+#include "boot/options.h"
 #include "drivers/console.h"
 #include "errno.h"
 #include "lib.h"
@@ -18,6 +19,7 @@
 #include "loader/mbinfo.h"
 #include "mm/mm.h"
 #include "vmx/pc.h"
+#include "vmx/report.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -322,6 +324,9 @@ void pc_setup_guest_state(struct vcpu *v)
 		pc_sipi_state(v, 0); /* replaced when the SIPI arrives */
 }
 
+static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const u64 *writes,
+			int n);
+
 void pc_report_end(struct vm *vm)
 {
 	struct pc_vm *pc = vm->pc;
@@ -340,6 +345,30 @@ void pc_report_end(struct vm *vm)
 	else
 		printk("pc: VM '%s': guest did not exit by itself: %s\n", vm->name,
 		       vm->stopping ? vm->stop_reason : "no exit port written");
+	report_json(vm, ports, reads, writes, n);
+}
+
+/* The platform's counters as one @json line: how the guest ended, every unknown port it
+ * used (reads, writes), unknown MSRs, unassigned-memory accesses, ignored APIC writes. */
+static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const u64 *writes,
+			int n)
+{
+	struct pc_vm *pc = vm->pc;
+	char buf[640] = "", how[96];
+	size_t len = 0;
+	u64 apic = 0;
+
+	for (int i = 0; i < vm->nvcpus; i++)
+		apic += vm->vcpus[i]->apic_logged;
+	for (int i = 0; i < n && len < sizeof(buf); i++)
+		len += snprintf(buf + len, sizeof(buf) - len, "%s\"0x%x\":[%lu,%lu]", i ? "," : "",
+				ports[i], reads[i], writes[i]);
+	printk("@json {\"pc\":\"%s\",\"platform\":\"%s\",\"kernel\":\"%s\",\"exit_code\":%d,"
+	       "\"ended_by\":\"%s\",\"unknown_ports\":{%s},\"unknown_port_accesses\":%lu,"
+	       "\"unknown_msrs\":%lu,\"unassigned_mmio\":%lu,\"apic_writes_ignored\":%lu}\n",
+	       vm->name, opts.platform, pc->kernel_name, pc->ended ? pc->exit_code : -1,
+	       json_safe(pc->ended ? pc->how : "", how, sizeof(how)), buf,
+	       pcio_unknown_total(&pc->io), pc->msr_unknown, pc->mmio_unassigned, apic);
 }
 
 /* The GRUB module whose path (first word) is `name` or ends in "/name"; NULL if none. */

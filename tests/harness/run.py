@@ -84,6 +84,13 @@ def main(argv=None):
     ap.add_argument("--debug", action="store_true",
                     help="interactive: Bochs debugger, or QEMU with -s -S")
     ap.add_argument("--quiet", action="store_true", help="do not stream the serial log")
+    ap.add_argument("--guest", help="a multiboot guest kernel to run (a GRUB module; adds "
+                    "guest=<its name> to the command line)")
+    ap.add_argument("--guest-args", default="", help="its command line (guest_args=)")
+    ap.add_argument("--guest-vcpus", type=int, help="its vCPUs (guest_vcpus=)")
+    ap.add_argument("--guest-mem", help="its RAM, e.g. 128M (guest_mem=)")
+    ap.add_argument("--module", action="append", default=[],
+                    help="a further GRUB module (repeatable); name it in guest_mods=")
     args = ap.parse_args(argv)
 
     if not (args.no_build or ev.no_build()):
@@ -102,11 +109,28 @@ def main(argv=None):
         print("run: %s" % e)
         return 2
     cmdline = build_cmdline(args, plat.name)
-    name = "run-" + re.sub(r"[^A-Za-z0-9_.-]", "_", args.scenario or "cmdline")
+    modules = []
+    for path in ([args.guest] if args.guest else []) + args.module:
+        if not Path(path).is_file():
+            print("run: no such guest kernel or module: %s" % path)
+            return 2
+        modules.append((str(Path(path).resolve()), Path(path).name))
+    if args.guest:
+        cmdline += " guest=%s" % Path(args.guest).name
+        if args.guest_args:
+            cmdline += ' guest_args="%s"' % args.guest_args.replace('"', "'")
+        if args.guest_vcpus:
+            cmdline += " guest_vcpus=%d" % args.guest_vcpus
+        if args.guest_mem:
+            cmdline += " guest_mem=%s" % args.guest_mem
+        if args.module:
+            cmdline += " guest_mods=%s" % ",".join(Path(m).name for m in args.module)
+    name = "run-" + re.sub(r"[^A-Za-z0-9_.-]", "_", args.scenario or args.guest and
+                           Path(args.guest).name or "cmdline")
     iso = None
     if not (isinstance(plat, ev.Qemu) and plat.kernel_bin):
         try:
-            iso = ev.make_iso(cmdline, name)
+            iso = ev.make_iso(cmdline, name, modules=modules)
         except (OSError, RuntimeError) as e:
             print("run: %s" % e)
             return 2

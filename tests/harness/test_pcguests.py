@@ -231,4 +231,12 @@ def test_hypervisor_goes_on(boots, judge):
     for o in res.json():
         if o.get("frames_leaked"):
             p.append("%s leaked %s frames" % (o.get("scenario"), o["frames_leaked"]))
+    pcs = {o["pc"]: o for o in res.json() if "pc" in o}
+    for vm in want:
+        if vm != "pc_bad_header_refused" and vm not in pcs:
+            p.append("no @json platform counters for %s" % vm)
+    if pcs.get("pc_apic_garbage", {}).get("apic_writes_ignored", 0) < 4:
+        p.append("the ignored APIC writes were not counted: %s" % pcs.get("pc_apic_garbage"))
+    if pcs.get("pc_mb1", {}).get("exit_code") != 0:
+        p.append("pc_mb1's counters do not carry its exit code 0: %s" % pcs.get("pc_mb1"))
     judge(res, p)
