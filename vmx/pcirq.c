@@ -167,7 +167,8 @@ static void check_deadlock(struct vcpu *v)
 	if (__atomic_load_n(&v->vm->pc->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
 		return;
 	vm_stop(v->vm, EXIT_HLT, "every vCPU is halted or waiting for a SIPI with nothing to "
-		"wake it (cli; hlt, or hlt with no timer armed)");
+		"wake it (cli; hlt, or hlt with no local APIC timer armed: the PIT and PICs "
+		"raise no interrupts here)");
 }
 
 static void do_init(struct vcpu *v)
