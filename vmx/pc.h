@@ -96,6 +96,7 @@ bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual);
 /* Queue a hardware exception for the next entry. */
 void pc_skip_instruction(struct vcpu *v);
 u64 pc_hw_cr0(u64 guest_cr0);
+u64 pc_cr4_allowed(const struct vcpu *v);
 void pc_sipi_state(struct vcpu *v, int vector);
 bool pc_entry_recheck(struct vcpu *v);
 int pc_msr_bitmap_init(void);

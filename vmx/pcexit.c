@@ -26,7 +26,6 @@
 #define CR0_CD BIT(30)
 #define CR0_NW BIT(29)
 #define CR4_PSE BIT(4)
-#define CR4_LA57 BIT(12)
 #define EFER_SCE BIT(0)
 #define LOG_LIMIT 16 /* messages of one kind per VM, then only counted */
 
@@ -146,12 +145,35 @@ gp:
 	return true;
 }
 
+/* The CR4 bits a guest may set: the architectural basics, and each feature bit only when
+ * the guest's CPUID offers the feature (a hidden feature's enable bit must #GP, as on a CPU
+ * without it). Every CR4 write exits (the mask is all ones), so this is enforced. */
+u64 pc_cr4_allowed(const struct vcpu *v)
+{
+	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
+	struct cpuid_regs h1 = cpuid(1, 0), h7 = cpuid(7, 0);
+	struct cpuid_regs4 l1 = cpuid_guest_view(1, 0, (struct cpuid_regs4){ h1.eax, h1.ebx,
+									    h1.ecx, h1.edx }, &g);
+	struct cpuid_regs4 l7 = cpuid_guest_view(7, 0, (struct cpuid_regs4){ h7.eax, h7.ebx,
+									    h7.ecx, h7.edx }, &g);
+	u64 ok = 0x7ff; /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT */
+
+	ok |= (l7.ecx & BIT(2)) ? BIT(11) : 0;    /* UMIP */
+	ok |= (l7.ecx & BIT(16)) ? BIT(12) : 0;   /* LA57 */
+	ok |= (l7.ebx & BIT(0)) ? BIT(16) : 0;    /* FSGSBASE */
+	ok |= (l1.ecx & BIT(17)) ? BIT(17) : 0;   /* PCIDE */
+	ok |= (l1.ecx & BIT(26)) ? BIT(18) : 0;   /* OSXSAVE */
+	ok |= (l7.ebx & BIT(7)) ? BIT(20) : 0;    /* SMEP */
+	ok |= (l7.ebx & BIT(20)) ? BIT(21) : 0;   /* SMAP */
+	ok |= (l7.ecx & BIT(3)) ? BIT(22) : 0;    /* PKE */
+	return ok & vmx_caps.cr4_fixed1 & ~(u64)CR4_VMXE;
+}
+
 static bool guest_write_cr4(struct vcpu *v, u64 val)
 {
 	u64 old = guest_cr4(), efer = vmcs_read(GUEST_IA32_EFER);
-	u64 fixed1 = vmx_caps.cr4_fixed1 & ~(u64)CR4_VMXE; /* no VMX inside */
 
-	if ((val & ~fixed1) || (val & CR4_LA57) || ((efer & EFER_LMA) && !(val & CR4_PAE)))
+	if ((val & ~v->cr4_allowed) || ((efer & EFER_LMA) && !(val & CR4_PAE)))
 		goto gp;
 	vmcs_write(CR4_READ_SHADOW, val);
 	vmcs_write(GUEST_CR4, val | vmx_caps.cr4_fixed0);
@@ -283,7 +305,7 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 	case 0x8b: *val = 0; return 0;                                   /* BIOS_SIGN_ID */
 	case 0xfe: *val = 0; return 0;           /* MTRRCAP: no variable or fixed ranges */
 	case 0x179: case 0x17a: *val = 0; return 0;            /* MCG_CAP, MCG_STATUS */
-	case 0x1a0: *val = 1; return 0;                /* MISC_ENABLE: fast strings */
+	case 0x1a0: *val = v->misc_enable; return 0;
 	case 0x277: *val = v->pat; return 0;
 	case 0x2ff: *val = v->mtrr_def_type; return 0;
 	case 0xc0000080: *val = vmcs_read(GUEST_IA32_EFER); return 0;
@@ -305,8 +327,11 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 			return -EINVAL;
 		v->apic_base = val;
 		return 0;
-	case 0x79: case 0x8b: case 0x17a: case 0x1a0:
-		return 0; /* microcode update, BIOS_SIGN_ID, MCG_STATUS, MISC_ENABLE: ignored */
+	case 0x79: case 0x8b: case 0x17a:
+		return 0; /* microcode update, BIOS_SIGN_ID, MCG_STATUS: ignored */
+	case 0x1a0: /* MISC_ENABLE: kept as written; nothing it controls is emulated */
+		v->misc_enable = val;
+		return 0;
 	case 0x277:
 		if (!pat_valid(val))
 			return -EINVAL;

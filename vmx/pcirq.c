@@ -69,6 +69,15 @@ static bool ipi_seen(struct vcpu *t, u64 unused)
 	return !__atomic_load_n(&t->wake, __ATOMIC_ACQUIRE);
 }
 
+/* Has the target reset itself for an INIT we sent (do_init)? */
+static bool init_taken(struct vcpu *t, u64 unused)
+{
+	(void)unused;
+	/* ACQUIRE: pairs with do_init's release store of init_pending. */
+	return !__atomic_load_n(&t->init_pending, __ATOMIC_ACQUIRE) || t->state != VCPU_RUNNING ||
+	       t->vm->stopping;
+}
+
 static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *ipi)
 {
 	switch (ipi->delivery) {
@@ -90,7 +99,12 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 	case 5: /* INIT */
 		__atomic_store_n(&t->init_pending, true, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
-		break;
+		/* Synchronous: the target must be waiting for a SIPI before we go on, or a SIPI
+		 * sent right after this INIT (kvm-unit-tests sends it at once) would find it
+		 * not yet reset and be lost. */
+		if (t != from)
+			vcpu_kick_until(t, init_taken, 0);
+		return;
 	case 6: /* SIPI: only an AP waiting for one takes it */
 		if (__atomic_load_n(&t->pc_state, __ATOMIC_ACQUIRE) == PC_WAIT_SIPI)
 			/* RELEASE: the AP's ACQUIRE exchange sees the vector with everything the
@@ -173,12 +187,12 @@ static void check_deadlock(struct vcpu *v)
 
 static void do_init(struct vcpu *v)
 {
-	v->init_pending = false;
 	vlapic_init(&v->lapic, v->apic_page, v->id, pc_now_ns());
 	v->sipi_vector = -1;
-	/* RELEASE: a SIPI sender checks pc_state before it stores the vector. */
-	__atomic_store_n(&v->pc_state, PC_WAIT_SIPI, __ATOMIC_RELEASE);
+	v->pc_state = PC_WAIT_SIPI;
 	vmcs_write(ENTRY_INTR_INFO, 0);
+	/* RELEASE: the INIT's sender (init_taken) then sees PC_WAIT_SIPI, so its SIPI lands. */
+	__atomic_store_n(&v->init_pending, false, __ATOMIC_RELEASE);
 }
 
 /* One look at what could wake the vCPU; true when it may enter the guest. */

@@ -196,6 +196,8 @@ int pc_vcpu_init(struct vcpu *v)
 	v->apic_base = PC_APIC_GPA | BIT(11) | (v->id == 0 ? BIT(8) : 0); /* enabled, BSP */
 	v->pat = 0x0007040600070406ULL; /* the power-on PAT */
 	v->sipi_vector = -1;
+	v->misc_enable = 1; /* fast strings, as the CPU resets it */
+	v->cr4_allowed = pc_cr4_allowed(v);
 	v->pc_state = v->id == 0 ? PC_RUNNING : PC_WAIT_SIPI;
 	return 0;
 }
@@ -230,8 +232,9 @@ void pc_setup_controls(struct vcpu *v)
 	 * outside PE/PG) is forced on in hardware and shown as the guest wrote it. */
 	vmcs_write(CR0_GUEST_HOST_MASK, (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | CR0_PG);
 	vmcs_write(CR0_READ_SHADOW, CR0_PE | CR0_ET);
-	/* CR4: VMXE is forced on and hidden; PAE is watched (PDPTEs, long mode). */
-	vmcs_write(CR4_GUEST_HOST_MASK, vmx_caps.cr4_fixed0 | CR4_PAE);
+	/* CR4: every bit is ours: VMXE is forced on and hidden, PAE is watched (PDPTEs, long
+	 * mode), and a feature bit CPUID hides must #GP (pc_cr4_allowed). */
+	vmcs_write(CR4_GUEST_HOST_MASK, ~0ULL);
 	vmcs_write(CR4_READ_SHADOW, 0);
 }
 

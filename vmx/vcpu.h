@@ -47,7 +47,8 @@ struct vcpu {
 	enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI } pc_state;
 	bool blocked;            /* counted in vm->pc->blocked */
 	u64 timer_armed;         /* preemption-timer ticks armed at the last entry */
-	u64 apic_base, pat, mtrr_def_type, tsc_offset;
+	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
+	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	u64 apic_logged;
 };
 
