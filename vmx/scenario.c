@@ -99,6 +99,9 @@ static const struct scenario scenarios[] = {
 	  .mem = 128 * MIB },
 	{ .name = "pc_runaway_stopped", .group = "pc", .kernel = "runaway.elf", .mem = 128 * MIB,
 	  .budget = 20000000, .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
+	{ .name = "pc_halted_forever_stopped", .group = "pc", .kernel = "pcmb1.elf",
+	  .kargs = "hang", .vcpus = 2, .mem = 128 * MIB, .expect = EXPECT_STOPPED,
+	  .stop_reason = EXIT_HLT },
 	{ .name = "pc_mission", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=400",
 	  .mem = 32 * MIB, .setup_arg = pc_mission_setup, .host = pc_mission_host },
 	/* The fault-latency benchmark (make bench): never part of run=all. */

@@ -115,6 +115,18 @@ static void check_timer(void)
 #define WORK_BUF  0x800000ull
 #define WORK_SIZE 0x400000ull
 
+/* Is `word` one of the space-separated arguments (or the start of one, for "word=")? */
+static const char *arg(const char *args, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *a = args; *a; a++)
+		if ((a == args || a[-1] == ' ') && !strncmp(a, word, n) &&
+		    (word[n - 1] == '=' || a[n] == ' ' || !a[n]))
+			return a + n;
+	return NULL;
+}
+
 static u32 work_passes(const char *args)
 {
 	u32 n = 0;
@@ -196,5 +208,10 @@ void pc_main(u32 magic, u32 info)
 	if (work_passes(bi.args))
 		do_work(work_passes(bi.args));
 	pr("%s: %s\n", name, first_fail ? "FAIL" : "PASS");
+	if (arg(bi.args, "hang")) {
+		/* "hang": never exit; every CPU ends in cli; hlt (the APs already are). */
+		pr("%s: halting with interrupts off\n", name);
+		halt_forever();
+	}
 	pc_exit(first_fail);
 }

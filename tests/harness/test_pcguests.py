@@ -174,6 +174,7 @@ def test_wild_jump_stopped_by_name(boots, judge, qemu_runs):
 @pytest.mark.boot(PC)
 def test_runaway_and_garbage_reported(boots, judge):
     """A kernel spinning with interrupts off is stopped by its time budget (preemption timer),
+    one whose CPUs all halt with nothing to wake them is stopped at once (QEMU would hang),
     and writes of garbage to the APIC page are each named in the log and ignored."""
     res = boots.result(PC)
     p = res.problems()
@@ -183,6 +184,12 @@ def test_runaway_and_garbage_reported(boots, judge):
     if not res.lines_matching(r"^pc: VM 'pc_runaway_stopped': guest did not exit by itself: "
                               r"vcpu 0: runaway: used its budget"):
         p.append("no runaway message for pc_runaway_stopped")
+    t = tap_result(res, "pc_halted_forever_stopped")
+    if t is None or not t.passed:
+        p.append("pc_halted_forever_stopped: %s" % (t,))
+    if not res.lines_matching(r"^pc: VM 'pc_halted_forever_stopped': guest did not exit by "
+                              r"itself: .*every vCPU is halted or waiting for a SIPI"):
+        p.append("a kernel whose CPUs all halt with nothing to wake them was not stopped by name")
     ignored = matches(res, r"^pc: VM 'pc_apic_garbage': vcpu 0: APIC write to offset "
                                  r"0x(\w+) .*ignored")
     offsets = {m.group(1) for m in ignored}
@@ -225,7 +232,7 @@ def test_hypervisor_goes_on(boots, judge):
     p = res.problems()
     names = [t.name for t in res.tap()]
     want = ["guest", "pc_mb1", "pc_mb2", "pc_bad_header_refused", "pc_wild_jump_stopped",
-            "pc_apic_garbage", "pc_runaway_stopped", "pc_mission"]
+            "pc_apic_garbage", "pc_runaway_stopped", "pc_halted_forever_stopped", "pc_mission"]
     if names != want:
         p.append("scenarios reported %s, expected %s" % (names, want))
     for o in res.json():
