@@ -38,16 +38,60 @@ static enum pcio_result pcio_exit(struct pcio *pc, int code, const char *how)
 	return PCIO_EXIT;
 }
 
+/* ---- PIT channel 0 -> IRQ 0 ------------------------------------------------------------------ */
+
+/* Raise IRQ 0 once if channel 0's OUT rose in (irq0_until, now]: a pulse, so that the next
+ * edge is an edge again. The clock going back delivers nothing and loses nothing. */
+static void pit_irq_catch_up(struct pcio *pc, u64 now)
+{
+	u64 edge;
+
+	if (now <= pc->irq0_until)
+		return;
+	edge = pit_irq_next(&pc->pit, pc->irq0_until);
+	if (edge && edge <= now) {
+		pic_set_irq(pc->pic, 0, true);
+		pic_set_irq(pc->pic, 0, false);
+	}
+	pc->irq0_until = now;
+}
+
+int pcio_pic_poll(struct pcio *pc, u64 now_ns, u64 *next_ns)
+{
+	const struct pic8259 *master = &pc->pic[0];
+
+	pit_irq_catch_up(pc, now_ns);
+	if ((master->imr | master->irr) & BIT(0))
+		*next_ns = 0;
+	else
+		*next_ns = pit_irq_next(&pc->pit, pc->irq0_until);
+	return pic_pending_vector(pc->pic);
+}
+
+int pcio_pic_ack(struct pcio *pc)
+{
+	return pic_ack(pc->pic);
+}
+
 /* ---- the byte handlers, one pair per range ------------------------------------------------ */
 
+/* PIC accesses first bring IRQ 0 up to date, so the guest reads the IRR as of now, and
+ * after a change to the slave re-evaluate its output into master IRQ 2. */
 static u8 pic_in(struct pcio *pc, u16 port)
 {
-	return pic_read(&pc->pic[port >> 7], port & 1);
+	u8 val;
+
+	pit_irq_catch_up(pc, pcio_now(pc));
+	val = pic_read(&pc->pic[port >> 7], port & 1);
+	pic_update_cascade(pc->pic); /* a poll read acknowledges */
+	return val;
 }
 
 static enum pcio_result pic_out(struct pcio *pc, u16 port, u8 val)
 {
+	pit_irq_catch_up(pc, pcio_now(pc));
 	pic_write(&pc->pic[port >> 7], port & 1, val);
+	pic_update_cascade(pc->pic);
 	return PCIO_OK;
 }
 
@@ -67,9 +111,13 @@ static u8 pit_port_in(struct pcio *pc, u16 port)
 	return pit_read(&pc->pit, port - PIT_PORT_BASE, pcio_now(pc));
 }
 
+/* Edges of the old programming are delivered before a write can restart the count. */
 static enum pcio_result pit_port_out(struct pcio *pc, u16 port, u8 val)
 {
-	pit_write(&pc->pit, port - PIT_PORT_BASE, val, pcio_now(pc));
+	u64 now = pcio_now(pc);
+
+	pit_irq_catch_up(pc, now);
+	pit_write(&pc->pit, port - PIT_PORT_BASE, val, now);
 	return PCIO_OK;
 }
 
@@ -204,6 +252,7 @@ void pcio_init(struct pcio *pc, const struct pcio_config *cfg, const struct pcio
 	pic_init(&pc->pic[0], true);
 	pic_init(&pc->pic[1], false);
 	pit_init(&pc->pit, now);
+	pc->irq0_until = now;
 	cmos_init(&pc->cmos, cfg->ram_bytes, cfg->ncpus, cfg->rtc_start_unix, now);
 	uart_init(&pc->com1, ops->line_out, ops->ctx);
 	fwcfg_init(&pc->fwcfg, cfg->ram_bytes, cfg->ncpus);

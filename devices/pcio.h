@@ -15,6 +15,11 @@
  *   0x3f8-0x3ff                        COM1 16550 UART     (uart16550.h)
  *   0x510-0x511                        fw_cfg              (fwcfg.h)
  * Any other port is unknown: IN reads all-ones, OUT is dropped, and the access is counted.
+ *
+ * Interrupts: PIT channel 0's OUT is IRQ 0 of the PICs, as on a PC. The PIT is not stepped,
+ * so its rising edges are delivered when time is next looked at: by pcio_pic_poll() and
+ * before every guest access to the PIT or the PICs (so IRR reads and reprogramming see them).
+ * Several edges since that last look make one IRQ 0, as a late timer coalesces its ticks.
  */
 #ifndef EPTVISOR_DEVICES_PCIO_H
 #define EPTVISOR_DEVICES_PCIO_H
@@ -60,7 +65,8 @@ struct pcio {
 	struct uart16550 com1;
 	struct fwcfg fwcfg;
 	struct shutdown_port shutdown;
-	u8 port92; /* port A: bit 1 is A20 (always on), bit 0 the reset request */
+	u8 port92;	/* port A: bit 1 is A20 (always on), bit 0 the reset request */
+	u64 irq0_until; /* PIT channel 0 edges up to this time (ns) have reached the PICs */
 
 	bool exited;	   /* the guest asked to end the VM (the first request wins) */
 	int exit_code;	   /* the value it wrote (debug exit), else 0 */
@@ -79,6 +85,16 @@ void pcio_init(struct pcio *pc, const struct pcio_config *cfg, const struct pcio
  * as QEMU does. PCIO_EXIT when this access asks to end the VM (pc->exited and pc->exit_*
  * are then set; the first request's values are kept). */
 enum pcio_result pcio_access(struct pcio *pc, u16 port, int size, bool in, u32 *val);
+/* The PIC pair's interrupt for the CPU it is wired to, at time now_ns: first IRQ 0 is
+ * raised if PIT channel 0 rose since the last look (however many times: one IRQ), then the
+ * vector the PICs present is returned (pic_pending_vector), or -1. *next_ns receives when
+ * the next edge could change that, so the caller can arm a timer: the next rising edge after
+ * now_ns, or 0 if none, or if IRQ 0 is masked or already requested (a further edge would add
+ * nothing, so a halted CPU waiting on it waits for good). The caller holds the device lock. */
+int pcio_pic_poll(struct pcio *pc, u64 now_ns, u64 *next_ns);
+/* The CPU takes the interrupt pcio_pic_poll() reported: pic_ack (the vector; the master's
+ * base + 7, spurious, if the request has gone since). */
+int pcio_pic_ack(struct pcio *pc);
 /* Emit the UART's unfinished line, if any (call when the VM ends). */
 void pcio_flush(struct pcio *pc);
 /* Copy up to max unknown ports with their read and write counts (in order of first access);

@@ -16,6 +16,13 @@ u64 pit_ns_to_ticks(u64 ns)
 	return ns / NS_PER_S * PIT_FREQ_HZ + ns % NS_PER_S * PIT_FREQ_HZ / NS_PER_S;
 }
 
+u64 pit_ticks_to_ns(u64 ticks)
+{
+	/* ceil(ticks * 10^9 / freq), split at whole seconds like pit_ns_to_ticks. */
+	return ticks / PIT_FREQ_HZ * NS_PER_S +
+	       (ticks % PIT_FREQ_HZ * NS_PER_S + PIT_FREQ_HZ - 1) / PIT_FREQ_HZ;
+}
+
 static u64 pit_elapsed(const struct pit_channel *c, u64 now)
 {
 	return now > c->load_ns ? pit_ns_to_ticks(now - c->load_ns) : 0;
@@ -38,6 +45,33 @@ bool pit_out(const struct pit_channel *c, u64 now)
 	default:
 		return d >= c->count; /* mode 0: high once the count has run out */
 	}
+}
+
+/* The first tick count after d at which c's OUT rises, or 0 if none (see pit_irq_next). */
+static u64 pit_next_rise_tick(const struct pit_channel *c, u64 d)
+{
+	switch (c->mode) {
+	case 0:
+		return d < c->count ? c->count : 0;
+	case 2:
+	case 3:
+		return c->count > 1 ? (d / c->count + 1) * c->count : 0;
+	case 4:
+	case 5:
+		return d <= c->count ? (u64)c->count + 1 : 0;
+	default:
+		return 0;
+	}
+}
+
+u64 pit_irq_next(const struct pit8254 *p, u64 after_ns)
+{
+	const struct pit_channel *c = &p->ch[0];
+	/* An edge at tick t is at load + pit_ticks_to_ns(t), which is after after_ns exactly
+	 * when t is more than the whole ticks elapsed by then. */
+	u64 t = pit_next_rise_tick(c, pit_elapsed(c, after_ns));
+
+	return t ? c->load_ns + pit_ticks_to_ns(t) : 0;
 }
 
 u16 pit_count(const struct pit_channel *c, u64 now)

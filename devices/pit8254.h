@@ -5,8 +5,8 @@
  * The counters count down at 1.193182 MHz from the time the guest loaded them; "now" is
  * passed in (nanoseconds, monotonic) so the device is pure. The OUT line of channel 2 is
  * readable in bit 5 of port 0x61 and its gate is bit 0: kernels calibrate their TSC by
- * loading channel 2 in mode 0 and polling that bit. Channel 0's OUT is never delivered as
- * IRQ 0 (guests here take their timer interrupts from the local APIC).
+ * loading channel 2 in mode 0 and polling that bit. Channel 0's OUT is the PC's IRQ 0:
+ * pit_irq_next() says when it next rises, and pcio turns those edges into IRQ 0 on the PICs.
  */
 #ifndef EPTVISOR_DEVICES_PIT8254_H
 #define EPTVISOR_DEVICES_PIT8254_H
@@ -52,5 +52,19 @@ bool pit_out(const struct pit_channel *c, u64 now);
 u16 pit_count(const struct pit_channel *c, u64 now);
 /* Whole PIT ticks in ns nanoseconds, without overflow for any u64 ns. */
 u64 pit_ns_to_ticks(u64 ns);
+/* Its inverse: the fewest nanoseconds in which ticks whole ticks have elapsed
+ * (pit_ns_to_ticks(pit_ticks_to_ns(t)) == t, and one nanosecond less gives t - 1). */
+u64 pit_ticks_to_ns(u64 ticks);
+/* When channel 0's OUT next rises strictly after after_ns (ns, same clock as now), or 0 if
+ * it never will as programmed. The edges are where pit_out() goes from low to high:
+ *   mode 0      once, at the terminal count (count ticks after the load)
+ *   modes 2, 3  at every period boundary, k * count ticks after the load, k >= 1 (the
+ *               load itself is no edge: programming either mode drives OUT high already);
+ *               a count of 1, illegal in both modes, gives none
+ *   modes 4, 5  once, the tick after the count runs out (the strobe ends)
+ *   mode 1      none (QEMU's OUT only falls)
+ * Channel 0's gate is tied high on the PC, so it is not consulted. A count of 0 is 65536.
+ * Power-on leaves channel 0 running in mode 3 with count 65536 (18.2 Hz), as on QEMU. */
+u64 pit_irq_next(const struct pit8254 *p, u64 after_ns);
 
 #endif

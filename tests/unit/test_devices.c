@@ -357,6 +357,178 @@ static void test_pic(void **state)
 	assert_int_equal(pcio_unknown_total(&pc), 0);
 }
 
+/* The PIC pair as Linux's init_8259A leaves it (bases 0x20/0x28), every IRQ masked but
+ * the ones in unmask (bit n: IRQ n, 0-15); the cascade IRQ 2 is unmasked with any slave IRQ. */
+static void pic_setup(u16 unmask)
+{
+	if (unmask & 0xff00)
+		unmask |= 1u << 2;
+	pic_remap(0x20, 0x28);
+	outb(0x21, (u8)~unmask);
+	outb(0xa1, (u8) ~(unmask >> 8));
+}
+
+static u8 pic_reg(u16 port, u8 ocw3)
+{
+	outb(port, ocw3);
+	return inb(port);
+}
+
+#define ISR(port) pic_reg(port, 0x0b)
+#define IRR(port) pic_reg(port, 0x0a)
+
+static void pic_edge(int irq)
+{
+	pic_set_irq(pc.pic, irq, true);
+	pic_set_irq(pc.pic, irq, false);
+}
+
+static void test_pic_irq_ack_eoi(void **state)
+{
+	(void)state;
+	pic_setup(0x0001);
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	pic_set_irq(pc.pic, 0, true);
+	assert_int_equal(IRR(0x20), 0x01);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x20);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x20); /* asking changes nothing */
+	assert_int_equal(pic_ack(pc.pic), 0x20);
+	assert_int_equal(ISR(0x20), 0x01);
+	assert_int_equal(IRR(0x20), 0x00); /* the edge's request is consumed */
+	/* A held level is no new edge; a new edge while in service waits for the EOI. */
+	pic_set_irq(pc.pic, 0, true);
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	pic_set_irq(pc.pic, 0, false);
+	pic_set_irq(pc.pic, 0, true);
+	assert_int_equal(IRR(0x20), 0x01);
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	outb(0x20, 0x20); /* non-specific EOI */
+	assert_int_equal(ISR(0x20), 0x00);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x20);
+	assert_int_equal(pic_ack(pc.pic), 0x20);
+	outb(0x20, 0x60); /* specific EOI of IRQ 0 */
+	assert_int_equal(ISR(0x20), 0x00);
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+}
+
+static void test_pic_masked(void **state)
+{
+	(void)state;
+	pic_setup(0x0001);
+	pic_edge(1);
+	assert_int_equal(IRR(0x20), 0x02); /* latched even while masked */
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	outb(0x21, 0xfc); /* unmask IRQ 1: the latched request is presented */
+	assert_int_equal(pic_pending_vector(pc.pic), 0x21);
+	pic_set_irq(pc.pic, 2, true); /* the cascade input is not a device line */
+	pic_set_irq(pc.pic, 16, true);
+	pic_set_irq(pc.pic, -1, true);
+	assert_int_equal(IRR(0x20), 0x02);
+}
+
+static void test_pic_priority(void **state)
+{
+	(void)state;
+	pic_setup(0x000b); /* IRQs 0, 1, 3 */
+	pic_edge(1);
+	assert_int_equal(pic_ack(pc.pic), 0x21);
+	pic_edge(3);
+	assert_int_equal(pic_pending_vector(pc.pic), -1); /* IRQ 1 in service blocks IRQ 3 */
+	pic_edge(0);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x20); /* but not IRQ 0 */
+	assert_int_equal(pic_ack(pc.pic), 0x20);
+	assert_int_equal(ISR(0x20), 0x03);
+	outb(0x20, 0x20); /* the highest-priority in-service IRQ: 0 */
+	assert_int_equal(ISR(0x20), 0x02);
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	outb(0x20, 0x20);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x23);
+	/* Special mask mode: masking the in-service IRQ lets lower ones through. */
+	assert_int_equal(pic_ack(pc.pic), 0x23);
+	pic_edge(3);
+	outb(0x20, 0x68); /* OCW3: set special mask mode */
+	outb(0x21, 0xfd);
+	pic_edge(1);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x21);
+	outb(0x20, 0x48); /* clear it: IRQ 3 in service blocks again... */
+	outb(0x21, 0xf5);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x21); /* ...but not IRQ 1 */
+}
+
+static void test_pic_slave(void **state)
+{
+	(void)state;
+	pic_setup(0x0100);
+	pic_edge(8);
+	assert_int_equal(IRR(0xa0), 0x01);
+	assert_int_equal(IRR(0x20), 0x04); /* the slave's output on the cascade */
+	assert_int_equal(pic_pending_vector(pc.pic), 0x28);
+	assert_int_equal(pic_ack(pc.pic), 0x28);
+	assert_int_equal(ISR(0xa0), 0x01);
+	assert_int_equal(ISR(0x20), 0x04);
+	pic_edge(8);
+	outb(0xa0, 0x20); /* slave EOI only: master IRQ 2 still in service */
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	outb(0x20, 0x20);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x28);
+	assert_int_equal(pic_ack(pc.pic), 0x28);
+	outb(0x20, 0x20); /* EOIs in the other order */
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	outb(0xa0, 0x60); /* specific EOI of slave IRQ 0 */
+	assert_int_equal(ISR(0xa0) | ISR(0x20), 0);
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	/* Two slave requests: the INTA of the first drops the slave's output (IRQ 9 waits
+	 * behind IRQ 8), so its EOI raises it again: a new edge on master IRQ 2. */
+	outb(0xa1, 0xfc);
+	pic_edge(8);
+	pic_edge(9);
+	assert_int_equal(pic_ack(pc.pic), 0x28);
+	outb(0xa0, 0x20);
+	outb(0x20, 0x20);
+	assert_int_equal(pic_ack(pc.pic), 0x29);
+	outb(0xa0, 0x20);
+	outb(0x20, 0x20);
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+	/* A masked slave IRQ does not reach the master either. */
+	outb(0xa1, 0xff);
+	pic_edge(9);
+	assert_int_equal(IRR(0x20), 0x00);
+	assert_int_equal(pic_pending_vector(pc.pic), -1);
+}
+
+static void test_pic_spurious_and_poll(void **state)
+{
+	(void)state;
+	pic_setup(0x0101);
+	assert_int_equal(pic_ack(pc.pic), 0x27); /* nothing pending: master IRQ 7 */
+	assert_int_equal(ISR(0x20), 0x00);
+	/* The slave's request went away after the master latched IRQ 2: slave IRQ 7. */
+	pic_edge(8);
+	outb(0xa1, 0xff);
+	assert_int_equal(pic_pending_vector(pc.pic), 0x2f);
+	assert_int_equal(pic_ack(pc.pic), 0x2f);
+	assert_int_equal(ISR(0xa0), 0x00);
+	assert_int_equal(ISR(0x20), 0x04); /* the master did take IRQ 2 */
+	outb(0x20, 0x20);
+	/* Poll command: the read is the INTA. */
+	pic_edge(0);
+	outb(0x20, 0x0c);
+	assert_int_equal(inb(0x20), 0x80);
+	assert_int_equal(ISR(0x20), 0x01);
+	outb(0x20, 0x0c);
+	assert_int_equal(inb(0x20), 0x00);
+	outb(0x20, 0x20);
+	/* Auto-EOI (ICW4 bit 1): the INTA leaves nothing in service. */
+	outb(0x20, 0x11);
+	outb(0x21, 0x20);
+	outb(0x21, 0x04);
+	outb(0x21, 0x03);
+	outb(0x21, 0xfe);
+	pic_edge(0);
+	assert_int_equal(pic_ack(pc.pic), 0x20);
+	assert_int_equal(ISR(0x20), 0x00);
+}
+
 static void test_elcr(void **state)
 {
 	(void)state;
@@ -498,6 +670,161 @@ static void test_pit_mode3_out(void **state)
 	assert_true(pit_out(&pc.pit.ch[0], env.now + NS(0x7fff) + 1));
 	assert_false(pit_out(&pc.pit.ch[0], env.now + NS(0x8000) + 1));
 	assert_true(pit_out(&pc.pit.ch[0], env.now + NS(0x10000) + 1));
+}
+
+/* Channel 0 in mode (0, 2 or 3) with count, lo/hi bytes, at env.now. */
+static void pit_ch0(int mode, u16 count)
+{
+	outb(0x43, (u8)(0x30 | mode << 1));
+	outb(0x40, (u8)count);
+	outb(0x40, (u8)(count >> 8));
+}
+
+static void test_pit_ticks_to_ns(void **state)
+{
+	static const u64 ticks[] = {0,		 1,
+				    2,		 1193,
+				    65536,	 PIT_FREQ_HZ - 1,
+				    PIT_FREQ_HZ, PIT_FREQ_HZ * 86400 * 365 + 12345};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ticks) / sizeof(ticks[0]); i++) {
+		u64 ns = pit_ticks_to_ns(ticks[i]);
+
+		assert_int_equal(pit_ns_to_ticks(ns), ticks[i]);
+		if (ns)
+			assert_int_equal(pit_ns_to_ticks(ns - 1), ticks[i] - 1);
+	}
+}
+
+/* Modes 2 and 3 rise at every period boundary, exactly where OUT goes high. */
+static void test_pit_irq_periodic(void **state)
+{
+	(void)state;
+	for (int mode = 2; mode <= 3; mode++) {
+		u64 t0 = env.now, e1 = t0 + pit_ticks_to_ns(1193);
+
+		pit_ch0(mode, 1193); /* ~1 ms */
+		assert_int_equal(pit_irq_next(&pc.pit, t0), e1);
+		assert_int_equal(pit_irq_next(&pc.pit, t0 - 1000000), e1);
+		assert_int_equal(pit_irq_next(&pc.pit, e1 - 1), e1);
+		assert_int_equal(pit_irq_next(&pc.pit, e1), t0 + pit_ticks_to_ns(2 * 1193));
+		assert_int_equal(pit_irq_next(&pc.pit, t0 + pit_ticks_to_ns(1000 * 1193) - 1),
+				 t0 + pit_ticks_to_ns(1000 * 1193));
+		assert_false(pit_out(&pc.pit.ch[0], e1 - 1));
+		assert_true(pit_out(&pc.pit.ch[0], e1));
+		env.now += 1000000000ULL;
+	}
+	/* A count of 0 is 65536: 18.2 Hz, the power-on rate. */
+	pit_ch0(2, 0);
+	assert_int_equal(pit_irq_next(&pc.pit, env.now), env.now + pit_ticks_to_ns(65536));
+	pit_ch0(2, 1); /* illegal in mode 2: no edges */
+	assert_int_equal(pit_irq_next(&pc.pit, env.now), 0);
+}
+
+static void test_pit_irq_oneshot(void **state)
+{
+	u64 t0 = env.now, e = t0 + pit_ticks_to_ns(500);
+
+	(void)state;
+	pit_ch0(0, 500);
+	assert_int_equal(pit_irq_next(&pc.pit, t0), e);
+	assert_int_equal(pit_irq_next(&pc.pit, e - 1), e);
+	assert_int_equal(pit_irq_next(&pc.pit, e), 0); /* a single edge */
+	/* Mode 4: OUT strobes low at the terminal count and rises one tick later. */
+	pit_ch0(4, 500);
+	assert_int_equal(pit_irq_next(&pc.pit, t0), t0 + pit_ticks_to_ns(501));
+	assert_int_equal(pit_irq_next(&pc.pit, t0 + pit_ticks_to_ns(501)), 0);
+	pit_ch0(1, 500); /* mode 1's OUT only falls (as QEMU) */
+	assert_int_equal(pit_irq_next(&pc.pit, t0), 0);
+}
+
+static void test_pit_irq_reprogram(void **state)
+{
+	u64 t0 = env.now, t1;
+
+	(void)state;
+	/* Power-on: mode 3, count 65536, counting since pcio_init. */
+	assert_int_equal(pit_irq_next(&pc.pit, t0), t0 + pit_ticks_to_ns(65536));
+	pit_ch0(2, 1193);
+	env.now += pit_ticks_to_ns(1000);
+	t1 = env.now;
+	pit_ch0(2, 1193); /* mid-period: the period restarts at the write */
+	assert_int_equal(pit_irq_next(&pc.pit, t1), t1 + pit_ticks_to_ns(1193));
+	/* The control word alone changes the mode, not the count or its start (as QEMU). */
+	outb(0x43, 0x30);
+	assert_int_equal(pit_irq_next(&pc.pit, t1), t1 + pit_ticks_to_ns(1193));
+	assert_int_equal(pit_irq_next(&pc.pit, t1 + pit_ticks_to_ns(1193)), 0);
+}
+
+/* ---- PIT channel 0 -> IRQ 0 -> PIC, through pcio -------------------------------------------- */
+
+static int poll_at(u64 now, u64 *next)
+{
+	env.now = now;
+	return pcio_pic_poll(&pc, now, next);
+}
+
+static void test_pcio_pic_poll(void **state)
+{
+	u64 t0, e1, next;
+
+	(void)state;
+	pic_setup(0x0001);
+	t0 = env.now;
+	pit_ch0(2, 1193);
+	e1 = t0 + pit_ticks_to_ns(1193);
+	assert_int_equal(poll_at(t0, &next), -1);
+	assert_int_equal(next, e1);
+	assert_int_equal(poll_at(e1 - 1, &next), -1); /* no IRQ before the first edge */
+	assert_int_equal(next, e1);
+	assert_int_equal(poll_at(e1, &next), 0x20);
+	assert_int_equal(next, 0); /* IRQ 0 already requested: another edge adds nothing */
+	assert_int_equal(pcio_pic_ack(&pc), 0x20);
+	assert_int_equal(poll_at(e1 + 1, &next), -1); /* in service until the EOI */
+	assert_int_equal(next, t0 + pit_ticks_to_ns(2 * 1193));
+	outb(0x20, 0x20);
+	/* Five periods late: one IRQ, not five. */
+	assert_int_equal(poll_at(t0 + pit_ticks_to_ns(6 * 1193), &next), 0x20);
+	assert_int_equal(pcio_pic_ack(&pc), 0x20);
+	outb(0x20, 0x20);
+	assert_int_equal(poll_at(t0 + pit_ticks_to_ns(7 * 1193) - 1, &next), -1);
+	assert_int_equal(next, t0 + pit_ticks_to_ns(7 * 1193));
+	/* A clock that goes back delivers nothing and loses nothing. */
+	assert_int_equal(poll_at(t0, &next), -1);
+	assert_int_equal(poll_at(t0 + pit_ticks_to_ns(7 * 1193), &next), 0x20);
+}
+
+static void test_pcio_pic_poll_masked(void **state)
+{
+	u64 t0, next;
+
+	(void)state;
+	pic_setup(0x0000);
+	t0 = env.now;
+	pit_ch0(2, 1193);
+	assert_int_equal(poll_at(t0 + pit_ticks_to_ns(1193), &next), -1);
+	assert_int_equal(next, 0); /* masked: no edge would wake the CPU */
+	outb(0x21, 0xfe);	   /* unmasking presents the edge latched meanwhile */
+	assert_int_equal(poll_at(env.now, &next), 0x20);
+}
+
+static void test_pcio_pit_edges_before_access(void **state)
+{
+	u64 t0 = env.now;
+
+	(void)state;
+	pic_setup(0x0001);
+	pit_ch0(3, 1193);
+	/* An IRR read sees the edge without a poll... */
+	env.now = t0 + pit_ticks_to_ns(1193);
+	assert_int_equal(IRR(0x20), 0x01);
+	assert_int_equal(pcio_pic_ack(&pc), 0x20);
+	outb(0x20, 0x20);
+	/* ...and reprogramming delivers the old programming's edges first. */
+	env.now = t0 + pit_ticks_to_ns(2 * 1193);
+	pit_ch0(3, 5000);
+	assert_int_equal(IRR(0x20), 0x01);
 }
 
 /* ---- RTC/CMOS and the ignored ports -----------------------------------------------------------
@@ -785,6 +1112,11 @@ int main(void)
 		T(test_fwcfg),
 		T(test_fwcfg_reselect_and_writes),
 		T(test_pic),
+		T(test_pic_irq_ack_eoi),
+		T(test_pic_masked),
+		T(test_pic_priority),
+		T(test_pic_slave),
+		T(test_pic_spurious_and_poll),
 		T(test_elcr),
 		T(test_pit_ticks),
 		T(test_pit_ch2_mode0),
@@ -793,6 +1125,13 @@ int main(void)
 		T(test_pit_lobyte_only),
 		T(test_pit_readback),
 		T(test_pit_mode3_out),
+		T(test_pit_ticks_to_ns),
+		T(test_pit_irq_periodic),
+		T(test_pit_irq_oneshot),
+		T(test_pit_irq_reprogram),
+		T(test_pcio_pic_poll),
+		T(test_pcio_pic_poll_masked),
+		T(test_pcio_pit_edges_before_access),
 		T(test_cmos),
 		T(test_cmos_start_time),
 		T(test_ignored_ports),
