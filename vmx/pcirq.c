@@ -10,6 +10,9 @@
  *     opened and the injection happens at the window exit.
  *   - The APIC timer runs on the VMX preemption timer: each entry arms it for the nearer of
  *     the timer deadline and the rest of the run budget.
+ *   - The PICs (with the PIT on IRQ 0) interrupt vCPU 0 as on a PC: through LINT0 when
+ *     its LVT entry is unmasked (SeaBIOS leaves it ExtINT) or the APIC is disabled; the
+ *     vector comes from the PIC, bypassing the local APIC's IRR and ISR.
  *   - HLT with IF=1 waits here, on the vCPU's own CPU, for the next interrupt; an AP waits
  *     here for its SIPI. When every vCPU waits with nothing that could wake it, the VM
  *     is stopped (a silent hang under QEMU).
@@ -17,6 +20,7 @@
 #include "arch/cpu.h"
 #include "drivers/console.h"
 #include "drivers/timer.h"
+#include "devices/irqbox.h"
 #include "lib.h"
 #include "vmx/exit.h"
 #include "vmx/pc.h"
@@ -44,9 +48,52 @@ static u64 ns_to_tsc(u64 ns)
 	return ns / 1000000000ULL * tsc_hz + (ns % 1000000000ULL) * tsc_hz / 1000000000ULL;
 }
 
+/* Does vCPU v take the PICs' interrupts (QEMU's apic_accept_pic_intr)? */
+static bool takes_pic(const struct vcpu *v)
+{
+	return v->id == 0 &&
+	       (!(v->apic_base & BIT(11)) || !(v->apic_page[APIC_LVT_LINT0 / 4] & APIC_LVT_MASKED));
+}
+
+/* The vector the PICs present to vCPU 0 now (the PIT ticking into IRQ 0 first), or -1;
+ * v->pic_next is when the PIT's next tick is due (0: none). */
+static int pic_vector(struct vcpu *v)
+{
+	struct pc_vm *pc = v->vm->pc;
+	int vec;
+
+	if (!takes_pic(v)) {
+		v->pic_next = 0;
+		return -1;
+	}
+	spin_lock(&pc->io_lock);
+	vec = pcio_pic_poll(&pc->io, pc_now_ns(), &v->pic_next);
+	spin_unlock(&pc->io_lock);
+	return vec;
+}
+
+static int pic_take(struct vcpu *v)
+{
+	struct pc_vm *pc = v->vm->pc;
+	int vec;
+
+	spin_lock(&pc->io_lock);
+	vec = pcio_pic_ack(&pc->io);
+	spin_unlock(&pc->io_lock);
+	return vec;
+}
+
+/* The nearer of the APIC timer's deadline and (vCPU 0) the PIT's next tick, or 0. */
+static u64 next_timer_ns(const struct vcpu *v)
+{
+	u64 a = vlapic_timer_deadline(&v->lapic), b = v->id == 0 ? v->pic_next : 0;
+
+	return !a ? b : !b ? a : MIN(a, b);
+}
+
 u64 pc_timer_ticks(struct vcpu *v)
 {
-	u64 deadline = vlapic_timer_deadline(&v->lapic), now = pc_now_ns();
+	u64 deadline = next_timer_ns(v), now = pc_now_ns();
 
 	if (!deadline)
 		return ~0ULL;
@@ -60,12 +107,12 @@ u64 pc_timer_ticks(struct vcpu *v)
 static bool ipi_seen(struct vcpu *t, u64 unused)
 {
 	(void)unused;
-	/* ACQUIRE: pairs with the target's SEQ_CST store of in_guest and exchange of the bits. */
-	if (!__atomic_load_n(&t->in_guest, __ATOMIC_ACQUIRE) || t->state != VCPU_RUNNING)
+	/* SEQ_CST: the load half of the Dekker pair with our SEQ_CST post and the target's
+	 * SEQ_CST in_guest store followed by its recheck (devices/irqbox.h). */
+	if (!__atomic_load_n(&t->in_guest, __ATOMIC_SEQ_CST) || t->state != VCPU_RUNNING)
 		return true;
-	for (int i = 0; i < 8; i++)
-		if (__atomic_load_n(&t->irq_pending[i], __ATOMIC_ACQUIRE))
-			return false;
+	if (!irqbox_empty_acquire(&t->irq_pending))
+		return false;
 	return !__atomic_load_n(&t->wake, __ATOMIC_ACQUIRE);
 }
 
@@ -89,8 +136,7 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 		}
 		/* SEQ_CST: ordered before our load of t->in_guest in ipi_seen (Dekker with the
 		 * target's in_guest store and its recheck of irq_pending). */
-		__atomic_fetch_or(&t->irq_pending[ipi->vector / 32], BIT(ipi->vector % 32),
-				  __ATOMIC_SEQ_CST);
+		irqbox_post(&t->irq_pending, ipi->vector);
 		break;
 	case 4: /* NMI */
 		__atomic_store_n(&t->nmi_pending, true, __ATOMIC_SEQ_CST);
@@ -138,20 +184,15 @@ void pc_send_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
 	}
 }
 
+static void to_irr(void *arg, u8 vector)
+{
+	vlapic_set_irr(arg, vector);
+}
+
 /* Move vectors other vCPUs sent into our IRR. */
 static void collect_irqs(struct vcpu *v)
 {
-	for (int i = 0; i < 8; i++) {
-		/* ACQ_REL: take the bits exactly once; a sender waiting in ipi_seen sees 0. */
-		u32 bits = __atomic_exchange_n(&v->irq_pending[i], 0, __ATOMIC_ACQ_REL);
-
-		while (bits) {
-			int b = __builtin_ctz(bits);
-
-			bits &= bits - 1;
-			vlapic_set_irr(&v->lapic, (u8)(i * 32 + b));
-		}
-	}
+	irqbox_take(&v->irq_pending, to_irr, &v->lapic);
 	__atomic_store_n(&v->wake, false, __ATOMIC_RELEASE);
 }
 
@@ -159,10 +200,7 @@ static void collect_irqs(struct vcpu *v)
  * (the sender may have seen us out of guest mode and not kicked). */
 bool pc_entry_recheck(struct vcpu *v)
 {
-	for (int i = 0; i < 8; i++)
-		if (__atomic_load_n(&v->irq_pending[i], __ATOMIC_SEQ_CST))
-			return true;
-	return __atomic_load_n(&v->wake, __ATOMIC_SEQ_CST);
+	return irqbox_any(&v->irq_pending) || __atomic_load_n(&v->wake, __ATOMIC_SEQ_CST);
 }
 
 /* ---- waiting: for a SIPI, or for an interrupt after HLT ------------------------------- */
@@ -181,8 +219,7 @@ static void check_deadlock(struct vcpu *v)
 	if (__atomic_load_n(&v->vm->pc->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
 		return;
 	vm_stop(v->vm, EXIT_HLT, "every vCPU is halted or waiting for a SIPI with nothing to "
-		"wake it (cli; hlt, or hlt with no local APIC timer armed: the PIT and PICs "
-		"raise no interrupts here)");
+		"wake it (cli; hlt, or hlt with no timer armed and IRQ 0 masked)");
 }
 
 static void do_init(struct vcpu *v)
@@ -214,7 +251,7 @@ static bool runnable(struct vcpu *v)
 		v->pc_state = PC_RUNNING;
 		return true;
 	case PC_HALTED:
-		if (vlapic_pending(&v->lapic) < 0 && !v->nmi_pending)
+		if (vlapic_pending(&v->lapic) < 0 && !v->nmi_pending && pic_vector(v) < 0)
 			return false;
 		v->pc_state = PC_RUNNING;
 		return true;
@@ -231,7 +268,7 @@ static bool runnable(struct vcpu *v)
 static bool wait_runnable(struct vcpu *v)
 {
 	while (!runnable(v)) {
-		set_blocked(v, v->pc_state != PC_HALTED || !vlapic_timer_deadline(&v->lapic));
+		set_blocked(v, v->pc_state != PC_HALTED || !next_timer_ns(v));
 		check_deadlock(v);
 		if (v->vm->stopping)
 			return false;
@@ -268,16 +305,21 @@ static void inject(struct vcpu *v)
 	if (vec < 0) {
 		/* Held back by the guest's TPR only: exit when it lowers the TPR below it. */
 		vmcs_write(TPR_THRESHOLD, vlapic_tpr_threshold(&v->lapic));
-		window(false);
+		if (pic_vector(v) < 0) {
+			window(false);
+			return;
+		}
+	}
+	if (!(vmcs_read(GUEST_RFLAGS) & RFLAGS_IF) || (block & BLOCK_STI_MOVSS)) {
+		window(true);
 		return;
 	}
-	if ((vmcs_read(GUEST_RFLAGS) & RFLAGS_IF) && !(block & BLOCK_STI_MOVSS)) {
+	if (vec >= 0)
 		vlapic_accept(&v->lapic, (u8)vec);
-		vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_EXT | (u32)vec);
-		window(false);
-	} else {
-		window(true);
-	}
+	else
+		vec = pic_take(v); /* INTA: the PIC moves the IRQ in service and names the vector */
+	vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_EXT | (u32)vec);
+	window(false);
 }
 
 /* Arm the preemption timer for the nearer of the APIC timer and the rest of the budget;

@@ -186,6 +186,19 @@ void pc_vm_teardown(struct vm *vm)
 	vm->pc = NULL;
 }
 
+/* What SeaBIOS leaves in the BSP's local APIC (smp_setup): software-enabled, LINT0 ExtINT
+ * (the PICs' wire) and LINT1 NMI, both level-triggered. Kernels that never touch the APIC
+ * rely on the first to receive PIC interrupts. */
+static void seabios_lapic(struct vcpu *v)
+{
+	struct vlapic_ipi none;
+	u64 now = pc_now_ns();
+
+	vlapic_write(&v->lapic, APIC_SVR, v->apic_page[APIC_SVR / 4] | APIC_SVR_ENABLE, now, &none);
+	vlapic_write(&v->lapic, APIC_LVT_LINT0, 0x8700, now, &none);
+	vlapic_write(&v->lapic, APIC_LVT_LINT1, 0x8400, now, &none);
+}
+
 int pc_vcpu_init(struct vcpu *v)
 {
 	v->apic_page_pa = alloc_zeroed_frame();
@@ -198,6 +211,8 @@ int pc_vcpu_init(struct vcpu *v)
 	v->sipi_vector = -1;
 	v->misc_enable = 1; /* fast strings, as the CPU resets it */
 	v->cr4_allowed = pc_cr4_allowed(v);
+	if (v->id == 0)
+		seabios_lapic(v);
 	v->pc_state = v->id == 0 ? PC_RUNNING : PC_WAIT_SIPI;
 	return 0;
 }

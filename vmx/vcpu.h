@@ -6,6 +6,7 @@
 #define EPTVISOR_VMX_VCPU_H
 
 #include "types.h"
+#include "devices/irqbox.h"
 #include "devices/vlapic.h"
 #include "vmx/vm.h"
 
@@ -40,13 +41,14 @@ struct vcpu {
 	struct vlapic lapic;
 	u32 *apic_page;          /* the virtual-APIC page: the model's registers */
 	hpa_t apic_page_pa;
-	u32 irq_pending[8];      /* vectors sent by other vCPUs, taken before each entry */
+	struct irqbox irq_pending; /* vectors sent by other vCPUs, taken before each entry */
 	bool wake;               /* an NMI or INIT was sent: look before entering */
 	bool nmi_pending, init_pending;
 	int sipi_vector;         /* -1, or the vector of a SIPI received in PC_WAIT_SIPI */
 	enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI } pc_state;
 	bool blocked;            /* counted in vm->pc->blocked */
 	u64 timer_armed;         /* preemption-timer ticks armed at the last entry */
+	u64 pic_next;            /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
 	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	u64 apic_logged;

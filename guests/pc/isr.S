@@ -19,6 +19,7 @@ isr_\vec:
 .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	STUB \v
 .endr
+	STUB 32		/* VEC_PIT: IRQ 0 through the remapped master PIC */
 	STUB 48		/* VEC_TIMER */
 	STUB 64		/* VEC_IPI */
 	STUB 255	/* VEC_SPURIOUS */
@@ -57,7 +58,8 @@ isr_stubs:
 .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
 	.quad isr_\v
 .endr
-	.fill 48 - 32, 8, 0
+	.quad isr_32
+	.fill 48 - 33, 8, 0
 	.quad isr_48
 	.fill 64 - 49, 8, 0
 	.quad isr_64

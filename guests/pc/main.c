@@ -158,6 +158,33 @@ static void do_work(u32 passes)
 		pr("work: %u passes over 4 MiB verified\n", passes);
 }
 
+/* The PIT's channel 0 at ~1 kHz (mode 2) into IRQ 0 of the master PIC, through the BSP's
+ * LINT0 as the BIOS left it: 10 interrupts, each acknowledged with a PIC EOI. */
+#define PIT_COUNT 1193
+
+static volatile u32 pit_ticks;
+
+static void on_pit(void)
+{
+	pit_ticks++;
+	outb(0x20, 0x20); /* non-specific EOI to the master PIC */
+}
+
+static void check_pit(void)
+{
+	irq_set(VEC_PIT, on_pit);
+	pit_ticks = 0;
+	outb(0x43, 0x34); /* channel 0, low then high byte, mode 2 */
+	outb(0x40, PIT_COUNT & 0xff);
+	outb(0x40, PIT_COUNT >> 8);
+	outb(0x21, 0xfe); /* unmask IRQ 0 only */
+	while (pit_ticks < PERIODIC_TICKS)
+		sti_hlt();
+	cli();
+	outb(0x21, 0xff);
+	pr("pit: %u ticks through the PIC ok\n", PERIODIC_TICKS);
+}
+
 static void check_smp(u32 ncpus)
 {
 	u32 ids[MAX_CPUS];
@@ -204,6 +231,7 @@ void pc_main(u32 magic, u32 info)
 		pr("pic: remapped to 0x20/0x28, all masked\n");
 	check_lapic();
 	check_timer();
+	check_pit();
 	check_smp(ncpus);
 	if (work_passes(bi.args))
 		do_work(work_passes(bi.args));

@@ -102,6 +102,7 @@ void fw_cfg_read(u16 key, void *buf, size_t len);
 #define LAPIC_TIMER_CCR 0x390
 #define LAPIC_TIMER_DCR 0x3e0
 
+#define VEC_PIT      0x20 /* IRQ 0 after pic_remap_and_mask */
 #define VEC_TIMER    0x30
 #define VEC_IPI	     0x40
 #define VEC_SPURIOUS 0xff

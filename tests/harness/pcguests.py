@@ -73,7 +73,8 @@ _FAILS = (r"^FAIL", r"^EXCEPTION")
 _PCMB_TAIL = ["uart: scratch register ok", "fw_cfg: signature QEMU", "fw_cfg: cpus {cpus}, ram {megs} MiB",
               "fw_cfg: key 0x3fff reads as zero", "pic: remapped to 0x20/0x28, all masked",
               "lapic: IA32_APIC_BASE 0xfee00000, BSP, enabled", "lapic: id 0, version 0x50014",
-              "timer: periodic 10 ticks ok", "timer: one-shot ok", "smp: {cpus} CPUs up",
+              "timer: periodic 10 ticks ok", "timer: one-shot ok",
+              "pit: 10 ticks through the PIC ok", "smp: {cpus} CPUs up",
               "smp: apic ids {ids}"]
 
 
