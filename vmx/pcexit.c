@@ -278,9 +278,9 @@ static bool msr_gp(struct vcpu *v, bool write, u32 msr, u64 val)
 	struct pc_vm *pc = v->vm->pc;
 
 	if (pc->msr_unknown++ < LOG_LIMIT)
-		printk("pc: VM '%s': vcpu %d: %s of MSR 0x%x (%s)%s: #GP injected\n", v->vm->name,
-		       v->id, write ? "WRMSR" : "RDMSR", msr, msr_name(msr), write ? "" : "");
-	(void)val;
+		printk("pc: VM '%s': vcpu %d: %s of MSR 0x%x (%s), value 0x%lx: #GP injected\n",
+		       v->vm->name, v->id, write ? "WRMSR" : "RDMSR", msr, msr_name(msr),
+		       write ? val : 0);
 	pc_inject_exception(v, EXC_GP, true, 0);
 	return true;
 }
@@ -475,14 +475,14 @@ static int fetch_insn(struct vcpu *v, u8 *buf)
 }
 
 /* Decode the MOV at RIP; false (and the VM stopped, naming the bytes) when it is not one. */
-static bool decode_mov(struct vcpu *v, const char *what, struct insn_mov *m)
+static bool decode_mov(struct vcpu *v, u32 reason, const char *what, struct insn_mov *m)
 {
 	u8 b[15] = { 0 };
 	int n = fetch_insn(v, b);
 
 	if (n > 0 && !insn_decode_mov(b, n, cs_mode(), m))
 		return true;
-	stop(v, EXIT_APIC_ACCESS, "%s by an instruction eptvisor cannot emulate (bytes %02x %02x "
+	stop(v, reason, "%s by an instruction eptvisor cannot emulate (bytes %02x %02x "
 	     "%02x %02x %02x %02x; only MOV forms are)", what, b[0], b[1], b[2], b[3], b[4], b[5]);
 	return false;
 }
@@ -546,7 +546,7 @@ bool pc_handle_apic_access(struct vcpu *v)
 	if (type > 1)
 		return stop(v, EXIT_APIC_ACCESS, "APIC page access of type %u (instruction fetch "
 			    "or during event delivery) at offset 0x%x", type, off);
-	if (!decode_mov(v, "APIC page access", &m))
+	if (!decode_mov(v, EXIT_APIC_ACCESS, "APIC page access", &m))
 		return false;
 	if (!m.write) {
 		u64 reg = vlapic_read(&v->lapic, off & 0xff0, pc_now_ns());
@@ -574,7 +574,7 @@ bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual)
 		return stop(v, EXIT_EPT_VIOLATION, "jump to unmapped memory: instruction fetch at "
 			    "gpa 0x%lx (no RAM or device there; guest RAM ends at 0x%lx)", gpa,
 			    (unsigned long)(v->vm->slots[0].npages * PAGE_SIZE));
-	if (!decode_mov(v, "access to unassigned memory", &m))
+	if (!decode_mov(v, EXIT_EPT_VIOLATION, "access to unassigned memory", &m))
 		return false;
 	if (pc->mmio_unassigned++ < LOG_LIMIT)
 		printk("pc: VM '%s': vcpu %d: %s of unassigned gpa 0x%lx (%s)\n", v->vm->name, v->id,
