@@ -12,6 +12,7 @@ struct options opts = {
 	.trace = "off",
 	.guest_mem = 128ULL << 20,
 	.guest_vcpus = 1,
+	.guest_budget = 10000,
 };
 
 static void report(void *ctx, const char *msg)
@@ -46,6 +47,8 @@ int options_parse(const char *cmdline)
 		  "the guest kernel's RAM" },
 		{ "guest_vcpus", OPT_UINT, &opts.guest_vcpus, 1, MAX_VCPUS, 0, NULL,
 		  "the guest kernel's vCPUs" },
+		{ "guest_budget", OPT_UINT, &opts.guest_budget, 1, 1000000, 0, NULL,
+		  "the guest kernel's run time in millions of VMX preemption-timer ticks" },
 		{ "guest_mods", OPT_LIST, opts.guest_mods, 0, 0, sizeof(opts.guest_mods), NULL,
 		  "GRUB modules passed on to the guest kernel as its modules" },
 	};

@@ -21,6 +21,7 @@ struct options {
 	char guest_args[256]; /* its command line after its name */
 	u64 guest_mem;        /* its RAM in bytes */
 	u64 guest_vcpus;      /* its vCPU count */
+	u64 guest_budget;     /* its run time, millions of preemption-timer ticks (runaway stop) */
 	char guest_mods[256]; /* comma-separated GRUB modules handed on as its own modules */
 };
 

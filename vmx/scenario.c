@@ -373,6 +373,7 @@ static const char *guest_run(const struct options *o)
 	guest_scenario.kmods = o->guest_mods;
 	guest_scenario.vcpus = (int)o->guest_vcpus;
 	guest_scenario.mem = o->guest_mem;
+	guest_scenario.budget = o->guest_budget * 1000000;
 	return strcmp(o->run, "demo") ? o->run : "guest";
 }
 

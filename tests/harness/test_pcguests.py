@@ -28,6 +28,10 @@ PC = BootSpec("pc", "run=guest,pc guest=pcmb1.elf guest_vcpus=1 guest_mem=128M",
 PC4 = BootSpec("pc-smp4", 'run=guest guest=pcmb1.elf guest_args="smp four" guest_vcpus=4',
                cpus=4, megs=512, timeout=300, label="pc-smp4", modules=MODULES)
 
+# A runaway kernel on the command line, with a small guest_budget=.
+RUNAWAY = BootSpec("pc-runaway", "run=guest guest=runaway.elf guest_budget=5", cpus=2,
+                   megs=512, timeout=120, label="pc-runaway", modules=MODULES)
+
 # scenario (VM name) -> the PC_GUESTS entry whose QEMU run it must match.
 SAME_AS_QEMU = {
     "pc_mb1": ("pcmb1", PC),
@@ -246,4 +250,22 @@ def test_hypervisor_goes_on(boots, judge):
         p.append("the ignored APIC writes were not counted: %s" % pcs.get("pc_apic_garbage"))
     if pcs.get("pc_mb1", {}).get("exit_code") != 0:
         p.append("pc_mb1's counters do not carry its exit code 0: %s" % pcs.get("pc_mb1"))
+    judge(res, p)
+
+
+@pytest.mark.boot(RUNAWAY)
+def test_guest_budget_option(boots, judge):
+    """guest_budget= sets the command-line guest's run time: a runaway kernel is stopped
+    after 5 million timer ticks, by name, and the run still ends with its summary."""
+    res = boots.result(RUNAWAY)
+    # The guest scenario fails (the kernel never exits): that TAP line is expected.
+    p = [x for x in res.problems(expect_summary=False)
+         if not x.startswith("TAP failure: not ok 1 - guest # the guest did not exit")]
+    if not res.lines_matching(r"^pc: VM 'guest': guest did not exit by itself: vcpu 0: "
+                              r"runaway: used its budget of 5000000 timer ticks"):
+        p.append("the runaway guest was not stopped after its 5M-tick budget by name")
+    s = res.summary()
+    if s is None or s[:2] != (0, 1):
+        p.append("expected the summary '0 passed, 1 failed' (a guest that never exits "
+                 "fails), got %s" % (s,))
     judge(res, p)
