@@ -391,6 +391,9 @@ bool pc_handle_cpuid(struct vcpu *v)
 						  (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx },
 						  &g);
 
+	/* CPUID.1:EDX.APIC follows IA32_APIC_BASE's global enable, as on a real CPU. */
+	if ((u32)r->rax == 1 && !(v->apic_base & BIT(11)))
+		out.edx &= ~(u32)BIT(9);
 	r->rax = out.eax, r->rbx = out.ebx, r->rcx = out.ecx, r->rdx = out.edx;
 	pc_skip_instruction(v);
 	return true;

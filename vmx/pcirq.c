@@ -301,7 +301,8 @@ static void inject(struct vcpu *v)
 		vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_NMI | 2);
 		return;
 	}
-	vec = vlapic_pending(&v->lapic);
+	/* A globally disabled APIC (IA32_APIC_BASE.EN clear) accepts no interrupts. */
+	vec = (v->apic_base & BIT(11)) ? vlapic_pending(&v->lapic) : -1;
 	if (vec < 0) {
 		/* Held back by the guest's TPR only: exit when it lowers the TPR below it. */
 		vmcs_write(TPR_THRESHOLD, vlapic_tpr_threshold(&v->lapic));
