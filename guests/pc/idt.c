@@ -59,7 +59,7 @@ void trap_dispatch(u64 vector, u64 error)
 		pr("EXCEPTION: vector %u\n", (unsigned)vector);
 		pc_exit(EXIT_EXCEPTION_BASE + (u32)vector);
 	}
-	if (!handlers[vector]) {
+	if (vector >= 256 || !handlers[vector]) {
 		pr("FAIL: unexpected interrupt vector %u\n", (unsigned)vector);
 		pc_exit(EXIT_UNEXPECTED_IRQ);
 	}

@@ -84,7 +84,8 @@ int smp_start(u32 ncpus, u32 *ids)
 	ids[0] = bsp_id;
 	if (naps == 0)
 		return 1;
-	memcpy((void *)AP_TRAMP_BASE, ap_tramp_start, (size_t)(ap_tramp_end - ap_tramp_start));
+	/* Linker symbols around one section: compare them as addresses. */
+	memcpy((void *)AP_TRAMP_BASE, ap_tramp_start, (size_t)((u64)ap_tramp_end - (u64)ap_tramp_start));
 	irq_set(VEC_IPI, on_ipi);
 	send_init_sipi_sipi();
 	irq_set(VEC_TIMER, on_watchdog);
