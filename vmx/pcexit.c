@@ -115,34 +115,41 @@ static void set_long_mode(bool on)
 	vmcs_write(ENTRY_CTLS, on ? entry | ENTRY_IA32E_MODE_GUEST : entry & ~ENTRY_IA32E_MODE_GUEST);
 }
 
-/* MOV to CR0 (SDM Vol. 3A 2.5, 9.8.5: IA-32e mode is activated by setting PG with LME). */
-static bool guest_write_cr0(struct vcpu *v, u64 val)
+/* An emulated MOV to CR0/CR4 passed its checks and is in the VMCS: do the TLB flush the
+ * instruction implies on bare metal (the CPU did not run it), and move past it. */
+static bool cr_write_done(struct vcpu *v, bool flush)
 {
-	u64 old = guest_cr0(), efer = vmcs_read(GUEST_IA32_EFER), cr4 = guest_cr4();
-
-	val |= CR0_ET;
-	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) || ((val & CR0_NW) && !(val & CR0_CD)))
-		goto gp;
-	if (!(old & CR0_PG) && (val & CR0_PG) && (efer & EFER_LME)) {
-		if (!(cr4 & CR4_PAE))
-			goto gp;
-		set_long_mode(true);
-	} else if ((old & CR0_PG) && !(val & CR0_PG) && (efer & EFER_LMA)) {
-		set_long_mode(false);
-	}
-	vmcs_write(CR0_READ_SHADOW, val);
-	vmcs_write(GUEST_CR0, pc_hw_cr0(val));
-	if (load_pdptes(v, val, cr4, vmcs_read(GUEST_IA32_EFER)))
-		goto gp;
-	/* A paging-mode change flushes the guest's TLB on bare metal; the CPU did not run
-	 * this MOV, so flush the vCPU's VPID-tagged translations ourselves. */
-	if ((old ^ val) & (CR0_PG | CR0_PE | CR0_WP))
+	/* The guest's linear translations are tagged with its VPID: drop them as the MOV would. */
+	if (flush)
 		invvpid(INVVPID_SINGLE, v->vpid);
 	pc_skip_instruction(v);
 	return true;
-gp:
+}
+
+/* A faulting MOV to CR0/CR4: #GP(0), and the register keeps its old value. */
+static bool cr_write_gp(struct vcpu *v)
+{
 	pc_inject_exception(v, EXC_GP, true, 0);
 	return true;
+}
+
+/* MOV to CR0 (SDM Vol. 3A 2.5, 9.8.5: IA-32e mode is active while paging is on with LME). */
+static bool guest_write_cr0(struct vcpu *v, u64 val)
+{
+	u64 old = guest_cr0(), efer = vmcs_read(GUEST_IA32_EFER), cr4 = guest_cr4();
+	bool lma = (val & CR0_PG) && (efer & EFER_LME);
+
+	val |= CR0_ET;
+	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) ||
+	    ((val & CR0_NW) && !(val & CR0_CD)) || (lma && !(cr4 & CR4_PAE)))
+		return cr_write_gp(v);
+	/* Every check (the PDPTEs too) comes before any change, so a #GP changes nothing. */
+	if (load_pdptes(v, val, cr4, lma ? EFER_LMA : 0))
+		return cr_write_gp(v);
+	set_long_mode(lma);
+	vmcs_write(CR0_READ_SHADOW, val);
+	vmcs_write(GUEST_CR0, pc_hw_cr0(val));
+	return cr_write_done(v, (old ^ val) & (CR0_PG | CR0_PE | CR0_WP));
 }
 
 /* The CR4 bits a guest may set: the architectural basics, and each feature bit only when
@@ -173,20 +180,13 @@ static bool guest_write_cr4(struct vcpu *v, u64 val)
 {
 	u64 old = guest_cr4(), efer = vmcs_read(GUEST_IA32_EFER);
 
-	if ((val & ~v->cr4_allowed) || ((efer & EFER_LMA) && !(val & CR4_PAE)))
-		goto gp;
+	if ((val & ~v->cr4_allowed) || ((efer & EFER_LMA) && !(val & CR4_PAE)) ||
+	    load_pdptes(v, guest_cr0(), val, efer))
+		return cr_write_gp(v);
 	vmcs_write(CR4_READ_SHADOW, val);
 	vmcs_write(GUEST_CR4, val | vmx_caps.cr4_fixed0);
-	if (load_pdptes(v, guest_cr0(), val, efer))
-		goto gp;
 	/* PAE, PSE and PGE changes flush the guest's TLB on bare metal (SDM 4.10.4.1). */
-	if ((old ^ val) & (CR4_PAE | CR4_PSE | CR4_PGE))
-		invvpid(INVVPID_SINGLE, v->vpid);
-	pc_skip_instruction(v);
-	return true;
-gp:
-	pc_inject_exception(v, EXC_GP, true, 0);
-	return true;
+	return cr_write_done(v, (old ^ val) & (CR4_PAE | CR4_PSE | CR4_PGE));
 }
 
 bool pc_handle_cr(struct vcpu *v)

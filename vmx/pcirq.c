@@ -113,6 +113,7 @@ static bool ipi_seen(struct vcpu *t, u64 unused)
 		return true;
 	if (!irqbox_empty_acquire(&t->irq_pending))
 		return false;
+	/* ACQUIRE: pairs with the target's exchange of wake in collect_irqs. */
 	return !__atomic_load_n(&t->wake, __ATOMIC_ACQUIRE);
 }
 
@@ -139,11 +140,14 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 		irqbox_post(&t->irq_pending, ipi->vector);
 		break;
 	case 4: /* NMI */
-		__atomic_store_n(&t->nmi_pending, true, __ATOMIC_SEQ_CST);
+		/* RELAXED: published by the wake store after it. SEQ_CST wake: the store half of
+		 * the Dekker pair with the target's in_guest store and recheck (as irqbox_post). */
+		__atomic_store_n(&t->nmi_pending, true, __ATOMIC_RELAXED);
 		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
 		break;
 	case 5: /* INIT */
-		__atomic_store_n(&t->init_pending, true, __ATOMIC_SEQ_CST);
+		/* RELAXED: published by the wake store, SEQ_CST as for an NMI above. */
+		__atomic_store_n(&t->init_pending, true, __ATOMIC_RELAXED);
 		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
 		/* Synchronous: the target must be waiting for a SIPI before we go on, or a SIPI
 		 * sent right after this INIT (kvm-unit-tests sends it at once) would find it
@@ -152,6 +156,7 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 			vcpu_kick_until(t, init_taken, 0);
 		return;
 	case 6: /* SIPI: only an AP waiting for one takes it */
+		/* ACQUIRE: pairs with do_init's release of init_pending after it set the state. */
 		if (__atomic_load_n(&t->pc_state, __ATOMIC_ACQUIRE) == PC_WAIT_SIPI)
 			/* RELEASE: the AP's ACQUIRE exchange sees the vector with everything the
 			 * BSP wrote before its ICR write (the trampoline). */
@@ -193,13 +198,16 @@ static void to_irr(void *arg, u8 vector)
 static void collect_irqs(struct vcpu *v)
 {
 	irqbox_take(&v->irq_pending, to_irr, &v->lapic);
-	__atomic_store_n(&v->wake, false, __ATOMIC_RELEASE);
+	/* ACQ_REL: seeing a sender's wake makes its nmi_pending/init_pending visible to the
+	 * loads after this; the release lets a sender's ipi_seen see the flag taken. */
+	(void)__atomic_exchange_n(&v->wake, false, __ATOMIC_ACQ_REL);
 }
 
 /* After in_guest is published: did an IPI arrive since collect_irqs? Then do not enter
  * (the sender may have seen us out of guest mode and not kicked). */
 bool pc_entry_recheck(struct vcpu *v)
 {
+	/* SEQ_CST: the load half of the Dekker pair with the senders (devices/irqbox.h). */
 	return irqbox_any(&v->irq_pending) || __atomic_load_n(&v->wake, __ATOMIC_SEQ_CST);
 }
 
@@ -232,14 +240,21 @@ static void do_init(struct vcpu *v)
 	__atomic_store_n(&v->init_pending, false, __ATOMIC_RELEASE);
 }
 
+static bool nmi_waiting(struct vcpu *v)
+{
+	/* RELAXED: ordered after the sender's store by collect_irqs' wake exchange. */
+	return __atomic_load_n(&v->nmi_pending, __ATOMIC_RELAXED);
+}
+
 /* One look at what could wake the vCPU; true when it may enter the guest. */
 static bool runnable(struct vcpu *v)
 {
 	int sipi;
 
-	if (__atomic_load_n(&v->init_pending, __ATOMIC_ACQUIRE))
+	collect_irqs(v); /* first: its wake exchange orders the flag loads below */
+	/* RELAXED: ordered after the sender's store by collect_irqs' wake exchange. */
+	if (__atomic_load_n(&v->init_pending, __ATOMIC_RELAXED))
 		do_init(v);
-	collect_irqs(v);
 	vlapic_timer_poll(&v->lapic, pc_now_ns());
 	switch (v->pc_state) {
 	case PC_WAIT_SIPI:
@@ -251,12 +266,12 @@ static bool runnable(struct vcpu *v)
 		v->pc_state = PC_RUNNING;
 		return true;
 	case PC_HALTED:
-		if (vlapic_pending(&v->lapic) < 0 && !v->nmi_pending && pic_vector(v) < 0)
+		if (vlapic_pending(&v->lapic) < 0 && !nmi_waiting(v) && pic_vector(v) < 0)
 			return false;
 		v->pc_state = PC_RUNNING;
 		return true;
 	case PC_HALTED_NOIRQ:
-		if (!v->nmi_pending)
+		if (!nmi_waiting(v))
 			return false;
 		v->pc_state = PC_RUNNING;
 		return true;
@@ -296,8 +311,8 @@ static void inject(struct vcpu *v)
 
 	if (vmcs_read(ENTRY_INTR_INFO) & INTR_VALID)
 		return; /* re-delivering an interrupted event first (pc_after_exit) */
-	if (v->nmi_pending && !(block & (BLOCK_STI_MOVSS | BLOCK_NMI))) {
-		v->nmi_pending = false;
+	if (nmi_waiting(v) && !(block & (BLOCK_STI_MOVSS | BLOCK_NMI))) {
+		__atomic_store_n(&v->nmi_pending, false, __ATOMIC_RELAXED); /* only we consume it */
 		vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_NMI | 2);
 		return;
 	}

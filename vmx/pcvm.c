@@ -11,6 +11,7 @@
  */
 #include "arch/cpu.h"
 #include "boot/bootinfo.h"
+#include "boot/cmdline.h"
 #include "boot/options.h"
 #include "drivers/console.h"
 #include "errno.h"
@@ -253,20 +254,10 @@ void pc_setup_controls(struct vcpu *v)
 	vmcs_write(CR4_READ_SHADOW, 0);
 }
 
-static void set_segment(enum vmcs_field sel, u16 value, u64 base, u32 limit, u32 ar)
-{
-	u32 idx = sel - GUEST_ES_SEL; /* same layout as vcpu.c's setup_segment */
-
-	vmcs_write_at(sel, "GUEST_*_SEL", value, __FILE__, __LINE__);
-	vmcs_write_at(GUEST_ES_BASE + idx, "GUEST_*_BASE", base, __FILE__, __LINE__);
-	vmcs_write_at(GUEST_ES_LIMIT + idx, "GUEST_*_LIMIT", limit, __FILE__, __LINE__);
-	vmcs_write_at(GUEST_ES_AR + idx, "GUEST_*_AR", ar, __FILE__, __LINE__);
-}
-
 static void common_state(void)
 {
-	set_segment(GUEST_LDTR_SEL, 0, 0, 0, AR_UNUSABLE);
-	set_segment(GUEST_TR_SEL, 0, 0, 0xffff, AR_TSS32_BUSY);
+	vcpu_set_segment(GUEST_LDTR_SEL, 0, 0, 0, AR_UNUSABLE);
+	vcpu_set_segment(GUEST_TR_SEL, 0, 0, 0xffff, AR_TSS32_BUSY);
 	vmcs_write(GUEST_GDTR_BASE, 0);
 	vmcs_write(GUEST_GDTR_LIMIT, 0xffff);
 	vmcs_write(GUEST_IDTR_BASE, 0);
@@ -274,17 +265,8 @@ static void common_state(void)
 	vmcs_write(GUEST_CR3, 0);
 	vmcs_write(GUEST_CR4, vmx_caps.cr4_fixed0);
 	vmcs_write(GUEST_IA32_EFER, 0);
-	vmcs_write(GUEST_DR7, 0x400);
 	vmcs_write(GUEST_RSP, 0);
-	vmcs_write(GUEST_RFLAGS, 0x2);
-	vmcs_write(GUEST_INTERRUPTIBILITY, 0);
-	vmcs_write(GUEST_ACTIVITY_STATE, 0);
-	vmcs_write(GUEST_PENDING_DBG, 0);
-	vmcs_write(GUEST_IA32_DEBUGCTL, 0);
-	vmcs_write(GUEST_SYSENTER_CS, 0);
-	vmcs_write(GUEST_SYSENTER_ESP, 0);
-	vmcs_write(GUEST_SYSENTER_EIP, 0);
-	vmcs_write(ENTRY_INTR_INFO, 0);
+	vcpu_reset_event_state();
 }
 
 /* The CR0 the hardware runs with for a guest value (unrestricted guest relaxes PE, PG). */
@@ -299,12 +281,12 @@ static void multiboot_state(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 
-	set_segment(GUEST_CS_SEL, 0x10, 0, 0xffffffff, AR_CODE32);
-	set_segment(GUEST_SS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
-	set_segment(GUEST_DS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
-	set_segment(GUEST_ES_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
-	set_segment(GUEST_FS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
-	set_segment(GUEST_GS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	vcpu_set_segment(GUEST_CS_SEL, 0x10, 0, 0xffffffff, AR_CODE32);
+	vcpu_set_segment(GUEST_SS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	vcpu_set_segment(GUEST_DS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	vcpu_set_segment(GUEST_ES_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	vcpu_set_segment(GUEST_FS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
+	vcpu_set_segment(GUEST_GS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
 	vmcs_write(GUEST_CR0, pc_hw_cr0(CR0_PE | CR0_ET));
 	vmcs_write(CR0_READ_SHADOW, CR0_PE | CR0_ET);
 	vmcs_write(GUEST_RIP, vm->pc->entry);
@@ -319,12 +301,12 @@ static void multiboot_state(struct vcpu *v)
 void pc_sipi_state(struct vcpu *v, int vector)
 {
 	memset(&v->regs, 0, sizeof(v->regs));
-	set_segment(GUEST_CS_SEL, (u16)(vector << 8), (u64)vector << 12, 0xffff, AR_CODE16);
-	set_segment(GUEST_SS_SEL, 0, 0, 0xffff, AR_DATA16);
-	set_segment(GUEST_DS_SEL, 0, 0, 0xffff, AR_DATA16);
-	set_segment(GUEST_ES_SEL, 0, 0, 0xffff, AR_DATA16);
-	set_segment(GUEST_FS_SEL, 0, 0, 0xffff, AR_DATA16);
-	set_segment(GUEST_GS_SEL, 0, 0, 0xffff, AR_DATA16);
+	vcpu_set_segment(GUEST_CS_SEL, (u16)(vector << 8), (u64)vector << 12, 0xffff, AR_CODE16);
+	vcpu_set_segment(GUEST_SS_SEL, 0, 0, 0xffff, AR_DATA16);
+	vcpu_set_segment(GUEST_DS_SEL, 0, 0, 0xffff, AR_DATA16);
+	vcpu_set_segment(GUEST_ES_SEL, 0, 0, 0xffff, AR_DATA16);
+	vcpu_set_segment(GUEST_FS_SEL, 0, 0, 0xffff, AR_DATA16);
+	vcpu_set_segment(GUEST_GS_SEL, 0, 0, 0xffff, AR_DATA16);
 	common_state();
 	vmcs_write(GUEST_CR0, pc_hw_cr0(CR0_ET));
 	vmcs_write(CR0_READ_SHADOW, CR0_ET);
@@ -389,19 +371,20 @@ static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const
 	       pcio_unknown_total(&pc->io), pc->msr_unknown, pc->mmio_unassigned, apic);
 }
 
-/* The GRUB module whose path (first word) is `name` or ends in "/name"; NULL if none. */
+/* The GRUB module named by the first `len` bytes of `name` (its path or basename, see
+ * cmdline_module_match); NULL if none. */
 static const struct boot_mod *find_module(const char *name, size_t len)
 {
 	const struct boot_info *bi = boot_info_get();
+	char want[sizeof(bi->mods[0].name)];
 
-	for (int i = 0; i < bi->nmods; i++) {
-		const char *m = bi->mods[i].name, *end = strchr(m, ' ');
-		size_t n = end ? (size_t)(end - m) : strlen(m);
-
-		if (n >= len && !strncmp(m + n - len, name, len) &&
-		    (n == len || m[n - len - 1] == '/'))
+	if (len >= sizeof(want))
+		return NULL;
+	memcpy(want, name, len);
+	want[len] = '\0';
+	for (int i = 0; i < bi->nmods; i++)
+		if (cmdline_module_match(want, bi->mods[i].name))
 			return &bi->mods[i];
-	}
 	return NULL;
 }
 

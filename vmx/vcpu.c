@@ -113,17 +113,36 @@ static void setup_host_state(void)
 	vmcs_write(HOST_RIP, (u64)vmx_exit);
 }
 
-static void setup_segment(enum vmcs_field sel, u16 value, u32 ar)
+void vcpu_set_segment(enum vmcs_field sel, u16 value, u64 base, u32 limit, u32 ar)
 {
 	/* Selector, base, limit and access rights are at fixed distances from the selector
 	 * field in each width's block (SDM Vol. 3D, Appendix B). */
 	u32 idx = sel - GUEST_ES_SEL;
 
 	vmcs_write_at(sel, "GUEST_*_SEL", value, __FILE__, __LINE__);
-	vmcs_write_at(GUEST_ES_BASE + idx, "GUEST_*_BASE", 0, __FILE__, __LINE__);
-	vmcs_write_at(GUEST_ES_LIMIT + idx, "GUEST_*_LIMIT", (ar & AR_UNUSABLE) ? 0 : 0xffffffff,
-		      __FILE__, __LINE__);
+	vmcs_write_at(GUEST_ES_BASE + idx, "GUEST_*_BASE", base, __FILE__, __LINE__);
+	vmcs_write_at(GUEST_ES_LIMIT + idx, "GUEST_*_LIMIT", limit, __FILE__, __LINE__);
 	vmcs_write_at(GUEST_ES_AR + idx, "GUEST_*_AR", ar, __FILE__, __LINE__);
+}
+
+/* A flat 4 GiB segment (or an unusable one). */
+static void setup_segment(enum vmcs_field sel, u16 value, u32 ar)
+{
+	vcpu_set_segment(sel, value, 0, (ar & AR_UNUSABLE) ? 0 : 0xffffffff, ar);
+}
+
+void vcpu_reset_event_state(void)
+{
+	vmcs_write(GUEST_DR7, 0x400);
+	vmcs_write(GUEST_RFLAGS, 0x2);
+	vmcs_write(GUEST_INTERRUPTIBILITY, 0);
+	vmcs_write(GUEST_ACTIVITY_STATE, 0);
+	vmcs_write(GUEST_PENDING_DBG, 0);
+	vmcs_write(GUEST_IA32_DEBUGCTL, 0);
+	vmcs_write(GUEST_SYSENTER_CS, 0);
+	vmcs_write(GUEST_SYSENTER_ESP, 0);
+	vmcs_write(GUEST_SYSENTER_EIP, 0);
+	vmcs_write(ENTRY_INTR_INFO, 0);
 }
 
 static void setup_guest_state(struct vcpu *v)
@@ -152,17 +171,9 @@ static void setup_guest_state(struct vcpu *v)
 	vmcs_write(GUEST_CR3, GUEST_PT_GPA);
 	vmcs_write(GUEST_CR4, (CR4_PAE | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1);
 	vmcs_write(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
-	vmcs_write(GUEST_DR7, 0x400);
 	vmcs_write(GUEST_RSP, v->entry_rsp);
 	vmcs_write(GUEST_RIP, v->entry_rip);
-	vmcs_write(GUEST_RFLAGS, 0x2);
-	vmcs_write(GUEST_INTERRUPTIBILITY, 0);
-	vmcs_write(GUEST_ACTIVITY_STATE, 0);
-	vmcs_write(GUEST_PENDING_DBG, 0);
-	vmcs_write(GUEST_IA32_DEBUGCTL, 0);
-	vmcs_write(GUEST_SYSENTER_CS, 0);
-	vmcs_write(GUEST_SYSENTER_ESP, 0);
-	vmcs_write(GUEST_SYSENTER_EIP, 0);
+	vcpu_reset_event_state();
 }
 
 void vcpu_dump(struct vcpu *v, const char *why)

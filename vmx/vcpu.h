@@ -9,6 +9,7 @@
 #include "devices/irqbox.h"
 #include "devices/vlapic.h"
 #include "vmx/vm.h"
+#include "vmx/vmcs.h"
 
 /* Guest GPRs saved by vmx/entry.S; the offsets are used there. */
 struct guest_regs {
@@ -79,6 +80,10 @@ bool vcpu_budget_rearm(struct vcpu *v);
 void vcpu_skip_instruction(void);
 /* vmx/hypercall.c */
 void vcpu_hypercall(struct vcpu *v);
+/* Write one guest segment register (selector, base, limit, access rights) of the current
+ * VMCS; and reset RFLAGS, DR7, interruptibility, activity, SYSENTER and event injection. */
+void vcpu_set_segment(enum vmcs_field sel, u16 value, u64 base, u32 limit, u32 ar);
+void vcpu_reset_event_state(void);
 /* Print the vCPU's state and its VMCS (the diagnostic dump when a guest dies). */
 void vcpu_dump(struct vcpu *v, const char *why);
 

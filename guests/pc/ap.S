@@ -7,14 +7,7 @@
  * the next AP index and its stack, and calls ap_main(index).
  */
 #include "guests/pc/codes.h"
-#define SEL_CODE32 0x08
-#define SEL_DATA 0x10
-#define SEL_CODE64 0x18
-#define CR0_PE 0x00000001
-#define CR0_PG 0x80000000
-#define CR4_PAE 0x00000020
-#define MSR_EFER 0xc0000080
-#define EFER_LME 0x00000100
+#include "guests/pc/longmode.h"
 #define AP_STACK_SHIFT 13		/* 8 KiB per AP */
 #define MAX_APS 15			/* MAX_CPUS - 1 */
 #define TRAMP(sym) (AP_TRAMP_BASE + ((sym) - ap_tramp_start))
@@ -38,7 +31,7 @@ tramp_gdt_ptr:
 	.long gdt
 ap_tramp_end:
 
-/* Protected mode, our GDT, no stack: the steps of entry.S's long_mode_on, inline. */
+/* Protected mode, our GDT, no stack: on to long mode as the BSP went (longmode.h). */
 	.code32
 ap_entry32:
 	movw $SEL_DATA, %ax
@@ -47,18 +40,7 @@ ap_entry32:
 	movw %ax, %ss
 	movw %ax, %fs
 	movw %ax, %gs
-	movl %cr4, %eax
-	orl $CR4_PAE, %eax
-	movl %eax, %cr4
-	movl $pml4, %eax
-	movl %eax, %cr3
-	movl $MSR_EFER, %ecx
-	rdmsr
-	orl $EFER_LME, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $(CR0_PG | CR0_PE), %eax
-	movl %eax, %cr0
+	LONG_MODE_ON
 	ljmp $SEL_CODE64, $ap_entry64
 
 /* APs started by one broadcast run this together: the index comes from an atomic xadd. */

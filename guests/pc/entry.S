@@ -6,15 +6,8 @@
  * pc_main(magic, info) in 64-bit mode. APs join the same page tables in ap.S.
  */
 #include "guests/pc/codes.h"
+#include "guests/pc/longmode.h"
 
-#define SEL_CODE32 0x08
-#define SEL_DATA 0x10
-#define SEL_CODE64 0x18
-#define CR0_PE 0x00000001
-#define CR0_PG 0x80000000
-#define CR4_PAE 0x00000020
-#define MSR_EFER 0xc0000080
-#define EFER_LME 0x00000100
 #define PTE_P_W 0x003
 #define PDE_2M 0x083			/* present, writable, page size */
 #define PTE_PWT_PCD 0x018		/* uncached */
@@ -46,7 +39,7 @@ _start:
 	movl $bsp_stack + BSP_STACK_SIZE, %esp
 	call check_long_mode
 	call build_page_tables
-	call long_mode_on
+	LONG_MODE_ON
 	ljmp $SEL_CODE64, $bsp_entry64
 
 /* Exit through isa-debug-exit unless CPUID advertises long mode. */
@@ -84,23 +77,6 @@ build_page_tables:
 	cmpl $2048, %ecx
 	jb 2b
 	orl $PTE_PWT_PCD, pd + 8 * LAPIC_PDE_INDEX
-	ret
-
-/* PAE, CR3, EFER.LME, then paging: after the far jump that follows we are in 64-bit mode.
- * ap.S repeats these steps inline (an AP has no stack yet). */
-long_mode_on:
-	movl %cr4, %eax
-	orl $CR4_PAE, %eax
-	movl %eax, %cr4
-	movl $pml4, %eax
-	movl %eax, %cr3
-	movl $MSR_EFER, %ecx
-	rdmsr
-	orl $EFER_LME, %eax
-	wrmsr
-	movl %cr0, %eax
-	orl $(CR0_PG | CR0_PE), %eax
-	movl %eax, %cr0
 	ret
 
 	.code64

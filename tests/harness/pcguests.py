@@ -18,7 +18,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from collections import namedtuple
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eptvisor import REPO, timeout_scale  # noqa: E402
+from eptvisor import REPO, _kill_group, timeout_scale  # noqa: E402
 
 BUILD_PC = REPO / "build" / "pc"
 RUNS_PC = BUILD_PC / "runs"
@@ -206,19 +205,6 @@ def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False):
     else:
         cmd += ["-kernel", str(kernel), "-append", args]
     return cmd
-
-
-def _kill_group(proc):
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=2)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, name=None):

@@ -82,9 +82,11 @@ def matches(res, regex):
     return [m for m in (r.match(l) for l in res.lines()) if m]
 
 
-def tap_result(res, name):
+def expect_passed(res, name, problems):
+    """Scenario NAME must have a passing TAP line."""
     got = [t for t in res.tap() if t.name == name]
-    return got[0] if got else None
+    if not got or not got[0].passed:
+        problems.append("scenario %s did not pass: %s" % (name, got[0] if got else "no TAP line"))
 
 
 def _compare(res, vm, ref, problems):
@@ -115,9 +117,7 @@ def test_same_output_as_qemu(boots, judge, qemu_runs, vm):
     ref_name, spec = SAME_AS_QEMU[vm]
     res = boots.result(spec)
     p = res.problems()
-    t = tap_result(res, vm)
-    if t is None or not t.passed:
-        p.append("scenario %s did not pass: %s" % (vm, t))
+    expect_passed(res, vm, p)
     _compare(res, vm, qemu_runs[ref_name].result(), p)
     judge(res, p)
 
@@ -146,9 +146,7 @@ def test_bad_header_refused_by_name(boots, judge, qemu_runs):
         p.append("no 'refused: ... bad checksum' line for bad_header.elf")
     if vm_lines(res, "pc_bad_header_refused"):
         p.append("the refused kernel printed something: it ran")
-    t = tap_result(res, "pc_bad_header_refused")
-    if t is None or not t.passed:
-        p.append("pc_bad_header_refused: %s" % (t,))
+    expect_passed(res, "pc_bad_header_refused", p)
     ref = qemu_runs["bad_header"].result()
     if ref.lines and guest_lines(ref.lines):
         p.append("QEMU ran bad_header.elf: %s" % ref.lines[:3])
@@ -165,9 +163,7 @@ def test_wild_jump_stopped_by_name(boots, judge, qemu_runs):
     if not res.lines_matching(r"^pc: VM 'pc_wild_jump_stopped' stopped: vcpu 0: jump to "
                               r"unmapped memory: instruction fetch at gpa 0xd0000000"):
         p.append("no stop message naming the fetch at 0xd0000000")
-    t = tap_result(res, "pc_wild_jump_stopped")
-    if t is None or not t.passed:
-        p.append("pc_wild_jump_stopped: %s" % (t,))
+    expect_passed(res, "pc_wild_jump_stopped", p)
     ref = guest_lines(qemu_runs["wild_jump"].result().lines)
     if vm_lines(res, "pc_wild_jump_stopped") != ref:
         p.append("output before the jump differs: %s vs QEMU %s" %
@@ -182,15 +178,11 @@ def test_runaway_and_garbage_reported(boots, judge):
     and writes of garbage to the APIC page are each named in the log and ignored."""
     res = boots.result(PC)
     p = res.problems()
-    t = tap_result(res, "pc_runaway_stopped")
-    if t is None or not t.passed:
-        p.append("pc_runaway_stopped: %s" % (t,))
+    expect_passed(res, "pc_runaway_stopped", p)
     if not res.lines_matching(r"^pc: VM 'pc_runaway_stopped': guest did not exit by itself: "
                               r"vcpu 0: runaway: used its budget"):
         p.append("no runaway message for pc_runaway_stopped")
-    t = tap_result(res, "pc_halted_forever_stopped")
-    if t is None or not t.passed:
-        p.append("pc_halted_forever_stopped: %s" % (t,))
+    expect_passed(res, "pc_halted_forever_stopped", p)
     if not res.lines_matching(r"^pc: VM 'pc_halted_forever_stopped': guest did not exit by "
                               r"itself: .*every vCPU is halted or waiting for a SIPI"):
         p.append("a kernel whose CPUs all halt with nothing to wake them was not stopped by name")
@@ -210,9 +202,7 @@ def test_mission_features_on_a_guest_kernel(boots, judge):
     buffer; the kernel verifies that no write was lost and passes."""
     res = boots.result(PC)
     p = res.problems()
-    t = tap_result(res, "pc_mission")
-    if t is None or not t.passed:
-        p.append("pc_mission: %s" % (t,))
+    expect_passed(res, "pc_mission", p)
     checks = matches(res, r"^  check pc_mission/host: (ok|FAILED) - (.*)$")
     text = [m.group(2) for m in checks if m.group(1) == "ok"]
     for what in ("write-protect dirty log", "D-bit dirty log", "PML dirty log",
