@@ -207,6 +207,13 @@ static void timer_start(struct vlapic *l, u32 count, u64 now_ns)
 	l->timer_base_count = count;
 	l->timer_period_ns = ticks_to_ns(l, (u64)reg(l, APIC_TMICT) * div);
 	l->timer_deadline_ns = now_ns + ticks_to_ns(l, (u64)count * div);
+	/* A periodic timer never fires more often than every VLAPIC_MIN_PERIOD_NS (as KVM's
+	 * min_timer_period_us): a guest asking for a count of 1 would otherwise make the
+	 * hypervisor do nothing but deliver its ticks. */
+	if (timer_mode(l) == 1) {
+		l->timer_period_ns = MAX(l->timer_period_ns, VLAPIC_MIN_PERIOD_NS);
+		l->timer_deadline_ns = MAX(l->timer_deadline_ns, now_ns + VLAPIC_MIN_PERIOD_NS);
+	}
 }
 
 static u32 timer_current(const struct vlapic *l, u64 now_ns)

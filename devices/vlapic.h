@@ -30,6 +30,10 @@
 
 #include "types.h"
 
+/* The shortest period of a periodic timer (ns); shorter ones are stretched to it (KVM's
+ * default min_timer_period_us is the same 200 us). */
+#define VLAPIC_MIN_PERIOD_NS 200000ULL
+
 /* Register offsets in the xAPIC page. */
 #define APIC_ID		 0x020
 #define APIC_VER	 0x030

@@ -59,13 +59,12 @@ static bool handle_extint(struct vcpu *v)
 	return true;
 }
 
-/* An NMI: a kick from vcpu_kick (or a real one, which has nothing else to tell us). */
+/* An NMI: a kick from vcpu_kick (or a real one, which has nothing else to tell us). With
+ * virtual NMIs the guest's blocking bit is its own virtual-NMI blocking, which a physical NMI
+ * neither sets nor obeys, so it is left alone; the host's own NMI blocking ends here. */
 static bool handle_nmi(struct vcpu *v)
 {
 	(void)v;
-	/* Bochs saves "blocking by NMI" into the guest state on an NMI exit, which would hold
-	 * back every later kick; our guests never see NMIs (NMI exiting), so clear it. */
-	vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) & ~BIT(3));
 	nmi_unblock();
 	return true;
 }
@@ -152,6 +151,11 @@ static bool handle_apic_write(struct vcpu *v)
 static bool handle_interrupt_window(struct vcpu *v)
 {
 	return pc_handle_interrupt_window(v);
+}
+
+static bool handle_nmi_window(struct vcpu *v)
+{
+	return pc_handle_nmi_window(v);
 }
 
 static bool handle_vmcall(struct vcpu *v)
@@ -285,6 +289,7 @@ static const exit_handler handlers[EXIT_REASONS] = {
 	[EXIT_APIC_ACCESS] = handle_apic_access,
 	[EXIT_APIC_WRITE] = handle_apic_write,
 	[EXIT_INTERRUPT_WINDOW] = handle_interrupt_window,
+	[EXIT_NMI_WINDOW] = handle_nmi_window,
 	[EXIT_MWAIT] = handle_undefined,
 	[EXIT_MONITOR] = handle_undefined,
 	[EXIT_INVD] = handle_invd,

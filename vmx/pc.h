@@ -77,6 +77,7 @@ bool pc_before_entry(struct vcpu *v);
 void pc_after_exit(struct vcpu *v);
 bool pc_handle_hlt(struct vcpu *v);
 bool pc_handle_interrupt_window(struct vcpu *v);
+bool pc_handle_nmi_window(struct vcpu *v);
 /* A guest ICR write asked for this IPI. */
 struct vlapic_ipi;
 void pc_send_ipi(struct vcpu *from, const struct vlapic_ipi *ipi);

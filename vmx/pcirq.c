@@ -2,14 +2,25 @@
  * PC guests, part 2: interrupts. Each vCPU has a local APIC model (devices/vlapic.c) whose
  * registers live in the VMCS virtual-APIC page, so the CPU serves most guest reads itself.
  *
- *   - IPIs: the sender sets the vector in the target's irq_pending bitmap and kicks it
- *     (an NMI) until the target has either taken the bits or left guest mode; a vCPU
- *     moves irq_pending into its IRR before every entry.
+ *   - IPIs: the sender sets the vector in the target's irq_pending bitmap (an NMI or INIT:
+ *     a flag) and kicks it (a host NMI) until the target has either taken the bits or left
+ *     guest mode; a vCPU moves irq_pending into its IRR, and takes an INIT, before every
+ *     entry. The sender never waits for the target to make progress in the hypervisor
+ *     (only for its CPU to leave guest mode, which the kick forces), so no cycle of IPIs
+ *     between vCPUs can hold two CPUs in root mode waiting for each other.
+ *   - INIT and SIPI: an INIT is a pending event like an NMI; a SIPI is kept when the target
+ *     waits for one or has an INIT pending (the INIT logically came first), under the
+ *     target's sipi_lock so a SIPI never lands in a vCPU that already left wait-for-SIPI.
+ *   - NMIs: virtual NMIs, so the guest's NMI blocking follows its own IRET; an NMI the
+ *     guest blocks waits for an NMI-window exit.
  *   - Injection: before every entry, the highest deliverable vector is injected when the
  *     guest can take it (RFLAGS.IF, no STI/MOV-SS shadow), else the interrupt window is
  *     opened and the injection happens at the window exit.
  *   - The APIC timer runs on the VMX preemption timer: each entry arms it for the nearer of
- *     the timer deadline and the rest of the run budget.
+ *     the timer deadline and the rest of the run budget, but never for less than
+ *     PC_MIN_SLICE_NS, and every entry is charged at least one tick: a timer programmed
+ *     faster than an exit round trip slows only its own guest, which still progresses,
+ *     and its budget still runs out.
  *   - The PICs (with the PIT on IRQ 0) interrupt vCPU 0 as on a PC: through LINT0 when
  *     its LVT entry is unmasked (SeaBIOS leaves it ExtINT) or the APIC is disabled; the
  *     vector comes from the PIC, bypassing the local APIC's IRR and ISR.
@@ -34,7 +45,9 @@
 #define INTR_TYPE_HW_EXC (3 << 8)
 #define INTR_HAS_ERROR BIT(11)
 #define BLOCK_STI_MOVSS (BIT(0) | BIT(1))
-#define BLOCK_NMI BIT(3)
+#define BLOCK_NMI BIT(3)  /* with virtual NMIs: the guest's virtual-NMI blocking */
+#define QUAL_NMI_UNBLOCKED_BY_IRET BIT(12)
+#define PC_MIN_SLICE_NS 50000ULL /* least guest time per entry while a timer is due */
 
 u64 pc_now_ns(void)
 {
@@ -91,13 +104,22 @@ static u64 next_timer_ns(const struct vcpu *v)
 	return !a ? b : !b ? a : MIN(a, b);
 }
 
+/* Preemption-timer ticks in ns nanoseconds, at least one. */
+static u64 ns_to_ticks(u64 ns)
+{
+	return MAX(ns_to_tsc(ns) >> vmx_caps.preempt_shift, 1ULL);
+}
+
 u64 pc_timer_ticks(struct vcpu *v)
 {
 	u64 deadline = next_timer_ns(v), now = pc_now_ns();
 
 	if (!deadline)
 		return ~0ULL;
-	return deadline <= now ? 0 : ns_to_tsc(deadline - now) >> vmx_caps.preempt_shift;
+	/* A deadline already due (or nearly) still gives the guest a minimum slice: arming 0
+	 * would exit before its first instruction, and a timer that is always due would then
+	 * keep it from ever running (the livelock a periodic count of 1 caused). */
+	return ns_to_ticks(MAX(deadline > now ? deadline - now : 0, PC_MIN_SLICE_NS));
 }
 
 /* ---- IPIs --------------------------------------------------------------------------- */
@@ -117,13 +139,21 @@ static bool ipi_seen(struct vcpu *t, u64 unused)
 	return !__atomic_load_n(&t->wake, __ATOMIC_ACQUIRE);
 }
 
-/* Has the target reset itself for an INIT we sent (do_init)? */
-static bool init_taken(struct vcpu *t, u64 unused)
+/* A SIPI is taken by a vCPU that waits for one, or that has an INIT pending (it will be
+ * waiting by the time it looks); any other vCPU ignores it, as a CPU does. */
+static void deliver_sipi(struct vcpu *t, u8 vector)
 {
-	(void)unused;
-	/* ACQUIRE: pairs with do_init's release store of init_pending. */
-	return !__atomic_load_n(&t->init_pending, __ATOMIC_ACQUIRE) || t->state != VCPU_RUNNING ||
-	       t->vm->stopping;
+	/* The lock orders this check against do_init and against the target taking a SIPI,
+	 * so a vector is never left behind in a vCPU that already runs (a later INIT would
+	 * otherwise start it without a new SIPI). */
+	spin_lock(&t->sipi_lock);
+	/* RELAXED: both are written under this lock when they matter here. */
+	if (__atomic_load_n(&t->init_pending, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&t->pc_state, __ATOMIC_RELAXED) == PC_WAIT_SIPI)
+		t->sipi_vector = vector;
+	spin_unlock(&t->sipi_lock);
+	/* SEQ_CST: as for an NMI (the Dekker pair with the target's recheck). */
+	__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
 }
 
 static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *ipi)
@@ -145,22 +175,18 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 		__atomic_store_n(&t->nmi_pending, true, __ATOMIC_RELAXED);
 		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
 		break;
-	case 5: /* INIT */
-		/* RELAXED: published by the wake store, SEQ_CST as for an NMI above. */
+	case 5: /* INIT: a pending event the target takes before its next entry (runnable) */
+		/* Under sipi_lock: a SIPI sent after this INIT (kvm-unit-tests sends it at
+		 * once) sees it pending and is kept for the target (deliver_sipi). */
+		spin_lock(&t->sipi_lock);
+		/* RELAXED: published by the wake store below (and by the lock to SIPI senders). */
 		__atomic_store_n(&t->init_pending, true, __ATOMIC_RELAXED);
+		spin_unlock(&t->sipi_lock);
+		/* SEQ_CST: the store half of the Dekker pair, as for an NMI above. */
 		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
-		/* Synchronous: the target must be waiting for a SIPI before we go on, or a SIPI
-		 * sent right after this INIT (kvm-unit-tests sends it at once) would find it
-		 * not yet reset and be lost. */
-		if (t != from)
-			vcpu_kick_until(t, init_taken, 0);
-		return;
-	case 6: /* SIPI: only an AP waiting for one takes it */
-		/* ACQUIRE: pairs with do_init's release of init_pending after it set the state. */
-		if (__atomic_load_n(&t->pc_state, __ATOMIC_ACQUIRE) == PC_WAIT_SIPI)
-			/* RELEASE: the AP's ACQUIRE exchange sees the vector with everything the
-			 * BSP wrote before its ICR write (the trampoline). */
-			__atomic_store_n(&t->sipi_vector, ipi->vector, __ATOMIC_RELEASE);
+		break;
+	case 6: /* SIPI */
+		deliver_sipi(t, ipi->vector);
 		return;
 	default:
 		printk("pc: VM '%s': vcpu %d: IPI with delivery mode %u ignored (SMI, ExtINT and "
@@ -168,8 +194,12 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 		       ipi->delivery);
 		return;
 	}
-	if (t != from)
-		vcpu_kick_until(t, ipi_seen, 0);
+	if (t == from)
+		return;
+	/* Kick at once (vcpu_kick_until only repeats kicks, every KICK_RETRY_SPINS). */
+	if (!ipi_seen(t, 0))
+		vcpu_kick(t);
+	vcpu_kick_until(t, ipi_seen, 0);
 }
 
 void pc_send_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
@@ -230,20 +260,57 @@ static void check_deadlock(struct vcpu *v)
 		"wake it (cli; hlt, or hlt with no timer armed and IRQ 0 masked)");
 }
 
-static void do_init(struct vcpu *v)
+/* Take a pending INIT: the local APIC resets and the vCPU waits for a SIPI. A SIPI that
+ * came after the INIT (deliver_sipi kept it) stays for runnable() to take. The BSP would
+ * restart the firmware at the reset vector (SDM 9.1), which this platform does not have:
+ * the VM stops by name (false). */
+static bool do_init(struct vcpu *v)
 {
+	if (v->apic_base & BIT(8)) {
+		vm_stop(v->vm, EXIT_INIT, "vcpu %d (the BSP) received INIT: a real BSP restarts the "
+			"firmware at 0xfffffff0, and this platform has none", v->id);
+		return false;
+	}
 	vlapic_init(&v->lapic, v->apic_page, v->id, pc_now_ns());
-	v->sipi_vector = -1;
-	v->pc_state = PC_WAIT_SIPI;
 	vmcs_write(ENTRY_INTR_INFO, 0);
-	/* RELEASE: the INIT's sender (init_taken) then sees PC_WAIT_SIPI, so its SIPI lands. */
-	__atomic_store_n(&v->init_pending, false, __ATOMIC_RELEASE);
+	spin_lock(&v->sipi_lock);
+	v->pc_state = PC_WAIT_SIPI;
+	/* RELAXED: the lock orders it for SIPI senders; runnable() only needs to see it. */
+	__atomic_store_n(&v->init_pending, false, __ATOMIC_RELAXED);
+	spin_unlock(&v->sipi_lock);
+	return true;
+}
+
+/* The vector of a SIPI received while waiting, or -1; taking it leaves wait-for-SIPI. */
+static int take_sipi(struct vcpu *v)
+{
+	int sipi;
+
+	spin_lock(&v->sipi_lock);
+	sipi = v->sipi_vector;
+	v->sipi_vector = -1;
+	if (sipi >= 0)
+		v->pc_state = PC_RUNNING;
+	spin_unlock(&v->sipi_lock);
+	return sipi;
 }
 
 static bool nmi_waiting(struct vcpu *v)
 {
 	/* RELAXED: ordered after the sender's store by collect_irqs' wake exchange. */
 	return __atomic_load_n(&v->nmi_pending, __ATOMIC_RELAXED);
+}
+
+/* Raise the APIC timer's interrupt if it is due, but only after the guest has run for
+ * PC_MIN_SLICE_NS since the last one (or is halted, waiting for it): when an exit costs
+ * more time than the timer's period, a due timer at every entry would leave the guest
+ * no time outside its handler. */
+static void timer_poll(struct vcpu *v)
+{
+	if (v->pc_state == PC_RUNNING && v->ran_since_timer < ns_to_ticks(PC_MIN_SLICE_NS))
+		return;
+	if (vlapic_timer_poll(&v->lapic, pc_now_ns()))
+		v->ran_since_timer = 0;
 }
 
 /* One look at what could wake the vCPU; true when it may enter the guest. */
@@ -253,17 +320,15 @@ static bool runnable(struct vcpu *v)
 
 	collect_irqs(v); /* first: its wake exchange orders the flag loads below */
 	/* RELAXED: ordered after the sender's store by collect_irqs' wake exchange. */
-	if (__atomic_load_n(&v->init_pending, __ATOMIC_RELAXED))
-		do_init(v);
-	vlapic_timer_poll(&v->lapic, pc_now_ns());
+	if (__atomic_load_n(&v->init_pending, __ATOMIC_RELAXED) && !do_init(v))
+		return false;
+	timer_poll(v);
 	switch (v->pc_state) {
 	case PC_WAIT_SIPI:
-		/* ACQUIRE: pairs with the sender's release store of the vector. */
-		sipi = __atomic_exchange_n(&v->sipi_vector, -1, __ATOMIC_ACQUIRE);
+		sipi = take_sipi(v);
 		if (sipi < 0)
 			return false;
 		pc_sipi_state(v, sipi);
-		v->pc_state = PC_RUNNING;
 		return true;
 	case PC_HALTED:
 		if (vlapic_pending(&v->lapic) < 0 && !nmi_waiting(v) && pic_vector(v) < 0)
@@ -295,13 +360,34 @@ static bool wait_runnable(struct vcpu *v)
 
 /* ---- injection ----------------------------------------------------------------------- */
 
-static void window(bool open)
+/* Open or close one of the event windows (PROC_INTR_ or PROC_NMI_WINDOW_EXITING). */
+static void set_window(u64 which, bool open)
 {
 	u64 proc = vmcs_read(PROC_BASED_CTLS);
-	u64 want = open ? proc | PROC_INTR_WINDOW_EXITING : proc & ~PROC_INTR_WINDOW_EXITING;
+	u64 want = open ? proc | which : proc & ~which;
 
 	if (want != proc)
 		vmcs_write(PROC_BASED_CTLS, want);
+}
+
+static void window(bool open)
+{
+	set_window(PROC_INTR_WINDOW_EXITING, open);
+}
+
+/* A pending NMI goes in unless the guest blocks it (its virtual-NMI blocking, set by the
+ * last NMI until its IRET, or a MOV SS / STI shadow, which some CPUs also honour for NMIs
+ * at VM entry); then the NMI window exit says when it can. true: an NMI was injected. */
+static bool inject_nmi(struct vcpu *v, u64 block)
+{
+	bool blocked = block & (BLOCK_STI_MOVSS | BLOCK_NMI);
+
+	set_window(PROC_NMI_WINDOW_EXITING, nmi_waiting(v) && blocked);
+	if (!nmi_waiting(v) || blocked)
+		return false;
+	__atomic_store_n(&v->nmi_pending, false, __ATOMIC_RELAXED); /* only we consume it */
+	vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_NMI | 2);
+	return true;
 }
 
 static void inject(struct vcpu *v)
@@ -311,11 +397,8 @@ static void inject(struct vcpu *v)
 
 	if (vmcs_read(ENTRY_INTR_INFO) & INTR_VALID)
 		return; /* re-delivering an interrupted event first (pc_after_exit) */
-	if (nmi_waiting(v) && !(block & (BLOCK_STI_MOVSS | BLOCK_NMI))) {
-		__atomic_store_n(&v->nmi_pending, false, __ATOMIC_RELAXED); /* only we consume it */
-		vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_NMI | 2);
+	if (inject_nmi(v, block))
 		return;
-	}
 	/* A globally disabled APIC (IA32_APIC_BASE.EN clear) accepts no interrupts. */
 	vec = (v->apic_base & BIT(11)) ? vlapic_pending(&v->lapic) : -1;
 	if (vec < 0) {
@@ -357,12 +440,27 @@ bool pc_before_entry(struct vcpu *v)
 	return true;
 }
 
+/* An exit in the middle of an IRET that unblocked NMIs (an EPT violation or PML-full on
+ * its stack reads): the IRET restarts, so its blocking must be restored (SDM 27.2.3). */
+static void restore_nmi_blocking(u64 idt)
+{
+	u32 reason = vmcs_read(EXIT_REASON) & 0xffff;
+
+	if ((reason == EXIT_EPT_VIOLATION || reason == EXIT_PML_FULL) && !(idt & INTR_VALID) &&
+	    (vmcs_read(EXIT_QUALIFICATION) & QUAL_NMI_UNBLOCKED_BY_IRET))
+		vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) | BLOCK_NMI);
+}
+
 void pc_after_exit(struct vcpu *v)
 {
 	u64 idt = vmcs_read(IDT_VECTORING_INFO);
 	u64 left = vmcs_read(PREEMPTION_TIMER_VALUE);
+	u64 used = v->timer_armed - MIN(left, v->timer_armed);
 
-	v->budget_left -= MIN(v->budget_left, v->timer_armed - MIN(left, v->timer_armed));
+	/* At least one tick per entry: a guest that exits at once still spends its budget. */
+	v->budget_left -= MIN(v->budget_left, MAX(used, 1ULL));
+	v->ran_since_timer += used;
+	restore_nmi_blocking(idt);
 	if (!(idt & INTR_VALID))
 		return;
 	/* The exit interrupted the delivery of an event (say an EPT violation on the guest's
@@ -401,5 +499,12 @@ bool pc_handle_interrupt_window(struct vcpu *v)
 {
 	(void)v;
 	window(false); /* inject() opens it again if the interrupt still cannot go in */
+	return true;
+}
+
+bool pc_handle_nmi_window(struct vcpu *v)
+{
+	(void)v;
+	set_window(PROC_NMI_WINDOW_EXITING, false); /* inject_nmi() injects it now */
 	return true;
 }

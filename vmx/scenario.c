@@ -104,6 +104,28 @@ static const struct scenario scenarios[] = {
 	  .stop_reason = EXIT_HLT },
 	{ .name = "pc_mission", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=400",
 	  .mem = 32 * MIB, .setup_arg = pc_mission_setup, .host = pc_mission_host },
+	/* Hostile guests: interrupt paths (guests/pc/irqattack.c). Each must leave the
+	 * hypervisor running; the attacker gets the architectural behaviour or a named stop. */
+	{ .name = "hostile_init_cycle", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=init_cycle", .vcpus = 2, .mem = 32 * MIB, .expect = EXPECT_STOPPED,
+	  .stop_reason = EXIT_INIT },
+	{ .name = "hostile_init_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=init_storm", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_sipi_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=sipi_storm", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_nmi_twice", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=nmi_twice", .mem = 32 * MIB },
+	{ .name = "hostile_nmi_then_ipi", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=nmi_then_ipi", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_nmi_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=nmi_storm", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_timer_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=timer_storm", .mem = 32 * MIB },
+	{ .name = "hostile_timer_cli_stopped", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=timer_cli", .mem = 32 * MIB, .budget = 20000000,
+	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
+	{ .name = "hostile_smi_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=smi_storm", .mem = 32 * MIB },
 	/* The fault-latency benchmark (make bench): never part of run=all. */
 	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },
@@ -115,14 +137,14 @@ static const struct scenario scenarios[] = {
 /* guest=...: the kernel named on the command line (filled in by scenarios_run). */
 static struct scenario guest_scenario = { .name = "guest", .group = "guest" };
 
-static const char *name_list[ARRAY_SIZE(scenarios) + 9] = {
-	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench"
+static const char *name_list[ARRAY_SIZE(scenarios) + 10] = {
+	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench", "hostile"
 };
 
 const char *const *scenario_name_list(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
-		name_list[8 + i] = scenarios[i].name;
+		name_list[9 + i] = scenarios[i].name;
 	return name_list;
 }
 

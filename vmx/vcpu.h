@@ -5,6 +5,7 @@
 #ifndef EPTVISOR_VMX_VCPU_H
 #define EPTVISOR_VMX_VCPU_H
 
+#include "spinlock.h"
 #include "types.h"
 #include "devices/irqbox.h"
 #include "devices/vlapic.h"
@@ -45,10 +46,12 @@ struct vcpu {
 	struct irqbox irq_pending; /* vectors sent by other vCPUs, taken before each entry */
 	bool wake;               /* an NMI or INIT was sent: look before entering */
 	bool nmi_pending, init_pending;
-	int sipi_vector;         /* -1, or the vector of a SIPI received in PC_WAIT_SIPI */
+	spinlock_t sipi_lock;    /* orders INIT, SIPI and leaving PC_WAIT_SIPI (pcirq.c) */
+	int sipi_vector;         /* -1, or a SIPI's vector kept for PC_WAIT_SIPI */
 	enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI } pc_state;
 	bool blocked;            /* counted in vm->pc->blocked */
 	u64 timer_armed;         /* preemption-timer ticks armed at the last entry */
+	u64 ran_since_timer;     /* guest ticks run since the APIC timer last interrupted */
 	u64 pic_next;            /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
 	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */

@@ -68,7 +68,8 @@ static void read_caps(struct vmx_caps *c)
 	c->pc_guests = c->unrestricted &&
 		       allowed1(c->proc2, PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT) &&
 		       allowed1(c->proc, PROC_USE_TPR_SHADOW | PROC_USE_MSR_BITMAPS |
-						 PROC_USE_TSC_OFFSETTING | PROC_INTR_WINDOW_EXITING);
+						 PROC_USE_TSC_OFFSETTING | PROC_INTR_WINDOW_EXITING |
+						 PROC_NMI_WINDOW_EXITING);
 }
 
 #define PROC_GUEST_EXITS (PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY_CTLS | \
@@ -88,10 +89,14 @@ static void check_caps(const struct vmx_caps *c)
 	require((ev & EPT_CAP_INVEPT) && (ev & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL)),
 		"INVEPT");
 	require(ev & VPID_CAP_INVVPID, "INVVPID");
-	/* NMI exiting: an NMI is how a CPU in guest mode is kicked (vcpu_kick). */
-	vmx_ctls.pin = adjust(c->pin, PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER,
-			      PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER,
-			      "interrupt/NMI exiting and the preemption timer");
+	/* NMI exiting: an NMI is how a CPU in guest mode is kicked (vcpu_kick). Virtual NMIs:
+	 * the guest's own NMI blocking is then virtual and follows its IRET, so it never holds
+	 * back a physical NMI (a kick), and NMI-window exiting becomes available. */
+	vmx_ctls.pin = adjust(c->pin, PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS |
+					      PIN_PREEMPTION_TIMER,
+			      PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS |
+				      PIN_PREEMPTION_TIMER,
+			      "interrupt/NMI exiting, virtual NMIs and the preemption timer");
 	/* Everything a guest could use to reach host state or sleep past every kick exits:
 	 * CR8 would set the physical TPR (and mask our IPIs), MWAIT/MONITOR could park the CPU. */
 	vmx_ctls.proc = adjust(c->proc, PROC_GUEST_EXITS, PROC_GUEST_EXITS,

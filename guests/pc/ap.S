@@ -58,6 +58,7 @@ ap_entry64:
 	jmp halt_forever
 
 	.data
+	.globl ap_next_index		/* a kernel that restarts its APs resets it */
 ap_next_index:	.long 0
 	.bss
 	.balign 16

@@ -1,5 +1,6 @@
 /*
- * The IDT: exceptions print their vector and exit with EXIT_EXCEPTION_BASE + vector; the few
+ * The IDT: exceptions print their vector and exit with EXIT_EXCEPTION_BASE + vector, unless a
+ * kernel installed a handler for one (an NMI, say); the few
  * interrupt vectors the kernels use call the function installed with irq_set(); any other
  * vector (none is wired to a stub) exits with EXIT_UNEXPECTED_IRQ.
  */
@@ -55,7 +56,7 @@ void irq_set(u8 vector, irq_fn fn)
 void trap_dispatch(u64 vector, u64 error)
 {
 	(void)error;
-	if (vector < 32) {
+	if (vector < 32 && !handlers[vector]) {
 		pr("EXCEPTION: vector %u\n", (unsigned)vector);
 		pc_exit(EXIT_EXCEPTION_BASE + (u32)vector);
 	}

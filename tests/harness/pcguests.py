@@ -33,7 +33,7 @@ RUNS_PC = BUILD_PC / "runs"
 ISO_CACHE = BUILD_PC / "iso-cache"
 
 # The first line every PC guest kernel prints starts with its name and a colon.
-BANNER_RE = re.compile(r"^(pcmb1|pcmb2|apic_garbage|wild_jump|runaway|bad_header): ")
+BANNER_RE = re.compile(r"^(pcmb1|pcmb2|apic_garbage|wild_jump|runaway|bad_header|irqattack): ")
 
 
 def exit_status(code):

@@ -360,26 +360,52 @@ static void test_timer_periodic(void **state)
 	(void)state;
 	W(APIC_LVT_TIMER, (1 << 17) | 0xef, 0);
 	W(APIC_TDCR, 0x3, 0); /* divide by 16 */
-	W(APIC_TMICT, 100, 0);
-	assert_int_equal(vlapic_timer_deadline(l), 1600);
-	assert_true(vlapic_timer_poll(l, 1600));
-	assert_int_equal(vlapic_timer_deadline(l), 3200);
-	assert_int_equal(vlapic_read(l, APIC_TMCCT, 1600), 100);
-	assert_int_equal(vlapic_read(l, APIC_TMCCT, 1600 + 160), 90);
+	W(APIC_TMICT, 100000, 0);
+	assert_int_equal(vlapic_timer_deadline(l), 1600000);
+	assert_true(vlapic_timer_poll(l, 1600000));
+	assert_int_equal(vlapic_timer_deadline(l), 3200000);
+	assert_int_equal(vlapic_read(l, APIC_TMCCT, 1600000), 100000);
+	assert_int_equal(vlapic_read(l, APIC_TMCCT, 1600000 + 160000), 90000);
 	vlapic_accept(l, 0xef);
 	W(APIC_EOI, 0, 0);
-	/* Late by several periods: one interrupt, back on the 1600 ns grid. */
-	assert_int_equal(vlapic_read(l, APIC_TMCCT, 5000), 100 - (5000 - 4800) / 16);
-	assert_true(vlapic_timer_poll(l, 5000));
-	assert_int_equal(vlapic_timer_deadline(l), 6400);
+	/* Late by several periods: one interrupt, back on the 1.6 ms grid. */
+	assert_int_equal(vlapic_read(l, APIC_TMCCT, 5000000), 100000 - (5000000 - 4800000) / 16);
+	assert_true(vlapic_timer_poll(l, 5000000));
+	assert_int_equal(vlapic_timer_deadline(l), 6400000);
 	assert_int_equal(vlapic_pending(l), 0xef);
-	assert_int_equal(vlapic_read(l, APIC_TMCCT, 5000), 100 - (5000 - 4800) / 16);
+	assert_int_equal(vlapic_read(l, APIC_TMCCT, 5000000), 100000 - (5000000 - 4800000) / 16);
 
 	/* Periodic -> one-shot keeps the running count and stops after it. */
-	W(APIC_LVT_TIMER, 0xef, 6000);
-	assert_int_equal(vlapic_timer_deadline(l), 6400);
-	assert_true(vlapic_timer_poll(l, 6400));
+	W(APIC_LVT_TIMER, 0xef, 6000000);
+	assert_int_equal(vlapic_timer_deadline(l), 6400000);
+	assert_true(vlapic_timer_poll(l, 6400000));
 	assert_int_equal(vlapic_timer_deadline(l), 0);
+}
+
+/* A periodic count of 1 at divide 1 (1 ns) is stretched to VLAPIC_MIN_PERIOD_NS, first
+ * expiry included; a one-shot of 1 count is not (it fires once). */
+static void test_timer_min_period(void **state)
+{
+	struct vlapic *l = fresh_enabled();
+
+	(void)state;
+	W(APIC_LVT_TIMER, (1 << 17) | 0x20, 0);
+	W(APIC_TDCR, 0xb, 0);
+	W(APIC_TMICT, 1, 1000);
+	assert_int_equal(vlapic_timer_deadline(l), 1000 + VLAPIC_MIN_PERIOD_NS);
+	assert_false(vlapic_timer_poll(l, 1000 + VLAPIC_MIN_PERIOD_NS - 1));
+	assert_true(vlapic_timer_poll(l, 1000 + VLAPIC_MIN_PERIOD_NS));
+	assert_int_equal(vlapic_timer_deadline(l), 1000 + 2 * VLAPIC_MIN_PERIOD_NS);
+	vlapic_accept(l, 0x20);
+	W(APIC_EOI, 0, 0);
+	/* Far behind: still one interrupt, and the next deadline is in the future. */
+	assert_true(vlapic_timer_poll(l, 50000000));
+	assert_true(vlapic_timer_deadline(l) > 50000000);
+	assert_true(vlapic_timer_deadline(l) <= 50000000 + VLAPIC_MIN_PERIOD_NS);
+
+	W(APIC_LVT_TIMER, 0x20, 60000000);
+	W(APIC_TMICT, 1, 60000000);
+	assert_int_equal(vlapic_timer_deadline(l), 60000001);
 }
 
 static void test_timer_masked_and_tsc_deadline(void **state)
@@ -497,6 +523,7 @@ int main(void)
 		cmocka_unit_test(test_timer_oneshot),
 		cmocka_unit_test(test_timer_divide),
 		cmocka_unit_test(test_timer_periodic),
+		cmocka_unit_test(test_timer_min_period),
 		cmocka_unit_test(test_timer_masked_and_tsc_deadline),
 		cmocka_unit_test(test_timer_bus_clock),
 		cmocka_unit_test(test_match_dest),
