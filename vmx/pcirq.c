@@ -61,6 +61,21 @@ static u64 ns_to_tsc(u64 ns)
 	return ns / 1000000000ULL * tsc_hz + (ns % 1000000000ULL) * tsc_hz / 1000000000ULL;
 }
 
+/* Preemption-timer ticks in ns nanoseconds, at least one. */
+static u64 ns_to_ticks(u64 ns)
+{
+	return MAX(ns_to_tsc(ns) >> vmx_caps.preempt_shift, 1ULL);
+}
+
+/* May a timer (APIC timer, PIT) interrupt the guest now? Only after it has run for
+ * PC_MIN_SLICE_NS since the last timer interrupt, or while it is halted, waiting for one:
+ * when an exit costs more time than the timer's period, a due timer at every entry would
+ * leave the guest no time outside its handler. */
+static bool timer_due(const struct vcpu *v)
+{
+	return v->pc_state != PC_RUNNING || v->ran_since_timer >= ns_to_ticks(PC_MIN_SLICE_NS);
+}
+
 /* Does vCPU v take the PICs' interrupts (QEMU's apic_accept_pic_intr)? */
 static bool takes_pic(const struct vcpu *v)
 {
@@ -79,6 +94,10 @@ static int pic_vector(struct vcpu *v)
 		v->pic_next = 0;
 		return -1;
 	}
+	/* Not yet: the IRQ stays in the PIC's IRR (the PIT's edges coalesce there) until the
+	 * guest has had its slice since the last timer interrupt. */
+	if (!timer_due(v))
+		return -1;
 	spin_lock(&pc->io_lock);
 	vec = pcio_pic_poll(&pc->io, pc_now_ns(), &v->pic_next);
 	spin_unlock(&pc->io_lock);
@@ -93,6 +112,7 @@ static int pic_take(struct vcpu *v)
 	spin_lock(&pc->io_lock);
 	vec = pcio_pic_ack(&pc->io);
 	spin_unlock(&pc->io_lock);
+	v->ran_since_timer = 0; /* the PICs' only source is the PIT */
 	return vec;
 }
 
@@ -102,12 +122,6 @@ static u64 next_timer_ns(const struct vcpu *v)
 	u64 a = vlapic_timer_deadline(&v->lapic), b = v->id == 0 ? v->pic_next : 0;
 
 	return !a ? b : !b ? a : MIN(a, b);
-}
-
-/* Preemption-timer ticks in ns nanoseconds, at least one. */
-static u64 ns_to_ticks(u64 ns)
-{
-	return MAX(ns_to_tsc(ns) >> vmx_caps.preempt_shift, 1ULL);
 }
 
 u64 pc_timer_ticks(struct vcpu *v)
@@ -301,13 +315,10 @@ static bool nmi_waiting(struct vcpu *v)
 	return __atomic_load_n(&v->nmi_pending, __ATOMIC_RELAXED);
 }
 
-/* Raise the APIC timer's interrupt if it is due, but only after the guest has run for
- * PC_MIN_SLICE_NS since the last one (or is halted, waiting for it): when an exit costs
- * more time than the timer's period, a due timer at every entry would leave the guest
- * no time outside its handler. */
+/* Raise the APIC timer's interrupt if it is due (and timer_due allows). */
 static void timer_poll(struct vcpu *v)
 {
-	if (v->pc_state == PC_RUNNING && v->ran_since_timer < ns_to_ticks(PC_MIN_SLICE_NS))
+	if (!timer_due(v))
 		return;
 	if (vlapic_timer_poll(&v->lapic, pc_now_ns()))
 		v->ran_since_timer = 0;

@@ -126,6 +126,8 @@ static const struct scenario scenarios[] = {
 	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
 	{ .name = "hostile_smi_storm", .group = "hostile", .kernel = "irqattack.elf",
 	  .kargs = "attack=smi_storm", .mem = 32 * MIB },
+	{ .name = "hostile_pit_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=pit_storm", .mem = 32 * MIB },
 	/* The fault-latency benchmark (make bench): never part of run=all. */
 	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },

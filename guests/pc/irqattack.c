@@ -12,6 +12,8 @@
  *   timer_storm    periodic LAPIC timer at divide 1, count 1, IF=1: the kernel must still
  *                  get its work done
  *   timer_cli      the same timer with IF=0, spinning forever (a runaway to be stopped)
+ *   pit_storm      PIT channel 0 in mode 2 with count 2 (~600 kHz) into IRQ 0, IF=1: the
+ *                  kernel must still get its work done
  *   smi_storm      2000 SMI IPIs to itself (not emulated: ignored, logged a bounded number
  *                  of times)
  *
@@ -247,6 +249,37 @@ static void attack_timer_storm(void)
 		pr("timer_storm: work done with a count-1 periodic timer running, ticks > 0\n");
 }
 
+static volatile u32 pit_ticks;
+
+static void on_pit(void)
+{
+	pit_ticks++;
+	outb(0x20, 0x20); /* non-specific EOI to the master PIC */
+}
+
+static void attack_pit_storm(void)
+{
+	volatile u64 work = 0;
+
+	pic_remap_and_mask();
+	irq_set(VEC_PIT, on_pit);
+	outb(0x43, 0x34); /* channel 0, low then high byte, mode 2 */
+	outb(0x40, 2);
+	outb(0x40, 0);
+	outb(0x21, 0xfe); /* unmask IRQ 0 only */
+	__asm__ volatile("sti");
+	for (u32 i = 0; i < 200000; i++)
+		work += i;
+	__asm__ volatile("cli");
+	outb(0x21, 0xff);
+	if (work != 200000ULL * 199999 / 2)
+		fail("the work loop computed a wrong sum");
+	else if (!pit_ticks)
+		fail("the PIT never interrupted");
+	else
+		pr("pit_storm: work done with the PIT at count 2, ticks > 0\n");
+}
+
 static void attack_timer_cli(void)
 {
 	timer_count_1();
@@ -270,7 +303,7 @@ static const struct {
 	{"sipi_storm", attack_sipi_storm},   {"nmi_twice", attack_nmi_twice},
 	{"nmi_then_ipi", attack_nmi_then_ipi}, {"nmi_storm", attack_nmi_storm},
 	{"timer_storm", attack_timer_storm}, {"timer_cli", attack_timer_cli},
-	{"smi_storm", attack_smi_storm},
+	{"smi_storm", attack_smi_storm},     {"pit_storm", attack_pit_storm},
 };
 
 /* The value of "attack=" among the space-separated arguments, or NULL. */

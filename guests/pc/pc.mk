@@ -23,7 +23,7 @@ PC_SRCS_bad_header := guests/pc/bad_header.S guests/pc/early32.S
 PC_SRCS_wild_jump := guests/pc/mb1hdr.S guests/pc/wild_jump.S guests/pc/early32.S
 PC_SRCS_runaway := guests/pc/mb1hdr.S guests/pc/runaway.S guests/pc/early32.S
 PC_SRCS_irqattack := guests/pc/mb1hdr.S guests/pc/irqattack.c guests/pc/mbinfo.c \
-	guests/pc/lapic.c guests/pc/ap.S $(PC_LIB)
+	guests/pc/lapic.c guests/pc/pic.c guests/pc/ap.S $(PC_LIB)
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack
 PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2)

@@ -1,5 +1,5 @@
 """Hostile guests against the interrupt paths (issue 11, items 1, 2, 5, 12 and the INIT, SIPI
-and NMI storms): guests/pc/irqattack.elf, one attack per scenario (attack=NAME), all in one
+and NMI storms, a PIT storm): guests/pc/irqattack.elf, one attack per scenario (attack=NAME), all in one
 Bochs boot on two CPUs. Each attack must leave the hypervisor running (every later scenario
 runs, the summary line and `eptvisor: shutdown` are printed) and give the attacking kernel
 what a CPU would (it prints what it saw and "irqattack: PASS"), or stop it by name.
@@ -28,12 +28,14 @@ ATTACKS = {
     "hostile_timer_storm": (["timer_storm: work done with a count-1 periodic timer running, "
                              "ticks > 0"], 0),
     "hostile_smi_storm": (["smi_storm: 2000 SMI IPIs sent"], 0),
+    "hostile_pit_storm": (["pit_storm: work done with the PIT at count 2, ticks > 0"], 0),
     "hostile_init_cycle": (["init_cycle: AP up, both CPUs now INIT each other"], None),
     "hostile_timer_cli_stopped": (["timer_cli: count-1 periodic timer armed, spinning with "
                                    "interrupts off"], None),
 }
 # The dangerous ones first, then one harmless PC guest: the hypervisor must still run it.
 ORDER = ["hostile_init_cycle", "hostile_timer_cli_stopped", "hostile_timer_storm",
+         "hostile_pit_storm",
          "hostile_nmi_then_ipi", "hostile_nmi_twice", "hostile_nmi_storm", "hostile_sipi_storm",
          "hostile_init_storm", "hostile_smi_storm", "pc_mb1"]
 MODULES = tuple((str(BUILD_PC / k), k) for k in ("irqattack.elf", "pcmb1.elf"))
