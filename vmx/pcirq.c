@@ -8,9 +8,8 @@
  *     entry. The sender never waits for the target to make progress in the hypervisor
  *     (only for its CPU to leave guest mode, which the kick forces), so no cycle of IPIs
  *     between vCPUs can hold two CPUs in root mode waiting for each other.
- *   - INIT and SIPI: an INIT is a pending event like an NMI; a SIPI is kept when the target
- *     waits for one or has an INIT pending (the INIT logically came first), under the
- *     target's sipi_lock so a SIPI never lands in a vCPU that already left wait-for-SIPI.
+ *   - INIT and SIPI: the target's sipibox (devices/sipibox.h): an INIT is a pending event
+ *     like an NMI; a SIPI is kept when the target waits for one or has an INIT pending.
  *   - NMIs: virtual NMIs, so the guest's NMI blocking follows its own IRET; an NMI the
  *     guest blocks waits for an NMI-window exit.
  *   - Injection: before every entry, the highest deliverable vector is injected when the
@@ -32,6 +31,7 @@
 #include "drivers/console.h"
 #include "drivers/timer.h"
 #include "devices/irqbox.h"
+#include "devices/sipibox.h"
 #include "lib.h"
 #include "vmx/exit.h"
 #include "vmx/pc.h"
@@ -153,22 +153,6 @@ static bool ipi_seen(struct vcpu *t, u64 unused)
 	return !__atomic_load_n(&t->wake, __ATOMIC_ACQUIRE);
 }
 
-/* A SIPI is taken by a vCPU that waits for one, or that has an INIT pending (it will be
- * waiting by the time it looks); any other vCPU ignores it, as a CPU does. */
-static void deliver_sipi(struct vcpu *t, u8 vector)
-{
-	/* The lock orders this check against do_init and against the target taking a SIPI,
-	 * so a vector is never left behind in a vCPU that already runs (a later INIT would
-	 * otherwise start it without a new SIPI). */
-	spin_lock(&t->sipi_lock);
-	/* RELAXED: both are written under this lock when they matter here. */
-	if (__atomic_load_n(&t->init_pending, __ATOMIC_RELAXED) ||
-	    __atomic_load_n(&t->pc_state, __ATOMIC_RELAXED) == PC_WAIT_SIPI)
-		t->sipi_vector = vector;
-	spin_unlock(&t->sipi_lock);
-	/* SEQ_CST: as for an NMI (the Dekker pair with the target's recheck). */
-	__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
-}
 
 static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *ipi)
 {
@@ -190,17 +174,14 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
 		break;
 	case 5: /* INIT: a pending event the target takes before its next entry (runnable) */
-		/* Under sipi_lock: a SIPI sent after this INIT (kvm-unit-tests sends it at
-		 * once) sees it pending and is kept for the target (deliver_sipi). */
-		spin_lock(&t->sipi_lock);
-		/* RELAXED: published by the wake store below (and by the lock to SIPI senders). */
-		__atomic_store_n(&t->init_pending, true, __ATOMIC_RELAXED);
-		spin_unlock(&t->sipi_lock);
+		sipibox_post_init(&t->sipi);
 		/* SEQ_CST: the store half of the Dekker pair, as for an NMI above. */
 		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
 		break;
-	case 6: /* SIPI */
-		deliver_sipi(t, ipi->vector);
+	case 6: /* SIPI: kept only for a vCPU waiting for one (or with an INIT pending) */
+		if (sipibox_post_sipi(&t->sipi, ipi->vector))
+			/* SEQ_CST: as for an NMI; a waiting target looks again at once. */
+			__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
 		return;
 	default:
 		printk("pc: VM '%s': vcpu %d: IPI with delivery mode %u ignored (SMI, ExtINT and "
@@ -242,7 +223,7 @@ static void to_irr(void *arg, u8 vector)
 static void collect_irqs(struct vcpu *v)
 {
 	irqbox_take(&v->irq_pending, to_irr, &v->lapic);
-	/* ACQ_REL: seeing a sender's wake makes its nmi_pending/init_pending visible to the
+	/* ACQ_REL: seeing a sender's wake makes its nmi_pending and INIT visible to the
 	 * loads after this; the release lets a sender's ipi_seen see the flag taken. */
 	(void)__atomic_exchange_n(&v->wake, false, __ATOMIC_ACQ_REL);
 }
@@ -274,10 +255,10 @@ static void check_deadlock(struct vcpu *v)
 		"wake it (cli; hlt, or hlt with no timer armed and IRQ 0 masked)");
 }
 
-/* Take a pending INIT: the local APIC resets and the vCPU waits for a SIPI. A SIPI that
- * came after the INIT (deliver_sipi kept it) stays for runnable() to take. The BSP would
- * restart the firmware at the reset vector (SDM 9.1), which this platform does not have:
- * the VM stops by name (false). */
+/* Take a pending INIT: the local APIC resets and the vCPU waits for a SIPI (one sent
+ * right after the INIT is already kept in its sipibox). The BSP would restart the firmware
+ * at the reset vector (SDM 9.1), which this platform does not have: the VM stops by name
+ * (false). */
 static bool do_init(struct vcpu *v)
 {
 	if (v->apic_base & BIT(8)) {
@@ -285,28 +266,12 @@ static bool do_init(struct vcpu *v)
 			"firmware at 0xfffffff0, and this platform has none", v->id);
 		return false;
 	}
+	if (!sipibox_take_init(&v->sipi))
+		return true;
 	vlapic_init(&v->lapic, v->apic_page, v->id, pc_now_ns());
 	vmcs_write(ENTRY_INTR_INFO, 0);
-	spin_lock(&v->sipi_lock);
 	v->pc_state = PC_WAIT_SIPI;
-	/* RELAXED: the lock orders it for SIPI senders; runnable() only needs to see it. */
-	__atomic_store_n(&v->init_pending, false, __ATOMIC_RELAXED);
-	spin_unlock(&v->sipi_lock);
 	return true;
-}
-
-/* The vector of a SIPI received while waiting, or -1; taking it leaves wait-for-SIPI. */
-static int take_sipi(struct vcpu *v)
-{
-	int sipi;
-
-	spin_lock(&v->sipi_lock);
-	sipi = v->sipi_vector;
-	v->sipi_vector = -1;
-	if (sipi >= 0)
-		v->pc_state = PC_RUNNING;
-	spin_unlock(&v->sipi_lock);
-	return sipi;
 }
 
 static bool nmi_waiting(struct vcpu *v)
@@ -330,15 +295,15 @@ static bool runnable(struct vcpu *v)
 	int sipi;
 
 	collect_irqs(v); /* first: its wake exchange orders the flag loads below */
-	/* RELAXED: ordered after the sender's store by collect_irqs' wake exchange. */
-	if (__atomic_load_n(&v->init_pending, __ATOMIC_RELAXED) && !do_init(v))
+	if (sipibox_init_pending(&v->sipi) && !do_init(v))
 		return false;
 	timer_poll(v);
 	switch (v->pc_state) {
 	case PC_WAIT_SIPI:
-		sipi = take_sipi(v);
+		sipi = sipibox_take_sipi(&v->sipi);
 		if (sipi < 0)
 			return false;
+		v->pc_state = PC_RUNNING;
 		pc_sipi_state(v, sipi);
 		return true;
 	case PC_HALTED:

@@ -209,7 +209,7 @@ int pc_vcpu_init(struct vcpu *v)
 	vlapic_init(&v->lapic, v->apic_page, v->id, pc_now_ns());
 	v->apic_base = PC_APIC_GPA | BIT(11) | (v->id == 0 ? BIT(8) : 0); /* enabled, BSP */
 	v->pat = 0x0007040600070406ULL; /* the power-on PAT */
-	v->sipi_vector = -1;
+	sipibox_init(&v->sipi, v->id != 0); /* APs wait for a SIPI */
 	v->misc_enable = 1; /* fast strings, as the CPU resets it */
 	v->cr4_allowed = pc_cr4_allowed(v);
 	if (v->id == 0)

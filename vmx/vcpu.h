@@ -5,9 +5,9 @@
 #ifndef EPTVISOR_VMX_VCPU_H
 #define EPTVISOR_VMX_VCPU_H
 
-#include "spinlock.h"
 #include "types.h"
 #include "devices/irqbox.h"
+#include "devices/sipibox.h"
 #include "devices/vlapic.h"
 #include "vmx/vm.h"
 #include "vmx/vmcs.h"
@@ -44,10 +44,9 @@ struct vcpu {
 	u32 *apic_page;          /* the virtual-APIC page: the model's registers */
 	hpa_t apic_page_pa;
 	struct irqbox irq_pending; /* vectors sent by other vCPUs, taken before each entry */
-	bool wake;               /* an NMI or INIT was sent: look before entering */
-	bool nmi_pending, init_pending;
-	spinlock_t sipi_lock;    /* orders INIT, SIPI and leaving PC_WAIT_SIPI (pcirq.c) */
-	int sipi_vector;         /* -1, or a SIPI's vector kept for PC_WAIT_SIPI */
+	bool wake;               /* an NMI, INIT or SIPI was sent: look before entering */
+	bool nmi_pending;
+	struct sipibox sipi;     /* INITs and SIPIs sent by other vCPUs */
 	enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI } pc_state;
 	bool blocked;            /* counted in vm->pc->blocked */
 	u64 timer_armed;         /* preemption-timer ticks armed at the last entry */
