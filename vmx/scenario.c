@@ -104,6 +104,23 @@ static const struct scenario scenarios[] = {
 	  .stop_reason = EXIT_HLT },
 	{ .name = "pc_mission", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=400",
 	  .mem = 32 * MIB, .setup_arg = pc_mission_setup, .host = pc_mission_host },
+	/* Hostile guests, registers and refused instructions (guests/pc/regleak.c): the writer
+	 * and the reader run one after the other on CPU 0; the second cache VM follows one that
+	 * set CR0.CD and NW. */
+	{ .name = "hostile_regs_write", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "write", .mem = 32 * MIB },
+	{ .name = "hostile_regs_read", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "read", .mem = 32 * MIB },
+	{ .name = "hostile_rdpmc", .group = "hostile", .kernel = "regleak.elf", .kargs = "rdpmc",
+	  .mem = 32 * MIB },
+	{ .name = "hostile_vmx_insns", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "vmx", .mem = 32 * MIB },
+	{ .name = "hostile_cr0_pg", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "cr0pg", .mem = 32 * MIB },
+	{ .name = "hostile_cache", .group = "hostile", .kernel = "regleak.elf", .kargs = "cache",
+	  .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_cache_again", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "cache", .vcpus = 2, .mem = 32 * MIB },
 	/* The fault-latency benchmark (make bench): never part of run=all. */
 	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },
@@ -115,14 +132,14 @@ static const struct scenario scenarios[] = {
 /* guest=...: the kernel named on the command line (filled in by scenarios_run). */
 static struct scenario guest_scenario = { .name = "guest", .group = "guest" };
 
-static const char *name_list[ARRAY_SIZE(scenarios) + 9] = {
-	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench"
+static const char *name_list[ARRAY_SIZE(scenarios) + 10] = {
+	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench", "hostile"
 };
 
 const char *const *scenario_name_list(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
-		name_list[8 + i] = scenarios[i].name;
+		name_list[9 + i] = scenarios[i].name;
 	return name_list;
 }
 
