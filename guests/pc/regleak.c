@@ -17,14 +17,14 @@
  */
 #include "guests/pc/pc.h"
 
-#define EXIT_REGS_LEAKED  0x60 /* read: a register was not at its reset value */
-#define EXIT_RDPMC_NO_GP  0x61 /* rdpmc: no #GP */
-#define EXIT_VMX_NO_UD	  0x62 /* vmx: an instruction did not raise #UD */
-#define EXIT_CR0PG_NO_GP  0x63 /* cr0pg: clearing PG in 64-bit mode did not #GP */
-#define EXIT_CACHE_WRONG  0x64 /* cache: CD/NW not as the SDM and the loader say */
-#define EXIT_BAD_ARGS	  0x65 /* no known test named */
-#define EXIT_DR7_LOST	  0x66 /* write: DR7 changed by itself */
-#define EXIT_EXCEPTION	  0x40 /* + vector: an exception nobody expected (as codes.h) */
+#define EXIT_REGS_LEAKED 0x60 /* read: a register was not at its reset value */
+#define EXIT_RDPMC_NO_GP 0x61 /* rdpmc: no #GP */
+#define EXIT_VMX_NO_UD	 0x62 /* vmx: an instruction did not raise #UD */
+#define EXIT_CR0PG_NO_GP 0x63 /* cr0pg: clearing PG in 64-bit mode did not #GP */
+#define EXIT_CACHE_WRONG 0x64 /* cache: CD/NW not as the SDM and the loader say */
+#define EXIT_BAD_ARGS	 0x65 /* no known test named */
+#define EXIT_DR7_LOST	 0x66 /* write: DR7 changed by itself */
+#define EXIT_EXCEPTION	 0x40 /* + vector: an exception nobody expected (as codes.h) */
 
 #define CR0_NW	     (1ull << 29)
 #define CR0_CD	     (1ull << 30)
@@ -46,15 +46,18 @@
 
 /* ---- registers as the kernel found them ----------------------------------------------- */
 
+/* The FXSAVE layout (SDM Vol. 1 10.5.1); the fields read are the ones a VM could leak. */
 struct fxsave_area {
 	u16 fcw, fsw;
-	u8 ftw, reserved;
+	u8 ftw;
+	u8 reserved; /* cppcheck-suppress unusedStructMember */
 	u16 fop;
 	u64 fip, fdp;
-	u32 mxcsr, mxcsr_mask;
+	u32 mxcsr;
+	u32 mxcsr_mask; /* cppcheck-suppress unusedStructMember */
 	u8 st[8][16];
 	u8 xmm[16][16];
-	u8 rest[96];
+	u8 rest[96]; /* cppcheck-suppress unusedStructMember */
 } __attribute__((aligned(16)));
 
 static struct {
@@ -62,11 +65,32 @@ static struct {
 	struct fxsave_area fx;
 } seen;
 
-static u64 rd_cr0(void) { u64 v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
-static u64 rd_cr2(void) { u64 v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
-static u64 rd_cr4(void) { u64 v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
-static void wr_cr0(u64 v) { __asm__ volatile("mov %0, %%cr0" ::"r"(v) : "memory"); }
-static void wr_cr4(u64 v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
+static u64 rd_cr0(void)
+{
+	u64 v;
+	__asm__ volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+static u64 rd_cr2(void)
+{
+	u64 v;
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+static u64 rd_cr4(void)
+{
+	u64 v;
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+static void wr_cr0(u64 v)
+{
+	__asm__ volatile("mov %0, %%cr0" ::"r"(v) : "memory");
+}
+static void wr_cr4(u64 v)
+{
+	__asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory");
+}
 
 static void read_drs(u64 *dr, u64 *dr6, u64 *dr7)
 {
@@ -91,7 +115,7 @@ static void snapshot(void)
 
 /* ---- exceptions: a probe names where to resume, the handler records the vector -------- */
 
-u64 resume_rip;                /* 0: an exception now is unexpected */
+u64 resume_rip;		       /* 0: an exception now is unexpected */
 static volatile u64 fault_vec; /* NO_FAULT, or the vector the probed instruction raised */
 static volatile u64 fault_err;
 
@@ -110,16 +134,16 @@ void regleak_trap(u64 vector, u64 error, u64 *rip)
 
 /* Run INSN (a string of assembly that may clobber RAX, RCX, RDX) with RAX = RCX = 0; the
  * vector it raised, or NO_FAULT. Execution resumes after it either way. */
-#define PROBE(insn)                                                                   \
-	({                                                                            \
-		fault_vec = NO_FAULT;                                                 \
-		__asm__ volatile("leaq 1f(%%rip), %%rdx\n\t"                          \
-				 "movq %%rdx, resume_rip(%%rip)\n\t"                  \
-				 "xorl %%eax, %%eax\n\t"                              \
-				 "xorl %%ecx, %%ecx\n\t" insn "\n1:\n\t"              \
-				 "movq $0, resume_rip(%%rip)" ::                      \
-					 : "rax", "rcx", "rdx", "memory");            \
-		fault_vec;                                                            \
+#define PROBE(insn)                                                                                \
+	({                                                                                         \
+		fault_vec = NO_FAULT;                                                              \
+		__asm__ volatile("leaq 1f(%%rip), %%rdx\n\t"                                       \
+				 "movq %%rdx, resume_rip(%%rip)\n\t"                               \
+				 "xorl %%eax, %%eax\n\t"                                           \
+				 "xorl %%ecx, %%ecx\n\t" insn "\n1:\n\t"                           \
+				 "movq $0, resume_rip(%%rip)" ::                                   \
+					 : "rax", "rcx", "rdx", "memory");                         \
+		fault_vec;                                                                         \
 	})
 
 extern const u64 regleak_stubs[32];
@@ -181,7 +205,9 @@ static int check_vectors(void)
 		char s[17];
 
 		for (int j = 0; j < 16; j++)
-			s[j] = seen.fx.xmm[i][j] >= 32 && seen.fx.xmm[i][j] < 127 ? (char)seen.fx.xmm[i][j] : '.';
+			s[j] = seen.fx.xmm[i][j] >= 32 && seen.fx.xmm[i][j] < 127
+				       ? (char)seen.fx.xmm[i][j]
+				       : '.';
 		s[16] = '\0';
 		pr("read: xmm%d holds \"%s\" NOT RESET\n", i, s);
 		bad++;
@@ -203,6 +229,7 @@ static u32 test_read(void)
 	bad += check("fsw", seen.fx.fsw, 0);
 	bad += check("ftw", seen.fx.ftw, 0);
 	bad += check("mxcsr", seen.fx.mxcsr, 0x1f80);
+	bad += check("fop", seen.fx.fop, 0);
 	bad += check("fip", seen.fx.fip, 0);
 	bad += check("fdp", seen.fx.fdp, 0);
 	bad += check_vectors();
@@ -224,7 +251,8 @@ static void write_fpu(void)
 			 "fldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
 			 "fldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
 			 "fldcw %0\n\t"
-			 "ldmxcsr %1" ::"m"(fcw_secret), "m"(mxcsr_secret));
+			 "ldmxcsr %1" ::"m"(fcw_secret),
+			 "m"(mxcsr_secret));
 	/* Each register by name: the compiler knows no SSE (-mno-sse), so no clobber list. */
 	__asm__ volatile("movdqa %0, %%xmm0\n\tmovdqa %0, %%xmm1\n\tmovdqa %0, %%xmm2\n\t"
 			 "movdqa %0, %%xmm3\n\tmovdqa %0, %%xmm4\n\tmovdqa %0, %%xmm5\n\t"
@@ -281,9 +309,9 @@ static u32 test_rdpmc(void)
 
 static u32 test_vmx(void)
 {
-	static const char *const names[] = {"vmxon", "vmxoff", "vmclear", "vmptrld", "vmptrst",
-					    "vmread", "vmwrite", "vmlaunch", "vmresume",
-					    "invept", "invvpid", "vmcall", "vmfunc"};
+	static const char *const names[] = {"vmxon",   "vmxoff",  "vmclear",  "vmptrld",  "vmptrst",
+					    "vmread",  "vmwrite", "vmlaunch", "vmresume", "invept",
+					    "invvpid", "vmcall",  "vmfunc"};
 	u64 got[13];
 	int ud = 0;
 
@@ -347,14 +375,13 @@ static u64 ap_reset_cr0(void)
 
 static const char *cdnw(u64 cr0)
 {
-	return (cr0 & CR0_CD) ? ((cr0 & CR0_NW) ? "CD 1, NW 1" : "CD 1, NW 0") :
-				((cr0 & CR0_NW) ? "CD 0, NW 1" : "CD 0, NW 0");
+	return (cr0 & CR0_CD) ? ((cr0 & CR0_NW) ? "CD 1, NW 1" : "CD 1, NW 0")
+			      : ((cr0 & CR0_NW) ? "CD 0, NW 1" : "CD 0, NW 0");
 }
 
 static u32 test_cache(void)
 {
 	u16 ncpus = 0;
-	u64 ap = ~0ull;
 	bool ok = (seen.cr0 & ~CR0_PG) == 0x11; /* entry.S added only PG (PE was set) */
 
 	pr("cache: bsp CR0 0x%llx before paging (%s)\n", (unsigned long long)(seen.cr0 & ~CR0_PG),
@@ -362,7 +389,8 @@ static u32 test_cache(void)
 	lapic_enable();
 	fw_cfg_read(FW_CFG_NB_CPUS, &ncpus, sizeof(ncpus));
 	if (ncpus > 1) {
-		ap = ap_reset_cr0();
+		u64 ap = ap_reset_cr0();
+
 		pr("cache: ap CR0 after INIT-SIPI 0x%llx (%s)\n", (unsigned long long)ap, cdnw(ap));
 		ok = ok && ap == 0x60000010;
 	}
