@@ -78,7 +78,10 @@ static void setup_controls(struct vcpu *v)
 	/* The guest sees CR4 without VMXE (VMX requires it set in guest mode). */
 	vmcs_write(CR4_GUEST_HOST_MASK, CR4_VMXE);
 	vmcs_write(CR4_READ_SHADOW, CR4_PAE);
-	vmcs_write(CR0_GUEST_HOST_MASK, 0);
+	/* CD and NW are the host's: VMX leaves them in the real CR0 across entries and exits,
+	 * so a guest setting them would turn caching off for everything after it. A write
+	 * that tries exits (stopped as a CR access; PC guests: a shadow, pc_setup_controls). */
+	vmcs_write(CR0_GUEST_HOST_MASK, CR0_CD | CR0_NW);
 	vmcs_write(CR0_READ_SHADOW, 0);
 	if (v->vm->pc)
 		pc_setup_controls(v);
