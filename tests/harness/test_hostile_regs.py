@@ -25,8 +25,9 @@ from eptvisor import BootSpec
 from pcguests import BUILD_PC, run_qemu_ex
 
 KERNEL = "regleak.elf"
-SCENARIOS = ["hostile_regs_write", "hostile_regs_read", "hostile_rdpmc", "hostile_vmx_insns",
-             "hostile_cr0_pg", "hostile_cache", "hostile_cache_again"]
+SCENARIOS = ["hostile_regs_write", "hostile_regs_read", "hostile_regs_write_cpu1",
+             "hostile_regs_read_cpu1", "hostile_rdpmc", "hostile_vmx_insns", "hostile_cr0_pg",
+             "hostile_cache", "hostile_cache_again"]
 REGS = BootSpec("hostile-regs", "run=" + ",".join(SCENARIOS), cpus=2, megs=512, timeout=300,
                 label="hostile-regs", modules=((str(BUILD_PC / KERNEL), KERNEL),))
 
@@ -76,22 +77,29 @@ def passed(res, name, problems):
 
 @pytest.mark.boot(REGS)
 def test_next_vm_sees_only_reset_registers(regs, judge):
-    """The reader runs right after the writer on CPU 0 and finds FCW 0x37f, MXCSR 0x1f80,
-    zeroed x87/XMM registers, DR0-3 0, DR6 0xffff0ff0, DR7 0x400 and CR2 0; the writer's
-    DR0/DR7 survive its own VM exits (debug controls saved and loaded)."""
+    """The reader runs right after the writer on the same CPU (CPU 0, then CPU 1 with a host
+    task on CPU 0) and finds FCW 0x37f, MXCSR 0x1f80, zeroed x87/XMM registers, DR0-3 0,
+    DR6 0xffff0ff0, DR7 0x400 and CR2 0; the writer's DR0/DR7 survive its own VM exits
+    (debug controls saved and loaded)."""
     p = regs.problems()
-    for vm in ("hostile_regs_write", "hostile_regs_read"):
-        passed(regs, vm, p)
-    need(vm_lines(regs, "hostile_regs_write"),
-         ["write: dr0 and dr7 kept across exits; exiting with them set"], "the writer", p)
-    read = vm_lines(regs, "hostile_regs_read")
-    need(read, ["read: cr2 0x0", "read: dr0 0x0", "read: dr3 0x0", "read: dr6 0xffff0ff0",
-                "read: dr7 0x400", "read: fcw 0x37f", "read: mxcsr 0x1f80",
-                "read: x87 st0-st7: 0 not zero", "read: every register at its reset value"],
-         "the reader", p)
-    leaked = [l for l in read if "NOT RESET" in l or "LEAK" in l]
-    if leaked:
-        p.append("the reader saw the previous VM's registers: %s" % leaked)
+    for cpu, suffix in ((0, ""), (1, "_cpu1")):
+        writer, reader = "hostile_regs_write" + suffix, "hostile_regs_read" + suffix
+        for vm in (writer, reader):
+            passed(regs, vm, p)
+            # vCPU 0 runs on CPU 0, or on CPU 1 while a host task holds CPU 0 (run_vcpus).
+            task = regs.lines_matching(r"^scenario %s: .*, host task on cpu 0$" % vm)
+            if bool(task) != (cpu == 1):
+                p.append("%s did not run on cpu %d" % (vm, cpu))
+        need(vm_lines(regs, writer),
+             ["write: dr0 and dr7 kept across exits; exiting with them set"], writer, p)
+        read = vm_lines(regs, reader)
+        need(read, ["read: cr2 0x0", "read: dr0 0x0", "read: dr3 0x0",
+                    "read: dr6 0xffff0ff0", "read: dr7 0x400", "read: fcw 0x37f",
+                    "read: mxcsr 0x1f80", "read: x87 st0-st7: 0 not zero",
+                    "read: every register at its reset value"], reader, p)
+        leaked = [l for l in read if "NOT RESET" in l or "LEAK" in l]
+        if leaked:
+            p.append("%s saw the previous VM's registers: %s" % (reader, leaked))
     judge(regs, p)
 
 
