@@ -19,10 +19,16 @@
 #define CR0_ET BIT(4)
 #define CR0_NE BIT(5)
 #define CR0_WP BIT(16)
+#define CR0_NW BIT(29)
+#define CR0_CD BIT(30)
 #define CR0_PG BIT(31)
 #define CR4_PAE BIT(5)
 #define CR4_PGE BIT(7)
+#define CR4_OSFXSR BIT(9)
+#define CR4_OSXMMEXCPT BIT(10)
 #define CR4_VMXE BIT(13)
+#define CR4_PCIDE BIT(17)
+#define CR4_OSXSAVE BIT(18)
 #define EFER_LME BIT(8)
 #define EFER_LMA BIT(10)
 #define EFER_NXE BIT(11)
@@ -69,6 +75,31 @@ DEFINE_CR(2)
 DEFINE_CR(3)
 DEFINE_CR(4)
 #undef DEFINE_CR
+
+#define DEFINE_DR(n)                                                         \
+	static inline u64 read_dr##n(void)                                   \
+	{                                                                    \
+		u64 v;                                                       \
+		__asm__ volatile("mov %%db" #n ", %0" : "=r"(v));            \
+		return v;                                                    \
+	}                                                                    \
+	static inline void write_dr##n(u64 v)                                \
+	{                                                                    \
+		__asm__ volatile("mov %0, %%db" #n ::"r"(v));                \
+	}
+DEFINE_DR(0)
+DEFINE_DR(1)
+DEFINE_DR(2)
+DEFINE_DR(3)
+DEFINE_DR(6)
+#undef DEFINE_DR
+
+/* Load the x87, MMX and SSE registers and MXCSR from a 512-byte, 16-aligned FXSAVE image.
+ * The kernel itself never uses them (-mno-sse); this is for guest state only. */
+static inline void fxrstor64(const void *image)
+{
+	__asm__ volatile("fxrstor64 %0" ::"m"(*(const u8(*)[512])image));
+}
 
 static inline u64 rdtsc(void)
 {

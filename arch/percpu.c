@@ -21,3 +21,20 @@ void percpu_init(u32 id, u32 apic_id, u64 stack_top)
 	idt_load();
 	wrmsr(MSR_IA32_GS_BASE, (u64)pc);
 }
+
+void cpu_init_control_regs(void)
+{
+	/* Caches on: the reset state (CD, NW set) may survive the firmware, and VMX entries and
+	 * exits leave CR0.CD/NW as they are, so guests would run uncached too. No WBINVD is
+	 * needed to turn caching on. The boot and AP entries clear them already; this keeps
+	 * every CPU's CR0 in one known state whatever the entry path did. */
+	write_cr0(read_cr0() & ~(CR0_CD | CR0_NW));
+	/* OSFXSR: FXRSTOR loads XMM0-15 and MXCSR too, which vmx/vcpu.c relies on to reset a
+	 * guest's SSE state; OSXMMEXCPT for completeness (the host never runs SSE code). */
+	write_cr4(read_cr4() | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT);
+}
+
+const char *cpu_cache_state(void)
+{
+	return (read_cr0() & (CR0_CD | CR0_NW)) ? "caches OFF (CR0.CD/NW set)" : "caches on";
+}

@@ -31,8 +31,8 @@ void ap_entry(u32 index)
 		halt_forever(); /* more CPUs than eptvisor supports: leave this one parked */
 	percpu_init(id, cpuid(1, 0).ebx >> 24, ap_stack_tops[index]);
 	lapic_init();
-	write_cr4(read_cr4() | CR4_PGE);
-	printk("cpu %u: online (apic id %u)\n", id, this_cpu()->apic_id);
+	cpu_init_control_regs();
+	printk("cpu %u: online (apic id %u), %s\n", id, this_cpu()->apic_id, cpu_cache_state());
 	/* RELEASE: this CPU's percpu set-up is visible before the BSP counts it. */
 	__atomic_add_fetch(&cpus_online, 1, __ATOMIC_RELEASE);
 	ap_idle_loop();

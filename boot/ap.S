@@ -49,6 +49,7 @@ tr_pm32:
 	orl $((1 << 8) | (1 << 11)), %eax	/* LME, NXE */
 	wrmsr
 	movl %cr0, %eax
+	andl $~((1 << 30) | (1 << 29)), %eax	/* CD, NW: caches on (an AP starts with them set) */
 	orl $((1 << 31) | (1 << 16)), %eax	/* PG, WP */
 	movl %eax, %cr0
 	ljmpl *OFF(tr_far64)(%ebp)

@@ -90,6 +90,7 @@ _start:
 	orl $((1 << 8) | (1 << 11)), %eax	/* LME, NXE */
 	wrmsr
 	movl %cr0, %eax
+	andl $~((1 << 30) | (1 << 29)), %eax	/* CD, NW: caches on (reset leaves them set) */
 	orl $((1 << 31) | (1 << 16) | 1), %eax	/* PG, WP, PE */
 	movl %eax, %cr0
 

@@ -69,9 +69,10 @@ void kmain(u32 magic, u32 info_pa)
 	percpu_init(0, cpuid(1, 0).ebx >> 24, (u64)kernel_stack_top);
 	mm_init(&bi);
 	paging_init(&bi);
-	write_cr4(read_cr4() | CR4_PGE);
+	cpu_init_control_regs();
 	lapic_init();
-	printk("cpu 0: online (apic id %u, bootstrap)\n", this_cpu()->apic_id);
+	printk("cpu 0: online (apic id %u, bootstrap), %s\n", this_cpu()->apic_id,
+	       cpu_cache_state());
 	timer_calibrate();
 	options_parse(bi.cmdline);
 	if (opts.exc_test) {

@@ -116,6 +116,17 @@ static bool handle_undefined(struct vcpu *v)
 	return true;
 }
 
+/* RDPMC (RDPMC exiting is on): the PMU is not virtualised and CPUID leaf 0xa says there are
+ * no counters, so every counter number is invalid: #GP(0), as on a CPU without that counter
+ * (SDM RDPMC). Neither kind of guest reads the host's counters. */
+static bool handle_rdpmc(struct vcpu *v)
+{
+	if (!v->vm->pc)
+		return stop_with_dump(v, EXIT_RDPMC, "unexpected RDPMC");
+	pc_inject_exception(v, 13 /* #GP */, true, 0);
+	return true;
+}
+
 static bool handle_invd(struct vcpu *v)
 {
 	vcpu_skip_instruction(); /* nothing to do: EPT memory is write-back and coherent */
@@ -292,6 +303,25 @@ static const exit_handler handlers[EXIT_REASONS] = {
 	[EXIT_NMI_WINDOW] = handle_nmi_window,
 	[EXIT_MWAIT] = handle_undefined,
 	[EXIT_MONITOR] = handle_undefined,
+	[EXIT_RDPMC] = handle_rdpmc,
+	/* The VMX instructions exit unconditionally in guest mode; a PC guest's CPUID has no
+	 * VMX, so they are #UD (docs/platform.md). VMFUNC cannot exit while "enable VM
+	 * functions" is off (it is #UD by itself then), but would get the same. The other
+	 * instructions that can exit only under controls eptvisor leaves off (RDRAND, RDSEED,
+	 * INVPCID, ENCLS, WBINVD, RDTSCP, XSAVES) or only with a CR4 bit a PC guest cannot
+	 * set (GETSEC: SMXE; XSETBV: OSXSAVE, XSAVE is hidden) fault in the guest directly. */
+	[EXIT_VMCLEAR] = handle_undefined,
+	[EXIT_VMLAUNCH] = handle_undefined,
+	[EXIT_VMPTRLD] = handle_undefined,
+	[EXIT_VMPTRST] = handle_undefined,
+	[EXIT_VMREAD] = handle_undefined,
+	[EXIT_VMRESUME] = handle_undefined,
+	[EXIT_VMWRITE] = handle_undefined,
+	[EXIT_VMXOFF] = handle_undefined,
+	[EXIT_VMXON] = handle_undefined,
+	[EXIT_INVEPT] = handle_undefined,
+	[EXIT_INVVPID] = handle_undefined,
+	[EXIT_VMFUNC] = handle_undefined,
 	[EXIT_INVD] = handle_invd,
 	[EXIT_TPR_BELOW_THRESHOLD] = handle_interrupt_window, /* look again before entering */
 };

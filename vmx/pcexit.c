@@ -23,8 +23,6 @@
 
 #define EXC_UD 6
 #define EXC_GP 13
-#define CR0_CD BIT(30)
-#define CR0_NW BIT(29)
 #define CR4_PSE BIT(4)
 #define EFER_SCE BIT(0)
 #define LOG_LIMIT 16 /* messages of one kind per VM, then only counted */
@@ -133,6 +131,25 @@ static bool cr_write_gp(struct vcpu *v)
 	return true;
 }
 
+/* Would this MOV to CR0 (old -> val) #GP? The SDM's MOV CR conditions and 64-bit mode
+ * consistency checks (Vol. 3A 9.8.5): reserved bits 63:32, PG without PE, NW without CD;
+ * turning IA-32e mode on without PAE, from a code segment with L set or with a 16-bit TSS in
+ * TR; clearing PG in 64-bit mode (leaving long mode goes through compatibility mode) or while
+ * CR4.PCIDE is set. (CR4.CET, whose WP and PG checks remain, is never allowed to a guest.) */
+static bool cr0_write_faults(u64 old, u64 val, u64 efer, u64 cr4)
+{
+	bool cs_l = vmcs_read(GUEST_CS_AR) & BIT(13);
+	u32 tr_type = vmcs_read(GUEST_TR_AR) & 0xf;
+	bool activate = !(old & CR0_PG) && (val & CR0_PG) && (efer & EFER_LME);
+
+	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) ||
+	    ((val & CR0_NW) && !(val & CR0_CD)))
+		return true;
+	if (activate && (!(cr4 & CR4_PAE) || cs_l || tr_type == 1 || tr_type == 3))
+		return true;
+	return !(val & CR0_PG) && (((efer & EFER_LMA) && cs_l) || (cr4 & CR4_PCIDE));
+}
+
 /* MOV to CR0 (SDM Vol. 3A 2.5, 9.8.5: IA-32e mode is active while paging is on with LME). */
 static bool guest_write_cr0(struct vcpu *v, u64 val)
 {
@@ -140,8 +157,7 @@ static bool guest_write_cr0(struct vcpu *v, u64 val)
 	bool lma = (val & CR0_PG) && (efer & EFER_LME);
 
 	val |= CR0_ET;
-	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) ||
-	    ((val & CR0_NW) && !(val & CR0_CD)) || (lma && !(cr4 & CR4_PAE)))
+	if (cr0_write_faults(old, val, efer, cr4))
 		return cr_write_gp(v);
 	/* Every check (the PDPTEs too) comes before any change, so a #GP changes nothing. */
 	if (load_pdptes(v, val, cr4, lma ? EFER_LMA : 0))

@@ -245,8 +245,10 @@ void pc_setup_controls(struct vcpu *v)
 	/* The guest switches modes itself: it starts outside IA-32e mode. */
 	vmcs_write(ENTRY_CTLS, vmcs_read(ENTRY_CTLS) & ~ENTRY_IA32E_MODE_GUEST);
 	/* CR0: PG is ours to watch (EFER.LMA follows it); NE (and whatever else VMX fixes to 1
-	 * outside PE/PG) is forced on in hardware and shown as the guest wrote it. */
-	vmcs_write(CR0_GUEST_HOST_MASK, (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | CR0_PG);
+	 * outside PE/PG) is forced on in hardware and shown as the guest wrote it. CD and NW
+	 * are the guest's only in the read shadow (pc_hw_cr0). */
+	vmcs_write(CR0_GUEST_HOST_MASK,
+		   (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | CR0_PG | CR0_CD | CR0_NW);
 	vmcs_write(CR0_READ_SHADOW, CR0_PE | CR0_ET);
 	/* CR4: every bit is ours: VMXE is forced on and hidden, PAE is watched (PDPTEs, long
 	 * mode), and a feature bit CPUID hides must #GP (pc_cr4_allowed). */
@@ -269,14 +271,19 @@ static void common_state(void)
 	vcpu_reset_event_state();
 }
 
-/* The CR0 the hardware runs with for a guest value (unrestricted guest relaxes PE, PG). */
+/* The CR0 the hardware runs with for a guest value (unrestricted guest relaxes PE, PG).
+ * Never CD or NW: VM entries and exits leave those two bits of the real CR0 as they are
+ * (SDM Vol. 3C 27.3.2.1, 28.5.1), so a guest that could set them would turn the caches off
+ * for the host and every later VM on that CPU. The guest sees its own in the read shadow;
+ * its memory stays cached (EPT memory type WB) as under KVM without non-coherent DMA. */
 u64 pc_hw_cr0(u64 guest)
 {
-	return guest | (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG));
+	return (guest & ~(CR0_CD | CR0_NW)) | (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG));
 }
 
 /* Multiboot's machine state (spec 3.2): 32-bit protected mode, flat 4 GiB segments, paging
- * off, IF=0, EAX = magic, EBX = the information's physical address. */
+ * off, IF=0, EAX = magic, EBX = the information's physical address. CR0 is 0x11 (PE, ET),
+ * caches on, as SeaBIOS and GRUB leave it. */
 static void multiboot_state(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -308,8 +315,10 @@ void pc_sipi_state(struct vcpu *v, int vector)
 	vcpu_set_segment(GUEST_FS_SEL, 0, 0, 0xffff, AR_DATA16);
 	vcpu_set_segment(GUEST_GS_SEL, 0, 0, 0xffff, AR_DATA16);
 	common_state();
-	vmcs_write(GUEST_CR0, pc_hw_cr0(CR0_ET));
-	vmcs_write(CR0_READ_SHADOW, CR0_ET);
+	/* CR0 after INIT is 0x60000010 (SDM Vol. 3A 10.1.1): CD and NW set, which the guest
+	 * clears itself as on a real CPU (only in the shadow: pc_hw_cr0). */
+	vmcs_write(GUEST_CR0, pc_hw_cr0(CR0_CD | CR0_NW | CR0_ET));
+	vmcs_write(CR0_READ_SHADOW, CR0_CD | CR0_NW | CR0_ET);
 	vmcs_write(CR4_READ_SHADOW, 0);
 	vmcs_write(ENTRY_CTLS, vmcs_read(ENTRY_CTLS) & ~ENTRY_IA32E_MODE_GUEST);
 	vmcs_write(GUEST_RIP, 0);

@@ -44,6 +44,13 @@ static int break_host_state(struct vm *vm)
 	return 0;
 }
 
+/* A host task that only waits: the scenario's vCPU 0 then runs on CPU 1 (run_vcpus). */
+static void host_waits(struct vm *vm, const struct scenario *sc)
+{
+	(void)sc;
+	wait_vcpus_done(vm);
+}
+
 /* Unset fields take defaults: 1 vCPU, 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
 static const struct scenario scenarios[] = {
 	{ .name = "demo", .group = "demo", .test = GT_DEMO, .mem = 32 * MIB },
@@ -128,6 +135,27 @@ static const struct scenario scenarios[] = {
 	  .kargs = "attack=smi_storm", .mem = 32 * MIB },
 	{ .name = "hostile_pit_storm", .group = "hostile", .kernel = "irqattack.elf",
 	  .kargs = "attack=pit_storm", .mem = 32 * MIB },
+	/* Hostile guests, registers and refused instructions (guests/pc/regleak.c): the writer
+	 * and the reader run one after the other on CPU 0, then on CPU 1; the second cache VM
+	 * follows one that set CR0.CD and NW. */
+	{ .name = "hostile_regs_write", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "write", .mem = 32 * MIB },
+	{ .name = "hostile_regs_read", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "read", .mem = 32 * MIB },
+	{ .name = "hostile_regs_write_cpu1", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "write", .mem = 32 * MIB, .host = host_waits },
+	{ .name = "hostile_regs_read_cpu1", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "read", .mem = 32 * MIB, .host = host_waits },
+	{ .name = "hostile_rdpmc", .group = "hostile", .kernel = "regleak.elf", .kargs = "rdpmc",
+	  .mem = 32 * MIB },
+	{ .name = "hostile_vmx_insns", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "vmx", .mem = 32 * MIB },
+	{ .name = "hostile_cr0_pg", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "cr0pg", .mem = 32 * MIB },
+	{ .name = "hostile_cache", .group = "hostile", .kernel = "regleak.elf", .kargs = "cache",
+	  .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_cache_again", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "cache", .vcpus = 2, .mem = 32 * MIB },
 	/* The fault-latency benchmark (make bench): never part of run=all. */
 	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },

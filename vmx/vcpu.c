@@ -78,7 +78,10 @@ static void setup_controls(struct vcpu *v)
 	/* The guest sees CR4 without VMXE (VMX requires it set in guest mode). */
 	vmcs_write(CR4_GUEST_HOST_MASK, CR4_VMXE);
 	vmcs_write(CR4_READ_SHADOW, CR4_PAE);
-	vmcs_write(CR0_GUEST_HOST_MASK, 0);
+	/* CD and NW are the host's: VMX leaves them in the real CR0 across entries and exits,
+	 * so a guest setting them would turn caching off for everything after it. A write
+	 * that tries exits (stopped as a CR access; PC guests: a shadow, pc_setup_controls). */
+	vmcs_write(CR0_GUEST_HOST_MASK, CR0_CD | CR0_NW);
 	vmcs_write(CR0_READ_SHADOW, 0);
 	if (v->vm->pc)
 		pc_setup_controls(v);
@@ -223,6 +226,47 @@ bool vcpu_budget_rearm(struct vcpu *v)
 	return true;
 }
 
+/* An FXSAVE image of the x87/SSE state after reset as XRSTOR's init state gives it (SDM Vol. 1
+ * 13.6): FCW 0x37f, MXCSR 0x1f80, every register zero, every x87 tag empty (abridged 0). */
+struct fxsave_image {
+	u16 fcw, fsw;
+	u8 ftw, reserved;
+	u16 fop;
+	u64 fip, fdp;
+	u32 mxcsr, mxcsr_mask;
+	u8 regs[480]; /* ST0-7 (MM0-7), XMM0-15, reserved */
+};
+_Static_assert(sizeof(struct fxsave_image) == 512, "FXSAVE image layout");
+
+static const struct fxsave_image fx_reset __attribute__((aligned(16))) = {
+	.fcw = 0x37f, .mxcsr = 0x1f80
+};
+
+/*
+ * Guest state the VMCS does not hold stays in the CPU across VM exits and after the last
+ * one: the x87/MMX/SSE registers and MXCSR, DR0-DR3 and DR6 (MOV-DR does not exit), CR2.
+ * eptvisor never uses them (built -mno-sse, no breakpoints, no page faults) and a vCPU keeps
+ * its CPU for its whole run, so nothing needs saving between exits; but every vCPU must start
+ * from the reset values and leave nothing of its own to the next VM on this CPU. So this runs
+ * before the first entry and after the last exit (DR7 and DEBUGCTL are VMCS fields).
+ *
+ * FXRSTOR rather than FNINIT: FNINIT leaves the old ST contents readable through FXSAVE.
+ * That covers all FPU state a guest can reach: its CPUID hides XSAVE, so CR4.OSXSAVE stays
+ * clear in guest mode, XSETBV and every VEX/EVEX (AVX) instruction fault there, and XCR0 and
+ * the upper halves of the YMM/ZMM registers are out of its reach. Needs host CR4.OSFXSR
+ * (cpu_init_control_regs), else the SSE part would not be loaded.
+ */
+static void vcpu_reset_cpu_regs(void)
+{
+	fxrstor64(&fx_reset);
+	write_dr0(0);
+	write_dr1(0);
+	write_dr2(0);
+	write_dr3(0);
+	write_dr6(0xffff0ff0);
+	write_cr2(0);
+}
+
 static bool vcpu_load(struct vcpu *v)
 {
 	if (vmclear(v->vmcs_pa) || vmptrld(v->vmcs_pa)) {
@@ -255,6 +299,7 @@ void vcpu_run(struct vcpu *v)
 	v->budget_left = v->vm->budget;
 	if (v->vm->pc)
 		pc_msr_reset_hw(); /* the guest's pass-through MSRs start at 0 */
+	vcpu_reset_cpu_regs(); /* FPU/SSE, DR0-3, DR6, CR2 at their reset values */
 	if (vcpu_load(v)) {
 		if (!v->vm->pc)
 			arm_budget(v);
@@ -299,6 +344,7 @@ void vcpu_run(struct vcpu *v)
 	vmclear(v->vmcs_pa);
 	if (v->vm->pc)
 		pc_msr_reset_hw(); /* leave none of the guest's values to the next VM */
+	vcpu_reset_cpu_regs(); /* nor its FPU/SSE, debug registers or CR2 */
 	if (flags & RFLAGS_IF)
 		sti();
 }

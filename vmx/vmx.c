@@ -74,7 +74,7 @@ static void read_caps(struct vmx_caps *c)
 
 #define PROC_GUEST_EXITS (PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY_CTLS | \
 			  PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING | PROC_MWAIT_EXITING | \
-			  PROC_MONITOR_EXITING)
+			  PROC_MONITOR_EXITING | PROC_RDPMC_EXITING)
 
 static void check_caps(const struct vmx_caps *c)
 {
@@ -98,9 +98,10 @@ static void check_caps(const struct vmx_caps *c)
 				      PIN_PREEMPTION_TIMER,
 			      "interrupt/NMI exiting, virtual NMIs and the preemption timer");
 	/* Everything a guest could use to reach host state or sleep past every kick exits:
-	 * CR8 would set the physical TPR (and mask our IPIs), MWAIT/MONITOR could park the CPU. */
+	 * CR8 would set the physical TPR (and mask our IPIs), MWAIT/MONITOR could park the CPU,
+	 * RDPMC would read the host's performance counters (the PMU is not virtualised). */
 	vmx_ctls.proc = adjust(c->proc, PROC_GUEST_EXITS, PROC_GUEST_EXITS,
-			       "HLT, I/O, CR8, MWAIT and MONITOR exiting");
+			       "HLT, I/O, CR8, MWAIT, MONITOR and RDPMC exiting");
 	/* No MSR bitmaps: every RDMSR/WRMSR exits, so a guest never reaches a host MSR. */
 	vmx_ctls.proc &= ~PROC_USE_MSR_BITMAPS;
 	require(!(vmx_ctls.proc & PROC_USE_MSR_BITMAPS), "MSR exiting without bitmaps");
@@ -108,10 +109,13 @@ static void check_caps(const struct vmx_caps *c)
 				PROC2_ENABLE_EPT | PROC2_ENABLE_VPID, "EPT+VPID controls");
 	vmx_ctls.exit = adjust(c->exit, EXIT_HOST_ADDR_SPACE_SIZE | EXIT_ACK_INTR_ON_EXIT |
 					       EXIT_SAVE_IA32_EFER | EXIT_LOAD_IA32_EFER |
-					       EXIT_SAVE_PREEMPTION_TIMER,
+					       EXIT_SAVE_PREEMPTION_TIMER | EXIT_SAVE_DEBUG_CONTROLS,
 			       EXIT_HOST_ADDR_SPACE_SIZE | EXIT_ACK_INTR_ON_EXIT | EXIT_LOAD_IA32_EFER,
 			       "64-bit host and EFER exit controls");
-	vmx_ctls.entry = adjust(c->entry, ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER,
+	/* Debug controls saved and loaded: else every exit would reset the guest's DR7 to
+	 * 0x400 (the exit loads that into DR7) and silently disarm its breakpoints. */
+	vmx_ctls.entry = adjust(c->entry, ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER |
+					       ENTRY_LOAD_DEBUG_CONTROLS,
 				ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER,
 				"64-bit guest and EFER entry controls");
 }

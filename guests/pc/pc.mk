@@ -6,6 +6,7 @@
 #   pcmb2.elf          multiboot 2, ELF64; pcmb2.iso boots it from GRUB (PCMB2_ARGS)
 #   bad_header.elf wild_jump.elf apic_garbage.elf runaway.elf   hostile kernels (ELF32)
 #   irqattack.elf      hostile: attacks the interrupt paths (attack=NAME, see the file)
+#   regleak.elf        hostile: register state between VMs, VMX/RDPMC/CR0 refusals, caches
 
 PCB := $(B)/pc
 PC_LDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
@@ -24,8 +25,10 @@ PC_SRCS_wild_jump := guests/pc/mb1hdr.S guests/pc/wild_jump.S guests/pc/early32.
 PC_SRCS_runaway := guests/pc/mb1hdr.S guests/pc/runaway.S guests/pc/early32.S
 PC_SRCS_irqattack := guests/pc/mb1hdr.S guests/pc/irqattack.c guests/pc/mbinfo.c \
 	guests/pc/lapic.c guests/pc/pic.c guests/pc/ap.S $(PC_LIB)
+PC_SRCS_regleak := guests/pc/mb1hdr.S guests/pc/regleak.c guests/pc/regleak_trap.S \
+	guests/pc/mbinfo.c guests/pc/fwcfg.c guests/pc/lapic.c $(PC_LIB)
 
-PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack
+PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak
 PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2)
 PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k)))))
 PCMB2_ARGS ?= alpha beta=2
