@@ -23,6 +23,10 @@ struct boot_mod;
 
 #define PC_APIC_GPA 0xfee00000ULL
 #define PC_MAX_MODS 8
+/* Guest RAM ends below the PCI hole, as QEMU's pc puts it (no RAM above 4 GiB here): the
+ * local APIC page and the BIOS flash at 0xfffc0000 stay outside RAM. */
+#define PC_RAM_MAX (3ULL << 30)
+#define PC_CMDLINE_MAX 1200 /* the guest's command line: its name, a blank, guest_args */
 
 struct pc_vm {
 	spinlock_t io_lock; /* serialises the port devices between vCPUs */
@@ -52,11 +56,13 @@ struct pc_spec {
 /* Once, before any PC VM: the frames every PC VM shares (APIC-access page, MSR bitmap). */
 int pc_platform_init(void);
 /* Make vm a PC VM running spec's kernel on vCPU 0; the other vCPUs wait for a SIPI.
- * 0, or -errno with a reason printed by name (a bad image is refused, nothing else). */
+ * 0, or -errno with the reason printed by name and kept in vm->setup_why: -ENOEXEC/-EINVAL/
+ * -ERANGE/-E2BIG the loader refused the image, -ENOSPC it does not fit with its boot
+ * information and modules, -ENOMEM out of host memory. */
 int pc_vm_setup(struct vm *vm, const struct pc_spec *spec);
 /* The same from GRUB modules: `kernel` and the comma-separated `mods` are module names
- * (a path's last part will do). -ENOENT when a module is missing, -ENODEV without the
- * VMX features PC guests need. */
+ * (a path's last part will do). -ENOENT when a module is missing (and only then: a
+ * refused image is never -ENOENT), -ENODEV without the VMX features PC guests need. */
 int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, const char *mods,
 		       int ncpus);
 void pc_vm_teardown(struct vm *vm);
