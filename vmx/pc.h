@@ -37,6 +37,8 @@ struct pc_vm {
 	char how[96];       /* how it ended, for the log */
 	u64 msr_unknown;    /* RDMSR/WRMSR of MSRs the platform does not have (#GP injected) */
 	u64 mmio_unassigned;/* accesses to guest-physical addresses with nothing behind them */
+	u64 msr_refused;    /* WRMSRs of known MSRs refused with #GP (bad values) */
+	u64 ipi_ignored;    /* IPIs of delivery modes not emulated (SMI, ExtINT, reserved) */
 	int blocked;        /* vCPUs waiting with nothing that could wake them */
 	gpa_t entry, info;  /* the kernel's entry point and its multiboot information */
 	u32 magic;          /* the multiboot boot-loader magic for EAX */
@@ -99,6 +101,11 @@ bool pc_handle_apic_write(struct vcpu *v);
 bool pc_handle_apic_access(struct vcpu *v);
 /* An EPT violation outside every memslot: unassigned MMIO (reads all-ones) or a stop. */
 bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual);
+/* Every message a guest can trigger goes through this: true while fewer than PC_LOG_LIMIT
+ * of this kind (counted in *count) were printed for the VM; the one that reaches the limit
+ * prints a line saying further ones are only counted. */
+#define PC_LOG_LIMIT 16
+bool pc_log_ok(struct vm *vm, u64 *count, const char *what);
 /* Queue a hardware exception for the next entry. */
 void pc_skip_instruction(struct vcpu *v);
 u64 pc_hw_cr0(u64 guest_cr0);

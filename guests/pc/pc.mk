@@ -5,6 +5,7 @@
 #   pcmb1.elf          multiboot 1, objcopy'd to ELF32 (QEMU -kernel refuses ELF64 multiboot)
 #   pcmb2.elf          multiboot 2, ELF64; pcmb2.iso boots it from GRUB (PCMB2_ARGS)
 #   bad_header.elf wild_jump.elf apic_garbage.elf runaway.elf   hostile kernels (ELF32)
+#   straddle.elf log_flood.elf                                    hostile input (ELF32)
 
 PCB := $(B)/pc
 PC_LDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
@@ -21,8 +22,11 @@ PC_SRCS_apic_garbage := guests/pc/mb1hdr.S guests/pc/apic_garbage.c $(PC_LIB)
 PC_SRCS_bad_header := guests/pc/bad_header.S guests/pc/early32.S
 PC_SRCS_wild_jump := guests/pc/mb1hdr.S guests/pc/wild_jump.S guests/pc/early32.S
 PC_SRCS_runaway := guests/pc/mb1hdr.S guests/pc/runaway.S guests/pc/early32.S
+# hostile input (issue 11): region-straddling MOVs, a guest that floods the log
+PC_SRCS_straddle := guests/pc/mb1hdr.S guests/pc/straddle.c guests/pc/fwcfg.c $(PC_LIB)
+PC_SRCS_log_flood := guests/pc/mb1hdr.S guests/pc/log_flood.c guests/pc/lapic.c $(PC_LIB)
 
-PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway
+PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway straddle log_flood
 PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2)
 PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k)))))
 PCMB2_ARGS ?= alpha beta=2
