@@ -104,6 +104,18 @@ static const struct scenario scenarios[] = {
 	  .stop_reason = EXIT_HLT },
 	{ .name = "pc_mission", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=400",
 	  .mem = 32 * MIB, .setup_arg = pc_mission_setup, .host = pc_mission_host },
+	/* hostile: input (issue 11): MOVs straddling regions, a guest flooding the log, images
+	 * and sizes that must be refused by name. */
+	{ .name = "hostile_input_straddle", .group = "hostile", .kernel = "straddle.elf",
+	  .mem = 128 * MIB },
+	{ .name = "hostile_input_log_flood", .group = "hostile", .kernel = "log_flood.elf",
+	  .mem = 128 * MIB },
+	{ .name = "hostile_input_garbage_refused", .group = "hostile", .kernel = "garbage.bin",
+	  .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "hostile_input_big_bss_refused", .group = "hostile", .kernel = "big_bss.elf",
+	  .mem = 2 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "hostile_input_apic_segment_refused", .group = "hostile",
+	  .kernel = "apic_segment.elf", .mem = 128 * MIB, .expect = EXPECT_REFUSED },
 	/* The fault-latency benchmark (make bench): never part of run=all. */
 	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },
@@ -115,14 +127,15 @@ static const struct scenario scenarios[] = {
 /* guest=...: the kernel named on the command line (filled in by scenarios_run). */
 static struct scenario guest_scenario = { .name = "guest", .group = "guest" };
 
-static const char *name_list[ARRAY_SIZE(scenarios) + 9] = {
-	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench"
+#define GROUP_NAMES 9
+static const char *name_list[ARRAY_SIZE(scenarios) + GROUP_NAMES + 1] = {
+	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench", "hostile"
 };
 
 const char *const *scenario_name_list(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
-		name_list[8 + i] = scenarios[i].name;
+		name_list[GROUP_NAMES + i] = scenarios[i].name;
 	return name_list;
 }
 
