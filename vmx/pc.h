@@ -39,6 +39,7 @@ struct pc_vm {
 	u64 mmio_unassigned;/* accesses to guest-physical addresses with nothing behind them */
 	u64 msr_refused;    /* WRMSRs of known MSRs refused with #GP (bad values) */
 	u64 ipi_ignored;    /* IPIs of delivery modes not emulated (SMI, ExtINT, reserved) */
+	u64 apic_ignored;   /* APIC accesses ignored or read as 0, all vCPUs (log cap) */
 	int blocked;        /* vCPUs waiting with nothing that could wake them */
 	gpa_t entry, info;  /* the kernel's entry point and its multiboot information */
 	u32 magic;          /* the multiboot boot-loader magic for EAX */
