@@ -8,13 +8,13 @@
  */
 #include "guests/pc/pc.h"
 
-#define FLOOD_COUNT  2000
-#define ICR_SMI	     0x200
-#define MSR_PAT	     0x277
-#define NO_SUCH_MSR  0x4b564d00 /* a KVM paravirtual MSR: nothing behind it here */
-#define BAD_PAT	     0x0007040600070402ULL /* memory type 2 in PA0 is reserved */
-#define UNASSIGNED   0xd0000000ULL
-#define EXC_GP	     13
+#define FLOOD_COUNT 2000
+#define ICR_SMI	    0x200
+#define MSR_PAT	    0x277
+#define NO_SUCH_MSR 0x4b564d00		  /* a KVM paravirtual MSR: nothing behind it here */
+#define BAD_PAT	    0x0007040600070402ULL /* memory type 2 in PA0 is reserved */
+#define UNASSIGNED  0xd0000000ULL
+#define EXC_GP	    13
 
 u64 gp_taken;
 
@@ -76,7 +76,8 @@ void pc_main(u32 magic, u32 info)
 	idt_init();
 	install_gp_skip();
 	pr("log_flood: %d each of SMI IPIs, bad WRMSRs, unknown RDMSRs, unassigned reads, "
-	   "read-only APIC writes\n", FLOOD_COUNT);
+	   "read-only APIC writes\n",
+	   FLOOD_COUNT);
 	flood();
 	pr("log_flood: %llu #GP taken (expected %d)\n", (unsigned long long)gp_taken,
 	   2 * FLOOD_COUNT);
