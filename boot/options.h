@@ -9,7 +9,7 @@
 #include "types.h"
 
 struct options {
-	char run[256];     /* comma-separated scenario names, "all" or "none" */
+	char run[CMDLINE_VALUE_MAX + 1]; /* comma-separated scenario names, "all" or "none" */
 	u64 vcpus;         /* 0 = each scenario's own default */
 	u64 mem;           /* guest memory in bytes; 0 = each scenario's own default */
 	char platform[32]; /* informational: copied into every @json line */
@@ -23,7 +23,7 @@ struct options {
 	u64 guest_mem;        /* its RAM in bytes */
 	u64 guest_vcpus;      /* its vCPU count */
 	u64 guest_budget;     /* its run time, millions of preemption-timer ticks (runaway stop) */
-	char guest_mods[256]; /* comma-separated GRUB modules handed on as its own modules */
+	char guest_mods[CMDLINE_VALUE_MAX + 1]; /* GRUB modules handed on as its modules (a,b) */
 	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
 };
 

@@ -12,8 +12,9 @@
  *   A0-A3               mov al/eAX <-> moffs (address-size offset)
  *   0F B6 /r, 0F B7 /r  movzx r, r/m8 / r/m16  read
  * The memory operand is decoded in full (ModRM, SIB, disp8/16/32, RIP-relative, 16-bit
- * addressing, segment overrides), so the caller can find where the access starts; register-to-register forms (mod = 3), LOCK/REP prefixes and everything
- * else are refused with -EINVAL so the caller can stop the VM naming the bytes.
+ * addressing, segment overrides), so the caller can find where the access starts (and split
+ * one that straddles two regions); register-to-register forms (mod = 3), LOCK/REP prefixes
+ * and everything else are refused with -EINVAL so the caller can stop the VM naming the bytes.
  */
 #ifndef EPTVISOR_DEVICES_INSN_H
 #define EPTVISOR_DEVICES_INSN_H
