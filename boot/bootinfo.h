@@ -11,6 +11,8 @@
 
 #define BOOT_MAX_MEM 64
 #define BOOT_MAX_MODS 16
+/* GRUB 2 passes command lines of any length; longer ones than this are cut and reported. */
+#define BOOT_CMDLINE_MAX 4096
 
 #define BOOT_MEM_USABLE 1 /* multiboot memory type 1: available RAM */
 
@@ -31,7 +33,7 @@ struct boot_mod {
 };
 
 struct boot_info {
-	char cmdline[512];
+	char cmdline[BOOT_CMDLINE_MAX];
 	struct boot_mem mem[BOOT_MAX_MEM];
 	int nmem;
 	struct boot_mod mods[BOOT_MAX_MODS];

@@ -14,7 +14,7 @@
 
 #include "types.h"
 
-#define CMDLINE_VALUE_MAX 255 /* longest value accepted, in bytes after quote removal */
+#define CMDLINE_VALUE_MAX 1023 /* longest value accepted, in bytes after quote removal */
 #define CMDLINE_MAX_SPECS 256 /* largest option table */
 
 enum opt_type {

@@ -46,6 +46,24 @@ static void parse_boot_info(u32 magic, u32 info_pa)
 		      err);
 }
 
+/* What the loader gave that did not fit, by name. A cut command line counts as a problem:
+ * the options after the cut (guest=, platform=, ...) were never seen. */
+static void report_truncation(void)
+{
+	if (bi.truncated & BOOT_TRUNC_CMDLINE) {
+		printk("boot: command line truncated: longer than %d bytes, everything after byte "
+		       "%d dropped\n", BOOT_CMDLINE_MAX - 1, BOOT_CMDLINE_MAX - 1);
+		opts.cmdline_problems++;
+	}
+	if (bi.truncated & BOOT_TRUNC_MEM)
+		printk("boot: memory map truncated: only the first %d entries kept\n", BOOT_MAX_MEM);
+	if (bi.truncated & BOOT_TRUNC_MODS)
+		printk("boot: modules truncated: only the first %d kept\n", BOOT_MAX_MODS);
+	if (bi.truncated & BOOT_TRUNC_NAME)
+		printk("boot: a module string or the loader name was truncated to %d bytes\n",
+		       (int)sizeof(bi.mods[0].name) - 1);
+}
+
 static void print_boot_info(void)
 {
 	printk("boot: multiboot%d, loader '%s', command line '%s'\n", bi.proto, bi.loader,
@@ -75,6 +93,7 @@ void kmain(u32 magic, u32 info_pa)
 	       cpu_cache_state());
 	timer_calibrate();
 	options_parse(bi.cmdline);
+	report_truncation();
 	if (opts.exc_test) {
 		printk("exc-test: executing int3\n");
 		int3();

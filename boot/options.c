@@ -53,5 +53,8 @@ int options_parse(const char *cmdline)
 		  "GRUB modules passed on to the guest kernel as its modules" },
 	};
 
-	return cmdline_parse(cmdline, specs, ARRAY_SIZE(specs), report, NULL);
+	int r = cmdline_parse(cmdline, specs, ARRAY_SIZE(specs), report, NULL);
+
+	opts.cmdline_problems += r > 0 ? (u32)r : 0;
+	return r;
 }

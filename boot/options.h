@@ -5,10 +5,11 @@
 #ifndef EPTVISOR_BOOT_OPTIONS_H
 #define EPTVISOR_BOOT_OPTIONS_H
 
+#include "boot/cmdline.h"
 #include "types.h"
 
 struct options {
-	char run[256];     /* comma-separated scenario names, "all" or "none" */
+	char run[CMDLINE_VALUE_MAX + 1]; /* comma-separated scenario names, "all" or "none" */
 	u64 vcpus;         /* 0 = each scenario's own default */
 	u64 mem;           /* guest memory in bytes; 0 = each scenario's own default */
 	char platform[32]; /* informational: copied into every @json line */
@@ -18,16 +19,18 @@ struct options {
 	u64 samples;       /* bench scenarios: samples per vCPU and path; 0 = their default */
 	/* An unmodified multiboot guest kernel given as a GRUB module (see loader/). */
 	char guest[128];      /* the module: its path or basename (cmdline_module_match) */
-	char guest_args[256]; /* its command line after its name */
+	char guest_args[CMDLINE_VALUE_MAX + 1]; /* its command line after its name */
 	u64 guest_mem;        /* its RAM in bytes */
 	u64 guest_vcpus;      /* its vCPU count */
 	u64 guest_budget;     /* its run time, millions of preemption-timer ticks (runaway stop) */
-	char guest_mods[256]; /* comma-separated GRUB modules handed on as its own modules */
+	char guest_mods[CMDLINE_VALUE_MAX + 1]; /* GRUB modules handed on as its modules (a,b) */
+	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
 };
 
 extern struct options opts;
 
-/* Parse `cmdline` into opts; print each problem by name. Returns the number of problems. */
+/* Parse `cmdline` into opts; print each problem by name. Returns the number of problems,
+ * which opts.cmdline_problems also counts. */
 int options_parse(const char *cmdline);
 
 #endif

@@ -35,22 +35,30 @@ static int fetch_le(struct cursor *c, int len, u64 *val)
 	return 0;
 }
 
-static int skip(struct cursor *c, int len)
-{
-	u64 unused;
-
-	return fetch_le(c, len, &unused);
-}
-
 struct prefixes {
 	bool opsize, adsize;
-	u8 rex; /* 0 if none */
+	u8 rex;  /* 0 if none */
+	int seg; /* segment override (INSN_SEG_*), -1 if none */
 };
 
 static bool is_legacy_prefix(u8 b)
 {
 	return b == 0x66 || b == 0x67 || b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e ||
 	       b == 0x64 || b == 0x65;
+}
+
+/* The segment a prefix byte overrides to (INSN_SEG_*), or -1. */
+static int seg_prefix(u8 b)
+{
+	switch (b) {
+	case 0x26: return INSN_SEG_ES;
+	case 0x2e: return INSN_SEG_CS;
+	case 0x36: return INSN_SEG_SS;
+	case 0x3e: return INSN_SEG_DS;
+	case 0x64: return INSN_SEG_FS;
+	case 0x65: return INSN_SEG_GS;
+	}
+	return -1;
 }
 
 /* Consume prefixes; returns the opcode byte's value through *@op. */
@@ -67,7 +75,9 @@ static int parse_prefixes(struct cursor *c, int mode, struct prefixes *p, u8 *op
 			return 0;
 		/* A REX followed by a legacy prefix is ignored (SDM 2.2.1). */
 		p->rex = 0;
-		if (*op == 0x66)
+		if (seg_prefix(*op) >= 0)
+			p->seg = seg_prefix(*op);
+		else if (*op == 0x66)
 			p->opsize = true;
 		else if (*op == 0x67)
 			p->adsize = true;
@@ -100,26 +110,76 @@ static int disp_len16(u8 mod, u8 rm)
 	return mod == 2 || rm == 6 ? 2 : 0;
 }
 
-/* Skip the memory operand after ModRM @modrm: SIB and displacement. */
-static int skip_mem_operand(struct cursor *c, u8 modrm, int adsize)
+/* Read a displacement of @len bytes (0, 1, 2 or 4), sign-extended to 64 bits. */
+static int fetch_disp(struct cursor *c, int len, u64 *disp)
 {
-	u8 mod = modrm >> 6, rm = modrm & 7, sib;
+	u64 v;
+
+	if (fetch_le(c, len, &v))
+		return -EINVAL;
+	*disp = len ? (v ^ (1ULL << (len * 8 - 1))) - (1ULL << (len * 8 - 1)) : 0;
+	return 0;
+}
+
+/* 16-bit addressing (SDM table 2-1): rm picks base and index among BX, BP, SI, DI. */
+static int parse_mem16(struct cursor *c, u8 mod, u8 rm, struct insn_mem *a)
+{
+	static const s8 base[8] = { 3, 3, 5, 5, -1, -1, 5, 3 };
+	static const s8 index[8] = { 6, 7, 6, 7, 6, 7, -1, -1 };
+
+	a->base = (mod == 0 && rm == 6) ? -1 : base[rm];
+	a->index = index[rm];
+	return fetch_disp(c, disp_len16(mod, rm), &a->disp);
+}
+
+/* 32/64-bit addressing with a SIB byte (SDM table 2-3). */
+static int parse_sib(struct cursor *c, u8 mod, u8 rex, struct insn_mem *a)
+{
+	u8 sib;
+	int idx;
+
+	if (fetch(c, &sib))
+		return -EINVAL;
+	idx = ((sib >> 3) & 7) | ((rex & 2) ? 8 : 0);
+	a->index = idx == 4 ? -1 : idx; /* index 4 without REX.X: none */
+	a->scale = 1 << (sib >> 6);
+	a->base = (sib & 7) | ((rex & 1) ? 8 : 0);
+	if (mod == 0 && (sib & 7) == 5) {
+		a->base = -1; /* no base, disp32 */
+		return fetch_disp(c, 4, &a->disp);
+	}
+	return fetch_disp(c, mod == 1 ? 1 : mod == 2 ? 4 : 0, &a->disp);
+}
+
+/* The memory operand after ModRM @modrm: SIB and displacement, recorded in m->mem. */
+static int parse_mem_operand(struct cursor *c, u8 modrm, int adsize, int mode,
+			     const struct prefixes *p, struct insn_mov *m)
+{
+	u8 mod = modrm >> 6, rm = modrm & 7;
+	struct insn_mem *a = &m->mem;
+	int r;
 
 	if (mod == 3)
 		return -EINVAL; /* a register operand cannot have touched the APIC page */
+	a->adsize = adsize;
+	a->scale = 1;
 	if (adsize == 2)
-		return skip(c, disp_len16(mod, rm));
-	if (rm == 4) {
-		if (fetch(c, &sib))
-			return -EINVAL;
-		if (mod == 0 && (sib & 7) == 5)
-			return skip(c, 4); /* no base, disp32 */
+		r = parse_mem16(c, mod, rm, a);
+	else if (rm == 4)
+		r = parse_sib(c, mod, p->rex, a);
+	else if (mod == 0 && rm == 5) {
+		a->base = mode == 64 ? INSN_RIP : -1; /* disp32, RIP-relative in 64-bit mode */
+		a->index = -1;
+		r = fetch_disp(c, 4, &a->disp);
+	} else {
+		a->base = rm | ((p->rex & 1) ? 8 : 0);
+		a->index = -1;
+		r = fetch_disp(c, mod == 1 ? 1 : mod == 2 ? 4 : 0, &a->disp);
 	}
-	if (mod == 1)
-		return skip(c, 1);
-	if (mod == 2 || rm == 5)
-		return skip(c, 4); /* mod 0, rm 5: disp32 (RIP-relative in 64-bit mode) */
-	return 0;
+	/* SS is the default segment when the base is (E/R)BP or (E/R)SP (SDM 3.7.4). */
+	a->seg = p->seg >= 0 ? p->seg : (a->base == 4 || a->base == 5) ? INSN_SEG_SS :
+									  INSN_SEG_DS;
+	return r;
 }
 
 /* Record ModRM.reg as the register operand, with REX.R and the legacy 8-bit encoding. */
@@ -155,7 +215,7 @@ static int decode_modrm_form(struct cursor *c, u8 op, int opsize, int adsize,
 	u8 modrm;
 	int imm_len;
 
-	if (fetch(c, &modrm) || skip_mem_operand(c, modrm, adsize))
+	if (fetch(c, &modrm) || parse_mem_operand(c, modrm, adsize, m->mode, p, m))
 		return -EINVAL;
 	m->size = (op & 1) ? opsize : 1;
 	if (op == 0xc6 || op == 0xc7) {
@@ -183,7 +243,7 @@ static int decode_movzx(struct cursor *c, int opsize, int adsize, const struct p
 
 	if (fetch(c, &op2) || (op2 != 0xb6 && op2 != 0xb7))
 		return -EINVAL;
-	if (fetch(c, &modrm) || skip_mem_operand(c, modrm, adsize))
+	if (fetch(c, &modrm) || parse_mem_operand(c, modrm, adsize, m->mode, p, m))
 		return -EINVAL;
 	m->size = op2 == 0xb6 ? 1 : 2;
 	m->zero_ext = true;
@@ -192,9 +252,12 @@ static int decode_movzx(struct cursor *c, int opsize, int adsize, const struct p
 }
 
 /* A0-A3: accumulator <-> absolute offset of address size. */
-static int decode_moffs(struct cursor *c, u8 op, int opsize, int adsize, struct insn_mov *m)
+static int decode_moffs(struct cursor *c, u8 op, int opsize, int adsize,
+			const struct prefixes *p, struct insn_mov *m)
 {
-	if (skip(c, adsize))
+	m->mem = (struct insn_mem){ .base = -1, .index = -1, .scale = 1, .adsize = adsize,
+				    .seg = p->seg >= 0 ? p->seg : INSN_SEG_DS };
+	if (fetch_le(c, adsize, &m->mem.disp))
 		return -EINVAL;
 	m->size = (op & 1) ? opsize : 1;
 	m->reg_size = m->size;
@@ -206,7 +269,7 @@ static int decode_moffs(struct cursor *c, u8 op, int opsize, int adsize, struct 
 int insn_decode_mov(const u8 *b, int n, int mode, struct insn_mov *out)
 {
 	struct cursor c = {b, n, 0};
-	struct prefixes p = {0};
+	struct prefixes p = { .seg = -1 };
 	int opsize, adsize, ret;
 	u8 op;
 
@@ -223,7 +286,7 @@ int insn_decode_mov(const u8 *b, int n, int mode, struct insn_mov *out)
 	else if (op == 0x0f)
 		ret = decode_movzx(&c, opsize, adsize, &p, out);
 	else if (op >= 0xa0 && op <= 0xa3)
-		ret = decode_moffs(&c, op, opsize, adsize, out);
+		ret = decode_moffs(&c, op, opsize, adsize, &p, out);
 	else
 		ret = -EINVAL;
 	if (ret)
@@ -253,4 +316,18 @@ u64 insn_mov_dst(const struct insn_mov *m, u64 old, u64 val)
 		return val;
 	mask = (1ULL << (m->reg_size * 8)) - 1;
 	return (old & ~mask) | (val & mask);
+}
+
+u64 insn_mov_offset(const struct insn_mov *m, const u64 *gpr, u64 next_rip)
+{
+	const struct insn_mem *a = &m->mem;
+	u64 ea = a->disp;
+
+	if (a->base == INSN_RIP)
+		ea += next_rip;
+	else if (a->base >= 0)
+		ea += gpr[a->base];
+	if (a->index >= 0)
+		ea += gpr[a->index] * (u64)a->scale;
+	return truncate(ea, a->adsize);
 }

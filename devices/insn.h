@@ -11,9 +11,10 @@
  *   C6 /0 ib, C7 /0 iw/id  mov r/m, imm     write (imm32 sign-extended with REX.W)
  *   A0-A3               mov al/eAX <-> moffs (address-size offset)
  *   0F B6 /r, 0F B7 /r  movzx r, r/m8 / r/m16  read
- * The memory operand's length is computed in full (ModRM, SIB, disp8/16/32, RIP-relative,
- * 16-bit addressing); register-to-register forms (mod = 3), LOCK/REP prefixes and everything
- * else are refused with -EINVAL so the caller can stop the VM naming the bytes.
+ * The memory operand is decoded in full (ModRM, SIB, disp8/16/32, RIP-relative, 16-bit
+ * addressing, segment overrides), so the caller can find where the access starts (and split
+ * one that straddles two regions); register-to-register forms (mod = 3), LOCK/REP prefixes
+ * and everything else are refused with -EINVAL so the caller can stop the VM naming the bytes.
  */
 #ifndef EPTVISOR_DEVICES_INSN_H
 #define EPTVISOR_DEVICES_INSN_H
@@ -21,6 +22,20 @@
 #include "types.h"
 
 #define INSN_MAX_LEN 15
+
+/* Segment registers in the order of the SDM's encoding (and of the VMCS guest fields). */
+enum { INSN_SEG_ES, INSN_SEG_CS, INSN_SEG_SS, INSN_SEG_DS, INSN_SEG_FS, INSN_SEG_GS };
+#define INSN_RIP 16 /* insn_mem.base: RIP-relative (the next instruction's address) */
+
+/* The memory operand: offset = base + index * scale + disp, cut to adsize bytes. */
+struct insn_mem {
+	int base;  /* GPR 0-15, INSN_RIP, or -1 for none */
+	int index; /* GPR 0-15 or -1 */
+	int scale; /* 1, 2, 4 or 8 */
+	u64 disp;  /* sign-extended (moffs: the offset itself) */
+	int adsize; /* address size in bytes: 2, 4 or 8 */
+	int seg;   /* INSN_SEG_*: the override, else DS (SS for a BP/SP base) */
+};
 
 struct insn_mov {
 	int len;       /* instruction length in bytes */
@@ -32,6 +47,7 @@ struct insn_mov {
 	bool zero_ext; /* movzx: the size-byte value is zero-extended into reg_size */
 	u64 imm;       /* the immediate, sign-extended and truncated to size */
 	int mode;      /* 16, 32 or 64 (as decoded) */
+	struct insn_mem mem; /* where the memory operand is */
 };
 
 /*
@@ -40,6 +56,13 @@ struct insn_mov {
  * or is cut short by @n.
  */
 int insn_decode_mov(const u8 *b, int n, int mode, struct insn_mov *out);
+
+/*
+ * The memory operand's offset in its segment (add the segment base for the linear address):
+ * @gpr the 16 GPRs (rax, rcx, ... r15), @next_rip the address of the next instruction (for
+ * RIP-relative operands).
+ */
+u64 insn_mov_offset(const struct insn_mov *m, const u64 *gpr, u64 next_rip);
 
 /* For a write: the value to store, from the register's current content @regval (or imm). */
 u64 insn_mov_src(const struct insn_mov *m, u64 regval);

@@ -530,7 +530,7 @@ static int parse_header(struct parse *p)
 		return fail(p, EINVAL, "multiboot 2 header at 0x%llx: bad checksum", ULL(bad2));
 	if (bad1 >= 0)
 		return fail(p, EINVAL, "multiboot 1 header at 0x%llx: bad checksum", ULL(bad1));
-	return fail(p, ENOENT,
+	return fail(p, ENOEXEC,
 		    "no multiboot header in the first 8192 bytes (multiboot 1) or "
 		    "32768 bytes (multiboot 2)");
 }
@@ -546,7 +546,7 @@ int mb_image_parse(const u8 *img, u64 size, u64 ram_bytes, gpa_t reserved_lo, gp
 		err[0] = '\0';
 	memset(out, 0, sizeof(*out));
 	if (!img || !size)
-		return fail(&p, ENOENT, "empty image");
+		return fail(&p, ENOEXEC, "empty image");
 	if (reserved_hi < reserved_lo)
 		return fail(&p, EINVAL, "reserved range [0x%llx,0x%llx) is backwards",
 			    ULL(reserved_lo), ULL(reserved_hi));

@@ -72,7 +72,8 @@ struct mb_image {
  * Every segment lies in RAM, no two overlap, filesz <= memsz, the file bytes exist, at most
  * MB_MAX_SEGMENTS, and the entry point lies inside a segment.
  * Returns 0 with *out filled, or a negative errno with one line (no newline) in err[errlen]:
- *   -ENOENT no (valid) header, -EINVAL malformed or unsupported image, -ERANGE a segment or the
+ *   -ENOEXEC no (valid) header or an empty image (never -ENOENT: callers use that for a
+ *   missing file), -EINVAL malformed or unsupported image, -ERANGE a segment or the
  *   entry in the wrong place, -E2BIG too many segments or absurd sizes.
  * @pre img readable for size bytes; err may be NULL when errlen is 0.
  */

@@ -23,6 +23,10 @@ struct boot_mod;
 
 #define PC_APIC_GPA 0xfee00000ULL
 #define PC_MAX_MODS 8
+/* Guest RAM ends below the PCI hole, as QEMU's pc puts it (no RAM above 4 GiB here): the
+ * local APIC page and the BIOS flash at 0xfffc0000 stay outside RAM. */
+#define PC_RAM_MAX (3ULL << 30)
+#define PC_CMDLINE_MAX 1200 /* the guest's command line: its name, a blank, guest_args */
 
 struct pc_vm {
 	spinlock_t io_lock; /* serialises the port devices between vCPUs */
@@ -33,6 +37,9 @@ struct pc_vm {
 	char how[96];       /* how it ended, for the log */
 	u64 msr_unknown;    /* RDMSR/WRMSR of MSRs the platform does not have (#GP injected) */
 	u64 mmio_unassigned;/* accesses to guest-physical addresses with nothing behind them */
+	u64 msr_refused;    /* WRMSRs of known MSRs refused with #GP (bad values) */
+	u64 ipi_ignored;    /* IPIs of delivery modes not emulated (SMI, ExtINT, reserved) */
+	u64 apic_ignored;   /* APIC accesses ignored or read as 0, all vCPUs (log cap) */
 	int blocked;        /* vCPUs waiting with nothing that could wake them */
 	gpa_t entry, info;  /* the kernel's entry point and its multiboot information */
 	u32 magic;          /* the multiboot boot-loader magic for EAX */
@@ -52,11 +59,13 @@ struct pc_spec {
 /* Once, before any PC VM: the frames every PC VM shares (APIC-access page, MSR bitmap). */
 int pc_platform_init(void);
 /* Make vm a PC VM running spec's kernel on vCPU 0; the other vCPUs wait for a SIPI.
- * 0, or -errno with a reason printed by name (a bad image is refused, nothing else). */
+ * 0, or -errno with the reason printed by name and kept in vm->setup_why: -ENOEXEC/-EINVAL/
+ * -ERANGE/-E2BIG the loader refused the image, -ENOSPC it does not fit with its boot
+ * information and modules, -ENOMEM out of host memory. */
 int pc_vm_setup(struct vm *vm, const struct pc_spec *spec);
 /* The same from GRUB modules: `kernel` and the comma-separated `mods` are module names
- * (a path's last part will do). -ENOENT when a module is missing, -ENODEV without the
- * VMX features PC guests need. */
+ * (a path's last part will do). -ENOENT when a module is missing (and only then: a
+ * refused image is never -ENOENT), -ENODEV without the VMX features PC guests need. */
 int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, const char *mods,
 		       int ncpus);
 void pc_vm_teardown(struct vm *vm);
@@ -94,6 +103,11 @@ bool pc_handle_apic_write(struct vcpu *v);
 bool pc_handle_apic_access(struct vcpu *v);
 /* An EPT violation outside every memslot: unassigned MMIO (reads all-ones) or a stop. */
 bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual);
+/* Every message a guest can trigger goes through this: true while fewer than PC_LOG_LIMIT
+ * of this kind (counted in *count) were printed for the VM; the one that reaches the limit
+ * prints a line saying further ones are only counted. */
+#define PC_LOG_LIMIT 16
+bool pc_log_ok(struct vm *vm, u64 *count, const char *what);
 /* Queue a hardware exception for the next entry. */
 void pc_skip_instruction(struct vcpu *v);
 u64 pc_hw_cr0(u64 guest_cr0);

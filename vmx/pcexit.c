@@ -10,6 +10,7 @@
 #include "devices/cpuid.h"
 #include "devices/gwalk.h"
 #include "devices/insn.h"
+#include "devices/memsplit.h"
 #include "drivers/console.h"
 #include "errno.h"
 #include "lib.h"
@@ -25,7 +26,6 @@
 #define EXC_GP 13
 #define CR4_PSE BIT(4)
 #define EFER_SCE BIT(0)
-#define LOG_LIMIT 16 /* messages of one kind per VM, then only counted */
 
 /* ---- guest registers by x86 number ---------------------------------------------------- */
 
@@ -289,11 +289,22 @@ static const char *msr_name(u32 msr)
 	return "not known to eptvisor";
 }
 
+bool pc_log_ok(struct vm *vm, u64 *count, const char *what)
+{
+	/* RELAXED: a count; vCPUs of one VM may race here and need no order with anything. */
+	u64 n = __atomic_fetch_add(count, 1, __ATOMIC_RELAXED);
+
+	if (n == PC_LOG_LIMIT)
+		printk("pc: VM '%s': more than %d %s: further ones are only counted\n", vm->name,
+		       PC_LOG_LIMIT, what);
+	return n < PC_LOG_LIMIT;
+}
+
 static bool msr_gp(struct vcpu *v, bool write, u32 msr, u64 val)
 {
 	struct pc_vm *pc = v->vm->pc;
 
-	if (pc->msr_unknown++ < LOG_LIMIT)
+	if (pc_log_ok(v->vm, &pc->msr_unknown, "accesses to unknown MSRs"))
 		printk("pc: VM '%s': vcpu %d: %s of MSR 0x%x (%s), value 0x%lx: #GP injected\n",
 		       v->vm->name, v->id, write ? "WRMSR" : "RDMSR", msr, msr_name(msr),
 		       write ? val : 0);
@@ -387,8 +398,9 @@ bool pc_handle_msr(struct vcpu *v, bool write)
 	if (r == -ENOENT)
 		return msr_gp(v, write, msr, val);
 	if (r) {
-		printk("pc: VM '%s': vcpu %d: WRMSR 0x%x value 0x%lx refused: #GP injected\n",
-		       v->vm->name, v->id, msr, val);
+		if (pc_log_ok(v->vm, &v->vm->pc->msr_refused, "refused WRMSRs"))
+			printk("pc: VM '%s': vcpu %d: WRMSR 0x%x value 0x%lx refused: #GP "
+			       "injected\n", v->vm->name, v->id, msr, val);
 		pc_inject_exception(v, EXC_GP, true, 0);
 		return true;
 	}
@@ -466,9 +478,8 @@ static int cs_mode(void)
 	return (ar & BIT(14)) ? 32 : 16;
 }
 
-/* Fetch the bytes of the instruction at CS:RIP (up to 15; fewer at the end of mapped
- * memory). Returns how many, or -EFAULT when not even the first is reachable. */
-static int fetch_insn(struct vcpu *v, u8 *buf)
+/* Translate the guest linear address la through the guest's own paging (any mode). */
+static int translate(struct vcpu *v, u64 la, gpa_t *gpa)
 {
 	/* PAE outside long mode: the CPU walks from the PDPTEs it loaded (VMCS), not memory. */
 	const u64 pdptr[4] = { vmcs_read(GUEST_PDPTE0), vmcs_read(GUEST_PDPTE1),
@@ -476,6 +487,14 @@ static int fetch_insn(struct vcpu *v, u8 *buf)
 	struct gwalk_cpu cpu = { .cr0 = guest_cr0(), .cr3 = vmcs_read(GUEST_CR3),
 				 .cr4 = guest_cr4(), .efer = vmcs_read(GUEST_IA32_EFER),
 				 .pdptr = pdptr };
+
+	return gwalk_translate(&cpu, la, read_phys, v->vm, gpa);
+}
+
+/* Fetch the bytes of the instruction at CS:RIP (up to 15; fewer at the end of mapped
+ * memory). Returns how many, or -EFAULT when not even the first is reachable. */
+static int fetch_insn(struct vcpu *v, u8 *buf)
+{
 	u64 lin = vmcs_read(GUEST_CS_BASE) + vmcs_read(GUEST_RIP);
 	int n = 0;
 
@@ -485,8 +504,7 @@ static int fetch_insn(struct vcpu *v, u8 *buf)
 		u64 gpa;
 		int chunk = (int)MIN((u64)(15 - n), PAGE_SIZE - ((lin + n) & (PAGE_SIZE - 1)));
 
-		if (gwalk_translate(&cpu, lin + n, read_phys, v->vm, &gpa) ||
-		    vm_copy_from_guest(v->vm, buf + n, gpa, chunk))
+		if (translate(v, lin + n, &gpa) || vm_copy_from_guest(v->vm, buf + n, gpa, chunk))
 			break;
 		n += chunk;
 	}
@@ -526,7 +544,8 @@ static u64 write_value(struct vcpu *v, const struct insn_mov *m)
 
 static void apic_log(struct vcpu *v, const char *fmt, u32 off, u64 val)
 {
-	if (v->apic_logged++ < LOG_LIMIT) {
+	v->apic_logged++; /* this vCPU's count, for the report */
+	if (pc_log_ok(v->vm, &v->vm->pc->apic_ignored, "ignored APIC accesses")) {
 		printk("pc: VM '%s': vcpu %d: ", v->vm->name, v->id);
 		printk(fmt, off, val);
 		printk("\n");
@@ -554,6 +573,150 @@ bool pc_handle_apic_write(struct vcpu *v)
 	return true;
 }
 
+/* ---- one emulated MOV, split at region boundaries (devices/memsplit.h) ---------------- */
+
+static u64 seg_base(int seg)
+{
+	switch (seg) {
+	case INSN_SEG_ES: return vmcs_read(GUEST_ES_BASE);
+	case INSN_SEG_CS: return vmcs_read(GUEST_CS_BASE);
+	case INSN_SEG_SS: return vmcs_read(GUEST_SS_BASE);
+	case INSN_SEG_FS: return vmcs_read(GUEST_FS_BASE);
+	case INSN_SEG_GS: return vmcs_read(GUEST_GS_BASE);
+	}
+	return vmcs_read(GUEST_DS_BASE);
+}
+
+/* The linear address where the MOV's memory operand starts. */
+static u64 access_start(struct vcpu *v, const struct insn_mov *m)
+{
+	u64 regs[16], off;
+	int seg = m->mem.seg;
+
+	for (int i = 0; i < 16; i++)
+		regs[i] = gpr_get(v, i);
+	off = insn_mov_offset(m, regs, vmcs_read(GUEST_RIP) + m->len);
+	if (cs_mode() == 64) /* only FS and GS have a base in 64-bit mode */
+		return off + (seg == INSN_SEG_FS || seg == INSN_SEG_GS ? seg_base(seg) : 0);
+	return (seg_base(seg) + off) & 0xffffffffULL;
+}
+
+/* The APIC page's part [off, off + len) of a read `size` bytes wide: the register of the
+ * 16-byte slot, shifted by the offset in its dword. The APIC takes at most 32-bit accesses:
+ * a wider one reads 0, as under QEMU. */
+static u64 apic_read_part(struct vcpu *v, u32 off, int len, int size)
+{
+	if (size > 4) {
+		apic_log(v, "APIC read at offset 0x%x (%lu bytes) reads 0: wider than 32 bits", off,
+			 (u64)size);
+		return 0;
+	}
+	return mem_part_value(vlapic_read(&v->lapic, off & 0xff0, pc_now_ns()),
+			      (int)(off & 3), len);
+}
+
+/* A write's part in the APIC page: only a whole aligned 32-bit access writes a register. */
+static void apic_write_part(struct vcpu *v, u32 off, int len, int size, u64 val)
+{
+	if ((off & 15) || size != 4 || len != 4)
+		apic_log(v, "APIC write to offset 0x%x (value 0x%lx) ignored: not a 32-bit aligned "
+			 "register access", off, val);
+	else
+		apic_write(v, off, (u32)val);
+}
+
+static void log_unassigned(struct vcpu *v, bool write, gpa_t gpa, int len)
+{
+	if (pc_log_ok(v->vm, &v->vm->pc->mmio_unassigned, "accesses to unassigned memory"))
+		printk("pc: VM '%s': vcpu %d: %d-byte %s of unassigned gpa 0x%lx (%s)\n",
+		       v->vm->name, v->id, len, write ? "write" : "read", gpa,
+		       write ? "dropped" : "reads as all-ones");
+}
+
+/* One part of a read, from its region: RAM, the APIC's registers, or all-ones. */
+static u64 read_part(struct vcpu *v, gpa_t gpa, int len, int size)
+{
+	u64 val = 0;
+
+	switch (mem_region_of(gpa, v->vm->slots[0].npages * PAGE_SIZE, PC_APIC_GPA)) {
+	case MEM_RAM:
+		if (!vm_copy_from_guest(v->vm, &val, gpa, (u64)len))
+			return val;
+		break; /* no backing memory left: as unassigned */
+	case MEM_APIC:
+		return apic_read_part(v, (u32)(gpa & 0xfff), len, size);
+	case MEM_UNASSIGNED:
+		break;
+	}
+	log_unassigned(v, false, gpa, len);
+	return ~0ULL;
+}
+
+/* One part of a write, to its region: RAM, an APIC register, or dropped. */
+static void write_part(struct vcpu *v, gpa_t gpa, int len, int size, u64 val)
+{
+	switch (mem_region_of(gpa, v->vm->slots[0].npages * PAGE_SIZE, PC_APIC_GPA)) {
+	case MEM_RAM:
+		if (!vm_copy_to_guest(v->vm, gpa, &val, (u64)len))
+			return;
+		break;
+	case MEM_APIC:
+		apic_write_part(v, (u32)(gpa & 0xfff), len, size, val);
+		return;
+	case MEM_UNASSIGNED:
+		break;
+	}
+	log_unassigned(v, true, gpa, len);
+}
+
+/* Locate every part of the MOV's access: linear, then guest-physical through the guest's
+ * paging. The part that faulted (fault_gpa's page) must be one of them. */
+static bool locate(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa,
+		   struct mem_part *parts, gpa_t *gpa, int *n)
+{
+	u64 la = access_start(v, m);
+	bool hit = false;
+
+	*n = mem_split(la, m->size, parts);
+	for (int i = 0; i < *n; i++) {
+		if (translate(v, parts[i].la, &gpa[i]))
+			return stop(v, reason, "emulated MOV: linear 0x%lx is not mapped by the "
+				    "guest's page tables", parts[i].la);
+		hit |= gpa_to_gfn(gpa[i]) == gpa_to_gfn(fault_gpa);
+	}
+	if (!hit)
+		return stop(v, reason, "emulated MOV accesses linear 0x%lx (gpa 0x%lx), not the "
+			    "faulting gpa 0x%lx", la, gpa[0], fault_gpa);
+	return true;
+}
+
+/* Emulate the MOV m whose access touched fault_gpa: each part of it (split at page, hence
+ * region, boundaries) is served by its own region, as QEMU splits it; RIP moves on.
+ * false: the VM is stopped (the access could not be located). */
+static bool emulate_mov(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa)
+{
+	struct mem_part parts[MEM_SPLIT_MAX];
+	gpa_t gpa[MEM_SPLIT_MAX];
+	u64 val = m->write ? write_value(v, m) : 0;
+	int n;
+
+	if (!locate(v, m, reason, fault_gpa, parts, gpa, &n))
+		return false;
+	for (int i = 0; i < n; i++) {
+		const struct mem_part *p = &parts[i];
+
+		if (m->write)
+			write_part(v, gpa[i], p->len, m->size, mem_part_value(val, p->off, p->len));
+		else
+			val = mem_merge(val, read_part(v, gpa[i], p->len, m->size), p->off, p->len);
+	}
+	if (m->write)
+		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+	else
+		complete_read(v, m, val);
+	return true;
+}
+
 /* Fault-like: a read the CPU cannot serve from the page (PPR, TMCCT, ...) or a write to a
  * register it does not virtualize. Emulated by decoding the guest's MOV. */
 bool pc_handle_apic_access(struct vcpu *v)
@@ -567,26 +730,14 @@ bool pc_handle_apic_access(struct vcpu *v)
 			    "or during event delivery) at offset 0x%x", type, off);
 	if (!decode_mov(v, EXIT_APIC_ACCESS, "APIC page access", &m))
 		return false;
-	if (!m.write) {
-		u64 reg = vlapic_read(&v->lapic, off & 0xff0, pc_now_ns());
-
-		complete_read(v, &m, reg >> ((off & 3) * 8));
-		return true;
-	}
-	if ((off & 15) || m.size != 4)
-		apic_log(v, "APIC write to offset 0x%x (value 0x%lx) ignored: not a 32-bit aligned "
-			 "register access", off, write_value(v, &m));
-	else
-		apic_write(v, off, (u32)write_value(v, &m));
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m.len);
-	return true;
+	return emulate_mov(v, &m, EXIT_APIC_ACCESS, PC_APIC_GPA + off);
 }
 
-/* An EPT violation at a gpa in no memslot. A data access is emulated as QEMU's unassigned
- * memory (reads all-ones, writes dropped); an instruction fetch there stops the VM. */
+/* An EPT violation at a gpa in no memslot. A data access is emulated as unassigned memory
+ * (reads all-ones, writes dropped) for the part of it that lies there; an instruction fetch
+ * there stops the VM. */
 bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual)
 {
-	struct pc_vm *pc = v->vm->pc;
 	struct insn_mov m;
 
 	if (qual & BIT(2))
@@ -595,13 +746,5 @@ bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual)
 			    (unsigned long)(v->vm->slots[0].npages * PAGE_SIZE));
 	if (!decode_mov(v, EXIT_EPT_VIOLATION, "access to unassigned memory", &m))
 		return false;
-	if (pc->mmio_unassigned++ < LOG_LIMIT)
-		printk("pc: VM '%s': vcpu %d: %s of unassigned gpa 0x%lx (%s)\n", v->vm->name, v->id,
-		       m.write ? "write" : "read", gpa,
-		       m.write ? "dropped" : "reads as all-ones");
-	if (m.write)
-		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m.len);
-	else
-		complete_read(v, &m, ~0ULL);
-	return true;
+	return emulate_mov(v, &m, EXIT_EPT_VIOLATION, gpa);
 }

@@ -184,9 +184,10 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 			__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
 		return;
 	default:
-		printk("pc: VM '%s': vcpu %d: IPI with delivery mode %u ignored (SMI, ExtINT and "
-		       "reserved modes are not emulated)\n", from->vm->name, from->id,
-		       ipi->delivery);
+		if (pc_log_ok(from->vm, &from->vm->pc->ipi_ignored, "ignored IPIs"))
+			printk("pc: VM '%s': vcpu %d: IPI with delivery mode %u ignored (SMI, "
+			       "ExtINT and reserved modes are not emulated)\n", from->vm->name,
+			       from->id, ipi->delivery);
 		return;
 	}
 	if (t == from)

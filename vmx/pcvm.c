@@ -48,12 +48,34 @@ int pc_platform_init(void)
 	return pc_msr_bitmap_init();
 }
 
+static int refuse(struct vm *vm, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Setting up the PC VM failed: print why by name, keep it for the verdict, return err. */
+static int refuse(struct vm *vm, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(vm->setup_why, sizeof(vm->setup_why), fmt, ap);
+	va_end(ap);
+	printk("pc: VM '%s': %s\n", vm->name, vm->setup_why);
+	return err;
+}
+
+static u64 ram_bytes(const struct vm *vm) { return vm->slots[0].npages * PAGE_SIZE; }
+
 static int map_apic_page(struct vm *vm)
 {
-	if (apic_access_pa == INVALID_HPA)
-		return -ENOMEM;
-	return ept_map(&vm->ept, gpa_to_gfn(PC_APIC_GPA), hpa_to_hfn(apic_access_pa), 1, 1,
-		       EPT_R | EPT_W | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE);
+	int r = apic_access_pa == INVALID_HPA ? -ENOMEM :
+		ept_map(&vm->ept, gpa_to_gfn(PC_APIC_GPA), hpa_to_hfn(apic_access_pa), 1, 1,
+			EPT_R | EPT_W | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE);
+
+	if (r)
+		return refuse(vm, r, "cannot map the local APIC page at 0x%llx (error %d%s)",
+			      PC_APIC_GPA, r,
+			      r == -EEXIST ? ": guest RAM already covers it" : "");
+	return 0;
 }
 
 static int copy_segments(struct vm *vm, const struct pc_spec *spec, const struct mb_image *im)
@@ -64,7 +86,10 @@ static int copy_segments(struct vm *vm, const struct pc_spec *spec, const struct
 
 		/* The bss (memsz beyond filesz) needs no zeroing: every guest page starts zeroed. */
 		if (err)
-			return err;
+			return refuse(vm, err, "kernel '%s': segment %d (0x%lx bytes at gpa 0x%lx) "
+				      "could not be copied into guest RAM (error %d%s)", spec->name,
+				      i, s->filesz, s->gpa, err,
+				      err == -ENOMEM ? ": out of host memory" : "");
 	}
 	return 0;
 }
@@ -76,11 +101,16 @@ static int place_modules(struct vm *vm, const struct pc_spec *spec, gpa_t *next,
 	for (int i = 0; i < spec->nmods; i++) {
 		const struct boot_mod *m = spec->mods[i];
 		u64 len = m->end - m->start;
+		int r;
 
-		if (*next + len > vm->slots[0].npages * PAGE_SIZE)
-			return -ENOSPC;
-		if (vm_copy_to_guest(vm, *next, phys_to_virt(m->start), len))
-			return -EFAULT;
+		if (*next + len > ram_bytes(vm))
+			return refuse(vm, -ENOSPC, "module '%s' (%lu bytes) does not fit at gpa "
+				      "0x%lx: guest RAM ends at 0x%lx", m->name, len, *next,
+				      ram_bytes(vm));
+		r = vm_copy_to_guest(vm, *next, phys_to_virt(m->start), len);
+		if (r)
+			return refuse(vm, r, "module '%s' could not be copied to gpa 0x%lx "
+				      "(error %d)", m->name, *next, r);
 		desc[i] = (struct mb_module_desc){ .start = *next, .end = *next + len,
 						   .cmdline = m->name };
 		*next = ALIGN_UP(*next + len, PAGE_SIZE);
@@ -94,40 +124,43 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 	static struct mb_image im; /* scenarios run one at a time, on CPU 0 */
 	struct mb_module_desc mods[PC_MAX_MODS];
 	u64 ram = vm->slots[0].npages * PAGE_SIZE;
-	char cmdline[320], err[160];
+	static char cmdline[PC_CMDLINE_MAX]; /* like im: one scenario at a time */
+	char err[160];
 	gpa_t info_gpa, next;
 	u8 *buf;
 	s64 at;
 	int r;
 
 	r = mb_image_parse(spec->image, spec->image_len, ram, 0, 0, &im, err, sizeof(err));
-	if (r) {
-		printk("pc: VM '%s': kernel '%s' refused: %s\n", vm->name, spec->name, err);
-		return r;
-	}
+	if (r)
+		return refuse(vm, r, "kernel '%s' refused: %s", spec->name, err);
 	printk("pc: VM '%s': kernel '%s': multiboot %d, %s, %d segment(s) at 0x%lx-0x%lx, "
 	       "entry 0x%lx\n", vm->name, spec->name, im.version, im.format, im.nsegs, im.lowest,
 	       im.highest_end, im.entry);
-	r = copy_segments(vm, spec, &im);
 	info_gpa = ALIGN_UP(im.highest_end, PAGE_SIZE);
 	next = info_gpa + PC_INFO_BYTES;
+	if (next > ram)
+		return refuse(vm, -ENOSPC, "kernel '%s' ends at 0x%lx: no room for its %d KiB of "
+			      "multiboot information below the end of guest RAM (%lu MiB)",
+			      spec->name, im.highest_end, PC_INFO_BYTES / 1024, ram >> 20);
+	r = copy_segments(vm, spec, &im);
 	if (!r)
 		r = place_modules(vm, spec, &next, mods);
-	if (r) {
-		printk("pc: VM '%s': kernel '%s' does not fit in %lu MiB of guest RAM (error %d)\n",
-		       vm->name, spec->name, ram >> 20, r);
+	if (r)
 		return r;
-	}
 	/* QEMU's multiboot 1 puts the kernel's name first; GRUB's multiboot2 passes the
 	 * arguments alone. */
 	if (im.version == 2)
-		snprintf(cmdline, sizeof(cmdline), "%s", spec->args);
+		r = snprintf(cmdline, sizeof(cmdline), "%s", spec->args);
 	else
-		snprintf(cmdline, sizeof(cmdline), "%s%s%s", spec->name, spec->args[0] ? " " : "",
-			 spec->args);
+		r = snprintf(cmdline, sizeof(cmdline), "%s%s%s", spec->name,
+			     spec->args[0] ? " " : "", spec->args);
+	if (r >= (int)sizeof(cmdline))
+		return refuse(vm, -E2BIG, "kernel '%s': its command line (%d bytes) is longer than "
+			      "%d bytes", spec->name, r, PC_CMDLINE_MAX - 1);
 	buf = kzalloc(PC_INFO_BYTES);
 	if (!buf)
-		return -ENOMEM;
+		return refuse(vm, -ENOMEM, "no host memory for the multiboot information");
 	at = mb_info_build(im.version,
 			   &(struct mb_guest_desc){ .ram_bytes = ram, .cmdline = cmdline,
 						    .loader_name = "eptvisor",
@@ -136,7 +169,9 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 	r = at < 0 ? (int)at : vm_copy_to_guest(vm, info_gpa, buf, PC_INFO_BYTES);
 	kfree(buf, PC_INFO_BYTES);
 	if (r)
-		return r;
+		return refuse(vm, r, "kernel '%s': its multiboot information (%d KiB at gpa 0x%lx) "
+			      "could not be %s (error %d)", spec->name, PC_INFO_BYTES / 1024,
+			      info_gpa, at < 0 ? "built" : "copied", r);
 	*entry = im.entry;
 	*info = (gpa_t)at;
 	*magic = im.version == 2 ? MB2_BOOTLOADER_MAGIC : MB1_BOOTLOADER_MAGIC;
@@ -158,12 +193,12 @@ static u64 io_now_ns(void *ctx)
 int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 {
 	struct pc_vm *pc = kzalloc(sizeof(*pc));
-	gpa_t entry, info;
-	u32 magic;
+	gpa_t entry = 0, info = 0;
+	u32 magic = 0;
 	int r;
 
 	if (!pc)
-		return -ENOMEM;
+		return refuse(vm, -ENOMEM, "no host memory for the PC platform's state");
 	vm->pc = pc;
 	snprintf(pc->kernel_name, sizeof(pc->kernel_name), "%s", spec->name);
 	/* kzalloc: io_lock starts unlocked (SPINLOCK_INIT is all zeroes). */
@@ -403,16 +438,12 @@ int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, cons
 	struct pc_spec spec = { .name = kernel, .args = args ? args : "", .ncpus = ncpus };
 	const struct boot_mod *k = find_module(kernel, strlen(kernel));
 
-	if (!vmx_caps.pc_guests) {
-		printk("pc: VM '%s': this CPU lacks unrestricted guest or APIC virtualization\n",
-		       vm->name);
-		return -ENODEV;
-	}
-	if (!k) {
-		printk("pc: VM '%s': no boot module named '%s' (give it to GRUB as a module)\n",
-		       vm->name, kernel);
-		return -ENOENT;
-	}
+	if (!vmx_caps.pc_guests)
+		return refuse(vm, -ENODEV, "this CPU lacks unrestricted guest or APIC "
+			      "virtualization");
+	if (!k)
+		return refuse(vm, -ENOENT, "no boot module named '%s' (give it to GRUB as a "
+			      "module)", kernel);
 	spec.image = phys_to_virt(k->start);
 	spec.image_len = k->end - k->start;
 	for (const char *w = mods ? mods : ""; *w;) {
@@ -420,20 +451,16 @@ int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, cons
 		size_t n = end ? (size_t)(end - w) : strlen(w);
 		const struct boot_mod *m = n ? find_module(w, n) : NULL;
 
-		if (n && !m) {
-			printk("pc: VM '%s': no boot module named '%.*s' for the guest\n", vm->name,
-			       (int)n, w);
-			return -ENOENT;
-		}
-		if (m && spec.nmods == PC_MAX_MODS) {
-			printk("pc: VM '%s': more than %d guest modules\n", vm->name, PC_MAX_MODS);
-			return -E2BIG;
-		}
+		if (n && !m)
+			return refuse(vm, -ENOENT, "no boot module named '%.*s' for the guest",
+				      (int)n, w);
+		if (m && spec.nmods == PC_MAX_MODS)
+			return refuse(vm, -E2BIG, "more than %d guest modules", PC_MAX_MODS);
 		if (m)
 			spec.mods[spec.nmods++] = m;
 		w += n + (end ? 1 : 0);
 	}
-	if (vmx_msr_bitmap_pa == INVALID_HPA)
-		return -ENOMEM; /* pc_platform_init failed */
+	if (vmx_msr_bitmap_pa == INVALID_HPA) /* pc_platform_init failed */
+		return refuse(vm, -ENOMEM, "no host memory for the PC platform's shared pages");
 	return pc_vm_setup(vm, &spec);
 }

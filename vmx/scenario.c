@@ -156,6 +156,18 @@ static const struct scenario scenarios[] = {
 	  .vcpus = 2, .mem = 32 * MIB },
 	{ .name = "hostile_cache_again", .group = "hostile", .kernel = "regleak.elf",
 	  .kargs = "cache", .vcpus = 2, .mem = 32 * MIB },
+	/* hostile: input (issue 11): MOVs straddling regions, a guest flooding the log, images
+	 * and sizes that must be refused by name. */
+	{ .name = "hostile_input_straddle", .group = "hostile", .kernel = "straddle.elf",
+	  .mem = 128 * MIB },
+	{ .name = "hostile_input_log_flood", .group = "hostile", .kernel = "log_flood.elf",
+	  .mem = 128 * MIB },
+	{ .name = "hostile_input_garbage_refused", .group = "hostile", .kernel = "garbage.bin",
+	  .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "hostile_input_big_bss_refused", .group = "hostile", .kernel = "big_bss.elf",
+	  .mem = 2 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "hostile_input_apic_segment_refused", .group = "hostile",
+	  .kernel = "apic_segment.elf", .mem = 128 * MIB, .expect = EXPECT_REFUSED },
 	/* The fault-latency benchmark (make bench): never part of run=all. */
 	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },
@@ -167,14 +179,15 @@ static const struct scenario scenarios[] = {
 /* guest=...: the kernel named on the command line (filled in by scenarios_run). */
 static struct scenario guest_scenario = { .name = "guest", .group = "guest" };
 
-static const char *name_list[ARRAY_SIZE(scenarios) + 10] = {
+#define GROUP_NAMES 9
+static const char *name_list[ARRAY_SIZE(scenarios) + GROUP_NAMES + 1] = {
 	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench", "hostile"
 };
 
 const char *const *scenario_name_list(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
-		name_list[9 + i] = scenarios[i].name;
+		name_list[GROUP_NAMES + i] = scenarios[i].name;
 	return name_list;
 }
 
@@ -308,19 +321,141 @@ static void tap(struct tally *t, const char *name, int verdict, const char *why)
 	}
 }
 
+/* Host memory kept back besides a guest's RAM: the hypervisor's own allocations, vCPU pages;
+ * the EPT tables are counted apart (RAM / 256 covers 4K leaves and the levels above). */
+#define ADMIT_RESERVE (16 * MIB)
+
+/* The scenario the command line asked for by guest=, or memory sized by mem=: a refusal is
+ * a failure there, not a skip (the user asked for exactly this). */
+static bool asked_for(const struct scenario *sc)
+{
+	return sc == &guest_scenario || opts.mem;
+}
+
+/* Can `mem` bytes of guest RAM be backed? Memory is populated on first touch, so a VM
+ * bigger than what is free would die in the middle of its run: refuse it at creation. */
+static bool admit(const struct scenario *sc, u64 mem, char *why, size_t n)
+{
+	u64 free = frame_free_count(&frames) * PAGE_SIZE;
+	u64 need = mem + mem / 256 + ADMIT_RESERVE;
+
+	if (sc->kernel && mem > PC_RAM_MAX) {
+		snprintf(why, n, "guest memory %lu MiB refused: a PC guest has at most %llu MiB "
+			 "(RAM ends below the PCI hole; the local APIC page at 0xfee00000 and "
+			 "the BIOS flash stay outside it)", mem >> 20, PC_RAM_MAX >> 20);
+		return false;
+	}
+	if (need > free) {
+		snprintf(why, n, "guest memory %lu MiB refused: it cannot be backed (%lu MiB of "
+			 "host memory free, %lu MiB needed with EPT tables and a %lu MiB reserve)",
+			 mem >> 20, free >> 20, need >> 20, (u64)ADMIT_RESERVE >> 20);
+		return false;
+	}
+	return true;
+}
+
+/* Set-up failed with err: the verdict (skip only what this machine or build cannot do) and
+ * the reason by name. */
+static int setup_verdict(const struct vm *vm, const struct scenario *sc, int err, char *why,
+			 size_t n)
+{
+	const char *name = vm->setup_why[0] ? vm->setup_why :
+			   err == -ENOMEM ? "not enough free contiguous memory" :
+			   err == -ENODEV ? "this CPU lacks a VMX feature it needs" : "";
+
+	snprintf(why, n, "set-up failed (error %d%s%s)", err, name[0] ? ": " : "", name);
+	if (err == -ENODEV)
+		return 0;
+	if (sc == &guest_scenario)
+		return -1;
+	/* A table scenario whose module GRUB was not given, or a machine too small: skipped. */
+	return err == -ENOMEM || err == -ENOENT ? 0 : -1;
+}
+
+/* An EXPECT_REFUSED scenario: the loader must refuse the image, naming why. */
+static void judge_refused(const struct vm *vm, const struct scenario *sc, int err,
+			  struct tally *t)
+{
+	char why[256];
+
+	if (!err) {
+		tap(t, sc->name, -1, "the loader accepted a bad kernel");
+		return;
+	}
+	snprintf(why, sizeof(why), "%s", vm->setup_why[0] ? vm->setup_why : "refused");
+	/* A missing module or VMX feature is no refusal: the loader never saw the image. */
+	tap(t, sc->name, err == -ENOENT || err == -ENODEV ? 0 : 1, why);
+}
+
+static struct vm *create_vm(const struct scenario *sc, u64 mem)
+{
+	struct vm *vm = vm_create(sc->name, mem);
+
+	if (!vm)
+		return NULL;
+	vm->budget = sc->budget ? sc->budget : DEFAULT_BUDGET;
+	/* Host-task scenarios run for `rounds` rounds: their guests need time in proportion. */
+	if (sc->host && opts.rounds > 50)
+		vm->budget *= (opts.rounds + 49) / 50;
+	return vm;
+}
+
+static int setup_vm(struct vm *vm, const struct scenario *sc, int nvcpus)
+{
+	int err = sc->kernel ? pc_vm_from_modules(vm, sc->kernel, sc->kargs, sc->kmods, nvcpus) :
+			       load_guest(vm);
+
+	if (sc->expect == EXPECT_REFUSED)
+		return err;
+	if (!err && sc->setup)
+		err = sc->setup(vm);
+	if (!err && sc->setup_arg)
+		err = sc->setup_arg(vm, sc);
+	if (!err)
+		err = create_vcpus(vm, sc, nvcpus);
+	return err;
+}
+
+static void free_vm(struct vm *vm)
+{
+	if (vm->pc)
+		pc_vm_teardown(vm);
+	vm_destroy(vm);
+}
+
+/* Run the set-up VM, judge it, report it and free it. */
+static void run_and_judge(struct vm *vm, const struct scenario *sc, struct vm_report *rep,
+			  u64 free_before, struct tally *t)
+{
+	char why[256] = "";
+	s64 leaked;
+	bool pass;
+
+	run_vcpus(vm, sc);
+	if (vm->pc)
+		pc_report_end(vm);
+	pass = judge(vm, sc, why, sizeof(why));
+	vm_report_take(rep, vm);
+	free_vm(vm);
+	leaked = (s64)free_before - (s64)frame_free_count(&frames);
+	if (pass && leaked) {
+		snprintf(why, sizeof(why), "%ld frame(s) leaked", leaked);
+		pass = false;
+	}
+	vm_report_print(rep, pass ? "pass" : "fail", leaked);
+	tap(t, sc->name, pass ? 1 : -1, why);
+}
+
 static void run_scenario(const struct scenario *sc, struct tally *t)
 {
-	u64 free_before;
 	int nvcpus = opts.vcpus ? (int)opts.vcpus : sc->vcpus ? sc->vcpus : 1;
 	u64 mem = opts.mem ? opts.mem : sc->mem ? sc->mem : 16 * MIB;
-	char why[200] = "";
-	struct vm_report *rep;
-	struct vm *vm;
-	bool pass;
-	s64 leaked;
-	int err;
-
 	int cpus_needed = nvcpus + (sc->host ? 1 : 0);
+	struct vm_report *rep;
+	char why[256] = "";
+	u64 free_before;
+	struct vm *vm;
+	int err;
 
 	printk("scenario %s: %d vcpu(s), %lu MiB%s\n", sc->name, nvcpus, mem >> 20,
 	       sc->host ? ", host task on cpu 0" : "");
@@ -329,63 +464,31 @@ static void run_scenario(const struct scenario *sc, struct tally *t)
 		tap(t, sc->name, 0, why);
 		return;
 	}
+	if (!admit(sc, mem, why, sizeof(why))) {
+		printk("scenario %s: %s\n", sc->name, why);
+		tap(t, sc->name, asked_for(sc) ? -1 : 0, why);
+		return;
+	}
 	rep = kzalloc(sizeof(*rep));
 	free_before = frame_free_count(&frames);
-	vm = rep ? vm_create(sc->name, mem) : NULL;
+	vm = rep ? create_vm(sc, mem) : NULL;
 	if (!vm) {
 		kfree(rep, sizeof(*rep));
 		tap(t, sc->name, -1, "out of memory creating the VM");
 		return;
 	}
-	vm->budget = sc->budget ? sc->budget : DEFAULT_BUDGET;
-	/* Host-task scenarios run for `rounds` rounds: their guests need time in proportion. */
-	if (sc->host && opts.rounds > 50)
-		vm->budget *= (opts.rounds + 49) / 50;
-	err = sc->kernel ? pc_vm_from_modules(vm, sc->kernel, sc->kargs, sc->kmods, nvcpus) : load_guest(vm);
-	if (sc->expect == EXPECT_REFUSED) {
-		if (vm->pc)
-			pc_vm_teardown(vm);
-		vm_destroy(vm);
+	err = setup_vm(vm, sc, nvcpus);
+	if (sc->expect == EXPECT_REFUSED || err) {
+		if (sc->expect == EXPECT_REFUSED)
+			judge_refused(vm, sc, err, t);
+		else
+			tap(t, sc->name, setup_verdict(vm, sc, err, why, sizeof(why)), why);
+		free_vm(vm);
 		kfree(rep, sizeof(*rep));
-		tap(t, sc->name, err && err != -ENOENT && err != -ENODEV ? 1 : err ? 0 : -1,
-		    err == -ENOENT ? "kernel module not given" :
-		    err ? "refused" : "the loader accepted a bad kernel");
 		return;
 	}
-	if (!err && sc->setup)
-		err = sc->setup(vm);
-	if (!err && sc->setup_arg)
-		err = sc->setup_arg(vm, sc);
-	if (!err)
-		err = create_vcpus(vm, sc, nvcpus);
-	if (err) {
-		snprintf(why, sizeof(why), "set-up failed (error %d%s)", err,
-			 err == -ENOMEM ? ": not enough free contiguous memory" :
-			 err == -ENOENT ? ": kernel module not given to GRUB" :
-			 err == -ENODEV ? ": this CPU lacks a VMX feature it needs" : "");
-		if (vm->pc)
-			pc_vm_teardown(vm);
-		vm_destroy(vm);
-		kfree(rep, sizeof(*rep));
-		tap(t, sc->name, (err == -ENOMEM || err == -ENODEV || err == -ENOENT) ? 0 : -1, why);
-		return;
-	}
-	run_vcpus(vm, sc);
-	if (vm->pc)
-		pc_report_end(vm);
-	pass = judge(vm, sc, why, sizeof(why));
-	vm_report_take(rep, vm);
-	if (vm->pc)
-		pc_vm_teardown(vm);
-	vm_destroy(vm);
-	leaked = (s64)free_before - (s64)frame_free_count(&frames);
-	if (pass && leaked) {
-		snprintf(why, sizeof(why), "%ld frame(s) leaked", leaked);
-		pass = false;
-	}
-	vm_report_print(rep, pass ? "pass" : "fail", leaked);
+	run_and_judge(vm, sc, rep, free_before, t);
 	kfree(rep, sizeof(*rep));
-	tap(t, sc->name, pass ? 1 : -1, why);
 }
 
 static bool selected(const struct scenario *sc, const char *run)
@@ -429,6 +532,49 @@ static const char *guest_run(const struct options *o)
 	return strcmp(o->run, "demo") ? o->run : "guest";
 }
 
+/* Does the comma-separated list `run` contain the word `w`? */
+static bool has_word(const char *run, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = run; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && !strncmp(p, w, n))
+			return true;
+		p += len + (end ? 1 : 0);
+	}
+	return false;
+}
+
+/* What the command line asked for and cannot be run, each as a failed test, so that such a
+ * run never ends "0 passed, 0 failed". Returns how many; prints them when t is not NULL. */
+static int unrunnable(const struct options *o, const char *run, int planned, struct tally *t)
+{
+	char why[160];
+	int n = 0;
+
+	if (o->cmdline_problems) {
+		n++;
+		snprintf(why, sizeof(why), "%u problem(s) on the command line (see the 'cmdline:' "
+			 "and 'boot:' lines): it did not run as written", o->cmdline_problems);
+		if (t)
+			tap(t, "cmdline", -1, why);
+	}
+	if (has_word(run, "guest") && !o->guest[0]) {
+		n++;
+		if (t)
+			tap(t, "guest", -1, "run=guest but no guest= kernel on the command line");
+	} else if (!planned && strcmp(run, "none")) {
+		n++;
+		snprintf(why, sizeof(why), "run=%.100s selects no scenario", run);
+		if (t)
+			tap(t, "run", -1, why);
+	}
+	return n;
+}
+
 void scenarios_run(const struct options *o)
 {
 	const char *run = guest_run(o);
@@ -440,7 +586,8 @@ void scenarios_run(const struct options *o)
 		printk("pc: out of memory for the PC platform's shared pages\n");
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
 		planned += selected(&scenarios[i], run);
-	printk("1..%d\n", planned);
+	printk("1..%d\n", planned + unrunnable(o, run, planned, NULL));
+	unrunnable(o, run, planned, &t);
 	if (guest)
 		run_scenario(&guest_scenario, &t);
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
@@ -456,7 +603,9 @@ void scenarios_skip_all(const char *why)
 
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
 		planned += selected(&scenarios[i], opts.run);
-	printk("1..%d\n", planned);
+	printk("1..%d\n", planned + (opts.cmdline_problems ? 1 : 0));
+	if (opts.cmdline_problems)
+		tap(&t, "cmdline", -1, "problems on the command line (see the 'cmdline:' lines)");
 	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
 		if (selected(&scenarios[i], opts.run))
 			tap(&t, scenarios[i].name, 0, why);

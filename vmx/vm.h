@@ -69,6 +69,7 @@ struct vm {
 	struct pc_vm *pc;          /* a PC guest (vmx/pc.h), or NULL for eptvisor's own guests */
 	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
 	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
+	char setup_why[160];       /* why setting the VM up failed, by name ("" until then) */
 	/* Test hooks: break the VMCS on purpose to show how entry failures are reported. */
 	bool test_bad_guest_state, test_bad_host_state;
 	/* Test knob: ept_env_flush does nothing (shows what the flush is for; exp_idle.c). */

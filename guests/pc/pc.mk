@@ -7,6 +7,8 @@
 #   bad_header.elf wild_jump.elf apic_garbage.elf runaway.elf   hostile kernels (ELF32)
 #   irqattack.elf      hostile: attacks the interrupt paths (attack=NAME, see the file)
 #   regleak.elf        hostile: register state between VMs, VMX/RDPMC/CR0 refusals, caches
+#   straddle.elf log_flood.elf big_bss.elf apic_segment.elf       hostile input (ELF32)
+#   garbage.bin        no kernel at all: text, no multiboot header (hostile input)
 
 PCB := $(B)/pc
 PC_LDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
@@ -27,9 +29,15 @@ PC_SRCS_irqattack := guests/pc/mb1hdr.S guests/pc/irqattack.c guests/pc/mbinfo.c
 	guests/pc/lapic.c guests/pc/pic.c guests/pc/ap.S $(PC_LIB)
 PC_SRCS_regleak := guests/pc/mb1hdr.S guests/pc/regleak.c guests/pc/regleak_trap.S \
 	guests/pc/mbinfo.c guests/pc/fwcfg.c guests/pc/lapic.c $(PC_LIB)
+# hostile input (issue 11): region-straddling MOVs, a guest that floods the log
+PC_SRCS_straddle := guests/pc/mb1hdr.S guests/pc/straddle.c guests/pc/fwcfg.c $(PC_LIB)
+PC_SRCS_log_flood := guests/pc/mb1hdr.S guests/pc/log_flood.c guests/pc/lapic.c $(PC_LIB)
+PC_SRCS_big_bss := guests/pc/mb1hdr.S guests/pc/big_bss.S guests/pc/early32.S
+PC_SRCS_apic_segment := guests/pc/apic_segment.S
 
-PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak
-PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2)
+PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \
+	log_flood big_bss apic_segment
+PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2) $(PCB)/garbage.bin
 PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k)))))
 PCMB2_ARGS ?= alpha beta=2
 
@@ -56,6 +64,10 @@ $(foreach k,$(PC_ELF32) pcmb2,$(eval $(call pc_link,$(k))))
 
 $(patsubst %,$(PCB)/%.elf,$(PC_ELF32)): $(PCB)/%.elf: $(PCB)/%.elf64
 	$(Q)$(OBJCOPY) -O elf32-i386 $< $@
+
+$(PCB)/garbage.bin:
+	@mkdir -p $(PCB)
+	$(Q)yes 'garbage, not a kernel' | head -c 16384 > $@
 
 $(PCB)/pcmb2.elf: $(PCB)/pcmb2.elf64
 	$(Q)cp $< $@

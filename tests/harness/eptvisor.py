@@ -104,16 +104,75 @@ def _sha256_file(path, h=None):
     return h
 
 
+def grub_words(cmdline):
+    """Split CMDLINE into the words GRUB's script lexer makes of it (so the kernel gets what
+    this rig always gave it): blanks separate words; "..." groups blanks, where a backslash
+    escapes only $ " \\ (GRUB's rule); '...' is literal; an unquoted backslash escapes the
+    next character. Unlike GRUB, $ and ; | & < > { } are never special: each word is then
+    written single-quoted (grub_quote). Raises ValueError, naming the place, for an
+    unbalanced quote or a trailing backslash, which would stop GRUB before the kernel runs."""
+    words, cur, have, i, n = [], [], False, 0, len(cmdline)
+    while i < n:
+        c = cmdline[i]
+        if c in " \t\n":
+            if have:
+                words.append("".join(cur))
+            cur, have, i = [], False, i + 1
+            continue
+        have = True
+        if c == "\\":
+            if i + 1 >= n:
+                raise ValueError("command line ends in a backslash: %r" % cmdline)
+            cur.append(cmdline[i + 1])
+            i += 2
+        elif c == "'":
+            j = cmdline.find("'", i + 1)
+            if j < 0:
+                raise ValueError("unbalanced single quote at column %d of the command line "
+                                 "%r: GRUB would not start the kernel" % (i, cmdline))
+            cur.append(cmdline[i + 1:j])
+            i = j + 1
+        elif c == '"':
+            j = i + 1
+            while j < n and cmdline[j] != '"':
+                if cmdline[j] == "\\" and j + 1 < n and cmdline[j + 1] in '$"\\':
+                    j += 1
+                cur.append(cmdline[j])
+                j += 1
+            if j >= n:
+                raise ValueError("unbalanced double quote at column %d of the command line "
+                                 "%r: GRUB would not start the kernel" % (i, cmdline))
+            i = j + 1
+        else:
+            cur.append(c)
+            i += 1
+    if have:
+        words.append("".join(cur))
+    return words
+
+
+def grub_quote(word):
+    """WORD as one literal GRUB script word: single quotes, a ' written as '\\''."""
+    return "'" + word.replace("'", "'\\''") + "'"
+
+
+def grub_args(cmdline):
+    """CMDLINE as GRUB script arguments that reach the kernel as grub_words() splits it."""
+    return " ".join(grub_quote(w) for w in grub_words(cmdline))
+
+
 def grub_cfg(cmdline, modules=()):
+    """grub.cfg booting eptvisor with CMDLINE (see grub_words: ValueError when GRUB could not
+    parse it) and the MODULES, (path, module string) pairs."""
     lines = [
         "set timeout=0",
         "set default=0",
         # GRUB's own terminal stays on the (invisible) console: COM1 carries only the kernel.
         'menuentry "eptvisor" {',
-        "  multiboot2 /boot/eptvisor.elf %s" % cmdline,
+        ("  multiboot2 /boot/eptvisor.elf %s" % grub_args(cmdline)).rstrip(),
     ]
     for src, modname in modules:
-        lines.append("  module2 /boot/%s %s" % (Path(src).name, modname))
+        lines.append("  module2 /boot/%s %s" % (Path(src).name, grub_args(modname)))
     lines += ["  boot", "}", ""]
     return "\n".join(lines)
 

@@ -26,7 +26,7 @@ from collections import namedtuple
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from eptvisor import REPO, _kill_group, timeout_scale  # noqa: E402
+from eptvisor import REPO, _kill_group, grub_args, timeout_scale  # noqa: E402
 
 BUILD_PC = REPO / "build" / "pc"
 RUNS_PC = BUILD_PC / "runs"
@@ -163,7 +163,7 @@ def grub_cfg(kernel_name, args):
     return "\n".join([
         "set timeout=0", "set default=0", "terminal_output console",
         'menuentry "%s" {' % kernel_name,
-        "  multiboot2 /boot/%s %s" % (kernel_name, args),
+        ("  multiboot2 /boot/%s %s" % (kernel_name, grub_args(args))).rstrip(),
         "  boot", "}", ""])
 
 

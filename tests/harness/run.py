@@ -131,7 +131,7 @@ def main(argv=None):
     if not (isinstance(plat, ev.Qemu) and plat.kernel_bin):
         try:
             iso = ev.make_iso(cmdline, name, modules=modules)
-        except (OSError, RuntimeError) as e:
+        except (OSError, RuntimeError, ValueError) as e:
             print("run: %s" % e)
             return 2
 

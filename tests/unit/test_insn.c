@@ -16,6 +16,7 @@
 
 #include "devices/gwalk.h"
 #include "devices/insn.h"
+#include "devices/memsplit.h"
 #include "errno.h"
 
 struct vec {
@@ -375,6 +376,115 @@ static void test_gwalk_long_mode(void **state)
 	assert_int_equal(xlate(&cpu, 0x1234, &gpa), -ENOTSUP);
 }
 
+/* ---- where the access starts: insn_mov_offset (issue 11: straddling MOVs) ---------------- */
+
+struct ea_vec {
+	int mode;
+	const char *asm_text;
+	u8 bytes[INSN_MAX_LEN];
+	int len;
+	int seg;
+	u64 want; /* with the registers of test_mov_offset */
+};
+
+/* Registers: rax 0, rcx 0x11, rdx 0, rbx 0x8000000, rsp 0x7000, rbp 0xfffffff8, rsi 0xfee00000,
+ * rdi 0x2000, r12 0x100000, r13 0x30; RIP of the next instruction 0x1000 + len. */
+/* clang-format off */
+static const struct ea_vec ea_vecs[] = {
+	{ 64, "mov %rax,-4(%rbx)", { 0x48, 0x89, 0x43, 0xfc }, 4, INSN_SEG_DS, 0x7fffffcULL },
+	{ 64, "mov (%rbx,%rcx,4),%rax", { 0x48, 0x8b, 0x04, 0x8b }, 4, INSN_SEG_DS, 0x8000044ULL },
+	{ 64, "mov 0x100(%rip),%ecx", { 0x8b, 0x0d, 0x00, 0x01, 0x00, 0x00 }, 6, INSN_SEG_DS, 0x1106 },
+	{ 64, "mov (%r12,%r13,2),%eax", { 0x43, 0x8b, 0x04, 0x6c }, 4, INSN_SEG_DS, 0x100060 },
+	{ 64, "mov %fs:0x10,%rax", { 0x64, 0x48, 0x8b, 0x04, 0x25, 0x10, 0, 0, 0 }, 9, INSN_SEG_FS, 0x10 },
+	{ 64, "mov 0x8(%rsp),%eax", { 0x8b, 0x44, 0x24, 0x08 }, 4, INSN_SEG_SS, 0x7008 },
+	{ 64, "movzwl (%rdi),%eax", { 0x0f, 0xb7, 0x07 }, 3, INSN_SEG_DS, 0x2000 },
+	{ 64, "mov 0x7fc(%rsi),%edx", { 0x8b, 0x96, 0xfc, 0x07, 0x00, 0x00 }, 6, INSN_SEG_DS, 0xfee007fcULL },
+	{ 64, "mov %eax,0x7ee000b0", { 0x89, 0x04, 0x25, 0xb0, 0x00, 0xe0, 0x7e }, 7, INSN_SEG_DS, 0x7ee000b0 },
+	{ 64, "mov -0x10(%rbx),%eax (disp8 negative)", { 0x8b, 0x43, 0xf0 }, 3, INSN_SEG_DS, 0x7fffff0 },
+	{ 32, "mov 0x10(%ebp),%eax (wraps at 4 GiB)", { 0x8b, 0x45, 0x10 }, 3, INSN_SEG_SS, 0x8 },
+	{ 32, "mov 0x12345678,%eax", { 0xa1, 0x78, 0x56, 0x34, 0x12 }, 5, INSN_SEG_DS, 0x12345678 },
+	{ 32, "mov -4(%ebx,%ecx,8),%eax", { 0x8b, 0x44, 0xcb, 0xfc }, 4, INSN_SEG_DS, 0x8000084 },
+	{ 16, "mov (%bx,%si),%ax", { 0x8b, 0x00 }, 2, INSN_SEG_DS, 0x0000 },
+	{ 16, "mov 6(%bp),%ax", { 0x8b, 0x46, 0x06 }, 3, INSN_SEG_SS, 0xfffe },
+	{ 16, "mov %es:(%di),%al", { 0x26, 0x8a, 0x05 }, 3, INSN_SEG_ES, 0x2000 },
+	{ 16, "mov 0x1234,%ax", { 0x8b, 0x06, 0x34, 0x12 }, 4, INSN_SEG_DS, 0x1234 },
+};
+/* clang-format on */
+
+static void test_mov_offset(void **state)
+{
+	u64 regs[16] = { 0, 0x11, 0, 0x8000000, 0x7000, 0xfffffff8ULL, 0xfee00000ULL, 0x2000,
+			 0, 0, 0, 0, 0x100000, 0x30, 0, 0 };
+	struct insn_mov m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ea_vecs) / sizeof(ea_vecs[0]); i++) {
+		const struct ea_vec *e = &ea_vecs[i];
+
+		assert_int_equal(insn_decode_mov(e->bytes, e->len, e->mode, &m), 0);
+		assert_int_equal(m.len, e->len);
+		if (m.mem.seg != e->seg || insn_mov_offset(&m, regs, 0x1000 + (u64)m.len) != e->want)
+			fail_msg("%s: seg %d offset 0x%llx, want seg %d offset 0x%llx", e->asm_text,
+				 m.mem.seg, (unsigned long long)insn_mov_offset(&m, regs, 0x1000 + (u64)m.len),
+				 e->seg, (unsigned long long)e->want);
+	}
+}
+
+/* ---- splitting at region boundaries: devices/memsplit.c -------------------------------- */
+
+static void test_mem_split(void **state)
+{
+	struct mem_part p[MEM_SPLIT_MAX];
+
+	(void)state;
+	/* Inside one page: one part. */
+	assert_int_equal(mem_split(0xfee0002c, 8, p), 1);
+	assert_true(p[0].la == 0xfee0002c && p[0].off == 0 && p[0].len == 8);
+	assert_int_equal(mem_split(0x7fff8, 8, p), 1); /* ends exactly at the page end */
+	/* The end of RAM minus 4, 8 bytes: 4 in RAM, 4 above. */
+	assert_int_equal(mem_split(0x7fffffc, 8, p), 2);
+	assert_true(p[0].la == 0x7fffffc && p[0].off == 0 && p[0].len == 4);
+	assert_true(p[1].la == 0x8000000 && p[1].off == 4 && p[1].len == 4);
+	/* Odd splits. */
+	assert_int_equal(mem_split(0xfee00fff, 2, p), 2);
+	assert_true(p[0].len == 1 && p[1].len == 1 && p[1].off == 1 && p[1].la == 0xfee01000);
+	assert_int_equal(mem_split(0xffffffffffffffffULL, 4, p), 2); /* wraps */
+	assert_true(p[1].la == 0 && p[1].len == 3);
+	assert_int_equal(mem_split(0x1000, 0, p), -EINVAL);
+	assert_int_equal(mem_split(0x1000, 9, p), -EINVAL);
+}
+
+static void test_mem_region(void **state)
+{
+	const u64 ram = 0x8000000, apic = 0xfee00000;
+
+	(void)state;
+	assert_int_equal(mem_region_of(0, ram, apic), MEM_RAM);
+	assert_int_equal(mem_region_of(ram - 1, ram, apic), MEM_RAM);
+	assert_int_equal(mem_region_of(ram, ram, apic), MEM_UNASSIGNED);
+	assert_int_equal(mem_region_of(apic - 1, ram, apic), MEM_UNASSIGNED);
+	assert_int_equal(mem_region_of(apic, ram, apic), MEM_APIC);
+	assert_int_equal(mem_region_of(apic + 0xfff, ram, apic), MEM_APIC);
+	assert_int_equal(mem_region_of(apic + 0x1000, ram, apic), MEM_UNASSIGNED);
+	assert_int_equal(mem_region_of(~0ULL, ram, apic), MEM_UNASSIGNED);
+}
+
+static void test_mem_values(void **state)
+{
+	const u64 v = 0x1122334455667788ULL;
+
+	(void)state;
+	assert_int_equal(mem_part_value(v, 0, 4), 0x55667788);
+	assert_int_equal(mem_part_value(v, 4, 4), 0x11223344);
+	assert_int_equal(mem_part_value(v, 0, 8), v);
+	assert_int_equal(mem_part_value(v, 7, 1), 0x11);
+	/* A read assembled from parts: RAM low half, all-ones high half. */
+	assert_int_equal(mem_merge(mem_merge(0, 0x55667788, 0, 4), ~0ULL, 4, 4),
+			 0xffffffff55667788ULL);
+	assert_int_equal(mem_merge(0, v, 0, 8), v);
+	assert_int_equal(mem_merge(0xaaaaaaaaaaaaaaaaULL, 0x1234, 3, 1), 0xaaaaaaaa34aaaaaaULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,7 +492,9 @@ int main(void)
 		cmocka_unit_test(test_refused),		cmocka_unit_test(test_length_limit),
 		cmocka_unit_test(test_src_dst),		cmocka_unit_test(test_gwalk_paging_off),
 		cmocka_unit_test(test_gwalk_32bit),	cmocka_unit_test(test_gwalk_pae),
-		cmocka_unit_test(test_gwalk_long_mode),
+		cmocka_unit_test(test_gwalk_long_mode),	cmocka_unit_test(test_mov_offset),
+		cmocka_unit_test(test_mem_split),	cmocka_unit_test(test_mem_region),
+		cmocka_unit_test(test_mem_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

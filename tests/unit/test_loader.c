@@ -398,13 +398,13 @@ static void test_mb1_header_window(void **state)
 	assert_int_equal(last.header_off, 8180);
 	memset(im->b + 8180, 0, 12);
 	mb1_header(im, 8184, 0);
-	refused(im, -ENOENT, "no multiboot header in the first 8192 bytes");
+	refused(im, -ENOEXEC, "no multiboot header in the first 8192 bytes");
 	memset(im->b + 8184, 0, 12);
 	mb1_header(im, 8192, 0);
-	refused(im, -ENOENT, "no multiboot header");
+	refused(im, -ENOEXEC, "no multiboot header");
 	memset(im->b + 8192, 0, 12);
 	mb1_header(im, 4094, 0); /* not 4-aligned */
-	refused(im, -ENOENT, "no multiboot header");
+	refused(im, -ENOEXEC, "no multiboot header");
 	memset(im->b + 4094, 0, 12);
 	/* the kludge's 32 bytes at 8176 would cross 8192 */
 	mb1_kludge(im, 8176, 0x100000, 0x100000, 0, 0, 0x100000);
@@ -413,7 +413,7 @@ static void test_mb1_header_window(void **state)
 	im->len = 8186;
 	memset(im->b + 8176, 0, 32);
 	mb1_header(im, 8176, 0);
-	refused(im, -ENOENT, "no multiboot header");
+	refused(im, -ENOEXEC, "no multiboot header");
 	free(im);
 }
 
@@ -635,11 +635,11 @@ static void test_mb2_header_window(void **state)
 	memset(im->b + 32768 - 16, 0, 24);
 	h = mb2_begin(im, 32768); /* outside the window */
 	mb2_finish(&h);
-	refused(im, -ENOENT, "no multiboot header");
+	refused(im, -ENOEXEC, "no multiboot header");
 	memset(im->b + 32768, 0, 24);
 	h = mb2_begin(im, 0x1004); /* 4-aligned only */
 	mb2_finish(&h);
-	refused(im, -ENOENT, "no multiboot header");
+	refused(im, -ENOEXEC, "no multiboot header");
 	free(im);
 }
 
@@ -650,10 +650,10 @@ static void test_no_header(void **state)
 	struct img *im = img_new(0x4000);
 
 	(void)state;
-	refused(im, -ENOENT, "no multiboot header in the first 8192 bytes");
+	refused(im, -ENOEXEC, "no multiboot header in the first 8192 bytes");
 	im->len = 0;
-	refused(im, -ENOENT, "empty image");
-	assert_int_equal(mb_image_parse(NULL, 10, RAM, 0, 0, &last, NULL, 0), -ENOENT);
+	refused(im, -ENOEXEC, "empty image");
+	assert_int_equal(mb_image_parse(NULL, 10, RAM, 0, 0, &last, NULL, 0), -ENOEXEC);
 	free(im);
 }
 
@@ -828,9 +828,9 @@ static void test_err_buffer_bounds(void **state)
 	(void)state;
 	memset(small, 'X', sizeof(small));
 	assert_int_equal(mb_image_parse(im->b, im->len, RAM, 0, 0, &last, small, sizeof(small)),
-			 -ENOENT);
+			 -ENOEXEC);
 	assert_int_equal(strlen(small), sizeof(small) - 1);
-	assert_int_equal(mb_image_parse(im->b, im->len, RAM, 0, 0, &last, NULL, 0), -ENOENT);
+	assert_int_equal(mb_image_parse(im->b, im->len, RAM, 0, 0, &last, NULL, 0), -ENOEXEC);
 	free(im);
 }
 

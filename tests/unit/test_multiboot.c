@@ -260,8 +260,9 @@ static void test_mb2_truncation(void **state)
 {
 	static struct mb2b b;
 	static u64 map[70][3];
+	static char longs[BOOT_CMDLINE_MAX + 300];
 	struct boot_info bi;
-	char longs[700], name[100];
+	char name[100];
 
 	(void)state;
 	memset(longs, 'x', sizeof(longs) - 1);
@@ -288,6 +289,27 @@ static void test_mb2_truncation(void **state)
 	assert_int_equal(bi.mem[63].base, 63 * 0x100000ULL);
 	assert_int_equal(bi.truncated, BOOT_TRUNC_CMDLINE | BOOT_TRUNC_MEM | BOOT_TRUNC_MODS |
 					       BOOT_TRUNC_NAME);
+}
+
+/* GRUB 2 passes long command lines whole: 3000 bytes with the options that matter at the
+ * end (issue 11: everything after byte 511 was dropped) come through uncut. */
+static void test_mb2_long_cmdline_kept(void **state)
+{
+	static struct mb2b b;
+	static char line[3001];
+	struct boot_info bi;
+	const char *tail = " platform=bochs guest=k.elf";
+
+	(void)state;
+	memset(line, 'a', sizeof(line) - 1);
+	memcpy(line, "x=", 2);
+	memcpy(line + sizeof(line) - 1 - strlen(tail), tail, strlen(tail));
+	mb2_begin(&b);
+	mb2_str(&b, MB2_TAG_CMDLINE, line);
+	mb2_finish(&b);
+	assert_int_equal(parse2(&b, &bi), 0);
+	assert_string_equal(bi.cmdline, line);
+	assert_int_equal(bi.truncated, 0);
 }
 
 static void test_mb2_string_without_nul(void **state)
@@ -682,20 +704,27 @@ static void test_mb1_flags_zero_and_basic_mem(void **state)
 static void test_mb1_strings_cross_pages(void **state)
 {
 	struct boot_info bi;
-	char want[600];
+	static char want[BOOT_CMDLINE_MAX + 600];
 
 	(void)state;
 	/* A 5-character loader name whose NUL is the first byte of the next page. */
 	pstr(0x5ffb, "cross");
 	info32(MB1_OFF_FLAGS, MB1_F_LOADER | MB1_F_CMDLINE);
 	info32(MB1_OFF_LOADER, 0x5ffb);
-	/* A command line longer than cmdline[], spanning two pages: cut at 511 bytes. */
-	memset(want, 'a', sizeof(want) - 1);
-	want[0] = 'k', want[1] = ' ', want[sizeof(want) - 1] = 0;
+	/* A 3000-byte command line spanning pages: kept whole. */
+	memset(want, 'a', 3000);
+	want[0] = 'k', want[1] = ' ', want[3000] = 0;
 	pstr(0x6f00, want);
 	info32(MB1_OFF_CMDLINE, 0x6f00);
 	assert_int_equal(parse1(&bi), 0);
 	assert_string_equal(bi.loader, "cross");
+	assert_string_equal(bi.cmdline, want + 2); /* path dropped */
+	assert_int_equal(bi.truncated, 0);
+	/* One longer than cmdline[]: cut at BOOT_CMDLINE_MAX - 1 bytes, and flagged. */
+	memset(want, 'a', sizeof(want) - 1);
+	want[0] = 'k', want[1] = ' ', want[sizeof(want) - 1] = 0;
+	pstr(0x6f00, want);
+	assert_int_equal(parse1(&bi), 0);
 	assert_int_equal(strlen(bi.cmdline), sizeof(bi.cmdline) - 1 - 2); /* path dropped */
 	assert_true(bi.truncated & BOOT_TRUNC_CMDLINE);
 }
@@ -822,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_mb2_stops_at_end_tag),
 		cmocka_unit_test(test_mb2_empty_entries_skipped),
 		cmocka_unit_test(test_mb2_truncation),
+		cmocka_unit_test(test_mb2_long_cmdline_kept),
 		cmocka_unit_test(test_mb2_string_without_nul),
 		cmocka_unit_test(test_mb2_bad_total_size),
 		cmocka_unit_test(test_mb2_no_end_tag),

@@ -4,4 +4,4 @@ UNIT_TESTS += vlapic
 unit_vlapic_SRCS := tests/unit/test_vlapic.c devices/vlapic.c
 
 UNIT_TESTS += insn
-unit_insn_SRCS := tests/unit/test_insn.c devices/insn.c devices/gwalk.c
+unit_insn_SRCS := tests/unit/test_insn.c devices/insn.c devices/gwalk.c devices/memsplit.c
