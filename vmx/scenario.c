@@ -116,6 +116,9 @@ static const struct scenario scenarios[] = {
 	{ .name = "hostile_init_cycle", .group = "hostile", .kernel = "irqattack.elf",
 	  .kargs = "attack=init_cycle", .vcpus = 2, .mem = 32 * MIB, .expect = EXPECT_STOPPED,
 	  .stop_reason = EXIT_INIT },
+	{ .name = "hostile_init_broadcast", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=init_broadcast", .vcpus = 2, .mem = 32 * MIB,
+	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_INIT },
 	{ .name = "hostile_init_storm", .group = "hostile", .kernel = "irqattack.elf",
 	  .kargs = "attack=init_storm", .vcpus = 2, .mem = 32 * MIB },
 	{ .name = "hostile_sipi_storm", .group = "hostile", .kernel = "irqattack.elf",
@@ -168,6 +171,9 @@ static const struct scenario scenarios[] = {
 	  .mem = 2 * MIB, .expect = EXPECT_REFUSED },
 	{ .name = "hostile_input_apic_segment_refused", .group = "hostile",
 	  .kernel = "apic_segment.elf", .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	/* Last of the hostile group: an ordinary kernel, which must still run to its end. */
+	{ .name = "hostile_aftermath", .group = "hostile", .kernel = "pcmb1.elf",
+	  .kargs = "alpha beta=2", .vcpus = 2, .mem = 32 * MIB },
 	/* The fault-latency benchmark (make bench): never part of run=all. */
 	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },

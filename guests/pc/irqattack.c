@@ -3,6 +3,7 @@
  * attack per run, chosen by the argument `attack=NAME`:
  *
  *   init_cycle     BSP and AP write an INIT to each other at the same moment
+ *   init_broadcast BSP and AP each broadcast INIT to all but themselves at the same moment
  *   init_storm     the BSP restarts the AP with INIT-SIPI 200 times, waiting for each start
  *   sipi_storm     10000 SIPIs at a running AP, which must ignore them
  *   nmi_twice      two self-NMIs: the second must arrive after the first one's IRET
@@ -30,6 +31,7 @@
 #define ICR_ASSERT	 0x4000
 #define ICR_LEVEL	 0x8000
 #define ICR_SELF	 0x40000
+#define ICR_ALL_BUT_SELF 0xc0000
 #define DCR_DIV1	 0xb
 #define LVT_PERIODIC	 (1u << 17)
 #define VEC_NMI		 2
@@ -99,10 +101,11 @@ void ap_main(u32 index)
 	lapic_enable();
 	ap_id = lapic_id();
 	__atomic_fetch_add(&ap_starts, 1, __ATOMIC_RELEASE);
-	if (go == 1) { /* init_cycle: INIT the BSP as it INITs us */
-		while (go != 2)
+	if (go == 1) { /* init_cycle, init_broadcast: INIT the BSP as it INITs us */
+		while (go < 2)
 			cpu_pause();
-		lapic_send_ipi(bsp_id, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+		lapic_send_ipi(go == 3 ? 0 : bsp_id,
+			       (go == 3 ? ICR_ALL_BUT_SELF : 0) | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
 	}
 	/* Spin with interrupts off (NMIs still arrive), counting. */
 	for (;;) {
@@ -114,8 +117,8 @@ void ap_main(u32 index)
 static void start_ap(void)
 {
 	ap_next_index = 0;
-	lapic_send_ipi(0, 0xc0000 | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
-	lapic_send_ipi(0, 0xc0000 | ICR_STARTUP | (AP_TRAMP_BASE >> 12));
+	lapic_send_ipi(0, ICR_ALL_BUT_SELF | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+	lapic_send_ipi(0, ICR_ALL_BUT_SELF | ICR_STARTUP | (AP_TRAMP_BASE >> 12));
 }
 
 static bool bring_up_ap(void)
@@ -130,18 +133,31 @@ static bool bring_up_ap(void)
 	return true;
 }
 
-static void attack_init_cycle(void)
+/* Both CPUs send INIT at once: to each other, or (broadcast) to all but themselves. */
+static void init_each_other(bool broadcast)
 {
 	go = 1;
 	if (!bring_up_ap())
 		return;
-	pr("init_cycle: AP up, both CPUs now INIT each other\n");
-	go = 2;
-	lapic_send_ipi(ap_id, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+	pr("%s: AP up, both CPUs now INIT each other\n", broadcast ? "init_broadcast" :
+	   "init_cycle");
+	go = broadcast ? 3 : 2;
+	lapic_send_ipi(broadcast ? 0 : ap_id, (broadcast ? ICR_ALL_BUT_SELF : 0) | ICR_INIT |
+						      ICR_ASSERT | ICR_LEVEL);
 	/* A BSP that receives INIT restarts; if we get here and past the wait, it did not. */
 	for (u64 i = 0; i < SPIN_LIMIT; i++)
 		cpu_pause();
 	fail("the BSP ran on after an INIT");
+}
+
+static void attack_init_cycle(void)
+{
+	init_each_other(false);
+}
+
+static void attack_init_broadcast(void)
+{
+	init_each_other(true);
 }
 
 static void attack_init_storm(void)
@@ -299,7 +315,8 @@ static const struct {
 	const char *name;
 	void (*run)(void);
 } attacks[] = {
-	{"init_cycle", attack_init_cycle},   {"init_storm", attack_init_storm},
+	{"init_cycle", attack_init_cycle},   {"init_broadcast", attack_init_broadcast},
+	{"init_storm", attack_init_storm},
 	{"sipi_storm", attack_sipi_storm},   {"nmi_twice", attack_nmi_twice},
 	{"nmi_then_ipi", attack_nmi_then_ipi}, {"nmi_storm", attack_nmi_storm},
 	{"timer_storm", attack_timer_storm}, {"timer_cli", attack_timer_cli},
