@@ -104,8 +104,8 @@ void ap_main(u32 index)
 	if (go == 1) { /* init_cycle, init_broadcast: INIT the BSP as it INITs us */
 		while (go < 2)
 			cpu_pause();
-		lapic_send_ipi(go == 3 ? 0 : bsp_id,
-			       (go == 3 ? ICR_ALL_BUT_SELF : 0) | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+		lapic_send_ipi(go == 3 ? 0 : bsp_id, (go == 3 ? ICR_ALL_BUT_SELF : 0) | ICR_INIT |
+							     ICR_ASSERT | ICR_LEVEL);
 	}
 	/* Spin with interrupts off (NMIs still arrive), counting. */
 	for (;;) {
@@ -139,11 +139,11 @@ static void init_each_other(bool broadcast)
 	go = 1;
 	if (!bring_up_ap())
 		return;
-	pr("%s: AP up, both CPUs now INIT each other\n", broadcast ? "init_broadcast" :
-	   "init_cycle");
+	pr("%s: AP up, both CPUs now INIT each other\n",
+	   broadcast ? "init_broadcast" : "init_cycle");
 	go = broadcast ? 3 : 2;
-	lapic_send_ipi(broadcast ? 0 : ap_id, (broadcast ? ICR_ALL_BUT_SELF : 0) | ICR_INIT |
-						      ICR_ASSERT | ICR_LEVEL);
+	lapic_send_ipi(broadcast ? 0 : ap_id,
+		       (broadcast ? ICR_ALL_BUT_SELF : 0) | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
 	/* A BSP that receives INIT restarts; if we get here and past the wait, it did not. */
 	for (u64 i = 0; i < SPIN_LIMIT; i++)
 		cpu_pause();
@@ -315,12 +315,12 @@ static const struct {
 	const char *name;
 	void (*run)(void);
 } attacks[] = {
-	{"init_cycle", attack_init_cycle},   {"init_broadcast", attack_init_broadcast},
-	{"init_storm", attack_init_storm},
-	{"sipi_storm", attack_sipi_storm},   {"nmi_twice", attack_nmi_twice},
-	{"nmi_then_ipi", attack_nmi_then_ipi}, {"nmi_storm", attack_nmi_storm},
-	{"timer_storm", attack_timer_storm}, {"timer_cli", attack_timer_cli},
-	{"smi_storm", attack_smi_storm},     {"pit_storm", attack_pit_storm},
+	{"init_cycle", attack_init_cycle}, {"init_broadcast", attack_init_broadcast},
+	{"init_storm", attack_init_storm}, {"sipi_storm", attack_sipi_storm},
+	{"nmi_twice", attack_nmi_twice},   {"nmi_then_ipi", attack_nmi_then_ipi},
+	{"nmi_storm", attack_nmi_storm},   {"timer_storm", attack_timer_storm},
+	{"timer_cli", attack_timer_cli},   {"smi_storm", attack_smi_storm},
+	{"pit_storm", attack_pit_storm},
 };
 
 /* The value of "attack=" among the space-separated arguments, or NULL. */

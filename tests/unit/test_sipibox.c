@@ -146,7 +146,8 @@ static void *ap(void *arg)
 		}
 		round = r->payload; /* plain: ordered after the sender's write by the box's lock */
 		if ((round % STRAY) != (u32)v)
-			race_fail(r, "the AP started at a vector that is not its round's (round %llu)",
+			race_fail(r,
+				  "the AP started at a vector that is not its round's (round %llu)",
 				  round);
 		r->restarts++;
 		/* RELEASE: the sender that sees this start may write the next payload. */
@@ -207,7 +208,8 @@ static void *sprayer(void *arg)
 			continue;
 		for (int i = 0; i < 3; i++, r->strays++)
 			if (sipibox_post_sipi(&r->box, STRAY))
-				race_fail(r, "a running AP kept a SIPI (after %llu strays)", r->strays);
+				race_fail(r, "a running AP kept a SIPI (after %llu strays)",
+					  r->strays);
 		/* RELEASE: hand the turn back. */
 		__atomic_store_n(&r->spray, 0, __ATOMIC_RELEASE);
 	}
