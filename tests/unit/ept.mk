@@ -21,7 +21,8 @@ $(B)/unit/tsan_ept_race: tests/unit/test_ept_race.c $(EPT_TEST_DEPS)
 # bounded time in `make test`, `make fuzz` longer (EPT_FUZZ_SECONDS).
 EPT_FUZZ_SECONDS ?= $(FUZZ_SECONDS)
 EXTRA_UNIT_BINS += $(B)/unit/fuzz_ept
-EPT_FUZZ_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -Iinclude -I.
+EPT_FUZZ_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -Iinclude -I. \
+	-fno-sanitize-recover=all
 # Only ept/ and the target carry coverage instrumentation: the model's page-by-page loops
 # would otherwise dominate the run time and flood the fuzzer with meaningless features.
 $(B)/unit/fuzz_ept: tests/unit/fuzz_ept.c $(EPT_TEST_DEPS)
