@@ -38,8 +38,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 /* ---- stubs for boot/options.c ------------------------------------------------------------ */
 
-static const char *const scenario_names[] = {"demo", "selftest", "pcmb1", "hostile_x", "all",
-					     "none", NULL};
+static const char *const scenario_names[] = {"demo", "selftest", "pcmb1", "hostile_x",
+					     "all",  "none",	 NULL};
 
 const char *const *scenario_name_list(void);
 const char *const *scenario_name_list(void)
@@ -128,7 +128,11 @@ static int parse_generic(const char *line, struct dsts *d)
 
 static void check_generic(const char *line)
 {
-	struct dsts d = {.str = malloc(5), .any = malloc(17), .list = malloc(13), .anylist = malloc(9)}, e;
+	struct dsts d = {.str = malloc(5),
+			 .any = malloc(17),
+			 .list = malloc(13),
+			 .anylist = malloc(9)},
+		    e;
 	int r = parse_generic(line, &d), n = messages;
 	u8 flag;
 
@@ -143,7 +147,8 @@ static void check_generic(const char *line)
 	memcpy(&flag, &d.flag, 1);
 	CHECK(flag <= 1);
 	/* Again, into fresh buffers: the same result. */
-	e = (struct dsts){.str = malloc(5), .any = malloc(17), .list = malloc(13), .anylist = malloc(9)};
+	e = (struct dsts){
+		.str = malloc(5), .any = malloc(17), .list = malloc(13), .anylist = malloc(9)};
 	CHECK(parse_generic(line, &e) == r);
 	CHECK(!strcmp(d.str, e.str) && !strcmp(d.any, e.any) && !strcmp(d.list, e.list));
 	CHECK(!strcmp(d.anylist, e.anylist) && d.num == e.num && d.size == e.size);

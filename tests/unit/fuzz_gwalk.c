@@ -189,7 +189,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		va = (u64)((s64)(va << 16) >> 16); /* mostly canonical */
 	data += 18;
 	size -= 18;
-	if ((c.cr4 & GW_CR4_PAE) && (sel2 & 4) && size >= 32) { /* PAE with the CPU's cached PDPTEs */
+	if ((c.cr4 & GW_CR4_PAE) && (sel2 & 4) &&
+	    size >= 32) { /* PAE with the CPU's cached PDPTEs */
 		memcpy(pdptr, data, 32);
 		c.pdptr = pdptr;
 		data += 32;
@@ -207,9 +208,9 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	}
 	CHECK(pa == rpa);
 	CHECK((pa & 0xfff) == (va & 0xfff));
-	max_pa = !(c.cr0 & GW_CR0_PG)				    ? 1ULL << 32
+	max_pa = !(c.cr0 & GW_CR0_PG)				  ? 1ULL << 32
 		 : (c.efer & GW_EFER_LMA) || (c.cr4 & GW_CR4_PAE) ? 1ULL << 52
-								    : 1ULL << 40;
+								  : 1ULL << 40;
 	CHECK(pa < max_pa);
 	/* Another address in the same page: the same frame. */
 	CHECK(walk(&m, &c, va ^ ((sel2 * 0x9e37ULL) & 0xfff), &pa2) == 0);

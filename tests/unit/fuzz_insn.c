@@ -10,9 +10,9 @@
  * refusal from len - 1, and the bytes after it do not matter); size 1/2/4/8 (8 only in 64-bit
  * mode); register -1 (an immediate, only for writes) or 0-15 (8-15 only in 64-bit mode);
  * AH-BH only as byte registers 0-3; register width 1/2/4/8 and, for movzx, at least as
- * wide as the access; the immediate fits the access size; the mode is echoed. insn_mov_src gives a value
- * of the access size; insn_mov_dst changes only the register's bits the access may change
- * (a 32-bit destination in 64-bit mode zero-extends), and loads exactly the value read.
+ * wide as the access; the immediate fits the access size; the mode is echoed. insn_mov_src gives a
+ * value of the access size; insn_mov_dst changes only the register's bits the access may change (a
+ * 32-bit destination in 64-bit mode zero-extends), and loads exactly the value read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,9 +38,9 @@ static u64 mask(int bytes)
 
 static bool same(const struct insn_mov *a, const struct insn_mov *b)
 {
-	return a->len == b->len && a->write == b->write && a->size == b->size &&
-	       a->reg == b->reg && a->high8 == b->high8 && a->reg_size == b->reg_size &&
-	       a->zero_ext == b->zero_ext && a->imm == b->imm && a->mode == b->mode;
+	return a->len == b->len && a->write == b->write && a->size == b->size && a->reg == b->reg &&
+	       a->high8 == b->high8 && a->reg_size == b->reg_size && a->zero_ext == b->zero_ext &&
+	       a->imm == b->imm && a->mode == b->mode;
 }
 
 static int decode_copy(const u8 *b, int n, int mode, struct insn_mov *out)

@@ -62,8 +62,7 @@ static bool overlaps(u64 a0, u64 a1, u64 b0, u64 b1)
 	return a0 < b1 && b0 < a1;
 }
 
-static void check_accepted(const struct mb_image *m, u64 n, u64 ram, u64 rlo,
-			   u64 rhi)
+static void check_accepted(const struct mb_image *m, u64 n, u64 ram, u64 rlo, u64 rhi)
 {
 	u64 lowest = ~0ULL, highest = 0;
 	bool entry_in = false;

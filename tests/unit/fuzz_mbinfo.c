@@ -162,8 +162,7 @@ static void check_parsed(int version, const struct mb_guest_desc *g, const u8 *b
 	if (version == 2) {
 		r = mb2_parse(buf + (info - base), info, bi);
 		CHECK(r == 0);
-		check_str(bi->cmdline, sizeof(bi->cmdline), cmd, bi->truncated,
-			  BOOT_TRUNC_CMDLINE);
+		check_str(bi->cmdline, sizeof(bi->cmdline), cmd, bi->truncated, BOOT_TRUNC_CMDLINE);
 	} else {
 		char want[sizeof(bi->cmdline)];
 

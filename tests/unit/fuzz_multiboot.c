@@ -103,8 +103,7 @@ static void fuzz_mb2(const u8 *data, size_t size, struct boot_info *a, struct bo
 	free(info);
 }
 
-static void fuzz_mb1(u8 sel, const u8 *data, size_t size, struct boot_info *a,
-		     struct boot_info *b)
+static void fuzz_mb1(u8 sel, const u8 *data, size_t size, struct boot_info *a, struct boot_info *b)
 {
 	u8 fixed[MB1_INFO_SIZE] = {0};
 	int r;

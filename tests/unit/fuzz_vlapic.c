@@ -38,7 +38,6 @@
 		}                                                                                  \
 	} while (0)
 
-
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 static u32 page[1024] __attribute__((aligned(4096)));
@@ -195,7 +194,8 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 			do_write(&l, off & 0x3f0, val, o[0] & 1, now);
 			break;
 		case 2:
-			do_write(&l, off | (o[0] >> 4), val, false, now); /* misaligned / out of page */
+			do_write(&l, off | (o[0] >> 4), val, false,
+				 now); /* misaligned / out of page */
 			break;
 		case 3:
 			do_read(&l, (off & 0x3f0) | (o[0] >> 4), now);
