@@ -48,13 +48,15 @@ static void problem(struct parser *p, const char *fmt, ...)
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-/* Copy at most SHOW_MAX bytes of s[0..len) into dst (SHOW_MAX + 4 bytes), marking a cut. */
+/* Copy at most SHOW_MAX bytes of s[0..len) into dst (SHOW_MAX + 4 bytes), marking a cut.
+ * Control characters (a quoted line break, say) show as '?': a report stays one line. */
 static void shorten(char *dst, const char *s, size_t len)
 {
 	bool cut = len > SHOW_MAX;
 	size_t n = cut ? SHOW_MAX : len;
 
-	memcpy(dst, s, n);
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
 	if (cut)
 		memcpy(dst + n, "...", 3), n += 3;
 	dst[n] = '\0';

@@ -15,7 +15,7 @@ import eptvisor as ev
 UNIT_DIR = Path(os.environ.get("EPTVISOR_UNIT_DIR") or ev.BUILD / "unit")
 # A unit test that needs more than 2 minutes is a problem in itself (the suite has ~8 min).
 UNIT_TIMEOUT = float(os.environ.get("EPTVISOR_UNIT_TIMEOUT", "120")) * ev.timeout_scale()
-FUZZ_SECONDS = int(os.environ.get("EPTVISOR_FUZZ_SECONDS", "20"))
+FUZZ_SECONDS = int(os.environ.get("EPTVISOR_FUZZ_SECONDS", "10"))
 CORPUS_SRC = ev.REPO / "tests" / "unit" / "corpus"
 
 

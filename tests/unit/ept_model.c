@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ept/ept.h"
 #include "ept/iter.h"
@@ -31,6 +32,7 @@ struct mpage {
 struct mlog {
 	struct ept_dirty_log log;
 	u32 *clr_seq; /* per page: step at which its bit was last cleared */
+	u64 clr_hi;   /* clr_seq[0, clr_hi) may have been written */
 	bool on;
 };
 
@@ -53,6 +55,9 @@ struct model {
 	bool trace;	 /* EPT_MODEL_TRACE set: print every operation */
 	gfn_t watch;	 /* EPT_MODEL_WATCH=gfn: print that page after every step */
 	u32 seq;	 /* the current step */
+	u64 nmapped;	 /* pages with level != 0, kept up to date by set_leaf and unmap_pages */
+	u16 *blk_mapped; /* the same per 2 MiB block, so that scans skip empty blocks */
+	u8 *blk_dirty;	 /* 2 MiB blocks whose page records were written (fuzzer: to reset) */
 	u64 released;	 /* data frames collapse by copy should have handed back */
 	hfn_t fake_next; /* where the host env's next fake data run starts */
 	char op[200];
@@ -99,10 +104,23 @@ static gfn_t lstart(const struct model *m, gfn_t g)
 	return ALIGN_DOWN(g, lp(m->pg[g].level));
 }
 
+/* Page accounting for set_leaf and unmap_pages: d = +1 (now mapped) or -1. */
+static void count_mapped(struct model *m, gfn_t g, int d)
+{
+	m->nmapped += d;
+	m->blk_mapped[g / P2M] += d;
+}
+
+/* g, or the start of the next 2 MiB block when g's block has no mapped page. */
+static gfn_t skip_empty(const struct model *m, gfn_t g)
+{
+	return g >= MODEL_PAGES || m->blk_mapped[g / P2M] ? g : ALIGN_DOWN(g, P2M) + P2M;
+}
+
 /* The first leaf with a page in [g, e): its start and level. */
 static bool find_leaf(const struct model *m, gfn_t g, gfn_t e, gfn_t *st, int *lv)
 {
-	for (; g < e; g++) {
+	for (g = skip_empty(m, g); g < e; g = skip_empty(m, g + 1)) {
 		if (mapped(m, g)) {
 			*lv = m->pg[g].level;
 			*st = lstart(m, g);
@@ -115,16 +133,37 @@ static bool find_leaf(const struct model *m, gfn_t g, gfn_t e, gfn_t *st, int *l
 #define for_each_mleaf(m, g, st, lv, s, e)                                                         \
 	for (gfn_t g = (s); find_leaf(m, g, e, &st, &lv); g = st + lp(lv))
 
+/* Page records outside the blocks marked here are only ever read (see model_free). */
+static void dirty(struct model *m, gfn_t g)
+{
+	m->blk_dirty[g / P2M] = 1;
+}
+
 static void touch(struct model *m, gfn_t s, u64 n)
 {
-	for (gfn_t g = s; g < s + n; g++)
+	for (gfn_t g = s; g < s + n; g++) {
+		dirty(m, g);
 		m->pg[g].t_seq = m->seq;
+	}
+}
+
+/* Whether page g is mapped, without reading its record when its block is empty or full
+ * (a read of an untouched page of the mappings costs a page fault). */
+static bool mapped_fast(const struct model *m, gfn_t g)
+{
+	u16 c = m->blk_mapped[g / P2M];
+
+	return c == P2M || (c && mapped(m, g));
 }
 
 static void set_leaf(struct model *m, gfn_t st, int lv, hfn_t hfn, u64 bits)
 {
-	for (u64 i = 0; i < lp(lv); i++)
+	for (u64 i = 0; i < lp(lv); i++) {
+		if (!mapped_fast(m, st + i))
+			count_mapped(m, st + i, 1);
+		dirty(m, st + i);
 		m->pg[st + i] = (struct mpage){hfn + i, bits, (u8)lv, m->pg[st + i].w_seq, m->seq};
+	}
 }
 
 static void leaf_bits(struct model *m, gfn_t st, int lv, u64 clear, u64 set)
@@ -136,6 +175,9 @@ static void leaf_bits(struct model *m, gfn_t st, int lv, u64 clear, u64 set)
 static void unmap_pages(struct model *m, gfn_t s, u64 n)
 {
 	for (gfn_t g = s; g < s + n; g++) {
+		if (mapped(m, g))
+			count_mapped(m, g, -1);
+		dirty(m, g);
 		m->pg[g].level = 0;
 		m->pg[g].bits = 0;
 		m->pg[g].hfn = 0;
@@ -197,16 +239,25 @@ static void split_range(struct model *m, gfn_t s, gfn_t e, int target, bool remo
  * that every translation stayed what it was. */
 static void adopt_levels(struct model *m, gfn_t s, gfn_t e)
 {
-	for (gfn_t g = s; g < e; g++) {
+	/* Blocks the model has nothing in are skipped: whatever the EPT maps there shows up
+	 * in check_all's page count. One lookup per EPT leaf; its pages are checked from it. */
+	for (gfn_t g = skip_empty(m, s); g < e; g = skip_empty(m, g + 1)) {
 		int lv = 0;
 		u64 leaf = ept_lookup(&m->ept, g, &lv);
+		gfn_t end;
 
 		CHECK(m, mapped(m, g) == ept_leaf(leaf, lv), "gfn %#llx", (unsigned long long)g);
 		if (!mapped(m, g))
 			continue;
-		CHECK(m, hw_frame(leaf, lv, g) == m->pg[g].hfn, "gfn %#llx", (unsigned long long)g);
-		CHECK(m, lv <= m->pg[g].level, "gfn %#llx grew", (unsigned long long)g);
-		m->pg[g].level = lv;
+		end = MIN(ALIGN_DOWN(g, lp(lv)) + lp(lv), e);
+		for (; g < end; g++) {
+			CHECK(m, mapped(m, g), "gfn %#llx", (unsigned long long)g);
+			CHECK(m, hw_frame(leaf, lv, g) == m->pg[g].hfn, "gfn %#llx",
+			      (unsigned long long)g);
+			CHECK(m, lv <= m->pg[g].level, "gfn %#llx grew", (unsigned long long)g);
+			m->pg[g].level = lv;
+		}
+		g--; /* the loop steps to the page after the leaf */
 	}
 }
 
@@ -237,7 +288,7 @@ static void check_leaf(struct model *m, const struct ept_iter *it)
 
 static void check_all(struct model *m)
 {
-	u64 leaves[EPT_MAX_LEAF_LEVEL + 1] = {0}, pages = 0, model_pages = 0;
+	u64 leaves[EPT_MAX_LEAF_LEVEL + 1] = {0}, pages = 0;
 	struct ept_iter it;
 
 	for_each_ept_entry(it, &m->ept, 0, EPT_GFN_LIMIT, 1)
@@ -249,10 +300,17 @@ static void check_all(struct model *m)
 		m->n_leaves++;
 		pages += lp(it.level);
 	}
-	for (gfn_t g = 0; g < MODEL_PAGES; g++)
-		model_pages += mapped(m, g);
-	CHECK(m, pages == model_pages, "EPT maps %llu pages, model %llu", (unsigned long long)pages,
-	      (unsigned long long)model_pages);
+	/* With the per-leaf comparison above, equal counts mean the model maps nothing else. */
+	CHECK(m, pages == m->nmapped, "EPT maps %llu pages, model %llu", (unsigned long long)pages,
+	      (unsigned long long)m->nmapped);
+	if (!m->fuzz) { /* the count itself, page by page (too slow for the fuzzer) */
+		u64 model_pages = 0;
+
+		for (gfn_t g = 0; g < MODEL_PAGES; g++)
+			model_pages += mapped(m, g);
+		CHECK(m, model_pages == m->nmapped, "model maps %llu pages, counted %llu",
+		      (unsigned long long)model_pages, (unsigned long long)m->nmapped);
+	}
 	for (int l = 1; l <= EPT_MAX_LEAF_LEVEL; l++)
 		CHECK(m, m->ept.stats.leaves[l] == leaves[l], "stats.leaves[%d] %llu, counted %llu",
 		      l, (unsigned long long)m->ept.stats.leaves[l], (unsigned long long)leaves[l]);
@@ -341,10 +399,25 @@ static void count(struct model *m, int r)
 
 static bool any_mapped(const struct model *m, gfn_t s, u64 n)
 {
-	for (gfn_t g = s; g < s + n; g++)
-		if (mapped(m, g))
+	for (gfn_t g = skip_empty(m, s); g < s + n; g = skip_empty(m, g + 1))
+		if (mapped_fast(m, g))
 			return true;
 	return false;
+}
+
+/* Every page of [s, s + n) mapped; whole 2 MiB blocks are judged by their count. */
+static bool all_mapped(const struct model *m, gfn_t s, u64 n)
+{
+	for (gfn_t g = s; g < s + n;) {
+		if (IS_ALIGNED(g, P2M) && g + P2M <= s + n) {
+			if (m->blk_mapped[g / P2M] != P2M)
+				return false;
+			g += P2M;
+		} else if (!mapped(m, g++)) {
+			return false;
+		}
+	}
+	return true;
 }
 
 static void op_map(struct model *m)
@@ -443,9 +516,8 @@ static int collapse_block(struct model *m, gfn_t g, int lv, enum ept_collapse_mo
 		unmap_pages(m, g, n);
 		return 0;
 	}
-	for (gfn_t c = g; c < g + n; c++)
-		if (!mapped(m, c))
-			return -ENOENT;
+	if (!all_mapped(m, g, n))
+		return -ENOENT;
 	for (gfn_t c = g; c < g + n; c += cs) {
 		const struct mpage *p = &m->pg[c];
 
@@ -753,6 +825,7 @@ static void op_log_enable(struct model *m)
 		return;
 	}
 	l->on = true;
+	l->clr_hi = MAX(l->clr_hi, n);
 	for (gfn_t p = g; p < g + n; p++)
 		l->clr_seq[p - g] = m->seq;
 	if (mode != EPT_DIRTY_DBIT)
@@ -860,13 +933,100 @@ static void op_log_get_clear(struct model *m)
 	cleared(m, l, m->out);
 }
 
+/* ---- per-page arrays ---------------------------------------------------------------------------
+ * The model's page arrays are tens of MiB, of which an input touches a few pages: anonymous
+ * mappings cost only the pages touched (calloc'ed under ASan, every input faulted, poisoned
+ * and quarantined all of it: the fuzzer ran at a few inputs per second). A PROT_NONE page
+ * right after each array stands in for ASan's redzone (the bitmaps the EPT fills end on a
+ * page boundary, so a write past one faults at once).
+ */
+#define BITMAP_BYTES (MODEL_PAGES / 8) /* a bitmap over the guest: a whole number of pages */
+
+static u64 big_len(u64 bytes)
+{
+	return ALIGN_UP(bytes, PAGE_SIZE) + PAGE_SIZE;
+}
+
+static void *big_alloc(u64 bytes)
+{
+	u8 *p = mmap(NULL, big_len(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		     0);
+
+	if (p == MAP_FAILED || mprotect(p + ALIGN_UP(bytes, PAGE_SIZE), PAGE_SIZE, PROT_NONE))
+		model_fail("mmap of %llu bytes failed", (unsigned long long)bytes);
+	return p;
+}
+
+static void big_free(void *p, u64 bytes)
+{
+	munmap(p, big_len(bytes));
+}
+
+/*
+ * The fuzzer runs thousands of models one after the other: it keeps one set of arrays and
+ * zeroes only what an input wrote, so their pages stay resident (no fault per page touched).
+ */
+static struct model_arrays {
+	struct mpage *pg;
+	u32 *clr_seq[2];
+	u8 *young[2];
+	u64 *bitmap[6]; /* out, out2, the logs' bitmaps, the trackers' young bitmaps */
+} spare;
+
+static void arrays_get(struct model_arrays *a, bool fuzz)
+{
+	if (fuzz && spare.pg) {
+		*a = spare;
+		spare.pg = NULL;
+		return;
+	}
+	a->pg = big_alloc(MODEL_PAGES * sizeof(*a->pg));
+	for (int i = 0; i < 2; i++) {
+		a->clr_seq[i] = big_alloc(MODEL_PAGES * sizeof(u32));
+		a->young[i] = big_alloc(MODEL_PAGES);
+	}
+	for (int i = 0; i < 6; i++)
+		a->bitmap[i] = big_alloc(BITMAP_BYTES);
+}
+
+/* Zero what m wrote and keep the arrays for the next fuzzer input, or unmap them. */
+static void arrays_put(struct model *m)
+{
+	struct model_arrays a = {m->pg,
+				 {m->log[0].clr_seq, m->log[1].clr_seq},
+				 {m->trk[0].young, m->trk[1].young},
+				 {m->out, m->out2, m->log[0].log.bitmap, m->log[1].log.bitmap,
+				  m->trk[0].t.young, m->trk[1].t.young}};
+
+	if (!m->fuzz || spare.pg) {
+		big_free(a.pg, MODEL_PAGES * sizeof(*a.pg));
+		for (int i = 0; i < 2; i++) {
+			big_free(a.clr_seq[i], MODEL_PAGES * sizeof(u32));
+			big_free(a.young[i], MODEL_PAGES);
+		}
+		for (int i = 0; i < 6; i++)
+			big_free(a.bitmap[i], BITMAP_BYTES);
+		return;
+	}
+	for (u64 b = 0; b < MODEL_PAGES / P2M; b++)
+		if (m->blk_dirty[b])
+			memset(&a.pg[b * P2M], 0, P2M * sizeof(*a.pg));
+	for (int i = 0; i < 2; i++) {
+		memset(a.clr_seq[i], 0, m->log[i].clr_hi * sizeof(u32));
+		memset(a.young[i], 0, m->trk[i].t.npages);
+	}
+	for (int i = 0; i < 6; i++)
+		memset(a.bitmap[i], 0, BITMAP_BYTES);
+	spare = a;
+}
+
 /* ---- the executor
  * ---------------------------------------------------------------------------------- */
 
 struct model *model_new(model_rand_fn rnd, void *ctx, bool fuzz)
 {
 	struct model *m = calloc(1, sizeof(*m));
-	u64 words = (MODEL_PAGES + 63) / 64;
+	struct model_arrays a;
 
 	host_env_reset();
 	host_env_fake_data(true);
@@ -875,24 +1035,28 @@ struct model *model_new(model_rand_fn rnd, void *ctx, bool fuzz)
 	m->fuzz = fuzz;
 	m->trace = getenv("EPT_MODEL_TRACE") != NULL;
 	m->watch = getenv("EPT_MODEL_WATCH") ? strtoull(getenv("EPT_MODEL_WATCH"), NULL, 0) : ~0ULL;
-	m->pg = calloc(MODEL_PAGES, sizeof(*m->pg));
-	m->out = calloc(words, 8);
-	m->out2 = calloc(words, 8);
+	arrays_get(&a, fuzz);
+	m->pg = a.pg;
+	m->blk_mapped = calloc(MODEL_PAGES / P2M, sizeof(u16));
+	m->blk_dirty = calloc(MODEL_PAGES / P2M, 1);
+	m->out = a.bitmap[0];
+	m->out2 = a.bitmap[1];
 	m->released = host_env_data_released();
 	for (int i = 0; i < 2; i++) {
-		m->log[i].log.bitmap = calloc(words, 8);
-		m->log[i].clr_seq = calloc(MODEL_PAGES, sizeof(u32));
+		m->log[i].log.bitmap = a.bitmap[2 + i];
+		m->log[i].clr_seq = a.clr_seq[i];
 	}
 	if (ept_init(&m->ept))
 		model_fail("ept_init failed");
 	for (int i = 0; i < 2; i++) {
 		struct mtrk *t = &m->trk[i];
-		gfn_t g = i ? R(m, MODEL_PAGES) : 0;
+		/* Tracker 0 covers the guest; in the fuzzer (where a scan of all of it, page by
+		 * page in the model, would cost milliseconds) it starts at either 1G boundary. */
+		gfn_t g = i ? R(m, MODEL_PAGES) : fuzz ? R(m, 2) * P1G : 0;
+		u64 n = i || fuzz ? pick_len(m, g) : MODEL_PAGES;
 
-		t->t = (struct ept_tracker){.gfn = g,
-					    .npages = i ? pick_len(m, g) : MODEL_PAGES,
-					    .young = calloc(words, 8)};
-		t->young = calloc(MODEL_PAGES, 1);
+		t->t = (struct ept_tracker){.gfn = g, .npages = n, .young = a.bitmap[4 + i]};
+		t->young = a.young[i];
 		if (ept_tracker_add(&m->ept, &t->t))
 			model_fail("ept_tracker_add failed");
 	}
@@ -962,15 +1126,9 @@ void model_free(struct model *m)
 	ept_destroy(&m->ept);
 	if (host_env_tables_live() != 0)
 		model_fail("%ld table pages leaked", host_env_tables_live());
-	for (int i = 0; i < 2; i++) {
-		free(m->log[i].log.bitmap);
-		free(m->log[i].clr_seq);
-		free(m->trk[i].t.young);
-		free(m->trk[i].young);
-	}
-	free(m->pg);
-	free(m->out);
-	free(m->out2);
+	arrays_put(m);
+	free(m->blk_mapped);
+	free(m->blk_dirty);
 	free(m);
 	host_env_reset();
 }

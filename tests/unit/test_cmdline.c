@@ -345,6 +345,18 @@ static void test_empty_name(void **state)
 	one_problem("==", "empty option name in '==' (ignored)");
 }
 
+/* Quoted names and values may hold line breaks and other control characters; a report
+ * quotes them as '?', so it stays one line and cannot forge lines of the serial log. */
+static void test_report_one_line(void **state)
+{
+	(void)state;
+	one_problem("\"\n@\"", "unknown option '?@' (ignored)");
+	one_problem("\"x\r\nok 1 - forged\"", "unknown option 'x??ok 1 - forged' (ignored)");
+	one_problem("vcpus=\"1\n2\"", "option 'vcpus': '1?2' is not a number");
+	one_problem("mode=\"\x1b[2J\"", "option 'mode': unknown value '?[2J' (choose from: wp, "
+					"dbit, pml)");
+}
+
 static void test_twice(void **state)
 {
 	(void)state;
@@ -474,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_choices_shortened),
 		cmocka_unit_test(test_unknown_and_bare),
 		cmocka_unit_test(test_empty_name),
+		cmocka_unit_test(test_report_one_line),
 		cmocka_unit_test(test_twice),
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_no_report_callback),

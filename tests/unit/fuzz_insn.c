@@ -1,0 +1,120 @@
+/*
+ * libFuzzer target: the MOV decoder for APIC-access exits (devices/insn.c).
+ *
+ * Input: one byte choosing the mode (16/32/64, or an invalid one) and how many bytes are
+ * "available" (all, or fewer, as at the end of a fetched page), then the instruction bytes.
+ *
+ * Checked for every input: the decoder never reads past the bytes it is given (they are an
+ * exact-size heap copy) and is deterministic. For a decoded MOV: 1 <= len <= 15 and len <=
+ * the bytes available; the length is exact (the same result from exactly len bytes, a
+ * refusal from len - 1, and the bytes after it do not matter); size 1/2/4/8 (8 only in 64-bit
+ * mode); register -1 (an immediate, only for writes) or 0-15 (8-15 only in 64-bit mode);
+ * AH-BH only as byte registers 0-3; register width 1/2/4/8 and, for movzx, at least as
+ * wide as the access; the immediate fits the access size; the mode is echoed. insn_mov_src gives a
+ * value of the access size; insn_mov_dst changes only the register's bits the access may change (a
+ * 32-bit destination in 64-bit mode zero-extends), and loads exactly the value read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices/insn.h"
+#include "errno.h"
+
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "fuzz_insn: check failed: %s (line %d)\n", #c, __LINE__);  \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
+
+static u64 mask(int bytes)
+{
+	return bytes == 8 ? ~0ULL : (1ULL << (8 * bytes)) - 1;
+}
+
+static bool same(const struct insn_mov *a, const struct insn_mov *b)
+{
+	return a->len == b->len && a->write == b->write && a->size == b->size && a->reg == b->reg &&
+	       a->high8 == b->high8 && a->reg_size == b->reg_size && a->zero_ext == b->zero_ext &&
+	       a->imm == b->imm && a->mode == b->mode;
+}
+
+static int decode_copy(const u8 *b, int n, int mode, struct insn_mov *out)
+{
+	u8 *c = malloc(n ? n : 1);
+	int r;
+
+	memcpy(c, b, n);
+	r = insn_decode_mov(c, n, mode, out);
+	free(c);
+	return r;
+}
+
+static void check_mov(const struct insn_mov *m, int mode, int n, u64 salt)
+{
+	u64 src, dst, old = salt * 0x9e3779b97f4a7c15ULL, val = ~salt;
+
+	CHECK(m->len >= 1 && m->len <= INSN_MAX_LEN && m->len <= n);
+	CHECK(m->mode == mode);
+	CHECK(m->size == 1 || m->size == 2 || m->size == 4 || (m->size == 8 && mode == 64));
+	CHECK(m->reg >= -1 && m->reg <= 15 && (m->reg < 8 || mode == 64));
+	CHECK(m->reg_size == 1 || m->reg_size == 2 || m->reg_size == 4 || m->reg_size == 8);
+	if (m->reg < 0)
+		CHECK(m->write && !m->zero_ext && (m->imm & ~mask(m->size)) == 0);
+	if (m->high8)
+		CHECK(m->reg >= 0 && m->reg <= 3 && m->size == 1 && m->reg_size == 1);
+	if (m->zero_ext) /* 0F B7 with a 16-bit operand size is a plain 16-bit load */
+		CHECK(!m->write && m->reg_size >= m->size && m->size <= 2);
+	else
+		CHECK(m->reg_size == m->size);
+	src = insn_mov_src(m, old);
+	CHECK((src & ~mask(m->size)) == 0);
+	if (m->write || m->reg < 0)
+		return;
+	dst = insn_mov_dst(m, old, val);
+	if (m->high8) {
+		CHECK(dst == ((old & ~0xff00ULL) | ((val & 0xff) << 8)));
+	} else if (m->reg_size == 8 || (m->reg_size == 4 && mode == 64)) {
+		CHECK(dst == (val & mask(m->size)));
+	} else {
+		CHECK((dst & ~mask(m->reg_size)) == (old & ~mask(m->reg_size)));
+		CHECK((dst & mask(m->reg_size)) == (val & mask(m->size)));
+	}
+}
+
+int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
+{
+	static const int modes[] = {16, 32, 64, 64, 0};
+	struct insn_mov a, b;
+	const u8 *code = data + 1;
+	int mode, n, r;
+	u8 *more;
+
+	if (size < 1 || size > 64)
+		return 0;
+	mode = modes[data[0] % 5];
+	n = (int)size - 1;
+	if (data[0] & 0x80)
+		n = (data[0] >> 3) % (n + 1); /* fewer bytes available than given */
+	r = decode_copy(code, n, mode, &a);
+	CHECK(r == 0 || r == -EINVAL);
+	CHECK(decode_copy(code, n, mode, &b) == r);
+	if (r)
+		return 0;
+	CHECK(mode != 0 && same(&a, &b));
+	check_mov(&a, mode, n, size);
+	/* Exactly len bytes decode the same; one fewer is refused. */
+	CHECK(decode_copy(code, a.len, mode, &b) == 0 && same(&a, &b));
+	CHECK(decode_copy(code, a.len - 1, mode, &b) == -EINVAL);
+	/* What follows the instruction does not change it. */
+	more = malloc(a.len + 1);
+	memcpy(more, code, a.len);
+	more[a.len] = (u8)(code[a.len < n ? a.len : 0] ^ 0x5a);
+	CHECK(insn_decode_mov(more, a.len + 1, mode, &b) == 0 && same(&a, &b));
+	free(more);
+	return 0;
+}
