@@ -83,14 +83,17 @@ static inline bool sipibox_take_init(struct sipibox *b)
 	return taken;
 }
 
-/* Owner, while waiting: the vector of a kept SIPI (leaving wait-for-SIPI), or -1. The lock
- * also makes visible what the SIPI's sender wrote before posting (the AP's trampoline). */
+/* Owner, while waiting: the vector of a kept SIPI (leaving wait-for-SIPI), or -1. An INIT
+ * still pending comes first (-1: take it, then look again): the owner's lock-free peek may
+ * have missed an INIT posted just before this SIPI, and a CPU that starts on the SIPI and
+ * is reset by the older INIT afterwards would end up waiting. The lock also makes visible
+ * what the SIPI's sender wrote before posting (the AP's trampoline). */
 static inline int sipibox_take_sipi(struct sipibox *b)
 {
 	int vector;
 
 	spin_lock(&b->lock);
-	vector = b->waiting ? b->vector : -1;
+	vector = b->waiting && !b->init_pending ? b->vector : -1;
 	if (vector >= 0) {
 		b->waiting = false;
 		b->vector = -1;

@@ -75,6 +75,23 @@ static void test_sipi_right_after_init(void **state)
 	assert_int_equal(sipibox_take_sipi(&b), -1);
 }
 
+/* A waiting owner whose peek missed an INIT posted before a SIPI: the INIT comes first,
+ * so the SIPI starts the reset CPU and the INIT does not stop it afterwards. */
+static void test_init_before_sipi_taken_first(void **state)
+{
+	struct sipibox b;
+
+	(void)state;
+	sipibox_init(&b, true);
+	sipibox_post_init(&b);
+	assert_true(sipibox_post_sipi(&b, 5));
+	assert_int_equal(sipibox_take_sipi(&b), -1);
+	assert_true(sipibox_take_init(&b));
+	assert_int_equal(sipibox_take_sipi(&b), 5);
+	assert_false(sipibox_init_pending(&b));
+	assert_false(sipibox_post_sipi(&b, 6));
+}
+
 /* Several INITs before the owner looks are one reset; a waiting owner stays waiting. */
 static void test_inits_coalesce(void **state)
 {
@@ -241,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_running_cpu_ignores_sipi),
 		cmocka_unit_test(test_waiting_cpu_takes_one_sipi),
 		cmocka_unit_test(test_sipi_right_after_init),
+		cmocka_unit_test(test_init_before_sipi_taken_first),
 		cmocka_unit_test(test_inits_coalesce),
 		cmocka_unit_test(test_race_init_sipi),
 	};
