@@ -40,7 +40,33 @@ static bool same(const struct insn_mov *a, const struct insn_mov *b)
 {
 	return a->len == b->len && a->write == b->write && a->size == b->size && a->reg == b->reg &&
 	       a->high8 == b->high8 && a->reg_size == b->reg_size && a->zero_ext == b->zero_ext &&
-	       a->imm == b->imm && a->mode == b->mode;
+	       a->imm == b->imm && a->mode == b->mode && !memcmp(&a->mem, &b->mem, sizeof(a->mem));
+}
+
+/* The memory operand: registers in range (RIP-relative and r8-r15 only in 64-bit mode, RSP
+ * never an index), a real scale and address size, and an offset within the address size
+ * that follows the registers it names. */
+static void check_mem(const struct insn_mov *m, int mode, u64 salt)
+{
+	const struct insn_mem *a = &m->mem;
+	u64 gpr[16], off, moved;
+
+	CHECK(a->base >= -1 && (a->base <= 15 || (a->base == INSN_RIP && mode == 64)));
+	CHECK(a->base < 8 || a->base == INSN_RIP || mode == 64);
+	CHECK(a->index >= -1 && a->index <= 15 && a->index != 4 && (a->index < 8 || mode == 64));
+	CHECK(a->scale == 1 || a->scale == 2 || a->scale == 4 || a->scale == 8);
+	CHECK(a->adsize == 2 || a->adsize == 4 || (a->adsize == 8 && mode == 64));
+	CHECK(a->seg >= INSN_SEG_ES && a->seg <= INSN_SEG_GS);
+	for (int i = 0; i < 16; i++)
+		gpr[i] = (salt + (u64)i) * 0x9e3779b97f4a7c15ULL;
+	off = insn_mov_offset(m, gpr, salt);
+	CHECK((off & ~mask(a->adsize)) == 0);
+	if (a->base < 0 || a->base == INSN_RIP)
+		return;
+	/* One more in the base register moves the operand by one (modulo the address size). */
+	gpr[a->base]++;
+	moved = insn_mov_offset(m, gpr, salt);
+	CHECK(moved == ((off + 1 + (a->index == a->base ? (u64)a->scale : 0)) & mask(a->adsize)));
 }
 
 static int decode_copy(const u8 *b, int n, int mode, struct insn_mov *out)
@@ -107,6 +133,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		return 0;
 	CHECK(mode != 0 && same(&a, &b));
 	check_mov(&a, mode, n, size);
+	check_mem(&a, mode, size);
 	/* Exactly len bytes decode the same; one fewer is refused. */
 	CHECK(decode_copy(code, a.len, mode, &b) == 0 && same(&a, &b));
 	CHECK(decode_copy(code, a.len - 1, mode, &b) == -EINVAL);
