@@ -36,7 +36,7 @@ EXTRA_UNIT_BINS += $(FUZZ_BINS)
 
 .SECONDEXPANSION:
 $(FUZZ_BINS): $(B)/unit/fuzz_%: tests/unit/fuzz_%.c $$(fuzz_$$*_SRCS) tests/unit/fuzz.mk \
-		$(wildcard include/*.h devices/*.h loader/*.h boot/*.h)
+		tests/unit/fuzz.h $(wildcard include/*.h devices/*.h loader/*.h boot/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(fuzz_$*_SRCS) -o $@

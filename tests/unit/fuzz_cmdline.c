@@ -20,21 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/fuzz.h"
 #include "boot/cmdline.h"
 #include "boot/options.h"
 #include "drivers/console.h"
 #include "errno.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "fuzz_cmdline: check failed: %s (line %d)\n", #c,          \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 /* ---- stubs for boot/options.c ------------------------------------------------------------ */
 

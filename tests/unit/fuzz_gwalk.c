@@ -19,17 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/fuzz.h"
 #include "devices/gwalk.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "fuzz_gwalk: check failed: %s (line %d)\n", #c, __LINE__); \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 struct mem {
 	const u8 *words; /* nwords little-endian u64 */

@@ -18,18 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/fuzz.h"
 #include "devices/insn.h"
 #include "errno.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "fuzz_insn: check failed: %s (line %d)\n", #c, __LINE__);  \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 static u64 mask(int bytes)
 {

@@ -18,24 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/fuzz.h"
 #include "boot/bootinfo.h"
 #include "boot/multiboot.h"
 #include "errno.h"
 #include "loader/mbinfo.h"
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "fuzz_mbinfo: check failed: %s (line %d)\n", #c,           \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
 #define MAX_MODS 24
 #define STR_MAX	 600
-
-int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 struct in {
 	const u8 *p;

@@ -19,23 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/fuzz.h"
 #include "boot/bootinfo.h"
 #include "boot/multiboot.h"
 #include "errno.h"
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "fuzz_multiboot: check failed: %s (line %d)\n", #c,        \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
 #define INFO_PA	  0x10000ULL
 #define MAX_PAGES 8
-
-int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 static u8 *pages[MAX_PAGES];
 static int npages;

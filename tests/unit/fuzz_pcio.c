@@ -26,17 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/unit/fuzz.h"
 #include "devices/pcio.h"
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "fuzz_pcio: check failed: %s (line %d)\n", #c, __LINE__);  \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 static u64 now;
 static u64 unknown_seen;
