@@ -1,6 +1,6 @@
 /*
  * The IDT: exceptions print their vector and exit with EXIT_EXCEPTION_BASE + vector, unless a
- * kernel installed a handler for one (an NMI, say); the few
+ * kernel installed a handler for one (exc_set, or irq_set for an NMI, say); the few
  * interrupt vectors the kernels use call the function installed with irq_set(); any other
  * vector (none is wired to a stub) exits with EXIT_UNEXPECTED_IRQ.
  */
@@ -16,6 +16,7 @@ struct gate {
 
 static struct gate idt[256] __attribute__((aligned(16)));
 static irq_fn handlers[256];
+static exc_fn exc_handlers[32];
 
 static void set_gate(int vec, u64 addr)
 {
@@ -52,10 +53,19 @@ void irq_set(u8 vector, irq_fn fn)
 	handlers[vector] = fn;
 }
 
-/* Called by isr_common with interrupts off. */
-void trap_dispatch(u64 vector, u64 error)
+/* Route exception VECTOR (0-31) to FN, which may move the saved RIP. */
+void exc_set(u8 vector, exc_fn fn)
 {
-	(void)error;
+	exc_handlers[vector & 31] = fn;
+}
+
+/* Called by isr_common with interrupts off; rip points at the saved RIP. */
+void trap_dispatch(u64 vector, u64 error, u64 *rip)
+{
+	if (vector < 32 && exc_handlers[vector]) {
+		exc_handlers[vector](vector, error, rip);
+		return;
+	}
 	if (vector < 32 && !handlers[vector]) {
 		pr("EXCEPTION: vector %u\n", (unsigned)vector);
 		pc_exit(EXIT_EXCEPTION_BASE + (u32)vector);

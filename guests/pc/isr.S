@@ -1,6 +1,6 @@
 /*
  * Interrupt and exception stubs: each pushes a zero error code where the CPU pushes none, then
- * its vector, saves the caller-saved registers and calls trap_dispatch(vector, error).
+ * its vector, saves the caller-saved registers and calls trap_dispatch(vector, error, &RIP).
  * isr_stubs[v] is the stub of vector v for the vectors idt.c installs (0 = none).
  */
 	.code64
@@ -37,6 +37,7 @@ isr_common:
 	pushq %r11
 	movq 72(%rsp), %rdi
 	movq 80(%rsp), %rsi
+	leaq 88(%rsp), %rdx		/* the saved RIP: an exception handler may move it */
 	cld
 	call trap_dispatch
 	popq %r11

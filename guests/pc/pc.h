@@ -127,9 +127,12 @@ void lapic_send_ipi(u32 dest, u32 lo);
 
 /* ---- idt.c ---- */
 typedef void (*irq_fn)(void);
+typedef void (*exc_fn)(u64 vector, u64 error, u64 *rip);
 void idt_init(void);
 void idt_load(void);
 void irq_set(u8 vector, irq_fn fn);
+/* An exception handler; *rip is where the CPU returns (the faulting instruction, mostly). */
+void exc_set(u8 vector, exc_fn fn);
 
 /* ---- mbinfo.c: multiboot 1 and 2 information ---- */
 #define MB1_BOOT_MAGIC 0x2badb002u
@@ -165,6 +168,6 @@ extern char ap_tramp_start[], ap_tramp_end[];
 extern u64 isr_stubs[];
 void ap_main(u32 index);
 void pc_main(u32 magic, u32 info);
-void trap_dispatch(u64 vector, u64 error);
+void trap_dispatch(u64 vector, u64 error, u64 *rip);
 
 #endif

@@ -119,8 +119,7 @@ u64 resume_rip;		       /* 0: an exception now is unexpected */
 static volatile u64 fault_vec; /* NO_FAULT, or the vector the probed instruction raised */
 static volatile u64 fault_err;
 
-void regleak_trap(u64 vector, u64 error, u64 *rip);
-void regleak_trap(u64 vector, u64 error, u64 *rip)
+static void regleak_trap(u64 vector, u64 error, u64 *rip)
 {
 	if (!resume_rip) {
 		pr("EXCEPTION: vector %u at 0x%llx\n", (unsigned)vector, (unsigned long long)*rip);
@@ -146,28 +145,14 @@ void regleak_trap(u64 vector, u64 error, u64 *rip)
 		fault_vec;                                                                         \
 	})
 
-extern const u64 regleak_stubs[32];
 extern char regleak_ap_start[], regleak_ap_end[];
 
-static struct {
-	u16 off_lo, sel, type, off_mid;
-	u32 off_hi, zero;
-} __attribute__((packed)) idt[32] __attribute__((aligned(16)));
-
+/* The shared IDT (idt.c), every exception to regleak_trap. */
 static void idt_setup(void)
 {
-	struct {
-		u16 limit;
-		u64 base;
-	} __attribute__((packed)) ptr = {sizeof(idt) - 1, (u64)idt};
-
-	for (int v = 0; v < 32; v++) {
-		u64 a = regleak_stubs[v];
-
-		idt[v].off_lo = (u16)a, idt[v].sel = 0x18, idt[v].type = 0x8e00;
-		idt[v].off_mid = (u16)(a >> 16), idt[v].off_hi = (u32)(a >> 32);
-	}
-	__asm__ volatile("lidt %0" ::"m"(ptr));
+	idt_init();
+	for (u8 v = 0; v < 32; v++)
+		exc_set(v, regleak_trap);
 }
 
 static const char *vec_name(u64 v)
