@@ -189,40 +189,37 @@ static void attack_sipi_storm(void)
 		pr("sipi_storm: the running AP ignored 10000 SIPIs\n");
 }
 
+/* Send an NMI (to dest, or with the shorthand in icr) and wait until *count reaches want;
+ * false (and a failure naming what) if it never does. */
+static bool nmi_and_wait(u32 dest, u32 icr, volatile u32 *count, u32 want, const char *what)
+{
+	lapic_send_ipi(dest, icr | ICR_NMI);
+	if (wait_for(count, want))
+		return true;
+	fail(what);
+	return false;
+}
+
 static void attack_nmi_twice(void)
 {
-	lapic_send_ipi(0, ICR_SELF | ICR_NMI);
-	if (!wait_for(&bsp_nmis, 1)) {
-		fail("the first self-NMI did not arrive");
-		return;
-	}
-	lapic_send_ipi(0, ICR_SELF | ICR_NMI);
-	if (!wait_for(&bsp_nmis, 2)) {
-		fail("the second self-NMI did not arrive after the first one's IRET");
-		return;
-	}
-	pr("nmi_twice: 2 self-NMIs delivered\n");
+	if (nmi_and_wait(0, ICR_SELF, &bsp_nmis, 1, "the first self-NMI did not arrive") &&
+	    nmi_and_wait(0, ICR_SELF, &bsp_nmis, 2,
+			 "the second self-NMI did not arrive after the first one's IRET"))
+		pr("nmi_twice: 2 self-NMIs delivered\n");
 }
 
 static void attack_nmi_then_ipi(void)
 {
 	if (!bring_up_ap())
 		return;
-	lapic_send_ipi(ap_id, ICR_NMI);
-	if (!wait_for(&ap_nmis, 1)) {
-		fail("the AP did not take the first NMI");
+	if (!nmi_and_wait(ap_id, 0, &ap_nmis, 1, "the AP did not take the first NMI"))
 		return;
-	}
 	/* The AP spins with IF=0 after its IRET: the fixed IPI stays pending in its IRR, but
 	 * the ICR write itself must complete (lapic_send_ipi returns). */
 	lapic_send_ipi(ap_id, ICR_FIXED | VEC_IPI);
 	pr("nmi_then_ipi: fixed IPI sent to the AP spinning with IF=0\n");
-	lapic_send_ipi(ap_id, ICR_NMI);
-	if (!wait_for(&ap_nmis, 2)) {
-		fail("the AP did not take a second NMI after its IRET");
-		return;
-	}
-	pr("nmi_then_ipi: the AP took 2 NMIs\n");
+	if (nmi_and_wait(ap_id, 0, &ap_nmis, 2, "the AP did not take a second NMI after its IRET"))
+		pr("nmi_then_ipi: the AP took 2 NMIs\n");
 }
 
 static void attack_nmi_storm(void)
