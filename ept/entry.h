@@ -8,7 +8,7 @@
  * HW = EPT_HOST_WRITABLE: the backing frame may be written (else a write fault is real).
  * MW = EPT_MMU_WRITABLE: nothing in the hypervisor needs this mapping read-only right now.
  * A present leaf with W = 0 and both bits set was write-protected only for dirty logging,
- * so a write fault on it may be fixed without the MMU lock (DESIGN.md, "EPT entries").
+ * so a write fault on it may be fixed without the MMU lock (docs/design.md, "Memory").
  * FZ = EPT_FROZEN: see below.
  * Non-leaf entries: RWX set, frame = the child table. Leaves: WB, ignore-PAT.
  */

@@ -1,6 +1,6 @@
 /*
  * The EPT MMU: one VM's extended page tables and every operation on them. Pure C (see
- * DESIGN.md, "ept/ is pure C"): the machine is reached only through ept/env.h.
+ * docs/design.md, "pure C below the machine"): the machine is reached only through ept/env.h.
  *
  * Every operation is a loop over one iterator (ept/iter.h) and every entry change goes through
  * one function (ept_iter_set, ept/internal.h). Structural changes take ept->lock; the fault
@@ -36,7 +36,7 @@ struct ept_stats {
 
 struct ept {
 	hpa_t root;	 /* the PML4 */
-	spinlock_t lock; /* serialises structural changes (DESIGN.md, "Concurrency") */
+	spinlock_t lock; /* serialises structural changes (docs/design.md, "Concurrency") */
 	bool force_slow; /* knob: ept_handle_fault() skips the lockless fast path */
 	struct ept_stats stats;
 	u32 walk_epoch; /* grace periods for lockless walkers (ept/core.c) */

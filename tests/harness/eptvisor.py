@@ -1,6 +1,6 @@
 """eptvisor test rig: build ISOs, boot them on an emulator, read what the kernel printed.
 
-Stdlib only. Every run is judged by the kernel's serial log (the protocol in DESIGN.md),
+Stdlib only. Every run is judged by the kernel's serial log (the protocol in docs/design.md),
 never by the emulator's exit status: Bochs exits 1 after the Shutdown port, QEMU exits 99
 after isa-debug-exit.
 
@@ -50,7 +50,7 @@ BANNER_RE = re.compile(r"^eptvisor: booting")
 SHUTDOWN_LINE = "eptvisor: shutdown"
 SUMMARY_RE = re.compile(r"^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?\s*$")
 TAP_RE = re.compile(r"^(ok|not ok)\s+(\d+)\s*(?:-\s*)?(.*?)(?:\s+#\s*(.*?))?\s*$")
-# Lines of bochs.log that explain a failed VMX instruction or an EPT fault (PLATFORM.md).
+# Lines of bochs.log that explain a failed VMX instruction or an EPT fault (docs/design.md, "Platforms").
 BOCHS_VMX_RE = re.compile(r"VMFAIL:|VMENTER FAIL:|VMXON:|EPT violation|VMABORT|>>PANIC<<|"
                           r"exception with no resolution")
 
@@ -575,7 +575,7 @@ class Platform:
 
 
 class Bochs(Platform):
-    """Bochs 2.7 with VMX+EPT (cpu model tigerlake), headless, as PLATFORM.md says."""
+    """Bochs 2.7 with VMX+EPT (cpu model tigerlake), headless, as docs/design.md says."""
     name = "bochs"
     has_vmx = True
 
