@@ -102,8 +102,11 @@ void vm_sync_vcpus(struct vm *vm)
 
 void vcpu_kick_until(struct vcpu *v, bool (*done)(struct vcpu *v, u64 arg), u64 arg)
 {
-	/* Kick again now and then: an NMI that lands between the vCPU's in_guest store and
-	 * its VM entry is taken by the host and does not make the guest exit. */
+	/* Every done() used here is true once v's CPU is out of guest mode, which a kick forces
+	 * (NMI exiting; with virtual NMIs the guest cannot block it): the wait never depends on
+	 * v making progress in the hypervisor, which is what keeps two CPUs that wait on each
+	 * other from deadlocking. Kick again now and then: an NMI that lands between the vCPU's
+	 * in_guest store and its VM entry is taken by the host and does not make the guest exit. */
 	for (u64 spins = 1; !done(v, arg); spins++) {
 		cpu_relax();
 		if (spins % KICK_RETRY_SPINS == 0) {

@@ -65,7 +65,8 @@ void vcpu_run(struct vcpu *v);
 
 /* Make the vCPU's CPU exit guest mode soon (an NMI; harmless if it already left). */
 void vcpu_kick(struct vcpu *v);
-/* Wait until done(v, arg), kicking v again now and then (a kick can be lost, see ept_env.c). */
+/* Wait until done(v, arg), kicking v again now and then (a kick can be lost, see ept_env.c).
+ * done() must hold whenever v is out of guest mode: never wait for v's own progress. */
 void vcpu_kick_until(struct vcpu *v, bool (*done)(struct vcpu *v, u64 arg), u64 arg);
 /* vmx/ept_env.c: mark the vCPU in guest mode and INVEPT if a flush was requested. */
 void vcpu_flush_before_entry(struct vcpu *v);
