@@ -1,8 +1,8 @@
 /*
  * The hypercall ABI between eptvisor and its guests (shared by vmx/ and guests/).
- * VMCALL with the number in RAX and arguments in RDI, RSI, RDX, R10; the result comes back in
- * RAX, negative values are -errno codes (include/errno.h). Every argument is validated: guest
- * buffers must lie inside the VM's memslots, lengths are bounded.
+ * VMCALL with the number in RAX and up to three arguments in RDI, RSI, RDX; the result comes
+ * back in RAX, negative values are -errno codes (include/errno.h). Every argument is
+ * validated: guest buffers must lie inside the VM's memslots, lengths are bounded.
  */
 #ifndef EPTVISOR_HYPERCALL_H
 #define EPTVISOR_HYPERCALL_H

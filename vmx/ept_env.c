@@ -21,6 +21,8 @@
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
 void *ept_env_va(hpa_t hpa) { return phys_to_virt(hpa); }
+/* The walker slot: this CPU's own (ept/core.c takes it modulo EPT_MAX_CPUS). */
+unsigned ept_env_cpu(void) { return this_cpu_id(); }
 hpa_t ept_env_alloc_table(void) { return alloc_zeroed_frame(); }
 void ept_env_free_table(hpa_t hpa) { frame_free(&frames, hpa_to_hfn(hpa)); }
 

@@ -102,7 +102,7 @@ static bool handle_hlt(struct vcpu *v)
 		return pc_handle_hlt(v);
 	if (!(vmcs_read(GUEST_RFLAGS) & RFLAGS_IF))
 		return stop_with_dump(v, EXIT_HLT, "HLT with interrupts disabled: it can never wake");
-	/* No virtual interrupt sources yet: a halt with IF=1 simply resumes. */
+	/* Scenario guests have no interrupt sources: a halt with IF=1 simply resumes. */
 	vcpu_skip_instruction();
 	return true;
 }

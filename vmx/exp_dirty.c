@@ -59,11 +59,8 @@ static void harvest_round(struct harvest *h)
 {
 	s64 n;
 
-	/* PML: make every vCPU exit so its buffer is drained into the log first. */
-	if (h->log.mode == EPT_DIRTY_PML)
-		vm_sync_vcpus(h->vm);
 	h->vm->test_skip_flush = h->skip_flush;
-	n = ept_dirty_log_get_and_clear(&h->vm->ept, &h->log, h->out);
+	n = vm_dirty_log_harvest(h->vm, &h->log, h->out);
 	h->vm->test_skip_flush = false;
 	for (u64 p = 0; p < GT_DIRTY_PAGES; p++)
 		if (h->out[p / 64] & BIT(p % 64))
@@ -79,14 +76,6 @@ static u64 mismatched_pages(struct harvest *h)
 	for (u64 p = 0; p < GT_DIRTY_PAGES; p++)
 		bad += memcmp(h->shadow + p * PAGE_SIZE, region_page(h->vm, p), PAGE_SIZE) != 0;
 	return bad;
-}
-
-void wait_vcpus_done(struct vm *vm)
-{
-	for (int i = 0; i < vm->nvcpus; i++)
-		/* ACQUIRE: the vCPU's last guest writes are visible once we see it stopped. */
-		while (__atomic_load_n(&vm->vcpus[i]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
-			cpu_relax();
 }
 
 static void report(struct harvest *h, u64 bad, u64 writes)

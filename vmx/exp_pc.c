@@ -48,7 +48,7 @@ static void dirty_mode(struct vm *vm, enum ept_dirty_mode mode, u64 *bm, u64 *ou
 	/* Harvest until one whole pass (a write in each of the buffer's 1024 pages) was seen. */
 	for (r = 0; !err && r < MAX_ROUNDS && dirty < want && guest_running(vm); r++) {
 		udelay(ROUND_US);
-		dirty += ept_dirty_log_get_and_clear(&vm->ept, &log, out);
+		dirty += vm_dirty_log_harvest(vm, &log, out);
 	}
 	if (!err)
 		ept_dirty_log_disable(&vm->ept, &log);

@@ -69,7 +69,7 @@ static void log_rounds(struct vm *vm, struct guest_ctrl *ctrl)
 		 "enabling write-protect logging split both 2M leaves eagerly (error %d)", err);
 	for (int r = 0; !err && r < HARVEST_ROUNDS; r++) {
 		wait_guest_pass(vm, ctrl);
-		dirty += ept_dirty_log_get_and_clear(&vm->ept, &log, out);
+		dirty += vm_dirty_log_harvest(vm, &log, out);
 	}
 	vm_check(vm, dirty > 0, "the guest kept writing while split (%lu dirty pages)", dirty);
 	if (!err)

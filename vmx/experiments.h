@@ -28,6 +28,5 @@ int pc_mission_setup(struct vm *vm, const struct scenario *sc);
 void pc_mission_host(struct vm *vm, const struct scenario *sc);
 
 /* Wait until every vCPU of vm has left its run loop (exited or stopped). */
-void wait_vcpus_done(struct vm *vm);
 
 #endif

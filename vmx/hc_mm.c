@@ -184,9 +184,7 @@ static s64 dirty_harvest(struct vm *vm, const struct hc_dirty *d)
 	out = kzalloc(bitmap_bytes(log->npages));
 	if (!out)
 		return -ENOMEM;
-	if (log->mode == EPT_DIRTY_PML)
-		vm_sync_vcpus(vm); /* drain the other vCPUs' PML buffers into the log */
-	n = ept_dirty_log_get_and_clear(&vm->ept, log, out);
+	n = vm_dirty_log_harvest(vm, log, out);
 	if (put_bitmap(vm, d->bitmap_gpa, out, log->npages))
 		n = -EFAULT; /* the bits are gone: the guest asked for them at a bad address */
 	kfree(out, bitmap_bytes(log->npages));

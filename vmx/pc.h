@@ -108,7 +108,7 @@ bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual);
  * prints a line saying further ones are only counted. */
 #define PC_LOG_LIMIT 16
 bool pc_log_ok(struct vm *vm, u64 *count, const char *what);
-/* Queue a hardware exception for the next entry. */
+/* Move past the instruction that exited (ending an STI/MOV-SS shadow). */
 void pc_skip_instruction(struct vcpu *v);
 u64 pc_hw_cr0(u64 guest_cr0);
 u64 pc_cr4_allowed(const struct vcpu *v);
@@ -118,6 +118,7 @@ int pc_msr_bitmap_init(void);
 void pc_msr_reset_hw(void);
 extern hpa_t vmx_msr_bitmap_pa;
 
+/* Queue a hardware exception for the next entry. */
 void pc_inject_exception(struct vcpu *v, int vector, bool has_error, u32 error);
 
 #endif

@@ -1,7 +1,8 @@
 /*
- * vCPU creation, VMCS set-up and the run loop. Guests start directly in 64-bit mode on page
- * tables the scenario built in guest memory: CS is a 64-bit code segment, the IDT is empty
- * (limit 0), so any guest exception becomes a triple fault, which the hypervisor reports.
+ * vCPU creation, VMCS set-up and the run loop. Scenario guests start directly in 64-bit mode
+ * on page tables the scenario built in guest memory: CS is a 64-bit code segment, the IDT is
+ * empty (limit 0), so any guest exception becomes a triple fault, which the hypervisor
+ * reports. PC guests start as a multiboot loader or a SIPI leaves a CPU (vmx/pcvm.c).
  */
 #include "arch/cpu.h"
 #include "arch/gdt.h"

@@ -309,3 +309,20 @@ static bool vcpu_out_of_guest(struct vcpu *v, u64 unused)
 	return !__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE) ||
 	       __atomic_load_n(&v->state, __ATOMIC_ACQUIRE) != VCPU_RUNNING;
 }
+
+s64 vm_dirty_log_harvest(struct vm *vm, struct ept_dirty_log *log, u64 *out)
+{
+	/* PML: entries still in a vCPU's buffer are in no log yet; every vCPU drains its
+	 * buffer before it clears in_guest, so one sync round makes them all visible. */
+	if (log->mode == EPT_DIRTY_PML)
+		vm_sync_vcpus(vm);
+	return ept_dirty_log_get_and_clear(&vm->ept, log, out);
+}
+
+void wait_vcpus_done(struct vm *vm)
+{
+	for (int i = 0; i < vm->nvcpus; i++)
+		/* ACQUIRE: the vCPU's last guest writes are visible once we see it stopped. */
+		while (__atomic_load_n(&vm->vcpus[i]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
+			cpu_relax();
+}

@@ -100,6 +100,11 @@ int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len);
 /* Make every vCPU of vm in guest mode on another CPU exit once (it INVEPTs, drains its
  * PML buffer) and wait for each: the shootdown of ept_env_flush, without a local INVEPT. */
 void vm_sync_vcpus(struct vm *vm);
+/* One dirty-log harvest (ept_dirty_log_get_and_clear into out) that misses nothing: in PML
+ * mode every vCPU first drains its buffer into the log. The count, or -errno. */
+s64 vm_dirty_log_harvest(struct vm *vm, struct ept_dirty_log *log, u64 *out);
+/* Wait until every vCPU of vm has stopped running (vcpu_run returned on its CPU). */
+void wait_vcpus_done(struct vm *vm);
 
 /* Move gfn's backing to a fresh frame while the guest runs (ept_migrate_page); the memslot
  * learns the new frame through ept_env_free_data. 0 or -errno. */
