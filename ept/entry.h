@@ -51,16 +51,22 @@
 /* Host frames an entry can name: 52-bit host-physical addresses. */
 #define EPT_HFN_LIMIT (1ULL << (52 - PAGE_SHIFT))
 
+/* log2 of the 4 KiB pages mapped by one entry of `level` (0, 9, 18, 27). */
+static inline unsigned ept_level_order(int level)
+{
+	return EPT_LEVEL_BITS * (level - 1);
+}
+
 /* 4 KiB pages mapped by one entry of `level`. */
 static inline u64 ept_level_pages(int level)
 {
-	return 1ULL << (EPT_LEVEL_BITS * (level - 1));
+	return 1ULL << ept_level_order(level);
 }
 
 /* Index of gfn's entry in its level-`level` table. */
 static inline unsigned ept_index(gfn_t gfn, int level)
 {
-	return (gfn >> (EPT_LEVEL_BITS * (level - 1))) & (EPT_ENTRIES - 1);
+	return (gfn >> ept_level_order(level)) & (EPT_ENTRIES - 1);
 }
 
 static inline bool ept_present(u64 e)

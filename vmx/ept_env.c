@@ -27,7 +27,7 @@ hpa_t ept_env_alloc_table(void) { return alloc_zeroed_frame(); }
 void ept_env_free_table(hpa_t hpa) { frame_free(&frames, hpa_to_hfn(hpa)); }
 
 /* Data frames for collapse by copy: runs from the frame allocator, reached by the direct map. */
-hfn_t ept_env_alloc_data(int level) { return frame_alloc_run(&frames, 9 * (level - 1)); }
+hfn_t ept_env_alloc_data(int level) { return frame_alloc_run(&frames, ept_level_order(level)); }
 void *ept_env_data_va(hfn_t hfn) { return phys_to_virt(hfn_to_hpa(hfn)); }
 
 /* The EPT moved gfn.. (a level-sized block) off the frames hfn..: free them and record the
@@ -36,7 +36,7 @@ void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
 {
 	struct vm *vm = container_of(ept, struct vm, ept);
 	struct memslot *s = vm_find_slot(vm, gfn);
-	u64 pages = 1ULL << (9 * (level - 1));
+	u64 pages = ept_level_pages(level);
 
 	for (u64 i = 0; i < pages; i++) {
 		int l = 0;

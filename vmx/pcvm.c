@@ -32,7 +32,6 @@
 #define AR_CODE16 0x009b  /* real mode: execute/read accessed, byte granular */
 #define AR_DATA16 0x0093
 #define AR_TSS32_BUSY 0x008b
-#define AR_UNUSABLE BIT(16)
 
 /* One frame every PC VM's EPT maps at 0xfee00000: the CPU recognises the APIC page by this
  * host address (VMCS APIC-access address) and never lets the guest touch its contents. */

@@ -21,7 +21,6 @@
 #define AR_CODE64 0xa09b  /* present, S, execute/read accessed, L, G */
 #define AR_DATA 0xc093    /* present, S, read/write accessed, D/B, G */
 #define AR_TSS64_BUSY 0x8b
-#define AR_UNUSABLE BIT(16)
 
 extern char vmx_exit[];
 

@@ -83,6 +83,8 @@ bool vcpu_budget_rearm(struct vcpu *v);
 void vcpu_skip_instruction(void);
 /* vmx/hypercall.c */
 void vcpu_hypercall(struct vcpu *v);
+/* Access rights of a segment register that holds nothing (VMCS segment AR bit 16). */
+#define AR_UNUSABLE BIT(16)
 /* Write one guest segment register (selector, base, limit, access rights) of the current
  * VMCS; and reset RFLAGS, DR7, interruptibility, activity, SYSENTER and event injection. */
 void vcpu_set_segment(enum vmcs_field sel, u16 value, u64 base, u32 limit, u32 ar);

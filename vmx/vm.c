@@ -221,7 +221,7 @@ static int guest_chunk(struct vm *vm, gpa_t gpa, void *buf, u64 n, bool write)
 		token = ept_walk_begin(&vm->ept);
 		e = ept_lookup(&vm->ept, gpa_to_gfn(gpa), &level);
 		if (e && (!write || (e & EPT_MMU_WRITABLE))) {
-			u64 in_leaf = gpa & ((PAGE_SIZE << (9 * (level - 1))) - 1);
+			u64 in_leaf = gpa & ((PAGE_SIZE << ept_level_order(level)) - 1);
 			u8 *hva = phys_to_virt(hfn_to_hpa(ept_hfn(e)) + in_leaf);
 
 			if (write)
