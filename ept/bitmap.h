@@ -5,6 +5,7 @@
 #ifndef EPTVISOR_EPT_BITMAP_H
 #define EPTVISOR_EPT_BITMAP_H
 
+#include "bitops.h"
 #include "types.h"
 
 enum bitmap_op {
@@ -22,10 +23,7 @@ static inline u64 bitmap_words(u64 nbits)
 /* Mask of the bits of word i that fall in [first, end). */
 static inline u64 bitmap_word_mask(u64 i, u64 first, u64 end)
 {
-	u64 lo = MAX(first, i * 64) - i * 64;
-	u64 hi = MIN(end, i * 64 + 64) - i * 64;
-
-	return (hi == 64 ? ~0ULL : BIT(hi) - 1) & ~(BIT(lo) - 1);
+	return word_range_mask(i, first, end);
 }
 
 /* Apply op to bits [first, first + n). Returns true if BM_ANY found a set bit. */
@@ -51,13 +49,10 @@ static inline bool bitmap_range(u64 *map, u64 first, u64 n, enum bitmap_op op)
 	return false;
 }
 
-/* Number of set bits in w (no libgcc popcount in the kernel). */
+/* Number of set bits in w. */
 static inline unsigned bitmap_weight64(u64 w)
 {
-	w = w - ((w >> 1) & 0x5555555555555555ULL);
-	w = (w & 0x3333333333333333ULL) + ((w >> 2) & 0x3333333333333333ULL);
-	w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
-	return (w * 0x0101010101010101ULL) >> 56;
+	return popcount64(w);
 }
 
 #endif

@@ -8,6 +8,7 @@
  * Locking: fa->lock guards both bitmaps, hint and free. fa->free is also read without the
  * lock by frame_free_count(), so it is written with __atomic stores.
  */
+#include "bitops.h"
 #include "lib.h"
 #include "mm/frame.h"
 
@@ -29,26 +30,13 @@ __attribute__((weak)) void frame_bug(const char *what, hfn_t hfn)
 	(void)hfn;
 }
 
-/* Bits set in v; by hand, since __builtin_popcountll is a libgcc call without -mpopcnt. */
-static unsigned popcount64(u64 v)
-{
-	v = v - ((v >> 1) & 0x5555555555555555ULL);
-	v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
-	v = (v + (v >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
-	return (v * 0x0101010101010101ULL) >> 56;
-}
-
 /* Lowest set bit of a non-zero word (BSF/TZCNT inline; no libgcc). */
 static unsigned lowest_bit(u64 v) { return __builtin_ctzll(v); }
 
 /* Bits of word w that lie within frames [first, end). */
 static u64 word_mask(u64 w, hfn_t first, hfn_t end)
 {
-	hfn_t lo = w * WORD_FRAMES;
-	unsigned s = first > lo ? first - lo : 0;
-	unsigned e = end < lo + WORD_FRAMES ? end - lo : WORD_FRAMES;
-
-	return (e == WORD_FRAMES ? ~0ULL : BIT(e) - 1) & ~(BIT(s) - 1);
+	return word_range_mask(w, first, end);
 }
 
 /* Change the free count; under the lock, but frame_free_count() reads without it. */
