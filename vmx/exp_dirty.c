@@ -43,10 +43,7 @@ int dirty_setup(struct vm *vm, const struct scenario *sc)
 	if (mode == EPT_DIRTY_PML && !vmx_caps.pml)
 		return -ENODEV;
 	vm->use_pml = mode == EPT_DIRTY_PML;
-	for (u64 p = 0; p < GT_DIRTY_PAGES; p++)
-		if (!vm_gpa_to_hva(vm, GT_DIRTY_GPA + p * PAGE_SIZE))
-			return -ENOMEM;
-	return 0;
+	return vm_prepopulate(vm, GT_DIRTY_GPA, GT_DIRTY_PAGES);
 }
 
 static void *region_page(struct vm *vm, u64 p)

@@ -28,10 +28,7 @@ int pc_mission_setup(struct vm *vm, const struct scenario *sc)
 	(void)sc;
 	vm->use_pml = vmx_caps.pml; /* before the vCPUs exist: they get PML buffers */
 	/* Back the first 2 MiB of the buffer now: a collapse needs every page present. */
-	for (u64 p = 0; p < 512; p++)
-		if (!vm_gpa_to_hva(vm, PC_WORK_GPA + p * PAGE_SIZE))
-			return -ENOMEM;
-	return 0;
+	return vm_prepopulate(vm, PC_WORK_GPA, 512);
 }
 
 static bool guest_running(struct vm *vm)

@@ -26,10 +26,7 @@ static int add_1g_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_1G_G
 
 static int prepopulate_dirty_region(struct vm *vm)
 {
-	for (u64 p = 0; p < 64; p++)
-		if (!vm_gpa_to_hva(vm, GT_DIRTY_GPA + p * PAGE_SIZE))
-			return -ENOMEM;
-	return 0;
+	return vm_prepopulate(vm, GT_DIRTY_GPA, 64);
 }
 
 static int break_guest_state(struct vm *vm)

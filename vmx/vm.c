@@ -326,3 +326,11 @@ void wait_vcpus_done(struct vm *vm)
 		while (__atomic_load_n(&vm->vcpus[i]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
 			cpu_relax();
 }
+
+int vm_prepopulate(struct vm *vm, gpa_t gpa, u64 npages)
+{
+	for (u64 p = 0; p < npages; p++)
+		if (!vm_gpa_to_hva(vm, gpa + p * PAGE_SIZE))
+			return -ENOMEM;
+	return 0;
+}

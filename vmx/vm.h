@@ -93,6 +93,8 @@ int vm_populate(struct vm *vm, gfn_t gfn);
  * and data pages): the pointer goes stale if the page is migrated or collapsed by copy.
  * Guest buffers named by hypercalls go through vm_copy_* instead. */
 void *vm_gpa_to_hva(struct vm *vm, gpa_t gpa);
+/* Back and map npages from gpa now, as first touches would. 0, or -ENOMEM. */
+int vm_prepopulate(struct vm *vm, gpa_t gpa, u64 npages);
 /* Copy between guest and hypervisor memory, checking every page; 0 or -EFAULT. */
 int vm_copy_from_guest(struct vm *vm, void *dst, gpa_t gpa, u64 len);
 int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len);
