@@ -295,8 +295,9 @@ static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base)
 {
 	struct ept_iter it;
 
-	for_each_ept_table_entry(it, op->ept, table, level, base) if (ept_present(it.old))
-		ept_iter_replace(&it, EPT_FROZEN, op);
+	for_each_ept_table_entry(it, op->ept, table, level, base)
+		if (ept_present(it.old))
+			ept_iter_replace(&it, EPT_FROZEN, op);
 	list_push(&op->dead, table);
 }
 

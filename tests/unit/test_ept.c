@@ -428,7 +428,8 @@ static void test_iterator_skips_holes_and_huge(void **state)
 	assert_int_equal(leaves_seen, 2);
 	/* a range inside one leaf visits one entry per level down to it */
 	visits = 0;
-	for_each_ept_entry(it, e, P1G + 5, P1G + 6, 1) visits++;
+	for_each_ept_entry(it, e, P1G + 5, P1G + 6, 1)
+		visits++;
 	assert_int_equal(visits, 2);
 }
 
