@@ -77,12 +77,6 @@ DEFINE_CR(4)
 #undef DEFINE_CR
 
 #define DEFINE_DR(n)                                                         \
-	static inline u64 read_dr##n(void)                                   \
-	{                                                                    \
-		u64 v;                                                       \
-		__asm__ volatile("mov %%db" #n ", %0" : "=r"(v));            \
-		return v;                                                    \
-	}                                                                    \
 	static inline void write_dr##n(u64 v)                                \
 	{                                                                    \
 		__asm__ volatile("mov %0, %%db" #n ::"r"(v));                \

@@ -24,12 +24,9 @@ void percpu_init(u32 id, u32 apic_id, u64 stack_top)
 
 void cpu_init_control_regs(void)
 {
-	/* Caches on: the reset state (CD, NW set) may survive the firmware, and VMX entries and
-	 * exits leave CR0.CD/NW as they are, so guests would run uncached too. No WBINVD is
-	 * needed to turn caching on. The boot and AP entries clear them already; this keeps
-	 * every CPU's CR0 in one known state whatever the entry path did. */
-	write_cr0(read_cr0() & ~(CR0_CD | CR0_NW));
-	/* OSFXSR: FXRSTOR loads XMM0-15 and MXCSR too, which vmx/vcpu.c relies on to reset a
+	/* Caches on (CR0.CD and NW clear) is set by the entry code, boot/header.S and
+	 * boot/ap.S, when they turn paging on; cpu_cache_state() reports it.
+	 * OSFXSR: FXRSTOR loads XMM0-15 and MXCSR too, which vmx/vcpu.c relies on to reset a
 	 * guest's SSE state; OSXMMEXCPT for completeness (the host never runs SSE code). */
 	write_cr4(read_cr4() | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT);
 }

@@ -49,8 +49,8 @@ static inline u32 this_cpu_id(void) { return this_cpu()->id; }
 
 /* Set up this CPU's GDT/TSS, IDT and %gs; `stack_top` is its kernel stack. */
 void percpu_init(u32 id, u32 apic_id, u64 stack_top);
-/* This CPU's CR0/CR4 as eptvisor runs: caches on (CR0.CD and NW clear), global pages, and
- * FXSAVE/FXRSTOR with their SSE part (OSFXSR). Every CPU, once, before it runs guests. */
+/* This CPU's CR4 as eptvisor runs: global pages, and FXSAVE/FXRSTOR with their SSE part
+ * (OSFXSR). Every CPU, once, before it runs guests. */
 void cpu_init_control_regs(void);
 /* "caches on", or what is wrong, for this CPU's online line. */
 const char *cpu_cache_state(void);

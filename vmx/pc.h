@@ -39,7 +39,7 @@ struct pc_vm {
 	u64 mmio_unassigned;/* accesses to guest-physical addresses with nothing behind them */
 	u64 msr_refused;    /* WRMSRs of known MSRs refused with #GP (bad values) */
 	u64 ipi_ignored;    /* IPIs of delivery modes not emulated (SMI, ExtINT, reserved) */
-	u64 apic_ignored;   /* APIC accesses ignored or read as 0, all vCPUs (log cap) */
+	u64 apic_ignored;   /* APIC accesses ignored or read as 0, all vCPUs (log cap, report) */
 	int blocked;        /* vCPUs waiting with nothing that could wake them */
 	gpa_t entry, info;  /* the kernel's entry point and its multiboot information */
 	u32 magic;          /* the multiboot boot-loader magic for EAX */
@@ -79,6 +79,8 @@ void pc_setup_guest_state(struct vcpu *v);
 void pc_report_end(struct vm *vm);
 
 /* vmx/pcirq.c */
+/* Once, before any PC VM (pc_platform_init): the timer constants in ticks. */
+void pc_irq_init(void);
 /* Before every entry: wait for a SIPI / an interrupt as the vCPU's state needs, then
  * inject what is pending. false: the VM is stopping, do not enter. */
 bool pc_before_entry(struct vcpu *v);

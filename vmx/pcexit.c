@@ -544,7 +544,6 @@ static u64 write_value(struct vcpu *v, const struct insn_mov *m)
 
 static void apic_log(struct vcpu *v, const char *fmt, u32 off, u64 val)
 {
-	v->apic_logged++; /* this vCPU's count, for the report */
 	if (pc_log_ok(v->vm, &v->vm->pc->apic_ignored, "ignored APIC accesses")) {
 		printk("pc: VM '%s': vcpu %d: ", v->vm->name, v->id);
 		printk(fmt, off, val);

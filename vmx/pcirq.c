@@ -67,13 +67,20 @@ static u64 ns_to_ticks(u64 ns)
 	return MAX(ns_to_tsc(ns) >> vmx_caps.preempt_shift, 1ULL);
 }
 
+static u64 min_slice_ticks; /* PC_MIN_SLICE_NS in preemption-timer ticks (pc_irq_init) */
+
+void pc_irq_init(void)
+{
+	min_slice_ticks = ns_to_ticks(PC_MIN_SLICE_NS);
+}
+
 /* May a timer (APIC timer, PIT) interrupt the guest now? Only after it has run for
  * PC_MIN_SLICE_NS since the last timer interrupt, or while it is halted, waiting for one:
  * when an exit costs more time than the timer's period, a due timer at every entry would
  * leave the guest no time outside its handler. */
 static bool timer_due(const struct vcpu *v)
 {
-	return v->pc_state != PC_RUNNING || v->ran_since_timer >= ns_to_ticks(PC_MIN_SLICE_NS);
+	return v->pc_state != PC_RUNNING || v->ran_since_timer >= min_slice_ticks;
 }
 
 /* Does vCPU v take the PICs' interrupts (QEMU's apic_accept_pic_intr)? */
@@ -133,7 +140,7 @@ u64 pc_timer_ticks(struct vcpu *v)
 	/* A deadline already due (or nearly) still gives the guest a minimum slice: arming 0
 	 * would exit before its first instruction, and a timer that is always due would then
 	 * keep it from ever running (the livelock a periodic count of 1 caused). */
-	return ns_to_ticks(MAX(deadline > now ? deadline - now : 0, PC_MIN_SLICE_NS));
+	return deadline > now + PC_MIN_SLICE_NS ? ns_to_ticks(deadline - now) : min_slice_ticks;
 }
 
 /* ---- IPIs --------------------------------------------------------------------------- */

@@ -44,6 +44,7 @@ int pc_platform_init(void)
 	apic_access_pa = alloc_zeroed_frame();
 	if (apic_access_pa == INVALID_HPA)
 		return -ENOMEM;
+	pc_irq_init();
 	return pc_msr_bitmap_init();
 }
 
@@ -399,10 +400,6 @@ static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const
 	struct pc_vm *pc = vm->pc;
 	char buf[640] = "", how[96];
 	size_t len = 0;
-	u64 apic = 0;
-
-	for (int i = 0; i < vm->nvcpus; i++)
-		apic += vm->vcpus[i]->apic_logged;
 	for (int i = 0; i < n && len < sizeof(buf); i++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%s\"0x%x\":[%lu,%lu]", i ? "," : "",
 				ports[i], reads[i], writes[i]);
@@ -411,7 +408,7 @@ static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const
 	       "\"unknown_msrs\":%lu,\"unassigned_mmio\":%lu,\"apic_writes_ignored\":%lu}\n",
 	       vm->name, opts.platform, pc->kernel_name, pc->ended ? pc->exit_code : -1,
 	       json_safe(pc->ended ? pc->how : "", how, sizeof(how)), buf,
-	       pcio_unknown_total(&pc->io), pc->msr_unknown, pc->mmio_unassigned, apic);
+	       pcio_unknown_total(&pc->io), pc->msr_unknown, pc->mmio_unassigned, pc->apic_ignored);
 }
 
 /* The GRUB module named by the first `len` bytes of `name` (its path or basename, see

@@ -494,20 +494,27 @@ static void run_scenario(const struct scenario *sc, struct tally *t)
 	kfree(rep, sizeof(*rep));
 }
 
-static bool selected(const struct scenario *sc, const char *run)
+/* Does the comma-separated list `run` contain the word `w`? */
+static bool has_word(const char *run, const char *w)
 {
-	for (const char *w = run; *w;) {
-		const char *end = strchr(w, ',');
-		size_t n = end ? (size_t)(end - w) : strlen(w);
+	size_t n = strlen(w);
 
-		/* "all" is every test; the benchmarks run only when named. */
-		if ((n == 3 && !strncmp(w, "all", 3) && strcmp(sc->group, "bench")) ||
-		    (n == strlen(sc->name) && !strncmp(w, sc->name, n)) ||
-		    (n == strlen(sc->group) && !strncmp(w, sc->group, n)))
+	for (const char *p = run; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == n && !strncmp(p, w, n))
 			return true;
-		w += n + (end ? 1 : 0);
+		p += len + (end ? 1 : 0);
 	}
 	return false;
+}
+
+static bool selected(const struct scenario *sc, const char *run)
+{
+	/* "all" is every test; the benchmarks run only when named. */
+	return (has_word(run, "all") && strcmp(sc->group, "bench")) || has_word(run, sc->name) ||
+	       has_word(run, sc->group);
 }
 
 static void summary(const struct tally *t)
@@ -533,22 +540,6 @@ static const char *guest_run(const struct options *o)
 	guest_scenario.mem = o->guest_mem;
 	guest_scenario.budget = o->guest_budget * 1000000;
 	return strcmp(o->run, "demo") ? o->run : "guest";
-}
-
-/* Does the comma-separated list `run` contain the word `w`? */
-static bool has_word(const char *run, const char *w)
-{
-	size_t n = strlen(w);
-
-	for (const char *p = run; *p;) {
-		const char *end = strchr(p, ',');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		if (len == n && !strncmp(p, w, n))
-			return true;
-		p += len + (end ? 1 : 0);
-	}
-	return false;
 }
 
 /* What the command line asked for and cannot be run, each as a failed test, so that such a

@@ -54,7 +54,6 @@ struct vcpu {
 	u64 pic_next;            /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
 	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
-	u64 apic_logged;
 };
 
 /* Allocate vCPU `id` of vm, to run guest code at rip with stack rsp and RDI = arg. */

@@ -100,6 +100,8 @@ void ap_main(u32 index)
 	idt_load();
 	lapic_enable();
 	ap_id = lapic_id();
+	/* RELEASE: ap_id is written before the BSP, polling ap_starts (volatile loads, ordered
+	 * on x86), sees this start and uses it. */
 	__atomic_fetch_add(&ap_starts, 1, __ATOMIC_RELEASE);
 	if (go == 1) { /* init_cycle, init_broadcast: INIT the BSP as it INITs us */
 		while (go < 2)
