@@ -28,7 +28,7 @@ KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-pic -fno-pie -fno-common -fno-s
 KASFLAGS := -D__ASSEMBLY__ -Iinclude -I. -g
 KLDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments -T linker.ld
 
-KSRCS := $(wildcard boot/*.c boot/*.S arch/*.c arch/*.S mm/*.c vmx/*.c vmx/*.S ept/*.c \
+KSRCS := $(wildcard boot/*.c boot/*.S arch/*.c arch/*.S mm/*.c vmx/*.c vmx/*.S pc/*.c hypercall/*.c scenarios/*.c ept/*.c \
 	drivers/*.c lib/*.c devices/*.c loader/*.c)
 KOBJS := $(patsubst %,$(B)/k/%.o,$(KSRCS)) $(B)/k/guests/blob.S.o
 

@@ -15,7 +15,7 @@
 #include "drivers/serial.h"
 #include "drivers/timer.h"
 #include "mm/mm.h"
-#include "vmx/scenario.h"
+#include "scenarios/scenario.h"
 #include "vmx/vmx.h"
 
 #define MB2_BOOT_MAGIC 0x36d76289

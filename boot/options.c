@@ -4,7 +4,7 @@
 #include "boot/options.h"
 #include "drivers/console.h"
 #include "lib.h"
-#include "vmx/scenario.h"
+#include "scenarios/scenario.h"
 
 struct options opts = {
 	.run = "demo",

@@ -1,6 +1,6 @@
 /*
  * A vCPU's mailbox of pending interrupt vectors (256 bits), posted by other vCPUs' threads
- * and taken by the owner before each VM entry. Pure C, header only: the kernel (vmx/pcirq.c)
+ * and taken by the owner before each VM entry. Pure C, header only: the kernel (pc/irq.c)
  * and the host race test (tests/unit/test_irqbox.c) use the same code.
  *
  * The protocol that makes sure no vector is left behind while the target runs the guest

@@ -2,7 +2,7 @@
  * A vCPU's INIT and SIPI state: INITs and SIPIs are posted by other vCPUs' threads and taken
  * by the owner before each VM entry, so no sender ever waits for the target to reset (a
  * cycle of INITs between vCPUs would otherwise hold their CPUs waiting for each other).
- * Pure C, header only: the kernel (vmx/pcirq.c) and the host race test
+ * Pure C, header only: the kernel (pc/irq.c) and the host race test
  * (tests/unit/test_sipibox.c) use the same code.
  *
  * The rule a CPU follows: a SIPI is taken only by a CPU in wait-for-SIPI, and ignored by

@@ -1,7 +1,7 @@
 /*
  * The test guest: one program per GT_* number (include/guest_tests.h), each a few lines
  * that exercise one thing and CHECK the result. The hypervisor judges the rest (stops,
- * counters); see vmx/scenario.c for what each scenario expects.
+ * counters); see scenarios/runner.c for what each scenario expects.
  */
 #include "bench.h"
 #include "errno.h"

@@ -1,6 +1,6 @@
 /*
  * The fault-latency benchmark (issue 5): what the benchmark guest (guests/bench.c) and the
- * hypervisor (vmx/hc_bench.c, vmx/exp_bench.c) share: the paths measured, the HC_BENCH
+ * hypervisor (hypercall/bench.c, scenarios/fault_latency.c) share: the paths measured, the HC_BENCH
  * operations, and the guest-physical layout. docs/benchmarks.md explains the numbers.
  *
  * Guest memory of a bench VM (slot 0, populated on first touch, identity-mapped):

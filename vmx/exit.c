@@ -9,7 +9,7 @@
 #include "errno.h"
 #include "lib.h"
 #include "vmx/exit.h"
-#include "vmx/pc.h"
+#include "pc/pc.h"
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"

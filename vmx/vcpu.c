@@ -2,7 +2,7 @@
  * vCPU creation, VMCS set-up and the run loop. Scenario guests start directly in 64-bit mode
  * on page tables the scenario built in guest memory: CS is a 64-bit code segment, the IDT is
  * empty (limit 0), so any guest exception becomes a triple fault, which the hypervisor
- * reports. PC guests start as a multiboot loader or a SIPI leaves a CPU (vmx/pcvm.c).
+ * reports. PC guests start as a multiboot loader or a SIPI leaves a CPU (pc/vm.c).
  */
 #include "arch/cpu.h"
 #include "arch/gdt.h"
@@ -11,7 +11,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/pc.h"
+#include "pc/pc.h"
 #include "vmx/pml.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
@@ -219,7 +219,7 @@ static void arm_budget(struct vcpu *v)
 bool vcpu_budget_rearm(struct vcpu *v)
 {
 	if (v->vm->pc)
-		return v->budget_left != 0; /* pcirq.c arms the timer before every entry */
+		return v->budget_left != 0; /* pc/irq.c arms the timer before every entry */
 	if (!v->budget_left)
 		return false;
 	arm_budget(v);

@@ -39,7 +39,7 @@ struct vcpu {
 	char line[128]; /* guest COM1 output, until newline */
 	int line_len;
 
-	/* PC guests only (vmx/pc.h, vmx/pcirq.c) */
+	/* PC guests only (pc/pc.h, pc/irq.c) */
 	struct vlapic lapic;
 	u32 *apic_page;          /* the virtual-APIC page: the model's registers */
 	hpa_t apic_page_pa;
@@ -80,7 +80,7 @@ bool vcpu_handle_exit(struct vcpu *v, u32 reason);
 bool vcpu_budget_rearm(struct vcpu *v);
 /* Advance the guest's RIP past the instruction that exited. */
 void vcpu_skip_instruction(void);
-/* vmx/hypercall.c */
+/* hypercall/dispatch.c */
 void vcpu_hypercall(struct vcpu *v);
 /* Access rights of a segment register that holds nothing (VMCS segment AR bit 16). */
 #define AR_UNUSABLE BIT(16)

@@ -8,7 +8,7 @@
 #define EPTVISOR_VMX_VM_H
 
 #include "ept/ept.h"
-#include "vmx/hc_mm.h"
+#include "hypercall/mm.h"
 #include "spinlock.h"
 #include "types.h"
 
@@ -65,14 +65,14 @@ struct vm {
 	u64 flush_gen;             /* bumped by every EPT flush request (ept_env_flush) */
 	struct vm_stats stats;
 	struct trace_ring *trace;  /* trace=ring only */
-	struct vm_agent agent;     /* the guest agent's tracker and dirty log (hc_mm.c) */
-	struct pc_vm *pc;          /* a PC guest (vmx/pc.h), or NULL for eptvisor's own guests */
+	struct vm_agent agent;     /* the guest agent's tracker and dirty log (hypercall/mm.c) */
+	struct pc_vm *pc;          /* a PC guest (pc/pc.h), or NULL for eptvisor's own guests */
 	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
 	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
 	char setup_why[160];       /* why setting the VM up failed, by name ("" until then) */
 	/* Test hooks: break the VMCS on purpose to show how entry failures are reported. */
 	bool test_bad_guest_state, test_bad_host_state;
-	/* Test knob: ept_env_flush does nothing (shows what the flush is for; exp_idle.c). */
+	/* Test knob: ept_env_flush does nothing (shows what the flush is for; scenarios/idle.c). */
 	volatile bool test_skip_flush;
 };
 

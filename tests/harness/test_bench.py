@@ -15,7 +15,7 @@ from eptvisor import BootSpec
 SAMPLES = 16
 BENCH = BootSpec("bench-smoke", "run=bench samples=%d vcpus=2" % SAMPLES, platform="vmx",
                  cpus=2, megs=512, timeout=120, label="bench")
-# The hypervisor's verdict on each vCPU's wp_fast measurement (hc_bench.c, verify()).
+# The hypervisor's verdict on each vCPU's wp_fast measurement (hypercall/bench.c, verify()).
 WP_FAST_CHECK = re.compile(r"check bench_fault_latency/host: (ok|FAILED) - bench wp_fast "
                            r"vcpu (\d+): (\d+) accesses: (\d+) EPT_VIOLATION, (\d+) faults "
                            r"\((\d+) fixed_fast\)")

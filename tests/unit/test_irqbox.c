@@ -1,7 +1,7 @@
 /*
  * devices/irqbox.h: the IPI mailbox alone, then its protocol under real threads.
  *
- * The race tests model vmx/pcirq.c. A target thread plays a vCPU: take the posted vectors,
+ * The race tests model pc/irq.c. A target thread plays a vCPU: take the posted vectors,
  * publish in_guest (SEQ_CST, as vcpu_flush_before_entry does), recheck with irqbox_any and,
  * when it is empty, "run the guest" until a kick arrives, like a guest halted until its next
  * IPI (a kick that lands outside the guest is lost, as an NMI taken by the host is). Sender

@@ -1,7 +1,7 @@
 /*
  * devices/sipibox.h: a vCPU's INIT and SIPI state, alone and then under real threads.
  *
- * The race test models vmx/pcirq.c. The target thread plays an AP: before each "entry" it
+ * The race test models pc/irq.c. The target thread plays an AP: before each "entry" it
  * takes a pending INIT (then waits for a SIPI) and, while waiting, a kept SIPI, which starts
  * it; it reports every start. Sender threads play other vCPUs: one restarts the AP round
  * after round with INIT then SIPI back to back (no wait in between, as kvm-unit-tests

@@ -2,7 +2,7 @@
  * The fault-latency benchmark (issue 5), hypervisor side: the scenario set-up and the
  * statistics. The guest (guests/bench.c) measures each path with the TSC, first on vCPU 0
  * alone and then on all vCPUs at once, hands every vCPU's samples over with HC_BENCH_END
- * (hc_bench.c checks them against the counters) and asks for a report; this file sorts
+ * (hypercall/bench.c checks them against the counters) and asks for a report; this file sorts
  * them and prints one @json line per path and vCPU count:
  *
  *   {"bench":"fault_latency","path","vcpus","samples","min","p50","p90","p99","max",
@@ -19,7 +19,7 @@
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/exp_bench.h"
+#include "scenarios/fault_latency.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 

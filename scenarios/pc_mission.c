@@ -11,8 +11,8 @@
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/experiments.h"
-#include "vmx/pc.h"
+#include "scenarios/experiments.h"
+#include "pc/pc.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 

@@ -7,7 +7,7 @@
  *   1M .. end of image the kernel's segments, where its program headers say
  *   next page ..       the multiboot information, command line, then each module
  *   .. guest_mem       free RAM
- *   0xfee00000         the local APIC page (APIC-access page, see vmx/pcirq.c)
+ *   0xfee00000         the local APIC page (APIC-access page, see pc/irq.c)
  */
 #include "arch/cpu.h"
 #include "boot/bootinfo.h"
@@ -19,7 +19,7 @@
 #include "loader/mbimage.h"
 #include "loader/mbinfo.h"
 #include "mm/mm.h"
-#include "vmx/pc.h"
+#include "pc/pc.h"
 #include "vmx/report.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
@@ -264,7 +264,7 @@ void pc_setup_controls(struct vcpu *v)
 {
 	u64 proc = vmcs_read(PROC_BASED_CTLS);
 
-	/* The APIC: TPR shadow + APIC-access page + register virtualization (vmx/pcirq.c);
+	/* The APIC: TPR shadow + APIC-access page + register virtualization (pc/irq.c);
 	 * CR8 then reads and writes the virtual TPR without exits. */
 	proc |= PROC_USE_TPR_SHADOW | PROC_USE_MSR_BITMAPS | PROC_USE_TSC_OFFSETTING;
 	proc &= ~(PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING | PROC_CR3_LOAD_EXITING |

@@ -11,7 +11,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/hc_mm.h"
+#include "hypercall/mm.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 

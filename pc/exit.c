@@ -16,7 +16,7 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/exit.h"
-#include "vmx/pc.h"
+#include "pc/pc.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"

@@ -13,9 +13,9 @@
 #include "guest_tests.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/experiments.h"
+#include "scenarios/experiments.h"
 #include "vmx/report.h"
-#include "vmx/scenario.h"
+#include "scenarios/scenario.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 

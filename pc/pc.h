@@ -1,17 +1,17 @@
 /*
  * PC guests: unmodified multiboot kernels on a minimal PC platform (docs/platform.md).
  *
- *   vmx/pcvm.c    load the kernel, build its multiboot info, the vCPUs' start states
+ *   pc/vm.c    load the kernel, build its multiboot info, the vCPUs' start states
  *                 (32-bit protected mode for the BSP, real mode after a SIPI for the APs)
- *   vmx/pcirq.c   the local APICs: IPIs, INIT/SIPI, the timer, injection, HLT waiting
- *   vmx/pcexit.c  the exits only PC guests take: CR access, MSRs, APIC page, port I/O
+ *   pc/irq.c   the local APICs: IPIs, INIT/SIPI, the timer, injection, HLT waiting
+ *   pc/exit.c  the exits only PC guests take: CR access, MSRs, APIC page, port I/O
  *   devices/      the devices themselves, pure C with host tests
  *
  * A VM is a PC VM when vm->pc is set; everything else in vmx/ treats it like any VM, so
  * idle tracking, dirty logging, split and collapse apply to its memory unchanged.
  */
-#ifndef EPTVISOR_VMX_PC_H
-#define EPTVISOR_VMX_PC_H
+#ifndef EPTVISOR_PC_PC_H
+#define EPTVISOR_PC_PC_H
 
 #include "devices/pcio.h"
 #include "spinlock.h"
@@ -78,7 +78,7 @@ void pc_setup_guest_state(struct vcpu *v);
 /* The guest's end, as QEMU would report it: prints one "guest exit" line. */
 void pc_report_end(struct vm *vm);
 
-/* vmx/pcirq.c */
+/* pc/irq.c */
 /* Once, before any PC VM (pc_platform_init): the timer constants in ticks. */
 void pc_irq_init(void);
 /* Before every entry: wait for a SIPI / an interrupt as the vCPU's state needs, then
@@ -96,7 +96,7 @@ void pc_send_ipi(struct vcpu *from, const struct vlapic_ipi *ipi);
 u64 pc_timer_ticks(struct vcpu *v);
 u64 pc_now_ns(void);
 
-/* vmx/pcexit.c: true to re-enter the guest */
+/* pc/exit.c: true to re-enter the guest */
 bool pc_handle_cr(struct vcpu *v);
 bool pc_handle_msr(struct vcpu *v, bool write);
 bool pc_handle_io(struct vcpu *v);

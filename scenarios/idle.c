@@ -15,7 +15,7 @@
 #include "guest_tests.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/experiments.h"
+#include "scenarios/experiments.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 

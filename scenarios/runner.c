@@ -14,11 +14,11 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/exit.h"
-#include "vmx/pc.h"
-#include "vmx/exp_bench.h"
-#include "vmx/experiments.h"
+#include "pc/pc.h"
+#include "scenarios/fault_latency.h"
+#include "scenarios/experiments.h"
 #include "vmx/report.h"
-#include "vmx/scenario.h"
+#include "scenarios/scenario.h"
 #include "vmx/vcpu.h"
 
 static int add_2m_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_2M_GPA, SZ_2M, 2); }
@@ -90,7 +90,7 @@ static const struct scenario scenarios[] = {
 	  .arg = EPT_DIRTY_WP | DIRTY_HOT_PAGES | DIRTY_SKIP_FLUSH },
 	{ .name = "dirty_log_wp_3vcpus", .group = "smp4", .test = GT_DIRTY_WRITER, .vcpus = 3,
 	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
-	/* PC guests: multiboot kernels from guests/pc, given to GRUB as modules (vmx/pc.h). */
+	/* PC guests: multiboot kernels from guests/pc, given to GRUB as modules (pc/pc.h). */
 	{ .name = "pc_mb1", .group = "pc", .kernel = "pcmb1.elf", .kargs = "alpha beta=2",
 	  .vcpus = 2, .mem = 128 * MIB },
 	{ .name = "pc_mb2", .group = "pc", .kernel = "pcmb2.elf", .kargs = "alpha beta=2",

@@ -14,7 +14,7 @@
 #include "guest_tests.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/experiments.h"
+#include "scenarios/experiments.h"
 #include "vmx/vcpu.h"
 
 #define SPLIT_PAGES (GT_SPLIT_BYTES / PAGE_SIZE)

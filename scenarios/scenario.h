@@ -3,8 +3,8 @@
  * style). The command line's run= picks them; each prints a TAP line and an @json line, and
  * the run ends with the plain summary `N passed, N failed[, N skipped]`.
  */
-#ifndef EPTVISOR_VMX_SCENARIO_H
-#define EPTVISOR_VMX_SCENARIO_H
+#ifndef EPTVISOR_SCENARIOS_SCENARIO_H
+#define EPTVISOR_SCENARIOS_SCENARIO_H
 
 #include "boot/options.h"
 #include "vmx/vm.h"
@@ -18,7 +18,7 @@ enum expect {
 	EXPECT_REFUSED,  /* PC guests: the loader refuses the kernel by name */
 };
 
-/* One row of the scenario table (vmx/scenario.c). Unset fields take defaults: 1 vCPU,
+/* One row of the scenario table (scenarios/runner.c). Unset fields take defaults: 1 vCPU,
  * 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
 struct scenario {
 	const char *name;
@@ -35,7 +35,7 @@ struct scenario {
 	 * scanner); it must make the guest finish (guest_ctrl.stop) before returning. */
 	void (*host)(struct vm *vm, const struct scenario *sc);
 	int arg; /* for setup_arg/host: e.g. the dirty-log mode */
-	/* A PC guest (vmx/pc.h): the GRUB module to boot, its arguments and modules, and the
+	/* A PC guest (pc/pc.h): the GRUB module to boot, its arguments and modules, and the
 	 * exit code it must end with (EXPECT_EXIT_OK). `test` is unused then. */
 	const char *kernel, *kargs, *kmods;
 	int exit_code;

@@ -1,12 +1,12 @@
 /*
- * The mission's experiments as scenario parts (see vmx/scenario.h): set-up functions and
- * host tasks for dirty logging (exp_dirty.c), idle tracking (exp_idle.c) and live split and
- * collapse (exp_split.c).
+ * The mission's experiments as scenario parts (see scenarios/scenario.h): set-up functions and
+ * host tasks for dirty logging (scenarios/dirty.c), idle tracking (scenarios/idle.c) and live split and
+ * collapse (scenarios/split.c).
  */
-#ifndef EPTVISOR_VMX_EXPERIMENTS_H
-#define EPTVISOR_VMX_EXPERIMENTS_H
+#ifndef EPTVISOR_SCENARIOS_EXPERIMENTS_H
+#define EPTVISOR_SCENARIOS_EXPERIMENTS_H
 
-#include "vmx/scenario.h"
+#include "scenarios/scenario.h"
 
 /* For dirty_host's arg (an enum ept_dirty_mode): harvest without the flush, to show the loss. */
 #define DIRTY_SKIP_FLUSH 0x100
@@ -23,7 +23,7 @@ void split_host(struct vm *vm, const struct scenario *sc);
 int idle_flush_setup(struct vm *vm, const struct scenario *sc);
 void idle_flush_host(struct vm *vm, const struct scenario *sc);
 
-/* The mission's features on a PC guest's memory (exp_pc.c). */
+/* The mission's features on a PC guest's memory (scenarios/pc_mission.c). */
 int pc_mission_setup(struct vm *vm, const struct scenario *sc);
 void pc_mission_host(struct vm *vm, const struct scenario *sc);
 

@@ -1,6 +1,6 @@
-/* The memory-management hypercalls (see hc_mm.c) and the per-VM agent state they keep. */
-#ifndef EPTVISOR_VMX_HC_MM_H
-#define EPTVISOR_VMX_HC_MM_H
+/* The memory-management hypercalls (see hypercall/mm.c) and the per-VM agent state they keep. */
+#ifndef EPTVISOR_HYPERCALL_MM_H
+#define EPTVISOR_HYPERCALL_MM_H
 
 #include "ept/ept.h"
 #include "spinlock.h"

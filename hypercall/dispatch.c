@@ -8,8 +8,8 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "vmx/exit.h"
-#include "vmx/exp_bench.h"
-#include "vmx/hc_mm.h"
+#include "scenarios/fault_latency.h"
+#include "hypercall/mm.h"
 #include "vmx/report.h"
 #include "vmx/vcpu.h"
 

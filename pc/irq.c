@@ -34,7 +34,7 @@
 #include "devices/sipibox.h"
 #include "lib.h"
 #include "vmx/exit.h"
-#include "vmx/pc.h"
+#include "pc/pc.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"

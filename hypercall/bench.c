@@ -15,7 +15,7 @@
 #include "hypercall.h"
 #include "lib.h"
 #include "vmx/exit.h"
-#include "vmx/exp_bench.h"
+#include "scenarios/fault_latency.h"
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 

@@ -1,16 +1,16 @@
 /*
- * The fault-latency benchmark, hypervisor side (issue 5). exp_bench.c holds the scenario
- * set-up and the statistics (percentiles, @json lines, ratios); hc_bench.c the HC_BENCH
+ * The fault-latency benchmark, hypervisor side (issue 5). scenarios/fault_latency.c holds the scenario
+ * set-up and the statistics (percentiles, @json lines, ratios); hypercall/bench.c the HC_BENCH
  * hypercall the benchmark guest drives it with (ABI and layout in include/bench.h).
  *
  * Scenarios run one VM at a time, so one struct bench_run describes the bench VM of the
  * moment; it holds no allocation, so a guest that dies mid-run leaks nothing.
  */
-#ifndef EPTVISOR_VMX_EXP_BENCH_H
-#define EPTVISOR_VMX_EXP_BENCH_H
+#ifndef EPTVISOR_SCENARIOS_FAULT_LATENCY_H
+#define EPTVISOR_SCENARIOS_FAULT_LATENCY_H
 
 #include "bench.h"
-#include "vmx/scenario.h"
+#include "scenarios/scenario.h"
 
 /* For the scenario row's arg: this VM measures pml_write (PML on for every vCPU). */
 #define BENCH_ARG_PML 1
@@ -58,7 +58,7 @@ int bench_setup(struct vm *vm, const struct scenario *sc);
  * forget the submissions. Returns the number of paths reported, or -ENOMEM. */
 s64 bench_report(struct vm *vm);
 
-/* vmx/hc_bench.c: the HC_BENCH hypercall. */
+/* hypercall/bench.c: the HC_BENCH hypercall. */
 struct vcpu;
 s64 hc_bench(struct vcpu *v, u64 op, u64 a1, u64 a2);
 
