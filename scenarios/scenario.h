@@ -44,6 +44,10 @@ struct scenario {
 /* Record one check made by the hypervisor (counted with the guest's CHECKs). */
 void vm_check(struct vm *vm, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The registry (scenarios/registry.c). */
+extern const struct scenario scenarios[];
+extern const size_t nscenarios;
+
 /* Every name run= accepts (scenarios and groups), NULL-terminated. */
 const char *const *scenario_name_list(void);
 

@@ -1,0 +1,185 @@
+/*
+ * The scenario registry: every named scenario, one row each (see scenario.h for the fields),
+ * and the small set-up functions only a row uses. run= picks rows by name or group.
+ */
+#include "errno.h"
+#include "guest_tests.h"
+#include "hypercall.h"
+#include "lib.h"
+#include "scenarios/experiments.h"
+#include "scenarios/fault_latency.h"
+#include "scenarios/scenario.h"
+#include "vmx/exit.h"
+#include "vmx/vcpu.h"
+static int add_2m_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_2M_GPA, SZ_2M, 2); }
+static int add_1g_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_1G_GPA, SZ_1G, 3); }
+
+static int prepopulate_dirty_region(struct vm *vm)
+{
+	return vm_prepopulate(vm, GT_DIRTY_GPA, 64);
+}
+
+static int break_guest_state(struct vm *vm)
+{
+	vm->test_bad_guest_state = true;
+	return 0;
+}
+
+static int break_host_state(struct vm *vm)
+{
+	vm->test_bad_host_state = true;
+	return 0;
+}
+
+/* A host task that only waits: the scenario's vCPU 0 then runs on CPU 1 (run_vcpus). */
+static void host_waits(struct vm *vm, const struct scenario *sc)
+{
+	(void)sc;
+	wait_vcpus_done(vm);
+}
+
+/* Unset fields take defaults: 1 vCPU, 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
+const struct scenario scenarios[] = {
+	{ .name = "demo", .group = "demo", .test = GT_DEMO, .mem = 32 * MIB },
+	{ .name = "guest_hello", .group = "selftest", .test = GT_HELLO },
+	{ .name = "populate_readback", .group = "selftest", .test = GT_POPULATE },
+	{ .name = "map_2m", .group = "selftest", .test = GT_MAP_2M, .setup = add_2m_slot },
+	{ .name = "map_1g", .group = "selftest", .test = GT_MAP_1G, .setup = add_1g_slot },
+	{ .name = "gpa_outside_memslot_stopped", .group = "selftest", .test = GT_OUTSIDE,
+	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_EPT_VIOLATION },
+	{ .name = "triple_fault_survived", .group = "selftest", .test = GT_TRIPLE_FAULT,
+	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_TRIPLE_FAULT },
+	{ .name = "runaway_stopped_by_timer", .group = "selftest", .test = GT_RUNAWAY,
+	  .budget = 5000000, .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
+	{ .name = "bad_hypercalls_rejected", .group = "selftest", .test = GT_BAD_HYPERCALLS },
+	{ .name = "bad_guest_state_reported", .group = "selftest", .test = GT_HELLO,
+	  .setup = break_guest_state, .expect = EXPECT_STOPPED,
+	  .stop_reason = EXIT_INVALID_GUEST_STATE },
+	{ .name = "bad_host_state_reported", .group = "selftest", .test = GT_HELLO,
+	  .setup = break_host_state, .expect = EXPECT_STOPPED,
+	  .stop_reason = VM_STOP_ENTRY_FAILED },
+	{ .name = "two_vcpus", .group = "selftest", .test = GT_TWO_VCPUS, .vcpus = 2 },
+	{ .name = "dirty_log_wp", .group = "mission", .test = GT_DIRTY_WRITER,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
+	{ .name = "dirty_log_dbit", .group = "mission", .test = GT_DIRTY_WRITER,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_DBIT },
+	{ .name = "dirty_log_pml", .group = "mission", .test = GT_DIRTY_WRITER,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_PML },
+	{ .name = "idle_hot_cold", .group = "mission", .test = GT_IDLE_HOT_COLD,
+	  .setup = add_2m_slot },
+	{ .name = "hostile_mm_hypercalls", .group = "mission", .test = GT_HOSTILE_MM,
+	  .setup = prepopulate_dirty_region },
+	{ .name = "split_collapse_live", .group = "mission", .test = GT_SPLIT_VERIFIER,
+	  .setup_arg = split_setup, .host = split_host },
+	{ .name = "idle_needs_flush", .group = "mission", .test = GT_IDLE_TOUCHER,
+	  .setup_arg = idle_flush_setup, .host = idle_flush_host },
+	{ .name = "dirty_log_hot_pages", .group = "mission", .test = GT_DIRTY_WRITER,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP | DIRTY_HOT_PAGES },
+	{ .name = "dirty_log_needs_flush", .group = "mission", .test = GT_DIRTY_WRITER,
+	  .setup_arg = dirty_setup, .host = dirty_host,
+	  .arg = EPT_DIRTY_WP | DIRTY_HOT_PAGES | DIRTY_SKIP_FLUSH },
+	{ .name = "dirty_log_wp_3vcpus", .group = "smp4", .test = GT_DIRTY_WRITER, .vcpus = 3,
+	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP },
+	/* PC guests: multiboot kernels from guests/pc, given to GRUB as modules (pc/pc.h). */
+	{ .name = "pc_mb1", .group = "pc", .kernel = "pcmb1.elf", .kargs = "alpha beta=2",
+	  .vcpus = 2, .mem = 128 * MIB },
+	{ .name = "pc_mb2", .group = "pc", .kernel = "pcmb2.elf", .kargs = "alpha beta=2",
+	  .vcpus = 2, .mem = 128 * MIB },
+	{ .name = "pc_bad_header_refused", .group = "pc", .kernel = "bad_header.elf",
+	  .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "pc_wild_jump_stopped", .group = "pc", .kernel = "wild_jump.elf",
+	  .mem = 128 * MIB, .expect = EXPECT_STOPPED, .stop_reason = EXIT_EPT_VIOLATION },
+	{ .name = "pc_apic_garbage", .group = "pc", .kernel = "apic_garbage.elf",
+	  .mem = 128 * MIB },
+	{ .name = "pc_runaway_stopped", .group = "pc", .kernel = "runaway.elf", .mem = 128 * MIB,
+	  .budget = 20000000, .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
+	{ .name = "pc_halted_forever_stopped", .group = "pc", .kernel = "pcmb1.elf",
+	  .kargs = "hang", .vcpus = 2, .mem = 128 * MIB, .expect = EXPECT_STOPPED,
+	  .stop_reason = EXIT_HLT },
+	{ .name = "pc_mission", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=400",
+	  .mem = 32 * MIB, .setup_arg = pc_mission_setup, .host = pc_mission_host },
+	/* Hostile guests: interrupt paths (guests/pc/irqattack.c). Each must leave the
+	 * hypervisor running; the attacker gets the architectural behaviour or a named stop. */
+	{ .name = "hostile_init_cycle", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=init_cycle", .vcpus = 2, .mem = 32 * MIB, .expect = EXPECT_STOPPED,
+	  .stop_reason = EXIT_INIT },
+	{ .name = "hostile_init_broadcast", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=init_broadcast", .vcpus = 2, .mem = 32 * MIB,
+	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_INIT },
+	{ .name = "hostile_init_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=init_storm", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_sipi_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=sipi_storm", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_nmi_twice", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=nmi_twice", .mem = 32 * MIB },
+	{ .name = "hostile_nmi_then_ipi", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=nmi_then_ipi", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_nmi_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=nmi_storm", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_timer_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=timer_storm", .mem = 32 * MIB },
+	{ .name = "hostile_timer_cli_stopped", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=timer_cli", .mem = 32 * MIB, .budget = 20000000,
+	  .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
+	{ .name = "hostile_smi_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=smi_storm", .mem = 32 * MIB },
+	{ .name = "hostile_pit_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=pit_storm", .mem = 32 * MIB },
+	/* Hostile guests, registers and refused instructions (guests/pc/regleak.c): the writer
+	 * and the reader run one after the other on CPU 0, then on CPU 1; the second cache VM
+	 * follows one that set CR0.CD and NW. */
+	{ .name = "hostile_regs_write", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "write", .mem = 32 * MIB },
+	{ .name = "hostile_regs_read", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "read", .mem = 32 * MIB },
+	{ .name = "hostile_regs_write_cpu1", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "write", .mem = 32 * MIB, .host = host_waits },
+	{ .name = "hostile_regs_read_cpu1", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "read", .mem = 32 * MIB, .host = host_waits },
+	{ .name = "hostile_rdpmc", .group = "hostile", .kernel = "regleak.elf", .kargs = "rdpmc",
+	  .mem = 32 * MIB },
+	{ .name = "hostile_vmx_insns", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "vmx", .mem = 32 * MIB },
+	{ .name = "hostile_cr0_pg", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "cr0pg", .mem = 32 * MIB },
+	{ .name = "hostile_cache", .group = "hostile", .kernel = "regleak.elf", .kargs = "cache",
+	  .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "hostile_cache_again", .group = "hostile", .kernel = "regleak.elf",
+	  .kargs = "cache", .vcpus = 2, .mem = 32 * MIB },
+	/* hostile: input (issue 11): MOVs straddling regions, a guest flooding the log, images
+	 * and sizes that must be refused by name. */
+	{ .name = "hostile_input_straddle", .group = "hostile", .kernel = "straddle.elf",
+	  .mem = 128 * MIB },
+	{ .name = "hostile_input_log_flood", .group = "hostile", .kernel = "log_flood.elf",
+	  .mem = 128 * MIB },
+	{ .name = "hostile_input_garbage_refused", .group = "hostile", .kernel = "garbage.bin",
+	  .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "hostile_input_big_bss_refused", .group = "hostile", .kernel = "big_bss.elf",
+	  .mem = 2 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "hostile_input_apic_segment_refused", .group = "hostile",
+	  .kernel = "apic_segment.elf", .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	/* Last of the hostile group: an ordinary kernel, which must still run to its end. */
+	{ .name = "hostile_aftermath", .group = "hostile", .kernel = "pcmb1.elf",
+	  .kargs = "alpha beta=2", .vcpus = 2, .mem = 32 * MIB },
+	/* The fault-latency benchmark (make bench): never part of run=all. */
+	{ .name = "bench_fault_latency", .group = "bench", .test = GT_BENCH, .vcpus = 2,
+	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup },
+	{ .name = "bench_pml_write", .group = "bench", .test = GT_BENCH_PML, .vcpus = 2,
+	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup,
+	  .arg = BENCH_ARG_PML },
+};
+
+
+const size_t nscenarios = ARRAY_SIZE(scenarios);
+
+#define GROUP_NAMES 9
+static const char *name_list[ARRAY_SIZE(scenarios) + GROUP_NAMES + 1] = {
+	"all", "none", "guest", "pc", "selftest", "mission", "smp4", "bench", "hostile"
+};
+
+const char *const *scenario_name_list(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(scenarios); i++)
+		name_list[GROUP_NAMES + i] = scenarios[i].name;
+	return name_list;
+}
