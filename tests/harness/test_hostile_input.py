@@ -22,17 +22,17 @@ import re
 import pytest
 
 import eptvisor as ev
+import registry
 from eptvisor import BootSpec
 from pcguests import BUILD_PC, run_qemu_ex
 from test_pcguests import matches
 
 PC_LOG_LIMIT = 16
-KERNELS = ("straddle.elf", "log_flood.elf", "garbage.bin", "big_bss.elf", "apic_segment.elf",
-           "pcmb1.elf")
-MODULES = tuple((str(BUILD_PC / k), k) for k in KERNELS)
 SCENARIOS = ("hostile_input_straddle", "hostile_input_log_flood",
              "hostile_input_garbage_refused", "hostile_input_big_bss_refused",
              "hostile_input_apic_segment_refused")
+# Their kernels (scenarios/registry.c), and pcmb1.elf for the guest= runs.
+MODULES = registry.modules(SCENARIOS, extra=("pcmb1.elf",))
 
 # The hostile-input scenarios, and a garbage image as the command-line guest.
 HOSTILE = BootSpec("hostile-input", "run=guest,%s guest=garbage.bin" % ",".join(SCENARIOS),

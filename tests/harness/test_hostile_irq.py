@@ -12,8 +12,8 @@ NMI blocking that only a VM exit cleared), so the boot ran into its timeout.
 
 import pytest
 
+import registry
 from eptvisor import BootSpec
-from pcguests import BUILD_PC
 from test_pcguests import expect_passed, vm_exit, vm_lines
 
 ATTACKS = {
@@ -36,7 +36,7 @@ ATTACKS = {
 }
 # Every attack, then (last in the table) an ordinary kernel that must still run to its end.
 ORDER = sorted(ATTACKS) + ["hostile_aftermath"]
-MODULES = tuple((str(BUILD_PC / k), k) for k in ("irqattack.elf", "pcmb1.elf"))
+MODULES = registry.modules(ORDER)
 IRQ = BootSpec("hostile-irq", "run=" + ",".join(ORDER), cpus=2, megs=512, timeout=600,
                label="hostile-irq", modules=MODULES)
 

@@ -21,15 +21,16 @@ import re
 import pytest
 
 import eptvisor as ev
+import registry
 from eptvisor import BootSpec
 from pcguests import BUILD_PC, run_qemu_ex
 
 KERNEL = "regleak.elf"
-SCENARIOS = ["hostile_regs_write", "hostile_regs_read", "hostile_regs_write_cpu1",
-             "hostile_regs_read_cpu1", "hostile_rdpmc", "hostile_vmx_insns", "hostile_cr0_pg",
-             "hostile_cache", "hostile_cache_again"]
+# Every row of scenarios/registry.c that runs regleak.elf, in table order (writer before
+# reader).
+SCENARIOS = [s.name for s in registry.rows() if s.kernel == KERNEL]
 REGS = BootSpec("hostile-regs", "run=" + ",".join(SCENARIOS), cpus=2, megs=512, timeout=300,
-                label="hostile-regs", modules=((str(BUILD_PC / KERNEL), KERNEL),))
+                label="hostile-regs", modules=registry.modules(SCENARIOS))
 
 GUEST_LINE = re.compile(r"^\[guest (\S+)\] (.*)$")
 VMX_INSNS = ("vmxon", "vmxoff", "vmclear", "vmptrld", "vmptrst", "vmread", "vmwrite",

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import eptvisor as ev
+import registry
 from eptvisor import BootSpec
 
 # EPTVISOR_SCENARIOS: another manifest (e.g. a subset while working on one scenario).
@@ -23,8 +24,10 @@ def load_manifest(path=MANIFEST):
         run = e.get("run", name)
         cmdline = ("run=%s %s" % (run, e.get("cmdline", ""))).strip()
         spec = BootSpec("scenario-" + name, cmdline, platform="vmx", cpus=e.get("cpus", 2),
-                        megs=e.get("megs", 512), timeout=e.get("timeout", 60), label=name)
-        spec.expect = list(e.get("expect", []))
+                        megs=e.get("megs", 512), timeout=e.get("timeout", 60), label=name,
+                        modules=registry.modules(run))
+        # Without `expect`: every scenario run= selects (scenarios/registry.c).
+        spec.expect = list(e.get("expect", registry.names(registry.selected(run))))
         spec.scenario = name
         out.append(spec)
     return out
