@@ -18,7 +18,7 @@ enum expect {
 	EXPECT_REFUSED,  /* PC guests: the loader refuses the kernel by name */
 };
 
-/* One row of the scenario table (scenarios/runner.c). Unset fields take defaults: 1 vCPU,
+/* One row of the scenario table (scenarios/registry.c). Unset fields take defaults: 1 vCPU,
  * 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
 struct scenario {
 	const char *name;
@@ -48,7 +48,8 @@ void vm_check(struct vm *vm, bool ok, const char *fmt, ...) __attribute__((forma
 extern const struct scenario scenarios[];
 extern const size_t nscenarios;
 
-/* Every name run= accepts (scenarios and groups), NULL-terminated. */
+/* Every name run= accepts, NULL-terminated: all, none, guest, the groups (taken from the
+ * rows), then the scenarios. */
 const char *const *scenario_name_list(void);
 
 void scenarios_run(const struct options *o);
