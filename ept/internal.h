@@ -5,7 +5,7 @@
  * A locked operation is
  *	struct ept_op op;
  *	op_begin(&op, ept);          takes ept->lock
- *	... loops over the iterator, changing entries only with ept_iter_set(&it, new, &op) ...
+ *	... loops over the iterator, changing entries only with ept_iter_set(&it, val, &op) ...
  *	return op_end(&op, ret);     one flush if needed, then frees what was unlinked
  */
 #ifndef EPTVISOR_EPT_INTERNAL_H
@@ -45,23 +45,23 @@ int op_topup(struct ept_op *op, u64 n);
 hpa_t op_alloc_table(struct ept_op *op);
 
 /*
- * The one function through which every entry changes. Replaces it->old by `new` with a
+ * The one function through which every entry changes. Replaces it->old by `val` with a
  * cmpxchg (hardware sets A/D and the fault fast path sets W without the lock). On success
- * it->old = new and the consequences are handled here: a table that was unlinked is emptied
+ * it->old = val and the consequences are handled here: a table that was unlinked is emptied
  * and queued for freeing after the flush and a grace period, stats, the flush decision, and
  * dirty propagation (a leaf that becomes writable is logged dirty in write-protect logs; a
  * leaf that loses D is logged dirty in D-bit logs). On failure it->old = the current value
  * and false is returned: the caller decides again.
  * op == NULL only for the lockless fast path, which may only add permissions.
  */
-bool ept_iter_set(struct ept_iter *it, u64 new, struct ept_op *op);
+bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op);
 
 /* Clear the bits `clear` and set the bits `set` in the current entry, keeping whatever else
  * others change meanwhile (retries the cmpxchg). Returns the value it replaced. */
 u64 ept_iter_update(struct ept_iter *it, u64 clear, u64 set, struct ept_op *op);
 
-/* Set the current entry to `new` whatever it holds (retrying while others change it). */
-void ept_iter_replace(struct ept_iter *it, u64 new, struct ept_op *op);
+/* Set the current entry to `val` whatever it holds (retrying while others change it). */
+void ept_iter_replace(struct ept_iter *it, u64 val, struct ept_op *op);
 
 /* Split the huge leaf at `it` into a full table of next-level leaves with the same frames and
  * attributes, swapped in with one atomic update; the iterator then steps into it. No flush:
