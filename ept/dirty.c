@@ -46,8 +46,7 @@ static void clear_leaf_bits(struct ept_op *op, gfn_t gfn, gfn_t end, u64 bits, u
 {
 	struct ept_iter it;
 
-	for_each_ept_entry(it, op->ept, gfn, end, 1)
-	{
+	for_each_ept_entry(it, op->ept, gfn, end, 1) {
 		gfn_t lo = ept_iter_lo(&it, gfn), hi = ept_iter_hi(&it, end);
 
 		if (!ept_leaf(it.old, it.level) || !(it.old & bits))

@@ -97,8 +97,9 @@ void ept_iter_next(struct ept_iter *it)
 /* One walk from the root; false if it ended on a frozen entry. */
 static bool find_once(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level)
 {
-	for_each_ept_entry(*it, ept, gfn, gfn + 1,
-			   level) if (it->level == level || !ept_table(it->old, it->level)) break;
+	for_each_ept_entry(*it, ept, gfn, gfn + 1, level)
+		if (it->level == level || !ept_table(it->old, it->level))
+			break;
 	return !ept_frozen(it->old);
 }
 

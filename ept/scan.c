@@ -216,8 +216,7 @@ int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool 
 		return -ERANGE;
 	scan_reset(out, t->npages);
 	op_begin(&op, ept);
-	for_each_ept_entry(it, ept, t->gfn, end, 1)
-	{
+	for_each_ept_entry(it, ept, t->gfn, end, 1) {
 		if (bulk_ok(&c, &it)) {
 			scan_leaf_table(&c, &it);
 			ept_iter_skip(&it);
