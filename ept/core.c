@@ -48,14 +48,21 @@ u32 ept_walk_begin(struct ept *ept)
 
 void ept_walk_end(struct ept *ept, u32 token)
 {
+	u32 walkers;
+
+	ASSERT((token >> 1) < EPT_MAX_CPUS);
 	/* RELEASE: every read of the tables is done before the waiter may free them. */
-	__atomic_fetch_sub(&ept->walkers[token >> 1].n[token & 1], 1, __ATOMIC_RELEASE);
+	walkers = __atomic_fetch_sub(&ept->walkers[token >> 1].n[token & 1], 1, __ATOMIC_RELEASE);
+	/* Every end has its begin: a count going below zero would hide a real walker. */
+	ASSERT(walkers != 0);
 }
 
 void ept_wait_walkers(struct ept *ept)
 {
 	u32 e = __atomic_load_n(&ept->walk_epoch, __ATOMIC_RELAXED) & 1;
 
+	/* The lock serialises grace periods. */
+	ASSERT(ept_locked(ept));
 	/* SEQ_CST: pairs with ept_walk_begin; the unlinks before it are visible to any walker
 	 * that counts itself in the new epoch. */
 	__atomic_store_n(&ept->walk_epoch, e ^ 1, __ATOMIC_SEQ_CST);
@@ -100,11 +107,15 @@ void op_begin(struct ept_op *op, struct ept *ept)
 {
 	memset(op, 0, sizeof(*op));
 	op->ept = ept;
+	/* Not on a destroyed (or never set up) EPT. */
+	ASSERT(ept->root != INVALID_HPA);
 	spin_lock(&ept->lock);
 }
 
 static void stat_add(u64 *counter, s64 delta)
 {
+	/* A count going below zero is a bookkeeping error, not a broken EPT. */
+	WARN_ON(delta < 0 && (u64)-delta > *counter);
 	/* RELAXED: counters for reporting; the lock orders writers, readers want totals only. */
 	if (delta)
 		__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + delta,
@@ -124,6 +135,7 @@ static void apply_stats(struct ept_op *op)
 
 void op_flush(struct ept_op *op)
 {
+	ASSERT(ept_locked(op->ept));
 	if (!op->flush)
 		return;
 	op->flush = false;
@@ -147,6 +159,7 @@ int op_end(struct ept_op *op, int ret)
 {
 	struct ept *ept = op->ept;
 
+	ASSERT(ept_locked(ept));
 	/* One flush for the whole operation, before anything it unlinked is freed: until then
 	 * a CPU may still translate through the old entries or cache the old tables. */
 	op_flush(op);
@@ -262,6 +275,13 @@ bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op)
 {
 	u64 old = it->old;
 
+	ASSERT(it->level >= 1 && it->level <= EPT_LEVELS);
+	/* A frozen entry belongs to an unlinked table: nothing may write it again. */
+	ASSERT(!ept_frozen(old) && ept_entry_ok(val, it->level));
+	/* Under the lock of this EPT; without it (op == NULL) only the fault fast path, inside
+	 * a walk, adding bits to a present leaf. */
+	ASSERT(op ? op->ept == it->ept && ept_locked(it->ept)
+		  : ept_walking(it->ept) && ept_leaf(old, it->level) && !(old & ~val));
 	/* ACQ_REL: RELEASE publishes a new child table's contents before its pointer;
 	 * ACQUIRE orders a failed read like an iterator read. */
 	if (!__atomic_compare_exchange_n(it->entry, &it->old, val, false, __ATOMIC_ACQ_REL,
@@ -295,6 +315,7 @@ static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base)
 {
 	struct ept_iter it;
 
+	ASSERT(level >= 1 && level <= EPT_LEVELS);
 	for_each_ept_table_entry(it, op->ept, table, level, base)
 		if (ept_present(it.old))
 			ept_iter_replace(&it, EPT_FROZEN, op);

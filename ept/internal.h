@@ -11,8 +11,10 @@
 #ifndef EPTVISOR_EPT_INTERNAL_H
 #define EPTVISOR_EPT_INTERNAL_H
 
+#include "ept/env.h"
 #include "ept/ept.h"
 #include "ept/iter.h"
+#include "kassert.h"
 #include "types.h"
 
 struct ept_op {
@@ -79,6 +81,46 @@ void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes);
 /* Wait until every lockless walker that might have seen what was unlinked has finished.
  * Called with ept->lock held (it serialises grace periods). (core.c) */
 void ept_wait_walkers(struct ept *ept);
+
+/* ---- for assertions (include/kassert.h: compiled out of the normal kernel) ---------------- */
+
+/* Is ept->lock held? By someone: the spinlock does not record its owner, so this catches a
+ * caller that forgot the lock unless another CPU happens to hold it at that moment. */
+static inline bool ept_locked(struct ept *ept)
+{
+	return spin_is_locked(&ept->lock);
+}
+
+/* Is this CPU inside ept_walk_begin/end? (Its walker slot counts someone: where CPUs share
+ * a slot, possibly another one; so assert that it is, never that it is not.) */
+static inline bool ept_walking(struct ept *ept)
+{
+	const u32 *n = ept->walkers[ept_env_cpu() % EPT_MAX_CPUS].n;
+
+	/* RELAXED: this CPU's own counts (its increment is its own earlier write). */
+	return __atomic_load_n(&n[0], __ATOMIC_RELAXED) + __atomic_load_n(&n[1], __ATOMIC_RELAXED);
+}
+
+/* May this CPU read the tables? Under the lock, or inside a lockless walk. */
+static inline bool ept_may_walk(struct ept *ept)
+{
+	return ept_locked(ept) || ept_walking(ept);
+}
+
+/* Does `e` keep the invariants of an entry of `level`? Non-present: 0, or EPT_FROZEN alone.
+ * Present: never frozen, W only with R (else an EPT misconfiguration); a leaf only at levels
+ * 1..EPT_MAX_LEAF_LEVEL, write-back, its frame aligned to its size. */
+static inline bool ept_entry_ok(u64 e, int level)
+{
+	if (!ept_present(e))
+		return e == 0 || e == EPT_FROZEN;
+	if (ept_frozen(e) || ((e & EPT_W) && !(e & EPT_R)))
+		return false;
+	if (!ept_leaf(e, level))
+		return true;
+	return level <= EPT_MAX_LEAF_LEVEL && (e & EPT_MT_MASK) == EPT_MT_WB &&
+	       IS_ALIGNED(ept_hfn(e), ept_level_pages(level));
+}
 
 /* Is [gfn, gfn + npages) inside the EPT's reach (and not wrapping)? */
 static inline bool ept_range_ok(gfn_t gfn, u64 npages)

@@ -28,6 +28,7 @@ int ept_split_entry(struct ept_iter *it, struct ept_op *op)
 {
 	hpa_t table = op_alloc_table(op);
 
+	ASSERT(it->level > 1 && ept_leaf(it->old, it->level));
 	if (table == INVALID_HPA)
 		return -ENOMEM;
 	/* Under the lock only A/D (hardware) and W (fast path) can change meanwhile; a failed
@@ -109,6 +110,7 @@ static void swap_in_leaf(struct ept_op *op, struct ept_iter *it, u64 leaf)
 {
 	u64 late;
 
+	ASSERT(ept_table(it->old, it->level) && ept_leaf(leaf, it->level));
 	op->zapped_ad = 0;
 	ept_iter_replace(it, leaf, op);
 	late = op->zapped_ad & ~it->old;
