@@ -197,6 +197,7 @@ def main(argv=None):
         print("%s:%d: %s/ must not include %s (%s)" % (file, n, room, header, why))
     for p in problems:
         print(p)
+    sys.stdout.flush()
     if bad or problems:
         print("check_layers: %d violation(s), %d stale allowlist entr%s (direction: %s)"
               % (len(bad), len(problems), "y" if len(problems) == 1 else "ies", DIAGRAM),
