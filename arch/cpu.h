@@ -1,11 +1,13 @@
 /*
- * Every x86 instruction eptvisor's C code uses, as a tiny inline wrapper (xv6's x86.h).
- * No other C file contains inline assembly except the VMX instruction wrappers in vmx/vmx_asm.h.
+ * Every x86 instruction eptvisor's C code uses, as a tiny inline wrapper (xv6's x86.h); port
+ * I/O and MSRs come from include/x86io.h, which the guest programs share. No other C file
+ * contains inline assembly except the VMX instruction wrappers in vmx/vmx_asm.h.
  */
 #ifndef EPTVISOR_ARCH_CPU_H
 #define EPTVISOR_ARCH_CPU_H
 
 #include "types.h"
+#include "x86io.h"
 
 #define MSR_IA32_APIC_BASE 0x1b
 #define MSR_IA32_FEATURE_CONTROL 0x3a
@@ -45,18 +47,6 @@ static inline struct cpuid_regs cpuid(u32 leaf, u32 subleaf)
 			 : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
 			 : "a"(leaf), "c"(subleaf));
 	return r;
-}
-
-static inline u64 rdmsr(u32 msr)
-{
-	u32 lo, hi;
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((u64)hi << 32) | lo;
-}
-
-static inline void wrmsr(u32 msr, u64 v)
-{
-	__asm__ volatile("wrmsr" ::"c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
 }
 
 #define DEFINE_CR(n)                                                         \
@@ -100,15 +90,6 @@ static inline u64 rdtsc(void)
 	u32 lo, hi;
 	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
 	return ((u64)hi << 32) | lo;
-}
-
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port)
-{
-	u8 v;
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
 }
 
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }

@@ -213,7 +213,6 @@ static int decode_modrm_form(struct cursor *c, u8 op, int opsize, int adsize,
 			     const struct prefixes *p, struct insn_mov *m)
 {
 	u8 modrm;
-	int imm_len;
 
 	if (fetch(c, &modrm) || parse_mem_operand(c, modrm, adsize, m->mode, p, m))
 		return -EINVAL;
@@ -221,7 +220,8 @@ static int decode_modrm_form(struct cursor *c, u8 op, int opsize, int adsize,
 	if (op == 0xc6 || op == 0xc7) {
 		if ((modrm >> 3) & 7)
 			return -EINVAL; /* C6/C7 /1-/7 are not MOV */
-		imm_len = MIN(m->size, 4);
+		int imm_len = MIN(m->size, 4);
+
 		if (fetch_le(c, imm_len, &m->imm))
 			return -EINVAL;
 		m->imm = truncate(sign_extend(m->imm, imm_len * 8), m->size);

@@ -293,11 +293,11 @@ static void count_unknown(struct pcio *pc, u16 port, bool in)
 static bool wide_access(struct pcio *pc, u16 port, int size, bool in, u32 val,
 			enum pcio_result *res)
 {
-	char how[64];
-
 	if (in || size == 1)
 		return false;
 	if (port >= DEBUG_EXIT_PORT && port < DEBUG_EXIT_PORT + DEBUG_EXIT_SIZE) {
+		char how[64];
+
 		debug_exit_describe(val, how, sizeof(how));
 		*res = pcio_exit(pc, (int)val, how);
 		return true;

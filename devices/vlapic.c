@@ -237,13 +237,13 @@ static u32 timer_current(const struct vlapic *l, u64 now_ns)
 bool vlapic_timer_poll(struct vlapic *l, u64 now_ns)
 {
 	u32 lvt = reg(l, APIC_LVT_TIMER);
-	u64 late;
 
 	if (!l->timer_deadline_ns || now_ns < l->timer_deadline_ns)
 		return false;
 	if (timer_mode(l) == 1 && reg(l, APIC_TMICT) && l->timer_period_ns) {
 		/* One interrupt for however many periods were missed; stay on the grid. */
-		late = (now_ns - l->timer_deadline_ns) / l->timer_period_ns;
+		u64 late = (now_ns - l->timer_deadline_ns) / l->timer_period_ns;
+
 		l->timer_base_ns = l->timer_deadline_ns + late * l->timer_period_ns;
 		l->timer_base_count = reg(l, APIC_TMICT);
 		l->timer_deadline_ns = l->timer_base_ns + l->timer_period_ns;

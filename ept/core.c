@@ -48,14 +48,21 @@ u32 ept_walk_begin(struct ept *ept)
 
 void ept_walk_end(struct ept *ept, u32 token)
 {
+	u32 walkers;
+
+	ASSERT((token >> 1) < EPT_MAX_CPUS);
 	/* RELEASE: every read of the tables is done before the waiter may free them. */
-	__atomic_fetch_sub(&ept->walkers[token >> 1].n[token & 1], 1, __ATOMIC_RELEASE);
+	walkers = __atomic_fetch_sub(&ept->walkers[token >> 1].n[token & 1], 1, __ATOMIC_RELEASE);
+	/* Every end has its begin: a count going below zero would hide a real walker. */
+	ASSERT(walkers != 0);
 }
 
 void ept_wait_walkers(struct ept *ept)
 {
 	u32 e = __atomic_load_n(&ept->walk_epoch, __ATOMIC_RELAXED) & 1;
 
+	/* The lock serialises grace periods. */
+	ASSERT(ept_locked(ept));
 	/* SEQ_CST: pairs with ept_walk_begin; the unlinks before it are visible to any walker
 	 * that counts itself in the new epoch. */
 	__atomic_store_n(&ept->walk_epoch, e ^ 1, __ATOMIC_SEQ_CST);
@@ -100,11 +107,15 @@ void op_begin(struct ept_op *op, struct ept *ept)
 {
 	memset(op, 0, sizeof(*op));
 	op->ept = ept;
+	/* Not on a destroyed (or never set up) EPT. */
+	ASSERT(ept->root != INVALID_HPA);
 	spin_lock(&ept->lock);
 }
 
 static void stat_add(u64 *counter, s64 delta)
 {
+	/* A count going below zero is a bookkeeping error, not a broken EPT. */
+	WARN_ON(delta < 0 && (u64)-delta > *counter);
 	/* RELAXED: counters for reporting; the lock orders writers, readers want totals only. */
 	if (delta)
 		__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + delta,
@@ -124,6 +135,7 @@ static void apply_stats(struct ept_op *op)
 
 void op_flush(struct ept_op *op)
 {
+	ASSERT(ept_locked(op->ept));
 	if (!op->flush)
 		return;
 	op->flush = false;
@@ -147,6 +159,7 @@ int op_end(struct ept_op *op, int ret)
 {
 	struct ept *ept = op->ept;
 
+	ASSERT(ept_locked(ept));
 	/* One flush for the whole operation, before anything it unlinked is freed: until then
 	 * a CPU may still translate through the old entries or cache the old tables. */
 	op_flush(op);
@@ -184,16 +197,16 @@ hpa_t op_alloc_table(struct ept_op *op)
 
 static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base);
 
-/* Does changing a leaf from old to new need a flush before the operation ends? */
-static bool leaf_change_needs_flush(u64 old, u64 new, int level)
+/* Does changing a leaf from old to val need a flush before the operation ends? */
+static bool leaf_change_needs_flush(u64 old, u64 val, int level)
 {
-	if (ept_table(new, level))
+	if (ept_table(val, level))
 		return false; /* a split: every translation stays the same */
-	if (!ept_present(new) || ept_hfn(new) != ept_hfn(old))
+	if (!ept_present(val) || ept_hfn(val) != ept_hfn(old))
 		return true; /* gone or retargeted */
 	/* A removed permission must not survive in a TLB; cleared A/D would never be set
 	 * again by a CPU that still caches the entry with them set. */
-	return (old & ~new &(EPT_RWX | EPT_A | EPT_D)) != 0;
+	return (old & ~val & (EPT_RWX | EPT_A | EPT_D)) != 0;
 }
 
 static void count(struct ept_op *op, u64 e, int level, int delta)
@@ -211,64 +224,71 @@ static bool leaf_has(u64 e, int level, hfn_t frame, u64 bit)
 }
 
 /*
- * Dirty propagation for an entry that changed from old to new (see ept_iter_set): pages that
+ * Dirty propagation for an entry that changed from old to val (see ept_iter_set): pages that
  * software made writable or dirty would otherwise never be logged.
  *  - WP logs: a leaf that gains W (fault fix, map, collapse) marks its pages.
  *  - PML logs: a leaf that gains D from software (collapse merging children's D) marks its
  *    pages: the CPU logs only D's 0 -> 1 transitions, which will not happen for them.
  *  - D-bit logs: a leaf that loses D (harvest, unmap, collapse) marks its pages; a split
- *    (new is a table) keeps D in the children.
+ *    (val is a table) keeps D in the children.
  */
-static void log_leaf_change(struct ept_iter *it, u64 old, u64 new)
+static void log_leaf_change(struct ept_iter *it, u64 old, u64 val)
 {
 	int l = it->level;
 	u64 n = ept_level_pages(l);
 	u32 modes = 0;
 
-	if (ept_leaf(new, l) && (new &EPT_W) && !leaf_has(old, l, ept_hfn(new), EPT_W))
+	if (ept_leaf(val, l) && (val & EPT_W) && !leaf_has(old, l, ept_hfn(val), EPT_W))
 		modes |= BIT(EPT_DIRTY_WP);
-	if (ept_leaf(new, l) && (new &EPT_D) && !leaf_has(old, l, ept_hfn(new), EPT_D))
+	if (ept_leaf(val, l) && (val & EPT_D) && !leaf_has(old, l, ept_hfn(val), EPT_D))
 		modes |= BIT(EPT_DIRTY_PML);
-	if (ept_leaf(old, l) && (old & EPT_D) && !ept_table(new, l) &&
-	    !leaf_has(new, l, ept_hfn(old), EPT_D))
+	if (ept_leaf(old, l) && (old & EPT_D) && !ept_table(val, l) &&
+	    !leaf_has(val, l, ept_hfn(old), EPT_D))
 		modes |= BIT(EPT_DIRTY_DBIT);
 	if (modes)
 		ept_log_dirty(it->ept, it->gfn, n, modes);
 }
 
-static void entry_changed(struct ept_iter *it, u64 old, u64 new, struct ept_op *op)
+static void entry_changed(struct ept_iter *it, u64 old, u64 val, struct ept_op *op)
 {
 	int level = it->level;
 
 	/* RELAXED: only a hint to skip the work; ept_log_dirty re-reads with ACQUIRE. */
 	if (__atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED))
-		log_leaf_change(it, old, new);
+		log_leaf_change(it, old, val);
 	if (!op)
 		return; /* the fast path only adds W: nothing to count, flush or free */
 	count(op, old, level, -1);
-	count(op, new, level, +1);
+	count(op, val, level, +1);
 	if (ept_leaf(old, level)) {
-		op->flush |= leaf_change_needs_flush(old, new, level);
-		if (!ept_present(new))
+		op->flush |= leaf_change_needs_flush(old, val, level);
+		if (!ept_present(val))
 			op->zapped_ad |= old & (EPT_A | EPT_D);
-	} else if (ept_table(old, level) && ept_child(old) != ept_child(new)) {
+	} else if (ept_table(old, level) && ept_child(old) != ept_child(val)) {
 		/* The CPUs' paging-structure caches may hold the unlinked table. */
 		op->flush = true;
 		zap_table(op, ept_child(old), level - 1, it->gfn);
 	}
 }
 
-bool ept_iter_set(struct ept_iter *it, u64 new, struct ept_op *op)
+bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op)
 {
 	u64 old = it->old;
 
+	ASSERT(it->level >= 1 && it->level <= EPT_LEVELS);
+	/* A frozen entry belongs to an unlinked table: nothing may write it again. */
+	ASSERT(!ept_frozen(old) && ept_entry_ok(val, it->level));
+	/* Under the lock of this EPT; without it (op == NULL) only the fault fast path, inside
+	 * a walk, adding bits to a present leaf. */
+	ASSERT(op ? op->ept == it->ept && ept_locked(it->ept)
+		  : ept_walking(it->ept) && ept_leaf(old, it->level) && !(old & ~val));
 	/* ACQ_REL: RELEASE publishes a new child table's contents before its pointer;
 	 * ACQUIRE orders a failed read like an iterator read. */
-	if (!__atomic_compare_exchange_n(it->entry, &it->old, new, false, __ATOMIC_ACQ_REL,
+	if (!__atomic_compare_exchange_n(it->entry, &it->old, val, false, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE))
 		return false;
-	it->old = new;
-	entry_changed(it, old, new, op);
+	it->old = val;
+	entry_changed(it, old, val, op);
 	return true;
 }
 
@@ -282,9 +302,9 @@ u64 ept_iter_update(struct ept_iter *it, u64 clear, u64 set, struct ept_op *op)
 	return old;
 }
 
-void ept_iter_replace(struct ept_iter *it, u64 new, struct ept_op *op)
+void ept_iter_replace(struct ept_iter *it, u64 val, struct ept_op *op)
 {
-	while (!ept_iter_set(it, new, op))
+	while (!ept_iter_set(it, val, op))
 		;
 }
 
@@ -295,6 +315,7 @@ static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base)
 {
 	struct ept_iter it;
 
+	ASSERT(level >= 1 && level <= EPT_LEVELS);
 	for_each_ept_table_entry(it, op->ept, table, level, base)
 		if (ept_present(it.old))
 			ept_iter_replace(&it, EPT_FROZEN, op);

@@ -14,6 +14,7 @@ void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes)
 {
 	struct ept_dirty_log *l;
 
+	ASSERT(ept_may_walk(ept));
 	/* ACQUIRE: a log's fields are written before ept_dirty_log_enable publishes it. */
 	for (l = __atomic_load_n(&ept->logs, __ATOMIC_ACQUIRE); l;
 	     l = __atomic_load_n(&l->next, __ATOMIC_ACQUIRE)) {
@@ -46,8 +47,7 @@ static void clear_leaf_bits(struct ept_op *op, gfn_t gfn, gfn_t end, u64 bits, u
 {
 	struct ept_iter it;
 
-	for_each_ept_entry(it, op->ept, gfn, end, 1)
-	{
+	for_each_ept_entry(it, op->ept, gfn, end, 1) {
 		gfn_t lo = ept_iter_lo(&it, gfn), hi = ept_iter_hi(&it, end);
 
 		if (!ept_leaf(it.old, it.level) || !(it.old & bits))
@@ -87,6 +87,7 @@ static bool log_ok(struct ept *ept, const struct ept_dirty_log *log)
 
 static void log_publish(struct ept *ept, struct ept_dirty_log *log)
 {
+	ASSERT(ept_locked(ept));
 	log->next = ept->logs;
 	/* RELEASE: the log's fields and zeroed bitmap before lockless markers can find it. */
 	__atomic_store_n(&ept->logs, log, __ATOMIC_RELEASE);
@@ -96,6 +97,7 @@ static void log_unlink(struct ept *ept, struct ept_dirty_log *log)
 {
 	struct ept_dirty_log **p;
 
+	ASSERT(ept_locked(ept));
 	for (p = &ept->logs; *p; p = &(*p)->next) {
 		if (*p == log) {
 			/* A marker standing on `log` still follows log->next: left intact. */

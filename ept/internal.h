@@ -5,14 +5,16 @@
  * A locked operation is
  *	struct ept_op op;
  *	op_begin(&op, ept);          takes ept->lock
- *	... loops over the iterator, changing entries only with ept_iter_set(&it, new, &op) ...
+ *	... loops over the iterator, changing entries only with ept_iter_set(&it, val, &op) ...
  *	return op_end(&op, ret);     one flush if needed, then frees what was unlinked
  */
 #ifndef EPTVISOR_EPT_INTERNAL_H
 #define EPTVISOR_EPT_INTERNAL_H
 
+#include "ept/env.h"
 #include "ept/ept.h"
 #include "ept/iter.h"
+#include "kassert.h"
 #include "types.h"
 
 struct ept_op {
@@ -45,23 +47,23 @@ int op_topup(struct ept_op *op, u64 n);
 hpa_t op_alloc_table(struct ept_op *op);
 
 /*
- * The one function through which every entry changes. Replaces it->old by `new` with a
+ * The one function through which every entry changes. Replaces it->old by `val` with a
  * cmpxchg (hardware sets A/D and the fault fast path sets W without the lock). On success
- * it->old = new and the consequences are handled here: a table that was unlinked is emptied
+ * it->old = val and the consequences are handled here: a table that was unlinked is emptied
  * and queued for freeing after the flush and a grace period, stats, the flush decision, and
  * dirty propagation (a leaf that becomes writable is logged dirty in write-protect logs; a
  * leaf that loses D is logged dirty in D-bit logs). On failure it->old = the current value
  * and false is returned: the caller decides again.
  * op == NULL only for the lockless fast path, which may only add permissions.
  */
-bool ept_iter_set(struct ept_iter *it, u64 new, struct ept_op *op);
+bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op);
 
 /* Clear the bits `clear` and set the bits `set` in the current entry, keeping whatever else
  * others change meanwhile (retries the cmpxchg). Returns the value it replaced. */
 u64 ept_iter_update(struct ept_iter *it, u64 clear, u64 set, struct ept_op *op);
 
-/* Set the current entry to `new` whatever it holds (retrying while others change it). */
-void ept_iter_replace(struct ept_iter *it, u64 new, struct ept_op *op);
+/* Set the current entry to `val` whatever it holds (retrying while others change it). */
+void ept_iter_replace(struct ept_iter *it, u64 val, struct ept_op *op);
 
 /* Split the huge leaf at `it` into a full table of next-level leaves with the same frames and
  * attributes, swapped in with one atomic update; the iterator then steps into it. No flush:
@@ -79,6 +81,46 @@ void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes);
 /* Wait until every lockless walker that might have seen what was unlinked has finished.
  * Called with ept->lock held (it serialises grace periods). (core.c) */
 void ept_wait_walkers(struct ept *ept);
+
+/* ---- for assertions (include/kassert.h: compiled out of the normal kernel) ---------------- */
+
+/* Is ept->lock held? By someone: the spinlock does not record its owner, so this catches a
+ * caller that forgot the lock unless another CPU happens to hold it at that moment. */
+static inline bool ept_locked(struct ept *ept)
+{
+	return spin_is_locked(&ept->lock);
+}
+
+/* Is this CPU inside ept_walk_begin/end? (Its walker slot counts someone: where CPUs share
+ * a slot, possibly another one; so assert that it is, never that it is not.) */
+static inline bool ept_walking(struct ept *ept)
+{
+	const u32 *n = ept->walkers[ept_env_cpu() % EPT_MAX_CPUS].n;
+
+	/* RELAXED: this CPU's own counts (its increment is its own earlier write). */
+	return __atomic_load_n(&n[0], __ATOMIC_RELAXED) + __atomic_load_n(&n[1], __ATOMIC_RELAXED);
+}
+
+/* May this CPU read the tables? Under the lock, or inside a lockless walk. */
+static inline bool ept_may_walk(struct ept *ept)
+{
+	return ept_locked(ept) || ept_walking(ept);
+}
+
+/* Does `e` keep the invariants of an entry of `level`? Non-present: 0, or EPT_FROZEN alone.
+ * Present: never frozen, W only with R (else an EPT misconfiguration); a leaf only at levels
+ * 1..EPT_MAX_LEAF_LEVEL, write-back, its frame aligned to its size. */
+static inline bool ept_entry_ok(u64 e, int level)
+{
+	if (!ept_present(e))
+		return e == 0 || e == EPT_FROZEN;
+	if (ept_frozen(e) || ((e & EPT_W) && !(e & EPT_R)))
+		return false;
+	if (!ept_leaf(e, level))
+		return true;
+	return level <= EPT_MAX_LEAF_LEVEL && (e & EPT_MT_MASK) == EPT_MT_WB &&
+	       IS_ALIGNED(ept_hfn(e), ept_level_pages(level));
+}
 
 /* Is [gfn, gfn + npages) inside the EPT's reach (and not wrapping)? */
 static inline bool ept_range_ok(gfn_t gfn, u64 npages)

@@ -4,6 +4,7 @@
  */
 #include "ept/iter.h"
 #include "ept/env.h"
+#include "kassert.h"
 
 static u64 *table_va(hpa_t table)
 {
@@ -28,6 +29,10 @@ static void land(struct ept_iter *it)
 void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level, gfn_t start,
 		    gfn_t end, int min_level)
 {
+	ASSERT(level >= 1 && level <= EPT_LEVELS && min_level >= 1 && min_level <= level);
+	/* The range lies inside what the table maps (one entry of the level above). */
+	ASSERT(start >= end ||
+	       (end - 1) >> ept_level_order(level + 1) == start >> ept_level_order(level + 1));
 	it->ept = ept;
 	it->top_level = level;
 	it->level = level;
@@ -97,13 +102,15 @@ void ept_iter_next(struct ept_iter *it)
 /* One walk from the root; false if it ended on a frozen entry. */
 static bool find_once(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level)
 {
-	for_each_ept_entry(*it, ept, gfn, gfn + 1,
-			   level) if (it->level == level || !ept_table(it->old, it->level)) break;
+	for_each_ept_entry(*it, ept, gfn, gfn + 1, level)
+		if (it->level == level || !ept_table(it->old, it->level))
+			break;
 	return !ept_frozen(it->old);
 }
 
 void ept_iter_find(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level)
 {
+	ASSERT(gfn < EPT_GFN_LIMIT);
 	/* A frozen entry belongs to a table already replaced (the freeze comes after the
 	 * unlink, and our ACQUIRE read of it makes the unlink visible): walk again. */
 	while (!find_once(it, ept, gfn, level))

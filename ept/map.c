@@ -25,8 +25,7 @@ static s64 map_tables_needed(struct ept *ept, gfn_t gfn, gfn_t end, int target)
 	struct ept_iter it;
 	u64 n = 0;
 
-	for_each_ept_entry(it, ept, gfn, end, 1)
-	{
+	for_each_ept_entry(it, ept, gfn, end, 1) {
 		if (ept_leaf(it.old, it.level))
 			return -EEXIST;
 		if (!ept_present(it.old) && it.level > target)
@@ -57,8 +56,7 @@ static void map_range(struct ept_op *op, gfn_t gfn, hfn_t hfn, gfn_t end, int ta
 {
 	struct ept_iter it;
 
-	for_each_ept_entry(it, op->ept, gfn, end, target)
-	{
+	for_each_ept_entry(it, op->ept, gfn, end, target) {
 		if (it.level > target) {
 			if (!ept_present(it.old))
 				ept_iter_replace(&it, ept_table_entry(op_alloc_table(op)), op);
@@ -112,8 +110,7 @@ static int unmap_range(struct ept_op *op, gfn_t gfn, gfn_t end)
 	struct ept_iter it;
 	int err = 0;
 
-	for_each_ept_entry(it, op->ept, gfn, end, 1)
-	{
+	for_each_ept_entry(it, op->ept, gfn, end, 1) {
 		if (!ept_present(it.old))
 			continue;
 		if (ept_iter_inside(&it, gfn, end))

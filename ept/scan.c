@@ -154,6 +154,8 @@ static void record_word(struct scan_ctx *c, gfn_t g, u64 present, u64 acc)
 			: word[EPT_PAGE_IDLE] >> pos & 1 ? EPT_PAGE_IDLE
 							 : EPT_PAGE_ACCESSED;
 		u64 rest = ~(word[s] >> pos);
+		/* cppcheck-suppress knownConditionTrueFalse ; wrong: rest is 0 when pos is 0 and
+		 * all 64 pages are in state s */
 		unsigned run = rest ? (unsigned)__builtin_ctzll(rest) : 64 - pos;
 
 		add_extent(out, s, 1, g + pos, g + pos + run);
@@ -214,8 +216,7 @@ int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool 
 		return -ERANGE;
 	scan_reset(out, t->npages);
 	op_begin(&op, ept);
-	for_each_ept_entry(it, ept, t->gfn, end, 1)
-	{
+	for_each_ept_entry(it, ept, t->gfn, end, 1) {
 		if (bulk_ok(&c, &it)) {
 			scan_leaf_table(&c, &it);
 			ept_iter_skip(&it);

@@ -28,6 +28,7 @@ int ept_split_entry(struct ept_iter *it, struct ept_op *op)
 {
 	hpa_t table = op_alloc_table(op);
 
+	ASSERT(it->level > 1 && ept_leaf(it->old, it->level));
 	if (table == INVALID_HPA)
 		return -ENOMEM;
 	/* Under the lock only A/D (hardware) and W (fast path) can change meanwhile; a failed
@@ -47,9 +48,10 @@ int ept_split_range(struct ept_op *op, gfn_t gfn, gfn_t end, int level)
 
 	/* Pre-order with min_level = level + 1: a 1G leaf is split, then the walk steps into
 	 * its new table and splits each 2M leaf in turn. */
-	for_each_ept_entry(it, op->ept, gfn, end,
-			   level + 1) if (it.level > level && ept_leaf(it.old, it.level) &&
-					  (err = ept_split_entry(&it, op))) break;
+	for_each_ept_entry(it, op->ept, gfn, end, level + 1)
+		if (it.level > level && ept_leaf(it.old, it.level) &&
+		    (err = ept_split_entry(&it, op)))
+			break;
 	return err;
 }
 
@@ -83,8 +85,7 @@ static void survey(struct ept_op *op, const struct ept_iter *parent, struct run 
 	struct ept_iter it;
 
 	*r = (struct run){.w = EPT_W, .uniform = true, .contiguous = true};
-	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn)
-	{
+	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn) {
 		if (it.gfn == parent->gfn)
 			r->first = it.old;
 		r->hole |= !ept_present(it.old);
@@ -109,6 +110,7 @@ static void swap_in_leaf(struct ept_op *op, struct ept_iter *it, u64 leaf)
 {
 	u64 late;
 
+	ASSERT(ept_table(it->old, it->level) && ept_leaf(leaf, it->level));
 	op->zapped_ad = 0;
 	ept_iter_replace(it, leaf, op);
 	late = op->zapped_ad & ~it->old;
@@ -127,8 +129,7 @@ static void protect_children(struct ept_op *op, const struct ept_iter *parent, s
 
 	r->w = EPT_W;
 	r->ad = 0;
-	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn)
-	{
+	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn) {
 		u64 old = ept_iter_update(&it, EPT_W | EPT_MMU_WRITABLE, 0, op);
 
 		moved[ept_index(it.gfn, level)] = ept_hfn(old);

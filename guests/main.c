@@ -357,7 +357,7 @@ static long test_split_verifier(void)
 static long test_idle_toucher(void)
 {
 	struct guest_ctrl *ctrl = (struct guest_ctrl *)GT_CTRL_GPA;
-	volatile u64 *hot = (volatile u64 *)(GT_IDLE_GPA + 5 * 4096);
+	const volatile u64 *hot = (const volatile u64 *)(GT_IDLE_GPA + 5 * 4096);
 	u64 n = 0, sum = 0;
 
 	while (!ctrl->stop) {

@@ -53,9 +53,9 @@ static int fail(struct parse *p, int code, const char *fmt, ...)
 /* Write the reason into p->err and return -code. */
 static int fail(struct parse *p, int code, const char *fmt, ...)
 {
-	va_list ap;
-
 	if (p->err && p->errlen) {
+		va_list ap;
+
 		va_start(ap, fmt);
 		vsnprintf(p->err, p->errlen, fmt, ap);
 		va_end(ap);

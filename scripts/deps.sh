@@ -3,7 +3,8 @@
 # `make test`, so a fresh Debian 12 machine needs nothing but these two commands.
 set -e
 PKGS="gcc binutils make grub-pc-bin grub-common xorriso mtools bochs bochsbios vgabios bochs-sdl
-qemu-system-x86 python3 python3-pytest python3-matplotlib libcmocka-dev clang"
+qemu-system-x86 python3 python3-pytest python3-matplotlib libcmocka-dev clang cppcheck
+clang-format"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -44,7 +44,7 @@ static void nonsense_icr(void)
 	lapic_write(LAPIC_ICR_HI, (u32)NO_SUCH_APIC << 24);
 	lapic_write(LAPIC_ICR_LO, ICR_MODE_RESERVED3 | 0x55);
 	lapic_write(LAPIC_ICR_HI, 0);
-	lapic_write(LAPIC_ICR_LO, ICR_SELF | ICR_MODE_RESERVED3 | 0x00);
+	lapic_write(LAPIC_ICR_LO, ICR_SELF | ICR_MODE_RESERVED3); /* vector 0 */
 }
 
 void pc_main(u32 magic, u32 info)

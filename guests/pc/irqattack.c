@@ -83,7 +83,7 @@ static void on_timer(void)
 }
 
 /* Spin until *p >= want or the limit runs out; true if it got there. */
-static bool wait_for(volatile u32 *p, u32 want)
+static bool wait_for(const volatile u32 *p, u32 want)
 {
 	for (u64 i = 0; i < SPIN_LIMIT; i++) {
 		if (*p >= want)

@@ -46,11 +46,6 @@ static void install_gp_skip(void)
 	*(u32 *)&gate[4] = (u32)(addr >> 32);
 }
 
-static void wrmsr(u32 msr, u64 v)
-{
-	__asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
-}
-
 static void flood(void)
 {
 	u64 sum = 0;

@@ -1,8 +1,9 @@
 /*
- * The PC guest kernels' small library: port and MMIO wrappers, the exit port, the console,
- * fw_cfg, the local APIC, the IDT and the boot-info parser. These kernels run under plain
- * QEMU (`-kernel`, or GRUB for multiboot 2) and under eptvisor, and must print the same lines
- * on both: only deterministic facts, never timings, vendor strings or loader addresses.
+ * The PC guest kernels' small library: MMIO wrappers (port I/O and MSRs: include/x86io.h),
+ * the exit port, the console, fw_cfg, the local APIC, the IDT and the boot-info parser.
+ * These kernels run under plain QEMU (`-kernel`, or GRUB for multiboot 2) and under
+ * eptvisor, and must print the same lines on both: only deterministic facts, never timings,
+ * vendor strings or loader addresses.
  *
  * Memory: everything is identity-mapped (virtual = physical) by entry.S, 0..4 GiB with 2 MiB
  * pages, the LAPIC page at 0xfee00000 uncached. The kernels are linked at 1 MiB; the AP
@@ -14,36 +15,11 @@
 #include "guests/pc/codes.h"
 #include "lib.h"
 #include "types.h"
+#include "x86io.h"
 
 #define MAX_CPUS 16
 
 /* ---- instruction wrappers ---- */
-static inline void outb(u16 port, u8 v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline void outw(u16 port, u16 v)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline void outl(u16 port, u32 v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-static inline u8 inb(u16 port)
-{
-	u8 v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-static inline u64 rdmsr(u32 msr)
-{
-	u32 lo, hi;
-
-	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((u64)hi << 32) | lo;
-}
 static inline void cpu_pause(void)
 {
 	__asm__ volatile("pause" ::: "memory");

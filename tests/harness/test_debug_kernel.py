@@ -1,0 +1,50 @@
+"""The debug kernel (`make kernel DEBUG=1`, build/debug/eptvisor.elf): the assertions of
+include/kassert.h compiled in. It boots once under Bochs and runs the scenarios that drive
+the EPT hardest in little time (the demo; write-protect dirty logging, whose fault fast path
+and harvests pass every lock, walker and entry assertion of ept/; live split, collapse and
+migration). A broken invariant panics the run (PANIC at file:line: ASSERT(...)); a WARN_ON
+prints a `WARN at` line, which fails it too."""
+
+import subprocess
+
+import pytest
+
+import eptvisor as ev
+from eptvisor import BootSpec
+
+DEBUG_DIR = ev.BUILD / "debug"
+DEBUG_ELF = DEBUG_DIR / "eptvisor.elf"
+SCENARIOS = ["demo", "dirty_log_wp", "split_collapse_live"]
+
+
+class DebugBootSpec(BootSpec):
+    """A BootSpec that boots the debug kernel, building it first (once per session)."""
+
+    def boot(self):
+        r = ev.make("kernel", "DEBUG=1")
+        if not r.ok:
+            raise RuntimeError("`%s` failed:\n%s" % (" ".join(r.cmd), r.output[-6000:]))
+        return ev.boot(self.platform_object(), self.cmdline, self.name, cpus=self.cpus,
+                       megs=self.megs, timeout=self.timeout, elf=DEBUG_ELF)
+
+
+DEBUG_BOOT = DebugBootSpec("debug-kernel", "run=" + ",".join(SCENARIOS), platform="bochs",
+                           cpus=2, megs=512, timeout=120, label="debug")
+
+
+@pytest.mark.parametrize("spec", [DEBUG_BOOT], ids=str)
+def test_debug_kernel(spec, boots, judge):
+    res = boots.result(spec)
+    p = res.problems()
+    syms = subprocess.run(["nm", str(DEBUG_ELF)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True).stdout
+    if " assert_failed" not in syms:
+        p.append("%s has no assert_failed: not built with DEBUG (assertions off)" % DEBUG_ELF)
+    by_name = res.tap_by_name()
+    for want in SCENARIOS:
+        t = by_name.get(want)
+        if t is None or not t.passed:
+            p.append("scenario %s: %s" % (want, t or "no TAP line"))
+    p += ["warning: %s" % l for l in res.lines_matching(r"^WARN at ")]
+    p += ev.json_platform_problems(res)
+    judge(res, p)
