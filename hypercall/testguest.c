@@ -104,9 +104,8 @@ static bool handle_cpuid(struct vcpu *v)
 	struct guest_regs *r = &v->regs;
 	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
 	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
-	struct cpuid_regs4 out = cpuid_guest_view((u32)r->rax, (u32)r->rcx,
-						  (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx },
-						  &g);
+	struct cpuid_regs4 host = { c.eax, c.ebx, c.ecx, c.edx };
+	struct cpuid_regs4 out = cpuid_guest_view((u32)r->rax, (u32)r->rcx, host, &g);
 
 	r->rax = out.eax, r->rbx = out.ebx, r->rcx = out.ecx, r->rdx = out.edx;
 	vcpu_skip_instruction();
@@ -116,7 +115,8 @@ static bool handle_cpuid(struct vcpu *v)
 static bool handle_hlt(struct vcpu *v)
 {
 	if (!(vmcs_read(GUEST_RFLAGS) & RFLAGS_IF))
-		return vcpu_stop_dump(v, EXIT_HLT, "HLT with interrupts disabled: it can never wake");
+		return vcpu_stop_dump(v, EXIT_HLT,
+				      "HLT with interrupts disabled: it can never wake");
 	vcpu_skip_instruction(); /* no interrupt sources: a halt with IF=1 simply resumes */
 	return true;
 }

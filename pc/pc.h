@@ -103,7 +103,8 @@ struct pc_spec {
 
 /* Once, before any PC VM: the frames every PC VM shares (APIC-access page, MSR bitmap). */
 int pc_platform_init(void);
-/* Make vm a PC VM running spec's kernel on vCPU 0; the other vCPUs wait for a SIPI.
+/* Load spec's kernel into vm (created with pc_vm_ops) to run on vCPU 0; the other vCPUs
+ * wait for a SIPI.
  * 0, or -errno with the reason printed by name and kept in vm->setup_why: -ENOEXEC/-EINVAL/
  * -ERANGE/-E2BIG the loader refused the image, -ENOSPC it does not fit with its boot
  * information and modules, -ENOMEM out of host memory. */

@@ -68,7 +68,7 @@ typedef bool (*exit_handler)(struct vcpu *v);
  * run on the vCPU's own CPU with its VMCS loaded.
  */
 struct vm_ops {
-	const char *name;
+	const char *name; /* "pc", "testguest" (for whoever inspects a VM in a debugger) */
 	/* At vm_create, after the memslots: the platform's per-VM state (vm->plat). 0 or
 	 * -errno (vm_create then fails). */
 	int (*vm_init)(struct vm *vm);
@@ -76,8 +76,9 @@ struct vm_ops {
 	 * flush, which kicks the vCPUs); free vm->plat and whatever it registered. Also runs
 	 * when vm_init failed or never ran (vm->plat NULL). */
 	void (*vm_destroy)(struct vm *vm);
-	/* At vcpu_create (id, entry state and vm->vcpus so far are set): vcpu->plat. 0 or
-	 * -errno. vcpu_free runs at vcpu_destroy, also after a failed or skipped vcpu_init. */
+	/* At vcpu_create, once id and entry state are set (the vCPU is not in vm->vcpus
+	 * yet): vcpu->plat. 0 or -errno (vcpu_create then fails). vcpu_free runs at
+	 * vcpu_destroy, also after a failed or skipped vcpu_init (vcpu->plat NULL). */
 	int (*vcpu_init)(struct vcpu *v);
 	void (*vcpu_free)(struct vcpu *v);
 	/* VMCS current, at load: change the controls the core wrote; write the start state. */
