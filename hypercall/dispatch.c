@@ -10,6 +10,7 @@
 #include "vmx/exit.h"
 #include "scenarios/fault_latency.h"
 #include "hypercall/mm.h"
+#include "hypercall/testguest.h"
 #include "vmx/report.h"
 #include "vmx/vcpu.h"
 
@@ -51,7 +52,7 @@ static s64 hc_puts(struct vcpu *v, u64 gpa, u64 len, u64 a2)
 
 	(void)a2;
 	if (n >= 0)
-		printk("[guest %s/%d] %s\n", v->vm->name, v->id, buf);
+		vm_guest_line(v->vm, v->id, buf);
 	return n;
 }
 
@@ -118,7 +119,7 @@ static const hc_fn hypercalls[HC_COUNT] = {
 	[HC_BENCH] = hc_bench,
 };
 
-void vcpu_hypercall(struct vcpu *v)
+void hypercall_dispatch(struct vcpu *v)
 {
 	struct guest_regs *r = &v->regs;
 	u64 nr = r->rax;

@@ -12,12 +12,16 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "hypercall/mm.h"
+#include "hypercall/testguest.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
 #define MAX_EXTENTS 512
 
 static u64 bitmap_bytes(u64 npages) { return ALIGN_UP(npages, 64) / 8; }
+
+/* The agent state lives in the test-guest platform's per-VM state. */
+static struct vm_agent *agent_of(struct vm *vm) { return &to_testguest_vm(vm)->agent; }
 
 /* The range [gpa, +npages pages) is page-aligned, bounded and inside one memslot. */
 static int check_range(struct vm *vm, u64 gpa, u64 npages, u64 max)
@@ -54,7 +58,7 @@ static int get_args(struct vm *vm, u64 gpa, void *args, u64 size)
 /* (Re)register the agent tracker over exactly this range. */
 static int agent_tracker(struct vm *vm, gfn_t gfn, u64 npages)
 {
-	struct ept_tracker *t = &vm->agent.tracker;
+	struct ept_tracker *t = &agent_of(vm)->tracker;
 
 	if (t->young && t->gfn == gfn && t->npages == npages)
 		return 0;
@@ -69,7 +73,7 @@ static int agent_tracker(struct vm *vm, gfn_t gfn, u64 npages)
 
 void agent_tracker_free(struct vm *vm)
 {
-	struct ept_tracker *t = &vm->agent.tracker;
+	struct ept_tracker *t = &agent_of(vm)->tracker;
 
 	if (!t->young)
 		return;
@@ -101,7 +105,7 @@ static void print_round(struct vm *vm, const struct hc_scan *a)
 	printk("@json {\"idle_scan\":%lu,\"scenario\":\"%s\",\"platform\":\"%s\",\"gpa\":%llu,"
 	       "\"npages\":%llu,\"clear\":%s,\"hole\":%llu,\"idle\":%llu,\"accessed\":%llu,"
 	       "\"by_size\":{%s},\"extents\":%llu}\n",
-	       ++vm->agent.rounds, vm->name, opts.platform, a->gpa, a->npages,
+	       ++agent_of(vm)->rounds, vm->name, opts.platform, a->gpa, a->npages,
 	       (a->flags & HC_SCAN_CLEAR) ? "true" : "false", a->pages[EPT_PAGE_HOLE],
 	       a->pages[EPT_PAGE_IDLE], a->pages[EPT_PAGE_ACCESSED], by, a->extents);
 }
@@ -111,7 +115,7 @@ static s64 do_scan(struct vm *vm, struct hc_scan *a, struct ept_scan *sc)
 	int err = agent_tracker(vm, gpa_to_gfn(a->gpa), a->npages);
 
 	if (!err)
-		err = ept_scan(&vm->ept, &vm->agent.tracker, sc, a->flags & HC_SCAN_CLEAR);
+		err = ept_scan(&vm->ept, &agent_of(vm)->tracker, sc, a->flags & HC_SCAN_CLEAR);
 	if (err)
 		return err;
 	count_extents(a, sc);
@@ -152,7 +156,7 @@ static s64 idle_scan(struct vcpu *v, u64 args_gpa)
 
 static s64 dirty_enable(struct vm *vm, const struct hc_dirty *d)
 {
-	struct ept_dirty_log *log = &vm->agent.log;
+	struct ept_dirty_log *log = &agent_of(vm)->log;
 	s64 err = check_range(vm, d->gpa, d->npages, HC_SCAN_MAX_PAGES);
 
 	if (err)
@@ -173,7 +177,7 @@ static s64 dirty_enable(struct vm *vm, const struct hc_dirty *d)
 
 static s64 dirty_harvest(struct vm *vm, const struct hc_dirty *d)
 {
-	struct ept_dirty_log *log = &vm->agent.log;
+	struct ept_dirty_log *log = &agent_of(vm)->log;
 	u64 *out;
 	s64 n;
 
@@ -193,7 +197,7 @@ static s64 dirty_harvest(struct vm *vm, const struct hc_dirty *d)
 
 void agent_log_free(struct vm *vm)
 {
-	struct ept_dirty_log *log = &vm->agent.log;
+	struct ept_dirty_log *log = &agent_of(vm)->log;
 
 	if (!log->bitmap)
 		return;
@@ -208,7 +212,7 @@ static s64 dirty_log(struct vcpu *v, u64 op, u64 args_gpa)
 	s64 err;
 
 	if (op == HC_DIRTY_DISABLE) {
-		if (!v->vm->agent.log.bitmap)
+		if (!agent_of(v->vm)->log.bitmap)
 			return -ENOENT;
 		agent_log_free(v->vm);
 		return 0;
@@ -231,9 +235,9 @@ s64 hc_idle_scan(struct vcpu *v, u64 args_gpa, u64 a1, u64 a2)
 	s64 ret;
 
 	(void)a1, (void)a2;
-	spin_lock(&v->vm->agent.lock);
+	spin_lock(&agent_of(v->vm)->lock);
 	ret = idle_scan(v, args_gpa);
-	spin_unlock(&v->vm->agent.lock);
+	spin_unlock(&agent_of(v->vm)->lock);
 	return ret;
 }
 
@@ -242,8 +246,8 @@ s64 hc_dirty_log(struct vcpu *v, u64 op, u64 args_gpa, u64 a2)
 	s64 ret;
 
 	(void)a2;
-	spin_lock(&v->vm->agent.lock);
+	spin_lock(&agent_of(v->vm)->lock);
 	ret = dirty_log(v, op, args_gpa);
-	spin_unlock(&v->vm->agent.lock);
+	spin_unlock(&agent_of(v->vm)->lock);
 	return ret;
 }

@@ -19,7 +19,7 @@ struct vm_agent {
 
 s64 hc_idle_scan(struct vcpu *v, u64 args_gpa, u64 a1, u64 a2);
 s64 hc_dirty_log(struct vcpu *v, u64 op, u64 args_gpa, u64 a2);
-/* Unregister and free the agent's tracker / log (vm_destroy). */
+/* Unregister and free the agent's tracker / log (the test-guest platform's vm_destroy). */
 void agent_tracker_free(struct vm *vm);
 void agent_log_free(struct vm *vm);
 

@@ -194,9 +194,10 @@ u64 pc_cr4_allowed(const struct vcpu *v)
 
 static bool guest_write_cr4(struct vcpu *v, u64 val)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	u64 old = guest_cr4(), efer = vmcs_read(GUEST_IA32_EFER);
 
-	if ((val & ~v->cr4_allowed) || ((efer & EFER_LMA) && !(val & CR4_PAE)) ||
+	if ((val & ~p->cr4_allowed) || ((efer & EFER_LMA) && !(val & CR4_PAE)) ||
 	    load_pdptes(v, guest_cr0(), val, efer))
 		return cr_write_gp(v);
 	vmcs_write(CR4_READ_SHADOW, val);
@@ -224,8 +225,8 @@ bool pc_handle_cr(struct vcpu *v)
 hpa_t vmx_msr_bitmap_pa = INVALID_HPA;
 
 /* Guest MSRs the hardware keeps while the guest runs (the host never uses them): reads and
- * writes go straight through; they are reset on every vCPU load (vcpu.c) so nothing leaks
- * from one VM to the next. */
+ * writes go straight through; they are reset when a vCPU's run starts and ends
+ * (pc_msr_reset_hw, pc/platform.c) so nothing leaks from one VM to the next. */
 static const u32 passthrough_msrs[] = {
 	0x174, 0x175, 0x176,            /* SYSENTER_CS/ESP/EIP: saved in the VMCS at every exit */
 	0xc0000081, 0xc0000082,         /* STAR, LSTAR */
@@ -302,7 +303,7 @@ bool pc_log_ok(struct vm *vm, u64 *count, const char *what)
 
 static bool msr_gp(struct vcpu *v, bool write, u32 msr, u64 val)
 {
-	struct pc_vm *pc = v->vm->pc;
+	struct pc_vm *pc = to_pc_vm(v->vm);
 
 	if (pc_log_ok(v->vm, &pc->msr_unknown, "accesses to unknown MSRs"))
 		printk("pc: VM '%s': vcpu %d: %s of MSR 0x%x (%s), value 0x%lx: #GP injected\n",
@@ -325,16 +326,18 @@ static bool pat_valid(u64 pat)
 
 static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
 	switch (msr) {
-	case 0x10: *val = rdtsc() + v->tsc_offset; return 0;           /* IA32_TSC */
-	case 0x1b: *val = v->apic_base; return 0;                        /* IA32_APIC_BASE */
+	case 0x10: *val = rdtsc() + p->tsc_offset; return 0;           /* IA32_TSC */
+	case 0x1b: *val = p->apic_base; return 0;                        /* IA32_APIC_BASE */
 	case 0x3a: *val = 1; return 0;               /* FEATURE_CONTROL: locked, VMX off */
 	case 0x8b: *val = 0; return 0;                                   /* BIOS_SIGN_ID */
 	case 0xfe: *val = 0; return 0;           /* MTRRCAP: no variable or fixed ranges */
 	case 0x179: case 0x17a: *val = 0; return 0;            /* MCG_CAP, MCG_STATUS */
-	case 0x1a0: *val = v->misc_enable; return 0;
-	case 0x277: *val = v->pat; return 0;
-	case 0x2ff: *val = v->mtrr_def_type; return 0;
+	case 0x1a0: *val = p->misc_enable; return 0;
+	case 0x277: *val = p->pat; return 0;
+	case 0x2ff: *val = p->mtrr_def_type; return 0;
 	case 0xc0000080: *val = vmcs_read(GUEST_IA32_EFER); return 0;
 	}
 	return -ENOENT;
@@ -342,32 +345,33 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 
 static int msr_write(struct vcpu *v, u32 msr, u64 val)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	u64 efer = vmcs_read(GUEST_IA32_EFER);
 
 	switch (msr) {
 	case 0x10: /* IA32_TSC: the guest's TSC is the host's plus an offset */
-		v->tsc_offset = val - rdtsc();
-		vmcs_write(TSC_OFFSET, v->tsc_offset);
+		p->tsc_offset = val - rdtsc();
+		vmcs_write(TSC_OFFSET, p->tsc_offset);
 		return 0;
 	case 0x1b: /* the APIC stays at 0xfee00000 in xAPIC mode; BSP and enable as written */
 		if ((val & ~(u64)(BIT(8) | BIT(11))) != PC_APIC_GPA)
 			return -EINVAL;
-		v->apic_base = val;
+		p->apic_base = val;
 		return 0;
 	case 0x79: case 0x8b: case 0x17a:
 		return 0; /* microcode update, BIOS_SIGN_ID, MCG_STATUS: ignored */
 	case 0x1a0: /* MISC_ENABLE: kept as written; nothing it controls is emulated */
-		v->misc_enable = val;
+		p->misc_enable = val;
 		return 0;
 	case 0x277:
 		if (!pat_valid(val))
 			return -EINVAL;
-		v->pat = val;
+		p->pat = val;
 		return 0;
 	case 0x2ff:
 		if (val & ~0xcffULL)
 			return -EINVAL;
-		v->mtrr_def_type = val;
+		p->mtrr_def_type = val;
 		return 0;
 	case 0xc0000080: /* EFER: SCE, LME, NXE; LMA follows CR0.PG (write_cr0) */
 		if (val & ~(u64)(EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE))
@@ -398,7 +402,7 @@ bool pc_handle_msr(struct vcpu *v, bool write)
 	if (r == -ENOENT)
 		return msr_gp(v, write, msr, val);
 	if (r) {
-		if (pc_log_ok(v->vm, &v->vm->pc->msr_refused, "refused WRMSRs"))
+		if (pc_log_ok(v->vm, &to_pc_vm(v->vm)->msr_refused, "refused WRMSRs"))
 			printk("pc: VM '%s': vcpu %d: WRMSR 0x%x value 0x%lx refused: #GP "
 			       "injected\n", v->vm->name, v->id, msr, val);
 		pc_inject_exception(v, EXC_GP, true, 0);
@@ -412,6 +416,7 @@ bool pc_handle_msr(struct vcpu *v, bool write)
 
 bool pc_handle_cpuid(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	struct guest_regs *r = &v->regs;
 	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
 	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
@@ -420,7 +425,7 @@ bool pc_handle_cpuid(struct vcpu *v)
 						  &g);
 
 	/* CPUID.1:EDX.APIC follows IA32_APIC_BASE's global enable, as on a real CPU. */
-	if ((u32)r->rax == 1 && !(v->apic_base & BIT(11)))
+	if ((u32)r->rax == 1 && !(p->apic_base & BIT(11)))
 		out.edx &= ~(u32)BIT(9);
 	r->rax = out.eax, r->rbx = out.ebx, r->rcx = out.ecx, r->rdx = out.edx;
 	pc_skip_instruction(v);
@@ -430,7 +435,7 @@ bool pc_handle_cpuid(struct vcpu *v)
 /* The guest ended itself (exit port, reset): the VM stops, its code is the result. */
 static bool guest_ended(struct vcpu *v)
 {
-	struct pc_vm *pc = v->vm->pc;
+	struct pc_vm *pc = to_pc_vm(v->vm);
 
 	pc->ended = true;
 	pc->exit_code = pc->io.exit_code;
@@ -442,7 +447,7 @@ static bool guest_ended(struct vcpu *v)
 bool pc_handle_io(struct vcpu *v)
 {
 	u64 q = vmcs_read(EXIT_QUALIFICATION);
-	struct pc_vm *pc = v->vm->pc;
+	struct pc_vm *pc = to_pc_vm(v->vm);
 	int size = (int)(q & 7) + 1;
 	bool in = q & BIT(3);
 	u16 port = q >> 16;
@@ -544,7 +549,7 @@ static u64 write_value(struct vcpu *v, const struct insn_mov *m)
 
 static void apic_log(struct vcpu *v, const char *fmt, u32 off, u64 val)
 {
-	if (pc_log_ok(v->vm, &v->vm->pc->apic_ignored, "ignored APIC accesses")) {
+	if (pc_log_ok(v->vm, &to_pc_vm(v->vm)->apic_ignored, "ignored APIC accesses")) {
 		printk("pc: VM '%s': vcpu %d: ", v->vm->name, v->id);
 		printk(fmt, off, val);
 		printk("\n");
@@ -553,8 +558,9 @@ static void apic_log(struct vcpu *v, const char *fmt, u32 off, u64 val)
 
 static void apic_write(struct vcpu *v, u32 off, u32 val)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	struct vlapic_ipi ipi;
-	int r = vlapic_write(&v->lapic, off, val, pc_now_ns(), &ipi);
+	int r = vlapic_write(&p->lapic, off, val, pc_now_ns(), &ipi);
 
 	if (r == 1)
 		pc_send_ipi(v, &ipi);
@@ -566,9 +572,10 @@ static void apic_write(struct vcpu *v, u32 off, u32 val)
 /* Trap-like: the CPU already stored the value in the virtual-APIC page and moved RIP on. */
 bool pc_handle_apic_write(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	u32 off = vmcs_read(EXIT_QUALIFICATION) & 0xff0;
 
-	apic_write(v, off, v->apic_page[off / 4]);
+	apic_write(v, off, p->apic_page[off / 4]);
 	return true;
 }
 
@@ -605,12 +612,14 @@ static u64 access_start(struct vcpu *v, const struct insn_mov *m)
  * a wider one reads 0, as under QEMU. */
 static u64 apic_read_part(struct vcpu *v, u32 off, int len, int size)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
 	if (size > 4) {
 		apic_log(v, "APIC read at offset 0x%x (%lu bytes) reads 0: wider than 32 bits", off,
 			 (u64)size);
 		return 0;
 	}
-	return mem_part_value(vlapic_read(&v->lapic, off & 0xff0, pc_now_ns()),
+	return mem_part_value(vlapic_read(&p->lapic, off & 0xff0, pc_now_ns()),
 			      (int)(off & 3), len);
 }
 
@@ -626,7 +635,7 @@ static void apic_write_part(struct vcpu *v, u32 off, int len, int size, u64 val)
 
 static void log_unassigned(struct vcpu *v, bool write, gpa_t gpa, int len)
 {
-	if (pc_log_ok(v->vm, &v->vm->pc->mmio_unassigned, "accesses to unassigned memory"))
+	if (pc_log_ok(v->vm, &to_pc_vm(v->vm)->mmio_unassigned, "accesses to unassigned memory"))
 		printk("pc: VM '%s': vcpu %d: %d-byte %s of unassigned gpa 0x%lx (%s)\n",
 		       v->vm->name, v->id, len, write ? "write" : "read", gpa,
 		       write ? "dropped" : "reads as all-ones");

@@ -80,25 +80,30 @@ void pc_irq_init(void)
  * leave the guest no time outside its handler. */
 static bool timer_due(const struct vcpu *v)
 {
-	return v->pc_state != PC_RUNNING || v->ran_since_timer >= min_slice_ticks;
+	const struct pc_vcpu *p = to_pc_vcpu(v);
+
+	return p->state != PC_RUNNING || p->ran_since_timer >= min_slice_ticks;
 }
 
 /* Does vCPU v take the PICs' interrupts (QEMU's apic_accept_pic_intr)? */
 static bool takes_pic(const struct vcpu *v)
 {
+	const struct pc_vcpu *p = to_pc_vcpu(v);
+
 	return v->id == 0 &&
-	       (!(v->apic_base & BIT(11)) || !(v->apic_page[APIC_LVT_LINT0 / 4] & APIC_LVT_MASKED));
+	       (!(p->apic_base & BIT(11)) || !(p->apic_page[APIC_LVT_LINT0 / 4] & APIC_LVT_MASKED));
 }
 
 /* The vector the PICs present to vCPU 0 now (the PIT ticking into IRQ 0 first), or -1;
- * v->pic_next is when the PIT's next tick is due (0: none). */
+ * its pic_next is when the PIT's next tick is due (0: none). */
 static int pic_vector(struct vcpu *v)
 {
-	struct pc_vm *pc = v->vm->pc;
+	struct pc_vcpu *p = to_pc_vcpu(v);
+	struct pc_vm *pc = to_pc_vm(v->vm);
 	int vec;
 
 	if (!takes_pic(v)) {
-		v->pic_next = 0;
+		p->pic_next = 0;
 		return -1;
 	}
 	/* Not yet: the IRQ stays in the PIC's IRR (the PIT's edges coalesce there) until the
@@ -106,27 +111,29 @@ static int pic_vector(struct vcpu *v)
 	if (!timer_due(v))
 		return -1;
 	spin_lock(&pc->io_lock);
-	vec = pcio_pic_poll(&pc->io, pc_now_ns(), &v->pic_next);
+	vec = pcio_pic_poll(&pc->io, pc_now_ns(), &p->pic_next);
 	spin_unlock(&pc->io_lock);
 	return vec;
 }
 
 static int pic_take(struct vcpu *v)
 {
-	struct pc_vm *pc = v->vm->pc;
+	struct pc_vcpu *p = to_pc_vcpu(v);
+	struct pc_vm *pc = to_pc_vm(v->vm);
 	int vec;
 
 	spin_lock(&pc->io_lock);
 	vec = pcio_pic_ack(&pc->io);
 	spin_unlock(&pc->io_lock);
-	v->ran_since_timer = 0; /* the PICs' only source is the PIT */
+	p->ran_since_timer = 0; /* the PICs' only source is the PIT */
 	return vec;
 }
 
 /* The nearer of the APIC timer's deadline and (vCPU 0) the PIT's next tick, or 0. */
 static u64 next_timer_ns(const struct vcpu *v)
 {
-	u64 a = vlapic_timer_deadline(&v->lapic), b = v->id == 0 ? v->pic_next : 0;
+	const struct pc_vcpu *p = to_pc_vcpu(v);
+	u64 a = vlapic_timer_deadline(&p->lapic), b = v->id == 0 ? p->pic_next : 0;
 
 	return !a ? b : !b ? a : MIN(a, b);
 }
@@ -149,49 +156,53 @@ u64 pc_timer_ticks(struct vcpu *v)
  * irq_pending after publishing in_guest, see pc_entry_recheck)? */
 static bool ipi_seen(struct vcpu *t, u64 unused)
 {
+	struct pc_vcpu *tp = to_pc_vcpu(t);
+
 	(void)unused;
 	/* SEQ_CST: the load half of the Dekker pair with our SEQ_CST post and the target's
 	 * SEQ_CST in_guest store followed by its recheck (devices/irqbox.h). */
 	if (!__atomic_load_n(&t->in_guest, __ATOMIC_SEQ_CST) || t->state != VCPU_RUNNING)
 		return true;
-	if (!irqbox_empty_acquire(&t->irq_pending))
+	if (!irqbox_empty_acquire(&tp->irq_pending))
 		return false;
 	/* ACQUIRE: pairs with the target's exchange of wake in collect_irqs. */
-	return !__atomic_load_n(&t->wake, __ATOMIC_ACQUIRE);
+	return !__atomic_load_n(&tp->wake, __ATOMIC_ACQUIRE);
 }
 
 
 static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *ipi)
 {
+	struct pc_vcpu *tp = to_pc_vcpu(t);
+
 	switch (ipi->delivery) {
 	case 0: /* fixed */
 	case 1: /* lowest priority: to every target, which is one legal choice */
 		if (t == from) {
-			vlapic_set_irr(&t->lapic, ipi->vector);
+			vlapic_set_irr(&tp->lapic, ipi->vector);
 			return;
 		}
 		/* SEQ_CST: ordered before our load of t->in_guest in ipi_seen (Dekker with the
 		 * target's in_guest store and its recheck of irq_pending). */
-		irqbox_post(&t->irq_pending, ipi->vector);
+		irqbox_post(&tp->irq_pending, ipi->vector);
 		break;
 	case 4: /* NMI */
 		/* RELAXED: published by the wake store after it. SEQ_CST wake: the store half of
 		 * the Dekker pair with the target's in_guest store and recheck (as irqbox_post). */
-		__atomic_store_n(&t->nmi_pending, true, __ATOMIC_RELAXED);
-		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&tp->nmi_pending, true, __ATOMIC_RELAXED);
+		__atomic_store_n(&tp->wake, true, __ATOMIC_SEQ_CST);
 		break;
 	case 5: /* INIT: a pending event the target takes before its next entry (runnable) */
-		sipibox_post_init(&t->sipi);
+		sipibox_post_init(&tp->sipi);
 		/* SEQ_CST: the store half of the Dekker pair, as for an NMI above. */
-		__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&tp->wake, true, __ATOMIC_SEQ_CST);
 		break;
 	case 6: /* SIPI: kept only for a vCPU waiting for one (or with an INIT pending) */
-		if (sipibox_post_sipi(&t->sipi, ipi->vector))
+		if (sipibox_post_sipi(&tp->sipi, ipi->vector))
 			/* SEQ_CST: as for an NMI; a waiting target looks again at once. */
-			__atomic_store_n(&t->wake, true, __ATOMIC_SEQ_CST);
+			__atomic_store_n(&tp->wake, true, __ATOMIC_SEQ_CST);
 		return;
 	default:
-		if (pc_log_ok(from->vm, &from->vm->pc->ipi_ignored, "ignored IPIs"))
+		if (pc_log_ok(from->vm, &to_pc_vm(from->vm)->ipi_ignored, "ignored IPIs"))
 			printk("pc: VM '%s': vcpu %d: IPI with delivery mode %u ignored (SMI, "
 			       "ExtINT and reserved modes are not emulated)\n", from->vm->name,
 			       from->id, ipi->delivery);
@@ -216,7 +227,8 @@ void pc_send_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
 			continue;
 		if (ipi->shorthand == 3 && t == from)
 			continue;
-		if (ipi->shorthand == 0 && !vlapic_match_dest(&t->lapic, ipi, t == from))
+		if (ipi->shorthand == 0 &&
+		    !vlapic_match_dest(&to_pc_vcpu(t)->lapic, ipi, t == from))
 			continue;
 		deliver(from, t, ipi);
 	}
@@ -230,34 +242,40 @@ static void to_irr(void *arg, u8 vector)
 /* Move vectors other vCPUs sent into our IRR. */
 static void collect_irqs(struct vcpu *v)
 {
-	irqbox_take(&v->irq_pending, to_irr, &v->lapic);
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
+	irqbox_take(&p->irq_pending, to_irr, &p->lapic);
 	/* ACQ_REL: seeing a sender's wake makes its nmi_pending and INIT visible to the
 	 * loads after this; the release lets a sender's ipi_seen see the flag taken. */
-	(void)__atomic_exchange_n(&v->wake, false, __ATOMIC_ACQ_REL);
+	(void)__atomic_exchange_n(&p->wake, false, __ATOMIC_ACQ_REL);
 }
 
 /* After in_guest is published: did an IPI arrive since collect_irqs? Then do not enter
  * (the sender may have seen us out of guest mode and not kicked). */
 bool pc_entry_recheck(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
 	/* SEQ_CST: the load half of the Dekker pair with the senders (devices/irqbox.h). */
-	return irqbox_any(&v->irq_pending) || __atomic_load_n(&v->wake, __ATOMIC_SEQ_CST);
+	return irqbox_any(&p->irq_pending) || __atomic_load_n(&p->wake, __ATOMIC_SEQ_CST);
 }
 
 /* ---- waiting: for a SIPI, or for an interrupt after HLT ------------------------------- */
 
 static void set_blocked(struct vcpu *v, bool blocked)
 {
-	if (blocked == v->blocked)
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
+	if (blocked == p->blocked)
 		return;
-	v->blocked = blocked;
+	p->blocked = blocked;
 	/* RELAXED: a count only compared with nvcpus by the waiters, re-read every spin. */
-	__atomic_fetch_add(&v->vm->pc->blocked, blocked ? 1 : -1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&to_pc_vm(v->vm)->blocked, blocked ? 1 : -1, __ATOMIC_RELAXED);
 }
 
 static void check_deadlock(struct vcpu *v)
 {
-	if (__atomic_load_n(&v->vm->pc->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
+	if (__atomic_load_n(&to_pc_vm(v->vm)->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
 		return;
 	vm_stop(v->vm, EXIT_HLT, "every vCPU is halted or waiting for a SIPI with nothing to "
 		"wake it (cli; hlt, or hlt with no timer armed and IRQ 0 masked)");
@@ -269,60 +287,65 @@ static void check_deadlock(struct vcpu *v)
  * (false). */
 static bool do_init(struct vcpu *v)
 {
-	if (v->apic_base & BIT(8)) {
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
+	if (p->apic_base & BIT(8)) {
 		vm_stop(v->vm, EXIT_INIT, "vcpu %d (the BSP) received INIT: a real BSP restarts the "
 			"firmware at 0xfffffff0, and this platform has none", v->id);
 		return false;
 	}
-	if (!sipibox_take_init(&v->sipi))
+	if (!sipibox_take_init(&p->sipi))
 		return true;
-	vlapic_init(&v->lapic, v->apic_page, v->id, pc_now_ns());
+	vlapic_init(&p->lapic, p->apic_page, v->id, pc_now_ns());
 	vmcs_write(ENTRY_INTR_INFO, 0);
-	v->pc_state = PC_WAIT_SIPI;
+	p->state = PC_WAIT_SIPI;
 	return true;
 }
 
 static bool nmi_waiting(struct vcpu *v)
 {
 	/* RELAXED: ordered after the sender's store by collect_irqs' wake exchange. */
-	return __atomic_load_n(&v->nmi_pending, __ATOMIC_RELAXED);
+	return __atomic_load_n(&to_pc_vcpu(v)->nmi_pending, __ATOMIC_RELAXED);
 }
 
 /* Raise the APIC timer's interrupt if it is due (and timer_due allows). */
 static void timer_poll(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
 	if (!timer_due(v))
 		return;
-	if (vlapic_timer_poll(&v->lapic, pc_now_ns()))
-		v->ran_since_timer = 0;
+	if (vlapic_timer_poll(&p->lapic, pc_now_ns()))
+		p->ran_since_timer = 0;
 }
 
 /* One look at what could wake the vCPU; true when it may enter the guest. */
 static bool runnable(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	int sipi;
 
 	collect_irqs(v); /* first: its wake exchange orders the flag loads below */
-	if (sipibox_init_pending(&v->sipi) && !do_init(v))
+	if (sipibox_init_pending(&p->sipi) && !do_init(v))
 		return false;
 	timer_poll(v);
-	switch (v->pc_state) {
+	switch (p->state) {
 	case PC_WAIT_SIPI:
-		sipi = sipibox_take_sipi(&v->sipi);
+		sipi = sipibox_take_sipi(&p->sipi);
 		if (sipi < 0)
 			return false;
-		v->pc_state = PC_RUNNING;
+		p->state = PC_RUNNING;
 		pc_sipi_state(v, sipi);
 		return true;
 	case PC_HALTED:
-		if (vlapic_pending(&v->lapic) < 0 && !nmi_waiting(v) && pic_vector(v) < 0)
+		if (vlapic_pending(&p->lapic) < 0 && !nmi_waiting(v) && pic_vector(v) < 0)
 			return false;
-		v->pc_state = PC_RUNNING;
+		p->state = PC_RUNNING;
 		return true;
 	case PC_HALTED_NOIRQ:
 		if (!nmi_waiting(v))
 			return false;
-		v->pc_state = PC_RUNNING;
+		p->state = PC_RUNNING;
 		return true;
 	default:
 		return true;
@@ -331,8 +354,10 @@ static bool runnable(struct vcpu *v)
 
 static bool wait_runnable(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
 	while (!runnable(v)) {
-		set_blocked(v, v->pc_state != PC_HALTED || !next_timer_ns(v));
+		set_blocked(v, p->state != PC_HALTED || !next_timer_ns(v));
 		check_deadlock(v);
 		if (v->vm->stopping)
 			return false;
@@ -364,18 +389,20 @@ static void window(bool open)
  * at VM entry); then the NMI window exit says when it can. true: an NMI was injected. */
 static bool inject_nmi(struct vcpu *v, u64 block)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	bool blocked = block & (BLOCK_STI_MOVSS | BLOCK_NMI);
 
 	set_window(PROC_NMI_WINDOW_EXITING, nmi_waiting(v) && blocked);
 	if (!nmi_waiting(v) || blocked)
 		return false;
-	__atomic_store_n(&v->nmi_pending, false, __ATOMIC_RELAXED); /* only we consume it */
+	__atomic_store_n(&p->nmi_pending, false, __ATOMIC_RELAXED); /* only we consume it */
 	vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_NMI | 2);
 	return true;
 }
 
 static void inject(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	u64 block = vmcs_read(GUEST_INTERRUPTIBILITY);
 	int vec;
 
@@ -384,10 +411,10 @@ static void inject(struct vcpu *v)
 	if (inject_nmi(v, block))
 		return;
 	/* A globally disabled APIC (IA32_APIC_BASE.EN clear) accepts no interrupts. */
-	vec = (v->apic_base & BIT(11)) ? vlapic_pending(&v->lapic) : -1;
+	vec = (p->apic_base & BIT(11)) ? vlapic_pending(&p->lapic) : -1;
 	if (vec < 0) {
 		/* Held back by the guest's TPR only: exit when it lowers the TPR below it. */
-		vmcs_write(TPR_THRESHOLD, vlapic_tpr_threshold(&v->lapic));
+		vmcs_write(TPR_THRESHOLD, vlapic_tpr_threshold(&p->lapic));
 		if (pic_vector(v) < 0) {
 			window(false);
 			return;
@@ -398,7 +425,7 @@ static void inject(struct vcpu *v)
 		return;
 	}
 	if (vec >= 0)
-		vlapic_accept(&v->lapic, (u8)vec);
+		vlapic_accept(&p->lapic, (u8)vec);
 	else
 		vec = pic_take(v); /* INTA: the PIC moves the IRQ in service and names the vector */
 	vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_EXT | (u32)vec);
@@ -409,9 +436,10 @@ static void inject(struct vcpu *v)
  * pc_after_exit charges what the guest used. */
 static void arm_timer(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	u64 slice = MIN(MIN(v->budget_left, pc_timer_ticks(v)), 0xffffffffULL);
 
-	v->timer_armed = slice;
+	p->timer_armed = slice;
 	vmcs_write(PREEMPTION_TIMER_VALUE, slice);
 }
 
@@ -437,13 +465,14 @@ static void restore_nmi_blocking(u64 idt)
 
 void pc_after_exit(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	u64 idt = vmcs_read(IDT_VECTORING_INFO);
 	u64 left = vmcs_read(PREEMPTION_TIMER_VALUE);
-	u64 used = v->timer_armed - MIN(left, v->timer_armed);
+	u64 used = p->timer_armed - MIN(left, p->timer_armed);
 
 	/* At least one tick per entry: a guest that exits at once still spends its budget. */
 	v->budget_left -= MIN(v->budget_left, MAX(used, 1ULL));
-	v->ran_since_timer += used;
+	p->ran_since_timer += used;
 	restore_nmi_blocking(idt);
 	if (!(idt & INTR_VALID))
 		return;
@@ -475,7 +504,7 @@ void pc_skip_instruction(struct vcpu *v)
 bool pc_handle_hlt(struct vcpu *v)
 {
 	pc_skip_instruction(v);
-	v->pc_state = (vmcs_read(GUEST_RFLAGS) & RFLAGS_IF) ? PC_HALTED : PC_HALTED_NOIRQ;
+	to_pc_vcpu(v)->state = (vmcs_read(GUEST_RFLAGS) & RFLAGS_IF) ? PC_HALTED : PC_HALTED_NOIRQ;
 	return true;
 }
 

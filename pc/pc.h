@@ -1,24 +1,28 @@
 /*
  * PC guests: unmodified multiboot kernels on a minimal PC platform (docs/platform.md).
  *
- *   pc/vm.c    load the kernel, build its multiboot info, the vCPUs' start states
- *                 (32-bit protected mode for the BSP, real mode after a SIPI for the APs)
- *   pc/irq.c   the local APICs: IPIs, INIT/SIPI, the timer, injection, HLT waiting
- *   pc/exit.c  the exits only PC guests take: CR access, MSRs, APIC page, port I/O
- *   devices/      the devices themselves, pure C with host tests
+ *   pc/platform.c  the platform as the VMX core sees it: pc_vm_ops, every hook and exit
+ *   pc/vm.c        load the kernel, build its multiboot info, the vCPUs' start states
+ *                     (32-bit protected mode for the BSP, real mode after a SIPI for the APs)
+ *   pc/irq.c       the local APICs: IPIs, INIT/SIPI, the timer, injection, HLT waiting
+ *   pc/exit.c      the exits only PC guests take: CR access, MSRs, APIC page, port I/O
+ *   devices/       the devices themselves, pure C with host tests
  *
- * A VM is a PC VM when vm->pc is set; everything else in vmx/ treats it like any VM, so
- * idle tracking, dirty logging, split and collapse apply to its memory unchanged.
+ * A VM is a PC VM when it was created with pc_vm_ops: its struct pc_vm is vm->plat, each
+ * vCPU's struct pc_vcpu is vcpu->plat. Everything in vmx/ treats it like any VM, so idle
+ * tracking, dirty logging, split and collapse apply to its memory unchanged.
  */
 #ifndef EPTVISOR_PC_PC_H
 #define EPTVISOR_PC_PC_H
 
+#include "devices/irqbox.h"
 #include "devices/pcio.h"
+#include "devices/sipibox.h"
+#include "devices/vlapic.h"
 #include "spinlock.h"
 #include "types.h"
+#include "vmx/vcpu.h"
 
-struct vm;
-struct vcpu;
 struct boot_mod;
 
 #define PC_APIC_GPA 0xfee00000ULL
@@ -45,6 +49,47 @@ struct pc_vm {
 	u32 magic;          /* the multiboot boot-loader magic for EAX */
 };
 
+enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI };
+
+/* One vCPU of a PC VM: its local APIC, the events other vCPUs post to it, and the CPU
+ * state the VMCS does not hold. */
+struct pc_vcpu {
+	struct vlapic lapic;
+	u32 *apic_page;          /* the virtual-APIC page: the model's registers */
+	hpa_t apic_page_pa;
+	struct irqbox irq_pending; /* vectors sent by other vCPUs, taken before each entry */
+	bool wake;               /* an NMI, INIT or SIPI was sent: look before entering */
+	bool nmi_pending;
+	struct sipibox sipi;     /* INITs and SIPIs sent by other vCPUs */
+	enum pc_run_state state;
+	bool blocked;            /* counted in struct pc_vm's blocked */
+	u64 timer_armed;         /* preemption-timer ticks armed at the last entry */
+	u64 ran_since_timer;     /* guest ticks run since the APIC timer last interrupted */
+	u64 pic_next;            /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
+	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
+	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
+};
+
+/* pc/platform.c: the PC platform, given to vm_create. */
+extern const struct vm_ops pc_vm_ops;
+
+/* The PC state of vm, or NULL when vm is not a PC VM (for code outside pc/). */
+static inline struct pc_vm *pc_vm_of(const struct vm *vm)
+{
+	return vm->ops == &pc_vm_ops ? vm->plat : NULL;
+}
+
+/* Inside pc/: the state of a VM or vCPU that is a PC one. */
+static inline struct pc_vm *to_pc_vm(const struct vm *vm)
+{
+	return vm->plat;
+}
+
+static inline struct pc_vcpu *to_pc_vcpu(const struct vcpu *v)
+{
+	return v->plat;
+}
+
 /* What to run: the kernel image (hypervisor memory), its command line and modules. */
 struct pc_spec {
 	const char *name;    /* the kernel's name: the first word of its command line */
@@ -58,7 +103,8 @@ struct pc_spec {
 
 /* Once, before any PC VM: the frames every PC VM shares (APIC-access page, MSR bitmap). */
 int pc_platform_init(void);
-/* Make vm a PC VM running spec's kernel on vCPU 0; the other vCPUs wait for a SIPI.
+/* Load spec's kernel into vm (created with pc_vm_ops) to run on vCPU 0; the other vCPUs
+ * wait for a SIPI.
  * 0, or -errno with the reason printed by name and kept in vm->setup_why: -ENOEXEC/-EINVAL/
  * -ERANGE/-E2BIG the loader refused the image, -ENOSPC it does not fit with its boot
  * information and modules, -ENOMEM out of host memory. */
@@ -68,11 +114,13 @@ int pc_vm_setup(struct vm *vm, const struct pc_spec *spec);
  * refused image is never -ENOENT), -ENODEV without the VMX features PC guests need. */
 int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, const char *mods,
 		       int ncpus);
-void pc_vm_teardown(struct vm *vm);
-/* Per-vCPU state: the virtual-APIC page. */
+/* The per-VM state (vm_ops vm_init, vm_destroy). */
+int pc_vm_init(struct vm *vm);
+void pc_vm_destroy(struct vm *vm);
+/* Per-vCPU state: struct pc_vcpu and the virtual-APIC page (vm_ops vcpu_init, vcpu_free). */
 int pc_vcpu_init(struct vcpu *v);
 void pc_vcpu_free(struct vcpu *v);
-/* vcpu.c, with the VMCS current: PC controls and the start state. */
+/* With the VMCS current: PC controls and the start state. */
 void pc_setup_controls(struct vcpu *v);
 void pc_setup_guest_state(struct vcpu *v);
 /* The guest's end, as QEMU would report it: prints one "guest exit" line. */

@@ -39,7 +39,7 @@ static hpa_t apic_access_pa = INVALID_HPA;
 
 int pc_platform_init(void)
 {
-	if (!vmx_caps.pc_guests || apic_access_pa != INVALID_HPA)
+	if (!vmx_caps.unrestricted_apic || apic_access_pa != INVALID_HPA)
 		return 0;
 	apic_access_pa = alloc_zeroed_frame();
 	if (apic_access_pa == INVALID_HPA)
@@ -178,10 +178,11 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 	return 0;
 }
 
-/* A complete line of the guest's UART output, into eptvisor's log under the VM's name. */
+/* A complete line of the guest's UART output, into eptvisor's log under the VM's name (one
+ * UART for the whole VM: no vCPU number). */
 static void uart_line(void *ctx, const char *line)
 {
-	printk("[guest %s] %s\n", ((struct vm *)ctx)->name, line);
+	vm_guest_line(ctx, -1, line);
 }
 
 static u64 io_now_ns(void *ctx)
@@ -192,16 +193,14 @@ static u64 io_now_ns(void *ctx)
 
 int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 {
-	struct pc_vm *pc = kzalloc(sizeof(*pc));
+	struct pc_vm *pc = pc_vm_of(vm);
 	gpa_t entry = 0, info = 0;
 	u32 magic = 0;
 	int r;
 
 	if (!pc)
-		return refuse(vm, -ENOMEM, "no host memory for the PC platform's state");
-	vm->pc = pc;
+		return refuse(vm, -EINVAL, "not created as a PC VM (vm_create with pc_vm_ops)");
 	snprintf(pc->kernel_name, sizeof(pc->kernel_name), "%s", spec->name);
-	/* kzalloc: io_lock starts unlocked (SPINLOCK_INIT is all zeroes). */
 	pcio_init(&pc->io, &(struct pcio_config){ .ram_bytes = vm->slots[0].npages * PAGE_SIZE,
 						  .ncpus = (u16)spec->ncpus },
 		  &(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
@@ -216,10 +215,17 @@ int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 	return 0;
 }
 
-void pc_vm_teardown(struct vm *vm)
+int pc_vm_init(struct vm *vm)
 {
-	kfree(vm->pc, sizeof(*vm->pc));
-	vm->pc = NULL;
+	/* kzalloc: io_lock starts unlocked (SPINLOCK_INIT is all zeroes). */
+	vm->plat = kzalloc(sizeof(struct pc_vm));
+	return vm->plat ? 0 : -ENOMEM;
+}
+
+void pc_vm_destroy(struct vm *vm)
+{
+	kfree(vm->plat, sizeof(struct pc_vm));
+	vm->plat = NULL;
 }
 
 /* What SeaBIOS leaves in the BSP's local APIC (smp_setup): software-enabled, LINT0 ExtINT
@@ -227,41 +233,53 @@ void pc_vm_teardown(struct vm *vm)
  * rely on the first to receive PIC interrupts. */
 static void seabios_lapic(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	struct vlapic_ipi none;
 	u64 now = pc_now_ns();
 
-	vlapic_write(&v->lapic, APIC_SVR, v->apic_page[APIC_SVR / 4] | APIC_SVR_ENABLE, now, &none);
-	vlapic_write(&v->lapic, APIC_LVT_LINT0, 0x8700, now, &none);
-	vlapic_write(&v->lapic, APIC_LVT_LINT1, 0x8400, now, &none);
+	vlapic_write(&p->lapic, APIC_SVR, p->apic_page[APIC_SVR / 4] | APIC_SVR_ENABLE, now, &none);
+	vlapic_write(&p->lapic, APIC_LVT_LINT0, 0x8700, now, &none);
+	vlapic_write(&p->lapic, APIC_LVT_LINT1, 0x8400, now, &none);
 }
 
 int pc_vcpu_init(struct vcpu *v)
 {
-	v->apic_page_pa = alloc_zeroed_frame();
-	if (v->apic_page_pa == INVALID_HPA)
+	struct pc_vcpu *p = kzalloc(sizeof(*p));
+
+	if (!p)
 		return -ENOMEM;
-	v->apic_page = phys_to_virt(v->apic_page_pa);
-	vlapic_init(&v->lapic, v->apic_page, v->id, pc_now_ns());
-	v->apic_base = PC_APIC_GPA | BIT(11) | (v->id == 0 ? BIT(8) : 0); /* enabled, BSP */
-	v->pat = 0x0007040600070406ULL; /* the power-on PAT */
-	sipibox_init(&v->sipi, v->id != 0); /* APs wait for a SIPI */
-	v->misc_enable = 1; /* fast strings, as the CPU resets it */
-	v->cr4_allowed = pc_cr4_allowed(v);
+	v->plat = p;
+	p->apic_page_pa = alloc_zeroed_frame();
+	if (p->apic_page_pa == INVALID_HPA)
+		return -ENOMEM;
+	p->apic_page = phys_to_virt(p->apic_page_pa);
+	vlapic_init(&p->lapic, p->apic_page, v->id, pc_now_ns());
+	p->apic_base = PC_APIC_GPA | BIT(11) | (v->id == 0 ? BIT(8) : 0); /* enabled, BSP */
+	p->pat = 0x0007040600070406ULL; /* the power-on PAT */
+	sipibox_init(&p->sipi, v->id != 0); /* APs wait for a SIPI */
+	p->misc_enable = 1; /* fast strings, as the CPU resets it */
+	p->cr4_allowed = pc_cr4_allowed(v);
 	if (v->id == 0)
 		seabios_lapic(v);
-	v->pc_state = v->id == 0 ? PC_RUNNING : PC_WAIT_SIPI;
+	p->state = v->id == 0 ? PC_RUNNING : PC_WAIT_SIPI;
 	return 0;
 }
 
 void pc_vcpu_free(struct vcpu *v)
 {
-	if (v->apic_page)
-		frame_free(&frames, hpa_to_hfn(v->apic_page_pa));
-	v->apic_page = NULL;
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
+	if (!p) /* vcpu_create failed before pc_vcpu_init */
+		return;
+	if (p->apic_page)
+		frame_free(&frames, hpa_to_hfn(p->apic_page_pa));
+	kfree(p, sizeof(*p));
+	v->plat = NULL;
 }
 
 void pc_setup_controls(struct vcpu *v)
 {
+	struct pc_vcpu *p = to_pc_vcpu(v);
 	u64 proc = vmcs_read(PROC_BASED_CTLS);
 
 	/* The APIC: TPR shadow + APIC-access page + register virtualization (pc/irq.c);
@@ -272,11 +290,11 @@ void pc_setup_controls(struct vcpu *v)
 	vmcs_write(PROC_BASED_CTLS, proc);
 	vmcs_write(PROC_BASED_CTLS2, vmcs_read(PROC_BASED_CTLS2) | PROC2_UNRESTRICTED_GUEST |
 					     PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT);
-	vmcs_write(VIRTUAL_APIC_ADDR, v->apic_page_pa);
+	vmcs_write(VIRTUAL_APIC_ADDR, p->apic_page_pa);
 	vmcs_write(APIC_ACCESS_ADDR, apic_access_pa);
 	vmcs_write(TPR_THRESHOLD, 0);
 	vmcs_write(MSR_BITMAP, vmx_msr_bitmap_pa);
-	vmcs_write(TSC_OFFSET, v->tsc_offset);
+	vmcs_write(TSC_OFFSET, p->tsc_offset);
 	/* The guest switches modes itself: it starts outside IA-32e mode. */
 	vmcs_write(ENTRY_CTLS, vmcs_read(ENTRY_CTLS) & ~ENTRY_IA32E_MODE_GUEST);
 	/* CR0: PG is ours to watch (EFER.LMA follows it); NE (and whatever else VMX fixes to 1
@@ -321,7 +339,7 @@ u64 pc_hw_cr0(u64 guest)
  * caches on, as SeaBIOS and GRUB leave it. */
 static void multiboot_state(struct vcpu *v)
 {
-	struct vm *vm = v->vm;
+	struct pc_vm *pc = to_pc_vm(v->vm);
 
 	vcpu_set_segment(GUEST_CS_SEL, 0x10, 0, 0xffffffff, AR_CODE32);
 	vcpu_set_segment(GUEST_SS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
@@ -331,12 +349,12 @@ static void multiboot_state(struct vcpu *v)
 	vcpu_set_segment(GUEST_GS_SEL, 0x18, 0, 0xffffffff, AR_DATA32);
 	vmcs_write(GUEST_CR0, pc_hw_cr0(CR0_PE | CR0_ET));
 	vmcs_write(CR0_READ_SHADOW, CR0_PE | CR0_ET);
-	vmcs_write(GUEST_RIP, vm->pc->entry);
+	vmcs_write(GUEST_RIP, pc->entry);
 	/* ESP is undefined by the spec; kernels that call before setting their own stack
 	 * still work under BIOS loaders, so give them a small one below 0x7c00 as well. */
 	vmcs_write(GUEST_RSP, 0x7c00);
-	v->regs.rax = vm->pc->magic;
-	v->regs.rbx = vm->pc->info;
+	v->regs.rax = pc->magic;
+	v->regs.rbx = pc->info;
 }
 
 /* The state an AP starts in after INIT and SIPI with `vector`: real mode at vector:0. */
@@ -373,7 +391,7 @@ static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const
 
 void pc_report_end(struct vm *vm)
 {
-	struct pc_vm *pc = vm->pc;
+	struct pc_vm *pc = to_pc_vm(vm);
 	u16 ports[16];
 	u64 reads[16], writes[16];
 	int n;
@@ -397,7 +415,7 @@ void pc_report_end(struct vm *vm)
 static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const u64 *writes,
 			int n)
 {
-	struct pc_vm *pc = vm->pc;
+	struct pc_vm *pc = to_pc_vm(vm);
 	char buf[640] = "", how[96];
 	size_t len = 0;
 	for (int i = 0; i < n && len < sizeof(buf); i++)
@@ -434,7 +452,7 @@ int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, cons
 	struct pc_spec spec = { .name = kernel, .args = args ? args : "", .ncpus = ncpus };
 	const struct boot_mod *k = find_module(kernel, strlen(kernel));
 
-	if (!vmx_caps.pc_guests)
+	if (!vmx_caps.unrestricted_apic)
 		return refuse(vm, -ENODEV, "this CPU lacks unrestricted guest or APIC "
 			      "virtualization");
 	if (!k)

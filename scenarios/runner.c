@@ -14,6 +14,7 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/exit.h"
+#include "hypercall/testguest.h"
 #include "pc/pc.h"
 #include "scenarios/fault_latency.h"
 #include "scenarios/experiments.h"
@@ -79,8 +80,6 @@ static int create_vcpus(struct vm *vm, const struct scenario *sc, int n)
 		if (!vm->vcpus[i])
 			return -ENOMEM;
 		vm->nvcpus++;
-		if (vm->pc && pc_vcpu_init(vm->vcpus[i]))
-			return -ENOMEM;
 	}
 	return 0;
 }
@@ -88,7 +87,7 @@ static int create_vcpus(struct vm *vm, const struct scenario *sc, int n)
 /* A PC guest's verdict: the exit code it chose, or the stop that was expected. */
 static bool judge_pc(const struct vm *vm, const struct scenario *sc, char *why, size_t n)
 {
-	const struct pc_vm *pc = vm->pc;
+	const struct pc_vm *pc = pc_vm_of(vm);
 
 	if (sc->expect == EXPECT_STOPPED)
 		return false; /* judged by judge() */
@@ -121,7 +120,7 @@ static bool judge(const struct vm *vm, const struct scenario *sc, char *why, siz
 			 vm->stopping ? vm->stop_reason : "no stop");
 		return false;
 	}
-	if (vm->pc)
+	if (pc_vm_of(vm))
 		return judge_pc(vm, sc, why, n);
 	if (vm->stopping) {
 		snprintf(why, n, "VM stopped: %s", vm->stop_reason);
@@ -223,7 +222,7 @@ static void judge_refused(const struct vm *vm, const struct scenario *sc, int er
 
 static struct vm *create_vm(const struct scenario *sc, u64 mem)
 {
-	struct vm *vm = vm_create(sc->name, mem);
+	struct vm *vm = vm_create(sc->name, mem, sc->kernel ? &pc_vm_ops : &testguest_ops);
 
 	if (!vm)
 		return NULL;
@@ -250,13 +249,6 @@ static int setup_vm(struct vm *vm, const struct scenario *sc, int nvcpus)
 	return err;
 }
 
-static void free_vm(struct vm *vm)
-{
-	if (vm->pc)
-		pc_vm_teardown(vm);
-	vm_destroy(vm);
-}
-
 /* Run the set-up VM, judge it, report it and free it. */
 static void run_and_judge(struct vm *vm, const struct scenario *sc, struct vm_report *rep,
 			  u64 free_before, struct tally *t)
@@ -266,11 +258,11 @@ static void run_and_judge(struct vm *vm, const struct scenario *sc, struct vm_re
 	bool pass;
 
 	run_vcpus(vm, sc);
-	if (vm->pc)
+	if (pc_vm_of(vm))
 		pc_report_end(vm);
 	pass = judge(vm, sc, why, sizeof(why));
 	vm_report_take(rep, vm);
-	free_vm(vm);
+	vm_destroy(vm);
 	leaked = (s64)free_before - (s64)frame_free_count(&frames);
 	if (pass && leaked) {
 		snprintf(why, sizeof(why), "%ld frame(s) leaked", leaked);
@@ -317,7 +309,7 @@ static void run_scenario(const struct scenario *sc, struct tally *t)
 			judge_refused(vm, sc, err, t);
 		else
 			tap(t, sc->name, setup_verdict(vm, sc, err, why, sizeof(why)), why);
-		free_vm(vm);
+		vm_destroy(vm);
 		kfree(rep, sizeof(*rep));
 		return;
 	}

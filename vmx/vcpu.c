@@ -1,26 +1,19 @@
 /*
- * vCPU creation, VMCS set-up and the run loop. Scenario guests start directly in 64-bit mode
- * on page tables the scenario built in guest memory: CS is a 64-bit code segment, the IDT is
- * empty (limit 0), so any guest exception becomes a triple fault, which the hypervisor
- * reports. PC guests start as a multiboot loader or a SIPI leaves a CPU (pc/vm.c).
+ * vCPU creation, VMCS set-up and the run loop. The core writes the controls every VM starts
+ * from and the host state; the platform (vm->ops) adjusts the controls, writes the guest's
+ * start state, and is called before every entry and after every exit.
  */
 #include "arch/cpu.h"
 #include "arch/gdt.h"
 #include "arch/percpu.h"
 #include "drivers/console.h"
-#include "hypercall.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "pc/pc.h"
 #include "vmx/pml.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_asm.h"
-
-#define AR_CODE64 0xa09b  /* present, S, execute/read accessed, L, G */
-#define AR_DATA 0xc093    /* present, S, read/write accessed, D/B, G */
-#define AR_TSS64_BUSY 0x8b
 
 extern char vmx_exit[];
 
@@ -51,13 +44,18 @@ struct vcpu *vcpu_create(struct vm *vm, int id, gpa_t rip, gpa_t rsp, u64 arg)
 	v->entry_rsp = rsp;
 	v->entry_arg = arg;
 	v->regs.rdi = arg;
+	if (vm->ops->vcpu_init && vm->ops->vcpu_init(v)) {
+		vcpu_destroy(v);
+		return NULL;
+	}
 	return v;
 }
 
 void vcpu_destroy(struct vcpu *v)
 {
 	vcpu_pml_free(v);
-	pc_vcpu_free(v);
+	if (v->vm->ops->vcpu_free)
+		v->vm->ops->vcpu_free(v);
 	frame_free(&frames, hpa_to_hfn(v->vmcs_pa));
 	kfree(v, sizeof(*v));
 }
@@ -80,16 +78,16 @@ static void setup_controls(struct vcpu *v)
 	vmcs_write(CR4_READ_SHADOW, CR4_PAE);
 	/* CD and NW are the host's: VMX leaves them in the real CR0 across entries and exits,
 	 * so a guest setting them would turn caching off for everything after it. A write
-	 * that tries exits (stopped as a CR access; PC guests: a shadow, pc_setup_controls). */
+	 * that tries exits (a CR access: the platform stops the VM or keeps a shadow). */
 	vmcs_write(CR0_GUEST_HOST_MASK, CR0_CD | CR0_NW);
 	vmcs_write(CR0_READ_SHADOW, 0);
-	if (v->vm->pc)
-		pc_setup_controls(v);
+	if (v->vm->ops->setup_controls)
+		v->vm->ops->setup_controls(v);
 }
 
 static void setup_host_state(void)
 {
-	struct percpu *pc = this_cpu();
+	struct percpu *me = this_cpu();
 	struct desc_ptr gdt, idt;
 
 	sgdt(&gdt);
@@ -103,10 +101,10 @@ static void setup_host_state(void)
 	vmcs_write(HOST_ES_SEL, GDT_KERNEL_DS);
 	vmcs_write(HOST_FS_SEL, 0);
 	vmcs_write(HOST_GS_SEL, 0);
-	vmcs_write(HOST_TR_SEL, GDT_TSS(pc->id));
+	vmcs_write(HOST_TR_SEL, GDT_TSS(me->id));
 	vmcs_write(HOST_FS_BASE, 0);
-	vmcs_write(HOST_GS_BASE, (u64)pc);
-	vmcs_write(HOST_TR_BASE, (u64)&pc->tss);
+	vmcs_write(HOST_GS_BASE, (u64)me);
+	vmcs_write(HOST_TR_BASE, (u64)&me->tss);
 	vmcs_write(HOST_GDTR_BASE, gdt.base);
 	vmcs_write(HOST_IDTR_BASE, idt.base);
 	vmcs_write(HOST_IA32_EFER, rdmsr(MSR_IA32_EFER));
@@ -128,12 +126,6 @@ void vcpu_set_segment(enum vmcs_field sel, u16 value, u64 base, u32 limit, u32 a
 	vmcs_write_at(GUEST_ES_AR + idx, "GUEST_*_AR", ar, __FILE__, __LINE__);
 }
 
-/* A flat 4 GiB segment (or an unusable one). */
-static void setup_segment(enum vmcs_field sel, u16 value, u32 ar)
-{
-	vcpu_set_segment(sel, value, 0, (ar & AR_UNUSABLE) ? 0 : 0xffffffff, ar);
-}
-
 void vcpu_reset_event_state(void)
 {
 	vmcs_write(GUEST_DR7, 0x400);
@@ -146,37 +138,6 @@ void vcpu_reset_event_state(void)
 	vmcs_write(GUEST_SYSENTER_ESP, 0);
 	vmcs_write(GUEST_SYSENTER_EIP, 0);
 	vmcs_write(ENTRY_INTR_INFO, 0);
-}
-
-static void setup_guest_state(struct vcpu *v)
-{
-	if (v->vm->pc) {
-		pc_setup_guest_state(v);
-		return;
-	}
-	setup_segment(GUEST_CS_SEL, 0x08, AR_CODE64);
-	setup_segment(GUEST_SS_SEL, 0x10, AR_DATA);
-	setup_segment(GUEST_DS_SEL, 0x10, AR_DATA);
-	setup_segment(GUEST_ES_SEL, 0x10, AR_DATA);
-	setup_segment(GUEST_FS_SEL, 0x10, AR_DATA);
-	setup_segment(GUEST_GS_SEL, 0x10, AR_DATA);
-	setup_segment(GUEST_LDTR_SEL, 0, AR_UNUSABLE);
-	vmcs_write(GUEST_TR_SEL, 0x18);
-	vmcs_write(GUEST_TR_BASE, 0);
-	vmcs_write(GUEST_TR_LIMIT, 0x67);
-	vmcs_write(GUEST_TR_AR, AR_TSS64_BUSY);
-	vmcs_write(GUEST_GDTR_BASE, 0);
-	vmcs_write(GUEST_GDTR_LIMIT, 0);
-	vmcs_write(GUEST_IDTR_BASE, 0);
-	vmcs_write(GUEST_IDTR_LIMIT, 0);
-	vmcs_write(GUEST_CR0, (CR0_PE | CR0_NE | CR0_ET | CR0_WP | CR0_PG | vmx_caps.cr0_fixed0) &
-				      vmx_caps.cr0_fixed1);
-	vmcs_write(GUEST_CR3, GUEST_PT_GPA);
-	vmcs_write(GUEST_CR4, (CR4_PAE | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1);
-	vmcs_write(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
-	vmcs_write(GUEST_RSP, v->entry_rsp);
-	vmcs_write(GUEST_RIP, v->entry_rip);
-	vcpu_reset_event_state();
 }
 
 void vcpu_dump(struct vcpu *v, const char *why)
@@ -218,8 +179,8 @@ static void arm_budget(struct vcpu *v)
 
 bool vcpu_budget_rearm(struct vcpu *v)
 {
-	if (v->vm->pc)
-		return v->budget_left != 0; /* pc/irq.c arms the timer before every entry */
+	if (v->vm->ops->arms_timer)
+		return v->budget_left != 0; /* the platform arms it before every entry */
 	if (!v->budget_left)
 		return false;
 	arm_budget(v);
@@ -276,7 +237,8 @@ static bool vcpu_load(struct vcpu *v)
 	vmcs_write_errors = 0;
 	setup_controls(v);
 	setup_host_state();
-	setup_guest_state(v);
+	if (v->vm->ops->setup_guest_state)
+		v->vm->ops->setup_guest_state(v);
 	if (v->vm->test_bad_guest_state)
 		vmcs_write(GUEST_RFLAGS, 0); /* bit 1 must be 1: an invalid-guest-state entry */
 	if (v->vm->test_bad_host_state)
@@ -291,27 +253,28 @@ static bool vcpu_load(struct vcpu *v)
 
 void vcpu_run(struct vcpu *v)
 {
+	const struct vm_ops *ops = v->vm->ops;
 	u64 flags = read_rflags();
 
 	/* Interrupts stay off in root mode: host interrupts arrive as VM exits instead. */
 	cli();
 	v->cpu = this_cpu_id();
 	v->budget_left = v->vm->budget;
-	if (v->vm->pc)
-		pc_msr_reset_hw(); /* the guest's pass-through MSRs start at 0 */
+	if (ops->run_start)
+		ops->run_start(v);
 	vcpu_reset_cpu_regs(); /* FPU/SSE, DR0-3, DR6, CR2 at their reset values */
 	if (vcpu_load(v)) {
-		if (!v->vm->pc)
+		if (!ops->arms_timer)
 			arm_budget(v);
 		for (;;) {
 			int rc;
 
 			if (v->vm->stopping)
 				break;
-			if (v->vm->pc && !pc_before_entry(v))
+			if (ops->before_entry && !ops->before_entry(v))
 				break;
 			vcpu_flush_before_entry(v);
-			if (v->vm->pc && pc_entry_recheck(v)) {
+			if (ops->entry_recheck && ops->entry_recheck(v)) {
 				/* RELEASE: as below; an IPI came in, take it before entering. */
 				__atomic_store_n(&v->in_guest, false, __ATOMIC_RELEASE);
 				continue;
@@ -329,8 +292,8 @@ void vcpu_run(struct vcpu *v)
 			}
 			v->launched = true;
 			v->exits++;
-			if (v->vm->pc)
-				pc_after_exit(v);
+			if (ops->after_exit)
+				ops->after_exit(v);
 			if (!vcpu_handle_exit(v, vmcs_read(EXIT_REASON)))
 				break;
 		}
@@ -342,8 +305,8 @@ void vcpu_run(struct vcpu *v)
 	vmx_invept(v->vm->eptp);
 	invvpid(INVVPID_SINGLE, v->vpid);
 	vmclear(v->vmcs_pa);
-	if (v->vm->pc)
-		pc_msr_reset_hw(); /* leave none of the guest's values to the next VM */
+	if (ops->run_end)
+		ops->run_end(v); /* the platform leaves none of the guest's values to the next VM */
 	vcpu_reset_cpu_regs(); /* nor its FPU/SSE, debug registers or CR2 */
 	if (flags & RFLAGS_IF)
 		sti();

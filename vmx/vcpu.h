@@ -6,9 +6,6 @@
 #define EPTVISOR_VMX_VCPU_H
 
 #include "types.h"
-#include "devices/irqbox.h"
-#include "devices/sipibox.h"
-#include "devices/vlapic.h"
 #include "vmx/vm.h"
 #include "vmx/vmcs.h"
 
@@ -36,24 +33,7 @@ struct vcpu {
 	u64 exits;
 	u64 budget_left; /* preemption-timer ticks not yet armed */
 	struct vcpu_stats stats;
-	char line[128]; /* guest COM1 output, until newline */
-	int line_len;
-
-	/* PC guests only (pc/pc.h, pc/irq.c) */
-	struct vlapic lapic;
-	u32 *apic_page;          /* the virtual-APIC page: the model's registers */
-	hpa_t apic_page_pa;
-	struct irqbox irq_pending; /* vectors sent by other vCPUs, taken before each entry */
-	bool wake;               /* an NMI, INIT or SIPI was sent: look before entering */
-	bool nmi_pending;
-	struct sipibox sipi;     /* INITs and SIPIs sent by other vCPUs */
-	enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI } pc_state;
-	bool blocked;            /* counted in vm->pc->blocked */
-	u64 timer_armed;         /* preemption-timer ticks armed at the last entry */
-	u64 ran_since_timer;     /* guest ticks run since the APIC timer last interrupted */
-	u64 pic_next;            /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
-	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
-	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
+	void *plat; /* the platform's per-vCPU state (vm->ops; its own accessor types it) */
 };
 
 /* Allocate vCPU `id` of vm, to run guest code at rip with stack rsp and RDI = arg. */
@@ -64,10 +44,10 @@ void vcpu_run(struct vcpu *v);
 
 /* Make the vCPU's CPU exit guest mode soon (an NMI; harmless if it already left). */
 void vcpu_kick(struct vcpu *v);
-/* Wait until done(v, arg), kicking v again now and then (a kick can be lost, see ept_env.c).
+/* Wait until done(v, arg), kicking v again now and then (a kick can be lost, see kick.c).
  * done() must hold whenever v is out of guest mode: never wait for v's own progress. */
 void vcpu_kick_until(struct vcpu *v, bool (*done)(struct vcpu *v, u64 arg), u64 arg);
-/* vmx/ept_env.c: mark the vCPU in guest mode and INVEPT if a flush was requested. */
+/* vmx/kick.c: mark the vCPU in guest mode and INVEPT if a flush was requested. */
 void vcpu_flush_before_entry(struct vcpu *v);
 
 /* vmx/entry.S: load guest GPRs, VMLAUNCH (launched == 0) or VMRESUME; returns 0 after a VM
@@ -76,12 +56,13 @@ int vmx_enter(struct guest_regs *regs, int launched);
 
 /* vmx/exit.c: handle one VM exit; true to re-enter the guest. */
 bool vcpu_handle_exit(struct vcpu *v, u32 reason);
+/* Stop the VM for an exit the vCPU cannot survive: vm_stop with "vcpu N: what", one log
+ * line and the register and VMCS dump. Returns false (leave the run loop). */
+bool vcpu_stop_dump(struct vcpu *v, u32 reason, const char *what);
 /* The timer fired: arm the next slice of the budget, or false when it is spent. */
 bool vcpu_budget_rearm(struct vcpu *v);
 /* Advance the guest's RIP past the instruction that exited. */
 void vcpu_skip_instruction(void);
-/* hypercall/dispatch.c */
-void vcpu_hypercall(struct vcpu *v);
 /* Access rights of a segment register that holds nothing (VMCS segment AR bit 16). */
 #define AR_UNUSABLE BIT(16)
 /* Write one guest segment register (selector, base, limit, access rights) of the current

@@ -32,13 +32,14 @@ static int slot_init(struct memslot *s, gfn_t base, u64 npages, int level)
 	return 0;
 }
 
-struct vm *vm_create(const char *name, u64 mem)
+struct vm *vm_create(const char *name, u64 mem, const struct vm_ops *ops)
 {
 	struct vm *vm = kzalloc(sizeof(*vm));
 
 	if (!vm)
 		return NULL;
 	vm->name = name;
+	vm->ops = ops;
 	vm->stop_exit_reason = -1;
 	trace_vm_init(vm);
 	if (ept_init(&vm->ept)) {
@@ -53,6 +54,10 @@ struct vm *vm_create(const char *name, u64 mem)
 		return NULL;
 	}
 	vm->nslots = 1;
+	if (ops->vm_init && ops->vm_init(vm)) {
+		vm_destroy(vm);
+		return NULL;
+	}
 	return vm;
 }
 
@@ -122,8 +127,10 @@ static void slot_free(struct memslot *s)
 void vm_destroy(struct vm *vm)
 {
 	trace_vm_dump(vm);
-	agent_log_free(vm);
-	agent_tracker_free(vm);
+	/* The platform first: what it registered with the EPT goes while the vCPUs (which a
+	 * flush kicks) and the EPT still exist. */
+	if (vm->ops->vm_destroy)
+		vm->ops->vm_destroy(vm);
 	for (int i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(vm->vcpus[i]);
 	/* The EPT goes away with its frames: every CPU that ran this VM dropped its cached
@@ -277,6 +284,15 @@ int vm_migrate_page(struct vm *vm, gfn_t gfn)
 	if (err)
 		frame_free(&frames, to);
 	return err;
+}
+
+void vm_guest_line(const struct vm *vm, int vcpu, const char *line)
+{
+	/* One printk per line: lines of vCPUs on different CPUs never interleave. */
+	if (vcpu < 0)
+		printk("[guest %s] %s\n", vm->name, line);
+	else
+		printk("[guest %s/%d] %s\n", vm->name, vcpu, line);
 }
 
 static bool vcpu_out_of_guest(struct vcpu *v, u64 unused);

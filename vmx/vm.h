@@ -3,12 +3,15 @@
  * mapped), the EPT that maps them, the vCPUs, and the counters. Guest memory is reached only
  * through vm_gpa_to_hva()/vm_copy_*, which check every page against the memslots, so a guest
  * can name no byte of hypervisor memory.
+ *
+ * What kind of machine the guest sees is the platform's business, not the core's: a VM is
+ * created with a struct vm_ops, and the core reaches the platform only through it (the
+ * platform's own state hangs off vm->plat and vcpu->plat).
  */
 #ifndef EPTVISOR_VMX_VM_H
 #define EPTVISOR_VMX_VM_H
 
 #include "ept/ept.h"
-#include "hypercall/mm.h"
 #include "spinlock.h"
 #include "types.h"
 
@@ -45,10 +48,59 @@ struct vcpu_stats {
 
 /* stop_exit_reason when VMLAUNCH/VMRESUME itself failed (VMfailValid/VMfailInvalid). */
 #define VM_STOP_ENTRY_FAILED 1000
-/* stop_exit_reason when a PC guest ended itself through an exit port (vm->pc->exit_code). */
+/* stop_exit_reason when the guest ended itself by its platform's means (an exit port). */
 #define VM_STOP_GUEST_EXIT 1001
 
 enum vcpu_state { VCPU_RUNNING, VCPU_EXITED, VCPU_STOPPED };
+
+struct vcpu;
+struct vm;
+
+/* One VM-exit handler: true to re-enter the guest, false when the vCPU is done. */
+typedef bool (*exit_handler)(struct vcpu *v);
+
+/*
+ * A platform: the machine a VM's guest sees, chosen once at vm_create and never changed.
+ * The core owns VMX itself (entry and exit, the EPT and its faults, kicks and shootdowns,
+ * the budget, NMIs and host interrupts, triple faults, PML); everything a guest asks of
+ * its machine goes through here. Every hook may be NULL (nothing to do), except that an
+ * exit reason neither the core nor exit[] handles stops the VM. Hooks marked "VMCS current"
+ * run on the vCPU's own CPU with its VMCS loaded.
+ */
+struct vm_ops {
+	const char *name; /* "pc", "testguest" (for whoever inspects a VM in a debugger) */
+	/* At vm_create, after the memslots: the platform's per-VM state (vm->plat). 0 or
+	 * -errno (vm_create then fails). */
+	int (*vm_init)(struct vm *vm);
+	/* In vm_destroy, first: the vCPUs and the EPT still exist (freeing a dirty log may
+	 * flush, which kicks the vCPUs); free vm->plat and whatever it registered. Also runs
+	 * when vm_init failed or never ran (vm->plat NULL). */
+	void (*vm_destroy)(struct vm *vm);
+	/* At vcpu_create, once id and entry state are set (the vCPU is not in vm->vcpus
+	 * yet): vcpu->plat. 0 or -errno (vcpu_create then fails). vcpu_free runs at
+	 * vcpu_destroy, also after a failed or skipped vcpu_init (vcpu->plat NULL). */
+	int (*vcpu_init)(struct vcpu *v);
+	void (*vcpu_free)(struct vcpu *v);
+	/* VMCS current, at load: change the controls the core wrote; write the start state. */
+	void (*setup_controls)(struct vcpu *v);
+	void (*setup_guest_state)(struct vcpu *v);
+	/* On the vCPU's CPU before its VMCS is loaded, and after its last exit. */
+	void (*run_start)(struct vcpu *v);
+	void (*run_end)(struct vcpu *v);
+	/* VMCS current, before every entry: false to leave the run loop (the VM is stopping).
+	 * entry_recheck runs after in_guest is published: true to go round again, not enter. */
+	bool (*before_entry)(struct vcpu *v);
+	bool (*entry_recheck)(struct vcpu *v);
+	/* VMCS current, after every exit, before its handler. */
+	void (*after_exit)(struct vcpu *v);
+	/* before_entry arms the preemption timer and after_exit charges the budget: the core
+	 * arms nothing and ends the run when budget_left is 0 at a timer exit. */
+	bool arms_timer;
+	/* An EPT violation at a gpa in no memslot (NULL: the VM stops). */
+	bool (*unassigned)(struct vcpu *v, gpa_t gpa, u64 qual);
+	/* The exits the core does not own, by basic reason. */
+	exit_handler exit[EXIT_REASONS];
+};
 
 struct vm {
 	const char *name;
@@ -65,8 +117,8 @@ struct vm {
 	u64 flush_gen;             /* bumped by every EPT flush request (ept_env_flush) */
 	struct vm_stats stats;
 	struct trace_ring *trace;  /* trace=ring only */
-	struct vm_agent agent;     /* the guest agent's tracker and dirty log (hypercall/mm.c) */
-	struct pc_vm *pc;          /* a PC guest (pc/pc.h), or NULL for eptvisor's own guests */
+	const struct vm_ops *ops;  /* the platform, fixed at vm_create */
+	void *plat;                /* the platform's per-VM state (its own accessor types it) */
 	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
 	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
 	char setup_why[160];       /* why setting the VM up failed, by name ("" until then) */
@@ -76,12 +128,15 @@ struct vm {
 	volatile bool test_skip_flush;
 };
 
-/* Create a VM with one on-demand memslot covering gpa [0, mem). NULL when out of memory. */
-struct vm *vm_create(const char *name, u64 mem);
+/* Create a VM on platform ops with one on-demand memslot covering gpa [0, mem). NULL when
+ * out of memory (or the platform's vm_init failed). */
+struct vm *vm_create(const char *name, u64 mem, const struct vm_ops *ops);
 /* Add a slot at `gpa` of `bytes` (a multiple of the level's size) backed by aligned runs
  * mapped with `level` leaves (2 or 3). */
 int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level);
-/* Free everything: vCPUs, EPT tables, every backing frame. No vCPU may be running. */
+/* Free everything: the platform's state, vCPUs, EPT tables, every backing frame, the VM
+ * itself. The one call that ends any VM, however far its set-up got. No vCPU may be
+ * running. */
 void vm_destroy(struct vm *vm);
 
 /* The memslot containing gfn, or NULL. */
@@ -111,6 +166,10 @@ void wait_vcpus_done(struct vm *vm);
 /* Move gfn's backing to a fresh frame while the guest runs (ept_migrate_page); the memslot
  * learns the new frame through ept_env_free_data. 0 or -errno. */
 int vm_migrate_page(struct vm *vm, gfn_t gfn);
+
+/* One line the guest printed, into eptvisor's log as "[guest <vm>/<vcpu>] <line>", or
+ * "[guest <vm>] <line>" when vcpu < 0 (a device the whole VM shares). */
+void vm_guest_line(const struct vm *vm, int vcpu, const char *line);
 
 /* Stop the whole VM: record why (first reason wins) and make every vCPU leave the guest. */
 void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)

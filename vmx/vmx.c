@@ -65,7 +65,7 @@ static void read_caps(struct vmx_caps *c)
 	c->ept_ad = c->ept_vpid & EPT_CAP_AD;
 	c->pml = c->ept_ad && allowed1(c->proc2, PROC2_ENABLE_PML);
 	c->unrestricted = allowed1(c->proc2, PROC2_UNRESTRICTED_GUEST);
-	c->pc_guests = c->unrestricted &&
+	c->unrestricted_apic = c->unrestricted &&
 		       allowed1(c->proc2, PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT) &&
 		       allowed1(c->proc, PROC_USE_TPR_SHADOW | PROC_USE_MSR_BITMAPS |
 						 PROC_USE_TSC_OFFSETTING | PROC_INTR_WINDOW_EXITING |
@@ -136,7 +136,8 @@ static void print_summary(const struct vmx_caps *c)
 	       allowed1(c->proc2, PROC2_ENABLE_VPID) ? "yes" : "NO",
 	       ev & VPID_CAP_INVVPID ? "yes" : "NO");
 	printk("vmx:   unrestricted guest %s, APIC virtualization %s, preemption timer %s "
-	       "(TSC/%u)\n", c->unrestricted ? "yes" : "no", c->pc_guests ? "yes" : "no",
+	       "(TSC/%u)\n", c->unrestricted ? "yes" : "no",
+	       c->unrestricted_apic ? "yes" : "no",
 	       allowed1(c->pin, PIN_PREEMPTION_TIMER) ? "yes" : "NO", 1u << c->preempt_shift);
 	if (c->ept_ad)
 		printk("vmx:   EPT A/D flags on for every VM (EPTP bit 6): idle tracking, D-bit and "

@@ -86,7 +86,10 @@ struct vmx_caps {
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	unsigned preempt_shift;               /* timer ticks every 2^shift TSC cycles */
 	bool ept_1g, ept_ad, pml, unrestricted;
-	bool pc_guests; /* unrestricted guest + APIC virtualization: PC guests (pc/pc.h) */
+	/* Unrestricted guest and APIC virtualization (TPR shadow, APIC-access page, register
+	 * virtualization, MSR bitmaps, TSC offsetting, interrupt and NMI windows): a guest
+	 * that switches modes itself and has a local APIC. */
+	bool unrestricted_apic;
 };
 
 /* The controls every VMCS starts from (required bits set, optional ones where allowed). */
