@@ -1,9 +1,10 @@
-/* The table of kernel command-line options (see options.h). */
+/* The table of kernel command-line options, and what they become below (see options.h). */
 #include "bench.h"
 #include "boot/cmdline.h"
 #include "boot/options.h"
 #include "drivers/console.h"
 #include "lib.h"
+#include "scenarios/launch.h"
 #include "scenarios/scenario.h"
 
 struct options opts = {
@@ -21,6 +22,7 @@ static void report(void *ctx, const char *msg)
 	printk("cmdline: %s\n", msg);
 }
 
+/* In enum trace_mode's order (vmx/trace.h). */
 static const char *const trace_modes[] = { "off", "on", "ring", NULL };
 
 int options_parse(const char *cmdline)
@@ -57,4 +59,30 @@ int options_parse(const char *cmdline)
 
 	opts.cmdline_problems += r > 0 ? (u32)r : 0;
 	return r;
+}
+
+void options_to_core(struct vmx_settings *s)
+{
+	s->platform = opts.platform;
+	for (int i = 0; trace_modes[i]; i++)
+		if (!strcmp(opts.trace, trace_modes[i]))
+			s->trace = (enum trace_mode)i;
+}
+
+void options_to_request(struct scenario_request *req, module_finder find)
+{
+	static struct vm_spec guest;
+
+	*req = (struct scenario_request){
+		.run = opts.run, .vcpus = opts.vcpus, .mem = opts.mem, .rounds = opts.rounds,
+		.samples = opts.samples, .cmdline_problems = opts.cmdline_problems,
+		.find_module = find,
+	};
+	if (!opts.guest[0])
+		return;
+	/* Named as the scenario it runs as (scenarios/runner.c). */
+	guest = (struct vm_spec){ .name = "guest", .vcpus = (int)opts.guest_vcpus,
+				  .mem = opts.guest_mem, .budget = opts.guest_budget * 1000000 };
+	vm_spec_pc_kernel(&guest, opts.guest, opts.guest_args, opts.guest_mods, find);
+	req->guest = &guest;
 }

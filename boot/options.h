@@ -1,12 +1,18 @@
 /*
  * The kernel command line, parsed into one struct. Every option, its default and its range
  * are in the table in boot/options.c; `docs/experiments.md` lists them for users.
+ *
+ * Only boot/ reads struct options. The layers below get what concerns them as their own
+ * types, handed down once: the VMX core its settings (vmx/settings.h), the scenarios a
+ * request (scenarios/scenario.h) in which guest= is already a VM spec.
  */
 #ifndef EPTVISOR_BOOT_OPTIONS_H
 #define EPTVISOR_BOOT_OPTIONS_H
 
 #include "boot/cmdline.h"
+#include "scenarios/scenario.h"
 #include "types.h"
+#include "vmx/settings.h"
 
 struct options {
 	char run[CMDLINE_VALUE_MAX + 1]; /* comma-separated scenario names, "all" or "none" */
@@ -32,5 +38,12 @@ extern struct options opts;
 /* Parse `cmdline` into opts; print each problem by name. Returns the number of problems,
  * which opts.cmdline_problems also counts. */
 int options_parse(const char *cmdline);
+
+/* The options the VMX core reads: platform= and trace=. */
+void options_to_core(struct vmx_settings *s);
+/* The scenarios' request: run= and the sizes, the problems counted (every one reported by
+ * now), and guest= as a VM spec whose kernel and modules find picks among the boot
+ * loader's modules. The spec lives on (static): req->guest points at it. */
+void options_to_request(struct scenario_request *req, module_finder find);
 
 #endif

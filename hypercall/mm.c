@@ -5,13 +5,13 @@
  * VM's memslots and are aligned, the scanned or logged range lies in one memslot, lengths
  * are bounded. The scan state belongs to the VM's agent tracker, not to the EPT.
  */
-#include "boot/options.h"
 #include "drivers/console.h"
 #include "errno.h"
 #include "hypercall.h"
 #include "lib.h"
 #include "mm/mm.h"
 #include "hypercall/mm.h"
+#include "vmx/settings.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
@@ -101,7 +101,7 @@ static void print_round(struct vm *vm, const struct hc_scan *a)
 	printk("@json {\"idle_scan\":%lu,\"scenario\":\"%s\",\"platform\":\"%s\",\"gpa\":%llu,"
 	       "\"npages\":%llu,\"clear\":%s,\"hole\":%llu,\"idle\":%llu,\"accessed\":%llu,"
 	       "\"by_size\":{%s},\"extents\":%llu}\n",
-	       ++vm->agent.rounds, vm->name, opts.platform, a->gpa, a->npages,
+	       ++vm->agent.rounds, vm->name, vmx_settings.platform, a->gpa, a->npages,
 	       (a->flags & HC_SCAN_CLEAR) ? "true" : "false", a->pages[EPT_PAGE_HOLE],
 	       a->pages[EPT_PAGE_IDLE], a->pages[EPT_PAGE_ACCESSED], by, a->extents);
 }
