@@ -105,12 +105,33 @@ static const struct boot_module *find_module(const char *name, size_t len)
 	return NULL;
 }
 
+/* What the scenarios are asked for: the options that concern them, the problems counted
+ * (every one reported by now), and guest= as a VM spec whose kernel and modules are found
+ * among the loader's modules (req->guest points at the static spec). */
+static void make_request(struct scenario_request *req)
+{
+	static struct vm_spec guest;
+
+	*req = (struct scenario_request){
+		.run = opts.run, .vcpus = opts.vcpus, .mem = opts.mem, .rounds = opts.rounds,
+		.samples = opts.samples, .cmdline_problems = opts.cmdline_problems,
+		.find_module = find_module,
+	};
+	if (!opts.guest[0])
+		return;
+	/* Named as the scenario it runs as (scenarios/runner.c). */
+	guest = (struct vm_spec){ .name = "guest", .vcpus = (int)opts.guest_vcpus,
+				  .mem = opts.guest_mem, .budget = opts.guest_budget * 1000000 };
+	vm_spec_pc_kernel(&guest, opts.guest, opts.guest_args, opts.guest_mods, find_module);
+	req->guest = &guest;
+}
+
 static void run_scenarios(void)
 {
 	struct scenario_request req;
 
 	list_modules();
-	options_to_request(&req, find_module);
+	make_request(&req);
 	if (vmx_init_all() == 0)
 		scenarios_run(&req);
 	else

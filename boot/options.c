@@ -4,8 +4,8 @@
 #include "boot/options.h"
 #include "drivers/console.h"
 #include "lib.h"
-#include "scenarios/launch.h"
 #include "scenarios/scenario.h"
+#include "vmx/settings.h"
 
 struct options opts = {
 	.run = "demo",
@@ -67,22 +67,4 @@ void options_to_core(struct vmx_settings *s)
 	for (int i = 0; trace_modes[i]; i++)
 		if (!strcmp(opts.trace, trace_modes[i]))
 			s->trace = (enum trace_mode)i;
-}
-
-void options_to_request(struct scenario_request *req, module_finder find)
-{
-	static struct vm_spec guest;
-
-	*req = (struct scenario_request){
-		.run = opts.run, .vcpus = opts.vcpus, .mem = opts.mem, .rounds = opts.rounds,
-		.samples = opts.samples, .cmdline_problems = opts.cmdline_problems,
-		.find_module = find,
-	};
-	if (!opts.guest[0])
-		return;
-	/* Named as the scenario it runs as (scenarios/runner.c). */
-	guest = (struct vm_spec){ .name = "guest", .vcpus = (int)opts.guest_vcpus,
-				  .mem = opts.guest_mem, .budget = opts.guest_budget * 1000000 };
-	vm_spec_pc_kernel(&guest, opts.guest, opts.guest_args, opts.guest_mods, find);
-	req->guest = &guest;
 }

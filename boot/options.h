@@ -3,16 +3,17 @@
  * are in the table in boot/options.c; `docs/experiments.md` lists them for users.
  *
  * Only boot/ reads struct options. The layers below get what concerns them as their own
- * types, handed down once: the VMX core its settings (vmx/settings.h), the scenarios a
- * request (scenarios/scenario.h) in which guest= is already a VM spec.
+ * types, handed down once: the VMX core its settings (vmx/settings.h, options_to_core), the
+ * scenarios a request (scenarios/scenario.h) in which guest= is already a VM spec
+ * (boot/main.c).
  */
 #ifndef EPTVISOR_BOOT_OPTIONS_H
 #define EPTVISOR_BOOT_OPTIONS_H
 
 #include "boot/cmdline.h"
-#include "scenarios/scenario.h"
 #include "types.h"
-#include "vmx/settings.h"
+
+struct vmx_settings;
 
 struct options {
 	char run[CMDLINE_VALUE_MAX + 1]; /* comma-separated scenario names, "all" or "none" */
@@ -41,9 +42,5 @@ int options_parse(const char *cmdline);
 
 /* The options the VMX core reads: platform= and trace=. */
 void options_to_core(struct vmx_settings *s);
-/* The scenarios' request: run= and the sizes, the problems counted (every one reported by
- * now), and guest= as a VM spec whose kernel and modules find picks among the boot
- * loader's modules. The spec lives on (static): req->guest points at it. */
-void options_to_request(struct scenario_request *req, module_finder find);
 
 #endif
