@@ -82,6 +82,7 @@ static void print_boot_info(void)
 		       bi.mods[i].name);
 }
 
+/* modules[] from the boot info (bi.nmods of them). */
 static void list_modules(void)
 {
 	for (int i = 0; i < bi.nmods; i++)

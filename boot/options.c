@@ -1,4 +1,4 @@
-/* The table of kernel command-line options, and what they become below (see options.h). */
+/* The table of kernel command-line options, and the core's settings from them (see options.h). */
 #include "bench.h"
 #include "boot/cmdline.h"
 #include "boot/options.h"
