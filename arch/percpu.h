@@ -5,7 +5,7 @@
 #ifndef EPTVISOR_ARCH_PERCPU_H
 #define EPTVISOR_ARCH_PERCPU_H
 
-#include "boot/layout.h"
+#include "layout.h"
 #include "types.h"
 
 struct PACKED tss64 {

@@ -4,7 +4,7 @@
  * times (identity, the direct map, the kernel's -2 GiB window), enters long mode and calls
  * kmain(magic, info_pa) in the higher half. mm/paging.c replaces these tables soon after.
  */
-#include "boot/layout.h"
+#include "layout.h"
 
 #define MB1_MAGIC 0x1BADB002
 #define MB1_FLAGS ((1 << 0) | (1 << 1) | (1 << 16)) /* page-align mods, mem info, a.out kludge */

@@ -2,20 +2,25 @@
  * kmain: what eptvisor does from the moment it runs C (boot/header.S calls it) to shutdown.
  *
  *   serial -> boot info -> CPU tables -> frames + page tables -> LAPIC, TSC -> options
- *   -> APs -> VMX on every CPU -> scenarios -> summary -> shutdown
+ *   (the core's settings) -> APs -> VMX on every CPU -> scenarios (the request: options,
+ *   guest= as a VM spec, the boot loader's modules) -> summary -> shutdown
  */
 #include "arch/cpu.h"
 #include "arch/lapic.h"
 #include "arch/percpu.h"
 #include "arch/smp.h"
 #include "arch/trap.h"
-#include "boot/bootinfo.h"
+#include "bootinfo.h"
+#include "boot/cmdline.h"
 #include "boot/options.h"
+#include "bootmod.h"
 #include "drivers/console.h"
 #include "drivers/serial.h"
 #include "drivers/timer.h"
+#include "lib.h"
 #include "mm/mm.h"
 #include "scenarios/scenario.h"
+#include "vmx/settings.h"
 #include "vmx/vmx.h"
 
 #define MB2_BOOT_MAGIC 0x36d76289
@@ -24,10 +29,10 @@
 extern char kernel_stack_top[];
 
 static struct boot_info bi;
+/* The loader's modules as plain data (include/bootmod.h), what the layers below get. */
+static struct boot_module modules[BOOT_MAX_MODS];
 
 void kmain(u32 magic, u32 info_pa);
-
-const struct boot_info *boot_info_get(void) { return &bi; }
 
 static void *boot_pa_to_va(u64 pa) { return phys_to_virt(pa); }
 
@@ -77,6 +82,63 @@ static void print_boot_info(void)
 		       bi.mods[i].name);
 }
 
+/* modules[] from the boot info (bi.nmods of them). */
+static void list_modules(void)
+{
+	for (int i = 0; i < bi.nmods; i++)
+		modules[i] = (struct boot_module){ .name = bi.mods[i].name,
+						   .data = phys_to_virt(bi.mods[i].start),
+						   .size = bi.mods[i].end - bi.mods[i].start };
+}
+
+/* The module the first len bytes of name pick: its path or basename (cmdline_module_match). */
+static const struct boot_module *find_module(const char *name, size_t len)
+{
+	char want[sizeof(bi.mods[0].name)];
+
+	if (len >= sizeof(want)) /* longer than any module's string: it names none */
+		return NULL;
+	memcpy(want, name, len);
+	want[len] = '\0';
+	for (int i = 0; i < bi.nmods; i++)
+		if (cmdline_module_match(want, modules[i].name))
+			return &modules[i];
+	return NULL;
+}
+
+/* What the scenarios are asked for: the options that concern them, the problems counted
+ * (every one reported by now), and guest= as a VM spec whose kernel and modules are found
+ * among the loader's modules (req->guest points at the static spec). */
+static void make_request(struct scenario_request *req)
+{
+	static struct vm_spec guest;
+
+	*req = (struct scenario_request){
+		.run = opts.run, .vcpus = opts.vcpus, .mem = opts.mem, .rounds = opts.rounds,
+		.samples = opts.samples, .cmdline_problems = opts.cmdline_problems,
+		.find_module = find_module,
+	};
+	if (!opts.guest[0])
+		return;
+	/* Named as the scenario it runs as (scenarios/runner.c). */
+	guest = (struct vm_spec){ .name = "guest", .vcpus = (int)opts.guest_vcpus,
+				  .mem = opts.guest_mem, .budget = opts.guest_budget * 1000000 };
+	vm_spec_pc_kernel(&guest, opts.guest, opts.guest_args, opts.guest_mods, find_module);
+	req->guest = &guest;
+}
+
+static void run_scenarios(void)
+{
+	struct scenario_request req;
+
+	list_modules();
+	make_request(&req);
+	if (vmx_init_all() == 0)
+		scenarios_run(&req);
+	else
+		scenarios_skip_all(&req, "VMX unavailable");
+}
+
 void kmain(u32 magic, u32 info_pa)
 {
 	serial_init();
@@ -94,6 +156,7 @@ void kmain(u32 magic, u32 info_pa)
 	timer_calibrate();
 	options_parse(bi.cmdline);
 	report_truncation();
+	options_to_core(&vmx_settings);
 	if (opts.exc_test) {
 		printk("exc-test: executing int3\n");
 		int3();
@@ -101,9 +164,6 @@ void kmain(u32 magic, u32 info_pa)
 	}
 	smp_init();
 	paging_drop_identity();
-	if (vmx_init_all() == 0)
-		scenarios_run(&opts);
-	else
-		scenarios_skip_all("VMX unavailable");
+	run_scenarios();
 	system_shutdown();
 }

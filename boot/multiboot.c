@@ -1,12 +1,12 @@
 /*
  * Multiboot information parsing: turns what GRUB (multiboot2) or qemu -kernel (multiboot1)
- * left in memory into a struct boot_info (boot/bootinfo.h). The input is untrusted in the
+ * left in memory into a struct boot_info (include/bootinfo.h). The input is untrusted in the
  * sense that a broken loader, or a fuzzer, may hand us anything: every read is bounded by the
  * info's total_size (multiboot2) or goes through the caller's pa_to_va page by page
  * (multiboot1), and all fields are read with memcpy so nothing is dereferenced misaligned.
  * Pure C: also built into the host unit tests.
  */
-#include "boot/bootinfo.h"
+#include "bootinfo.h"
 #include "boot/multiboot.h"
 #include "errno.h"
 #include "lib.h"

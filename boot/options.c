@@ -1,10 +1,11 @@
-/* The table of kernel command-line options (see options.h). */
+/* The table of kernel command-line options, and the core's settings from them (see options.h). */
 #include "bench.h"
 #include "boot/cmdline.h"
 #include "boot/options.h"
 #include "drivers/console.h"
 #include "lib.h"
 #include "scenarios/scenario.h"
+#include "vmx/settings.h"
 
 struct options opts = {
 	.run = "demo",
@@ -21,6 +22,7 @@ static void report(void *ctx, const char *msg)
 	printk("cmdline: %s\n", msg);
 }
 
+/* In enum trace_mode's order (vmx/trace.h). */
 static const char *const trace_modes[] = { "off", "on", "ring", NULL };
 
 int options_parse(const char *cmdline)
@@ -57,4 +59,12 @@ int options_parse(const char *cmdline)
 
 	opts.cmdline_problems += r > 0 ? (u32)r : 0;
 	return r;
+}
+
+void options_to_core(struct vmx_settings *s)
+{
+	s->platform = opts.platform;
+	for (int i = 0; trace_modes[i]; i++)
+		if (!strcmp(opts.trace, trace_modes[i]))
+			s->trace = (enum trace_mode)i;
 }

@@ -1,12 +1,19 @@
 /*
  * The kernel command line, parsed into one struct. Every option, its default and its range
  * are in the table in boot/options.c; `docs/experiments.md` lists them for users.
+ *
+ * Only boot/ reads struct options. The layers below get what concerns them as their own
+ * types, handed down once: the VMX core its settings (vmx/settings.h, options_to_core), the
+ * scenarios a request (scenarios/scenario.h) in which guest= is already a VM spec
+ * (boot/main.c).
  */
 #ifndef EPTVISOR_BOOT_OPTIONS_H
 #define EPTVISOR_BOOT_OPTIONS_H
 
 #include "boot/cmdline.h"
 #include "types.h"
+
+struct vmx_settings;
 
 struct options {
 	char run[CMDLINE_VALUE_MAX + 1]; /* comma-separated scenario names, "all" or "none" */
@@ -32,5 +39,8 @@ extern struct options opts;
 /* Parse `cmdline` into opts; print each problem by name. Returns the number of problems,
  * which opts.cmdline_problems also counts. */
 int options_parse(const char *cmdline);
+
+/* The options the VMX core reads: platform= and trace=. */
+void options_to_core(struct vmx_settings *s);
 
 #endif

@@ -7,10 +7,10 @@
 #include "errno.h"
 #include "hypercall.h"
 #include "lib.h"
-#include "vmx/exit.h"
-#include "scenarios/fault_latency.h"
+#include "hypercall/bench.h"
 #include "hypercall/mm.h"
 #include "hypercall/testguest.h"
+#include "vmx/exit.h"
 #include "vmx/report.h"
 #include "vmx/vcpu.h"
 
@@ -63,11 +63,7 @@ static s64 hc_check(struct vcpu *v, u64 ok, u64 gpa, u64 len)
 
 	if (n < 0)
 		return n;
-	if (ok)
-		STAT_INC(v->vm, checks_passed);
-	else
-		STAT_INC(v->vm, checks_failed);
-	printk("  check %s/%d: %s - %s\n", v->vm->name, v->id, ok ? "ok" : "FAILED", name);
+	vm_check(v->vm, v->id, ok, "%s", name);
 	return 0;
 }
 

@@ -5,7 +5,6 @@
  * VM's memslots and are aligned, the scanned or logged range lies in one memslot, lengths
  * are bounded. The scan state belongs to the VM's agent tracker, not to the EPT.
  */
-#include "boot/options.h"
 #include "drivers/console.h"
 #include "errno.h"
 #include "hypercall.h"
@@ -13,6 +12,7 @@
 #include "mm/mm.h"
 #include "hypercall/mm.h"
 #include "hypercall/testguest.h"
+#include "vmx/settings.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
@@ -105,7 +105,7 @@ static void print_round(struct vm *vm, const struct hc_scan *a)
 	printk("@json {\"idle_scan\":%lu,\"scenario\":\"%s\",\"platform\":\"%s\",\"gpa\":%llu,"
 	       "\"npages\":%llu,\"clear\":%s,\"hole\":%llu,\"idle\":%llu,\"accessed\":%llu,"
 	       "\"by_size\":{%s},\"extents\":%llu}\n",
-	       ++agent_of(vm)->rounds, vm->name, opts.platform, a->gpa, a->npages,
+	       ++agent_of(vm)->rounds, vm->name, vmx_settings.platform, a->gpa, a->npages,
 	       (a->flags & HC_SCAN_CLEAR) ? "true" : "false", a->pages[EPT_PAGE_HOLE],
 	       a->pages[EPT_PAGE_IDLE], a->pages[EPT_PAGE_ACCESSED], by, a->extents);
 }

@@ -5,8 +5,8 @@
 #ifndef EPTVISOR_MM_MM_H
 #define EPTVISOR_MM_MM_H
 
-#include "boot/bootinfo.h"
-#include "boot/layout.h"
+#include "bootinfo.h"
+#include "layout.h"
 #include "mm/frame.h"
 #include "types.h"
 

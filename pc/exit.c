@@ -32,6 +32,7 @@
 static u64 *gpr(struct vcpu *v, int n)
 {
 	struct guest_regs *r = &v->regs;
+	/* cppcheck-suppress constVariable ; the caller writes the register through it */
 	u64 *const map[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, NULL,   &r->rbp, &r->rsi, &r->rdi,
 			       &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15 };
 

@@ -23,7 +23,7 @@
 #include "types.h"
 #include "vmx/vcpu.h"
 
-struct boot_mod;
+struct boot_module;
 
 #define PC_APIC_GPA 0xfee00000ULL
 #define PC_MAX_MODS 8
@@ -90,30 +90,32 @@ static inline struct pc_vcpu *to_pc_vcpu(const struct vcpu *v)
 	return v->plat;
 }
 
-/* What to run: the kernel image (hypervisor memory), its command line and modules. */
+/* What to run, as data: the kernel image (hypervisor memory), its command line and its
+ * modules (include/bootmod.h). Where they came from is the caller's business; a name that
+ * named nothing comes as such, for the loader to refuse by name with the VM's. */
 struct pc_spec {
 	const char *name;    /* the kernel's name: the first word of its command line */
-	const u8 *image;
+	const u8 *image;     /* NULL: no module was named `name` */
 	u64 image_len;
 	const char *args;    /* after the name */
 	int ncpus;           /* vCPUs the VM will have (fw_cfg tells the guest) */
 	int nmods;
-	const struct boot_mod *mods[PC_MAX_MODS];
+	const struct boot_module *mods[PC_MAX_MODS];
+	const char *missing; /* the first module name that named nothing (missing_len bytes) */
+	int missing_len;
+	bool too_many;       /* more modules were named than PC_MAX_MODS */
 };
 
 /* Once, before any PC VM: the frames every PC VM shares (APIC-access page, MSR bitmap). */
 int pc_platform_init(void);
 /* Load spec's kernel into vm (created with pc_vm_ops) to run on vCPU 0; the other vCPUs
  * wait for a SIPI.
- * 0, or -errno with the reason printed by name and kept in vm->setup_why: -ENOEXEC/-EINVAL/
+ * 0, or -errno with the reason printed by name and kept in vm->setup_why: -ENODEV without
+ * the VMX features PC guests need, -ENOENT a kernel or module that named nothing (and only
+ * then: a refused image is never -ENOENT), -E2BIG too many modules, -ENOEXEC/-EINVAL/
  * -ERANGE/-E2BIG the loader refused the image, -ENOSPC it does not fit with its boot
  * information and modules, -ENOMEM out of host memory. */
-int pc_vm_setup(struct vm *vm, const struct pc_spec *spec);
-/* The same from GRUB modules: `kernel` and the comma-separated `mods` are module names
- * (a path's last part will do). -ENOENT when a module is missing (and only then: a
- * refused image is never -ENOENT), -ENODEV without the VMX features PC guests need. */
-int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, const char *mods,
-		       int ncpus);
+int pc_vm_load(struct vm *vm, const struct pc_spec *spec);
 /* The per-VM state (vm_ops vm_init, vm_destroy). */
 int pc_vm_init(struct vm *vm);
 void pc_vm_destroy(struct vm *vm);

@@ -10,9 +10,7 @@
  *   0xfee00000         the local APIC page (APIC-access page, see pc/irq.c)
  */
 #include "arch/cpu.h"
-#include "boot/bootinfo.h"
-#include "boot/cmdline.h"
-#include "boot/options.h"
+#include "bootmod.h"
 #include "drivers/console.h"
 #include "errno.h"
 #include "lib.h"
@@ -21,6 +19,7 @@
 #include "mm/mm.h"
 #include "pc/pc.h"
 #include "vmx/report.h"
+#include "vmx/settings.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -99,15 +98,15 @@ static int place_modules(struct vm *vm, const struct pc_spec *spec, gpa_t *next,
 			 struct mb_module_desc *desc)
 {
 	for (int i = 0; i < spec->nmods; i++) {
-		const struct boot_mod *m = spec->mods[i];
-		u64 len = m->end - m->start;
+		const struct boot_module *m = spec->mods[i];
+		u64 len = m->size;
 		int r;
 
 		if (*next + len > ram_bytes(vm))
 			return refuse(vm, -ENOSPC, "module '%s' (%lu bytes) does not fit at gpa "
 				      "0x%lx: guest RAM ends at 0x%lx", m->name, len, *next,
 				      ram_bytes(vm));
-		r = vm_copy_to_guest(vm, *next, phys_to_virt(m->start), len);
+		r = vm_copy_to_guest(vm, *next, m->data, len);
 		if (r)
 			return refuse(vm, r, "module '%s' could not be copied to gpa 0x%lx "
 				      "(error %d)", m->name, *next, r);
@@ -191,7 +190,7 @@ static u64 io_now_ns(void *ctx)
 	return pc_now_ns();
 }
 
-int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
+static int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 {
 	struct pc_vm *pc = pc_vm_of(vm);
 	gpa_t entry = 0, info = 0;
@@ -424,57 +423,25 @@ static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const
 	printk("@json {\"pc\":\"%s\",\"platform\":\"%s\",\"kernel\":\"%s\",\"exit_code\":%d,"
 	       "\"ended_by\":\"%s\",\"unknown_ports\":{%s},\"unknown_port_accesses\":%lu,"
 	       "\"unknown_msrs\":%lu,\"unassigned_mmio\":%lu,\"apic_writes_ignored\":%lu}\n",
-	       vm->name, opts.platform, pc->kernel_name, pc->ended ? pc->exit_code : -1,
+	       vm->name, vmx_settings.platform, pc->kernel_name, pc->ended ? pc->exit_code : -1,
 	       json_safe(pc->ended ? pc->how : "", how, sizeof(how)), buf,
 	       pcio_unknown_total(&pc->io), pc->msr_unknown, pc->mmio_unassigned, pc->apic_ignored);
 }
 
-/* The GRUB module named by the first `len` bytes of `name` (its path or basename, see
- * cmdline_module_match); NULL if none. */
-static const struct boot_mod *find_module(const char *name, size_t len)
+int pc_vm_load(struct vm *vm, const struct pc_spec *spec)
 {
-	const struct boot_info *bi = boot_info_get();
-	char want[sizeof(bi->mods[0].name)];
-
-	if (len >= sizeof(want))
-		return NULL;
-	memcpy(want, name, len);
-	want[len] = '\0';
-	for (int i = 0; i < bi->nmods; i++)
-		if (cmdline_module_match(want, bi->mods[i].name))
-			return &bi->mods[i];
-	return NULL;
-}
-
-int pc_vm_from_modules(struct vm *vm, const char *kernel, const char *args, const char *mods,
-		       int ncpus)
-{
-	struct pc_spec spec = { .name = kernel, .args = args ? args : "", .ncpus = ncpus };
-	const struct boot_mod *k = find_module(kernel, strlen(kernel));
-
 	if (!vmx_caps.unrestricted_apic)
 		return refuse(vm, -ENODEV, "this CPU lacks unrestricted guest or APIC "
 			      "virtualization");
-	if (!k)
+	if (!spec->image)
 		return refuse(vm, -ENOENT, "no boot module named '%s' (give it to GRUB as a "
-			      "module)", kernel);
-	spec.image = phys_to_virt(k->start);
-	spec.image_len = k->end - k->start;
-	for (const char *w = mods ? mods : ""; *w;) {
-		const char *end = strchr(w, ',');
-		size_t n = end ? (size_t)(end - w) : strlen(w);
-		const struct boot_mod *m = n ? find_module(w, n) : NULL;
-
-		if (n && !m)
-			return refuse(vm, -ENOENT, "no boot module named '%.*s' for the guest",
-				      (int)n, w);
-		if (m && spec.nmods == PC_MAX_MODS)
-			return refuse(vm, -E2BIG, "more than %d guest modules", PC_MAX_MODS);
-		if (m)
-			spec.mods[spec.nmods++] = m;
-		w += n + (end ? 1 : 0);
-	}
+			      "module)", spec->name);
+	if (spec->missing)
+		return refuse(vm, -ENOENT, "no boot module named '%.*s' for the guest",
+			      spec->missing_len, spec->missing);
+	if (spec->too_many)
+		return refuse(vm, -E2BIG, "more than %d guest modules", PC_MAX_MODS);
 	if (vmx_msr_bitmap_pa == INVALID_HPA) /* pc_platform_init failed */
 		return refuse(vm, -ENOMEM, "no host memory for the PC platform's shared pages");
-	return pc_vm_setup(vm, &spec);
+	return pc_vm_setup(vm, spec);
 }

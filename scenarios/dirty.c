@@ -14,8 +14,9 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "scenarios/experiments.h"
-#include "vmx/report.h"
 #include "scenarios/scenario.h"
+#include "vmx/report.h"
+#include "vmx/settings.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
@@ -84,10 +85,10 @@ static void report(struct harvest *h, u64 bad, u64 writes)
 	       "\"rounds\":%lu,\"pages_harvested\":%lu,\"guest_writes\":%lu,\"fast\":%lu,"
 	       "\"slow\":%lu,\"spurious\":%lu,\"pml_entries\":%lu,\"pml_full\":%lu,"
 	       "\"flushes\":%lu,\"mismatched_pages\":%lu}\n",
-	       mode_names[h->log.mode], h->vm->name, opts.platform, h->vm->nvcpus, h->rounds,
-	       h->pages, writes, s.faults[EPT_FAULT_FIXED_FAST], s.faults[EPT_FAULT_FIXED_SLOW],
-	       s.faults[EPT_FAULT_SPURIOUS], s.pml_entries, s.pml_full, h->vm->ept.stats.flushes,
-	       bad);
+	       mode_names[h->log.mode], h->vm->name, vmx_settings.platform, h->vm->nvcpus,
+	       h->rounds, h->pages, writes, s.faults[EPT_FAULT_FIXED_FAST],
+	       s.faults[EPT_FAULT_FIXED_SLOW], s.faults[EPT_FAULT_SPURIOUS], s.pml_entries,
+	       s.pml_full, h->vm->ept.stats.flushes, bad);
 }
 
 static void check_mode(struct harvest *h, u64 writes)
@@ -95,22 +96,25 @@ static void check_mode(struct harvest *h, u64 writes)
 	struct vcpu_stats s;
 
 	vm_sum_vcpu_stats(h->vm, &s);
-	vm_check(h->vm, writes > h->rounds, "the guest wrote while we harvested (%lu writes)", writes);
-	vm_check(h->vm, h->pages > 0, "harvests returned dirty pages (%lu)", h->pages);
+	vm_check(h->vm, VM_CHECK_HOST, writes > h->rounds,
+		 "the guest wrote while we harvested (%lu writes)", writes);
+	vm_check(h->vm, VM_CHECK_HOST, h->pages > 0, "harvests returned dirty pages (%lu)",
+		 h->pages);
 	if (h->log.mode == EPT_DIRTY_WP)
-		vm_check(h->vm, s.faults[EPT_FAULT_FIXED_FAST] > 0,
+		vm_check(h->vm, VM_CHECK_HOST, s.faults[EPT_FAULT_FIXED_FAST] > 0,
 			 "write faults fixed on the lockless fast path (%lu fast, %lu slow)",
 			 s.faults[EPT_FAULT_FIXED_FAST], s.faults[EPT_FAULT_FIXED_SLOW]);
 	if (h->log.mode == EPT_DIRTY_PML)
-		vm_check(h->vm, s.pml_entries > 0, "PML logged writes (%lu entries, %lu full exits)",
-			 s.pml_entries, s.pml_full);
+		vm_check(h->vm, VM_CHECK_HOST, s.pml_entries > 0,
+			 "PML logged writes (%lu entries, %lu full exits)", s.pml_entries,
+			 s.pml_full);
 }
 
 void dirty_host(struct vm *vm, const struct scenario *sc)
 {
 	struct guest_ctrl *ctrl = vm_gpa_to_hva(vm, GT_CTRL_GPA);
 	struct harvest h = { .vm = vm, .skip_flush = sc->arg & DIRTY_SKIP_FLUSH };
-	u64 rounds = opts.rounds ? opts.rounds : DEFAULT_ROUNDS, writes = 0, bad;
+	u64 rounds = sc->rounds ? sc->rounds : DEFAULT_ROUNDS;
 	int err;
 
 	h.log = (struct ept_dirty_log){ .gfn = gpa_to_gfn(GT_DIRTY_GPA), .npages = GT_DIRTY_PAGES,
@@ -119,8 +123,8 @@ void dirty_host(struct vm *vm, const struct scenario *sc)
 	h.out = kzalloc(GT_DIRTY_PAGES / 8);
 	h.shadow = kzalloc(GT_DIRTY_PAGES * PAGE_SIZE);
 	err = h.log.bitmap && h.out && h.shadow ? ept_dirty_log_enable(&vm->ept, &h.log) : -ENOMEM;
-	vm_check(vm, err == 0, "dirty log enabled in %s mode (error %d)", mode_names[h.log.mode],
-		 err);
+	vm_check(vm, VM_CHECK_HOST, err == 0, "dirty log enabled in %s mode (error %d)",
+		 mode_names[h.log.mode], err);
 	for (u64 p = 0; !err && p < GT_DIRTY_PAGES; p++)
 		memcpy(h.shadow + p * PAGE_SIZE, region_page(vm, p), PAGE_SIZE);
 	/* Without the flush, a few hot pages the writer keeps in its TLB show the loss best. */
@@ -134,6 +138,8 @@ void dirty_host(struct vm *vm, const struct scenario *sc)
 	ctrl->stop = 1;
 	wait_vcpus_done(vm);
 	if (!err) {
+		u64 writes = 0, bad;
+
 		harvest_round(&h); /* the final one, with the guest stopped */
 		bad = mismatched_pages(&h);
 		ept_dirty_log_disable(&vm->ept, &h.log);
@@ -145,8 +151,8 @@ void dirty_host(struct vm *vm, const struct scenario *sc)
 			       "written through stale writable translations after re-protection%s\n",
 			       bad, bad ? "" : " (none on this run: the window was not hit)");
 		else
-			vm_check(vm, bad == 0, "shadow copy equals guest memory after %lu rounds "
-				 "(%lu pages differ)", h.rounds, bad);
+			vm_check(vm, VM_CHECK_HOST, bad == 0, "shadow copy equals guest memory "
+				 "after %lu rounds (%lu pages differ)", h.rounds, bad);
 		check_mode(&h, writes);
 	}
 	kfree(h.shadow, GT_DIRTY_PAGES * PAGE_SIZE);

@@ -16,6 +16,8 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "scenarios/experiments.h"
+#include "vmx/report.h"
+#include "vmx/settings.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
@@ -62,8 +64,9 @@ void idle_flush_host(struct vm *vm, const struct scenario *sc)
 	wait_vcpus_done(vm);
 	printk("@json {\"idle_flush_demo\":\"%s\",\"platform\":\"%s\",\"with_flush_seen\":%d,"
 	       "\"without_flush_seen\":%d,\"flushes_skipped\":%lu}\n",
-	       vm->name, opts.platform, with, without, vm->stats.flushes_skipped);
-	vm_check(vm, with, "with the end-of-round flush, the page hot on another CPU is seen");
+	       vm->name, vmx_settings.platform, with, without, vm->stats.flushes_skipped);
+	vm_check(vm, VM_CHECK_HOST, with,
+		 "with the end-of-round flush, the page hot on another CPU is seen");
 	printk("idle: without the flush the hot page %s\n",
 	       without ? "was still seen (this platform refreshed A on its own)"
 		       : "looked idle: the round would have missed it, so the flush is needed");

@@ -11,8 +11,9 @@
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "scenarios/experiments.h"
 #include "pc/pc.h"
+#include "scenarios/experiments.h"
+#include "vmx/report.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
@@ -49,8 +50,8 @@ static void dirty_mode(struct vm *vm, enum ept_dirty_mode mode, u64 *bm, u64 *ou
 	}
 	if (!err)
 		ept_dirty_log_disable(&vm->ept, &log);
-	vm_check(vm, !err && dirty >= want, "%s dirty log of the running kernel: %lu dirty pages "
-		 "in %d rounds (error %d)", mode_names[mode], dirty, r, err);
+	vm_check(vm, VM_CHECK_HOST, !err && dirty >= want, "%s dirty log of the running kernel: "
+		 "%lu dirty pages in %d rounds (error %d)", mode_names[mode], dirty, r, err);
 }
 
 static void idle_scan(struct vm *vm, u64 *young, u64 npages)
@@ -66,7 +67,8 @@ static void idle_scan(struct vm *vm, u64 *young, u64 npages)
 		err = ept_scan(&vm->ept, &t, &s, true);
 	if (!err)
 		ept_tracker_del(&vm->ept, &t);
-	vm_check(vm, !err && s.pages[EPT_PAGE_ACCESSED] > 0 && s.pages[EPT_PAGE_IDLE] > 0,
+	vm_check(vm, VM_CHECK_HOST,
+		 !err && s.pages[EPT_PAGE_ACCESSED] > 0 && s.pages[EPT_PAGE_IDLE] > 0,
 		 "idle scan of the kernel's memory: %lu hot, %lu idle, %lu holes (error %d)",
 		 s.pages[EPT_PAGE_ACCESSED], s.pages[EPT_PAGE_IDLE], s.pages[EPT_PAGE_HOLE], err);
 }
@@ -76,13 +78,15 @@ static void split_collapse(struct vm *vm)
 	gfn_t gfn = gpa_to_gfn(PC_WORK_GPA);
 	int err = ept_collapse(&vm->ept, gfn, 2, EPT_COLLAPSE_COPY);
 
-	vm_check(vm, !err && vm->ept.stats.leaves[2] == 1, "2 MiB of the live buffer collapsed "
-		 "into one leaf by copying (error %d, %lu 2M leaves)", err, vm->ept.stats.leaves[2]);
+	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == 1, "2 MiB of the live "
+		 "buffer collapsed into one leaf by copying (error %d, %lu 2M leaves)", err,
+		 vm->ept.stats.leaves[2]);
 	err = ept_split(&vm->ept, gfn, 512, 1);
-	vm_check(vm, !err && vm->ept.stats.leaves[2] == 0, "split back to 4K (error %d)", err);
+	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == 0,
+		 "split back to 4K (error %d)", err);
 	err = ept_collapse(&vm->ept, gfn, 2, EPT_COLLAPSE_IN_PLACE);
-	vm_check(vm, !err && vm->ept.stats.leaves[2] == 1, "collapsed again in place: the frames "
-		 "stayed one aligned run (error %d)", err);
+	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == 1, "collapsed again in "
+		 "place: the frames stayed one aligned run (error %d)", err);
 }
 
 void pc_mission_host(struct vm *vm, const struct scenario *sc)
@@ -92,7 +96,7 @@ void pc_mission_host(struct vm *vm, const struct scenario *sc)
 
 	(void)sc;
 	if (!bm || !out) {
-		vm_check(vm, false, "out of memory for the bitmaps");
+		vm_check(vm, VM_CHECK_HOST, false, "out of memory for the bitmaps");
 	} else {
 		/* Start once the kernel's work passes run: its first pass populates the buffer's
 		 * last page (the first 2 MiB were populated by the set-up). */

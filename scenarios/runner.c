@@ -1,59 +1,49 @@
 /*
- * The scenario table and runner (see scenario.h). A scenario creates a VM, loads the test
- * guest (guests/) with its page tables, adds the memslots it needs, runs one vCPU per
- * physical CPU and judges the outcome: either the guest exits with 0 after at least one
- * passing check and none failing, or the VM is stopped for the expected exit reason.
- * Afterwards every frame the VM used must be back in the allocator.
+ * The scenario runner (see scenario.h): each selected scenario becomes a VM spec and is
+ * launched (scenarios/launch.c); the runner runs its vCPUs, one per physical CPU, beside
+ * its host task if it has one, judges the outcome and reports it. A pass is either the
+ * guest exiting with 0 after at least one passing check and none failing (a PC guest: with
+ * its exit code), or the VM stopped for the expected exit reason; and afterwards every
+ * frame the VM used must be back in the allocator.
+ *
+ *   run_row / run_guest -> run_scenario: launch -> run_vcpus -> judge -> report
+ *
+ * Each scenario gives one TAP line (ok / not ok / # SKIP, with why), and one @json line of
+ * counters when it ran (vmx/report.c); the run ends with an @json summary and the plain
+ * `N passed, N failed[, N skipped]` line.
  */
 #include "arch/percpu.h"
 #include "arch/smp.h"
 #include "drivers/console.h"
 #include "errno.h"
-#include "guest_tests.h"
-#include "hypercall.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/exit.h"
-#include "hypercall/testguest.h"
 #include "pc/pc.h"
-#include "scenarios/fault_latency.h"
-#include "scenarios/experiments.h"
-#include "vmx/report.h"
+#include "scenarios/launch.h"
 #include "scenarios/scenario.h"
+#include "vmx/exit.h"
+#include "vmx/report.h"
+#include "vmx/settings.h"
 #include "vmx/vcpu.h"
 
-
-/* guest=...: the kernel named on the command line (filled in by scenarios_run). */
-static struct scenario guest_scenario = { .name = "guest", .group = "guest" };
+/* guest=: how the user's kernel is judged (a PC guest that must exit with 0); its VM spec
+ * is boot's (struct scenario_request). */
+static const struct scenario guest_row = { .name = "guest", .group = "guest" };
 
 struct tally {
 	int num, passed, failed, skipped;
 };
 
-extern const u8 guest_image_start[], guest_image_end[];
+/* What one run of a scenario needs besides its row and spec. */
+struct verdict_rules {
+	bool user;  /* the user's own kernel (guest=): any refusal is a failure */
+	bool asked; /* the command line asked for exactly this VM (guest=, or mem= sized it):
+		     * a VM too big for this machine is a failure, not a skip */
+};
 
-/* Identity page tables for 0..4 GiB (2M pages) at GUEST_PT_GPA, and the image. */
-static int load_guest(struct vm *vm)
-{
-	u64 *pml4 = vm_gpa_to_hva(vm, GUEST_PT_GPA);
-	u64 *pdpt = vm_gpa_to_hva(vm, GUEST_PT_GPA + 0x1000);
-	u64 image_len = (u64)guest_image_end - (u64)guest_image_start;
-
-	if (!pml4 || !pdpt)
-		return -EFAULT;
-	pml4[0] = (GUEST_PT_GPA + 0x1000) | 3;
-	for (u64 i = 0; i < 4; i++) {
-		gpa_t pd_gpa = GUEST_PT_GPA + 0x2000 + i * 0x1000;
-		u64 *pd = vm_gpa_to_hva(vm, pd_gpa);
-
-		if (!pd)
-			return -EFAULT;
-		pdpt[i] = pd_gpa | 3;
-		for (u64 j = 0; j < 512; j++)
-			pd[j] = (i * SZ_1G + j * SZ_2M) | 0x83; /* present, writable, 2M */
-	}
-	return vm_copy_to_guest(vm, GUEST_LOAD_GPA, guest_image_start, image_len);
-}
+/* The counters of the scenario of the moment, kept past vm_destroy for the @json line.
+ * Static: scenarios run one at a time, on CPU 0. */
+static struct vm_report report;
 
 static void run_on_cpu(void *arg) { vcpu_run(arg); }
 
@@ -70,18 +60,6 @@ static void run_vcpus(struct vm *vm, const struct scenario *sc)
 		vcpu_run(vm->vcpus[0]);
 	for (int i = 1 - first; i < vm->nvcpus; i++)
 		smp_wait(i + first);
-}
-
-static int create_vcpus(struct vm *vm, const struct scenario *sc, int n)
-{
-	for (int i = 0; i < n; i++) {
-		vm->vcpus[i] = vcpu_create(vm, i, GUEST_LOAD_GPA,
-					   GUEST_STACK_TOP - (u64)i * GUEST_STACK_SIZE, sc->test);
-		if (!vm->vcpus[i])
-			return -ENOMEM;
-		vm->nvcpus++;
-	}
-	return 0;
 }
 
 /* A PC guest's verdict: the exit code it chose, or the stop that was expected. */
@@ -154,104 +132,55 @@ static void tap(struct tally *t, const char *name, int verdict, const char *why)
 	}
 }
 
-/* Host memory kept back besides a guest's RAM: the hypervisor's own allocations, vCPU pages;
- * the EPT tables are counted apart (RAM / 256 covers 4K leaves and the levels above). */
-#define ADMIT_RESERVE (16 * MIB)
-
-/* The scenario the command line asked for by guest=, or memory sized by mem=: a refusal is
- * a failure there, not a skip (the user asked for exactly this). */
-static bool asked_for(const struct scenario *sc)
+/* Refused before a VM existed: its memory (a skip unless asked for), or none for the VM. */
+static void report_unlaunched(const struct scenario *sc, struct verdict_rules r, int err,
+			      const char *why, struct tally *t)
 {
-	return sc == &guest_scenario || opts.mem;
+	if (err == -ENOMEM) {
+		tap(t, sc->name, -1, why);
+		return;
+	}
+	printk("scenario %s: %s\n", sc->name, why);
+	tap(t, sc->name, r.asked ? -1 : 0, why);
 }
 
-/* Can `mem` bytes of guest RAM be backed? Memory is populated on first touch, so a VM
- * bigger than what is free would die in the middle of its run: refuse it at creation. */
-static bool admit(const struct scenario *sc, u64 mem, char *why, size_t n)
+/* The load or the set-up refused with err: the verdict (skip only what this machine or
+ * build cannot do), with the reason by name. */
+static void report_setup_failed(const struct scenario *sc, struct verdict_rules r, int err,
+				const char *said, struct tally *t)
 {
-	u64 free = frame_free_count(&frames) * PAGE_SIZE;
-	u64 need = mem + mem / 256 + ADMIT_RESERVE;
-
-	if (sc->kernel && mem > PC_RAM_MAX) {
-		snprintf(why, n, "guest memory %lu MiB refused: a PC guest has at most %llu MiB "
-			 "(RAM ends below the PCI hole; the local APIC page at 0xfee00000 and "
-			 "the BIOS flash stay outside it)", mem >> 20, PC_RAM_MAX >> 20);
-		return false;
-	}
-	if (need > free) {
-		snprintf(why, n, "guest memory %lu MiB refused: it cannot be backed (%lu MiB of "
-			 "host memory free, %lu MiB needed with EPT tables and a %lu MiB reserve)",
-			 mem >> 20, free >> 20, need >> 20, (u64)ADMIT_RESERVE >> 20);
-		return false;
-	}
-	return true;
-}
-
-/* Set-up failed with err: the verdict (skip only what this machine or build cannot do) and
- * the reason by name. */
-static int setup_verdict(const struct vm *vm, const struct scenario *sc, int err, char *why,
-			 size_t n)
-{
-	const char *name = vm->setup_why[0] ? vm->setup_why :
+	const char *name = said[0] ? said :
 			   err == -ENOMEM ? "not enough free contiguous memory" :
 			   err == -ENODEV ? "this CPU lacks a VMX feature it needs" : "";
+	char why[256];
+	int verdict;
 
-	snprintf(why, n, "set-up failed (error %d%s%s)", err, name[0] ? ": " : "", name);
+	snprintf(why, sizeof(why), "set-up failed (error %d%s%s)", err, name[0] ? ": " : "",
+		 name);
 	if (err == -ENODEV)
-		return 0;
-	if (sc == &guest_scenario)
-		return -1;
-	/* A table scenario whose module GRUB was not given, or a machine too small: skipped. */
-	return err == -ENOMEM || err == -ENOENT ? 0 : -1;
+		verdict = 0;
+	else if (r.user)
+		verdict = -1;
+	else /* A table scenario whose module GRUB was not given, or a machine too small. */
+		verdict = err == -ENOMEM || err == -ENOENT ? 0 : -1;
+	tap(t, sc->name, verdict, why);
 }
 
 /* An EXPECT_REFUSED scenario: the loader must refuse the image, naming why. */
-static void judge_refused(const struct vm *vm, const struct scenario *sc, int err,
-			  struct tally *t)
+static void report_refused(const struct scenario *sc, int err, const char *said,
+			   struct tally *t)
 {
-	char why[256];
-
 	if (!err) {
 		tap(t, sc->name, -1, "the loader accepted a bad kernel");
 		return;
 	}
-	snprintf(why, sizeof(why), "%s", vm->setup_why[0] ? vm->setup_why : "refused");
 	/* A missing module or VMX feature is no refusal: the loader never saw the image. */
-	tap(t, sc->name, err == -ENOENT || err == -ENODEV ? 0 : 1, why);
+	tap(t, sc->name, err == -ENOENT || err == -ENODEV ? 0 : 1, said[0] ? said : "refused");
 }
 
-static struct vm *create_vm(const struct scenario *sc, u64 mem)
-{
-	struct vm *vm = vm_create(sc->name, mem, sc->kernel ? &pc_vm_ops : &testguest_ops);
-
-	if (!vm)
-		return NULL;
-	vm->budget = sc->budget ? sc->budget : DEFAULT_BUDGET;
-	/* Host-task scenarios run for `rounds` rounds: their guests need time in proportion. */
-	if (sc->host && opts.rounds > 50)
-		vm->budget *= (opts.rounds + 49) / 50;
-	return vm;
-}
-
-static int setup_vm(struct vm *vm, const struct scenario *sc, int nvcpus)
-{
-	int err = sc->kernel ? pc_vm_from_modules(vm, sc->kernel, sc->kargs, sc->kmods, nvcpus) :
-			       load_guest(vm);
-
-	if (sc->expect == EXPECT_REFUSED)
-		return err;
-	if (!err && sc->setup)
-		err = sc->setup(vm);
-	if (!err && sc->setup_arg)
-		err = sc->setup_arg(vm, sc);
-	if (!err)
-		err = create_vcpus(vm, sc, nvcpus);
-	return err;
-}
-
-/* Run the set-up VM, judge it, report it and free it. */
-static void run_and_judge(struct vm *vm, const struct scenario *sc, struct vm_report *rep,
-			  u64 free_before, struct tally *t)
+/* Run the launched VM, judge it, free it, check for leaks and report. */
+static void run_and_judge(struct vm *vm, const struct scenario *sc, u64 free_before,
+			  struct tally *t)
 {
 	char why[256] = "";
 	s64 leaked;
@@ -261,60 +190,79 @@ static void run_and_judge(struct vm *vm, const struct scenario *sc, struct vm_re
 	if (pc_vm_of(vm))
 		pc_report_end(vm);
 	pass = judge(vm, sc, why, sizeof(why));
-	vm_report_take(rep, vm);
+	vm_report_take(&report, vm);
 	vm_destroy(vm);
 	leaked = (s64)free_before - (s64)frame_free_count(&frames);
 	if (pass && leaked) {
 		snprintf(why, sizeof(why), "%ld frame(s) leaked", leaked);
 		pass = false;
 	}
-	vm_report_print(rep, pass ? "pass" : "fail", leaked);
+	vm_report_print(&report, pass ? "pass" : "fail", leaked);
 	tap(t, sc->name, pass ? 1 : -1, why);
 }
 
-static void run_scenario(const struct scenario *sc, struct tally *t)
+/* Launch spec, run it and report it as scenario sc. */
+static void run_scenario(const struct scenario *sc, const struct vm_spec *spec,
+			 struct verdict_rules r, struct tally *t)
 {
-	int nvcpus = opts.vcpus ? (int)opts.vcpus : sc->vcpus ? sc->vcpus : 1;
-	u64 mem = opts.mem ? opts.mem : sc->mem ? sc->mem : 16 * MIB;
-	int cpus_needed = nvcpus + (sc->host ? 1 : 0);
-	struct vm_report *rep;
-	char why[256] = "";
+	int cpus_needed = spec->vcpus + (sc->host ? 1 : 0);
+	char why[256];
 	u64 free_before;
 	struct vm *vm;
 	int err;
 
-	printk("scenario %s: %d vcpu(s), %lu MiB%s\n", sc->name, nvcpus, mem >> 20,
+	printk("scenario %s: %d vcpu(s), %lu MiB%s\n", sc->name, spec->vcpus, spec->mem >> 20,
 	       sc->host ? ", host task on cpu 0" : "");
 	if (cpus_needed > (int)ncpus) {
 		snprintf(why, sizeof(why), "needs %d CPUs, this machine has %u", cpus_needed, ncpus);
 		tap(t, sc->name, 0, why);
 		return;
 	}
-	if (!admit(sc, mem, why, sizeof(why))) {
-		printk("scenario %s: %s\n", sc->name, why);
-		tap(t, sc->name, asked_for(sc) ? -1 : 0, why);
-		return;
-	}
-	rep = kzalloc(sizeof(*rep));
 	free_before = frame_free_count(&frames);
-	vm = rep ? create_vm(sc, mem) : NULL;
+	err = vm_launch(spec, &vm, why, sizeof(why));
 	if (!vm) {
-		kfree(rep, sizeof(*rep));
-		tap(t, sc->name, -1, "out of memory creating the VM");
+		report_unlaunched(sc, r, err, why, t);
 		return;
 	}
-	err = setup_vm(vm, sc, nvcpus);
 	if (sc->expect == EXPECT_REFUSED || err) {
 		if (sc->expect == EXPECT_REFUSED)
-			judge_refused(vm, sc, err, t);
+			report_refused(sc, err, why, t);
 		else
-			tap(t, sc->name, setup_verdict(vm, sc, err, why, sizeof(why)), why);
+			report_setup_failed(sc, r, err, why, t);
 		vm_destroy(vm);
-		kfree(rep, sizeof(*rep));
 		return;
 	}
-	run_and_judge(vm, sc, rep, free_before, t);
-	kfree(rep, sizeof(*rep));
+	run_and_judge(vm, sc, free_before, t);
+}
+
+/* vcpus= and mem= size every VM; without them, the scenario's own or 1 vCPU and 16 MiB. */
+static void size_vm(int *vcpus, u64 *mem, const struct scenario_request *req)
+{
+	*vcpus = req->vcpus ? (int)req->vcpus : *vcpus ? *vcpus : 1;
+	*mem = req->mem ? req->mem : *mem ? *mem : 16 * MIB;
+}
+
+/* A row of the table, as the command line sizes it. */
+static void run_row(const struct scenario *row, const struct scenario_request *req,
+		    struct tally *t)
+{
+	struct scenario sc = *row;
+	struct vm_spec spec;
+
+	size_vm(&sc.vcpus, &sc.mem, req);
+	sc.rounds = req->rounds ? req->rounds : sc.rounds;
+	sc.samples = req->samples ? req->samples : sc.samples;
+	vm_spec_from_row(&spec, &sc, req->find_module);
+	run_scenario(&sc, &spec, (struct verdict_rules){ .asked = req->mem != 0 }, t);
+}
+
+/* guest=: the user's kernel, as boot specified it. */
+static void run_guest(const struct scenario_request *req, struct tally *t)
+{
+	struct vm_spec spec = *req->guest;
+
+	size_vm(&spec.vcpus, &spec.mem, req);
+	run_scenario(&guest_row, &spec, (struct verdict_rules){ .user = true, .asked = true }, t);
 }
 
 /* Does the comma-separated list `run` contain the word `w`? */
@@ -343,7 +291,7 @@ static bool selected(const struct scenario *sc, const char *run)
 static void summary(const struct tally *t)
 {
 	printk("@json {\"summary\":true,\"platform\":\"%s\",\"passed\":%d,\"failed\":%d,"
-	       "\"skipped\":%d}\n", opts.platform, t->passed, t->failed, t->skipped);
+	       "\"skipped\":%d}\n", vmx_settings.platform, t->passed, t->failed, t->skipped);
 	if (t->skipped)
 		printk("%d passed, %d failed, %d skipped\n", t->passed, t->failed, t->skipped);
 	else
@@ -352,34 +300,29 @@ static void summary(const struct tally *t)
 
 /* guest=...: the kernel named on the command line runs as scenario "guest"; it is the
  * default when run= is not given (run stays "demo" then). */
-static const char *guest_run(const struct options *o)
+static const char *run_list(const struct scenario_request *req)
 {
-	if (!o->guest[0])
-		return o->run;
-	guest_scenario.kernel = o->guest;
-	guest_scenario.kargs = o->guest_args;
-	guest_scenario.kmods = o->guest_mods;
-	guest_scenario.vcpus = (int)o->guest_vcpus;
-	guest_scenario.mem = o->guest_mem;
-	guest_scenario.budget = o->guest_budget * 1000000;
-	return strcmp(o->run, "demo") ? o->run : "guest";
+	if (!req->guest)
+		return req->run;
+	return strcmp(req->run, "demo") ? req->run : "guest";
 }
 
 /* What the command line asked for and cannot be run, each as a failed test, so that such a
  * run never ends "0 passed, 0 failed". Returns how many; prints them when t is not NULL. */
-static int unrunnable(const struct options *o, const char *run, int planned, struct tally *t)
+static int unrunnable(const struct scenario_request *req, const char *run, int planned,
+		      struct tally *t)
 {
 	char why[160];
 	int n = 0;
 
-	if (o->cmdline_problems) {
+	if (req->cmdline_problems) {
 		n++;
 		snprintf(why, sizeof(why), "%u problem(s) on the command line (see the 'cmdline:' "
-			 "and 'boot:' lines): it did not run as written", o->cmdline_problems);
+			 "and 'boot:' lines): it did not run as written", req->cmdline_problems);
 		if (t)
 			tap(t, "cmdline", -1, why);
 	}
-	if (has_word(run, "guest") && !o->guest[0]) {
+	if (has_word(run, "guest") && !req->guest) {
 		n++;
 		if (t)
 			tap(t, "guest", -1, "run=guest but no guest= kernel on the command line");
@@ -392,54 +335,38 @@ static int unrunnable(const struct options *o, const char *run, int planned, str
 	return n;
 }
 
-void scenarios_run(const struct options *o)
+void scenarios_run(const struct scenario_request *req)
 {
-	const char *run = guest_run(o);
-	bool guest = o->guest[0] && selected(&guest_scenario, run);
+	const char *run = run_list(req);
+	bool guest = req->guest && selected(&guest_row, run);
 	struct tally t = { 0 };
 	int planned = guest;
 
-	if (pc_platform_init())
-		printk("pc: out of memory for the PC platform's shared pages\n");
+	vm_launch_init();
 	for (size_t i = 0; i < nscenarios; i++)
 		planned += selected(&scenarios[i], run);
-	printk("1..%d\n", planned + unrunnable(o, run, planned, NULL));
-	unrunnable(o, run, planned, &t);
+	printk("1..%d\n", planned + unrunnable(req, run, planned, NULL));
+	unrunnable(req, run, planned, &t);
 	if (guest)
-		run_scenario(&guest_scenario, &t);
+		run_guest(req, &t);
 	for (size_t i = 0; i < nscenarios; i++)
 		if (selected(&scenarios[i], run))
-			run_scenario(&scenarios[i], &t);
+			run_row(&scenarios[i], req, &t);
 	summary(&t);
 }
 
-void scenarios_skip_all(const char *why)
+void scenarios_skip_all(const struct scenario_request *req, const char *why)
 {
 	struct tally t = { 0 };
 	int planned = 0;
 
 	for (size_t i = 0; i < nscenarios; i++)
-		planned += selected(&scenarios[i], opts.run);
-	printk("1..%d\n", planned + (opts.cmdline_problems ? 1 : 0));
-	if (opts.cmdline_problems)
+		planned += selected(&scenarios[i], req->run);
+	printk("1..%d\n", planned + (req->cmdline_problems ? 1 : 0));
+	if (req->cmdline_problems)
 		tap(&t, "cmdline", -1, "problems on the command line (see the 'cmdline:' lines)");
 	for (size_t i = 0; i < nscenarios; i++)
-		if (selected(&scenarios[i], opts.run))
+		if (selected(&scenarios[i], req->run))
 			tap(&t, scenarios[i].name, 0, why);
 	summary(&t);
-}
-
-void vm_check(struct vm *vm, bool ok, const char *fmt, ...)
-{
-	char msg[128];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (ok)
-		STAT_INC(vm, checks_passed);
-	else
-		STAT_INC(vm, checks_failed);
-	printk("  check %s/host: %s - %s\n", vm->name, ok ? "ok" : "FAILED", msg);
 }

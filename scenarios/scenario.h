@@ -2,11 +2,14 @@
  * Scenarios: the table of named experiments and tests that run guests (kvm-unit-tests
  * style). The command line's run= picks them; each prints a TAP line and an @json line, and
  * the run ends with the plain summary `N passed, N failed[, N skipped]`.
+ *
+ * Boot asks for a run with a struct scenario_request (what the command line said, as plain
+ * values, and guest= already a VM spec); nothing here reads the command line itself.
  */
 #ifndef EPTVISOR_SCENARIOS_SCENARIO_H
 #define EPTVISOR_SCENARIOS_SCENARIO_H
 
-#include "boot/options.h"
+#include "scenarios/launch.h"
 #include "vmx/vm.h"
 
 #define MIB (1ULL << 20)
@@ -19,7 +22,9 @@ enum expect {
 };
 
 /* One row of the scenario table (scenarios/registry.c). Unset fields take defaults: 1 vCPU,
- * 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
+ * 16 MiB, DEFAULT_BUDGET, expect a clean exit. The command line's vcpus=, mem=, rounds=
+ * and samples= override vcpus, mem, rounds and samples: the set-up functions and host
+ * tasks get the row as the run sizes it (scenarios/runner.c). */
 struct scenario {
 	const char *name;
 	const char *group;
@@ -39,10 +44,20 @@ struct scenario {
 	 * exit code it must end with (EXPECT_EXIT_OK). `test` is unused then. */
 	const char *kernel, *kargs, *kmods;
 	int exit_code;
+	/* The experiment's size; 0: its default. */
+	u64 rounds;  /* host tasks: harvest rounds (dirty_host; more than 50 stretch the budget) */
+	u64 samples; /* bench: samples per vCPU and path (BENCH_DEFAULT_SAMPLES) */
 };
 
-/* Record one check made by the hypervisor (counted with the guest's CHECKs). */
-void vm_check(struct vm *vm, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* What boot asks of the scenarios (boot/options.c fills it in from the command line). */
+struct scenario_request {
+	const char *run;       /* run=: comma-separated names and groups, "all" or "none" */
+	u64 vcpus, mem;        /* vcpus=, mem=: every VM's; 0 = each scenario's own */
+	u64 rounds, samples;   /* rounds=, samples=: every scenario's; 0 = its own */
+	u32 cmdline_problems;  /* problems with the command line: a failed test of its own */
+	const struct vm_spec *guest; /* guest=: the user's kernel; NULL when not given */
+	module_finder find_module;   /* the boot loader's modules, for the PC scenarios */
+};
 
 /* The registry (scenarios/registry.c). */
 extern const struct scenario scenarios[];
@@ -52,8 +67,8 @@ extern const size_t nscenarios;
  * rows), then the scenarios. */
 const char *const *scenario_name_list(void);
 
-void scenarios_run(const struct options *o);
+void scenarios_run(const struct scenario_request *req);
 /* No scenario can run (no VMX): report each selected one as skipped, with why. */
-void scenarios_skip_all(const char *why);
+void scenarios_skip_all(const struct scenario_request *req, const char *why);
 
 #endif

@@ -15,6 +15,8 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "scenarios/experiments.h"
+#include "vmx/report.h"
+#include "vmx/settings.h"
 #include "vmx/vcpu.h"
 
 #define SPLIT_PAGES (GT_SPLIT_BYTES / PAGE_SIZE)
@@ -32,7 +34,7 @@ static void print_leaves(struct vm *vm, const char *when)
 
 	printk("@json {\"leaves\":\"%s\",\"scenario\":\"%s\",\"platform\":\"%s\",\"4k\":%lu,"
 	       "\"2m\":%lu,\"1g\":%lu,\"splits\":%lu,\"collapses\":%lu}\n",
-	       when, vm->name, opts.platform, s->leaves[1], s->leaves[2], s->leaves[3],
+	       when, vm->name, vmx_settings.platform, s->leaves[1], s->leaves[2], s->leaves[3],
 	       s->splits, s->collapses);
 }
 
@@ -41,6 +43,7 @@ static void wait_guest_pass(struct vm *vm, struct guest_ctrl *ctrl)
 {
 	u64 seen = ctrl->passes[0];
 
+	/* cppcheck-suppress knownConditionTrueFalse ; passes[] is volatile: the guest counts */
 	while (ctrl->passes[0] == seen && !vm->stopping)
 		cpu_relax();
 }
@@ -64,14 +67,16 @@ static void log_rounds(struct vm *vm, struct guest_ctrl *ctrl)
 	log.bitmap = bm;
 	err = ept_dirty_log_enable(&vm->ept, &log);
 	print_leaves(vm, "dirty logging on");
-	vm_check(vm, !err && vm->ept.stats.leaves[2] == 0 &&
-		     vm->ept.stats.splits - splits == SPLIT_PAGES / 512,
+	vm_check(vm, VM_CHECK_HOST,
+		 !err && vm->ept.stats.leaves[2] == 0 &&
+			 vm->ept.stats.splits - splits == SPLIT_PAGES / 512,
 		 "enabling write-protect logging split both 2M leaves eagerly (error %d)", err);
 	for (int r = 0; !err && r < HARVEST_ROUNDS; r++) {
 		wait_guest_pass(vm, ctrl);
 		dirty += vm_dirty_log_harvest(vm, &log, out);
 	}
-	vm_check(vm, dirty > 0, "the guest kept writing while split (%lu dirty pages)", dirty);
+	vm_check(vm, VM_CHECK_HOST, dirty > 0,
+		 "the guest kept writing while split (%lu dirty pages)", dirty);
 	if (!err)
 		ept_dirty_log_disable(&vm->ept, &log);
 }
@@ -90,21 +95,23 @@ void split_host(struct vm *vm, const struct scenario *sc)
 	collapses = vm->ept.stats.collapses;
 	err = collapse_slot(vm, EPT_COLLAPSE_IN_PLACE);
 	print_leaves(vm, "collapsed in place");
-	vm_check(vm, !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512 &&
-		     vm->ept.stats.collapses - collapses == SPLIT_PAGES / 512,
+	vm_check(vm, VM_CHECK_HOST,
+		 !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512 &&
+			 vm->ept.stats.collapses - collapses == SPLIT_PAGES / 512,
 		 "disabling logging collapsed them in place (error %d)", err);
 	wait_guest_pass(vm, ctrl);
 	err = ept_split(&vm->ept, moved, 1, 1);
 	if (!err)
 		err = vm_migrate_page(vm, moved);
-	vm_check(vm, !err, "split again and migrated gfn 0x%lx to another frame (error %d)",
-		 moved, err);
+	vm_check(vm, VM_CHECK_HOST, !err,
+		 "split again and migrated gfn 0x%lx to another frame (error %d)", moved, err);
 	wait_guest_pass(vm, ctrl);
 	err = ept_collapse(&vm->ept, moved & ~511ULL, 2, EPT_COLLAPSE_IN_PLACE);
-	vm_check(vm, err == -EBUSY, "in-place collapse refuses non-contiguous frames (%d)", err);
+	vm_check(vm, VM_CHECK_HOST, err == -EBUSY,
+		 "in-place collapse refuses non-contiguous frames (%d)", err);
 	err = ept_collapse(&vm->ept, moved & ~511ULL, 2, EPT_COLLAPSE_COPY);
 	print_leaves(vm, "collapsed by copy");
-	vm_check(vm, !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512,
+	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512,
 		 "collapse by copying into a new aligned run (error %d)", err);
 	wait_guest_pass(vm, ctrl);
 	ctrl->stop = 1;

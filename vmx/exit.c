@@ -6,7 +6,6 @@
  */
 #include "arch/cpu.h"
 #include "arch/lapic.h"
-#include "boot/options.h"
 #include "drivers/console.h"
 #include "errno.h"
 #include "lib.h"

@@ -1,9 +1,9 @@
-/* The @json counters report (see report.h). */
-#include "boot/options.h"
+/* The @json counters report and the checks it counts (see report.h). */
 #include "drivers/console.h"
 #include "lib.h"
 #include "vmx/exit.h"
 #include "vmx/report.h"
+#include "vmx/settings.h"
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 
@@ -82,13 +82,30 @@ void vm_report_print(const struct vm_report *r, const char *result, s64 leaked)
 	       "\"flushes\":%lu,\"shootdown_ipis\":%lu,\"splits\":%lu,\"collapses\":%lu,"
 	       "\"checks_passed\":%lu,\"checks_failed\":%lu,\"frames_leaked\":%ld,"
 	       "\"stop_reason\":\"%s\"}\n",
-	       r->name, opts.platform, result, r->nvcpus, counts, r->vm.populates,
+	       r->name, vmx_settings.platform, result, r->nvcpus, counts, r->vm.populates,
 	       r->vm.hypercalls, r->vm.hypercall_errors, r->ept.flushes, r->vm.shootdown_ipis,
 	       r->ept.splits, r->ept.collapses, r->vm.checks_passed, r->vm.checks_failed, leaked,
 	       json_safe(r->stop_reason, reason, sizeof(reason)));
 	for (int i = 0; r->nvcpus > 1 && i < r->nvcpus; i++) {
 		format_counts(counts, sizeof(counts), &r->vcpu[i]);
 		printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"vcpu\":%d,\"cpu\":%u,%s}\n",
-		       r->name, opts.platform, i, r->cpu[i], counts);
+		       r->name, vmx_settings.platform, i, r->cpu[i], counts);
 	}
+}
+
+void vm_check(struct vm *vm, int vcpu, bool ok, const char *fmt, ...)
+{
+	char msg[128], by[12] = "host";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (vcpu != VM_CHECK_HOST)
+		snprintf(by, sizeof(by), "%d", vcpu);
+	if (ok)
+		STAT_INC(vm, checks_passed);
+	else
+		STAT_INC(vm, checks_failed);
+	printk("  check %s/%s: %s - %s\n", vm->name, by, ok ? "ok" : "FAILED", msg);
 }

@@ -2,6 +2,9 @@
  * What a VM counted, as the @json lines a scenario ends with: one for the VM (totals, the
  * EPT's own counters, leaves by size) and one per vCPU (exits by reason, EPT faults by kind).
  * The snapshot outlives the VM, so the report can include what vm_destroy gave back.
+ *
+ * And the checks a scenario's verdict counts: the guest's own (HC_CHECK) and the
+ * hypervisor's (a host task or a hypercall checking what it saw), one function for both.
  */
 #ifndef EPTVISOR_VMX_REPORT_H
 #define EPTVISOR_VMX_REPORT_H
@@ -25,5 +28,13 @@ void vm_report_take(struct vm_report *r, const struct vm *vm);
 void vm_report_print(const struct vm_report *r, const char *result, s64 leaked);
 /* Copy s into buf as a JSON string body (quotes, backslashes, controls become '). */
 const char *json_safe(const char *s, char *buf, size_t n);
+
+/* vm_check's vcpu for a check the hypervisor made itself. */
+#define VM_CHECK_HOST (-1)
+/* Record one check: count it in vm->stats (checks_passed / checks_failed) and print it as
+ * "  check <vm>/<vcpu>: ok - <what>" ("FAILED" if not ok; "host" for VM_CHECK_HOST). The
+ * message is cut at 127 bytes. */
+void vm_check(struct vm *vm, int vcpu, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #endif

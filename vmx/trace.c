@@ -1,10 +1,10 @@
 /* The exit/fault trace (see trace.h). */
 #include "arch/cpu.h"
-#include "boot/options.h"
 #include "drivers/console.h"
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/exit.h"
+#include "vmx/settings.h"
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
@@ -20,7 +20,7 @@ const char *fault_result_name(int r)
 
 void trace_vm_init(struct vm *vm)
 {
-	if (!strcmp(opts.trace, "ring"))
+	if (vmx_settings.trace == TRACE_MODE_RING)
 		vm->trace = kzalloc(sizeof(*vm->trace));
 }
 
@@ -43,7 +43,7 @@ static void record(struct vcpu *v, const struct trace_event *e)
 		u64 slot = __atomic_fetch_add(&ring->head, 1, __ATOMIC_RELAXED) % TRACE_RING;
 
 		ring->ev[slot] = *e;
-	} else if (!strcmp(opts.trace, "on")) {
+	} else if (vmx_settings.trace == TRACE_MODE_ON) {
 		print_event(v->vm->name, e);
 	}
 }
@@ -52,7 +52,7 @@ void trace_exit(struct vcpu *v, u32 reason)
 {
 	struct trace_event e = { rdtsc(), 0, 0, (u16)v->id, (u16)reason, 0 };
 
-	if (!v->vm->trace && strcmp(opts.trace, "on"))
+	if (!v->vm->trace && vmx_settings.trace != TRACE_MODE_ON)
 		return;
 	e.rip = vmcs_read(GUEST_RIP);
 	e.info = vmcs_read(EXIT_QUALIFICATION);
@@ -63,7 +63,7 @@ void trace_fault(struct vcpu *v, u64 gpa, int result)
 {
 	struct trace_event e = { rdtsc(), 0, gpa, (u16)v->id, TRACE_FAULT, (s16)result };
 
-	if (v->vm->trace || !strcmp(opts.trace, "on"))
+	if (v->vm->trace || vmx_settings.trace == TRACE_MODE_ON)
 		record(v, &e);
 }
 

@@ -24,12 +24,19 @@ struct trace_event {
 
 #define TRACE_FAULT 0xffff
 
+/* trace= on the command line (vmx/settings.h). */
+enum trace_mode {
+	TRACE_MODE_OFF,  /* nothing recorded */
+	TRACE_MODE_ON,   /* every exit and fault printed as it happens */
+	TRACE_MODE_RING, /* the last TRACE_RING of each VM kept, printed when it ends */
+};
+
 struct trace_ring {
 	u64 head; /* events ever recorded; the slot is head % TRACE_RING */
 	struct trace_event ev[TRACE_RING];
 };
 
-/* Allocate vm->trace if trace=ring (NULL otherwise). */
+/* Allocate vm->trace in TRACE_MODE_RING (NULL otherwise). */
 void trace_vm_init(struct vm *vm);
 void trace_exit(struct vcpu *v, u32 reason);
 void trace_fault(struct vcpu *v, u64 gpa, int result);

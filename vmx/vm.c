@@ -299,10 +299,10 @@ static bool vcpu_out_of_guest(struct vcpu *v, u64 unused);
 
 void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)
 {
-	va_list ap;
-
 	/* ACQ_REL exchange: exactly one caller wins and writes the reason. */
 	if (!__atomic_exchange_n(&vm->stopping, true, __ATOMIC_ACQ_REL)) {
+		va_list ap;
+
 		va_start(ap, fmt);
 		vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
 		va_end(ap);

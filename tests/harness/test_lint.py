@@ -14,10 +14,6 @@ import eptvisor as ev
 
 # cppcheck's finding lines: file:line:column: severity: message [id]
 FINDING_RE = re.compile(r"^(\S+?):(\d+):(\d+): (\w+): (.*) \[(\w+)\]$", re.M)
-# Rooms whose files are being rewritten right now: a finding there makes the test an expected
-# failure rather than a failure. Empty this tuple once they are rewritten (then every finding
-# fails the test, wherever it is).
-REWRITTEN_ROOMS = ("boot", "vmx", "pc", "hypercall", "scenarios")
 
 
 def _make(target, timeout=300):
@@ -43,13 +39,9 @@ def test_cppcheck_clean():
         pytest.fail("`make lint-cppcheck` failed (exit %d) without a finding line:\n%s"
                     % (code, out[-4000:]), pytrace=False)
     lines = ["%s:%s:%s: %s: %s [%s]" % f for f in findings]
-    elsewhere = [l for l, f in zip(lines, findings)
-                 if f[0].split("/", 1)[0] not in REWRITTEN_ROOMS]
-    if elsewhere:
-        pytest.fail("cppcheck: %d finding(s):\n%s" % (len(elsewhere), "\n".join(elsewhere)),
+    if lines:
+        pytest.fail("cppcheck: %d finding(s):\n%s" % (len(lines), "\n".join(lines)),
                     pytrace=False)
-    if findings:
-        pytest.xfail("findings in rooms being rewritten: %s" % "; ".join(lines))
     assert code == 0, out
 
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "tests/unit/fuzz.h"
-#include "boot/bootinfo.h"
+#include "bootinfo.h"
 #include "boot/multiboot.h"
 #include "errno.h"
 #include "loader/mbinfo.h"

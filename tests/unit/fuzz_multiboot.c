@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "tests/unit/fuzz.h"
-#include "boot/bootinfo.h"
+#include "bootinfo.h"
 #include "boot/multiboot.h"
 #include "errno.h"
 

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/bootinfo.h"
+#include "bootinfo.h"
 #include "errno.h"
 #include "loader/mbimage.h"
 #include "loader/mbinfo.h"

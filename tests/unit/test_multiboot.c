@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot/bootinfo.h"
+#include "bootinfo.h"
 #include "boot/multiboot.h"
 #include "errno.h"
 

@@ -4,8 +4,8 @@
  *   0xffffffff80000000 + pa   kernel image (KERNEL_VMA)
  *   0xffff888000000000 + pa   direct map of physical memory (DIRECT_MAP_BASE, PML4 slot 273)
  */
-#ifndef EPTVISOR_BOOT_LAYOUT_H
-#define EPTVISOR_BOOT_LAYOUT_H
+#ifndef EPTVISOR_LAYOUT_H
+#define EPTVISOR_LAYOUT_H
 
 #define KERNEL_VMA 0xffffffff80000000
 #define DIRECT_MAP_BASE 0xffff888000000000

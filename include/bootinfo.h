@@ -4,8 +4,8 @@
  * of the loader's memory, so only the modules (and, until parsed, the info) need reserving.
  * Pure C: parsed the same way in the kernel and in host tests.
  */
-#ifndef EPTVISOR_BOOT_BOOTINFO_H
-#define EPTVISOR_BOOT_BOOTINFO_H
+#ifndef EPTVISOR_BOOTINFO_H
+#define EPTVISOR_BOOTINFO_H
 
 #include "types.h"
 
@@ -52,9 +52,6 @@ struct boot_info {
  * total size, misaligned or overlong tag, no end tag, bad mmap entry size, module end < start,
  * memory range wrapping past 2^64). `out` is fully rewritten either way.
  */
-/* The kernel's own boot information (boot/main.c), parsed once at boot. */
-const struct boot_info *boot_info_get(void);
-
 int mb2_parse(const void *info, u64 info_pa, struct boot_info *out);
 
 /*

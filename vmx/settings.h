@@ -1,0 +1,19 @@
+/*
+ * What the VMX core takes from the kernel command line: the platform name every @json line
+ * carries, and the trace mode. The core never reads the options itself; boot/main.c writes
+ * these once, after parsing the command line and before any CPU runs a VM, and from then
+ * on they are only read (no lock: nothing changes them while vCPUs run).
+ */
+#ifndef EPTVISOR_VMX_SETTINGS_H
+#define EPTVISOR_VMX_SETTINGS_H
+
+#include "vmx/trace.h"
+
+struct vmx_settings {
+	const char *platform;  /* platform=: informational, copied into every @json line */
+	enum trace_mode trace; /* trace=: off, on or ring (vmx/trace.h) */
+};
+
+extern struct vmx_settings vmx_settings;
+
+#endif
