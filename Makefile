@@ -54,12 +54,12 @@ all: iso
 $(B)/k/%.c.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(KCFLAGS) -MMD -c $< -o $@
+	$(Q)$(CC) $(KCFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/k/%.S.o: %.S
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS      $<")
-	$(Q)$(CC) $(KASFLAGS) -MMD -c $< -o $@
+	$(Q)$(CC) $(KASFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/k/guests/blob.S.o: guests/blob.S $(B)/guests/testguest.bin
 	@mkdir -p $(dir $@)
@@ -68,11 +68,11 @@ $(B)/k/guests/blob.S.o: guests/blob.S $(B)/guests/testguest.bin
 $(B)/g/%.c.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC [g]  $<")
-	$(Q)$(CC) $(GCFLAGS) -MMD -c $< -o $@
+	$(Q)$(CC) $(GCFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/g/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(KASFLAGS) -MMD -c $< -o $@
+	$(Q)$(CC) $(KASFLAGS) -MMD -MP -c $< -o $@
 
 $(B)/guests/testguest.elf: $(GOBJS) guests/guest.ld
 	@mkdir -p $(dir $@)

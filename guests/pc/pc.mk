@@ -47,12 +47,12 @@ pcguests: $(PC_KERNELS) $(PCB)/pcmb2.iso
 $(PCB)/%.c.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC [pc] $<")
-	$(Q)$(CC) $(GCFLAGS) -MMD -c $< -o $@
+	$(Q)$(CC) $(GCFLAGS) -MMD -MP -c $< -o $@
 
 $(PCB)/%.S.o: %.S
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  AS [pc] $<")
-	$(Q)$(CC) $(KASFLAGS) -MMD -c $< -o $@
+	$(Q)$(CC) $(KASFLAGS) -MMD -MP -c $< -o $@
 
 # name.elf64: the ELF64 link; name.elf: what a loader gets (ELF32 for multiboot 1).
 define pc_link

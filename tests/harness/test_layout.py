@@ -77,3 +77,22 @@ def test_check_layers_allowlist_only_shrinks(tmp_path):
     p = _check("--allow", allow, root=root)
     assert p.returncode == 1 and "allow.txt:2: stale entry `vmx/vcpu.c: pc/pc.h`" in p.stdout, \
         p.stdout
+
+
+def test_design_doc_shows_the_checked_direction():
+    """docs/design.md's layer picture is the one the check enforces (the diagram in
+    scripts/check_layers.py's docstring), so the picture cannot drift from the rule."""
+    script = (ev.REPO / "scripts" / "check_layers.py").read_text()
+    doc = (ev.REPO / "docs" / "design.md").read_text()
+    begin, end = "<!-- layers: begin", "<!-- layers: end -->"
+    assert begin in doc and end in doc, "docs/design.md lost its layers markers"
+    block = doc[doc.index(begin):doc.index(end)]
+    pictured = block.split("```")[1].strip("\n")
+    docstring = script.split('"""')[1]
+    start = docstring.index("    boot/")
+    stop = docstring.index("\nA header is found")
+    # The docstring escapes its backslashes; the markdown does not.
+    checked = docstring[start:stop].replace("\\\\", "\\").strip("\n")
+    assert pictured == checked, (
+        "docs/design.md's layer picture differs from scripts/check_layers.py's:\n"
+        "--- doc\n%s\n--- script\n%s" % (pictured, checked))

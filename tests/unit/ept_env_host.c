@@ -182,7 +182,7 @@ void host_env_set_vcpus(struct host_vcpu *v, int n)
 
 void host_vcpu_enter(struct host_vcpu *v)
 {
-	/* SEQ_CST store then load, as in vmx/ept_env.c: either this vCPU sees the new
+	/* SEQ_CST store then load, as in vmx/kick.c: either this vCPU sees the new
 	 * generation or the flusher sees it in guest mode and waits. */
 	__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&v->seen, __atomic_load_n(&flush_gen, __ATOMIC_SEQ_CST), __ATOMIC_RELEASE);
