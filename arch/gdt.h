@@ -7,7 +7,7 @@
 
 #define GDT_KERNEL_CS 0x08
 #define GDT_KERNEL_DS 0x10
-#define GDT_TSS(cpu) (0x20 + 16 * (cpu))
+#define GDT_TSS(cpu)  (0x20 + 16 * (cpu))
 
 #ifndef __ASSEMBLY__
 #include "arch/percpu.h"

@@ -5,25 +5,31 @@
 #include "mm/mm.h"
 #include "spinlock.h"
 
-#define LAPIC_ID 0x20
-#define LAPIC_TPR 0x80
-#define LAPIC_EOI 0xb0
-#define LAPIC_SVR 0xf0
-#define LAPIC_ICR_LO 0x300
-#define LAPIC_ICR_HI 0x310
-#define ICR_PENDING BIT(12)
+#define LAPIC_ID         0x20
+#define LAPIC_TPR        0x80
+#define LAPIC_EOI        0xb0
+#define LAPIC_SVR        0xf0
+#define LAPIC_ICR_LO     0x300
+#define LAPIC_ICR_HI     0x310
+#define ICR_PENDING      BIT(12)
 #define ICR_ALL_BUT_SELF (3u << 18)
-#define ICR_INIT (5u << 8)
-#define ICR_STARTUP (6u << 8)
-#define ICR_NMI (4u << 8)
-#define ICR_ASSERT BIT(14)
-#define ICR_LEVEL BIT(15)
+#define ICR_INIT         (5u << 8)
+#define ICR_STARTUP      (6u << 8)
+#define ICR_NMI          (4u << 8)
+#define ICR_ASSERT       BIT(14)
+#define ICR_LEVEL        BIT(15)
 #define APIC_BASE_ENABLE BIT(11)
 
 static volatile u32 *lapic;
 
-static u32 lapic_read(u32 reg) { return lapic[reg / 4]; }
-static void lapic_write(u32 reg, u32 v) { lapic[reg / 4] = v; }
+static u32 lapic_read(u32 reg)
+{
+	return lapic[reg / 4];
+}
+static void lapic_write(u32 reg, u32 v)
+{
+	lapic[reg / 4] = v;
+}
 
 void lapic_init(void)
 {
@@ -36,8 +42,14 @@ void lapic_init(void)
 	lapic_write(LAPIC_TPR, 0);
 }
 
-u32 lapic_id(void) { return lapic_read(LAPIC_ID) >> 24; }
-void lapic_eoi(void) { lapic_write(LAPIC_EOI, 0); }
+u32 lapic_id(void)
+{
+	return lapic_read(LAPIC_ID) >> 24;
+}
+void lapic_eoi(void)
+{
+	lapic_write(LAPIC_EOI, 0);
+}
 
 static void icr_send(u32 dest, u32 lo)
 {
@@ -49,7 +61,19 @@ static void icr_send(u32 dest, u32 lo)
 		cpu_relax();
 }
 
-void lapic_send_ipi(u32 apic_id, u8 vector) { icr_send(apic_id, vector); }
-void lapic_send_nmi(u32 apic_id) { icr_send(apic_id, ICR_NMI); }
-void lapic_broadcast_init(void) { icr_send(0, ICR_ALL_BUT_SELF | ICR_INIT | ICR_ASSERT | ICR_LEVEL); }
-void lapic_broadcast_sipi(u8 page) { icr_send(0, ICR_ALL_BUT_SELF | ICR_STARTUP | ICR_ASSERT | page); }
+void lapic_send_ipi(u32 apic_id, u8 vector)
+{
+	icr_send(apic_id, vector);
+}
+void lapic_send_nmi(u32 apic_id)
+{
+	icr_send(apic_id, ICR_NMI);
+}
+void lapic_broadcast_init(void)
+{
+	icr_send(0, ICR_ALL_BUT_SELF | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+}
+void lapic_broadcast_sipi(u8 page)
+{
+	icr_send(0, ICR_ALL_BUT_SELF | ICR_STARTUP | ICR_ASSERT | page);
+}

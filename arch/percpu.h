@@ -45,7 +45,10 @@ static inline struct percpu *this_cpu(void)
 	return p;
 }
 
-static inline u32 this_cpu_id(void) { return this_cpu()->id; }
+static inline u32 this_cpu_id(void)
+{
+	return this_cpu()->id;
+}
 
 /* Set up this CPU's GDT/TSS, IDT and %gs; `stack_top` is its kernel stack. */
 void percpu_init(u32 id, u32 apic_id, u64 stack_top);

@@ -62,7 +62,10 @@ static void ap_idle_loop(void)
 }
 
 /* Offset of a trampoline symbol from its start (linker symbols: compare as addresses). */
-static u64 tramp_offset(const u8 *sym) { return (u64)sym - (u64)ap_tramp_start; }
+static u64 tramp_offset(const u8 *sym)
+{
+	return (u64)sym - (u64)ap_tramp_start;
+}
 
 static u8 *copy_trampoline(void)
 {

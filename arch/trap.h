@@ -8,7 +8,7 @@
 
 #include "types.h"
 
-#define VEC_WAKE 0xf0     /* IPI: wake a halted CPU to look at its work mailbox */
+#define VEC_WAKE     0xf0 /* IPI: wake a halted CPU to look at its work mailbox */
 #define VEC_SPURIOUS 0xff
 
 /* Saved by arch/entry.S, in this order (lowest address first). */
@@ -19,8 +19,8 @@ struct trap_frame {
 	u64 rip, cs, rflags, rsp, ss;
 };
 
-void idt_init(void);  /* build the IDT once */
-void idt_load(void);  /* load it on this CPU */
+void idt_init(void); /* build the IDT once */
+void idt_load(void); /* load it on this CPU */
 void trap_dispatch(struct trap_frame *f);
 const char *exception_name(u64 vector);
 

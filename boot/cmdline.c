@@ -8,7 +8,7 @@
 #include "errno.h"
 #include "lib.h"
 
-#define MSG_MAX 256  /* one report line */
+#define MSG_MAX  256 /* one report line */
 #define SHOW_MAX 48  /* how much of a name or value a report line quotes */
 
 struct parser {
@@ -21,11 +21,11 @@ struct parser {
 };
 
 struct word {
-	const char *name;   /* points into the command line, not NUL-terminated */
+	const char *name; /* points into the command line, not NUL-terminated */
 	size_t nlen;
-	bool has_value;     /* an '=' followed the name */
-	bool too_long;      /* the value did not fit in value[] */
-	bool unterminated;  /* a quote was still open at the end of the line */
+	bool has_value;          /* an '=' followed the name */
+	bool too_long;           /* the value did not fit in value[] */
+	bool unterminated;       /* a quote was still open at the end of the line */
 	char show[SHOW_MAX + 4]; /* the name, NUL-terminated and shortened, for reports */
 	char value[CMDLINE_VALUE_MAX + 1];
 };
@@ -46,7 +46,10 @@ static void problem(struct parser *p, const char *fmt, ...)
 	p->report(p->ctx, msg);
 }
 
-static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
 
 /* Copy at most SHOW_MAX bytes of s[0..len) into dst (SHOW_MAX + 4 bytes), marking a cut.
  * Control characters (a quoted line break, say) show as '?': a report stays one line. */
@@ -65,7 +68,10 @@ static void shorten(char *dst, const char *s, size_t len)
 /* ---- cutting words ------------------------------------------------------------------------- */
 
 /* GRUB escapes these three with a backslash (grub_create_loader_cmdline). */
-static bool is_escaped(const char *s) { return s[0] == '\\' && s[1] && strchr("\"\\'", s[1]); }
+static bool is_escaped(const char *s)
+{
+	return s[0] == '\\' && s[1] && strchr("\"\\'", s[1]);
+}
 
 /*
  * Copy the value at s into w->value without its quotes and escapes; `quoted` says whether a
@@ -173,11 +179,20 @@ static int parse_uint(const char *s, u64 *out)
 static int size_shift(char c)
 {
 	switch (c) {
-	case 'k': case 'K': return 10;
-	case 'm': case 'M': return 20;
-	case 'g': case 'G': return 30;
-	case 't': case 'T': return 40;
-	default: return -1;
+	case 'k':
+	case 'K':
+		return 10;
+	case 'm':
+	case 'M':
+		return 20;
+	case 'g':
+	case 'G':
+		return 30;
+	case 't':
+	case 'T':
+		return 40;
+	default:
+		return -1;
 	}
 }
 
@@ -227,7 +242,7 @@ static void fmt_bound(const struct opt_spec *spec, char *buf, size_t size, u64 v
 }
 
 static void report_range(struct parser *p, const struct opt_spec *spec, const struct word *w,
-			 const char *shown)
+                         const char *shown)
 {
 	char lo[24], hi[24];
 
@@ -250,8 +265,10 @@ static int set_number(struct parser *p, const struct opt_spec *spec, const struc
 
 	shorten(shown, w->value, strlen(w->value));
 	if (err == -EINVAL) {
-		problem(p, size ? "option '%s': '%s' is not a size (use e.g. 64M, 1G)"
-				: "option '%s': '%s' is not a number", w->show, shown);
+		problem(p,
+		        size ? "option '%s': '%s' is not a size (use e.g. 64M, 1G)"
+		             : "option '%s': '%s' is not a number",
+		        w->show, shown);
 		return err;
 	}
 	if (err || v < spec->min || (spec->max && v > spec->max)) {
@@ -307,8 +324,8 @@ static void fmt_choices(char *buf, size_t size, const char *const *allowed)
 	}
 }
 
-static void report_unknown_word(struct parser *p, const struct opt_spec *spec,
-				const struct word *w, const char *s, size_t len)
+static void report_unknown_word(struct parser *p, const struct opt_spec *spec, const struct word *w,
+                                const char *s, size_t len)
 {
 	char shown[SHOW_MAX + 4], choices[128];
 
@@ -322,7 +339,7 @@ static bool fits(struct parser *p, const struct opt_spec *spec, const struct wor
 	if (strlen(w->value) < spec->size)
 		return true;
 	problem(p, "option '%s': value too long (max %lu characters)", w->show,
-		(unsigned long)spec->size - 1);
+	        (unsigned long)spec->size - 1);
 	return false;
 }
 
@@ -342,7 +359,7 @@ static int set_str(struct parser *p, const struct opt_spec *spec, const struct w
 
 /* Check one comma-separated item of a list; report it if bad. */
 static bool item_ok(struct parser *p, const struct opt_spec *spec, const struct word *w,
-		    const char *s, size_t len)
+                    const char *s, size_t len)
 {
 	if (len == 0) {
 		char shown[SHOW_MAX + 4];
@@ -404,7 +421,7 @@ static bool value_usable(struct parser *p, const struct opt_spec *spec, const st
 	}
 	if (w->too_long) {
 		problem(p, "option '%s': value too long (max %d characters)", w->show,
-			CMDLINE_VALUE_MAX);
+		        CMDLINE_VALUE_MAX);
 		return false;
 	}
 	return true;
@@ -470,7 +487,7 @@ static bool table_ok(const struct opt_spec *specs, int nspecs)
 }
 
 int cmdline_parse(const char *cmdline, const struct opt_spec *specs, int nspecs,
-		  void (*report)(void *ctx, const char *msg), void *ctx)
+                  void (*report)(void *ctx, const char *msg), void *ctx)
 {
 	struct parser p = { .specs = specs, .nspecs = nspecs, .report = report, .ctx = ctx };
 	struct word w;

@@ -15,7 +15,7 @@
 #include "types.h"
 
 #define CMDLINE_VALUE_MAX 1023 /* longest value accepted, in bytes after quote removal */
-#define CMDLINE_MAX_SPECS 256 /* largest option table */
+#define CMDLINE_MAX_SPECS 256  /* largest option table */
 
 enum opt_type {
 	OPT_UINT, /* u64 *dst: decimal or 0x-hex */
@@ -29,10 +29,10 @@ struct opt_spec {
 	const char *name;
 	enum opt_type type;
 	void *dst;
-	u64 min, max;                /* UINT/SIZE: accepted range; max == 0 means no upper bound */
-	size_t size;                 /* STR/LIST: size of dst, including the NUL */
-	const char *const *allowed;  /* STR/LIST: NULL-terminated list of words, or NULL for any */
-	const char *help;            /* one line for users (not used by the parser) */
+	u64 min, max;               /* UINT/SIZE: accepted range; max == 0 means no upper bound */
+	size_t size;                /* STR/LIST: size of dst, including the NUL */
+	const char *const *allowed; /* STR/LIST: NULL-terminated list of words, or NULL for any */
+	const char *help;           /* one line for users (not used by the parser) */
 };
 
 /*
@@ -45,7 +45,7 @@ struct opt_spec {
  * itself is broken (NULL name or dst, STR/LIST with size 0, more than CMDLINE_MAX_SPECS).
  */
 int cmdline_parse(const char *cmdline, const struct opt_spec *specs, int nspecs,
-		  void (*report)(void *ctx, const char *msg), void *ctx);
+                  void (*report)(void *ctx, const char *msg), void *ctx);
 
 /*
  * Does the GRUB module whose string is `mod` ("/boot/guest.elf arg ...") answer to `want`?

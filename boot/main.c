@@ -10,9 +10,9 @@
 #include "arch/percpu.h"
 #include "arch/smp.h"
 #include "arch/trap.h"
-#include "bootinfo.h"
 #include "boot/cmdline.h"
 #include "boot/options.h"
+#include "bootinfo.h"
 #include "bootmod.h"
 #include "drivers/console.h"
 #include "drivers/serial.h"
@@ -34,7 +34,10 @@ static struct boot_module modules[BOOT_MAX_MODS];
 
 void kmain(u32 magic, u32 info_pa);
 
-static void *boot_pa_to_va(u64 pa) { return phys_to_virt(pa); }
+static void *boot_pa_to_va(u64 pa)
+{
+	return phys_to_virt(pa);
+}
 
 static void parse_boot_info(u32 magic, u32 info_pa)
 {
@@ -47,8 +50,8 @@ static void parse_boot_info(u32 magic, u32 info_pa)
 	else
 		panic("not started by a multiboot loader (magic 0x%x)", magic);
 	if (err)
-		panic("malformed multiboot%d information (error %d)", magic == MB2_BOOT_MAGIC ? 2 : 1,
-		      err);
+		panic("malformed multiboot%d information (error %d)",
+		      magic == MB2_BOOT_MAGIC ? 2 : 1, err);
 }
 
 /* What the loader gave that did not fit, by name. A cut command line counts as a problem:
@@ -57,11 +60,13 @@ static void report_truncation(void)
 {
 	if (bi.truncated & BOOT_TRUNC_CMDLINE) {
 		printk("boot: command line truncated: longer than %d bytes, everything after byte "
-		       "%d dropped\n", BOOT_CMDLINE_MAX - 1, BOOT_CMDLINE_MAX - 1);
+		       "%d dropped\n",
+		       BOOT_CMDLINE_MAX - 1, BOOT_CMDLINE_MAX - 1);
 		opts.cmdline_problems++;
 	}
 	if (bi.truncated & BOOT_TRUNC_MEM)
-		printk("boot: memory map truncated: only the first %d entries kept\n", BOOT_MAX_MEM);
+		printk("boot: memory map truncated: only the first %d entries kept\n",
+		       BOOT_MAX_MEM);
 	if (bi.truncated & BOOT_TRUNC_MODS)
 		printk("boot: modules truncated: only the first %d kept\n", BOOT_MAX_MODS);
 	if (bi.truncated & BOOT_TRUNC_NAME)
@@ -87,8 +92,8 @@ static void list_modules(void)
 {
 	for (int i = 0; i < bi.nmods; i++)
 		modules[i] = (struct boot_module){ .name = bi.mods[i].name,
-						   .data = phys_to_virt(bi.mods[i].start),
-						   .size = bi.mods[i].end - bi.mods[i].start };
+			                           .data = phys_to_virt(bi.mods[i].start),
+			                           .size = bi.mods[i].end - bi.mods[i].start };
 }
 
 /* The module the first len bytes of name pick: its path or basename (cmdline_module_match). */
@@ -114,15 +119,21 @@ static void make_request(struct scenario_request *req)
 	static struct vm_spec guest;
 
 	*req = (struct scenario_request){
-		.run = opts.run, .vcpus = opts.vcpus, .mem = opts.mem, .rounds = opts.rounds,
-		.samples = opts.samples, .cmdline_problems = opts.cmdline_problems,
+		.run = opts.run,
+		.vcpus = opts.vcpus,
+		.mem = opts.mem,
+		.rounds = opts.rounds,
+		.samples = opts.samples,
+		.cmdline_problems = opts.cmdline_problems,
 		.find_module = find_module,
 	};
 	if (!opts.guest[0])
 		return;
 	/* Named as the scenario it runs as (scenarios/runner.c). */
-	guest = (struct vm_spec){ .name = "guest", .vcpus = (int)opts.guest_vcpus,
-				  .mem = opts.guest_mem, .budget = opts.guest_budget * 1000000 };
+	guest = (struct vm_spec){ .name = "guest",
+		                  .vcpus = (int)opts.guest_vcpus,
+		                  .mem = opts.guest_mem,
+		                  .budget = opts.guest_budget * 1000000 };
 	vm_spec_pc_kernel(&guest, opts.guest, opts.guest_args, opts.guest_mods, find_module);
 	req->guest = &guest;
 }

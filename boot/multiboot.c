@@ -6,8 +6,8 @@
  * (multiboot1), and all fields are read with memcpy so nothing is dereferenced misaligned.
  * Pure C: also built into the host unit tests.
  */
-#include "bootinfo.h"
 #include "boot/multiboot.h"
+#include "bootinfo.h"
 #include "errno.h"
 #include "lib.h"
 
@@ -42,8 +42,7 @@ static void reset(struct boot_info *out, int proto)
 }
 
 /* Copy the string at src (at most srclen bytes, NUL or not) into dst[size]; flag a cut. */
-static void copy_str(char *dst, size_t size, const char *src, size_t srclen, u32 *trunc,
-		     u32 flag)
+static void copy_str(char *dst, size_t size, const char *src, size_t srclen, u32 *trunc, u32 flag)
 {
 	size_t n = strnlen(src, srclen);
 
@@ -104,7 +103,7 @@ static int mb2_module(const u8 *tag, u32 size, struct boot_info *out)
 	m = add_mod(out, rd32(tag + 8), rd32(tag + 12), &err);
 	if (m)
 		copy_str(m->name, sizeof(m->name), (const char *)tag + MB2_MODULE_HDR,
-			 size - MB2_MODULE_HDR, &out->truncated, BOOT_TRUNC_NAME);
+		         size - MB2_MODULE_HDR, &out->truncated, BOOT_TRUNC_NAME);
 	return err;
 }
 
@@ -130,18 +129,18 @@ static int mb2_mmap(const u8 *tag, u32 size, struct boot_info *out)
 
 /* Handle one tag (not the end tag) of `size` bytes, all inside the info. */
 static int mb2_tag(const u8 *tag, u32 type, u32 size, struct boot_info *out,
-		   struct mb2_basic *basic)
+                   struct mb2_basic *basic)
 {
 	const char *str = (const char *)tag + MB2_TAG_HDR;
 
 	switch (type) {
 	case MB2_TAG_CMDLINE:
 		copy_str(out->cmdline, sizeof(out->cmdline), str, size - MB2_TAG_HDR,
-			 &out->truncated, BOOT_TRUNC_CMDLINE);
+		         &out->truncated, BOOT_TRUNC_CMDLINE);
 		return 0;
 	case MB2_TAG_LOADER:
 		copy_str(out->loader_name, sizeof(out->loader_name), str, size - MB2_TAG_HDR,
-			 &out->truncated, BOOT_TRUNC_NAME);
+		         &out->truncated, BOOT_TRUNC_NAME);
 		return 0;
 	case MB2_TAG_MODULE:
 		return mb2_module(tag, size, out);
@@ -229,8 +228,7 @@ static int mb1_read(pa_to_va_fn pa_to_va, u64 pa, void *dst, size_t len)
 }
 
 /* Copy the NUL-terminated string at physical pa into dst[size]; never reads past its NUL. */
-static int mb1_read_str(pa_to_va_fn pa_to_va, u64 pa, char *dst, size_t size, u32 *trunc,
-			u32 flag)
+static int mb1_read_str(pa_to_va_fn pa_to_va, u64 pa, char *dst, size_t size, u32 *trunc, u32 flag)
 {
 	size_t i = 0;
 
@@ -279,7 +277,8 @@ static int mb1_mods(pa_to_va_fn pa_to_va, u32 count, u32 addr, struct boot_info 
 	for (u32 i = 0; i < count; i++) {
 		u8 raw[MB1_MODULE_SIZE];
 		struct boot_mod *m;
-		int err = mb1_read(pa_to_va, (u64)addr + (u64)i * MB1_MODULE_SIZE, raw, sizeof(raw));
+		int err =
+			mb1_read(pa_to_va, (u64)addr + (u64)i * MB1_MODULE_SIZE, raw, sizeof(raw));
 
 		if (err)
 			return err;
@@ -288,7 +287,7 @@ static int mb1_mods(pa_to_va_fn pa_to_va, u32 count, u32 addr, struct boot_info 
 			return err;
 		if (rd32(raw + 8))
 			err = mb1_read_str(pa_to_va, rd32(raw + 8), m->name, sizeof(m->name),
-					   &out->truncated, BOOT_TRUNC_NAME);
+			                   &out->truncated, BOOT_TRUNC_NAME);
 		if (err)
 			return err;
 	}
@@ -331,13 +330,13 @@ static int mb1_strings(const u8 *p, u32 flags, pa_to_va_fn pa_to_va, struct boot
 
 	if (flags & MB1_F_CMDLINE) {
 		err = mb1_read_str(pa_to_va, rd32(p + MB1_OFF_CMDLINE), out->cmdline,
-				   sizeof(out->cmdline), &out->truncated, BOOT_TRUNC_CMDLINE);
+		                   sizeof(out->cmdline), &out->truncated, BOOT_TRUNC_CMDLINE);
 		if (!err)
 			drop_kernel_path(out->cmdline);
 	}
 	if (!err && (flags & MB1_F_LOADER))
 		err = mb1_read_str(pa_to_va, rd32(p + MB1_OFF_LOADER), out->loader_name,
-				   sizeof(out->loader_name), &out->truncated, BOOT_TRUNC_NAME);
+		                   sizeof(out->loader_name), &out->truncated, BOOT_TRUNC_NAME);
 	return err;
 }
 
@@ -348,10 +347,10 @@ static int mb1_walk(const u8 *p, pa_to_va_fn pa_to_va, struct boot_info *out)
 
 	if (!err && (flags & MB1_F_MODS))
 		err = mb1_mods(pa_to_va, rd32(p + MB1_OFF_MODS_COUNT), rd32(p + MB1_OFF_MODS_ADDR),
-			       out);
+		               out);
 	if (!err && (flags & MB1_F_MMAP))
 		err = mb1_mmap(pa_to_va, rd32(p + MB1_OFF_MMAP_LENGTH), rd32(p + MB1_OFF_MMAP_ADDR),
-			       out);
+		               out);
 	if (!err && out->nmem == 0 && (flags & MB1_F_MEM))
 		err = add_basic_mem(out, rd32(p + MB1_OFF_MEM_LOWER), rd32(p + MB1_OFF_MEM_UPPER));
 	return err;

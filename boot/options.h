@@ -17,7 +17,7 @@ struct vmx_settings;
 
 struct options {
 	char run[CMDLINE_VALUE_MAX + 1]; /* comma-separated scenario names, "all" or "none" */
-	u64 vcpus;         /* 0 = each scenario's own default */
+	u64 vcpus;                       /* 0 = each scenario's own default */
 	u64 mem;           /* guest memory in bytes; 0 = each scenario's own default */
 	char platform[32]; /* informational: copied into every @json line */
 	char trace[8];     /* off, on (print every exit and fault), ring (keep the last ones) */
@@ -25,11 +25,11 @@ struct options {
 	u64 rounds;        /* harvest/scan rounds of the mission scenarios; 0 = their default */
 	u64 samples;       /* bench scenarios: samples per vCPU and path; 0 = their default */
 	/* An unmodified multiboot guest kernel given as a GRUB module (see loader/). */
-	char guest[128];      /* the module: its path or basename (cmdline_module_match) */
+	char guest[128]; /* the module: its path or basename (cmdline_module_match) */
 	char guest_args[CMDLINE_VALUE_MAX + 1]; /* its command line after its name */
-	u64 guest_mem;        /* its RAM in bytes */
-	u64 guest_vcpus;      /* its vCPU count */
-	u64 guest_budget;     /* its run time, millions of preemption-timer ticks (runaway stop) */
+	u64 guest_mem;                          /* its RAM in bytes */
+	u64 guest_vcpus;                        /* its vCPU count */
+	u64 guest_budget; /* its run time, millions of preemption-timer ticks (runaway stop) */
 	char guest_mods[CMDLINE_VALUE_MAX + 1]; /* GRUB modules handed on as its modules (a,b) */
 	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
 };

@@ -6,8 +6,8 @@
 #include "devices/cmos.h"
 #include "lib.h"
 
-#define KIB	 1024ULL
-#define MIB	 (1024 * KIB)
+#define KIB      1024ULL
+#define MIB      (1024 * KIB)
 #define NS_PER_S 1000000000ULL
 
 /* RAM below 4 GiB as QEMU's i440fx machine lays it out: up to 3 GiB when the guest has

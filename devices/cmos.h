@@ -11,15 +11,15 @@
 
 #include "types.h"
 
-#define CMOS_PORT_INDEX		0x70
-#define CMOS_PORT_DATA		0x71
+#define CMOS_PORT_INDEX         0x70
+#define CMOS_PORT_DATA          0x71
 #define CMOS_DEFAULT_START_UNIX 946684800ULL /* 2000-01-01 00:00:00 UTC */
 
 #define RTC_SECONDS 0x00
 #define RTC_MINUTES 0x02
 #define RTC_HOURS   0x04
 #define RTC_WEEKDAY 0x06
-#define RTC_DAY	    0x07
+#define RTC_DAY     0x07
 #define RTC_MONTH   0x08
 #define RTC_YEAR    0x09
 #define RTC_REG_A   0x0a

@@ -9,9 +9,9 @@
 #include "lib.h"
 
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
-#define CPUID_1_EDX_HTT	       BIT(28)
-#define TOPO_LEVEL_SMT	       1
-#define TOPO_LEVEL_CORE	       2
+#define CPUID_1_EDX_HTT        BIT(28)
+#define TOPO_LEVEL_SMT         1
+#define TOPO_LEVEL_CORE        2
 
 static const struct cpuid_regs4 zero;
 
@@ -57,7 +57,7 @@ static struct cpuid_regs4 leaf_7(u32 subleaf, struct cpuid_regs4 r)
  * the invalid level that ends the list. EDX is the x2APIC ID at every subleaf. */
 static struct cpuid_regs4 leaf_topology(u32 subleaf, const struct cpuid_guest *g)
 {
-	struct cpuid_regs4 r = {0, 0, subleaf & 0xff, g->apic_id};
+	struct cpuid_regs4 r = { 0, 0, subleaf & 0xff, g->apic_id };
 
 	if (subleaf == 0) {
 		r.ebx = 1;
@@ -85,7 +85,7 @@ static struct cpuid_regs4 leaf_hypervisor(u32 leaf)
 }
 
 struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 host,
-				    const struct cpuid_guest *g)
+                                    const struct cpuid_guest *g)
 {
 	if (leaf >= CPUID_HV_BASE && leaf <= CPUID_HV_LAST)
 		return leaf_hypervisor(leaf);

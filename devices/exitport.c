@@ -9,7 +9,7 @@ static const char shutdown_word[] = "Shutdown";
 void debug_exit_describe(u32 v, char *how, size_t n)
 {
 	snprintf(how, n, "isa-debug-exit value 0x%x (QEMU exits with status %u)", v,
-		 debug_exit_status(v) & 0xff);
+	         debug_exit_status(v) & 0xff);
 }
 
 bool shutdown_port_write(struct shutdown_port *s, u8 byte)

@@ -12,7 +12,7 @@
 
 #define DEBUG_EXIT_PORT 0xf4
 #define DEBUG_EXIT_SIZE 4
-#define SHUTDOWN_PORT	0x8900
+#define SHUTDOWN_PORT   0x8900
 
 struct shutdown_port {
 	u8 matched; /* how many bytes of "Shutdown" have been written in sequence */

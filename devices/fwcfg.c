@@ -6,7 +6,7 @@
 #include "lib.h"
 
 #define FW_CFG_ID_TRADITIONAL 0x1 /* bit 1 (DMA) is clear: the DMA interface is absent */
-#define FWCFG_ITEM_MAX	      16
+#define FWCFG_ITEM_MAX        16
 
 void fwcfg_init(struct fwcfg *f, u64 ram_bytes, u16 ncpus)
 {

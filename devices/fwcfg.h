@@ -12,18 +12,18 @@
 
 #include "types.h"
 
-#define FWCFG_PORT_SEL	0x510
+#define FWCFG_PORT_SEL  0x510
 #define FWCFG_PORT_DATA 0x511
 
 #define FW_CFG_SIGNATURE     0x00
-#define FW_CFG_ID	     0x01
-#define FW_CFG_UUID	     0x02
-#define FW_CFG_RAM_SIZE	     0x03
+#define FW_CFG_ID            0x01
+#define FW_CFG_UUID          0x02
+#define FW_CFG_RAM_SIZE      0x03
 #define FW_CFG_NOGRAPHIC     0x04
-#define FW_CFG_NB_CPUS	     0x05
-#define FW_CFG_NUMA	     0x0d
-#define FW_CFG_MAX_CPUS	     0x0f
-#define FW_CFG_FILE_DIR	     0x19
+#define FW_CFG_NB_CPUS       0x05
+#define FW_CFG_NUMA          0x0d
+#define FW_CFG_MAX_CPUS      0x0f
+#define FW_CFG_FILE_DIR      0x19
 #define FW_CFG_WRITE_CHANNEL 0x4000 /* ignored in the key, as QEMU does */
 #define FW_CFG_ARCH_LOCAL    0x8000 /* x86-specific items: none offered */
 

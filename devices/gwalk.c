@@ -6,8 +6,8 @@
  */
 #include "devices/gwalk.h"
 
-#define PTE_P	  BIT(0)
-#define PTE_PS	  BIT(7)
+#define PTE_P     BIT(0)
+#define PTE_PS    BIT(7)
 #define ADDR_MASK 0x000ffffffffff000ULL /* bits 51:12: table and 4 KiB frame addresses */
 
 typedef int (*read_fn)(void *ctx, u64 gpa, u64 *val);
@@ -48,7 +48,7 @@ static int walk_32(const struct gwalk_cpu *cpu, u32 va, read_fn read_phys, void 
  * (1 GiB, long mode only) or level 2 (2 MiB) is a leaf.
  */
 static int walk_64(u64 table, int level, bool long_mode, u64 va, read_fn read_phys, void *ctx,
-		   gpa_t *gpa)
+                   gpa_t *gpa)
 {
 	for (; level >= 1; level--) {
 		int shift = 12 + 9 * (level - 1);
@@ -85,7 +85,7 @@ static bool canonical48(u64 va)
 }
 
 int gwalk_translate(const struct gwalk_cpu *cpu, gva_t gva,
-		    int (*read_phys)(void *ctx, u64 gpa, u64 *val), void *ctx, gpa_t *gpa)
+                    int (*read_phys)(void *ctx, u64 gpa, u64 *val), void *ctx, gpa_t *gpa)
 {
 	if (!(cpu->cr0 & GW_CR0_PG)) {
 		*gpa = (u32)gva; /* linear addresses are 32 bits without paging */

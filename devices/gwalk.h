@@ -37,6 +37,6 @@ struct gwalk_cpu {
  * 5-level paging.
  */
 int gwalk_translate(const struct gwalk_cpu *cpu, gva_t gva,
-		    int (*read_phys)(void *ctx, u64 gpa, u64 *val), void *ctx, gpa_t *gpa);
+                    int (*read_phys)(void *ctx, u64 gpa, u64 *val), void *ctx, gpa_t *gpa);
 
 #endif

@@ -51,12 +51,18 @@ static bool is_legacy_prefix(u8 b)
 static int seg_prefix(u8 b)
 {
 	switch (b) {
-	case 0x26: return INSN_SEG_ES;
-	case 0x2e: return INSN_SEG_CS;
-	case 0x36: return INSN_SEG_SS;
-	case 0x3e: return INSN_SEG_DS;
-	case 0x64: return INSN_SEG_FS;
-	case 0x65: return INSN_SEG_GS;
+	case 0x26:
+		return INSN_SEG_ES;
+	case 0x2e:
+		return INSN_SEG_CS;
+	case 0x36:
+		return INSN_SEG_SS;
+	case 0x3e:
+		return INSN_SEG_DS;
+	case 0x64:
+		return INSN_SEG_FS;
+	case 0x65:
+		return INSN_SEG_GS;
 	}
 	return -1;
 }
@@ -153,7 +159,7 @@ static int parse_sib(struct cursor *c, u8 mod, u8 rex, struct insn_mem *a)
 
 /* The memory operand after ModRM @modrm: SIB and displacement, recorded in m->mem. */
 static int parse_mem_operand(struct cursor *c, u8 modrm, int adsize, int mode,
-			     const struct prefixes *p, struct insn_mov *m)
+                             const struct prefixes *p, struct insn_mov *m)
 {
 	u8 mod = modrm >> 6, rm = modrm & 7;
 	struct insn_mem *a = &m->mem;
@@ -177,8 +183,7 @@ static int parse_mem_operand(struct cursor *c, u8 modrm, int adsize, int mode,
 		r = fetch_disp(c, mod == 1 ? 1 : mod == 2 ? 4 : 0, &a->disp);
 	}
 	/* SS is the default segment when the base is (E/R)BP or (E/R)SP (SDM 3.7.4). */
-	a->seg = p->seg >= 0 ? p->seg : (a->base == 4 || a->base == 5) ? INSN_SEG_SS :
-									  INSN_SEG_DS;
+	a->seg = p->seg >= 0 ? p->seg : (a->base == 4 || a->base == 5) ? INSN_SEG_SS : INSN_SEG_DS;
 	return r;
 }
 
@@ -210,7 +215,7 @@ static u64 sign_extend(u64 v, int bits)
 
 /* 88/89/8A/8B and C6/C7: ModRM forms with a full-size or byte operand. */
 static int decode_modrm_form(struct cursor *c, u8 op, int opsize, int adsize,
-			     const struct prefixes *p, struct insn_mov *m)
+                             const struct prefixes *p, struct insn_mov *m)
 {
 	u8 modrm;
 
@@ -237,7 +242,7 @@ static int decode_modrm_form(struct cursor *c, u8 op, int opsize, int adsize,
 
 /* 0F B6 / 0F B7: movzx reg, r/m8 / r/m16. */
 static int decode_movzx(struct cursor *c, int opsize, int adsize, const struct prefixes *p,
-			struct insn_mov *m)
+                        struct insn_mov *m)
 {
 	u8 op2, modrm;
 
@@ -252,11 +257,14 @@ static int decode_movzx(struct cursor *c, int opsize, int adsize, const struct p
 }
 
 /* A0-A3: accumulator <-> absolute offset of address size. */
-static int decode_moffs(struct cursor *c, u8 op, int opsize, int adsize,
-			const struct prefixes *p, struct insn_mov *m)
+static int decode_moffs(struct cursor *c, u8 op, int opsize, int adsize, const struct prefixes *p,
+                        struct insn_mov *m)
 {
-	m->mem = (struct insn_mem){ .base = -1, .index = -1, .scale = 1, .adsize = adsize,
-				    .seg = p->seg >= 0 ? p->seg : INSN_SEG_DS };
+	m->mem = (struct insn_mem){ .base = -1,
+		                    .index = -1,
+		                    .scale = 1,
+		                    .adsize = adsize,
+		                    .seg = p->seg >= 0 ? p->seg : INSN_SEG_DS };
 	if (fetch_le(c, adsize, &m->mem.disp))
 		return -EINVAL;
 	m->size = (op & 1) ? opsize : 1;
@@ -268,7 +276,7 @@ static int decode_moffs(struct cursor *c, u8 op, int opsize, int adsize,
 
 int insn_decode_mov(const u8 *b, int n, int mode, struct insn_mov *out)
 {
-	struct cursor c = {b, n, 0};
+	struct cursor c = { b, n, 0 };
 	struct prefixes p = { .seg = -1 };
 	int opsize, adsize, ret;
 	u8 op;

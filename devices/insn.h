@@ -29,12 +29,12 @@ enum { INSN_SEG_ES, INSN_SEG_CS, INSN_SEG_SS, INSN_SEG_DS, INSN_SEG_FS, INSN_SEG
 
 /* The memory operand: offset = base + index * scale + disp, cut to adsize bytes. */
 struct insn_mem {
-	int base;  /* GPR 0-15, INSN_RIP, or -1 for none */
-	int index; /* GPR 0-15 or -1 */
-	int scale; /* 1, 2, 4 or 8 */
-	u64 disp;  /* sign-extended (moffs: the offset itself) */
+	int base;   /* GPR 0-15, INSN_RIP, or -1 for none */
+	int index;  /* GPR 0-15 or -1 */
+	int scale;  /* 1, 2, 4 or 8 */
+	u64 disp;   /* sign-extended (moffs: the offset itself) */
 	int adsize; /* address size in bytes: 2, 4 or 8 */
-	int seg;   /* INSN_SEG_*: the override, else DS (SS for a BP/SP base) */
+	int seg;    /* INSN_SEG_*: the override, else DS (SS for a BP/SP base) */
 };
 
 struct insn_mov {

@@ -17,12 +17,13 @@ int mem_split(u64 la, int size, struct mem_part parts[MEM_SPLIT_MAX])
 	if (size < 1 || size > 8)
 		return -EINVAL;
 	if ((u64)size <= to_page_end) {
-		parts[0] = (struct mem_part){.la = la, .off = 0, .len = size};
+		parts[0] = (struct mem_part){ .la = la, .off = 0, .len = size };
 		return 1;
 	}
-	parts[0] = (struct mem_part){.la = la, .off = 0, .len = (int)to_page_end};
-	parts[1] = (struct mem_part){
-		.la = la + to_page_end, .off = (int)to_page_end, .len = size - (int)to_page_end};
+	parts[0] = (struct mem_part){ .la = la, .off = 0, .len = (int)to_page_end };
+	parts[1] = (struct mem_part){ .la = la + to_page_end,
+		                      .off = (int)to_page_end,
+		                      .len = size - (int)to_page_end };
 	return 2;
 }
 

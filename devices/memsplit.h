@@ -14,13 +14,13 @@
 #define MEM_SPLIT_MAX 2 /* an access of at most 8 bytes spans at most two pages */
 
 enum mem_region {
-	MEM_RAM,	/* guest RAM: read and written through guest memory */
-	MEM_APIC,	/* the local APIC page: its registers */
+	MEM_RAM,        /* guest RAM: read and written through guest memory */
+	MEM_APIC,       /* the local APIC page: its registers */
 	MEM_UNASSIGNED, /* nothing: reads all-ones, writes dropped */
 };
 
 struct mem_part {
-	u64 la;	 /* the part's linear address */
+	u64 la;  /* the part's linear address */
 	int off; /* its first byte's position in the whole access */
 	int len; /* bytes */
 };

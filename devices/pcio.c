@@ -11,7 +11,7 @@
 #define KBC_PORT_CMD  0x64
 #define KBC_CMD_RESET 0xfe
 #define POST_PORT     0x80
-#define PORT_A	      0x92
+#define PORT_A        0x92
 #define PORT_A_RESET  0x01
 #define PORT_A_A20    0x02
 #define COM1_PORT     0x3f8
@@ -223,20 +223,20 @@ static enum pcio_result shutdown_out(struct pcio *pc, u16 port UNUSED, u8 val)
 }
 
 static const struct port_range port_map[] = {
-	{0x20, 0x21, pic_in, pic_out},
-	{0x40, 0x43, pit_port_in, pit_port_out},
-	{KBC_PORT_DATA, KBC_PORT_DATA, kbc_in, kbc_out},
-	{0x61, 0x61, sysctl_in, sysctl_out},
-	{KBC_PORT_CMD, KBC_PORT_CMD, kbc_in, kbc_out},
-	{0x70, 0x71, cmos_in, cmos_out},
-	{POST_PORT, POST_PORT, post_in, ignore_out},
-	{PORT_A, PORT_A, port_a_in, port_a_out},
-	{0xa0, 0xa1, pic_in, pic_out},
-	{DEBUG_EXIT_PORT, DEBUG_EXIT_PORT + DEBUG_EXIT_SIZE - 1, ones_in, debug_exit_out},
-	{COM1_PORT, COM1_PORT + 7, uart_in, uart_out},
-	{PIC_ELCR_PORT, PIC_ELCR_PORT + 1, elcr_in, elcr_out},
-	{FWCFG_PORT_SEL, FWCFG_PORT_DATA, fwcfg_in, ignore_out},
-	{SHUTDOWN_PORT, SHUTDOWN_PORT, ones_in, shutdown_out},
+	{ 0x20, 0x21, pic_in, pic_out },
+	{ 0x40, 0x43, pit_port_in, pit_port_out },
+	{ KBC_PORT_DATA, KBC_PORT_DATA, kbc_in, kbc_out },
+	{ 0x61, 0x61, sysctl_in, sysctl_out },
+	{ KBC_PORT_CMD, KBC_PORT_CMD, kbc_in, kbc_out },
+	{ 0x70, 0x71, cmos_in, cmos_out },
+	{ POST_PORT, POST_PORT, post_in, ignore_out },
+	{ PORT_A, PORT_A, port_a_in, port_a_out },
+	{ 0xa0, 0xa1, pic_in, pic_out },
+	{ DEBUG_EXIT_PORT, DEBUG_EXIT_PORT + DEBUG_EXIT_SIZE - 1, ones_in, debug_exit_out },
+	{ COM1_PORT, COM1_PORT + 7, uart_in, uart_out },
+	{ PIC_ELCR_PORT, PIC_ELCR_PORT + 1, elcr_in, elcr_out },
+	{ FWCFG_PORT_SEL, FWCFG_PORT_DATA, fwcfg_in, ignore_out },
+	{ SHUTDOWN_PORT, SHUTDOWN_PORT, ones_in, shutdown_out },
 };
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
@@ -291,7 +291,7 @@ static void count_unknown(struct pcio *pc, u16 port, bool in)
 /* The wide registers: isa-debug-exit takes the whole value written; fw_cfg's selector is
  * one 16-bit write. true if the access was one of these (*res says how it ended). */
 static bool wide_access(struct pcio *pc, u16 port, int size, bool in, u32 val,
-			enum pcio_result *res)
+                        enum pcio_result *res)
 {
 	if (in || size == 1)
 		return false;

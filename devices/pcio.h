@@ -42,7 +42,7 @@ struct pcio_config {
 
 struct pcio_ops {
 	void (*line_out)(void *ctx, const char *line); /* one line of guest UART output, no '\n' */
-	u64 (*now_ns)(void *ctx);		       /* monotonic time, for the PIT and RTC */
+	u64 (*now_ns)(void *ctx);                      /* monotonic time, for the PIT and RTC */
 	void *ctx;
 };
 
@@ -65,11 +65,11 @@ struct pcio {
 	struct uart16550 com1;
 	struct fwcfg fwcfg;
 	struct shutdown_port shutdown;
-	u8 port92;	/* port A: bit 1 is A20 (always on), bit 0 the reset request */
+	u8 port92;      /* port A: bit 1 is A20 (always on), bit 0 the reset request */
 	u64 irq0_until; /* PIT channel 0 edges up to this time (ns) have reached the PICs */
 
-	bool exited;	   /* the guest asked to end the VM (the first request wins) */
-	int exit_code;	   /* the value it wrote (debug exit), else 0 */
+	bool exited;       /* the guest asked to end the VM (the first request wins) */
+	int exit_code;     /* the value it wrote (debug exit), else 0 */
 	char exit_how[64]; /* how, for the log */
 
 	struct pcio_unknown_port unknown[PCIO_UNKNOWN_SLOTS]; /* in order of first access */

@@ -11,15 +11,15 @@
 #define ICW1_SINGLE 0x02
 #define OCW3_SELECT 0x08
 #define OCW3_POLL   0x04
-#define OCW3_RR	    0x02 /* the RIS bit that follows is valid */
+#define OCW3_RR     0x02 /* the RIS bit that follows is valid */
 #define OCW3_ESMM   0x40
 #define POLL_IRQ    0x80 /* a poll byte's "interrupt present" bit */
 
 /* OCW2 commands (bits 7-5). */
 enum {
-	OCW2_EOI = 1,		 /* non-specific EOI */
-	OCW2_SPECIFIC_EOI = 3,	 /* EOI of IRQ val & 7 */
-	OCW2_ROTATE_EOI = 5,	 /* non-specific EOI + rotate: rotation not modelled */
+	OCW2_EOI = 1,            /* non-specific EOI */
+	OCW2_SPECIFIC_EOI = 3,   /* EOI of IRQ val & 7 */
+	OCW2_ROTATE_EOI = 5,     /* non-specific EOI + rotate: rotation not modelled */
 	OCW2_ROTATE_SPECIFIC = 7 /* specific EOI + rotate: rotation not modelled */
 };
 

@@ -19,21 +19,21 @@
 #include "types.h"
 
 #define PIC_MASTER_PORT 0x20
-#define PIC_SLAVE_PORT	0xa0
-#define PIC_ELCR_PORT	0x4d0
+#define PIC_SLAVE_PORT  0xa0
+#define PIC_ELCR_PORT   0x4d0
 #define PIC_CASCADE_IRQ 2 /* the master input the slave is wired to */
-#define PIC_SPURIOUS	7 /* the IRQ an INTA with nothing pending reads as */
+#define PIC_SPURIOUS    7 /* the IRQ an INTA with nothing pending reads as */
 
 struct pic8259 {
 	u8 imr, irr, isr; /* mask, request and in-service registers */
-	u8 last_level;	  /* each input line's level at its last change (edge detection) */
-	u8 irq_base;	  /* vector of IRQ 0, from ICW2 */
-	u8 init_state;	  /* 0: operational; 1-3: expecting ICW2-ICW4 */
-	bool master;	  /* fixed at pic_init */
-	bool init4;	  /* ICW1 announced an ICW4 */
-	bool single;	  /* ICW1: no cascade, so no ICW3 */
-	bool read_isr;	  /* OCW3 selected ISR (else IRR) for reads of the command port */
-	bool poll;	  /* OCW3 poll command: the next read is the poll byte */
+	u8 last_level;    /* each input line's level at its last change (edge detection) */
+	u8 irq_base;      /* vector of IRQ 0, from ICW2 */
+	u8 init_state;    /* 0: operational; 1-3: expecting ICW2-ICW4 */
+	bool master;      /* fixed at pic_init */
+	bool init4;       /* ICW1 announced an ICW4 */
+	bool single;      /* ICW1: no cascade, so no ICW3 */
+	bool read_isr;    /* OCW3 selected ISR (else IRR) for reads of the command port */
+	bool poll;        /* OCW3 poll command: the next read is the poll byte */
 	bool auto_eoi, special_mask, sfnm;
 	u8 elcr, elcr_mask; /* level-triggered IRQs; the bits the chipset lets change */
 };

@@ -128,7 +128,7 @@ static void pit_readback(struct pit8254 *p, u8 val, u64 now)
 			pit_latch(c, now);
 		if (!(val & 0x10) && !c->status_latched) {
 			c->status = (u8)((pit_out(c, now) << 7) | (c->rw_mode << 4) |
-					 (c->mode << 1) | c->bcd);
+			                 (c->mode << 1) | c->bcd);
 			c->status_latched = true;
 		}
 	}
@@ -239,7 +239,7 @@ u8 pit_sysctl_read(struct pit8254 *p, u64 now)
 {
 	p->refresh = !p->refresh;
 	return (u8)(p->ch[2].gate | (p->speaker_data << 1) | (p->refresh << 4) |
-		    (pit_out(&p->ch[2], now) << 5));
+	            (pit_out(&p->ch[2], now) << 5));
 }
 
 void pit_sysctl_write(struct pit8254 *p, u8 val, u64 now)

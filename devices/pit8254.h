@@ -13,30 +13,30 @@
 
 #include "types.h"
 
-#define PIT_PORT_BASE	0x40 /* channels 0-2 at 0x40-0x42, control word at 0x43 */
+#define PIT_PORT_BASE   0x40 /* channels 0-2 at 0x40-0x42, control word at 0x43 */
 #define PIT_PORT_SYSCTL 0x61
-#define PIT_FREQ_HZ	1193182ULL
+#define PIT_FREQ_HZ     1193182ULL
 
 struct pit_channel {
-	u32 count;	   /* the loaded count, 1..0x10000 (0 loads 0x10000) */
-	u64 load_ns;	   /* when counting started */
+	u32 count;         /* the loaded count, 1..0x10000 (0 loads 0x10000) */
+	u64 load_ns;       /* when counting started */
 	u16 latched_count; /* a counter-latch command's snapshot */
 	u8 count_latched;  /* access mode the latched value is read in, 0 if none */
 	bool status_latched;
 	u8 status;
-	u8 rw_mode;	/* 1 lobyte, 2 hibyte, 3 lobyte then hibyte */
-	u8 read_state;	/* where a lo/hi read pair stands (PIT_RW_*) */
+	u8 rw_mode;     /* 1 lobyte, 2 hibyte, 3 lobyte then hibyte */
+	u8 read_state;  /* where a lo/hi read pair stands (PIT_RW_*) */
 	u8 write_state; /* where a lo/hi write pair stands */
 	u8 write_latch; /* low byte of a count being written */
-	u8 mode;	/* 0-5 */
-	bool bcd;	/* recorded, not honoured (like QEMU) */
+	u8 mode;        /* 0-5 */
+	bool bcd;       /* recorded, not honoured (like QEMU) */
 	bool gate;
 };
 
 struct pit8254 {
 	struct pit_channel ch[3];
 	bool speaker_data; /* port 0x61 bit 1 */
-	bool refresh;	   /* port 0x61 bit 4: toggles on every read, as QEMU's dummy refresh */
+	bool refresh;      /* port 0x61 bit 4: toggles on every read, as QEMU's dummy refresh */
 };
 
 /* Power-on state at time now: mode 3, count 0x10000, gates high except channel 2's. */

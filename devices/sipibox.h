@@ -22,8 +22,8 @@
 struct sipibox {
 	spinlock_t lock;
 	bool init_pending; /* an INIT was posted and not yet taken */
-	bool waiting;	   /* the owner is in wait-for-SIPI */
-	int vector;	   /* -1, or a SIPI's vector kept for the owner */
+	bool waiting;      /* the owner is in wait-for-SIPI */
+	int vector;        /* -1, or a SIPI's vector kept for the owner */
 };
 
 /* Before any sender can see it: running (a BSP) or waiting for a SIPI (an AP). */

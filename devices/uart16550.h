@@ -39,7 +39,7 @@
 struct uart16550 {
 	u16 divisor;
 	u8 ier, lcr, mcr, lsr, msr, scr, fcr;
-	u8 rbr;		   /* the one received byte (loopback only) */
+	u8 rbr;            /* the one received byte (loopback only) */
 	bool thr_ipending; /* "THR empty" interrupt condition, reported in IIR */
 	void (*line_out)(void *ctx, const char *line);
 	void *ctx;

@@ -224,7 +224,7 @@ static u32 timer_current(const struct vlapic *l, u64 now_ns)
 	if (!l->timer_deadline_ns)
 		return 0;
 	counts = ns_to_ticks(l, now_ns > l->timer_base_ns ? now_ns - l->timer_base_ns : 0) /
-		 timer_divide(l);
+	         timer_divide(l);
 	if (counts < l->timer_base_count)
 		return l->timer_base_count - (u32)counts;
 	if (timer_mode(l) != 1 || !tmict)

@@ -35,44 +35,44 @@
 #define VLAPIC_MIN_PERIOD_NS 200000ULL
 
 /* Register offsets in the xAPIC page. */
-#define APIC_ID		 0x020
-#define APIC_VER	 0x030
-#define APIC_TPR	 0x080
-#define APIC_APR	 0x090
-#define APIC_PPR	 0x0a0
-#define APIC_EOI	 0x0b0
-#define APIC_RRD	 0x0c0
-#define APIC_LDR	 0x0d0
-#define APIC_DFR	 0x0e0
-#define APIC_SVR	 0x0f0
-#define APIC_ISR	 0x100 /* 8 registers, 0x100..0x170 */
-#define APIC_TMR	 0x180 /* 8 registers, 0x180..0x1f0 */
-#define APIC_IRR	 0x200 /* 8 registers, 0x200..0x270 */
-#define APIC_ESR	 0x280
-#define APIC_LVT_CMCI	 0x2f0
-#define APIC_ICR_LO	 0x300
-#define APIC_ICR_HI	 0x310
-#define APIC_LVT_TIMER	 0x320
+#define APIC_ID          0x020
+#define APIC_VER         0x030
+#define APIC_TPR         0x080
+#define APIC_APR         0x090
+#define APIC_PPR         0x0a0
+#define APIC_EOI         0x0b0
+#define APIC_RRD         0x0c0
+#define APIC_LDR         0x0d0
+#define APIC_DFR         0x0e0
+#define APIC_SVR         0x0f0
+#define APIC_ISR         0x100 /* 8 registers, 0x100..0x170 */
+#define APIC_TMR         0x180 /* 8 registers, 0x180..0x1f0 */
+#define APIC_IRR         0x200 /* 8 registers, 0x200..0x270 */
+#define APIC_ESR         0x280
+#define APIC_LVT_CMCI    0x2f0
+#define APIC_ICR_LO      0x300
+#define APIC_ICR_HI      0x310
+#define APIC_LVT_TIMER   0x320
 #define APIC_LVT_THERMAL 0x330
-#define APIC_LVT_PERF	 0x340
-#define APIC_LVT_LINT0	 0x350
-#define APIC_LVT_LINT1	 0x360
-#define APIC_LVT_ERROR	 0x370
-#define APIC_TMICT	 0x380
-#define APIC_TMCCT	 0x390
-#define APIC_TDCR	 0x3e0
+#define APIC_LVT_PERF    0x340
+#define APIC_LVT_LINT0   0x350
+#define APIC_LVT_LINT1   0x360
+#define APIC_LVT_ERROR   0x370
+#define APIC_TMICT       0x380
+#define APIC_TMCCT       0x390
+#define APIC_TDCR        0x3e0
 
 #define APIC_VERSION 0x00050014 /* like QEMU: version 0x14, max LVT entry 5 */
 
-#define APIC_SVR_ENABLE	       BIT(8)
-#define APIC_LVT_MASKED	       BIT(16)
+#define APIC_SVR_ENABLE        BIT(8)
+#define APIC_LVT_MASKED        BIT(16)
 #define APIC_LVT_TIMER_MODE(v) (((v) >> 17) & 3) /* 0 one-shot, 1 periodic, 2 TSC-deadline */
-#define APIC_ICR_BUSY	       BIT(12)		 /* delivery status: always 0 here */
+#define APIC_ICR_BUSY          BIT(12)           /* delivery status: always 0 here */
 
 /* ESR bits (latched on the next ESR write, SDM 10.5.3). */
 #define APIC_ESR_SEND_ILLEGAL_VECTOR BIT(5)
 #define APIC_ESR_RECV_ILLEGAL_VECTOR BIT(6)
-#define APIC_ESR_ILLEGAL_REG	     BIT(7)
+#define APIC_ESR_ILLEGAL_REG         BIT(7)
 
 /* ICR delivery modes (struct vlapic_ipi.delivery). */
 #define APIC_DM_FIXED  0
@@ -100,17 +100,17 @@ struct vlapic_ipi {
 };
 
 struct vlapic {
-	u32 *regs;	       /* the 4 KiB register page (the virtual-APIC page) */
-	u32 id;		       /* current APIC ID (ID register bits 31:24) */
-	u64 bus_hz;	       /* timer input clock, default 1 GHz like QEMU */
+	u32 *regs;             /* the 4 KiB register page (the virtual-APIC page) */
+	u32 id;                /* current APIC ID (ID register bits 31:24) */
+	u64 bus_hz;            /* timer input clock, default 1 GHz like QEMU */
 	u64 timer_deadline_ns; /* 0 = not armed */
 	u64 timer_period_ns;   /* ns for TMICT counts at the current divide (periodic reload) */
 	u64 timer_base_ns;     /* the current count was timer_base_count at this time */
 	u32 timer_base_count;
-	u32 timer_div;	 /* divide factor from TDCR (1..128) */
-	u32 timer_mode;	 /* LVT timer mode bits 18:17 */
+	u32 timer_div;   /* divide factor from TDCR (1..128) */
+	u32 timer_mode;  /* LVT timer mode bits 18:17 */
 	u32 esr_pending; /* errors seen since the last ESR write */
-	int eoi_vector;	 /* vector the last EOI write retired, -1 if none */
+	int eoi_vector;  /* vector the last EOI write retired, -1 if none */
 };
 
 /*

@@ -8,7 +8,7 @@
 
 #include "types.h"
 
-#define BOCHS_SHUTDOWN_PORT 0x8900
+#define BOCHS_SHUTDOWN_PORT  0x8900
 #define QEMU_DEBUG_EXIT_PORT 0xf4
 #define QEMU_DEBUG_EXIT_CODE 0x31
 

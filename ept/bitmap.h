@@ -9,10 +9,10 @@
 #include "types.h"
 
 enum bitmap_op {
-	BM_SET,	       /* set the bits */
+	BM_SET,        /* set the bits */
 	BM_CLEAR,      /* clear the bits */
 	BM_SET_ATOMIC, /* set the bits with atomic RMWs (others set bits concurrently) */
-	BM_ANY,	       /* is any bit set? (the only op whose result means something) */
+	BM_ANY,        /* is any bit set? (the only op whose result means something) */
 };
 
 static inline u64 bitmap_words(u64 nbits)

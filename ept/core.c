@@ -119,7 +119,7 @@ static void stat_add(u64 *counter, s64 delta)
 	/* RELAXED: counters for reporting; the lock orders writers, readers want totals only. */
 	if (delta)
 		__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + delta,
-				 __ATOMIC_RELAXED);
+		                 __ATOMIC_RELAXED);
 }
 
 static void apply_stats(struct ept_op *op)
@@ -281,11 +281,11 @@ bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op)
 	/* Under the lock of this EPT; without it (op == NULL) only the fault fast path, inside
 	 * a walk, adding bits to a present leaf. */
 	ASSERT(op ? op->ept == it->ept && ept_locked(it->ept)
-		  : ept_walking(it->ept) && ept_leaf(old, it->level) && !(old & ~val));
+	          : ept_walking(it->ept) && ept_leaf(old, it->level) && !(old & ~val));
 	/* ACQ_REL: RELEASE publishes a new child table's contents before its pointer;
 	 * ACQUIRE orders a failed read like an iterator read. */
 	if (!__atomic_compare_exchange_n(it->entry, &it->old, val, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
+	                                 __ATOMIC_ACQUIRE))
 		return false;
 	it->old = val;
 	entry_changed(it, old, val, op);

@@ -43,7 +43,7 @@ void ept_mark_dirty(struct ept *ept, gfn_t gfn)
 /* Clear `bits` in every present leaf overlapping [gfn, end) that has any of them; with `sel`,
  * only in leaves holding a page whose bit is set in sel (bit 0 = gfn sel_base). */
 static void clear_leaf_bits(struct ept_op *op, gfn_t gfn, gfn_t end, u64 bits, u64 *sel,
-			    gfn_t sel_base)
+                            gfn_t sel_base)
 {
 	struct ept_iter it;
 
@@ -170,7 +170,7 @@ static void rearm_word(struct ept_op *op, struct ept_dirty_log *log, u64 i, u64 
 
 	if (w && rearm_bit(log))
 		clear_leaf_bits(op, gfn + __builtin_ctzll(w), gfn + 64 - __builtin_clzll(w),
-				rearm_bit(log), &w, gfn);
+		                rearm_bit(log), &w, gfn);
 }
 
 /* D-bit mode: test-and-clear every D in the range; ept_iter_set marks those pages. */
@@ -215,7 +215,7 @@ s64 ept_dirty_log_get(struct ept *ept, struct ept_dirty_log *log, u64 *out)
 }
 
 s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u64 npages,
-			const u64 *mask)
+                        const u64 *mask)
 {
 	u64 first = gfn - log->gfn, end = first + npages;
 	struct ept_op op;

@@ -17,18 +17,18 @@
 
 #include "types.h"
 
-#define EPT_R		  BIT(0)
-#define EPT_W		  BIT(1)
-#define EPT_X		  BIT(2)
-#define EPT_RWX		  (EPT_R | EPT_W | EPT_X)
-#define EPT_MT_SHIFT	  3
-#define EPT_MT_MASK	  (7ULL << EPT_MT_SHIFT)
-#define EPT_MT_WB	  (6ULL << EPT_MT_SHIFT)
-#define EPT_IPAT	  BIT(6)
-#define EPT_LARGE	  BIT(7)
-#define EPT_A		  BIT(8)
-#define EPT_D		  BIT(9)
-#define EPT_FRAME_MASK	  (((1ULL << 52) - 1) & PAGE_MASK)
+#define EPT_R             BIT(0)
+#define EPT_W             BIT(1)
+#define EPT_X             BIT(2)
+#define EPT_RWX           (EPT_R | EPT_W | EPT_X)
+#define EPT_MT_SHIFT      3
+#define EPT_MT_MASK       (7ULL << EPT_MT_SHIFT)
+#define EPT_MT_WB         (6ULL << EPT_MT_SHIFT)
+#define EPT_IPAT          BIT(6)
+#define EPT_LARGE         BIT(7)
+#define EPT_A             BIT(8)
+#define EPT_D             BIT(9)
+#define EPT_FRAME_MASK    (((1ULL << 52) - 1) & PAGE_MASK)
 #define EPT_HOST_WRITABLE BIT(52)
 #define EPT_MMU_WRITABLE  BIT(53)
 /* Software, non-present: an entry of a table that is being torn down (unlinked, waiting for
@@ -42,9 +42,9 @@
 #define EPT_ATTR_MASK                                                                              \
 	(EPT_R | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
 
-#define EPT_LEVELS	   4
-#define EPT_ENTRIES	   512
-#define EPT_LEVEL_BITS	   9
+#define EPT_LEVELS         4
+#define EPT_ENTRIES        512
+#define EPT_LEVEL_BITS     9
 #define EPT_MAX_LEAF_LEVEL 3
 /* A 4-level walk translates 48-bit guest-physical addresses: 2^36 gfns. */
 #define EPT_GFN_LIMIT (1ULL << (48 - PAGE_SHIFT))

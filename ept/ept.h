@@ -28,14 +28,14 @@ struct ept_tracker;
 
 /* Written under ept->lock with relaxed atomics; read them with __atomic_load_n any time. */
 struct ept_stats {
-	u64 tables;			    /* table pages in the tree, root included */
+	u64 tables;                         /* table pages in the tree, root included */
 	u64 leaves[EPT_MAX_LEAF_LEVEL + 1]; /* present leaves by level (index 1..3) */
-	u64 flushes;			    /* ept_env_flush() calls */
-	u64 splits, collapses;		    /* leaves split; runs collapsed */
+	u64 flushes;                        /* ept_env_flush() calls */
+	u64 splits, collapses;              /* leaves split; runs collapsed */
 };
 
 struct ept {
-	hpa_t root;	 /* the PML4 */
+	hpa_t root;      /* the PML4 */
 	spinlock_t lock; /* serialises structural changes (docs/design.md, "Concurrency") */
 	bool force_slow; /* knob: ept_handle_fault() skips the lockless fast path */
 	struct ept_stats stats;
@@ -108,9 +108,9 @@ int ept_collapse(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode m
 int ept_write_protect(struct ept *ept, gfn_t gfn, u64 npages);
 
 enum ept_dirty_mode {
-	EPT_DIRTY_WP,	/* write-protect; write faults set bits (fast path) */
+	EPT_DIRTY_WP,   /* write-protect; write faults set bits (fast path) */
 	EPT_DIRTY_DBIT, /* harvest = test-and-clear the D bits (needs EPT A/D) */
-	EPT_DIRTY_PML,	/* the kernel feeds PML entries to ept_mark_dirty(); harvest clears D */
+	EPT_DIRTY_PML,  /* the kernel feeds PML entries to ept_mark_dirty(); harvest clears D */
 };
 
 /* A dirty log over one memslot-like range; the caller owns the memory. Bit i of bitmap is
@@ -147,7 +147,7 @@ s64 ept_dirty_log_get(struct ept *ept, struct ept_dirty_log *log, u64 *out);
  * = gfn) and re-protect exactly those pages; one flush. gfn - log->gfn must be a multiple of
  * 64 and the range inside the log (-EINVAL). Returns the number of bits cleared. */
 s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u64 npages,
-			const u64 *mask);
+                        const u64 *mask);
 
 /* Record gfn as dirty in every enabled log covering it (PML drain; the whole leaf if gfn is
  * mapped by a huge one). Lockless. In PML mode, drain every vCPU's PML buffer before a
@@ -161,7 +161,7 @@ enum ept_fault_result {
 	EPT_FAULT_SPURIOUS,    /* the access is already allowed (fixed meanwhile); resume */
 	EPT_FAULT_FIXED_SLOW,  /* W restored under the lock; resume */
 	EPT_FAULT_NOT_PRESENT, /* nothing mapped: the caller populates (ept_map) and resumes */
-	EPT_FAULT_BUSY,	       /* the hypervisor holds the page read-only (MMU_WRITABLE clear) */
+	EPT_FAULT_BUSY,        /* the hypervisor holds the page read-only (MMU_WRITABLE clear) */
 	EPT_FAULT_VIOLATION,   /* the access is not allowed: a real protection fault */
 };
 
@@ -203,8 +203,8 @@ struct ept_scan {
 	u64 *hole;
 	struct ept_extent *ext;
 	u32 max_ext;
-	u32 nr_ext;		    /* out */
-	bool ext_full;		    /* out: more extents than max_ext; the rest were not stored */
+	u32 nr_ext;                 /* out */
+	bool ext_full;              /* out: more extents than max_ext; the rest were not stored */
 	u64 pages[EPT_PAGE_STATES]; /* out: pages in each state */
 };
 

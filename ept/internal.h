@@ -19,14 +19,14 @@
 
 struct ept_op {
 	struct ept *ept;
-	bool flush;	 /* a permission/A/D was removed, a target changed or a table unlinked */
-	hpa_t dead;	 /* unlinked table pages, chained through word 0 (core.c) */
-	hpa_t cache;	 /* pre-allocated table pages, chained the same way */
-	hpa_t moved;	 /* collapse by copy: a page of old data-frame hfns to release */
+	bool flush;      /* a permission/A/D was removed, a target changed or a table unlinked */
+	hpa_t dead;      /* unlinked table pages, chained through word 0 (core.c) */
+	hpa_t cache;     /* pre-allocated table pages, chained the same way */
+	hpa_t moved;     /* collapse by copy: a page of old data-frame hfns to release */
 	gfn_t moved_gfn; /* ... the first gfn they mapped */
 	int moved_level; /* ... and the level of each */
-	u64 zapped_ad;	 /* A/D bits seen on leaves unlinked by this operation */
-	s64 tables;	 /* stats deltas, applied by op_end */
+	u64 zapped_ad;   /* A/D bits seen on leaves unlinked by this operation */
+	s64 tables;      /* stats deltas, applied by op_end */
 	s64 leaves[EPT_MAX_LEAF_LEVEL + 1];
 	u64 splits, collapses;
 };

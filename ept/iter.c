@@ -2,8 +2,8 @@
  * The EPT iterator (see iter.h): three moves, step down / step side / step up, and a read of
  * the entry it lands on. Nothing here writes an entry; ept_iter_set (core.c) does.
  */
-#include "ept/iter.h"
 #include "ept/env.h"
+#include "ept/iter.h"
 #include "kassert.h"
 
 static u64 *table_va(hpa_t table)
@@ -27,7 +27,7 @@ static void land(struct ept_iter *it)
 }
 
 void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level, gfn_t start,
-		    gfn_t end, int min_level)
+                    gfn_t end, int min_level)
 {
 	ASSERT(level >= 1 && level <= EPT_LEVELS && min_level >= 1 && min_level <= level);
 	/* The range lies inside what the table maps (one entry of the level above). */

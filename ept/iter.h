@@ -25,22 +25,22 @@
 struct ept_iter {
 	struct ept *ept;
 	u64 *tables[EPT_LEVELS + 1]; /* tables[l]: the table of level-l entries on the path */
-	u64 *entry;		     /* the current entry */
-	u64 old;		     /* its value, as read or as last set through the iterator */
-	gfn_t gfn;		     /* first gfn the current entry covers */
-	gfn_t next;		     /* first gfn of the range not yet passed */
-	gfn_t end;		     /* end of the range (exclusive) */
-	int level;		     /* the current entry's level */
-	int min_level;		     /* never step below this level */
-	int top_level;		     /* level of the table the walk started in */
-	bool valid;		     /* false once the walk has passed `end` */
-	bool skip;		     /* do not step into the current entry's table */
+	u64 *entry;                  /* the current entry */
+	u64 old;                     /* its value, as read or as last set through the iterator */
+	gfn_t gfn;                   /* first gfn the current entry covers */
+	gfn_t next;                  /* first gfn of the range not yet passed */
+	gfn_t end;                   /* end of the range (exclusive) */
+	int level;                   /* the current entry's level */
+	int min_level;               /* never step below this level */
+	int top_level;               /* level of the table the walk started in */
+	bool valid;                  /* false once the walk has passed `end` */
+	bool skip;                   /* do not step into the current entry's table */
 };
 
 /* Start a walk of [start, end) in the table at `table` holding level-`level` entries (the
  * root: level EPT_LEVELS). The range must lie inside what that table maps. */
 void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level, gfn_t start,
-		    gfn_t end, int min_level);
+                    gfn_t end, int min_level);
 
 /* Move to the next entry in pre-order; it->valid goes false at the end of the range. */
 void ept_iter_next(struct ept_iter *it);
@@ -65,7 +65,7 @@ void ept_iter_find(struct ept_iter *it, struct ept *ept, gfn_t gfn, int level);
 /* The 512 entries of one table of level-`level` entries that maps from gfn `base`. */
 #define for_each_ept_table_entry(it, ept, table, level, base)                                      \
 	for (ept_iter_start(&(it), (ept), (table), (level), (base),                                \
-			    (base) + ept_level_pages((level) + 1), (level));                       \
+	                    (base) + ept_level_pages((level) + 1), (level));                       \
 	     (it).valid; ept_iter_next(&(it)))
 
 /* First and one-past-last gfn of the current entry that lie inside [lo, hi). */

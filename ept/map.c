@@ -30,7 +30,7 @@ static s64 map_tables_needed(struct ept *ept, gfn_t gfn, gfn_t end, int target)
 			return -EEXIST;
 		if (!ept_present(it.old) && it.level > target)
 			n += tables_below(it.level, target, ept_iter_lo(&it, gfn),
-					  ept_iter_hi(&it, end));
+			                  ept_iter_hi(&it, end));
 	}
 	return n;
 }
@@ -89,7 +89,7 @@ int ept_map(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 npages, int level, u64 pr
 /* Splits an unmap of [gfn, end) may need: the huge leaves holding the range's two ends. */
 static u64 unmap_splits_needed(struct ept *ept, gfn_t gfn, gfn_t end)
 {
-	gfn_t edge[2] = {gfn, end};
+	gfn_t edge[2] = { gfn, end };
 	u64 n = 0;
 
 	for (int i = 0; i < 2; i++) {

@@ -4,9 +4,9 @@
  * (BUSY) until the new frame is mapped, and no CPU can hold a writable translation of the
  * old frame while it is copied.
  */
-#include "ept/migrate.h"
 #include "ept/env.h"
 #include "ept/internal.h"
+#include "ept/migrate.h"
 #include "errno.h"
 #include "lib.h"
 

@@ -86,14 +86,14 @@ static enum ept_page_state classify(struct scan_ctx *c, struct ept_iter *it)
 
 /* Append [lo, hi) in `state` at `level` to the extents, merging with the last one. */
 static void add_extent(struct ept_scan *out, enum ept_page_state state, int level, gfn_t lo,
-		       gfn_t hi)
+                       gfn_t hi)
 {
 	struct ept_extent *last = out->nr_ext ? &out->ext[out->nr_ext - 1] : NULL;
 
 	if (last && last->state == state && last->level == level && last->gfn + last->npages == lo)
 		last->npages += hi - lo;
 	else if (out->nr_ext < out->max_ext)
-		out->ext[out->nr_ext++] = (struct ept_extent){lo, hi - lo, state, level};
+		out->ext[out->nr_ext++] = (struct ept_extent){ lo, hi - lo, state, level };
 	else
 		out->ext_full = true;
 }
@@ -140,7 +140,7 @@ static void take_a_bits(struct scan_ctx *c, hpa_t table, gfn_t base, unsigned fi
 /* Record 64 pages from gfn g, given which are present and which accessed. */
 static void record_word(struct scan_ctx *c, gfn_t g, u64 present, u64 acc)
 {
-	u64 word[EPT_PAGE_STATES] = {~present, present & ~acc, acc}, i = (g - c->t->gfn) / 64;
+	u64 word[EPT_PAGE_STATES] = { ~present, present & ~acc, acc }, i = (g - c->t->gfn) / 64;
 	struct ept_scan *out = c->out;
 
 	if (out->idle)
@@ -150,9 +150,9 @@ static void record_word(struct scan_ctx *c, gfn_t g, u64 present, u64 acc)
 	for (int s = 0; s < EPT_PAGE_STATES; s++)
 		out->pages[s] += bitmap_weight64(word[s]);
 	for (unsigned pos = 0; out->ext && pos < 64;) {
-		int s = word[EPT_PAGE_HOLE] >> pos & 1	 ? EPT_PAGE_HOLE
-			: word[EPT_PAGE_IDLE] >> pos & 1 ? EPT_PAGE_IDLE
-							 : EPT_PAGE_ACCESSED;
+		int s = word[EPT_PAGE_HOLE] >> pos & 1   ? EPT_PAGE_HOLE
+		        : word[EPT_PAGE_IDLE] >> pos & 1 ? EPT_PAGE_IDLE
+		                                         : EPT_PAGE_ACCESSED;
 		u64 rest = ~(word[s] >> pos);
 		/* cppcheck-suppress knownConditionTrueFalse ; wrong: rest is 0 when pos is 0 and
 		 * all 64 pages are in state s */
@@ -208,7 +208,7 @@ static void scan_reset(struct ept_scan *out, u64 npages)
 int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool clear)
 {
 	struct ept_op op;
-	struct scan_ctx c = {&op, t, out, clear};
+	struct scan_ctx c = { &op, t, out, clear };
 	gfn_t end = t->gfn + t->npages;
 	struct ept_iter it;
 

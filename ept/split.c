@@ -71,11 +71,11 @@ int ept_split(struct ept *ept, gfn_t gfn, u64 npages, int level)
 
 /* What the 512 children of a table entry look like. */
 struct run {
-	u64 first;	 /* the first child */
-	u64 w;		 /* W if every child has it */
-	u64 ad;		 /* A and D of any child */
-	bool hole;	 /* some child is not present */
-	bool uniform;	 /* all leaves with equal EPT_ATTR_MASK bits */
+	u64 first;       /* the first child */
+	u64 w;           /* W if every child has it */
+	u64 ad;          /* A and D of any child */
+	bool hole;       /* some child is not present */
+	bool uniform;    /* all leaves with equal EPT_ATTR_MASK bits */
 	bool contiguous; /* frames first.. in order, aligned to the parent's size */
 };
 
@@ -84,13 +84,13 @@ static void survey(struct ept_op *op, const struct ept_iter *parent, struct run 
 	int level = parent->level - 1;
 	struct ept_iter it;
 
-	*r = (struct run){.w = EPT_W, .uniform = true, .contiguous = true};
+	*r = (struct run){ .w = EPT_W, .uniform = true, .contiguous = true };
 	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn) {
 		if (it.gfn == parent->gfn)
 			r->first = it.old;
 		r->hole |= !ept_present(it.old);
 		r->uniform &= ept_leaf(it.old, level) &&
-			      (it.old & EPT_ATTR_MASK) == (r->first & EPT_ATTR_MASK);
+		              (it.old & EPT_ATTR_MASK) == (r->first & EPT_ATTR_MASK);
 		r->contiguous &= ept_hfn(it.old) == ept_hfn(r->first) + (it.gfn - parent->gfn);
 		r->w &= it.old;
 		r->ad |= it.old & (EPT_A | EPT_D);
@@ -122,7 +122,7 @@ static void swap_in_leaf(struct ept_op *op, struct ept_iter *it, u64 leaf)
 /* Write-protect the children (W and MMU_WRITABLE, so no fast path restores W), note their
  * frames in `moved` and what W/A/D they had. */
 static void protect_children(struct ept_op *op, const struct ept_iter *parent, struct run *r,
-			     u64 *moved)
+                             u64 *moved)
 {
 	int level = parent->level - 1;
 	struct ept_iter it;

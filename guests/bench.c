@@ -23,9 +23,9 @@ struct barrier {
 
 struct ctx {
 	long id, nvcpus;
-	int phase;   /* 0: vCPU 0 alone, 1: every vCPU at once */
-	int active;  /* this vCPU measures in this phase */
-	u64 total;   /* warm-up + samples */
+	int phase;  /* 0: vCPU 0 alone, 1: every vCPU at once */
+	int active; /* this vCPU measures in this phase */
+	u64 total;  /* warm-up + samples */
 	struct hc_bench_config cfg;
 };
 
@@ -47,7 +47,10 @@ static inline void cpuid0(void)
 	__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d) : : "memory");
 }
 
-static long bench(u64 op, u64 a1, u64 a2) { return hypercall(HC_BENCH, op, a1, a2); }
+static long bench(u64 op, u64 a1, u64 a2)
+{
+	return hypercall(HC_BENCH, op, a1, a2);
+}
 
 /* Every vCPU of the VM waits here until all have arrived (no exits while waiting). */
 static void barrier(const struct ctx *c)
@@ -187,7 +190,8 @@ static void run_phase(struct ctx *c, int phase, const int *paths, int npaths)
 	c->active = phase == 1 || c->id == 0;
 	if (c->id == 0)
 		gprintf("bench: %s: %llu samples per path after %llu warm-up",
-			phase ? "every vCPU at once" : "vCPU 0 alone", c->cfg.samples, c->cfg.warmup);
+		        phase ? "every vCPU at once" : "vCPU 0 alone", c->cfg.samples,
+		        c->cfg.warmup);
 	for (int i = 0; i < npaths; i++)
 		run_path(c, paths[i]);
 	barrier(c);
@@ -218,8 +222,9 @@ static void pml_prepare(struct ctx *c, struct hc_dirty *d)
 			for (u64 i = 0; i < c->total; i++)
 				*(volatile u64 *)region(c, i) = 0;
 	barrier(c);
-	*d = (struct hc_dirty){ .gpa = GT_BENCH_REGION_GPA, .mode = 2,
-				.npages = 2 * 8 * BENCH_REGION_STRIDE / PAGE };
+	*d = (struct hc_dirty){ .gpa = GT_BENCH_REGION_GPA,
+		                .mode = 2,
+		                .npages = 2 * 8 * BENCH_REGION_STRIDE / PAGE };
 	if (c->id == 0)
 		CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_ENABLE, (u64)d, 0) == 0, "PML dirty log on");
 	barrier(c);
@@ -244,8 +249,8 @@ static void pml_finish(const struct ctx *c, struct hc_dirty *d)
 long bench_main(long test)
 {
 	static const int paths[] = { BENCH_TSC_OVERHEAD, BENCH_NULL_EXIT, BENCH_CPUID_EXIT,
-				     BENCH_EPT_POPULATE, BENCH_WP_FAST, BENCH_WP_SLOW,
-				     BENCH_SPLIT };
+		                     BENCH_EPT_POPULATE, BENCH_WP_FAST,   BENCH_WP_SLOW,
+		                     BENCH_SPLIT };
 	static const int pml_paths[] = { BENCH_TSC_OVERHEAD, BENCH_PML_WRITE };
 	long who = hypercall(HC_VCPU_ID, 0, 0, 0);
 	struct ctx c = { .id = who & 0xffff, .nvcpus = who >> 16 };

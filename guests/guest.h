@@ -18,7 +18,10 @@ static inline long hypercall(long nr, u64 a0, u64 a1, u64 a2)
 	return ret;
 }
 
-static inline void pause(void) { __asm__ volatile("pause"); }
+static inline void pause(void)
+{
+	__asm__ volatile("pause");
+}
 
 void gprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void check(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

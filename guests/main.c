@@ -89,7 +89,8 @@ static long test_huge(u64 base, u64 size, long level)
 	CHECK(bad == 0, "pattern reads back over the %llu MiB slot",
 	      (unsigned long long)(size >> 20));
 	CHECK(*(volatile u64 *)(base + size - 8) == 0x5a5a, "last word of the slot");
-	CHECK(hypercall(HC_GPA_LEVEL, base, 0, 0) == level, "start mapped by a level-%ld leaf", level);
+	CHECK(hypercall(HC_GPA_LEVEL, base, 0, 0) == level, "start mapped by a level-%ld leaf",
+	      level);
 	CHECK(hypercall(HC_GPA_LEVEL, base + size - 1, 0, 0) == level, "end mapped at level %ld",
 	      level);
 	return 0;
@@ -131,7 +132,8 @@ static long test_bad_hypercalls(void)
 	      "buffer running off the end of memory");
 	CHECK(hypercall(HC_CHECK, 1, (u64)ok, 1000) == -E2BIG, "overlong check name: -E2BIG");
 	CHECK(hypercall(HC_STATS, (u64)ok, 3, 0) == -EINVAL, "stats with a wrong size: -EINVAL");
-	CHECK(hypercall(HC_GPA_LEVEL, GT_OUTSIDE_GPA, 0, 0) == -EFAULT, "gpa level outside: -EFAULT");
+	CHECK(hypercall(HC_GPA_LEVEL, GT_OUTSIDE_GPA, 0, 0) == -EFAULT,
+	      "gpa level outside: -EFAULT");
 	CHECK(hypercall(HC_PUTS, (u64)ok, 4, 0) == 4, "and a good call still works");
 	return 0;
 }
@@ -171,7 +173,7 @@ static long test_demo(void)
 		sum += mem[off];
 	hypercall(HC_STATS, (u64)&st, sizeof(st), 0);
 	gprintf("demo: %llu exits, %llu EPT violations, %llu pages populated, checksum %llu",
-		st.exits, st.ept_violations, st.populates, (unsigned long long)sum);
+	        st.exits, st.ept_violations, st.populates, (unsigned long long)sum);
 	CHECK(st.populates >= GT_POPULATE_BYTES / 4096, "each page populated on first touch");
 	return 0;
 }
@@ -209,8 +211,11 @@ static long test_dirty_writer(void)
 
 static long scan(struct hc_scan *a, u64 gpa, u64 npages, u64 flags, u64 *idle, u64 *hole)
 {
-	*a = (struct hc_scan){ .gpa = gpa, .npages = npages, .flags = flags,
-			       .idle_gpa = (u64)idle, .hole_gpa = (u64)hole };
+	*a = (struct hc_scan){ .gpa = gpa,
+		               .npages = npages,
+		               .flags = flags,
+		               .idle_gpa = (u64)idle,
+		               .hole_gpa = (u64)hole };
 	return hypercall(HC_IDLE_SCAN, (u64)a, 0, 0);
 }
 
@@ -226,7 +231,10 @@ static void touch(u64 first, u64 n, int write)
 	}
 }
 
-static int bit(const u64 *bm, u64 i) { return (bm[i / 64] >> (i % 64)) & 1; }
+static int bit(const u64 *bm, u64 i)
+{
+	return (bm[i / 64] >> (i % 64)) & 1;
+}
 
 /* Does the scan say exactly: hot pages (and `extra`) accessed, other cold idle, rest holes? */
 static int classified(const u64 *idle, const u64 *hole, u64 extra)
@@ -258,8 +266,10 @@ static long test_idle_hot_cold(void)
 	for (int round = 2; round <= 3; round++) {
 		touch(0, GT_IDLE_HOT, 0);
 		scan(&a, GT_IDLE_GPA, GT_IDLE_PAGES, HC_SCAN_CLEAR, idle, hole);
-		CHECK(classified(idle, hole, ~0ULL), "round %d: hot accessed, cold idle, holes "
-		      "never idle (%llu/%llu/%llu)", round, a.pages[2], a.pages[1], a.pages[0]);
+		CHECK(classified(idle, hole, ~0ULL),
+		      "round %d: hot accessed, cold idle, holes "
+		      "never idle (%llu/%llu/%llu)",
+		      round, a.pages[2], a.pages[1], a.pages[0]);
 	}
 	touch(0, GT_IDLE_HOT, 0);
 	touch(GT_IDLE_HOT + 5, 1, 0);
@@ -321,7 +331,10 @@ static long test_hostile_mm(void)
 	return 0;
 }
 
-static u64 split_pattern(u64 page, u64 word) { return (page << 20) ^ (word * 0x9e3779b97f4a7c15ULL); }
+static u64 split_pattern(u64 page, u64 word)
+{
+	return (page << 20) ^ (word * 0x9e3779b97f4a7c15ULL);
+}
 
 /* Fill the split slot with a pattern, then verify it over and over (writing only word 0 of
  * each page) while the hypervisor splits, collapses and moves its pages underneath. */
@@ -346,10 +359,12 @@ static long test_split_verifier(void)
 	}
 	for (u64 p = 0; p < pages; p++)
 		for (u64 w = 1; w < 512; w++)
-			errors += ((volatile u64 *)(GT_SPLIT_GPA + p * 4096))[w] != split_pattern(p, w);
-	CHECK(errors == 0, "memory unchanged throughout "
-	      "(%llu passes, %llu bad words)", (unsigned long long)ctrl->passes[0],
-	      (unsigned long long)errors);
+			errors += ((volatile u64 *)(GT_SPLIT_GPA + p * 4096))[w] !=
+			          split_pattern(p, w);
+	CHECK(errors == 0,
+	      "memory unchanged throughout "
+	      "(%llu passes, %llu bad words)",
+	      (unsigned long long)ctrl->passes[0], (unsigned long long)errors);
 	return 0;
 }
 
@@ -372,23 +387,39 @@ static long test_idle_toucher(void)
 long guest_main(long test)
 {
 	switch (test) {
-	case GT_HELLO: return test_hello();
-	case GT_POPULATE: return test_populate();
-	case GT_MAP_2M: return test_huge(GT_SLOT_2M_GPA, 2ULL << 20, 2);
-	case GT_MAP_1G: return test_huge(GT_SLOT_1G_GPA, 1ULL << 30, 3);
-	case GT_OUTSIDE: return test_outside();
-	case GT_TRIPLE_FAULT: return test_triple_fault();
-	case GT_RUNAWAY: return test_runaway();
-	case GT_BAD_HYPERCALLS: return test_bad_hypercalls();
-	case GT_TWO_VCPUS: return test_two_vcpus();
-	case GT_DEMO: return test_demo();
-	case GT_DIRTY_WRITER: return test_dirty_writer();
-	case GT_IDLE_HOT_COLD: return test_idle_hot_cold();
-	case GT_SPLIT_VERIFIER: return test_split_verifier();
-	case GT_IDLE_TOUCHER: return test_idle_toucher();
-	case GT_HOSTILE_MM: return test_hostile_mm();
+	case GT_HELLO:
+		return test_hello();
+	case GT_POPULATE:
+		return test_populate();
+	case GT_MAP_2M:
+		return test_huge(GT_SLOT_2M_GPA, 2ULL << 20, 2);
+	case GT_MAP_1G:
+		return test_huge(GT_SLOT_1G_GPA, 1ULL << 30, 3);
+	case GT_OUTSIDE:
+		return test_outside();
+	case GT_TRIPLE_FAULT:
+		return test_triple_fault();
+	case GT_RUNAWAY:
+		return test_runaway();
+	case GT_BAD_HYPERCALLS:
+		return test_bad_hypercalls();
+	case GT_TWO_VCPUS:
+		return test_two_vcpus();
+	case GT_DEMO:
+		return test_demo();
+	case GT_DIRTY_WRITER:
+		return test_dirty_writer();
+	case GT_IDLE_HOT_COLD:
+		return test_idle_hot_cold();
+	case GT_SPLIT_VERIFIER:
+		return test_split_verifier();
+	case GT_IDLE_TOUCHER:
+		return test_idle_toucher();
+	case GT_HOSTILE_MM:
+		return test_hostile_mm();
 	case GT_BENCH:
-	case GT_BENCH_PML: return bench_main(test);
+	case GT_BENCH_PML:
+		return bench_main(test);
 	}
 	gprintf("unknown test %ld", test);
 	return 99;

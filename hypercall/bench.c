@@ -30,8 +30,8 @@
 #include "errno.h"
 #include "hypercall.h"
 /* The ABI (include/bench.h): a bare "bench.h" here would name this room's own bench.h. */
-#include "include/bench.h"
 #include "hypercall/bench.h"
+#include "include/bench.h"
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/exit.h"
@@ -57,12 +57,12 @@ struct bench_snap {
 /* One vCPU's samples of one path, checked against its counters and kept in guest memory
  * until HC_BENCH_REPORT. */
 struct bench_kept {
-	gpa_t gpa;       /* warm-up samples first, then the kept ones */
-	u64 n;           /* warm-up + kept; 0: nothing submitted */
-	u64 exits;       /* every VM exit during the measurement but the END hypercall's */
-	u64 interrupts;  /* of those: NMIs and external interrupts (kicks, not the path) */
-	u64 pml_full;    /* of those: PML-log-full exits */
-	bool verified;   /* every access took the intended path */
+	gpa_t gpa;      /* warm-up samples first, then the kept ones */
+	u64 n;          /* warm-up + kept; 0: nothing submitted */
+	u64 exits;      /* every VM exit during the measurement but the END hypercall's */
+	u64 interrupts; /* of those: NMIs and external interrupts (kicks, not the path) */
+	u64 pml_full;   /* of those: PML-log-full exits */
+	bool verified;  /* every access took the intended path */
 };
 
 /* The bench VM of the moment (bench_start) and what its vCPUs measured. */
@@ -132,8 +132,9 @@ static int range_in_slot(struct vm *vm, gpa_t gpa, u64 bytes)
 
 static s64 op_config(struct vcpu *v, gpa_t gpa)
 {
-	struct hc_bench_config c = { .samples = bench_run.samples, .warmup = bench_run.warmup,
-				     .pml = bench_run.pml };
+	struct hc_bench_config c = { .samples = bench_run.samples,
+		                     .warmup = bench_run.warmup,
+		                     .pml = bench_run.pml };
 
 	if (!IS_ALIGNED(gpa, 8))
 		return -EINVAL;
@@ -189,8 +190,8 @@ static s64 op_split_collapse(struct vcpu *v, gpa_t gpa, int path)
 	if (leaf_level(v->vm, gfn) != from)
 		return -EBUSY;
 	t0 = rdtsc();
-	err = path == BENCH_SPLIT ? ept_split(&v->vm->ept, gfn, SZ_2M / PAGE_SIZE, 1) :
-				    ept_collapse(&v->vm->ept, gfn, 2, EPT_COLLAPSE_IN_PLACE);
+	err = path == BENCH_SPLIT ? ept_split(&v->vm->ept, gfn, SZ_2M / PAGE_SIZE, 1)
+	                          : ept_collapse(&v->vm->ept, gfn, 2, EPT_COLLAPSE_IN_PLACE);
 	t1 = rdtsc();
 	if (err)
 		return err;
@@ -215,7 +216,10 @@ static s64 op_begin(struct vcpu *v, u64 path)
 	return 0;
 }
 
-static u64 delta(const u64 *now, const u64 *then, int i) { return now[i] - then[i]; }
+static u64 delta(const u64 *now, const u64 *then, int i)
+{
+	return now[i] - then[i];
+}
 
 /* Fill k's exit counts from the counters since BEGIN; returns the intended path's hits. */
 static u64 count_exits(struct vcpu *v, int path, struct bench_kept *k)
@@ -229,7 +233,7 @@ static u64 count_exits(struct vcpu *v, int path, struct bench_kept *k)
 		k->exits += delta(v->stats.exits, s->exits, i);
 	k->exits -= vmcalls_not_path;
 	k->interrupts = delta(v->stats.exits, s->exits, EXIT_EXCEPTION_NMI) +
-			delta(v->stats.exits, s->exits, EXIT_EXTERNAL_INTERRUPT);
+	                delta(v->stats.exits, s->exits, EXIT_EXTERNAL_INTERRUPT);
 	k->pml_full = delta(v->stats.exits, s->exits, EXIT_PML_FULL);
 	if (bench_hv_timed(path))
 		return delta(bench_run.ops[v->id], s->ops, path);
@@ -262,11 +266,15 @@ static bool verify(struct vcpu *v, int path, u64 n, struct bench_kept *k)
 		hits = n; /* no exit of its own: judged by what else happened */
 	ok = hits == n && stray == 0 && faults == want_faults && fault_hits == want_faults &&
 	     (path != BENCH_PML_WRITE || pml == n);
-	vm_check(v->vm, VM_CHECK_HOST, ok, "bench %s vcpu %d: %lu accesses: %lu %s, %lu faults "
-		 "(%lu %s), %ld stray exits, %lu PML entries", bench_path_name(path), v->id, n,
-		 hits, bench_hv_timed(path) ? "verified ops" : r->exit < 0 ? "without exit" :
-		 exit_reason_name(r->exit), faults, fault_hits,
-		 r->fault < 0 ? "allowed" : fault_result_name(r->fault), stray, pml);
+	vm_check(v->vm, VM_CHECK_HOST, ok,
+	         "bench %s vcpu %d: %lu accesses: %lu %s, %lu faults "
+	         "(%lu %s), %ld stray exits, %lu PML entries",
+	         bench_path_name(path), v->id, n, hits,
+	         bench_hv_timed(path) ? "verified ops"
+	         : r->exit < 0        ? "without exit"
+	                              : exit_reason_name(r->exit),
+	         faults, fault_hits, r->fault < 0 ? "allowed" : fault_result_name(r->fault), stray,
+	         pml);
 	return ok;
 }
 
@@ -278,8 +286,7 @@ static s64 op_end(struct vcpu *v, u64 a1, gpa_t gpa)
 	struct bench_kept *k;
 	int err;
 
-	if (path >= BENCH_PATHS || n != bench_run.warmup + bench_run.samples ||
-	    !IS_ALIGNED(gpa, 8))
+	if (path >= BENCH_PATHS || n != bench_run.warmup + bench_run.samples || !IS_ALIGNED(gpa, 8))
 		return -EINVAL;
 	if (!s->begun)
 		return -ENOENT;
@@ -386,10 +393,10 @@ static void print_stats(struct vm *vm, int path, const struct bench_stats *st)
 	       "\"p90\":%lu,\"p99\":%lu,\"max\":%lu,\"mean\":%lu,\"overhead\":%lu,"
 	       "\"raw_p50\":%lu,\"warmup\":%lu,\"timed_by\":\"%s\",\"verified\":%s,"
 	       "\"exits\":%lu,\"interrupts\":%lu,\"pml_full\":%lu}\n",
-	       vm->name, vmx_settings.platform, path_names[path], st->vcpus, st->n, st->min, st->p50,
-	       st->p90, st->p99, st->max, st->mean, st->overhead, st->raw_p50, bench_run.warmup,
-	       bench_hv_timed(path) ? "hypervisor" : "guest", st->verified ? "true" : "false",
-	       st->exits, st->interrupts, st->pml_full);
+	       vm->name, vmx_settings.platform, path_names[path], st->vcpus, st->n, st->min,
+	       st->p50, st->p90, st->p99, st->max, st->mean, st->overhead, st->raw_p50,
+	       bench_run.warmup, bench_hv_timed(path) ? "hypervisor" : "guest",
+	       st->verified ? "true" : "false", st->exits, st->interrupts, st->pml_full);
 }
 
 static void print_cdf(struct vm *vm, int path, const struct bench_stats *st, const u64 *a)
@@ -398,7 +405,8 @@ static void print_cdf(struct vm *vm, int path, const struct bench_stats *st, con
 	size_t len = 0;
 
 	for (u64 pm = 0; pm <= 1000 && len < sizeof(q); pm += CDF_STEP)
-		len += snprintf(q + len, sizeof(q) - len, "%s%lu", pm ? "," : "", pct(a, st->n, pm));
+		len += snprintf(q + len, sizeof(q) - len, "%s%lu", pm ? "," : "",
+		                pct(a, st->n, pm));
 	printk("@json {\"bench_cdf\":\"%s\",\"scenario\":\"%s\",\"platform\":\"%s\",\"vcpus\":%d,"
 	       "\"step_per_mille\":%d,\"q\":[%s]}\n",
 	       path_names[path], vm->name, vmx_settings.platform, st->vcpus, CDF_STEP, q);
@@ -443,8 +451,11 @@ static int report_path(struct vm *vm, int path, u64 *buf, struct overheads *o, u
 
 	if (!n)
 		return 0;
-	compute(buf, n, path == BENCH_TSC_OVERHEAD ? 0 : bench_hv_timed(path) ? o->host : o->guest,
-		&st);
+	compute(buf, n,
+	        path == BENCH_TSC_OVERHEAD ? 0
+	        : bench_hv_timed(path)     ? o->host
+	                                   : o->guest,
+	        &st);
 	if (path == BENCH_TSC_OVERHEAD)
 		o->guest = st.p50;
 	p50[path] = st.p50;
@@ -452,7 +463,8 @@ static int report_path(struct vm *vm, int path, u64 *buf, struct overheads *o, u
 	print_cdf(vm, path, &st, buf);
 	if (!st.verified)
 		printk("bench: %s: NOT every sample took the path (see the failed checks): these "
-		       "numbers do not measure %s\n", path_names[path], path_names[path]);
+		       "numbers do not measure %s\n",
+		       path_names[path], path_names[path]);
 	return st.vcpus;
 }
 
@@ -501,14 +513,22 @@ s64 hc_bench(struct vcpu *v, u64 op, u64 a1, u64 a2)
 	if (!bench_vm(v->vm))
 		return -ENODEV;
 	switch (op) {
-	case HC_BENCH_CONFIG: return op_config(v, a1);
-	case HC_BENCH_PROTECT: return op_protect(v, a1, a2);
-	case HC_BENCH_FORCE_SLOW: return op_force_slow(v, a1);
-	case HC_BENCH_SPLIT: return op_split_collapse(v, a1, BENCH_SPLIT);
-	case HC_BENCH_COLLAPSE: return op_split_collapse(v, a1, BENCH_COLLAPSE);
-	case HC_BENCH_BEGIN: return op_begin(v, a1);
-	case HC_BENCH_END: return op_end(v, a1, a2);
-	case HC_BENCH_REPORT: return bench_report(v->vm);
+	case HC_BENCH_CONFIG:
+		return op_config(v, a1);
+	case HC_BENCH_PROTECT:
+		return op_protect(v, a1, a2);
+	case HC_BENCH_FORCE_SLOW:
+		return op_force_slow(v, a1);
+	case HC_BENCH_SPLIT:
+		return op_split_collapse(v, a1, BENCH_SPLIT);
+	case HC_BENCH_COLLAPSE:
+		return op_split_collapse(v, a1, BENCH_COLLAPSE);
+	case HC_BENCH_BEGIN:
+		return op_begin(v, a1);
+	case HC_BENCH_END:
+		return op_end(v, a1, a2);
+	case HC_BENCH_REPORT:
+		return bench_report(v->vm);
 	}
 	return -EINVAL;
 }

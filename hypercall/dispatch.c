@@ -6,10 +6,10 @@
 #include "drivers/console.h"
 #include "errno.h"
 #include "hypercall.h"
-#include "lib.h"
 #include "hypercall/bench.h"
 #include "hypercall/mm.h"
 #include "hypercall/testguest.h"
+#include "lib.h"
 #include "vmx/exit.h"
 #include "vmx/report.h"
 #include "vmx/vcpu.h"
@@ -103,15 +103,9 @@ static s64 hc_stats(struct vcpu *v, u64 gpa, u64 size, u64 a2)
 }
 
 static const hc_fn hypercalls[HC_COUNT] = {
-	[HC_NOP] = hc_nop,
-	[HC_EXIT] = hc_exit,
-	[HC_PUTS] = hc_puts,
-	[HC_CHECK] = hc_check,
-	[HC_GPA_LEVEL] = hc_gpa_level,
-	[HC_VCPU_ID] = hc_vcpu_id,
-	[HC_STATS] = hc_stats,
-	[HC_IDLE_SCAN] = hc_idle_scan,
-	[HC_DIRTY_LOG] = hc_dirty_log,
+	[HC_NOP] = hc_nop,     [HC_EXIT] = hc_exit,           [HC_PUTS] = hc_puts,
+	[HC_CHECK] = hc_check, [HC_GPA_LEVEL] = hc_gpa_level, [HC_VCPU_ID] = hc_vcpu_id,
+	[HC_STATS] = hc_stats, [HC_IDLE_SCAN] = hc_idle_scan, [HC_DIRTY_LOG] = hc_dirty_log,
 	[HC_BENCH] = hc_bench,
 };
 

@@ -8,20 +8,26 @@
 #include "drivers/console.h"
 #include "errno.h"
 #include "hypercall.h"
-#include "lib.h"
-#include "mm/mm.h"
 #include "hypercall/mm.h"
 #include "hypercall/testguest.h"
+#include "lib.h"
+#include "mm/mm.h"
 #include "vmx/settings.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
 #define MAX_EXTENTS 512
 
-static u64 bitmap_bytes(u64 npages) { return ALIGN_UP(npages, 64) / 8; }
+static u64 bitmap_bytes(u64 npages)
+{
+	return ALIGN_UP(npages, 64) / 8;
+}
 
 /* The agent state lives in the test-guest platform's per-VM state. */
-static struct vm_agent *agent_of(struct vm *vm) { return &to_testguest_vm(vm)->agent; }
+static struct vm_agent *agent_of(struct vm *vm)
+{
+	return &to_testguest_vm(vm)->agent;
+}
 
 /* The range [gpa, +npages pages) is page-aligned, bounded and inside one memslot. */
 static int check_range(struct vm *vm, u64 gpa, u64 npages, u64 max)
@@ -100,8 +106,8 @@ static void print_round(struct vm *vm, const struct hc_scan *a)
 
 	for (int l = 1; l <= 3; l++)
 		n += snprintf(by + n, sizeof(by) - n, "%s\"%s\":{\"idle\":%llu,\"accessed\":%llu}",
-			      l > 1 ? "," : "", sz[l], a->by_level[l][EPT_PAGE_IDLE],
-			      a->by_level[l][EPT_PAGE_ACCESSED]);
+		              l > 1 ? "," : "", sz[l], a->by_level[l][EPT_PAGE_IDLE],
+		              a->by_level[l][EPT_PAGE_ACCESSED]);
 	printk("@json {\"idle_scan\":%lu,\"scenario\":\"%s\",\"platform\":\"%s\",\"gpa\":%llu,"
 	       "\"npages\":%llu,\"clear\":%s,\"hole\":%llu,\"idle\":%llu,\"accessed\":%llu,"
 	       "\"by_size\":{%s},\"extents\":%llu}\n",
@@ -166,8 +172,9 @@ static s64 dirty_enable(struct vm *vm, const struct hc_dirty *d)
 		return d->mode > EPT_DIRTY_PML ? -EINVAL : -ENODEV;
 	if (log->bitmap)
 		return -EBUSY;
-	*log = (struct ept_dirty_log){ .gfn = gpa_to_gfn(d->gpa), .npages = d->npages,
-				       .mode = d->mode };
+	*log = (struct ept_dirty_log){ .gfn = gpa_to_gfn(d->gpa),
+		                       .npages = d->npages,
+		                       .mode = d->mode };
 	log->bitmap = kzalloc(bitmap_bytes(d->npages));
 	err = log->bitmap ? ept_dirty_log_enable(&vm->ept, log) : -ENOMEM;
 	if (err)

@@ -18,9 +18,9 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-#define COM1 0x3f8
-#define AR_CODE64 0xa09b  /* present, S, execute/read accessed, L, G */
-#define AR_DATA 0xc093    /* present, S, read/write accessed, D/B, G */
+#define COM1          0x3f8
+#define AR_CODE64     0xa09b /* present, S, execute/read accessed, L, G */
+#define AR_DATA       0xc093 /* present, S, read/write accessed, D/B, G */
 #define AR_TSS64_BUSY 0x8b
 
 /* ---- state ------------------------------------------------------------------------------ */
@@ -88,7 +88,7 @@ static void testguest_setup_guest_state(struct vcpu *v)
 	vmcs_write(GUEST_IDTR_BASE, 0);
 	vmcs_write(GUEST_IDTR_LIMIT, 0);
 	vmcs_write(GUEST_CR0, (CR0_PE | CR0_NE | CR0_ET | CR0_WP | CR0_PG | vmx_caps.cr0_fixed0) &
-				      vmx_caps.cr0_fixed1);
+	                              vmx_caps.cr0_fixed1);
 	vmcs_write(GUEST_CR3, GUEST_PT_GPA);
 	vmcs_write(GUEST_CR4, (CR4_PAE | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1);
 	vmcs_write(GUEST_IA32_EFER, EFER_LME | EFER_LMA);
@@ -116,7 +116,7 @@ static bool handle_hlt(struct vcpu *v)
 {
 	if (!(vmcs_read(GUEST_RFLAGS) & RFLAGS_IF))
 		return vcpu_stop_dump(v, EXIT_HLT,
-				      "HLT with interrupts disabled: it can never wake");
+		                      "HLT with interrupts disabled: it can never wake");
 	vcpu_skip_instruction(); /* no interrupt sources: a halt with IF=1 simply resumes */
 	return true;
 }

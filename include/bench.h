@@ -29,36 +29,39 @@ enum bench_path {
 	BENCH_PATHS
 };
 
-static inline int bench_hv_timed(int path) { return path == BENCH_SPLIT || path == BENCH_COLLAPSE; }
+static inline int bench_hv_timed(int path)
+{
+	return path == BENCH_SPLIT || path == BENCH_COLLAPSE;
+}
 
 #define BENCH_DEFAULT_SAMPLES 300 /* per vCPU and path, after the warm-up */
-#define BENCH_MAX_SAMPLES 2000
-#define BENCH_WARMUP 32           /* first samples of each vCPU and path, discarded */
-#define BENCH_MAX_TOTAL (BENCH_MAX_SAMPLES + BENCH_WARMUP)
+#define BENCH_MAX_SAMPLES     2000
+#define BENCH_WARMUP          32 /* first samples of each vCPU and path, discarded */
+#define BENCH_MAX_TOTAL       (BENCH_MAX_SAMPLES + BENCH_WARMUP)
 
 /* HC_BENCH operations (a0 of the hypercall); every one -ENODEV outside a bench VM. */
-#define HC_BENCH_CONFIG 1     /* (gpa of struct hc_bench_config) -> 0 */
-#define HC_BENCH_PROTECT 2    /* (gpa, npages) -> 0: clear W, leave the fast path possible */
+#define HC_BENCH_CONFIG     1 /* (gpa of struct hc_bench_config) -> 0 */
+#define HC_BENCH_PROTECT    2 /* (gpa, npages) -> 0: clear W, leave the fast path possible */
 #define HC_BENCH_FORCE_SLOW 3 /* (0 or 1) -> 0: write faults skip the lockless fast path */
-#define HC_BENCH_SPLIT 4      /* (gpa of a 2M leaf) -> cycles ept_split took */
-#define HC_BENCH_COLLAPSE 5   /* (gpa of 512 split 4K leaves) -> cycles ept_collapse took */
-#define HC_BENCH_BEGIN 6      /* (path) -> 0: snapshot this vCPU's counters */
-#define HC_BENCH_END 7        /* (path | n << 8, gpa of n u64 samples) -> 0: verify, keep */
-#define HC_BENCH_REPORT 8     /* () -> paths reported: statistics of what was kept */
+#define HC_BENCH_SPLIT      4 /* (gpa of a 2M leaf) -> cycles ept_split took */
+#define HC_BENCH_COLLAPSE   5 /* (gpa of 512 split 4K leaves) -> cycles ept_collapse took */
+#define HC_BENCH_BEGIN      6 /* (path) -> 0: snapshot this vCPU's counters */
+#define HC_BENCH_END        7 /* (path | n << 8, gpa of n u64 samples) -> 0: verify, keep */
+#define HC_BENCH_REPORT     8 /* () -> paths reported: statistics of what was kept */
 
 struct hc_bench_config {
 	unsigned long long samples; /* per vCPU and path, after the warm-up */
 	unsigned long long warmup;
-	unsigned long long pml;     /* 1: this VM measures pml_write (PML is on) */
+	unsigned long long pml; /* 1: this VM measures pml_write (PML is on) */
 };
 
-#define GT_BENCH_SHARED_GPA 0x3f0000ULL
+#define GT_BENCH_SHARED_GPA  0x3f0000ULL
 #define GT_BENCH_SAMPLES_GPA 0x1000000ULL
-#define BENCH_SLOT_BYTES 0x4000ULL /* >= BENCH_MAX_TOTAL * 8 */
-#define GT_BENCH_REGION_GPA 0x2000000ULL
-#define BENCH_REGION_STRIDE 0x800000ULL /* >= BENCH_MAX_TOTAL pages */
-#define GT_BENCH_MEM (GT_BENCH_REGION_GPA + 2 * 8 * BENCH_REGION_STRIDE) /* 2 phases, 8 vCPUs */
-#define GT_BENCH_HUGE_GPA 0x80000000ULL
+#define BENCH_SLOT_BYTES     0x4000ULL /* >= BENCH_MAX_TOTAL * 8 */
+#define GT_BENCH_REGION_GPA  0x2000000ULL
+#define BENCH_REGION_STRIDE  0x800000ULL /* >= BENCH_MAX_TOTAL pages */
+#define GT_BENCH_MEM         (GT_BENCH_REGION_GPA + 2 * 8 * BENCH_REGION_STRIDE) /* 2 phases, 8 vCPUs */
+#define GT_BENCH_HUGE_GPA    0x80000000ULL
 
 /* The benchmark guest's entry (guests/bench.c), for GT_BENCH and GT_BENCH_PML. */
 long bench_main(long test);

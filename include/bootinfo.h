@@ -9,7 +9,7 @@
 
 #include "types.h"
 
-#define BOOT_MAX_MEM 64
+#define BOOT_MAX_MEM  64
 #define BOOT_MAX_MODS 16
 /* GRUB 2 passes command lines of any length; longer ones than this are cut and reported. */
 #define BOOT_CMDLINE_MAX 4096
@@ -18,9 +18,9 @@
 
 /* Bits of boot_info.truncated: what did not fit and was cut (the first entries are kept). */
 #define BOOT_TRUNC_CMDLINE BIT(0) /* command line longer than cmdline[] */
-#define BOOT_TRUNC_MEM BIT(1)     /* more than BOOT_MAX_MEM memory-map entries */
-#define BOOT_TRUNC_MODS BIT(2)    /* more than BOOT_MAX_MODS modules */
-#define BOOT_TRUNC_NAME BIT(3)    /* a module string or the loader name was cut */
+#define BOOT_TRUNC_MEM     BIT(1) /* more than BOOT_MAX_MEM memory-map entries */
+#define BOOT_TRUNC_MODS    BIT(2) /* more than BOOT_MAX_MODS modules */
+#define BOOT_TRUNC_NAME    BIT(3) /* a module string or the loader name was cut */
 
 struct boot_mem {
 	u64 base, len;

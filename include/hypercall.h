@@ -7,29 +7,29 @@
 #ifndef EPTVISOR_HYPERCALL_H
 #define EPTVISOR_HYPERCALL_H
 
-#define HC_NOP 0       /* () -> 0 */
-#define HC_EXIT 1      /* (code) -> does not return: the vCPU stops with `code` */
-#define HC_PUTS 2      /* (gpa, len <= HC_PUTS_MAX) -> len; prints one guest line */
-#define HC_CHECK 3     /* (ok, gpa of name, name len <= HC_NAME_MAX) -> 0; records one check */
+#define HC_NOP       0 /* () -> 0 */
+#define HC_EXIT      1 /* (code) -> does not return: the vCPU stops with `code` */
+#define HC_PUTS      2 /* (gpa, len <= HC_PUTS_MAX) -> len; prints one guest line */
+#define HC_CHECK     3 /* (ok, gpa of name, name len <= HC_NAME_MAX) -> 0; records one check */
 #define HC_GPA_LEVEL 4 /* (gpa) -> 1/2/3 (mapped by a 4K/2M/1G EPT leaf), -ENOENT, -EFAULT */
-#define HC_VCPU_ID 5   /* () -> this vCPU's index (bits 15:0) and the VM's vCPU count (31:16) */
-#define HC_STATS 6     /* (gpa of struct hc_stats, size) -> 0; the VM's counters so far */
+#define HC_VCPU_ID   5 /* () -> this vCPU's index (bits 15:0) and the VM's vCPU count (31:16) */
+#define HC_STATS     6 /* (gpa of struct hc_stats, size) -> 0; the VM's counters so far */
 #define HC_IDLE_SCAN 7 /* (gpa of struct hc_scan) -> pages scanned; A/D idle tracking */
 #define HC_DIRTY_LOG 8 /* (HC_DIRTY_*, gpa of struct hc_dirty) -> see below */
-#define HC_BENCH 9     /* (HC_BENCH_*, a1, a2) -> see include/bench.h; bench VMs only */
-#define HC_COUNT 10
+#define HC_BENCH     9 /* (HC_BENCH_*, a1, a2) -> see include/bench.h; bench VMs only */
+#define HC_COUNT     10
 
 #define HC_PUTS_MAX 256
 #define HC_NAME_MAX 64
 
 /* Guest memory layout for eptvisor's own guests (guest-physical = guest-virtual). */
-#define GUEST_PT_GPA 0x1000       /* PML4, PDPT, 4 PDs: identity map of 0..4 GiB, 2M pages */
-#define GUEST_STACK_TOP 0x100000  /* vCPU i's stack ends at GUEST_STACK_TOP - i * 16 KiB */
+#define GUEST_PT_GPA     0x1000   /* PML4, PDPT, 4 PDs: identity map of 0..4 GiB, 2M pages */
+#define GUEST_STACK_TOP  0x100000 /* vCPU i's stack ends at GUEST_STACK_TOP - i * 16 KiB */
 #define GUEST_STACK_SIZE 0x4000
-#define GUEST_LOAD_GPA 0x100000   /* guest image (guests/guest.ld) */
+#define GUEST_LOAD_GPA   0x100000 /* guest image (guests/guest.ld) */
 
 #define HC_SCAN_MAX_PAGES (1ULL << 18) /* 1 GiB per scan */
-#define HC_SCAN_CLEAR 1                /* destructive: clear A bits (then flush); else peek */
+#define HC_SCAN_CLEAR     1            /* destructive: clear A bits (then flush); else peek */
 
 /* HC_IDLE_SCAN: classify each page of [gpa, gpa + npages * 4K), which must lie in one
  * memslot, as hole / idle / accessed since this VM's agent last cleared. Bitmaps (bit i =
@@ -43,7 +43,7 @@ struct hc_scan {
 };
 
 /* HC_DIRTY_LOG: one guest-driven dirty log per VM over a range in one memslot. */
-#define HC_DIRTY_ENABLE 1  /* -> 0; -EBUSY if one is on */
+#define HC_DIRTY_ENABLE  1 /* -> 0; -EBUSY if one is on */
 #define HC_DIRTY_HARVEST 2 /* get-and-clear into bitmap_gpa -> dirty pages; -ENOENT if off */
 #define HC_DIRTY_DISABLE 3 /* -> 0; -ENOENT if off */
 struct hc_dirty {

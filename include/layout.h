@@ -7,10 +7,10 @@
 #ifndef EPTVISOR_LAYOUT_H
 #define EPTVISOR_LAYOUT_H
 
-#define KERNEL_VMA 0xffffffff80000000
-#define DIRECT_MAP_BASE 0xffff888000000000
+#define KERNEL_VMA        0xffffffff80000000
+#define DIRECT_MAP_BASE   0xffff888000000000
 #define PML4_DIRECT_INDEX 273
 #define KERNEL_STACK_SIZE 16384
-#define MAX_CPUS 8
+#define MAX_CPUS          8
 
 #endif

@@ -6,8 +6,8 @@
 #ifndef EPTVISOR_LIB_H
 #define EPTVISOR_LIB_H
 
-#include <stdarg.h>
 #include "types.h"
+#include <stdarg.h>
 
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *dst, const void *src, size_t n);

@@ -11,9 +11,15 @@ typedef struct {
 	u32 locked;
 } spinlock_t;
 
-#define SPINLOCK_INIT { 0 }
+#define SPINLOCK_INIT                                                                              \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
-static inline void cpu_relax(void) { __builtin_ia32_pause(); }
+static inline void cpu_relax(void)
+{
+	__builtin_ia32_pause();
+}
 
 static inline void spin_lock(spinlock_t *l)
 {

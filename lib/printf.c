@@ -32,7 +32,7 @@ static void put_padded(struct out *o, const char *s, size_t n, int width, bool l
 }
 
 static void put_number(struct out *o, u64 v, bool neg, unsigned base, bool upper, int width,
-		       bool left, char pad)
+                       bool left, char pad)
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	char tmp[24];
@@ -122,7 +122,8 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 			s = va_arg(ap, const char *);
 			if (!s)
 				s = "(null)";
-			put_padded(&o, s, prec >= 0 ? strnlen(s, prec) : strlen(s), width, left, ' ');
+			put_padded(&o, s, prec >= 0 ? strnlen(s, prec) : strlen(s), width, left,
+			           ' ');
 			break;
 		case 'c':
 			put(&o, (char)va_arg(ap, int));

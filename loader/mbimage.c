@@ -4,28 +4,28 @@
  * segments, then validate the segments and the entry point against the guest's memory. Every
  * refusal goes through fail(), which writes one line for the user and returns the errno.
  */
-#include "loader/mbimage.h"
 #include "errno.h"
 #include "lib.h"
+#include "loader/mbimage.h"
 
 #define ULL(v) ((unsigned long long)(v))
 
-#define ELF_CLASS32	1
-#define ELF_CLASS64	2
-#define ELF_DATA_LSB	1
-#define ET_EXEC		2
-#define ET_DYN		3
-#define EM_386		3
-#define EM_X86_64	62
-#define PT_LOAD		1
+#define ELF_CLASS32     1
+#define ELF_CLASS64     2
+#define ELF_DATA_LSB    1
+#define ET_EXEC         2
+#define ET_DYN          3
+#define EM_386          3
+#define EM_X86_64       62
+#define PT_LOAD         1
 #define ELF32_EHDR_SIZE 52
 #define ELF64_EHDR_SIZE 64
 #define ELF32_PHDR_SIZE 32
 #define ELF64_PHDR_SIZE 56
 
-#define MB1_HDR_SIZE	    12 /* magic, flags, checksum */
+#define MB1_HDR_SIZE        12 /* magic, flags, checksum */
 #define MB1_KLUDGE_HDR_SIZE 32 /* + header, load, load_end, bss_end and entry addresses */
-#define MB2_HDR_SIZE	    16 /* magic, architecture, header_length, checksum */
+#define MB2_HDR_SIZE        16 /* magic, architecture, header_length, checksum */
 #define MB2_TAG_OPTIONAL    BIT(0)
 #define MB2_INFO_TYPE_MAX   21 /* highest information tag type the spec (and GRUB) knows */
 #define MB2_INFO_PROVIDED   (BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(6))
@@ -99,7 +99,7 @@ static int add_segment(struct parse *p, gpa_t gpa, u64 file_off, u64 filesz, u64
 
 	if (m->nsegs == MB_MAX_SEGMENTS)
 		return fail(p, E2BIG, "more than %d loadable segments", MB_MAX_SEGMENTS);
-	m->seg[m->nsegs++] = (struct mb_segment){gpa, file_off, filesz, memsz};
+	m->seg[m->nsegs++] = (struct mb_segment){ gpa, file_off, filesz, memsz };
 	return 0;
 }
 
@@ -145,7 +145,7 @@ static int load_kludge(struct parse *p, u64 hdr_off, const struct kludge *k)
 	p->out->format = "a.out kludge";
 	if (k->header_addr < k->load_addr)
 		return fail(p, EINVAL, "a.out kludge: header_addr 0x%x below load_addr 0x%x",
-			    k->header_addr, k->load_addr);
+		            k->header_addr, k->load_addr);
 	if (k->header_addr - k->load_addr > hdr_off)
 		return fail(
 			p, EINVAL,
@@ -155,14 +155,14 @@ static int load_kludge(struct parse *p, u64 hdr_off, const struct kludge *k)
 	file_off = hdr_off - (k->header_addr - k->load_addr);
 	if (k->load_end_addr && k->load_end_addr < k->load_addr)
 		return fail(p, EINVAL, "a.out kludge: load_end_addr 0x%x below load_addr 0x%x",
-			    k->load_end_addr, k->load_addr);
+		            k->load_end_addr, k->load_addr);
 	filesz = k->load_end_addr ? k->load_end_addr - k->load_addr : p->size - file_off;
 	memsz = filesz;
 	if (k->bss_end_addr) {
 		if (k->bss_end_addr < k->load_addr + filesz)
 			return fail(p, EINVAL,
-				    "a.out kludge: bss_end_addr 0x%x below the load end 0x%llx",
-				    k->bss_end_addr, ULL(k->load_addr + filesz));
+			            "a.out kludge: bss_end_addr 0x%x below the load end 0x%llx",
+			            k->bss_end_addr, ULL(k->load_addr + filesz));
 		memsz = k->bss_end_addr - k->load_addr;
 	}
 	return add_segment(p, k->load_addr, file_off, filesz, memsz);
@@ -180,12 +180,12 @@ static int elf_header(struct parse *p, bool allow64, struct elf *e)
 	u16 type, machine;
 
 	if (p->size < ELF32_EHDR_SIZE || memcmp(b,
-						"\x7f"
-						"ELF",
-						4) != 0)
+	                                        "\x7f"
+	                                        "ELF",
+	                                        4) != 0)
 		return fail(p, EINVAL,
-			    "not an ELF file, and the multiboot header has no load "
-			    "addresses (a.out kludge)");
+		            "not an ELF file, and the multiboot header has no load "
+		            "addresses (a.out kludge)");
 	if (b[4] != ELF_CLASS32 && b[4] != ELF_CLASS64)
 		return fail(p, EINVAL, "ELF class %u is neither 32 nor 64-bit", b[4]);
 	if (b[5] != ELF_DATA_LSB)
@@ -193,8 +193,8 @@ static int elf_header(struct parse *p, bool allow64, struct elf *e)
 	e->is64 = b[4] == ELF_CLASS64;
 	if (e->is64 && !allow64)
 		return fail(p, EINVAL,
-			    "ELF64 image with a multiboot 1 header (QEMU refuses it too): "
-			    "convert it to ELF32 (objcopy -O elf32-i386) or use multiboot 2");
+		            "ELF64 image with a multiboot 1 header (QEMU refuses it too): "
+		            "convert it to ELF32 (objcopy -O elf32-i386) or use multiboot 2");
 	if (e->is64 && p->size < ELF64_EHDR_SIZE)
 		return fail(p, EINVAL, "ELF64 header cut short (file of %llu bytes)", ULL(p->size));
 	type = rd16(b, 16);
@@ -211,8 +211,8 @@ static int elf_header(struct parse *p, bool allow64, struct elf *e)
 		return fail(p, EINVAL, "ELF program header size %u too small", e->phentsize);
 	if (e->phoff > p->size || (u64)e->phnum * e->phentsize > p->size - e->phoff)
 		return fail(p, EINVAL,
-			    "ELF program headers (%u at 0x%llx) past the end of the file", e->phnum,
-			    ULL(e->phoff));
+		            "ELF program headers (%u at 0x%llx) past the end of the file", e->phnum,
+		            ULL(e->phoff));
 	return 0;
 }
 
@@ -240,7 +240,7 @@ static int elf_phdr(struct parse *p, const struct elf *e, const u8 *ph)
 
 static int load_elf(struct parse *p, bool allow64)
 {
-	struct elf e = {0};
+	struct elf e = { 0 };
 	int err = elf_header(p, allow64, &e);
 
 	if (err)
@@ -270,17 +270,17 @@ static int parse_mb1(struct parse *p, u64 off)
 	p->out->mb1_flags = flags;
 	if (flags & MB1_HF_UNSUPPORTED)
 		return fail(p, EINVAL,
-			    "multiboot 1 header requires flags 0x%x that no boot loader "
-			    "supports",
-			    flags & MB1_HF_UNSUPPORTED);
+		            "multiboot 1 header requires flags 0x%x that no boot loader "
+		            "supports",
+		            flags & MB1_HF_UNSUPPORTED);
 	if (!(flags & MB1_HF_AOUT_KLUDGE))
 		return load_elf(p, false);
 	if (off + MB1_KLUDGE_HDR_SIZE > MIN(p->size, (u64)MB1_SEARCH_BYTES))
 		return fail(p, EINVAL,
-			    "multiboot 1 header at 0x%llx: its load addresses lie past "
-			    "the first 8192 bytes or the end of the file",
-			    ULL(off));
-	k = (struct kludge){rd32(h, 12), rd32(h, 16), rd32(h, 20), rd32(h, 24)};
+		            "multiboot 1 header at 0x%llx: its load addresses lie past "
+		            "the first 8192 bytes or the end of the file",
+		            ULL(off));
+	k = (struct kludge){ rd32(h, 12), rd32(h, 16), rd32(h, 20), rd32(h, 24) };
 	err = load_kludge(p, off, &k);
 	p->out->entry = rd32(h, 28);
 	return err;
@@ -303,9 +303,9 @@ static int mb2_info_request(struct parse *p, const u8 *t, u32 tsize, bool option
 			if (optional)
 				continue;
 			return fail(p, EINVAL,
-				    "multiboot 2 header requires information tag type %u, "
-				    "which no boot loader knows",
-				    type);
+			            "multiboot 2 header requires information tag type %u, "
+			            "which no boot loader knows",
+			            type);
 		}
 		p->out->mb2_requested |= (u32)BIT(type);
 		if (!(MB2_INFO_PROVIDED & BIT(type)))
@@ -334,7 +334,7 @@ static int mb2_tag(struct parse *p, const u8 *t, struct mb2_tags *tags)
 	u16 type = rd16(t, 0);
 	bool optional = rd16(t, 2) & MB2_TAG_OPTIONAL;
 	u32 tsize = rd32(t, 4);
-	static const u8 min_size[] = {8, 8, 24, 12, 12, 20, 8, 8, 12, 12, 24};
+	static const u8 min_size[] = { 8, 8, 24, 12, 12, 20, 8, 8, 12, 12, 24 };
 
 	if (type < ARRAY_SIZE(min_size) && tsize < min_size[type])
 		return fail(p, EINVAL, "multiboot 2 header tag %u: size %u too small", type, tsize);
@@ -343,7 +343,7 @@ static int mb2_tag(struct parse *p, const u8 *t, struct mb2_tags *tags)
 		return mb2_info_request(p, t, tsize, optional);
 	case 2:
 		tags->have_addr = true;
-		tags->addr = (struct kludge){rd32(t, 8), rd32(t, 12), rd32(t, 16), rd32(t, 20)};
+		tags->addr = (struct kludge){ rd32(t, 8), rd32(t, 12), rd32(t, 16), rd32(t, 20) };
 		return 0;
 	case 3:
 		tags->have_entry = true;
@@ -352,8 +352,8 @@ static int mb2_tag(struct parse *p, const u8 *t, struct mb2_tags *tags)
 	case 6:
 		p->out->mb2_module_align = true;
 		return 0;
-	case 4:	 /* console flags: the guest gets the serial port whatever it asks */
-	case 5:	 /* framebuffer: there is none, the guest must cope (GRUB without video) */
+	case 4:  /* console flags: the guest gets the serial port whatever it asks */
+	case 5:  /* framebuffer: there is none, the guest must cope (GRUB without video) */
 	case 10: /* relocatable: loaded at its link address, which it also accepts */
 		return 0;
 	}
@@ -361,9 +361,9 @@ static int mb2_tag(struct parse *p, const u8 *t, struct mb2_tags *tags)
 		return 0;
 	if (mb2_efi_tag_name(type))
 		return fail(p, EINVAL,
-			    "multiboot 2 header requires %s (tag %u): eptvisor boots "
-			    "guests without EFI",
-			    mb2_efi_tag_name(type), type);
+		            "multiboot 2 header requires %s (tag %u): eptvisor boots "
+		            "guests without EFI",
+		            mb2_efi_tag_name(type), type);
 	return fail(p, EINVAL, "multiboot 2 header requires unknown tag type %u", type);
 }
 
@@ -377,9 +377,9 @@ static int mb2_tags(struct parse *p, u64 off, u32 hlen, struct mb2_tags *tags)
 
 		if (tsize < 8 || tsize > end - t)
 			return fail(p, EINVAL,
-				    "multiboot 2 header tag at 0x%llx: size %u runs past "
-				    "the header",
-				    ULL(t), tsize);
+			            "multiboot 2 header tag at 0x%llx: size %u runs past "
+			            "the header",
+			            ULL(t), tsize);
 		if (rd16(p->img, t) == 0)
 			return 0;
 		err = mb2_tag(p, p->img + t, tags);
@@ -393,18 +393,18 @@ static int mb2_tags(struct parse *p, u64 off, u32 hlen, struct mb2_tags *tags)
 static int parse_mb2(struct parse *p, u64 off)
 {
 	u32 arch = rd32(p->img, off + 4), hlen = rd32(p->img, off + 8);
-	struct mb2_tags tags = {0};
+	struct mb2_tags tags = { 0 };
 	int err;
 
 	p->out->version = 2;
 	if (arch != 0)
 		return fail(p, EINVAL, "multiboot 2 header for architecture %u, not i386 (0)",
-			    arch);
+		            arch);
 	if (hlen < MB2_HDR_SIZE || hlen > MIN(p->size, (u64)MB2_SEARCH_BYTES) - off)
 		return fail(p, EINVAL,
-			    "multiboot 2 header length %u runs past the first 32768 "
-			    "bytes or the end of the file",
-			    hlen);
+		            "multiboot 2 header length %u runs past the first 32768 "
+		            "bytes or the end of the file",
+		            hlen);
 	err = mb2_tags(p, off, hlen, &tags);
 	if (err)
 		return err;
@@ -442,40 +442,40 @@ static int check_segment(struct parse *p, int i)
 
 	if (s->filesz > s->memsz)
 		return fail(p, EINVAL,
-			    "segment %d: file size 0x%llx larger than its memory size "
-			    "0x%llx",
-			    i, ULL(s->filesz), ULL(s->memsz));
+		            "segment %d: file size 0x%llx larger than its memory size "
+		            "0x%llx",
+		            i, ULL(s->filesz), ULL(s->memsz));
 	if (s->file_off > p->size || s->filesz > p->size - s->file_off)
 		return fail(p, EINVAL,
-			    "segment %d: 0x%llx file bytes at offset 0x%llx run past the "
-			    "end of the file (0x%llx bytes)",
-			    i, ULL(s->filesz), ULL(s->file_off), ULL(p->size));
+		            "segment %d: 0x%llx file bytes at offset 0x%llx run past the "
+		            "end of the file (0x%llx bytes)",
+		            i, ULL(s->filesz), ULL(s->file_off), ULL(p->size));
 	if (s->memsz > p->ram || end < s->gpa)
 		return fail(p, E2BIG, "segment %d: absurd size 0x%llx at 0x%llx", i, ULL(s->memsz),
-			    ULL(s->gpa));
+		            ULL(s->gpa));
 	fmt_ram(ram, sizeof(ram), p->ram);
 	if (end > p->ram)
 		return fail(p, ERANGE, "segment %d [0x%llx,0x%llx) outside guest RAM (%s)", i,
-			    ULL(s->gpa), ULL(end), ram);
+		            ULL(s->gpa), ULL(end), ram);
 	if (overlaps(s->gpa, end, MB_PC_HOLE_START, MB_PC_HOLE_END))
 		return fail(p, ERANGE,
-			    "segment %d [0x%llx,0x%llx) overlaps the PC hole "
-			    "[0xa0000,0x100000)",
-			    i, ULL(s->gpa), ULL(end));
+		            "segment %d [0x%llx,0x%llx) overlaps the PC hole "
+		            "[0xa0000,0x100000)",
+		            i, ULL(s->gpa), ULL(end));
 	if (overlaps(s->gpa, end, p->rlo, p->rhi))
 		return fail(p, ERANGE,
-			    "segment %d [0x%llx,0x%llx) overlaps the range [0x%llx,0x%llx) "
-			    "reserved for boot information and modules",
-			    i, ULL(s->gpa), ULL(end), ULL(p->rlo), ULL(p->rhi));
+		            "segment %d [0x%llx,0x%llx) overlaps the range [0x%llx,0x%llx) "
+		            "reserved for boot information and modules",
+		            i, ULL(s->gpa), ULL(end), ULL(p->rlo), ULL(p->rhi));
 	for (int j = 0; j < i; j++) {
 		const struct mb_segment *o = &p->out->seg[j];
 
 		if (overlaps(s->gpa, end, o->gpa, o->gpa + o->memsz))
 			return fail(p, ERANGE,
-				    "segment %d [0x%llx,0x%llx) overlaps segment %d "
-				    "[0x%llx,0x%llx)",
-				    i, ULL(s->gpa), ULL(end), j, ULL(o->gpa),
-				    ULL(o->gpa + o->memsz));
+			            "segment %d [0x%llx,0x%llx) overlaps segment %d "
+			            "[0x%llx,0x%llx)",
+			            i, ULL(s->gpa), ULL(end), j, ULL(o->gpa),
+			            ULL(o->gpa + o->memsz));
 	}
 	return 0;
 }
@@ -494,19 +494,19 @@ static int validate(struct parse *p)
 			return err;
 		if (!s->memsz)
 			return fail(p, EINVAL, "segment %d at 0x%llx loads nothing", i,
-				    ULL(s->gpa));
+			            ULL(s->gpa));
 		m->lowest = MIN(m->lowest, s->gpa);
 		m->highest_end = MAX(m->highest_end, s->gpa + s->memsz);
 		entry_ok |= m->entry >= s->gpa && m->entry < s->gpa + s->memsz;
 	}
 	if (m->entry > 0xffffffffULL)
 		return fail(p, ERANGE,
-			    "entry point 0x%llx above 4 GiB (multiboot enters in 32-bit "
-			    "mode)",
-			    ULL(m->entry));
+		            "entry point 0x%llx above 4 GiB (multiboot enters in 32-bit "
+		            "mode)",
+		            ULL(m->entry));
 	if (!entry_ok)
 		return fail(p, ERANGE, "entry point 0x%llx not inside any loaded segment",
-			    ULL(m->entry));
+		            ULL(m->entry));
 	return 0;
 }
 
@@ -531,15 +531,15 @@ static int parse_header(struct parse *p)
 	if (bad1 >= 0)
 		return fail(p, EINVAL, "multiboot 1 header at 0x%llx: bad checksum", ULL(bad1));
 	return fail(p, ENOEXEC,
-		    "no multiboot header in the first 8192 bytes (multiboot 1) or "
-		    "32768 bytes (multiboot 2)");
+	            "no multiboot header in the first 8192 bytes (multiboot 1) or "
+	            "32768 bytes (multiboot 2)");
 }
 
 int mb_image_parse(const u8 *img, u64 size, u64 ram_bytes, gpa_t reserved_lo, gpa_t reserved_hi,
-		   struct mb_image *out, char *err, size_t errlen)
+                   struct mb_image *out, char *err, size_t errlen)
 {
-	struct parse p = {img, size, ram_bytes, reserved_lo, reserved_hi,
-			  out, err,  errlen,	0,	     false};
+	struct parse p = { img, size, ram_bytes, reserved_lo, reserved_hi,
+		           out, err,  errlen,    0,           false };
 	int ret;
 
 	if (err && errlen)
@@ -549,7 +549,7 @@ int mb_image_parse(const u8 *img, u64 size, u64 ram_bytes, gpa_t reserved_lo, gp
 		return fail(&p, ENOEXEC, "empty image");
 	if (reserved_hi < reserved_lo)
 		return fail(&p, EINVAL, "reserved range [0x%llx,0x%llx) is backwards",
-			    ULL(reserved_lo), ULL(reserved_hi));
+		            ULL(reserved_lo), ULL(reserved_hi));
 	ret = parse_header(&p);
 	if (!ret)
 		ret = validate(&p);

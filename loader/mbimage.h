@@ -34,14 +34,14 @@
 
 /* Multiboot 1 header flags. */
 #define MB1_HF_PAGE_ALIGN  BIT(0) /* modules page-aligned */
-#define MB1_HF_MEMINFO	   BIT(1) /* mem_* and mmap wanted (always given) */
-#define MB1_HF_VIDEO	   BIT(2) /* video mode wanted (ignored) */
+#define MB1_HF_MEMINFO     BIT(1) /* mem_* and mmap wanted (always given) */
+#define MB1_HF_VIDEO       BIT(2) /* video mode wanted (ignored) */
 #define MB1_HF_AOUT_KLUDGE BIT(16)
 #define MB1_HF_UNSUPPORTED 0x0000fff8U
 
 /* The PC hole guest RAM has no memory behind: VGA, option ROMs, BIOS. */
 #define MB_PC_HOLE_START 0xA0000ULL
-#define MB_PC_HOLE_END	 0x100000ULL
+#define MB_PC_HOLE_END   0x100000ULL
 
 struct mb_segment {
 	gpa_t gpa;
@@ -56,13 +56,13 @@ struct mb_image {
 	int nsegs;
 	struct mb_segment seg[MB_MAX_SEGMENTS];
 	gpa_t lowest, highest_end; /* [lowest, highest_end) spans every segment */
-	u64 header_off;		   /* where the multiboot header is in the file */
-	u32 mb1_flags;		   /* multiboot 1 header flags (MB1_HF_*) */
-	bool mb2_wants_mmap;	   /* mb2: memory map requested (given anyway) */
-	bool mb2_module_align;	   /* mb2: module alignment tag present (page-align modules) */
-	u32 mb2_requested;	   /* mb2: bit n = information tag type n requested (n < 32) */
-	u32 mb2_unprovided;	   /* mb2: requested types mb_info_build does not provide */
-	const char *format;	   /* "ELF32", "ELF64" or "a.out kludge", for the log */
+	u64 header_off;            /* where the multiboot header is in the file */
+	u32 mb1_flags;             /* multiboot 1 header flags (MB1_HF_*) */
+	bool mb2_wants_mmap;       /* mb2: memory map requested (given anyway) */
+	bool mb2_module_align;     /* mb2: module alignment tag present (page-align modules) */
+	u32 mb2_requested;         /* mb2: bit n = information tag type n requested (n < 32) */
+	u32 mb2_unprovided;        /* mb2: requested types mb_info_build does not provide */
+	const char *format;        /* "ELF32", "ELF64" or "a.out kludge", for the log */
 };
 
 /*
@@ -78,6 +78,6 @@ struct mb_image {
  * @pre img readable for size bytes; err may be NULL when errlen is 0.
  */
 int mb_image_parse(const u8 *img, u64 size, u64 ram_bytes, gpa_t reserved_lo, gpa_t reserved_hi,
-		   struct mb_image *out, char *err, size_t errlen);
+                   struct mb_image *out, char *err, size_t errlen);
 
 #endif

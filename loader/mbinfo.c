@@ -4,20 +4,20 @@
  * writes past its end: a too-small buffer is noticed at the end (w.full), so the same code
  * also measures the size needed (buf NULL, cap 0).
  */
-#include "loader/mbinfo.h"
 #include "errno.h"
 #include "lib.h"
+#include "loader/mbinfo.h"
 
 #define MB1_INFO_BYTES 88 /* flags .. apm_table; the VBE/framebuffer fields are not given */
 #define MB1_MOD_BYTES  16
 #define MB1_MMAP_ENTRY 24 /* u32 size (= 20), u64 base, u64 len, u32 type */
 
-#define MB1F_MEM	 BIT(0)
+#define MB1F_MEM         BIT(0)
 #define MB1F_BOOT_DEVICE BIT(1)
-#define MB1F_CMDLINE	 BIT(2)
-#define MB1F_MODS	 BIT(3)
-#define MB1F_MMAP	 BIT(6)
-#define MB1F_LOADER	 BIT(9)
+#define MB1F_CMDLINE     BIT(2)
+#define MB1F_MODS        BIT(3)
+#define MB1F_MMAP        BIT(6)
+#define MB1F_LOADER      BIT(9)
 
 #define MB2_T_END      0
 #define MB2_T_CMDLINE  1
@@ -91,18 +91,18 @@ static int mem_ranges(u64 ram, struct range r[MB_MAX_RANGES])
 {
 	int n = 0;
 
-	r[n++] = (struct range){0, MIN(ram, MB_EBDA_START), MB_MEM_USABLE};
-	r[n++] = (struct range){MB_EBDA_START, 0xa0000 - MB_EBDA_START, MB_MEM_RESERVED};
-	r[n++] = (struct range){MB_BIOS_START, MB_HIGH_START - MB_BIOS_START, MB_MEM_RESERVED};
+	r[n++] = (struct range){ 0, MIN(ram, MB_EBDA_START), MB_MEM_USABLE };
+	r[n++] = (struct range){ MB_EBDA_START, 0xa0000 - MB_EBDA_START, MB_MEM_RESERVED };
+	r[n++] = (struct range){ MB_BIOS_START, MB_HIGH_START - MB_BIOS_START, MB_MEM_RESERVED };
 	if (ram > MB_HIGH_START + MB_TOP_RESERVED) {
-		r[n++] = (struct range){MB_HIGH_START, ram - MB_TOP_RESERVED - MB_HIGH_START,
-					MB_MEM_USABLE};
-		r[n++] = (struct range){ram - MB_TOP_RESERVED, MB_TOP_RESERVED, MB_MEM_RESERVED};
+		r[n++] = (struct range){ MB_HIGH_START, ram - MB_TOP_RESERVED - MB_HIGH_START,
+			                 MB_MEM_USABLE };
+		r[n++] = (struct range){ ram - MB_TOP_RESERVED, MB_TOP_RESERVED, MB_MEM_RESERVED };
 	} else if (ram > MB_HIGH_START) {
-		r[n++] = (struct range){MB_HIGH_START, ram - MB_HIGH_START, MB_MEM_USABLE};
+		r[n++] = (struct range){ MB_HIGH_START, ram - MB_HIGH_START, MB_MEM_USABLE };
 	}
-	r[n++] = (struct range){MB_FLASH_START, MB_FLASH_END - MB_FLASH_START, MB_MEM_RESERVED};
-	r[n++] = (struct range){MB_HT_START, MB_HT_END - MB_HT_START, MB_MEM_RESERVED};
+	r[n++] = (struct range){ MB_FLASH_START, MB_FLASH_END - MB_FLASH_START, MB_MEM_RESERVED };
+	r[n++] = (struct range){ MB_HT_START, MB_HT_END - MB_HT_START, MB_MEM_RESERVED };
 	return n;
 }
 
@@ -272,7 +272,7 @@ static s64 build(int version, const struct mb_guest_desc *g, struct mbw *w)
 
 s64 mb_info_size(int version, const struct mb_guest_desc *g, gpa_t base)
 {
-	struct mbw w = {.base = base};
+	struct mbw w = { .base = base };
 	s64 r = build(version, g, &w);
 
 	return r < 0 ? r : (s64)w.pos;
@@ -280,7 +280,7 @@ s64 mb_info_size(int version, const struct mb_guest_desc *g, gpa_t base)
 
 s64 mb_info_build(int version, const struct mb_guest_desc *g, u8 *buf, u64 buflen, gpa_t base)
 {
-	struct mbw w = {.buf = buf, .cap = buf ? buflen : 0, .base = base};
+	struct mbw w = { .buf = buf, .cap = buf ? buflen : 0, .base = base };
 	s64 r = build(version, g, &w);
 
 	if (r >= 0 && w.full)

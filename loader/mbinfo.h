@@ -31,19 +31,19 @@
 #define MB1_BOOTLOADER_MAGIC 0x2BADB002U /* EAX at a multiboot 1 entry */
 #define MB2_BOOTLOADER_MAGIC 0x36D76289U /* EAX at a multiboot 2 entry */
 
-#define MB_EBDA_START	0x9fc00ULL
-#define MB_BIOS_START	0xf0000ULL
-#define MB_HIGH_START	0x100000ULL
+#define MB_EBDA_START   0x9fc00ULL
+#define MB_BIOS_START   0xf0000ULL
+#define MB_HIGH_START   0x100000ULL
 #define MB_MEM_LOWER_KB (MB_EBDA_START >> 10)
 #define MB_TOP_RESERVED 0x20000ULL
-#define MB_FLASH_START	0xfffc0000ULL
-#define MB_FLASH_END	0x100000000ULL
-#define MB_HT_START	0xfd00000000ULL
-#define MB_HT_END	0x10000000000ULL
+#define MB_FLASH_START  0xfffc0000ULL
+#define MB_FLASH_END    0x100000000ULL
+#define MB_HT_START     0xfd00000000ULL
+#define MB_HT_END       0x10000000000ULL
 #define MB1_BOOT_DEVICE 0x8000ffffU /* QEMU's: first hard disk, no partition */
 
 /* Guest memory map entry types. */
-#define MB_MEM_USABLE	1
+#define MB_MEM_USABLE   1
 #define MB_MEM_RESERVED 2
 
 struct mb_module_desc {
@@ -52,8 +52,8 @@ struct mb_module_desc {
 };
 
 struct mb_guest_desc {
-	u64 ram_bytes;		 /* guest RAM [0, ram_bytes), minus the PC hole above */
-	const char *cmdline;	 /* "<kernel name> <args>", as QEMU passes it; NULL = "" */
+	u64 ram_bytes;           /* guest RAM [0, ram_bytes), minus the PC hole above */
+	const char *cmdline;     /* "<kernel name> <args>", as QEMU passes it; NULL = "" */
 	const char *loader_name; /* NULL = "eptvisor" */
 	int nmods;
 	const struct mb_module_desc *mods;

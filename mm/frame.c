@@ -13,7 +13,7 @@
 #include "mm/frame.h"
 
 #define WORD_FRAMES 64
-#define WORD_ORDER 6 /* log2(WORD_FRAMES) */
+#define WORD_ORDER  6 /* log2(WORD_FRAMES) */
 
 enum check { RUN_OK, RUN_RANGE, RUN_ALIGN, RUN_RESERVED, RUN_DOUBLE };
 
@@ -31,7 +31,10 @@ __attribute__((weak)) void frame_bug(const char *what, hfn_t hfn)
 }
 
 /* Lowest set bit of a non-zero word (BSF/TZCNT inline; no libgcc). */
-static unsigned lowest_bit(u64 v) { return __builtin_ctzll(v); }
+static unsigned lowest_bit(u64 v)
+{
+	return __builtin_ctzll(v);
+}
 
 /* Bits of word w that lie within frames [first, end). */
 static u64 word_mask(u64 w, hfn_t first, hfn_t end)

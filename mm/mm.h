@@ -12,7 +12,10 @@
 
 extern struct frame_alloc frames;
 
-static inline void *phys_to_virt(hpa_t pa) { return (void *)(DIRECT_MAP_BASE + pa); }
+static inline void *phys_to_virt(hpa_t pa)
+{
+	return (void *)(DIRECT_MAP_BASE + pa);
+}
 
 /* Physical address of a direct-map or kernel-image pointer. */
 static inline hpa_t virt_to_phys(const void *va)

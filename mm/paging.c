@@ -9,8 +9,8 @@
 #include "lib.h"
 #include "mm/mm.h"
 
-#define PTE_P BIT(0)
-#define PTE_W BIT(1)
+#define PTE_P  BIT(0)
+#define PTE_W  BIT(1)
 #define PTE_PS BIT(7)
 
 static u64 *pml4;
@@ -66,4 +66,7 @@ void paging_drop_identity(void)
 	write_cr3(read_cr3());
 }
 
-u64 paging_kernel_cr3(void) { return virt_to_phys(pml4); }
+u64 paging_kernel_cr3(void)
+{
+	return virt_to_phys(pml4);
+}

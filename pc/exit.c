@@ -15,16 +15,16 @@
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "vmx/exit.h"
 #include "pc/pc.h"
+#include "vmx/exit.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 #include "vmx/vmx_asm.h"
 
-#define EXC_UD 6
-#define EXC_GP 13
-#define CR4_PSE BIT(4)
+#define EXC_UD   6
+#define EXC_GP   13
+#define CR4_PSE  BIT(4)
 #define EFER_SCE BIT(0)
 
 /* ---- guest registers by x86 number ---------------------------------------------------- */
@@ -33,8 +33,9 @@ static u64 *gpr(struct vcpu *v, int n)
 {
 	struct guest_regs *r = &v->regs;
 	/* cppcheck-suppress constVariable ; the caller writes the register through it */
-	u64 *const map[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, NULL,   &r->rbp, &r->rsi, &r->rdi,
-			       &r->r8,  &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15 };
+	u64 *const map[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, NULL,    &r->rbp,
+		               &r->rsi, &r->rdi, &r->r8,  &r->r9,  &r->r10, &r->r11,
+		               &r->r12, &r->r13, &r->r14, &r->r15 };
 
 	return map[n & 15];
 }
@@ -111,7 +112,8 @@ static void set_long_mode(bool on)
 	u64 efer = vmcs_read(GUEST_IA32_EFER), entry = vmcs_read(ENTRY_CTLS);
 
 	vmcs_write(GUEST_IA32_EFER, on ? efer | EFER_LMA : efer & ~EFER_LMA);
-	vmcs_write(ENTRY_CTLS, on ? entry | ENTRY_IA32E_MODE_GUEST : entry & ~ENTRY_IA32E_MODE_GUEST);
+	vmcs_write(ENTRY_CTLS,
+	           on ? entry | ENTRY_IA32E_MODE_GUEST : entry & ~ENTRY_IA32E_MODE_GUEST);
 }
 
 /* An emulated MOV to CR0/CR4 passed its checks and is in the VMCS: do the TLB flush the
@@ -176,20 +178,20 @@ u64 pc_cr4_allowed(const struct vcpu *v)
 {
 	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
 	struct cpuid_regs h1 = cpuid(1, 0), h7 = cpuid(7, 0);
-	struct cpuid_regs4 l1 = cpuid_guest_view(1, 0, (struct cpuid_regs4){ h1.eax, h1.ebx,
-									    h1.ecx, h1.edx }, &g);
-	struct cpuid_regs4 l7 = cpuid_guest_view(7, 0, (struct cpuid_regs4){ h7.eax, h7.ebx,
-									    h7.ecx, h7.edx }, &g);
+	struct cpuid_regs4 l1 =
+		cpuid_guest_view(1, 0, (struct cpuid_regs4){ h1.eax, h1.ebx, h1.ecx, h1.edx }, &g);
+	struct cpuid_regs4 l7 =
+		cpuid_guest_view(7, 0, (struct cpuid_regs4){ h7.eax, h7.ebx, h7.ecx, h7.edx }, &g);
 	u64 ok = 0x7ff; /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT */
 
-	ok |= (l7.ecx & BIT(2)) ? BIT(11) : 0;    /* UMIP */
-	ok |= (l7.ecx & BIT(16)) ? BIT(12) : 0;   /* LA57 */
-	ok |= (l7.ebx & BIT(0)) ? BIT(16) : 0;    /* FSGSBASE */
-	ok |= (l1.ecx & BIT(17)) ? BIT(17) : 0;   /* PCIDE */
-	ok |= (l1.ecx & BIT(26)) ? BIT(18) : 0;   /* OSXSAVE */
-	ok |= (l7.ebx & BIT(7)) ? BIT(20) : 0;    /* SMEP */
-	ok |= (l7.ebx & BIT(20)) ? BIT(21) : 0;   /* SMAP */
-	ok |= (l7.ecx & BIT(3)) ? BIT(22) : 0;    /* PKE */
+	ok |= (l7.ecx & BIT(2)) ? BIT(11) : 0;  /* UMIP */
+	ok |= (l7.ecx & BIT(16)) ? BIT(12) : 0; /* LA57 */
+	ok |= (l7.ebx & BIT(0)) ? BIT(16) : 0;  /* FSGSBASE */
+	ok |= (l1.ecx & BIT(17)) ? BIT(17) : 0; /* PCIDE */
+	ok |= (l1.ecx & BIT(26)) ? BIT(18) : 0; /* OSXSAVE */
+	ok |= (l7.ebx & BIT(7)) ? BIT(20) : 0;  /* SMEP */
+	ok |= (l7.ebx & BIT(20)) ? BIT(21) : 0; /* SMAP */
+	ok |= (l7.ecx & BIT(3)) ? BIT(22) : 0;  /* PKE */
 	return ok & vmx_caps.cr4_fixed1 & ~(u64)CR4_VMXE;
 }
 
@@ -217,8 +219,10 @@ bool pc_handle_cr(struct vcpu *v)
 		return guest_write_cr0(v, val);
 	if (type == 0 && cr == 4)
 		return guest_write_cr4(v, val);
-	return stop(v, EXIT_CR_ACCESS, "control-register access not emulated (qualification "
-		    "0x%lx: CR%d, access type %d)", q, cr, type);
+	return stop(v, EXIT_CR_ACCESS,
+	            "control-register access not emulated (qualification "
+	            "0x%lx: CR%d, access type %d)",
+	            q, cr, type);
 }
 
 /* ---- MSRs ----------------------------------------------------------------------------- */
@@ -229,11 +233,11 @@ hpa_t vmx_msr_bitmap_pa = INVALID_HPA;
  * writes go straight through; they are reset when a vCPU's run starts and ends
  * (pc_msr_reset_hw, pc/platform.c) so nothing leaks from one VM to the next. */
 static const u32 passthrough_msrs[] = {
-	0x174, 0x175, 0x176,            /* SYSENTER_CS/ESP/EIP: saved in the VMCS at every exit */
-	0xc0000081, 0xc0000082,         /* STAR, LSTAR */
-	0xc0000083, 0xc0000084,         /* CSTAR, SFMASK */
-	0xc0000100, 0xc0000101,         /* FS_BASE, GS_BASE: the VMCS segment bases */
-	0xc0000102,                     /* KERNEL_GS_BASE */
+	0x174,      0x175,      0x176, /* SYSENTER_CS/ESP/EIP: saved in the VMCS at every exit */
+	0xc0000081, 0xc0000082,        /* STAR, LSTAR */
+	0xc0000083, 0xc0000084,        /* CSTAR, SFMASK */
+	0xc0000100, 0xc0000101,        /* FS_BASE, GS_BASE: the VMCS segment bases */
+	0xc0000102,                    /* KERNEL_GS_BASE */
 };
 
 static void bitmap_allow(u8 *bm, u32 msr)
@@ -270,17 +274,28 @@ void pc_msr_reset_hw(void)
 static const char *msr_name(u32 msr)
 {
 	switch (msr) {
-	case 0x48: return "IA32_SPEC_CTRL";
-	case 0x49: return "IA32_PRED_CMD";
-	case 0x10a: return "IA32_ARCH_CAPABILITIES";
-	case 0xce: return "MSR_PLATFORM_INFO";
-	case 0x198: return "IA32_PERF_STATUS";
-	case 0x199: return "IA32_PERF_CTL";
-	case 0x1a2: return "MSR_TEMPERATURE_TARGET";
-	case 0x38f: return "IA32_PERF_GLOBAL_CTRL";
-	case 0x6e0: return "IA32_TSC_DEADLINE";
-	case 0xc0000103: return "IA32_TSC_AUX";
-	case 0xc0010015: return "AMD HWCR";
+	case 0x48:
+		return "IA32_SPEC_CTRL";
+	case 0x49:
+		return "IA32_PRED_CMD";
+	case 0x10a:
+		return "IA32_ARCH_CAPABILITIES";
+	case 0xce:
+		return "MSR_PLATFORM_INFO";
+	case 0x198:
+		return "IA32_PERF_STATUS";
+	case 0x199:
+		return "IA32_PERF_CTL";
+	case 0x1a2:
+		return "MSR_TEMPERATURE_TARGET";
+	case 0x38f:
+		return "IA32_PERF_GLOBAL_CTRL";
+	case 0x6e0:
+		return "IA32_TSC_DEADLINE";
+	case 0xc0000103:
+		return "IA32_TSC_AUX";
+	case 0xc0010015:
+		return "AMD HWCR";
 	}
 	if (msr >= 0x800 && msr <= 0x8ff)
 		return "x2APIC register (x2APIC is not offered)";
@@ -330,16 +345,37 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 	struct pc_vcpu *p = to_pc_vcpu(v);
 
 	switch (msr) {
-	case 0x10: *val = rdtsc() + p->tsc_offset; return 0;           /* IA32_TSC */
-	case 0x1b: *val = p->apic_base; return 0;                        /* IA32_APIC_BASE */
-	case 0x3a: *val = 1; return 0;               /* FEATURE_CONTROL: locked, VMX off */
-	case 0x8b: *val = 0; return 0;                                   /* BIOS_SIGN_ID */
-	case 0xfe: *val = 0; return 0;           /* MTRRCAP: no variable or fixed ranges */
-	case 0x179: case 0x17a: *val = 0; return 0;            /* MCG_CAP, MCG_STATUS */
-	case 0x1a0: *val = p->misc_enable; return 0;
-	case 0x277: *val = p->pat; return 0;
-	case 0x2ff: *val = p->mtrr_def_type; return 0;
-	case 0xc0000080: *val = vmcs_read(GUEST_IA32_EFER); return 0;
+	case 0x10:
+		*val = rdtsc() + p->tsc_offset;
+		return 0; /* IA32_TSC */
+	case 0x1b:
+		*val = p->apic_base;
+		return 0; /* IA32_APIC_BASE */
+	case 0x3a:
+		*val = 1;
+		return 0; /* FEATURE_CONTROL: locked, VMX off */
+	case 0x8b:
+		*val = 0;
+		return 0; /* BIOS_SIGN_ID */
+	case 0xfe:
+		*val = 0;
+		return 0; /* MTRRCAP: no variable or fixed ranges */
+	case 0x179:
+	case 0x17a:
+		*val = 0;
+		return 0; /* MCG_CAP, MCG_STATUS */
+	case 0x1a0:
+		*val = p->misc_enable;
+		return 0;
+	case 0x277:
+		*val = p->pat;
+		return 0;
+	case 0x2ff:
+		*val = p->mtrr_def_type;
+		return 0;
+	case 0xc0000080:
+		*val = vmcs_read(GUEST_IA32_EFER);
+		return 0;
 	}
 	return -ENOENT;
 }
@@ -359,9 +395,11 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 			return -EINVAL;
 		p->apic_base = val;
 		return 0;
-	case 0x79: case 0x8b: case 0x17a:
+	case 0x79:
+	case 0x8b:
+	case 0x17a:
 		return 0; /* microcode update, BIOS_SIGN_ID, MCG_STATUS: ignored */
-	case 0x1a0: /* MISC_ENABLE: kept as written; nothing it controls is emulated */
+	case 0x1a0:       /* MISC_ENABLE: kept as written; nothing it controls is emulated */
 		p->misc_enable = val;
 		return 0;
 	case 0x277:
@@ -405,7 +443,8 @@ bool pc_handle_msr(struct vcpu *v, bool write)
 	if (r) {
 		if (pc_log_ok(v->vm, &to_pc_vm(v->vm)->msr_refused, "refused WRMSRs"))
 			printk("pc: VM '%s': vcpu %d: WRMSR 0x%x value 0x%lx refused: #GP "
-			       "injected\n", v->vm->name, v->id, msr, val);
+			       "injected\n",
+			       v->vm->name, v->id, msr, val);
 		pc_inject_exception(v, EXC_GP, true, 0);
 		return true;
 	}
@@ -421,9 +460,8 @@ bool pc_handle_cpuid(struct vcpu *v)
 	struct guest_regs *r = &v->regs;
 	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
 	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
-	struct cpuid_regs4 out = cpuid_guest_view((u32)r->rax, (u32)r->rcx,
-						  (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx },
-						  &g);
+	struct cpuid_regs4 out = cpuid_guest_view(
+		(u32)r->rax, (u32)r->rcx, (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx }, &g);
 
 	/* CPUID.1:EDX.APIC follows IA32_APIC_BASE's global enable, as on a real CPU. */
 	if ((u32)r->rax == 1 && !(p->apic_base & BIT(11)))
@@ -489,10 +527,12 @@ static int translate(struct vcpu *v, u64 la, gpa_t *gpa)
 {
 	/* PAE outside long mode: the CPU walks from the PDPTEs it loaded (VMCS), not memory. */
 	const u64 pdptr[4] = { vmcs_read(GUEST_PDPTE0), vmcs_read(GUEST_PDPTE1),
-			       vmcs_read(GUEST_PDPTE2), vmcs_read(GUEST_PDPTE3) };
-	struct gwalk_cpu cpu = { .cr0 = guest_cr0(), .cr3 = vmcs_read(GUEST_CR3),
-				 .cr4 = guest_cr4(), .efer = vmcs_read(GUEST_IA32_EFER),
-				 .pdptr = pdptr };
+		               vmcs_read(GUEST_PDPTE2), vmcs_read(GUEST_PDPTE3) };
+	struct gwalk_cpu cpu = { .cr0 = guest_cr0(),
+		                 .cr3 = vmcs_read(GUEST_CR3),
+		                 .cr4 = guest_cr4(),
+		                 .efer = vmcs_read(GUEST_IA32_EFER),
+		                 .pdptr = pdptr };
 
 	return gwalk_translate(&cpu, la, read_phys, v->vm, gpa);
 }
@@ -525,8 +565,10 @@ static bool decode_mov(struct vcpu *v, u32 reason, const char *what, struct insn
 
 	if (n > 0 && !insn_decode_mov(b, n, cs_mode(), m))
 		return true;
-	stop(v, reason, "%s by an instruction eptvisor cannot emulate (bytes %02x %02x "
-	     "%02x %02x %02x %02x; only MOV forms are)", what, b[0], b[1], b[2], b[3], b[4], b[5]);
+	stop(v, reason,
+	     "%s by an instruction eptvisor cannot emulate (bytes %02x %02x "
+	     "%02x %02x %02x %02x; only MOV forms are)",
+	     what, b[0], b[1], b[2], b[3], b[4], b[5]);
 	return false;
 }
 
@@ -566,8 +608,9 @@ static void apic_write(struct vcpu *v, u32 off, u32 val)
 	if (r == 1)
 		pc_send_ipi(v, &ipi);
 	else if (r < 0)
-		apic_log(v, "APIC write to offset 0x%x (value 0x%lx) ignored: read-only or reserved",
-			 off, val);
+		apic_log(v,
+		         "APIC write to offset 0x%x (value 0x%lx) ignored: read-only or reserved",
+		         off, val);
 }
 
 /* Trap-like: the CPU already stored the value in the virtual-APIC page and moved RIP on. */
@@ -585,11 +628,16 @@ bool pc_handle_apic_write(struct vcpu *v)
 static u64 seg_base(int seg)
 {
 	switch (seg) {
-	case INSN_SEG_ES: return vmcs_read(GUEST_ES_BASE);
-	case INSN_SEG_CS: return vmcs_read(GUEST_CS_BASE);
-	case INSN_SEG_SS: return vmcs_read(GUEST_SS_BASE);
-	case INSN_SEG_FS: return vmcs_read(GUEST_FS_BASE);
-	case INSN_SEG_GS: return vmcs_read(GUEST_GS_BASE);
+	case INSN_SEG_ES:
+		return vmcs_read(GUEST_ES_BASE);
+	case INSN_SEG_CS:
+		return vmcs_read(GUEST_CS_BASE);
+	case INSN_SEG_SS:
+		return vmcs_read(GUEST_SS_BASE);
+	case INSN_SEG_FS:
+		return vmcs_read(GUEST_FS_BASE);
+	case INSN_SEG_GS:
+		return vmcs_read(GUEST_GS_BASE);
 	}
 	return vmcs_read(GUEST_DS_BASE);
 }
@@ -617,19 +665,21 @@ static u64 apic_read_part(struct vcpu *v, u32 off, int len, int size)
 
 	if (size > 4) {
 		apic_log(v, "APIC read at offset 0x%x (%lu bytes) reads 0: wider than 32 bits", off,
-			 (u64)size);
+		         (u64)size);
 		return 0;
 	}
-	return mem_part_value(vlapic_read(&p->lapic, off & 0xff0, pc_now_ns()),
-			      (int)(off & 3), len);
+	return mem_part_value(vlapic_read(&p->lapic, off & 0xff0, pc_now_ns()), (int)(off & 3),
+	                      len);
 }
 
 /* A write's part in the APIC page: only a whole aligned 32-bit access writes a register. */
 static void apic_write_part(struct vcpu *v, u32 off, int len, int size, u64 val)
 {
 	if ((off & 15) || size != 4 || len != 4)
-		apic_log(v, "APIC write to offset 0x%x (value 0x%lx) ignored: not a 32-bit aligned "
-			 "register access", off, val);
+		apic_log(v,
+		         "APIC write to offset 0x%x (value 0x%lx) ignored: not a 32-bit aligned "
+		         "register access",
+		         off, val);
 	else
 		apic_write(v, off, (u32)val);
 }
@@ -681,7 +731,7 @@ static void write_part(struct vcpu *v, gpa_t gpa, int len, int size, u64 val)
 /* Locate every part of the MOV's access: linear, then guest-physical through the guest's
  * paging. The part that faulted (fault_gpa's page) must be one of them. */
 static bool locate(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa,
-		   struct mem_part *parts, gpa_t *gpa, int *n)
+                   struct mem_part *parts, gpa_t *gpa, int *n)
 {
 	u64 la = access_start(v, m);
 	bool hit = false;
@@ -689,13 +739,17 @@ static bool locate(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t f
 	*n = mem_split(la, m->size, parts);
 	for (int i = 0; i < *n; i++) {
 		if (translate(v, parts[i].la, &gpa[i]))
-			return stop(v, reason, "emulated MOV: linear 0x%lx is not mapped by the "
-				    "guest's page tables", parts[i].la);
+			return stop(v, reason,
+			            "emulated MOV: linear 0x%lx is not mapped by the "
+			            "guest's page tables",
+			            parts[i].la);
 		hit |= gpa_to_gfn(gpa[i]) == gpa_to_gfn(fault_gpa);
 	}
 	if (!hit)
-		return stop(v, reason, "emulated MOV accesses linear 0x%lx (gpa 0x%lx), not the "
-			    "faulting gpa 0x%lx", la, gpa[0], fault_gpa);
+		return stop(v, reason,
+		            "emulated MOV accesses linear 0x%lx (gpa 0x%lx), not the "
+		            "faulting gpa 0x%lx",
+		            la, gpa[0], fault_gpa);
 	return true;
 }
 
@@ -735,8 +789,10 @@ bool pc_handle_apic_access(struct vcpu *v)
 	struct insn_mov m;
 
 	if (type > 1)
-		return stop(v, EXIT_APIC_ACCESS, "APIC page access of type %u (instruction fetch "
-			    "or during event delivery) at offset 0x%x", type, off);
+		return stop(v, EXIT_APIC_ACCESS,
+		            "APIC page access of type %u (instruction fetch "
+		            "or during event delivery) at offset 0x%x",
+		            type, off);
 	if (!decode_mov(v, EXIT_APIC_ACCESS, "APIC page access", &m))
 		return false;
 	return emulate_mov(v, &m, EXIT_APIC_ACCESS, PC_APIC_GPA + off);
@@ -750,9 +806,10 @@ bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual)
 	struct insn_mov m;
 
 	if (qual & BIT(2))
-		return stop(v, EXIT_EPT_VIOLATION, "jump to unmapped memory: instruction fetch at "
-			    "gpa 0x%lx (no RAM or device there; guest RAM ends at 0x%lx)", gpa,
-			    (unsigned long)(v->vm->slots[0].npages * PAGE_SIZE));
+		return stop(v, EXIT_EPT_VIOLATION,
+		            "jump to unmapped memory: instruction fetch at "
+		            "gpa 0x%lx (no RAM or device there; guest RAM ends at 0x%lx)",
+		            gpa, (unsigned long)(v->vm->slots[0].npages * PAGE_SIZE));
 	if (!decode_mov(v, EXIT_EPT_VIOLATION, "access to unassigned memory", &m))
 		return false;
 	return emulate_mov(v, &m, EXIT_EPT_VIOLATION, gpa);

@@ -28,26 +28,26 @@
  *     is stopped (a silent hang under QEMU).
  */
 #include "arch/cpu.h"
-#include "drivers/console.h"
-#include "drivers/timer.h"
 #include "devices/irqbox.h"
 #include "devices/sipibox.h"
+#include "drivers/console.h"
+#include "drivers/timer.h"
 #include "lib.h"
-#include "vmx/exit.h"
 #include "pc/pc.h"
+#include "vmx/exit.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-#define INTR_VALID BIT(31)
-#define INTR_TYPE_EXT 0
-#define INTR_TYPE_NMI (2 << 8)
-#define INTR_TYPE_HW_EXC (3 << 8)
-#define INTR_HAS_ERROR BIT(11)
-#define BLOCK_STI_MOVSS (BIT(0) | BIT(1))
-#define BLOCK_NMI BIT(3)  /* with virtual NMIs: the guest's virtual-NMI blocking */
+#define INTR_VALID                 BIT(31)
+#define INTR_TYPE_EXT              0
+#define INTR_TYPE_NMI              (2 << 8)
+#define INTR_TYPE_HW_EXC           (3 << 8)
+#define INTR_HAS_ERROR             BIT(11)
+#define BLOCK_STI_MOVSS            (BIT(0) | BIT(1))
+#define BLOCK_NMI                  BIT(3) /* with virtual NMIs: the guest's virtual-NMI blocking */
 #define QUAL_NMI_UNBLOCKED_BY_IRET BIT(12)
-#define PC_MIN_SLICE_NS 50000ULL /* least guest time per entry while a timer is due */
+#define PC_MIN_SLICE_NS            50000ULL /* least guest time per entry while a timer is due */
 
 u64 pc_now_ns(void)
 {
@@ -169,7 +169,6 @@ static bool ipi_seen(struct vcpu *t, u64 unused)
 	return !__atomic_load_n(&tp->wake, __ATOMIC_ACQUIRE);
 }
 
-
 static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *ipi)
 {
 	struct pc_vcpu *tp = to_pc_vcpu(t);
@@ -204,8 +203,8 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 	default:
 		if (pc_log_ok(from->vm, &to_pc_vm(from->vm)->ipi_ignored, "ignored IPIs"))
 			printk("pc: VM '%s': vcpu %d: IPI with delivery mode %u ignored (SMI, "
-			       "ExtINT and reserved modes are not emulated)\n", from->vm->name,
-			       from->id, ipi->delivery);
+			       "ExtINT and reserved modes are not emulated)\n",
+			       from->vm->name, from->id, ipi->delivery);
 		return;
 	}
 	if (t == from)
@@ -277,8 +276,9 @@ static void check_deadlock(struct vcpu *v)
 {
 	if (__atomic_load_n(&to_pc_vm(v->vm)->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
 		return;
-	vm_stop(v->vm, EXIT_HLT, "every vCPU is halted or waiting for a SIPI with nothing to "
-		"wake it (cli; hlt, or hlt with no timer armed and IRQ 0 masked)");
+	vm_stop(v->vm, EXIT_HLT,
+	        "every vCPU is halted or waiting for a SIPI with nothing to "
+	        "wake it (cli; hlt, or hlt with no timer armed and IRQ 0 masked)");
 }
 
 /* Take a pending INIT: the local APIC resets and the vCPU waits for a SIPI (one sent
@@ -290,8 +290,10 @@ static bool do_init(struct vcpu *v)
 	struct pc_vcpu *p = to_pc_vcpu(v);
 
 	if (p->apic_base & BIT(8)) {
-		vm_stop(v->vm, EXIT_INIT, "vcpu %d (the BSP) received INIT: a real BSP restarts the "
-			"firmware at 0xfffffff0, and this platform has none", v->id);
+		vm_stop(v->vm, EXIT_INIT,
+		        "vcpu %d (the BSP) received INIT: a real BSP restarts the "
+		        "firmware at 0xfffffff0, and this platform has none",
+		        v->id);
 		return false;
 	}
 	if (!sipibox_take_init(&p->sipi))
@@ -487,8 +489,8 @@ void pc_after_exit(struct vcpu *v)
 void pc_inject_exception(struct vcpu *v, int vector, bool has_error, u32 error)
 {
 	(void)v;
-	vmcs_write(ENTRY_INTR_INFO, INTR_VALID | INTR_TYPE_HW_EXC | (u32)vector |
-					    (has_error ? INTR_HAS_ERROR : 0));
+	vmcs_write(ENTRY_INTR_INFO,
+	           INTR_VALID | INTR_TYPE_HW_EXC | (u32)vector | (has_error ? INTR_HAS_ERROR : 0));
 	if (has_error)
 		vmcs_write(ENTRY_EXCEPTION_ERROR, error);
 }

@@ -29,24 +29,24 @@ struct boot_module;
 #define PC_MAX_MODS 8
 /* Guest RAM ends below the PCI hole, as QEMU's pc puts it (no RAM above 4 GiB here): the
  * local APIC page and the BIOS flash at 0xfffc0000 stay outside RAM. */
-#define PC_RAM_MAX (3ULL << 30)
+#define PC_RAM_MAX     (3ULL << 30)
 #define PC_CMDLINE_MAX 1200 /* the guest's command line: its name, a blank, guest_args */
 
 struct pc_vm {
 	spinlock_t io_lock; /* serialises the port devices between vCPUs */
 	struct pcio io;
 	char kernel_name[64];
-	bool ended;         /* the guest asked to end (exit port, reset) */
-	int exit_code;      /* the value it wrote, when ended */
-	char how[96];       /* how it ended, for the log */
-	u64 msr_unknown;    /* RDMSR/WRMSR of MSRs the platform does not have (#GP injected) */
-	u64 mmio_unassigned;/* accesses to guest-physical addresses with nothing behind them */
-	u64 msr_refused;    /* WRMSRs of known MSRs refused with #GP (bad values) */
-	u64 ipi_ignored;    /* IPIs of delivery modes not emulated (SMI, ExtINT, reserved) */
-	u64 apic_ignored;   /* APIC accesses ignored or read as 0, all vCPUs (log cap, report) */
-	int blocked;        /* vCPUs waiting with nothing that could wake them */
-	gpa_t entry, info;  /* the kernel's entry point and its multiboot information */
-	u32 magic;          /* the multiboot boot-loader magic for EAX */
+	bool ended;          /* the guest asked to end (exit port, reset) */
+	int exit_code;       /* the value it wrote, when ended */
+	char how[96];        /* how it ended, for the log */
+	u64 msr_unknown;     /* RDMSR/WRMSR of MSRs the platform does not have (#GP injected) */
+	u64 mmio_unassigned; /* accesses to guest-physical addresses with nothing behind them */
+	u64 msr_refused;     /* WRMSRs of known MSRs refused with #GP (bad values) */
+	u64 ipi_ignored;     /* IPIs of delivery modes not emulated (SMI, ExtINT, reserved) */
+	u64 apic_ignored;    /* APIC accesses ignored or read as 0, all vCPUs (log cap, report) */
+	int blocked;         /* vCPUs waiting with nothing that could wake them */
+	gpa_t entry, info;   /* the kernel's entry point and its multiboot information */
+	u32 magic;           /* the multiboot boot-loader magic for EAX */
 };
 
 enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI };
@@ -55,17 +55,17 @@ enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI };
  * state the VMCS does not hold. */
 struct pc_vcpu {
 	struct vlapic lapic;
-	u32 *apic_page;          /* the virtual-APIC page: the model's registers */
+	u32 *apic_page; /* the virtual-APIC page: the model's registers */
 	hpa_t apic_page_pa;
 	struct irqbox irq_pending; /* vectors sent by other vCPUs, taken before each entry */
-	bool wake;               /* an NMI, INIT or SIPI was sent: look before entering */
+	bool wake;                 /* an NMI, INIT or SIPI was sent: look before entering */
 	bool nmi_pending;
-	struct sipibox sipi;     /* INITs and SIPIs sent by other vCPUs */
+	struct sipibox sipi; /* INITs and SIPIs sent by other vCPUs */
 	enum pc_run_state state;
-	bool blocked;            /* counted in struct pc_vm's blocked */
-	u64 timer_armed;         /* preemption-timer ticks armed at the last entry */
-	u64 ran_since_timer;     /* guest ticks run since the APIC timer last interrupted */
-	u64 pic_next;            /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
+	bool blocked;        /* counted in struct pc_vm's blocked */
+	u64 timer_armed;     /* preemption-timer ticks armed at the last entry */
+	u64 ran_since_timer; /* guest ticks run since the APIC timer last interrupted */
+	u64 pic_next;        /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
 	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 };
@@ -94,16 +94,16 @@ static inline struct pc_vcpu *to_pc_vcpu(const struct vcpu *v)
  * modules (include/bootmod.h). Where they came from is the caller's business; a name that
  * named nothing comes as such, for the loader to refuse by name with the VM's. */
 struct pc_spec {
-	const char *name;    /* the kernel's name: the first word of its command line */
-	const u8 *image;     /* NULL: no module was named `name` */
+	const char *name; /* the kernel's name: the first word of its command line */
+	const u8 *image;  /* NULL: no module was named `name` */
 	u64 image_len;
-	const char *args;    /* after the name */
-	int ncpus;           /* vCPUs the VM will have (fw_cfg tells the guest) */
+	const char *args; /* after the name */
+	int ncpus;        /* vCPUs the VM will have (fw_cfg tells the guest) */
 	int nmods;
 	const struct boot_module *mods[PC_MAX_MODS];
 	const char *missing; /* the first module name that named nothing (missing_len bytes) */
 	int missing_len;
-	bool too_many;       /* more modules were named than PC_MAX_MODS */
+	bool too_many; /* more modules were named than PC_MAX_MODS */
 };
 
 /* Once, before any PC VM: the frames every PC VM shares (APIC-access page, MSR bitmap). */

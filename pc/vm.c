@@ -26,10 +26,10 @@
 
 #define PC_INFO_BYTES (16 * 1024) /* multiboot info, memory map and strings */
 
-#define AR_CODE32 0xc09b  /* present, S, execute/read accessed, D, G */
-#define AR_DATA32 0xc093  /* present, S, read/write accessed, D/B, G */
-#define AR_CODE16 0x009b  /* real mode: execute/read accessed, byte granular */
-#define AR_DATA16 0x0093
+#define AR_CODE32     0xc09b /* present, S, execute/read accessed, D, G */
+#define AR_DATA32     0xc093 /* present, S, read/write accessed, D/B, G */
+#define AR_CODE16     0x009b /* real mode: execute/read accessed, byte granular */
+#define AR_DATA16     0x0093
 #define AR_TSS32_BUSY 0x008b
 
 /* One frame every PC VM's EPT maps at 0xfee00000: the CPU recognises the APIC page by this
@@ -62,18 +62,21 @@ static int refuse(struct vm *vm, int err, const char *fmt, ...)
 	return err;
 }
 
-static u64 ram_bytes(const struct vm *vm) { return vm->slots[0].npages * PAGE_SIZE; }
+static u64 ram_bytes(const struct vm *vm)
+{
+	return vm->slots[0].npages * PAGE_SIZE;
+}
 
 static int map_apic_page(struct vm *vm)
 {
-	int r = apic_access_pa == INVALID_HPA ? -ENOMEM :
-		ept_map(&vm->ept, gpa_to_gfn(PC_APIC_GPA), hpa_to_hfn(apic_access_pa), 1, 1,
-			EPT_R | EPT_W | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE);
+	int r = apic_access_pa == INVALID_HPA
+	                ? -ENOMEM
+	                : ept_map(&vm->ept, gpa_to_gfn(PC_APIC_GPA), hpa_to_hfn(apic_access_pa), 1,
+	                          1, EPT_R | EPT_W | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE);
 
 	if (r)
 		return refuse(vm, r, "cannot map the local APIC page at 0x%llx (error %d%s)",
-			      PC_APIC_GPA, r,
-			      r == -EEXIST ? ": guest RAM already covers it" : "");
+		              PC_APIC_GPA, r, r == -EEXIST ? ": guest RAM already covers it" : "");
 	return 0;
 }
 
@@ -83,19 +86,21 @@ static int copy_segments(struct vm *vm, const struct pc_spec *spec, const struct
 		const struct mb_segment *s = &im->seg[i];
 		int err = vm_copy_to_guest(vm, s->gpa, spec->image + s->file_off, s->filesz);
 
-		/* The bss (memsz beyond filesz) needs no zeroing: every guest page starts zeroed. */
+		/* The bss (memsz beyond filesz) needs no zeroing: every guest page starts zeroed.
+		 */
 		if (err)
-			return refuse(vm, err, "kernel '%s': segment %d (0x%lx bytes at gpa 0x%lx) "
-				      "could not be copied into guest RAM (error %d%s)", spec->name,
-				      i, s->filesz, s->gpa, err,
-				      err == -ENOMEM ? ": out of host memory" : "");
+			return refuse(vm, err,
+			              "kernel '%s': segment %d (0x%lx bytes at gpa 0x%lx) "
+			              "could not be copied into guest RAM (error %d%s)",
+			              spec->name, i, s->filesz, s->gpa, err,
+			              err == -ENOMEM ? ": out of host memory" : "");
 	}
 	return 0;
 }
 
 /* Place the modules after the info area, each page aligned, and describe them. */
 static int place_modules(struct vm *vm, const struct pc_spec *spec, gpa_t *next,
-			 struct mb_module_desc *desc)
+                         struct mb_module_desc *desc)
 {
 	for (int i = 0; i < spec->nmods; i++) {
 		const struct boot_module *m = spec->mods[i];
@@ -103,22 +108,26 @@ static int place_modules(struct vm *vm, const struct pc_spec *spec, gpa_t *next,
 		int r;
 
 		if (*next + len > ram_bytes(vm))
-			return refuse(vm, -ENOSPC, "module '%s' (%lu bytes) does not fit at gpa "
-				      "0x%lx: guest RAM ends at 0x%lx", m->name, len, *next,
-				      ram_bytes(vm));
+			return refuse(vm, -ENOSPC,
+			              "module '%s' (%lu bytes) does not fit at gpa "
+			              "0x%lx: guest RAM ends at 0x%lx",
+			              m->name, len, *next, ram_bytes(vm));
 		r = vm_copy_to_guest(vm, *next, m->data, len);
 		if (r)
-			return refuse(vm, r, "module '%s' could not be copied to gpa 0x%lx "
-				      "(error %d)", m->name, *next, r);
-		desc[i] = (struct mb_module_desc){ .start = *next, .end = *next + len,
-						   .cmdline = m->name };
+			return refuse(vm, r,
+			              "module '%s' could not be copied to gpa 0x%lx "
+			              "(error %d)",
+			              m->name, *next, r);
+		desc[i] = (struct mb_module_desc){ .start = *next,
+			                           .end = *next + len,
+			                           .cmdline = m->name };
 		*next = ALIGN_UP(*next + len, PAGE_SIZE);
 	}
 	return 0;
 }
 
 static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, u32 *magic,
-		       gpa_t *info)
+                       gpa_t *info)
 {
 	static struct mb_image im; /* scenarios run one at a time, on CPU 0 */
 	struct mb_module_desc mods[PC_MAX_MODS];
@@ -134,14 +143,16 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 	if (r)
 		return refuse(vm, r, "kernel '%s' refused: %s", spec->name, err);
 	printk("pc: VM '%s': kernel '%s': multiboot %d, %s, %d segment(s) at 0x%lx-0x%lx, "
-	       "entry 0x%lx\n", vm->name, spec->name, im.version, im.format, im.nsegs, im.lowest,
-	       im.highest_end, im.entry);
+	       "entry 0x%lx\n",
+	       vm->name, spec->name, im.version, im.format, im.nsegs, im.lowest, im.highest_end,
+	       im.entry);
 	info_gpa = ALIGN_UP(im.highest_end, PAGE_SIZE);
 	next = info_gpa + PC_INFO_BYTES;
 	if (next > ram)
-		return refuse(vm, -ENOSPC, "kernel '%s' ends at 0x%lx: no room for its %d KiB of "
-			      "multiboot information below the end of guest RAM (%lu MiB)",
-			      spec->name, im.highest_end, PC_INFO_BYTES / 1024, ram >> 20);
+		return refuse(vm, -ENOSPC,
+		              "kernel '%s' ends at 0x%lx: no room for its %d KiB of "
+		              "multiboot information below the end of guest RAM (%lu MiB)",
+		              spec->name, im.highest_end, PC_INFO_BYTES / 1024, ram >> 20);
 	r = copy_segments(vm, spec, &im);
 	if (!r)
 		r = place_modules(vm, spec, &next, mods);
@@ -153,24 +164,30 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 		r = snprintf(cmdline, sizeof(cmdline), "%s", spec->args);
 	else
 		r = snprintf(cmdline, sizeof(cmdline), "%s%s%s", spec->name,
-			     spec->args[0] ? " " : "", spec->args);
+		             spec->args[0] ? " " : "", spec->args);
 	if (r >= (int)sizeof(cmdline))
-		return refuse(vm, -E2BIG, "kernel '%s': its command line (%d bytes) is longer than "
-			      "%d bytes", spec->name, r, PC_CMDLINE_MAX - 1);
+		return refuse(vm, -E2BIG,
+		              "kernel '%s': its command line (%d bytes) is longer than "
+		              "%d bytes",
+		              spec->name, r, PC_CMDLINE_MAX - 1);
 	buf = kzalloc(PC_INFO_BYTES);
 	if (!buf)
 		return refuse(vm, -ENOMEM, "no host memory for the multiboot information");
 	at = mb_info_build(im.version,
-			   &(struct mb_guest_desc){ .ram_bytes = ram, .cmdline = cmdline,
-						    .loader_name = "eptvisor",
-						    .nmods = spec->nmods, .mods = mods },
-			   buf, PC_INFO_BYTES, info_gpa);
+	                   &(struct mb_guest_desc){ .ram_bytes = ram,
+	                                            .cmdline = cmdline,
+	                                            .loader_name = "eptvisor",
+	                                            .nmods = spec->nmods,
+	                                            .mods = mods },
+	                   buf, PC_INFO_BYTES, info_gpa);
 	r = at < 0 ? (int)at : vm_copy_to_guest(vm, info_gpa, buf, PC_INFO_BYTES);
 	kfree(buf, PC_INFO_BYTES);
 	if (r)
-		return refuse(vm, r, "kernel '%s': its multiboot information (%d KiB at gpa 0x%lx) "
-			      "could not be %s (error %d)", spec->name, PC_INFO_BYTES / 1024,
-			      info_gpa, at < 0 ? "built" : "copied", r);
+		return refuse(vm, r,
+		              "kernel '%s': its multiboot information (%d KiB at gpa 0x%lx) "
+		              "could not be %s (error %d)",
+		              spec->name, PC_INFO_BYTES / 1024, info_gpa,
+		              at < 0 ? "built" : "copied", r);
 	*entry = im.entry;
 	*info = (gpa_t)at;
 	*magic = im.version == 2 ? MB2_BOOTLOADER_MAGIC : MB1_BOOTLOADER_MAGIC;
@@ -200,9 +217,10 @@ static int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 	if (!pc)
 		return refuse(vm, -EINVAL, "not created as a PC VM (vm_create with pc_vm_ops)");
 	snprintf(pc->kernel_name, sizeof(pc->kernel_name), "%s", spec->name);
-	pcio_init(&pc->io, &(struct pcio_config){ .ram_bytes = vm->slots[0].npages * PAGE_SIZE,
-						  .ncpus = (u16)spec->ncpus },
-		  &(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
+	pcio_init(&pc->io,
+	          &(struct pcio_config){ .ram_bytes = vm->slots[0].npages * PAGE_SIZE,
+	                                 .ncpus = (u16)spec->ncpus },
+	          &(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
 	r = load_kernel(vm, spec, &entry, &magic, &info);
 	if (!r)
 		r = map_apic_page(vm);
@@ -254,8 +272,8 @@ int pc_vcpu_init(struct vcpu *v)
 	p->apic_page = phys_to_virt(p->apic_page_pa);
 	vlapic_init(&p->lapic, p->apic_page, v->id, pc_now_ns());
 	p->apic_base = PC_APIC_GPA | BIT(11) | (v->id == 0 ? BIT(8) : 0); /* enabled, BSP */
-	p->pat = 0x0007040600070406ULL; /* the power-on PAT */
-	sipibox_init(&p->sipi, v->id != 0); /* APs wait for a SIPI */
+	p->pat = 0x0007040600070406ULL;                                   /* the power-on PAT */
+	sipibox_init(&p->sipi, v->id != 0);                               /* APs wait for a SIPI */
 	p->misc_enable = 1; /* fast strings, as the CPU resets it */
 	p->cr4_allowed = pc_cr4_allowed(v);
 	if (v->id == 0)
@@ -285,10 +303,10 @@ void pc_setup_controls(struct vcpu *v)
 	 * CR8 then reads and writes the virtual TPR without exits. */
 	proc |= PROC_USE_TPR_SHADOW | PROC_USE_MSR_BITMAPS | PROC_USE_TSC_OFFSETTING;
 	proc &= ~(PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING | PROC_CR3_LOAD_EXITING |
-		  PROC_CR3_STORE_EXITING | PROC_INTR_WINDOW_EXITING);
+	          PROC_CR3_STORE_EXITING | PROC_INTR_WINDOW_EXITING);
 	vmcs_write(PROC_BASED_CTLS, proc);
 	vmcs_write(PROC_BASED_CTLS2, vmcs_read(PROC_BASED_CTLS2) | PROC2_UNRESTRICTED_GUEST |
-					     PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT);
+	                                     PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT);
 	vmcs_write(VIRTUAL_APIC_ADDR, p->apic_page_pa);
 	vmcs_write(APIC_ACCESS_ADDR, apic_access_pa);
 	vmcs_write(TPR_THRESHOLD, 0);
@@ -300,7 +318,7 @@ void pc_setup_controls(struct vcpu *v)
 	 * outside PE/PG) is forced on in hardware and shown as the guest wrote it. CD and NW
 	 * are the guest's only in the read shadow (pc_hw_cr0). */
 	vmcs_write(CR0_GUEST_HOST_MASK,
-		   (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | CR0_PG | CR0_CD | CR0_NW);
+	           (vmx_caps.cr0_fixed0 & ~(CR0_PE | CR0_PG)) | CR0_PG | CR0_CD | CR0_NW);
 	vmcs_write(CR0_READ_SHADOW, CR0_PE | CR0_ET);
 	/* CR4: every bit is ours: VMXE is forced on and hidden, PAE is watched (PDPTEs, long
 	 * mode), and a feature bit CPUID hides must #GP (pc_cr4_allowed). */
@@ -386,7 +404,7 @@ void pc_setup_guest_state(struct vcpu *v)
 }
 
 static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const u64 *writes,
-			int n);
+                        int n);
 
 void pc_report_end(struct vm *vm)
 {
@@ -400,9 +418,11 @@ void pc_report_end(struct vm *vm)
 
 	for (int i = 0; i < n; i++)
 		printk("pc: VM '%s': unknown port 0x%x: %lu read(s), %lu write(s) "
-		       "(reads all-ones, writes dropped)\n", vm->name, ports[i], reads[i], writes[i]);
+		       "(reads all-ones, writes dropped)\n",
+		       vm->name, ports[i], reads[i], writes[i]);
 	if (pc->ended)
-		printk("pc: VM '%s': guest exit: code %d by %s\n", vm->name, pc->exit_code, pc->how);
+		printk("pc: VM '%s': guest exit: code %d by %s\n", vm->name, pc->exit_code,
+		       pc->how);
 	else
 		printk("pc: VM '%s': guest did not exit by itself: %s\n", vm->name,
 		       vm->stopping ? vm->stop_reason : "no exit port written");
@@ -411,15 +431,14 @@ void pc_report_end(struct vm *vm)
 
 /* The platform's counters as one @json line: how the guest ended, every unknown port it
  * used (reads, writes), unknown MSRs, unassigned-memory accesses, ignored APIC writes. */
-static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const u64 *writes,
-			int n)
+static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const u64 *writes, int n)
 {
 	struct pc_vm *pc = to_pc_vm(vm);
 	char buf[640] = "", how[96];
 	size_t len = 0;
 	for (int i = 0; i < n && len < sizeof(buf); i++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%s\"0x%x\":[%lu,%lu]", i ? "," : "",
-				ports[i], reads[i], writes[i]);
+		                ports[i], reads[i], writes[i]);
 	printk("@json {\"pc\":\"%s\",\"platform\":\"%s\",\"kernel\":\"%s\",\"exit_code\":%d,"
 	       "\"ended_by\":\"%s\",\"unknown_ports\":{%s},\"unknown_port_accesses\":%lu,"
 	       "\"unknown_msrs\":%lu,\"unassigned_mmio\":%lu,\"apic_writes_ignored\":%lu}\n",
@@ -431,14 +450,17 @@ static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const
 int pc_vm_load(struct vm *vm, const struct pc_spec *spec)
 {
 	if (!vmx_caps.unrestricted_apic)
-		return refuse(vm, -ENODEV, "this CPU lacks unrestricted guest or APIC "
-			      "virtualization");
+		return refuse(vm, -ENODEV,
+		              "this CPU lacks unrestricted guest or APIC "
+		              "virtualization");
 	if (!spec->image)
-		return refuse(vm, -ENOENT, "no boot module named '%s' (give it to GRUB as a "
-			      "module)", spec->name);
+		return refuse(vm, -ENOENT,
+		              "no boot module named '%s' (give it to GRUB as a "
+		              "module)",
+		              spec->name);
 	if (spec->missing)
 		return refuse(vm, -ENOENT, "no boot module named '%.*s' for the guest",
-			      spec->missing_len, spec->missing);
+		              spec->missing_len, spec->missing);
 	if (spec->too_many)
 		return refuse(vm, -E2BIG, "more than %d guest modules", PC_MAX_MODS);
 	if (vmx_msr_bitmap_pa == INVALID_HPA) /* pc_platform_init failed */

@@ -21,7 +21,7 @@
 #include "vmx/vmx.h"
 
 #define DEFAULT_ROUNDS 50
-#define ROUND_US 3000 /* guest time between harvests (emulated under Bochs) */
+#define ROUND_US       3000 /* guest time between harvests (emulated under Bochs) */
 
 static const char *const mode_names[] = { "wp", "dbit", "pml" };
 
@@ -97,17 +97,17 @@ static void check_mode(struct harvest *h, u64 writes)
 
 	vm_sum_vcpu_stats(h->vm, &s);
 	vm_check(h->vm, VM_CHECK_HOST, writes > h->rounds,
-		 "the guest wrote while we harvested (%lu writes)", writes);
+	         "the guest wrote while we harvested (%lu writes)", writes);
 	vm_check(h->vm, VM_CHECK_HOST, h->pages > 0, "harvests returned dirty pages (%lu)",
-		 h->pages);
+	         h->pages);
 	if (h->log.mode == EPT_DIRTY_WP)
 		vm_check(h->vm, VM_CHECK_HOST, s.faults[EPT_FAULT_FIXED_FAST] > 0,
-			 "write faults fixed on the lockless fast path (%lu fast, %lu slow)",
-			 s.faults[EPT_FAULT_FIXED_FAST], s.faults[EPT_FAULT_FIXED_SLOW]);
+		         "write faults fixed on the lockless fast path (%lu fast, %lu slow)",
+		         s.faults[EPT_FAULT_FIXED_FAST], s.faults[EPT_FAULT_FIXED_SLOW]);
 	if (h->log.mode == EPT_DIRTY_PML)
 		vm_check(h->vm, VM_CHECK_HOST, s.pml_entries > 0,
-			 "PML logged writes (%lu entries, %lu full exits)", s.pml_entries,
-			 s.pml_full);
+		         "PML logged writes (%lu entries, %lu full exits)", s.pml_entries,
+		         s.pml_full);
 }
 
 void dirty_host(struct vm *vm, const struct scenario *sc)
@@ -117,14 +117,15 @@ void dirty_host(struct vm *vm, const struct scenario *sc)
 	u64 rounds = sc->rounds ? sc->rounds : DEFAULT_ROUNDS;
 	int err;
 
-	h.log = (struct ept_dirty_log){ .gfn = gpa_to_gfn(GT_DIRTY_GPA), .npages = GT_DIRTY_PAGES,
-					.mode = DIRTY_MODE(sc->arg) };
+	h.log = (struct ept_dirty_log){ .gfn = gpa_to_gfn(GT_DIRTY_GPA),
+		                        .npages = GT_DIRTY_PAGES,
+		                        .mode = DIRTY_MODE(sc->arg) };
 	h.log.bitmap = kzalloc(GT_DIRTY_PAGES / 8);
 	h.out = kzalloc(GT_DIRTY_PAGES / 8);
 	h.shadow = kzalloc(GT_DIRTY_PAGES * PAGE_SIZE);
 	err = h.log.bitmap && h.out && h.shadow ? ept_dirty_log_enable(&vm->ept, &h.log) : -ENOMEM;
 	vm_check(vm, VM_CHECK_HOST, err == 0, "dirty log enabled in %s mode (error %d)",
-		 mode_names[h.log.mode], err);
+	         mode_names[h.log.mode], err);
 	for (u64 p = 0; !err && p < GT_DIRTY_PAGES; p++)
 		memcpy(h.shadow + p * PAGE_SIZE, region_page(vm, p), PAGE_SIZE);
 	/* Without the flush, a few hot pages the writer keeps in its TLB show the loss best. */
@@ -148,11 +149,14 @@ void dirty_host(struct vm *vm, const struct scenario *sc)
 		report(&h, bad, writes);
 		if (h.skip_flush)
 			printk("dirty: with the harvest's flush skipped, %lu page(s) were lost: "
-			       "written through stale writable translations after re-protection%s\n",
+			       "written through stale writable translations after "
+			       "re-protection%s\n",
 			       bad, bad ? "" : " (none on this run: the window was not hit)");
 		else
-			vm_check(vm, VM_CHECK_HOST, bad == 0, "shadow copy equals guest memory "
-				 "after %lu rounds (%lu pages differ)", h.rounds, bad);
+			vm_check(vm, VM_CHECK_HOST, bad == 0,
+			         "shadow copy equals guest memory "
+			         "after %lu rounds (%lu pages differ)",
+			         h.rounds, bad);
 		check_mode(&h, writes);
 	}
 	kfree(h.shadow, GT_DIRTY_PAGES * PAGE_SIZE);

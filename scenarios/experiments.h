@@ -1,7 +1,7 @@
 /*
  * The mission's experiments as scenario parts (see scenarios/scenario.h): set-up functions and
- * host tasks for dirty logging (scenarios/dirty.c), idle tracking (scenarios/idle.c) and live split and
- * collapse (scenarios/split.c).
+ * host tasks for dirty logging (scenarios/dirty.c), idle tracking (scenarios/idle.c) and live split
+ * and collapse (scenarios/split.c).
  */
 #ifndef EPTVISOR_SCENARIOS_EXPERIMENTS_H
 #define EPTVISOR_SCENARIOS_EXPERIMENTS_H
@@ -12,7 +12,7 @@
 #define DIRTY_SKIP_FLUSH 0x100
 /* ... and make the guest write only 8 pages (it keeps them all in its TLB). */
 #define DIRTY_HOT_PAGES 0x200
-#define DIRTY_MODE(arg) ((arg) & 0xff)
+#define DIRTY_MODE(arg) ((arg)&0xff)
 
 int dirty_setup(struct vm *vm, const struct scenario *sc);
 void dirty_host(struct vm *vm, const struct scenario *sc);

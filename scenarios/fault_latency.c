@@ -22,9 +22,11 @@ int bench_setup(struct vm *vm, const struct scenario *sc)
 	vm->use_pml = pml;
 	bench_start(vm, samples, pml);
 	printk("bench: %lu samples per vCPU and path after %lu warm-up ones; TSC cycles%s\n",
-	       samples, (u64)BENCH_WARMUP, !strcmp(vmx_settings.platform, "bochs") ?
-	       " (Bochs, clock sync=none: executed instructions, a path length, not a latency)" :
-	       "");
+	       samples, (u64)BENCH_WARMUP,
+	       !strcmp(vmx_settings.platform, "bochs")
+	               ? " (Bochs, clock sync=none: executed instructions, a path length, not a "
+	                 "latency)"
+	               : "");
 	/* sc is the row as the run sizes it: vcpus is the count the VM gets (vcpus= too). */
 	return pml ? 0 : vm_add_huge_slot(vm, GT_BENCH_HUGE_GPA, (u64)sc->vcpus * SZ_2M, 2);
 }

@@ -21,7 +21,7 @@
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
-#define HOT_PAGE 5
+#define HOT_PAGE  5
 #define WINDOW_US 20000
 
 int idle_flush_setup(struct vm *vm, const struct scenario *sc)
@@ -49,8 +49,9 @@ void idle_flush_host(struct vm *vm, const struct scenario *sc)
 {
 	struct guest_ctrl *ctrl = vm_gpa_to_hva(vm, GT_CTRL_GPA);
 	u64 young = 0;
-	struct ept_tracker t = { .gfn = gpa_to_gfn(GT_IDLE_GPA) + HOT_PAGE, .npages = 1,
-				 .young = &young };
+	struct ept_tracker t = { .gfn = gpa_to_gfn(GT_IDLE_GPA) + HOT_PAGE,
+		                 .npages = 1,
+		                 .young = &young };
 	bool with, without;
 
 	(void)sc;
@@ -66,8 +67,8 @@ void idle_flush_host(struct vm *vm, const struct scenario *sc)
 	       "\"without_flush_seen\":%d,\"flushes_skipped\":%lu}\n",
 	       vm->name, vmx_settings.platform, with, without, vm->stats.flushes_skipped);
 	vm_check(vm, VM_CHECK_HOST, with,
-		 "with the end-of-round flush, the page hot on another CPU is seen");
+	         "with the end-of-round flush, the page hot on another CPU is seen");
 	printk("idle: without the flush the hot page %s\n",
 	       without ? "was still seen (this platform refreshed A on its own)"
-		       : "looked idle: the round would have missed it, so the flush is needed");
+	               : "looked idle: the round would have missed it, so the flush is needed");
 }

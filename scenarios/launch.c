@@ -10,9 +10,9 @@
 #include "drivers/console.h"
 #include "errno.h"
 #include "hypercall.h"
+#include "hypercall/testguest.h"
 #include "lib.h"
 #include "mm/mm.h"
-#include "hypercall/testguest.h"
 #include "pc/pc.h"
 #include "scenarios/launch.h"
 #include "scenarios/scenario.h"
@@ -24,8 +24,8 @@
 
 extern const u8 guest_image_start[], guest_image_end[];
 
-void vm_spec_pc_kernel(struct vm_spec *s, const char *kernel, const char *args,
-		       const char *mods, module_finder find)
+void vm_spec_pc_kernel(struct vm_spec *s, const char *kernel, const char *args, const char *mods,
+                       module_finder find)
 {
 	struct pc_spec *k = &s->kernel;
 	const struct boot_module *m = find(kernel, strlen(kernel));
@@ -60,9 +60,15 @@ void vm_spec_pc_kernel(struct vm_spec *s, const char *kernel, const char *args,
 void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finder find)
 {
 	*s = (struct vm_spec){
-		.name = sc->name, .guest = VM_TEST_GUEST, .test = sc->test, .vcpus = sc->vcpus,
-		.mem = sc->mem, .budget = sc->budget ? sc->budget : DEFAULT_BUDGET,
-		.setup = sc->setup, .setup_arg = sc->setup_arg, .sc = sc,
+		.name = sc->name,
+		.guest = VM_TEST_GUEST,
+		.test = sc->test,
+		.vcpus = sc->vcpus,
+		.mem = sc->mem,
+		.budget = sc->budget ? sc->budget : DEFAULT_BUDGET,
+		.setup = sc->setup,
+		.setup_arg = sc->setup_arg,
+		.sc = sc,
 		.load_only = sc->expect == EXPECT_REFUSED,
 	};
 	/* Host-task scenarios run for `rounds` rounds: their guests need time in proportion. */
@@ -85,15 +91,18 @@ static int admit(const struct vm_spec *spec, char *why, size_t n)
 	u64 need = mem + mem / 256 + ADMIT_RESERVE;
 
 	if (spec->guest == VM_PC_KERNEL && mem > PC_RAM_MAX) {
-		snprintf(why, n, "guest memory %lu MiB refused: a PC guest has at most %llu MiB "
-			 "(RAM ends below the PCI hole; the local APIC page at 0xfee00000 and "
-			 "the BIOS flash stay outside it)", mem >> 20, PC_RAM_MAX >> 20);
+		snprintf(why, n,
+		         "guest memory %lu MiB refused: a PC guest has at most %llu MiB "
+		         "(RAM ends below the PCI hole; the local APIC page at 0xfee00000 and "
+		         "the BIOS flash stay outside it)",
+		         mem >> 20, PC_RAM_MAX >> 20);
 		return -E2BIG;
 	}
 	if (need > free) {
-		snprintf(why, n, "guest memory %lu MiB refused: it cannot be backed (%lu MiB of "
-			 "host memory free, %lu MiB needed with EPT tables and a %lu MiB reserve)",
-			 mem >> 20, free >> 20, need >> 20, (u64)ADMIT_RESERVE >> 20);
+		snprintf(why, n,
+		         "guest memory %lu MiB refused: it cannot be backed (%lu MiB of "
+		         "host memory free, %lu MiB needed with EPT tables and a %lu MiB reserve)",
+		         mem >> 20, free >> 20, need >> 20, (u64)ADMIT_RESERVE >> 20);
 		return -E2BIG;
 	}
 	return 0;
@@ -148,7 +157,7 @@ static int create_vcpus(struct vm *vm, const struct vm_spec *spec)
 {
 	for (int i = 0; i < spec->vcpus; i++) {
 		vm->vcpus[i] = vcpu_create(vm, i, GUEST_LOAD_GPA,
-					   GUEST_STACK_TOP - (u64)i * GUEST_STACK_SIZE, spec->test);
+		                           GUEST_STACK_TOP - (u64)i * GUEST_STACK_SIZE, spec->test);
 		if (!vm->vcpus[i])
 			return -ENOMEM;
 		vm->nvcpus++;
@@ -167,7 +176,7 @@ int vm_launch(const struct vm_spec *spec, struct vm **vmp, char *why, size_t n)
 	if (err)
 		return err;
 	vm = vm_create(spec->name, spec->mem,
-		       spec->guest == VM_PC_KERNEL ? &pc_vm_ops : &testguest_ops);
+	               spec->guest == VM_PC_KERNEL ? &pc_vm_ops : &testguest_ops);
 	if (!vm) {
 		snprintf(why, n, "out of memory creating the VM");
 		return -ENOMEM;

@@ -28,26 +28,26 @@ enum vm_guest {
 };
 
 struct vm_spec {
-	const char *name;      /* the VM's name, in every log and @json line */
+	const char *name; /* the VM's name, in every log and @json line */
 	enum vm_guest guest;
 	int test;              /* VM_TEST_GUEST: the GT_* program (include/guest_tests.h) */
 	struct pc_spec kernel; /* VM_PC_KERNEL (vm_spec_pc_kernel); vm_launch sets its ncpus */
 	int vcpus;
-	u64 mem;               /* guest RAM, bytes */
-	u64 budget;            /* preemption-timer ticks each vCPU may run */
+	u64 mem;    /* guest RAM, bytes */
+	u64 budget; /* preemption-timer ticks each vCPU may run */
 	/* A scenario's own set-up, after the load and before the vCPUs exist (memslots, PML,
 	 * the test knobs of struct vm): setup(vm), then setup_arg(vm, sc); NULL: none. */
 	int (*setup)(struct vm *vm);
 	int (*setup_arg)(struct vm *vm, const struct scenario *sc);
 	const struct scenario *sc;
-	bool load_only;        /* a loader test: stop after the load (no set-up, no vCPUs) */
+	bool load_only; /* a loader test: stop after the load (no set-up, no vCPUs) */
 };
 
 /* Make s a PC kernel's spec: the module `kernel` names, its command line `args` (NULL:
  * none) and the modules the comma-separated `mods` name, all found with find. A name no
  * module answers to is kept as such: the loader refuses it by name when the VM launches. */
-void vm_spec_pc_kernel(struct vm_spec *s, const char *kernel, const char *args,
-		       const char *mods, module_finder find);
+void vm_spec_pc_kernel(struct vm_spec *s, const char *kernel, const char *args, const char *mods,
+                       module_finder find);
 /* The spec of a scenario row, sc as the run sizes it (vcpus and mem set, rounds= applied;
  * runner.c); a PC kernel's modules are found with find. */
 void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finder find);

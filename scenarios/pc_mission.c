@@ -17,10 +17,10 @@
 #include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
-#define PC_WORK_GPA 0x800000ULL   /* the buffer pcmb1's work= passes rewrite (guests/pc) */
+#define PC_WORK_GPA   0x800000ULL /* the buffer pcmb1's work= passes rewrite (guests/pc) */
 #define PC_WORK_BYTES 0x400000ULL
-#define MAX_ROUNDS 1000
-#define ROUND_US 2000
+#define MAX_ROUNDS    1000
+#define ROUND_US      2000
 
 static const char *const mode_names[] = { "write-protect", "D-bit", "PML" };
 
@@ -50,8 +50,10 @@ static void dirty_mode(struct vm *vm, enum ept_dirty_mode mode, u64 *bm, u64 *ou
 	}
 	if (!err)
 		ept_dirty_log_disable(&vm->ept, &log);
-	vm_check(vm, VM_CHECK_HOST, !err && dirty >= want, "%s dirty log of the running kernel: "
-		 "%lu dirty pages in %d rounds (error %d)", mode_names[mode], dirty, r, err);
+	vm_check(vm, VM_CHECK_HOST, !err && dirty >= want,
+	         "%s dirty log of the running kernel: "
+	         "%lu dirty pages in %d rounds (error %d)",
+	         mode_names[mode], dirty, r, err);
 }
 
 static void idle_scan(struct vm *vm, u64 *young, u64 npages)
@@ -68,9 +70,9 @@ static void idle_scan(struct vm *vm, u64 *young, u64 npages)
 	if (!err)
 		ept_tracker_del(&vm->ept, &t);
 	vm_check(vm, VM_CHECK_HOST,
-		 !err && s.pages[EPT_PAGE_ACCESSED] > 0 && s.pages[EPT_PAGE_IDLE] > 0,
-		 "idle scan of the kernel's memory: %lu hot, %lu idle, %lu holes (error %d)",
-		 s.pages[EPT_PAGE_ACCESSED], s.pages[EPT_PAGE_IDLE], s.pages[EPT_PAGE_HOLE], err);
+	         !err && s.pages[EPT_PAGE_ACCESSED] > 0 && s.pages[EPT_PAGE_IDLE] > 0,
+	         "idle scan of the kernel's memory: %lu hot, %lu idle, %lu holes (error %d)",
+	         s.pages[EPT_PAGE_ACCESSED], s.pages[EPT_PAGE_IDLE], s.pages[EPT_PAGE_HOLE], err);
 }
 
 static void split_collapse(struct vm *vm)
@@ -78,15 +80,18 @@ static void split_collapse(struct vm *vm)
 	gfn_t gfn = gpa_to_gfn(PC_WORK_GPA);
 	int err = ept_collapse(&vm->ept, gfn, 2, EPT_COLLAPSE_COPY);
 
-	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == 1, "2 MiB of the live "
-		 "buffer collapsed into one leaf by copying (error %d, %lu 2M leaves)", err,
-		 vm->ept.stats.leaves[2]);
+	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == 1,
+	         "2 MiB of the live "
+	         "buffer collapsed into one leaf by copying (error %d, %lu 2M leaves)",
+	         err, vm->ept.stats.leaves[2]);
 	err = ept_split(&vm->ept, gfn, 512, 1);
 	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == 0,
-		 "split back to 4K (error %d)", err);
+	         "split back to 4K (error %d)", err);
 	err = ept_collapse(&vm->ept, gfn, 2, EPT_COLLAPSE_IN_PLACE);
-	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == 1, "collapsed again in "
-		 "place: the frames stayed one aligned run (error %d)", err);
+	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == 1,
+	         "collapsed again in "
+	         "place: the frames stayed one aligned run (error %d)",
+	         err);
 }
 
 void pc_mission_host(struct vm *vm, const struct scenario *sc)
@@ -101,7 +106,8 @@ void pc_mission_host(struct vm *vm, const struct scenario *sc)
 		/* Start once the kernel's work passes run: its first pass populates the buffer's
 		 * last page (the first 2 MiB were populated by the set-up). */
 		while (guest_running(vm) &&
-		       !ept_lookup(&vm->ept, gpa_to_gfn(PC_WORK_GPA + PC_WORK_BYTES - PAGE_SIZE), NULL))
+		       !ept_lookup(&vm->ept, gpa_to_gfn(PC_WORK_GPA + PC_WORK_BYTES - PAGE_SIZE),
+		                   NULL))
 			cpu_relax();
 		for (int m = EPT_DIRTY_WP; m <= EPT_DIRTY_PML; m++)
 			if (m != EPT_DIRTY_PML || vm->use_pml)

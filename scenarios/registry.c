@@ -18,8 +18,14 @@
 #include "vmx/exit.h"
 #include "vmx/vcpu.h"
 
-static int add_2m_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_2M_GPA, SZ_2M, 2); }
-static int add_1g_slot(struct vm *vm) { return vm_add_huge_slot(vm, GT_SLOT_1G_GPA, SZ_1G, 3); }
+static int add_2m_slot(struct vm *vm)
+{
+	return vm_add_huge_slot(vm, GT_SLOT_2M_GPA, SZ_2M, 2);
+}
+static int add_1g_slot(struct vm *vm)
+{
+	return vm_add_huge_slot(vm, GT_SLOT_1G_GPA, SZ_1G, 3);
+}
 
 static int prepopulate_dirty_region(struct vm *vm)
 {
@@ -46,6 +52,7 @@ static void host_waits(struct vm *vm, const struct scenario *sc)
 }
 
 /* Unset fields take defaults: 1 vCPU, 16 MiB, DEFAULT_BUDGET, expect a clean exit. */
+/* clang-format off */
 const struct scenario scenarios[] = {
 	{ .name = "demo", .group = "demo", .test = GT_DEMO, .mem = 32 * MIB },
 	{ .name = "guest_hello", .group = "selftest", .test = GT_HELLO },
@@ -177,6 +184,7 @@ const struct scenario scenarios[] = {
 	  .mem = GT_BENCH_MEM, .budget = BENCH_BUDGET, .setup_arg = bench_setup,
 	  .arg = BENCH_ARG_PML },
 };
+/* clang-format on */
 
 const size_t nscenarios = ARRAY_SIZE(scenarios);
 

@@ -38,14 +38,17 @@ struct tally {
 struct verdict_rules {
 	bool user;  /* the user's own kernel (guest=): any refusal is a failure */
 	bool asked; /* the command line asked for exactly this VM (guest=, or mem= sized it):
-		     * a VM too big for this machine is a failure, not a skip */
+	             * a VM too big for this machine is a failure, not a skip */
 };
 
 /* The counters of the scenario of the moment, kept past vm_destroy for the @json line.
  * Static: scenarios run one at a time, on CPU 0. */
 static struct vm_report report;
 
-static void run_on_cpu(void *arg) { vcpu_run(arg); }
+static void run_on_cpu(void *arg)
+{
+	vcpu_run(arg);
+}
 
 /* vCPU i runs on CPU i; with a host task, on CPU i + 1 while the task runs on CPU 0. */
 static void run_vcpus(struct vm *vm, const struct scenario *sc)
@@ -71,12 +74,12 @@ static bool judge_pc(const struct vm *vm, const struct scenario *sc, char *why, 
 		return false; /* judged by judge() */
 	if (!pc->ended) {
 		snprintf(why, n, "the guest did not exit: %s",
-			 vm->stopping ? vm->stop_reason : "no exit port written");
+		         vm->stopping ? vm->stop_reason : "no exit port written");
 		return false;
 	}
 	if (pc->exit_code != sc->exit_code) {
 		snprintf(why, n, "guest exit code %d by %s, expected %d", pc->exit_code, pc->how,
-			 sc->exit_code);
+		         sc->exit_code);
 		return false;
 	}
 	if (vm->stats.checks_failed) {
@@ -93,9 +96,10 @@ static bool judge(const struct vm *vm, const struct scenario *sc, char *why, siz
 		if (vm->stopping && vm->stop_exit_reason == sc->stop_reason)
 			return true;
 		snprintf(why, n, "expected a stop by %s, got: %s",
-			 sc->stop_reason == VM_STOP_ENTRY_FAILED ? "a failed VM entry" :
-								   exit_reason_name(sc->stop_reason),
-			 vm->stopping ? vm->stop_reason : "no stop");
+		         sc->stop_reason == VM_STOP_ENTRY_FAILED
+		                 ? "a failed VM entry"
+		                 : exit_reason_name(sc->stop_reason),
+		         vm->stopping ? vm->stop_reason : "no stop");
 		return false;
 	}
 	if (pc_vm_of(vm))
@@ -111,7 +115,7 @@ static bool judge(const struct vm *vm, const struct scenario *sc, char *why, siz
 		}
 	if (vm->stats.checks_failed || !vm->stats.checks_passed) {
 		snprintf(why, n, "%lu guest check(s) failed, %lu passed", vm->stats.checks_failed,
-			 vm->stats.checks_passed);
+		         vm->stats.checks_passed);
 		return false;
 	}
 	return true;
@@ -134,7 +138,7 @@ static void tap(struct tally *t, const char *name, int verdict, const char *why)
 
 /* Refused before a VM existed: its memory (a skip unless asked for), or none for the VM. */
 static void report_unlaunched(const struct scenario *sc, struct verdict_rules r, int err,
-			      const char *why, struct tally *t)
+                              const char *why, struct tally *t)
 {
 	if (err == -ENOMEM) {
 		tap(t, sc->name, -1, why);
@@ -147,16 +151,16 @@ static void report_unlaunched(const struct scenario *sc, struct verdict_rules r,
 /* The load or the set-up refused with err: the verdict (skip only what this machine or
  * build cannot do), with the reason by name. */
 static void report_setup_failed(const struct scenario *sc, struct verdict_rules r, int err,
-				const char *said, struct tally *t)
+                                const char *said, struct tally *t)
 {
-	const char *name = said[0] ? said :
-			   err == -ENOMEM ? "not enough free contiguous memory" :
-			   err == -ENODEV ? "this CPU lacks a VMX feature it needs" : "";
+	const char *name = said[0]          ? said
+	                   : err == -ENOMEM ? "not enough free contiguous memory"
+	                   : err == -ENODEV ? "this CPU lacks a VMX feature it needs"
+	                                    : "";
 	char why[256];
 	int verdict;
 
-	snprintf(why, sizeof(why), "set-up failed (error %d%s%s)", err, name[0] ? ": " : "",
-		 name);
+	snprintf(why, sizeof(why), "set-up failed (error %d%s%s)", err, name[0] ? ": " : "", name);
 	if (err == -ENODEV)
 		verdict = 0;
 	else if (r.user)
@@ -167,8 +171,7 @@ static void report_setup_failed(const struct scenario *sc, struct verdict_rules 
 }
 
 /* An EXPECT_REFUSED scenario: the loader must refuse the image, naming why. */
-static void report_refused(const struct scenario *sc, int err, const char *said,
-			   struct tally *t)
+static void report_refused(const struct scenario *sc, int err, const char *said, struct tally *t)
 {
 	if (!err) {
 		tap(t, sc->name, -1, "the loader accepted a bad kernel");
@@ -180,7 +183,7 @@ static void report_refused(const struct scenario *sc, int err, const char *said,
 
 /* Run the launched VM, judge it, free it, check for leaks and report. */
 static void run_and_judge(struct vm *vm, const struct scenario *sc, u64 free_before,
-			  struct tally *t)
+                          struct tally *t)
 {
 	char why[256] = "";
 	s64 leaked;
@@ -203,7 +206,7 @@ static void run_and_judge(struct vm *vm, const struct scenario *sc, u64 free_bef
 
 /* Launch spec, run it and report it as scenario sc. */
 static void run_scenario(const struct scenario *sc, const struct vm_spec *spec,
-			 struct verdict_rules r, struct tally *t)
+                         struct verdict_rules r, struct tally *t)
 {
 	int cpus_needed = spec->vcpus + (sc->host ? 1 : 0);
 	char why[256];
@@ -214,7 +217,8 @@ static void run_scenario(const struct scenario *sc, const struct vm_spec *spec,
 	printk("scenario %s: %d vcpu(s), %lu MiB%s\n", sc->name, spec->vcpus, spec->mem >> 20,
 	       sc->host ? ", host task on cpu 0" : "");
 	if (cpus_needed > (int)ncpus) {
-		snprintf(why, sizeof(why), "needs %d CPUs, this machine has %u", cpus_needed, ncpus);
+		snprintf(why, sizeof(why), "needs %d CPUs, this machine has %u", cpus_needed,
+		         ncpus);
 		tap(t, sc->name, 0, why);
 		return;
 	}
@@ -243,8 +247,7 @@ static void size_vm(int *vcpus, u64 *mem, const struct scenario_request *req)
 }
 
 /* A row of the table, as the command line sizes it. */
-static void run_row(const struct scenario *row, const struct scenario_request *req,
-		    struct tally *t)
+static void run_row(const struct scenario *row, const struct scenario_request *req, struct tally *t)
 {
 	struct scenario sc = *row;
 	struct vm_spec spec;
@@ -291,7 +294,8 @@ static bool selected(const struct scenario *sc, const char *run)
 static void summary(const struct tally *t)
 {
 	printk("@json {\"summary\":true,\"platform\":\"%s\",\"passed\":%d,\"failed\":%d,"
-	       "\"skipped\":%d}\n", vmx_settings.platform, t->passed, t->failed, t->skipped);
+	       "\"skipped\":%d}\n",
+	       vmx_settings.platform, t->passed, t->failed, t->skipped);
 	if (t->skipped)
 		printk("%d passed, %d failed, %d skipped\n", t->passed, t->failed, t->skipped);
 	else
@@ -310,15 +314,17 @@ static const char *run_list(const struct scenario_request *req)
 /* What the command line asked for and cannot be run, each as a failed test, so that such a
  * run never ends "0 passed, 0 failed". Returns how many; prints them when t is not NULL. */
 static int unrunnable(const struct scenario_request *req, const char *run, int planned,
-		      struct tally *t)
+                      struct tally *t)
 {
 	char why[160];
 	int n = 0;
 
 	if (req->cmdline_problems) {
 		n++;
-		snprintf(why, sizeof(why), "%u problem(s) on the command line (see the 'cmdline:' "
-			 "and 'boot:' lines): it did not run as written", req->cmdline_problems);
+		snprintf(why, sizeof(why),
+		         "%u problem(s) on the command line (see the 'cmdline:' "
+		         "and 'boot:' lines): it did not run as written",
+		         req->cmdline_problems);
 		if (t)
 			tap(t, "cmdline", -1, why);
 	}

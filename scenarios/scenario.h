@@ -12,13 +12,13 @@
 #include "scenarios/launch.h"
 #include "vmx/vm.h"
 
-#define MIB (1ULL << 20)
+#define MIB            (1ULL << 20)
 #define DEFAULT_BUDGET 400000000ULL /* preemption-timer ticks (instructions under Bochs) */
 
 enum expect {
-	EXPECT_EXIT_OK,  /* eptvisor's guests: every check passed; PC guests: exit code */
-	EXPECT_STOPPED,  /* stopped by stop_reason */
-	EXPECT_REFUSED,  /* PC guests: the loader refuses the kernel by name */
+	EXPECT_EXIT_OK, /* eptvisor's guests: every check passed; PC guests: exit code */
+	EXPECT_STOPPED, /* stopped by stop_reason */
+	EXPECT_REFUSED, /* PC guests: the loader refuses the kernel by name */
 };
 
 /* One row of the scenario table (scenarios/registry.c). Unset fields take defaults: 1 vCPU,
@@ -28,7 +28,7 @@ enum expect {
 struct scenario {
 	const char *name;
 	const char *group;
-	int test;   /* GT_* program every vCPU runs (include/guest_tests.h) */
+	int test; /* GT_* program every vCPU runs (include/guest_tests.h) */
 	int vcpus;
 	u64 mem;
 	u64 budget;
@@ -51,10 +51,10 @@ struct scenario {
 
 /* What boot asks of the scenarios (boot/options.c fills it in from the command line). */
 struct scenario_request {
-	const char *run;       /* run=: comma-separated names and groups, "all" or "none" */
-	u64 vcpus, mem;        /* vcpus=, mem=: every VM's; 0 = each scenario's own */
-	u64 rounds, samples;   /* rounds=, samples=: every scenario's; 0 = its own */
-	u32 cmdline_problems;  /* problems with the command line: a failed test of its own */
+	const char *run;             /* run=: comma-separated names and groups, "all" or "none" */
+	u64 vcpus, mem;              /* vcpus=, mem=: every VM's; 0 = each scenario's own */
+	u64 rounds, samples;         /* rounds=, samples=: every scenario's; 0 = its own */
+	u32 cmdline_problems;        /* problems with the command line: a failed test of its own */
 	const struct vm_spec *guest; /* guest=: the user's kernel; NULL when not given */
 	module_finder find_module;   /* the boot loader's modules, for the PC scenarios */
 };

@@ -19,7 +19,7 @@
 #include "vmx/settings.h"
 #include "vmx/vcpu.h"
 
-#define SPLIT_PAGES (GT_SPLIT_BYTES / PAGE_SIZE)
+#define SPLIT_PAGES    (GT_SPLIT_BYTES / PAGE_SIZE)
 #define HARVEST_ROUNDS 3
 
 int split_setup(struct vm *vm, const struct scenario *sc)
@@ -59,8 +59,9 @@ static int collapse_slot(struct vm *vm, enum ept_collapse_mode mode)
 
 static void log_rounds(struct vm *vm, struct guest_ctrl *ctrl)
 {
-	struct ept_dirty_log log = { .gfn = gpa_to_gfn(GT_SPLIT_GPA), .npages = SPLIT_PAGES,
-				     .mode = EPT_DIRTY_WP };
+	struct ept_dirty_log log = { .gfn = gpa_to_gfn(GT_SPLIT_GPA),
+		                     .npages = SPLIT_PAGES,
+		                     .mode = EPT_DIRTY_WP };
 	u64 splits = vm->ept.stats.splits, bm[SPLIT_PAGES / 64], out[SPLIT_PAGES / 64], dirty = 0;
 	int err;
 
@@ -68,15 +69,15 @@ static void log_rounds(struct vm *vm, struct guest_ctrl *ctrl)
 	err = ept_dirty_log_enable(&vm->ept, &log);
 	print_leaves(vm, "dirty logging on");
 	vm_check(vm, VM_CHECK_HOST,
-		 !err && vm->ept.stats.leaves[2] == 0 &&
-			 vm->ept.stats.splits - splits == SPLIT_PAGES / 512,
-		 "enabling write-protect logging split both 2M leaves eagerly (error %d)", err);
+	         !err && vm->ept.stats.leaves[2] == 0 &&
+	                 vm->ept.stats.splits - splits == SPLIT_PAGES / 512,
+	         "enabling write-protect logging split both 2M leaves eagerly (error %d)", err);
 	for (int r = 0; !err && r < HARVEST_ROUNDS; r++) {
 		wait_guest_pass(vm, ctrl);
 		dirty += vm_dirty_log_harvest(vm, &log, out);
 	}
 	vm_check(vm, VM_CHECK_HOST, dirty > 0,
-		 "the guest kept writing while split (%lu dirty pages)", dirty);
+	         "the guest kept writing while split (%lu dirty pages)", dirty);
 	if (!err)
 		ept_dirty_log_disable(&vm->ept, &log);
 }
@@ -96,23 +97,23 @@ void split_host(struct vm *vm, const struct scenario *sc)
 	err = collapse_slot(vm, EPT_COLLAPSE_IN_PLACE);
 	print_leaves(vm, "collapsed in place");
 	vm_check(vm, VM_CHECK_HOST,
-		 !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512 &&
-			 vm->ept.stats.collapses - collapses == SPLIT_PAGES / 512,
-		 "disabling logging collapsed them in place (error %d)", err);
+	         !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512 &&
+	                 vm->ept.stats.collapses - collapses == SPLIT_PAGES / 512,
+	         "disabling logging collapsed them in place (error %d)", err);
 	wait_guest_pass(vm, ctrl);
 	err = ept_split(&vm->ept, moved, 1, 1);
 	if (!err)
 		err = vm_migrate_page(vm, moved);
 	vm_check(vm, VM_CHECK_HOST, !err,
-		 "split again and migrated gfn 0x%lx to another frame (error %d)", moved, err);
+	         "split again and migrated gfn 0x%lx to another frame (error %d)", moved, err);
 	wait_guest_pass(vm, ctrl);
 	err = ept_collapse(&vm->ept, moved & ~511ULL, 2, EPT_COLLAPSE_IN_PLACE);
 	vm_check(vm, VM_CHECK_HOST, err == -EBUSY,
-		 "in-place collapse refuses non-contiguous frames (%d)", err);
+	         "in-place collapse refuses non-contiguous frames (%d)", err);
 	err = ept_collapse(&vm->ept, moved & ~511ULL, 2, EPT_COLLAPSE_COPY);
 	print_leaves(vm, "collapsed by copy");
 	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512,
-		 "collapse by copying into a new aligned run (error %d)", err);
+	         "collapse by copying into a new aligned run (error %d)", err);
 	wait_guest_pass(vm, ctrl);
 	ctrl->stop = 1;
 	wait_vcpus_done(vm);

@@ -11,15 +11,33 @@
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
-void *ept_env_va(hpa_t hpa) { return phys_to_virt(hpa); }
+void *ept_env_va(hpa_t hpa)
+{
+	return phys_to_virt(hpa);
+}
 /* The walker slot: this CPU's own (ept/core.c takes it modulo EPT_MAX_CPUS). */
-unsigned ept_env_cpu(void) { return this_cpu_id(); }
-hpa_t ept_env_alloc_table(void) { return alloc_zeroed_frame(); }
-void ept_env_free_table(hpa_t hpa) { frame_free(&frames, hpa_to_hfn(hpa)); }
+unsigned ept_env_cpu(void)
+{
+	return this_cpu_id();
+}
+hpa_t ept_env_alloc_table(void)
+{
+	return alloc_zeroed_frame();
+}
+void ept_env_free_table(hpa_t hpa)
+{
+	frame_free(&frames, hpa_to_hfn(hpa));
+}
 
 /* Data frames for collapse by copy: runs from the frame allocator, reached by the direct map. */
-hfn_t ept_env_alloc_data(int level) { return frame_alloc_run(&frames, ept_level_order(level)); }
-void *ept_env_data_va(hfn_t hfn) { return phys_to_virt(hfn_to_hpa(hfn)); }
+hfn_t ept_env_alloc_data(int level)
+{
+	return frame_alloc_run(&frames, ept_level_order(level));
+}
+void *ept_env_data_va(hfn_t hfn)
+{
+	return phys_to_virt(hfn_to_hpa(hfn));
+}
 
 /* The EPT moved gfn.. (a level-sized block) off the frames hfn..: free them and record the
  * new frames in the memslot's backing. Called after the flush and the grace period. */
@@ -38,11 +56,11 @@ void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
 		 * use; backing[] is what vm_destroy frees). */
 		if (s && e)
 			__atomic_store_n(&s->backing[gfn + i - s->base_gfn],
-					 ept_hfn(e) + ((gfn + i) & (ept_level_pages(l) - 1)),
-					 __ATOMIC_RELAXED);
+			                 ept_hfn(e) + ((gfn + i) & (ept_level_pages(l) - 1)),
+			                 __ATOMIC_RELAXED);
 		else if (s)
 			__atomic_store_n(&s->backing[gfn + i - s->base_gfn], INVALID_HFN,
-					 __ATOMIC_RELAXED);
+			                 __ATOMIC_RELAXED);
 		frame_free(&frames, hfn + i);
 	}
 }

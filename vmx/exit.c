@@ -14,7 +14,7 @@
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 
-#define EPT_QUAL_READ BIT(0)
+#define EPT_QUAL_READ  BIT(0)
 #define EPT_QUAL_WRITE BIT(1)
 #define EPT_QUAL_FETCH BIT(2)
 #define EPT_QUAL_PERMS (BIT(3) | BIT(4) | BIT(5))
@@ -96,7 +96,7 @@ static bool handle_ept_violation(struct vcpu *v)
 		if (v->vm->ops->unassigned)
 			return v->vm->ops->unassigned(v, gpa, q);
 		snprintf(why, sizeof(why), "EPT violation: %s of gpa 0x%lx outside every memslot",
-			 what, gpa);
+		         what, gpa);
 		return vcpu_stop_dump(v, EXIT_EPT_VIOLATION, why);
 	}
 	r = ept_handle_fault(&v->vm->ept, gpa_to_gfn(gpa), access);
@@ -106,12 +106,13 @@ static bool handle_ept_violation(struct vcpu *v)
 	if (r == EPT_FAULT_NOT_PRESENT)
 		r = vm_populate(v->vm, gpa_to_gfn(gpa));
 	if (r == EPT_FAULT_VIOLATION) {
-		snprintf(why, sizeof(why), "EPT violation: %s of gpa 0x%lx not permitted (qual 0x%lx)",
-			 what, gpa, q);
+		snprintf(why, sizeof(why),
+		         "EPT violation: %s of gpa 0x%lx not permitted (qual 0x%lx)", what, gpa, q);
 		return vcpu_stop_dump(v, EXIT_EPT_VIOLATION, why);
 	}
 	if (r < 0) {
-		snprintf(why, sizeof(why), "cannot handle the fault at gpa 0x%lx (error %d)", gpa, r);
+		snprintf(why, sizeof(why), "cannot handle the fault at gpa 0x%lx (error %d)", gpa,
+		         r);
 		return vcpu_stop_dump(v, EXIT_EPT_VIOLATION, why);
 	}
 	/* Fixed, spurious, populated, or busy (the hypervisor is copying the page: retry). */
@@ -123,7 +124,7 @@ static bool handle_ept_misconfig(struct vcpu *v)
 	char why[96];
 
 	snprintf(why, sizeof(why), "EPT misconfiguration at gpa 0x%lx (a hypervisor bug)",
-		 vmcs_read(GUEST_PHYSICAL_ADDRESS));
+	         vmcs_read(GUEST_PHYSICAL_ADDRESS));
 	return vcpu_stop_dump(v, EXIT_EPT_MISCONFIG, why);
 }
 
@@ -133,8 +134,10 @@ static bool handle_preemption_timer(struct vcpu *v)
 
 	if (vcpu_budget_rearm(v))
 		return true;
-	snprintf(why, sizeof(why), "runaway: used its budget of %lu timer ticks "
-		 "(VMX preemption timer)", v->vm->budget);
+	snprintf(why, sizeof(why),
+	         "runaway: used its budget of %lu timer ticks "
+	         "(VMX preemption timer)",
+	         v->vm->budget);
 	return vcpu_stop_dump(v, EXIT_PREEMPTION_TIMER, why);
 }
 
@@ -161,9 +164,10 @@ static bool handle_entry_failure(struct vcpu *v, u32 basic)
 {
 	char why[160];
 
-	snprintf(why, sizeof(why), "VM entry failed: %s (exit qualification %lu; Bochs' log "
-		 "names the failed check in a VMENTER FAIL line)", exit_reason_name(basic),
-		 vmcs_read(EXIT_QUALIFICATION));
+	snprintf(why, sizeof(why),
+	         "VM entry failed: %s (exit qualification %lu; Bochs' log "
+	         "names the failed check in a VMENTER FAIL line)",
+	         exit_reason_name(basic), vmcs_read(EXIT_QUALIFICATION));
 	return vcpu_stop_dump(v, basic, why);
 }
 

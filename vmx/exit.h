@@ -4,6 +4,8 @@
 
 #include "types.h"
 
+/* The X() list is laid out by hand. */
+/* clang-format off */
 #define EXIT_REASON_LIST(X)                                                             \
 	X(EXCEPTION_NMI, 0) X(EXTERNAL_INTERRUPT, 1) X(TRIPLE_FAULT, 2) X(INIT, 3)       \
 	X(SIPI, 4) X(INTERRUPT_WINDOW, 7) X(NMI_WINDOW, 8) X(TASK_SWITCH, 9) X(CPUID, 10) \
@@ -18,6 +20,7 @@
 	X(INVEPT, 50) X(RDTSCP, 51) X(PREEMPTION_TIMER, 52) X(INVVPID, 53) X(WBINVD, 54)  \
 	X(XSETBV, 55) X(APIC_WRITE, 56) X(RDRAND, 57) X(INVPCID, 58) X(VMFUNC, 59)        \
 	X(ENCLS, 60) X(RDSEED, 61) X(PML_FULL, 62) X(XSAVES, 63) X(XRSTORS, 64)
+/* clang-format on */
 
 enum exit_reason {
 #define EXIT_ENUM(name, num) EXIT_##name = num,

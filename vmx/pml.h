@@ -7,10 +7,10 @@
 
 struct vcpu;
 
-int vcpu_pml_init(struct vcpu *v);       /* allocate the buffer (vcpu_create) */
+int vcpu_pml_init(struct vcpu *v); /* allocate the buffer (vcpu_create) */
 void vcpu_pml_free(struct vcpu *v);
 u32 vcpu_pml_controls(const struct vcpu *v); /* secondary controls to add */
-void vcpu_pml_setup(struct vcpu *v);     /* VMCS fields (vcpu_load) */
-void vcpu_pml_drain(struct vcpu *v);     /* feed the buffer to the dirty logs (every exit) */
+void vcpu_pml_setup(struct vcpu *v);         /* VMCS fields (vcpu_load) */
+void vcpu_pml_drain(struct vcpu *v);         /* feed the buffer to the dirty logs (every exit) */
 
 #endif

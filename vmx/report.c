@@ -56,17 +56,18 @@ static void format_counts(char *buf, size_t n, const struct vcpu_stats *s)
 	for (int r = 0, first = 1; r < EXIT_REASONS && len < n; r++)
 		if (s->exits[r]) {
 			len += snprintf(buf + len, n - len, "%s\"%s\":%lu", first ? "" : ",",
-					exit_reason_name(r), s->exits[r]);
+			                exit_reason_name(r), s->exits[r]);
 			first = 0;
 		}
 	if (len < n)
 		len += snprintf(buf + len, n - len, "},\"faults\":{");
 	for (int k = 0; k <= EPT_FAULT_VIOLATION && len < n; k++)
 		len += snprintf(buf + len, n - len, "%s\"%s\":%lu", k ? "," : "",
-				fault_result_name(k), s->faults[k]);
+		                fault_result_name(k), s->faults[k]);
 	if (len < n)
-		snprintf(buf + len, n - len, ",\"outside\":%lu},\"pml_entries\":%lu,\"pml_full\":%lu",
-			 s->outside, s->pml_entries, s->pml_full);
+		snprintf(buf + len, n - len,
+		         ",\"outside\":%lu},\"pml_entries\":%lu,\"pml_full\":%lu", s->outside,
+		         s->pml_entries, s->pml_full);
 }
 
 void vm_report_print(const struct vm_report *r, const char *result, s64 leaked)
@@ -88,7 +89,8 @@ void vm_report_print(const struct vm_report *r, const char *result, s64 leaked)
 	       json_safe(r->stop_reason, reason, sizeof(reason)));
 	for (int i = 0; r->nvcpus > 1 && i < r->nvcpus; i++) {
 		format_counts(counts, sizeof(counts), &r->vcpu[i]);
-		printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"vcpu\":%d,\"cpu\":%u,%s}\n",
+		printk("@json "
+		       "{\"scenario\":\"%s\",\"platform\":\"%s\",\"vcpu\":%d,\"cpu\":%u,%s}\n",
 		       r->name, vmx_settings.platform, i, r->cpu[i], counts);
 	}
 }

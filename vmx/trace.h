@@ -16,7 +16,7 @@ struct vm;
 struct trace_event {
 	u64 tsc;
 	u64 rip;
-	u64 info;   /* exit qualification, or the faulting gpa */
+	u64 info; /* exit qualification, or the faulting gpa */
 	u16 vcpu;
 	u16 reason; /* basic exit reason; TRACE_FAULT for a fault's outcome */
 	s16 result; /* for faults: enum ept_fault_result or -errno */

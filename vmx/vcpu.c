@@ -159,8 +159,8 @@ static void report_entry_failure(struct vcpu *v, int rc)
 	u64 err = rc == VMX_FAIL_VALID ? vmcs_read(VM_INSTRUCTION_ERROR) : 0;
 
 	vm_stop(v->vm, VM_STOP_ENTRY_FAILED, "VM entry failed: %s (VM-instruction error %lu: %s)",
-		rc == VMX_FAIL_VALID ? "VMfailValid" : "VMfailInvalid", err,
-		rc == VMX_FAIL_VALID ? vm_instruction_error_name(err) : "no current VMCS");
+	        rc == VMX_FAIL_VALID ? "VMfailValid" : "VMfailInvalid", err,
+	        rc == VMX_FAIL_VALID ? vm_instruction_error_name(err) : "no current VMCS");
 	printk("vmx: %s\n", v->vm->stop_reason);
 	printk("vmx: which check failed: error 7 = a control field, 8 = a host-state field "
 	       "(Bochs names the check in its log: VMFAIL lines)\n");
@@ -199,9 +199,8 @@ struct fxsave_image {
 };
 _Static_assert(sizeof(struct fxsave_image) == 512, "FXSAVE image layout");
 
-static const struct fxsave_image fx_reset __attribute__((aligned(16))) = {
-	.fcw = 0x37f, .mxcsr = 0x1f80
-};
+static const struct fxsave_image fx_reset
+	__attribute__((aligned(16))) = { .fcw = 0x37f, .mxcsr = 0x1f80 };
 
 /*
  * Guest state the VMCS does not hold stays in the CPU across VM exits and after the last
@@ -245,7 +244,7 @@ static bool vcpu_load(struct vcpu *v)
 		vmcs_write(HOST_TR_SEL, 0); /* TR must not be null: VMfailValid, error 8 */
 	if (vmcs_write_errors) {
 		vm_stop(v->vm, -1, "VMCS set-up of vcpu %d failed (%lu field(s))", v->id,
-			vmcs_write_errors);
+		        vmcs_write_errors);
 		return false;
 	}
 	return true;
@@ -307,7 +306,7 @@ void vcpu_run(struct vcpu *v)
 	vmclear(v->vmcs_pa);
 	if (ops->run_end)
 		ops->run_end(v); /* the platform leaves none of the guest's values to the next VM */
-	vcpu_reset_cpu_regs(); /* nor its FPU/SSE, debug registers or CR2 */
+	vcpu_reset_cpu_regs();   /* nor its FPU/SSE, debug registers or CR2 */
 	if (flags & RFLAGS_IF)
 		sti();
 }

@@ -15,7 +15,7 @@
 #include "spinlock.h"
 #include "types.h"
 
-#define MAX_VCPUS 8
+#define MAX_VCPUS    8
 #define MAX_MEMSLOTS 8
 #define EXIT_REASONS 80
 
@@ -24,7 +24,7 @@ struct memslot {
 	u64 npages;
 	int level;      /* the leaf level it was created with: 1 (4K), 2 (2M), 3 (1G) */
 	hfn_t *backing; /* hfn of every page, INVALID_HFN until populated; updated when the EPT
-			 * moves a page to another frame (collapse by copy, migration) */
+	                 * moves a page to another frame (collapse by copy, migration) */
 };
 
 /* Per-VM counters (exits and faults are per vCPU: struct vcpu_stats); printed as @json at
@@ -111,17 +111,17 @@ struct vm {
 	spinlock_t populate_lock; /* serialises populate-on-fault of on-demand slots */
 	struct vcpu *vcpus[MAX_VCPUS];
 	int nvcpus;
-	u64 budget;                /* preemption-timer ticks each vCPU may run */
-	bool use_pml;              /* vCPUs log dirty GPAs in a PML buffer (drained every exit) */
-	volatile bool stopping;    /* a vCPU died: the others leave at their next exit */
-	u64 flush_gen;             /* bumped by every EPT flush request (ept_env_flush) */
+	u64 budget;             /* preemption-timer ticks each vCPU may run */
+	bool use_pml;           /* vCPUs log dirty GPAs in a PML buffer (drained every exit) */
+	volatile bool stopping; /* a vCPU died: the others leave at their next exit */
+	u64 flush_gen;          /* bumped by every EPT flush request (ept_env_flush) */
 	struct vm_stats stats;
-	struct trace_ring *trace;  /* trace=ring only */
-	const struct vm_ops *ops;  /* the platform, fixed at vm_create */
-	void *plat;                /* the platform's per-VM state (its own accessor types it) */
-	char stop_reason[160];     /* first abnormal stop, for the scenario verdict */
-	int stop_exit_reason;      /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
-	char setup_why[160];       /* why setting the VM up failed, by name ("" until then) */
+	struct trace_ring *trace; /* trace=ring only */
+	const struct vm_ops *ops; /* the platform, fixed at vm_create */
+	void *plat;               /* the platform's per-VM state (its own accessor types it) */
+	char stop_reason[160];    /* first abnormal stop, for the scenario verdict */
+	int stop_exit_reason;     /* its basic exit reason, VM_STOP_ENTRY_FAILED, or -1 */
+	char setup_why[160];      /* why setting the VM up failed, by name ("" until then) */
 	/* Test hooks: break the VMCS on purpose to show how entry failures are reported. */
 	bool test_bad_guest_state, test_bad_host_state;
 	/* Test knob: ept_env_flush does nothing (shows what the flush is for; scenarios/idle.c). */

@@ -66,7 +66,7 @@ u64 vmcs_read_at(enum vmcs_field f, const char *name, const char *file, int line
 	if (rc)
 		printk("vmx: %s:%d: vmread %s failed (%s)\n", file, line, name,
 		       rc == VMX_FAIL_VALID ? vm_instruction_error_name(instruction_error())
-					    : "no current VMCS");
+		                            : "no current VMCS");
 	return v;
 }
 
@@ -78,7 +78,7 @@ void vmcs_write_at(enum vmcs_field f, const char *name, u64 v, const char *file,
 		vmcs_write_errors++;
 		printk("vmx: %s:%d: vmwrite %s = 0x%lx failed (%s)\n", file, line, name, v,
 		       rc == VMX_FAIL_VALID ? vm_instruction_error_name(instruction_error())
-					    : "no current VMCS");
+		                            : "no current VMCS");
 	}
 }
 

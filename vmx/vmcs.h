@@ -8,6 +8,8 @@
 
 #include "types.h"
 
+/* The X() list is laid out by hand. */
+/* clang-format off */
 #define VMCS_FIELDS(X)                                                           \
 	/* 16-bit */                                                             \
 	X(VPID, 0x0000) X(POSTED_INTR_NV, 0x0002) X(EPTP_INDEX, 0x0004)          \
@@ -72,6 +74,7 @@
 	X(HOST_GDTR_BASE, 0x6c0c) X(HOST_IDTR_BASE, 0x6c0e)                      \
 	X(HOST_SYSENTER_ESP, 0x6c10) X(HOST_SYSENTER_EIP, 0x6c12)                \
 	X(HOST_RSP, 0x6c14) X(HOST_RIP, 0x6c16)
+/* clang-format on */
 
 enum vmcs_field {
 #define VMCS_ENUM(name, enc) name = enc,
@@ -84,7 +87,7 @@ enum vmcs_field {
  * lacks, or no current VMCS): it is reported with the field's name, the VM-instruction error
  * and the caller, and the write is dropped.
  */
-#define vmcs_read(f) vmcs_read_at(f, #f, __FILE__, __LINE__)
+#define vmcs_read(f)     vmcs_read_at(f, #f, __FILE__, __LINE__)
 #define vmcs_write(f, v) vmcs_write_at(f, #f, v, __FILE__, __LINE__)
 u64 vmcs_read_at(enum vmcs_field f, const char *name, const char *file, int line);
 void vmcs_write_at(enum vmcs_field f, const char *name, u64 v, const char *file, int line);

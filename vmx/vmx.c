@@ -13,7 +13,7 @@
 #include "vmx/vmx.h"
 #include "vmx/vmx_asm.h"
 
-#define FC_LOCK BIT(0)
+#define FC_LOCK            BIT(0)
 #define FC_VMX_OUTSIDE_SMX BIT(2)
 
 struct vmx_caps vmx_caps;
@@ -28,7 +28,10 @@ static void require(bool ok, const char *what)
 		missing = what;
 }
 
-static bool allowed1(u64 msr_val, u32 bits) { return ((msr_val >> 32) & bits) == bits; }
+static bool allowed1(u64 msr_val, u32 bits)
+{
+	return ((msr_val >> 32) & bits) == bits;
+}
 
 /* want | allowed-0 bits, limited to allowed-1 bits; `need` bits must survive. */
 static u32 adjust(u64 msr_val, u32 want, u32 need, const char *what)
@@ -58,23 +61,25 @@ static void read_caps(struct vmx_caps *c)
 	/* The secondary controls and EPT/VPID MSRs exist only when the primary controls may
 	 * activate secondary controls (reading them otherwise raises #GP). */
 	c->proc2 = allowed1(c->proc, PROC_SECONDARY_CTLS) ? rdmsr(MSR_IA32_VMX_PROCBASED_CTLS2) : 0;
-	c->ept_vpid = allowed1(c->proc2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID) ?
-			      rdmsr(MSR_IA32_VMX_EPT_VPID_CAP) : 0;
+	c->ept_vpid = allowed1(c->proc2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID)
+	                      ? rdmsr(MSR_IA32_VMX_EPT_VPID_CAP)
+	                      : 0;
 	c->preempt_shift = c->misc & 0x1f;
 	c->ept_1g = c->ept_vpid & EPT_CAP_1G;
 	c->ept_ad = c->ept_vpid & EPT_CAP_AD;
 	c->pml = c->ept_ad && allowed1(c->proc2, PROC2_ENABLE_PML);
 	c->unrestricted = allowed1(c->proc2, PROC2_UNRESTRICTED_GUEST);
-	c->unrestricted_apic = c->unrestricted &&
-		       allowed1(c->proc2, PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT) &&
-		       allowed1(c->proc, PROC_USE_TPR_SHADOW | PROC_USE_MSR_BITMAPS |
-						 PROC_USE_TSC_OFFSETTING | PROC_INTR_WINDOW_EXITING |
-						 PROC_NMI_WINDOW_EXITING);
+	c->unrestricted_apic =
+		c->unrestricted &&
+		allowed1(c->proc2, PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT) &&
+		allowed1(c->proc, PROC_USE_TPR_SHADOW | PROC_USE_MSR_BITMAPS |
+	                                  PROC_USE_TSC_OFFSETTING | PROC_INTR_WINDOW_EXITING |
+	                                  PROC_NMI_WINDOW_EXITING);
 }
 
-#define PROC_GUEST_EXITS (PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY_CTLS | \
-			  PROC_CR8_LOAD_EXITING | PROC_CR8_STORE_EXITING | PROC_MWAIT_EXITING | \
-			  PROC_MONITOR_EXITING | PROC_RDPMC_EXITING)
+#define PROC_GUEST_EXITS                                                                           \
+	(PROC_HLT_EXITING | PROC_UNCOND_IO_EXITING | PROC_SECONDARY_CTLS | PROC_CR8_LOAD_EXITING | \
+	 PROC_CR8_STORE_EXITING | PROC_MWAIT_EXITING | PROC_MONITOR_EXITING | PROC_RDPMC_EXITING)
 
 static void check_caps(const struct vmx_caps *c)
 {
@@ -87,37 +92,38 @@ static void check_caps(const struct vmx_caps *c)
 	require(ev & EPT_CAP_WB, "write-back EPT memory type");
 	require(ev & EPT_CAP_2M, "2 MiB EPT pages");
 	require((ev & EPT_CAP_INVEPT) && (ev & (EPT_CAP_INVEPT_SINGLE | EPT_CAP_INVEPT_ALL)),
-		"INVEPT");
+	        "INVEPT");
 	require(ev & VPID_CAP_INVVPID, "INVVPID");
 	/* NMI exiting: an NMI is how a CPU in guest mode is kicked (vcpu_kick). Virtual NMIs:
 	 * the guest's own NMI blocking is then virtual and follows its IRET, so it never holds
 	 * back a physical NMI (a kick), and NMI-window exiting becomes available. */
-	vmx_ctls.pin = adjust(c->pin, PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS |
-					      PIN_PREEMPTION_TIMER,
-			      PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS |
-				      PIN_PREEMPTION_TIMER,
-			      "interrupt/NMI exiting, virtual NMIs and the preemption timer");
+	vmx_ctls.pin = adjust(
+		c->pin,
+		PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS | PIN_PREEMPTION_TIMER,
+		PIN_EXTINT_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS | PIN_PREEMPTION_TIMER,
+		"interrupt/NMI exiting, virtual NMIs and the preemption timer");
 	/* Everything a guest could use to reach host state or sleep past every kick exits:
 	 * CR8 would set the physical TPR (and mask our IPIs), MWAIT/MONITOR could park the CPU,
 	 * RDPMC would read the host's performance counters (the PMU is not virtualised). */
 	vmx_ctls.proc = adjust(c->proc, PROC_GUEST_EXITS, PROC_GUEST_EXITS,
-			       "HLT, I/O, CR8, MWAIT, MONITOR and RDPMC exiting");
+	                       "HLT, I/O, CR8, MWAIT, MONITOR and RDPMC exiting");
 	/* No MSR bitmaps: every RDMSR/WRMSR exits, so a guest never reaches a host MSR. */
 	vmx_ctls.proc &= ~PROC_USE_MSR_BITMAPS;
 	require(!(vmx_ctls.proc & PROC_USE_MSR_BITMAPS), "MSR exiting without bitmaps");
 	vmx_ctls.proc2 = adjust(c->proc2, PROC2_ENABLE_EPT | PROC2_ENABLE_VPID,
-				PROC2_ENABLE_EPT | PROC2_ENABLE_VPID, "EPT+VPID controls");
-	vmx_ctls.exit = adjust(c->exit, EXIT_HOST_ADDR_SPACE_SIZE | EXIT_ACK_INTR_ON_EXIT |
-					       EXIT_SAVE_IA32_EFER | EXIT_LOAD_IA32_EFER |
-					       EXIT_SAVE_PREEMPTION_TIMER | EXIT_SAVE_DEBUG_CONTROLS,
-			       EXIT_HOST_ADDR_SPACE_SIZE | EXIT_ACK_INTR_ON_EXIT | EXIT_LOAD_IA32_EFER,
-			       "64-bit host and EFER exit controls");
+	                        PROC2_ENABLE_EPT | PROC2_ENABLE_VPID, "EPT+VPID controls");
+	vmx_ctls.exit = adjust(
+		c->exit,
+		EXIT_HOST_ADDR_SPACE_SIZE | EXIT_ACK_INTR_ON_EXIT | EXIT_SAVE_IA32_EFER |
+			EXIT_LOAD_IA32_EFER | EXIT_SAVE_PREEMPTION_TIMER | EXIT_SAVE_DEBUG_CONTROLS,
+		EXIT_HOST_ADDR_SPACE_SIZE | EXIT_ACK_INTR_ON_EXIT | EXIT_LOAD_IA32_EFER,
+		"64-bit host and EFER exit controls");
 	/* Debug controls saved and loaded: else every exit would reset the guest's DR7 to
 	 * 0x400 (the exit loads that into DR7) and silently disarm its breakpoints. */
-	vmx_ctls.entry = adjust(c->entry, ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER |
-					       ENTRY_LOAD_DEBUG_CONTROLS,
-				ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER,
-				"64-bit guest and EFER entry controls");
+	vmx_ctls.entry = adjust(
+		c->entry, ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER | ENTRY_LOAD_DEBUG_CONTROLS,
+		ENTRY_IA32E_MODE_GUEST | ENTRY_LOAD_IA32_EFER,
+		"64-bit guest and EFER entry controls");
 }
 
 static void print_summary(const struct vmx_caps *c)
@@ -127,23 +133,25 @@ static void print_summary(const struct vmx_caps *c)
 	printk("vmx: capabilities (VMCS revision 0x%x, %s controls):\n", c->revision,
 	       (c->basic & BIT(55)) ? "TRUE_" : "default");
 	printk("vmx:   EPT %s, 4-level walk %s, WB %s, 2M pages %s, 1G pages %s\n",
-	       allowed1(c->proc2, PROC2_ENABLE_EPT) ? "yes" : "NO", ev & EPT_CAP_WALK_4 ? "yes" : "NO",
-	       ev & EPT_CAP_WB ? "yes" : "NO", ev & EPT_CAP_2M ? "yes" : "NO",
-	       c->ept_1g ? "yes" : "no");
+	       allowed1(c->proc2, PROC2_ENABLE_EPT) ? "yes" : "NO",
+	       ev & EPT_CAP_WALK_4 ? "yes" : "NO", ev & EPT_CAP_WB ? "yes" : "NO",
+	       ev & EPT_CAP_2M ? "yes" : "NO", c->ept_1g ? "yes" : "no");
 	printk("vmx:   EPT A/D %s, PML %s, INVEPT single %s all %s, VPID %s, INVVPID %s\n",
 	       c->ept_ad ? "yes" : "no", c->pml ? "yes" : "no",
 	       ev & EPT_CAP_INVEPT_SINGLE ? "yes" : "no", ev & EPT_CAP_INVEPT_ALL ? "yes" : "no",
 	       allowed1(c->proc2, PROC2_ENABLE_VPID) ? "yes" : "NO",
 	       ev & VPID_CAP_INVVPID ? "yes" : "NO");
 	printk("vmx:   unrestricted guest %s, APIC virtualization %s, preemption timer %s "
-	       "(TSC/%u)\n", c->unrestricted ? "yes" : "no",
-	       c->unrestricted_apic ? "yes" : "no",
+	       "(TSC/%u)\n",
+	       c->unrestricted ? "yes" : "no", c->unrestricted_apic ? "yes" : "no",
 	       allowed1(c->pin, PIN_PREEMPTION_TIMER) ? "yes" : "NO", 1u << c->preempt_shift);
 	if (c->ept_ad)
-		printk("vmx:   EPT A/D flags on for every VM (EPTP bit 6): idle tracking, D-bit and "
+		printk("vmx:   EPT A/D flags on for every VM (EPTP bit 6): idle tracking, D-bit "
+		       "and "
 		       "PML dirty logging available\n");
 	else
-		printk("vmx:   EPT A/D flags unavailable: idle tracking, D-bit and PML dirty logging "
+		printk("vmx:   EPT A/D flags unavailable: idle tracking, D-bit and PML dirty "
+		       "logging "
 		       "are off (write-protect dirty logging still works)\n");
 	printk("vmx:   allowed-1 pin %08x proc %08x proc2 %08x exit %08x entry %08x\n",
 	       (u32)(c->pin >> 32), (u32)(c->proc >> 32), (u32)(c->proc2 >> 32),
@@ -211,7 +219,8 @@ static void vmx_cpu_on(void *arg)
 int vmx_init_all(void)
 {
 	if (!(cpuid(1, 0).ecx & BIT(5))) {
-		printk("vmx: unavailable: this CPU has no VMX (CPUID.1:ECX bit 5 is 0), so eptvisor "
+		printk("vmx: unavailable: this CPU has no VMX (CPUID.1:ECX bit 5 is 0), so "
+		       "eptvisor "
 		       "cannot run guests here; use Bochs (cpu model tigerlake) or KVM with nested "
 		       "VMX (QEMU TCG never emulates VMX)\n");
 		return -ENODEV;
@@ -221,7 +230,8 @@ int vmx_init_all(void)
 	print_summary(&vmx_caps);
 	if (missing) {
 		printk("vmx: unavailable: this CPU's VMX lacks %s, which eptvisor needs to run "
-		       "guests\n", missing);
+		       "guests\n",
+		       missing);
 		return -ENODEV;
 	}
 	smp_call_all(vmx_cpu_on, NULL);

@@ -9,7 +9,7 @@
 #include "types.h"
 
 #define VMX_FAIL_INVALID 1
-#define VMX_FAIL_VALID 2
+#define VMX_FAIL_VALID   2
 
 /* setbe/sete after a VMX instruction: CF=1 -> invalid, ZF=1 -> valid failure. */
 #define VMX_RESULT(cf, zf) ((cf) ? VMX_FAIL_INVALID : (zf) ? VMX_FAIL_VALID : 0)
@@ -18,7 +18,10 @@ static inline int vmxon(hpa_t pa)
 {
 	u8 cf, zf;
 
-	__asm__ volatile("vmxon %2; setc %0; setz %1" : "=r"(cf), "=r"(zf) : "m"(pa) : "cc", "memory");
+	__asm__ volatile("vmxon %2; setc %0; setz %1"
+	                 : "=r"(cf), "=r"(zf)
+	                 : "m"(pa)
+	                 : "cc", "memory");
 	return VMX_RESULT(cf, zf);
 }
 
@@ -34,7 +37,10 @@ static inline int vmclear(hpa_t pa)
 {
 	u8 cf, zf;
 
-	__asm__ volatile("vmclear %2; setc %0; setz %1" : "=r"(cf), "=r"(zf) : "m"(pa) : "cc", "memory");
+	__asm__ volatile("vmclear %2; setc %0; setz %1"
+	                 : "=r"(cf), "=r"(zf)
+	                 : "m"(pa)
+	                 : "cc", "memory");
 	return VMX_RESULT(cf, zf);
 }
 
@@ -42,7 +48,10 @@ static inline int vmptrld(hpa_t pa)
 {
 	u8 cf, zf;
 
-	__asm__ volatile("vmptrld %2; setc %0; setz %1" : "=r"(cf), "=r"(zf) : "m"(pa) : "cc", "memory");
+	__asm__ volatile("vmptrld %2; setc %0; setz %1"
+	                 : "=r"(cf), "=r"(zf)
+	                 : "m"(pa)
+	                 : "cc", "memory");
 	return VMX_RESULT(cf, zf);
 }
 
@@ -51,9 +60,9 @@ static inline int vmread_raw(u64 field, u64 *val)
 	u8 cf, zf;
 
 	__asm__ volatile("vmread %3, %0; setc %1; setz %2"
-			 : "=rm"(*val), "=r"(cf), "=r"(zf)
-			 : "r"(field)
-			 : "cc");
+	                 : "=rm"(*val), "=r"(cf), "=r"(zf)
+	                 : "r"(field)
+	                 : "cc");
 	return VMX_RESULT(cf, zf);
 }
 
@@ -62,14 +71,14 @@ static inline int vmwrite_raw(u64 field, u64 val)
 	u8 cf, zf;
 
 	__asm__ volatile("vmwrite %3, %2; setc %0; setz %1"
-			 : "=r"(cf), "=r"(zf)
-			 : "r"(field), "rm"(val)
-			 : "cc", "memory");
+	                 : "=r"(cf), "=r"(zf)
+	                 : "r"(field), "rm"(val)
+	                 : "cc", "memory");
 	return VMX_RESULT(cf, zf);
 }
 
 #define INVEPT_SINGLE 1
-#define INVEPT_ALL 2
+#define INVEPT_ALL    2
 
 static inline int invept(u64 type, u64 eptp)
 {
@@ -79,14 +88,14 @@ static inline int invept(u64 type, u64 eptp)
 	u8 cf, zf;
 
 	__asm__ volatile("invept %2, %3; setc %0; setz %1"
-			 : "=r"(cf), "=r"(zf)
-			 : "m"(desc), "r"(type)
-			 : "cc", "memory");
+	                 : "=r"(cf), "=r"(zf)
+	                 : "m"(desc), "r"(type)
+	                 : "cc", "memory");
 	return VMX_RESULT(cf, zf);
 }
 
 #define INVVPID_SINGLE 1
-#define INVVPID_ALL 2
+#define INVVPID_ALL    2
 
 static inline int invvpid(u64 type, u16 vpid)
 {
@@ -96,9 +105,9 @@ static inline int invvpid(u64 type, u16 vpid)
 	u8 cf, zf;
 
 	__asm__ volatile("invvpid %2, %3; setc %0; setz %1"
-			 : "=r"(cf), "=r"(zf)
-			 : "m"(desc), "r"(type)
-			 : "cc", "memory");
+	                 : "=r"(cf), "=r"(zf)
+	                 : "m"(desc), "r"(type)
+	                 : "cc", "memory");
 	return VMX_RESULT(cf, zf);
 }
 

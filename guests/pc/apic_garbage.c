@@ -8,8 +8,8 @@
 #include "guests/pc/pc.h"
 
 #define ICR_MODE_RESERVED3 0x300
-#define ICR_SELF	   0x40000
-#define NO_SUCH_APIC	   0x0f
+#define ICR_SELF           0x40000
+#define NO_SUCH_APIC       0x0f
 
 static void write_read_only(void)
 {

@@ -5,22 +5,22 @@
  */
 #include "guests/pc/pc.h"
 
-#define COM1		 0x3f8
-#define UART_THR	 0
-#define UART_DLL	 0
-#define UART_IER	 1
-#define UART_DLM	 1
-#define UART_FCR	 2
-#define UART_LCR	 3
-#define UART_MCR	 4
-#define UART_LSR	 5
-#define UART_SCR	 7
-#define LCR_DLAB	 0x80
-#define LCR_8N1		 0x03
+#define COM1             0x3f8
+#define UART_THR         0
+#define UART_DLL         0
+#define UART_IER         1
+#define UART_DLM         1
+#define UART_FCR         2
+#define UART_LCR         3
+#define UART_MCR         4
+#define UART_LSR         5
+#define UART_SCR         7
+#define LCR_DLAB         0x80
+#define LCR_8N1          0x03
 #define FCR_ENABLE_CLEAR 0x07
 #define MCR_DTR_RTS_OUT2 0x0b
-#define LSR_THRE	 0x20
-#define DIVISOR_115200	 1
+#define LSR_THRE         0x20
+#define DIVISOR_115200   1
 
 static bool scratch_ok;
 

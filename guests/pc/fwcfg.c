@@ -1,7 +1,7 @@
 /* QEMU fw_cfg through its legacy I/O ports: write the key to 0x510, read bytes from 0x511. */
 #include "guests/pc/pc.h"
 
-#define FW_CFG_PORT_SEL	 0x510
+#define FW_CFG_PORT_SEL  0x510
 #define FW_CFG_PORT_DATA 0x511
 
 /* Select KEY and read its first LEN bytes into BUF (items are little-endian). */

@@ -20,11 +20,11 @@ static exc_fn exc_handlers[32];
 
 static void set_gate(int vec, u64 addr)
 {
-	idt[vec] = (struct gate){.off_lo = (u16)addr,
-				 .sel = SEL_CODE64,
-				 .type = GATE_INT64,
-				 .off_mid = (u16)(addr >> 16),
-				 .off_hi = (u32)(addr >> 32)};
+	idt[vec] = (struct gate){ .off_lo = (u16)addr,
+		                  .sel = SEL_CODE64,
+		                  .type = GATE_INT64,
+		                  .off_mid = (u16)(addr >> 16),
+		                  .off_hi = (u32)(addr >> 32) };
 }
 
 /* Fill the IDT from isr_stubs and load it on this CPU. */
@@ -42,7 +42,7 @@ void idt_load(void)
 	struct {
 		u16 limit;
 		u64 base;
-	} __attribute__((packed)) ptr = {sizeof(idt) - 1, (u64)idt};
+	} __attribute__((packed)) ptr = { sizeof(idt) - 1, (u64)idt };
 
 	__asm__ volatile("lidt %0" : : "m"(ptr));
 }

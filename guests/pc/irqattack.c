@@ -23,28 +23,28 @@
  */
 #include "guests/pc/pc.h"
 
-#define ICR_FIXED	 0x000
-#define ICR_SMI		 0x200
-#define ICR_NMI		 0x400
-#define ICR_INIT	 0x500
-#define ICR_STARTUP	 0x600
-#define ICR_ASSERT	 0x4000
-#define ICR_LEVEL	 0x8000
-#define ICR_SELF	 0x40000
+#define ICR_FIXED        0x000
+#define ICR_SMI          0x200
+#define ICR_NMI          0x400
+#define ICR_INIT         0x500
+#define ICR_STARTUP      0x600
+#define ICR_ASSERT       0x4000
+#define ICR_LEVEL        0x8000
+#define ICR_SELF         0x40000
 #define ICR_ALL_BUT_SELF 0xc0000
-#define DCR_DIV1	 0xb
-#define LVT_PERIODIC	 (1u << 17)
-#define VEC_NMI		 2
-#define SPIN_LIMIT	 20000000ULL /* a bounded wait: far longer than any delivery needs */
+#define DCR_DIV1         0xb
+#define LVT_PERIODIC     (1u << 17)
+#define VEC_NMI          2
+#define SPIN_LIMIT       20000000ULL /* a bounded wait: far longer than any delivery needs */
 #define EXIT_ATTACK_FAIL 0x30
 
 extern u32 ap_next_index;
 
-static volatile u32 ap_starts;	 /* times an AP reached ap_main */
-static volatile u32 ap_nmis;	 /* NMIs the AP took */
-static volatile u32 bsp_nmis;	 /* NMIs the BSP took */
-static volatile u32 ap_ipis;	 /* fixed IPIs the AP took */
-static volatile u32 go;		 /* the BSP's signal to the AP */
+static volatile u32 ap_starts;   /* times an AP reached ap_main */
+static volatile u32 ap_nmis;     /* NMIs the AP took */
+static volatile u32 bsp_nmis;    /* NMIs the BSP took */
+static volatile u32 ap_ipis;     /* fixed IPIs the AP took */
+static volatile u32 go;          /* the BSP's signal to the AP */
 static volatile u64 ap_progress; /* the AP's spin counter */
 static volatile u32 timer_ticks;
 static u32 ap_id;
@@ -107,7 +107,7 @@ void ap_main(u32 index)
 		while (go < 2)
 			cpu_pause();
 		lapic_send_ipi(go == 3 ? 0 : bsp_id, (go == 3 ? ICR_ALL_BUT_SELF : 0) | ICR_INIT |
-							     ICR_ASSERT | ICR_LEVEL);
+		                                             ICR_ASSERT | ICR_LEVEL);
 	}
 	/* Spin with interrupts off (NMIs still arrive), counting. */
 	for (;;) {
@@ -145,7 +145,7 @@ static void init_each_other(bool broadcast)
 	   broadcast ? "init_broadcast" : "init_cycle");
 	go = broadcast ? 3 : 2;
 	lapic_send_ipi(broadcast ? 0 : ap_id,
-		       (broadcast ? ICR_ALL_BUT_SELF : 0) | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
+	               (broadcast ? ICR_ALL_BUT_SELF : 0) | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
 	/* A BSP that receives INIT restarts; if we get here and past the wait, it did not. */
 	for (u64 i = 0; i < SPIN_LIMIT; i++)
 		cpu_pause();
@@ -206,7 +206,7 @@ static void attack_nmi_twice(void)
 {
 	if (nmi_and_wait(0, ICR_SELF, &bsp_nmis, 1, "the first self-NMI did not arrive") &&
 	    nmi_and_wait(0, ICR_SELF, &bsp_nmis, 2,
-			 "the second self-NMI did not arrive after the first one's IRET"))
+	                 "the second self-NMI did not arrive after the first one's IRET"))
 		pr("nmi_twice: 2 self-NMIs delivered\n");
 }
 
@@ -314,12 +314,12 @@ static const struct {
 	const char *name;
 	void (*run)(void);
 } attacks[] = {
-	{"init_cycle", attack_init_cycle}, {"init_broadcast", attack_init_broadcast},
-	{"init_storm", attack_init_storm}, {"sipi_storm", attack_sipi_storm},
-	{"nmi_twice", attack_nmi_twice},   {"nmi_then_ipi", attack_nmi_then_ipi},
-	{"nmi_storm", attack_nmi_storm},   {"timer_storm", attack_timer_storm},
-	{"timer_cli", attack_timer_cli},   {"smi_storm", attack_smi_storm},
-	{"pit_storm", attack_pit_storm},
+	{ "init_cycle", attack_init_cycle }, { "init_broadcast", attack_init_broadcast },
+	{ "init_storm", attack_init_storm }, { "sipi_storm", attack_sipi_storm },
+	{ "nmi_twice", attack_nmi_twice },   { "nmi_then_ipi", attack_nmi_then_ipi },
+	{ "nmi_storm", attack_nmi_storm },   { "timer_storm", attack_timer_storm },
+	{ "timer_cli", attack_timer_cli },   { "smi_storm", attack_smi_storm },
+	{ "pit_storm", attack_pit_storm },
 };
 
 /* The value of "attack=" among the space-separated arguments, or NULL. */

@@ -9,23 +9,23 @@
 #include "guests/pc/pc.h"
 
 #define FLOOD_COUNT 2000
-#define ICR_SMI	    0x200
-#define MSR_PAT	    0x277
-#define NO_SUCH_MSR 0x4b564d00		  /* a KVM paravirtual MSR: nothing behind it here */
-#define BAD_PAT	    0x0007040600070402ULL /* memory type 2 in PA0 is reserved */
+#define ICR_SMI     0x200
+#define MSR_PAT     0x277
+#define NO_SUCH_MSR 0x4b564d00            /* a KVM paravirtual MSR: nothing behind it here */
+#define BAD_PAT     0x0007040600070402ULL /* memory type 2 in PA0 is reserved */
 #define UNASSIGNED  0xd0000000ULL
-#define EXC_GP	    13
+#define EXC_GP      13
 
 u64 gp_taken;
 
 /* #GP: drop the error code, step over the 2-byte RDMSR/WRMSR, count, return. */
 __asm__(".text\n"
-	".globl gp_skip\n"
-	"gp_skip:\n"
-	"	addq $8, %rsp\n"
-	"	addq $2, (%rsp)\n"
-	"	lock incq gp_taken(%rip)\n"
-	"	iretq\n");
+        ".globl gp_skip\n"
+        "gp_skip:\n"
+        "	addq $8, %rsp\n"
+        "	addq $2, (%rsp)\n"
+        "	lock incq gp_taken(%rip)\n"
+        "	iretq\n");
 void gp_skip(void);
 
 /* Route #GP to gp_skip in the IDT idt_init loaded (64-bit interrupt gate, code selector

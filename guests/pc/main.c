@@ -7,12 +7,12 @@
  */
 #include "guests/pc/pc.h"
 
-#define MSR_APIC_BASE	    0x1b
-#define APIC_BASE_BSP	    (1ull << 8)
+#define MSR_APIC_BASE       0x1b
+#define APIC_BASE_BSP       (1ull << 8)
 #define APIC_BASE_ENABLE    (1ull << 11)
 #define APIC_BASE_ADDR_MASK 0xffffff000ull
-#define PERIODIC_TICKS	    10
-#define TIMER_COUNT	    100000 /* divide 16: 1.6 ms under QEMU */
+#define PERIODIC_TICKS      10
+#define TIMER_COUNT         100000 /* divide 16: 1.6 ms under QEMU */
 
 static const char *name = "pcmb";
 static u32 first_fail;
@@ -39,7 +39,7 @@ static void show_bootinfo(const struct bootinfo *bi)
 /* fw_cfg: signature, CPU count, RAM size, and an unknown key. Returns the CPU count. */
 static u32 check_fw_cfg(void)
 {
-	char sig[5] = {0};
+	char sig[5] = { 0 };
 	u16 cpus = 0;
 	u64 ram = 0, unknown = ~0ull;
 

@@ -5,16 +5,16 @@
  */
 #include "guests/pc/pc.h"
 
-#define MB1_FLAG_MEM	 (1u << 0)
+#define MB1_FLAG_MEM     (1u << 0)
 #define MB1_FLAG_CMDLINE (1u << 2)
-#define MB1_FLAG_MODS	 (1u << 3)
-#define MB1_FLAG_MMAP	 (1u << 6)
+#define MB1_FLAG_MODS    (1u << 3)
+#define MB1_FLAG_MMAP    (1u << 6)
 
-#define MB2_TAG_END	0
+#define MB2_TAG_END     0
 #define MB2_TAG_CMDLINE 1
-#define MB2_TAG_MODULE	3
+#define MB2_TAG_MODULE  3
 #define MB2_TAG_MEMINFO 4
-#define MB2_TAG_MMAP	6
+#define MB2_TAG_MMAP    6
 
 struct mb1_info {
 	u32 flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
@@ -25,7 +25,7 @@ struct mb1_info {
 static void add_mmap(struct bootinfo *bi, u64 base, u64 len, u32 type)
 {
 	if (bi->nmmap < BI_MAX_MMAP)
-		bi->mmap[bi->nmmap++] = (typeof(bi->mmap[0])){base, len, type};
+		bi->mmap[bi->nmmap++] = (typeof(bi->mmap[0])){ base, len, type };
 }
 
 static void copy_cmdline(struct bootinfo *bi, const char *s)
@@ -65,7 +65,7 @@ static void parse_mb2_mmap(const u8 *tag, u32 size, struct bootinfo *bi)
 
 	for (u32 off = 16; esize && off + esize <= size; off += esize)
 		add_mmap(bi, *(const u64 *)(tag + off), *(const u64 *)(tag + off + 8),
-			 *(const u32 *)(tag + off + 16));
+		         *(const u32 *)(tag + off + 16));
 }
 
 static void parse_mb2(const u8 *info, struct bootinfo *bi)

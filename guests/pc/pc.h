@@ -56,23 +56,23 @@ void halt_forever(void) __attribute__((noreturn));
 
 /* ---- fwcfg.c: QEMU fw_cfg, legacy I/O interface (selector 0x510, data 0x511) ---- */
 #define FW_CFG_SIGNATURE   0x0000
-#define FW_CFG_RAM_SIZE	   0x0003
-#define FW_CFG_NB_CPUS	   0x0005
+#define FW_CFG_RAM_SIZE    0x0003
+#define FW_CFG_NB_CPUS     0x0005
 #define FW_CFG_UNKNOWN_KEY 0x3fff
 void fw_cfg_read(u16 key, void *buf, size_t len);
 
 /* ---- lapic.c: xAPIC at 0xfee00000 ---- */
-#define LAPIC_BASE	0xfee00000ULL
-#define LAPIC_ID	0x020
-#define LAPIC_VER	0x030
-#define LAPIC_TPR	0x080
-#define LAPIC_PPR	0x0a0
-#define LAPIC_EOI	0x0b0
-#define LAPIC_SVR	0x0f0
-#define LAPIC_ISR0	0x100
-#define LAPIC_ESR	0x280
-#define LAPIC_ICR_LO	0x300
-#define LAPIC_ICR_HI	0x310
+#define LAPIC_BASE      0xfee00000ULL
+#define LAPIC_ID        0x020
+#define LAPIC_VER       0x030
+#define LAPIC_TPR       0x080
+#define LAPIC_PPR       0x0a0
+#define LAPIC_EOI       0x0b0
+#define LAPIC_SVR       0x0f0
+#define LAPIC_ISR0      0x100
+#define LAPIC_ESR       0x280
+#define LAPIC_ICR_LO    0x300
+#define LAPIC_ICR_HI    0x310
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TIMER_ICR 0x380
 #define LAPIC_TIMER_CCR 0x390
@@ -80,7 +80,7 @@ void fw_cfg_read(u16 key, void *buf, size_t len);
 
 #define VEC_PIT      0x20 /* IRQ 0 after pic_remap_and_mask */
 #define VEC_TIMER    0x30
-#define VEC_IPI	     0x40
+#define VEC_IPI      0x40
 #define VEC_SPURIOUS 0xff
 
 static inline u32 lapic_read(u32 reg)

@@ -19,20 +19,20 @@
 
 #define EXIT_REGS_LEAKED 0x60 /* read: a register was not at its reset value */
 #define EXIT_RDPMC_NO_GP 0x61 /* rdpmc: no #GP */
-#define EXIT_VMX_NO_UD	 0x62 /* vmx: an instruction did not raise #UD */
+#define EXIT_VMX_NO_UD   0x62 /* vmx: an instruction did not raise #UD */
 #define EXIT_CR0PG_NO_GP 0x63 /* cr0pg: clearing PG in 64-bit mode did not #GP */
 #define EXIT_CACHE_WRONG 0x64 /* cache: CD/NW not as the SDM and the loader say */
-#define EXIT_BAD_ARGS	 0x65 /* no known test named */
-#define EXIT_DR7_LOST	 0x66 /* write: DR7 changed by itself */
-#define EXIT_EXCEPTION	 0x40 /* + vector: an exception nobody expected (as codes.h) */
+#define EXIT_BAD_ARGS    0x65 /* no known test named */
+#define EXIT_DR7_LOST    0x66 /* write: DR7 changed by itself */
+#define EXIT_EXCEPTION   0x40 /* + vector: an exception nobody expected (as codes.h) */
 
-#define CR0_NW	     (1ull << 29)
-#define CR0_CD	     (1ull << 30)
-#define CR0_PG	     (1ull << 31)
+#define CR0_NW       (1ull << 29)
+#define CR0_CD       (1ull << 30)
+#define CR0_PG       (1ull << 31)
 #define CR4_OSFXSR   (1ull << 9)
 #define CR4_OSXMMEXC (1ull << 10)
-#define EXC_UD	     6
-#define EXC_GP	     13
+#define EXC_UD       6
+#define EXC_GP       13
 #define NO_FAULT     ~0ull
 #define DR6_RESET    0xffff0ff0ull
 #define DR7_RESET    0x400ull
@@ -115,7 +115,7 @@ static void snapshot(void)
 
 /* ---- exceptions: a probe names where to resume, the handler records the vector -------- */
 
-u64 resume_rip;		       /* 0: an exception now is unexpected */
+u64 resume_rip;                /* 0: an exception now is unexpected */
 static volatile u64 fault_vec; /* NO_FAULT, or the vector the probed instruction raised */
 static volatile u64 fault_err;
 
@@ -137,11 +137,11 @@ static void regleak_trap(u64 vector, u64 error, u64 *rip)
 	({                                                                                         \
 		fault_vec = NO_FAULT;                                                              \
 		__asm__ volatile("leaq 1f(%%rip), %%rdx\n\t"                                       \
-				 "movq %%rdx, resume_rip(%%rip)\n\t"                               \
-				 "xorl %%eax, %%eax\n\t"                                           \
-				 "xorl %%ecx, %%ecx\n\t" insn "\n1:\n\t"                           \
-				 "movq $0, resume_rip(%%rip)" ::                                   \
-					 : "rax", "rcx", "rdx", "memory");                         \
+		                 "movq %%rdx, resume_rip(%%rip)\n\t"                               \
+		                 "xorl %%eax, %%eax\n\t"                                           \
+		                 "xorl %%ecx, %%ecx\n\t" insn "\n1:\n\t"                           \
+		                 "movq $0, resume_rip(%%rip)" ::                                   \
+		                         : "rax", "rcx", "rdx", "memory");                         \
 		fault_vec;                                                                         \
 	})
 
@@ -191,8 +191,8 @@ static int check_vectors(void)
 
 		for (int j = 0; j < 16; j++)
 			s[j] = seen.fx.xmm[i][j] >= 32 && seen.fx.xmm[i][j] < 127
-				       ? (char)seen.fx.xmm[i][j]
-				       : '.';
+			               ? (char)seen.fx.xmm[i][j]
+			               : '.';
 		s[16] = '\0';
 		pr("read: xmm%d holds \"%s\" NOT RESET\n", i, s);
 		bad++;
@@ -202,7 +202,7 @@ static int check_vectors(void)
 
 static u32 test_read(void)
 {
-	static const char *const drn[4] = {"dr0", "dr1", "dr2", "dr3"};
+	static const char *const drn[4] = { "dr0", "dr1", "dr2", "dr3" };
 	int bad = 0;
 
 	bad += check("cr2", seen.cr2, 0);
@@ -233,18 +233,18 @@ static const u32 mxcsr_secret = 0x7f80;
 static void write_fpu(void)
 {
 	__asm__ volatile("fninit\n\t"
-			 "fldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
-			 "fldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
-			 "fldcw %0\n\t"
-			 "ldmxcsr %1" ::"m"(fcw_secret),
-			 "m"(mxcsr_secret));
+	                 "fldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
+	                 "fldpi\n\tfldpi\n\tfldpi\n\tfldpi\n\t"
+	                 "fldcw %0\n\t"
+	                 "ldmxcsr %1" ::"m"(fcw_secret),
+	                 "m"(mxcsr_secret));
 	/* Each register by name: the compiler knows no SSE (-mno-sse), so no clobber list. */
 	__asm__ volatile("movdqa %0, %%xmm0\n\tmovdqa %0, %%xmm1\n\tmovdqa %0, %%xmm2\n\t"
-			 "movdqa %0, %%xmm3\n\tmovdqa %0, %%xmm4\n\tmovdqa %0, %%xmm5\n\t"
-			 "movdqa %0, %%xmm6\n\tmovdqa %0, %%xmm7\n\tmovdqa %0, %%xmm8\n\t"
-			 "movdqa %0, %%xmm9\n\tmovdqa %0, %%xmm10\n\tmovdqa %0, %%xmm11\n\t"
-			 "movdqa %0, %%xmm12\n\tmovdqa %0, %%xmm13\n\tmovdqa %0, %%xmm14\n\t"
-			 "movdqa %0, %%xmm15" ::"m"(secret));
+	                 "movdqa %0, %%xmm3\n\tmovdqa %0, %%xmm4\n\tmovdqa %0, %%xmm5\n\t"
+	                 "movdqa %0, %%xmm6\n\tmovdqa %0, %%xmm7\n\tmovdqa %0, %%xmm8\n\t"
+	                 "movdqa %0, %%xmm9\n\tmovdqa %0, %%xmm10\n\tmovdqa %0, %%xmm11\n\t"
+	                 "movdqa %0, %%xmm12\n\tmovdqa %0, %%xmm13\n\tmovdqa %0, %%xmm14\n\t"
+	                 "movdqa %0, %%xmm15" ::"m"(secret));
 }
 
 static void write_debug(void)
@@ -294,9 +294,10 @@ static u32 test_rdpmc(void)
 
 static u32 test_vmx(void)
 {
-	static const char *const names[] = {"vmxon",   "vmxoff",  "vmclear",  "vmptrld",  "vmptrst",
-					    "vmread",  "vmwrite", "vmlaunch", "vmresume", "invept",
-					    "invvpid", "vmcall",  "vmfunc"};
+	static const char *const names[] = { "vmxon",    "vmxoff", "vmclear", "vmptrld",
+		                             "vmptrst",  "vmread", "vmwrite", "vmlaunch",
+		                             "vmresume", "invept", "invvpid", "vmcall",
+		                             "vmfunc" };
 	u64 got[13];
 	int ud = 0;
 
@@ -333,10 +334,10 @@ static u32 test_cr0pg(void)
 
 /* ---- caches ----------------------------------------------------------------------------- */
 
-#define ICR_INIT	 0x500
-#define ICR_STARTUP	 0x600
-#define ICR_ASSERT	 0x4000
-#define ICR_LEVEL	 0x8000
+#define ICR_INIT         0x500
+#define ICR_STARTUP      0x600
+#define ICR_ASSERT       0x4000
+#define ICR_LEVEL        0x8000
 #define ICR_ALL_BUT_SELF 0xc0000
 
 /* Start the APs in regleak_ap_start; the CR0 the first one found, or ~0 if none reported. */
@@ -361,7 +362,7 @@ static u64 ap_reset_cr0(void)
 static const char *cdnw(u64 cr0)
 {
 	return (cr0 & CR0_CD) ? ((cr0 & CR0_NW) ? "CD 1, NW 1" : "CD 1, NW 0")
-			      : ((cr0 & CR0_NW) ? "CD 0, NW 1" : "CD 0, NW 0");
+	                      : ((cr0 & CR0_NW) ? "CD 0, NW 1" : "CD 0, NW 0");
 }
 
 static u32 test_cache(void)
@@ -391,8 +392,8 @@ static const struct {
 	const char *name;
 	u32 (*fn)(void);
 } tests[] = {
-	{"write", test_write}, {"read", test_read},   {"rdpmc", test_rdpmc},
-	{"vmx", test_vmx},     {"cr0pg", test_cr0pg}, {"cache", test_cache},
+	{ "write", test_write }, { "read", test_read },   { "rdpmc", test_rdpmc },
+	{ "vmx", test_vmx },     { "cr0pg", test_cr0pg }, { "cache", test_cache },
 };
 
 void pc_main(u32 magic, u32 info)

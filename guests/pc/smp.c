@@ -7,16 +7,16 @@
  */
 #include "guests/pc/pc.h"
 
-#define ICR_FIXED	 0x000
-#define ICR_INIT	 0x500
-#define ICR_STARTUP	 0x600
-#define ICR_ASSERT	 0x4000
-#define ICR_LEVEL	 0x8000
+#define ICR_FIXED        0x000
+#define ICR_INIT         0x500
+#define ICR_STARTUP      0x600
+#define ICR_ASSERT       0x4000
+#define ICR_LEVEL        0x8000
 #define ICR_ALL_BUT_SELF 0xc0000
-#define DELAY_10MS	 10000000 /* LAPIC ticks at divide 1: 1 ns each under QEMU */
-#define DELAY_200US	 200000
-#define WATCHDOG_COUNT	 1000000 /* divide 16: 16 ms per tick under QEMU */
-#define WATCHDOG_TICKS	 500
+#define DELAY_10MS       10000000 /* LAPIC ticks at divide 1: 1 ns each under QEMU */
+#define DELAY_200US      200000
+#define WATCHDOG_COUNT   1000000 /* divide 16: 16 ms per tick under QEMU */
+#define WATCHDOG_TICKS   500
 
 static u32 bsp_id;
 static u32 ap_ids[MAX_CPUS];
@@ -85,7 +85,8 @@ int smp_start(u32 ncpus, u32 *ids)
 	if (naps == 0)
 		return 1;
 	/* Linker symbols around one section: compare them as addresses. */
-	memcpy((void *)AP_TRAMP_BASE, ap_tramp_start, (size_t)((u64)ap_tramp_end - (u64)ap_tramp_start));
+	memcpy((void *)AP_TRAMP_BASE, ap_tramp_start,
+	       (size_t)((u64)ap_tramp_end - (u64)ap_tramp_start));
 	irq_set(VEC_IPI, on_ipi);
 	send_init_sipi_sipi();
 	irq_set(VEC_TIMER, on_watchdog);

@@ -45,7 +45,6 @@ def test_cppcheck_clean():
     assert code == 0, out
 
 
-@pytest.mark.skip(reason="tree formatted in the next commit")
 def test_clang_format_clean():
     """clang-format --dry-run --Werror (the repo's .clang-format) would change no tracked
     C file or header: run `make format` and look at the diff."""

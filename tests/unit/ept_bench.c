@@ -27,9 +27,9 @@
 #include "ept_hw.h"
 
 #define GUEST_GIB 64ULL
-#define PAGES	  (GUEST_GIB << (30 - PAGE_SHIFT))
-#define PROT	  (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
-#define P1G	  ept_level_pages(3)
+#define PAGES     (GUEST_GIB << (30 - PAGE_SHIFT))
+#define PROT      (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+#define P1G       ept_level_pages(3)
 
 static FILE *json;
 static int nresults;
@@ -44,25 +44,25 @@ static u64 now_ns(void)
 }
 
 static void result(const char *name, int leaf, u64 ns, u64 limit_ns, u64 baseline_ns, double ratio,
-		   const char *target)
+                   const char *target)
 {
 	char line[320];
 
 	if (nresults < (int)ARRAY_SIZE(table))
 		snprintf(table[nresults], sizeof(table[0]),
-			 "%-22s %-3s %14llu %12llu %12llu %9.3f  %s", name, leaf == 1 ? "4K" : "2M",
-			 (unsigned long long)ns, (unsigned long long)limit_ns,
-			 (unsigned long long)baseline_ns, ratio, target);
+		         "%-22s %-3s %14llu %12llu %12llu %9.3f  %s", name, leaf == 1 ? "4K" : "2M",
+		         (unsigned long long)ns, (unsigned long long)limit_ns,
+		         (unsigned long long)baseline_ns, ratio, target);
 
 	snprintf(line, sizeof(line),
-		 "{\"name\": \"%s\", \"guest_gib\": %llu, \"leaf\": \"%s\", \"ns\": %llu, "
-		 "\"limit_ns\": %llu, \"baseline_ns\": %llu, \"ratio\": %.4f}",
-		 name, GUEST_GIB,
-		 leaf == 1   ? "4K"
-		 : leaf == 2 ? "2M"
-			     : "1G",
-		 (unsigned long long)ns, (unsigned long long)limit_ns,
-		 (unsigned long long)baseline_ns, ratio);
+	         "{\"name\": \"%s\", \"guest_gib\": %llu, \"leaf\": \"%s\", \"ns\": %llu, "
+	         "\"limit_ns\": %llu, \"baseline_ns\": %llu, \"ratio\": %.4f}",
+	         name, GUEST_GIB,
+	         leaf == 1   ? "4K"
+	         : leaf == 2 ? "2M"
+	                     : "1G",
+	         (unsigned long long)ns, (unsigned long long)limit_ns,
+	         (unsigned long long)baseline_ns, ratio);
 	printf("@json %s\n", line);
 	fflush(stdout);
 	if (json)
@@ -96,9 +96,9 @@ static u64 **leaf_tables(struct ept *e, int level, u64 *n)
 	struct ept_iter it;
 
 	*n = 0;
-	for_each_ept_entry(it, e, 0, PAGES,
-			   level + 1) if (it.level == level + 1 && ept_table(it.old, it.level))
-		t[(*n)++] = ept_env_va(ept_child(it.old));
+	for_each_ept_entry(it, e, 0, PAGES, level + 1)
+		if (it.level == level + 1 && ept_table(it.old, it.level))
+			t[(*n)++] = ept_env_va(ept_child(it.old));
 	return t;
 }
 
@@ -136,12 +136,12 @@ static void baseline_scan(u64 **t, u64 n, int level, u64 *idle)
 static void bench_scan(int level)
 {
 	struct ept e;
-	struct ept_tracker tr = {.gfn = 0, .npages = PAGES, .young = calloc(PAGES / 64, 8)};
+	struct ept_tracker tr = { .gfn = 0, .npages = PAGES, .young = calloc(PAGES / 64, 8) };
 	struct ept_extent ext[64];
-	struct ept_scan s = {.idle = calloc(PAGES / 64, 8),
-			     .hole = calloc(PAGES / 64, 8),
-			     .ext = ext,
-			     .max_ext = 64};
+	struct ept_scan s = { .idle = calloc(PAGES / 64, 8),
+		              .hole = calloc(PAGES / 64, 8),
+		              .ext = ext,
+		              .max_ext = 64 };
 	u64 ntab, scan_ns, read_ns, base_ns, **t;
 
 	map_guest(&e, level);
@@ -175,10 +175,11 @@ static void bench_scan(int level)
 
 static void bench_harvest(void)
 {
-	static const unsigned permille[] = {1, 10, 100, 1000};
+	static const unsigned permille[] = { 1, 10, 100, 1000 };
 	u64 *bitmap = calloc(PAGES / 64, 8), *out = calloc(PAGES / 64, 8), ns[4];
 	struct ept_dirty_log log = {
-		.gfn = 0, .npages = PAGES, .bitmap = bitmap, .mode = EPT_DIRTY_WP};
+		.gfn = 0, .npages = PAGES, .bitmap = bitmap, .mode = EPT_DIRTY_WP
+	};
 	struct ept e;
 
 	map_guest(&e, 1);
@@ -276,7 +277,7 @@ static u64 fault_ns(bool slow, int threads)
 	e.force_slow = slow;
 	t0 = now_ns();
 	for (int i = 0; i < threads; i++) {
-		a[i] = (struct fault_arg){&e, i * FAULT_PAGES / threads, FAULT_PAGES / threads};
+		a[i] = (struct fault_arg){ &e, i * FAULT_PAGES / threads, FAULT_PAGES / threads };
 		pthread_create(&t[i], NULL, fault_thread, &a[i]);
 	}
 	for (int i = 0; i < threads; i++)

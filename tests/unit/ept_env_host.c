@@ -62,7 +62,7 @@ static bool budget_take(long *budget)
 		if (b == 0)
 			return false;
 		if (__atomic_compare_exchange_n(budget, &b, b - 1, false, __ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST))
+		                                __ATOMIC_SEQ_CST))
 			return true;
 	}
 	return true;

@@ -27,7 +27,7 @@ static inline bool hw_access(struct ept *e, gfn_t gfn, bool write, u64 *leaf, in
 			return false;
 		if ((it.old & ad) == ad ||
 		    __atomic_compare_exchange_n(it.entry, &it.old, it.old | ad, false,
-						__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			break;
 	}
 	if (leaf)

@@ -16,9 +16,9 @@
 #include "ept_model.h"
 #include "errno.h"
 
-#define P2M	  ept_level_pages(2)
-#define P1G	  ept_level_pages(3)
-#define AD	  (EPT_A | EPT_D)
+#define P2M       ept_level_pages(2)
+#define P1G       ept_level_pages(3)
+#define AD        (EPT_A | EPT_D)
 #define AMBIGUOUS 1 /* expected result: 0 or -ENOENT (an empty table the model cannot see) */
 
 struct mpage {
@@ -52,13 +52,13 @@ struct model {
 	model_rand_fn rnd;
 	void *ctx;
 	bool fuzz;
-	bool trace;	 /* EPT_MODEL_TRACE set: print every operation */
-	gfn_t watch;	 /* EPT_MODEL_WATCH=gfn: print that page after every step */
-	u32 seq;	 /* the current step */
-	u64 nmapped;	 /* pages with level != 0, kept up to date by set_leaf and unmap_pages */
+	bool trace;      /* EPT_MODEL_TRACE set: print every operation */
+	gfn_t watch;     /* EPT_MODEL_WATCH=gfn: print that page after every step */
+	u32 seq;         /* the current step */
+	u64 nmapped;     /* pages with level != 0, kept up to date by set_leaf and unmap_pages */
 	u16 *blk_mapped; /* the same per 2 MiB block, so that scans skip empty blocks */
-	u8 *blk_dirty;	 /* 2 MiB blocks whose page records were written (fuzzer: to reset) */
-	u64 released;	 /* data frames collapse by copy should have handed back */
+	u8 *blk_dirty;   /* 2 MiB blocks whose page records were written (fuzzer: to reset) */
+	u64 released;    /* data frames collapse by copy should have handed back */
 	hfn_t fake_next; /* where the host env's next fake data run starts */
 	char op[200];
 	u64 n_ok, n_err, n_fixed, n_copies, n_dirty, n_leaves; /* coverage, printed at the end */
@@ -162,7 +162,8 @@ static void set_leaf(struct model *m, gfn_t st, int lv, hfn_t hfn, u64 bits)
 		if (!mapped_fast(m, st + i))
 			count_mapped(m, st + i, 1);
 		dirty(m, st + i);
-		m->pg[st + i] = (struct mpage){hfn + i, bits, (u8)lv, m->pg[st + i].w_seq, m->seq};
+		m->pg[st + i] =
+			(struct mpage){ hfn + i, bits, (u8)lv, m->pg[st + i].w_seq, m->seq };
 	}
 }
 
@@ -191,8 +192,7 @@ static void range_bits(struct model *m, gfn_t s, gfn_t e, u64 clear, u64 set, co
 	gfn_t st;
 	int lv;
 
-	for_each_mleaf(m, g, st, lv, s, e)
-	{
+	for_each_mleaf(m, g, st, lv, s, e) {
 		bool any = !sel;
 
 		for (gfn_t p = MAX(st, s); !any && p < MIN(st + lp(lv), e); p++)
@@ -208,7 +208,7 @@ static void range_bits(struct model *m, gfn_t s, gfn_t e, u64 clear, u64 set, co
  * leaf above `target` that overlaps; the children that overlap are visited in turn.
  */
 static void split_visit(struct model *m, gfn_t st, int lv, gfn_t s, gfn_t e, int target,
-			bool remove)
+                        bool remove)
 {
 	bool inside = st >= s && st + lp(lv) <= e;
 
@@ -232,7 +232,8 @@ static void split_range(struct model *m, gfn_t s, gfn_t e, int target, bool remo
 	gfn_t st;
 	int lv;
 
-	for_each_mleaf(m, g, st, lv, s, e) split_visit(m, st, lv, s, e, target, remove);
+	for_each_mleaf(m, g, st, lv, s, e)
+		split_visit(m, st, lv, s, e, target, remove);
 }
 
 /* After a split that ran out of memory: adopt the EPT's leaf sizes over [s, e), checking
@@ -288,11 +289,10 @@ static void check_leaf(struct model *m, const struct ept_iter *it)
 
 static void check_all(struct model *m)
 {
-	u64 leaves[EPT_MAX_LEAF_LEVEL + 1] = {0}, pages = 0;
+	u64 leaves[EPT_MAX_LEAF_LEVEL + 1] = { 0 }, pages = 0;
 	struct ept_iter it;
 
-	for_each_ept_entry(it, &m->ept, 0, EPT_GFN_LIMIT, 1)
-	{
+	for_each_ept_entry(it, &m->ept, 0, EPT_GFN_LIMIT, 1) {
 		if (!ept_leaf(it.old, it.level))
 			continue;
 		check_leaf(m, &it);
@@ -343,7 +343,7 @@ static gfn_t pick_page(struct model *m)
 
 static u64 pick_len(struct model *m, gfn_t g)
 {
-	static const u64 sizes[] = {1, 3, 64, 511, 512, 513, 1024, 1500, 4096, 262145};
+	static const u64 sizes[] = { 1, 3, 64, 511, 512, 513, 1024, 1500, 4096, 262145 };
 	u64 n = R(m, 2) ? sizes[R(m, ARRAY_SIZE(sizes))] : 1 + R(m, 1024);
 
 	return MIN(n, MODEL_PAGES - g);
@@ -356,7 +356,7 @@ static u64 pick_prot(struct model *m)
 		EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE,
 		EPT_R | EPT_W | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE,
 		EPT_R | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE, /* write-protected for logging */
-		EPT_R | EPT_X | EPT_HOST_WRITABLE,	      /* held read-only by the hypervisor */
+		EPT_R | EPT_X | EPT_HOST_WRITABLE,            /* held read-only by the hypervisor */
 		EPT_R | EPT_X,
 		EPT_X,
 	};
@@ -501,7 +501,7 @@ static void op_split(struct model *m)
 
 /* The model of collapse_block (ept/split.c): expected result, changes applied. */
 static int collapse_block(struct model *m, gfn_t g, int lv, enum ept_collapse_mode mode,
-			  bool inject)
+                          bool inject)
 {
 	u64 n = lp(lv), cs = lp(lv - 1), w = EPT_W, ad = 0;
 	const struct mpage *first = &m->pg[g];
@@ -556,7 +556,7 @@ static int collapse(struct model *m, gfn_t g, int lv, enum ept_collapse_mode mod
 
 static void op_collapse(struct model *m)
 {
-	static const char *names[] = {"in place", "copy", "lazy"};
+	static const char *names[] = { "in place", "copy", "lazy" };
 	int lv = R(m, 4) ? 2 : 3;
 	gfn_t g = pick_gfn(m, lp(lv));
 	enum ept_collapse_mode mode = R(m, 3);
@@ -710,10 +710,9 @@ static void expected_states(const struct model *m, const struct mtrk *t, u8 *wan
 	int lv;
 
 	memset(want, EPT_PAGE_HOLE, t->t.npages);
-	for_each_mleaf(m, g, st, lv, s, e)
-	{
+	for_each_mleaf(m, g, st, lv, s, e) {
 		u8 state = (m->pg[st].bits & EPT_A) || young_any(t, st, lp(lv)) ? EPT_PAGE_ACCESSED
-										: EPT_PAGE_IDLE;
+		                                                                : EPT_PAGE_IDLE;
 
 		for (gfn_t p = MAX(st, s); p < MIN(st + lp(lv), e); p++)
 			want[p - s] = state;
@@ -731,8 +730,8 @@ static void check_extents(struct model *m, const struct mtrk *t, const struct ep
 		for (gfn_t g = x->gfn; g < x->gfn + x->npages; g++) {
 			u64 b = g - t->t.gfn;
 			int st = bit(s->hole, b)   ? EPT_PAGE_HOLE
-				 : bit(s->idle, b) ? EPT_PAGE_IDLE
-						   : EPT_PAGE_ACCESSED;
+			         : bit(s->idle, b) ? EPT_PAGE_IDLE
+			                           : EPT_PAGE_ACCESSED;
 
 			CHECK(m, st == x->state, "extent %u state at %#llx", i,
 			      (unsigned long long)g);
@@ -749,8 +748,7 @@ static void scan_clear(struct model *m, struct mtrk *t)
 	gfn_t s = t->t.gfn, e = s + t->t.npages, st;
 	int lv;
 
-	for_each_mleaf(m, g, st, lv, s, e)
-	{
+	for_each_mleaf(m, g, st, lv, s, e) {
 		if (m->pg[st].bits & EPT_A) {
 			leaf_bits(m, st, lv, EPT_A, 0);
 			for (int i = 0; i < 2; i++)
@@ -766,8 +764,9 @@ static void op_scan(struct model *m)
 	struct mtrk *t = &m->trk[R(m, 2)];
 	bool clear = R(m, 2);
 	struct ept_scan s = {
-		.idle = m->out, .hole = m->out2, .ext = m->ext, .max_ext = ARRAY_SIZE(m->ext)};
-	u64 pages[EPT_PAGE_STATES] = {0};
+		.idle = m->out, .hole = m->out2, .ext = m->ext, .max_ext = ARRAY_SIZE(m->ext)
+	};
+	u64 pages[EPT_PAGE_STATES] = { 0 };
 	u8 *states = malloc(t->t.npages);
 
 	OP(m, "scan tracker %d%s", (int)(t - m->trk), clear ? " clearing" : "");
@@ -812,7 +811,8 @@ static void op_log_enable(struct model *m)
 	   (unsigned long long)n, mode, inject ? " (tables run out)" : "");
 	if (!l->on)
 		l->log = (struct ept_dirty_log){
-			.gfn = g, .npages = n, .bitmap = l->log.bitmap, .mode = mode};
+			.gfn = g, .npages = n, .bitmap = l->log.bitmap, .mode = mode
+		};
 	r = ept_dirty_log_enable(&m->ept, &l->log);
 	end_inject();
 	if (l->on) {
@@ -950,7 +950,7 @@ static u64 big_len(u64 bytes)
 static void *big_alloc(u64 bytes)
 {
 	u8 *p = mmap(NULL, big_len(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		     0);
+	             0);
 
 	if (p == MAP_FAILED || mprotect(p + ALIGN_UP(bytes, PAGE_SIZE), PAGE_SIZE, PROT_NONE))
 		model_fail("mmap of %llu bytes failed", (unsigned long long)bytes);
@@ -992,11 +992,11 @@ static void arrays_get(struct model_arrays *a, bool fuzz)
 /* Zero what m wrote and keep the arrays for the next fuzzer input, or unmap them. */
 static void arrays_put(struct model *m)
 {
-	struct model_arrays a = {m->pg,
-				 {m->log[0].clr_seq, m->log[1].clr_seq},
-				 {m->trk[0].young, m->trk[1].young},
-				 {m->out, m->out2, m->log[0].log.bitmap, m->log[1].log.bitmap,
-				  m->trk[0].t.young, m->trk[1].t.young}};
+	struct model_arrays a = { m->pg,
+		                  { m->log[0].clr_seq, m->log[1].clr_seq },
+		                  { m->trk[0].young, m->trk[1].young },
+		                  { m->out, m->out2, m->log[0].log.bitmap, m->log[1].log.bitmap,
+		                    m->trk[0].t.young, m->trk[1].t.young } };
 
 	if (!m->fuzz || spare.pg) {
 		big_free(a.pg, MODEL_PAGES * sizeof(*a.pg));
@@ -1055,7 +1055,7 @@ struct model *model_new(model_rand_fn rnd, void *ctx, bool fuzz)
 		gfn_t g = i ? R(m, MODEL_PAGES) : fuzz ? R(m, 2) * P1G : 0;
 		u64 n = i || fuzz ? pick_len(m, g) : MODEL_PAGES;
 
-		t->t = (struct ept_tracker){.gfn = g, .npages = n, .young = a.bitmap[4 + i]};
+		t->t = (struct ept_tracker){ .gfn = g, .npages = n, .young = a.bitmap[4 + i] };
 		t->young = a.young[i];
 		if (ept_tracker_add(&m->ept, &t->t))
 			model_fail("ept_tracker_add failed");

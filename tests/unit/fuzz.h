@@ -11,13 +11,13 @@
 
 #include "types.h"
 
-#define CHECK(c)                                                                           \
-	do {                                                                               \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "%s: check failed: %s (line %d)\n", __FILE__, #c, \
-				__LINE__);                                                 \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(c)                                                                                   \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			fprintf(stderr, "%s: check failed: %s (line %d)\n", __FILE__, #c,          \
+			        __LINE__);                                                         \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size);

@@ -20,16 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/fuzz.h"
 #include "boot/cmdline.h"
 #include "boot/options.h"
 #include "drivers/console.h"
 #include "errno.h"
+#include "tests/unit/fuzz.h"
 
 /* ---- stubs for boot/options.c ------------------------------------------------------------ */
 
-static const char *const scenario_names[] = {"demo", "selftest", "pcmb1", "hostile_x",
-					     "all",  "none",	 NULL};
+static const char *const scenario_names[] = { "demo", "selftest", "pcmb1", "hostile_x",
+	                                      "all",  "none",     NULL };
 
 const char *const *scenario_name_list(void);
 const char *const *scenario_name_list(void)
@@ -54,7 +54,7 @@ void printk(const char *fmt, ...)
 
 /* ---- a table of every type -------------------------------------------------------------- */
 
-static const char *const words[] = {"wp", "dbit", "pml", "a-b", NULL};
+static const char *const words[] = { "wp", "dbit", "pml", "a-b", NULL };
 
 static void report(void *ctx, const char *msg)
 {
@@ -92,15 +92,15 @@ struct dsts {
 static int parse_generic(const char *line, struct dsts *d)
 {
 	const struct opt_spec specs[] = {
-		{"s", OPT_STR, d->str, 0, 0, 5, words, "restricted string"},
-		{"any", OPT_STR, d->any, 0, 0, 17, NULL, "any string"},
-		{"l", OPT_LIST, d->list, 0, 0, 13, words, "restricted list"},
-		{"al", OPT_LIST, d->anylist, 0, 0, 9, NULL, "any list"},
-		{"n", OPT_UINT, &d->num, 3, 1000, 0, NULL, "bounded number"},
-		{"sz", OPT_SIZE, &d->size, 4096, 1ULL << 40, 0, NULL, "bounded size"},
-		{"big", OPT_UINT, &d->big, 0, 0, 0, NULL, "unbounded number"},
-		{"lim", OPT_SIZE, &d->lim, 1, 0, 0, NULL, "size, no upper bound"},
-		{"f", OPT_BOOL, &d->flag, 0, 1, 0, NULL, "flag"},
+		{ "s", OPT_STR, d->str, 0, 0, 5, words, "restricted string" },
+		{ "any", OPT_STR, d->any, 0, 0, 17, NULL, "any string" },
+		{ "l", OPT_LIST, d->list, 0, 0, 13, words, "restricted list" },
+		{ "al", OPT_LIST, d->anylist, 0, 0, 9, NULL, "any list" },
+		{ "n", OPT_UINT, &d->num, 3, 1000, 0, NULL, "bounded number" },
+		{ "sz", OPT_SIZE, &d->size, 4096, 1ULL << 40, 0, NULL, "bounded size" },
+		{ "big", OPT_UINT, &d->big, 0, 0, 0, NULL, "unbounded number" },
+		{ "lim", OPT_SIZE, &d->lim, 1, 0, 0, NULL, "size, no upper bound" },
+		{ "f", OPT_BOOL, &d->flag, 0, 1, 0, NULL, "flag" },
 	};
 
 	strcpy(d->str, "pml");
@@ -118,10 +118,10 @@ static int parse_generic(const char *line, struct dsts *d)
 
 static void check_generic(const char *line)
 {
-	struct dsts d = {.str = malloc(5),
-			 .any = malloc(17),
-			 .list = malloc(13),
-			 .anylist = malloc(9)},
+	struct dsts d = { .str = malloc(5),
+		          .any = malloc(17),
+		          .list = malloc(13),
+		          .anylist = malloc(9) },
 		    e;
 	int r = parse_generic(line, &d), n = messages;
 	u8 flag;
@@ -138,7 +138,8 @@ static void check_generic(const char *line)
 	CHECK(flag <= 1);
 	/* Again, into fresh buffers: the same result. */
 	e = (struct dsts){
-		.str = malloc(5), .any = malloc(17), .list = malloc(13), .anylist = malloc(9)};
+		.str = malloc(5), .any = malloc(17), .list = malloc(13), .anylist = malloc(9)
+	};
 	CHECK(parse_generic(line, &e) == r);
 	CHECK(!strcmp(d.str, e.str) && !strcmp(d.any, e.any) && !strcmp(d.list, e.list));
 	CHECK(!strcmp(d.anylist, e.anylist) && d.num == e.num && d.size == e.size);

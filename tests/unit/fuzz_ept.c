@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
-	struct bytes b = {data, size, seed_of(data, size)};
+	struct bytes b = { data, size, seed_of(data, size) };
 	struct model *m = model_new(next, &b, true);
 
 	for (int i = 0; i < MAX_STEPS; i++)

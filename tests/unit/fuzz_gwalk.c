@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/fuzz.h"
 #include "devices/gwalk.h"
+#include "tests/unit/fuzz.h"
 
 struct mem {
 	const u8 *words; /* nwords little-endian u64 */
@@ -95,7 +95,7 @@ static int ref_translate(struct mem *m, const struct gwalk_cpu *c, u64 va, u64 *
 	va &= 0xffffffffULL;
 	if (c->cr4 & BIT(5)) { /* PAE */
 		u64 pdpte = c->pdptr ? c->pdptr[va >> 30]
-				     : ref_read(m, (c->cr3 & 0xffffffe0ULL) + (va >> 30) * 8, &ok);
+		                     : ref_read(m, (c->cr3 & 0xffffffe0ULL) + (va >> 30) * 8, &ok);
 		u64 pde, pte;
 
 		if (!ok || !(pdpte & 1))
@@ -158,9 +158,9 @@ static u64 get64(const u8 *p)
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
-	static const u64 limits[] = {1ULL << 52, 1ULL << 32, 1ULL << 24, 0x10000};
-	struct gwalk_cpu c = {0};
-	struct mem m = {0};
+	static const u64 limits[] = { 1ULL << 52, 1ULL << 32, 1ULL << 24, 0x10000 };
+	struct gwalk_cpu c = { 0 };
+	struct mem m = { 0 };
 	u64 pdptr[4], va, pa = 0, rpa = 0, pa2 = 0, max_pa;
 	u8 sel, sel2;
 	int r, rr;
@@ -171,7 +171,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	sel2 = data[1];
 	c.cr0 = (sel & 1) ? GW_CR0_PG : 0;
 	c.cr4 = ((sel & 2) ? GW_CR4_PSE : 0) | ((sel & 4) ? GW_CR4_PAE : 0) |
-		((sel & 0x40) && (sel2 & 1) ? GW_CR4_LA57 : 0);
+	        ((sel & 0x40) && (sel2 & 1) ? GW_CR4_LA57 : 0);
 	c.efer = (sel & 8) ? GW_EFER_LMA : 0;
 	m.limit = limits[(sel >> 4) & 3];
 	c.cr3 = get64(data + 2) & ((sel & 0x80) ? ~0ULL : 0xfffff000ULL);
@@ -199,9 +199,9 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	}
 	CHECK(pa == rpa);
 	CHECK((pa & 0xfff) == (va & 0xfff));
-	max_pa = !(c.cr0 & GW_CR0_PG)				  ? 1ULL << 32
-		 : (c.efer & GW_EFER_LMA) || (c.cr4 & GW_CR4_PAE) ? 1ULL << 52
-								  : 1ULL << 40;
+	max_pa = !(c.cr0 & GW_CR0_PG)                             ? 1ULL << 32
+	         : (c.efer & GW_EFER_LMA) || (c.cr4 & GW_CR4_PAE) ? 1ULL << 52
+	                                                          : 1ULL << 40;
 	CHECK(pa < max_pa);
 	/* Another address in the same page: the same frame. */
 	CHECK(walk(&m, &c, va ^ ((sel2 * 0x9e37ULL) & 0xfff), &pa2) == 0);

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/fuzz.h"
 #include "devices/insn.h"
 #include "errno.h"
+#include "tests/unit/fuzz.h"
 
 static u64 mask(int bytes)
 {
@@ -105,7 +105,7 @@ static void check_mov(const struct insn_mov *m, int mode, int n, u64 salt)
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
-	static const int modes[] = {16, 32, 64, 64, 0};
+	static const int modes[] = { 16, 32, 64, 64, 0 };
 	struct insn_mov a, b;
 	const u8 *code = data + 1;
 	int mode, n, r;

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/fuzz.h"
 #include "errno.h"
 #include "loader/mbimage.h"
+#include "tests/unit/fuzz.h"
 
 static u32 get32(const u8 *p)
 {
@@ -76,7 +76,7 @@ static void check_accepted(const struct mb_image *m, u64 n, u64 ram, u64 rlo, u6
 		CHECK(!overlaps(s->gpa, end, rlo, rhi));
 		for (int j = 0; j < i; j++)
 			CHECK(!overlaps(s->gpa, end, m->seg[j].gpa,
-					m->seg[j].gpa + m->seg[j].memsz));
+			                m->seg[j].gpa + m->seg[j].memsz));
 		lowest = s->gpa < lowest ? s->gpa : lowest;
 		highest = end > highest ? end : highest;
 		entry_in |= m->entry >= s->gpa && m->entry < end;
@@ -89,7 +89,7 @@ static void check_accepted(const struct mb_image *m, u64 n, u64 ram, u64 rlo, u6
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
-	static const u64 rams[] = {2ULL << 20, 16ULL << 20, 128ULL << 20, 3ULL << 30, 0x123456};
+	static const u64 rams[] = { 2ULL << 20, 16ULL << 20, 128ULL << 20, 3ULL << 30, 0x123456 };
 	struct mb_image a, b;
 	u64 ram, rlo, rhi, n;
 	size_t errlen;

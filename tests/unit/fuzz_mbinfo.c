@@ -18,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/fuzz.h"
-#include "bootinfo.h"
 #include "boot/multiboot.h"
+#include "bootinfo.h"
 #include "errno.h"
 #include "loader/mbinfo.h"
+#include "tests/unit/fuzz.h"
 
 #define MAX_MODS 24
-#define STR_MAX	 600
+#define STR_MAX  600
 
 struct in {
 	const u8 *p;
@@ -142,7 +142,7 @@ static u64 usable_top(u64 ram)
 }
 
 static void check_parsed(int version, const struct mb_guest_desc *g, const u8 *buf, u64 len,
-			 u64 base, u64 info)
+                         u64 base, u64 info)
 {
 	struct boot_info *bi = malloc(sizeof(*bi));
 	const char *cmd = g->cmdline ? g->cmdline : "";
@@ -170,14 +170,14 @@ static void check_parsed(int version, const struct mb_guest_desc *g, const u8 *b
 	}
 	CHECK(bi->proto == version);
 	check_str(bi->loader_name, sizeof(bi->loader_name),
-		  g->loader_name ? g->loader_name : "eptvisor", bi->truncated, BOOT_TRUNC_NAME);
+	          g->loader_name ? g->loader_name : "eptvisor", bi->truncated, BOOT_TRUNC_NAME);
 	CHECK(bi->nmods == (g->nmods < BOOT_MAX_MODS ? g->nmods : BOOT_MAX_MODS));
 	CHECK(!(bi->truncated & BOOT_TRUNC_MODS) == (g->nmods <= BOOT_MAX_MODS));
 	for (int i = 0; i < bi->nmods; i++) {
 		CHECK(bi->mods[i].start == g->mods[i].start && bi->mods[i].end == g->mods[i].end);
 		check_str(bi->mods[i].name, sizeof(bi->mods[i].name),
-			  g->mods[i].cmdline ? g->mods[i].cmdline : "", bi->truncated,
-			  BOOT_TRUNC_NAME);
+		          g->mods[i].cmdline ? g->mods[i].cmdline : "", bi->truncated,
+		          BOOT_TRUNC_NAME);
 	}
 	CHECK(bi->nmem >= 4 && bi->nmem <= 7);
 	CHECK(boot_mem_top(bi) == usable_top(g->ram_bytes));
@@ -219,10 +219,10 @@ static void run(int version, const struct mb_guest_desc *g, u64 base, u8 slack)
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
-	static const u64 rams[] = {2ULL << 20, 128ULL << 20, 3ULL << 30, (1ULL << 20) + 0x10000};
-	struct in in = {data, size};
+	static const u64 rams[] = { 2ULL << 20, 128ULL << 20, 3ULL << 30, (1ULL << 20) + 0x10000 };
+	struct in in = { data, size };
 	struct mb_module_desc mods[MAX_MODS];
-	struct mb_guest_desc g = {0};
+	struct mb_guest_desc g = { 0 };
 	int version = byte(&in) % 3; /* 0: a bad version */
 	u8 sel = byte(&in), slack;
 	u64 base;
@@ -241,7 +241,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	for (int i = 0; i < MAX_MODS; i++) {
 		mods[i].start = word(&in);
 		mods[i].end = (sel & 64) ? word(&in) | ((u64)(byte(&in) & 1) << 32)
-					 : mods[i].start + byte(&in) * 4096ULL;
+		                         : mods[i].start + byte(&in) * 4096ULL;
 		mods[i].cmdline = i < g.nmods ? str(&in, 100, true) : NULL;
 	}
 	if (version == 0)

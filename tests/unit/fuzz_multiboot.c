@@ -19,12 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/fuzz.h"
-#include "bootinfo.h"
 #include "boot/multiboot.h"
+#include "bootinfo.h"
 #include "errno.h"
+#include "tests/unit/fuzz.h"
 
-#define INFO_PA	  0x10000ULL
+#define INFO_PA   0x10000ULL
 #define MAX_PAGES 8
 
 static u8 *pages[MAX_PAGES];
@@ -95,7 +95,7 @@ static void fuzz_mb2(const u8 *data, size_t size, struct boot_info *a, struct bo
 
 static void fuzz_mb1(u8 sel, const u8 *data, size_t size, struct boot_info *a, struct boot_info *b)
 {
-	u8 fixed[MB1_INFO_SIZE] = {0};
+	u8 fixed[MB1_INFO_SIZE] = { 0 };
 	int r;
 
 	npages = (int)((size + 4095) / 4096);
@@ -109,8 +109,8 @@ static void fuzz_mb1(u8 sel, const u8 *data, size_t size, struct boot_info *a, s
 	}
 	memcpy(fixed, data, size < sizeof(fixed) ? size : sizeof(fixed));
 	if (sel & 2) { /* pointers of the fixed structure into the pages given */
-		static const int ptrs[] = {MB1_OFF_CMDLINE, MB1_OFF_MODS_ADDR, MB1_OFF_MMAP_ADDR,
-					   MB1_OFF_LOADER};
+		static const int ptrs[] = { MB1_OFF_CMDLINE, MB1_OFF_MODS_ADDR, MB1_OFF_MMAP_ADDR,
+			                    MB1_OFF_LOADER };
 		u32 span = (u32)npages * 4096 + 64;
 
 		for (size_t i = 0; i < ARRAY_SIZE(ptrs); i++) {

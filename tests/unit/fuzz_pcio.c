@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/fuzz.h"
 #include "devices/pcio.h"
+#include "tests/unit/fuzz.h"
 
 static u64 now;
 static u64 unknown_seen;
@@ -49,9 +49,11 @@ static u64 now_ns(void *ctx)
 }
 
 /* The ports a guest pokes; an operation picks one of these or a raw 16-bit port. */
-static const u16 ports[] = {0x20,  0x21,  0xa0,	 0xa1,	0x4d0, 0x4d1, 0x40,  0x41,  0x42,  0x43,
-			    0x61,  0x60,  0x64,	 0x70,	0x71,  0x80,  0x92,  0xf4,  0xf5,  0x3f8,
-			    0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x510, 0x511, 0x8900};
+static const u16 ports[] = {
+	0x20,  0x21,  0xa0,  0xa1,  0x4d0, 0x4d1, 0x40,  0x41,  0x42,  0x43,
+	0x61,  0x60,  0x64,  0x70,  0x71,  0x80,  0x92,  0xf4,  0xf5,  0x3f8,
+	0x3f9, 0x3fa, 0x3fb, 0x3fc, 0x3fd, 0x3fe, 0x3ff, 0x510, 0x511, 0x8900
+};
 
 /* The device ranges of pcio.c's port map, written out again independently. */
 static bool known_port(u16 p)
@@ -109,8 +111,8 @@ static void check_rtc(struct pcio *pc)
 	static const struct {
 		u8 reg;
 		int lo, hi;
-	} f[] = {{RTC_SECONDS, 0, 59}, {RTC_MINUTES, 0, 59}, {RTC_WEEKDAY, 1, 7},
-		 {RTC_DAY, 1, 31},     {RTC_MONTH, 1, 12},   {RTC_YEAR, 0, 99}};
+	} f[] = { { RTC_SECONDS, 0, 59 }, { RTC_MINUTES, 0, 59 }, { RTC_WEEKDAY, 1, 7 },
+		  { RTC_DAY, 1, 31 },     { RTC_MONTH, 1, 12 },   { RTC_YEAR, 0, 99 } };
 	u8 index = pc->cmos.index;
 	bool nmi = pc->cmos.nmi_masked;
 	bool bin = pc->cmos.ram[RTC_REG_B] & RTC_B_BIN, h24 = pc->cmos.ram[RTC_REG_B] & RTC_B_24H;
@@ -164,7 +166,7 @@ static void poll_and_ack(struct pcio *pc)
 		return;
 	/* Which chip answers is only clear from the vector while their bases differ. */
 	master_irq = m->irq_base != s->irq_base && vec >= m->irq_base && vec < m->irq_base + 8 &&
-		     vec - m->irq_base != PIC_CASCADE_IRQ;
+	             vec - m->irq_base != PIC_CASCADE_IRQ;
 	if (master_irq) {
 		int irq = vec - m->irq_base;
 
@@ -184,7 +186,7 @@ static void poll_and_ack(struct pcio *pc)
 
 static void do_io(struct pcio *pc, u8 op, u16 port, u16 v16)
 {
-	static const int sizes[] = {1, 1, 2, 4};
+	static const int sizes[] = { 1, 1, 2, 4 };
 	int size = sizes[(op >> 1) & 3];
 	bool in = op & 1;
 	u32 val = in ? 0xdeadbeef : (u32)v16 * 0x10001u;
@@ -207,8 +209,8 @@ static void do_io(struct pcio *pc, u8 op, u16 port, u16 v16)
 
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
-	struct pcio_config cfg = {.ram_bytes = 128ULL << 20, .ncpus = 1};
-	struct pcio_ops ops = {line_out, now_ns, NULL};
+	struct pcio_config cfg = { .ram_bytes = 128ULL << 20, .ncpus = 1 };
+	struct pcio_ops ops = { line_out, now_ns, NULL };
 	static struct pcio pc;
 
 	if (size < 2)

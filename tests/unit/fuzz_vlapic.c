@@ -26,9 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/unit/fuzz.h"
 #include "devices/vlapic.h"
 #include "errno.h"
+#include "tests/unit/fuzz.h"
 
 static u32 page[1024] __attribute__((aligned(4096)));
 
@@ -104,7 +104,7 @@ static void check_state(struct vlapic *l, u64 now)
 
 static void do_write(struct vlapic *l, u32 off, u32 val, bool trap, u64 now)
 {
-	struct vlapic_ipi ipi = {0};
+	struct vlapic_ipi ipi = { 0 };
 	int r;
 
 	if (trap && write_virtualized(off))
@@ -185,7 +185,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 			break;
 		case 2:
 			do_write(&l, off | (o[0] >> 4), val, false,
-				 now); /* misaligned / out of page */
+			         now); /* misaligned / out of page */
 			break;
 		case 3:
 			do_read(&l, (off & 0x3f0) | (o[0] >> 4), now);

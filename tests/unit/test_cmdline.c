@@ -3,10 +3,10 @@
  * kind of problem with its exact message, defaults left alone by bad values, a broken spec
  * table, and fuzzing with random lines under ASan.
  */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +16,9 @@
 
 /* ---- a table like the kernel's -------------------------------------------------------------- */
 
-static const char *const scenarios[] = { "demo", "selftest", "ad-scan", "dirty", "all", "none",
-					 NULL };
+static const char *const scenarios[] = {
+	"demo", "selftest", "ad-scan", "dirty", "all", "none", NULL
+};
 static const char *const modes[] = { "wp", "dbit", "pml", NULL };
 
 static struct {
@@ -105,7 +106,8 @@ static void test_all_types(void **state)
 {
 	(void)state;
 	assert_int_equal(parse("run=demo,selftest vcpus=4 mem=1G platform=kvm-nested trace "
-			       "exc-test=off mode=pml words=a,b,c count=0x10 any=0"), 0);
+	                       "exc-test=off mode=pml words=a,b,c count=0x10 any=0"),
+	                 0);
 	assert_string_equal(o.run, "demo,selftest");
 	assert_int_equal(o.vcpus, 4);
 	assert_int_equal(o.mem, 1ULL << 30);
@@ -133,14 +135,23 @@ static void test_sizes(void **state)
 		const char *in;
 		u64 v;
 	} good[] = {
-		{ "4096", 4096 },       { "0x1000", 4096 },       { "16k", 16 << 10 },
-		{ "16K", 16 << 10 },    { "2m", 2 << 20 },        { "64M", 64 << 20 },
-		{ "64MB", 64 << 20 },   { "64MiB", 64 << 20 },    { "1G", 1ULL << 30 },
-		{ "3g", 3ULL << 30 },   { "1T", 1ULL << 40 },     { "0x10M", 16 << 20 },
-		{ "16777215T", 16777215ULL << 40 }, { "18446744073709551615", ~0ULL },
+		{ "4096", 4096 },
+		{ "0x1000", 4096 },
+		{ "16k", 16 << 10 },
+		{ "16K", 16 << 10 },
+		{ "2m", 2 << 20 },
+		{ "64M", 64 << 20 },
+		{ "64MB", 64 << 20 },
+		{ "64MiB", 64 << 20 },
+		{ "1G", 1ULL << 30 },
+		{ "3g", 3ULL << 30 },
+		{ "1T", 1ULL << 40 },
+		{ "0x10M", 16 << 20 },
+		{ "16777215T", 16777215ULL << 40 },
+		{ "18446744073709551615", ~0ULL },
 	};
-	static const char *const bad[] = { "lots", "", "64X", "M", "1.5G", "-1", "64Mx",
-					   "0x", "64 MB", "G1", "64MiBB", "64iB" };
+	static const char *const bad[] = { "lots", "",   "64X",   "M",  "1.5G",   "-1",
+		                           "64Mx", "0x", "64 MB", "G1", "64MiBB", "64iB" };
 	char line[128];
 
 	(void)state;
@@ -160,9 +171,9 @@ static void test_sizes(void **state)
 	one_problem("mem=4095", "option 'mem': '4095' is out of range 1M..4G");
 	one_problem("any=16777216T", "option 'any': '16777216T' does not fit in 64 bits");
 	one_problem("any=0xffffffffffffffffk",
-		    "option 'any': '0xffffffffffffffffk' does not fit in 64 bits");
+	            "option 'any': '0xffffffffffffffffk' does not fit in 64 bits");
 	one_problem("mem=99999999999999999999", /* overflow, but the range says it better */
-		    "option 'mem': '99999999999999999999' is out of range 1M..4G");
+	            "option 'mem': '99999999999999999999' is out of range 1M..4G");
 	assert_int_equal(o.mem, 64 << 20);
 }
 
@@ -185,16 +196,16 @@ static void test_uints(void **state)
 	assert_int_equal(parse("count=18446744073709551615"), 0);
 	assert_int_equal(o.count, ~0ULL);
 	one_problem("count=18446744073709551616",
-		    "option 'count': '18446744073709551616' does not fit in 64 bits");
+	            "option 'count': '18446744073709551616' does not fit in 64 bits");
 	one_problem("count=0x10000000000000000",
-		    "option 'count': '0x10000000000000000' does not fit in 64 bits");
+	            "option 'count': '0x10000000000000000' does not fit in 64 bits");
 	assert_int_equal(o.count, 0);
 }
 
 static void test_bools(void **state)
 {
-	static const char *const on[] = { "trace", "trace=on", "trace=yes", "trace=1",
-					  "trace=true", "trace=\"on\"" };
+	static const char *const on[] = { "trace",   "trace=on",   "trace=yes",
+		                          "trace=1", "trace=true", "trace=\"on\"" };
 	static const char *const off[] = { "trace=off", "trace=no", "trace=0", "trace=false" };
 
 	(void)state;
@@ -205,7 +216,8 @@ static void test_bools(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(off); i++) {
 		defaults();
 		o.trace = true;
-		assert_int_equal(cmdline_parse(off[i], specs, ARRAY_SIZE(specs), collect, &msgs), 0);
+		assert_int_equal(cmdline_parse(off[i], specs, ARRAY_SIZE(specs), collect, &msgs),
+		                 0);
 		assert_false(o.trace);
 	}
 	one_problem("trace=maybe", "option 'trace': 'maybe' is not a boolean (use on/off)");
@@ -232,7 +244,7 @@ static void test_strings_and_quotes(void **state)
 	assert_string_equal(o.platform, "unknown");
 	assert_int_equal(o.vcpus, 2); /* swallowed by the open quote */
 	one_problem("mode=bogus",
-		    "option 'mode': unknown value 'bogus' (choose from: wp, dbit, pml)");
+	            "option 'mode': unknown value 'bogus' (choose from: wp, dbit, pml)");
 	assert_string_equal(o.mode, "wp");
 	assert_int_equal(parse("mode=dbit"), 0);
 	assert_string_equal(o.mode, "dbit");
@@ -286,7 +298,7 @@ static void test_lists(void **state)
 {
 	(void)state;
 	one_problem("run=bogus", "option 'run': unknown value 'bogus' (choose from: demo, "
-				 "selftest, ad-scan, dirty, all, none)");
+	                         "selftest, ad-scan, dirty, all, none)");
 	assert_string_equal(o.run, "demo");
 	one_problem("run=demo,,selftest", "option 'run': empty item in 'demo,,selftest'");
 	one_problem("run=demo,", "option 'run': empty item in 'demo,'");
@@ -303,9 +315,9 @@ static void test_lists(void **state)
 static void test_choices_shortened(void **state)
 {
 	static const char *const many[] = {
-		"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
-		"india", "juliett", "kilo", "lima", "mike", "november", "oscar", "papa",
-		"quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", NULL,
+		"alpha",  "bravo",   "charlie", "delta", "echo",    "foxtrot",  "golf",    "hotel",
+		"india",  "juliett", "kilo",    "lima",  "mike",    "november", "oscar",   "papa",
+		"quebec", "romeo",   "sierra",  "tango", "uniform", "victor",   "whiskey", NULL,
 	};
 	char dst[16] = "alpha";
 	const struct opt_spec s[] = { { "w", OPT_LIST, dst, 0, 0, sizeof(dst), many, "" } };
@@ -354,7 +366,7 @@ static void test_report_one_line(void **state)
 	one_problem("\"x\r\nok 1 - forged\"", "unknown option 'x??ok 1 - forged' (ignored)");
 	one_problem("vcpus=\"1\n2\"", "option 'vcpus': '1?2' is not a number");
 	one_problem("mode=\"\x1b[2J\"", "option 'mode': unknown value '?[2J' (choose from: wp, "
-					"dbit, pml)");
+	                                "dbit, pml)");
 }
 
 static void test_twice(void **state)
@@ -374,7 +386,7 @@ static void test_too_long(void **state)
 
 	(void)state;
 	one_problem("platform=0123456789012345678901234567890123456789",
-		    "option 'platform': value too long (max 31 characters)");
+	            "option 'platform': value too long (max 31 characters)");
 	assert_string_equal(o.platform, "unknown");
 	assert_int_equal(parse("platform=0123456789012345678901234567890"), 0); /* 31: fits */
 	snprintf(line, sizeof(line), "count=%01100d", 7); /* longer than any value may be */
@@ -396,7 +408,7 @@ static void test_no_report_callback(void **state)
 	(void)state;
 	defaults();
 	assert_int_equal(cmdline_parse("foo vcpus=0 trace", specs, ARRAY_SIZE(specs), NULL, NULL),
-			 2);
+	                 2);
 	assert_true(o.trace);
 }
 
@@ -419,7 +431,7 @@ static void test_broken_table(void **state)
 	assert_int_equal(cmdline_parse("v=1", bad_type, 1, collect, &msgs), -EINVAL);
 	assert_int_equal(cmdline_parse("v=1", specs, -1, collect, &msgs), -EINVAL);
 	assert_int_equal(cmdline_parse("v=1", specs, CMDLINE_MAX_SPECS + 1, collect, &msgs),
-			 -EINVAL);
+	                 -EINVAL);
 	assert_int_equal(cmdline_parse("v=1", NULL, 1, collect, &msgs), -EINVAL);
 	assert_int_equal(msgs.n, 0);
 	assert_int_equal(v, 0);
@@ -440,9 +452,11 @@ static void check_outputs_sane(void)
 static void test_fuzz(void **state)
 {
 	static const char *const pieces[] = {
-		"run", "vcpus", "mem", "count", "any", "platform", "trace", "exc-test", "mode",
-		"words", "=", "=", "\"", " ", " ", ",", "demo", "all", "0", "1", "4", "64", "M",
-		"G", "k", "0x", "ff", "on", "off", "pml", "\t", "99999999999", "x", "iB",
+		"run",      "vcpus", "mem",   "count",       "any", "platform", "trace",
+		"exc-test", "mode",  "words", "=",           "=",   "\"",       " ",
+		" ",        ",",     "demo",  "all",         "0",   "1",        "4",
+		"64",       "M",     "G",     "k",           "0x",  "ff",       "on",
+		"off",      "pml",   "\t",    "99999999999", "x",   "iB",
 	};
 	unsigned seed = 7;
 	int total = 0;

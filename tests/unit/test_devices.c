@@ -42,8 +42,8 @@ static struct pcio pc;
 
 static int setup(void **state)
 {
-	struct pcio_config cfg = {.ram_bytes = 128ULL << 20, .ncpus = 2};
-	struct pcio_ops ops = {fake_line_out, fake_now, &env};
+	struct pcio_config cfg = { .ram_bytes = 128ULL << 20, .ncpus = 2 };
+	struct pcio_ops ops = { fake_line_out, fake_now, &env };
 
 	(void)state;
 	memset(&env, 0, sizeof(env));
@@ -112,7 +112,7 @@ static void test_uart_iir(void **state)
 {
 	(void)state;
 	assert_int_equal(inb(0x3fa), 0x01); /* no interrupt pending */
-	outb(0x3fa, 0x07);		    /* FIFO on */
+	outb(0x3fa, 0x07);                  /* FIFO on */
 	assert_int_equal(inb(0x3fa), 0xc1);
 	outb(0x3f9, 0x02); /* enable THR empty: pending at once */
 	assert_int_equal(inb(0x3fa), 0xc2);
@@ -124,7 +124,7 @@ static void test_uart_iir(void **state)
 static void test_uart_loopback(void **state)
 {
 	(void)state;
-	outb(0x3fc, 0x1e);			   /* loopback, RTS, OUT1, OUT2 */
+	outb(0x3fc, 0x1e);                         /* loopback, RTS, OUT1, OUT2 */
 	assert_int_equal(inb(0x3fe) & 0xf0, 0xd0); /* CTS, RI, DCD as Linux's probe expects */
 	outb(0x3fc, 0x1a);
 	assert_int_equal(inb(0x3fe) & 0xf0, 0x90);
@@ -213,7 +213,7 @@ static void test_debug_exit_wide_value(void **state)
 	assert_int_equal(pc.exit_code, 0x12345678);
 	assert_int_equal(debug_exit_status(0x10), 0x21);
 	assert_string_equal(pc.exit_how,
-			    "isa-debug-exit value 0x12345678 (QEMU exits with status 241)");
+	                    "isa-debug-exit value 0x12345678 (QEMU exits with status 241)");
 }
 
 static void test_shutdown_port(void **state)
@@ -682,10 +682,10 @@ static void pit_ch0(int mode, u16 count)
 
 static void test_pit_ticks_to_ns(void **state)
 {
-	static const u64 ticks[] = {0,		 1,
-				    2,		 1193,
-				    65536,	 PIT_FREQ_HZ - 1,
-				    PIT_FREQ_HZ, PIT_FREQ_HZ * 86400 * 365 + 12345};
+	static const u64 ticks[] = { 0,           1,
+		                     2,           1193,
+		                     65536,       PIT_FREQ_HZ - 1,
+		                     PIT_FREQ_HZ, PIT_FREQ_HZ * 86400 * 365 + 12345 };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(ticks) / sizeof(ticks[0]); i++) {
@@ -710,7 +710,7 @@ static void test_pit_irq_periodic(void **state)
 		assert_int_equal(pit_irq_next(&pc.pit, e1 - 1), e1);
 		assert_int_equal(pit_irq_next(&pc.pit, e1), t0 + pit_ticks_to_ns(2 * 1193));
 		assert_int_equal(pit_irq_next(&pc.pit, t0 + pit_ticks_to_ns(1000 * 1193) - 1),
-				 t0 + pit_ticks_to_ns(1000 * 1193));
+		                 t0 + pit_ticks_to_ns(1000 * 1193));
 		assert_false(pit_out(&pc.pit.ch[0], e1 - 1));
 		assert_true(pit_out(&pc.pit.ch[0], e1));
 		env.now += 1000000000ULL;
@@ -805,7 +805,7 @@ static void test_pcio_pic_poll_masked(void **state)
 	pit_ch0(2, 1193);
 	assert_int_equal(poll_at(t0 + pit_ticks_to_ns(1193), &next), -1);
 	assert_int_equal(next, 0); /* masked: no edge would wake the CPU */
-	outb(0x21, 0xfe);	   /* unmasking presents the edge latched meanwhile */
+	outb(0x21, 0xfe);          /* unmasking presents the edge latched meanwhile */
 	assert_int_equal(poll_at(env.now, &next), 0x20);
 }
 
@@ -850,7 +850,7 @@ static void test_cmos(void **state)
 {
 	(void)state;
 	assert_int_equal(cmos(0x0a) & 0x80, 0); /* no update in progress */
-	assert_int_equal(cmos(0x0b), 0x02);	/* 24-hour BCD */
+	assert_int_equal(cmos(0x0b), 0x02);     /* 24-hour BCD */
 	assert_int_equal(cmos(0x0d), 0x80);
 	assert_int_equal(cmos(0x09), 0x00); /* 2000-01-01, a Saturday */
 	assert_int_equal(cmos(0x32), 0x20);
@@ -862,7 +862,7 @@ static void test_cmos(void **state)
 	assert_int_equal(cmos(0x02), 0x59);
 	assert_int_equal(cmos(0x00), 0x58);
 	outb(0x70, 0x0b);
-	outb(0x71, 0x04);		    /* binary, 12-hour */
+	outb(0x71, 0x04);                   /* binary, 12-hour */
 	assert_int_equal(cmos(0x04), 0x81); /* 1 pm */
 	assert_int_equal(cmos(0x02), 59);
 	/* Memory: 640 KiB base, extended (127 MiB) capped at 0xffff KiB, (128-16) MiB in
@@ -881,10 +881,10 @@ static void test_cmos(void **state)
 
 static void test_cmos_start_time(void **state)
 {
-	struct pcio_config cfg = {.ram_bytes = 8ULL << 30,
-				  .ncpus = 1,
-				  .rtc_start_unix = 1709251199}; /* 2024-02-29 23:59:59 */
-	struct pcio_ops ops = {fake_line_out, fake_now, &env};
+	struct pcio_config cfg = { .ram_bytes = 8ULL << 30,
+		                   .ncpus = 1,
+		                   .rtc_start_unix = 1709251199 }; /* 2024-02-29 23:59:59 */
+	struct pcio_ops ops = { fake_line_out, fake_now, &env };
 
 	(void)state;
 	pcio_init(&pc, &cfg, &ops);
@@ -946,7 +946,7 @@ static void test_unknown_overflow(void **state)
 		assert_int_equal(out((u16)(0x1000 + i), 1, 0), PCIO_OK);
 	in(0x1000, 1); /* a port in the table is still counted there */
 	assert_int_equal(pcio_unknown_ports(&pc, ports, reads, writes, PCIO_UNKNOWN_SLOTS + 1),
-			 PCIO_UNKNOWN_SLOTS);
+	                 PCIO_UNKNOWN_SLOTS);
 	assert_int_equal(ports[PCIO_UNKNOWN_SLOTS - 1], 0x1000 + PCIO_UNKNOWN_SLOTS - 1);
 	assert_int_equal(reads[0], 1);
 	assert_int_equal(writes[0], 1);
@@ -966,20 +966,20 @@ static void test_bad_size(void **state)
 
 /* ---- CPUID --------------------------------------------------------------------------------- */
 
-static const struct cpuid_regs4 ones = {~0u, ~0u, ~0u, ~0u};
+static const struct cpuid_regs4 ones = { ~0u, ~0u, ~0u, ~0u };
 
 static struct cpuid_regs4 view(u32 leaf, u32 subleaf, struct cpuid_regs4 host, u32 id, u32 n)
 {
-	struct cpuid_guest g = {id, n};
+	struct cpuid_guest g = { id, n };
 
 	return cpuid_guest_view(leaf, subleaf, host, &g);
 }
 
 static void test_cpuid_leaf1(void **state)
 {
-	static const int ecx_hidden[] = {3, 5, 6, 15, 17, 21, 24, 26, 27, 28, 29, 12};
-	static const int ecx_kept[] = {0, 1, 9, 13, 19, 20, 23, 25, 30};
-	struct cpuid_regs4 host = {0x000906ea, 0x00100800, 0, 0};
+	static const int ecx_hidden[] = { 3, 5, 6, 15, 17, 21, 24, 26, 27, 28, 29, 12 };
+	static const int ecx_kept[] = { 0, 1, 9, 13, 19, 20, 23, 25, 30 };
+	struct cpuid_regs4 host = { 0x000906ea, 0x00100800, 0, 0 };
 	struct cpuid_regs4 r;
 
 	(void)state;
@@ -1005,9 +1005,9 @@ static void test_cpuid_leaf1(void **state)
 
 static void test_cpuid_leaf7(void **state)
 {
-	static const int ebx_hidden[] = {2, 4, 5, 10, 11, 14, 16, 17, 21, 25, 26, 27, 28, 30, 31};
-	static const int ebx_kept[] = {0, 3, 7, 8, 9, 18, 19, 20, 23, 24, 29};
-	static const int ecx_hidden[] = {3, 4, 5, 7, 9, 10, 16}; /* 16: LA57 (no 5-level walk) */
+	static const int ebx_hidden[] = { 2, 4, 5, 10, 11, 14, 16, 17, 21, 25, 26, 27, 28, 30, 31 };
+	static const int ebx_kept[] = { 0, 3, 7, 8, 9, 18, 19, 20, 23, 24, 29 };
+	static const int ecx_hidden[] = { 3, 4, 5, 7, 9, 10, 16 }; /* 16: LA57 (no 5-level walk) */
 	struct cpuid_regs4 r = view(7, 0, ones, 0, 1);
 
 	(void)state;
@@ -1018,7 +1018,7 @@ static void test_cpuid_leaf7(void **state)
 		assert_int_not_equal(r.ebx & BIT(ebx_kept[i]), 0);
 	for (size_t i = 0; i < ARRAY_SIZE(ecx_hidden); i++)
 		assert_int_equal(r.ecx & BIT(ecx_hidden[i]), 0);
-	assert_int_not_equal(r.ecx & BIT(2), 0);		    /* UMIP passes */
+	assert_int_not_equal(r.ecx & BIT(2), 0);                    /* UMIP passes */
 	assert_int_equal(r.edx & (BIT(22) | BIT(24) | BIT(25)), 0); /* AMX */
 	r = view(7, 1, ones, 0, 1);
 	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
@@ -1026,7 +1026,7 @@ static void test_cpuid_leaf7(void **state)
 
 static void test_cpuid_zeroed_leaves(void **state)
 {
-	static const u32 leaves[] = {0x6, 0xa, 0xd, 0x14};
+	static const u32 leaves[] = { 0x6, 0xa, 0xd, 0x14 };
 	struct cpuid_regs4 r;
 
 	(void)state;
@@ -1087,7 +1087,7 @@ static void test_cpuid_extended(void **state)
 	assert_int_equal(r.ecx & BIT(2), 0);  /* SVM */
 	assert_int_not_equal(r.ecx & BIT(0), 0);
 	assert_int_equal(r.edx & (BIT(11) | BIT(20) | BIT(26) | BIT(29)),
-			 BIT(11) | BIT(20) | BIT(26) | BIT(29));
+	                 BIT(11) | BIT(20) | BIT(26) | BIT(29));
 	r = view(0x0, 0, ones, 0, 1); /* other leaves pass through */
 	assert_int_equal(r.eax & r.ebx & r.ecx & r.edx, ~0u);
 	r = view(0x80000008, 0, ones, 0, 1);

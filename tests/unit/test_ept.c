@@ -202,14 +202,14 @@ static void test_map_bad_args(void **state)
 {
 	struct ept *e = *state;
 
-	assert_int_equal(ept_map(e, 1, HFN, P2M, 2, PROT), -EINVAL);	 /* gfn */
+	assert_int_equal(ept_map(e, 1, HFN, P2M, 2, PROT), -EINVAL);     /* gfn */
 	assert_int_equal(ept_map(e, 0, HFN + 1, P2M, 2, PROT), -EINVAL); /* hfn */
 	assert_int_equal(ept_map(e, 0, HFN, P2M + 1, 2, PROT), -EINVAL); /* npages */
-	assert_int_equal(ept_map(e, P2M, HFN, P1G, 3, PROT), -EINVAL);	 /* 1G alignment */
-	assert_int_equal(ept_map(e, 0, HFN, 1, 0, PROT), -EINVAL);	 /* level */
+	assert_int_equal(ept_map(e, P2M, HFN, P1G, 3, PROT), -EINVAL);   /* 1G alignment */
+	assert_int_equal(ept_map(e, 0, HFN, 1, 0, PROT), -EINVAL);       /* level */
 	assert_int_equal(ept_map(e, 0, HFN, P1G * 512, 4, PROT), -EINVAL);
-	assert_int_equal(ept_map(e, 0, HFN, 1, 1, 0), -EINVAL);		    /* not present */
-	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_W), -EINVAL);	    /* W without R */
+	assert_int_equal(ept_map(e, 0, HFN, 1, 1, 0), -EINVAL);             /* not present */
+	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_W), -EINVAL);         /* W without R */
 	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_R | EPT_A), -EINVAL); /* not a prot bit */
 	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_R | BIT(12)), -EINVAL);
 	assert_int_equal(ept_map(e, 0, HFN, 1, 1, EPT_X), 0); /* execute-only is fine */
@@ -418,8 +418,7 @@ static void test_iterator_skips_holes_and_huge(void **state)
 
 	assert_int_equal(ept_map(e, P1G, HFN, P1G, 3, PROT), 0);
 	assert_int_equal(ept_map(e, 300 * P1G + 1, 0x5, 1, 1, PROT), 0);
-	for_each_ept_entry(it, e, 0, EPT_GFN_LIMIT, 1)
-	{
+	for_each_ept_entry(it, e, 0, EPT_GFN_LIMIT, 1) {
 		visits++;
 		leaves_seen += ept_leaf(it.old, it.level);
 	}
@@ -746,7 +745,8 @@ static struct ept_dirty_log *new_log(gfn_t gfn, u64 npages, enum ept_dirty_mode 
 
 	memset(log_bits, 0xff, sizeof(log_bits)); /* enable must zero it */
 	*log = (struct ept_dirty_log){
-		.gfn = gfn, .npages = npages, .bitmap = log_bits, .mode = mode};
+		.gfn = gfn, .npages = npages, .bitmap = log_bits, .mode = mode
+	};
 	return log;
 }
 
@@ -811,7 +811,7 @@ static void test_dirty_manual_clear(void **state)
 {
 	struct ept *e = *state;
 	struct ept_dirty_log *log = new_log(0, LOG_PAGES, EPT_DIRTY_WP);
-	u64 mask[2] = {BIT(3), 0};
+	u64 mask[2] = { BIT(3), 0 };
 
 	assert_int_equal(ept_map(e, 0, HFN, LOG_PAGES, 1, PROT), 0);
 	assert_int_equal(ept_dirty_log_enable(e, log), 0);
@@ -847,7 +847,7 @@ static void test_dirty_dbit(void **state)
 	assert_int_equal(ept_dirty_log_enable(e, log), 0);
 	assert_false(leaf_at(e, 5, NULL) & EPT_D);
 	assert_true(leaf_at(e, 5, NULL) & EPT_W); /* D-bit mode does not write-protect */
-	assert_mapped(e, 0, P2M, HFN, 2);	  /* nor split */
+	assert_mapped(e, 0, P2M, HFN, 2);         /* nor split */
 	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 0);
 	assert_true(hw_access(e, 9, true, NULL, NULL));
 	assert_true(hw_access(e, P2M + 1, true, NULL, NULL));
@@ -877,7 +877,7 @@ static void test_dirty_pml(void **state)
 	assert_int_equal(ept_dirty_log_enable(e, log), 0);
 	assert_false(leaf_at(e, 5, NULL) & EPT_D); /* re-armed: the next write logs again */
 	assert_true(hw_access(e, 6, true, NULL, NULL));
-	ept_mark_dirty(e, 6);		  /* the kernel drains the PML buffer */
+	ept_mark_dirty(e, 6);             /* the kernel drains the PML buffer */
 	ept_mark_dirty(e, LOG_PAGES + 5); /* outside every log: ignored */
 	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 1);
 	assert_true(out_bit(6));
@@ -980,7 +980,7 @@ static void *collapse_thread(void *p)
 static void test_walker_keeps_table_alive(void **state)
 {
 	struct ept *e = *state;
-	struct collapser c = {e, -1, 0};
+	struct collapser c = { e, -1, 0 };
 	struct ept_iter it;
 	pthread_t t;
 	long live;
@@ -1025,12 +1025,13 @@ static struct scan_fx *scan_fx_new(struct ept *e, gfn_t gfn, u64 npages)
 {
 	struct scan_fx *f = calloc(1, sizeof(*f));
 
-	f->t = (struct ept_tracker){
-		.gfn = gfn, .npages = npages, .young = calloc(bitmap_words_(npages), 8)};
-	f->s = (struct ept_scan){.idle = calloc(bitmap_words_(npages), 8),
-				 .hole = calloc(bitmap_words_(npages), 8),
-				 .ext = f->ext,
-				 .max_ext = 64};
+	f->t = (struct ept_tracker){ .gfn = gfn,
+		                     .npages = npages,
+		                     .young = calloc(bitmap_words_(npages), 8) };
+	f->s = (struct ept_scan){ .idle = calloc(bitmap_words_(npages), 8),
+		                  .hole = calloc(bitmap_words_(npages), 8),
+		                  .ext = f->ext,
+		                  .max_ext = 64 };
 	assert_int_equal(ept_tracker_add(e, &f->t), 0);
 	return f;
 }
@@ -1056,7 +1057,7 @@ static int state_of(struct scan_fx *f, gfn_t gfn)
 	assert_false(bit(f->s.idle, i) && bit(f->s.hole, i));
 	return bit(f->s.hole, i)   ? EPT_PAGE_HOLE
 	       : bit(f->s.idle, i) ? EPT_PAGE_IDLE
-				   : EPT_PAGE_ACCESSED;
+	                           : EPT_PAGE_ACCESSED;
 }
 
 static void test_scan_states_and_extents(void **state)

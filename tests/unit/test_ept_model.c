@@ -29,7 +29,7 @@ void model_fail(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fail_msg("seed %llu: %s\nreplay: EPT_MODEL_SEED=%llu build/unit/test_ept_model",
-		 (unsigned long long)seed_of_run, msg, (unsigned long long)seed_of_run);
+	         (unsigned long long)seed_of_run, msg, (unsigned long long)seed_of_run);
 	abort(); /* not reached */
 }
 
@@ -83,7 +83,7 @@ static void test_random_sequences(void **state)
 /* A few fixed seeds, so every run also covers the same ground. */
 static void test_fixed_seeds(void **state)
 {
-	static const u64 seeds[] = {1, 2, 3, 42, 4242, 0xdeadbeef};
+	static const u64 seeds[] = { 1, 2, 3, 42, 4242, 0xdeadbeef };
 
 	(void)state;
 	for (unsigned i = 0; i < ARRAY_SIZE(seeds); i++)

@@ -29,12 +29,12 @@
 #include "ept_env_host.h"
 #include "ept_hw.h"
 
-#define NVCPU	    3
-#define BLOCKS	    8 /* 2M blocks; the odd ones have scattered 4K frames */
-#define PAGES	    (BLOCKS * 512)
-#define ROUNDS	    120
+#define NVCPU       3
+#define BLOCKS      8 /* 2M blocks; the odd ones have scattered 4K frames */
+#define PAGES       (BLOCKS * 512)
+#define ROUNDS      120
 #define CHECK_EVERY 10
-#define PROT	    (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+#define PROT        (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
 
 struct race {
 	struct ept ept;
@@ -73,7 +73,7 @@ static bool guest_store(struct race *r, int id, gfn_t g, u64 val)
 	ok = hw_access(&r->ept, g, true, &leaf, &level);
 	if (ok)
 		__atomic_store_n((u64 *)host_data_va(hw_frame(leaf, level, g)) + id, val,
-				 __ATOMIC_RELAXED);
+		                 __ATOMIC_RELAXED);
 	host_vcpu_exit(&r->hw[id]);
 	/* PML: the write that set D is logged; the kernel drains the log after the exit. */
 	if (ok && r->log.mode == EPT_DIRTY_PML && !(leaf & EPT_D))
@@ -168,10 +168,10 @@ static void checkpoint(struct race *r)
 		for (int v = 0; v < NVCPU; v++)
 			if (r->dest[g][v] != r->last[v][g])
 				fail_msg("lost dirty page %#llx: vCPU %d wrote %llu, the copy has "
-					 "%llu",
-					 (unsigned long long)g, v,
-					 (unsigned long long)r->last[v][g],
-					 (unsigned long long)r->dest[g][v]);
+				         "%llu",
+				         (unsigned long long)g, v,
+				         (unsigned long long)r->last[v][g],
+				         (unsigned long long)r->dest[g][v]);
 	r->checks++;
 	__atomic_store_n(&r->pause, 0, __ATOMIC_RELEASE);
 }
@@ -217,10 +217,11 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *nam
 	r->ept.force_slow = force_slow;
 	map_guest(r);
 	r->log = (struct ept_dirty_log){
-		.gfn = 0, .npages = PAGES, .bitmap = r->bitmap, .mode = mode};
+		.gfn = 0, .npages = PAGES, .bitmap = r->bitmap, .mode = mode
+	};
 	host_env_set_vcpus(r->hw, NVCPU);
 	for (int i = 0; i < NVCPU; i++) {
-		args[i] = (struct vcpu_arg){r, i, 0x9e3779b97f4a7c15ULL * (i + 1)};
+		args[i] = (struct vcpu_arg){ r, i, 0x9e3779b97f4a7c15ULL * (i + 1) };
 		assert_int_equal(pthread_create(&vcpus[i], NULL, vcpu_thread, &args[i]), 0);
 	}
 	assert_int_equal(pthread_create(&splitter, NULL, splitter_thread, r), 0);
@@ -246,11 +247,11 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *nam
 	       (unsigned long long)r->collapses, (unsigned long long)r->ept.stats.flushes);
 	fflush(stdout);
 	assert_int_equal(r->faults[EPT_FAULT_NOT_PRESENT] + r->faults[EPT_FAULT_BUSY] +
-				 r->faults[EPT_FAULT_VIOLATION],
-			 0);
+	                         r->faults[EPT_FAULT_VIOLATION],
+	                 0);
 	if (mode == EPT_DIRTY_WP)
 		assert_true(r->faults[force_slow ? EPT_FAULT_FIXED_SLOW : EPT_FAULT_FIXED_FAST] >
-			    0);
+		            0);
 	ept_dirty_log_disable(&r->ept, &r->log);
 	host_env_set_vcpus(NULL, 0);
 	unmap_guest(r);

@@ -3,11 +3,11 @@
  * aligned runs against a naive reference model on random operation sequences, the bug hook
  * for bad frees, the 1 GiB search over a 4 GiB bitmap, and real threads racing alloc/free.
  */
+#include <cmocka.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,7 +201,7 @@ static void test_big_run_2m(void **state)
 	(void)state;
 	frame_add_free(&f->fa, 0, 4096 * PAGE_SIZE);
 	frame_reserve(&f->fa, 600 * PAGE_SIZE, 601 * PAGE_SIZE); /* breaks the second 2 MiB */
-	assert_int_equal(frame_alloc(&f->fa), 0);                 /* breaks the first */
+	assert_int_equal(frame_alloc(&f->fa), 0);                /* breaks the first */
 	assert_int_equal(frame_alloc_run(&f->fa, 9), 1024);
 	assert_int_equal(frame_alloc_run(&f->fa, 9), 1536);
 	assert_int_equal(frame_alloc_run(&f->fa, 10), 2048);
@@ -320,8 +320,7 @@ struct held {
 	unsigned order;
 };
 
-static void random_step(struct fixture *f, struct model *m, struct held *h, int *nh,
-			unsigned *seed)
+static void random_step(struct fixture *f, struct model *m, struct held *h, int *nh, unsigned *seed)
 {
 	int op = rand_r(seed) % 10;
 
@@ -399,7 +398,8 @@ static void test_1g_run_in_4g(void **state)
 	frame_add_free(&f->fa, 0, hfn_to_hpa(n));
 	/* One used frame in each of the first three GiB, near their ends. */
 	for (int g = 0; g < 3; g++)
-		frame_reserve(&f->fa, hfn_to_hpa((g + 1) * (n / 4) - 1), hfn_to_hpa((g + 1) * (n / 4)));
+		frame_reserve(&f->fa, hfn_to_hpa((g + 1) * (n / 4) - 1),
+		              hfn_to_hpa((g + 1) * (n / 4)));
 	t0 = now_sec();
 	assert_int_equal(frame_alloc_run(&f->fa, 18), 3 * (n / 4));
 	for (int i = 0; i < 100; i++) /* nothing left: each search scans the whole bitmap */
@@ -415,10 +415,10 @@ static void test_1g_run_in_4g(void **state)
 
 /* ---- threads ------------------------------------------------------------------------------- */
 
-#define NTHREADS 8
+#define NTHREADS     8
 #define THREAD_ITERS 20000
-#define THREAD_HOLD 64
-#define RACE_FRAMES 4096
+#define THREAD_HOLD  64
+#define RACE_FRAMES  4096
 
 static struct frame_alloc race_fa;
 static u8 owner[RACE_FRAMES]; /* 0 = nobody, else the thread number + 1 */
@@ -431,7 +431,7 @@ static void claim(hfn_t hfn, unsigned order, u8 me, bool take)
 		u8 expect = take ? 0 : me, want = take ? me : 0;
 
 		if (!__atomic_compare_exchange_n(&owner[hfn + i], &expect, want, false,
-						  __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			__atomic_fetch_add(&race_errors, 1, __ATOMIC_RELAXED);
 	}
 }

@@ -151,23 +151,23 @@ static void test_refused(void **state)
 		u8 bytes[16];
 		int n;
 	} bad[] = {
-		{64, "mov %eax,%ebx (mod 3)", {0x89, 0xc3}, 2},
-		{64, "mov %ebx,%eax (mod 3)", {0x8b, 0xc3}, 2},
-		{64, "lock mov", {0xf0, 0x89, 0x03}, 3},
-		{64, "rep mov", {0xf3, 0x89, 0x03}, 3},
-		{64, "add %eax,(%rbx)", {0x01, 0x03}, 2},
-		{64, "C7 /1", {0xc7, 0x08, 1, 2, 3, 4}, 6},
-		{64, "C6 /7", {0xc6, 0x38, 1}, 3},
-		{64, "movups (0F 10)", {0x0f, 0x10, 0x03}, 3},
-		{64, "movsx (0F BE)", {0x0f, 0xbe, 0x03}, 3},
-		{64, "rex only", {0x48}, 1},
-		{32, "inc %eax (0x40 is not REX)", {0x40, 0x89, 0x03}, 3},
-		{64,
-		 "16 prefixes",
-		 {0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
-		  0x66, 0x89, 0x03},
-		 16},
-		{8, "bad mode", {0x89, 0x03}, 2},
+		{ 64, "mov %eax,%ebx (mod 3)", { 0x89, 0xc3 }, 2 },
+		{ 64, "mov %ebx,%eax (mod 3)", { 0x8b, 0xc3 }, 2 },
+		{ 64, "lock mov", { 0xf0, 0x89, 0x03 }, 3 },
+		{ 64, "rep mov", { 0xf3, 0x89, 0x03 }, 3 },
+		{ 64, "add %eax,(%rbx)", { 0x01, 0x03 }, 2 },
+		{ 64, "C7 /1", { 0xc7, 0x08, 1, 2, 3, 4 }, 6 },
+		{ 64, "C6 /7", { 0xc6, 0x38, 1 }, 3 },
+		{ 64, "movups (0F 10)", { 0x0f, 0x10, 0x03 }, 3 },
+		{ 64, "movsx (0F BE)", { 0x0f, 0xbe, 0x03 }, 3 },
+		{ 64, "rex only", { 0x48 }, 1 },
+		{ 32, "inc %eax (0x40 is not REX)", { 0x40, 0x89, 0x03 }, 3 },
+		{ 64,
+		  "16 prefixes",
+		  { 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x66,
+		    0x66, 0x89, 0x03 },
+		  16 },
+		{ 8, "bad mode", { 0x89, 0x03 }, 2 },
 	};
 
 	(void)state;
@@ -203,11 +203,12 @@ static struct insn_mov decode(const u8 *b, int n, int mode)
 
 static void test_src_dst(void **state)
 {
-	static const u8 st_eax[] = {0x89, 0x07}, st_ah[] = {0x88, 0x20},
-			st_imm[] = {0x48, 0xc7, 0x00, 0xfe, 0xff, 0xff, 0xff},
-			ld_eax[] = {0x8b, 0x07}, ld_dl[] = {0x8a, 0x10}, ld_dh[] = {0x8a, 0x30},
-			ld_ax[] = {0x66, 0x8b, 0x07}, ld_rax[] = {0x48, 0x8b, 0x07},
-			zx_ecx[] = {0x0f, 0xb6, 0x08}, zx_si[] = {0x66, 0x0f, 0xb6, 0x30};
+	static const u8 st_eax[] = { 0x89, 0x07 }, st_ah[] = { 0x88, 0x20 },
+			st_imm[] = { 0x48, 0xc7, 0x00, 0xfe, 0xff, 0xff, 0xff },
+			ld_eax[] = { 0x8b, 0x07 }, ld_dl[] = { 0x8a, 0x10 },
+			ld_dh[] = { 0x8a, 0x30 }, ld_ax[] = { 0x66, 0x8b, 0x07 },
+			ld_rax[] = { 0x48, 0x8b, 0x07 }, zx_ecx[] = { 0x0f, 0xb6, 0x08 },
+			zx_si[] = { 0x66, 0x0f, 0xb6, 0x30 };
 	const u64 old = 0x1122334455667788ULL;
 	struct insn_mov m;
 
@@ -274,7 +275,7 @@ static int xlate(const struct gwalk_cpu *cpu, u64 gva, u64 *gpa)
 
 static void test_gwalk_paging_off(void **state)
 {
-	struct gwalk_cpu cpu = {.cr0 = 0x11, .cr4 = GW_CR4_PAE, .efer = 0};
+	struct gwalk_cpu cpu = { .cr0 = 0x11, .cr4 = GW_CR4_PAE, .efer = 0 };
 	u64 gpa;
 
 	(void)state;
@@ -288,7 +289,7 @@ static void test_gwalk_paging_off(void **state)
 
 static void test_gwalk_32bit(void **state)
 {
-	struct gwalk_cpu cpu = {.cr0 = GW_CR0_PG | 1, .cr3 = 0x1018, .cr4 = GW_CR4_PSE};
+	struct gwalk_cpu cpu = { .cr0 = GW_CR0_PG | 1, .cr3 = 0x1018, .cr4 = GW_CR4_PSE };
 	u64 gpa;
 
 	(void)state;
@@ -316,15 +317,15 @@ static void test_gwalk_32bit(void **state)
 
 static void test_gwalk_pae(void **state)
 {
-	struct gwalk_cpu cpu = {.cr0 = GW_CR0_PG | 1, .cr3 = 0x3020, .cr4 = GW_CR4_PAE};
-	u64 cached[4] = {0, 0, 0x4000 | 1, 0};
+	struct gwalk_cpu cpu = { .cr0 = GW_CR0_PG | 1, .cr3 = 0x3020, .cr4 = GW_CR4_PAE };
+	u64 cached[4] = { 0, 0, 0x4000 | 1, 0 };
 	u64 gpa;
 
 	(void)state;
 	memset(mem, 0, sizeof(mem));
-	put64(0x3020, 0x4000 | 1);				  /* PDPTE[0] */
-	put64(0x4000 + 3 * 8, 0x80000000ULL | 0x83);		  /* PDE[3]: 2 MiB */
-	put64(0x4000 + 4 * 8, 0x5000 | 0x3);			  /* PDE[4] -> PT */
+	put64(0x3020, 0x4000 | 1);                                /* PDPTE[0] */
+	put64(0x4000 + 3 * 8, 0x80000000ULL | 0x83);              /* PDE[3]: 2 MiB */
+	put64(0x4000 + 4 * 8, 0x5000 | 0x3);                      /* PDE[4] -> PT */
 	put64(0x5000 + 7 * 8, BIT(63) | 0x123456789000ULL | 0x3); /* NX, high address */
 	assert_int_equal(xlate(&cpu, 0x00612345, &gpa), 0);
 	assert_int_equal(gpa, 0x80012345);
@@ -341,22 +342,22 @@ static void test_gwalk_pae(void **state)
 
 static void test_gwalk_long_mode(void **state)
 {
-	struct gwalk_cpu cpu = {.cr0 = GW_CR0_PG | 1,
-				.cr3 = 0x6000 | 0x18,
-				.cr4 = GW_CR4_PAE,
-				.efer = GW_EFER_LMA | BIT(8)};
+	struct gwalk_cpu cpu = { .cr0 = GW_CR0_PG | 1,
+		                 .cr3 = 0x6000 | 0x18,
+		                 .cr4 = GW_CR4_PAE,
+		                 .efer = GW_EFER_LMA | BIT(8) };
 	u64 gpa;
 
 	(void)state;
 	memset(mem, 0, sizeof(mem));
-	put64(0x6000 + 0 * 8, 0x7000 | 0x7);			/* PML4[0] */
-	put64(0x6000 + 511 * 8, 0x7000 | 0x7);			/* PML4[511]: same PDPT */
+	put64(0x6000 + 0 * 8, 0x7000 | 0x7);                    /* PML4[0] */
+	put64(0x6000 + 511 * 8, 0x7000 | 0x7);                  /* PML4[511]: same PDPT */
 	put64(0x7000 + 1 * 8, BIT(63) | 0x1c0000000ULL | 0x83); /* PDPT[1]: 1 GiB */
-	put64(0x7000 + 0 * 8, 0x8000 | 0x3);			/* PDPT[0] -> PD */
-	put64(0x8000 + 0 * 8, 0x200000 | 0x83);			/* PD[0]: 2 MiB */
-	put64(0x8000 + 1 * 8, 0x9000 | 0x3);			/* PD[1] -> PT */
-	put64(0x9000 + 0x10 * 8, 0xfee00000 | 0x1b);		/* PT[16]: the APIC page */
-	put64(0x7000 + 2 * 8, 0xf0000000ULL | 0x3);		/* PDPT[2] -> beyond memory */
+	put64(0x7000 + 0 * 8, 0x8000 | 0x3);                    /* PDPT[0] -> PD */
+	put64(0x8000 + 0 * 8, 0x200000 | 0x83);                 /* PD[0]: 2 MiB */
+	put64(0x8000 + 1 * 8, 0x9000 | 0x3);                    /* PD[1] -> PT */
+	put64(0x9000 + 0x10 * 8, 0xfee00000 | 0x1b);            /* PT[16]: the APIC page */
+	put64(0x7000 + 2 * 8, 0xf0000000ULL | 0x3);             /* PDPT[2] -> beyond memory */
 
 	assert_int_equal(xlate(&cpu, 0x4abcdef0, &gpa), 0);
 	assert_int_equal(gpa, 0x1cabcdef0ULL);
@@ -368,10 +369,10 @@ static void test_gwalk_long_mode(void **state)
 	assert_int_equal(reads, 4);
 	assert_int_equal(xlate(&cpu, 0xffffff8000001234ULL, &gpa), 0);
 	assert_int_equal(gpa, 0x201234);
-	assert_int_equal(xlate(&cpu, 0x211000, &gpa), -EFAULT);		     /* PT[17] absent */
-	assert_int_equal(xlate(&cpu, 0x8000000000ULL, &gpa), -EFAULT);	     /* PML4[1] absent */
+	assert_int_equal(xlate(&cpu, 0x211000, &gpa), -EFAULT);              /* PT[17] absent */
+	assert_int_equal(xlate(&cpu, 0x8000000000ULL, &gpa), -EFAULT);       /* PML4[1] absent */
 	assert_int_equal(xlate(&cpu, 0x0000800000000000ULL, &gpa), -EFAULT); /* non-canonical */
-	assert_int_equal(xlate(&cpu, 0x80000000ULL, &gpa), -EFAULT);	     /* read fails */
+	assert_int_equal(xlate(&cpu, 0x80000000ULL, &gpa), -EFAULT);         /* read fails */
 	cpu.cr4 |= GW_CR4_LA57;
 	assert_int_equal(xlate(&cpu, 0x1234, &gpa), -ENOTSUP);
 }
@@ -413,8 +414,9 @@ static const struct ea_vec ea_vecs[] = {
 
 static void test_mov_offset(void **state)
 {
-	u64 regs[16] = { 0, 0x11, 0, 0x8000000, 0x7000, 0xfffffff8ULL, 0xfee00000ULL, 0x2000,
-			 0, 0, 0, 0, 0x100000, 0x30, 0, 0 };
+	u64 regs[16] = { 0,      0x11, 0, 0x8000000, 0x7000, 0xfffffff8ULL, 0xfee00000ULL,
+		         0x2000, 0,    0, 0,         0,      0x100000,      0x30,
+		         0,      0 };
 	struct insn_mov m;
 
 	(void)state;
@@ -423,10 +425,12 @@ static void test_mov_offset(void **state)
 
 		assert_int_equal(insn_decode_mov(e->bytes, e->len, e->mode, &m), 0);
 		assert_int_equal(m.len, e->len);
-		if (m.mem.seg != e->seg || insn_mov_offset(&m, regs, 0x1000 + (u64)m.len) != e->want)
+		if (m.mem.seg != e->seg ||
+		    insn_mov_offset(&m, regs, 0x1000 + (u64)m.len) != e->want)
 			fail_msg("%s: seg %d offset 0x%llx, want seg %d offset 0x%llx", e->asm_text,
-				 m.mem.seg, (unsigned long long)insn_mov_offset(&m, regs, 0x1000 + (u64)m.len),
-				 e->seg, (unsigned long long)e->want);
+			         m.mem.seg,
+			         (unsigned long long)insn_mov_offset(&m, regs, 0x1000 + (u64)m.len),
+			         e->seg, (unsigned long long)e->want);
 	}
 }
 
@@ -480,7 +484,7 @@ static void test_mem_values(void **state)
 	assert_int_equal(mem_part_value(v, 7, 1), 0x11);
 	/* A read assembled from parts: RAM low half, all-ones high half. */
 	assert_int_equal(mem_merge(mem_merge(0, 0x55667788, 0, 4), ~0ULL, 4, 4),
-			 0xffffffff55667788ULL);
+	                 0xffffffff55667788ULL);
 	assert_int_equal(mem_merge(0, v, 0, 8), v);
 	assert_int_equal(mem_merge(0xaaaaaaaaaaaaaaaaULL, 0x1234, 3, 1), 0xaaaaaaaa34aaaaaaULL);
 }
@@ -488,12 +492,12 @@ static void test_mem_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_refused),		cmocka_unit_test(test_length_limit),
-		cmocka_unit_test(test_src_dst),		cmocka_unit_test(test_gwalk_paging_off),
-		cmocka_unit_test(test_gwalk_32bit),	cmocka_unit_test(test_gwalk_pae),
-		cmocka_unit_test(test_gwalk_long_mode),	cmocka_unit_test(test_mov_offset),
-		cmocka_unit_test(test_mem_split),	cmocka_unit_test(test_mem_region),
+		cmocka_unit_test(test_vectors),         cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_refused),         cmocka_unit_test(test_length_limit),
+		cmocka_unit_test(test_src_dst),         cmocka_unit_test(test_gwalk_paging_off),
+		cmocka_unit_test(test_gwalk_32bit),     cmocka_unit_test(test_gwalk_pae),
+		cmocka_unit_test(test_gwalk_long_mode), cmocka_unit_test(test_mov_offset),
+		cmocka_unit_test(test_mem_split),       cmocka_unit_test(test_mem_region),
 		cmocka_unit_test(test_mem_values),
 	};
 

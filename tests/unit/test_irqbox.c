@@ -30,7 +30,7 @@
 
 #include "devices/irqbox.h"
 
-#define BATCHES	    100000 /* per sender */
+#define BATCHES     100000 /* per sender */
 #define MAX_BATCH   4
 #define KICK_EVERY  64 /* spins between kicks, as vcpu_kick_until re-sends its NMI */
 #define TIMEOUT_NS  (10 * 1000000000ULL) /* any single wait: generous even under TSan */
@@ -40,9 +40,9 @@ struct race {
 	struct irqbox box;
 	u32 in_guest, kick, stop, failed;
 	u32 payload[256]; /* plain: the post's sequence number, written by the vector's sender */
-	u32 seen[256];	  /* the last payload the target took (atomic) */
-	u64 posts[256];	  /* sender-owned */
-	u64 takes[256];	  /* target-owned */
+	u32 seen[256];    /* the last payload the target took (atomic) */
+	u64 posts[256];   /* sender-owned */
+	u64 takes[256];   /* target-owned */
 	u64 entries, rechecks_failed, kicks, waits;
 	int nsenders;
 	char why[200];
@@ -113,7 +113,7 @@ static void collect(void *arg, u8 vector)
 
 static void test_each_vector(void **state)
 {
-	struct irqbox b = {0};
+	struct irqbox b = { 0 };
 	struct taken t;
 
 	(void)state;
@@ -134,8 +134,8 @@ static void test_each_vector(void **state)
 /* Posted twice, in any order: taken once each, in ascending order; then nothing. */
 static void test_all_vectors_coalesce(void **state)
 {
-	struct irqbox b = {0};
-	struct taken t = {.n = 0};
+	struct irqbox b = { 0 };
+	struct taken t = { .n = 0 };
 
 	(void)state;
 	for (int round = 0; round < 2; round++)
@@ -209,9 +209,9 @@ static void sender_wait(struct race *r, int id)
 		}
 		if (!still_waiting(++spins, deadline) || failed(r)) {
 			race_fail(r,
-				  "sender %d: kicked the target for %llu spins, it never took the "
-				  "vectors nor left the guest",
-				  id, spins);
+			          "sender %d: kicked the target for %llu spins, it never took the "
+			          "vectors nor left the guest",
+			          id, spins);
 			return;
 		}
 	}
@@ -283,7 +283,7 @@ static void run_race(int nsenders)
 	r.nsenders = nsenders;
 	assert_int_equal(pthread_create(&tt, NULL, target, &r), 0);
 	for (int i = 0; i < nsenders; i++) {
-		s[i] = (struct sender){.r = &r, .id = i, .rng = 0x9e3779b97f4a7c15ULL * (i + 1)};
+		s[i] = (struct sender){ .r = &r, .id = i, .rng = 0x9e3779b97f4a7c15ULL * (i + 1) };
 		assert_int_equal(pthread_create(&st[i], NULL, sender, &s[i]), 0);
 	}
 	for (int i = 0; i < nsenders; i++)
@@ -300,7 +300,7 @@ static void run_race(int nsenders)
 	for (int v = 0; v < 256; v++) {
 		if (r.takes[v] != r.posts[v])
 			fail_msg("vector %d: posted %llu times, taken %llu", v,
-				 (unsigned long long)r.posts[v], (unsigned long long)r.takes[v]);
+			         (unsigned long long)r.posts[v], (unsigned long long)r.takes[v]);
 		posted += r.posts[v];
 		taken += r.takes[v];
 	}

@@ -20,7 +20,7 @@
 #include "loader/mbimage.h"
 #include "loader/mbinfo.h"
 
-#define RAM	(128ULL << 20)
+#define RAM     (128ULL << 20)
 #define IMG_MAX 40960
 
 struct img {
@@ -110,7 +110,7 @@ static void mb1_header(struct img *im, u64 off, u32 flags)
 }
 
 static void mb1_kludge(struct img *im, u64 off, u32 hdr, u32 load, u32 load_end, u32 bss_end,
-		       u32 entry)
+                       u32 entry)
 {
 	mb1_header(im, off, MB1_HF_AOUT_KLUDGE | MB1_HF_MEMINFO);
 	put32(im->b + off + 12, hdr);
@@ -128,7 +128,7 @@ struct mb2h {
 
 static struct mb2h mb2_begin(struct img *im, u64 off)
 {
-	return (struct mb2h){im, off, off + 16};
+	return (struct mb2h){ im, off, off + 16 };
 }
 
 static u8 *mb2_tag(struct mb2h *h, u16 type, u16 flags, u32 size)
@@ -194,7 +194,7 @@ static void elf32(struct img *im, u16 machine, u32 entry, int nph)
 }
 
 static void elf32_ph(struct img *im, int i, u32 type, u32 off, u32 vaddr, u32 paddr, u32 filesz,
-		     u32 memsz)
+                     u32 memsz)
 {
 	u8 *p = im->b + 52 + 32 * i;
 
@@ -446,17 +446,17 @@ static struct img *std_elf64(struct mb2h *h)
 
 static void test_mb2_elf64(void **state)
 {
-	static const u32 want[] = {4, 6, 8};
+	static const u32 want[] = { 4, 6, 8 };
 	struct mb2h h;
 	struct img *im = std_elf64(&h);
 
 	(void)state;
 	mb2_request(&h, 0, ARRAY_SIZE(want), want);
-	mb2_tag(&h, 4, 0, 12);	/* console flags */
-	mb2_tag(&h, 5, 1, 20);	/* framebuffer, optional */
-	mb2_tag(&h, 6, 0, 8);	/* module alignment */
+	mb2_tag(&h, 4, 0, 12);  /* console flags */
+	mb2_tag(&h, 5, 1, 20);  /* framebuffer, optional */
+	mb2_tag(&h, 6, 0, 8);   /* module alignment */
 	mb2_tag(&h, 10, 0, 24); /* relocatable */
-	mb2_tag(&h, 8, 1, 12);	/* EFI i386 entry, optional */
+	mb2_tag(&h, 8, 1, 12);  /* EFI i386 entry, optional */
 	mb2_finish(&h);
 	assert_int_equal(parse(im), 0);
 	assert_int_equal(last.version, 2);
@@ -517,7 +517,7 @@ static void test_mb2_address_tag(void **state)
 	u8 *t = mb2_tag(&h, 2, 0, 24);
 
 	(void)state;
-	put32(t + 8, 0x200040);	 /* header_addr */
+	put32(t + 8, 0x200040);  /* header_addr */
 	put32(t + 12, 0x200000); /* load_addr: file offset 0 */
 	put32(t + 16, 0x202000); /* load_end_addr */
 	put32(t + 20, 0x204000); /* bss_end_addr */
@@ -554,7 +554,7 @@ static void test_mb2_address_without_entry(void **state)
 
 static void test_mb2_refusals(void **state)
 {
-	static const u32 unknown[] = {6, 99};
+	static const u32 unknown[] = { 6, 99 };
 	struct mb2h h;
 	struct img *im = std_elf64(&h);
 
@@ -699,7 +699,7 @@ static void test_overlapping_segments(void **state)
 	(void)state;
 	elf32_ph(im, 2, 1, 0x2000, 0x100400, 0x100400, 0x100, 0x3000);
 	refused(im, -ERANGE,
-		"segment 1 [0x100400,0x103400) overlaps segment 0 [0x100000,0x100800)");
+	        "segment 1 [0x100400,0x103400) overlaps segment 0 [0x100000,0x100800)");
 	free(im);
 }
 
@@ -720,7 +720,7 @@ static void test_segment_in_reserved_range(void **state)
 	(void)state;
 	assert_int_equal(parse_res(im, 0x202000, 0x210000), -ERANGE);
 	assert_non_null(strstr(last_err, "segment 1 [0x200000,0x203000) overlaps the range "
-					 "[0x202000,0x210000) reserved"));
+	                                 "[0x202000,0x210000) reserved"));
 	assert_int_equal(parse_res(im, 0x203000, 0x210000), 0); /* touching is fine */
 	assert_int_equal(parse_res(im, 0x210000, 0x200000), -EINVAL);
 	assert_non_null(strstr(last_err, "backwards"));
@@ -810,7 +810,7 @@ static void test_too_many_segments(void **state)
 	elf32(im, 3, 0x100000, MB_MAX_SEGMENTS + 1);
 	for (int i = 0; i <= MB_MAX_SEGMENTS; i++)
 		elf32_ph(im, i, 1, 0x1000, 0x100000 + i * 0x1000, 0x100000 + i * 0x1000, 0x10,
-			 0x1000);
+		         0x1000);
 	mb1_header(im, 0x1000, 0);
 	refused(im, -E2BIG, "more than 16 loadable segments");
 	put16(im->b + 44, MB_MAX_SEGMENTS);
@@ -828,7 +828,7 @@ static void test_err_buffer_bounds(void **state)
 	(void)state;
 	memset(small, 'X', sizeof(small));
 	assert_int_equal(mb_image_parse(im->b, im->len, RAM, 0, 0, &last, small, sizeof(small)),
-			 -ENOEXEC);
+	                 -ENOEXEC);
 	assert_int_equal(strlen(small), sizeof(small) - 1);
 	assert_int_equal(mb_image_parse(im->b, im->len, RAM, 0, 0, &last, NULL, 0), -ENOEXEC);
 	free(im);
@@ -862,7 +862,7 @@ static void test_fuzz(void **state)
 				assert_true(s->file_off + s->filesz <= im->len);
 				assert_true(s->gpa + s->memsz <= 0x8000000 - 0x10000);
 				assert_true(s->gpa >= MB_PC_HOLE_END ||
-					    s->gpa + s->memsz <= MB_PC_HOLE_START);
+				            s->gpa + s->memsz <= MB_PC_HOLE_START);
 			}
 			assert_true(last.entry >= last.lowest && last.entry < last.highest_end);
 			ok++;
@@ -882,8 +882,8 @@ static void test_fuzz(void **state)
 static u8 *info_buf; /* page-aligned, INFO_LEN bytes, copied to INFO_BASE */
 
 static const struct mb_module_desc two_mods[] = {
-	{0x400000, 0x401234, "guest.flat arg=1"},
-	{0x402000, 0x402000, NULL},
+	{ 0x400000, 0x401234, "guest.flat arg=1" },
+	{ 0x402000, 0x402000, NULL },
 };
 
 static const struct mb_guest_desc guest = {
@@ -921,13 +921,13 @@ static int teardown_info(void **state)
 }
 
 static const u64 want_map[][3] = {
-	{0, 0x9fc00, 1},
-	{0x9fc00, 0x400, 2},
-	{0xf0000, 0x10000, 2},
-	{0x100000, RAM - 0x20000 - 0x100000, 1},
-	{RAM - 0x20000, 0x20000, 2},
-	{0xfffc0000, 0x40000, 2},
-	{0xfd00000000, 0x300000000, 2},
+	{ 0, 0x9fc00, 1 },
+	{ 0x9fc00, 0x400, 2 },
+	{ 0xf0000, 0x10000, 2 },
+	{ 0x100000, RAM - 0x20000 - 0x100000, 1 },
+	{ RAM - 0x20000, 0x20000, 2 },
+	{ 0xfffc0000, 0x40000, 2 },
+	{ 0xfd00000000, 0x300000000, 2 },
 };
 
 static void test_info_mb1(void **state)
@@ -982,7 +982,7 @@ static void test_info_mb2(void **state)
 	s64 r;
 	const u8 *t;
 	u32 total;
-	int seen[8] = {0}, mod = 0;
+	int seen[8] = { 0 }, mod = 0;
 	struct boot_info bi;
 
 	(void)state;
@@ -1053,14 +1053,14 @@ static void test_info_unaligned_base(void **state)
 {
 	(void)state;
 	assert_int_equal(mb_info_build(2, &guest, info_buf, INFO_LEN, INFO_BASE + 4),
-			 INFO_BASE + 8);
+	                 INFO_BASE + 8);
 	assert_int_equal(get32(info_buf + 4), mb_info_size(2, &guest, INFO_BASE + 4) - 4);
 	memset(info_buf, 0xee, INFO_LEN);
 	assert_int_equal(mb_info_build(1, &guest, info_buf, INFO_LEN, INFO_BASE + 1),
-			 INFO_BASE + 8);
+	                 INFO_BASE + 8);
 	for (int i = 0; i < 7; i++)
-		assert_int_equal(info_buf[i], 0xee);	      /* the pad bytes are left alone */
-	assert_int_equal(get32(info_buf + 7), 0x24f);	      /* flags at 0x9008 */
+		assert_int_equal(info_buf[i], 0xee);          /* the pad bytes are left alone */
+	assert_int_equal(get32(info_buf + 7), 0x24f);         /* flags at 0x9008 */
 	assert_true(IS_ALIGNED(get32(info_buf + 7 + 24), 8)); /* module list gpa */
 	assert_true(IS_ALIGNED(get32(info_buf + 7 + 48), 8)); /* mmap gpa */
 }
@@ -1086,8 +1086,8 @@ static void test_info_too_small(void **state)
 
 static void test_info_bad_args(void **state)
 {
-	struct mb_module_desc bad = {0x500000, 0x4fffff, "x"};
-	struct mb_module_desc high = {0xfffff000, 0x100000000ULL, "x"};
+	struct mb_module_desc bad = { 0x500000, 0x4fffff, "x" };
+	struct mb_module_desc high = { 0xfffff000, 0x100000000ULL, "x" };
 	struct mb_guest_desc g = guest;
 
 	(void)state;
@@ -1109,7 +1109,7 @@ static void test_info_bad_args(void **state)
 /* No modules, no command line, small RAM: empty strings, no module list, a short map. */
 static void test_info_minimal(void **state)
 {
-	struct mb_guest_desc g = {.ram_bytes = 2ULL << 20};
+	struct mb_guest_desc g = { .ram_bytes = 2ULL << 20 };
 	const u8 *e;
 
 	(void)state;
@@ -1165,7 +1165,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_info_mb1, setup_info, teardown_info),
 		cmocka_unit_test_setup_teardown(test_info_mb2, setup_info, teardown_info),
 		cmocka_unit_test_setup_teardown(test_info_unaligned_base, setup_info,
-						teardown_info),
+		                                teardown_info),
 		cmocka_unit_test_setup_teardown(test_info_too_small, setup_info, teardown_info),
 		cmocka_unit_test_setup_teardown(test_info_bad_args, setup_info, teardown_info),
 		cmocka_unit_test_setup_teardown(test_info_minimal, setup_info, teardown_info),

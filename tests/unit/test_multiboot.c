@@ -5,16 +5,16 @@
  * in a heap block of exactly its advertised size, and multiboot1's "physical memory" is a set
  * of separately allocated 4 KiB pages, so any read beyond what the contract allows is caught.
  */
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bootinfo.h"
 #include "boot/multiboot.h"
+#include "bootinfo.h"
 #include "errno.h"
 
 #define INFO_PA 0x10000ULL
@@ -26,8 +26,14 @@ struct mb2b {
 	u32 len;
 };
 
-static void put32(u8 *p, u32 v) { memcpy(p, &v, 4); }
-static void put64(u8 *p, u64 v) { memcpy(p, &v, 8); }
+static void put32(u8 *p, u32 v)
+{
+	memcpy(p, &v, 4);
+}
+static void put64(u8 *p, u64 v)
+{
+	memcpy(p, &v, 8);
+}
 
 static void mb2_begin(struct mb2b *b)
 {
@@ -101,11 +107,8 @@ static int parse2(const struct mb2b *b, struct boot_info *out)
 }
 
 static const u64 qemu_map[][3] = {
-	{ 0, 0x9fc00, 1 },
-	{ 0x9fc00, 0x400, 2 },
-	{ 0xf0000, 0x10000, 2 },
-	{ 0x100000, 0x7fe0000, 1 },
-	{ 0xfffc0000, 0x40000, 2 },
+	{ 0, 0x9fc00, 1 },          { 0x9fc00, 0x400, 2 },      { 0xf0000, 0x10000, 2 },
+	{ 0x100000, 0x7fe0000, 1 }, { 0xfffc0000, 0x40000, 2 },
 };
 
 static void build_grub_like(struct mb2b *b)
@@ -287,8 +290,8 @@ static void test_mb2_truncation(void **state)
 	assert_int_equal(bi.mods[15].start, 15 * 0x1000);
 	assert_int_equal(bi.nmem, BOOT_MAX_MEM);
 	assert_int_equal(bi.mem[63].base, 63 * 0x100000ULL);
-	assert_int_equal(bi.truncated, BOOT_TRUNC_CMDLINE | BOOT_TRUNC_MEM | BOOT_TRUNC_MODS |
-					       BOOT_TRUNC_NAME);
+	assert_int_equal(bi.truncated,
+	                 BOOT_TRUNC_CMDLINE | BOOT_TRUNC_MEM | BOOT_TRUNC_MODS | BOOT_TRUNC_NAME);
 }
 
 /* GRUB 2 passes long command lines whole: 3000 bytes with the options that matter at the
@@ -454,7 +457,10 @@ static void test_mb2_bad_module(void **state)
 
 /* ---- multiboot2: fuzzing ------------------------------------------------------------------- */
 
-static u32 rnd(unsigned *seed) { return (u32)rand_r(seed) ^ ((u32)rand_r(seed) << 16); }
+static u32 rnd(unsigned *seed)
+{
+	return (u32)rand_r(seed) ^ ((u32)rand_r(seed) << 16);
+}
 
 /* Overwrite buf with a chain of plausible tag headers (types 0..7, small sizes). */
 static void random_tags(u8 *buf, u32 len, unsigned *seed)
@@ -568,8 +574,18 @@ static void phys_teardown(void)
 		free(phys[i]), phys[i] = NULL;
 }
 
-static int phys_setup_fn(void **state) { (void)state; phys_setup(); return 0; }
-static int phys_teardown_fn(void **state) { (void)state; phys_teardown(); return 0; }
+static int phys_setup_fn(void **state)
+{
+	(void)state;
+	phys_setup();
+	return 0;
+}
+static int phys_teardown_fn(void **state)
+{
+	(void)state;
+	phys_teardown();
+	return 0;
+}
 
 /* Write into fake physical memory (may cross pages). */
 static void pwrite(u64 pa, const void *src, size_t len)
@@ -578,20 +594,35 @@ static void pwrite(u64 pa, const void *src, size_t len)
 		phys[(pa + i) >> PAGE_SHIFT][(pa + i) & (PAGE_SIZE - 1)] = ((const u8 *)src)[i];
 }
 
-static void pwrite32(u64 pa, u32 v) { pwrite(pa, &v, 4); }
-static void pwrite64(u64 pa, u64 v) { pwrite(pa, &v, 8); }
+static void pwrite32(u64 pa, u32 v)
+{
+	pwrite(pa, &v, 4);
+}
+static void pwrite64(u64 pa, u64 v)
+{
+	pwrite(pa, &v, 8);
+}
 
-static void pstr(u64 pa, const char *s) { pwrite(pa, s, strlen(s) + 1); }
+static void pstr(u64 pa, const char *s)
+{
+	pwrite(pa, s, strlen(s) + 1);
+}
 
-#define MB1_INFO_PA 0x0000
-#define MB1_CMD_PA 0x1000
+#define MB1_INFO_PA   0x0000
+#define MB1_CMD_PA    0x1000
 #define MB1_LOADER_PA 0x1800
-#define MB1_MODS_PA 0x2000
-#define MB1_MMAP_PA 0x3000
-#define MB1_NAMES_PA 0x4000
+#define MB1_MODS_PA   0x2000
+#define MB1_MMAP_PA   0x3000
+#define MB1_NAMES_PA  0x4000
 
-static u8 *mb1_info(void) { return phys[0]; }
-static void info32(u32 off, u32 v) { put32(mb1_info() + off, v); }
+static u8 *mb1_info(void)
+{
+	return phys[0];
+}
+static void info32(u32 off, u32 v)
+{
+	put32(mb1_info() + off, v);
+}
 
 /* One mmap entry in QEMU's format (size field 20). Returns the bytes written. */
 static u32 mb1_mmap_entry(u64 pa, u32 size, u64 base, u64 len, u32 type)
@@ -629,7 +660,7 @@ static void build_qemu_like(void)
 	info32(MB1_OFF_MODS_ADDR, MB1_MODS_PA);
 	for (size_t i = 0; i < ARRAY_SIZE(qemu_map); i++)
 		off += mb1_mmap_entry(MB1_MMAP_PA + off, 20, qemu_map[i][0], qemu_map[i][1],
-				      (u32)qemu_map[i][2]);
+		                      (u32)qemu_map[i][2]);
 	info32(MB1_OFF_MMAP_LENGTH, off);
 	info32(MB1_OFF_MMAP_ADDR, MB1_MMAP_PA);
 }
@@ -739,7 +770,7 @@ static void test_mb1_unreadable(void **state)
 	assert_int_equal(parse1(&bi), -EINVAL);
 	check_empty(&bi, 1);
 	build_qemu_like();
-	free(phys[7]), phys[7] = NULL; /* a hole in memory */
+	free(phys[7]), phys[7] = NULL;   /* a hole in memory */
 	memset(phys[6], 'z', PAGE_SIZE); /* a string with no NUL before the hole */
 	info32(MB1_OFF_LOADER, 0x7000 - 64);
 	assert_int_equal(parse1(&bi), 0); /* 63 bytes kept, the 64th shows it was cut */
@@ -813,9 +844,10 @@ static void test_mb1_fuzz(void **state)
 		/* Random small values in the info, so its pointers often land in fake memory. */
 		for (int j = 0; j < MB1_INFO_SIZE; j += 4)
 			info32(j, rnd(&seed) % 3 ? rnd(&seed) % (PHYS_PAGES * PAGE_SIZE + 64)
-						  : rnd(&seed));
+			                         : rnd(&seed));
 		for (int j = 0; j < 64; j++)
-			phys[1 + rnd(&seed) % (PHYS_PAGES - 1)][rnd(&seed) % PAGE_SIZE] = rnd(&seed) % 40;
+			phys[1 + rnd(&seed) % (PHYS_PAGES - 1)][rnd(&seed) % PAGE_SIZE] =
+				rnd(&seed) % 40;
 		err = parse1(&bi);
 		assert_true(err == 0 || err == -EINVAL);
 		if (err == 0) {

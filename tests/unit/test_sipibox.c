@@ -29,7 +29,7 @@
 #ifndef ROUNDS
 #define ROUNDS 5000 /* the TSan build runs fewer (sipibox.mk) */
 #endif
-#define STRAY	   0xff /* no round uses it */
+#define STRAY      0xff /* no round uses it */
 #define TIMEOUT_NS (10 * 1000000000ULL)
 
 /* ---- one thread ------------------------------------------------------------------------ */
@@ -158,14 +158,14 @@ static void *ap(void *arg)
 		}
 		if (v == STRAY) {
 			race_fail(r, "a SIPI sent to the running AP started it (after %llu starts)",
-				  r->restarts);
+			          r->restarts);
 			break;
 		}
 		round = r->payload; /* plain: ordered after the sender's write by the box's lock */
 		if ((round % STRAY) != (u32)v)
 			race_fail(r,
-				  "the AP started at a vector that is not its round's (round %llu)",
-				  round);
+			          "the AP started at a vector that is not its round's (round %llu)",
+			          round);
 		r->restarts++;
 		/* RELEASE: the sender that sees this start may write the next payload. */
 		__atomic_store_n(&r->started, (round << 8) | (u32)v, __ATOMIC_RELEASE);
@@ -226,7 +226,7 @@ static void *sprayer(void *arg)
 		for (int i = 0; i < 3; i++, r->strays++)
 			if (sipibox_post_sipi(&r->box, STRAY))
 				race_fail(r, "a running AP kept a SIPI (after %llu strays)",
-					  r->strays);
+				          r->strays);
 		/* RELEASE: hand the turn back. */
 		__atomic_store_n(&r->spray, 0, __ATOMIC_RELEASE);
 	}

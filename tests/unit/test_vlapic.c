@@ -333,8 +333,8 @@ static void test_timer_divide(void **state)
 {
 	static const struct {
 		u32 tdcr, div;
-	} enc[] = {{0x0, 2},  {0x1, 4},	 {0x2, 8},   {0x3, 16},
-		   {0x8, 32}, {0x9, 64}, {0xa, 128}, {0xb, 1}};
+	} enc[] = { { 0x0, 2 },  { 0x1, 4 },  { 0x2, 8 },   { 0x3, 16 },
+		    { 0x8, 32 }, { 0x9, 64 }, { 0xa, 128 }, { 0xb, 1 } };
 	struct vlapic *l = fresh_enabled();
 
 	(void)state;
@@ -460,7 +460,7 @@ static void test_timer_bus_clock(void **state)
 static void test_match_dest(void **state)
 {
 	struct vlapic *l = fresh_enabled(); /* id 3 */
-	struct vlapic_ipi ipi = {0};
+	struct vlapic_ipi ipi = { 0 };
 
 	(void)state;
 	ipi.dest = 3;
