@@ -3,10 +3,12 @@
  * kind of problem with its exact message, defaults left alone by bad values, a broken spec
  * table, and fuzzing with random lines under ASan.
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka.h needs the headers above it. */
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

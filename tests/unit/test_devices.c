@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 /* cmocka.h needs the three above first */
+/* cmocka.h needs the headers above it. */
 #include <cmocka.h>
+
 #include <stdio.h>
 #include <string.h>
 

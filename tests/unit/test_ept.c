@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* cmocka.h needs the headers above it. */
 #include <cmocka.h>
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -3,11 +3,13 @@
  * aligned runs against a naive reference model on random operation sequences, the bug hook
  * for bad frees, the 1 GiB search over a 4 GiB bitmap, and real threads racing alloc/free.
  */
-#include <cmocka.h>
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka.h needs the headers above it. */
+#include <cmocka.h>
+
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

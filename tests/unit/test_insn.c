@@ -11,7 +11,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* cmocka.h needs the headers above it. */
 #include <cmocka.h>
+
 #include <string.h>
 
 #include "devices/gwalk.h"

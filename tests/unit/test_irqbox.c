@@ -21,7 +21,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 
+/* cmocka.h needs the headers above it. */
 #include <cmocka.h>
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>

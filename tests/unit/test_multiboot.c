@@ -5,10 +5,12 @@
  * in a heap block of exactly its advertised size, and multiboot1's "physical memory" is a set
  * of separately allocated 4 KiB pages, so any read beyond what the contract allows is caught.
  */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+/* cmocka.h needs the headers above it. */
+#include <cmocka.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
