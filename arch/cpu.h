@@ -92,23 +92,6 @@ static inline u64 rdtsc(void)
 	return ((u64)hi << 32) | lo;
 }
 
-static inline void cli(void)
-{
-	__asm__ volatile("cli" ::: "memory");
-}
-static inline void sti(void)
-{
-	__asm__ volatile("sti" ::: "memory");
-}
-static inline void hlt(void)
-{
-	__asm__ volatile("hlt" ::: "memory");
-}
-/* sti takes effect after the next instruction, so no interrupt slips in before hlt. */
-static inline void sti_hlt(void)
-{
-	__asm__ volatile("sti; hlt" ::: "memory");
-}
 static inline void int3(void)
 {
 	__asm__ volatile("int3");

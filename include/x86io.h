@@ -1,7 +1,7 @@
 /*
- * Port I/O and MSR access, as tiny inline wrappers: the x86 instructions that the kernel
- * (through arch/cpu.h) and both kinds of guest program (guests/guest.h, guests/pc/pc.h)
- * share. One copy, so a fix to a constraint reaches all three.
+ * Port I/O, MSR access and the interrupt flag, as tiny inline wrappers: the x86 instructions
+ * that the kernel (through arch/cpu.h) and both kinds of guest program (guests/guest.h,
+ * guests/pc/pc.h) share. One copy, so a fix to a constraint reaches all three.
  */
 #ifndef EPTVISOR_X86IO_H
 #define EPTVISOR_X86IO_H
@@ -59,6 +59,24 @@ static inline u64 rdmsr(u32 msr)
 static inline void wrmsr(u32 msr, u64 v)
 {
 	__asm__ volatile("wrmsr" ::"c"(msr), "a"((u32)v), "d"((u32)(v >> 32)) : "memory");
+}
+
+static inline void cli(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+}
+static inline void sti(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+}
+static inline void hlt(void)
+{
+	__asm__ volatile("hlt" ::: "memory");
+}
+/* sti takes effect after the next instruction, so no interrupt slips in before hlt. */
+static inline void sti_hlt(void)
+{
+	__asm__ volatile("sti; hlt" ::: "memory");
 }
 
 #endif

@@ -24,15 +24,6 @@ static inline void cpu_pause(void)
 {
 	__asm__ volatile("pause" ::: "memory");
 }
-static inline void cli(void)
-{
-	__asm__ volatile("cli" ::: "memory");
-}
-/* Enable interrupts and halt in one go: STI's shadow means no wake-up is lost in between. */
-static inline void sti_hlt(void)
-{
-	__asm__ volatile("sti; hlt" ::: "memory");
-}
 static inline u32 mmio_read32(u64 pa)
 {
 	return *(volatile u32 *)pa;
