@@ -4,6 +4,7 @@
  * exits (PML_FULL) when the buffer is full. eptvisor drains the buffer at every VM exit, so
  * a harvest that first makes every vCPU exit (vm_sync_vcpus) sees every logged write.
  */
+#include "kassert.h"
 #include "mm/mm.h"
 #include "vmx/pml.h"
 #include "vmx/vcpu.h"
@@ -45,6 +46,8 @@ void vcpu_pml_drain(struct vcpu *v)
 	u64 index = vmcs_read(GUEST_PML_INDEX) & 0xffff;
 	/* The index is the next free slot counting down; past 0 it wraps to 0xffff (full). */
 	u64 first = index >= PML_ENTRIES ? 0 : index + 1;
+
+	WARN_ON(index >= PML_ENTRIES && index != 0xffff); /* neither a slot nor "full" */
 
 	for (u64 i = first; i < PML_ENTRIES; i++)
 		/* Bochs writes bits 11:0 of the GPA too: only the frame matters. */

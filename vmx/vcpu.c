@@ -7,6 +7,7 @@
 #include "arch/gdt.h"
 #include "arch/percpu.h"
 #include "drivers/console.h"
+#include "kassert.h"
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/pml.h"
@@ -250,6 +251,16 @@ static bool vcpu_load(struct vcpu *v)
 	return true;
 }
 
+/* What must hold at every VM entry (the points KVM asserts): the vCPU runs on the CPU that
+ * loaded its VMCS, that VMCS is current, and host interrupts are off (they arrive as exits). */
+static void assert_entry_state(const struct vcpu *v)
+{
+	ASSERT(v->cpu == this_cpu_id());
+	ASSERT(v->state == VCPU_RUNNING);
+	ASSERT(!(read_rflags() & RFLAGS_IF));
+	ASSERT(vmptrst() == v->vmcs_pa);
+}
+
 void vcpu_run(struct vcpu *v)
 {
 	const struct vm_ops *ops = v->vm->ops;
@@ -270,6 +281,7 @@ void vcpu_run(struct vcpu *v)
 
 			if (v->vm->stopping)
 				break;
+			assert_entry_state(v);
 			if (ops->before_entry && !ops->before_entry(v))
 				break;
 			vcpu_flush_before_entry(v);

@@ -10,6 +10,7 @@
 #include "drivers/console.h"
 #include "ept/migrate.h"
 #include "errno.h"
+#include "kassert.h"
 #include "lib.h"
 #include "mm/mm.h"
 #include "vmx/trace.h"
@@ -127,6 +128,8 @@ static void slot_free(struct memslot *s)
 void vm_destroy(struct vm *vm)
 {
 	trace_vm_dump(vm);
+	for (int i = 0; i < vm->nvcpus; i++) /* no vCPU may still be in the guest */
+		ASSERT(!__atomic_load_n(&vm->vcpus[i]->in_guest, __ATOMIC_ACQUIRE));
 	/* The platform first: what it registered with the EPT goes while the vCPUs (which a
 	 * flush kicks) and the EPT still exist. */
 	if (vm->ops->vm_destroy)
@@ -166,6 +169,7 @@ static int populate_locked(struct vm *vm, struct memslot *s, gfn_t gfn)
 	hpa_t pa = INVALID_HPA;
 	int err;
 
+	ASSERT(spin_is_locked(&vm->populate_lock));
 	if (ept_lookup(&vm->ept, gfn, NULL))
 		return 0;
 	if (hfn == INVALID_HFN) {

@@ -55,6 +55,15 @@ static inline int vmptrld(hpa_t pa)
 	return VMX_RESULT(cf, zf);
 }
 
+/* The current VMCS of this CPU (INVALID: all ones). For assertions. */
+static inline hpa_t vmptrst(void)
+{
+	hpa_t pa;
+
+	__asm__ volatile("vmptrst %0" : "=m"(pa) : : "memory");
+	return pa;
+}
+
 static inline int vmread_raw(u64 field, u64 *val)
 {
 	u8 cf, zf;
