@@ -45,7 +45,7 @@
 
 struct copy_race {
 	struct ept ept;
-	gfn_t gfn; /* the page the writer writes (slot 0 of each word it writes) */
+	gfn_t gfn; /* the page the writer writes (its word 0) */
 	u32 stop, pause, paused;
 	u32 force_req;     /* a forced round's number, asked by the copier */
 	u32 force_checked; /* ... the writer passed the check and holds its window open */
