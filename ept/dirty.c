@@ -221,7 +221,8 @@ s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u
 	struct ept_op op;
 	s64 n = 0;
 
-	if (gfn < log->gfn || first % 64 || npages > log->npages - first)
+	/* first > log->npages first: log->npages - first would wrap and pass any npages. */
+	if (gfn < log->gfn || first % 64 || first > log->npages || npages > log->npages - first)
 		return -EINVAL;
 	op_begin(&op, ept);
 	for (u64 i = first / 64; i * 64 < end; i++) {

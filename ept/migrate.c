@@ -1,8 +1,9 @@
 /*
- * Page migration (see migrate.h): write-protect, flush, copy, swap the target, flush, free.
- * The guest keeps running: reads go on through the old frame until the swap, writes wait
- * (BUSY) until the new frame is mapped, and no CPU can hold a writable translation of the
- * old frame while it is copied.
+ * Page migration (see migrate.h): write-protect, flush, wait for walkers, copy, swap the
+ * target, flush, free. The guest keeps running: reads go on through the old frame until the
+ * swap, writes wait (BUSY) until the new frame is mapped, and neither a CPU holding a
+ * writable translation nor a hypervisor writer inside a walk can write the old frame while
+ * it is copied.
  */
 #include "ept/env.h"
 #include "ept/internal.h"
@@ -29,6 +30,10 @@ int ept_migrate_page(struct ept *ept, gfn_t gfn, hfn_t to)
 	/* Flush before copying: a CPU still caching W = 1 could write the old frame after
 	 * its bytes were copied, and the write would be lost. */
 	op_flush(&op);
+	/* And a grace period: a hypervisor writer (vm_copy_to_guest) that saw MMU_WRITABLE
+	 * before the clear writes the old frame inside its walk; once every such walk has
+	 * ended its write is in the old frame, and later writers see the bit clear and wait. */
+	ept_wait_walkers(ept);
 	memcpy(ept_env_data_va(to), ept_env_data_va(ept_hfn(old)), PAGE_SIZE);
 	/* Clear-and-set on the current value: A set by a CPU meanwhile is kept. */
 	ept_iter_update(&it, EPT_FRAME_MASK, hfn_to_hpa(to) | (old & writable), &op);

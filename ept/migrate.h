@@ -10,7 +10,8 @@
 /*
  * Move the page gfn, mapped by a 4K leaf (split a huge leaf first: -EINVAL otherwise,
  * -ENOENT if unmapped), to the frame `to`: take W and MMU_WRITABLE away (a write fault then
- * reports EPT_FAULT_BUSY and retries, the fast path cannot give W back), flush, copy, point
+ * reports EPT_FAULT_BUSY and retries, the fast path cannot give W back), flush, wait out
+ * lockless walkers (a hypervisor write that saw MMU_WRITABLE lands first), copy, point
  * the leaf at `to` with its old permissions, flush, wait out lockless walkers, and hand the
  * old frame to ept_env_free_data(ept, gfn, old, 1) after dropping the lock. 0 on success.
  */

@@ -163,6 +163,9 @@ static int collapse_copy(struct ept_op *op, struct ept_iter *it, struct run *r)
 	/* Flush before copying: a CPU still caching W = 1 could write an old frame after
 	 * its page was copied, and the write would be lost. */
 	op_flush(op);
+	/* Then a grace period, for the same reason: a hypervisor writer (vm_copy_to_guest)
+	 * that saw MMU_WRITABLE before protect_children writes inside its walk. */
+	ept_wait_walkers(op->ept);
 	copy_data(run, ept_env_va(moved), it->level - 1);
 	swap_in_leaf(op, it, merged_leaf(it, r, run));
 	/* The old frames are released after op_end's flush and grace period. */

@@ -30,6 +30,7 @@ struct harvest {
 	struct ept_dirty_log log;
 	u64 *out;
 	u8 *shadow;
+	u8 *page; /* one guest page read for comparison */
 	u64 rounds, pages;
 	bool skip_flush; /* DIRTY_SKIP_FLUSH: show what the harvest's flush is for */
 };
@@ -47,9 +48,12 @@ int dirty_setup(struct vm *vm, const struct scenario *sc)
 	return vm_prepopulate(vm, GT_DIRTY_GPA, GT_DIRTY_PAGES);
 }
 
-static void *region_page(struct vm *vm, u64 p)
+/* Copy page p of the region into buf, through the frame the EPT maps now (a harvest copies
+ * while the guest runs, and the page may move). */
+static void read_page(struct vm *vm, u64 p, u8 *buf)
 {
-	return vm_gpa_to_hva(vm, GT_DIRTY_GPA + p * PAGE_SIZE);
+	if (vm_copy_from_guest(vm, buf, GT_DIRTY_GPA + p * PAGE_SIZE, PAGE_SIZE))
+		memset(buf, 0xff, PAGE_SIZE); /* never: the region is in slot 0 */
 }
 
 /* One harvest: collect the dirty bits, then copy exactly those pages. */
@@ -62,7 +66,7 @@ static void harvest_round(struct harvest *h)
 	h->vm->test_skip_flush = false;
 	for (u64 p = 0; p < GT_DIRTY_PAGES; p++)
 		if (h->out[p / 64] & BIT(p % 64))
-			memcpy(h->shadow + p * PAGE_SIZE, region_page(h->vm, p), PAGE_SIZE);
+			read_page(h->vm, p, h->shadow + p * PAGE_SIZE);
 	h->pages += n;
 	h->rounds++;
 }
@@ -71,8 +75,10 @@ static u64 mismatched_pages(struct harvest *h)
 {
 	u64 bad = 0;
 
-	for (u64 p = 0; p < GT_DIRTY_PAGES; p++)
-		bad += memcmp(h->shadow + p * PAGE_SIZE, region_page(h->vm, p), PAGE_SIZE) != 0;
+	for (u64 p = 0; p < GT_DIRTY_PAGES; p++) {
+		read_page(h->vm, p, h->page);
+		bad += memcmp(h->shadow + p * PAGE_SIZE, h->page, PAGE_SIZE) != 0;
+	}
 	return bad;
 }
 
@@ -112,7 +118,6 @@ static void check_mode(struct harvest *h, u64 writes)
 
 void dirty_host(struct vm *vm, const struct scenario *sc)
 {
-	struct guest_ctrl *ctrl = vm_gpa_to_hva(vm, GT_CTRL_GPA);
 	struct harvest h = { .vm = vm, .skip_flush = sc->arg & DIRTY_SKIP_FLUSH };
 	u64 rounds = sc->rounds ? sc->rounds : DEFAULT_ROUNDS;
 	int err;
@@ -123,20 +128,22 @@ void dirty_host(struct vm *vm, const struct scenario *sc)
 	h.log.bitmap = kzalloc(GT_DIRTY_PAGES / 8);
 	h.out = kzalloc(GT_DIRTY_PAGES / 8);
 	h.shadow = kzalloc(GT_DIRTY_PAGES * PAGE_SIZE);
-	err = h.log.bitmap && h.out && h.shadow ? ept_dirty_log_enable(&vm->ept, &h.log) : -ENOMEM;
+	h.page = kzalloc(PAGE_SIZE);
+	err = h.log.bitmap && h.out && h.shadow && h.page ? ept_dirty_log_enable(&vm->ept, &h.log)
+	                                                  : -ENOMEM;
 	vm_check(vm, VM_CHECK_HOST, err == 0, "dirty log enabled in %s mode (error %d)",
 	         mode_names[h.log.mode], err);
 	for (u64 p = 0; !err && p < GT_DIRTY_PAGES; p++)
-		memcpy(h.shadow + p * PAGE_SIZE, region_page(vm, p), PAGE_SIZE);
+		read_page(vm, p, h.shadow + p * PAGE_SIZE);
 	/* Without the flush, a few hot pages the writer keeps in its TLB show the loss best. */
-	ctrl->span = (sc->arg & DIRTY_HOT_PAGES) ? 8 : 0;
-	ctrl->go = 1;
+	ctrl_set(vm, CTRL_GPA(span), (sc->arg & DIRTY_HOT_PAGES) ? 8 : 0);
+	ctrl_set(vm, CTRL_GPA(go), 1);
 	for (u64 r = 1; !err && r <= rounds && !vm->stopping; r++) {
 		udelay(ROUND_US);
 		harvest_round(&h);
-		ctrl->round = r;
+		ctrl_set(vm, CTRL_GPA(round), r);
 	}
-	ctrl->stop = 1;
+	ctrl_set(vm, CTRL_GPA(stop), 1);
 	wait_vcpus_done(vm);
 	if (!err) {
 		u64 writes = 0, bad;
@@ -145,7 +152,7 @@ void dirty_host(struct vm *vm, const struct scenario *sc)
 		bad = mismatched_pages(&h);
 		ept_dirty_log_disable(&vm->ept, &h.log);
 		for (int i = 0; i < vm->nvcpus; i++)
-			writes += ctrl->writes[i];
+			writes += ctrl_get(vm, CTRL_GPA(writes) + i * sizeof(u64));
 		report(&h, bad, writes);
 		if (h.skip_flush)
 			printk("dirty: with the harvest's flush skipped, %lu page(s) were lost: "
@@ -159,6 +166,7 @@ void dirty_host(struct vm *vm, const struct scenario *sc)
 			         h.rounds, bad);
 		check_mode(&h, writes);
 	}
+	kfree(h.page, PAGE_SIZE);
 	kfree(h.shadow, GT_DIRTY_PAGES * PAGE_SIZE);
 	kfree(h.out, GT_DIRTY_PAGES / 8);
 	kfree(h.log.bitmap, GT_DIRTY_PAGES / 8);

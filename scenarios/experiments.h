@@ -6,6 +6,7 @@
 #ifndef EPTVISOR_SCENARIOS_EXPERIMENTS_H
 #define EPTVISOR_SCENARIOS_EXPERIMENTS_H
 
+#include "guest_tests.h"
 #include "scenarios/scenario.h"
 
 /* For dirty_host's arg (an enum ept_dirty_mode): harvest without the flush, to show the loss. */
@@ -13,6 +14,24 @@
 /* ... and make the guest write only 8 pages (it keeps them all in its TLB). */
 #define DIRTY_HOT_PAGES 0x200
 #define DIRTY_MODE(arg) ((arg)&0xff)
+
+/* The control page a host task shares with its test guest (struct guest_ctrl), one field
+ * at a time through the checked copies: the page may move while the guest runs, so no
+ * pointer to it is kept. An aligned word is one access (vm_copy_*). */
+#define CTRL_GPA(field) (GT_CTRL_GPA + offsetof(struct guest_ctrl, field))
+
+static inline u64 ctrl_get(struct vm *vm, gpa_t gpa)
+{
+	u64 val = 0; /* stays 0 only if the page were outside every slot: it never is */
+
+	vm_copy_from_guest(vm, &val, gpa, sizeof(val));
+	return val;
+}
+
+static inline void ctrl_set(struct vm *vm, gpa_t gpa, u64 val)
+{
+	vm_copy_to_guest(vm, gpa, &val, sizeof(val));
+}
 
 int dirty_setup(struct vm *vm, const struct scenario *sc);
 void dirty_host(struct vm *vm, const struct scenario *sc);

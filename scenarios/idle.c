@@ -29,7 +29,7 @@ int idle_flush_setup(struct vm *vm, const struct scenario *sc)
 	(void)sc;
 	if (!vmx_caps.ept_ad)
 		return -ENODEV;
-	return vm_gpa_to_hva(vm, GT_IDLE_GPA + HOT_PAGE * PAGE_SIZE) ? 0 : -ENOMEM;
+	return vm_populate(vm, gpa_to_gfn(GT_IDLE_GPA) + HOT_PAGE);
 }
 
 /* Clear A over the page (flushing or not), let the guest run, then peek: accessed again? */
@@ -47,7 +47,6 @@ static bool seen_after_clear(struct vm *vm, struct ept_tracker *t, bool flush)
 
 void idle_flush_host(struct vm *vm, const struct scenario *sc)
 {
-	struct guest_ctrl *ctrl = vm_gpa_to_hva(vm, GT_CTRL_GPA);
 	u64 young = 0;
 	struct ept_tracker t = { .gfn = gpa_to_gfn(GT_IDLE_GPA) + HOT_PAGE,
 		                 .npages = 1,
@@ -55,13 +54,13 @@ void idle_flush_host(struct vm *vm, const struct scenario *sc)
 	bool with, without;
 
 	(void)sc;
-	while (!ctrl->passes[0] && !vm->stopping)
+	while (!ctrl_get(vm, CTRL_GPA(passes[0])) && !vm->stopping)
 		cpu_relax();
 	ept_tracker_add(&vm->ept, &t);
 	with = seen_after_clear(vm, &t, true);
 	without = seen_after_clear(vm, &t, false);
 	ept_tracker_del(&vm->ept, &t);
-	ctrl->stop = 1;
+	ctrl_set(vm, CTRL_GPA(stop), 1);
 	wait_vcpus_done(vm);
 	printk("@json {\"idle_flush_demo\":\"%s\",\"platform\":\"%s\",\"with_flush_seen\":%d,"
 	       "\"without_flush_seen\":%d,\"flushes_skipped\":%lu}\n",

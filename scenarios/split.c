@@ -39,12 +39,11 @@ static void print_leaves(struct vm *vm, const char *when)
 }
 
 /* Let the guest finish at least one more verification pass over the slot. */
-static void wait_guest_pass(struct vm *vm, struct guest_ctrl *ctrl)
+static void wait_guest_pass(struct vm *vm)
 {
-	u64 seen = ctrl->passes[0];
+	u64 seen = ctrl_get(vm, CTRL_GPA(passes[0]));
 
-	/* cppcheck-suppress knownConditionTrueFalse ; passes[] is volatile: the guest counts */
-	while (ctrl->passes[0] == seen && !vm->stopping)
+	while (ctrl_get(vm, CTRL_GPA(passes[0])) == seen && !vm->stopping)
 		cpu_relax();
 }
 
@@ -57,7 +56,7 @@ static int collapse_slot(struct vm *vm, enum ept_collapse_mode mode)
 	return err;
 }
 
-static void log_rounds(struct vm *vm, struct guest_ctrl *ctrl)
+static void log_rounds(struct vm *vm)
 {
 	struct ept_dirty_log log = { .gfn = gpa_to_gfn(GT_SPLIT_GPA),
 		                     .npages = SPLIT_PAGES,
@@ -73,7 +72,7 @@ static void log_rounds(struct vm *vm, struct guest_ctrl *ctrl)
 	                 vm->ept.stats.splits - splits == SPLIT_PAGES / 512,
 	         "enabling write-protect logging split both 2M leaves eagerly (error %d)", err);
 	for (int r = 0; !err && r < HARVEST_ROUNDS; r++) {
-		wait_guest_pass(vm, ctrl);
+		wait_guest_pass(vm);
 		dirty += vm_dirty_log_harvest(vm, &log, out);
 	}
 	vm_check(vm, VM_CHECK_HOST, dirty > 0,
@@ -84,15 +83,14 @@ static void log_rounds(struct vm *vm, struct guest_ctrl *ctrl)
 
 void split_host(struct vm *vm, const struct scenario *sc)
 {
-	struct guest_ctrl *ctrl = vm_gpa_to_hva(vm, GT_CTRL_GPA);
 	gfn_t moved = gpa_to_gfn(GT_SPLIT_GPA) + 7;
 	u64 collapses;
 	int err;
 
 	(void)sc;
-	wait_guest_pass(vm, ctrl);
+	wait_guest_pass(vm);
 	print_leaves(vm, "before");
-	log_rounds(vm, ctrl);
+	log_rounds(vm);
 	collapses = vm->ept.stats.collapses;
 	err = collapse_slot(vm, EPT_COLLAPSE_IN_PLACE);
 	print_leaves(vm, "collapsed in place");
@@ -100,13 +98,13 @@ void split_host(struct vm *vm, const struct scenario *sc)
 	         !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512 &&
 	                 vm->ept.stats.collapses - collapses == SPLIT_PAGES / 512,
 	         "disabling logging collapsed them in place (error %d)", err);
-	wait_guest_pass(vm, ctrl);
+	wait_guest_pass(vm);
 	err = ept_split(&vm->ept, moved, 1, 1);
 	if (!err)
 		err = vm_migrate_page(vm, moved);
 	vm_check(vm, VM_CHECK_HOST, !err,
 	         "split again and migrated gfn 0x%lx to another frame (error %d)", moved, err);
-	wait_guest_pass(vm, ctrl);
+	wait_guest_pass(vm);
 	err = ept_collapse(&vm->ept, moved & ~511ULL, 2, EPT_COLLAPSE_IN_PLACE);
 	vm_check(vm, VM_CHECK_HOST, err == -EBUSY,
 	         "in-place collapse refuses non-contiguous frames (%d)", err);
@@ -114,8 +112,8 @@ void split_host(struct vm *vm, const struct scenario *sc)
 	print_leaves(vm, "collapsed by copy");
 	vm_check(vm, VM_CHECK_HOST, !err && vm->ept.stats.leaves[2] == SPLIT_PAGES / 512,
 	         "collapse by copying into a new aligned run (error %d)", err);
-	wait_guest_pass(vm, ctrl);
-	ctrl->stop = 1;
+	wait_guest_pass(vm);
+	ctrl_set(vm, CTRL_GPA(stop), 1);
 	wait_vcpus_done(vm);
 	print_leaves(vm, "after");
 }

@@ -209,9 +209,25 @@ void *vm_gpa_to_hva(struct vm *vm, gpa_t gpa)
 {
 	struct memslot *s = vm_find_slot(vm, gpa_to_gfn(gpa));
 
-	if (!s || vm_populate(vm, gpa_to_gfn(gpa)))
+	/* Set-up only: once a vCPU exists the page may move (migration, collapse by copy) and
+	 * a pointer taken outside a walk would name a freed frame. Refused, not just asserted,
+	 * so a release kernel fails loudly (NULL) instead of writing a frame it gave away. */
+	ASSERT(vm->nvcpus == 0);
+	if (!s || vm->nvcpus || vm_populate(vm, gpa_to_gfn(gpa)))
 		return NULL;
 	return (u8 *)phys_to_virt(hfn_to_hpa(slot_hfn(s, gpa_to_gfn(gpa)))) + (gpa & ~PAGE_MASK);
+}
+
+/* An aligned 8-byte copy is one access, so a guest polling a flag or counter the host sets
+ * never sees it half written (memcpy is rep movsb). RELAXED: the walk_end after it (RELEASE)
+ * orders it before the caller's next copy. */
+static void chunk_copy(void *dst, const void *src, u64 n)
+{
+	if (n == sizeof(u64) && IS_ALIGNED((u64)dst | (u64)src, sizeof(u64)))
+		__atomic_store_n((u64 *)dst, __atomic_load_n((const u64 *)src, __ATOMIC_RELAXED),
+		                 __ATOMIC_RELAXED);
+	else
+		memcpy(dst, src, n);
 }
 
 /*
@@ -236,9 +252,9 @@ static int guest_chunk(struct vm *vm, gpa_t gpa, void *buf, u64 n, bool write)
 			u8 *hva = phys_to_virt(hfn_to_hpa(ept_hfn(e)) + in_leaf);
 
 			if (write)
-				memcpy(hva, buf, n);
+				chunk_copy(hva, buf, n);
 			else
-				memcpy(buf, hva, n);
+				chunk_copy(buf, hva, n);
 			ept_walk_end(&vm->ept, token);
 			if (write)
 				ept_mark_dirty(&vm->ept, gpa_to_gfn(gpa));
@@ -350,7 +366,7 @@ void wait_vcpus_done(struct vm *vm)
 int vm_prepopulate(struct vm *vm, gpa_t gpa, u64 npages)
 {
 	for (u64 p = 0; p < npages; p++)
-		if (!vm_gpa_to_hva(vm, gpa + p * PAGE_SIZE))
+		if (vm_populate(vm, gpa_to_gfn(gpa) + p))
 			return -ENOMEM;
 	return 0;
 }

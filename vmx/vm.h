@@ -1,8 +1,8 @@
 /*
  * The VM object: memslots (gfn ranges backed by frames from the allocator, never identity
  * mapped), the EPT that maps them, the vCPUs, and the counters. Guest memory is reached only
- * through vm_gpa_to_hva()/vm_copy_*, which check every page against the memslots, so a guest
- * can name no byte of hypervisor memory.
+ * through vm_copy_* (and vm_gpa_to_hva() during set-up), which check every page against the
+ * memslots, so a guest can name no byte of hypervisor memory.
  *
  * What kind of machine the guest sees is the platform's business, not the core's: a VM is
  * created with a struct vm_ops, and the core reaches the platform only through it (the
@@ -144,13 +144,16 @@ struct memslot *vm_find_slot(struct vm *vm, gfn_t gfn);
 /* Make gfn backed and mapped (populate-on-fault). 0, -EFAULT outside slots, -ENOMEM. */
 int vm_populate(struct vm *vm, gfn_t gfn);
 /* Hypervisor pointer to guest byte `gpa`, populating its page; NULL if outside every slot.
- * Only for pages the hypervisor never moves (page tables it built, the host tasks' control
- * and data pages): the pointer goes stale if the page is migrated or collapsed by copy.
- * Guest buffers named by hypercalls go through vm_copy_* instead. */
+ * Set-up only, before the VM has a vCPU (loading an image, building page tables): from then
+ * on the page may be migrated or collapsed by copy and the pointer would name a freed frame,
+ * so it is refused (NULL; an assertion in the debug kernel). Everything after set-up goes
+ * through vm_copy_*, which reads the frame the EPT maps inside a walk. */
 void *vm_gpa_to_hva(struct vm *vm, gpa_t gpa);
 /* Back and map npages from gpa now, as first touches would. 0, or -ENOMEM. */
 int vm_prepopulate(struct vm *vm, gpa_t gpa, u64 npages);
-/* Copy between guest and hypervisor memory, checking every page; 0 or -EFAULT. */
+/* Copy between guest and hypervisor memory, checking every page; 0 or -EFAULT. Safe while
+ * the page moves (a write waits until it is mapped writable again); an aligned 8-byte copy
+ * is a single access. */
 int vm_copy_from_guest(struct vm *vm, void *dst, gpa_t gpa, u64 len);
 int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len);
 

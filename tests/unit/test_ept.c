@@ -837,6 +837,33 @@ static void test_dirty_manual_clear(void **state)
 	ept_dirty_log_disable(e, log);
 }
 
+/* A range starting past the log's end is refused, however short: the bound check once
+ * computed log->npages - first, which wraps, and wrote the bitmap beyond its end. */
+static void test_dirty_clear_past_end(void **state)
+{
+	struct ept *e = *state;
+	u64 words = LOG_PAGES / 64, *bm = calloc(words, sizeof(u64)), mask[2] = { ~0ULL, ~0ULL };
+	struct ept_dirty_log log = {
+		.gfn = 0, .npages = LOG_PAGES, .bitmap = bm, .mode = EPT_DIRTY_WP
+	};
+
+	assert_non_null(bm);
+	assert_int_equal(ept_map(e, 0, HFN, 2 * LOG_PAGES, 1, PROT), 0);
+	assert_int_equal(ept_dirty_log_enable(e, &log), 0);
+	/* first = LOG_PAGES + 64 > npages: word 17 of a 16-word bitmap */
+	assert_int_equal(ept_dirty_log_clear(e, &log, LOG_PAGES + 64, 64, mask), -EINVAL);
+	assert_int_equal(ept_dirty_log_clear(e, &log, LOG_PAGES + 64, 0, mask), -EINVAL);
+	assert_int_equal(ept_dirty_log_clear(e, &log, 64 * LOG_PAGES, 1, mask), -EINVAL);
+	/* the pages past the log were not touched either (still writable) */
+	assert_true(leaf_at(e, LOG_PAGES + 64, NULL) & EPT_W);
+	/* the edges that are inside the contract still work */
+	assert_int_equal(ept_dirty_log_clear(e, &log, LOG_PAGES, 0, mask), 0);
+	assert_int_equal(ept_dirty_log_clear(e, &log, LOG_PAGES - 64, 64, mask), 0);
+	assert_int_equal(ept_dirty_log_clear(e, &log, LOG_PAGES - 64, 65, mask), -EINVAL);
+	ept_dirty_log_disable(e, &log);
+	free(bm);
+}
+
 static void test_dirty_dbit(void **state)
 {
 	struct ept *e = *state;
@@ -1198,6 +1225,7 @@ int main(void)
 		T(test_fault_results),
 		T(test_dirty_wp_cycle),
 		T(test_dirty_manual_clear),
+		T(test_dirty_clear_past_end),
 		T(test_dirty_dbit),
 		T(test_dirty_pml),
 		T(test_dirty_enable_errors),
