@@ -140,6 +140,8 @@ static void take_a_bits(struct scan_ctx *c, u64 *t, gfn_t base, unsigned first, 
 
 	if (!a)
 		return;
+	if (others == c->t && !others->next)
+		others = NULL; /* the only tracker: nobody to hand the accesses to */
 	/* A cleared A would never be set again by a CPU caching the entry with A = 1. */
 	c->op->flush = true;
 	for (; a; a &= a - 1) {
@@ -249,6 +251,66 @@ static void scan_leaf_table(struct scan_ctx *c, struct ept_iter *parent)
 		ept_iter_update(parent, 0, EPT_SCAN_FULL, c->op);
 }
 
+/* ---- a full table of 2M entries ------------------------------------------------------------ */
+
+/* Can the level-2 table under `it` (a 1G entry's) be scanned in bulk? Wholly inside the
+ * range, its first page starting a word of the bitmaps. */
+static bool bulk_pd_ok(const struct scan_ctx *c, const struct ept_iter *it)
+{
+	return it->level == 3 && ept_table(it->old, 3) &&
+	       ept_iter_inside(it, c->t->gfn, c->t->gfn + c->t->npages) &&
+	       (it->gfn - c->t->gfn) % 64 == 0;
+}
+
+/* A 2M leaf or hole at *p (read as e) mapping from gfn g, wholly inside the range. */
+static void scan_2m_entry(struct scan_ctx *c, u64 *p, u64 e, gfn_t g)
+{
+	u64 n = ept_level_pages(2);
+	bool young, a = ept_present(e) && (e & EPT_A);
+
+	if (!ept_present(e)) {
+		if (c->clear) /* as in classify */
+			young_range(c->t, g, n, BM_CLEAR);
+		record(c, EPT_PAGE_HOLE, 2, g, g + n);
+		return;
+	}
+	young = young_range(c->t, g, n, BM_ANY);
+	if (c->clear && a) {
+		/* Atomic: the CPU may set D, the fast path W, meanwhile; op_end flushes. */
+		__atomic_fetch_and(p, ~EPT_A, __ATOMIC_RELAXED);
+		c->op->flush = true;
+		for (struct ept_tracker *o = c->op->ept->trackers; o; o = o->next)
+			if (o != c->t)
+				young_range(o, g, n, BM_SET);
+	}
+	if (c->clear && young)
+		young_range(c->t, g, n, BM_CLEAR);
+	record(c, a || young ? EPT_PAGE_ACCESSED : EPT_PAGE_IDLE, 2, g, g + n);
+}
+
+/* The 512 entries of the level-2 table under `parent`, without the iterator: 2M leaves and
+ * holes directly, 4K leaf tables through scan_leaf_table. */
+static void scan_pd_table(struct scan_ctx *c, const struct ept_iter *parent)
+{
+	hpa_t pd = ept_child(parent->old);
+	u64 *t = ept_env_va(pd);
+
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		gfn_t g = parent->gfn + i * ept_level_pages(2);
+		/* RELAXED (a plain load): under the lock only A/D and W change. */
+		u64 e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+		struct ept_iter sub;
+
+		if (!ept_table(e, 2)) {
+			scan_2m_entry(c, &t[i], e, g);
+			continue;
+		}
+		/* An iterator standing on the entry, for the updates of its A and FULL. */
+		ept_iter_start(&sub, c->op->ept, pd, 2, g, parent->gfn + ept_level_pages(3), 2);
+		scan_leaf_table(c, &sub);
+	}
+}
+
 /* ---- the scan ------------------------------------------------------------------------------ */
 
 /* The bitmaps are overwritten by the scan; only the bits past the range's end are zeroed. */
@@ -278,7 +340,10 @@ int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool 
 	scan_reset(out, t->npages);
 	op_begin(&op, ept);
 	for_each_ept_entry(it, ept, t->gfn, end, 1) {
-		if (bulk_ok(&c, &it)) {
+		if (bulk_pd_ok(&c, &it)) {
+			scan_pd_table(&c, &it);
+			ept_iter_skip(&it);
+		} else if (bulk_ok(&c, &it)) {
 			scan_leaf_table(&c, &it);
 			ept_iter_skip(&it);
 		} else if (!ept_table(it.old, it.level)) {
