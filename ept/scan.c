@@ -262,30 +262,40 @@ static bool bulk_pd_ok(const struct scan_ctx *c, const struct ept_iter *it)
 	       (it->gfn - c->t->gfn) % 64 == 0;
 }
 
-/* A 2M leaf or hole at *p (read as e) mapping from gfn g, wholly inside the range. */
+/* A 2M leaf or hole at *p (read as e) mapping from gfn g, wholly inside the range and
+ * starting a bitmap word: its 8 words of each bitmap are written whole. */
 static void scan_2m_entry(struct scan_ctx *c, u64 *p, u64 e, gfn_t g)
 {
-	u64 n = ept_level_pages(2);
-	bool young, a = ept_present(e) && (e & EPT_A);
+	const unsigned nw = ept_level_pages(2) / 64;
+	u64 i = (g - c->t->gfn) / 64, young = 0, *y = &c->t->young[i];
+	struct ept_scan *out = c->out;
+	bool present = ept_present(e), a = present && (e & EPT_A);
+	enum ept_page_state state;
 
-	if (!ept_present(e)) {
-		if (c->clear) /* as in classify */
-			young_range(c->t, g, n, BM_CLEAR);
-		record(c, EPT_PAGE_HOLE, 2, g, g + n);
-		return;
-	}
-	young = young_range(c->t, g, n, BM_ANY);
+	for (unsigned k = 0; k < nw; k++)
+		young |= y[k];
+	state = !present ? EPT_PAGE_HOLE : a || young ? EPT_PAGE_ACCESSED : EPT_PAGE_IDLE;
 	if (c->clear && a) {
 		/* Atomic: the CPU may set D, the fast path W, meanwhile; op_end flushes. */
 		__atomic_fetch_and(p, ~EPT_A, __ATOMIC_RELAXED);
 		c->op->flush = true;
 		for (struct ept_tracker *o = c->op->ept->trackers; o; o = o->next)
 			if (o != c->t)
-				young_range(o, g, n, BM_SET);
+				young_range(o, g, ept_level_pages(2), BM_SET);
 	}
-	if (c->clear && young)
-		young_range(c->t, g, n, BM_CLEAR);
-	record(c, a || young ? EPT_PAGE_ACCESSED : EPT_PAGE_IDLE, 2, g, g + n);
+	/* A hole's young bits go too: accesses to what was unmapped say nothing about what
+	 * comes next (as in classify). */
+	for (unsigned k = 0; k < nw; k++) {
+		if (out->idle)
+			out->idle[i + k] = state == EPT_PAGE_IDLE ? ~0ULL : 0;
+		if (out->hole)
+			out->hole[i + k] = state == EPT_PAGE_HOLE ? ~0ULL : 0;
+		if (c->clear && young)
+			y[k] = 0;
+	}
+	out->pages[state] += ept_level_pages(2);
+	if (out->ext && !out->ext_full)
+		add_extent(out, state, 2, g, g + ept_level_pages(2));
 }
 
 /* The 512 entries of the level-2 table under `parent`, without the iterator: 2M leaves and
