@@ -249,6 +249,17 @@ static void log_leaf_change(struct ept_iter *it, u64 old, u64 val)
 		ept_log_dirty(it->ept, it->gfn, n, modes);
 }
 
+/* A 4K leaf stopped being present: its table is no longer full (EPT_SCAN_FULL). */
+static void scan_full_lost(struct ept_iter *it)
+{
+	u64 *parent = &it->tables[2][ept_index(it->gfn, 2)];
+
+	/* RELAXED: FULL changes only under the lock we hold; the CPU may set A meanwhile,
+	 * hence the atomic AND. */
+	if (__atomic_load_n(parent, __ATOMIC_RELAXED) & EPT_SCAN_FULL)
+		__atomic_fetch_and(parent, ~EPT_SCAN_FULL, __ATOMIC_RELAXED);
+}
+
 static void entry_changed(struct ept_iter *it, u64 old, u64 val, struct ept_op *op)
 {
 	int level = it->level;
@@ -258,6 +269,12 @@ static void entry_changed(struct ept_iter *it, u64 old, u64 val, struct ept_op *
 		log_leaf_change(it, old, val);
 	if (!op)
 		return; /* the fast path only adds W: nothing to count, flush or free */
+	if (level == 1 && ept_present(old) && !ept_present(val)) {
+		/* Walks started inside a leaf table only empty it once it is unlinked. */
+		ASSERT(it->top_level > 1 || val == EPT_FROZEN);
+		if (it->top_level > 1)
+			scan_full_lost(it);
+	}
 	count(op, old, level, -1);
 	count(op, val, level, +1);
 	if (ept_leaf(old, level)) {

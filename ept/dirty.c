@@ -3,8 +3,9 @@
  * range, registered on the EPT so that ept_iter_set() can record dirtiness where it happens:
  * a leaf that becomes writable marks its pages in write-protect logs (the fault path restores
  * W, then the bit is set), a leaf that loses D marks them in D-bit logs (the harvest clears D).
- * Harvesting moves the bitmap out a 64-bit word at a time with an atomic exchange, then
- * re-protects exactly the pages it returned, then flushes once.
+ * Harvesting moves the bitmap out a 64-bit word at a time (a plain load skips zero words, an
+ * atomic exchange takes the others), then re-protects exactly the pages it returned, finding
+ * each 2 MiB block's leaf table once, then flushes once.
  */
 #include "ept/bitmap.h"
 #include "ept/internal.h"
@@ -162,15 +163,69 @@ void ept_dirty_log_disable(struct ept *ept, struct ept_dirty_log *log)
 
 /* ---- harvest ------------------------------------------------------------------------------- */
 
-/* Re-protect the pages of word i whose bits are in w (walking only from its first set bit to
- * its last, so that a sparse harvest costs per dirty page, not per word). */
+/*
+ * Re-protecting what a harvest returns. The dirty pages of one 2 MiB block share a leaf
+ * table: it is found once from the root (rearm_find) and each page's entry is then reached
+ * inside it directly, so a sparse harvest costs one walk per block with dirty pages, not one
+ * per page or per word.
+ */
+struct rearm {
+	struct ept_op *op;
+	u64 bit;     /* rearm_bit() of the log */
+	gfn_t block; /* the 2 MiB block `table` maps, or ~0 */
+	hpa_t table; /* its 4K leaf table, or INVALID_HPA (a huge leaf or a hole there) */
+};
+
+static void rearm_find(struct rearm *r, gfn_t gfn)
+{
+	struct ept_iter it;
+
+	ept_iter_find(&it, r->op->ept, gfn, 2);
+	r->block = gfn / ept_level_pages(2);
+	r->table = it.level == 2 && ept_table(it.old, 2) ? ept_child(it.old) : INVALID_HPA;
+}
+
+static void rearm_page(struct rearm *r, gfn_t gfn)
+{
+	gfn_t base = ALIGN_DOWN(gfn, ept_level_pages(2));
+	struct ept_iter it;
+
+	if (gfn / ept_level_pages(2) != r->block)
+		rearm_find(r, gfn);
+	if (r->table == INVALID_HPA) {
+		/* A huge leaf (cleared once: afterwards it no longer has the bit) or a hole. */
+		clear_leaf_bits(r->op, gfn, gfn + 1, r->bit, NULL, 0);
+		return;
+	}
+	/* Under the lock the table stays linked: start in it, no walk from the root. */
+	ept_iter_start(&it, r->op->ept, r->table, 1, gfn, base + EPT_ENTRIES, 1);
+	if (ept_leaf(it.old, 1) && (it.old & r->bit))
+		ept_iter_update(&it, r->bit, 0, r->op);
+}
+
+static void rearm_init(struct rearm *r, struct ept_op *op, const struct ept_dirty_log *log)
+{
+	*r = (struct rearm){
+		.op = op, .bit = rearm_bit(log), .block = ~0ULL, .table = INVALID_HPA
+	};
+}
+
+/* Re-protect the pages of word i whose bits are in w. */
+static void rearm_bits(struct rearm *r, const struct ept_dirty_log *log, u64 i, u64 w)
+{
+	if (!r->bit)
+		return;
+	for (; w; w &= w - 1)
+		rearm_page(r, log->gfn + i * 64 + __builtin_ctzll(w));
+}
+
+/* The same for a single word, on its own (manual mode: ept_dirty_log_clear). */
 static void rearm_word(struct ept_op *op, struct ept_dirty_log *log, u64 i, u64 w)
 {
-	gfn_t gfn = log->gfn + i * 64;
+	struct rearm r;
 
-	if (w && rearm_bit(log))
-		clear_leaf_bits(op, gfn + __builtin_ctzll(w), gfn + 64 - __builtin_clzll(w),
-		                rearm_bit(log), &w, gfn);
+	rearm_init(&r, op, log);
+	rearm_bits(&r, log, i, w);
 }
 
 /* D-bit mode: test-and-clear every D in the range; ept_iter_set marks those pages. */
@@ -183,16 +238,26 @@ static void harvest_d(struct ept_op *op, struct ept_dirty_log *log)
 s64 ept_dirty_log_get_and_clear(struct ept *ept, struct ept_dirty_log *log, u64 *out)
 {
 	struct ept_op op;
+	struct rearm r;
 	s64 n = 0;
 
 	op_begin(&op, ept);
+	rearm_init(&r, &op, log);
 	harvest_d(&op, log);
 	for (u64 i = 0; i < bitmap_words(log->npages); i++) {
+		/* RELAXED: a zero word has nothing to take, so it is not exchanged (a locked
+		 * RMW per word would cost more than the rest of a sparse harvest). A bit set
+		 * after this load is left in the log for the next harvest, exactly as if it
+		 * had been set just after the exchange: its page stays writable until then. */
+		if (!__atomic_load_n(&log->bitmap[i], __ATOMIC_RELAXED)) {
+			out[i] = 0;
+			continue;
+		}
 		/* ACQUIRE: pairs with the marker's RELEASE, so the W its fault path set is
 		 * visible to the re-protect below (which therefore clears it). */
 		out[i] = __atomic_exchange_n(&log->bitmap[i], 0, __ATOMIC_ACQUIRE);
 		n += bitmap_weight64(out[i]);
-		rearm_word(&op, log, i, out[i]);
+		rearm_bits(&r, log, i, out[i]);
 	}
 	/* op_end flushes: a CPU must not write through a stale W = 1 after we return. */
 	op_end(&op, 0);

@@ -35,6 +35,11 @@
  * its grace period). A lockless walker that meets it restarts from the root, where the
  * replacement is already visible; the CPU sees a non-present entry. */
 #define EPT_FROZEN BIT(61)
+/* Software, in a non-leaf entry of level 2 (ignored there by the CPU): every entry of its 4K
+ * leaf table is present and, unless this entry's A is set, has A clear. Set only by a
+ * clearing scan (ept/scan.c); cleared when a leaf of the table stops being present
+ * (ept/core.c). A clearing scan skips such a table while this entry's A stays clear. */
+#define EPT_SCAN_FULL BIT(60)
 
 /* What ept_map() accepts as `prot`. */
 #define EPT_PROT_MASK (EPT_RWX | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)

@@ -9,8 +9,13 @@
  * bits over that leaf, so no tracker's clearing hides accesses from another.
  *
  * Speed: a full 4K leaf table inside the range is classified 64 entries at a time, straight
- * into bitmap words (scan_leaf_table); the walk skips it. Everything else goes entry by
- * entry (a huge leaf or a hole of any size is one entry).
+ * into bitmap words (scan_leaf_table), with plain loads and an atomic clear only of the A
+ * bits that are set; the walk skips it. A clearing scan also clears the A bit of the table's
+ * parent entry (the CPU sets A in every paging-structure entry it uses) and marks a table
+ * found full with EPT_SCAN_FULL: while that entry's A stays clear, later scans report the
+ * table's pages idle (unless young) without reading it. Everything else goes entry by entry
+ * (a huge leaf or a hole of any size is one entry). The output bitmaps are written, never
+ * zeroed first; extents stop being collected once the array is full.
  */
 #include "ept/bitmap.h"
 #include "ept/env.h"
@@ -98,15 +103,20 @@ static void add_extent(struct ept_scan *out, enum ept_page_state state, int leve
 		out->ext_full = true;
 }
 
+/* Every page of the range is recorded exactly once, so each bit is written (set or cleared):
+ * the bitmaps need no zeroing first. */
 static void record(struct scan_ctx *c, enum ept_page_state state, int level, gfn_t lo, gfn_t hi)
 {
 	struct ept_scan *out = c->out;
-	u64 *map = state == EPT_PAGE_IDLE ? out->idle : state == EPT_PAGE_HOLE ? out->hole : NULL;
 
 	out->pages[state] += hi - lo;
-	if (map)
-		bitmap_range(map, lo - c->t->gfn, hi - lo, BM_SET);
-	if (out->ext)
+	if (out->idle)
+		bitmap_range(out->idle, lo - c->t->gfn, hi - lo,
+		             state == EPT_PAGE_IDLE ? BM_SET : BM_CLEAR);
+	if (out->hole)
+		bitmap_range(out->hole, lo - c->t->gfn, hi - lo,
+		             state == EPT_PAGE_HOLE ? BM_SET : BM_CLEAR);
+	if (out->ext && !out->ext_full)
 		add_extent(out, state, level, lo, hi);
 }
 
@@ -121,19 +131,28 @@ static bool bulk_ok(const struct scan_ctx *c, const struct ept_iter *it)
 	       (it->gfn - c->t->gfn) % 64 == 0;
 }
 
-/* Clearing scan: test-and-clear A on the entries in `a` (bit j = entry first + j of the leaf
- * table), each through ept_iter_set, and hand those accesses to the other trackers. */
-static void take_a_bits(struct scan_ctx *c, hpa_t table, gfn_t base, unsigned first, u64 a)
+/* Clearing scan: clear A on the entries of leaf table t in `a` (bit j = entry first + j) and
+ * hand those accesses to the other trackers. Not through ept_iter_set: clearing A alone has
+ * no consequence there but the flush, which is asked for here. */
+static void take_a_bits(struct scan_ctx *c, u64 *t, gfn_t base, unsigned first, u64 a)
 {
-	for (; a; a &= a - 1) {
-		gfn_t g = base + first + __builtin_ctzll(a);
-		struct ept_iter it;
+	struct ept_tracker *others = c->op->ept->trackers;
 
-		ept_iter_start(&it, c->op->ept, table, 1, g, base + EPT_ENTRIES, 1);
-		ept_iter_update(&it, EPT_A, 0, c->op);
-		for (struct ept_tracker *o = c->op->ept->trackers; o; o = o->next)
+	if (!a)
+		return;
+	if (others == c->t && !others->next)
+		others = NULL; /* the only tracker: nobody to hand the accesses to */
+	/* A cleared A would never be set again by a CPU caching the entry with A = 1. */
+	c->op->flush = true;
+	for (; a; a &= a - 1) {
+		unsigned j = first + __builtin_ctzll(a);
+
+		/* Atomic: the CPU may set D, the fast path W, meanwhile. RELAXED: nothing is
+		 * published by it; the flush in op_end orders it against the CPUs. */
+		__atomic_fetch_and(&t[j], ~EPT_A, __ATOMIC_RELAXED);
+		for (struct ept_tracker *o = others; o; o = o->next)
 			if (o != c->t)
-				young_range(o, g, 1, BM_SET);
+				young_range(o, base + j, 1, BM_SET);
 	}
 }
 
@@ -149,7 +168,7 @@ static void record_word(struct scan_ctx *c, gfn_t g, u64 present, u64 acc)
 		out->hole[i] = word[EPT_PAGE_HOLE];
 	for (int s = 0; s < EPT_PAGE_STATES; s++)
 		out->pages[s] += bitmap_weight64(word[s]);
-	for (unsigned pos = 0; out->ext && pos < 64;) {
+	for (unsigned pos = 0; out->ext && !out->ext_full && pos < 64;) {
 		int s = word[EPT_PAGE_HOLE] >> pos & 1   ? EPT_PAGE_HOLE
 		        : word[EPT_PAGE_IDLE] >> pos & 1 ? EPT_PAGE_IDLE
 		                                         : EPT_PAGE_ACCESSED;
@@ -160,20 +179,58 @@ static void record_word(struct scan_ctx *c, gfn_t g, u64 present, u64 acc)
 
 		add_extent(out, s, 1, g + pos, g + pos + run);
 		pos += run;
+		if (out->ext_full)
+			break;
 	}
 }
 
-static void scan_leaf_table(struct scan_ctx *c, const struct ept_iter *parent)
+/* The table under `parent` is full with every A clear: only t's young bits can say
+ * accessed. */
+static void skip_leaf_table(struct scan_ctx *c, gfn_t base)
 {
-	hpa_t table = ept_child(parent->old);
-	const u64 *t = ept_env_va(table);
+	for (unsigned w = 0; w < EPT_ENTRIES / 64; w++) {
+		gfn_t g = base + w * 64;
+		u64 *young = &c->t->young[(g - c->t->gfn) / 64];
 
+		record_word(c, g, ~0ULL, *young);
+		if (c->clear)
+			*young = 0;
+	}
+}
+
+/*
+ * Clearing scan: clear the parent's A before reading the leaves, so an access after our read
+ * of a leaf sets it again (the CPU sets the parent's A before the leaf's). A CPU that cached
+ * the parent with A = 1 may set a leaf's A without the parent's until op_end's flush, so a
+ * table whose parent had A is not marked full this round: the next scan reads it again.
+ */
+static u64 parent_take_a(struct scan_ctx *c, struct ept_iter *parent)
+{
+	u64 old = parent->old;
+
+	if (c->clear && (old & EPT_A)) {
+		old = ept_iter_update(parent, EPT_A | EPT_SCAN_FULL, 0, c->op);
+		/* The parent's A must be set again by a CPU that cached it. */
+		c->op->flush = true;
+	}
+	return old;
+}
+
+static void scan_leaf_table(struct scan_ctx *c, struct ept_iter *parent)
+{
+	u64 *t = ept_env_va(ept_child(parent->old)), pde, all = ~0ULL;
+
+	if (!(parent->old & EPT_A) && (parent->old & EPT_SCAN_FULL)) {
+		skip_leaf_table(c, parent->gfn);
+		return;
+	}
+	pde = parent_take_a(c, parent);
 	for (unsigned w = 0; w < EPT_ENTRIES / 64; w++) {
 		gfn_t g = parent->gfn + w * 64;
 		u64 present = 0, a = 0, *young = &c->t->young[(g - c->t->gfn) / 64];
 
-		/* RELAXED: the table's address was read with ACQUIRE; under the lock only
-		 * A/D and W change, and a cleared A is re-checked by the cmpxchg below. */
+		/* RELAXED (plain loads): the table's address was read with ACQUIRE; under the
+		 * lock only A/D and W change, and A is cleared with an atomic AND. */
 		for (unsigned j = 0; j < 64; j++) {
 			u64 e = __atomic_load_n(&t[w * 64 + j], __ATOMIC_RELAXED);
 
@@ -181,24 +238,100 @@ static void scan_leaf_table(struct scan_ctx *c, const struct ept_iter *parent)
 			a |= (u64)((e & EPT_A) != 0) << j;
 		}
 		a &= present;
+		all &= present;
 		record_word(c, g, present, a | (*young & present));
 		if (c->clear) {
-			take_a_bits(c, table, parent->gfn, w * 64, a);
+			take_a_bits(c, t, parent->gfn, w * 64, a);
 			*young = 0;
 		}
+	}
+	/* Full, and every A taken with the parent's A clear throughout the read: from now on
+	 * a leaf's A can only be set after the parent's. */
+	if (c->clear && all == ~0ULL && !(pde & EPT_A) && !(parent->old & EPT_SCAN_FULL))
+		ept_iter_update(parent, 0, EPT_SCAN_FULL, c->op);
+}
+
+/* ---- a full table of 2M entries ------------------------------------------------------------ */
+
+/* Can the level-2 table under `it` (a 1G entry's) be scanned in bulk? Wholly inside the
+ * range, its first page starting a word of the bitmaps. */
+static bool bulk_pd_ok(const struct scan_ctx *c, const struct ept_iter *it)
+{
+	return it->level == 3 && ept_table(it->old, 3) &&
+	       ept_iter_inside(it, c->t->gfn, c->t->gfn + c->t->npages) &&
+	       (it->gfn - c->t->gfn) % 64 == 0;
+}
+
+/* A 2M leaf or hole at *p (read as e) mapping from gfn g, wholly inside the range and
+ * starting a bitmap word: its 8 words of each bitmap are written whole. */
+static void scan_2m_entry(struct scan_ctx *c, u64 *p, u64 e, gfn_t g)
+{
+	const unsigned nw = ept_level_pages(2) / 64;
+	u64 i = (g - c->t->gfn) / 64, young = 0, *y = &c->t->young[i];
+	struct ept_scan *out = c->out;
+	bool present = ept_present(e), a = present && (e & EPT_A);
+	enum ept_page_state state;
+
+	for (unsigned k = 0; k < nw; k++)
+		young |= y[k];
+	state = !present ? EPT_PAGE_HOLE : a || young ? EPT_PAGE_ACCESSED : EPT_PAGE_IDLE;
+	if (c->clear && a) {
+		/* Atomic: the CPU may set D, the fast path W, meanwhile; op_end flushes. */
+		__atomic_fetch_and(p, ~EPT_A, __ATOMIC_RELAXED);
+		c->op->flush = true;
+		for (struct ept_tracker *o = c->op->ept->trackers; o; o = o->next)
+			if (o != c->t)
+				young_range(o, g, ept_level_pages(2), BM_SET);
+	}
+	/* A hole's young bits go too: accesses to what was unmapped say nothing about what
+	 * comes next (as in classify). */
+	for (unsigned k = 0; k < nw; k++) {
+		if (out->idle)
+			out->idle[i + k] = state == EPT_PAGE_IDLE ? ~0ULL : 0;
+		if (out->hole)
+			out->hole[i + k] = state == EPT_PAGE_HOLE ? ~0ULL : 0;
+		if (c->clear && young)
+			y[k] = 0;
+	}
+	out->pages[state] += ept_level_pages(2);
+	if (out->ext && !out->ext_full)
+		add_extent(out, state, 2, g, g + ept_level_pages(2));
+}
+
+/* The 512 entries of the level-2 table under `parent`, without the iterator: 2M leaves and
+ * holes directly, 4K leaf tables through scan_leaf_table. */
+static void scan_pd_table(struct scan_ctx *c, const struct ept_iter *parent)
+{
+	hpa_t pd = ept_child(parent->old);
+	u64 *t = ept_env_va(pd);
+
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		gfn_t g = parent->gfn + i * ept_level_pages(2);
+		/* RELAXED (a plain load): under the lock only A/D and W change. */
+		u64 e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+		struct ept_iter sub;
+
+		if (!ept_table(e, 2)) {
+			scan_2m_entry(c, &t[i], e, g);
+			continue;
+		}
+		/* An iterator standing on the entry, for the updates of its A and FULL. */
+		ept_iter_start(&sub, c->op->ept, pd, 2, g, parent->gfn + ept_level_pages(3), 2);
+		scan_leaf_table(c, &sub);
 	}
 }
 
 /* ---- the scan ------------------------------------------------------------------------------ */
 
+/* The bitmaps are overwritten by the scan; only the bits past the range's end are zeroed. */
 static void scan_reset(struct ept_scan *out, u64 npages)
 {
-	for (u64 i = 0; i < bitmap_words(npages); i++) {
-		if (out->idle)
-			out->idle[i] = 0;
-		if (out->hole)
-			out->hole[i] = 0;
-	}
+	u64 last = bitmap_words(npages) - 1;
+
+	if (out->idle)
+		out->idle[last] = 0;
+	if (out->hole)
+		out->hole[last] = 0;
 	out->nr_ext = 0;
 	out->ext_full = false;
 	for (int s = 0; s < EPT_PAGE_STATES; s++)
@@ -217,7 +350,10 @@ int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool 
 	scan_reset(out, t->npages);
 	op_begin(&op, ept);
 	for_each_ept_entry(it, ept, t->gfn, end, 1) {
-		if (bulk_ok(&c, &it)) {
+		if (bulk_pd_ok(&c, &it)) {
+			scan_pd_table(&c, &it);
+			ept_iter_skip(&it);
+		} else if (bulk_ok(&c, &it)) {
 			scan_leaf_table(&c, &it);
 			ept_iter_skip(&it);
 		} else if (!ept_table(it.old, it.level)) {

@@ -3,6 +3,9 @@
  * EPT A/D enabled. It walks with the one iterator; if the leaf allows the access it sets A
  * (and D for a write) with a cmpxchg, which fails if the entry changed meanwhile (a CPU's
  * locked A/D update on an entry that is no longer the one it walked): then it walks again.
+ * As the CPU does (SDM: the accessed flag is set in every paging-structure entry used for a
+ * translation), A is set on each non-leaf entry of the path first, top down, then on the
+ * leaf; the A/D scan relies on that to skip tables whose parent entry has A clear.
  * No TLB is simulated: every access walks. Race tests call it between host_vcpu_enter and
  * host_vcpu_exit, so a flush waits for it to finish.
  */
@@ -11,6 +14,24 @@
 
 #include "ept/ept.h"
 #include "ept/iter.h"
+
+/* Set A on the non-leaf entries above the leaf `it` stands on, top down; false if one of
+ * them changed since the walk read it (walk again). */
+static inline bool hw_set_path_a(const struct ept_iter *it, gfn_t gfn)
+{
+	for (int l = EPT_LEVELS; l > it->level; l--) {
+		u64 *p = &it->tables[l][ept_index(gfn, l)];
+		u64 old = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+
+		if (!ept_table(old, l))
+			return false;
+		if (!(old & EPT_A) &&
+		    !__atomic_compare_exchange_n(p, &old, old | EPT_A, false, __ATOMIC_SEQ_CST,
+		                                 __ATOMIC_SEQ_CST))
+			return false;
+	}
+	return true;
+}
 
 /* Access gfn (write or read). True: allowed, A/D set, *leaf = the leaf used as it was found
  * (its frame holds gfn's data; its D tells whether this write set D, which PML would log);
@@ -25,6 +46,8 @@ static inline bool hw_access(struct ept *e, gfn_t gfn, bool write, u64 *leaf, in
 		ept_iter_find(&it, e, gfn, 1);
 		if (!ept_leaf(it.old, it.level) || !ept_allows(it.old, access))
 			return false;
+		if (!hw_set_path_a(&it, gfn))
+			continue;
 		if ((it.old & ad) == ad ||
 		    __atomic_compare_exchange_n(it.entry, &it.old, it.old | ad, false,
 		                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))

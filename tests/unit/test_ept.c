@@ -1035,6 +1035,51 @@ static void test_walker_keeps_table_alive(void **state)
 	assert_int_equal(host_env_tables_live(), live - 1);
 }
 
+/* Harvest: zero words are skipped yet written as 0 in out; the dirty pages of one block and
+ * of several blocks are all re-protected (each block's leaf table found once), others not. */
+static void test_dirty_harvest_sparse(void **state)
+{
+	struct ept *e = *state;
+	struct ept_dirty_log *log = new_log(0, LOG_PAGES, EPT_DIRTY_WP);
+	const gfn_t dirty[] = { 3, 64 + 5, 64 + 6, 511, P2M + 300 };
+
+	assert_int_equal(ept_map(e, 0, HFN, 2 * P2M, 2, PROT), 0);
+	assert_int_equal(ept_dirty_log_enable(e, log), 0);
+	for (unsigned i = 0; i < ARRAY_SIZE(dirty); i++)
+		guest_write(e, dirty[i]);
+	memset(out_bits, 0xa5, sizeof(out_bits)); /* every word must be written */
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), ARRAY_SIZE(dirty));
+	for (u64 i = 0; i < LOG_PAGES; i++) {
+		bool want = false;
+
+		for (unsigned j = 0; j < ARRAY_SIZE(dirty); j++)
+			want |= dirty[j] == i;
+		assert_int_equal(out_bit(i), want);
+		/* re-protected exactly where dirty; the rest was never made writable */
+		assert_false(leaf_at(e, i, NULL) & EPT_W);
+	}
+	for (u64 w = 0; w < LOG_PAGES / 64; w++)
+		assert_int_equal(log_bits[w], 0);
+	/* write again: only those come back, then nothing */
+	guest_write(e, P2M + 300);
+	memset(out_bits, 0xa5, sizeof(out_bits));
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 1);
+	assert_int_equal(out_bits[0] | out_bits[1], 0);
+	assert_true(out_bit(P2M + 300));
+	assert_int_equal(ept_dirty_log_get_and_clear(e, log, out_bits), 0);
+	for (u64 w = 0; w < LOG_PAGES / 64; w++)
+		assert_int_equal(out_bits[w], 0);
+	/* a block collapsed back to one 2M leaf while logged: a dirty page of it re-protects
+	 * the whole leaf */
+	guest_write(e, 7);
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_IN_PLACE), 0);
+	guest_write(e, 9);
+	assert_true(ept_dirty_log_get_and_clear(e, log, out_bits) >= 2);
+	assert_true(out_bit(7) && out_bit(9));
+	assert_false(leaf_at(e, 9, NULL) & EPT_W);
+	ept_dirty_log_disable(e, log);
+}
+
 /* ---- A/D scan ------------------------------------------------------------------------------- */
 
 #define SCAN_PAGES (P1G + 2 * P2M)
@@ -1160,6 +1205,78 @@ static void test_scan_clipped_and_full(void **state)
 	scan_fx_free(e, f);
 }
 
+/* The level-2 entry above gfn (a table entry for a 4K-mapped block). */
+static u64 *pde_of(struct ept *e, gfn_t gfn)
+{
+	struct ept_iter it;
+
+	ept_iter_find(&it, e, gfn, 2);
+	assert_int_equal(it.level, 2);
+	return it.entry;
+}
+
+/* The simulated CPU sets A on every non-leaf entry it walks through, as the CPU does. */
+static void test_hw_sets_nonleaf_a(void **state)
+{
+	struct ept *e = *state;
+	struct ept_iter it;
+
+	assert_int_equal(ept_map(e, 0, HFN, 2 * P2M, 1, PROT), 0);
+	assert_true(hw_access(e, P2M + 5, false, NULL, NULL));
+	ept_iter_find(&it, e, P2M + 5, 1);
+	assert_int_equal(it.level, 1);
+	for (int l = EPT_LEVELS; l >= 1; l--)
+		assert_true(it.tables[l][ept_index(P2M + 5, l)] & EPT_A);
+	assert_false(*pde_of(e, 0) & EPT_A); /* the other block was not used */
+}
+
+/* A clearing scan marks full tables; while the parent's A stays clear the table is skipped
+ * (its pages idle, its leaves not read); an access sets the parent's A and the table is read
+ * again; a page unmapped drops the mark. */
+static void test_scan_skips_tables_with_parent_a_clear(void **state)
+{
+	struct ept *e = *state;
+	struct scan_fx *f;
+	struct ept_iter it;
+
+	assert_int_equal(ept_map(e, 0, HFN, 2 * P2M, 1, PROT), 0);
+	f = scan_fx_new(e, 0, 2 * P2M);
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0); /* reads both tables */
+	assert_true(*pde_of(e, 0) & EPT_SCAN_FULL);
+	assert_true(*pde_of(e, P2M) & EPT_SCAN_FULL);
+	assert_int_equal(f->s.pages[EPT_PAGE_IDLE], 2 * P2M);
+
+	/* An A no CPU could have set without the parent's: proof that the table is not read. */
+	ept_iter_find(&it, e, 10, 1);
+	__atomic_fetch_or(it.entry, EPT_A, __ATOMIC_SEQ_CST);
+	assert_true(hw_access(e, P2M + 20, false, NULL, NULL)); /* sets the parent's A too */
+	assert_true(*pde_of(e, P2M) & EPT_A);
+	assert_int_equal(ept_scan(e, &f->t, &f->s, false), 0); /* a peek skips too */
+	assert_int_equal(state_of(f, 10), EPT_PAGE_IDLE);
+	assert_int_equal(state_of(f, P2M + 20), EPT_PAGE_ACCESSED);
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	assert_int_equal(state_of(f, 10), EPT_PAGE_IDLE);           /* skipped */
+	assert_true(leaf_at(e, 10, NULL) & EPT_A);                  /* not read, not cleared */
+	assert_int_equal(state_of(f, P2M + 20), EPT_PAGE_ACCESSED); /* visited */
+	assert_int_equal(f->s.pages[EPT_PAGE_ACCESSED], 1);
+	assert_false(leaf_at(e, P2M + 20, NULL) & EPT_A);
+	/* the visited table's parent lost A; it is read once more before it is skipped again
+	 * (a CPU caching the parent may set a leaf's A without it until the flush) */
+	assert_false(*pde_of(e, P2M) & (EPT_A | EPT_SCAN_FULL));
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	assert_true(*pde_of(e, P2M) & EPT_SCAN_FULL);
+	assert_int_equal(state_of(f, P2M + 20), EPT_PAGE_IDLE);
+
+	/* Unmapping a page drops the mark: the table is read, the hole seen, the stray A too. */
+	assert_int_equal(ept_unmap(e, 100, 1), 0);
+	assert_false(*pde_of(e, 0) & EPT_SCAN_FULL);
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	assert_int_equal(state_of(f, 100), EPT_PAGE_HOLE);
+	assert_int_equal(state_of(f, 10), EPT_PAGE_ACCESSED);
+	assert_false(*pde_of(e, 0) & EPT_SCAN_FULL); /* not full any more */
+	scan_fx_free(e, f);
+}
+
 static void test_scan_trackers_independent(void **state)
 {
 	struct ept *e = *state;
@@ -1235,6 +1352,9 @@ int main(void)
 		T(test_scan_states_and_extents),
 		T(test_scan_clipped_and_full),
 		T(test_scan_trackers_independent),
+		T(test_hw_sets_nonleaf_a),
+		T(test_scan_skips_tables_with_parent_a_clear),
+		T(test_dirty_harvest_sparse),
 #undef T
 	};
 
