@@ -153,12 +153,26 @@ hpa_t ept_env_alloc_table(void)
 	return (hpa_t)(uintptr_t)p;
 }
 
+/* Freed table pages stay poisoned in a quarantine for the next QUARANTINE frees before the
+ * heap gets them back, so a walker still inside one reads poison, not a reused page. */
+#define QUARANTINE 64
+static void *quarantine[QUARANTINE];
+static unsigned quarantine_next;
+static spinlock_t quarantine_lock = SPINLOCK_INIT;
+
 void ept_env_free_table(hpa_t hpa)
 {
+	void *old;
+
 	/* Poison: a walker reading a freed table must not find plausible entries (ASan also
-	 * reports the access itself). */
+	 * reports the access once the page leaves the quarantine). */
 	memset((void *)(uintptr_t)hpa, 0xa5, PAGE_SIZE);
-	free((void *)(uintptr_t)hpa);
+	spin_lock(&quarantine_lock);
+	old = quarantine[quarantine_next];
+	quarantine[quarantine_next] = (void *)(uintptr_t)hpa;
+	quarantine_next = (quarantine_next + 1) % QUARANTINE;
+	spin_unlock(&quarantine_lock);
+	free(old);
 	__atomic_fetch_sub(&tables_live, 1, __ATOMIC_SEQ_CST);
 }
 

@@ -281,7 +281,8 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *nam
 #define POISON        0xa5a5a5a5a5a5a5a5ULL /* what ept_env_free_table writes over a page */
 #define GRACE_BLOCKS  4
 #define GRACE_CYCLES  100
-#define GRACE_READERS 3 /* two online vCPU threads, one host task */
+#define GRACE_READERS 3  /* two online vCPU threads, one host task */
+#define GRACE_PASSES  32 /* reads of the whole leaf table per walk: a long stay inside */
 
 struct grace {
 	struct ept ept;
@@ -296,8 +297,8 @@ struct grace_arg {
 };
 
 /* Walk to gfn's leaf table with plain atomic loads, as a lockless walker does, and read all
- * of it (a long stay in a table a split/collapse may be unlinking); any poisoned entry means
- * the table was freed while we were inside it. */
+ * of it GRACE_PASSES times (a long stay in a table a collapse may be unlinking); a poisoned
+ * entry means the table was freed while we were inside it. */
 static void grace_walk(struct grace *gr, gfn_t g)
 {
 	u64 *t = ept_env_va(gr->ept.root);
@@ -311,9 +312,10 @@ static void grace_walk(struct grace *gr, gfn_t g)
 			break;
 		t = ept_env_va(ept_child(x));
 	}
-	for (int i = 0; i < EPT_ENTRIES; i++)
-		if (__atomic_load_n(&t[i], __ATOMIC_RELAXED) == POISON)
-			__atomic_fetch_add(&gr->poisoned, 1, __ATOMIC_RELAXED);
+	for (int pass = 0; pass < GRACE_PASSES; pass++)
+		for (int i = 0; i < EPT_ENTRIES; i++)
+			if (__atomic_load_n(&t[i], __ATOMIC_RELAXED) == POISON)
+				__atomic_fetch_add(&gr->poisoned, 1, __ATOMIC_RELAXED);
 }
 
 /* Readers 0 and 1 play vCPUs: online, walking without brackets, a quiescent state (a
@@ -370,6 +372,9 @@ static void test_race_grace_period(void **state)
 	for (int c = 0; c < GRACE_CYCLES; c++)
 		for (gfn_t b = 0; b < GRACE_BLOCKS * 512; b += 512) {
 			assert_int_equal(ept_split(&gr->ept, b, 512, 1), 0);
+			/* Leave the leaf table linked a while: readers walk into it. */
+			for (int i = 0; i < 2000; i++)
+				ept_lookup(&gr->ept, b + i % 512, NULL);
 			assert_int_equal(ept_collapse(&gr->ept, b, 2, EPT_COLLAPSE_IN_PLACE), 0);
 			collapses++;
 		}
