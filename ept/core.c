@@ -263,10 +263,13 @@ int op_end(struct ept_op *op, int ret)
 	op_flush(op);
 	apply_stats(op);
 	list_free(&op->cache);
+	spin_unlock(&ept->lock);
+	/* The grace period after the unlock: the lock's next holders (slow faults, harvests)
+	 * need not wait for every online CPU to pass a quiescent state. What is freed is
+	 * reachable from this operation's lists only. */
 	if (op->dead || op->moved)
 		ept_wait_walkers(ept);
 	list_free(&op->dead);
-	spin_unlock(&ept->lock);
 	if (op->moved)
 		release_moved(op);
 	return ret;

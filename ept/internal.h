@@ -6,7 +6,8 @@
  *	struct ept_op op;
  *	op_begin(&op, ept);          takes ept->lock
  *	... loops over the iterator, changing entries only with ept_iter_set(&it, val, &op) ...
- *	return op_end(&op, ret);     one flush if needed, then frees what was unlinked
+ *	return op_end(&op, ret);     one flush if needed, unlock, a grace period, then frees
+ *	                             what was unlinked
  */
 #ifndef EPTVISOR_EPT_INTERNAL_H
 #define EPTVISOR_EPT_INTERNAL_H
