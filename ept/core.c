@@ -8,7 +8,8 @@
  * entry in it is frozen (set to EPT_FROZEN through ept_iter_set, which records the A/D bits
  * the leaves held; a walker meeting a frozen entry walks again from the root), the page is
  * queued on the operation, and it is freed only after (a) the operation's flush and (b) a
- * grace period: every walker that began before the unlink has ended (ept_wait_walkers).
+ * grace period: every CPU that could be inside a walk that began before the unlink has
+ * since passed a quiescent state (ept_wait_walkers).
  * Data frames that collapse by copy moves away are released under the same rule.
  */
 #include "ept/env.h"
@@ -21,55 +22,149 @@ static u64 *va(hpa_t hpa)
 	return ept_env_va(hpa);
 }
 
-/* ---- lockless walkers and grace periods ------------------------------------------------ */
+/* ---- quiescent states and grace periods ------------------------------------------------ */
 
 /*
- * Two counters per CPU slot, as in SRCU: a walker counts itself in its slot's n[epoch & 1];
- * a grace period flips the epoch and waits for every slot's old counter to drain. A walker
- * that counted itself under the old epoch but then saw the flip retries under the new one,
- * so the wait never misses a walker that could have read the unlinked table, and new
- * walkers cannot starve it. Slots are per CPU so that faulting CPUs write different lines.
+ * Grace periods by quiescent states (QSBR), as KVM relies on RCU. Every CPU owns one line of
+ * ept_cpus[] (ept_env_cpu()); only the owner writes it, with plain stores:
+ *   qs     odd: online, the CPU may be inside a lockless walk without marking it; even:
+ *          offline. +1 at each change between the two; +2 at a quiescent state reported
+ *          while online (the outermost ept_walk_end of an online CPU).
+ *   depth  how many ept_walk_begin brackets the CPU has open.
+ * A grace period snapshots every other CPU's qs and waits until each is even or has moved.
+ * A CPU seen offline is in no walk; one whose qs moved has ended every walk it was in at
+ * the snapshot (it never goes offline or reports inside one); and every walk a CPU starts
+ * after that store reads the tree as it is after the unlink (the fence in qs_fenced and the
+ * one in ept_wait_walkers form a store-buffering pair: either the waiter sees the new qs,
+ * or the CPU's later loads see the unlink). So a walk costs nothing on a CPU that is
+ * online anyway (a vCPU's, between exit and entry: ept/env.h), and at most one store with a
+ * fence and one plain store elsewhere, instead of locked counters per walk.
  */
+struct ept_cpu ept_cpus[EPT_MAX_CPUS];
+
+/* The owner's store of its new qs when the CPU stays or becomes online. */
+static void qs_fenced(struct ept_cpu *c, u64 qs)
+{
+	/* RELEASE: the walks before this point are over before a waiter that sees qs frees. */
+	__atomic_store_n(&c->qs, qs, __ATOMIC_RELEASE);
+	/* SEQ_CST fence: orders this store before the loads of the walks that follow; pairs
+	 * with the fence in ept_wait_walkers (see above). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static void go_online(struct ept_cpu *c)
+{
+	ASSERT(!ept_cpu_is_online(c));
+	qs_fenced(c, c->qs + 1);
+}
+
+static void go_offline(struct ept_cpu *c)
+{
+	/* No walk may be open: its reads would no longer hold back a grace period. */
+	ASSERT(ept_cpu_is_online(c) && c->depth == 0);
+	/* RELEASE: the walks before are over before a waiter that sees us offline frees; no
+	 * fence: a CPU walks again only after going online, which has one. */
+	__atomic_store_n(&c->qs, c->qs + 1, __ATOMIC_RELEASE);
+}
+
+void ept_cpu_online(void)
+{
+	go_online(ept_this_cpu());
+}
+
+void ept_cpu_offline(void)
+{
+	go_offline(ept_this_cpu());
+}
+
+bool ept_qs_pause(void)
+{
+	struct ept_cpu *c = ept_this_cpu();
+
+	if (!ept_cpu_is_online(c))
+		return false;
+	go_offline(c);
+	return true;
+}
+
+void ept_qs_resume(bool online)
+{
+	if (online)
+		go_online(ept_this_cpu());
+}
+
+u32 ept_walk_slow_begin(struct ept_cpu *c)
+{
+	go_online(c);
+	return 1;
+}
+
+void ept_walk_slow_end(struct ept_cpu *c)
+{
+	go_offline(c);
+}
+
 u32 ept_walk_begin(struct ept *ept)
 {
-	unsigned cpu = ept_env_cpu() % EPT_MAX_CPUS;
+	struct ept_cpu *c = ept_this_cpu();
+	u32 token = ept_cpu_is_online(c) ? 0 : ept_walk_slow_begin(c);
 
-	for (;;) {
-		/* SEQ_CST: the counter increment and the epoch re-read must not be reordered with
-		 * the waiter's flip-then-read, or both could miss each other. */
-		u32 e = __atomic_load_n(&ept->walk_epoch, __ATOMIC_SEQ_CST) & 1;
-
-		__atomic_fetch_add(&ept->walkers[cpu].n[e], 1, __ATOMIC_SEQ_CST);
-		if ((__atomic_load_n(&ept->walk_epoch, __ATOMIC_SEQ_CST) & 1) == e)
-			return cpu << 1 | e;
-		__atomic_fetch_sub(&ept->walkers[cpu].n[e], 1, __ATOMIC_RELEASE);
-	}
+	(void)ept;
+	/* RELAXED (here and in ept_walk_end): depth is read only by its own CPU. */
+	__atomic_store_n(&c->depth, c->depth + 1, __ATOMIC_RELAXED);
+	return token;
 }
 
 void ept_walk_end(struct ept *ept, u32 token)
 {
-	u32 walkers;
+	struct ept_cpu *c = ept_this_cpu();
 
-	ASSERT((token >> 1) < EPT_MAX_CPUS);
-	/* RELEASE: every read of the tables is done before the waiter may free them. */
-	walkers = __atomic_fetch_sub(&ept->walkers[token >> 1].n[token & 1], 1, __ATOMIC_RELEASE);
-	/* Every end has its begin: a count going below zero would hide a real walker. */
-	ASSERT(walkers != 0);
+	(void)ept;
+	/* Every end has its begin, on the same CPU. */
+	ASSERT(token <= 1 && c->depth > 0 && ept_cpu_is_online(c));
+	__atomic_store_n(&c->depth, c->depth - 1, __ATOMIC_RELAXED);
+	if (token)
+		go_offline(c);
+	else if (c->depth == 0)
+		/* Online for another reason (a vCPU's CPU between exit and entry): the end of
+		 * its outermost bracket is a quiescent state, so a loop that retries a walk
+		 * (waiting for a page being copied) never holds up the copier's grace period. */
+		qs_fenced(c, c->qs + 2);
+}
+
+void ept_spin_lock(spinlock_t *l)
+{
+	bool online;
+
+	if (spin_trylock(l))
+		return;
+	online = ept_qs_pause();
+	spin_lock(l);
+	ept_qs_resume(online);
 }
 
 void ept_wait_walkers(struct ept *ept)
 {
-	u32 e = __atomic_load_n(&ept->walk_epoch, __ATOMIC_RELAXED) & 1;
+	u64 snap[EPT_MAX_CPUS];
+	bool online;
 
-	/* The lock serialises grace periods. */
-	ASSERT(ept_locked(ept));
-	/* SEQ_CST: pairs with ept_walk_begin; the unlinks before it are visible to any walker
-	 * that counts itself in the new epoch. */
-	__atomic_store_n(&ept->walk_epoch, e ^ 1, __ATOMIC_SEQ_CST);
-	/* ACQUIRE: pairs with ept_walk_end's RELEASE; the walkers' reads happen before the free. */
+	(void)ept;
+	/* Not inside a walk bracket: we would wait for ourselves. */
+	ASSERT(ept_this_cpu()->depth == 0);
+	/* Offline while waiting: two CPUs waiting for grace periods never wait for each other. */
+	online = ept_qs_pause();
+	/* SEQ_CST fence: the unlinks (and the flush) before it, the snapshot after; pairs with
+	 * the fence in qs_fenced. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* ACQUIRE (both loads): pairs with the RELEASE of a CPU's qs store; the walks it ended
+	 * before that store happen before what we free. */
 	for (unsigned cpu = 0; cpu < EPT_MAX_CPUS; cpu++)
-		while (__atomic_load_n(&ept->walkers[cpu].n[e], __ATOMIC_ACQUIRE))
-			cpu_relax();
+		snap[cpu] = __atomic_load_n(&ept_cpus[cpu].qs, __ATOMIC_ACQUIRE);
+	for (unsigned cpu = 0; cpu < EPT_MAX_CPUS; cpu++)
+		if (snap[cpu] & 1)
+			while (__atomic_load_n(&ept_cpus[cpu].qs, __ATOMIC_ACQUIRE) == snap[cpu])
+				ept_env_relax();
+	ept_qs_resume(online);
 }
 
 /* ---- page lists chained through word 0 (hpa 0 is never a table page) ----------------------- */
@@ -109,7 +204,10 @@ void op_begin(struct ept_op *op, struct ept *ept)
 	op->ept = ept;
 	/* Not on a destroyed (or never set up) EPT. */
 	ASSERT(ept->root != INVALID_HPA);
-	spin_lock(&ept->lock);
+	/* Never inside a walk bracket: a grace period would wait for this CPU. */
+	ASSERT(ept_this_cpu()->depth == 0);
+	/* Spins offline: a lock holder waiting for a grace period never waits for us. */
+	ept_spin_lock(&ept->lock);
 }
 
 static void stat_add(u64 *counter, s64 delta)
@@ -165,10 +263,13 @@ int op_end(struct ept_op *op, int ret)
 	op_flush(op);
 	apply_stats(op);
 	list_free(&op->cache);
+	spin_unlock(&ept->lock);
+	/* The grace period after the unlock: the lock's next holders (slow faults, harvests)
+	 * need not wait for every online CPU to pass a quiescent state. What is freed is
+	 * reachable from this operation's lists only. */
 	if (op->dead || op->moved)
 		ept_wait_walkers(ept);
 	list_free(&op->dead);
-	spin_unlock(&ept->lock);
 	if (op->moved)
 		release_moved(op);
 	return ret;

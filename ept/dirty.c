@@ -28,7 +28,7 @@ void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes)
 
 void ept_mark_dirty(struct ept *ept, gfn_t gfn)
 {
-	u32 token = ept_walk_begin(ept);
+	u32 token = ept_walk_fast_begin(ept);
 	struct ept_iter it;
 
 	/* A huge leaf sets D once for all its pages: mark them all, or writes to the others
@@ -38,7 +38,7 @@ void ept_mark_dirty(struct ept *ept, gfn_t gfn)
 		ept_log_dirty(ept, it.gfn, ept_level_pages(it.level), ~0u);
 	else
 		ept_log_dirty(ept, gfn, 1, ~0u);
-	ept_walk_end(ept, token);
+	ept_walk_fast_end(ept, token);
 }
 
 /* Clear `bits` in every present leaf overlapping [gfn, end) that has any of them; with `sel`,

@@ -30,11 +30,41 @@ void ept_env_free_table(hpa_t hpa);
  * outside guest mode (the caller holds it). */
 void ept_env_flush(struct ept *ept);
 
-/* The calling CPU's index modulo EPT_MAX_CPUS, to spread the count of lockless walkers over
- * cache lines (ept_walk_begin). Called without the lock, in the fault path. Correctness does
- * not depend on it (any value < EPT_MAX_CPUS works); two CPUs on one index share a line.
- * Optional: the weak default returns 0. */
+/* The calling CPU's index, < EPT_MAX_CPUS and never the same for two CPUs (host tests:
+ * threads) that run at once: it picks the CPU's grace-period line (ept/core.c). Called
+ * without the lock, in the fault path: keep it a few instructions. The weak default returns
+ * 0, which suits only a single-threaded user. */
 unsigned ept_env_cpu(void);
+
+/*
+ * Quiescent states (implemented by ept/core.c, called by the user). A CPU is either online
+ * (it may be inside a lockless walk at any moment without marking it) or offline (an
+ * extended quiescent state: in no walk). A grace period (ept_wait_walkers) waits for every
+ * other online CPU to go offline or report a quiescent state, never for an offline one.
+ *  - A CPU running a vCPU is online in root mode and offline in guest mode: the run loop
+ *    calls ept_cpu_offline() just before each VM entry and ept_cpu_online() just after the
+ *    exit, so the exit handlers (fault fast path, PML drain) walk for free and a grace
+ *    period never waits on a guest. A CPU that starts a vCPU loop goes online, and offline
+ *    when it leaves the loop.
+ *  - Every other CPU (a host task) stays offline; a walk bracket takes it online.
+ *  - An online CPU must not wait for anything a grace-period waiter may hold (a lock the
+ *    waiter holds, the end of a copy the waiter's operation does) while online: it waits
+ *    offline (ept_qs_pause/resume around the wait, ept_spin_lock for a spinlock, or ends a
+ *    walk bracket, which is a quiescent state, before each retry). ept/ itself does so for
+ *    ept->lock and inside a grace period. So every grace period ends once each CPU in root
+ *    mode finishes its current, bounded piece of work.
+ * Each function touches only the calling CPU's own line.
+ */
+void ept_cpu_online(void);
+void ept_cpu_offline(void);
+
+/* Called in the loop of a grace period waiting for another CPU to move. The kernel pauses
+ * (one CPU per vCPU: the other CPU is running); host tests yield, since with more threads
+ * than cores the thread waited for may need this core. The weak default pauses. */
+void ept_env_relax(void);
+/* Offline for a wait; true if the CPU was online (pass it to ept_qs_resume afterwards). */
+bool ept_qs_pause(void);
+void ept_qs_resume(bool online);
 
 /*
  * Data frames, used only by collapse-by-copy (ept_collapse, EPT_COLLAPSE_COPY). ept/ gives

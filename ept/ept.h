@@ -23,8 +23,8 @@
 struct ept_dirty_log;
 struct ept_tracker;
 
-/* Slots for counting lockless walkers (ept_env_cpu() picks one); more CPUs may share. */
-#define EPT_MAX_CPUS 16
+/* CPUs (host tests: threads) that may walk at once; ept_env_cpu() numbers them 0..n-1. */
+#define EPT_MAX_CPUS 32
 
 /* Written under ept->lock with relaxed atomics; read them with __atomic_load_n any time. */
 struct ept_stats {
@@ -39,11 +39,6 @@ struct ept {
 	spinlock_t lock; /* serialises structural changes (docs/design.md, "Concurrency") */
 	bool force_slow; /* knob: ept_handle_fault() skips the lockless fast path */
 	struct ept_stats stats;
-	u32 walk_epoch; /* grace periods for lockless walkers (ept/core.c) */
-	struct {
-		u32 n[2];    /* walkers counted per epoch, per CPU (ept_env_cpu) */
-		u32 pad[14]; /* one 64-byte line each: walkers never share a line */
-	} walkers[EPT_MAX_CPUS];
 	struct ept_dirty_log *logs;   /* enabled dirty logs (ept/dirty.c) */
 	struct ept_tracker *trackers; /* registered A/D trackers (ept/scan.c) */
 };
@@ -221,8 +216,16 @@ int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool 
 
 /* Bracket a walk of the tables without ept->lock (an ept_iter loop, or a read of guest data
  * through a looked-up frame): tables and data frames the EPT drops meanwhile are not freed
- * before ept_walk_end(). Short, never sleeps, never takes ept->lock inside. */
+ * before ept_walk_end(). Short, never waits for anything, never takes ept->lock inside.
+ * On a CPU between a VM exit and the next entry (online, see ept/env.h) the walk costs a
+ * few plain per-CPU accesses and its end is a quiescent state; elsewhere (a host task) the
+ * CPU is online for the length of the bracket. Nests. */
 u32 ept_walk_begin(struct ept *ept);
 void ept_walk_end(struct ept *ept, u32 token);
+
+/* Take l like spin_lock(), but in an extended quiescent state while it spins: a CPU that
+ * may be online (a vCPU's, in root mode) waits for a lock whose holder may wait for a grace
+ * period only through this (ept/env.h, "quiescent states"). */
+void ept_spin_lock(spinlock_t *l);
 
 #endif

@@ -25,7 +25,7 @@ static int judge(const struct ept_iter *it, u64 access)
 /* The lockless attempt: a verdict, or -1 to go to the slow path. */
 static int fault_fast(struct ept *ept, gfn_t gfn, u64 access)
 {
-	u32 token = ept_walk_begin(ept);
+	u32 token = ept_walk_fast_begin(ept);
 	struct ept_iter it;
 	int r = -1;
 
@@ -42,7 +42,7 @@ static int fault_fast(struct ept *ept, gfn_t gfn, u64 access)
 		if (ept_iter_set(&it, it.old | EPT_W, NULL))
 			r = EPT_FAULT_FIXED_FAST;
 	}
-	ept_walk_end(ept, token);
+	ept_walk_fast_end(ept, token);
 	return r;
 }
 

@@ -6,7 +6,8 @@
  *	struct ept_op op;
  *	op_begin(&op, ept);          takes ept->lock
  *	... loops over the iterator, changing entries only with ept_iter_set(&it, val, &op) ...
- *	return op_end(&op, ret);     one flush if needed, then frees what was unlinked
+ *	return op_end(&op, ret);     one flush if needed, unlock, a grace period, then frees
+ *	                             what was unlinked
  */
 #ifndef EPTVISOR_EPT_INTERNAL_H
 #define EPTVISOR_EPT_INTERNAL_H
@@ -75,11 +76,62 @@ int ept_split_entry(struct ept_iter *it, struct ept_op *op);
 int ept_split_range(struct ept_op *op, gfn_t gfn, gfn_t end, int level);
 
 /* Mark gfn..gfn+npages-1 dirty in every enabled log of one of the `modes` (a mask of
- * BIT(enum ept_dirty_mode)). Under the lock or inside ept_walk_begin/end. (dirty.c) */
+ * BIT(enum ept_dirty_mode)). Under the lock or inside a lockless walk. (dirty.c) */
 void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes);
 
-/* Wait until every lockless walker that might have seen what was unlinked has finished.
- * Called with ept->lock held (it serialises grace periods). (core.c) */
+/* ---- grace periods (core.c) ---------------------------------------------------------------- */
+
+/* One CPU's grace-period state (see core.c); written only by that CPU. A line of its own:
+ * the fault path of one CPU never writes a line another CPU reads often. */
+struct ept_cpu {
+	u64 qs;    /* odd: online; +1 online <-> offline, +2 a quiescent state while online */
+	u32 depth; /* open ept_walk_begin brackets */
+} __attribute__((aligned(64)));
+
+extern struct ept_cpu ept_cpus[EPT_MAX_CPUS];
+
+static inline struct ept_cpu *ept_this_cpu(void)
+{
+	unsigned cpu = ept_env_cpu();
+
+	ASSERT(cpu < EPT_MAX_CPUS);
+	return &ept_cpus[cpu];
+}
+
+static inline bool ept_cpu_is_online(const struct ept_cpu *c)
+{
+	/* RELAXED: the calling CPU's own line (only it writes qs). */
+	return __atomic_load_n(&c->qs, __ATOMIC_RELAXED) & 1;
+}
+
+u32 ept_walk_slow_begin(struct ept_cpu *c);
+void ept_walk_slow_end(struct ept_cpu *c);
+
+/*
+ * The bracket of ept/'s own short lockless walks (fault fast path, ept_mark_dirty,
+ * ept_lookup): on an online CPU (a vCPU's, between exit and entry) one load of its own
+ * line at the begin and nothing at the end; elsewhere the CPU goes online for the walk.
+ * Unlike ept_walk_end its end reports no quiescent state (that would cost a fence), and it
+ * never encloses an ept_walk_begin bracket.
+ */
+static inline u32 ept_walk_fast_begin(struct ept *ept)
+{
+	struct ept_cpu *c = ept_this_cpu();
+
+	(void)ept;
+	return ept_cpu_is_online(c) ? 0 : ept_walk_slow_begin(c);
+}
+
+static inline void ept_walk_fast_end(struct ept *ept, u32 token)
+{
+	(void)ept;
+	if (token)
+		ept_walk_slow_end(ept_this_cpu());
+}
+
+/* Wait for a grace period: every other CPU that was online (possibly inside a walk that
+ * could have seen what was unlinked) has gone offline or reported a quiescent state. With
+ * or without ept->lock; never inside a walk. The caller is offline while it waits. (core.c) */
 void ept_wait_walkers(struct ept *ept);
 
 /* ---- for assertions (include/kassert.h: compiled out of the normal kernel) ---------------- */
@@ -91,14 +143,12 @@ static inline bool ept_locked(struct ept *ept)
 	return spin_is_locked(&ept->lock);
 }
 
-/* Is this CPU inside ept_walk_begin/end? (Its walker slot counts someone: where CPUs share
- * a slot, possibly another one; so assert that it is, never that it is not.) */
+/* May this CPU walk without the lock? It is online (a vCPU's CPU between exit and entry,
+ * or inside a walk bracket). */
 static inline bool ept_walking(struct ept *ept)
 {
-	const u32 *n = ept->walkers[ept_env_cpu() % EPT_MAX_CPUS].n;
-
-	/* RELAXED: this CPU's own counts (its increment is its own earlier write). */
-	return __atomic_load_n(&n[0], __ATOMIC_RELAXED) + __atomic_load_n(&n[1], __ATOMIC_RELAXED);
+	(void)ept;
+	return ept_cpu_is_online(ept_this_cpu());
 }
 
 /* May this CPU read the tables? Under the lock, or inside a lockless walk. */

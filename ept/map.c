@@ -144,9 +144,9 @@ u64 ept_lookup(struct ept *ept, gfn_t gfn, int *level)
 
 	if (gfn >= EPT_GFN_LIMIT)
 		return 0;
-	token = ept_walk_begin(ept);
+	token = ept_walk_fast_begin(ept);
 	ept_iter_find(&it, ept, gfn, 1);
-	ept_walk_end(ept, token);
+	ept_walk_fast_end(ept, token);
 	if (!ept_leaf(it.old, it.level))
 		return 0;
 	if (level)

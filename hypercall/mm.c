@@ -235,14 +235,16 @@ static s64 dirty_log(struct vcpu *v, u64 op, u64 args_gpa)
 /*
  * The agent's tracker and log are shared by every vCPU of the VM: one agent call at a time.
  * Holding the lock across a flush cannot deadlock: a vCPU spinning for it is in root mode
- * (in_guest clear), and the flush never waits for such a CPU.
+ * (in_guest clear), and the flush never waits for such a CPU. Nor across a grace period
+ * (disabling the log): a vCPU spins for it offline (ept_spin_lock), and a grace period
+ * never waits for an offline CPU.
  */
 s64 hc_idle_scan(struct vcpu *v, u64 args_gpa, u64 a1, u64 a2)
 {
 	s64 ret;
 
 	(void)a1, (void)a2;
-	spin_lock(&agent_of(v->vm)->lock);
+	ept_spin_lock(&agent_of(v->vm)->lock);
 	ret = idle_scan(v, args_gpa);
 	spin_unlock(&agent_of(v->vm)->lock);
 	return ret;
@@ -253,7 +255,7 @@ s64 hc_dirty_log(struct vcpu *v, u64 op, u64 args_gpa, u64 a2)
 	s64 ret;
 
 	(void)a2;
-	spin_lock(&agent_of(v->vm)->lock);
+	ept_spin_lock(&agent_of(v->vm)->lock);
 	ret = dirty_log(v, op, args_gpa);
 	spin_unlock(&agent_of(v->vm)->lock);
 	return ret;

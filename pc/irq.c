@@ -32,6 +32,7 @@
 #include "devices/sipibox.h"
 #include "drivers/console.h"
 #include "drivers/timer.h"
+#include "ept/env.h"
 #include "lib.h"
 #include "pc/pc.h"
 #include "vmx/exit.h"
@@ -357,14 +358,25 @@ static bool runnable(struct vcpu *v)
 static bool wait_runnable(struct vcpu *v)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
+	bool idle = false, online = false, stopped = false;
 
 	while (!runnable(v)) {
 		set_blocked(v, p->state != PC_HALTED || !next_timer_ns(v));
 		check_deadlock(v);
-		if (v->vm->stopping)
-			return false;
+		if ((stopped = v->vm->stopping))
+			break;
+		/* Idle in the hypervisor is a quiescent state (ept/env.h): no grace period
+		 * waits for a halted vCPU to be woken. */
+		if (!idle) {
+			online = ept_qs_pause();
+			idle = true;
+		}
 		cpu_relax();
 	}
+	if (idle)
+		ept_qs_resume(online);
+	if (stopped)
+		return false;
 	set_blocked(v, false);
 	return !v->vm->stopping;
 }

@@ -1,7 +1,9 @@
 /*
  * The kernel side of ept/env.h: how the pure EPT code reaches the machine. Tables come from
  * the frame allocator through the direct map; a flush is INVEPT here plus a shootdown of
- * every other CPU that is running a vCPU of the VM (the protocol is in vmx/kick.c).
+ * every other CPU that is running a vCPU of the VM (the protocol is in vmx/kick.c). Grace
+ * periods wait only for CPUs in root mode (vmx/vcpu.c reports guest mode as quiescent), so
+ * the default pause (ept/env_default.c) serves as their wait hint.
  */
 #include "arch/percpu.h"
 #include "ept/env.h"
@@ -15,7 +17,8 @@ void *ept_env_va(hpa_t hpa)
 {
 	return phys_to_virt(hpa);
 }
-/* The walker slot: this CPU's own (ept/core.c takes it modulo EPT_MAX_CPUS). */
+/* This CPU's grace-period line (ids are dense 0..ncpus-1). */
+_Static_assert(MAX_CPUS <= EPT_MAX_CPUS, "every CPU needs a grace-period line of its own");
 unsigned ept_env_cpu(void)
 {
 	return this_cpu_id();

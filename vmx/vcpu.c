@@ -1,12 +1,14 @@
 /*
  * vCPU creation, VMCS set-up and the run loop. The core writes the controls every VM starts
  * from and the host state; the platform (vm->ops) adjusts the controls, writes the guest's
- * start state, and is called before every entry and after every exit.
+ * start state, and is called before every entry and after every exit. For the EPT's grace
+ * periods the CPU is online in root mode and offline in guest mode (ept/env.h).
  */
 #include "arch/cpu.h"
 #include "arch/gdt.h"
 #include "arch/percpu.h"
 #include "drivers/console.h"
+#include "ept/env.h"
 #include "kassert.h"
 #include "lib.h"
 #include "mm/mm.h"
@@ -276,6 +278,9 @@ void vcpu_run(struct vcpu *v)
 	if (vcpu_load(v)) {
 		if (!ops->arms_timer)
 			arm_budget(v);
+		/* Online for grace periods in root mode: the exit handlers walk the EPT without
+		 * marking each walk (ept/env.h). */
+		ept_cpu_online();
 		for (;;) {
 			int rc;
 
@@ -290,7 +295,11 @@ void vcpu_run(struct vcpu *v)
 				__atomic_store_n(&v->in_guest, false, __ATOMIC_RELEASE);
 				continue;
 			}
+			/* Guest mode is a quiescent state: offline until the exit, so no grace
+			 * period waits on the guest. */
+			ept_cpu_offline();
 			rc = vmx_enter(&v->regs, v->launched);
+			ept_cpu_online();
 			/* Drain PML before clearing in_guest: a harvester that sees us out of the
 			 * guest (vm_sync_vcpus) must find our logged writes in the dirty log. */
 			if (!rc && v->vm->use_pml)
@@ -308,6 +317,7 @@ void vcpu_run(struct vcpu *v)
 			if (!vcpu_handle_exit(v, vmcs_read(EXIT_REASON)))
 				break;
 		}
+		ept_cpu_offline();
 	}
 	if (v->state == VCPU_RUNNING)
 		/* RELEASE: pairs with wait_vcpus_done; this CPU is done with the guest. */

@@ -199,7 +199,9 @@ int vm_populate(struct vm *vm, gfn_t gfn)
 	/* Lockless shortcut: mapped already (the common case for hypercall buffers). */
 	if (ept_lookup(&vm->ept, gfn, NULL))
 		return 0;
-	spin_lock(&vm->populate_lock);
+	/* Spin offline: the holder may wait for ept->lock, whose holder may wait for a grace
+	 * period (ept/env.h). */
+	ept_spin_lock(&vm->populate_lock);
 	err = populate_locked(vm, s, gfn);
 	spin_unlock(&vm->populate_lock);
 	return err;

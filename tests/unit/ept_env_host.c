@@ -1,7 +1,12 @@
 /*
  * Host ept/env.h (see ept_env_host.h). Counters are atomics: race tests allocate and flush
- * from several threads.
+ * from several threads. Every thread gets a CPU index of its own for grace periods; a thread
+ * that plays a vCPU calls ept_cpu_online() when its loop starts, ept_cpu_offline() when it
+ * ends, and is offline between host_vcpu_enter and host_vcpu_exit (guest mode).
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,14 +82,59 @@ static void *page_alloc(u64 bytes)
 	return p;
 }
 
-/* Each thread gets its own walker slot, round robin. */
+/* Each thread gets its own grace-period line: the lowest free index, given back when the
+ * thread exits (offline: a thread never leaves in the middle of a walk or a vCPU loop). */
+static u32 cpu_used[EPT_MAX_CPUS];
+static pthread_key_t cpu_key;
+static pthread_once_t cpu_key_once = PTHREAD_ONCE_INIT;
+static __thread unsigned cpu_plus_1;
+
+static void cpu_release(void *p)
+{
+	unsigned cpu = (unsigned)(uintptr_t)p - 1;
+
+	if (ept_qs_pause()) {
+		fprintf(stderr, "thread on grace-period line %u exits online\n", cpu);
+		abort();
+	}
+	/* RELEASE: our last store to the line happens before its next owner's first. */
+	__atomic_store_n(&cpu_used[cpu], 0, __ATOMIC_RELEASE);
+}
+
+static void cpu_key_make(void)
+{
+	if (pthread_key_create(&cpu_key, cpu_release))
+		abort();
+}
+
+static unsigned cpu_take(void)
+{
+	pthread_once(&cpu_key_once, cpu_key_make);
+	for (unsigned cpu = 0; cpu < EPT_MAX_CPUS; cpu++) {
+		u32 free_line = 0;
+
+		/* ACQUIRE: pairs with cpu_release; the last owner is done with the line. */
+		if (__atomic_compare_exchange_n(&cpu_used[cpu], &free_line, 1, false,
+		                                __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			pthread_setspecific(cpu_key, (void *)(uintptr_t)(cpu + 1));
+			return cpu;
+		}
+	}
+	fprintf(stderr, "more than %d threads use the EPT at once\n", EPT_MAX_CPUS);
+	abort();
+}
+
+/* A grace period waits for another thread: let it run (there may be more threads than
+ * cores). */
+void ept_env_relax(void)
+{
+	sched_yield();
+}
+
 unsigned ept_env_cpu(void)
 {
-	static unsigned next_cpu;
-	static __thread unsigned cpu_plus_1;
-
 	if (!cpu_plus_1)
-		cpu_plus_1 = __atomic_fetch_add(&next_cpu, 1, __ATOMIC_RELAXED) % EPT_MAX_CPUS + 1;
+		cpu_plus_1 = cpu_take() + 1;
 	return cpu_plus_1 - 1;
 }
 
@@ -103,12 +153,26 @@ hpa_t ept_env_alloc_table(void)
 	return (hpa_t)(uintptr_t)p;
 }
 
+/* Freed table pages stay poisoned in a quarantine for the next QUARANTINE frees before the
+ * heap gets them back, so a walker still inside one reads poison, not a reused page. */
+#define QUARANTINE 64
+static void *quarantine[QUARANTINE];
+static unsigned quarantine_next;
+static spinlock_t quarantine_lock = SPINLOCK_INIT;
+
 void ept_env_free_table(hpa_t hpa)
 {
+	void *old;
+
 	/* Poison: a walker reading a freed table must not find plausible entries (ASan also
-	 * reports the access itself). */
+	 * reports the access once the page leaves the quarantine). */
 	memset((void *)(uintptr_t)hpa, 0xa5, PAGE_SIZE);
-	free((void *)(uintptr_t)hpa);
+	spin_lock(&quarantine_lock);
+	old = quarantine[quarantine_next];
+	quarantine[quarantine_next] = (void *)(uintptr_t)hpa;
+	quarantine_next = (quarantine_next + 1) % QUARANTINE;
+	spin_unlock(&quarantine_lock);
+	free(old);
 	__atomic_fetch_sub(&tables_live, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -182,6 +246,9 @@ void host_env_set_vcpus(struct host_vcpu *v, int n)
 
 void host_vcpu_enter(struct host_vcpu *v)
 {
+	/* Guest mode is a quiescent state: a thread playing a vCPU goes offline, as
+	 * vmx/vcpu.c's run loop does before each VM entry. */
+	v->online = ept_qs_pause();
 	/* SEQ_CST store then load, as in vmx/kick.c: either this vCPU sees the new
 	 * generation or the flusher sees it in guest mode and waits. */
 	__atomic_store_n(&v->in_guest, 1, __ATOMIC_SEQ_CST);
@@ -192,6 +259,8 @@ void host_vcpu_exit(struct host_vcpu *v)
 {
 	/* RELEASE: the simulated accesses happen before a flusher sees this vCPU out. */
 	__atomic_store_n(&v->in_guest, 0, __ATOMIC_RELEASE);
+	/* Back in root mode: online again (the exit handler walks for free). */
+	ept_qs_resume(v->online);
 }
 
 void ept_env_flush(struct ept *ept)

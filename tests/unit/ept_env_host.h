@@ -42,10 +42,13 @@ void *host_data_va(hfn_t hfn);
  * Emulated shootdown. A simulated vCPU brackets each simulated hardware access (walk, A/D
  * update, data write) with host_vcpu_enter/exit; ept_env_flush() then returns only once every
  * vCPU that was inside when it started has left, as the kernel's IPI + acknowledge does.
+ * Between the two the thread is offline for grace periods (guest mode is a quiescent
+ * state); a thread that plays a vCPU is online otherwise (ept_cpu_online at its start).
  */
 struct host_vcpu {
 	u32 in_guest;
-	u64 seen; /* flush generation seen at the last entry */
+	u64 seen;    /* flush generation seen at the last entry */
+	bool online; /* the thread was online before host_vcpu_enter (its own field) */
 };
 void host_env_set_vcpus(struct host_vcpu *vcpus, int n);
 void host_vcpu_enter(struct host_vcpu *v);

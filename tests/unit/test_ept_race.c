@@ -10,7 +10,10 @@
  * and the destination must equal what each vCPU last wrote to each page. A dirty page lost
  * by the harvest, the fault path, a split or a collapse shows up as a stale destination word.
  * Phases: write-protect mode (fast path), write-protect forcing the slow path, D-bit mode,
- * PML mode; each at least 100 rounds. The same file builds under ThreadSanitizer
+ * PML mode; each at least 100 rounds. A last test checks grace periods directly: readers
+ * (online vCPU threads reporting quiescent states, and a host task in walk brackets) stay
+ * inside leaf tables that splits and collapses keep unlinking and freeing with poison, and
+ * must never read poison. The same file builds under ThreadSanitizer
  * (build/unit/tsan_ept_race); flushes emulate the IPI shootdown (ept_env_host.c).
  */
 /* cmocka.h needs these first */
@@ -85,19 +88,28 @@ static bool guest_store(struct race *r, int id, gfn_t g, u64 val)
 
 static void vcpu_pause_point(struct race *r)
 {
+	bool online;
+
 	if (!__atomic_load_n(&r->pause, __ATOMIC_ACQUIRE))
 		return;
+	/* Wait offline: the splitter's grace periods must not wait for a paused vCPU. */
+	online = ept_qs_pause();
 	__atomic_fetch_add(&r->paused, 1, __ATOMIC_ACQ_REL);
 	while (__atomic_load_n(&r->pause, __ATOMIC_ACQUIRE))
 		cpu_relax();
 	__atomic_fetch_sub(&r->paused, 1, __ATOMIC_ACQ_REL);
+	ept_qs_resume(online);
 }
 
+/* A vCPU thread is online between its simulated VM exits and entries (ept/env.h): its fault
+ * path and PML marking walk without marking themselves; guest_store's host_vcpu_enter/exit
+ * make each simulated guest access a quiescent state. */
 static void *vcpu_thread(void *p)
 {
 	struct vcpu_arg *a = p;
 	struct race *r = a->r;
 
+	ept_cpu_online();
 	for (u64 val = 1; !__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE); val++) {
 		u64 x = rnd(&a->rng);
 		/* Half the writes go to 8 hot pages: harvests and faults then meet often. */
@@ -112,6 +124,7 @@ static void *vcpu_thread(void *p)
 		}
 		r->last[a->id][g] = val;
 	}
+	ept_cpu_offline();
 	return NULL;
 }
 
@@ -263,6 +276,127 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *nam
 	free(r);
 }
 
+/* ---- grace periods: no lockless walker ever reads a freed table ---------------------------- */
+
+#define POISON        0xa5a5a5a5a5a5a5a5ULL /* what ept_env_free_table writes over a page */
+#define GRACE_BLOCKS  4
+#define GRACE_CYCLES  100
+#define GRACE_READERS 3  /* two online vCPU threads, one host task */
+#define GRACE_PASSES  32 /* reads of the whole leaf table per walk: a long stay inside */
+
+struct grace {
+	struct ept ept;
+	struct host_vcpu hw[GRACE_READERS];
+	u32 stop;
+	u64 walks[GRACE_READERS], poisoned;
+};
+
+struct grace_arg {
+	struct grace *gr;
+	int id;
+};
+
+/* Walk to gfn's leaf table with plain atomic loads, as a lockless walker does, and read all
+ * of it GRACE_PASSES times (a long stay in a table a collapse may be unlinking); a poisoned
+ * entry means the table was freed while we were inside it. */
+static void grace_walk(struct grace *gr, gfn_t g)
+{
+	u64 *t = ept_env_va(gr->ept.root);
+
+	for (int level = EPT_LEVELS; level >= 1; level--) {
+		u64 x = __atomic_load_n(&t[ept_index(g, level)], __ATOMIC_ACQUIRE);
+
+		if (x == POISON)
+			__atomic_fetch_add(&gr->poisoned, 1, __ATOMIC_RELAXED);
+		if (!ept_table(x, level))
+			break;
+		t = ept_env_va(ept_child(x));
+	}
+	for (int pass = 0; pass < GRACE_PASSES; pass++)
+		for (int i = 0; i < EPT_ENTRIES; i++)
+			if (__atomic_load_n(&t[i], __ATOMIC_RELAXED) == POISON)
+				__atomic_fetch_add(&gr->poisoned, 1, __ATOMIC_RELAXED);
+}
+
+/* Readers 0 and 1 play vCPUs: online, walking without brackets, a quiescent state (a
+ * simulated VM entry and exit) after every walk. Reader 2 is a host task: offline, each walk
+ * in an ept_walk_begin/end bracket. */
+static void *grace_reader(void *p)
+{
+	struct grace_arg *a = p;
+	struct grace *gr = a->gr;
+	bool vcpu = a->id < 2;
+	u64 rng = 0x2545f4914f6cdd1dULL * (a->id + 1);
+
+	if (vcpu)
+		ept_cpu_online();
+	while (!__atomic_load_n(&gr->stop, __ATOMIC_ACQUIRE)) {
+		gfn_t g = rnd(&rng) % (GRACE_BLOCKS * 512);
+		u32 token = vcpu ? 0 : ept_walk_begin(&gr->ept);
+
+		grace_walk(gr, g);
+		ept_lookup(&gr->ept, g, NULL);
+		if (vcpu) {
+			host_vcpu_enter(&gr->hw[a->id]);
+			host_vcpu_exit(&gr->hw[a->id]);
+		} else {
+			ept_walk_end(&gr->ept, token);
+		}
+		gr->walks[a->id]++;
+	}
+	if (vcpu)
+		ept_cpu_offline();
+	return NULL;
+}
+
+/* Split 2M leaves to 4K and collapse them back in place, over and over: every collapse
+ * unlinks a leaf table and frees it after a grace period (poisoned), while the readers walk
+ * into those tables. A missing or short grace period shows up as a poisoned read here, as a
+ * heap-use-after-free under AddressSanitizer, and as a race with free() under TSan. */
+static void test_race_grace_period(void **state)
+{
+	struct grace *gr = calloc(1, sizeof(*gr));
+	struct grace_arg args[GRACE_READERS];
+	pthread_t t[GRACE_READERS];
+	u64 collapses = 0;
+
+	(void)state;
+	host_env_reset();
+	assert_int_equal(ept_init(&gr->ept), 0);
+	assert_int_equal(ept_map(&gr->ept, 0, HOST_FAKE_HFN, GRACE_BLOCKS * 512, 2, PROT), 0);
+	host_env_set_vcpus(gr->hw, GRACE_READERS);
+	for (int i = 0; i < GRACE_READERS; i++) {
+		args[i] = (struct grace_arg){ gr, i };
+		assert_int_equal(pthread_create(&t[i], NULL, grace_reader, &args[i]), 0);
+	}
+	for (int c = 0; c < GRACE_CYCLES; c++)
+		for (gfn_t b = 0; b < GRACE_BLOCKS * 512; b += 512) {
+			assert_int_equal(ept_split(&gr->ept, b, 512, 1), 0);
+			/* Leave the leaf table linked a while: readers walk into it. */
+			for (int i = 0; i < 2000; i++)
+				ept_lookup(&gr->ept, b + i % 512, NULL);
+			assert_int_equal(ept_collapse(&gr->ept, b, 2, EPT_COLLAPSE_IN_PLACE), 0);
+			collapses++;
+		}
+	__atomic_store_n(&gr->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < GRACE_READERS; i++)
+		pthread_join(t[i], NULL);
+	printf("grace periods: %llu collapses; walks %llu %llu (vCPUs) %llu (host); %llu poisoned "
+	       "reads\n",
+	       (unsigned long long)collapses, (unsigned long long)gr->walks[0],
+	       (unsigned long long)gr->walks[1], (unsigned long long)gr->walks[2],
+	       (unsigned long long)gr->poisoned);
+	fflush(stdout);
+	assert_int_equal(gr->poisoned, 0);
+	for (int i = 0; i < GRACE_READERS; i++)
+		assert_true(gr->walks[i] > 0);
+	host_env_set_vcpus(NULL, 0);
+	assert_int_equal(ept_unmap(&gr->ept, 0, GRACE_BLOCKS * 512), 0);
+	ept_destroy(&gr->ept);
+	assert_int_equal(host_env_tables_live(), 0);
+	free(gr);
+}
+
 static void test_race_write_protect(void **state)
 {
 	(void)state;
@@ -294,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_race_write_protect_slow),
 		cmocka_unit_test(test_race_dbit),
 		cmocka_unit_test(test_race_pml),
+		cmocka_unit_test(test_race_grace_period),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
