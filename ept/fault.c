@@ -15,7 +15,7 @@
 #include "errno.h"
 
 /* What the leaf at `it` means for `access`: a final verdict, or -1 (needs fixing). */
-static int judge(const struct ept_iter *it, u64 access)
+static inline __attribute__((always_inline)) int judge(const struct ept_iter *it, u64 access)
 {
 	if (!ept_leaf(it->old, it->level))
 		return EPT_FAULT_NOT_PRESENT;
