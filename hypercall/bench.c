@@ -308,7 +308,7 @@ static bool verify(struct vcpu *v, int path, u64 n, struct bench_kept *k)
 	     (path != BENCH_PML_WRITE || pml == n) && (!wp_path(path) || logged == n);
 	vm_check(v->vm, VM_CHECK_HOST, ok,
 	         "bench %s vcpu %d: %lu accesses: %lu %s, %lu faults "
-	         "(%lu %s), %ld stray exits, %lu PML entries, %lu pages logged dirty",
+	         "(%lu %s), %ld stray exits, %lu PML entries, %lu logged",
 	         bench_path_name(path), v->id, n, hits,
 	         bench_hv_timed(path) ? "verified ops"
 	         : r->exit < 0        ? "without exit"
