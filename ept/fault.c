@@ -7,9 +7,9 @@
  *
  * The fast path finds the leaf with a direct walk (four loads from the root, no iterator):
  * it is what every dirty-logging write fault pays, so it is kept to the common case, a
- * present path down to a 4K or huge leaf. Where that walk ends on anything else (a hole, a
- * frozen entry of a table being torn down) the generic iterator path (ept_iter_find, which
- * restarts on frozen entries) gives the answer.
+ * present path down to a 4K or huge leaf. A hole ends the attempt (only the lock holder may
+ * say "not present"); a frozen entry (a table being torn down) falls back to the generic
+ * iterator (ept_iter_find, which restarts from the root until it meets no frozen entry).
  */
 #include "ept/internal.h"
 #include "errno.h"
@@ -31,8 +31,8 @@ static inline __attribute__((always_inline)) int judge(const struct ept_iter *it
 /*
  * Stand `it` on the leaf mapping gfn by a direct walk: one ACQUIRE load per level (a plain
  * load on x86) and no iterator state. Fills only what ept_iter_set needs (ept, entry, old,
- * level, gfn). False where the path ends before a leaf (non-present or frozen: the generic
- * walk decides). Inside ept_walk_begin/end.
+ * level, gfn). False where the path ends before a leaf; it->old is then the non-present
+ * (possibly frozen) entry it ended on. Inside ept_walk_begin/end.
  */
 static bool direct_walk(struct ept_iter *it, struct ept *ept, gfn_t gfn)
 {
@@ -46,9 +46,11 @@ static bool direct_walk(struct ept_iter *it, struct ept *ept, gfn_t gfn)
 		 * of the cmpxchg in ept_iter_set() that published the table's contents. */
 		u64 e = __atomic_load_n(entry, __ATOMIC_ACQUIRE);
 
-		/* A frozen entry is not present (RWX clear): the generic walk restarts on it. */
-		if (!ept_present(e))
+		/* A frozen entry is not present too (RWX clear): the caller tells them apart. */
+		if (!ept_present(e)) {
+			it->old = e;
 			return false;
+		}
 		if (ept_leaf(e, level)) {
 			it->ept = ept;
 			it->entry = entry;
@@ -59,7 +61,8 @@ static bool direct_walk(struct ept_iter *it, struct ept *ept, gfn_t gfn)
 		}
 		table = ept_env_va(ept_child(e));
 	}
-	return false; /* not reached: a level-1 present entry is a leaf */
+	it->old = 0; /* not reached: a level-1 present entry is a leaf */
+	return false;
 }
 
 /* The lockless attempt: a verdict, or -1 to go to the slow path. */
@@ -69,9 +72,11 @@ static int fault_fast(struct ept *ept, gfn_t gfn, u64 access)
 	struct ept_iter it;
 	int r = -1;
 
-	if (!direct_walk(&it, ept, gfn))
+	/* A frozen entry: a table being torn down; the generic walk restarts from the root. */
+	if (!direct_walk(&it, ept, gfn) && ept_frozen(it.old))
 		ept_iter_find(&it, ept, gfn, 1);
-	for (int tries = 0; tries < 2 && r < 0; tries++) {
+	/* A hole (it.old not present): populating it is the slow path's business. */
+	for (int tries = 0; tries < 2 && r < 0 && ept_present(it.old); tries++) {
 		r = judge(&it, access);
 		if (r == EPT_FAULT_SPURIOUS)
 			break;
