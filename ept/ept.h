@@ -175,7 +175,7 @@ int ept_handle_fault(struct ept *ept, gfn_t gfn, u64 access);
 /* ept_handle_fault in two halves, for an exit handler that tries the lockless path before
  * anything else: _fast returns EPT_FAULT_FIXED_FAST or EPT_FAULT_SPURIOUS, or -EAGAIN
  * (force_slow, or it could not decide: call _slow, which decides under the lock and never
- * returns a fast verdict); both -EINVAL/-ERANGE like ept_handle_fault. */
+ * returns EPT_FAULT_FIXED_FAST); both -EINVAL/-ERANGE like ept_handle_fault. */
 int ept_handle_fault_fast(struct ept *ept, gfn_t gfn, u64 access);
 int ept_handle_fault_slow(struct ept *ept, gfn_t gfn, u64 access);
 
