@@ -167,6 +167,13 @@ enum ept_fault_result {
  * ept->force_slow skips the fast path. Returns an enum ept_fault_result, or -EINVAL/-ERANGE. */
 int ept_handle_fault(struct ept *ept, gfn_t gfn, u64 access);
 
+/* ept_handle_fault in two halves, for an exit handler that tries the lockless path before
+ * anything else: _fast returns EPT_FAULT_FIXED_FAST or EPT_FAULT_SPURIOUS, or -EAGAIN
+ * (force_slow, or it could not decide: call _slow, which decides under the lock and never
+ * returns EPT_FAULT_FIXED_FAST); both -EINVAL/-ERANGE like ept_handle_fault. */
+int ept_handle_fault_fast(struct ept *ept, gfn_t gfn, u64 access);
+int ept_handle_fault_slow(struct ept *ept, gfn_t gfn, u64 access);
+
 /* ---- A/D scanning (ept/scan.c) --------------------------------------------------------------- */
 
 enum ept_page_state { EPT_PAGE_HOLE, EPT_PAGE_IDLE, EPT_PAGE_ACCESSED, EPT_PAGE_STATES };

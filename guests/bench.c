@@ -3,9 +3,10 @@
  * warm-up + samples times with the TSC around one access, first by vCPU 0 alone while the
  * other vCPUs wait at a barrier, then by every vCPU at once (the contended case). Before
  * each path the pages are arranged so that every access hits it (fresh pages for
- * ept_populate, write-protected ones for wp_fast / wp_slow, a 2M leaf for split); after it
- * the samples go to the hypervisor (HC_BENCH_END), which checks its counters agree, and at
- * the end of a phase vCPU 0 asks for the report (@json lines printed by the hypervisor).
+ * ept_populate, pages a write-protect dirty log protected for wp_fast / wp_slow, a 2M leaf
+ * for split); after it the samples go to the hypervisor (HC_BENCH_END), which checks its counters
+ * agree, and at the end of a phase vCPU 0 asks for the report (@json lines printed by the
+ * hypervisor).
  *
  * GT_BENCH measures every path but pml_write; GT_BENCH_PML, in a VM with PML on, measures
  * pml_write (PML's drain at every exit would otherwise lengthen every other path).
@@ -127,11 +128,18 @@ static void lockstep(const struct ctx *c)
 		barrier(c);
 }
 
+/* The first page a fault path writes (the hypervisor checks the write-protect log holds
+ * every one of them); 0 for the other paths. */
+static u64 first_page(const struct ctx *c, int path)
+{
+	return path == BENCH_WP_FAST || path == BENCH_WP_SLOW ? region(c, 0) : 0;
+}
+
 static void measure(const struct ctx *c, int path)
 {
 	u64 *buf = samples(c, path);
 
-	bench(HC_BENCH_BEGIN, path, 0);
+	bench(HC_BENCH_BEGIN, path, first_page(c, path));
 	for (u64 i = 0; i < c->total; i++) {
 		lockstep(c);
 		buf[i] = one_sample(c, path, i);
@@ -156,22 +164,77 @@ static void measure_split_collapse(const struct ctx *c)
 	end(c, BENCH_COLLAPSE, collapse);
 }
 
-/* Arrange the pages so that every access of the path hits it. */
-static void prepare(const struct ctx *c, int path)
+/*
+ * wp_fast and wp_slow run under a write-protect dirty log, as a user's live migration does:
+ * one log over the phase's fault region (every vCPU's pages), turned on by vCPU 0 before
+ * wp_fast (which write-protects the pages ept_populate just backed) and harvested after
+ * wp_fast and after wp_slow. A harvest re-protects exactly the pages it returns, so wp_slow
+ * writes the same pages again; after wp_slow the log is turned off. Each harvest must return
+ * exactly the pages the samples wrote: every fix, fast or slow, was logged.
+ */
+#define WP_LOG_PAGES (8 * BENCH_REGION_STRIDE / PAGE) /* one phase: 8 vCPUs' regions */
+
+static struct hc_dirty wp_log;
+/* cppcheck-suppress unassignedVariable ; the hypervisor writes it */
+static u64 wp_bitmap[WP_LOG_PAGES / 64];
+
+static void wp_log_on(const struct ctx *c)
 {
-	if (path == BENCH_WP_FAST || path == BENCH_WP_SLOW)
-		CHECK(bench(HC_BENCH_PROTECT, region(c, 0), c->total) == 0,
-		      "write-protect %lu pages for %s", c->total,
-		      path == BENCH_WP_FAST ? "wp_fast" : "wp_slow");
+	wp_log = (struct hc_dirty){ .gpa = GT_BENCH_REGION_GPA + c->phase * WP_LOG_PAGES * PAGE,
+		                    .npages = WP_LOG_PAGES,
+		                    .mode = 0,
+		                    .bitmap_gpa = (u64)wp_bitmap };
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_ENABLE, (u64)&wp_log, 0) == 0,
+	      "write-protect dirty log on over phase %d's pages", c->phase);
 }
 
-/* One path in one phase: every vCPU takes part in the barriers, the active ones measure. */
+static bool bit(const u64 *map, u64 i)
+{
+	return map[i / 64] >> (i % 64) & 1;
+}
+
+/* Harvest the log: it must hold exactly the pages the active vCPUs wrote in this path. */
+static void wp_log_harvest(const struct ctx *c, int path)
+{
+	long vcpus = c->phase ? c->nvcpus : 1, n;
+	u64 want = c->total * vcpus, found = 0;
+
+	n = hypercall(HC_DIRTY_LOG, HC_DIRTY_HARVEST, (u64)&wp_log, 0);
+	for (long v = 0; v < vcpus; v++)
+		for (u64 i = 0; i < c->total; i++)
+			found += bit(wp_bitmap, v * (BENCH_REGION_STRIDE / PAGE) + i);
+	CHECK(n == (long)want && found == want,
+	      "%s: WP log: %lu pages written, %ld dirty, %lu of those",
+	      path == BENCH_WP_FAST ? "wp_fast" : "wp_slow", want, n, found);
+}
+
+/* vCPU 0, before a path: the log on before wp_fast; the slow path forced for wp_slow. */
+static void before_path(const struct ctx *c, int path)
+{
+	if (path == BENCH_WP_FAST)
+		wp_log_on(c);
+	if (path == BENCH_WP_SLOW)
+		bench(HC_BENCH_FORCE_SLOW, 1, 0);
+}
+
+/* vCPU 0, after a path (every vCPU is done with it): check the log, undo before_path. */
+static void after_path(const struct ctx *c, int path)
+{
+	if (path == BENCH_WP_FAST || path == BENCH_WP_SLOW)
+		wp_log_harvest(c, path);
+	if (path == BENCH_WP_SLOW) {
+		bench(HC_BENCH_FORCE_SLOW, 0, 0);
+		CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_DISABLE, 0, 0) == 0,
+		      "write-protect dirty log off");
+	}
+}
+
+/* One path in one phase: every vCPU takes part in the barriers, the active ones measure.
+ * The pages of wp_fast and wp_slow are write-protected by the dirty log (see above). */
 static void run_path(const struct ctx *c, int path)
 {
-	if (c->active)
-		prepare(c, path);
-	if (path == BENCH_WP_SLOW && c->id == 0)
-		bench(HC_BENCH_FORCE_SLOW, 1, 0);
+	if (c->id == 0)
+		before_path(c, path);
 	barrier(c);
 	if (c->active) {
 		if (path == BENCH_SPLIT)
@@ -180,8 +243,8 @@ static void run_path(const struct ctx *c, int path)
 			measure(c, path);
 	}
 	barrier(c);
-	if (path == BENCH_WP_SLOW && c->id == 0)
-		bench(HC_BENCH_FORCE_SLOW, 0, 0);
+	if (c->id == 0)
+		after_path(c, path);
 }
 
 static void run_phase(struct ctx *c, int phase, const int *paths, int npaths)

@@ -51,6 +51,7 @@ struct bench_snap {
 	u64 pml_entries;
 	u64 ops[BENCH_PATHS]; /* verified split / collapse operations */
 	u64 ends;             /* HC_BENCH_END calls since (their VMCALLs are not the path's) */
+	gpa_t pages;          /* wp paths: the first of the pages written, one per access */
 	bool begun;
 };
 
@@ -201,12 +202,18 @@ static s64 op_split_collapse(struct vcpu *v, gpa_t gpa, int path)
 	return (s64)(t1 - t0);
 }
 
-static s64 op_begin(struct vcpu *v, u64 path)
+static bool wp_path(int path)
+{
+	return path == BENCH_WP_FAST || path == BENCH_WP_SLOW;
+}
+
+static s64 op_begin(struct vcpu *v, u64 path, gpa_t pages)
 {
 	struct bench_snap *s = &bench_run.snap[v->id];
 
-	if (path >= BENCH_PATHS)
+	if (path >= BENCH_PATHS || (wp_path((int)path) && !IS_ALIGNED(pages, PAGE_SIZE)))
 		return -EINVAL;
+	s->pages = wp_path((int)path) ? pages : 0;
 	memcpy(s->exits, v->stats.exits, sizeof(s->exits));
 	memcpy(s->faults, v->stats.faults, sizeof(s->faults));
 	memcpy(s->ops, bench_run.ops[v->id], sizeof(s->ops));
@@ -242,10 +249,42 @@ static u64 count_exits(struct vcpu *v, int path, struct bench_kept *k)
 	return delta(v->stats.exits, s->exits, r->exit) - (r->exit == EXIT_VMCALL ? s->ends : 0);
 }
 
+/* Is page gfn marked in an enabled write-protect dirty log? */
+static bool wp_logged(struct ept *ept, gfn_t gfn)
+{
+	const struct ept_dirty_log *l;
+
+	/* ACQUIRE, as ept_log_dirty reads the list. The guest turns the log off only after
+	 * every vCPU has handed its samples over, so the list is stable here. */
+	for (l = __atomic_load_n(&ept->logs, __ATOMIC_ACQUIRE); l; l = l->next) {
+		u64 i = gfn - l->gfn;
+
+		/* RELAXED: this vCPU's own faults set the bits, before it made this call. */
+		if (l->mode == EPT_DIRTY_WP && gfn >= l->gfn && i < l->npages &&
+		    (__atomic_load_n(&l->bitmap[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1))
+			return true;
+	}
+	return false;
+}
+
+/* wp paths: how many of the n pages written are logged dirty (each fix must log one). */
+static u64 count_logged(struct vcpu *v, int path, u64 n)
+{
+	gfn_t first = gpa_to_gfn(bench_run.snap[v->id].pages);
+	u64 logged = 0;
+
+	if (!wp_path(path))
+		return 0;
+	for (u64 i = 0; i < n; i++)
+		logged += wp_logged(&v->vm->ept, first + i);
+	return logged;
+}
+
 /*
  * Did each of the n accesses take the path? Exit paths: n exits of their reason (split and
  * collapse: n verified operations, two hypercalls per sample); fault paths: n EPT faults,
- * all of the intended kind; pml_write: n PML entries and no exit; and nothing else but
+ * all of the intended kind, and for wp_fast / wp_slow each written page marked in a
+ * write-protect dirty log; pml_write: n PML entries and no exit; and nothing else but
  * kicks (NMIs, interrupts) and, under PML, log-full exits, which are reported.
  */
 static bool verify(struct vcpu *v, int path, u64 n, struct bench_kept *k)
@@ -257,6 +296,7 @@ static bool verify(struct vcpu *v, int path, u64 n, struct bench_kept *k)
 	u64 want_faults = r->fault < 0 ? 0 : n;
 	u64 fault_hits = r->fault < 0 ? 0 : delta(v->stats.faults, s->faults, r->fault);
 	u64 pml = v->stats.pml_entries - s->pml_entries;
+	u64 logged = count_logged(v, path, n);
 	s64 stray = (s64)(k->exits - k->interrupts - k->pml_full) - (s64)want_exits;
 	bool ok;
 
@@ -265,16 +305,16 @@ static bool verify(struct vcpu *v, int path, u64 n, struct bench_kept *k)
 	if (r->exit < 0)
 		hits = n; /* no exit of its own: judged by what else happened */
 	ok = hits == n && stray == 0 && faults == want_faults && fault_hits == want_faults &&
-	     (path != BENCH_PML_WRITE || pml == n);
+	     (path != BENCH_PML_WRITE || pml == n) && (!wp_path(path) || logged == n);
 	vm_check(v->vm, VM_CHECK_HOST, ok,
 	         "bench %s vcpu %d: %lu accesses: %lu %s, %lu faults "
-	         "(%lu %s), %ld stray exits, %lu PML entries",
+	         "(%lu %s), %ld stray exits, %lu PML entries, %lu logged",
 	         bench_path_name(path), v->id, n, hits,
 	         bench_hv_timed(path) ? "verified ops"
 	         : r->exit < 0        ? "without exit"
 	                              : exit_reason_name(r->exit),
 	         faults, fault_hits, r->fault < 0 ? "allowed" : fault_result_name(r->fault), stray,
-	         pml);
+	         pml, logged);
 	return ok;
 }
 
@@ -524,7 +564,7 @@ s64 hc_bench(struct vcpu *v, u64 op, u64 a1, u64 a2)
 	case HC_BENCH_COLLAPSE:
 		return op_split_collapse(v, a1, BENCH_COLLAPSE);
 	case HC_BENCH_BEGIN:
-		return op_begin(v, a1);
+		return op_begin(v, a1, a2);
 	case HC_BENCH_END:
 		return op_end(v, a1, a2);
 	case HC_BENCH_REPORT:

@@ -21,7 +21,7 @@ enum bench_path {
 	BENCH_NULL_EXIT,    /* VMCALL HC_NOP */
 	BENCH_CPUID_EXIT,   /* CPUID leaf 0 */
 	BENCH_EPT_POPULATE, /* first write to an unbacked gfn: allocate, zero, map */
-	BENCH_WP_FAST,      /* write to a write-protected page: lockless fast path */
+	BENCH_WP_FAST,      /* write to a page a WP dirty log protected: lockless fast path */
 	BENCH_WP_SLOW,      /* the same with ept->force_slow: under the MMU lock */
 	BENCH_PML_WRITE,    /* first write to a page under PML dirty logging: no exit */
 	BENCH_SPLIT,        /* hypervisor-timed: ept_split of one 2M leaf into 512 4K leaves */
@@ -45,7 +45,7 @@ static inline int bench_hv_timed(int path)
 #define HC_BENCH_FORCE_SLOW 3 /* (0 or 1) -> 0: write faults skip the lockless fast path */
 #define HC_BENCH_SPLIT      4 /* (gpa of a 2M leaf) -> cycles ept_split took */
 #define HC_BENCH_COLLAPSE   5 /* (gpa of 512 split 4K leaves) -> cycles ept_collapse took */
-#define HC_BENCH_BEGIN      6 /* (path) -> 0: snapshot this vCPU's counters */
+#define HC_BENCH_BEGIN      6 /* (path, wp paths: gpa of the first page written) -> 0: snapshot */
 #define HC_BENCH_END        7 /* (path | n << 8, gpa of n u64 samples) -> 0: verify, keep */
 #define HC_BENCH_REPORT     8 /* () -> paths reported: statistics of what was kept */
 

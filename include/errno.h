@@ -8,6 +8,7 @@
 #define EPERM   1  /* operation not permitted (e.g. hypervisor-owned memory) */
 #define ENOENT  2  /* no such entry / nothing mapped */
 #define EIO     5  /* I/O or hardware failure */
+#define EAGAIN  11 /* not now, or not this way: try again (e.g. the slow path) */
 #define ENOMEM  12 /* out of frames or heap */
 #define EFAULT  14 /* bad guest address (outside every memslot) */
 #define EBUSY   16 /* resource in use */

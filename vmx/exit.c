@@ -76,17 +76,11 @@ static bool handle_invd(struct vcpu *v)
 	return true;
 }
 
-/*
- * An EPT violation: the EPT code decides (lockless fast path for dirty-logging write
- * faults, else under the MMU lock); a page not yet backed is populated here; a real
- * protection fault or a gpa in no memslot stops the VM.
- */
-static bool handle_ept_violation(struct vcpu *v)
+/* Everything but a fault the fast path fixed: the memslot lookup, the verdict under the
+ * lock, populating, and stopping the VM on a real violation. */
+static __attribute__((noinline)) bool ept_violation_slow(struct vcpu *v, u64 q, gpa_t gpa,
+                                                         u64 access)
 {
-	u64 q = vmcs_read(EXIT_QUALIFICATION);
-	gpa_t gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
-	/* Qualification bits 0-2 (read, write, fetch) line up with EPT_R/W/X. */
-	u64 access = (q & (EPT_QUAL_READ | EPT_QUAL_WRITE | EPT_QUAL_FETCH)) ?: EPT_R;
 	const char *what = q & EPT_QUAL_FETCH ? "fetch" : q & EPT_QUAL_WRITE ? "write" : "read";
 	char why[128];
 	int r;
@@ -99,7 +93,8 @@ static bool handle_ept_violation(struct vcpu *v)
 		         what, gpa);
 		return vcpu_stop_dump(v, EXIT_EPT_VIOLATION, why);
 	}
-	r = ept_handle_fault(&v->vm->ept, gpa_to_gfn(gpa), access);
+	/* The fast path was tried and could not fix it: decide under the lock. */
+	r = ept_handle_fault_slow(&v->vm->ept, gpa_to_gfn(gpa), access);
 	if (r >= 0 && r <= EPT_FAULT_VIOLATION)
 		v->stats.faults[r]++;
 	trace_fault(v, gpa, r);
@@ -116,6 +111,30 @@ static bool handle_ept_violation(struct vcpu *v)
 		return vcpu_stop_dump(v, EXIT_EPT_VIOLATION, why);
 	}
 	/* Fixed, spurious, populated, or busy (the hypervisor is copying the page: retry). */
+	return true;
+}
+
+/*
+ * An EPT violation. First, straight from the exit, the lockless fast path
+ * (ept_handle_fault_fast): a write to a page write-protected for dirty logging gets W back
+ * and is logged dirty, and a fault the entry already allows is spurious. It needs no
+ * memslot lookup: it acts only on a present leaf, and the EPT maps nothing but memslot
+ * pages. Everything else (not present, a real protection fault, a gpa in no memslot, a
+ * fast path that gave up) goes to ept_violation_slow, which decides under the MMU lock.
+ */
+static bool handle_ept_violation(struct vcpu *v)
+{
+	/* Both fields are filled by every EPT-violation exit (vmcs_read_unchecked). */
+	u64 q = vmcs_read_unchecked(EXIT_QUALIFICATION);
+	gpa_t gpa = vmcs_read_unchecked(GUEST_PHYSICAL_ADDRESS);
+	/* Qualification bits 0-2 (read, write, fetch) line up with EPT_R/W/X. */
+	u64 access = (q & (EPT_QUAL_READ | EPT_QUAL_WRITE | EPT_QUAL_FETCH)) ?: EPT_R;
+	int r = ept_handle_fault_fast(&v->vm->ept, gpa_to_gfn(gpa), access);
+
+	if (r < 0) /* -EAGAIN, or bad arguments that the slow path reports again */
+		return ept_violation_slow(v, q, gpa, access);
+	v->stats.faults[r]++;
+	trace_fault(v, gpa, r);
 	return true;
 }
 

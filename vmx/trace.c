@@ -18,8 +18,12 @@ const char *fault_result_name(int r)
 	return r >= 0 && r < (int)ARRAY_SIZE(fault_names) ? fault_names[r] : "error";
 }
 
+bool trace_active;
+
 void trace_vm_init(struct vm *vm)
 {
+	/* RELAXED: see trace_on(); every VM stores the same value. */
+	__atomic_store_n(&trace_active, vmx_settings.trace != TRACE_MODE_OFF, __ATOMIC_RELAXED);
 	if (vmx_settings.trace == TRACE_MODE_RING)
 		vm->trace = kzalloc(sizeof(*vm->trace));
 }
@@ -48,23 +52,26 @@ static void record(struct vcpu *v, const struct trace_event *e)
 	}
 }
 
-void trace_exit(struct vcpu *v, u32 reason)
+void trace_exit_record(struct vcpu *v, u32 reason)
 {
-	struct trace_event e = { rdtsc(), 0, 0, (u16)v->id, (u16)reason, 0 };
+	struct trace_event e = { 0, 0, 0, (u16)v->id, (u16)reason, 0 };
 
 	if (!v->vm->trace && vmx_settings.trace != TRACE_MODE_ON)
 		return;
+	e.tsc = rdtsc();
 	e.rip = vmcs_read(GUEST_RIP);
 	e.info = vmcs_read(EXIT_QUALIFICATION);
 	record(v, &e);
 }
 
-void trace_fault(struct vcpu *v, u64 gpa, int result)
+void trace_fault_record(struct vcpu *v, u64 gpa, int result)
 {
-	struct trace_event e = { rdtsc(), 0, gpa, (u16)v->id, TRACE_FAULT, (s16)result };
+	struct trace_event e = { 0, 0, gpa, (u16)v->id, TRACE_FAULT, (s16)result };
 
-	if (v->vm->trace || vmx_settings.trace == TRACE_MODE_ON)
-		record(v, &e);
+	if (!v->vm->trace && vmx_settings.trace != TRACE_MODE_ON)
+		return;
+	e.tsc = rdtsc();
+	record(v, &e);
 }
 
 void trace_vm_dump(struct vm *vm)

@@ -91,6 +91,23 @@ enum vmcs_field {
 #define vmcs_write(f, v) vmcs_write_at(f, #f, v, __FILE__, __LINE__)
 u64 vmcs_read_at(enum vmcs_field f, const char *name, const char *file, int line);
 void vmcs_write_at(enum vmcs_field f, const char *name, u64 v, const char *file, int line);
+/*
+ * VMREAD without the check, for the hot exit paths: only for a field that every CPU
+ * eptvisor runs on has (the exit-information fields; the guest-physical address, which
+ * comes with EPT, which eptvisor requires) read by an exit handler, where this vCPU's VMCS is
+ * current (vcpu_run loaded it before the entry this exit ended). VMREAD fails only with no
+ * current VMCS or an unsupported field, so neither failure can happen there and the
+ * checked wrapper's flag tests and its call are pure cost. volatile: the value changes at
+ * every VM exit, so two reads must not be merged across an entry.
+ */
+static inline u64 vmcs_read_unchecked(enum vmcs_field f)
+{
+	u64 v;
+
+	__asm__ volatile("vmread %1, %0" : "=r"(v) : "r"((u64)f) : "cc");
+	return v;
+}
+
 /* Count of vmcs_write failures since boot (a VM whose set-up failed does not enter). */
 extern u64 vmcs_write_errors;
 
