@@ -196,28 +196,97 @@ static void list_free(hpa_t *head)
 		ept_env_free_table(page);
 }
 
-/* ---- the operation context ----------------------------------------------------------------- */
+/* ---- the MMU lock and the operation context --------------------------------------------- */
 
-void op_begin(struct ept_op *op, struct ept *ept)
+/*
+ * Chunks. A long operation (a scan or harvest of 64 GiB, enabling a log, splitting a large
+ * range) counts its work (op_tick, op_resched) and every EPT_CHUNK_WORK units drops the lock
+ * and takes it again (op_yield), as KVM's TDP MMU does at cond_resched: first it flushes
+ * what is pending (a CPU must not keep using an entry this operation changed once others can
+ * see the change), then it releases the lock, frees what it unlinked after a grace period,
+ * and retakes the lock in the same mode; its walk restarts from the root at the entry it had
+ * reached (ept_iter_restart), since anything may have changed meanwhile. So no holder keeps
+ * the lock longer than one chunk, whatever the size of the range.
+ *
+ * Flushes under a shared lock. Two shared holders may change entries at once: a harvest may
+ * find a page already write-protected by a write-protect still running, skip it, and return
+ * before that one has flushed, while a CPU still caches W = 1. So an operation counts itself
+ * in ept->flush_req before its first removal (op_note_flush) and out after its flush, and an
+ * operation that promises "protected once it returns" flushes at its end while any other
+ * such removal is still pending (op_end).
+ */
+
+static void hold_account(struct ept_op *op)
+{
+	struct ept_hold *h = &op->ept->stats.hold[op->kind];
+	u64 d = ept_env_clock() - op->t_lock, longest;
+
+	/* RELAXED: statistics; several shared holders update them at once. */
+	__atomic_fetch_add(&h->holds, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->total, d, __ATOMIC_RELAXED);
+	longest = __atomic_load_n(&h->longest, __ATOMIC_RELAXED);
+	while (d > longest && !__atomic_compare_exchange_n(&h->longest, &longest, d, true,
+	                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+/* Take the lock in op's mode; spins offline: a holder waiting for a grace period never
+ * waits for us. */
+static void op_lock(struct ept_op *op)
+{
+	rwlock_t *l = &op->ept->lock;
+	bool online;
+
+	if (!(op->shared ? read_trylock(l) : write_trylock(l))) {
+		online = ept_qs_pause();
+		if (op->shared)
+			read_lock(l);
+		else
+			write_lock(l);
+		ept_qs_resume(online);
+	}
+	op->t_lock = ept_env_clock();
+	op->work = 0;
+}
+
+static void op_unlock(struct ept_op *op)
+{
+	hold_account(op);
+	if (op->shared)
+		read_unlock(&op->ept->lock);
+	else
+		write_unlock(&op->ept->lock);
+}
+
+static void begin(struct ept_op *op, struct ept *ept, enum ept_op_kind kind, bool shared)
 {
 	memset(op, 0, sizeof(*op));
 	op->ept = ept;
+	op->kind = kind;
+	op->shared = shared;
 	/* Not on a destroyed (or never set up) EPT. */
-	ASSERT(ept->root != INVALID_HPA);
+	ASSERT(ept->root != INVALID_HPA && (unsigned)kind < EPT_OP_KINDS);
 	/* Never inside a walk bracket: a grace period would wait for this CPU. */
 	ASSERT(ept_this_cpu()->depth == 0);
-	/* Spins offline: a lock holder waiting for a grace period never waits for us. */
-	ept_spin_lock(&ept->lock);
+	op_lock(op);
+}
+
+void op_begin(struct ept_op *op, struct ept *ept, enum ept_op_kind kind)
+{
+	begin(op, ept, kind, false);
+}
+
+void op_begin_shared(struct ept_op *op, struct ept *ept, enum ept_op_kind kind)
+{
+	begin(op, ept, kind, true);
 }
 
 static void stat_add(u64 *counter, s64 delta)
 {
-	/* A count going below zero is a bookkeeping error, not a broken EPT. */
-	WARN_ON(delta < 0 && (u64)-delta > *counter);
-	/* RELAXED: counters for reporting; the lock orders writers, readers want totals only. */
+	/* RELAXED: counters for reporting; readers want totals only. Atomic: shared holders
+	 * update them at once. */
 	if (delta)
-		__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + delta,
-		                 __ATOMIC_RELAXED);
+		__atomic_fetch_add(counter, (u64)delta, __ATOMIC_RELAXED);
 }
 
 static void apply_stats(struct ept_op *op)
@@ -229,6 +298,25 @@ static void apply_stats(struct ept_op *op)
 		stat_add(&s->leaves[l], op->leaves[l]);
 	stat_add(&s->splits, op->splits);
 	stat_add(&s->collapses, op->collapses);
+	op->tables = 0;
+	memset(op->leaves, 0, sizeof(op->leaves));
+	op->splits = op->collapses = 0;
+}
+
+void op_note_flush(struct ept_op *op)
+{
+	if (op->flush)
+		return;
+	op->flush = true;
+	/* SEQ_CST: counted before the change it announces is made (the change's cmpxchg is a
+	 * RELEASE after it), so whoever sees the change sees the count (op_end's promise). */
+	__atomic_fetch_add(&op->ept->flush_req, 1, __ATOMIC_SEQ_CST);
+}
+
+static void do_flush(struct ept *ept)
+{
+	stat_add(&ept->stats.flushes, 1);
+	ept_env_flush(ept);
 }
 
 void op_flush(struct ept_op *op)
@@ -237,8 +325,9 @@ void op_flush(struct ept_op *op)
 	if (!op->flush)
 		return;
 	op->flush = false;
-	stat_add(&op->ept->stats.flushes, 1);
-	ept_env_flush(op->ept);
+	do_flush(op->ept);
+	/* RELEASE: the flush is done before a promise-keeper that reads the count sees us out. */
+	__atomic_fetch_sub(&op->ept->flush_req, 1, __ATOMIC_RELEASE);
 }
 
 /* Release the data frames collapse by copy moved away (their hfns are in op->moved). */
@@ -253,6 +342,22 @@ static void release_moved(struct ept_op *op)
 	ept_env_free_table(op->moved);
 }
 
+void op_yield(struct ept_op *op)
+{
+	/* Flush first, as KVM's cond_resched does: once the lock is free others act on what
+	 * this chunk changed, and the tables it unlinked must be flushed before they are
+	 * freed. */
+	op_flush(op);
+	apply_stats(op);
+	op_unlock(op);
+	stat_add(&op->ept->stats.yields, 1);
+	if (op->dead) {
+		ept_wait_walkers(op->ept);
+		list_free(&op->dead);
+	}
+	op_lock(op);
+}
+
 int op_end(struct ept_op *op, int ret)
 {
 	struct ept *ept = op->ept;
@@ -261,9 +366,13 @@ int op_end(struct ept_op *op, int ret)
 	/* One flush for the whole operation, before anything it unlinked is freed: until then
 	 * a CPU may still translate through the old entries or cache the old tables. */
 	op_flush(op);
+	/* ACQUIRE: pairs with op_flush's RELEASE; a removal this operation may have seen made
+	 * by another is flushed once that one is counted out. */
+	if (op->promise && __atomic_load_n(&ept->flush_req, __ATOMIC_ACQUIRE))
+		do_flush(ept);
 	apply_stats(op);
 	list_free(&op->cache);
-	spin_unlock(&ept->lock);
+	op_unlock(op);
 	/* The grace period after the unlock: the lock's next holders (slow faults, harvests)
 	 * need not wait for every online CPU to pass a quiescent state. What is freed is
 	 * reachable from this operation's lists only. */
@@ -378,15 +487,19 @@ static void entry_changed(struct ept_iter *it, u64 old, u64 val, struct ept_op *
 	}
 	count(op, old, level, -1);
 	count(op, val, level, +1);
-	if (ept_leaf(old, level)) {
-		op->flush |= leaf_change_needs_flush(old, val, level);
-		if (!ept_present(val))
-			op->zapped_ad |= old & (EPT_A | EPT_D);
-	} else if (ept_table(old, level) && ept_child(old) != ept_child(val)) {
-		/* The CPUs' paging-structure caches may hold the unlinked table. */
-		op->flush = true;
+	if (ept_leaf(old, level) && !ept_present(val))
+		op->zapped_ad |= old & (EPT_A | EPT_D);
+	else if (ept_table(old, level) && ept_child(old) != ept_child(val))
 		zap_table(op, ept_child(old), level - 1, it->gfn);
-	}
+}
+
+/* Will changing the entry at `it` from old to val need a flush? */
+static bool change_needs_flush(const struct ept_iter *it, u64 old, u64 val)
+{
+	if (ept_leaf(old, it->level))
+		return leaf_change_needs_flush(old, val, it->level);
+	/* The CPUs' paging-structure caches may hold a table being unlinked. */
+	return ept_table(old, it->level) && ept_child(old) != ept_child(val);
 }
 
 bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op)
@@ -400,6 +513,14 @@ bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op)
 	 * a walk, adding bits to a present leaf. */
 	ASSERT(op ? op->ept == it->ept && ept_locked(it->ept)
 	          : ept_walking(it->ept) && ept_leaf(old, it->level) && !(old & ~val));
+	/* Under the shared lock: leaves' bits change, holes fill; nothing is unlinked. */
+	ASSERT(!op || !op->shared || ept_locked_excl(it->ept) || old == 0 ||
+	       (ept_leaf(old, it->level) && ept_leaf(val, it->level) &&
+	        ept_hfn(old) == ept_hfn(val)) ||
+	       (ept_table(old, it->level) && ept_child(old) == ept_child(val)));
+	/* Announced before it can be seen (op_note_flush). */
+	if (op && change_needs_flush(it, old, val))
+		op_note_flush(op);
 	/* ACQ_REL: RELEASE publishes a new child table's contents before its pointer;
 	 * ACQUIRE orders a failed read like an iterator read. */
 	if (!__atomic_compare_exchange_n(it->entry, &it->old, val, false, __ATOMIC_ACQ_REL,
@@ -456,16 +577,42 @@ void ept_destroy(struct ept *ept)
 {
 	struct ept_op op;
 
-	op_begin(&op, ept);
+	op_begin(&op, ept, EPT_OP_OTHER);
 	/* Forget logs and trackers still registered: their memory may be gone already. */
 	ept->logs = NULL;
 	ept->trackers = NULL;
 	zap_table(&op, ept->root, EPT_LEVELS, 0);
 	op.tables--;
 	/* No flush: the caller guarantees no CPU runs on this EPT any more. */
+	if (op.flush)
+		__atomic_fetch_sub(&ept->flush_req, 1, __ATOMIC_RELAXED);
 	op.flush = false;
 	op_end(&op, 0);
 	ept->root = INVALID_HPA;
+}
+
+u64 ept_longest_hold(const struct ept *ept)
+{
+	u64 longest = 0;
+
+	for (int k = 0; k < EPT_OP_KINDS; k++)
+		longest = MAX(longest,
+		              __atomic_load_n(&ept->stats.hold[k].longest, __ATOMIC_RELAXED));
+	return longest;
+}
+
+const char *ept_op_kind_name(enum ept_op_kind kind)
+{
+	static const char *const names[EPT_OP_KINDS] = {
+		[EPT_OP_FAULT] = "fault",       [EPT_OP_POPULATE] = "populate",
+		[EPT_OP_MAP] = "map",           [EPT_OP_WP] = "write_protect",
+		[EPT_OP_HARVEST] = "harvest",   [EPT_OP_LOG] = "log",
+		[EPT_OP_SCAN] = "scan",         [EPT_OP_SPLIT] = "split",
+		[EPT_OP_COLLAPSE] = "collapse", [EPT_OP_MIGRATE] = "migrate",
+		[EPT_OP_OTHER] = "other",
+	};
+
+	return (unsigned)kind < EPT_OP_KINDS ? names[kind] : "?";
 }
 
 u64 ept_eptp(const struct ept *ept, bool ad)

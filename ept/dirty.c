@@ -6,6 +6,10 @@
  * Harvesting moves the bitmap out a 64-bit word at a time (a plain load skips zero words, an
  * atomic exchange takes the others), then re-protects exactly the pages it returned, finding
  * each 2 MiB block's leaf table once, then flushes once.
+ *
+ * Write-protecting and harvesting only change leaves' bits, so they run under the shared
+ * lock, next to faults and scans; enabling a log splits huge leaves and takes it exclusive.
+ * All of them work in chunks (ept/core.c).
  */
 #include "ept/bitmap.h"
 #include "ept/internal.h"
@@ -49,8 +53,11 @@ static void clear_leaf_bits(struct ept_op *op, gfn_t gfn, gfn_t end, u64 bits, u
 	struct ept_iter it;
 
 	for_each_ept_entry(it, op->ept, gfn, end, 1) {
-		gfn_t lo = ept_iter_lo(&it, gfn), hi = ept_iter_hi(&it, end);
+		gfn_t lo, hi;
 
+		op_resched(op, &it);
+		lo = ept_iter_lo(&it, it.start);
+		hi = ept_iter_hi(&it, end);
 		if (!ept_leaf(it.old, it.level) || !(it.old & bits))
 			continue;
 		if (!sel || bitmap_range(sel, lo - sel_base, hi - lo, BM_ANY))
@@ -64,7 +71,8 @@ int ept_write_protect(struct ept *ept, gfn_t gfn, u64 npages)
 
 	if (!ept_range_ok(gfn, npages))
 		return -ERANGE;
-	op_begin(&op, ept);
+	op_begin_shared(&op, ept, EPT_OP_WP);
+	op.promise = true; /* write-protected once it returns */
 	clear_leaf_bits(&op, gfn, gfn + npages, EPT_W, NULL, 0);
 	return op_end(&op, 0);
 }
@@ -117,23 +125,42 @@ static u64 rearm_bit(const struct ept_dirty_log *log)
 	return log->mode == EPT_DIRTY_WP ? EPT_W : log->mode == EPT_DIRTY_PML ? EPT_D : 0;
 }
 
+/* Zero the log's bitmap, in chunks. */
+static void log_zero(struct ept_op *op, struct ept_dirty_log *log)
+{
+	for (u64 i = 0; i < bitmap_words(log->npages); i++) {
+		/* RELAXED: markers may set bits meanwhile (atomically); see log_start. */
+		__atomic_store_n(&log->bitmap[i], 0, __ATOMIC_RELAXED);
+		if (i % 32 == 31 && op_tick(op, 1))
+			op_yield(op);
+	}
+}
+
+/*
+ * The log is published first, so that an overlapping enable sees it while this one drops
+ * the lock between chunks. What happens before the protection pass is lost on purpose: a
+ * page is logged from the moment it is protected (W or D cleared), and every page is
+ * protected after the bitmap was zeroed:
+ *  - WP and PML: zero, split to 4K, protect. A fault that restores W (or a D set) after the
+ *    protection marks the page in the zeroed bitmap; marks made before it are of pages
+ *    that were writable anyway.
+ *  - D-bit: clearing D marks the pages that had it (ept_iter_set), so zero afterwards; a D
+ *    set again meanwhile is in the entry, and the next harvest takes it.
+ */
 static int log_start(struct ept_op *op, struct ept_dirty_log *log)
 {
 	int err;
 
-	for (u64 i = 0; i < bitmap_words(log->npages); i++)
-		log->bitmap[i] = 0;
+	log_publish(op->ept, log);
 	if (log->mode == EPT_DIRTY_DBIT) {
-		/* Clear D before publishing, or the log would start with every page marked. */
 		clear_leaf_bits(op, log->gfn, log_end(log), EPT_D, NULL, 0);
-		log_publish(op->ept, log);
+		log_zero(op, log);
 		return 0;
 	}
+	log_zero(op, log);
 	/* 4K leaves only: one write, one fault (WP) or one PML entry (PML), one page. */
 	if ((err = ept_split_range(op, log->gfn, log_end(log), 1)))
 		return err;
-	/* Publish before protecting: from now on a fault that restores W marks the page. */
-	log_publish(op->ept, log);
 	clear_leaf_bits(op, log->gfn, log_end(log), rearm_bit(log), NULL, 0);
 	return 0;
 }
@@ -145,20 +172,28 @@ int ept_dirty_log_enable(struct ept *ept, struct ept_dirty_log *log)
 
 	if (!ept_range_ok(log->gfn, log->npages))
 		return -ERANGE;
-	op_begin(&op, ept);
+	op_begin(&op, ept, EPT_OP_LOG);
+	op.promise = true; /* logging once it returns */
 	err = log_ok(ept, log) ? log_start(&op, log) : -EINVAL;
-	return op_end(&op, err);
+	if (err == -ENOMEM)
+		log_unlink(ept, log);
+	op_end(&op, err);
+	/* Not enabled after all: a fast-path fault may still be marking the bitmap. */
+	if (err == -ENOMEM)
+		ept_wait_walkers(ept);
+	return err;
 }
 
 void ept_dirty_log_disable(struct ept *ept, struct ept_dirty_log *log)
 {
 	struct ept_op op;
 
-	op_begin(&op, ept);
+	/* Exclusive: no shared holder (slow fault, harvest) is inside ept_log_dirty. */
+	op_begin(&op, ept, EPT_OP_LOG);
 	log_unlink(ept, log);
+	op_end(&op, 0);
 	/* A fast-path fault may still be setting a bit in it: wait it out. */
 	ept_wait_walkers(ept);
-	op_end(&op, 0);
 }
 
 /* ---- harvest ------------------------------------------------------------------------------- */
@@ -197,7 +232,8 @@ static void rearm_page(struct rearm *r, gfn_t gfn)
 		clear_leaf_bits(r->op, gfn, gfn + 1, r->bit, NULL, 0);
 		return;
 	}
-	/* Under the lock the table stays linked: start in it, no walk from the root. */
+	/* Under the lock (even shared: only exclusive holders unlink) the table stays linked until
+	 * the next op_yield, which resets r->block: start in it, no walk from the root. */
 	ept_iter_start(&it, r->op->ept, r->table, 1, gfn, base + EPT_ENTRIES, 1);
 	if (ept_leaf(it.old, 1) && (it.old & r->bit))
 		ept_iter_update(&it, r->bit, 0, r->op);
@@ -241,10 +277,15 @@ s64 ept_dirty_log_get_and_clear(struct ept *ept, struct ept_dirty_log *log, u64 
 	struct rearm r;
 	s64 n = 0;
 
-	op_begin(&op, ept);
+	op_begin_shared(&op, ept, EPT_OP_HARVEST);
+	op.promise = true; /* re-protected once it returns */
 	rearm_init(&r, &op, log);
 	harvest_d(&op, log);
 	for (u64 i = 0; i < bitmap_words(log->npages); i++) {
+		if (op_tick(&op, 1)) {
+			op_yield(&op);
+			r.block = ~0ULL; /* the leaf table may be gone: find it again */
+		}
 		/* RELAXED: a zero word has nothing to take, so it is not exchanged (a locked
 		 * RMW per word would cost more than the rest of a sparse harvest). A bit set
 		 * after this load is left in the log for the next harvest, exactly as if it
@@ -258,6 +299,7 @@ s64 ept_dirty_log_get_and_clear(struct ept *ept, struct ept_dirty_log *log, u64 
 		out[i] = __atomic_exchange_n(&log->bitmap[i], 0, __ATOMIC_ACQUIRE);
 		n += bitmap_weight64(out[i]);
 		rearm_bits(&r, log, i, out[i]);
+		op_tick(&op, bitmap_weight64(out[i]));
 	}
 	/* op_end flushes: a CPU must not write through a stale W = 1 after we return. */
 	op_end(&op, 0);
@@ -269,9 +311,11 @@ s64 ept_dirty_log_get(struct ept *ept, struct ept_dirty_log *log, u64 *out)
 	struct ept_op op;
 	s64 n = 0;
 
-	op_begin(&op, ept);
+	op_begin_shared(&op, ept, EPT_OP_HARVEST);
 	harvest_d(&op, log);
 	for (u64 i = 0; i < bitmap_words(log->npages); i++) {
+		if (op_tick(&op, 1))
+			op_yield(&op);
 		out[i] = __atomic_load_n(&log->bitmap[i], __ATOMIC_RELAXED);
 		n += bitmap_weight64(out[i]);
 	}
@@ -289,7 +333,8 @@ s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u
 	/* first > log->npages first: log->npages - first would wrap and pass any npages. */
 	if (gfn < log->gfn || first % 64 || first > log->npages || npages > log->npages - first)
 		return -EINVAL;
-	op_begin(&op, ept);
+	op_begin_shared(&op, ept, EPT_OP_HARVEST);
+	op.promise = true; /* re-protected once it returns */
 	for (u64 i = first / 64; i * 64 < end; i++) {
 		u64 m = mask[i - first / 64] & bitmap_word_mask(i, first, end);
 		/* ACQUIRE: as in get_and_clear, the re-protect must see the fault path's W. */
@@ -297,6 +342,8 @@ s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u
 
 		n += bitmap_weight64(w);
 		rearm_word(&op, log, i, w);
+		if (op_tick(&op, 1 + bitmap_weight64(w)))
+			op_yield(&op);
 	}
 	op_end(&op, 0);
 	return n;

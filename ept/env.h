@@ -58,6 +58,11 @@ unsigned ept_env_cpu(void);
 void ept_cpu_online(void);
 void ept_cpu_offline(void);
 
+/* A monotonic clock for the MMU lock-hold statistics (struct ept_hold), in the user's unit:
+ * the kernel counts TSC cycles, host tests nanoseconds. Called twice per lock hold, without
+ * the lock: keep it cheap. The weak default returns 0 (no timing). */
+u64 ept_env_clock(void);
+
 /* Called in the loop of a grace period waiting for another CPU to move. The kernel pauses
  * (one CPU per vCPU: the other CPU is running); host tests yield, since with more threads
  * than cores the thread waited for may need this core. The weak default pauses. */

@@ -1,13 +1,19 @@
 /*
  * Weak defaults for the optional part of ept/env.h (the CPU index and the wait hint for
- * grace periods, data frames for collapse by copy), so a user that has not implemented them still
- * links: every caller is then CPU 0 (right for a single-threaded user only), and collapse by copy
- * reports -ENOMEM and changes nothing. A strong definition anywhere replaces these.
+ * grace periods, the clock of the lock-hold statistics, data frames for collapse by copy), so a
+ * user that has not implemented them still links: every caller is then CPU 0 (right for a
+ * single-threaded user only), and collapse by copy reports -ENOMEM and changes nothing. A strong
+ * definition anywhere replaces these.
  */
 #include "ept/env.h"
 #include "spinlock.h"
 
 __attribute__((weak)) unsigned ept_env_cpu(void)
+{
+	return 0;
+}
+
+__attribute__((weak)) u64 ept_env_clock(void)
 {
 	return 0;
 }

@@ -3,10 +3,16 @@
  * docs/design.md, "pure C below the machine"): the machine is reached only through ept/env.h.
  *
  * Every operation is a loop over one iterator (ept/iter.h) and every entry change goes through
- * one function (ept_iter_set, ept/internal.h). Structural changes take ept->lock; the fault
- * fast path and ept_lookup() walk without it, so table pages are freed only after a flush
- * and a grace period (ept/core.c). Each operation flushes at most once, and only when it
- * removed a permission, cleared A/D, changed a leaf's target or unlinked a table.
+ * one function (ept_iter_set, ept/internal.h), a cmpxchg. The MMU lock (ept->lock) is a
+ * reader/writer lock, as in KVM's TDP MMU: operations that only change leaves' bits or fill
+ * holes (slow faults, populating a page, write-protect, harvests, scans) take it shared and
+ * run in parallel; those that unlink tables or change the structure of a range (map and unmap
+ * of ranges, split, collapse, migration, enabling a log) take it exclusive. The fault fast
+ * path and ept_lookup() walk without it, so table pages are freed only after a flush and a
+ * grace period (ept/core.c). Long operations work in bounded chunks and drop the lock between
+ * them (ept/core.c, "chunks"). An operation flushes only when it removed a permission,
+ * cleared A/D, changed a leaf's target or unlinked a table: once at its end, and at each
+ * point where it drops the lock with such a change pending.
  *
  * Units: gfn_t / npages count 4 KiB pages; `level` 1 = 4K, 2 = 2M, 3 = 1G leaves.
  * Errors: -EINVAL malformed argument, -ERANGE gfn beyond the 48-bit reach, -EEXIST already
@@ -17,6 +23,7 @@
 #define EPTVISOR_EPT_EPT_H
 
 #include "ept/entry.h"
+#include "rwlock.h"
 #include "spinlock.h"
 #include "types.h"
 
@@ -26,18 +33,47 @@ struct ept_tracker;
 /* CPUs (host tests: threads) that may walk at once; ept_env_cpu() numbers them 0..n-1. */
 #define EPT_MAX_CPUS 32
 
-/* Written under ept->lock with relaxed atomics; read them with __atomic_load_n any time. */
+/* What an operation holding the MMU lock is doing, for the lock-hold statistics. */
+enum ept_op_kind {
+	EPT_OP_FAULT,    /* slow-path fault fix (shared) */
+	EPT_OP_POPULATE, /* ept_map_page (shared) */
+	EPT_OP_MAP,      /* ept_map, ept_unmap (exclusive) */
+	EPT_OP_WP,       /* ept_write_protect (shared) */
+	EPT_OP_HARVEST,  /* dirty-log get / clear (shared) */
+	EPT_OP_LOG,      /* dirty-log enable / disable (exclusive) */
+	EPT_OP_SCAN,     /* ept_scan (shared) */
+	EPT_OP_SPLIT,    /* ept_split (exclusive) */
+	EPT_OP_COLLAPSE, /* ept_collapse (exclusive) */
+	EPT_OP_MIGRATE,  /* ept_migrate_page (exclusive) */
+	EPT_OP_OTHER,    /* trackers, teardown */
+	EPT_OP_KINDS
+};
+
+/* How long the MMU lock was held by one kind of operation, in ept_env_clock() units (the
+ * kernel: TSC cycles; host tests: ns). A hold is one acquisition to its release: a chunked
+ * operation counts one hold per chunk. */
+struct ept_hold {
+	u64 holds, total, longest;
+};
+
+/* Updated with relaxed atomics (several shared holders at once); read them with
+ * __atomic_load_n any time. */
 struct ept_stats {
 	u64 tables;                         /* table pages in the tree, root included */
 	u64 leaves[EPT_MAX_LEAF_LEVEL + 1]; /* present leaves by level (index 1..3) */
 	u64 flushes;                        /* ept_env_flush() calls */
 	u64 splits, collapses;              /* leaves split; runs collapsed */
+	u64 yields;                         /* times a chunked operation dropped the lock */
+	struct ept_hold hold[EPT_OP_KINDS];
 };
 
 struct ept {
-	hpa_t root;      /* the PML4 */
-	spinlock_t lock; /* serialises structural changes (docs/design.md, "Concurrency") */
-	bool force_slow; /* knob: ept_handle_fault() skips the lockless fast path */
+	hpa_t root;           /* the PML4 */
+	rwlock_t lock;        /* the MMU lock (docs/design.md, "Concurrency") */
+	spinlock_t scan_lock; /* one A/D scan at a time: they share the trackers' young bits */
+	bool force_slow;      /* knob: ept_handle_fault() skips the lockless fast path */
+	u64 flush_req;        /* flush generations (ept/core.c, "flushes under a shared lock") */
+	u64 flush_done;
 	struct ept_stats stats;
 	struct ept_dirty_log *logs;   /* enabled dirty logs (ept/dirty.c) */
 	struct ept_tracker *trackers; /* registered A/D trackers (ept/scan.c) */
@@ -68,6 +104,12 @@ int ept_map(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 npages, int level, u64 pr
  * split first, so pages outside the range stay mapped. Flushes once. 0, -ERANGE, or -ENOMEM
  * (split tables; nothing changed). */
 int ept_unmap(struct ept *ept, gfn_t gfn, u64 npages);
+
+/* Map the one page gfn -> hfn with a 4K leaf and `prot` (as ept_map), under the shared
+ * lock: the populate-on-fault path, so faults of different pages run in parallel. Missing
+ * tables are installed with a cmpxchg (a racing populate's table is used instead of ours).
+ * 0, -EINVAL, -ERANGE, -EEXIST (mapped meanwhile: nothing changed), -ENOMEM. */
+int ept_map_page(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 prot);
 
 /* The leaf entry mapping gfn (0 if none) and, if level != NULL, its level. Lockless. */
 u64 ept_lookup(struct ept *ept, gfn_t gfn, int *level);
@@ -234,5 +276,10 @@ void ept_walk_end(struct ept *ept, u32 token);
  * may be online (a vCPU's, in root mode) waits for a lock whose holder may wait for a grace
  * period only through this (ept/env.h, "quiescent states"). */
 void ept_spin_lock(spinlock_t *l);
+
+/* The longest single hold of the MMU lock by any kind of operation, in ept_env_clock()
+ * units. */
+u64 ept_longest_hold(const struct ept *ept);
+const char *ept_op_kind_name(enum ept_op_kind kind);
 
 #endif

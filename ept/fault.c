@@ -101,7 +101,7 @@ static int fault_slow(struct ept *ept, gfn_t gfn, u64 access)
 	struct ept_op op;
 	int r;
 
-	op_begin(&op, ept);
+	op_begin_shared(&op, ept, EPT_OP_FAULT);
 	ept_iter_find(&it, ept, gfn, 1);
 	r = judge(&it, access);
 	if (r < 0) {

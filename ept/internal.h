@@ -4,10 +4,14 @@
  *
  * A locked operation is
  *	struct ept_op op;
- *	op_begin(&op, ept);          takes ept->lock
- *	... loops over the iterator, changing entries only with ept_iter_set(&it, val, &op) ...
+ *	op_begin(&op, ept, kind);    takes ept->lock exclusive (op_begin_shared: shared)
+ *	... loops over the iterator, changing entries only with ept_iter_set(&it, val, &op),
+ *	    calling op_resched(&op, &it) at the top of each step of a long loop ...
  *	return op_end(&op, ret);     one flush if needed, unlock, a grace period, then frees
  *	                             what was unlinked
+ *
+ * Under the shared lock an operation may only change leaves' bits and fill holes (install a
+ * table or a leaf where the entry is 0); unlinking or replacing anything takes it exclusive.
  */
 #ifndef EPTVISOR_EPT_INTERNAL_H
 #define EPTVISOR_EPT_INTERNAL_H
@@ -18,9 +22,21 @@
 #include "kassert.h"
 #include "types.h"
 
+/* Work units (entries visited, roughly) a chunked operation does between two points where it
+ * drops the lock: a few tens of microseconds at host speed (ept/core.c, "chunks"). Race,
+ * model and fuzz tests build with a small one, so that every long operation yields often. */
+#ifndef EPT_CHUNK_WORK
+#define EPT_CHUNK_WORK 4096
+#endif
+
 struct ept_op {
 	struct ept *ept;
+	enum ept_op_kind kind;
+	bool shared;     /* holds ept->lock shared */
 	bool flush;      /* a permission/A/D was removed, a target changed or a table unlinked */
+	bool promise;    /* returns with every removal it saw flushed (see op_end) */
+	u32 work;        /* work units since the lock was taken */
+	u64 t_lock;      /* ept_env_clock() when the lock was taken */
 	hpa_t dead;      /* unlinked table pages, chained through word 0 (core.c) */
 	hpa_t cache;     /* pre-allocated table pages, chained the same way */
 	hpa_t moved;     /* collapse by copy: a page of old data-frame hfns to release */
@@ -32,14 +48,45 @@ struct ept_op {
 	u64 splits, collapses;
 };
 
-void op_begin(struct ept_op *op, struct ept *ept);
+void op_begin(struct ept_op *op, struct ept *ept, enum ept_op_kind kind);
+void op_begin_shared(struct ept_op *op, struct ept *ept, enum ept_op_kind kind);
 
-/* Flush if needed, release the lock, free what the operation unlinked. Returns ret. */
+/* Flush if needed, release the lock, free what the operation unlinked. Returns ret. With
+ * op->promise set (write-protect, harvest, log enable: "protected once it returns"), also
+ * flushes if another shared operation has a removal pending: this one may have found an
+ * entry that one had already changed and so not changed (nor flushed) it itself. */
 int op_end(struct ept_op *op, int ret);
 
 /* Flush now if this operation has removed something so far (collapse by copy must before it
  * copies). */
 void op_flush(struct ept_op *op);
+
+/* This operation is about to remove a permission or A/D, retarget a leaf or unlink a table:
+ * it will flush (before it drops the lock or returns). Called before the change is made. */
+void op_note_flush(struct ept_op *op);
+
+/* Count `work` units; true once the chunk's budget is spent. */
+static inline bool op_tick(struct ept_op *op, u32 work)
+{
+	op->work += work;
+	return op->work >= EPT_CHUNK_WORK;
+}
+
+/* End a chunk: flush what is pending, drop the lock (others run; what this operation
+ * unlinked is freed after a grace period), take it again in the same mode. Everything read
+ * under the lock before may have changed: start walks again from the root. */
+void op_yield(struct ept_op *op);
+
+/* At the top of each step of a long loop over `it` (started at the root): count the step,
+ * and at the end of a chunk yield and restart the walk at the current entry. The loop body
+ * goes on with whatever entry `it` stands on. Clip to it->start, not the original start. */
+static inline void op_resched(struct ept_op *op, struct ept_iter *it)
+{
+	if (op_tick(op, 1)) {
+		op_yield(op);
+		ept_iter_restart(it);
+	}
+}
 
 /* Make sure n table pages are at hand for op_alloc_table. 0 or -ENOMEM. */
 int op_topup(struct ept_op *op, u64 n);
@@ -136,11 +183,17 @@ void ept_wait_walkers(struct ept *ept);
 
 /* ---- for assertions (include/kassert.h: compiled out of the normal kernel) ---------------- */
 
-/* Is ept->lock held? By someone: the spinlock does not record its owner, so this catches a
- * caller that forgot the lock unless another CPU happens to hold it at that moment. */
+/* Is ept->lock held (in either mode)? By someone: the lock does not record its owners, so
+ * this catches a caller that forgot the lock unless another CPU happens to hold it then. */
 static inline bool ept_locked(struct ept *ept)
 {
-	return spin_is_locked(&ept->lock);
+	return rw_is_locked(&ept->lock);
+}
+
+/* Is ept->lock held exclusive (by someone)? */
+static inline bool ept_locked_excl(struct ept *ept)
+{
+	return rw_is_write_locked(&ept->lock);
 }
 
 /* May this CPU walk without the lock? It is online (a vCPU's CPU between exit and entry,

@@ -39,6 +39,7 @@ void ept_iter_start(struct ept_iter *it, struct ept *ept, hpa_t table, int level
 	it->min_level = min_level;
 	it->tables[level] = table_va(table);
 	it->next = start;
+	it->start = start;
 	it->end = end;
 	it->skip = false;
 	it->valid = start < end;
@@ -97,6 +98,13 @@ void ept_iter_next(struct ept_iter *it)
 			return;
 		}
 	}
+}
+
+void ept_iter_restart(struct ept_iter *it)
+{
+	ASSERT(it->valid && it->top_level == EPT_LEVELS);
+	ept_iter_start(it, it->ept, it->ept->root, EPT_LEVELS, MAX(it->gfn, it->start), it->end,
+	               it->min_level);
 }
 
 /* One walk from the root; false if it ended on a frozen entry. */

@@ -28,6 +28,7 @@ struct ept_iter {
 	u64 *entry;                  /* the current entry */
 	u64 old;                     /* its value, as read or as last set through the iterator */
 	gfn_t gfn;                   /* first gfn the current entry covers */
+	gfn_t start;                 /* start of the range (moved on by ept_iter_restart) */
 	gfn_t next;                  /* first gfn of the range not yet passed */
 	gfn_t end;                   /* end of the range (exclusive) */
 	int level;                   /* the current entry's level */
@@ -50,6 +51,11 @@ static inline void ept_iter_skip(struct ept_iter *it)
 {
 	it->skip = true;
 }
+
+/* Restart a walk begun at the root from the current entry's first gfn (inside the range): a
+ * lock holder that dropped the lock (op_yield, ept/internal.h) may find the tables it stood
+ * in gone. The walk lands on the root entry covering that gfn; it->start becomes that gfn. */
+void ept_iter_restart(struct ept_iter *it);
 
 /* Stand `it` on the entry of `level` that covers gfn, or on the higher entry where the path
  * ends (a leaf or a non-present entry). With level 1: the leaf mapping gfn, if any. A walk

@@ -78,11 +78,50 @@ int ept_map(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 npages, int level, u64 pr
 		return -ERANGE;
 	if (npages == 0)
 		return 0;
-	op_begin(&op, ept);
+	op_begin(&op, ept, EPT_OP_MAP);
 	need = map_tables_needed(ept, gfn, gfn + npages, level);
 	err = need < 0 ? (int)need : op_topup(&op, need);
 	if (!err)
 		map_range(&op, gfn, hfn, gfn + npages, level, prot);
+	return op_end(&op, err);
+}
+
+int ept_map_page(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 prot)
+{
+	struct ept_iter it;
+	struct ept_op op;
+	int err = 0;
+
+	if (!map_args_ok(gfn, hfn, 1, 1, prot))
+		return -EINVAL;
+	if (gfn >= EPT_GFN_LIMIT || hfn >= EPT_HFN_LIMIT)
+		return -ERANGE;
+	op_begin_shared(&op, ept, EPT_OP_POPULATE);
+	for_each_ept_entry(it, ept, gfn, gfn + 1, 1) {
+		hpa_t table;
+
+		if (it.level == 1 || ept_leaf(it.old, it.level)) {
+			/* A leaf (ours to fill if empty), or a huge one mapping the page already.
+			 */
+			if (it.level > 1 || it.old != 0 ||
+			    !ept_iter_set(&it, ept_leaf_entry(hfn, 1, prot), &op))
+				err = -EEXIST;
+			break;
+		}
+		if (ept_present(it.old))
+			continue; /* a table: step into it */
+		table = op_alloc_table(&op);
+		if (table == INVALID_HPA) {
+			err = -ENOMEM;
+			break;
+		}
+		/* Fill the hole with a table; another populate may have filled it first: then
+		 * ours was never visible to anyone, so it goes back at once, and the walk steps
+		 * into theirs (it.old is now their entry). A frozen entry cannot be here: under
+		 * the shared lock nothing is unlinked. */
+		if (!ept_iter_set(&it, ept_table_entry(table), &op))
+			ept_env_free_table(table);
+	}
 	return op_end(&op, err);
 }
 
@@ -130,7 +169,7 @@ int ept_unmap(struct ept *ept, gfn_t gfn, u64 npages)
 		return -ERANGE;
 	if (npages == 0)
 		return 0;
-	op_begin(&op, ept);
+	op_begin(&op, ept, EPT_OP_MAP);
 	err = op_topup(&op, unmap_splits_needed(ept, gfn, gfn + npages));
 	if (!err)
 		err = unmap_range(&op, gfn, gfn + npages);

@@ -20,7 +20,7 @@ int ept_migrate_page(struct ept *ept, gfn_t gfn, hfn_t to)
 
 	if (gfn >= EPT_GFN_LIMIT || to >= EPT_HFN_LIMIT)
 		return -ERANGE;
-	op_begin(&op, ept);
+	op_begin(&op, ept, EPT_OP_MIGRATE);
 	ept_iter_find(&it, ept, gfn, 1);
 	if (!ept_leaf(it.old, it.level))
 		return op_end(&op, -ENOENT);

@@ -16,11 +16,23 @@
  * table's pages idle (unless young) without reading it. Everything else goes entry by entry
  * (a huge leaf or a hole of any size is one entry). The output bitmaps are written, never
  * zeroed first; extents stop being collected once the array is full.
+ *
+ * Locking: a scan changes only A bits and EPT_SCAN_FULL, so it holds the MMU lock shared
+ * (faults and populates go on beside it) and drops it between chunks (ept/core.c). Scans
+ * exclude each other with ept->scan_lock, which also guards the tracker list: a clearing
+ * scan hands A bits to the other trackers' young bits, which another scan must not be
+ * reading and clearing at the same time. A page mapped while a scan runs may be reported
+ * as a hole: the scan is a sequence of chunks, not a snapshot.
  */
 #include "ept/bitmap.h"
 #include "ept/env.h"
 #include "ept/internal.h"
 #include "errno.h"
+
+/* Work units of a leaf table read in bulk and of one skipped whole (EPT_CHUNK_WORK counts
+ * iterator steps, each several times the cost of a plain read of an entry). */
+#define LEAF_TABLE_WORK 64
+#define SKIP_TABLE_WORK 8
 
 /* Apply a bitmap op to t's young bits over [gfn, gfn + n) ∩ t's range. */
 static bool young_range(struct ept_tracker *t, gfn_t gfn, u64 n, enum bitmap_op op)
@@ -32,30 +44,27 @@ static bool young_range(struct ept_tracker *t, gfn_t gfn, u64 n, enum bitmap_op 
 
 int ept_tracker_add(struct ept *ept, struct ept_tracker *t)
 {
-	struct ept_op op;
-
 	if (!ept_range_ok(t->gfn, t->npages))
 		return -ERANGE;
 	if (!t->npages || !t->young)
 		return -EINVAL;
-	op_begin(&op, ept);
+	ept_spin_lock(&ept->scan_lock);
 	t->next = ept->trackers;
 	ept->trackers = t;
-	return op_end(&op, 0);
+	spin_unlock(&ept->scan_lock);
+	return 0;
 }
 
 void ept_tracker_del(struct ept *ept, struct ept_tracker *t)
 {
-	struct ept_op op;
-
-	op_begin(&op, ept);
+	ept_spin_lock(&ept->scan_lock);
 	for (struct ept_tracker **p = &ept->trackers; *p; p = &(*p)->next) {
 		if (*p == t) {
 			*p = t->next;
 			break;
 		}
 	}
-	op_end(&op, 0);
+	spin_unlock(&ept->scan_lock);
 }
 
 struct scan_ctx {
@@ -122,12 +131,12 @@ static void record(struct scan_ctx *c, enum ept_page_state state, int level, gfn
 
 /* ---- a full leaf table, 64 entries at a time ---------------------------------------------- */
 
-/* Can the table under `it` be classified in bulk? A 4K leaf table wholly inside the range
- * whose first page starts a word of the bitmaps. */
+/* Can the table under `it` be classified in bulk? A 4K leaf table wholly inside what is left
+ * of the range (it->start: a chunk may have stopped inside it) whose first page starts a word
+ * of the bitmaps. */
 static bool bulk_ok(const struct scan_ctx *c, const struct ept_iter *it)
 {
-	return it->level == 2 && ept_table(it->old, 2) &&
-	       ept_iter_inside(it, c->t->gfn, c->t->gfn + c->t->npages) &&
+	return it->level == 2 && ept_table(it->old, 2) && ept_iter_inside(it, it->start, it->end) &&
 	       (it->gfn - c->t->gfn) % 64 == 0;
 }
 
@@ -143,7 +152,7 @@ static void take_a_bits(struct scan_ctx *c, u64 *t, gfn_t base, unsigned first, 
 	if (others == c->t && !others->next)
 		others = NULL; /* the only tracker: nobody to hand the accesses to */
 	/* A cleared A would never be set again by a CPU caching the entry with A = 1. */
-	c->op->flush = true;
+	op_note_flush(c->op);
 	for (; a; a &= a - 1) {
 		unsigned j = first + __builtin_ctzll(a);
 
@@ -209,20 +218,21 @@ static u64 parent_take_a(struct scan_ctx *c, struct ept_iter *parent)
 	u64 old = parent->old;
 
 	if (c->clear && (old & EPT_A)) {
-		old = ept_iter_update(parent, EPT_A | EPT_SCAN_FULL, 0, c->op);
 		/* The parent's A must be set again by a CPU that cached it. */
-		c->op->flush = true;
+		op_note_flush(c->op);
+		old = ept_iter_update(parent, EPT_A | EPT_SCAN_FULL, 0, c->op);
 	}
 	return old;
 }
 
-static void scan_leaf_table(struct scan_ctx *c, struct ept_iter *parent)
+/* Returns the work it did, in EPT_CHUNK_WORK units. */
+static u32 scan_leaf_table(struct scan_ctx *c, struct ept_iter *parent)
 {
 	u64 *t = ept_env_va(ept_child(parent->old)), pde, all = ~0ULL;
 
 	if (!(parent->old & EPT_A) && (parent->old & EPT_SCAN_FULL)) {
 		skip_leaf_table(c, parent->gfn);
-		return;
+		return SKIP_TABLE_WORK;
 	}
 	pde = parent_take_a(c, parent);
 	for (unsigned w = 0; w < EPT_ENTRIES / 64; w++) {
@@ -230,7 +240,8 @@ static void scan_leaf_table(struct scan_ctx *c, struct ept_iter *parent)
 		u64 present = 0, a = 0, *young = &c->t->young[(g - c->t->gfn) / 64];
 
 		/* RELAXED (plain loads): the table's address was read with ACQUIRE; under the
-		 * lock only A/D and W change, and A is cleared with an atomic AND. */
+		 * shared lock only A/D and W change and holes fill, and A is cleared with an
+		 * atomic AND. */
 		for (unsigned j = 0; j < 64; j++) {
 			u64 e = __atomic_load_n(&t[w * 64 + j], __ATOMIC_RELAXED);
 
@@ -249,6 +260,7 @@ static void scan_leaf_table(struct scan_ctx *c, struct ept_iter *parent)
 	 * a leaf's A can only be set after the parent's. */
 	if (c->clear && all == ~0ULL && !(pde & EPT_A) && !(parent->old & EPT_SCAN_FULL))
 		ept_iter_update(parent, 0, EPT_SCAN_FULL, c->op);
+	return LEAF_TABLE_WORK;
 }
 
 /* ---- a full table of 2M entries ------------------------------------------------------------ */
@@ -257,8 +269,7 @@ static void scan_leaf_table(struct scan_ctx *c, struct ept_iter *parent)
  * range, its first page starting a word of the bitmaps. */
 static bool bulk_pd_ok(const struct scan_ctx *c, const struct ept_iter *it)
 {
-	return it->level == 3 && ept_table(it->old, 3) &&
-	       ept_iter_inside(it, c->t->gfn, c->t->gfn + c->t->npages) &&
+	return it->level == 3 && ept_table(it->old, 3) && ept_iter_inside(it, it->start, it->end) &&
 	       (it->gfn - c->t->gfn) % 64 == 0;
 }
 
@@ -276,9 +287,9 @@ static void scan_2m_entry(struct scan_ctx *c, u64 *p, u64 e, gfn_t g)
 		young |= y[k];
 	state = !present ? EPT_PAGE_HOLE : a || young ? EPT_PAGE_ACCESSED : EPT_PAGE_IDLE;
 	if (c->clear && a) {
+		op_note_flush(c->op);
 		/* Atomic: the CPU may set D, the fast path W, meanwhile; op_end flushes. */
 		__atomic_fetch_and(p, ~EPT_A, __ATOMIC_RELAXED);
-		c->op->flush = true;
 		for (struct ept_tracker *o = c->op->ept->trackers; o; o = o->next)
 			if (o != c->t)
 				young_range(o, g, ept_level_pages(2), BM_SET);
@@ -299,26 +310,33 @@ static void scan_2m_entry(struct scan_ctx *c, u64 *p, u64 e, gfn_t g)
 }
 
 /* The 512 entries of the level-2 table under `parent`, without the iterator: 2M leaves and
- * holes directly, 4K leaf tables through scan_leaf_table. */
-static void scan_pd_table(struct scan_ctx *c, const struct ept_iter *parent)
+ * holes directly, 4K leaf tables through scan_leaf_table. Returns the first gfn not scanned:
+ * the end of the block, or where the chunk ran out (the caller yields and goes on there). */
+static gfn_t scan_pd_table(struct scan_ctx *c, const struct ept_iter *parent)
 {
 	hpa_t pd = ept_child(parent->old);
 	u64 *t = ept_env_va(pd);
 
 	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
 		gfn_t g = parent->gfn + i * ept_level_pages(2);
-		/* RELAXED (a plain load): under the lock only A/D and W change. */
+		/* RELAXED (a plain load): under the shared lock only A/D and W change and holes
+		 * fill; a table pointer is not followed from here but through `sub`, whose
+		 * read is ACQUIRE. */
 		u64 e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
 		struct ept_iter sub;
 
+		if (c->op->work >= EPT_CHUNK_WORK)
+			return g;
 		if (!ept_table(e, 2)) {
+			op_tick(c->op, 1);
 			scan_2m_entry(c, &t[i], e, g);
 			continue;
 		}
 		/* An iterator standing on the entry, for the updates of its A and FULL. */
 		ept_iter_start(&sub, c->op->ept, pd, 2, g, parent->gfn + ept_level_pages(3), 2);
-		scan_leaf_table(c, &sub);
+		op_tick(c->op, scan_leaf_table(c, &sub));
 	}
+	return parent->gfn + ept_level_pages(3);
 }
 
 /* ---- the scan ------------------------------------------------------------------------------ */
@@ -348,20 +366,34 @@ int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool 
 	if (!ept_range_ok(t->gfn, t->npages))
 		return -ERANGE;
 	scan_reset(out, t->npages);
-	op_begin(&op, ept);
-	for_each_ept_entry(it, ept, t->gfn, end, 1) {
+	ept_spin_lock(&ept->scan_lock);
+	op_begin_shared(&op, ept, EPT_OP_SCAN);
+	ept_iter_start(&it, ept, ept->root, EPT_LEVELS, t->gfn, end, 1);
+	while (it.valid) {
+		op_resched(&op, &it);
 		if (bulk_pd_ok(&c, &it)) {
-			scan_pd_table(&c, &it);
+			gfn_t stop = scan_pd_table(&c, &it);
+
+			if (stop < ept_iter_hi(&it, end)) {
+				/* The chunk ran out inside the block: go on from there. */
+				op_yield(&op);
+				it.gfn = stop;
+				ept_iter_restart(&it);
+				continue;
+			}
 			ept_iter_skip(&it);
 		} else if (bulk_ok(&c, &it)) {
-			scan_leaf_table(&c, &it);
+			op_tick(&op, scan_leaf_table(&c, &it));
 			ept_iter_skip(&it);
 		} else if (!ept_table(it.old, it.level)) {
-			record(&c, classify(&c, &it), it.level, ept_iter_lo(&it, t->gfn),
+			record(&c, classify(&c, &it), it.level, ept_iter_lo(&it, it.start),
 			       ept_iter_hi(&it, end));
 		}
+		ept_iter_next(&it);
 	}
 	/* op_end flushes if A bits were cleared: a CPU caching an entry with A = 1 would never
 	 * set A again, and a hot page would look idle at the next scan. */
-	return op_end(&op, 0);
+	op_end(&op, 0);
+	spin_unlock(&ept->scan_lock);
+	return 0;
 }

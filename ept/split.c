@@ -47,11 +47,16 @@ int ept_split_range(struct ept_op *op, gfn_t gfn, gfn_t end, int level)
 	int err = 0;
 
 	/* Pre-order with min_level = level + 1: a 1G leaf is split, then the walk steps into
-	 * its new table and splits each 2M leaf in turn. */
-	for_each_ept_entry(it, op->ept, gfn, end, level + 1)
-		if (it.level > level && ept_leaf(it.old, it.level) &&
-		    (err = ept_split_entry(&it, op)))
-			break;
+	 * its new table and splits each 2M leaf in turn. A split costs about a table's worth
+	 * of work: the chunk counts it so. */
+	for_each_ept_entry(it, op->ept, gfn, end, level + 1) {
+		op_resched(op, &it);
+		if (it.level > level && ept_leaf(it.old, it.level)) {
+			if ((err = ept_split_entry(&it, op)))
+				break;
+			op_tick(op, EPT_ENTRIES);
+		}
+	}
 	return err;
 }
 
@@ -63,7 +68,7 @@ int ept_split(struct ept *ept, gfn_t gfn, u64 npages, int level)
 		return -EINVAL;
 	if (!ept_range_ok(gfn, npages))
 		return -ERANGE;
-	op_begin(&op, ept);
+	op_begin(&op, ept, EPT_OP_SPLIT);
 	return op_end(&op, ept_split_range(&op, gfn, gfn + npages, level));
 }
 
@@ -199,7 +204,7 @@ static int collapse_block(struct ept *ept, gfn_t gfn, int level, enum ept_collap
 	struct ept_op op;
 	int err = 0;
 
-	op_begin(&op, ept);
+	op_begin(&op, ept, EPT_OP_COLLAPSE);
 	ept_iter_find(&it, ept, gfn, level);
 	if (!ept_present(it.old))
 		err = -ENOENT;

@@ -5,6 +5,7 @@
  * periods wait only for CPUs in root mode (vmx/vcpu.c reports guest mode as quiescent), so
  * the default pause (ept/env_default.c) serves as their wait hint.
  */
+#include "arch/cpu.h"
 #include "arch/percpu.h"
 #include "ept/env.h"
 #include "mm/mm.h"
@@ -22,6 +23,11 @@ _Static_assert(MAX_CPUS <= EPT_MAX_CPUS, "every CPU needs a grace-period line of
 unsigned ept_env_cpu(void)
 {
 	return this_cpu_id();
+}
+/* Lock holds are timed in TSC cycles (under Bochs: executed instructions). */
+u64 ept_env_clock(void)
+{
+	return rdtsc();
 }
 hpa_t ept_env_alloc_table(void)
 {

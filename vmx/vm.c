@@ -1,7 +1,6 @@
 /*
  * VM objects, memslots and guest-memory access (see vm.h). Populate-on-fault allocates a
- * zeroed frame and maps it with a 4K leaf under populate_lock; the lookup before the lock is
- * only a shortcut, the decision is re-made under it.
+ * zeroed frame and maps it with a 4K leaf, with no VM-wide lock (vm_populate).
  */
 #include "arch/cpu.h"
 #include "arch/lapic.h"
@@ -161,37 +160,41 @@ static hfn_t slot_hfn(const struct memslot *s, gfn_t gfn)
 	return __atomic_load_n(&s->backing[gfn - s->base_gfn], __ATOMIC_ACQUIRE);
 }
 
-/* Under populate_lock: back gfn with a zeroed frame if it has none, and map it if the EPT
- * does not (a page unmapped by the hypervisor keeps its frame and comes back on refault). */
-static int populate_locked(struct vm *vm, struct memslot *s, gfn_t gfn)
+/* The frame backing gfn: the slot's, else a fresh zeroed one claimed with a cmpxchg (a vCPU
+ * populating the same page at once claims first: ours goes back and theirs is used). */
+static hfn_t backing_frame(struct memslot *s, gfn_t gfn, bool *fresh)
 {
-	hfn_t hfn = slot_hfn(s, gfn);
-	hpa_t pa = INVALID_HPA;
-	int err;
+	hfn_t *slot = &s->backing[gfn - s->base_gfn], hfn = slot_hfn(s, gfn), mine;
+	hpa_t pa;
 
-	ASSERT(spin_is_locked(&vm->populate_lock));
-	if (ept_lookup(&vm->ept, gfn, NULL))
-		return 0;
-	if (hfn == INVALID_HFN) {
-		pa = alloc_zeroed_frame();
-		if (pa == INVALID_HPA)
-			return -ENOMEM;
-		hfn = hpa_to_hfn(pa);
-	}
-	err = ept_map(&vm->ept, gfn, hfn, 1, 1, GUEST_PROT);
-	if (err && pa != INVALID_HPA)
-		frame_free(&frames, hfn);
-	if (!err && pa != INVALID_HPA) {
-		/* RELEASE: the zeroed frame is visible before anyone reads its hfn. */
-		__atomic_store_n(&s->backing[gfn - s->base_gfn], hfn, __ATOMIC_RELEASE);
-		STAT_INC(vm, populates);
-	}
-	return err;
+	if (hfn != INVALID_HFN)
+		return hfn;
+	pa = alloc_zeroed_frame(); /* zeroed outside any lock: populates run in parallel */
+	if (pa == INVALID_HPA)
+		return INVALID_HFN;
+	mine = hpa_to_hfn(pa);
+	/* RELEASE: the zeroed frame is visible before anyone reads its hfn; ACQUIRE on
+	 * failure: the winner's frame likewise. */
+	*fresh = __atomic_compare_exchange_n(slot, &hfn, mine, false, __ATOMIC_ACQ_REL,
+	                                     __ATOMIC_ACQUIRE);
+	if (*fresh)
+		return mine;
+	frame_free(&frames, mine);
+	return hfn;
 }
 
+/*
+ * Back gfn with a zeroed frame if it has none, and map it if the EPT does not (a page the
+ * hypervisor unmapped keeps its frame and comes back on refault). No VM-wide lock: the
+ * frame is claimed with a cmpxchg and mapped under the MMU lock held shared
+ * (ept_map_page), so populates of different pages run in parallel; two vCPUs populating
+ * the same page both end with the one frame mapped (the second finds it mapped: -EEXIST).
+ */
 int vm_populate(struct vm *vm, gfn_t gfn)
 {
 	struct memslot *s = vm_find_slot(vm, gfn);
+	bool fresh = false;
+	hfn_t hfn;
 	int err;
 
 	if (!s)
@@ -199,11 +202,14 @@ int vm_populate(struct vm *vm, gfn_t gfn)
 	/* Lockless shortcut: mapped already (the common case for hypercall buffers). */
 	if (ept_lookup(&vm->ept, gfn, NULL))
 		return 0;
-	/* Spin offline: the holder may wait for ept->lock, whose holder may wait for a grace
-	 * period (ept/env.h). */
-	ept_spin_lock(&vm->populate_lock);
-	err = populate_locked(vm, s, gfn);
-	spin_unlock(&vm->populate_lock);
+	hfn = backing_frame(s, gfn, &fresh);
+	if (hfn == INVALID_HFN)
+		return -ENOMEM;
+	err = ept_map_page(&vm->ept, gfn, hfn, GUEST_PROT);
+	if (err == -EEXIST)
+		return 0;
+	if (!err && fresh)
+		STAT_INC(vm, populates); /* frames allocated on demand */
 	return err;
 }
 

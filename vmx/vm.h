@@ -108,7 +108,6 @@ struct vm {
 	u64 eptp;
 	struct memslot slots[MAX_MEMSLOTS];
 	int nslots;
-	spinlock_t populate_lock; /* serialises populate-on-fault of on-demand slots */
 	struct vcpu *vcpus[MAX_VCPUS];
 	int nvcpus;
 	u64 budget;             /* preemption-timer ticks each vCPU may run */

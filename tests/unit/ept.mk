@@ -8,6 +8,12 @@ unit_ept_model_SRCS := tests/unit/test_ept_model.c tests/unit/ept_model.c tests/
 UNIT_TESTS += ept_race
 unit_ept_race_SRCS := tests/unit/test_ept_race.c tests/unit/ept_env_host.c $(wildcard ept/*.c)
 
+# The race, model and fuzz tests drop the MMU lock every few entries (ept/internal.h), so that
+# every chunked operation restarts its walks often while others change the tree.
+EPT_SMALL_CHUNKS := -DEPT_CHUNK_WORK=64
+unit_ept_race_CFLAGS := $(EPT_SMALL_CHUNKS)
+unit_ept_model_CFLAGS := $(EPT_SMALL_CHUNKS)
+
 # The race test again under ThreadSanitizer (clang), run by the harness as a tsan_* binary.
 EPT_TEST_DEPS := $(wildcard ept/*.c ept/*.h tests/unit/ept*.c tests/unit/ept*.h) tests/unit/ept.mk
 EXTRA_UNIT_BINS += $(B)/unit/tsan_ept_race
@@ -15,14 +21,14 @@ $(B)/unit/tsan_ept_race: tests/unit/test_ept_race.c $(EPT_TEST_DEPS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TSAN    $@")
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -fsanitize=thread -Wall -Wextra -Werror -Iinclude -I. \
-		$(unit_ept_race_SRCS) -o $@ -lcmocka -lpthread
+		$(EPT_SMALL_CHUNKS) $(unit_ept_race_SRCS) -o $@ -lcmocka -lpthread
 
 # libFuzzer over operation sequences checked against the model; the harness runs it for a
 # bounded time in `make test`, `make fuzz` longer (EPT_FUZZ_SECONDS).
 EPT_FUZZ_SECONDS ?= $(FUZZ_SECONDS)
 EXTRA_UNIT_BINS += $(B)/unit/fuzz_ept
 EPT_FUZZ_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Werror -Iinclude -I. \
-	-fno-sanitize-recover=all
+	-fno-sanitize-recover=all $(EPT_SMALL_CHUNKS)
 # Only ept/ and the target carry coverage instrumentation: the model's page-by-page loops
 # would otherwise dominate the run time and flood the fuzzer with meaningless features.
 # No comparison tracing: input bytes are choices taken modulo small counts, there are no

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ept/env.h"
 #include "ept_env_host.h"
@@ -122,6 +123,15 @@ static unsigned cpu_take(void)
 	}
 	fprintf(stderr, "more than %d threads use the EPT at once\n", EPT_MAX_CPUS);
 	abort();
+}
+
+/* Lock holds are timed in nanoseconds on the host. */
+u64 ept_env_clock(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (u64)t.tv_sec * 1000000000ULL + (u64)t.tv_nsec;
 }
 
 /* A grace period waits for another thread: let it run (there may be more threads than

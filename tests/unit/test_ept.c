@@ -1309,6 +1309,108 @@ static void test_scan_trackers_independent(void **state)
 	assert_null(e->trackers);
 }
 
+/* ---- chunks: long operations drop the lock and still do all their work -------------------- */
+
+static u64 holds_of(struct ept *e, enum ept_op_kind k)
+{
+	return __atomic_load_n(&e->stats.hold[k].holds, __ATOMIC_RELAXED);
+}
+
+/* 1 GiB of 4K leaves (262144 entries): a clearing scan, a write-protect log's enable and a
+ * full harvest each take many chunks (one lock hold per chunk, counted by kind) and give
+ * the same answer as they would in one hold: every accessed page found, every page logged
+ * and re-protected. */
+static void test_chunked_scan_and_harvest(void **state)
+{
+	struct ept *e = *state;
+	const u64 n = P1G, words = n / 64;
+	struct scan_fx *f;
+	struct ept_dirty_log log = { .gfn = 0, .npages = n, .mode = EPT_DIRTY_WP };
+	u64 *out = calloc(words, 8), y0, h0;
+
+	log.bitmap = calloc(words, 8);
+	assert_int_equal(ept_map(e, 0, HFN, n, 1, PROT), 0);
+	f = scan_fx_new(e, 0, n);
+	/* The first clearing scan takes every A bit ept_map left clear; then touch a pattern. */
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	for (gfn_t g = 0; g < n; g += 7)
+		assert_true(hw_access(e, g, false, NULL, NULL));
+	y0 = e->stats.yields;
+	h0 = holds_of(e, EPT_OP_SCAN);
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	assert_true(e->stats.yields - y0 >= 8);
+	assert_int_equal(holds_of(e, EPT_OP_SCAN) - h0, e->stats.yields - y0 + 1);
+	assert_int_equal(f->s.pages[EPT_PAGE_ACCESSED], (n + 6) / 7);
+	assert_int_equal(f->s.pages[EPT_PAGE_IDLE], n - (n + 6) / 7);
+	for (gfn_t g = 0; g < n; g++)
+		assert_int_equal(state_of(f, g), g % 7 ? EPT_PAGE_IDLE : EPT_PAGE_ACCESSED);
+	/* ... and cleared them all: the next scan sees nothing accessed. */
+	assert_int_equal(ept_scan(e, &f->t, &f->s, true), 0);
+	assert_int_equal(f->s.pages[EPT_PAGE_ACCESSED], 0);
+
+	y0 = e->stats.yields;
+	h0 = holds_of(e, EPT_OP_LOG);
+	assert_int_equal(ept_dirty_log_enable(e, &log), 0);
+	assert_true(e->stats.yields - y0 >= 8);
+	assert_int_equal(holds_of(e, EPT_OP_LOG) - h0, e->stats.yields - y0 + 1);
+	for (gfn_t g = 0; g < n; g++) {
+		assert_false(leaf_at(e, g, NULL) & EPT_W);
+		guest_write(e, g);
+	}
+	y0 = e->stats.yields;
+	assert_int_equal(ept_dirty_log_get_and_clear(e, &log, out), n);
+	assert_true(e->stats.yields - y0 >= 8);
+	for (u64 w = 0; w < words; w++)
+		assert_int_equal(out[w], ~0ULL);
+	for (gfn_t g = 0; g < n; g++)
+		assert_false(leaf_at(e, g, NULL) & EPT_W);
+	assert_int_equal(ept_dirty_log_get_and_clear(e, &log, out), 0);
+	/* Every chunk of these held the lock for a measured time. */
+	assert_true(e->stats.hold[EPT_OP_HARVEST].longest > 0);
+	assert_true(ept_longest_hold(e) >= e->stats.hold[EPT_OP_SCAN].longest);
+	ept_dirty_log_disable(e, &log);
+	scan_fx_free(e, f);
+	free(log.bitmap);
+	free(out);
+}
+
+/* Splitting 1 GiB to 4K leaves is 513 splits in chunks; the result is exact. */
+static void test_chunked_split(void **state)
+{
+	struct ept *e = *state;
+	u64 y0 = e->stats.yields;
+
+	assert_int_equal(ept_map(e, 0, HFN, P1G, 3, PROT), 0);
+	assert_int_equal(ept_split(e, 0, P1G, 1), 0);
+	assert_true(e->stats.yields - y0 >= 8);
+	assert_int_equal(e->stats.splits, 1 + 512);
+	assert_int_equal(leaves(e, 1), P1G);
+	assert_int_equal(leaves(e, 2) + leaves(e, 3), 0);
+	assert_mapped(e, 0, P1G, HFN, 1);
+}
+
+/* ept_map_page fills holes under the shared lock: tables at every level on the way, the
+ * leaf, -EEXIST where anything maps the page already (nothing changed). */
+static void test_map_page(void **state)
+{
+	struct ept *e = *state;
+	long t0 = tables(e);
+
+	assert_int_equal(ept_map_page(e, 5 * P1G + 3, HFN + 3, PROT), 0);
+	assert_int_equal(tables(e), t0 + 3);
+	assert_mapped(e, 5 * P1G + 3, 1, HFN + 3, 1);
+	assert_int_equal(ept_map_page(e, 5 * P1G + 3, HFN + 9, PROT), -EEXIST);
+	assert_mapped(e, 5 * P1G + 3, 1, HFN + 3, 1);
+	assert_int_equal(ept_map_page(e, 5 * P1G + 4, HFN + 4, PROT), 0);
+	assert_int_equal(tables(e), t0 + 3);
+	assert_int_equal(ept_map(e, P2M, HFN, P2M, 2, PROT), 0);
+	assert_int_equal(ept_map_page(e, P2M + 7, HFN + 7, PROT), -EEXIST);
+	assert_int_equal(leaves(e, 1), 2);
+	assert_int_equal(ept_map_page(e, EPT_GFN_LIMIT, HFN, PROT), -ERANGE);
+	assert_int_equal(ept_map_page(e, 0, HFN, EPT_W), -EINVAL);
+	assert_int_equal(ept_unmap(e, 5 * P1G, P1G), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1316,6 +1418,9 @@ int main(void)
 		cmocka_unit_test(test_entry_helpers),
 		T(test_eptp),
 		T(test_map_each_level),
+		T(test_map_page),
+		T(test_chunked_scan_and_harvest),
+		T(test_chunked_split),
 		T(test_map_across_boundaries),
 		T(test_map_large_range_4k),
 		T(test_map_bad_args),

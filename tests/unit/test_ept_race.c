@@ -13,7 +13,8 @@
  * PML mode; each at least 100 rounds. A last test checks grace periods directly: readers
  * (online vCPU threads reporting quiescent states, and a host task in walk brackets) stay
  * inside leaf tables that splits and collapses keep unlinking and freeing with poison, and
- * must never read poison. The same file builds under ThreadSanitizer
+ * must never read poison. Another runs populates in parallel (the shared lock) beside a
+ * chunked scanner and an unmapper (the exclusive lock). The same file builds under ThreadSanitizer
  * (build/unit/tsan_ept_race); flushes emulate the IPI shootdown (ept_env_host.c).
  */
 /* cmocka.h needs these first */
@@ -33,6 +34,7 @@
 #include "ept/ept.h"
 #include "ept_env_host.h"
 #include "ept_hw.h"
+#include "errno.h"
 
 #define NVCPU       3
 #define BLOCKS      8 /* 2M blocks; the odd ones have scattered 4K frames */
@@ -397,6 +399,154 @@ static void test_race_grace_period(void **state)
 	free(gr);
 }
 
+/* ---- parallel faults: populates under the shared lock beside scans and unmaps ---------------- */
+
+#define PAR_VCPUS   3
+#define PAR_REGIONS 4 /* 2M blocks, each in a 1G region of its own: tables at every level */
+#define PAR_PAGES   (PAR_REGIONS * 512)
+#define PAR_HOT     64 /* vCPUs touch a 64-page window of each block: they race for pages */
+#define PAR_UNMAPS  300
+#define PAR_HFN     0x40000000ULL
+
+struct par {
+	struct ept ept;
+	struct host_vcpu hw[PAR_VCPUS];
+	struct ept_tracker t;
+	u64 young[PAR_REGIONS * 512 * 512 / 64], idle[PAR_REGIONS * 512 * 512 / 64];
+	u32 stop;
+	u64 maps[PAR_VCPUS], exists[PAR_VCPUS], wrong, scans;
+};
+
+struct par_arg {
+	struct par *p;
+	int id;
+};
+
+static gfn_t par_gfn(u64 i)
+{
+	return (i / 512) * ept_level_pages(3) + i % 512;
+}
+
+/* A page of the hot window of a random block. */
+static gfn_t par_hot(u64 *rng)
+{
+	u64 r = rnd(rng);
+
+	return par_gfn((r % PAR_REGIONS) * 512 + (r >> 32) % PAR_HOT);
+}
+
+/* vCPUs: online, a quiescent state after each access, as in the kernel. Each picks a page:
+ * mapped -> it must map its own frame; a hole -> populate it (ept_map_page), racing the
+ * other vCPUs for the same page and for the tables above it. */
+static void *par_vcpu(void *v)
+{
+	struct par_arg *a = v;
+	struct par *p = a->p;
+	u64 rng = 0x9e3779b97f4a7c15ULL * (a->id + 3);
+
+	ept_cpu_online();
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		gfn_t g = par_hot(&rng);
+		u64 e = ept_lookup(&p->ept, g, NULL);
+		int r;
+
+		if (e && ept_hfn(e) != PAR_HFN + g)
+			__atomic_fetch_add(&p->wrong, 1, __ATOMIC_RELAXED);
+		if (!e) {
+			r = ept_map_page(&p->ept, g, PAR_HFN + g, PROT);
+			if (r == 0)
+				p->maps[a->id]++;
+			else if (r == -EEXIST)
+				p->exists[a->id]++;
+			else
+				__atomic_fetch_add(&p->wrong, 1, __ATOMIC_RELAXED);
+		}
+		host_vcpu_enter(&p->hw[a->id]);
+		host_vcpu_exit(&p->hw[a->id]);
+	}
+	ept_cpu_offline();
+	return NULL;
+}
+
+/* A host task scanning the whole range with clear, over and over (shared lock, chunks):
+ * every page is counted in exactly one state. */
+static void *par_scanner(void *v)
+{
+	struct par *p = v;
+	struct ept_scan out = { .idle = p->idle };
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		if (ept_scan(&p->ept, &p->t, &out, true) ||
+		    out.pages[0] + out.pages[1] + out.pages[2] != p->t.npages)
+			__atomic_fetch_add(&p->wrong, 1, __ATOMIC_RELAXED);
+		p->scans++;
+	}
+	return NULL;
+}
+
+/* Populates of different pages run in parallel under the shared lock, installing tables
+ * with a cmpxchg, while a scanner holds the same lock shared and the main thread unmaps
+ * whole 2M blocks under the exclusive lock (unlinking the leaf tables the vCPUs fill). At
+ * the end every mapped page maps its own frame, the statistics match the tree and no
+ * table is leaked: a table installed twice, a lost cmpxchg or a populate slipping into an
+ * unlinked table shows up here (and as a race under TSan). */
+static void test_race_parallel_populate(void **state)
+{
+	struct par *p = calloc(1, sizeof(*p));
+	struct par_arg args[PAR_VCPUS];
+	pthread_t t[PAR_VCPUS], scanner;
+	u64 rng = 42, mapped = 0, maps = 0, exists = 0;
+
+	(void)state;
+	host_env_reset();
+	assert_int_equal(ept_init(&p->ept), 0);
+	p->t = (struct ept_tracker){ .gfn = 0,
+		                     .npages = PAR_REGIONS * ept_level_pages(3),
+		                     .young = p->young };
+	assert_int_equal(ept_tracker_add(&p->ept, &p->t), 0);
+	host_env_set_vcpus(p->hw, PAR_VCPUS);
+	for (int i = 0; i < PAR_VCPUS; i++) {
+		args[i] = (struct par_arg){ p, i };
+		assert_int_equal(pthread_create(&t[i], NULL, par_vcpu, &args[i]), 0);
+	}
+	assert_int_equal(pthread_create(&scanner, NULL, par_scanner, p), 0);
+	for (int u = 0; u < PAR_UNMAPS; u++) {
+		for (int i = 0; i < 2000; i++)
+			ept_lookup(&p->ept, par_gfn(rnd(&rng) % PAR_PAGES), NULL);
+		assert_int_equal(ept_unmap(&p->ept, par_gfn((rnd(&rng) % PAR_REGIONS) * 512), 512),
+		                 0);
+	}
+	__atomic_store_n(&p->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < PAR_VCPUS; i++)
+		pthread_join(t[i], NULL);
+	pthread_join(scanner, NULL);
+	host_env_set_vcpus(NULL, 0);
+	for (u64 i = 0; i < PAR_PAGES; i++) {
+		u64 e = ept_lookup(&p->ept, par_gfn(i), NULL);
+
+		mapped += e != 0;
+		assert_true(!e || ept_hfn(e) == PAR_HFN + par_gfn(i));
+	}
+	for (int i = 0; i < PAR_VCPUS; i++) {
+		maps += p->maps[i];
+		exists += p->exists[i];
+	}
+	printf("parallel populate: %llu maps, %llu lost races (-EEXIST), %llu scans, %d unmaps; "
+	       "%llu pages mapped at the end; %llu yields\n",
+	       (unsigned long long)maps, (unsigned long long)exists, (unsigned long long)p->scans,
+	       PAR_UNMAPS, (unsigned long long)mapped, (unsigned long long)p->ept.stats.yields);
+	fflush(stdout);
+	assert_int_equal(p->wrong, 0);
+	assert_true(maps > PAR_PAGES && p->scans > 0);
+	assert_int_equal(p->ept.stats.leaves[1], mapped);
+	assert_int_equal((long)p->ept.stats.tables, host_env_tables_live());
+	ept_tracker_del(&p->ept, &p->t);
+	assert_int_equal(ept_unmap(&p->ept, 0, PAR_REGIONS * ept_level_pages(3)), 0);
+	ept_destroy(&p->ept);
+	assert_int_equal(host_env_tables_live(), 0);
+	free(p);
+}
+
 static void test_race_write_protect(void **state)
 {
 	(void)state;
@@ -429,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_race_dbit),
 		cmocka_unit_test(test_race_pml),
 		cmocka_unit_test(test_race_grace_period),
+		cmocka_unit_test(test_race_parallel_populate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
