@@ -132,13 +132,10 @@ static bool goal_met(const struct goal *g, double ratio)
 	return g->op[0] == '>' ? ratio >= g->bound : ratio <= g->bound;
 }
 
-/* Print and write the record of series r: `gib` GiB of guest, leaves of level `leaf`. */
-static void emit(const char *name, u64 gib, int leaf, const struct series *r, const struct goal *g)
+/* q[column][min, p50, p90, p99] of series r, the ratio (g->num / g->den per run) last. */
+static void series_stats(const struct series *r, const struct goal *g, double q[4][4])
 {
-	/* q: per column (ns, limit, baseline, ratio) its min, p50, p90, p99 */
-	double v[MAX_RUNS] = { 0 }, q[4][4];
-	char line[1600], goal[40] = "", met[8] = "null", bound[24] = "null";
-	int n;
+	double v[MAX_RUNS] = { 0 };
 
 	for (int c = NS; c <= BASE; c++) {
 		for (int i = 0; i < r->n; i++)
@@ -151,34 +148,72 @@ static void emit(const char *name, u64 gib, int leaf, const struct series *r, co
 		v[i] = den > 0 ? col(&r->s[i], g->num) / den : 0;
 	}
 	percentiles(v, r->n, q[3]);
-	if (g->op) {
-		snprintf(goal, sizeof(goal), "ratio %s %g", g->op, g->bound);
-		snprintf(met, sizeof(met), "%s", goal_met(g, q[3][1]) ? "true" : "false");
-		snprintf(bound, sizeof(bound), "%g", g->bound);
-	}
-	n = snprintf(line, sizeof(line),
+}
+
+/* The goal's JSON fields: "goal": "ratio >= 0.7", "goal_op", "goal_bound", "met" (p50 ratio
+ * against the goal), all null without a goal. */
+static void goal_json(char *buf, size_t len, const struct goal *g, double ratio)
+{
+	if (!g->op)
+		snprintf(buf, len,
+		         "\"goal\": null, \"goal_op\": null, \"goal_bound\": null, "
+		         "\"met\": null");
+	else
+		snprintf(buf, len,
+		         "\"goal\": \"ratio %s %g\", \"goal_op\": \"%s\", \"goal_bound\": %g, "
+		         "\"met\": %s",
+		         g->op, g->bound, g->op, g->bound, goal_met(g, ratio) ? "true" : "false");
+}
+
+/* The record as one JSON object. */
+static void record_json(char *buf, size_t len, const char *name, u64 gib, int leaf, int runs,
+                        const struct goal *g, double q[4][4])
+{
+	char goal[160];
+	int n;
+
+	goal_json(goal, sizeof(goal), g, q[3][1]);
+	n = snprintf(buf, len,
 	             "{\"name\": \"%s\", \"guest_gib\": %llu, \"leaf\": \"%s\", \"ns\": %.0f, "
 	             "\"limit_ns\": %.0f, \"baseline_ns\": %.0f, \"ratio\": %.6g, \"runs\": %d, "
-	             "\"ratio_is\": \"%s/%s\", \"goal\": %s%s%s, \"goal_op\": %s%s%s, "
-	             "\"goal_bound\": %s, \"met\": %s",
+	             "\"ratio_is\": \"%s/%s\", %s",
 	             name, (unsigned long long)gib, leaf_name(leaf), q[0][1], q[1][1], q[2][1],
-	             q[3][1], r->n, col_name[g->num], col_name[g->den], g->op ? "\"" : "",
-	             g->op ? goal : "null", g->op ? "\"" : "", g->op ? "\"" : "",
-	             g->op ? g->op : "null", g->op ? "\"" : "", bound, met);
+	             q[3][1], runs, col_name[g->num], col_name[g->den], goal);
 	for (int c = NS; c <= BASE; c++)
-		n += put_quantiles(line + n, sizeof(line) - n, col_name[c], q[c], false);
-	n += put_quantiles(line + n, sizeof(line) - n, "ratio", q[3], true);
-	snprintf(line + n, sizeof(line) - n, "}");
+		n += put_quantiles(buf + n, len - n, col_name[c], q[c], false);
+	n += put_quantiles(buf + n, len - n, "ratio", q[3], true);
+	snprintf(buf + n, len - n, "}");
+}
+
+/* The record's line of the summary printed at the end. */
+static void table_row(const char *name, u64 gib, int leaf, const struct goal *g, double q[4][4])
+{
+	char goal[40] = "-";
+
+	if (nresults >= (int)ARRAY_SIZE(table))
+		return;
+	if (g->op)
+		snprintf(goal, sizeof(goal), "ratio %s %g %s", g->op, g->bound,
+		         goal_met(g, q[3][1]) ? "met" : "MISSED");
+	snprintf(table[nresults], sizeof(table[0]),
+	         "%-22s %3llu %-3s %13.0f %13.0f %13.0f %13.0f %13.0f %9.4g  %s", name,
+	         (unsigned long long)gib, leaf_name(leaf), q[0][1], q[0][2], q[0][3], q[1][1],
+	         q[2][1], q[3][1], goal);
+}
+
+/* Print and write the record of series r: `gib` GiB of guest, leaves of level `leaf`. */
+static void emit(const char *name, u64 gib, int leaf, const struct series *r, const struct goal *g)
+{
+	double q[4][4];
+	char line[1600];
+
+	series_stats(r, g, q);
+	record_json(line, sizeof(line), name, gib, leaf, r->n, g, q);
 	printf("@json %s\n", line);
 	fflush(stdout);
 	if (json)
 		fprintf(json, "%s  %s", nresults ? ",\n" : "[\n", line);
-	if (nresults < (int)ARRAY_SIZE(table))
-		snprintf(table[nresults], sizeof(table[0]),
-		         "%-22s %3llu %-3s %13.0f %13.0f %13.0f %13.0f %13.0f %9.4f  %s%s%s", name,
-		         (unsigned long long)gib, leaf_name(leaf), q[0][1], q[0][2], q[0][3],
-		         q[1][1], q[2][1], q[3][1], g->op ? goal : "-", g->op ? " " : "",
-		         g->op ? (goal_met(g, q[3][1]) ? "met" : "MISSED") : "");
+	table_row(name, gib, leaf, g, q);
 	nresults++;
 }
 
