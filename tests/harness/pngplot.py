@@ -17,7 +17,8 @@ import zlib
 BLACK, WHITE, GREY = (0, 0, 0), (255, 255, 255), (150, 150, 150)
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-# 5x7 glyphs, rows top to bottom, '#' = ink. Characters not here are drawn as '?'.
+# 5x7 glyphs, rows top to bottom, '#' = ink. Characters not here are drawn as '?'. The
+# letters with a descender are drawn DESCEND rows lower (their glyph starts at x-height).
 _FONT_SRC = {
     " ": ".....|.....|.....|.....|.....|.....|.....",
     "0": ".###.|#...#|#..##|#.#.#|##..#|#...#|.###.",
@@ -36,7 +37,7 @@ _FONT_SRC = {
     "d": "....#|....#|.####|#...#|#...#|#...#|.####",
     "e": ".....|.....|.###.|#...#|#####|#....|.###.",
     "f": "..##.|.#..#|.#...|###..|.#...|.#...|.#...",
-    "g": ".....|.####|#...#|#...#|.####|....#|.###.",
+    "g": ".####|#...#|#...#|#...#|.####|....#|.###.",
     "h": "#....|#....|#.##.|##..#|#...#|#...#|#...#",
     "i": "..#..|.....|.##..|..#..|..#..|..#..|.###.",
     "j": "...#.|.....|..##.|...#.|...#.|#..#.|.##..",
@@ -45,8 +46,8 @@ _FONT_SRC = {
     "m": ".....|.....|##.#.|#.#.#|#.#.#|#...#|#...#",
     "n": ".....|.....|#.##.|##..#|#...#|#...#|#...#",
     "o": ".....|.....|.###.|#...#|#...#|#...#|.###.",
-    "p": ".....|.....|####.|#...#|####.|#....|#....",
-    "q": ".....|.....|.##.#|#..##|.####|....#|....#",
+    "p": "####.|#...#|#...#|#...#|####.|#....|#....",
+    "q": ".####|#...#|#...#|#...#|.####|....#|....#",
     "r": ".....|.....|#.##.|##..#|#....|#....|#....",
     "s": ".....|.....|.###.|#....|.###.|....#|####.",
     "t": ".#...|.#...|###..|.#...|.#...|.#..#|..##.",
@@ -54,7 +55,7 @@ _FONT_SRC = {
     "v": ".....|.....|#...#|#...#|#...#|.#.#.|..#..",
     "w": ".....|.....|#...#|#...#|#.#.#|#.#.#|.#.#.",
     "x": ".....|.....|#...#|.#.#.|..#..|.#.#.|#...#",
-    "y": ".....|.....|#...#|#...#|.####|....#|.###.",
+    "y": "#...#|#...#|#...#|#...#|.####|....#|.###.",
     "z": ".....|.....|#####|...#.|..#..|.#...|#####",
     "A": ".###.|#...#|#...#|#####|#...#|#...#|#...#",
     "B": "####.|#...#|#...#|####.|#...#|#...#|####.",
@@ -106,7 +107,8 @@ _FONT_SRC = {
     "|": "..#..|..#..|..#..|..#..|..#..|..#..|..#..",
 }
 _FONT = {ch: [[c == "#" for c in row] for row in src.split("|")] for ch, src in _FONT_SRC.items()}
-GLYPH_W, GLYPH_H = 6, 8  # advance and line height at scale 1 (5x7 ink plus spacing)
+DESCENDERS, DESCEND = set("gpqy"), 2
+GLYPH_W, GLYPH_H = 6, 10  # advance and line height at scale 1 (5x9 ink plus spacing)
 
 
 def text_width(s, scale=1):
@@ -163,12 +165,13 @@ class Canvas:
         """Draw s with its top left corner at (x, y)."""
         for k, ch in enumerate(s):
             glyph = _FONT.get(ch) or _FONT["?"]
+            top = y + (DESCEND * scale if ch in DESCENDERS else 0)
             for r, row in enumerate(glyph):
                 for c, ink in enumerate(row):
                     if ink:
-                        self.rect(x + (k * GLYPH_W + c) * scale, y + r * scale,
+                        self.rect(x + (k * GLYPH_W + c) * scale, top + r * scale,
                                   x + (k * GLYPH_W + c + 1) * scale - 1,
-                                  y + (r + 1) * scale - 1, colour)
+                                  top + (r + 1) * scale - 1, colour)
 
     def png(self):
         """The image as PNG bytes (8-bit RGB, no filtering)."""
