@@ -41,7 +41,7 @@
 #define P1G  ept_level_pages(3)
 
 static u64 guest_gib = 64; /* --gib: the guest of the scan and harvest records */
-static u64 PAGES;          /* guest_gib in 4K pages */
+static u64 guest_pages;    /* guest_gib in 4K pages */
 static int nruns = 15;     /* --runs: runs per record (make bench-host: BENCH_HOST_RUNS) */
 static FILE *json;
 static int nresults;
@@ -247,7 +247,7 @@ static void record(const char *name, u64 gib, int leaf, run_fn *fn, void *ctx, c
 
 static void map_guest(struct ept *e, int level)
 {
-	if (ept_init(e) || ept_map(e, 0, HOST_FAKE_HFN, PAGES, level, PROT))
+	if (ept_init(e) || ept_map(e, 0, HOST_FAKE_HFN, guest_pages, level, PROT))
 		abort();
 }
 
@@ -271,11 +271,11 @@ static volatile u64 sink, keep = ~0ULL;
 /* Every leaf-table page of the guest (for the read and rmw passes). */
 static u64 **leaf_tables(struct ept *e, int level, u64 *n)
 {
-	u64 **t = malloc(sizeof(*t) * (PAGES / ept_level_pages(level + 1) + 1));
+	u64 **t = malloc(sizeof(*t) * (guest_pages / ept_level_pages(level + 1) + 1));
 	struct ept_iter it;
 
 	*n = 0;
-	for_each_ept_entry(it, e, 0, PAGES, level + 1)
+	for_each_ept_entry(it, e, 0, guest_pages, level + 1)
 		if (it.level == level + 1 && ept_table(it.old, it.level))
 			t[(*n)++] = ept_env_va(ept_child(it.old));
 	return t;
@@ -323,7 +323,7 @@ static void seed_table(const u64 *t, int level, gfn_t base, u64 *idle)
 
 static void seed_scan(struct ept *e, u64 *idle)
 {
-	for (u64 i = 0; i < PAGES / 64; i++)
+	for (u64 i = 0; i < guest_pages / 64; i++)
 		idle[i] = 0;
 	seed_table(ept_env_va(e->root), EPT_LEVELS, 0, idle);
 	ept_env_flush(e);
@@ -332,10 +332,10 @@ static void seed_scan(struct ept *e, u64 *idle)
 /* Touch the density's pages (the simulated CPU sets A along each path). */
 static void touch(struct ept *e, int level, enum density d)
 {
-	u64 region = ept_level_pages(2), nreg = PAGES / region;
+	u64 region = ept_level_pages(2), nreg = guest_pages / region;
 
 	if (d == UNIFORM) {
-		for (u64 g = 0; g < PAGES; g += 7 * ept_level_pages(level))
+		for (u64 g = 0; g < guest_pages; g += 7 * ept_level_pages(level))
 			hw_access(e, g, false, NULL, NULL);
 		return;
 	}
@@ -384,10 +384,12 @@ static void scan_round(struct ept *e, int level, enum density d, struct ept_trac
 static void bench_scan(int level, enum density d)
 {
 	struct ept e;
-	struct ept_tracker tr = { .gfn = 0, .npages = PAGES, .young = calloc(PAGES / 64, 8) };
+	struct ept_tracker tr = { .gfn = 0,
+		                  .npages = guest_pages,
+		                  .young = calloc(guest_pages / 64, 8) };
 	struct ept_extent ext[64];
-	struct ept_scan s = { .idle = calloc(PAGES / 64, 8),
-		              .hole = calloc(PAGES / 64, 8),
+	struct ept_scan s = { .idle = calloc(guest_pages / 64, 8),
+		              .hole = calloc(guest_pages / 64, 8),
 		              .ext = ext,
 		              .max_ext = 64 };
 	static struct series rmw, seed, rd;
@@ -436,9 +438,9 @@ static void bench_harvest(void)
 		{ NS, BASE, NULL, 0 },     { NS, BASE, NULL, 0 },
 	};
 	static struct series r[NDENSITY];
-	u64 *bitmap = calloc(PAGES / 64, 8), *out = calloc(PAGES / 64, 8);
+	u64 *bitmap = calloc(guest_pages / 64, 8), *out = calloc(guest_pages / 64, 8);
 	struct ept_dirty_log log = {
-		.gfn = 0, .npages = PAGES, .bitmap = bitmap, .mode = EPT_DIRTY_WP
+		.gfn = 0, .npages = guest_pages, .bitmap = bitmap, .mode = EPT_DIRTY_WP
 	};
 	struct ept e;
 
@@ -449,7 +451,7 @@ static void bench_harvest(void)
 		for (int i = 0; i < NDENSITY; i++) {
 			u64 t0;
 
-			for (u64 g = 0; permille[i] && g < PAGES; g += 1000 / permille[i])
+			for (u64 g = 0; permille[i] && g < guest_pages; g += 1000 / permille[i])
 				ept_handle_fault(&e, g, EPT_W);
 			t0 = now_ns();
 			ept_dirty_log_get_and_clear(&e, &log, out);
@@ -638,7 +640,7 @@ static int parse_args(int argc, char **argv)
 		fprintf(stderr, "%s: --runs 1..%d, --gib 1..1024\n", argv[0], MAX_RUNS);
 		return -1;
 	}
-	PAGES = guest_gib << (30 - PAGE_SHIFT);
+	guest_pages = guest_gib << (30 - PAGE_SHIFT);
 	return 0;
 }
 
