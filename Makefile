@@ -5,6 +5,7 @@
 #   make test    install what is missing, run host tests + boot tests + in-guest scenarios
 #   make debug   boot under Bochs' debugger (or QEMU's gdbstub: make debug PLATFORM=qemu)
 #   make bench   the fault-latency benchmark: build/bench/fault_latency.{json,md,png}
+#   make bench-host   host benchmarks of the EPT core: build/bench/ept_core.{json,md,png}
 #   make lint    cppcheck and the include direction (scripts/check_layers.py); `make test`
 #                runs both, and the clang-format check (make format-check)
 #   make kernel DEBUG=1   the debug kernel: assertions on (include/kassert.h), build/debug/

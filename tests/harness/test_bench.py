@@ -3,14 +3,23 @@ and path, 2 vCPUs) must give a well-formed result for every path at 1 and 2 vCPU
 verified by the hypervisor's counters (wp_fast really fixed on the lockless fast path, under a
 write-protect dirty log that logged every page), and
 tests/harness/bench.py must turn it into the JSON, the table and the plot. The benchmark
-itself is `make bench`, which is not part of `make test`."""
+itself is `make bench`, which is not part of `make test`.
+
+The host benchmark of the EPT core (`make bench-host`), cheaply too: tests/unit/ept_bench.c
+on a 1 GiB guest, 2 runs per record (a few seconds), must give every record with every key
+and sane values, and tests/harness/bench_host_report.py must turn it into the table and a
+valid PNG."""
 
 import json
 import re
+import subprocess
 
 import pytest
 
 import bench
+import bench_host_report
+import eptvisor as ev
+import pngplot
 from eptvisor import BootSpec
 
 SAMPLES = 16
@@ -93,3 +102,74 @@ def test_bench_scaling_ratio():
     assert recs[1]["vs_1_vcpu"] == 1.5 and "vs_1_vcpu" not in recs[0]
     (name, cols, target, verdict), = bench._scaling_rows(recs, 4)
     assert cols == ["1.000", 1.5] and target == "<= 1.3" and verdict == "**missed**"
+
+
+# ---- bench-host ------------------------------------------------------------------------------
+
+HOST_RUNS = 2
+# Every record tests/unit/ept_bench.c must write: (name, leaf).
+HOST_RECORDS = (
+    [("scan_%s%s" % (d, s), leaf) for leaf in ("4K", "2M") for d in ("uniform", "sparse")
+     for s in ("", "_vs_seed", "_read")] +
+    [("harvest_%s%%" % p, "4K") for p in ("0.0", "0.1", "1.0", "10.0", "100.0")] +
+    [("split_1g", "1G"), ("collapse_1g", "1G")] +
+    [("fault_%s%s%s" % (k, t, q), "4K") for q in ("", "_qs") for t in ("", "_2threads")
+     for k in ("fast", "slow")])
+
+
+def test_bench_host_results_well_formed(tmp_path):
+    """A tiny bench-host run (1 GiB guest, 2 runs): every record, every key, quantiles in
+    order, the p50s under the old keys, each goal judged consistently; the table has every
+    record and the plot is a valid PNG."""
+    b = ev.make("build/bench/ept_bench")
+    assert b.ok, b.output
+    out = tmp_path / "ept_core.json"
+    p = subprocess.run([str(ev.BUILD / "bench" / "ept_bench"), "--gib", "1", "--runs",
+                        str(HOST_RUNS), str(out)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=120 * ev.timeout_scale())
+    assert p.returncode == 0, p.stdout[-3000:]
+    records = json.loads(out.read_text())
+    lines = [json.loads(l[len("@json "):]) for l in p.stdout.splitlines()
+             if l.startswith("@json ")]
+    assert lines == records, "the @json lines and the JSON file differ"
+    probs = bench_host_report.validate(records, runs=HOST_RUNS)
+    missing = set(HOST_RECORDS) - {(r.get("name"), r.get("leaf")) for r in records}
+    assert not probs and not missing, "\n".join(probs + ["no record %s %s" % m
+                                                          for m in sorted(missing)])
+    assert {r["goal"] for r in records if r["name"] == "scan_sparse_vs_seed" and
+            r["leaf"] == "4K"} == {"ratio >= 10"}
+    md, png = bench_host_report.write_report(records, tmp_path, {"date": "test"})
+    table = md.read_text()
+    for name, leaf in HOST_RECORDS:
+        assert "| %s | 1 GiB, %s |" % (name, leaf) in table or \
+            "| %s | 4 GiB, %s |" % (name, leaf) in table, name
+    assert pngplot.check_png(png.read_bytes()) == []
+
+
+def test_bench_host_validate_rejects():
+    """The schema check fails a record that lost a key, has its quantiles out of order or a
+    verdict that contradicts its goal (no run: records made up)."""
+    base = {"name": "x", "guest_gib": 1, "leaf": "4K", "runs": 3, "ratio_is": "baseline_ns/ns",
+            "goal": "ratio >= 1.5", "goal_op": ">=", "goal_bound": 1.5, "met": True}
+    for c, v in (("ns", 10), ("limit_ns", 0), ("baseline_ns", 20), ("ratio", 2.0)):
+        base.update({c: v, c + "_min": v, c + "_p50": v, c + "_p90": v, c + "_p99": v})
+    assert bench_host_report.validate([base]) == []
+    for key in bench_host_report.KEYS:
+        r = dict(base)
+        del r[key]
+        assert bench_host_report.validate([r]), key
+    assert bench_host_report.validate([dict(base, ns_p90=9)])
+    assert bench_host_report.validate([dict(base, met=False)])
+    assert bench_host_report.validate([dict(base, goal=None)])
+    assert bench_host_report.validate([base], runs=2)
+
+
+def test_png_writer_checked():
+    """pngplot writes what check_png accepts, and check_png notices a damaged file."""
+    c = pngplot.Canvas(40, 20)
+    c.text(1, 1, "p50 ok", pngplot.BLACK)
+    c.line(0, 19, 39, 0, (255, 0, 0))
+    data = c.png()
+    assert pngplot.check_png(data) == []
+    assert pngplot.check_png(data[:-5])
+    assert pngplot.check_png(data[:40] + bytes([data[40] ^ 1]) + data[41:])

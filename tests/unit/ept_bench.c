@@ -1,22 +1,28 @@
 /*
- * Host benchmarks of the EPT core (make bench-host): a 64 GiB guest mapped with 4K leaves,
- * then with 2M leaves, timed at host speed next to the floor or baseline of each operation.
+ * Host benchmarks of the EPT core (make bench-host): a 64 GiB guest (--gib) mapped with 4K
+ * leaves, then with 2M leaves, timed at host speed next to the floor or baseline of each
+ * operation, every record over --runs runs (default 15; make bench-host: BENCH_HOST_RUNS).
  *   scan      clearing A/D scan at two densities (uniform: 1 page in 7 accessed; sparse: 1%
- *             of the 2M regions, clustered), median of 5 rounds, against a port of the seed's
- *             loop (walk, test-and-clear A per leaf, word-wise bitmap), a plain read pass and
- *             a read-modify-write pass over the leaf tables. scan_*: ratio = rmw / scan
- *             (target >= 0.7); scan_*_vs_seed: seed / scan (targets: 4K uniform and 2M >= 1,
- *             4K sparse >= 10); scan_*_read: the read pass
- *   harvest   get-and-clear of a write-protect log at 0%, 0.1%, 1%, 10%, 100% dirty, median
- *             of 3; ratio = this / 100% (targets: 0% <= 0.002, 0.1% <= 0.01)
- *   split     1 GiB leaf -> 4K leaves vs writing the same table bytes (target within 3x)
- *   collapse  1 GiB of 4K leaves -> one leaf (in place) vs the same limit
- *   fault     fast vs slow path fix-up cost per fault (targets: fast >= 1.5x faster on one
+ *             of the 2M regions, clustered), against a port of the seed's loop (walk,
+ *             test-and-clear A per leaf, word-wise bitmap), a plain read pass and a
+ *             read-modify-write pass over the leaf tables, all four in each run. scan_*:
+ *             ratio = rmw / scan (goal >= 0.7); scan_*_vs_seed: seed / scan (goals: 4K uniform
+ *             and 2M >= 1, 4K sparse >= 10); scan_*_read: the read pass
+ *   harvest   get-and-clear of a write-protect log at 0%, 0.1%, 1%, 10%, 100% dirty, all five
+ *             in each run; ratio = this / that run's 100% (goals: 0% <= 0.002, 0.1% <= 0.01)
+ *   split     1 GiB leaf -> 4K leaves vs writing the same table bytes (goal <= 2x)
+ *   collapse  1 GiB of 4K leaves -> one leaf (in place) vs the same limit (goal <= 5x)
+ *   fault     fast vs slow path fix-up cost per fault (goals: fast >= 1.5x faster on one
  *             thread, >= 2.5x on two threads faulting at once), by threads playing vCPUs
  *             (online for grace periods); the _qs records add the quiescent-state report
  *             of a VM entry and exit per fault
- * Every result is printed as an `@json {...}` line (keys name, guest_gib, leaf, ns,
- * limit_ns, baseline_ns, ratio) and written as a JSON array to the file named by argv[1].
+ * Every record is printed as an `@json {...}` line and written as an element of a JSON array
+ * to the file named on the command line: name, guest_gib, leaf, runs, and min/p50/p90/p99 of
+ * the operation's time (ns_*), its limit's (limit_ns_*), its baseline's (baseline_ns_*) and
+ * of the ratio taken within each run (ratio_*; ratio_is names it); ns, limit_ns, baseline_ns
+ * and ratio are the p50s. goal ("ratio >= 0.7", also as goal_op and goal_bound) and met (the
+ * p50 ratio against it) are null for a record shown for information.
+ * tests/harness/bench_host_report.py turns the array into a markdown table and a PNG.
  * Frames are fake (no data behind them): only the tables are real.
  */
 #include <pthread.h>
@@ -31,14 +37,15 @@
 #include "ept_env_host.h"
 #include "ept_hw.h"
 
-#define GUEST_GIB 64ULL
-#define PAGES     (GUEST_GIB << (30 - PAGE_SHIFT))
-#define PROT      (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
-#define P1G       ept_level_pages(3)
+#define PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+#define P1G  ept_level_pages(3)
 
+static u64 guest_gib = 64; /* --gib: the guest of the scan and harvest records */
+static u64 guest_pages;    /* guest_gib in 4K pages */
+static int nruns = 15;     /* --runs: runs per record (make bench-host: BENCH_HOST_RUNS) */
 static FILE *json;
 static int nresults;
-static char table[32][160]; /* the human summary printed at the end */
+static char table[64][200]; /* the human summary printed at the end */
 
 static u64 now_ns(void)
 {
@@ -53,35 +60,177 @@ static const char *leaf_name(int leaf)
 	return leaf == 1 ? "4K" : leaf == 2 ? "2M" : "1G";
 }
 
-/* One record: `gib` GiB of guest, leaves of level `leaf` (1 4K, 2 2M, 3 1G). */
-static void result_at(const char *name, u64 gib, int leaf, u64 ns, u64 limit_ns, u64 baseline_ns,
-                      double ratio, const char *target)
+/* ---- records ------------------------------------------------------------------------------- */
+
+/*
+ * A record is a measurement repeated over nruns runs. One run gives a sample: the operation's
+ * time, its limit's and its baseline's (0 where the record has none), all taken in that run,
+ * side by side, so the ratio is taken within the run. The record reports min/p50/p90/p99
+ * (nearest rank) of each column and of the per-run ratio; ns, limit_ns, baseline_ns and ratio
+ * are the p50s. ns is per operation (per fault for the fault records).
+ */
+#define MAX_RUNS 101
+
+struct sample {
+	double ns, limit_ns, baseline_ns;
+};
+
+struct series {
+	int n;
+	struct sample s[MAX_RUNS];
+};
+
+enum col { NS, LIMIT, BASE };
+static const char *const col_name[] = { "ns", "limit_ns", "baseline_ns" };
+
+/* The ratio a record reports (col num / col den) and its goal: ratio `op` bound (op NULL:
+ * no goal, the ratio is shown for information). */
+struct goal {
+	enum col num, den;
+	const char *op; /* ">=", "<=" or NULL */
+	double bound;
+};
+
+static double col(const struct sample *s, enum col c)
 {
-	char line[320];
+	return c == NS ? s->ns : c == LIMIT ? s->limit_ns : s->baseline_ns;
+}
 
-	if (nresults < (int)ARRAY_SIZE(table))
-		snprintf(table[nresults], sizeof(table[0]),
-		         "%-22s %3llu %-3s %14llu %12llu %12llu %9.4f  %s", name,
-		         (unsigned long long)gib, leaf_name(leaf), (unsigned long long)ns,
-		         (unsigned long long)limit_ns, (unsigned long long)baseline_ns, ratio,
-		         target);
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
 
-	snprintf(line, sizeof(line),
-	         "{\"name\": \"%s\", \"guest_gib\": %llu, \"leaf\": \"%s\", \"ns\": %llu, "
-	         "\"limit_ns\": %llu, \"baseline_ns\": %llu, \"ratio\": %.4f}",
-	         name, (unsigned long long)gib, leaf_name(leaf), (unsigned long long)ns,
-	         (unsigned long long)limit_ns, (unsigned long long)baseline_ns, ratio);
+	return x < y ? -1 : x > y;
+}
+
+/* min, p50, p90, p99 of v[0..n) (sorted in place): nearest rank, so with few runs p90 and
+ * p99 are the slowest run. */
+static void percentiles(double *v, int n, double q[4])
+{
+	static const int pct[] = { 50, 90, 99 };
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	q[0] = v[0];
+	for (int i = 0; i < 3; i++)
+		q[i + 1] = v[(pct[i] * n + 99) / 100 - 1];
+}
+
+/* The "key_min", "key_p50", ... fields of one column. */
+static int put_quantiles(char *buf, size_t len, const char *key, const double q[4], bool frac)
+{
+	static const char *const suffix[] = { "min", "p50", "p90", "p99" };
+	int n = 0;
+
+	for (int i = 0; i < 4; i++)
+		n += snprintf(buf + n, len - n, frac ? ", \"%s_%s\": %.6g" : ", \"%s_%s\": %.0f",
+		              key, suffix[i], q[i]);
+	return n;
+}
+
+static bool goal_met(const struct goal *g, double ratio)
+{
+	return g->op[0] == '>' ? ratio >= g->bound : ratio <= g->bound;
+}
+
+/* q[column][min, p50, p90, p99] of series r, the ratio (g->num / g->den per run) last. */
+static void series_stats(const struct series *r, const struct goal *g, double q[4][4])
+{
+	double v[MAX_RUNS] = { 0 };
+
+	for (int c = NS; c <= BASE; c++) {
+		for (int i = 0; i < r->n; i++)
+			v[i] = col(&r->s[i], c);
+		percentiles(v, r->n, q[c]);
+	}
+	for (int i = 0; i < r->n; i++) {
+		double den = col(&r->s[i], g->den);
+
+		v[i] = den > 0 ? col(&r->s[i], g->num) / den : 0;
+	}
+	percentiles(v, r->n, q[3]);
+}
+
+/* The goal's JSON fields: "goal": "ratio >= 0.7", "goal_op", "goal_bound", "met" (p50 ratio
+ * against the goal), all null without a goal. */
+static void goal_json(char *buf, size_t len, const struct goal *g, double ratio)
+{
+	if (!g->op)
+		snprintf(buf, len,
+		         "\"goal\": null, \"goal_op\": null, \"goal_bound\": null, "
+		         "\"met\": null");
+	else
+		snprintf(buf, len,
+		         "\"goal\": \"ratio %s %g\", \"goal_op\": \"%s\", \"goal_bound\": %g, "
+		         "\"met\": %s",
+		         g->op, g->bound, g->op, g->bound, goal_met(g, ratio) ? "true" : "false");
+}
+
+/* The record as one JSON object. */
+static void record_json(char *buf, size_t len, const char *name, u64 gib, int leaf, int runs,
+                        const struct goal *g, double q[4][4])
+{
+	char goal[160];
+	int n;
+
+	goal_json(goal, sizeof(goal), g, q[3][1]);
+	n = snprintf(buf, len,
+	             "{\"name\": \"%s\", \"guest_gib\": %llu, \"leaf\": \"%s\", \"ns\": %.0f, "
+	             "\"limit_ns\": %.0f, \"baseline_ns\": %.0f, \"ratio\": %.6g, \"runs\": %d, "
+	             "\"ratio_is\": \"%s/%s\", %s",
+	             name, (unsigned long long)gib, leaf_name(leaf), q[0][1], q[1][1], q[2][1],
+	             q[3][1], runs, col_name[g->num], col_name[g->den], goal);
+	for (int c = NS; c <= BASE; c++)
+		n += put_quantiles(buf + n, len - n, col_name[c], q[c], false);
+	n += put_quantiles(buf + n, len - n, "ratio", q[3], true);
+	snprintf(buf + n, len - n, "}");
+}
+
+/* The record's line of the summary printed at the end. */
+static void table_row(const char *name, u64 gib, int leaf, const struct goal *g, double q[4][4])
+{
+	char goal[40] = "-";
+
+	if (nresults >= (int)ARRAY_SIZE(table))
+		return;
+	if (g->op)
+		snprintf(goal, sizeof(goal), "ratio %s %g %s", g->op, g->bound,
+		         goal_met(g, q[3][1]) ? "met" : "MISSED");
+	snprintf(table[nresults], sizeof(table[0]),
+	         "%-22s %3llu %-3s %13.0f %13.0f %13.0f %13.0f %13.0f %9.4g  %s", name,
+	         (unsigned long long)gib, leaf_name(leaf), q[0][1], q[0][2], q[0][3], q[1][1],
+	         q[2][1], q[3][1], goal);
+}
+
+/* Print and write the record of series r: `gib` GiB of guest, leaves of level `leaf`. */
+static void emit(const char *name, u64 gib, int leaf, const struct series *r, const struct goal *g)
+{
+	double q[4][4];
+	char line[1600];
+
+	series_stats(r, g, q);
+	record_json(line, sizeof(line), name, gib, leaf, r->n, g, q);
 	printf("@json %s\n", line);
 	fflush(stdout);
 	if (json)
-		fprintf(json, "%s  %s", nresults++ ? ",\n" : "[\n", line);
+		fprintf(json, "%s  %s", nresults ? ",\n" : "[\n", line);
+	table_row(name, gib, leaf, g, q);
+	nresults++;
 }
 
-/* A record of the GUEST_GIB guest. */
-static void result(const char *name, int leaf, u64 ns, u64 limit_ns, u64 baseline_ns, double ratio,
-                   const char *target)
+/* One run of a record's measurement: fill *s. */
+typedef void run_fn(void *ctx, struct sample *s);
+
+/* A record measured by nruns calls of fn. */
+static void record(const char *name, u64 gib, int leaf, run_fn *fn, void *ctx, const struct goal *g)
 {
-	result_at(name, GUEST_GIB, leaf, ns, limit_ns, baseline_ns, ratio, target);
+	static struct series r;
+
+	r.n = nruns;
+	for (int i = 0; i < nruns; i++) {
+		r.s[i] = (struct sample){ 0 };
+		fn(ctx, &r.s[i]);
+	}
+	emit(name, gib, leaf, &r, g);
 }
 
 /* The best of n runs of fn (fewer surprises from the host). */
@@ -98,7 +247,7 @@ static void result(const char *name, int leaf, u64 ns, u64 limit_ns, u64 baselin
 
 static void map_guest(struct ept *e, int level)
 {
-	if (ept_init(e) || ept_map(e, 0, HOST_FAKE_HFN, PAGES, level, PROT))
+	if (ept_init(e) || ept_map(e, 0, HOST_FAKE_HFN, guest_pages, level, PROT))
 		abort();
 }
 
@@ -122,11 +271,11 @@ static volatile u64 sink, keep = ~0ULL;
 /* Every leaf-table page of the guest (for the read and rmw passes). */
 static u64 **leaf_tables(struct ept *e, int level, u64 *n)
 {
-	u64 **t = malloc(sizeof(*t) * (PAGES / ept_level_pages(level + 1) + 1));
+	u64 **t = malloc(sizeof(*t) * (guest_pages / ept_level_pages(level + 1) + 1));
 	struct ept_iter it;
 
 	*n = 0;
-	for_each_ept_entry(it, e, 0, PAGES, level + 1)
+	for_each_ept_entry(it, e, 0, guest_pages, level + 1)
 		if (it.level == level + 1 && ept_table(it.old, it.level))
 			t[(*n)++] = ept_env_va(ept_child(it.old));
 	return t;
@@ -174,7 +323,7 @@ static void seed_table(const u64 *t, int level, gfn_t base, u64 *idle)
 
 static void seed_scan(struct ept *e, u64 *idle)
 {
-	for (u64 i = 0; i < PAGES / 64; i++)
+	for (u64 i = 0; i < guest_pages / 64; i++)
 		idle[i] = 0;
 	seed_table(ept_env_va(e->root), EPT_LEVELS, 0, idle);
 	ept_env_flush(e);
@@ -183,10 +332,10 @@ static void seed_scan(struct ept *e, u64 *idle)
 /* Touch the density's pages (the simulated CPU sets A along each path). */
 static void touch(struct ept *e, int level, enum density d)
 {
-	u64 region = ept_level_pages(2), nreg = PAGES / region;
+	u64 region = ept_level_pages(2), nreg = guest_pages / region;
 
 	if (d == UNIFORM) {
-		for (u64 g = 0; g < PAGES; g += 7 * ept_level_pages(level))
+		for (u64 g = 0; g < guest_pages; g += 7 * ept_level_pages(level))
 			hw_access(e, g, false, NULL, NULL);
 		return;
 	}
@@ -197,37 +346,54 @@ static void touch(struct ept *e, int level, enum density d)
 				hw_access(e, g, false, NULL, NULL);
 }
 
-#define SCAN_RUNS 5
-
-static int cmp_u64(const void *a, const void *b)
-{
-	u64 x = *(const u64 *)a, y = *(const u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static u64 median(u64 *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[n / 2];
-}
-
 static const char *density_name(enum density d)
 {
 	return d == UNIFORM ? "uniform" : "sparse";
 }
 
+/* The goals of issue 13: the scan at least 0.7x as fast as a read-modify-write pass, and as
+ * fast as the seed's loop (4K sparse: 10x). */
+static const struct goal scan_vs_rmw = { LIMIT, NS, ">=", 0.7 };
+static const struct goal scan_vs_seed = { BASE, NS, ">=", 1.0 };
+static const struct goal scan_vs_seed_sparse = { BASE, NS, ">=", 10.0 };
+static const struct goal read_vs_scan = { NS, BASE, NULL, 0 };
+
+/* One round: touch, scan (timed), touch, seed (timed), read and rmw passes (timed). */
+static void scan_round(struct ept *e, int level, enum density d, struct ept_tracker *tr,
+                       struct ept_scan *s, u64 **t, u64 ntab, double ns[4])
+{
+	u64 t0;
+
+	touch(e, level, d);
+	t0 = now_ns();
+	ept_scan(e, tr, s, true);
+	ns[0] = now_ns() - t0;
+	touch(e, level, d);
+	t0 = now_ns();
+	seed_scan(e, s->idle);
+	ns[1] = now_ns() - t0;
+	t0 = now_ns();
+	sink = read_tables(t, ntab);
+	ns[2] = now_ns() - t0;
+	t0 = now_ns();
+	rmw_tables(t, ntab);
+	ns[3] = now_ns() - t0;
+}
+
+/* Three records from the same rounds: scan_D (vs rmw), scan_D_vs_seed, scan_D_read. */
 static void bench_scan(int level, enum density d)
 {
 	struct ept e;
-	struct ept_tracker tr = { .gfn = 0, .npages = PAGES, .young = calloc(PAGES / 64, 8) };
+	struct ept_tracker tr = { .gfn = 0,
+		                  .npages = guest_pages,
+		                  .young = calloc(guest_pages / 64, 8) };
 	struct ept_extent ext[64];
-	struct ept_scan s = { .idle = calloc(PAGES / 64, 8),
-		              .hole = calloc(PAGES / 64, 8),
+	struct ept_scan s = { .idle = calloc(guest_pages / 64, 8),
+		              .hole = calloc(guest_pages / 64, 8),
 		              .ext = ext,
 		              .max_ext = 64 };
-	u64 ntab, scan[SCAN_RUNS], seed[SCAN_RUNS], rd[SCAN_RUNS], rmw[SCAN_RUNS], **t, t0;
-	u64 scan_ns, seed_ns, read_ns, rmw_ns;
+	static struct series rmw, seed, rd;
+	u64 ntab, **t;
 	char name[48];
 
 	map_guest(&e, level);
@@ -235,35 +401,22 @@ static void bench_scan(int level, enum density d)
 	t = leaf_tables(&e, level, &ntab);
 	touch(&e, level, d);
 	ept_scan(&e, &tr, &s, true); /* steady state: the first round reads every table */
-	for (int rep = 0; rep < SCAN_RUNS; rep++) {
-		touch(&e, level, d);
-		t0 = now_ns();
-		ept_scan(&e, &tr, &s, true);
-		scan[rep] = now_ns() - t0;
-		touch(&e, level, d);
-		t0 = now_ns();
-		seed_scan(&e, s.idle);
-		seed[rep] = now_ns() - t0;
-		t0 = now_ns();
-		sink = read_tables(t, ntab);
-		rd[rep] = now_ns() - t0;
-		t0 = now_ns();
-		rmw_tables(t, ntab);
-		rmw[rep] = now_ns() - t0;
+	rmw.n = seed.n = rd.n = nruns;
+	for (int i = 0; i < nruns; i++) {
+		double ns[4]; /* scan, seed, read, rmw */
+
+		scan_round(&e, level, d, &tr, &s, t, ntab, ns);
+		rmw.s[i] = (struct sample){ ns[0], ns[3], ns[1] };
+		seed.s[i] = (struct sample){ ns[0], ns[2], ns[1] };
+		rd.s[i] = (struct sample){ ns[2], 0, ns[0] };
 	}
-	scan_ns = median(scan, SCAN_RUNS);
-	seed_ns = median(seed, SCAN_RUNS);
-	read_ns = median(rd, SCAN_RUNS);
-	rmw_ns = median(rmw, SCAN_RUNS);
 	snprintf(name, sizeof(name), "scan_%s", density_name(d));
-	result(name, level, scan_ns, rmw_ns, seed_ns, (double)rmw_ns / scan_ns, "rmw/ns >= 0.7");
+	emit(name, guest_gib, level, &rmw, &scan_vs_rmw);
 	snprintf(name, sizeof(name), "scan_%s_vs_seed", density_name(d));
-	result(name, level, scan_ns, read_ns, seed_ns, (double)seed_ns / scan_ns,
-	       level == 2     ? "seed/ns >= 1.0"
-	       : d == UNIFORM ? "seed/ns >= 1.0"
-	                      : "seed/ns >= 10");
+	emit(name, guest_gib, level, &seed,
+	     level == 1 && d == SPARSE ? &scan_vs_seed_sparse : &scan_vs_seed);
 	snprintf(name, sizeof(name), "scan_%s_read", density_name(d));
-	result(name, level, read_ns, 0, 0, (double)read_ns / scan_ns, "read pass; ratio read/scan");
+	emit(name, guest_gib, level, &rd, &read_vs_scan);
 	ept_tracker_del(&e, &tr);
 	ept_destroy(&e);
 	free(t);
@@ -274,42 +427,45 @@ static void bench_scan(int level, enum density d)
 
 /* ---- harvest -------------------------------------------------------------------------------- */
 
-#define HARVEST_RUNS 3
+#define NDENSITY 5
 
+/* Each run harvests at every density in turn; ratio = this / the same run's 100% harvest. */
 static void bench_harvest(void)
 {
-	static const unsigned permille[] = { 0, 1, 10, 100, 1000 };
-	u64 *bitmap = calloc(PAGES / 64, 8), *out = calloc(PAGES / 64, 8), ns[5];
+	static const unsigned permille[NDENSITY] = { 0, 1, 10, 100, 1000 };
+	static const struct goal goals[NDENSITY] = {
+		{ NS, BASE, "<=", 0.002 }, { NS, BASE, "<=", 0.01 }, { NS, BASE, NULL, 0 },
+		{ NS, BASE, NULL, 0 },     { NS, BASE, NULL, 0 },
+	};
+	static struct series r[NDENSITY];
+	u64 *bitmap = calloc(guest_pages / 64, 8), *out = calloc(guest_pages / 64, 8);
 	struct ept_dirty_log log = {
-		.gfn = 0, .npages = PAGES, .bitmap = bitmap, .mode = EPT_DIRTY_WP
+		.gfn = 0, .npages = guest_pages, .bitmap = bitmap, .mode = EPT_DIRTY_WP
 	};
 	struct ept e;
 
 	map_guest(&e, 1);
 	if (ept_dirty_log_enable(&e, &log))
 		abort();
-	for (int i = 0; i < 5; i++) {
-		u64 runs[HARVEST_RUNS];
-
-		for (int rep = 0; rep < HARVEST_RUNS; rep++) {
+	for (int run = 0; run < nruns; run++) {
+		for (int i = 0; i < NDENSITY; i++) {
 			u64 t0;
 
-			for (u64 g = 0; permille[i] && g < PAGES; g += 1000 / permille[i])
+			for (u64 g = 0; permille[i] && g < guest_pages; g += 1000 / permille[i])
 				ept_handle_fault(&e, g, EPT_W);
 			t0 = now_ns();
 			ept_dirty_log_get_and_clear(&e, &log, out);
-			runs[rep] = now_ns() - t0;
+			r[i].s[run].ns = now_ns() - t0;
 		}
-		ns[i] = median(runs, HARVEST_RUNS);
+		for (int i = 0; i < NDENSITY; i++)
+			r[i].s[run].baseline_ns = r[NDENSITY - 1].s[run].ns;
 	}
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < NDENSITY; i++) {
 		char name[32];
 
+		r[i].n = nruns;
 		snprintf(name, sizeof(name), "harvest_%.1f%%", permille[i] / 10.0);
-		result(name, 1, ns[i], 0, ns[4], (double)ns[i] / ns[4],
-		       i == 0   ? "ns/100% <= 0.002"
-		       : i == 1 ? "ns/100% <= 0.01"
-		                : "ns/100%");
+		emit(name, guest_gib, 1, &r[i], &goals[i]);
 	}
 	ept_dirty_log_disable(&e, &log);
 	ept_destroy(&e);
@@ -332,34 +488,52 @@ static u64 write_tables_ns(void)
 	return ns;
 }
 
+/* One run: a 1 GiB leaf split to 4K leaves (timed), next to the limit. */
+static void run_split(void *ctx, struct sample *s)
+{
+	struct ept e;
+	u64 t0;
+
+	(void)ctx;
+	s->limit_ns = write_tables_ns();
+	if (ept_init(&e) || ept_map(&e, 0, HOST_FAKE_HFN, P1G, 3, PROT))
+		abort();
+	t0 = now_ns();
+	ept_split(&e, 0, P1G, 1);
+	s->ns = now_ns() - t0;
+	ept_destroy(&e);
+}
+
+/* One run: 1 GiB of 4K leaves (split from a 1G leaf) collapsed in place (timed). */
+static void run_collapse(void *ctx, struct sample *s)
+{
+	struct ept e;
+	u64 t0;
+
+	(void)ctx;
+	s->limit_ns = write_tables_ns();
+	if (ept_init(&e) || ept_map(&e, 0, HOST_FAKE_HFN, P1G, 3, PROT))
+		abort();
+	ept_split(&e, 0, P1G, 1);
+	t0 = now_ns();
+	ept_collapse(&e, 0, 3, EPT_COLLAPSE_IN_PLACE);
+	s->ns = now_ns() - t0;
+	ept_destroy(&e);
+}
+
+/* 1 GiB of guest; the leaf split (and collapsed back) is 1G. Goals: issue 13. */
 static void bench_split_collapse(void)
 {
-	u64 limit = write_tables_ns(), split_ns = ~0ULL, collapse_ns = ~0ULL;
+	static const struct goal split = { NS, LIMIT, "<=", 2 }, collapse = { NS, LIMIT, "<=", 5 };
 
-	for (int rep = 0; rep < 3; rep++) {
-		struct ept e;
-		u64 t0;
-
-		if (ept_init(&e) || ept_map(&e, 0, HOST_FAKE_HFN, P1G, 3, PROT))
-			abort();
-		t0 = now_ns();
-		ept_split(&e, 0, P1G, 1);
-		split_ns = MIN(split_ns, now_ns() - t0);
-		t0 = now_ns();
-		ept_collapse(&e, 0, 3, EPT_COLLAPSE_IN_PLACE);
-		collapse_ns = MIN(collapse_ns, now_ns() - t0);
-		ept_destroy(&e);
-	}
-	/* 1 GiB of guest; the leaf split (and collapsed back) is 1G. */
-	result_at("split_1g", 1, 3, split_ns, limit, 0, (double)split_ns / limit, "ns/limit <= 3");
-	result_at("collapse_1g", 1, 3, collapse_ns, limit, 0, (double)collapse_ns / limit,
-	          "ns/limit <= 3");
+	record("split_1g", 1, 3, run_split, NULL, &split);
+	record("collapse_1g", 1, 3, run_collapse, NULL, &collapse);
 }
 
 /* ---- faults -------------------------------------------------------------------------------------
  */
 
-#define FAULT_PAGES (1ULL << 20)
+#define FAULT_PAGES (1ULL << 20) /* per fault run: 4 GiB of 4K pages, whatever --gib says */
 
 struct fault_arg {
 	struct ept *e;
@@ -386,12 +560,13 @@ static void *fault_thread(void *p)
 }
 
 /* ns per fault with `threads` threads fixing write-protected pages at once. */
-static u64 fault_ns(bool slow, int threads, bool qs)
+static double fault_ns(bool slow, int threads, bool qs)
 {
 	struct fault_arg a[2];
 	pthread_t t[2];
 	struct ept e;
-	u64 t0, ns;
+	u64 t0;
+	double ns;
 
 	if (ept_init(&e) || ept_map(&e, 0, HOST_FAKE_HFN, FAULT_PAGES, 1, PROT) ||
 	    ept_write_protect(&e, 0, FAULT_PAGES))
@@ -405,43 +580,84 @@ static u64 fault_ns(bool slow, int threads, bool qs)
 	}
 	for (int i = 0; i < threads; i++)
 		pthread_join(t[i], NULL);
-	ns = (now_ns() - t0) / (FAULT_PAGES / threads);
+	ns = (double)(now_ns() - t0) / (FAULT_PAGES / threads);
 	ept_destroy(&e);
 	return ns;
 }
 
 /* The fault fix-up alone (fault_fast, fault_slow), and with the quiescent-state report of
  * the exit and entry around each fault (_qs: the grace-period cost a vCPU pays per exit,
- * on both paths alike). */
+ * on both paths alike). Each run times the fast path, then the slow one. */
 static void bench_faults(void)
 {
+	static const struct goal fast1 = { BASE, NS, ">=", 1.5 }, fast2 = { BASE, NS, ">=", 2.5 },
+				 slow = { BASE, NS, NULL, 0 };
+	static struct series fast_r, slow_r;
+
 	for (int qs = 0; qs <= 1; qs++)
 		for (int threads = 1; threads <= 2; threads++) {
-			u64 fast = ~0ULL, slow = ~0ULL;
 			char fname[40], sname[40];
 
-			for (int rep = 0; rep < 3; rep++) {
-				fast = MIN(fast, fault_ns(false, threads, qs));
-				slow = MIN(slow, fault_ns(true, threads, qs));
+			fast_r.n = slow_r.n = nruns;
+			for (int i = 0; i < nruns; i++) {
+				double fast = fault_ns(false, threads, qs);
+				double slown = fault_ns(true, threads, qs);
+
+				fast_r.s[i] = (struct sample){ fast, 0, slown };
+				slow_r.s[i] = (struct sample){ slown, 0, fast };
 			}
 			snprintf(fname, sizeof(fname), "fault_fast%s%s",
 			         threads == 2 ? "_2threads" : "", qs ? "_qs" : "");
 			snprintf(sname, sizeof(sname), "fault_slow%s%s",
 			         threads == 2 ? "_2threads" : "", qs ? "_qs" : "");
 			/* FAULT_PAGES 4K pages of guest */
-			result_at(fname, FAULT_PAGES >> 18, 1, fast, 0, slow, (double)slow / fast,
-			          threads == 1 ? "slow/fast >= 1.5" : "slow/fast >= 2.5");
-			result_at(sname, FAULT_PAGES >> 18, 1, slow, 0, fast, (double)fast / slow,
-			          "fast/slow");
+			emit(fname, FAULT_PAGES >> 18, 1, &fast_r, threads == 1 ? &fast1 : &fast2);
+			emit(sname, FAULT_PAGES >> 18, 1, &slow_r, &slow);
 		}
+}
+
+/* ept_bench [--runs N] [--gib N] [OUT.json] */
+static int parse_args(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--runs") && i + 1 < argc) {
+			nruns = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--gib") && i + 1 < argc) {
+			guest_gib = strtoull(argv[++i], NULL, 0);
+		} else if (argv[i][0] != '-' && !json) {
+			json = fopen(argv[i], "w");
+			if (!json) {
+				perror(argv[i]);
+				return -1;
+			}
+		} else {
+			fprintf(stderr, "usage: %s [--runs 1..%d] [--gib N] [OUT.json]\n", argv[0],
+			        MAX_RUNS);
+			return -1;
+		}
+	}
+	if (nruns < 1 || nruns > MAX_RUNS || guest_gib < 1 || guest_gib > 1024) {
+		fprintf(stderr, "%s: --runs 1..%d, --gib 1..1024\n", argv[0], MAX_RUNS);
+		return -1;
+	}
+	guest_pages = guest_gib << (30 - PAGE_SHIFT);
+	return 0;
+}
+
+static void print_summary(void)
+{
+	printf("\n%d runs per record; p50s unless named; ratio: p50 of the per-run ratios\n",
+	       nruns);
+	printf("%-22s %3s %-3s %13s %13s %13s %13s %13s %9s  %s\n", "name", "GiB", "", "ns_p50",
+	       "ns_p90", "ns_p99", "limit_ns", "baseline_ns", "ratio", "goal");
+	for (int i = 0; i < nresults && i < (int)ARRAY_SIZE(table); i++)
+		printf("%s\n", table[i]);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && !(json = fopen(argv[1], "w"))) {
-		perror(argv[1]);
-		return 1;
-	}
+	if (parse_args(argc, argv))
+		return 2;
 	host_env_fake_data(true);
 	bench_scan(1, UNIFORM);
 	bench_scan(1, SPARSE);
@@ -454,9 +670,6 @@ int main(int argc, char **argv)
 		fprintf(json, "\n]\n");
 		fclose(json);
 	}
-	printf("\n%-22s %3s %-3s %14s %12s %12s %9s  %s\n", "name", "GiB", "", "ns", "limit_ns",
-	       "baseline_ns", "ratio", "target");
-	for (int i = 0; i < nresults && i < (int)ARRAY_SIZE(table); i++)
-		printf("%s\n", table[i]);
+	print_summary();
 	return 0;
 }
