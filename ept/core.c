@@ -224,6 +224,8 @@ static void hold_account(struct ept_op *op)
 	/* RELAXED: statistics; several shared holders update them at once. */
 	__atomic_fetch_add(&h->holds, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&h->total, d, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->log2[MIN(63 - __builtin_clzll(d | 1), EPT_HOLD_BUCKETS - 1)], 1,
+	                   __ATOMIC_RELAXED);
 	longest = __atomic_load_n(&h->longest, __ATOMIC_RELAXED);
 	while (d > longest && !__atomic_compare_exchange_n(&h->longest, &longest, d, true,
 	                                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
@@ -599,6 +601,20 @@ u64 ept_longest_hold(const struct ept *ept)
 		longest = MAX(longest,
 		              __atomic_load_n(&ept->stats.hold[k].longest, __ATOMIC_RELAXED));
 	return longest;
+}
+
+u64 ept_hold_quantile(const struct ept_hold *h, unsigned permille)
+{
+	u64 n = 0, holds = 0;
+
+	for (int i = 0; i < EPT_HOLD_BUCKETS; i++)
+		holds += __atomic_load_n(&h->log2[i], __ATOMIC_RELAXED);
+	for (int i = 0; i < EPT_HOLD_BUCKETS && holds; i++) {
+		n += __atomic_load_n(&h->log2[i], __ATOMIC_RELAXED);
+		if (n * 1000 >= holds * permille)
+			return 2ULL << i;
+	}
+	return 0;
 }
 
 const char *ept_op_kind_name(enum ept_op_kind kind)

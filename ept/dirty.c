@@ -60,8 +60,10 @@ static void clear_leaf_bits(struct ept_op *op, gfn_t gfn, gfn_t end, u64 bits, u
 		hi = ept_iter_hi(&it, end);
 		if (!ept_leaf(it.old, it.level) || !(it.old & bits))
 			continue;
-		if (!sel || bitmap_range(sel, lo - sel_base, hi - lo, BM_ANY))
+		if (!sel || bitmap_range(sel, lo - sel_base, hi - lo, BM_ANY)) {
 			ept_iter_update(&it, bits, 0, op);
+			op_tick(op, 3); /* a change costs about three visits */
+		}
 	}
 }
 
@@ -299,7 +301,8 @@ s64 ept_dirty_log_get_and_clear(struct ept *ept, struct ept_dirty_log *log, u64 
 		out[i] = __atomic_exchange_n(&log->bitmap[i], 0, __ATOMIC_ACQUIRE);
 		n += bitmap_weight64(out[i]);
 		rearm_bits(&r, log, i, out[i]);
-		op_tick(&op, bitmap_weight64(out[i]));
+		/* About 25 ns a page re-protected: 8 units. */
+		op_tick(&op, 8 * bitmap_weight64(out[i]));
 	}
 	/* op_end flushes: a CPU must not write through a stale W = 1 after we return. */
 	op_end(&op, 0);
@@ -342,7 +345,7 @@ s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u
 
 		n += bitmap_weight64(w);
 		rearm_word(&op, log, i, w);
-		if (op_tick(&op, 1 + bitmap_weight64(w)))
+		if (op_tick(&op, 1 + 8 * bitmap_weight64(w)))
 			op_yield(&op);
 	}
 	op_end(&op, 0);

@@ -51,10 +51,17 @@ enum ept_op_kind {
 
 /* How long the MMU lock was held by one kind of operation, in ept_env_clock() units (the
  * kernel: TSC cycles; host tests: ns). A hold is one acquisition to its release: a chunked
- * operation counts one hold per chunk. */
+ * operation counts one hold per chunk. log2[i] counts the holds of [2^i, 2^(i+1)) units (the
+ * last bucket: longer), so a tail can be told from a single outlier. */
+#define EPT_HOLD_BUCKETS 32
 struct ept_hold {
 	u64 holds, total, longest;
+	u64 log2[EPT_HOLD_BUCKETS];
 };
+
+/* The smallest bound (in clock units, a power of two) that at least `permille` / 1000 of
+ * h's holds stay under; 0 if there were none. */
+u64 ept_hold_quantile(const struct ept_hold *h, unsigned permille);
 
 /* Updated with relaxed atomics (several shared holders at once); read them with
  * __atomic_load_n any time. */

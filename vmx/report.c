@@ -70,6 +70,29 @@ static void format_counts(char *buf, size_t n, const struct vcpu_stats *s)
 		         s->pml_entries, s->pml_full);
 }
 
+/* One line of MMU lock holds by operation kind (ept/ept.h, struct ept_hold), kinds that held
+ * it at all: count, total and longest in TSC cycles, and the bound 99% stay under. */
+static void print_lock_holds(const struct vm_report *r)
+{
+	char buf[900];
+	size_t len = 0;
+
+	for (int k = 0; k < EPT_OP_KINDS && len < sizeof(buf); k++) {
+		const struct ept_hold *h = &r->ept.hold[k];
+
+		if (h->holds)
+			len += snprintf(buf + len, sizeof(buf) - len,
+			                "%s\"%s\":{\"holds\":%lu,\"total\":%lu,\"longest\":%lu,"
+			                "\"p99\":%lu}",
+			                len ? "," : "", ept_op_kind_name(k), h->holds, h->total,
+			                h->longest, ept_hold_quantile(h, 990));
+	}
+	if (len)
+		printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"mmu_lock_cycles\":{%s},"
+		       "\"yields\":%lu}\n",
+		       r->name, vmx_settings.platform, buf, r->ept.yields);
+}
+
 void vm_report_print(const struct vm_report *r, const char *result, s64 leaked)
 {
 	struct vcpu_stats sum = { 0 };
@@ -87,6 +110,7 @@ void vm_report_print(const struct vm_report *r, const char *result, s64 leaked)
 	       r->vm.hypercalls, r->vm.hypercall_errors, r->ept.flushes, r->vm.shootdown_ipis,
 	       r->ept.splits, r->ept.collapses, r->vm.checks_passed, r->vm.checks_failed, leaked,
 	       json_safe(r->stop_reason, reason, sizeof(reason)));
+	print_lock_holds(r);
 	for (int i = 0; r->nvcpus > 1 && i < r->nvcpus; i++) {
 		format_counts(counts, sizeof(counts), &r->vcpu[i]);
 		printk("@json "

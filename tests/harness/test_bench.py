@@ -112,6 +112,8 @@ HOST_RECORDS = (
     [("scan_%s%s" % (d, s), leaf) for leaf in ("4K", "2M") for d in ("uniform", "sparse")
      for s in ("", "_vs_seed", "_read")] +
     [("harvest_%s%%" % p, "4K") for p in ("0.0", "0.1", "1.0", "10.0", "100.0")] +
+    [("lock_hold_%s%s" % (k, q), "4K") for k in ("scan", "harvest", "log_enable")
+     for q in ("", "_p99")] +
     [("split_1g", "1G"), ("collapse_1g", "1G")] +
     [("fault_%s%s%s" % (k, t, q), "4K") for q in ("", "_qs") for t in ("", "_2threads")
      for k in ("fast", "slow")])

@@ -16,9 +16,11 @@ void host_env_reset(void);
 void host_env_fail_tables_after(long n);
 void host_env_fail_data_after(long n);
 
-long host_env_tables_live(void);  /* table pages allocated and not yet freed */
-long host_env_data_live(void);    /* data runs/frames allocated and not yet freed */
-u64 host_env_flushes(void);       /* ept_env_flush() calls so far */
+long host_env_tables_live(void); /* table pages allocated and not yet freed */
+long host_env_data_live(void);   /* data runs/frames allocated and not yet freed */
+u64 host_env_flushes(void);      /* ept_env_flush() calls so far */
+/* ept_env_clock (lock-hold times, ns): the TSC (default), or the calling thread's CPU time. */
+void host_env_clock_cpu(bool on);
 u64 host_env_data_released(void); /* ept_env_free_data() calls so far */
 
 /*
