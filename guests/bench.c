@@ -265,11 +265,18 @@ static void hostwork_on(const struct ctx *c)
 	hostwork_gap = st->round_cycles * HOSTWORK_ROUNDS / c->total;
 }
 
+/* vCPU 0: switch the host's work off and wait until the task has finished its round and
+ * removed its log and tracker, so that no later path measures any of it. */
 static void hostwork_off(void)
 {
+	volatile struct bench_host_status *st = (void *)GT_BENCH_HOST_STATUS_GPA;
 	long rounds = bench(HC_BENCH_HOSTWORK, 0, 0);
+	u64 t0 = tsc();
 
 	CHECK(rounds > 0, "host work switched off after %ld rounds", rounds);
+	while (st->busy && tsc() - t0 < HOSTWORK_WAIT)
+		pause();
+	CHECK(!st->busy, "the host task stopped working");
 	hostwork_gap = 0;
 }
 

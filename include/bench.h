@@ -93,6 +93,8 @@ struct hc_bench_config {
 struct bench_host_status {
 	unsigned long long rounds;       /* scan + harvest rounds completed since the VM began */
 	unsigned long long round_cycles; /* TSC cycles the last round took */
+	unsigned long long busy;         /* 1 from the tracker's and log's registration to their
+	                                  * removal: the MMU is as without host work at 0 */
 };
 
 #define GT_BENCH_HOST_STATUS_GPA (GT_BENCH_SHARED_GPA + 0x100)

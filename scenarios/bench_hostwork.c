@@ -1,12 +1,15 @@
 /*
  * The fault-latency benchmark's host task (issue 13): what the host does to the MMU while the
  * guest measures ept_populate_hostwork and wp_fast_hostwork. The bench VM gets a slot of
- * BENCH_HOST_BYTES that the guest never touches, mapped with 4K leaves, with an A/D tracker
- * and a write-protect dirty log over it. While the guest has the work switched on
- * (HC_BENCH_HOSTWORK, hypercall/bench.c) this task, on CPU 0, runs rounds back to back: one
- * ept_scan clearing the A bits of the whole slot, then one ept_dirty_log_get_and_clear of the
- * log. Each completed round is counted (the measurements record how many overlapped them)
- * and announced to the guest in struct bench_host_status, with its length, so the guest can
+ * BENCH_HOST_BYTES that the guest never touches, mapped with 4K leaves. When the guest
+ * switches the work on (HC_BENCH_HOSTWORK, hypercall/bench.c) this task, on CPU 0, registers
+ * an A/D tracker and enables a write-protect dirty log over the slot, then runs rounds back
+ * to back: one ept_scan clearing the A bits of the whole slot, then one
+ * ept_dirty_log_get_and_clear of the log. When the guest switches it off, the log and the
+ * tracker go: the paths measured without host work see the MMU as they did before (every
+ * registered log is one more step of the dirty-logging fast path's list walk). Each
+ * completed round is counted (the measurements record how many overlapped them) and
+ * announced to the guest in struct bench_host_status, with its length, so the guest can
  * spread its samples over several rounds.
  *
  * Bounds: at most BENCH_HOST_MAX_ROUNDS rounds, then the task stops working and says so (a
@@ -37,8 +40,10 @@ static struct {
 
 /* How the task's rounds went, for its @json line. */
 struct hw_stats {
-	u64 rounds, scans, harvests, failed;
+	u64 rounds, scans, harvests, failed, enables;
 	u64 scan_max, scan_total, harvest_max, harvest_total; /* TSC cycles */
+	u64 enable_max;                                       /* TSC cycles */
+	bool registered; /* the tracker and the log are on the EPT's lists */
 	bool exhausted;
 };
 
@@ -49,18 +54,54 @@ int bench_hostwork_setup(struct vm *vm)
 
 	/* 4K leaves, as a migrating guest's memory is once logging split it: the scan and the
 	 * harvest then visit every page (the log's enable would split it too). */
-	if (!err)
-		err = ept_split(&vm->ept, gfn, HOST_PAGES, 1);
+	return err ? err : ept_split(&vm->ept, gfn, HOST_PAGES, 1);
+}
+
+/* Tell the guest whether the tracker and the log are registered. */
+static void hw_busy(struct vm *vm, u64 busy)
+{
+	vm_copy_to_guest(vm, GT_BENCH_HOST_STATUS_GPA + offsetof(struct bench_host_status, busy),
+	                 &busy, sizeof(busy));
+}
+
+/* The guest switched the work on: a fresh tracker and log over the slot (the enable
+ * write-protects every page, under the lock: the guest waits for two rounds after it). */
+static bool hw_register(struct vm *vm, struct hw_stats *st)
+{
+	gfn_t gfn = gpa_to_gfn(GT_BENCH_HOST_GPA);
+	u64 t0 = rdtsc();
+	int err;
+
 	memset(&hw, 0, sizeof(hw));
 	hw.tracker = (struct ept_tracker){ .gfn = gfn, .npages = HOST_PAGES, .young = hw.young };
 	hw.log = (struct ept_dirty_log){
 		.gfn = gfn, .npages = HOST_PAGES, .bitmap = hw.bits, .mode = EPT_DIRTY_WP
 	};
-	if (!err)
-		err = ept_tracker_add(&vm->ept, &hw.tracker);
-	if (!err)
-		err = ept_dirty_log_enable(&vm->ept, &hw.log);
-	return err;
+	err = ept_tracker_add(&vm->ept, &hw.tracker);
+	if (err)
+		return false;
+	err = ept_dirty_log_enable(&vm->ept, &hw.log);
+	if (err) {
+		ept_tracker_del(&vm->ept, &hw.tracker);
+		return false;
+	}
+	st->enables++;
+	st->enable_max = MAX(st->enable_max, rdtsc() - t0);
+	st->registered = true;
+	hw_busy(vm, 1);
+	return true;
+}
+
+/* The guest switched the work off, or the task ends: the log and the tracker go, and then
+ * the guest learns it may measure without host work again. */
+static void hw_unregister(struct vm *vm, struct hw_stats *st)
+{
+	if (!st->registered)
+		return;
+	ept_dirty_log_disable(&vm->ept, &hw.log);
+	ept_tracker_del(&vm->ept, &hw.tracker);
+	st->registered = false;
+	hw_busy(vm, 0);
 }
 
 /* One round: a clearing scan of the slot, then a harvest of its log, each timed. */
@@ -105,11 +146,12 @@ static void report(struct vm *vm, const struct hw_stats *st)
 	printk("@json {\"bench_host\":\"fault_latency\",\"scenario\":\"%s\",\"platform\":\"%s\","
 	       "\"slot_mib\":%lu,\"pages\":%lu,\"rounds\":%lu,\"scans\":%lu,\"harvests\":%lu,"
 	       "\"failed\":%lu,\"scan_max\":%lu,\"scan_mean\":%lu,\"harvest_max\":%lu,"
-	       "\"harvest_mean\":%lu,\"exhausted\":%s}\n",
+	       "\"harvest_mean\":%lu,\"enables\":%lu,\"enable_max\":%lu,\"exhausted\":%s}\n",
 	       vm->name, vmx_settings.platform, (u64)(BENCH_HOST_BYTES >> 20), (u64)HOST_PAGES,
 	       st->rounds, st->scans, st->harvests, st->failed, st->scan_max,
 	       st->rounds ? st->scan_total / st->rounds : 0, st->harvest_max,
-	       st->rounds ? st->harvest_total / st->rounds : 0, st->exhausted ? "true" : "false");
+	       st->rounds ? st->harvest_total / st->rounds : 0, st->enables, st->enable_max,
+	       st->exhausted ? "true" : "false");
 	vm_check(vm, VM_CHECK_HOST, !st->failed && !st->exhausted,
 	         "bench host task: %lu rounds (%lu scans, %lu harvests), %lu failed, "
 	         "within its budget of %u",
@@ -123,6 +165,7 @@ void bench_hostwork_host(struct vm *vm, const struct scenario *sc)
 	(void)sc;
 	while (!vcpus_done(vm) && !vm->stopping) {
 		if (!bench_host_wanted()) {
+			hw_unregister(vm, &st);
 			cpu_relax();
 			continue;
 		}
@@ -130,11 +173,14 @@ void bench_hostwork_host(struct vm *vm, const struct scenario *sc)
 			st.exhausted = true;
 			break;
 		}
+		if (!st.registered && !hw_register(vm, &st)) {
+			st.failed++;
+			break;
+		}
 		one_round(vm, &st);
 	}
 	bench_host_end();
 	wait_vcpus_done(vm);
-	ept_dirty_log_disable(&vm->ept, &hw.log);
-	ept_tracker_del(&vm->ept, &hw.tracker);
+	hw_unregister(vm, &st);
 	report(vm, &st);
 }

@@ -21,8 +21,8 @@
 int bench_setup(struct vm *vm, const struct scenario *sc);
 
 /* The host task of the *_hostwork paths (scenarios/bench_hostwork.c): the set-up adds the
- * slot it works on (4K leaves, a tracker and a write-protect log over it); the task scans
- * and harvests it on CPU 0 while the guest has the work switched on. */
+ * slot it works on, mapped with 4K leaves; while the guest has the work switched on, the
+ * task keeps a tracker and a write-protect log over it and scans and harvests it on CPU 0. */
 int bench_hostwork_setup(struct vm *vm);
 void bench_hostwork_host(struct vm *vm, const struct scenario *sc);
 
