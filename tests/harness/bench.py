@@ -343,11 +343,11 @@ def write_png(path, records, meta):
         ax.grid(True, which="both", alpha=0.3)
     axes[0][0].set_ylabel("% of samples at or below")
     order = [p for p in PATHS if p in handles]
-    fig.legend([handles[p] for p in order], order, loc="lower center", ncol=min(5, len(order)))
+    fig.legend([handles[p] for p in order], order, loc="lower center", ncol=min(6, len(order)))
     what = "path length (instructions)" if meta["platform"] == "bochs" else "TSC cycles"
     fig.suptitle("eptvisor fault-path latency on %s: %s, %d samples per vCPU and path"
                  % (meta["platform"], what, meta["samples"]))
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
