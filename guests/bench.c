@@ -10,9 +10,10 @@
  *
  * Last, ept_populate and wp_fast are measured again on fresh pages while a host task on
  * CPU 0 scans and harvests a large slot (the *_hostwork paths): vCPU 0 switches the host's
- * work on (HC_BENCH_HOSTWORK), waits for its first round to learn how long one takes, and
- * every vCPU then leaves a gap between samples so that its measurement spans about
- * HOSTWORK_ROUNDS rounds, at phases of the round that the samples do not choose.
+ * work on (HC_BENCH_HOSTWORK), waits for two of its rounds to learn how long one takes, and
+ * every vCPU then leaves a gap between samples so that its measurement spans at least
+ * HOSTWORK_ROUNDS rounds, at phases of the round that the samples do not choose. After
+ * them vCPU 0 switches the work off and waits until the task is idle again.
  *
  * GT_BENCH measures every path but pml_write; GT_BENCH_PML, in a VM with PML on, measures
  * pml_write (PML's drain at every exit would otherwise lengthen every other path).
@@ -24,8 +25,8 @@
 
 #define PAGE 4096ULL
 
-#define HOSTWORK_ROUNDS 16           /* host rounds one *_hostwork measurement spans */
-#define HOSTWORK_WAIT   (1ULL << 32) /* TSC cycles to wait for the host's first round */
+#define HOSTWORK_ROUNDS 16           /* host rounds a *_hostwork measurement spans, at least */
+#define HOSTWORK_WAIT   (1ULL << 32) /* TSC cycles to wait for the host task (rounds, stop) */
 
 struct barrier {
 	volatile u64 count, gen;
@@ -247,9 +248,9 @@ static void wp_log_off(void)
  * before the barrier that starts the path). */
 static volatile u64 hostwork_gap;
 
-/* vCPU 0: switch the host's work on, wait for two rounds (the very first scan after the
- * slot was split reads every table and is no typical round), and spread each vCPU's
- * samples over HOSTWORK_ROUNDS rounds as long as the second. */
+/* vCPU 0: switch the host's work on, wait for two rounds (the first scan after the task
+ * registers its tracker reads every table and is no typical round), and spread each vCPU's
+ * samples over HOSTWORK_ROUNDS rounds as long as the last. */
 static void hostwork_on(const struct ctx *c)
 {
 	volatile struct bench_host_status *st = (void *)GT_BENCH_HOST_STATUS_GPA;
