@@ -8,6 +8,13 @@
  * agree, and at the end of a phase vCPU 0 asks for the report (@json lines printed by the
  * hypervisor).
  *
+ * Last, ept_populate and wp_fast are measured again on fresh pages while a host task on
+ * CPU 0 scans and harvests a large slot (the *_hostwork paths): vCPU 0 switches the host's
+ * work on (HC_BENCH_HOSTWORK), waits for two of its rounds to learn how long one takes, and
+ * every vCPU then leaves a gap between samples so that its measurement spans at least
+ * HOSTWORK_ROUNDS rounds, at phases of the round that the samples do not choose. After
+ * them vCPU 0 switches the work off and waits until the task is idle again.
+ *
  * GT_BENCH measures every path but pml_write; GT_BENCH_PML, in a VM with PML on, measures
  * pml_write (PML's drain at every exit would otherwise lengthen every other path).
  */
@@ -18,15 +25,20 @@
 
 #define PAGE 4096ULL
 
+#define HOSTWORK_ROUNDS 16           /* host rounds a *_hostwork measurement spans, at least */
+#define HOSTWORK_WAIT   (1ULL << 32) /* TSC cycles to wait for the host task (rounds, stop) */
+
 struct barrier {
 	volatile u64 count, gen;
 };
 
 struct ctx {
 	long id, nvcpus;
-	int phase;  /* 0: vCPU 0 alone, 1: every vCPU at once */
-	int active; /* this vCPU measures in this phase */
-	u64 total;  /* warm-up + samples */
+	int phase;    /* 0: vCPU 0 alone, 1: every vCPU at once */
+	int active;   /* this vCPU measures in this phase */
+	int hostwork; /* the path of the moment runs beside the host's work */
+	u64 gap;      /* TSC cycles between two samples' starts (0: none) */
+	u64 total;    /* warm-up + samples */
 	struct hc_bench_config cfg;
 };
 
@@ -74,10 +86,16 @@ static u64 *samples(const struct ctx *c, int path)
 	return (u64 *)(GT_BENCH_SAMPLES_GPA + (c->id * BENCH_PATHS + path) * BENCH_SLOT_BYTES);
 }
 
+/* The set of fault pages of this phase, without or with host work (include/bench.h). */
+static u64 region_set(const struct ctx *c)
+{
+	return (u64)c->phase + 2 * (u64)c->hostwork;
+}
+
 /* This vCPU's pages for this phase: one per access of a fault path. */
 static u64 region(const struct ctx *c, u64 i)
 {
-	return GT_BENCH_REGION_GPA + (c->phase * 8 + c->id) * BENCH_REGION_STRIDE + i * PAGE;
+	return GT_BENCH_REGION_GPA + (region_set(c) * 8 + c->id) * BENCH_REGION_STRIDE + i * PAGE;
 }
 
 /* One access of path, timed; i picks the page. */
@@ -101,7 +119,7 @@ static u64 one_sample(const struct ctx *c, int path, u64 i)
 		cpuid0();
 		t1 = tsc();
 		break;
-	default: /* ept_populate, wp_fast, wp_slow, pml_write: one write to page i */
+	default: /* ept_populate, wp_fast, wp_slow, pml_write, *_hostwork: one write to page i */
 		t0 = tsc();
 		*page = i;
 		t1 = tsc();
@@ -132,15 +150,24 @@ static void lockstep(const struct ctx *c)
  * every one of them); 0 for the other paths. */
 static u64 first_page(const struct ctx *c, int path)
 {
-	return path == BENCH_WP_FAST || path == BENCH_WP_SLOW ? region(c, 0) : 0;
+	return bench_baseline(path) == BENCH_WP_FAST || path == BENCH_WP_SLOW ? region(c, 0) : 0;
+}
+
+/* With host work: wait until gap cycles after the previous sample began (no exit). */
+static u64 pace(const struct ctx *c, u64 since)
+{
+	while (c->gap && tsc() - since < c->gap)
+		pause();
+	return tsc();
 }
 
 static void measure(const struct ctx *c, int path)
 {
-	u64 *buf = samples(c, path);
+	u64 *buf = samples(c, path), since = tsc();
 
 	bench(HC_BENCH_BEGIN, path, first_page(c, path));
 	for (u64 i = 0; i < c->total; i++) {
+		since = pace(c, since);
 		lockstep(c);
 		buf[i] = one_sample(c, path, i);
 	}
@@ -172,7 +199,7 @@ static void measure_split_collapse(const struct ctx *c)
  * writes the same pages again; after wp_slow the log is turned off. Each harvest must return
  * exactly the pages the samples wrote: every fix, fast or slow, was logged.
  */
-#define WP_LOG_PAGES (8 * BENCH_REGION_STRIDE / PAGE) /* one phase: 8 vCPUs' regions */
+#define WP_LOG_PAGES (8 * BENCH_REGION_STRIDE / PAGE) /* one set: 8 vCPUs' regions */
 
 static struct hc_dirty wp_log;
 /* cppcheck-suppress unassignedVariable ; the hypervisor writes it */
@@ -180,12 +207,13 @@ static u64 wp_bitmap[WP_LOG_PAGES / 64];
 
 static void wp_log_on(const struct ctx *c)
 {
-	wp_log = (struct hc_dirty){ .gpa = GT_BENCH_REGION_GPA + c->phase * WP_LOG_PAGES * PAGE,
-		                    .npages = WP_LOG_PAGES,
-		                    .mode = 0,
-		                    .bitmap_gpa = (u64)wp_bitmap };
+	wp_log =
+		(struct hc_dirty){ .gpa = GT_BENCH_REGION_GPA + region_set(c) * WP_LOG_PAGES * PAGE,
+		                   .npages = WP_LOG_PAGES,
+		                   .mode = 0,
+		                   .bitmap_gpa = (u64)wp_bitmap };
 	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_ENABLE, (u64)&wp_log, 0) == 0,
-	      "write-protect dirty log on over phase %d's pages", c->phase);
+	      "write-protect dirty log on over page set %lu", region_set(c));
 }
 
 static bool bit(const u64 *map, u64 i)
@@ -205,37 +233,90 @@ static void wp_log_harvest(const struct ctx *c, int path)
 			found += bit(wp_bitmap, v * (BENCH_REGION_STRIDE / PAGE) + i);
 	CHECK(n == (long)want && found == want,
 	      "%s: WP log: %lu pages written, %ld dirty, %lu of those",
-	      path == BENCH_WP_FAST ? "wp_fast" : "wp_slow", want, n, found);
+	      path == BENCH_WP_FAST   ? "wp_fast"
+	      : path == BENCH_WP_SLOW ? "wp_slow"
+	                              : "wp_fast_hostwork",
+	      want, n, found);
 }
 
-/* vCPU 0, before a path: the log on before wp_fast; the slow path forced for wp_slow. */
+static void wp_log_off(void)
+{
+	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_DISABLE, 0, 0) == 0, "write-protect dirty log off");
+}
+
+/* The gap between samples every vCPU uses during the *_hostwork paths (vCPU 0 sets it
+ * before the barrier that starts the path). */
+static volatile u64 hostwork_gap;
+
+/* vCPU 0: switch the host's work on, wait for two rounds (the first scan after the task
+ * registers its tracker reads every table and is no typical round), and spread each vCPU's
+ * samples over HOSTWORK_ROUNDS rounds as long as the last. */
+static void hostwork_on(const struct ctx *c)
+{
+	volatile struct bench_host_status *st = (void *)GT_BENCH_HOST_STATUS_GPA;
+	u64 before = st->rounds, t0 = tsc(), rounds;
+
+	CHECK(bench(HC_BENCH_HOSTWORK, 1, 0) == 0, "host work switched on");
+	while ((rounds = st->rounds) < before + 2 && tsc() - t0 < HOSTWORK_WAIT)
+		pause();
+	/* The host wrote the length before the count (x86 keeps both orders). */
+	__asm__ volatile("" ::: "memory");
+	CHECK(rounds >= before + 2, "the host task completed rounds (the last: %lu cycles)",
+	      (u64)st->round_cycles);
+	hostwork_gap = st->round_cycles * HOSTWORK_ROUNDS / c->total;
+}
+
+/* vCPU 0: switch the host's work off and wait until the task has finished its round and
+ * removed its log and tracker, so that no later path measures any of it. */
+static void hostwork_off(void)
+{
+	volatile struct bench_host_status *st = (void *)GT_BENCH_HOST_STATUS_GPA;
+	long rounds = bench(HC_BENCH_HOSTWORK, 0, 0);
+	u64 t0 = tsc();
+
+	CHECK(rounds > 0, "host work switched off after %ld rounds", rounds);
+	while (st->busy && tsc() - t0 < HOSTWORK_WAIT)
+		pause();
+	CHECK(!st->busy, "the host task stopped working");
+	hostwork_gap = 0;
+}
+
+/* vCPU 0, before a path: the log on before wp_fast; the slow path forced for wp_slow; the
+ * host's work on before the *_hostwork paths. */
 static void before_path(const struct ctx *c, int path)
 {
-	if (path == BENCH_WP_FAST)
+	if (path == BENCH_WP_FAST || path == BENCH_WP_FAST_HOSTWORK)
 		wp_log_on(c);
 	if (path == BENCH_WP_SLOW)
 		bench(HC_BENCH_FORCE_SLOW, 1, 0);
+	if (path == BENCH_POPULATE_HOSTWORK)
+		hostwork_on(c);
 }
 
 /* vCPU 0, after a path (every vCPU is done with it): check the log, undo before_path. */
 static void after_path(const struct ctx *c, int path)
 {
-	if (path == BENCH_WP_FAST || path == BENCH_WP_SLOW)
+	if (path == BENCH_WP_FAST || path == BENCH_WP_SLOW || path == BENCH_WP_FAST_HOSTWORK)
 		wp_log_harvest(c, path);
 	if (path == BENCH_WP_SLOW) {
 		bench(HC_BENCH_FORCE_SLOW, 0, 0);
-		CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_DISABLE, 0, 0) == 0,
-		      "write-protect dirty log off");
+		wp_log_off();
+	}
+	if (path == BENCH_WP_FAST_HOSTWORK) {
+		wp_log_off();
+		hostwork_off();
 	}
 }
 
 /* One path in one phase: every vCPU takes part in the barriers, the active ones measure.
  * The pages of wp_fast and wp_slow are write-protected by the dirty log (see above). */
-static void run_path(const struct ctx *c, int path)
+static void run_path(struct ctx *c, int path)
 {
+	c->hostwork = bench_hostwork(path);
 	if (c->id == 0)
 		before_path(c, path);
 	barrier(c);
+	c->gap = hostwork_gap;
 	if (c->active) {
 		if (path == BENCH_SPLIT)
 			measure_split_collapse(c);
@@ -255,15 +336,18 @@ static void run_phase(struct ctx *c, int phase, const int *paths, int npaths)
 		gprintf("bench: %s: %llu samples per path after %llu warm-up",
 		        phase ? "every vCPU at once" : "vCPU 0 alone", c->cfg.samples,
 		        c->cfg.warmup);
-	for (int i = 0; i < npaths; i++)
+	int split = 0;
+
+	for (int i = 0; i < npaths; i++) {
 		run_path(c, paths[i]);
+		split |= paths[i] == BENCH_SPLIT;
+	}
 	barrier(c);
 	if (c->id == 0) {
 		long reported = bench(HC_BENCH_REPORT, 0, 0);
 
 		/* split_fault is measured together with collapse: one more path reported. */
-		CHECK(reported == npaths + (paths[npaths - 1] == BENCH_SPLIT),
-		      "phase %d: %ld paths reported", phase, reported);
+		CHECK(reported == npaths + split, "phase %d: %ld paths reported", phase, reported);
 	}
 	barrier(c);
 }
@@ -309,11 +393,28 @@ static void pml_finish(const struct ctx *c, struct hc_dirty *d)
 	CHECK(hypercall(HC_DIRTY_LOG, HC_DIRTY_DISABLE, 0, 0) == 0, "PML dirty log off");
 }
 
+/* vCPU 0: HC_BENCH_HOSTWORK refuses what it must, changing nothing: a bad switch value or
+ * argument, stopping work that is not on, and any use in a VM without a host task. */
+static void hostwork_refusals(int pml)
+{
+	if (pml) {
+		CHECK(bench(HC_BENCH_HOSTWORK, 1, 0) == -ENODEV,
+		      "no host work without a host task");
+		return;
+	}
+	CHECK(bench(HC_BENCH_HOSTWORK, 2, 0) == -EINVAL, "HC_BENCH_HOSTWORK 2 refused");
+	CHECK(bench(HC_BENCH_HOSTWORK, ~0ULL, 0) == -EINVAL, "HC_BENCH_HOSTWORK ~0 refused");
+	CHECK(bench(HC_BENCH_HOSTWORK, 1, 1) == -EINVAL, "HC_BENCH_HOSTWORK with a2 refused");
+	CHECK(bench(HC_BENCH_HOSTWORK, 0, 0) == -EBUSY, "stopping host work that is off refused");
+}
+
 long bench_main(long test)
 {
-	static const int paths[] = { BENCH_TSC_OVERHEAD, BENCH_NULL_EXIT, BENCH_CPUID_EXIT,
-		                     BENCH_EPT_POPULATE, BENCH_WP_FAST,   BENCH_WP_SLOW,
-		                     BENCH_SPLIT };
+	static const int paths[] = { BENCH_TSC_OVERHEAD,    BENCH_NULL_EXIT,
+		                     BENCH_CPUID_EXIT,      BENCH_EPT_POPULATE,
+		                     BENCH_WP_FAST,         BENCH_WP_SLOW,
+		                     BENCH_SPLIT,           BENCH_POPULATE_HOSTWORK,
+		                     BENCH_WP_FAST_HOSTWORK };
 	static const int pml_paths[] = { BENCH_TSC_OVERHEAD, BENCH_PML_WRITE };
 	long who = hypercall(HC_VCPU_ID, 0, 0, 0);
 	struct ctx c = { .id = who & 0xffff, .nvcpus = who >> 16 };
@@ -326,6 +427,8 @@ long bench_main(long test)
 	}
 	c.total = c.cfg.warmup + c.cfg.samples;
 	touch_buffers(&c);
+	if (c.id == 0)
+		hostwork_refusals(pml);
 	if (pml)
 		pml_prepare(&c, &d);
 	barrier(&c);

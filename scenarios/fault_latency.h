@@ -15,8 +15,15 @@
 /* Preemption-timer budget of a bench vCPU: the idle ones spin through the others' phases. */
 #define BENCH_BUDGET 0xffffffffULL
 
-/* The bench VM: a 2M-leaf block per vCPU for split/collapse, or PML on for pml_write; the
- * samples per vCPU and path are the row's (samples=, else BENCH_DEFAULT_SAMPLES). */
+/* The bench VM: a 2M-leaf block per vCPU for split/collapse (and the host-work slot when
+ * the row has a host task), or PML on for pml_write; the samples per vCPU and path are the
+ * row's (samples=, else BENCH_DEFAULT_SAMPLES). */
 int bench_setup(struct vm *vm, const struct scenario *sc);
+
+/* The host task of the *_hostwork paths (scenarios/bench_hostwork.c): the set-up adds the
+ * slot it works on, mapped with 4K leaves; while the guest has the work switched on, the
+ * task keeps a tracker and a write-protect log over it and scans and harvests it on CPU 0. */
+int bench_hostwork_setup(struct vm *vm);
+void bench_hostwork_host(struct vm *vm, const struct scenario *sc);
 
 #endif

@@ -1,7 +1,9 @@
 """The fault-latency benchmark (issue 5), cheaply: a short `run=bench` (16 samples per vCPU
-and path, 2 vCPUs) must give a well-formed result for every path at 1 and 2 vCPUs, each
-verified by the hypervisor's counters (wp_fast really fixed on the lockless fast path, under a
-write-protect dirty log that logged every page), and
+and path, 2 vCPUs on CPUs 1 and 2, the host task on CPU 0) must give a well-formed result for
+every path at 1 and 2 vCPUs, each verified by the hypervisor's counters (wp_fast really fixed
+on the lockless fast path, under a write-protect dirty log that logged every page), the
+*_hostwork paths each judged against their baseline's p99 with the host's work overlapping
+them (issue 13), and
 tests/harness/bench.py must turn it into the JSON, the table and the plot. The benchmark
 itself is `make bench`, which is not part of `make test`.
 
@@ -24,7 +26,7 @@ from eptvisor import BootSpec
 
 SAMPLES = 16
 BENCH = BootSpec("bench-smoke", "run=bench samples=%d vcpus=2" % SAMPLES, platform="vmx",
-                 cpus=2, megs=512, timeout=120, label="bench")
+                 cpus=3, megs=512, timeout=120, label="bench")
 # The hypervisor's verdict on each vCPU's wp_fast measurement (hypercall/bench.c, verify()).
 WP_FAST_CHECK = re.compile(r"check bench_fault_latency/host: (ok|FAILED) - bench wp_fast "
                            r"vcpu (\d+): (\d+) accesses: (\d+) EPT_VIOLATION, (\d+) faults "
@@ -53,6 +55,11 @@ def test_bench_results_well_formed(boots, judge, tmp_path):
         md = files[1].read_text()
         if "| wp_fast | 2 |" not in md or "wp_slow/wp_fast" not in md:
             p.append("fault_latency.md lacks the wp_fast row or the ratios:\n" + md)
+        if "| wp_fast_hostwork | 2 |" not in md or "| ept_populate_hostwork | 1 |" not in md:
+            p.append("fault_latency.md lacks the host-work rows:\n" + md)
+        hw = [r for r in rows if r["path"] in bench.HOSTWORK]
+        if len(hw) != 4 or not all(isinstance(r.get("met"), bool) for r in hw):
+            p.append("fault_latency.json: host-work records without a verdict: %s" % hw)
         if not files[2].read_bytes().startswith(b"\x89PNG"):
             p.append("fault_latency.png is not a PNG")
     judge(res, p)
@@ -80,19 +87,28 @@ def test_bench_wp_fast_took_the_fast_path(boots, judge):
     judge(res, p)
 
 
+def made_up_records():
+    """One well-formed record per path at 1 vCPU (no boot)."""
+    base = {"platform": "bochs", "samples": 16, "min": 1, "p50": 2, "p90": 3, "p99": 4,
+            "max": 5, "verified": True}
+    hostwork = {"baseline_p99": 4, "ratio": 1.0, "goal": 2.0, "met": True, "host_scans": 3,
+                "host_harvests": 3}
+    return [dict(base, path=p, vcpus=1, **(dict(hostwork, baseline=bench.HOSTWORK[p])
+                                          if p in bench.HOSTWORK else {}))
+            for p in bench.PATHS]
+
+
 def test_bench_rejects_unverified_samples():
     """bench.py fails a run whose wp_fast samples the hypervisor could not verify, or that
     lacks a path (no boot: records made up here)."""
-    base = {"platform": "bochs", "samples": 16, "min": 1, "p50": 2, "p90": 3, "p99": 4,
-            "max": 5, "verified": True}
-    records = [dict(base, path=p, vcpus=1) for p in bench.PATHS]
+    records = made_up_records()
     ratios = [{"vcpus": 1}]
     assert bench.validate(records, ratios, 16, 1, "bochs") == []
     records[bench.PATHS.index("wp_fast")]["verified"] = False
     probs = bench.validate(records, ratios, 16, 1, "bochs")
     assert len(probs) == 1 and "wp_fast" in probs[0] and "do not measure" in probs[0]
     probs = bench.validate(records[:-1], ratios, 16, 1, "bochs")
-    assert any("no result for collapse" in x for x in probs)
+    assert any("no result for wp_fast_hostwork" in x for x in probs)
 
 
 def test_bench_scaling_ratio():
@@ -175,3 +191,21 @@ def test_png_writer_checked():
     assert pngplot.check_png(data) == []
     assert pngplot.check_png(data[:-5])
     assert pngplot.check_png(data[:40] + bytes([data[40] ^ 1]) + data[41:])
+def test_bench_hostwork_schema():
+    """A *_hostwork record needs its ratio and verdict, and host work that overlapped it: 0
+    scans or harvests fail the run, a missed goal does not (no boot: records made up)."""
+    records, ratios = made_up_records(), [{"vcpus": 1}]
+    i = bench.PATHS.index("ept_populate_hostwork")
+    assert bench.validate(records, ratios, 16, 1, "bochs") == []
+    records[i].update(p99=20, max=20, ratio=5.0, met=False)
+    assert bench.validate(records, ratios, 16, 1, "bochs") == []
+    records[i]["met"] = True
+    assert any("disagrees" in x for x in bench.validate(records, ratios, 16, 1, "bochs"))
+    records[i].update(met=False, host_scans=0)
+    assert any("did not overlap" in x for x in bench.validate(records, ratios, 16, 1, "bochs"))
+    del records[i]["met"]
+    assert any("no host-work ratio" in x for x in bench.validate(records, ratios, 16, 1,
+                                                                 "bochs"))
+    rows = bench._hostwork_lines(made_up_records(), 1)
+    assert any(l.startswith("| wp_fast_hostwork | 1 | 4 | wp_fast | 4 | 1.000 | <= 2.0 | true")
+               for l in rows), rows
