@@ -125,8 +125,9 @@ u64 ept_lookup(struct ept *ept, gfn_t gfn, int *level);
 
 /* Split every leaf larger than `level` (1, 2) that overlaps gfn..gfn+npages-1 down to leaves
  * of `level` (1G -> 2M -> 4K). Each split builds the full child table first and swaps it in
- * with one atomic update; translations do not change, so no flush. 0, -EINVAL, -ERANGE, or
- * -ENOMEM: the leaves split so far stay split, the rest stay intact (never half a leaf). */
+ * with one atomic update; translations do not change, so no flush. Exclusive lock, in
+ * chunks. 0, -EINVAL, -ERANGE, or -ENOMEM: the leaves split so far stay split, the rest stay
+ * intact (never half a leaf). */
 int ept_split(struct ept *ept, gfn_t gfn, u64 npages, int level);
 
 enum ept_collapse_mode {
@@ -147,8 +148,9 @@ int ept_collapse(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode m
 /* ---- write-protect and dirty logging (ept/dirty.c) ----------------------------------------- */
 
 /* Clear W on every leaf overlapping gfn..gfn+npages-1 (a huge leaf as a whole), keeping
- * MMU_WRITABLE so that write faults take the fast path. One flush if any W was cleared.
- * 0 or -ERANGE. */
+ * MMU_WRITABLE so that write faults take the fast path. Shared lock, in chunks; flushed
+ * before it returns if any W was cleared (by it or by another operation it met). 0 or
+ * -ERANGE. */
 int ept_write_protect(struct ept *ept, gfn_t gfn, u64 npages);
 
 enum ept_dirty_mode {
@@ -167,10 +169,11 @@ struct ept_dirty_log {
 	struct ept_dirty_log *next; /* ept's list of enabled logs */
 };
 
-/* Start logging: zero the bitmap, register the log; WP and PML modes split every huge leaf
- * in the range to 4K, then WP write-protects and PML clears D; D-bit mode clears D. One
- * flush. 0, -EINVAL (bad range or mode, overlaps an enabled log), -ERANGE, -ENOMEM (log not
- * enabled; leaves split so far stay split). */
+/* Start logging: register the log and zero the bitmap; WP and PML modes split every huge
+ * leaf in the range to 4K, then WP write-protects and PML clears D; D-bit mode clears D (then
+ * zeroes). Exclusive lock, in chunks (a flush at each chunk that changed something); every
+ * write after the return is logged. 0, -EINVAL (bad range or mode, overlaps an enabled log),
+ * -ERANGE, -ENOMEM (log not enabled; leaves split so far stay split). */
 int ept_dirty_log_enable(struct ept *ept, struct ept_dirty_log *log);
 
 /* Stop logging. On return nobody touches log->bitmap any more. Leaves stay write-protected
@@ -178,9 +181,9 @@ int ept_dirty_log_enable(struct ept *ept, struct ept_dirty_log *log);
 void ept_dirty_log_disable(struct ept *ept, struct ept_dirty_log *log);
 
 /* Move the dirty bits into out (same layout; every word written) and clear them, word by
- * word atomically; re-protect (WP: clear W; PML: clear D) exactly the pages returned; one
- * flush before returning, so a write after the return is in the next round. D-bit mode first
- * harvests the D bits. Returns the number of dirty pages. */
+ * word atomically; re-protect (WP: clear W; PML: clear D) exactly the pages returned; flushed
+ * before returning, so a write after the return is in the next round. D-bit mode first
+ * harvests the D bits. Shared lock, in chunks. Returns the number of dirty pages. */
 s64 ept_dirty_log_get_and_clear(struct ept *ept, struct ept_dirty_log *log, u64 *out);
 
 /* Manual mode, first half: copy the dirty bits into out without clearing or re-protecting
@@ -265,7 +268,8 @@ void ept_tracker_del(struct ept *ept, struct ept_tracker *t);
 
 /* Report every page of t's range as hole / idle / accessed (accessed since t's last clearing
  * scan), judged per leaf at its real size: a 2M or 1G leaf is one entry. clear: test-and-
- * clear the A bits (giving them to the other trackers), then one flush; else a peek. */
+ * clear the A bits (giving them to the other trackers), flushed at each chunk's end; else a
+ * peek. Shared lock, in chunks, one scan at a time (ept->scan_lock). */
 int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool clear);
 
 /* ---- lockless walkers (ept/core.c) ------------------------------------------------------- */
