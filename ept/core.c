@@ -477,10 +477,17 @@ static void entry_changed(struct ept_iter *it, u64 old, u64 val, struct ept_op *
 	int level = it->level;
 
 	/* RELAXED: only a hint to skip the work; ept_log_dirty re-reads with ACQUIRE. */
-	if (__atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED))
+	bool logs = __atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED);
+
+	if (!op) {
+		/* The fast path only adds W to a leaf that lacked it (ept_iter_set asserts so):
+		 * the page is dirty in write-protect logs; nothing to count, flush or free. */
+		if (logs)
+			ept_log_dirty(it->ept, it->gfn, ept_level_pages(level), BIT(EPT_DIRTY_WP));
+		return;
+	}
+	if (logs)
 		log_leaf_change(it, old, val);
-	if (!op)
-		return; /* the fast path only adds W: nothing to count, flush or free */
 	if (level == 1 && ept_present(old) && !ept_present(val)) {
 		/* Walks started inside a leaf table only empty it once it is unlinked. */
 		ASSERT(it->top_level > 1 || val == EPT_FROZEN);

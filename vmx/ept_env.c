@@ -14,10 +14,7 @@
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
 
-void *ept_env_va(hpa_t hpa)
-{
-	return phys_to_virt(hpa);
-}
+uintptr_t ept_env_va_base = DIRECT_MAP_BASE;
 /* This CPU's grace-period line (ids are dense 0..ncpus-1). */
 _Static_assert(MAX_CPUS <= EPT_MAX_CPUS, "every CPU needs a grace-period line of its own");
 unsigned ept_env_cpu(void)

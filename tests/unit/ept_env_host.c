@@ -184,10 +184,7 @@ unsigned ept_env_cpu(void)
 	return cpu_plus_1 - 1;
 }
 
-void *ept_env_va(hpa_t hpa)
-{
-	return (void *)(uintptr_t)hpa;
-}
+uintptr_t ept_env_va_base; /* 0: a table's "hpa" is its pointer */
 
 hpa_t ept_env_alloc_table(void)
 {
