@@ -482,7 +482,9 @@ static void entry_changed(struct ept_iter *it, u64 old, u64 val, struct ept_op *
 	if (!op) {
 		/* The fast path only adds W to a leaf that lacked it (ept_iter_set asserts so):
 		 * the page is dirty in write-protect logs; nothing to count, flush or free. */
-		if (logs)
+		if (logs && level == 1)
+			ept_log_dirty_page(it->ept, it->gfn, EPT_DIRTY_WP);
+		else if (logs)
 			ept_log_dirty(it->ept, it->gfn, ept_level_pages(level), BIT(EPT_DIRTY_WP));
 		return;
 	}

@@ -23,19 +23,28 @@ void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes)
 	/* ACQUIRE: a log's fields are written before ept_dirty_log_enable publishes it. */
 	for (l = __atomic_load_n(&ept->logs, __ATOMIC_ACQUIRE); l;
 	     l = __atomic_load_n(&l->next, __ATOMIC_ACQUIRE)) {
-		gfn_t lo = MAX(gfn, l->gfn), hi = MIN(gfn + npages, l->gfn + l->npages), i;
+		gfn_t lo = MAX(gfn, l->gfn), hi = MIN(gfn + npages, l->gfn + l->npages);
 
-		if (!(modes & BIT(l->mode)) || lo >= hi)
-			continue;
-		i = lo - l->gfn;
-		if (hi - lo > 1) {
-			bitmap_range(l->bitmap, i, hi - lo, BM_SET_ATOMIC);
-			continue;
-		}
-		/* One page (every 4K fault fix): one atomic OR, even if the bit is set: the
-		 * harvester's exchange (ACQUIRE) must read this RMW, so that the W the fault
-		 * path set is visible to its re-protect (RELEASE). */
-		__atomic_fetch_or(&l->bitmap[i / 64], BIT(i % 64), __ATOMIC_RELEASE);
+		if ((modes & BIT(l->mode)) && lo < hi)
+			bitmap_range(l->bitmap, lo - l->gfn, hi - lo, BM_SET_ATOMIC);
+	}
+}
+
+void ept_log_dirty_page(struct ept *ept, gfn_t gfn, enum ept_dirty_mode mode)
+{
+	struct ept_dirty_log *l;
+
+	ASSERT(ept_may_walk(ept));
+	/* ACQUIRE: as in ept_log_dirty. */
+	for (l = __atomic_load_n(&ept->logs, __ATOMIC_ACQUIRE); l;
+	     l = __atomic_load_n(&l->next, __ATOMIC_ACQUIRE)) {
+		u64 i = gfn - l->gfn; /* wraps below the log: then >= npages too */
+
+		/* RELEASE: the harvester's exchange (ACQUIRE) must read this RMW, so that the
+		 * change that dirtied the page (the fault path's W) is visible to its
+		 * re-protect; hence an OR even when the bit is set already. */
+		if (l->mode == mode && i < l->npages)
+			__atomic_fetch_or(&l->bitmap[i / 64], BIT(i % 64), __ATOMIC_RELEASE);
 	}
 }
 

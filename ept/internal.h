@@ -126,6 +126,9 @@ int ept_split_range(struct ept_op *op, gfn_t gfn, gfn_t end, int level);
  * BIT(enum ept_dirty_mode)). Under the lock or inside a lockless walk. (dirty.c) */
 void ept_log_dirty(struct ept *ept, gfn_t gfn, u64 npages, u32 modes);
 
+/* The same for one page and one mode: what every 4K fault fix does, kept short. */
+void ept_log_dirty_page(struct ept *ept, gfn_t gfn, enum ept_dirty_mode mode);
+
 /* ---- grace periods (core.c) ---------------------------------------------------------------- */
 
 /* One CPU's grace-period state (see core.c); written only by that CPU. A line of its own:
