@@ -440,6 +440,84 @@ static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base)
 	list_push(&op->dead, table);
 }
 
+/* ---- collapse in place: an unlink without freezing --------------------------------------------
+ */
+
+/* Queue an unlinked table and the tables under it for freeing, as zap_table does but without
+ * freezing (see ept_iter_collapse), and subtract their entries from the stats. Returns the
+ * A/D bits their leaves hold. Word 0 becomes the dead list's link only after it was read. */
+static u64 drop_unfrozen(struct ept_op *op, hpa_t table, int level)
+{
+	u64 *t = va(table), ad = 0, leaves = 0, tables = 0;
+
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		/* RELAXED: after the flush no CPU sets A/D here, and the fast path only adds W,
+		 * which the new leaf does not take (see ept_iter_collapse). */
+		u64 e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+
+		if (ept_table(e, level)) {
+			ad |= drop_unfrozen(op, ept_child(e), level - 1);
+			tables++;
+		} else {
+			leaves += ept_leaf(e, level);
+		}
+		ad |= e;
+	}
+	/* The table itself was counted off by the entry that pointed to it. */
+	op->tables -= tables;
+	op->leaves[level] -= leaves;
+	list_push(&op->dead, table);
+	return ad & (EPT_A | EPT_D);
+}
+
+/*
+ * Collapse in place, as one change: swap the table entry at `it` for `leaf` (which maps the
+ * same frames as every leaf under the table, so a walker still standing in an old table
+ * translates exactly as through the new leaf), flush once, then read the old leaves' A/D
+ * bits and give the new leaf those it lacks, and queue the old tables for freeing after the
+ * grace period (op_end). The old entries are not frozen, one locked cmpxchg each: freezing
+ * only makes a lockless walker inside an old table walk again from the root, and here what
+ * it finds in place is as good as what it would find there:
+ *  - ept_lookup and the fault fast path's judge see the same frame and attributes, with W
+ *    possibly missing (the new leaf has W only if every child had it), so at worst the
+ *    guest faults once more, on the new leaf.
+ *  - the fast path setting W on an old leaf (before or after the swap) logs the page dirty
+ *    in write-protect logs itself (ept_iter_set); the new leaf never takes that W, so a
+ *    write through it faults and logs again: nothing is lost.
+ *  - CPUs set A/D on old leaves only until the flush; reading them after it catches all:
+ *    D-bit logs find D on the new leaf at the next harvest (the pages of an old leaf with
+ *    D are never reported clean), PML logs mark every page of a leaf that gains D from
+ *    software (log_leaf_change), so the D a CPU set without logging (drained later by
+ *    ept_mark_dirty, which may still find the old 4K leaf: one page marked) and the D it
+ *    will never log through the new leaf are both covered.
+ *  - the dead list's link overwrites word 0 of each old table with a frozen value; a
+ *    walker that reads it walks again from the root, as after zap_table.
+ * Under the lock; `leaf` is a leaf of it->level, it->old a table. Always succeeds (only A/D
+ * of the table entry can change meanwhile).
+ */
+void ept_iter_collapse(struct ept_iter *it, u64 leaf, struct ept_op *op)
+{
+	u64 old = it->old, late;
+
+	ASSERT(ept_locked(op->ept) && ept_table(old, it->level) && ept_leaf(leaf, it->level));
+	/* ACQ_REL as in ept_iter_set; a failure means the CPU set A on the table entry. */
+	while (!__atomic_compare_exchange_n(it->entry, &old, leaf, false, __ATOMIC_ACQ_REL,
+	                                    __ATOMIC_ACQUIRE))
+		ASSERT(ept_table(old, it->level) && ept_child(old) == ept_child(it->old));
+	it->old = leaf;
+	if (__atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED))
+		log_leaf_change(it, old, leaf);
+	count(op, old, it->level, -1);
+	count(op, leaf, it->level, +1);
+	/* The CPUs' paging-structure caches may hold the unlinked tables, their TLBs the old
+	 * leaves (and only until this flush can they set A/D in them). */
+	op->flush = true;
+	op_flush(op);
+	late = drop_unfrozen(op, ept_child(old), it->level - 1) & ~leaf;
+	if (late)
+		ept_iter_update(it, 0, late, op);
+}
+
 /* ---- lifetime ---------------------------------------------------------------------------- */
 
 int ept_init(struct ept *ept)
