@@ -25,8 +25,18 @@ static u64 flushes, released, flush_gen;
 static struct host_vcpu *vcpus;
 static int nvcpus;
 
+static void (*before_flush)(void *);
+static void *before_flush_arg;
+
+void host_env_before_flush(void (*fn)(void *), void *arg)
+{
+	before_flush = fn;
+	before_flush_arg = arg;
+}
+
 void host_env_reset(void)
 {
+	before_flush = NULL;
 	__atomic_store_n(&fail_tables, -1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&fail_data, -1, __ATOMIC_SEQ_CST);
 	host_env_set_vcpus(NULL, 0);
@@ -270,6 +280,12 @@ void ept_env_flush(struct ept *ept)
 	struct host_vcpu *v = __atomic_load_n(&vcpus, __ATOMIC_SEQ_CST);
 
 	(void)ept;
+	if (before_flush) {
+		void (*fn)(void *) = before_flush;
+
+		before_flush = NULL;
+		fn(before_flush_arg);
+	}
 	__atomic_fetch_add(&flushes, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < n; i++)
 		/* ACQUIRE: pairs with host_vcpu_exit; its accesses are over before we go on. */
