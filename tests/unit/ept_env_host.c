@@ -4,6 +4,7 @@
  * that plays a vCPU calls ept_cpu_online() when its loop starts, ept_cpu_offline() when it
  * ends, and is offline between host_vcpu_enter and host_vcpu_exit (guest mode).
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -153,9 +154,22 @@ void *ept_env_va(hpa_t hpa)
 	return (void *)(uintptr_t)hpa;
 }
 
+/* The kernel's frame allocator never gives memory back; glibc's free() does (it shrinks the
+ * heap with brk once 128 KiB are free at its top, and the TLB shootdown of that unmap cost
+ * 5-40 ms per 1 GiB collapse in the benchmark, then page faults on the next allocations). */
+static pthread_once_t no_trim_once = PTHREAD_ONCE_INIT;
+
+static void no_trim(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 hpa_t ept_env_alloc_table(void)
 {
-	void *p = budget_take(&fail_tables) ? page_alloc(PAGE_SIZE) : NULL;
+	void *p;
+
+	pthread_once(&no_trim_once, no_trim);
+	p = budget_take(&fail_tables) ? page_alloc(PAGE_SIZE) : NULL;
 
 	if (!p)
 		return INVALID_HPA;
