@@ -4,12 +4,16 @@
  *
  * Freeing rule. A table page unlinked from the tree may still be read by (a) a CPU's
  * paging-structure caches or TLB and (b) a lockless walker (fault fast path, ept_lookup,
- * anyone inside ept_walk_begin/end) that loaded its address before the unlink. So every
- * entry in it is frozen (set to EPT_FROZEN through ept_iter_set, which records the A/D bits
- * the leaves held; a walker meeting a frozen entry walks again from the root), the page is
- * queued on the operation, and it is freed only after (a) the operation's flush and (b) a
- * grace period: every CPU that could be inside a walk that began before the unlink has
- * since passed a quiescent state (ept_wait_walkers).
+ * anyone inside ept_walk_begin/end) that loaded its address before the unlink. So the page
+ * is queued on the operation and freed only after (a) the operation's flush and (b) a grace
+ * period: every CPU that could be inside a walk that began before the unlink has since
+ * passed a quiescent state (ept_wait_walkers). Nothing else is needed to free it: a freed
+ * page is not cleared (ept_env_alloc_table hands out zeroed pages), and the only store into
+ * it is the dead list's link in word 0. Until then a walker inside it must not act on
+ * stale entries: zap_table freezes every entry (EPT_FROZEN through ept_iter_set, which
+ * records the A/D bits the leaves held; a walker meeting a frozen entry walks again from
+ * the root). A collapse in place does not need to (ept_iter_collapse): the new leaf maps
+ * the same frames, so the old entries are as good as the new one.
  * Data frames that collapse by copy moves away are released under the same rule.
  */
 #include "ept/env.h"
@@ -249,7 +253,6 @@ static void release_moved(struct ept_op *op)
 
 	for (unsigned i = 0; i < EPT_ENTRIES; i++)
 		ept_env_free_data(op->ept, op->moved_gfn + i * size, old[i], op->moved_level);
-	memset(old, 0, PAGE_SIZE);
 	ept_env_free_table(op->moved);
 }
 

@@ -2,9 +2,18 @@
  * Huge-page split and collapse. A split builds the whole child table while nobody can see
  * it, then swaps it for the huge leaf with one cmpxchg; the translations are the same before
  * and after, so a CPU may keep using its huge TLB entry and no flush is needed (KVM's eager
- * split does the same). A collapse replaces a table of 512 uniform leaves by one leaf: in
- * place when their frames form one aligned run, else by copying the data into a fresh run
- * while the block is write-protected (what khugepaged does, without Linux).
+ * split does the same). A collapse replaces the tables under an entry by one leaf.
+ *  - In place, when every leaf under it (a 2M block's 512 4K leaves; a 1G block's 2M leaves
+ *    and 4K tables) has the same attributes and their frames form one aligned run: one
+ *    operation whatever the size, one survey by plain loads, one swap of the parent entry,
+ *    one flush, the old tables freed after the grace period without freezing their entries
+ *    (ept_iter_collapse in ept/core.c says why that is safe).
+ *  - By copy, when a 2M block's leaves are uniform but scattered: the block is
+ *    write-protected, flushed, copied into a fresh run and swapped (what khugepaged does,
+ *    without Linux). One operation per 2M block: each copies 2 MiB under the lock, and a
+ *    1G block copied in one hold would stall every other user of the lock that long. (A
+ *    1G collapse by copy whose 2M runs stay scattered still does that one long copy.)
+ *  - Lazily: unmapped, for the caller to refault with a large leaf.
  */
 #include "ept/env.h"
 #include "ept/internal.h"
