@@ -482,19 +482,20 @@ static u64 drop_unfrozen(struct ept_op *op, hpa_t table, int level)
  * only makes a lockless walker inside an old table walk again from the root, and here what
  * it finds in place is as good as what it would find there:
  *  - ept_lookup and the fault fast path's judge see the same frame and attributes, with W
- *    possibly missing (the new leaf has W only if every child had it), so at worst the
- *    guest faults once more, on the new leaf.
- *  - the fast path setting W on an old leaf (before or after the swap) logs the page dirty
- *    in write-protect logs itself (ept_iter_set); the new leaf never takes that W, so a
- *    write through it faults and logs again: nothing is lost.
- *  - CPUs set A/D on old leaves only until the flush; reading them after it catches all:
- *    D-bit logs find D on the new leaf at the next harvest (the pages of an old leaf with
- *    D are never reported clean), PML logs mark every page of a leaf that gains D from
- *    software (log_leaf_change), so the D a CPU set without logging (drained later by
- *    ept_mark_dirty, which may still find the old 4K leaf: one page marked) and the D it
- *    will never log through the new leaf are both covered.
- *  - the dead list's link overwrites word 0 of each old table with a frozen value; a
- *    walker that reads it walks again from the root, as after zap_table.
+ *    possibly missing (the new leaf has W only if the survey saw it on every child), so at
+ *    worst the guest faults once more, on the new leaf.
+ *  - Write-protect logs: a child that got W (before or after the swap) logged its page when
+ *    it got it (ept_iter_set, fast path or not); a new leaf with W logs all its pages; one
+ *    without faults, and its fault logs them. No page is written unlogged.
+ *  - D-bit logs: CPUs set A/D on old leaves only until the flush, so the read after it
+ *    catches every D; it moves into the new leaf, whose D the next harvest finds (the
+ *    children are not "losing" D, so nothing is logged at the swap, unlike zap_table).
+ *  - PML logs: a D a CPU set on an old leaf is in its PML buffer, and the drain marks the
+ *    page through whichever leaf ept_mark_dirty finds; the new leaf gaining D from
+ *    software marks all its pages (log_leaf_change), since no CPU will log a write through
+ *    a leaf whose D is already set.
+ *  - The dead list's link overwrites word 0 of each old table with a frozen value after it
+ *    was read; a walker that reads it walks again from the root, as after zap_table.
  * Under the lock; `leaf` is a leaf of it->level, it->old a table. Always succeeds (only A/D
  * of the table entry can change meanwhile).
  */
