@@ -9,10 +9,8 @@
  *             4K sparse >= 10); scan_*_read: the read pass
  *   harvest   get-and-clear of a write-protect log at 0%, 0.1%, 1%, 10%, 100% dirty, median
  *             of 3; ratio = this / 100% (targets: 0% <= 0.002, 0.1% <= 0.01)
- *   split     1 GiB leaf -> 4K leaves vs allocating (same allocator) and writing the same
- *             513 tables (target within 2x)
- *   collapse  1 GiB of 4K leaves -> one leaf (in place, one operation) vs the same limit
- *             (target within 5x)
+ *   split     1 GiB leaf -> 4K leaves vs writing the same table bytes (target within 3x)
+ *   collapse  1 GiB of 4K leaves -> one leaf (in place) vs the same limit
  *   fault     fast vs slow path fix-up cost per fault (targets: fast >= 1.5x faster on one
  *             thread, >= 2.5x on two threads faulting at once), by threads playing vCPUs
  *             (online for grace periods); the _qs records add the quiescent-state report
