@@ -4,12 +4,16 @@
  *
  * Freeing rule. A table page unlinked from the tree may still be read by (a) a CPU's
  * paging-structure caches or TLB and (b) a lockless walker (fault fast path, ept_lookup,
- * anyone inside ept_walk_begin/end) that loaded its address before the unlink. So every
- * entry in it is frozen (set to EPT_FROZEN through ept_iter_set, which records the A/D bits
- * the leaves held; a walker meeting a frozen entry walks again from the root), the page is
- * queued on the operation, and it is freed only after (a) the operation's flush and (b) a
- * grace period: every CPU that could be inside a walk that began before the unlink has
- * since passed a quiescent state (ept_wait_walkers).
+ * anyone inside ept_walk_begin/end) that loaded its address before the unlink. So the page
+ * is queued on the operation and freed only after (a) the operation's flush and (b) a grace
+ * period: every CPU that could be inside a walk that began before the unlink has since
+ * passed a quiescent state (ept_wait_walkers). Nothing else is needed to free it: a freed
+ * page is not cleared (ept_env_alloc_table hands out zeroed pages), and the only store into
+ * it is the dead list's link in word 0. Until then a walker inside it must not act on
+ * stale entries: zap_table freezes every entry (EPT_FROZEN through ept_iter_set, which
+ * records the A/D bits the leaves held; a walker meeting a frozen entry walks again from
+ * the root). A collapse in place does not need to (ept_iter_collapse): the new leaf maps
+ * the same frames, so the old entries are as good as the new one.
  * Data frames that collapse by copy moves away are released under the same rule.
  */
 #include "ept/env.h"
@@ -340,7 +344,6 @@ static void release_moved(struct ept_op *op)
 
 	for (unsigned i = 0; i < EPT_ENTRIES; i++)
 		ept_env_free_data(op->ept, op->moved_gfn + i * size, old[i], op->moved_level);
-	memset(old, 0, PAGE_SIZE);
 	ept_env_free_table(op->moved);
 }
 
@@ -570,6 +573,86 @@ static void zap_table(struct ept_op *op, hpa_t table, int level, gfn_t base)
 		if (ept_present(it.old))
 			ept_iter_replace(&it, EPT_FROZEN, op);
 	list_push(&op->dead, table);
+}
+
+/* ---- collapse in place: an unlink without freezing --------------------------------------------
+ */
+
+/* Queue an unlinked table and the tables under it for freeing, as zap_table does but without
+ * freezing (see ept_iter_collapse), and subtract their entries from the stats. Returns the
+ * A/D bits their leaves hold. Word 0 becomes the dead list's link only after it was read. */
+static u64 drop_unfrozen(struct ept_op *op, hpa_t table, int level)
+{
+	u64 *t = va(table), ad = 0, leaves = 0, tables = 0;
+
+	for (unsigned i = 0; i < EPT_ENTRIES; i++) {
+		/* RELAXED: after the flush no CPU sets A/D here, and the fast path only adds W,
+		 * which the new leaf does not take (see ept_iter_collapse). */
+		u64 e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+
+		if (ept_table(e, level)) {
+			ad |= drop_unfrozen(op, ept_child(e), level - 1);
+			tables++;
+		} else {
+			leaves += ept_leaf(e, level);
+		}
+		ad |= e;
+	}
+	/* The table itself was counted off by the entry that pointed to it. */
+	op->tables -= tables;
+	op->leaves[level] -= leaves;
+	list_push(&op->dead, table);
+	return ad & (EPT_A | EPT_D);
+}
+
+/*
+ * Collapse in place, as one change: swap the table entry at `it` for `leaf` (which maps the
+ * same frames as every leaf under the table, so a walker still standing in an old table
+ * translates exactly as through the new leaf), flush once, then read the old leaves' A/D
+ * bits and give the new leaf those it lacks, and queue the old tables for freeing after the
+ * grace period (op_end). The old entries are not frozen, one locked cmpxchg each: freezing
+ * only makes a lockless walker inside an old table walk again from the root, and here what
+ * it finds in place is as good as what it would find there:
+ *  - ept_lookup and the fault fast path's judge see the same frame and attributes, with W
+ *    possibly missing (the new leaf has W only if the survey saw it on every child), so at
+ *    worst the guest faults once more, on the new leaf.
+ *  - Write-protect logs: a child that got W (before or after the swap) logged its page when
+ *    it got it (ept_iter_set, fast path or not); a new leaf with W logs all its pages; one
+ *    without faults, and its fault logs them. No page is written unlogged.
+ *  - D-bit logs: CPUs set A/D on old leaves only until the flush, so the read after it
+ *    catches every D; it moves into the new leaf, whose D the next harvest finds (the
+ *    children are not "losing" D, so nothing is logged at the swap, unlike zap_table).
+ *  - PML logs: a D a CPU set on an old leaf is in its PML buffer, and the drain marks the
+ *    page through whichever leaf ept_mark_dirty finds; the new leaf gaining D from
+ *    software marks all its pages (log_leaf_change), since no CPU will log a write through
+ *    a leaf whose D is already set.
+ *  - The dead list's link overwrites word 0 of each old table with a frozen value after it
+ *    was read; a walker that reads it walks again from the root, as after zap_table.
+ * Under the lock; `leaf` is a leaf of it->level, it->old a table. Always succeeds (only A/D
+ * of the table entry can change meanwhile).
+ */
+void ept_iter_collapse(struct ept_iter *it, u64 leaf, struct ept_op *op)
+{
+	u64 old = it->old, late;
+
+	ASSERT(ept_locked_excl(op->ept) && !op->shared && ept_table(old, it->level) &&
+	       ept_leaf(leaf, it->level));
+	/* ACQ_REL as in ept_iter_set; a failure means the CPU set A on the table entry. */
+	while (!__atomic_compare_exchange_n(it->entry, &old, leaf, false, __ATOMIC_ACQ_REL,
+	                                    __ATOMIC_ACQUIRE))
+		ASSERT(ept_table(old, it->level) && ept_child(old) == ept_child(it->old));
+	it->old = leaf;
+	if (__atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED))
+		log_leaf_change(it, old, leaf);
+	count(op, old, it->level, -1);
+	count(op, leaf, it->level, +1);
+	/* The CPUs' paging-structure caches may hold the unlinked tables, their TLBs the old
+	 * leaves (and only until this flush can they set A/D in them). */
+	op_note_flush(op);
+	op_flush(op);
+	late = drop_unfrozen(op, ept_child(old), it->level - 1) & ~leaf;
+	if (late)
+		ept_iter_update(it, 0, late, op);
 }
 
 /* ---- lifetime ---------------------------------------------------------------------------- */

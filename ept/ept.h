@@ -137,12 +137,15 @@ enum ept_collapse_mode {
 };
 
 /* Make the level-aligned block at gfn one leaf of `level` (2 or 3). Its pages must all be
- * mapped with equal attributes (R, X, memory type, software bits; W is ANDed, A/D ORed);
- * lower tables inside are collapsed first. In place when the frames are contiguous and
- * aligned; otherwise COPY write-protects the block, flushes, copies into a fresh run, swaps
- * and flushes (two flushes), and hands the old frames to ept_env_free_data. 0 (also when
+ * mapped with equal attributes (R, X, memory type, software bits; W is ANDed, A/D ORed).
+ * In place (frames contiguous and aligned): one operation for the whole block, 2M or 1G,
+ * with one flush; a block that does not qualify is refused with nothing changed. COPY
+ * (frames scattered): each 2M block in its own operation, collapsed in place or
+ * write-protected, flushed, copied into a fresh run, swapped and flushed (two flushes), the
+ * old frames handed to ept_env_free_data; then the 1G block as one more (in place, or a
+ * copy of its 512 2M runs in one lock hold). 0 (also when
  * already one leaf), -EINVAL, -ERANGE, -ENOENT (a hole inside), -EBUSY (attributes differ,
- * or not contiguous with IN_PLACE), -ENOMEM (nothing changed). */
+ * or not contiguous with IN_PLACE), -ENOMEM (by copy: nothing changed in that block). */
 int ept_collapse(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode mode);
 
 /* ---- write-protect and dirty logging (ept/dirty.c) ----------------------------------------- */

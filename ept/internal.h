@@ -113,6 +113,13 @@ u64 ept_iter_update(struct ept_iter *it, u64 clear, u64 set, struct ept_op *op);
 /* Set the current entry to `val` whatever it holds (retrying while others change it). */
 void ept_iter_replace(struct ept_iter *it, u64 val, struct ept_op *op);
 
+/* Collapse in place: replace the table entry at `it` by `leaf`, a leaf mapping the same
+ * frames as all the leaves under it, flush, give `leaf` the A/D bits the old leaves gained
+ * meanwhile and queue the old tables for freeing, without freezing their entries (a walker
+ * in them sees the same frames). One flush; stats and dirty logs as through ept_iter_set.
+ * Under the lock. (core.c) */
+void ept_iter_collapse(struct ept_iter *it, u64 leaf, struct ept_op *op);
+
 /* Split the huge leaf at `it` into a full table of next-level leaves with the same frames and
  * attributes, swapped in with one atomic update; the iterator then steps into it. No flush:
  * every translation stays the same. -ENOMEM (leaf untouched). (split.c) */

@@ -2,9 +2,18 @@
  * Huge-page split and collapse. A split builds the whole child table while nobody can see
  * it, then swaps it for the huge leaf with one cmpxchg; the translations are the same before
  * and after, so a CPU may keep using its huge TLB entry and no flush is needed (KVM's eager
- * split does the same). A collapse replaces a table of 512 uniform leaves by one leaf: in
- * place when their frames form one aligned run, else by copying the data into a fresh run
- * while the block is write-protected (what khugepaged does, without Linux).
+ * split does the same). A collapse replaces the tables under an entry by one leaf.
+ *  - In place, when every leaf under it (a 2M block's 512 4K leaves; a 1G block's 2M leaves
+ *    and 4K tables) has the same attributes and their frames form one aligned run: one
+ *    operation whatever the size, one survey by plain loads, one swap of the parent entry,
+ *    one flush, the old tables freed after the grace period without freezing their entries
+ *    (ept_iter_collapse in ept/core.c says why that is safe).
+ *  - By copy, when a 2M block's leaves are uniform but scattered: the block is
+ *    write-protected, flushed, copied into a fresh run and swapped (what khugepaged does,
+ *    without Linux). One operation per 2M block: each copies 2 MiB under the lock, and a
+ *    1G block copied in one hold would stall every other user of the lock that long. (A
+ *    1G collapse by copy whose 2M runs stay scattered still does that one long copy.)
+ *  - Lazily: unmapped, for the caller to refault with a large leaf.
  */
 #include "ept/env.h"
 #include "ept/internal.h"
@@ -74,54 +83,104 @@ int ept_split(struct ept *ept, gfn_t gfn, u64 npages, int level)
 
 /* ---- collapse ---------------------------------------------------------------------------- */
 
-/* What the 512 children of a table entry look like. */
+/* The bits that must be equal in leaf i of a run and in leaf 0 but for the frame, which must
+ * be leaf 0's plus i times the leaf size: what a survey compares. */
+#define RUN_MASK (EPT_FRAME_MASK | EPT_ATTR_MASK | EPT_LARGE)
+
+/* What the leaves under a table entry hold, read with plain loads: W if every leaf has it,
+ * A/D if any has them, the 4K tables met (for the collapses count). */
 struct run {
-	u64 first;       /* the first child */
-	u64 w;           /* W if every child has it */
-	u64 ad;          /* A and D of any child */
-	bool hole;       /* some child is not present */
-	bool uniform;    /* all leaves with equal EPT_ATTR_MASK bits */
-	bool contiguous; /* frames first.. in order, aligned to the parent's size */
+	u64 first; /* the first leaf */
+	u64 w, ad;
+	u64 leaf_tables;
 };
 
-static void survey(struct ept_op *op, const struct ept_iter *parent, struct run *r)
+/* Are the 512 entries of the table at `t` leaves of `level` mapping one run that starts with
+ * `want` (RUN_MASK bits of entry 0)? Gathers their W and A/D into r. */
+static bool survey_leaves(const u64 *t, int level, u64 want, struct run *r)
+{
+	u64 step = hfn_to_hpa(ept_level_pages(level)), w = EPT_W, ad = 0, diff = 0;
+
+	for (unsigned i = 0; i < EPT_ENTRIES; i++, want += step) {
+		/* RELAXED: under the lock only W (fast path) and A/D (CPUs) change; a W set
+		 * after this read costs the guest one more fault, an A/D is read again after the
+		 * flush (ept_iter_collapse). */
+		u64 e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+
+		diff |= (e & RUN_MASK) ^ want;
+		w &= e;
+		ad |= e;
+	}
+	r->w &= w;
+	r->ad |= ad & (EPT_A | EPT_D);
+	return diff == 0;
+}
+
+/* Is everything under the table entry at `it` (level 2: 512 4K leaves; level 3: 512 2M
+ * leaves or tables of 4K leaves) one aligned run of uniform leaves? Fills r. */
+static bool survey(const struct ept_iter *it, struct run *r)
+{
+	const u64 *t = ept_env_va(ept_child(it->old));
+	/* RELAXED (both): the frames and attributes checked do not change under the lock. */
+	u64 first = __atomic_load_n(&t[0], __ATOMIC_RELAXED), want;
+
+	if (it->level == 3 && ept_table(first, 2))
+		first = __atomic_load_n((u64 *)ept_env_va(ept_child(first)), __ATOMIC_RELAXED);
+	*r = (struct run){ .first = first, .w = EPT_W };
+	if (!ept_present(first) || !IS_ALIGNED(ept_hfn(first), ept_level_pages(it->level)))
+		return false;
+	want = (first & RUN_MASK & ~EPT_LARGE) | (it->level == 3 ? EPT_LARGE : 0);
+	if (it->level == 2)
+		return survey_leaves(t, 1, want & ~EPT_LARGE, r);
+	for (unsigned i = 0; i < EPT_ENTRIES; i++, want += hfn_to_hpa(ept_level_pages(2))) {
+		u64 e = __atomic_load_n(&t[i], __ATOMIC_RELAXED);
+
+		if (ept_table(e, 2)) {
+			r->leaf_tables++;
+			if (!survey_leaves(ept_env_va(ept_child(e)), 1, want & ~EPT_LARGE, r))
+				return false;
+		} else if ((e & RUN_MASK) != want) {
+			return false;
+		} else {
+			r->w &= e;
+			r->ad |= e & (EPT_A | EPT_D);
+		}
+	}
+	return true;
+}
+
+/* Why the block at `parent` is no run: -ENOENT if anything under it is missing, else -EBUSY
+ * (attributes differ or frames are not one aligned run). */
+static int refusal(struct ept_op *op, const struct ept_iter *parent)
+{
+	gfn_t end = parent->gfn + ept_level_pages(parent->level);
+	struct ept_iter it;
+
+	ept_iter_start(&it, op->ept, ept_child(parent->old), parent->level - 1, parent->gfn, end,
+	               1);
+	for (; it.valid; ept_iter_next(&it))
+		if (!ept_present(it.old))
+			return -ENOENT;
+	return -EBUSY;
+}
+
+/* Are the 512 children of the table entry at `parent` leaves with the attributes of `first`
+ * (their frames aside)? Then collapse by copy can move them. */
+static bool uniform_children(struct ept_op *op, const struct ept_iter *parent, u64 first)
 {
 	int level = parent->level - 1;
 	struct ept_iter it;
 
-	*r = (struct run){ .w = EPT_W, .uniform = true, .contiguous = true };
-	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn) {
-		if (it.gfn == parent->gfn)
-			r->first = it.old;
-		r->hole |= !ept_present(it.old);
-		r->uniform &= ept_leaf(it.old, level) &&
-		              (it.old & EPT_ATTR_MASK) == (r->first & EPT_ATTR_MASK);
-		r->contiguous &= ept_hfn(it.old) == ept_hfn(r->first) + (it.gfn - parent->gfn);
-		r->w &= it.old;
-		r->ad |= it.old & (EPT_A | EPT_D);
-	}
-	r->contiguous &= IS_ALIGNED(ept_hfn(r->first), ept_level_pages(parent->level));
+	for_each_ept_table_entry(it, op->ept, ept_child(parent->old), level, parent->gfn)
+		if (!ept_leaf(it.old, level) || (it.old & EPT_ATTR_MASK) != (first & EPT_ATTR_MASK))
+			return false;
+	return true;
 }
 
 /* The leaf replacing the table at `it`: the run's attributes, merged W and A/D. */
 static u64 merged_leaf(const struct ept_iter *it, const struct run *r, hfn_t hfn)
 {
 	return ept_leaf_entry(hfn, it->level, (r->first & EPT_ATTR_MASK) | r->w | r->ad);
-}
-
-/* Swap the table at `it` for `leaf`, then give the new leaf any A/D that children got
- * after they were read (ept_iter_set gathered them while emptying the old table). */
-static void swap_in_leaf(struct ept_op *op, struct ept_iter *it, u64 leaf)
-{
-	u64 late;
-
-	ASSERT(ept_table(it->old, it->level) && ept_leaf(leaf, it->level));
-	op->zapped_ad = 0;
-	ept_iter_replace(it, leaf, op);
-	late = op->zapped_ad & ~it->old;
-	if (late)
-		ept_iter_update(it, 0, late, op);
-	op->collapses++;
 }
 
 /* Write-protect the children (W and MMU_WRITABLE, so no fast path restores W), note their
@@ -152,6 +211,23 @@ static void copy_data(hfn_t to, const u64 *from, int level)
 		       pages * PAGE_SIZE);
 }
 
+/* Swap the table at `it` for `leaf` through ept_iter_set (which freezes the old table), then
+ * give the new leaf any A/D that children got after protect_children read them. */
+static void swap_in_copy(struct ept_op *op, struct ept_iter *it, u64 leaf)
+{
+	u64 late;
+
+	op->zapped_ad = 0;
+	ept_iter_replace(it, leaf, op);
+	late = op->zapped_ad & ~it->old;
+	if (late)
+		ept_iter_update(it, 0, late, op);
+	op->collapses++;
+}
+
+/* Collapse by copy: one block of 512 leaves of it->level - 1 whose frames are scattered. The
+ * children are frozen one by one (zap_table) rather than unlinked as in place: the new leaf
+ * maps other frames, so a walker still in the old table must not use what it holds. */
 static int collapse_copy(struct ept_op *op, struct ept_iter *it, struct run *r)
 {
 	hpa_t moved = ept_env_alloc_table();
@@ -172,7 +248,7 @@ static int collapse_copy(struct ept_op *op, struct ept_iter *it, struct run *r)
 	 * that saw MMU_WRITABLE before protect_children writes inside its walk. */
 	ept_wait_walkers(op->ept);
 	copy_data(run, ept_env_va(moved), it->level - 1);
-	swap_in_leaf(op, it, merged_leaf(it, r, run));
+	swap_in_copy(op, it, merged_leaf(it, r, run));
 	/* The old frames are released after op_end's flush and grace period. */
 	op->moved = moved;
 	op->moved_gfn = it->gfn;
@@ -180,24 +256,26 @@ static int collapse_copy(struct ept_op *op, struct ept_iter *it, struct run *r)
 	return 0;
 }
 
-/* Collapse the table of leaves at `it` into one leaf of it->level. */
+/* Collapse the table at `it` into one leaf of it->level: in place when everything under it
+ * is one aligned run, else by copy when `mode` allows and its children are uniform leaves. */
 static int collapse_entry(struct ept_op *op, struct ept_iter *it, enum ept_collapse_mode mode)
 {
 	struct run r;
+	int err;
 
-	survey(op, it, &r);
-	if (r.hole)
-		return -ENOENT;
-	if (!r.uniform)
-		return -EBUSY;
-	if (r.contiguous) {
-		swap_in_leaf(op, it, merged_leaf(it, &r, ept_hfn(r.first)));
+	if (survey(it, &r)) {
+		ept_iter_collapse(it, merged_leaf(it, &r, ept_hfn(r.first)), op);
+		/* One per table of leaves replaced, as if each 2M block went first. */
+		op->collapses += 1 + r.leaf_tables;
 		return 0;
 	}
-	return mode == EPT_COLLAPSE_COPY ? collapse_copy(op, it, &r) : -EBUSY;
+	err = refusal(op, it);
+	if (err == -EBUSY && mode == EPT_COLLAPSE_COPY && uniform_children(op, it, r.first))
+		return collapse_copy(op, it, &r);
+	return err;
 }
 
-/* Collapse one block; its lower tables (2M inside 1G) were collapsed already. */
+/* Collapse one block in one operation. */
 static int collapse_block(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode mode)
 {
 	struct ept_iter it;
@@ -224,8 +302,10 @@ int ept_collapse(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode m
 		return -EINVAL;
 	if (!ept_range_ok(gfn, ept_level_pages(level)))
 		return -ERANGE;
-	/* Each 2M block of a 1G collapse first, each its own operation (one `moved` page). */
-	for (u64 i = 0; level == 3 && mode != EPT_COLLAPSE_LAZY && i < EPT_ENTRIES; i++) {
+	/* By copy, each 2M block of a 1G collapse first, each its own operation: a copy moves
+	 * 2 MiB under the lock, and all of 1G in one hold would stall every other user of the
+	 * lock for the whole copy. In place, the whole block at once (one flush). */
+	for (u64 i = 0; level == 3 && mode == EPT_COLLAPSE_COPY && i < EPT_ENTRIES; i++) {
 		int err = collapse_block(ept, gfn + i * ept_level_pages(2), 2, mode);
 
 		if (err)

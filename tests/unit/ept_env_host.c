@@ -4,6 +4,7 @@
  * that plays a vCPU calls ept_cpu_online() when its loop starts, ept_cpu_offline() when it
  * ends, and is offline between host_vcpu_enter and host_vcpu_exit (guest mode).
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
@@ -26,8 +27,18 @@ static u64 flushes, released, flush_gen;
 static struct host_vcpu *vcpus;
 static int nvcpus;
 
+static void (*before_flush)(void *);
+static void *before_flush_arg;
+
+void host_env_before_flush(void (*fn)(void *), void *arg)
+{
+	before_flush = fn;
+	before_flush_arg = arg;
+}
+
 void host_env_reset(void)
 {
+	before_flush = NULL;
 	__atomic_store_n(&fail_tables, -1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&fail_data, -1, __ATOMIC_SEQ_CST);
 	host_env_set_vcpus(NULL, 0);
@@ -186,9 +197,22 @@ unsigned ept_env_cpu(void)
 
 uintptr_t ept_env_va_base; /* 0: a table's "hpa" is its pointer */
 
+/* The kernel's frame allocator never gives memory back; glibc's free() does (it shrinks the
+ * heap with brk once 128 KiB are free at its top, and the TLB shootdown of that unmap cost
+ * 5-40 ms per 1 GiB collapse in the benchmark, then page faults on the next allocations). */
+static pthread_once_t no_trim_once = PTHREAD_ONCE_INIT;
+
+static void no_trim(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
+
 hpa_t ept_env_alloc_table(void)
 {
-	void *p = budget_take(&fail_tables) ? page_alloc(PAGE_SIZE) : NULL;
+	void *p;
+
+	pthread_once(&no_trim_once, no_trim);
+	p = budget_take(&fail_tables) ? page_alloc(PAGE_SIZE) : NULL;
 
 	if (!p)
 		return INVALID_HPA;
@@ -313,6 +337,12 @@ void ept_env_flush(struct ept *ept)
 	struct host_vcpu *v = __atomic_load_n(&vcpus, __ATOMIC_SEQ_CST);
 
 	(void)ept;
+	if (before_flush) {
+		void (*fn)(void *) = before_flush;
+
+		before_flush = NULL;
+		fn(before_flush_arg);
+	}
 	__atomic_fetch_add(&flushes, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < n; i++)
 		/* ACQUIRE: pairs with host_vcpu_exit; its accesses are over before we go on. */

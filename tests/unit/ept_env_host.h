@@ -53,6 +53,10 @@ struct host_vcpu {
 	bool online; /* the thread was online before host_vcpu_enter (its own field) */
 };
 void host_env_set_vcpus(struct host_vcpu *vcpus, int n);
+
+/* Call fn(arg) once, at the start of the next ept_env_flush(): what a CPU does while the
+ * flush is on its way to it (single-threaded tests; host_env_reset forgets it). */
+void host_env_before_flush(void (*fn)(void *), void *arg);
 void host_vcpu_enter(struct host_vcpu *v);
 void host_vcpu_exit(struct host_vcpu *v);
 

@@ -60,6 +60,19 @@ static inline bool hw_access(struct ept *e, gfn_t gfn, bool write, u64 *leaf, in
 	return true;
 }
 
+/* A write through a translation the CPU still caches from `entry` (its TLB), after the
+ * entry may have been unlinked: the CPU sets A and D in the entry it cached, locked, as long
+ * as the entry is the leaf it cached (until the flush reaches the CPU). */
+static inline void hw_cached_write(u64 *entry)
+{
+	u64 old = __atomic_load_n(entry, __ATOMIC_SEQ_CST);
+
+	while (ept_present(old) &&
+	       !__atomic_compare_exchange_n(entry, &old, old | EPT_A | EPT_D, false,
+	                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+}
+
 /* The host frame holding gfn's byte 0 through `leaf` of `level`. */
 static inline hfn_t hw_frame(u64 leaf, int level, gfn_t gfn)
 {

@@ -543,9 +543,36 @@ static int collapse_block(struct model *m, gfn_t g, int lv, enum ept_collapse_mo
 	return 0;
 }
 
+/* The model of a 1G collapse in place (one operation): every page mapped, with the first
+ * page's attributes, its frame at the same offset in one aligned run; nothing changes on a
+ * refusal. */
+static int collapse_whole(struct model *m, gfn_t g, int lv)
+{
+	u64 n = lp(lv), w = EPT_W, ad = 0;
+	const struct mpage *first = &m->pg[g];
+
+	if (first->level >= lv)
+		return 0;
+	if (!all_mapped(m, g, n))
+		return -ENOENT;
+	for (gfn_t c = g; c < g + n; c++) {
+		const struct mpage *p = &m->pg[c];
+
+		if ((p->bits & EPT_ATTR_MASK) != (first->bits & EPT_ATTR_MASK) ||
+		    p->hfn != first->hfn + (c - g) || !IS_ALIGNED(first->hfn, n))
+			return -EBUSY;
+		w &= p->bits;
+		ad |= p->bits & AD;
+	}
+	set_leaf(m, g, lv, first->hfn, (first->bits & EPT_ATTR_MASK) | w | ad);
+	return 0;
+}
+
 static int collapse(struct model *m, gfn_t g, int lv, enum ept_collapse_mode mode, bool inject)
 {
-	for (u64 i = 0; lv == 3 && mode != EPT_COLLAPSE_LAZY && i < EPT_ENTRIES; i++) {
+	if (lv == 3 && mode == EPT_COLLAPSE_IN_PLACE)
+		return collapse_whole(m, g, lv);
+	for (u64 i = 0; lv == 3 && mode == EPT_COLLAPSE_COPY && i < EPT_ENTRIES; i++) {
 		int r = collapse_block(m, g + i * P2M, 2, mode, inject);
 
 		if (r)

@@ -14,7 +14,8 @@
  * (online vCPU threads reporting quiescent states, and a host task in walk brackets) stay
  * inside leaf tables that splits and collapses keep unlinking and freeing with poison, and
  * must never read poison. Another runs populates in parallel (the shared lock) beside a
- * chunked scanner and an unmapper (the exclusive lock). The same file builds under ThreadSanitizer
+ * chunked scanner and an unmapper (the exclusive lock); two more race a 1G collapse in
+ * place with fast-path faults and lookups. The same file builds under ThreadSanitizer
  * (build/unit/tsan_ept_race); flushes emulate the IPI shootdown (ept_env_host.c).
  */
 /* cmocka.h needs these first */
@@ -547,6 +548,146 @@ static void test_race_parallel_populate(void **state)
 	free(p);
 }
 
+/* ---- collapse in place racing the fast path and lookups ---------------------------------- */
+
+#define C1G_PAGES  (1ULL << 18) /* 1 GiB of fake frames: no data behind them */
+#define C1G_CYCLES 12
+#define C1G_VCPUS  2
+
+struct c1g {
+	struct ept ept;
+	struct ept_dirty_log log;
+	u64 bitmap[C1G_PAGES / 64], out[C1G_PAGES / 64];
+	u64 written[C1G_PAGES / 64], logged[C1G_PAGES / 64];
+	struct host_vcpu hw[C1G_VCPUS];
+	u32 stop;
+	u64 writes, lookups;
+};
+
+struct c1g_arg {
+	struct c1g *c;
+	int id;
+};
+
+/* A vCPU writing random pages: a write exits (W clear) to the fault handler, whose fast path
+ * restores W; every page it wrote is noted in `written` after the simulated write. */
+static void *c1g_vcpu(void *p)
+{
+	struct c1g_arg *a = p;
+	struct c1g *c = a->c;
+	u64 rng = 0x9e3779b97f4a7c15ULL * (a->id + 3);
+
+	ept_cpu_online();
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		gfn_t g = rnd(&rng) % C1G_PAGES;
+		u64 leaf;
+		int level;
+		bool ok;
+
+		for (;;) {
+			host_vcpu_enter(&c->hw[a->id]);
+			ok = hw_access(&c->ept, g, true, &leaf, &level);
+			host_vcpu_exit(&c->hw[a->id]);
+			if (ok)
+				break;
+			int f = ept_handle_fault(&c->ept, g, EPT_W);
+
+			assert_true(f >= 0 && f <= EPT_FAULT_FIXED_SLOW);
+		}
+		/* In place: whatever leaf the write went through maps the same frame. */
+		assert_int_equal(hw_frame(leaf, level, g), HOST_FAKE_HFN + g);
+		__atomic_fetch_or(&c->written[g / 64], BIT(g % 64), __ATOMIC_RELAXED);
+		__atomic_fetch_add(&c->writes, 1, __ATOMIC_RELAXED);
+	}
+	ept_cpu_offline();
+	return NULL;
+}
+
+/* A host task looking pages up without the lock: the frame never changes. */
+static void *c1g_lookup(void *p)
+{
+	struct c1g *c = p;
+	u64 rng = 12345;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		gfn_t g = rnd(&rng) % C1G_PAGES;
+		int level;
+		u64 leaf = ept_lookup(&c->ept, g, &level);
+
+		assert_true(ept_leaf(leaf, level));
+		assert_int_equal(hw_frame(leaf, level, g), HOST_FAKE_HFN + g);
+		c->lookups++;
+	}
+	return NULL;
+}
+
+static void c1g_harvest(struct c1g *c)
+{
+	ept_dirty_log_get_and_clear(&c->ept, &c->log, c->out);
+	for (u64 w = 0; w < C1G_PAGES / 64; w++)
+		c->logged[w] |= c->out[w];
+}
+
+/* 1 GiB of 4K leaves collapsed in place to one 1G leaf and split back, over and over, while
+ * two vCPUs write (fast-path faults, A/D set by the simulated CPU) and a host task looks
+ * pages up: translations never change, and every page written is logged dirty (no W, D or
+ * PML record is lost when the old children are unlinked without being frozen). */
+static void race_collapse_1g(enum ept_dirty_mode mode)
+{
+	struct c1g *c = calloc(1, sizeof(*c));
+	struct c1g_arg args[C1G_VCPUS];
+	pthread_t t[C1G_VCPUS + 1];
+	u64 flushes;
+
+	host_env_reset();
+	assert_int_equal(ept_init(&c->ept), 0);
+	assert_int_equal(ept_map(&c->ept, 0, HOST_FAKE_HFN, C1G_PAGES, 1, PROT), 0);
+	c->log = (struct ept_dirty_log){
+		.gfn = 0, .npages = C1G_PAGES, .bitmap = c->bitmap, .mode = mode
+	};
+	assert_int_equal(ept_dirty_log_enable(&c->ept, &c->log), 0);
+	host_env_set_vcpus(c->hw, C1G_VCPUS);
+	for (int i = 0; i < C1G_VCPUS; i++) {
+		args[i] = (struct c1g_arg){ c, i };
+		assert_int_equal(pthread_create(&t[i], NULL, c1g_vcpu, &args[i]), 0);
+	}
+	assert_int_equal(pthread_create(&t[C1G_VCPUS], NULL, c1g_lookup, c), 0);
+	for (int cycle = 0; cycle < C1G_CYCLES; cycle++) {
+		flushes = c->ept.stats.flushes;
+		assert_int_equal(ept_collapse(&c->ept, 0, 3, EPT_COLLAPSE_IN_PLACE), 0);
+		assert_int_equal(c->ept.stats.flushes, flushes + 1);
+		c1g_harvest(c);
+		assert_int_equal(ept_split(&c->ept, 0, C1G_PAGES, 1), 0);
+		c1g_harvest(c);
+	}
+	__atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i <= C1G_VCPUS; i++)
+		pthread_join(t[i], NULL);
+	c1g_harvest(c);
+	for (u64 w = 0; w < C1G_PAGES / 64; w++)
+		assert_int_equal(c->written[w] & ~c->logged[w], 0);
+	printf("collapse 1G in place: %d cycles, %llu writes, %llu lookups, none lost\n",
+	       C1G_CYCLES, (unsigned long long)(c->writes), (unsigned long long)c->lookups);
+	fflush(stdout);
+	host_env_set_vcpus(NULL, 0);
+	ept_dirty_log_disable(&c->ept, &c->log);
+	ept_destroy(&c->ept);
+	assert_int_equal(host_env_tables_live(), 0);
+	free(c);
+}
+
+static void test_race_collapse_1g_wp(void **state)
+{
+	(void)state;
+	race_collapse_1g(EPT_DIRTY_WP);
+}
+
+static void test_race_collapse_1g_dbit(void **state)
+{
+	(void)state;
+	race_collapse_1g(EPT_DIRTY_DBIT);
+}
+
 static void test_race_write_protect(void **state)
 {
 	(void)state;
@@ -580,6 +721,8 @@ int main(void)
 		cmocka_unit_test(test_race_pml),
 		cmocka_unit_test(test_race_grace_period),
 		cmocka_unit_test(test_race_parallel_populate),
+		cmocka_unit_test(test_race_collapse_1g_wp),
+		cmocka_unit_test(test_race_collapse_1g_dbit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
