@@ -11,6 +11,7 @@ struct options opts = {
 	.run = "demo",
 	.platform = "unknown",
 	.trace = "off",
+	.huge = "2m",
 	.guest_mem = 128ULL << 20,
 	.guest_vcpus = 1,
 	.guest_budget = 10000,
@@ -24,6 +25,8 @@ static void report(void *ctx, const char *msg)
 
 /* In enum trace_mode's order (vmx/trace.h). */
 static const char *const trace_modes[] = { "off", "on", "ring", NULL };
+/* Leaf levels 1, 2, 3. */
+static const char *const huge_sizes[] = { "4k", "2m", "1g", NULL };
 
 int options_parse(const char *cmdline)
 {
@@ -36,6 +39,8 @@ int options_parse(const char *cmdline)
 		  "platform name for reports" },
 		{ "trace", OPT_STR, opts.trace, 0, 0, sizeof(opts.trace), trace_modes,
 		  "off, on (print every exit) or ring (dump the last ones at the end)" },
+		{ "huge", OPT_STR, opts.huge, 0, 0, sizeof(opts.huge), huge_sizes,
+		  "largest page a PC guest's RAM gets on a fault: 4k, 2m (default) or 1g" },
 		{ "rounds", OPT_UINT, &opts.rounds, 1, 100000, 0, NULL,
 		  "harvest rounds of the dirty-log scenarios" },
 		{ "samples", OPT_UINT, &opts.samples, 16, BENCH_MAX_SAMPLES, 0, NULL,
@@ -64,6 +69,10 @@ int options_parse(const char *cmdline)
 void options_to_core(struct vmx_settings *s)
 {
 	s->platform = opts.platform;
+	s->huge_level = 2;
+	for (int i = 0; huge_sizes[i]; i++)
+		if (!strcmp(opts.huge, huge_sizes[i]))
+			s->huge_level = i + 1;
 	for (int i = 0; trace_modes[i]; i++)
 		if (!strcmp(opts.trace, trace_modes[i]))
 			s->trace = (enum trace_mode)i;

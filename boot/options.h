@@ -21,6 +21,7 @@ struct options {
 	u64 mem;           /* guest memory in bytes; 0 = each scenario's own default */
 	char platform[32]; /* informational: copied into every @json line */
 	char trace[8];     /* off, on (print every exit and fault), ring (keep the last ones) */
+	char huge[4];      /* 4k, 2m, 1g: the largest page a PC guest's RAM gets on a fault */
 	bool exc_test;     /* execute int3 once to show the exception dump */
 	u64 rounds;        /* harvest/scan rounds of the mission scenarios; 0 = their default */
 	u64 samples;       /* bench scenarios: samples per vCPU and path; 0 = their default */
@@ -40,7 +41,7 @@ extern struct options opts;
  * which opts.cmdline_problems also counts. */
 int options_parse(const char *cmdline);
 
-/* The options the VMX core reads: platform= and trace=. */
+/* The options the VMX core reads: platform=, trace= and huge=. */
 void options_to_core(struct vmx_settings *s);
 
 #endif

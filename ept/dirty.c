@@ -48,6 +48,20 @@ void ept_log_dirty_page(struct ept *ept, gfn_t gfn, enum ept_dirty_mode mode)
 	}
 }
 
+bool ept_dirty_logged(struct ept *ept, gfn_t gfn, u64 npages)
+{
+	/* A bracket: a log being disabled is unlinked, then waited out (its memory may go). */
+	u32 token = ept_walk_begin(ept);
+	bool hit = false;
+
+	/* ACQUIRE: as in ept_log_dirty. */
+	for (struct ept_dirty_log *l = __atomic_load_n(&ept->logs, __ATOMIC_ACQUIRE); l && !hit;
+	     l = __atomic_load_n(&l->next, __ATOMIC_ACQUIRE))
+		hit = gfn < l->gfn + l->npages && l->gfn < gfn + npages;
+	ept_walk_end(ept, token);
+	return hit;
+}
+
 void ept_mark_dirty(struct ept *ept, gfn_t gfn)
 {
 	u32 token = ept_walk_fast_begin(ept);

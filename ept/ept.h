@@ -118,6 +118,11 @@ int ept_unmap(struct ept *ept, gfn_t gfn, u64 npages);
  * 0, -EINVAL, -ERANGE, -EEXIST (mapped meanwhile: nothing changed), -ENOMEM. */
 int ept_map_page(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 prot);
 
+/* The same for one leaf of `level` (1, 2, 3) at the level-aligned gfn -> hfn: the populate of
+ * a huge page. -EBUSY where a table holds the block already (smaller leaves inside it, or
+ * one an unmap left empty): map smaller leaves instead. */
+int ept_map_leaf(struct ept *ept, gfn_t gfn, hfn_t hfn, int level, u64 prot);
+
 /* The leaf entry mapping gfn (0 if none) and, if level != NULL, its level. Lockless. */
 u64 ept_lookup(struct ept *ept, gfn_t gfn, int *level);
 
@@ -133,7 +138,8 @@ int ept_split(struct ept *ept, gfn_t gfn, u64 npages, int level);
 enum ept_collapse_mode {
 	EPT_COLLAPSE_IN_PLACE, /* only if the frames already form one aligned run */
 	EPT_COLLAPSE_COPY,     /* else copy into a new aligned run (ept_env_alloc_data) */
-	EPT_COLLAPSE_LAZY,     /* unmap the range; the caller refaults it with a large leaf */
+	EPT_COLLAPSE_LAZY,     /* if it could be done in place, unmap the block instead: the
+	                        * next fault maps it with a large leaf over the same frames */
 };
 
 /* Make the level-aligned block at gfn one leaf of `level` (2 or 3). Its pages must all be
@@ -198,6 +204,9 @@ s64 ept_dirty_log_get(struct ept *ept, struct ept_dirty_log *log, u64 *out);
  * 64 and the range inside the log (-EINVAL). Returns the number of bits cleared. */
 s64 ept_dirty_log_clear(struct ept *ept, struct ept_dirty_log *log, gfn_t gfn, u64 npages,
                         const u64 *mask);
+
+/* Does an enabled dirty log cover any page of gfn..gfn+npages-1? Lockless. */
+bool ept_dirty_logged(struct ept *ept, gfn_t gfn, u64 npages);
 
 /* Record gfn as dirty in every enabled log covering it (PML drain; the whole leaf if gfn is
  * mapped by a huge one). Lockless. In PML mode, drain every vCPU's PML buffer before a

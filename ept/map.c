@@ -86,26 +86,31 @@ int ept_map(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 npages, int level, u64 pr
 	return op_end(&op, err);
 }
 
-int ept_map_page(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 prot)
+int ept_map_leaf(struct ept *ept, gfn_t gfn, hfn_t hfn, int level, u64 prot)
 {
 	struct ept_iter it;
 	struct ept_op op;
 	int err = 0;
 
-	if (!map_args_ok(gfn, hfn, 1, 1, prot))
+	if (!map_args_ok(gfn, hfn, ept_level_pages(level), level, prot))
 		return -EINVAL;
 	if (gfn >= EPT_GFN_LIMIT || hfn >= EPT_HFN_LIMIT)
 		return -ERANGE;
 	op_begin_shared(&op, ept, EPT_OP_POPULATE);
-	for_each_ept_entry(it, ept, gfn, gfn + 1, 1) {
+	for_each_ept_entry(it, ept, gfn, gfn + 1, level) {
 		hpa_t table;
 
-		if (it.level == 1 || ept_leaf(it.old, it.level)) {
-			/* A leaf (ours to fill if empty), or a huge one mapping the page already.
-			 */
-			if (it.level > 1 || it.old != 0 ||
-			    !ept_iter_set(&it, ept_leaf_entry(hfn, 1, prot), &op))
-				err = -EEXIST;
+		if (ept_leaf(it.old, it.level)) {
+			err = -EEXIST; /* mapped already (by a leaf of any size) */
+			break;
+		}
+		if (it.level == level) {
+			/* A table here (level > 1): something smaller is mapped inside the block,
+			 * or an unmap left the table empty; either way not ours to replace. */
+			if (it.old != 0)
+				err = -EBUSY;
+			else if (!ept_iter_set(&it, ept_leaf_entry(hfn, level, prot), &op))
+				err = ept_leaf(it.old, level) ? -EEXIST : -EBUSY;
 			break;
 		}
 		if (ept_present(it.old))
@@ -123,6 +128,11 @@ int ept_map_page(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 prot)
 			ept_env_free_table(table);
 	}
 	return op_end(&op, err);
+}
+
+int ept_map_page(struct ept *ept, gfn_t gfn, hfn_t hfn, u64 prot)
+{
+	return ept_map_leaf(ept, gfn, hfn, 1, prot);
 }
 
 /* Splits an unmap of [gfn, end) may need: the huge leaves holding the range's two ends. */

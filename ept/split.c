@@ -275,6 +275,20 @@ static int collapse_entry(struct ept_op *op, struct ept_iter *it, enum ept_colla
 	return err;
 }
 
+/* Lazy: zap the block only when the survey says it can be huge (one aligned run of uniform
+ * leaves), so that the next fault maps it with one leaf over the same frames; the zap is one
+ * swap of the table entry for a hole, the old table freed after the flush and the grace
+ * period as any unlinked table. */
+static int collapse_lazy(struct ept_op *op, struct ept_iter *it)
+{
+	struct run r;
+
+	if (!survey(it, &r))
+		return refusal(op, it);
+	ept_iter_replace(it, 0, op);
+	return 0;
+}
+
 /* Collapse one block in one operation. */
 static int collapse_block(struct ept *ept, gfn_t gfn, int level, enum ept_collapse_mode mode)
 {
@@ -289,7 +303,7 @@ static int collapse_block(struct ept *ept, gfn_t gfn, int level, enum ept_collap
 	else if (it.level > level || ept_leaf(it.old, level))
 		err = 0; /* already one leaf of `level` or larger */
 	else if (mode == EPT_COLLAPSE_LAZY)
-		ept_iter_replace(&it, 0, &op);
+		err = collapse_lazy(&op, &it);
 	else
 		err = collapse_entry(&op, &it, mode);
 	return op_end(&op, err);

@@ -236,7 +236,10 @@ int pc_vm_init(struct vm *vm)
 {
 	/* kzalloc: io_lock starts unlocked (SPINLOCK_INIT is all zeroes). */
 	vm->plat = kzalloc(sizeof(struct pc_vm));
-	return vm->plat ? 0 : -ENOMEM;
+	if (!vm->plat)
+		return -ENOMEM;
+	/* RAM is populated with huge pages by default (huge=), as a real guest's should be. */
+	return vm_slot_set_huge(vm, 0, vmx_settings.huge_level);
 }
 
 void pc_vm_destroy(struct vm *vm)

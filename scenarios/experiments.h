@@ -37,6 +37,8 @@ int dirty_setup(struct vm *vm, const struct scenario *sc);
 void dirty_host(struct vm *vm, const struct scenario *sc);
 
 int split_setup(struct vm *vm, const struct scenario *sc);
+int huge_setup(struct vm *vm, const struct scenario *sc);
+void huge_host(struct vm *vm, const struct scenario *sc);
 void split_host(struct vm *vm, const struct scenario *sc);
 
 int idle_flush_setup(struct vm *vm, const struct scenario *sc);

@@ -104,11 +104,15 @@ void vm_report_print(const struct vm_report *r, const char *result, s64 leaked)
 	printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"result\":\"%s\",\"vcpus\":%d,%s,"
 	       "\"populates\":%lu,\"hypercalls\":%lu,\"hypercall_errors\":%lu,"
 	       "\"flushes\":%lu,\"shootdown_ipis\":%lu,\"splits\":%lu,\"collapses\":%lu,"
+	       "\"leaves\":{\"4k\":%lu,\"2m\":%lu,\"1g\":%lu},"
+	       "\"populated\":{\"4k\":%lu,\"2m\":%lu,\"1g\":%lu},"
 	       "\"checks_passed\":%lu,\"checks_failed\":%lu,\"frames_leaked\":%ld,"
 	       "\"stop_reason\":\"%s\"}\n",
 	       r->name, vmx_settings.platform, result, r->nvcpus, counts, r->vm.populates,
 	       r->vm.hypercalls, r->vm.hypercall_errors, r->ept.flushes, r->vm.shootdown_ipis,
-	       r->ept.splits, r->ept.collapses, r->vm.checks_passed, r->vm.checks_failed, leaked,
+	       r->ept.splits, r->ept.collapses, r->ept.leaves[1], r->ept.leaves[2],
+	       r->ept.leaves[3], r->vm.populated[1], r->vm.populated[2], r->vm.populated[3],
+	       r->vm.checks_passed, r->vm.checks_failed, leaked,
 	       json_safe(r->stop_reason, reason, sizeof(reason)));
 	print_lock_holds(r);
 	for (int i = 0; r->nvcpus > 1 && i < r->nvcpus; i++) {

@@ -12,6 +12,8 @@
 struct vmx_settings {
 	const char *platform;  /* platform=: informational, copied into every @json line */
 	enum trace_mode trace; /* trace=: off, on or ring (vmx/trace.h) */
+	int huge_level;        /* huge=: the largest leaf a PC guest's RAM is populated with
+	                        * (1 4K, 2 2M, 3 1G; vm_slot_set_huge) */
 };
 
 extern struct vmx_settings vmx_settings;

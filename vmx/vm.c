@@ -114,8 +114,23 @@ int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level)
 	return err;
 }
 
+int vm_add_slot(struct vm *vm, gpa_t gpa, u64 bytes, int max_level)
+{
+	int err;
+
+	if (!bytes || !IS_ALIGNED(gpa | bytes, PAGE_SIZE))
+		return -EINVAL;
+	if (vm->nslots == MAX_MEMSLOTS || slots_overlap(vm, gpa_to_gfn(gpa), bytes >> PAGE_SHIFT))
+		return -EEXIST;
+	err = slot_init(&vm->slots[vm->nslots], gpa_to_gfn(gpa), bytes >> PAGE_SHIFT, 1);
+	vm->nslots++; /* counted now, so vm_destroy frees what was allocated */
+	return err ? err : vm_slot_set_huge(vm, vm->nslots - 1, max_level);
+}
+
 static void slot_free(struct memslot *s)
 {
+	if (s->blk)
+		kfree(s->blk, ALIGN_UP(s->npages, 512) / 512);
 	if (!s->backing)
 		return;
 	for (u64 i = 0; i < s->npages; i++)
@@ -202,12 +217,17 @@ int vm_populate(struct vm *vm, gfn_t gfn)
 	/* Lockless shortcut: mapped already (the common case for hypercall buffers). */
 	if (ept_lookup(&vm->ept, gfn, NULL))
 		return 0;
+	/* Huge backing: a whole block's run and leaf, unless it falls back to 4K pages. */
+	if (s->blk && (err = vm_populate_huge(vm, s, gfn)) != -EAGAIN)
+		return err;
 	hfn = backing_frame(s, gfn, &fresh);
 	if (hfn == INVALID_HFN)
 		return -ENOMEM;
 	err = ept_map_page(&vm->ept, gfn, hfn, GUEST_PROT);
 	if (err == -EEXIST)
 		return 0;
+	if (!err)
+		STAT_INC(vm, populated[1]);
 	if (!err && fresh)
 		STAT_INC(vm, populates); /* frames allocated on demand */
 	return err;

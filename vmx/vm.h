@@ -19,10 +19,20 @@
 #define MAX_MEMSLOTS 8
 #define EXIT_REASONS 80
 
+/* A 2M block of a slot with huge backing (memslot.blk): whether populate backs it with one
+ * aligned run (and maps it with a huge leaf) or page by page. */
+enum blk_state {
+	BLK_FREE,  /* nothing populated in it yet */
+	BLK_HUGE,  /* backed by one aligned run (or being: the claimer fills backing[]) */
+	BLK_SMALL, /* backed page by page (no run was free, or the block was cut) */
+};
+
 struct memslot {
 	gfn_t base_gfn;
 	u64 npages;
 	int level;      /* the leaf level it was created with: 1 (4K), 2 (2M), 3 (1G) */
+	int max_level;  /* the largest leaf populate maps (huge backing: 2 or 3; else 1) */
+	u8 *blk;        /* enum blk_state per 2M block (huge backing only), cmpxchg'd */
 	hfn_t *backing; /* hfn of every page, INVALID_HFN until populated; updated when the EPT
 	                 * moves a page to another frame (collapse by copy, migration) */
 };
@@ -31,6 +41,10 @@ struct memslot {
  * the end of every scenario, with the EPT's own (ept->stats: flushes, splits, collapses). */
 struct vm_stats {
 	u64 populates, hypercalls, hypercall_errors;
+	u64 populated[4];                 /* populate faults by the leaf level they mapped (1..3) */
+	u64 huge_fallbacks;               /* huge-backed blocks that got 4K pages (no free run) */
+	u64 recovered[4], recovered_copy; /* huge leaves made again by vm_recover_huge (by
+	                                   * level), of which by copying (khugepaged) */
 	u64 io_unhandled, shootdown_ipis, flushes_skipped;
 	u64 checks_passed, checks_failed;
 };
@@ -133,6 +147,29 @@ struct vm *vm_create(const char *name, u64 mem, const struct vm_ops *ops);
 /* Add a slot at `gpa` of `bytes` (a multiple of the level's size) backed by aligned runs
  * mapped with `level` leaves (2 or 3). */
 int vm_add_huge_slot(struct vm *vm, gpa_t gpa, u64 bytes, int level);
+
+/* Add an on-demand slot at `gpa` of `bytes` (page multiples), populated on fault with leaves
+ * up to max_level (1: 4K only; 2, 3: huge backing, vm_slot_set_huge). Set-up only. */
+int vm_add_slot(struct vm *vm, gpa_t gpa, u64 bytes, int max_level);
+
+/* Huge pages by default (vmx/huge.c). Give slot `i` huge backing up to leaves of max_level
+ * (2 or 3; 1 turns it off): from then on a populate fault backs a whole 2M (1G) block with
+ * one aligned run and maps it with one leaf when the block lies inside the slot and the
+ * allocator has a run, else page by page (as transparent huge pages fall back). Set-up
+ * only (no vCPU yet). 0, -EINVAL, -ENOMEM. */
+int vm_slot_set_huge(struct vm *vm, int i, int max_level);
+
+/* The populate of gfn in a slot with huge backing: 0 when gfn is mapped now (by a huge leaf,
+ * or a huge block's 4K page), -EAGAIN when the caller should map 4K pages (vm_populate),
+ * or -errno. */
+int vm_populate_huge(struct vm *vm, struct memslot *s, gfn_t gfn);
+
+/* Bring huge leaves back over [gfn, gfn + npages) of slots with huge backing (after dirty
+ * logging split them): each 2M block wholly inside whose pages are all mapped is collapsed
+ * in place when its frames are one aligned run, else - while copy_budget (pages) lasts -
+ * copied into a fresh run, as khugepaged does; blocks under an enabled dirty log are left
+ * alone. Returns the pages copied (budget used); *leaves (may be NULL) += leaves made. */
+u64 vm_recover_huge(struct vm *vm, gfn_t gfn, u64 npages, u64 copy_budget, u64 *leaves);
 /* Free everything: the platform's state, vCPUs, EPT tables, every backing frame, the VM
  * itself. The one call that ends any VM, however far its set-up got. No vCPU may be
  * running. */

@@ -510,12 +510,6 @@ static int collapse_block(struct model *m, gfn_t g, int lv, enum ept_collapse_mo
 
 	if (first->level >= lv)
 		return 0;
-	if (!any_mapped(m, g, n))
-		return mode == EPT_COLLAPSE_LAZY ? AMBIGUOUS : -ENOENT;
-	if (mode == EPT_COLLAPSE_LAZY) {
-		unmap_pages(m, g, n);
-		return 0;
-	}
 	if (!all_mapped(m, g, n))
 		return -ENOENT;
 	for (gfn_t c = g; c < g + n; c += cs) {
@@ -546,7 +540,7 @@ static int collapse_block(struct model *m, gfn_t g, int lv, enum ept_collapse_mo
 /* The model of a 1G collapse in place (one operation): every page mapped, with the first
  * page's attributes, its frame at the same offset in one aligned run; nothing changes on a
  * refusal. */
-static int collapse_whole(struct model *m, gfn_t g, int lv)
+static int collapse_whole(struct model *m, gfn_t g, int lv, bool lazy)
 {
 	u64 n = lp(lv), w = EPT_W, ad = 0;
 	const struct mpage *first = &m->pg[g];
@@ -564,14 +558,19 @@ static int collapse_whole(struct model *m, gfn_t g, int lv)
 		w &= p->bits;
 		ad |= p->bits & AD;
 	}
-	set_leaf(m, g, lv, first->hfn, (first->bits & EPT_ATTR_MASK) | w | ad);
+	if (lazy) /* could be done in place: the block is unmapped for a large refault */
+		unmap_pages(m, g, n);
+	else
+		set_leaf(m, g, lv, first->hfn, (first->bits & EPT_ATTR_MASK) | w | ad);
 	return 0;
 }
 
 static int collapse(struct model *m, gfn_t g, int lv, enum ept_collapse_mode mode, bool inject)
 {
+	if (mode == EPT_COLLAPSE_LAZY)
+		return collapse_whole(m, g, lv, true);
 	if (lv == 3 && mode == EPT_COLLAPSE_IN_PLACE)
-		return collapse_whole(m, g, lv);
+		return collapse_whole(m, g, lv, false);
 	for (u64 i = 0; lv == 3 && mode == EPT_COLLAPSE_COPY && i < EPT_ENTRIES; i++) {
 		int r = collapse_block(m, g + i * P2M, 2, mode, inject);
 

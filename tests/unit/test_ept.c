@@ -767,6 +767,15 @@ static void test_collapse_lazy(void **state)
 	assert_int_equal(ept_handle_fault(e, P1G + 5, EPT_R), EPT_FAULT_NOT_PRESENT);
 	assert_int_equal(ept_map(e, P1G, HFN, P1G, 3, PROT), 0); /* the refault, large */
 	assert_mapped(e, P1G, P1G, HFN, 3);
+	/* Only what could be huge is zapped: a block whose frames are no run, or with a
+	 * hole, stays as it is. */
+	assert_int_equal(ept_map(e, 0, HFN, 256, 1, PROT), 0);
+	assert_int_equal(ept_map(e, 256, HFN + 1024, 256, 1, PROT), 0);
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_LAZY), -EBUSY);
+	assert_mapped(e, 0, 256, HFN, 1);
+	assert_int_equal(ept_unmap(e, 256, 1), 0);
+	assert_int_equal(ept_collapse(e, 0, 2, EPT_COLLAPSE_LAZY), -ENOENT);
+	assert_mapped(e, 0, 256, HFN, 1);
 }
 
 /* ---- write-protect and the fault handler
