@@ -17,6 +17,8 @@
  * frames are still one aligned run (they are, unless the block was SMALL or a page moved),
  * else by copying into a fresh run, within a budget, as khugepaged does on a host CPU.
  */
+#include "arch/cpu.h"
+#include "drivers/timer.h"
 #include "errno.h"
 #include "kassert.h"
 #include "lib.h"
@@ -225,5 +227,31 @@ u64 vm_recover_huge(struct vm *vm, gfn_t gfn, u64 npages, u64 copy_budget, u64 *
 	}
 	if (leaves)
 		*leaves += made;
+	return copied;
+}
+
+u64 vm_khugepaged(struct vm *vm, gfn_t gfn, u64 npages, u64 pages_per_sec, u64 max_ms, u64 *leaves)
+{
+	u64 start = rdtsc(), last = start, credit = BLK_PAGES, copied = 0;
+
+	if (!pages_per_sec)
+		return 0;
+	for (;;) {
+		u64 now = rdtsc(), done;
+
+		/* Credit accrues at the rate; a block needs 512 pages of it. */
+		credit = MIN(credit + (now - last) * pages_per_sec / tsc_hz, 4 * BLK_PAGES);
+		last = now;
+		if (credit >= BLK_PAGES) {
+			done = vm_recover_huge(vm, gfn, npages, credit, leaves);
+			if (!done)
+				break; /* nothing left that a copy would bring back */
+			credit -= done;
+			copied += done;
+		}
+		if ((now - start) / (tsc_hz / 1000) >= max_ms || vm->stopping)
+			break;
+		cpu_relax();
+	}
 	return copied;
 }

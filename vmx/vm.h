@@ -170,6 +170,11 @@ int vm_populate_huge(struct vm *vm, struct memslot *s, gfn_t gfn);
  * copied into a fresh run, as khugepaged does; blocks under an enabled dirty log are left
  * alone. Returns the pages copied (budget used); *leaves (may be NULL) += leaves made. */
 u64 vm_recover_huge(struct vm *vm, gfn_t gfn, u64 npages, u64 copy_budget, u64 *leaves);
+
+/* The background collapse task (khugepaged), run on a host CPU: vm_recover_huge passes over
+ * [gfn, gfn + npages) copying at most pages_per_sec pages a second, until a pass finds
+ * nothing left to copy or max_ms have gone by. Returns the pages copied. */
+u64 vm_khugepaged(struct vm *vm, gfn_t gfn, u64 npages, u64 pages_per_sec, u64 max_ms, u64 *leaves);
 /* Free everything: the platform's state, vCPUs, EPT tables, every backing frame, the VM
  * itself. The one call that ends any VM, however far its set-up got. No vCPU may be
  * running. */
