@@ -192,8 +192,12 @@ static int log_start(struct ept_op *op, struct ept_dirty_log *log)
 		return 0;
 	}
 	log_zero(op, log);
-	/* 4K leaves only: one write, one fault (WP) or one PML entry (PML), one page. */
-	if ((err = ept_split_range(op, log->gfn, log_end(log), 1)))
+	/* 4K leaves only: one write, one fault (WP) or one PML entry (PML), one page. The new
+	 * tables are marked, so that disabling the log makes them huge again. */
+	op->split_mark = EPT_SPLIT_LOG;
+	err = ept_split_range(op, log->gfn, log_end(log), 1);
+	op->split_mark = 0;
+	if (err)
 		return err;
 	clear_leaf_bits(op, log->gfn, log_end(log), rearm_bit(log), NULL, 0);
 	return 0;
@@ -225,6 +229,9 @@ void ept_dirty_log_disable(struct ept *ept, struct ept_dirty_log *log)
 	/* Exclusive: no shared holder (slow fault, harvest) is inside ept_log_dirty. */
 	op_begin(&op, ept, EPT_OP_LOG);
 	log_unlink(ept, log);
+	/* The huge leaves enabling it split come back where their frames are still one run
+	 * (another log still covering a block keeps it split). */
+	log->restored = ept_restore_split(&op, log->gfn, log_end(log));
 	op_end(&op, 0);
 	/* A fast-path fault may still be setting a bit in it: wait it out. */
 	ept_wait_walkers(ept);

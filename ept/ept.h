@@ -175,6 +175,7 @@ struct ept_dirty_log {
 	u64 npages;
 	u64 *bitmap;
 	enum ept_dirty_mode mode;
+	u64 restored;               /* out: huge leaves ept_dirty_log_disable made again */
 	struct ept_dirty_log *next; /* ept's list of enabled logs */
 };
 
@@ -185,8 +186,10 @@ struct ept_dirty_log {
  * -ERANGE, -ENOMEM (log not enabled; leaves split so far stay split). */
 int ept_dirty_log_enable(struct ept *ept, struct ept_dirty_log *log);
 
-/* Stop logging. On return nobody touches log->bitmap any more. Leaves stay write-protected
- * (write faults restore W on the fast path). */
+/* Stop logging. On return nobody touches log->bitmap any more. The huge leaves that enabling
+ * it split come back in place where their frames are still one aligned run (one collapse and
+ * one flush each; log->restored counts them); a block another enabled log covers stays
+ * split. Leaves stay write-protected (write faults restore W on the fast path). */
 void ept_dirty_log_disable(struct ept *ept, struct ept_dirty_log *log);
 
 /* Move the dirty bits into out (same layout; every word written) and clear them, word by

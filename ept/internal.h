@@ -46,6 +46,7 @@ struct ept_op {
 	s64 tables;      /* stats deltas, applied by op_end */
 	s64 leaves[EPT_MAX_LEAF_LEVEL + 1];
 	u64 splits, collapses;
+	u64 split_mark; /* software bits the tables this operation splits into get */
 };
 
 void op_begin(struct ept_op *op, struct ept *ept, enum ept_op_kind kind);
@@ -128,6 +129,11 @@ int ept_split_entry(struct ept_iter *it, struct ept_op *op);
 /* Split every leaf larger than `level` overlapping [gfn, end) down to `level`. 0 or -ENOMEM
  * (what was split stays split). (split.c) */
 int ept_split_range(struct ept_op *op, gfn_t gfn, gfn_t end, int level);
+
+/* Collapse back in place every block inside [gfn, end) whose table carries EPT_SPLIT_LOG and
+ * whose leaves are still one aligned run (2M blocks first, then 1G); clear the mark where they
+ * are not. Returns the leaves made. Exclusive lock, in chunks. (split.c) */
+u64 ept_restore_split(struct ept_op *op, gfn_t gfn, gfn_t end);
 
 /* Mark gfn..gfn+npages-1 dirty in every enabled log of one of the `modes` (a mask of
  * BIT(enum ept_dirty_mode)). Under the lock or inside a lockless walk. (dirty.c) */

@@ -44,7 +44,7 @@ int ept_split_entry(struct ept_iter *it, struct ept_op *op)
 	 * swap rebuilds the children from the new value so none of those bits is lost. */
 	do
 		fill_children(table, it->level - 1, it->old);
-	while (!ept_iter_set(it, ept_table_entry(table), op));
+	while (!ept_iter_set(it, ept_table_entry(table) | op->split_mark, op));
 	op->leaves[it->level - 1] += EPT_ENTRIES;
 	op->splits++;
 	return 0;
@@ -287,6 +287,49 @@ static int collapse_lazy(struct ept_op *op, struct ept_iter *it)
 		return refusal(op, it);
 	ept_iter_replace(it, 0, op);
 	return 0;
+}
+
+/* Does an enabled log (other than those already unlinked) cover part of [gfn, end)? */
+static bool logged(struct ept *ept, gfn_t gfn, gfn_t end)
+{
+	for (struct ept_dirty_log *l = ept->logs; l; l = l->next)
+		if (gfn < l->gfn + l->npages && l->gfn < end)
+			return true;
+	return false;
+}
+
+/* One pass over the level-`level` table entries inside [gfn, end) marked EPT_SPLIT_LOG. */
+static u64 restore_level(struct ept_op *op, gfn_t gfn, gfn_t end, int level)
+{
+	struct ept_iter it;
+	u64 made = 0;
+
+	for_each_ept_entry(it, op->ept, gfn, end, level) {
+		struct run r;
+
+		op_resched(op, &it);
+		if (it.level != level || !ept_table(it.old, level) || !(it.old & EPT_SPLIT_LOG) ||
+		    !ept_iter_inside(&it, gfn, end) ||
+		    logged(op->ept, it.gfn, it.gfn + ept_level_pages(level)))
+			continue;
+		if (!survey(&it, &r)) {
+			/* Something moved or went: a background copy may make it huge later. */
+			ept_iter_update(&it, EPT_SPLIT_LOG, 0, op);
+			continue;
+		}
+		ept_iter_collapse(&it, merged_leaf(&it, &r, ept_hfn(r.first)), op);
+		op->collapses += 1 + r.leaf_tables;
+		op_tick(op, 2 * EPT_ENTRIES); /* a survey and a pass after the flush */
+		made++;
+	}
+	return made;
+}
+
+u64 ept_restore_split(struct ept_op *op, gfn_t gfn, gfn_t end)
+{
+	ASSERT(ept_locked_excl(op->ept) && !op->shared);
+	/* 2M blocks first: a 1G block comes back only once its 512 2M leaves are back. */
+	return restore_level(op, gfn, end, 2) + restore_level(op, gfn, end, 3);
 }
 
 /* Collapse one block in one operation. */

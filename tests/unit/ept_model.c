@@ -859,15 +859,61 @@ static void op_log_enable(struct model *m)
 	range_bits(m, g, g + n, mode == EPT_DIRTY_WP ? EPT_W : EPT_D, 0, NULL);
 }
 
+/* After a log's disable: the EPT may have made huge leaves again over [s, e) (the blocks its
+ * enable split, ept_restore_split). Each must be a collapse in place the model agrees with:
+ * wholly inside, every page mapped, one aligned run, uniform attributes, W ANDed and A/D
+ * ORed. The model adopts them; their number is what the log reports. */
+/* The attributes the model keeps (it has no memory type). */
+#define PROT_ATTR (EPT_ATTR_MASK & EPT_PROT_MASK)
+
+static u64 adopt_restored(struct model *m, gfn_t s, gfn_t e)
+{
+	u64 made = 0;
+
+	for (gfn_t g = skip_empty(m, s); g < e; g = skip_empty(m, g + 1)) {
+		int lv = 0;
+		u64 leaf = ept_lookup(&m->ept, g, &lv), w = EPT_W, ad = 0;
+		gfn_t st = ALIGN_DOWN(g, lp(MAX(lv, 1)));
+
+		if (!ept_leaf(leaf, lv) || lv <= m->pg[g].level) {
+			continue;
+		}
+		CHECK(m, st >= s && st + lp(lv) <= e && all_mapped(m, st, lp(lv)),
+		      "restored L%d at %#llx outside the log or over a hole", lv,
+		      (unsigned long long)st);
+		for (gfn_t p = st; p < st + lp(lv); p++) {
+			const struct mpage *pg = &m->pg[p];
+
+			CHECK(m,
+			      pg->hfn == ept_hfn(leaf) + (p - st) &&
+			              (pg->bits & PROT_ATTR) == (leaf & PROT_ATTR),
+			      "restored L%d at %#llx is no run: page %#llx", lv,
+			      (unsigned long long)st, (unsigned long long)p);
+			w &= pg->bits;
+			ad |= pg->bits & AD;
+		}
+		CHECK(m, (leaf & (EPT_W | AD)) == (w | ad), "restored L%d at %#llx bits %#llx", lv,
+		      (unsigned long long)st, (unsigned long long)leaf);
+		set_leaf(m, st, lv, ept_hfn(leaf), (leaf & PROT_ATTR) | w | ad);
+		made++;
+		g = st + lp(lv) - 1;
+	}
+	return made;
+}
+
 static void op_log_disable(struct model *m)
 {
 	struct mlog *l = &m->log[R(m, 2)];
+	u64 made;
 
 	if (!l->on)
 		return;
 	OP(m, "disable log %d", (int)(l - m->log));
 	ept_dirty_log_disable(&m->ept, &l->log);
 	l->on = false;
+	made = adopt_restored(m, l->log.gfn, l->log.gfn + l->log.npages);
+	CHECK(m, made == l->log.restored, "%llu huge leaves restored, the log says %llu",
+	      (unsigned long long)made, (unsigned long long)l->log.restored);
 }
 
 /* Judge bitmap `out` (as returned by get or get-and-clear) against the log's contract. */
