@@ -43,7 +43,7 @@
 /* Software, in a non-leaf entry of level 2 or 3: its table was made by splitting a huge leaf
  * for dirty logging (ept_dirty_log_enable). Disabling the log collapses such blocks back in
  * place when their frames are still one aligned run (ept_restore_split). */
-#define EPT_SPLIT_LOG BIT(59)
+#define EPT_SPLIT_LOG BIT(58)
 
 /* What ept_map() accepts as `prot`. */
 #define EPT_PROT_MASK (EPT_RWX | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)

@@ -208,10 +208,8 @@ void agent_log_free(struct vm *vm)
 
 	if (!log->bitmap)
 		return;
+	/* The huge leaves it split come back in place (ept_dirty_log_disable). */
 	ept_dirty_log_disable(&vm->ept, log);
-	/* Logging is over: the huge leaves it split come back, in place (no copy budget: a
-	 * block whose frames are scattered waits for a background collapse). */
-	vm_recover_huge(vm, log->gfn, log->npages, 0, NULL);
 	kfree(log->bitmap, bitmap_bytes(log->npages));
 	log->bitmap = NULL;
 }

@@ -146,15 +146,15 @@ def test_huge_by_default_and_recovery(boots, judge):
     p = _common(res)
     _tap_ok(res, p, "huge_recovery")
     steps = {o["huge"]: o for o in _json(res, "huge")}
-    # step: (2M leaves, 2M populates, 2M leaves recovered, of which by copy)
+    # step: (2M leaves, 2M populates, collapses so far, of which by copy)
     want = {"populated": (2, 2, 0, 0), "dirty logging on": (0, 2, 0, 0),
             "logging off, recovered in place": (2, 2, 2, 0), "background copy": (2, 2, 3, 1),
             "zapped lazily": (1, 2, 3, 1), "refaulted": (2, 3, 3, 1)}
     for when, w in want.items():
         o = steps.get(when)
-        got = o and (o["2m"], o["populated_2m"], o["recovered_2m"], o["recovered_by_copy"])
+        got = o and (o["2m"], o["populated_2m"], o["collapses"], o["recovered_by_copy"])
         if got != w:
-            p.append("step %r: want 2m, populated_2m, recovered_2m, recovered_by_copy = %s, "
+            p.append("step %r: want 2m, populated_2m, collapses, recovered_by_copy = %s, "
                      "got %s" % (when, w, o))
     if not res.lines_matching(r"check huge_recovery/0: ok - memory unchanged"):
         p.append("the guest did not confirm its memory unchanged")
