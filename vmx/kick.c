@@ -12,6 +12,7 @@
 #include "arch/lapic.h"
 #include "arch/percpu.h"
 #include "vmx/vcpu.h"
+#include "vmx/vmcs_pages.h"
 #include "vmx/vmx.h"
 
 #define KICK_RETRY_SPINS 20000
@@ -78,4 +79,6 @@ void vcpu_flush_before_entry(struct vcpu *v)
 		/* RELEASE: the INVEPT is done before the flusher may treat this CPU as clean. */
 		__atomic_store_n(&v->flush_seen, gen, __ATOMIC_RELEASE);
 	}
+	/* After the in_guest store, as the generation: a VMCS page moved (vmx/vmcs_pages.c). */
+	vcpu_take_requests(v);
 }
