@@ -68,6 +68,7 @@ void pc_apic_moves_host(struct vm *vm, const struct scenario *sc)
 	       (moves < APIC_MOVES || vmoves < APIC_MOVES * (u64)vm->nvcpus)) {
 		err = vm_migrate_page(vm, gpa_to_gfn(PC_APIC_GPA));
 		moves += !err;
+		bad += named_but_free(vm);
 		for (int i = 0; !err && i < vm->nvcpus; i++) {
 			int r = vm_move_virtual_apic_page(vm->vcpus[i]);
 
