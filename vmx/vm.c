@@ -284,7 +284,6 @@ static int guest_copy(struct vm *vm, gpa_t gpa, u8 *buf, u64 len, bool write)
 		return -EFAULT;
 	while (off < len) {
 		u64 n = MIN(len - off, PAGE_SIZE - ((gpa + off) & ~PAGE_MASK));
-
 		const struct memslot *s = vm_find_slot(vm, gpa_to_gfn(gpa + off));
 
 		/* The APIC-access page is no guest memory: the CPU never lets the guest see it. */
