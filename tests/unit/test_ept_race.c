@@ -622,8 +622,11 @@ static void *named_vcpu(void *p)
 				__atomic_fetch_add(&n->poisoned, 1, __ATOMIC_RELAXED);
 		}
 		host_vcpu_exit(&n->hw[a->id]);
-		if (!ok)
-			(void)ept_handle_fault(&n->ept, NAMED_GFN, EPT_R); /* waits for the move */
+		/* A failed access retries at once, as a guest that keeps exiting on it would, and
+		 * now and then through the fault path, which waits for the move's lock: vCPUs keep
+		 * entering during the whole move, some before its request. */
+		if (!ok && (rnd(&rng) & 7) == 0)
+			(void)ept_handle_fault(&n->ept, NAMED_GFN, EPT_R);
 	}
 	ept_cpu_offline();
 	return NULL;
