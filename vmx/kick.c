@@ -78,9 +78,9 @@ void vcpu_flush_before_entry(struct vcpu *v)
 		vmx_invept(v->vm->eptp);
 		/* RELEASE: the INVEPT is done before the flusher may treat this CPU as clean. */
 		__atomic_store_n(&v->flush_seen, gen, __ATOMIC_RELEASE);
+		/* A request (vmx/vmcs_pages.c) bumps the generation after setting its bit, so
+		 * the common entry pays nothing for it. SEQ_CST: after the load of gen. */
+		if (__atomic_load_n(&v->requests, __ATOMIC_SEQ_CST))
+			vcpu_take_requests(v);
 	}
-	/* After the in_guest store, as the generation: a VMCS page moved (vmx/vmcs_pages.c).
-	 * SEQ_CST: the load half of that Dekker pair; one load on the path of every entry. */
-	if (__atomic_load_n(&v->requests, __ATOMIC_SEQ_CST))
-		vcpu_take_requests(v);
 }

@@ -3,9 +3,10 @@
  * virtual-APIC pages, the requests that make each vCPU reload them, and the check that no
  * such frame is freed while a VMCS that may still be entered names it.
  *
- * The request protocol is the flush's (vmx/kick.c): the mover sets a bit in v->requests
- * (SEQ_CST), then reads v->in_guest (SEQ_CST); the vCPU stores in_guest (SEQ_CST), then
- * reads its requests (SEQ_CST) before entering. So either the vCPU sees the bit before it
+ * The request protocol is the flush's (vmx/kick.c), and rides on it: the mover sets a bit in
+ * v->requests and bumps vm->flush_gen (SEQ_CST both), then reads v->in_guest (SEQ_CST); the
+ * vCPU stores in_guest (SEQ_CST), then reads the generation and, when it moved, its requests
+ * (SEQ_CST) before entering. So either the vCPU sees the bit before it
  * enters, or the mover sees it in guest mode and kicks it out; a vCPU clears a bit (RELEASE)
  * only after its VMCS names the new frame, which is the acknowledgement movers wait for.
  */
@@ -154,6 +155,9 @@ static void request(struct vcpu *v, u32 req)
 {
 	/* SEQ_CST: the store half of the Dekker pair (file comment). */
 	__atomic_fetch_or(&v->requests, req, __ATOMIC_SEQ_CST);
+	/* The vCPU looks at its requests only when the flush generation moved (vmx/kick.c):
+	 * move it after the bit is set (SEQ_CST, like the bit); one extra INVEPT per move. */
+	__atomic_add_fetch(&v->vm->flush_gen, 1, __ATOMIC_SEQ_CST);
 	/* SEQ_CST: this load follows the request (file comment). */
 	if (v->cpu != this_cpu_id() && __atomic_load_n(&v->in_guest, __ATOMIC_SEQ_CST))
 		vcpu_kick(v);

@@ -555,9 +555,11 @@ static void test_race_parallel_populate(void **state)
  * per vCPU thread: a move (ept_migrate_named) makes the leaf absent, and in its reload step
  * asks every vCPU to reload and waits for those in guest mode to have done so or left; a vCPU
  * thread acts on the request after publishing in_guest (host_vcpu_enter) and before its
- * access. Every access that gets through the EPT must find the frame its "VMCS" names (the
- * CPU would otherwise treat the new frame as plain memory), and after a move returns and
- * every vCPU acknowledged, no "VMCS" names the old frame, which is then freed with poison.
+ * access (the kernel's vCPU looks only when the flush generation moved, which a request
+ * bumps after setting the bit; here it looks every time). Every access that gets through the EPT
+ * must find the frame its "VMCS" names (the CPU would otherwise treat the new frame as plain
+ * memory), and after a move returns and every vCPU acknowledged, no "VMCS" names the old frame,
+ * which is then freed with poison.
  */
 #define NAMED_VCPUS 3
 #define NAMED_MOVES 300
