@@ -44,12 +44,17 @@
  * for dirty logging (ept_dirty_log_enable). Disabling the log collapses such blocks back in
  * place when their frames are still one aligned run (ept_restore_split). */
 #define EPT_SPLIT_LOG BIT(58)
+/* Software, in a 4K leaf: a VMCS names this frame (the APIC-access page). Such a leaf moves
+ * only through ept_migrate_named, which has every VMCS reloaded while the leaf is absent;
+ * ept_migrate_page refuses it (-EPERM). */
+#define EPT_VMCS_NAMED BIT(59)
 
 /* What ept_map() accepts as `prot`. */
-#define EPT_PROT_MASK (EPT_RWX | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+#define EPT_PROT_MASK (EPT_RWX | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE | EPT_VMCS_NAMED)
 /* The attributes every leaf of a collapsible run must share (W, A, D are merged instead). */
 #define EPT_ATTR_MASK                                                                              \
-	(EPT_R | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
+	(EPT_R | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE |           \
+	 EPT_VMCS_NAMED)
 
 #define EPT_LEVELS         4
 #define EPT_ENTRIES        512

@@ -298,6 +298,12 @@ int ept_scan(struct ept *ept, struct ept_tracker *t, struct ept_scan *out, bool 
 u32 ept_walk_begin(struct ept *ept);
 void ept_walk_end(struct ept *ept, u32 token);
 
+/* Wait for a grace period: every other CPU that was online (possibly inside a walk that
+ * could have seen what was unlinked, or a vCPU's in root mode reading what it found before)
+ * has gone offline or reported a quiescent state. With or without ept->lock; never inside a
+ * walk. The caller is offline while it waits. */
+void ept_wait_walkers(struct ept *ept);
+
 /* Take l like spin_lock(), but in an extended quiescent state while it spins: a CPU that
  * may be online (a vCPU's, in root mode) waits for a lock whose holder may wait for a grace
  * period only through this (ept/env.h, "quiescent states"). */

@@ -192,10 +192,7 @@ static inline void ept_walk_fast_end(struct ept *ept, u32 token)
 		ept_walk_slow_end(ept_this_cpu());
 }
 
-/* Wait for a grace period: every other CPU that was online (possibly inside a walk that
- * could have seen what was unlinked) has gone offline or reported a quiescent state. With
- * or without ept->lock; never inside a walk. The caller is offline while it waits. (core.c) */
-void ept_wait_walkers(struct ept *ept);
+/* ept_wait_walkers (a grace period) is declared in ept.h: the kernel uses it too. */
 
 /* ---- for assertions (include/kassert.h: compiled out of the normal kernel) ---------------- */
 

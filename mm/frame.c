@@ -281,3 +281,15 @@ u64 frame_free_count(const struct frame_alloc *fa)
 {
 	return __atomic_load_n(&fa->free, __ATOMIC_RELAXED);
 }
+
+bool frame_is_free(struct frame_alloc *fa, hfn_t hfn)
+{
+	bool is_free;
+
+	if (hfn >= fa->nframes)
+		return false;
+	spin_lock(&fa->lock); /* the bitmap words change under it */
+	is_free = (fa->bitmap[hfn / 64] >> (hfn % 64)) & 1;
+	spin_unlock(&fa->lock);
+	return is_free;
+}

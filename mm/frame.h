@@ -72,6 +72,9 @@ void frame_free_run(struct frame_alloc *fa, hfn_t hfn, unsigned order);
 /* Free frames right now (a snapshot: other CPUs may change it at once). */
 u64 frame_free_count(const struct frame_alloc *fa);
 
+/* Is hfn one of the allocator's frames and free right now (a snapshot, for checks)? */
+bool frame_is_free(struct frame_alloc *fa, hfn_t hfn);
+
 /*
  * Called (without the allocator's lock held) when a free breaks an invariant; `what` says
  * which, `hfn` is the first offending frame. The state is left unchanged and fa->bugs counts

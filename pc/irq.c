@@ -38,6 +38,7 @@
 #include "vmx/exit.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
+#include "vmx/vmcs_pages.h"
 #include "vmx/vmx.h"
 
 #define INTR_VALID                 BIT(31)
@@ -361,6 +362,8 @@ static bool wait_runnable(struct vcpu *v)
 	bool idle = false, online = false, stopped = false;
 
 	while (!runnable(v)) {
+		/* A waiting vCPU reloads a moved VMCS page too: its mover waits for that. */
+		vcpu_take_requests(v);
 		set_blocked(v, p->state != PC_HALTED || !next_timer_ns(v));
 		check_deadlock(v);
 		if ((stopped = v->vm->stopping))

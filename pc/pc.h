@@ -106,7 +106,7 @@ struct pc_spec {
 	bool too_many; /* more modules were named than PC_MAX_MODS */
 };
 
-/* Once, before any PC VM: the frames every PC VM shares (APIC-access page, MSR bitmap). */
+/* Once, before any PC VM: the frame every PC VM shares (the MSR bitmap). */
 int pc_platform_init(void);
 /* Load spec's kernel into vm (created with pc_vm_ops) to run on vCPU 0; the other vCPUs
  * wait for a SIPI.
@@ -122,6 +122,8 @@ void pc_vm_destroy(struct vm *vm);
 /* Per-vCPU state: struct pc_vcpu and the virtual-APIC page (vm_ops vcpu_init, vcpu_free). */
 int pc_vcpu_init(struct vcpu *v);
 void pc_vcpu_free(struct vcpu *v);
+/* VMCS current: the virtual-APIC page moved to pa (vm_ops virtual_apic_moved). */
+void pc_virtual_apic_moved(struct vcpu *v, hpa_t pa);
 /* With the VMCS current: PC controls and the start state. */
 void pc_setup_controls(struct vcpu *v);
 void pc_setup_guest_state(struct vcpu *v);

@@ -59,6 +59,7 @@ const struct vm_ops pc_vm_ops = {
 	.before_entry = pc_before_entry,
 	.entry_recheck = pc_entry_recheck,
 	.after_exit = pc_after_exit,
+	.virtual_apic_moved = pc_virtual_apic_moved,
 	.arms_timer = true, /* pc_before_entry: the nearer of the APIC timer and the budget */
 	.unassigned = pc_handle_unassigned,
 	.exit = {

@@ -22,6 +22,7 @@
 #include "vmx/settings.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
+#include "vmx/vmcs_pages.h"
 #include "vmx/vmx.h"
 
 #define PC_INFO_BYTES (16 * 1024) /* multiboot info, memory map and strings */
@@ -32,17 +33,10 @@
 #define AR_DATA16     0x0093
 #define AR_TSS32_BUSY 0x008b
 
-/* One frame every PC VM's EPT maps at 0xfee00000: the CPU recognises the APIC page by this
- * host address (VMCS APIC-access address) and never lets the guest touch its contents. */
-static hpa_t apic_access_pa = INVALID_HPA;
-
 int pc_platform_init(void)
 {
-	if (!vmx_caps.unrestricted_apic || apic_access_pa != INVALID_HPA)
+	if (!vmx_caps.unrestricted_apic || vmx_msr_bitmap_pa != INVALID_HPA)
 		return 0;
-	apic_access_pa = alloc_zeroed_frame();
-	if (apic_access_pa == INVALID_HPA)
-		return -ENOMEM;
 	pc_irq_init();
 	return pc_msr_bitmap_init();
 }
@@ -67,12 +61,12 @@ static u64 ram_bytes(const struct vm *vm)
 	return vm->slots[0].npages * PAGE_SIZE;
 }
 
+/* The VM's own APIC-access page, in a private memslot at the APIC base (vmx/vmcs_pages.h):
+ * the CPU recognises the APIC page by the host address the VMCS names and never lets the
+ * guest touch its contents; it moves like any guest page, every VMCS reloaded. */
 static int map_apic_page(struct vm *vm)
 {
-	int r = apic_access_pa == INVALID_HPA
-	                ? -ENOMEM
-	                : ept_map(&vm->ept, gpa_to_gfn(PC_APIC_GPA), hpa_to_hfn(apic_access_pa), 1,
-	                          1, EPT_R | EPT_W | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE);
+	int r = vm_apic_access_init(vm, PC_APIC_GPA);
 
 	if (r)
 		return refuse(vm, r, "cannot map the local APIC page at 0x%llx (error %d%s)",
@@ -297,6 +291,18 @@ void pc_vcpu_free(struct vcpu *v)
 	v->plat = NULL;
 }
 
+/* The virtual-APIC page moved (its registers copied there): the local APIC model and the
+ * platform's pointers follow it. RELEASE on the model's: other vCPUs read its registers to
+ * match IPI destinations (the old page stays until they are done: vmx/vmcs_pages.c). */
+void pc_virtual_apic_moved(struct vcpu *v, hpa_t pa)
+{
+	struct pc_vcpu *p = to_pc_vcpu(v);
+
+	p->apic_page_pa = pa;
+	p->apic_page = phys_to_virt(pa);
+	__atomic_store_n(&p->lapic.regs, p->apic_page, __ATOMIC_RELEASE);
+}
+
 void pc_setup_controls(struct vcpu *v)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
@@ -310,8 +316,8 @@ void pc_setup_controls(struct vcpu *v)
 	vmcs_write(PROC_BASED_CTLS, proc);
 	vmcs_write(PROC_BASED_CTLS2, vmcs_read(PROC_BASED_CTLS2) | PROC2_UNRESTRICTED_GUEST |
 	                                     PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT);
-	vmcs_write(VIRTUAL_APIC_ADDR, p->apic_page_pa);
-	vmcs_write(APIC_ACCESS_ADDR, apic_access_pa);
+	vcpu_set_virtual_apic(v, p->apic_page_pa);
+	vcpu_set_apic_access(v, vm_apic_access_hpa(v->vm));
 	vmcs_write(TPR_THRESHOLD, 0);
 	vmcs_write(MSR_BITMAP, vmx_msr_bitmap_pa);
 	vmcs_write(TSC_OFFSET, p->tsc_offset);

@@ -116,6 +116,9 @@ const struct scenario scenarios[] = {
 	  .stop_reason = EXIT_HLT },
 	{ .name = "pc_mission", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=400",
 	  .mem = 32 * MIB, .setup_arg = pc_mission_setup, .host = pc_mission_host },
+	/* Two vCPUs and a host task: three CPUs (tests/harness/test_pcguests.py boots it). */
+	{ .name = "pc_apic_moves", .group = "pc_moves", .kernel = "pcmb1.elf", .kargs = "apicloop=400",
+	  .vcpus = 2, .mem = 128 * MIB, .host = pc_apic_moves_host },
 	/* Hostile guests: interrupt paths (guests/pc/irqattack.c). Each must leave the
 	 * hypervisor running; the attacker gets the architectural behaviour or a named stop. */
 	{ .name = "hostile_init_cycle", .group = "hostile", .kernel = "irqattack.elf",

@@ -8,8 +8,10 @@
 #include "arch/cpu.h"
 #include "arch/percpu.h"
 #include "ept/env.h"
+#include "kassert.h"
 #include "mm/mm.h"
 #include "vmx/vcpu.h"
+#include "vmx/vmcs_pages.h"
 #include "vmx/vmx.h"
 
 #define container_of(p, type, member) ((type *)((char *)(p)-offsetof(type, member)))
@@ -67,6 +69,10 @@ void ept_env_free_data(struct ept *ept, gfn_t gfn, hfn_t hfn, int level)
 		else if (s)
 			__atomic_store_n(&s->backing[gfn + i - s->base_gfn], INVALID_HFN,
 			                 __ATOMIC_RELAXED);
+		/* Never a frame a VMCS names: the CPU would go on using it (vmx/vmcs_pages.h). */
+		ASSERT(!vm_vmcs_names(vm, hfn_to_hpa(hfn + i)));
+		if (vm_vmcs_names(vm, hfn_to_hpa(hfn + i)))
+			continue;
 		frame_free(&frames, hfn + i);
 	}
 }

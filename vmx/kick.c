@@ -12,6 +12,7 @@
 #include "arch/lapic.h"
 #include "arch/percpu.h"
 #include "vmx/vcpu.h"
+#include "vmx/vmcs_pages.h"
 #include "vmx/vmx.h"
 
 #define KICK_RETRY_SPINS 20000
@@ -77,5 +78,9 @@ void vcpu_flush_before_entry(struct vcpu *v)
 		vmx_invept(v->vm->eptp);
 		/* RELEASE: the INVEPT is done before the flusher may treat this CPU as clean. */
 		__atomic_store_n(&v->flush_seen, gen, __ATOMIC_RELEASE);
+		/* A request (vmx/vmcs_pages.c) bumps the generation after setting its bit, so
+		 * the common entry pays nothing for it. SEQ_CST: after the load of gen. */
+		if (__atomic_load_n(&v->requests, __ATOMIC_SEQ_CST))
+			vcpu_take_requests(v);
 	}
 }

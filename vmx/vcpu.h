@@ -32,6 +32,11 @@ struct vcpu {
 	bool in_guest;  /* between vcpu_flush_before_entry() and the VM exit */
 	u64 exits;
 	u64 budget_left; /* preemption-timer ticks not yet armed */
+	/* VCPU_REQ_* (vmx/vmcs_pages.h): set by others, taken before the next entry. */
+	u32 requests;
+	/* What this vCPU's VMCS names (written with the fields, vmx/vmcs_pages.c), 0 for none;
+	 * and where its virtual-APIC page is asked to move (VCPU_REQ_VIRTUAL_APIC). */
+	hpa_t vmcs_apic_access, vmcs_virtual_apic, virtual_apic_next;
 	struct vcpu_stats stats;
 	void *plat; /* the platform's per-vCPU state (vm->ops; its own accessor types it) */
 };

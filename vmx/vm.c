@@ -15,6 +15,7 @@
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 #include "vmx/vm.h"
+#include "vmx/vmcs_pages.h"
 #include "vmx/vmx.h"
 
 #define GUEST_PROT (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
@@ -223,7 +224,8 @@ int vm_populate(struct vm *vm, gfn_t gfn)
 	hfn = backing_frame(s, gfn, &fresh);
 	if (hfn == INVALID_HFN)
 		return -ENOMEM;
-	err = ept_map_page(&vm->ept, gfn, hfn, GUEST_PROT);
+	/* The APIC-access page comes back (after an unmap) as vm_apic_access_init mapped it. */
+	err = ept_map_page(&vm->ept, gfn, hfn, s->vmcs_named ? APIC_ACCESS_PROT : GUEST_PROT);
 	if (err == -EEXIST)
 		return 0;
 	if (!err)
@@ -302,9 +304,10 @@ static int guest_copy(struct vm *vm, gpa_t gpa, u8 *buf, u64 len, bool write)
 		return -EFAULT;
 	while (off < len) {
 		u64 n = MIN(len - off, PAGE_SIZE - ((gpa + off) & ~PAGE_MASK));
+		const struct memslot *s = vm_find_slot(vm, gpa_to_gfn(gpa + off));
 
-		if (!vm_find_slot(vm, gpa_to_gfn(gpa + off)) ||
-		    guest_chunk(vm, gpa + off, buf + off, n, write))
+		/* The APIC-access page is no guest memory: the CPU never lets the guest see it. */
+		if (!s || s->vmcs_named || guest_chunk(vm, gpa + off, buf + off, n, write))
 			return -EFAULT;
 		off += n;
 	}
@@ -323,9 +326,13 @@ int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len)
 
 int vm_migrate_page(struct vm *vm, gfn_t gfn)
 {
-	hfn_t to = frame_alloc(&frames);
+	hfn_t to;
 	int err;
 
+	/* Its frame is named by every VMCS: they are reloaded before the old one is freed. */
+	if (vm_is_apic_access_gfn(vm, gfn))
+		return vm_move_apic_access_page(vm);
+	to = frame_alloc(&frames);
 	if (to == INVALID_HFN)
 		return -ENOMEM;
 	err = ept_migrate_page(&vm->ept, gfn, to);

@@ -30,11 +30,12 @@ enum blk_state {
 struct memslot {
 	gfn_t base_gfn;
 	u64 npages;
-	int level;      /* the leaf level it was created with: 1 (4K), 2 (2M), 3 (1G) */
-	int max_level;  /* the largest leaf populate maps (huge backing: 2 or 3; else 1) */
-	u8 *blk;        /* enum blk_state per 2M block (huge backing only), cmpxchg'd */
-	hfn_t *backing; /* hfn of every page, INVALID_HFN until populated; updated when the EPT
-	                 * moves a page to another frame (collapse by copy, migration) */
+	int level;       /* the leaf level it was created with: 1 (4K), 2 (2M), 3 (1G) */
+	int max_level;   /* the largest leaf populate maps (huge backing: 2 or 3; else 1) */
+	u8 *blk;         /* enum blk_state per 2M block (huge backing only), cmpxchg'd */
+	hfn_t *backing;  /* hfn of every page, INVALID_HFN until populated; updated when the EPT
+	                  * moves a page to another frame (collapse by copy, migration) */
+	bool vmcs_named; /* private: the APIC-access page (vmx/vmcs_pages.h), never copied to */
 };
 
 /* Per-VM counters (exits and faults are per vCPU: struct vcpu_stats); printed as @json at
@@ -107,6 +108,9 @@ struct vm_ops {
 	bool (*entry_recheck)(struct vcpu *v);
 	/* VMCS current, after every exit, before its handler. */
 	void (*after_exit)(struct vcpu *v);
+	/* VMCS current: the vCPU's virtual-APIC page now lives at pa (its contents copied
+	 * there; vmx/vmcs_pages.c): point the platform's own state at it. */
+	void (*virtual_apic_moved)(struct vcpu *v, hpa_t pa);
 	/* before_entry arms the preemption timer and after_exit charges the budget: the core
 	 * arms nothing and ends the run when budget_left is 0 at a timer exit. */
 	bool arms_timer;
@@ -208,7 +212,8 @@ s64 vm_dirty_log_harvest(struct vm *vm, struct ept_dirty_log *log, u64 *out);
 void wait_vcpus_done(struct vm *vm);
 
 /* Move gfn's backing to a fresh frame while the guest runs (ept_migrate_page); the memslot
- * learns the new frame through ept_env_free_data. 0 or -errno. */
+ * learns the new frame through ept_env_free_data. The APIC-access page moves with every
+ * VMCS reloaded (vm_move_apic_access_page). 0 or -errno. */
 int vm_migrate_page(struct vm *vm, gfn_t gfn);
 
 /* One line the guest printed, into eptvisor's log as "[guest <vm>/<vcpu>] <line>", or

@@ -22,6 +22,8 @@ isr_\vec:
 	STUB 32		/* VEC_PIT: IRQ 0 through the remapped master PIC */
 	STUB 48		/* VEC_TIMER */
 	STUB 64		/* VEC_IPI */
+	STUB 65		/* VEC_PING */
+	STUB 66		/* VEC_PONG */
 	STUB 255	/* VEC_SPURIOUS */
 
 /* Stack on entry: vector, error, RIP, CS, RFLAGS, RSP, SS. RSP is 16-byte aligned at the call. */
@@ -64,5 +66,7 @@ isr_stubs:
 	.quad isr_48
 	.fill 64 - 49, 8, 0
 	.quad isr_64
-	.fill 255 - 65, 8, 0
+	.quad isr_65
+	.quad isr_66
+	.fill 255 - 67, 8, 0
 	.quad isr_255

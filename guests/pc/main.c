@@ -127,6 +127,16 @@ static const char *arg(const char *args, const char *word)
 	return NULL;
 }
 
+/* The decimal number at s. */
+static u32 number(const char *s)
+{
+	u32 n = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++)
+		n = n * 10 + (u32)(*s - '0');
+	return n;
+}
+
 static u32 work_passes(const char *args)
 {
 	u32 n = 0;
@@ -185,6 +195,8 @@ static void check_pit(void)
 	pr("pit: %u ticks through the PIC ok\n", PERIODIC_TICKS);
 }
 
+static u32 ap_id; /* the first AP's APIC ID, once check_smp has started it */
+
 static void check_smp(u32 ncpus)
 {
 	u32 ids[MAX_CPUS];
@@ -207,6 +219,24 @@ static void check_smp(u32 ncpus)
 	for (int i = 1; i < up; i++)
 		if (ids[i] == ids[i - 1])
 			fail(EXIT_FAIL_SMP_IDS, "two CPUs report the same APIC ID");
+	ap_id = ids[0] == lapic_id() ? ids[1] : ids[0];
+}
+
+/* apicloop=N: N rounds of an IPI round trip to the first AP and a tick of the LAPIC timer,
+ * both vCPUs taking interrupts all along (a hypervisor may move its APIC pages meanwhile). */
+static void apic_loop(u32 rounds, u32 ncpus)
+{
+	u32 done;
+
+	if (ncpus < 2) {
+		fail(EXIT_FAIL_SMP, "apicloop needs two CPUs");
+		return;
+	}
+	done = smp_ping_pong(ap_id, rounds);
+	if (done == rounds)
+		pr("apic: %u rounds of a timer tick and an IPI round trip ok\n", rounds);
+	else
+		fail(EXIT_FAIL_SMP, "the AP stopped answering pings");
 }
 
 void pc_main(u32 magic, u32 info)
@@ -232,7 +262,10 @@ void pc_main(u32 magic, u32 info)
 	check_lapic();
 	check_timer();
 	check_pit();
+	smp_ap_ponger = arg(bi.args, "apicloop=") != NULL;
 	check_smp(ncpus);
+	if (smp_ap_ponger)
+		apic_loop(number(arg(bi.args, "apicloop=")), ncpus);
 	if (work_passes(bi.args))
 		do_work(work_passes(bi.args));
 	pr("%s: %s\n", name, first_fail ? "FAIL" : "PASS");

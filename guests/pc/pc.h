@@ -72,6 +72,8 @@ void fw_cfg_read(u16 key, void *buf, size_t len);
 #define VEC_PIT      0x20 /* IRQ 0 after pic_remap_and_mask */
 #define VEC_TIMER    0x30
 #define VEC_IPI      0x40
+#define VEC_PING     0x41 /* smp_ping_pong: BSP -> AP */
+#define VEC_PONG     0x42 /* and the AP's answer */
 #define VEC_SPURIOUS 0xff
 
 static inline u32 lapic_read(u32 reg)
@@ -128,6 +130,13 @@ bool pic_remap_and_mask(void);
 /* Start every AP with INIT-SIPI-SIPI; wait for NCPUS-1 of them. Fills IDS sorted; returns
  * how many CPUs (the BSP included) reported, or -1 if the wait ran out. */
 int smp_start(u32 ncpus, u32 *ids);
+/* Set before smp_start: the APs stay awake after reporting in and answer every VEC_PING
+ * with a VEC_PONG to the BSP (else they end in cli; hlt). */
+extern bool smp_ap_ponger;
+/* `rounds` times: send VEC_PING to APIC ID ap and wait for both its VEC_PONG and a tick of
+ * the periodic LAPIC timer. Returns the rounds completed (all of them, or stops early at a
+ * watchdog of many timer ticks without an answer). */
+u32 smp_ping_pong(u32 ap, u32 rounds);
 
 /* ---- entry.S / isr.S symbols ---- */
 extern u32 boot_magic, boot_info;

@@ -17,7 +17,9 @@
 #define DELAY_200US      200000
 #define WATCHDOG_COUNT   1000000 /* divide 16: 16 ms per tick under QEMU */
 #define WATCHDOG_TICKS   500
+#define PING_TIMER_COUNT 20000 /* divide 16: 320 us per tick under QEMU */
 
+bool smp_ap_ponger;
 static u32 bsp_id;
 static u32 ap_ids[MAX_CPUS];
 static u32 aps_up;
@@ -47,7 +49,17 @@ void ap_main(u32 index)
 	while (ipis_seen != index)
 		cpu_pause();
 	lapic_send_ipi(bsp_id, ICR_FIXED | VEC_IPI);
+	if (smp_ap_ponger)
+		for (;;)
+			sti_hlt(); /* answering pings (on_ping) */
 	halt_forever();
+}
+
+/* On an AP: answer the BSP's ping. */
+static void on_ping(void)
+{
+	lapic_eoi();
+	lapic_send_ipi(bsp_id, ICR_FIXED | VEC_PONG);
 }
 
 static void send_init_sipi_sipi(void)
@@ -88,6 +100,7 @@ int smp_start(u32 ncpus, u32 *ids)
 	memcpy((void *)AP_TRAMP_BASE, ap_tramp_start,
 	       (size_t)((u64)ap_tramp_end - (u64)ap_tramp_start));
 	irq_set(VEC_IPI, on_ipi);
+	irq_set(VEC_PING, on_ping);
 	send_init_sipi_sipi();
 	irq_set(VEC_TIMER, on_watchdog);
 	lapic_timer_start(WATCHDOG_COUNT, true);
@@ -100,4 +113,40 @@ int smp_start(u32 ncpus, u32 *ids)
 		ids[1 + i] = ap_ids[i];
 	sort_ids(ids, (int)(1 + up));
 	return all_in(naps) ? (int)(1 + up) : -1;
+}
+
+static volatile u32 pongs, pong_ticks;
+
+static void on_pong(void)
+{
+	pongs++;
+	lapic_eoi();
+}
+
+static void on_pong_tick(void)
+{
+	pong_ticks++;
+	lapic_eoi();
+}
+
+u32 smp_ping_pong(u32 ap, u32 rounds)
+{
+	u32 r;
+
+	irq_set(VEC_PONG, on_pong);
+	irq_set(VEC_TIMER, on_pong_tick);
+	pongs = 0;
+	lapic_timer_start(PING_TIMER_COUNT, true);
+	for (r = 0; r < rounds; r++) {
+		u32 t = pong_ticks;
+
+		lapic_send_ipi(ap, ICR_FIXED | VEC_PING);
+		while ((pongs <= r || pong_ticks == t) && pong_ticks - t < WATCHDOG_TICKS)
+			sti_hlt();
+		cli();
+		if (pongs <= r)
+			break;
+	}
+	lapic_timer_stop();
+	return r;
 }

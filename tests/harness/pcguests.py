@@ -90,10 +90,19 @@ def _pcmb(name, file, mb, args, cpus, megs=128, timeout=60):
                    _FAILS, note)
 
 
+def _pcmb_apicloop(name, rounds):
+    """pcmb1 on two vCPUs with apicloop=N: after the usual checks, N rounds of an IPI round
+    trip to the AP and a LAPIC timer tick (the guest of the pc_apic_moves scenario)."""
+    g = _pcmb(name, "pcmb1.elf", 1, "apicloop=%d" % rounds, cpus=2)
+    loop = "apic: %d rounds of a timer tick and an IPI round trip ok" % rounds
+    return g._replace(expect=g.expect[:-1] + [loop] + g.expect[-1:])
+
+
 PC_GUESTS = {g.name: g for g in [
     _pcmb("pcmb1", "pcmb1.elf", 1, "alpha beta=2", cpus=2),
     _pcmb("pcmb1-smp1", "pcmb1.elf", 1, "", cpus=1),
     _pcmb("pcmb1-smp4", "pcmb1.elf", 1, "smp four", cpus=4),
+    _pcmb_apicloop("pcmb1-apicloop", 400),
     _pcmb("pcmb2", "pcmb2.elf", 2, "alpha beta=2", cpus=2),
     PcGuest("bad_header", "bad_header.elf", "", 1, 128, False, 30, exit_status(0), [],
             [r"."],

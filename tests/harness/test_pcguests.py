@@ -28,6 +28,10 @@ PC = BootSpec("pc", "run=guest,pc guest=pcmb1.elf guest_vcpus=1 guest_mem=128M",
 PC4 = BootSpec("pc-smp4", 'run=guest guest=pcmb1.elf guest_args="smp four" guest_vcpus=4',
                cpus=4, megs=512, timeout=300, label="pc-smp4", modules=MODULES)
 
+# pc_apic_moves: two vCPUs and the host task that moves their APIC pages (three CPUs).
+APIC_MOVES = BootSpec("pc-apic-moves", "run=pc_apic_moves", cpus=3, megs=512, timeout=300,
+                      label="pc-apic-moves", modules=registry.modules("pc_moves"))
+
 # A runaway kernel on the command line, with a small guest_budget=.
 RUNAWAY = BootSpec("pc-runaway", "run=guest guest=runaway.elf guest_budget=5", cpus=2,
                    megs=512, timeout=120, label="pc-runaway", modules=MODULES)
@@ -50,7 +54,8 @@ def qemu_runs():
     r = ev.make("pcguests")
     if not r.ok:
         pytest.fail("`make pcguests` failed:\n%s" % r.output[-4000:], pytrace=False)
-    names = {n for n, _ in SAME_AS_QEMU.values()} | {"pcmb1-smp4", "wild_jump", "bad_header"}
+    names = {n for n, _ in SAME_AS_QEMU.values()} | {"pcmb1-smp4", "pcmb1-apicloop", "wild_jump",
+                                                     "bad_header"}
     ex = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qemu-ref")
     futures = {n: ex.submit(run_guest, PC_GUESTS[n]) for n in names}
     yield futures
@@ -131,6 +136,29 @@ def test_smp4_same_output_as_qemu(boots, judge, qemu_runs):
     _compare(res, "guest", qemu_runs["pcmb1-smp4"].result(), p)
     if "smp: 4 CPUs up" not in vm_lines(res, "guest"):
         p.append("the guest did not report 4 CPUs up")
+    judge(res, p)
+
+
+@pytest.mark.boot(APIC_MOVES)
+def test_apic_pages_move_under_timer_and_ipis(boots, judge, qemu_runs):
+    """While pcmb1 on two vCPUs runs 400 rounds of LAPIC timer ticks and IPI round trips,
+    the host task moves the VM's APIC-access page (vm_migrate_page on 0xfee00, the call
+    that once freed a frame every VMCS named) and both virtual-APIC pages 100 times each:
+    the guest's output and exit are still QEMU's, the guest was still running when the
+    moves ended, and after no move did a VMCS name a freed frame."""
+    res = boots.result(APIC_MOVES)
+    p = res.problems()
+    expect_passed(res, "pc_apic_moves", p)
+    _compare(res, "pc_apic_moves", qemu_runs["pcmb1-apicloop"].result(), p)
+    got = [o for o in res.json() if "apic_moves" in o]
+    if not got:
+        p.append("no @json line with the moves")
+    else:
+        o = got[0]
+        if o["apic_access_moves"] < 100 or o["virtual_apic_moves"] < 200:
+            p.append("too few moves survived: %s" % o)
+        if o["vmcs_named_but_free"] or o["error"] or not o["guest_ran_throughout"]:
+            p.append("a move went wrong or ran after the guest: %s" % o)
     judge(res, p)
 
 

@@ -20,6 +20,7 @@
 #include "ept/env.h"
 #include "ept/ept.h"
 #include "ept/iter.h"
+#include "ept/migrate.h"
 #include "ept_env_host.h"
 #include "ept_hw.h"
 #include "errno.h"
@@ -1512,12 +1513,73 @@ static void test_map_page(void **state)
 	assert_int_equal(ept_unmap(e, 5 * P1G, P1G), 0);
 }
 
+/* ---- frames a VMCS names (the APIC-access page) ---------------------------------------------
+ */
+
+struct named_reload {
+	struct ept *e;
+	gfn_t gfn;
+	u64 flushes_before;
+	int calls;
+	bool absent, flushed;
+};
+
+static void named_reload(void *arg)
+{
+	struct named_reload *r = arg;
+
+	r->calls++;
+	r->absent = ept_lookup(r->e, r->gfn, NULL) == 0;
+	r->flushed = host_env_flushes() > r->flushes_before;
+}
+
+/* ept_migrate_page refuses a leaf a VMCS names (it would free that frame under the VMCS);
+ * ept_migrate_named moves it with the leaf absent while the caller reloads the VMCSes, and
+ * hands the old frame back instead of freeing it. */
+static void test_migrate_named(void **state)
+{
+	struct ept *e = *state;
+	const gfn_t gfn = 0xfee00;
+	hfn_t a = host_data_alloc(1), b = host_data_alloc(1), c = host_data_alloc(1), old = 0;
+	struct named_reload r = { .e = e, .gfn = gfn };
+	u64 released = host_env_data_released(), leaf;
+	int l = 0;
+
+	memset(host_data_va(a), 0x5a, PAGE_SIZE);
+	assert_int_equal(ept_map(e, gfn, a, 1, 1, PROT | EPT_VMCS_NAMED), 0);
+	assert_int_equal(ept_migrate_page(e, gfn, b), -EPERM);
+	assert_int_equal(ept_hfn(ept_lookup(e, gfn, NULL)), a);
+	r.flushes_before = host_env_flushes();
+	assert_int_equal(ept_migrate_named(e, gfn, b, named_reload, &r, &old), 0);
+	assert_int_equal(r.calls, 1);
+	assert_true(r.absent);  /* no access reaches either frame while VMCSes are reloaded */
+	assert_true(r.flushed); /* and none through a cached translation */
+	assert_int_equal(old, a);
+	leaf = ept_lookup(e, gfn, &l);
+	assert_int_equal(l, 1);
+	assert_int_equal(ept_hfn(leaf), b);
+	assert_int_equal(leaf & EPT_PROT_MASK, PROT | EPT_VMCS_NAMED);
+	assert_int_equal(((u8 *)host_data_va(b))[PAGE_SIZE - 1], 0x5a);
+	/* The old frame was not freed behind the caller's back. */
+	assert_int_equal(host_env_data_released(), released);
+	/* Only named leaves, and only mapped ones. */
+	assert_int_equal(ept_map(e, gfn + 1, c, 1, 1, PROT), 0);
+	assert_int_equal(ept_migrate_named(e, gfn + 1, a, named_reload, &r, &old), -EINVAL);
+	assert_int_equal(ept_migrate_named(e, gfn + 2, a, named_reload, &r, &old), -ENOENT);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(ept_unmap(e, gfn, 2), 0);
+	ept_env_free_data(e, gfn, a, 1);
+	ept_env_free_data(e, gfn, b, 1);
+	ept_env_free_data(e, gfn, c, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		cmocka_unit_test(test_entry_helpers),
 		T(test_eptp),
+		T(test_migrate_named),
 		T(test_map_each_level),
 		T(test_map_page),
 		T(test_chunked_scan_and_harvest),

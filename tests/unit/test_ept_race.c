@@ -33,6 +33,7 @@
 
 #include "ept/env.h"
 #include "ept/ept.h"
+#include "ept/migrate.h"
 #include "ept_env_host.h"
 #include "ept_hw.h"
 #include "errno.h"
@@ -688,6 +689,161 @@ static void test_race_collapse_1g_dbit(void **state)
 	race_collapse_1g(EPT_DIRTY_DBIT);
 }
 
+/* ---- a frame a VMCS names, moved while vCPUs use it ----------------------------------------- */
+
+/*
+ * The APIC-access page protocol of vmx/vmcs_pages.c, with its VMCS field played by a variable
+ * per vCPU thread: a move (ept_migrate_named) makes the leaf absent, and in its reload step
+ * asks every vCPU to reload and waits for those in guest mode to have done so or left; a vCPU
+ * thread acts on the request after publishing in_guest (host_vcpu_enter) and before its
+ * access (the kernel's vCPU looks only when the flush generation moved, which a request
+ * bumps after setting the bit; here it looks every time). Every access that gets through the EPT
+ * must find the frame its "VMCS" names (the CPU would otherwise treat the new frame as plain
+ * memory), and after a move returns and every vCPU acknowledged, no "VMCS" names the old frame,
+ * which is then freed with poison.
+ */
+#define NAMED_VCPUS 3
+#define NAMED_MOVES 300
+#define NAMED_GFN   0xfee00
+
+struct named {
+	struct ept ept;
+	struct host_vcpu hw[NAMED_VCPUS];
+	hfn_t vmcs[NAMED_VCPUS];   /* what each vCPU's "VMCS" names */
+	u32 request[NAMED_VCPUS];  /* the reload request bit */
+	hfn_t current;             /* the frame the slot names (what a reload loads) */
+	u64 accesses[NAMED_VCPUS]; /* that got through the EPT */
+	u64 mismatches, poisoned, stop;
+};
+
+struct named_arg {
+	struct named *n;
+	int id;
+};
+
+struct named_move {
+	struct named *n;
+	hfn_t to;
+};
+
+/* After host_vcpu_enter (in_guest published, SEQ_CST): take the request, as vcpu_take_requests. */
+static void named_take_request(struct named *n, int id)
+{
+	if (!__atomic_load_n(&n->request[id], __ATOMIC_SEQ_CST))
+		return;
+	__atomic_store_n(&n->vmcs[id], __atomic_load_n(&n->current, __ATOMIC_ACQUIRE),
+	                 __ATOMIC_RELEASE);
+	__atomic_store_n(&n->request[id], 0, __ATOMIC_RELEASE);
+}
+
+static void *named_vcpu(void *p)
+{
+	struct named_arg *a = p;
+	struct named *n = a->n;
+	u64 rng = 0x9e3779b97f4a7c15ULL * (u64)(a->id + 1);
+
+	ept_cpu_online();
+	while (!__atomic_load_n(&n->stop, __ATOMIC_ACQUIRE)) {
+		u64 leaf;
+		int level;
+		bool ok = false;
+
+		host_vcpu_enter(&n->hw[a->id]);
+		named_take_request(n, a->id);
+		/* Guest work before the APIC access (a guest runs a while after its entry). */
+		for (u64 k = rnd(&rng) % 4096; k; k--)
+			cpu_relax();
+		/* A stay in guest mode of several accesses. */
+		for (int k = 0;
+		     k < 16 && (ok = hw_access(&n->ept, NAMED_GFN, false, &leaf, &level)); k++) {
+			hfn_t mine = __atomic_load_n(&n->vmcs[a->id], __ATOMIC_RELAXED);
+
+			n->accesses[a->id]++;
+			if (ept_hfn(leaf) != mine)
+				__atomic_fetch_add(&n->mismatches, 1, __ATOMIC_RELAXED);
+			else if (__atomic_load_n((u64 *)host_data_va(mine), __ATOMIC_RELAXED) != 0)
+				__atomic_fetch_add(&n->poisoned, 1, __ATOMIC_RELAXED);
+		}
+		host_vcpu_exit(&n->hw[a->id]);
+		/* A failed access retries at once, as a guest that keeps exiting on it would, and
+		 * now and then through the fault path, which waits for the move's lock: vCPUs keep
+		 * entering during the whole move, some before its request. */
+		if (!ok && (rnd(&rng) & 7) == 0)
+			(void)ept_handle_fault(&n->ept, NAMED_GFN, EPT_R);
+	}
+	ept_cpu_offline();
+	return NULL;
+}
+
+static void named_reload(void *arg)
+{
+	struct named_move *m = arg;
+	struct named *n = m->n;
+
+	__atomic_store_n(&n->current, m->to, __ATOMIC_RELEASE);
+	for (int i = 0; i < NAMED_VCPUS; i++)
+		__atomic_store_n(&n->request[i], 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < NAMED_VCPUS; i++)
+		while (__atomic_load_n(&n->request[i], __ATOMIC_SEQ_CST) &&
+		       __atomic_load_n(&n->hw[i].in_guest, __ATOMIC_SEQ_CST))
+			cpu_relax();
+}
+
+static void test_race_vmcs_named_page(void **state)
+{
+	struct named *n = calloc(1, sizeof(*n));
+	struct named_arg args[NAMED_VCPUS];
+	pthread_t t[NAMED_VCPUS];
+	hfn_t a = host_data_alloc(1);
+
+	(void)state;
+	host_env_reset();
+	assert_int_equal(ept_init(&n->ept), 0);
+	memset(host_data_va(a), 0, PAGE_SIZE);
+	n->current = a;
+	for (int i = 0; i < NAMED_VCPUS; i++)
+		n->vmcs[i] = a;
+	assert_int_equal(ept_map(&n->ept, NAMED_GFN, a, 1, 1, PROT | EPT_VMCS_NAMED), 0);
+	host_env_set_vcpus(n->hw, NAMED_VCPUS);
+	for (int i = 0; i < NAMED_VCPUS; i++) {
+		args[i] = (struct named_arg){ n, i };
+		assert_int_equal(pthread_create(&t[i], NULL, named_vcpu, &args[i]), 0);
+	}
+	for (int m = 0; m < NAMED_MOVES; m++) {
+		hfn_t to = host_data_alloc(1), old = 0;
+		struct named_move move = { n, to };
+
+		assert_int_equal(ept_migrate_page(&n->ept, NAMED_GFN, to), -EPERM);
+		assert_int_equal(
+			ept_migrate_named(&n->ept, NAMED_GFN, to, named_reload, &move, &old), 0);
+		for (int i = 0; i < NAMED_VCPUS; i++) /* every vCPU acknowledged */
+			while (__atomic_load_n(&n->request[i], __ATOMIC_ACQUIRE))
+				cpu_relax();
+		for (int i = 0; i < NAMED_VCPUS; i++)
+			assert_true(__atomic_load_n(&n->vmcs[i], __ATOMIC_ACQUIRE) != old);
+		/* Poisoned, then freed: an access that still reached it would count. */
+		__atomic_store_n((u64 *)host_data_va(old), 0xdeadULL, __ATOMIC_RELAXED);
+		ept_env_free_data(&n->ept, NAMED_GFN, old, 1);
+	}
+	__atomic_store_n(&n->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < NAMED_VCPUS; i++)
+		pthread_join(t[i], NULL);
+	printf("vmcs-named page: %d moves; accesses %llu %llu %llu; %llu mismatched, %llu "
+	       "poisoned\n",
+	       NAMED_MOVES, (unsigned long long)n->accesses[0], (unsigned long long)n->accesses[1],
+	       (unsigned long long)n->accesses[2], (unsigned long long)n->mismatches,
+	       (unsigned long long)n->poisoned);
+	fflush(stdout);
+	assert_int_equal(n->mismatches, 0);
+	assert_int_equal(n->poisoned, 0);
+	host_env_set_vcpus(NULL, 0);
+	ept_env_free_data(&n->ept, NAMED_GFN, ept_hfn(ept_lookup(&n->ept, NAMED_GFN, NULL)), 1);
+	assert_int_equal(ept_unmap(&n->ept, NAMED_GFN, 1), 0);
+	ept_destroy(&n->ept);
+	assert_int_equal(host_env_tables_live(), 0);
+	free(n);
+}
+
 static void test_race_write_protect(void **state)
 {
 	(void)state;
@@ -723,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_race_parallel_populate),
 		cmocka_unit_test(test_race_collapse_1g_wp),
 		cmocka_unit_test(test_race_collapse_1g_dbit),
+		cmocka_unit_test(test_race_vmcs_named_page),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -174,6 +174,25 @@ static void test_lowest_first_and_exhaustion(void **state)
 	fx_free(f);
 }
 
+/* frame_is_free: what the APIC-page checks ask of a frame a VMCS names. */
+static void test_is_free(void **state)
+{
+	struct fixture *f = fx_new(200);
+	hfn_t h;
+
+	(void)state;
+	frame_add_free(&f->fa, PAGE_SIZE, 200 * PAGE_SIZE);
+	assert_false(frame_is_free(&f->fa, 0)); /* never added */
+	h = frame_alloc(&f->fa);
+	assert_false(frame_is_free(&f->fa, h));
+	assert_true(frame_is_free(&f->fa, h + 1));
+	frame_free(&f->fa, h);
+	assert_true(frame_is_free(&f->fa, h));
+	assert_false(frame_is_free(&f->fa, 200)); /* beyond the allocator */
+	assert_false(frame_is_free(&f->fa, ~0ULL));
+	fx_free(f);
+}
+
 static void test_runs_aligned_and_bounded(void **state)
 {
 	struct fixture *f = fx_new(100);
@@ -522,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_ranges_clamped),
 		cmocka_unit_test(test_add_free_twice_and_over_allocated),
 		cmocka_unit_test(test_lowest_first_and_exhaustion),
+		cmocka_unit_test(test_is_free),
 		cmocka_unit_test(test_runs_aligned_and_bounded),
 		cmocka_unit_test(test_big_run_2m),
 		cmocka_unit_test(test_bad_frees_reported),
