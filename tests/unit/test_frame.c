@@ -223,7 +223,7 @@ static void test_isolated_range_not_handed_out(void **state)
 	frame_add_free(&f->fa, 0, 4096 * PAGE_SIZE);
 	assert_false(frame_isolate(&f->fa, 10, 1024)); /* not word-aligned */
 	assert_false(frame_isolate(&f->fa, 1024, 1024));
-	assert_true(frame_isolate(&f->fa, 0, 1024)); /* the first 4 MiB */
+	assert_true(frame_isolate(&f->fa, 0, 1024));     /* the first 4 MiB */
 	assert_false(frame_isolate(&f->fa, 2048, 2112)); /* one range at a time */
 	assert_int_equal(frame_alloc(&f->fa), 1024);
 	assert_int_equal(frame_alloc_run(&f->fa, 2), 1028);
