@@ -85,7 +85,7 @@ const struct scenario scenarios[] = {
 	  .setup = prepopulate_dirty_region },
 	{ .name = "split_collapse_live", .group = "mission", .test = GT_SPLIT_VERIFIER,
 	  .setup_arg = split_setup, .host = split_host },
-	{ .name = "compact_live", .group = "compact", .test = GT_COMPACT_WRITER,
+	{ .name = "compact_live", .group = "mission", .test = GT_COMPACT_WRITER,
 	  .setup_arg = compact_setup, .host = compact_host },
 	{ .name = "idle_needs_flush", .group = "mission", .test = GT_IDLE_TOUCHER,
 	  .setup_arg = idle_flush_setup, .host = idle_flush_host },
