@@ -95,9 +95,9 @@ int ept_migrate(struct ept *ept, gfn_t gfn, hfn_t to, int level)
 		return op_end(&op, -EAGAIN);
 	}
 	/* Clear-and-set on the current value: A/D set by a CPU (or cleared by a harvest)
-	 * meanwhile are kept. W stays clear: a harvest or log enable that ran while the lock
-	 * was free may have counted on it, and the next write gets it back on the fast path,
-	 * logged. */
+	 * meanwhile are kept. W stays clear: giving it back here would log the page dirty in
+	 * write-protect logs (ept_iter_set logs a leaf that gains W) merely because it moved;
+	 * the next write gets W back on the fast path and is logged then. */
 	ept_iter_update(&it, EPT_FRAME_MASK | EPT_MIGRATING,
 	                hfn_to_hpa(to) | (old & EPT_MMU_WRITABLE), &op);
 	/* op_end flushes again before the old frames are freed: no CPU may translate to them
