@@ -11,17 +11,17 @@
  * by the harvest, the fault path, a split or a collapse shows up as a stale destination word.
  * Phases: write-protect mode (fast path), write-protect forcing the slow path, D-bit mode,
  * PML mode; each at least 100 rounds. Two more phases (write-protect with the fast path,
- * D-bit) add a migrator thread: it moves the 4K pages of the scattered blocks one by one and
- * the contiguous blocks whole, as 2M leaves (ept_migrate), while the splitter keeps splitting
- * those blocks and collapsing them back in place, so some moves find their leaf changed
- * when they retake the lock and must give up cleanly (-EAGAIN). A write that lands in an
- * old frame after its copy, or a dirty bit lost across the retarget, shows as a stale word. A last
- * test checks grace periods directly: readers (online vCPU threads reporting quiescent states, and
- * a host task in walk brackets) stay inside leaf tables that splits and collapses keep unlinking
- * and freeing with poison, and must never read poison. Another runs populates in parallel (the
- * shared lock) beside a chunked scanner and an unmapper (the exclusive lock). The same file builds
- * under ThreadSanitizer (build/unit/tsan_ept_race); flushes emulate the IPI shootdown
- * (ept_env_host.c).
+ * D-bit; built apart as build/unit/test_ept_migrate_race) add a migrator thread: it moves the 4K
+ * pages of the scattered blocks one by one and the contiguous blocks whole, as 2M leaves
+ * (ept_migrate), while the splitter keeps splitting those blocks and collapsing them back in place,
+ * so some moves find their leaf changed when they retake the lock and must give up cleanly
+ * (-EAGAIN). A write that lands in an old frame after its copy, or a dirty bit lost across the
+ * retarget, shows as a stale word. A last test checks grace periods directly: readers (online vCPU
+ * threads reporting quiescent states, and a host task in walk brackets) stay inside leaf tables
+ * that splits and collapses keep unlinking and freeing with poison, and must never read poison.
+ * Another runs populates in parallel (the shared lock) beside a chunked scanner and an unmapper
+ * (the exclusive lock). The same file builds under ThreadSanitizer (build/unit/tsan_ept_race);
+ * flushes emulate the IPI shootdown (ept_env_host.c).
  */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -658,6 +658,15 @@ static void test_race_pml(void **state)
 	run_phase(EPT_DIRTY_PML, false, false, "PML");
 }
 
+/* The migration phases run as their own binary (tests/unit/ept_migrate_race.mk builds this
+ * file with -DRACE_MIGRATION), so that each binary, and its ThreadSanitizer build, stays
+ * within the harness's time. */
+#ifdef RACE_MIGRATION
+#define MIGRATION_BINARY 1
+#else
+#define MIGRATION_BINARY 0
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -665,11 +674,15 @@ int main(void)
 		cmocka_unit_test(test_race_write_protect_slow),
 		cmocka_unit_test(test_race_dbit),
 		cmocka_unit_test(test_race_pml),
-		cmocka_unit_test(test_race_migrate_write_protect),
-		cmocka_unit_test(test_race_migrate_dbit),
 		cmocka_unit_test(test_race_grace_period),
 		cmocka_unit_test(test_race_parallel_populate),
 	};
+	const struct CMUnitTest migration[] = {
+		cmocka_unit_test(test_race_migrate_write_protect),
+		cmocka_unit_test(test_race_migrate_dbit),
+	};
 
+	if (MIGRATION_BINARY)
+		return cmocka_run_group_tests(migration, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
