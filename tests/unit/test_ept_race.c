@@ -61,7 +61,7 @@ struct race {
 	bool migrating; /* a migrator runs: the splitter keeps to the contiguous blocks */
 	u64 faults[EPT_FAULT_VIOLATION + 1];
 	u64 splits, collapses, dirty, checks;
-	u64 moved_4k, moved_2m, move_retries;
+	u64 moved_4k, moved_2m, move_again, move_busy;
 };
 
 struct vcpu_arg {
@@ -190,7 +190,7 @@ static void *migrator_thread(void *p)
 		if (err) {
 			assert_true(err == -EAGAIN || err == -EBUSY);
 			ept_env_free_data(&r->ept, g, to, level);
-			r->move_retries++;
+			(*(err == -EAGAIN ? &r->move_again : &r->move_busy))++;
 		} else {
 			/* RELAXED: counters the main thread polls to end the phase. */
 			__atomic_fetch_add(level == 2 ? &r->moved_2m : &r->moved_4k, 1,
@@ -329,10 +329,12 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, bool migrate, c
 	       (unsigned long long)r->faults[EPT_FAULT_SPURIOUS], (unsigned long long)r->splits,
 	       (unsigned long long)r->collapses, (unsigned long long)r->ept.stats.flushes);
 	if (migrate)
-		printf("  moved %llu 4K pages and %llu 2M leaves whole, %llu moves given up "
-		       "(leaf changed or busy); %llu write faults waited for a move (BUSY)\n",
+		printf("  moved %llu 4K pages and %llu 2M leaves whole; %llu moves found their "
+		       "leaf "
+		       "changed when they retook the lock (-EAGAIN), %llu found it split or busy "
+		       "(-EBUSY); %llu write faults waited for a move (BUSY)\n",
 		       (unsigned long long)r->moved_4k, (unsigned long long)r->moved_2m,
-		       (unsigned long long)r->move_retries,
+		       (unsigned long long)r->move_again, (unsigned long long)r->move_busy,
 		       (unsigned long long)r->faults[EPT_FAULT_BUSY]);
 	fflush(stdout);
 	/* BUSY: a write to a page being moved waits (only with a migrator). */
