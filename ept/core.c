@@ -237,10 +237,10 @@ static void hold_account(struct ept_op *op)
 static void op_lock(struct ept_op *op)
 {
 	rwlock_t *l = &op->ept->lock;
-	bool online;
 
 	if (!(op->shared ? read_trylock(l) : write_trylock(l))) {
-		online = ept_qs_pause();
+		bool online = ept_qs_pause();
+
 		if (op->shared)
 			read_lock(l);
 		else

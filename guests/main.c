@@ -379,7 +379,7 @@ static u64 compact_pattern(u64 page, u64 word, u64 ver)
 /* Check page p: the hot words at its version, a sample of the others at version 0. */
 static u64 compact_verify(u64 p, u64 ver, u64 stride)
 {
-	volatile u64 *pg = (volatile u64 *)(GT_COMPACT_GPA + p * 4096);
+	const volatile u64 *pg = (const volatile u64 *)(GT_COMPACT_GPA + p * 4096);
 	u64 bad = 0;
 
 	for (u64 w = 0; w < COMPACT_HOT; w++)

@@ -117,8 +117,6 @@ static u64 mismatched(struct compact *c)
 
 static int enable_logs(struct compact *c)
 {
-	int err;
-
 	c->log[0] = (struct ept_dirty_log){ .gfn = SLOT_GFN, .npages = HALF, .mode = EPT_DIRTY_WP };
 	c->log[1] = (struct ept_dirty_log){ .gfn = SLOT_GFN + HALF,
 		                            .npages = HALF,
@@ -128,7 +126,9 @@ static int enable_logs(struct compact *c)
 		c->log[i].bitmap = kzalloc(HALF / 8);
 		if (!c->log[i].bitmap)
 			return -ENOMEM;
-		if ((err = ept_dirty_log_enable(&c->vm->ept, &c->log[i])))
+		int err = ept_dirty_log_enable(&c->vm->ept, &c->log[i]);
+
+		if (err)
 			return err;
 		c->nlogs = i + 1;
 	}

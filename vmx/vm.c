@@ -306,10 +306,9 @@ int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len)
 static int migrate_leaf(struct vm *vm, gfn_t gfn, int *level)
 {
 	hfn_t to = INVALID_HFN;
-	int err;
+	int err, leaf = 0;
 
-	ept_lookup(&vm->ept, gfn, level);
-	*level = MIN(*level, 2);
+	*level = ept_lookup(&vm->ept, gfn, &leaf) && leaf >= 2 ? 2 : 1;
 	if (*level == 2)
 		to = frame_alloc_run(&frames, ept_level_order(2));
 	if (to == INVALID_HFN) {
