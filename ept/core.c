@@ -347,7 +347,7 @@ static void release_moved(struct ept_op *op)
 	ept_env_free_table(op->moved);
 }
 
-void op_yield(struct ept_op *op)
+void op_pause(struct ept_op *op)
 {
 	/* Flush first, as KVM's cond_resched does: once the lock is free others act on what
 	 * this chunk changed, and the tables it unlinked must be flushed before they are
@@ -360,7 +360,17 @@ void op_yield(struct ept_op *op)
 		ept_wait_walkers(op->ept);
 		list_free(&op->dead);
 	}
+}
+
+void op_resume(struct ept_op *op)
+{
 	op_lock(op);
+}
+
+void op_yield(struct ept_op *op)
+{
+	op_pause(op);
+	op_resume(op);
 }
 
 int op_end(struct ept_op *op, int ret)

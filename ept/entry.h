@@ -2,14 +2,17 @@
  * The EPT entry format: a u64 with named masks and small predicates, no bitfields, so every
  * change composes with cmpxchg. Levels: 1 = 4K PTE, 2 = 2M PDE, 3 = 1G PDPTE, 4 = PML4E.
  *
- *   63 62 61 60  54 53 52 51              12 11  10   9   8   7    6    5:3   2 1 0
- *  [ ign  |FZ| ign  |MW|HW|   frame (hfn)    | ign  | D | A | LG | IPAT| MT  | X W R ]
+ *   63 62 61 60 59 58 57 56 55 54 53 52 51          12 11  10   9   8   7    6    5:3   2 1 0
+ *  [ ign |FZ|SF|VN|SL|ig|MG| ign |MW|HW| frame (hfn)  | ign  | D | A | LG | IPAT| MT  | X W R ]
  *
  * HW = EPT_HOST_WRITABLE: the backing frame may be written (else a write fault is real).
  * MW = EPT_MMU_WRITABLE: nothing in the hypervisor needs this mapping read-only right now.
  * A present leaf with W = 0 and both bits set was write-protected only for dirty logging,
  * so a write fault on it may be fixed without the MMU lock (docs/design.md, "Memory").
- * FZ = EPT_FROZEN: see below.
+ * FZ = EPT_FROZEN, SF = EPT_SCAN_FULL (non-leaf), VN = EPT_VMCS_NAMED (leaf), SL =
+ * EPT_SPLIT_LOG (non-leaf), MG = EPT_MIGRATING (leaf): see below. Bits 57-61 are ignored by
+ * the CPU as long as the features that give them a meaning (sub-page permissions,
+ * supervisor shadow stacks, guest-paging verification) are off, as they are here.
  * Non-leaf entries: RWX set, frame = the child table. Leaves: WB, ignore-PAT.
  */
 #ifndef EPTVISOR_EPT_ENTRY_H
@@ -49,12 +52,18 @@
  * ept_migrate_page refuses it (-EPERM). */
 #define EPT_VMCS_NAMED BIT(59)
 
+/* Software, in a leaf: a migration (ept/migrate.c) is copying this leaf's frames with the MMU
+ * lock dropped; W and MMU_WRITABLE are clear meanwhile. Kept by a split (the children carry
+ * it), part of EPT_ATTR_MASK (so no collapse merges it with leaves that lack it); a second
+ * migration of the leaf is refused (-EBUSY). The migration clears it when it ends. */
+#define EPT_MIGRATING BIT(56)
+
 /* What ept_map() accepts as `prot`. */
 #define EPT_PROT_MASK (EPT_RWX | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE | EPT_VMCS_NAMED)
 /* The attributes every leaf of a collapsible run must share (W, A, D are merged instead). */
 #define EPT_ATTR_MASK                                                                              \
 	(EPT_R | EPT_X | EPT_MT_MASK | EPT_IPAT | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE |           \
-	 EPT_VMCS_NAMED)
+	 EPT_VMCS_NAMED | EPT_MIGRATING)
 
 #define EPT_LEVELS         4
 #define EPT_ENTRIES        512

@@ -78,6 +78,12 @@ static inline bool op_tick(struct ept_op *op, u32 work)
  * under the lock before may have changed: start walks again from the root. */
 void op_yield(struct ept_op *op);
 
+/* op_yield in two halves, for an operation that works without the lock in between (a
+ * migration copies its page with the lock free): op_pause flushes, drops the lock and frees
+ * what was unlinked; op_resume takes the lock again. Walks restart from the root after. */
+void op_pause(struct ept_op *op);
+void op_resume(struct ept_op *op);
+
 /* At the top of each step of a long loop over `it` (started at the root): count the step,
  * and at the end of a chunk yield and restart the walk at the current entry. The loop body
  * goes on with whatever entry `it` stands on. Clip to it->start, not the original start. */

@@ -368,6 +368,59 @@ static long test_split_verifier(void)
 	return 0;
 }
 
+#define COMPACT_PAGES (GT_COMPACT_BYTES / 4096)
+#define COMPACT_HOT   8 /* words 0..7 of a page are rewritten with its version */
+
+static u64 compact_pattern(u64 page, u64 word, u64 ver)
+{
+	return (page << 40) ^ (ver << 16) ^ (word * 0x9e3779b97f4a7c15ULL);
+}
+
+/* Check page p: the hot words at its version, a sample of the others at version 0. */
+static u64 compact_verify(u64 p, u64 ver, u64 stride)
+{
+	const volatile u64 *pg = (const volatile u64 *)(GT_COMPACT_GPA + p * 4096);
+	u64 bad = 0;
+
+	for (u64 w = 0; w < COMPACT_HOT; w++)
+		bad += pg[w] != compact_pattern(p, w, ver);
+	for (u64 w = COMPACT_HOT + p % stride; w < 512; w += stride)
+		bad += pg[w] != compact_pattern(p, w, 0);
+	return bad;
+}
+
+/* Fill the compaction slot, then rewrite the hot words of pseudo-random pages with a new
+ * version after checking the old one, until told to stop; at the end check every page. A
+ * write lost while its page moved shows as a stale version. */
+static long test_compact_writer(void)
+{
+	static unsigned ver[COMPACT_PAGES];
+	struct guest_ctrl *ctrl = (struct guest_ctrl *)GT_CTRL_GPA;
+	u64 seed = 0x2545f4914f6cdd1dULL, n = 0, errors = 0;
+
+	for (u64 p = 0; p < COMPACT_PAGES; p++)
+		for (u64 w = 0; w < 512; w++)
+			((volatile u64 *)(GT_COMPACT_GPA + p * 4096))[w] = compact_pattern(p, w, 0);
+	ctrl->passes[0] = 1;
+	while (!ctrl->stop) {
+		u64 p = next_random(&seed) % COMPACT_PAGES;
+		volatile u64 *pg = (volatile u64 *)(GT_COMPACT_GPA + p * 4096);
+
+		errors += compact_verify(p, ver[p], 61);
+		ver[p]++;
+		for (u64 w = 0; w < COMPACT_HOT; w++)
+			pg[w] = compact_pattern(p, w, ver[p]);
+		if ((++n & 0xff) == 0)
+			ctrl->passes[0]++;
+	}
+	ctrl->writes[0] = n;
+	for (u64 p = 0; p < COMPACT_PAGES; p++)
+		errors += compact_verify(p, ver[p], 1);
+	CHECK(errors == 0, "no write lost (%llu rewrites, %llu bad words)", (unsigned long long)n,
+	      (unsigned long long)errors);
+	return 0;
+}
+
 /* Read one page in a tight loop, never exiting, until told to stop. */
 static long test_idle_toucher(void)
 {
@@ -413,6 +466,8 @@ long guest_main(long test)
 		return test_idle_hot_cold();
 	case GT_SPLIT_VERIFIER:
 		return test_split_verifier();
+	case GT_COMPACT_WRITER:
+		return test_compact_writer();
 	case GT_IDLE_TOUCHER:
 		return test_idle_toucher();
 	case GT_HOSTILE_MM:

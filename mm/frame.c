@@ -125,10 +125,16 @@ void frame_reserve(struct frame_alloc *fa, hpa_t start, hpa_t end)
 
 /* ---- allocating ---------------------------------------------------------------------------- */
 
+/* The first word at or after w that is not isolated. Lock held. */
+static u64 skip_isolated(const struct frame_alloc *fa, u64 w)
+{
+	return w >= fa->iso_lo && w < fa->iso_hi ? fa->iso_hi : w;
+}
+
 /* Lowest free frame at or above the hint, taken; INVALID_HFN if none. Lock held. */
 static hfn_t take_one(struct frame_alloc *fa)
 {
-	for (u64 w = fa->hint; w < fa->nwords; w++) {
+	for (u64 w = skip_isolated(fa, fa->hint); w < fa->nwords; w = skip_isolated(fa, w + 1)) {
 		if (fa->bitmap[w]) {
 			unsigned b = lowest_bit(fa->bitmap[w]);
 
@@ -163,7 +169,7 @@ static hfn_t find_small_run(const struct frame_alloc *fa, unsigned order)
 	unsigned n = 1U << order;
 	u64 aligned = ~0ULL / (BIT(n) - 1); /* 0x5555.. for n = 2, 0x1111.. for n = 4, ... */
 
-	for (u64 w = fa->hint; w < fa->nwords; w++) {
+	for (u64 w = skip_isolated(fa, fa->hint); w < fa->nwords; w = skip_isolated(fa, w + 1)) {
 		u64 m = fa->bitmap[w];
 
 		for (unsigned s = 1; s < n && m; s <<= 1)
@@ -187,7 +193,7 @@ static hfn_t find_big_run(const struct frame_alloc *fa, unsigned order)
 	while (g < fa->nwords && fa->nwords - g >= group) {
 		u64 w = g;
 
-		while (w < g + group && fa->bitmap[w] == ~0ULL)
+		while (w < g + group && fa->bitmap[w] == ~0ULL && skip_isolated(fa, w) == w)
 			w++;
 		if (w == g + group)
 			return g * WORD_FRAMES;
@@ -218,6 +224,48 @@ hfn_t frame_alloc_run(struct frame_alloc *fa, unsigned order)
 		take_range(fa, hfn, hfn + (1ULL << order));
 	spin_unlock(&fa->lock);
 	return hfn;
+}
+
+/* ---- isolation ---------------------------------------------------------------------------- */
+
+bool frame_isolate(struct frame_alloc *fa, hfn_t first, hfn_t end)
+{
+	bool ok;
+
+	if (!IS_ALIGNED(first, WORD_FRAMES) || !IS_ALIGNED(end, WORD_FRAMES) || first >= end ||
+	    end > ALIGN_UP(fa->nframes, WORD_FRAMES))
+		return false;
+	spin_lock(&fa->lock);
+	ok = fa->iso_lo == fa->iso_hi;
+	if (ok) {
+		fa->iso_lo = first / WORD_FRAMES;
+		fa->iso_hi = end / WORD_FRAMES;
+	}
+	spin_unlock(&fa->lock);
+	return ok;
+}
+
+void frame_unisolate(struct frame_alloc *fa)
+{
+	spin_lock(&fa->lock);
+	/* Searches skipped the range and may have moved the hint past its free frames. */
+	fa->hint = MIN(fa->hint, fa->iso_lo);
+	fa->iso_lo = fa->iso_hi = 0;
+	spin_unlock(&fa->lock);
+}
+
+u64 frame_free_in(struct frame_alloc *fa, hfn_t first, hfn_t end)
+{
+	u64 n = 0;
+
+	end = MIN(end, fa->nframes);
+	if (first >= end)
+		return 0;
+	spin_lock(&fa->lock);
+	for (u64 w = first / WORD_FRAMES; w <= (end - 1) / WORD_FRAMES; w++)
+		n += popcount64(fa->bitmap[w] & word_mask(w, first, end));
+	spin_unlock(&fa->lock);
+	return n;
 }
 
 /* ---- freeing ------------------------------------------------------------------------------- */

@@ -27,6 +27,8 @@ struct frame_alloc {
 	u64 hint;      /* no word below this index has a free bit */
 	u64 free;      /* free frames; written under the lock, read without it */
 	u64 bugs;      /* broken invariants reported through frame_bug() */
+	u64 iso_lo;    /* words [iso_lo, iso_hi) are isolated: nothing there is handed out */
+	u64 iso_hi;
 };
 
 /*
@@ -68,6 +70,18 @@ void frame_free(struct frame_alloc *fa, hfn_t hfn);
  * nothing is freed and frame_bug() is called once.
  */
 void frame_free_run(struct frame_alloc *fa, hfn_t hfn, unsigned order);
+
+/*
+ * Isolation, for compaction (vm_compact): while frames [first, end) are isolated (both
+ * multiples of 64, first < end), no allocation hands out a frame inside them; frees into
+ * them work as usual, so the range drains as its owners move away. One range per allocator:
+ * false (nothing changed) if one is isolated already or the bounds are bad.
+ */
+bool frame_isolate(struct frame_alloc *fa, hfn_t first, hfn_t end);
+void frame_unisolate(struct frame_alloc *fa);
+
+/* Free frames in [first, end) right now (a snapshot, like frame_free_count). */
+u64 frame_free_in(struct frame_alloc *fa, hfn_t first, hfn_t end);
 
 /* Free frames right now (a snapshot: other CPUs may change it at once). */
 u64 frame_free_count(const struct frame_alloc *fa);

@@ -10,6 +10,7 @@
 #include "vmx/exit.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
+#include "vmx/vmcs_pages.h"
 
 #define EXC_UD 6
 #define EXC_GP 13
@@ -39,6 +40,27 @@ static bool handle_wrmsr(struct vcpu *v)
 	return pc_handle_msr(v, true);
 }
 
+/* Compaction (vm_compact): the platform's own guest-reachable frames in [lo, hi) move too.
+ * The APIC-access page is in a memslot, so vm_compact moves it itself; each vCPU's
+ * virtual-APIC page is not: move those (each vCPU reloads VIRTUAL_APIC_ADDR). */
+static long pc_evacuate(struct vm *vm, hfn_t lo, hfn_t hi)
+{
+	long moved = 0;
+
+	for (int i = 0; i < vm->nvcpus; i++) {
+		hfn_t h = hpa_to_hfn(vm->vcpus[i]->vmcs_virtual_apic);
+		int err;
+
+		if (h < lo || h >= hi)
+			continue;
+		err = vm_move_virtual_apic_page(vm->vcpus[i]);
+		if (err)
+			return err;
+		moved++;
+	}
+	return moved;
+}
+
 /* The guest's pass-through MSRs start at 0 and leave none of its values to the next VM. */
 static void msr_reset(struct vcpu *v)
 {
@@ -60,6 +82,7 @@ const struct vm_ops pc_vm_ops = {
 	.entry_recheck = pc_entry_recheck,
 	.after_exit = pc_after_exit,
 	.virtual_apic_moved = pc_virtual_apic_moved,
+	.evacuate = pc_evacuate,
 	.arms_timer = true, /* pc_before_entry: the nearer of the APIC timer and the budget */
 	.unassigned = pc_handle_unassigned,
 	.exit = {

@@ -41,6 +41,10 @@ int huge_setup(struct vm *vm, const struct scenario *sc);
 void huge_host(struct vm *vm, const struct scenario *sc);
 void split_host(struct vm *vm, const struct scenario *sc);
 
+/* Compaction of a guest's host-physical range under dirty logging (scenarios/compact.c). */
+int compact_setup(struct vm *vm, const struct scenario *sc);
+void compact_host(struct vm *vm, const struct scenario *sc);
+
 int idle_flush_setup(struct vm *vm, const struct scenario *sc);
 void idle_flush_host(struct vm *vm, const struct scenario *sc);
 

@@ -87,6 +87,8 @@ const struct scenario scenarios[] = {
 	  .setup_arg = split_setup, .host = split_host },
 	{ .name = "huge_recovery", .group = "mission", .test = GT_SPLIT_VERIFIER,
 	  .setup_arg = huge_setup, .host = huge_host },
+	{ .name = "compact_live", .group = "mission", .test = GT_COMPACT_WRITER,
+	  .setup_arg = compact_setup, .host = compact_host },
 	{ .name = "idle_needs_flush", .group = "mission", .test = GT_IDLE_TOUCHER,
 	  .setup_arg = idle_flush_setup, .host = idle_flush_host },
 	{ .name = "dirty_log_hot_pages", .group = "mission", .test = GT_DIRTY_WRITER,

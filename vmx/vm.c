@@ -324,21 +324,116 @@ int vm_copy_to_guest(struct vm *vm, gpa_t gpa, const void *src, u64 len)
 	return guest_copy(vm, gpa, (u8 *)src, len, true);
 }
 
-int vm_migrate_page(struct vm *vm, gfn_t gfn)
+/* Move the leaf mapping gfn: whole if it is 2M (or the 2M piece of a 1G leaf) and a 2M run
+ * is free, else the one 4K page (splitting the leaf). *level: what moved. */
+static int migrate_leaf(struct vm *vm, gfn_t gfn, int *level)
 {
-	hfn_t to;
-	int err;
+	hfn_t to = INVALID_HFN;
+	int err, leaf = 0;
 
 	/* Its frame is named by every VMCS: they are reloaded before the old one is freed. */
-	if (vm_is_apic_access_gfn(vm, gfn))
+	if (vm_is_apic_access_gfn(vm, gfn)) {
+		*level = 1;
 		return vm_move_apic_access_page(vm);
-	to = frame_alloc(&frames);
+	}
+	*level = ept_lookup(&vm->ept, gfn, &leaf) && leaf >= 2 ? 2 : 1;
+	if (*level == 2)
+		to = frame_alloc_run(&frames, ept_level_order(2));
+	if (to == INVALID_HFN) {
+		*level = 1;
+		to = frame_alloc(&frames);
+	}
 	if (to == INVALID_HFN)
 		return -ENOMEM;
-	err = ept_migrate_page(&vm->ept, gfn, to);
+	err = ept_migrate(&vm->ept, gfn, to, *level);
 	if (err)
-		frame_free(&frames, to);
+		frame_free_run(&frames, to, ept_level_order(*level));
 	return err;
+}
+
+int vm_migrate_page(struct vm *vm, gfn_t gfn)
+{
+	int level;
+
+	return migrate_leaf(vm, gfn, &level);
+}
+
+/* Move gfn (backed by a frame in the range) out, retrying while its leaf changes under us. */
+static int compact_page(struct vm *vm, gfn_t gfn, struct vm_compact_stats *st, u64 *moved)
+{
+	int err = -EAGAIN, level = 0, lookup = 0;
+
+	for (int tries = 0; tries < 16 && (err == -EAGAIN || err == -EBUSY); tries++) {
+		st->retries += tries > 0;
+		if (!ept_lookup(&vm->ept, gfn, &lookup)) {
+			/* Backed but unmapped (zapped): map it, so it moves like the rest. */
+			err = vm_populate(vm, gfn);
+			st->populated += !err;
+			if (err)
+				return err;
+		}
+		err = migrate_leaf(vm, gfn, &level);
+	}
+	if (err)
+		return err;
+	if (level == 2) {
+		st->leaves_2m++;
+		*moved = ept_level_pages(2) - (gfn & (ept_level_pages(2) - 1));
+	} else {
+		st->pages_4k++;
+		st->split += lookup > 1;
+		*moved = 1;
+	}
+	return 0;
+}
+
+int vm_compact(struct vm *vm, hpa_t hpa, u64 bytes, struct vm_compact_stats *st)
+{
+	hfn_t lo = hpa_to_hfn(hpa), hi = hpa_to_hfn(hpa + bytes);
+	u64 t0 = rdtsc();
+	int first_err = 0;
+
+	*st = (struct vm_compact_stats){ .frames = hi - lo };
+	if (!bytes || !IS_ALIGNED(hpa | bytes, SZ_2M) || hpa + bytes < hpa)
+		return -EINVAL;
+	/* No destination, and no populate or table page meanwhile, lands in the range. */
+	if (!frame_isolate(&frames, lo, hi))
+		return -EBUSY;
+	st->free_before = frame_free_in(&frames, lo, hi);
+	for (int i = 0; i < vm->nslots; i++) {
+		struct memslot *s = &vm->slots[i];
+		u64 step;
+
+		for (u64 p = 0; p < s->npages; p += step) {
+			hfn_t hfn = slot_hfn(s, s->base_gfn + p);
+			int err;
+
+			step = 1;
+			if (hfn == INVALID_HFN || hfn < lo || hfn >= hi)
+				continue;
+			err = compact_page(vm, s->base_gfn + p, st, &step);
+			if (err && !first_err)
+				first_err = err;
+		}
+		for (u64 p = 0; p < s->npages; p++) {
+			hfn_t hfn = slot_hfn(s, s->base_gfn + p);
+
+			st->left += hfn != INVALID_HFN && hfn >= lo && hfn < hi;
+		}
+	}
+	/* The platform's frames that a VMCS names (the APIC-access page, virtual-APIC pages):
+	 * only the platform knows how to make every vCPU let go of them. */
+	if (vm->ops->evacuate) {
+		long n = vm->ops->evacuate(vm, lo, hi);
+
+		if (n < 0 && !first_err)
+			first_err = (int)n;
+		st->platform = n > 0 ? (u64)n : 0;
+	}
+	st->free_after = frame_free_in(&frames, lo, hi);
+	frame_unisolate(&frames);
+	st->cycles = rdtsc() - t0;
+	return first_err;
 }
 
 void vm_guest_line(const struct vm *vm, int vcpu, const char *line)

@@ -114,6 +114,10 @@ struct vm_ops {
 	/* before_entry arms the preemption timer and after_exit charges the budget: the core
 	 * arms nothing and ends the run when budget_left is 0 at a timer exit. */
 	bool arms_timer;
+	/* Compaction (vm_compact): move the platform's own frames that some VMCS or device
+	 * names (the APIC-access page, virtual-APIC pages) out of host frames [lo, hi), whose
+	 * allocation is blocked meanwhile. Returns how many it moved, or -errno. */
+	long (*evacuate)(struct vm *vm, hfn_t lo, hfn_t hi);
 	/* An EPT violation at a gpa in no memslot (NULL: the VM stops). */
 	bool (*unassigned)(struct vcpu *v, gpa_t gpa, u64 qual);
 	/* The exits the core does not own, by basic reason. */
@@ -211,10 +215,35 @@ s64 vm_dirty_log_harvest(struct vm *vm, struct ept_dirty_log *log, u64 *out);
 /* Wait until every vCPU of vm has stopped running (vcpu_run returned on its CPU). */
 void wait_vcpus_done(struct vm *vm);
 
-/* Move gfn's backing to a fresh frame while the guest runs (ept_migrate_page); the memslot
- * learns the new frame through ept_env_free_data. The APIC-access page moves with every
+/* Move gfn's backing to fresh frames while the guest runs (ept_migrate); the memslot learns
+ * the new frames through ept_env_free_data. A 2M leaf moves whole into a fresh aligned run;
+ * only when the allocator has none is it split and the one 4K page moved (as Linux splits a
+ * transparent huge page it cannot migrate whole). The APIC-access page moves with every
  * VMCS reloaded (vm_move_apic_access_page). 0 or -errno. */
 int vm_migrate_page(struct vm *vm, gfn_t gfn);
+
+/* What one vm_compact did. Cycles are TSC cycles (under Bochs: instructions). */
+struct vm_compact_stats {
+	u64 frames;                  /* frames in the range */
+	u64 free_before, free_after; /* of them free in the allocator, before and after */
+	u64 pages_4k;                /* 4K leaves moved */
+	u64 leaves_2m;               /* 2M leaves moved whole */
+	u64 split;                   /* huge leaves split because no 2M run was free outside */
+	u64 populated;               /* backed but unmapped pages mapped so they could move */
+	u64 retries;                 /* moves tried again (the leaf changed while copied) */
+	u64 platform;                /* frames the platform's evacuate hook moved */
+	u64 left;                    /* guest frames still in the range (moves that failed) */
+	u64 cycles;
+};
+
+/* Evacuate every frame of vm's memslots that lies in host-physical [hpa, hpa + bytes) (both
+ * multiples of 2 MiB) while the guest runs: 4K leaves page by page, 2M leaves whole, the
+ * platform's own frames through vm_ops.evacuate; the range is isolated in the allocator
+ * meanwhile, so no destination (and nothing else) lands inside it. Frames of the range that
+ * are not this VM's guest memory (EPT tables, hypervisor objects, other VMs) stay: st->free_after
+ * says how much of the range ended free. 0, -EINVAL, -EBUSY (another compaction runs), or the
+ * first error of a move that could not be done (the rest still ran). */
+int vm_compact(struct vm *vm, hpa_t hpa, u64 bytes, struct vm_compact_stats *st);
 
 /* One line the guest printed, into eptvisor's log as "[guest <vm>/<vcpu>] <line>", or
  * "[guest <vm>] <line>" when vcpu < 0 (a device the whole VM shares). */

@@ -162,6 +162,31 @@ def test_huge_by_default_and_recovery(boots, judge):
 
 
 @pytest.mark.boot(MISSION)
+def test_compaction_live(boots, judge):
+    """A host-physical range holding a guest's 4K and 2M leaves is evacuated while the guest
+    rewrites its memory under dirty logging: no write lost, no dirty page lost, every leaf
+    moved (2M ones whole) and the range free in the allocator."""
+    res = boots.result(MISSION)
+    p = _common(res)
+    _tap_ok(res, p, "compact_live")
+    got = _json(res, "compact")
+    if len(got) != 1:
+        p.append("want one compact line, got %s" % got)
+    else:
+        o = got[0]
+        if (o["pages_4k"], o["leaves_2m"], o["left"], o["lost_dirty_pages"]) != \
+                (o["frames"] // 2, o["frames"] // 1024, 0, 0):
+            p.append("compaction did not move every leaf or lost dirty pages: %s" % o)
+        if o["free_after"] != o["frames"]:
+            p.append("the range did not end free: %s" % o)
+        if o["guest_steps_during"] == 0:
+            p.append("the guest did not run during the compaction: %s" % o)
+    if not res.lines_matching(r"check compact_live/0: ok - no write lost"):
+        p.append("the guest did not confirm that no write was lost")
+    judge(res, p)
+
+
+@pytest.mark.boot(MISSION)
 def test_hostile_agent_hypercalls(boots, judge):
     """Scans and harvests of ranges outside the VM, absurd lengths, unaligned or hypervisor
     buffers get error codes; the VM and the hypervisor go on."""

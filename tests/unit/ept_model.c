@@ -9,8 +9,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "ept/env.h"
 #include "ept/ept.h"
 #include "ept/iter.h"
+#include "ept/migrate.h"
 #include "ept_env_host.h"
 #include "ept_hw.h"
 #include "ept_model.h"
@@ -62,6 +64,7 @@ struct model {
 	hfn_t fake_next; /* where the host env's next fake data run starts */
 	char op[200];
 	u64 n_ok, n_err, n_fixed, n_copies, n_dirty, n_leaves; /* coverage, printed at the end */
+	u64 n_moved[3];                                        /* migrations by level */
 };
 
 #define CHECK(m, cond, ...)                                                                        \
@@ -602,6 +605,59 @@ static void op_collapse(struct model *m)
 	      "returned %d, want %d", r, want);
 	if (want == 0)
 		touch(m, g, lp(lv));
+	count(m, r);
+}
+
+/* ---- migration -------------------------------------------------------------------------- */
+
+/* ept_migrate of the 4K page or the 2M leaf at a page: a larger leaf is split down first, a
+ * smaller one refused; the moved leaf keeps its bits but W and maps the new frames. */
+static void op_migrate(struct model *m)
+{
+	int lv = R(m, 2) ? 1 : 2, want, r;
+	gfn_t g = pick_page(m), base = ALIGN_DOWN(g, lp(lv)), lo = base, hi = base + lp(lv);
+	bool inject = maybe_inject(m, false), own = false;
+	hfn_t from = mapped(m, base) ? m->pg[base].hfn : 0, to;
+	u64 bits = m->pg[base].bits;
+
+	/* The destination's scratch space must not be the source's (host_data_va): a run from
+	 * the env (the copy area) for a frame of the map area, and the other way round. */
+	if (from < HOST_FAKE_RUN) {
+		host_env_fail_data_after(-1);
+		to = ept_env_alloc_data(lv);
+		own = true;
+	} else {
+		to = HOST_FAKE_HFN + ALIGN_DOWN(R(m, 1ULL << 24), lp(lv));
+	}
+	OP(m, "migrate %#llx L%d -> %#llx%s", (unsigned long long)g, lv, (unsigned long long)to,
+	   inject ? " (tables run out)" : "");
+	if (!mapped(m, g))
+		want = -ENOENT;
+	else if (m->pg[g].level < lv)
+		want = -EBUSY;
+	else
+		want = 0;
+	if (want == 0) { /* the leaf that a split, cut short, leaves partly split */
+		lo = lstart(m, g);
+		hi = lo + lp(m->pg[g].level);
+	}
+	r = ept_migrate(&m->ept, g, to, lv);
+	end_inject();
+	CHECK(m, r == want || (inject && want == 0 && m->pg[g].level > lv && r == -ENOMEM),
+	      "returned %d, want %d", r, want);
+	if (r == 0) {
+		split_range(m, base, base + lp(lv), lv, false);
+		set_leaf(m, base, lv, to, bits & ~EPT_W);
+		m->released++; /* the old frames, through ept_env_free_data */
+		m->n_moved[lv]++;
+	} else {
+		if (r == -ENOMEM)
+			adopt_levels(m, lo, hi);
+		if (own) {
+			ept_env_free_data(&m->ept, base, to, lv);
+			m->released++;
+		}
+	}
 	count(m, r);
 }
 
@@ -1149,6 +1205,8 @@ void model_step(struct model *m)
 		op_collapse,
 		op_collapse,
 		op_collapse,
+		op_migrate,
+		op_migrate,
 		op_access,
 		op_access,
 		op_access,
@@ -1186,10 +1244,13 @@ void model_free(struct model *m)
 	if (!m->fuzz)
 		printf("ept_model: %llu changes done, %llu refused, %llu faults fixed, %llu "
 		       "collapses "
-		       "by copy, %llu dirty pages reported, %llu leaves compared\n",
+		       "by copy, %llu dirty pages reported, %llu leaves compared, %llu 4K pages "
+		       "and "
+		       "%llu 2M leaves migrated\n",
 		       (unsigned long long)m->n_ok, (unsigned long long)m->n_err,
 		       (unsigned long long)m->n_fixed, (unsigned long long)m->n_copies,
-		       (unsigned long long)m->n_dirty, (unsigned long long)m->n_leaves);
+		       (unsigned long long)m->n_dirty, (unsigned long long)m->n_leaves,
+		       (unsigned long long)m->n_moved[1], (unsigned long long)m->n_moved[2]);
 	for (int i = 0; i < 2; i++) {
 		if (m->log[i].on)
 			ept_dirty_log_disable(&m->ept, &m->log[i].log);

@@ -731,6 +731,68 @@ static void test_collapse_copy(void **state)
 	free_mapping_data(e, 3 * P2M, P2M);
 }
 
+/* A 2M leaf moves whole: the data, A/D and every bit but W come along, two flushes, and
+ * the old run goes back through ept_env_free_data once. */
+static void test_migrate_2m_whole(void **state)
+{
+	struct ept *e = *state;
+	hfn_t run = host_data_alloc(2), to = host_data_alloc(2);
+	u64 flushes, released, leaf;
+	u8 *p = host_data_va(run);
+	int l;
+
+	for (int i = 0; i < 512; i++)
+		p[i * PAGE_SIZE + 9] = (u8)(i * 7);
+	assert_int_equal(ept_map(e, 4 * P2M, run, P2M, 2, PROT), 0);
+	assert_true(hw_access(e, 4 * P2M + 3, true, NULL, NULL));
+	assert_int_equal(ept_migrate(e, 4 * P2M + 5, to + 1, 2), -EINVAL); /* misaligned */
+	assert_int_equal(ept_migrate(e, 4 * P2M + 5, to, 3), -EINVAL);
+	assert_int_equal(ept_migrate(e, 9 * P2M, to, 2), -ENOENT);
+	flushes = host_env_flushes();
+	released = host_env_data_released();
+	assert_int_equal(ept_migrate(e, 4 * P2M + 5, to, 2), 0);
+	assert_int_equal(host_env_flushes(), flushes + 2);
+	assert_int_equal(host_env_data_released(), released + 1);
+	leaf = leaf_at(e, 4 * P2M + 511, &l);
+	assert_int_equal(l, 2);
+	assert_int_equal(ept_hfn(leaf), to);
+	assert_int_equal(leaf & (EPT_PROT_MASK | EPT_A | EPT_D | EPT_MIGRATING),
+	                 (PROT & ~EPT_W) | EPT_A | EPT_D);
+	assert_int_equal(leaves(e, 2), 1);
+	assert_int_equal(leaves(e, 1), 0);
+	p = host_data_va(to);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(p[i * PAGE_SIZE + 9], (u8)(i * 7));
+	/* W comes back on the fast path, for the whole leaf */
+	assert_int_equal(ept_handle_fault(e, 4 * P2M + 8, EPT_W), EPT_FAULT_FIXED_FAST);
+	assert_true(leaf_at(e, 4 * P2M, NULL) & EPT_W);
+	free_mapping_data(e, 4 * P2M, P2M);
+}
+
+/* Asked for 4K on a 2M leaf: only the 2M leaf holding the page is split, one page moves, its
+ * 511 neighbours keep their frames; a 2M move of a block now split is refused. */
+static void test_migrate_splits_when_asked(void **state)
+{
+	struct ept *e = *state;
+	hfn_t fake = HOST_FAKE_HFN, to = host_data_alloc(1), run = host_data_alloc(2);
+	int l;
+
+	assert_int_equal(ept_map(e, 0, fake, 2 * P2M, 2, PROT), 0);
+	assert_int_equal(ept_migrate_page(e, P2M + 7, to), 0);
+	assert_int_equal(ept_hfn(leaf_at(e, P2M + 7, &l)), to);
+	assert_int_equal(l, 1);
+	assert_int_equal(ept_hfn(leaf_at(e, P2M + 8, &l)), fake + P2M + 8);
+	assert_int_equal(l, 1);
+	leaf_at(e, 0, &l);
+	assert_int_equal(l, 2); /* the other 2M leaf stays whole */
+	assert_int_equal(leaves(e, 2), 1);
+	assert_int_equal(leaves(e, 1), 512);
+	assert_int_equal(ept_migrate(e, P2M, run, 2), -EBUSY);
+	ept_env_free_data(e, P2M, run, 2);
+	ept_env_free_data(e, P2M + 7, to, 1);
+	assert_int_equal(ept_unmap(e, 0, 2 * P2M), 0);
+}
+
 static void test_collapse_copy_out_of_memory(void **state)
 {
 	struct ept *e = *state;
@@ -1606,6 +1668,8 @@ int main(void)
 		T(test_collapse_1g_one_flush_late_ad),
 		T(test_collapse_1g_refusals),
 		T(test_collapse_copy),
+		T(test_migrate_2m_whole),
+		T(test_migrate_splits_when_asked),
 		T(test_collapse_copy_out_of_memory),
 		T(test_collapse_lazy),
 		T(test_write_protect),

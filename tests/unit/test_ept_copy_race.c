@@ -3,7 +3,8 @@
  * writer thread follows vm_copy_to_guest's per-page steps (vmx/vm.c, guest_chunk) exactly:
  * walk begin, look up the leaf, check EPT_MMU_WRITABLE, write the frame the leaf names, walk
  * end, mark the page dirty. Meanwhile the test's thread moves that page to another frame,
- * by ept_migrate_page or by collapsing its 2M block by copy. After every write the writer
+ * by ept_migrate_page, by moving its whole 2M leaf (ept_migrate at level 2) or by collapsing
+ * its 2M block by copy. After every write the writer
  * reads the page back through the current mapping: a write that went to the old frame after
  * its bytes were copied is lost, and the test says so.
  *
@@ -221,6 +222,17 @@ static void migrate(struct copy_race *r)
 	assert_int_equal(ept_migrate_page(&r->ept, r->gfn, to), 0);
 }
 
+/* The whole 2M leaf holding the writer's page, to a fresh run. */
+static void migrate_2m(struct copy_race *r)
+{
+	hfn_t to = host_data_alloc(2);
+	int level = 0;
+
+	assert_int_equal(ept_migrate(&r->ept, r->gfn, to, 2), 0);
+	assert_int_equal(ept_hfn(ept_lookup(&r->ept, BLOCK, &level)), to);
+	assert_int_equal(level, 2);
+}
+
 /* Map the block with 512 separately allocated frames (holding its data so far). */
 static void map_scattered(struct copy_race *r, const u8 *data)
 {
@@ -256,10 +268,18 @@ static void scatter(struct copy_race *r)
 	resume_writer(r);
 }
 
-static void run(bool collapse_by_copy)
+enum copier { MIGRATE_4K, MIGRATE_2M, COLLAPSE_COPY };
+
+static void run(enum copier how)
 {
 	struct copy_race *r = calloc(1, sizeof(*r));
-	const char *what = collapse_by_copy ? "collapse by copy" : "migration";
+	bool collapse_by_copy = how == COLLAPSE_COPY;
+	const char *what = collapse_by_copy    ? "collapse by copy"
+	                   : how == MIGRATE_2M ? "migration of a 2M leaf"
+	                                       : "migration";
+	void (*copy)(struct copy_race *) = collapse_by_copy    ? collapse
+	                                   : how == MIGRATE_2M ? migrate_2m
+	                                                       : migrate;
 	long data_before = host_env_data_live();
 	pthread_t writer;
 	u32 round = 0;
@@ -267,12 +287,15 @@ static void run(bool collapse_by_copy)
 	assert_non_null(r);
 	host_env_reset();
 	assert_int_equal(ept_init(&r->ept), 0);
-	map_scattered(r, NULL);
+	if (how == MIGRATE_2M)
+		assert_int_equal(ept_map(&r->ept, BLOCK, host_data_alloc(2), 512, 2, PROT), 0);
+	else
+		map_scattered(r, NULL);
 	/* the last page: protected last and copied last, so its window is the longest */
 	r->gfn = collapse_by_copy ? BLOCK + 511 : BLOCK + 7;
 	assert_int_equal(pthread_create(&writer, NULL, writer_thread, r), 0);
-	for (int i = 0; i < FORCED + (collapse_by_copy ? FREE_COLLAPS : FREE_MIGRATE); i++) {
-		copy_round(r, ++round, i < FORCED, collapse_by_copy ? collapse : migrate);
+	for (int i = 0; i < FORCED + (how == MIGRATE_4K ? FREE_MIGRATE : FREE_COLLAPS); i++) {
+		copy_round(r, ++round, i < FORCED, copy);
 		if (collapse_by_copy)
 			scatter(r);
 		if (__atomic_load_n(&r->lost, __ATOMIC_RELAXED))
@@ -287,7 +310,14 @@ static void run(bool collapse_by_copy)
 	       FORCE_WAIT / 1000000);
 	fflush(stdout);
 	check_not_lost(r, what);
-	for (int i = 0; i < 512; i++) {
+	if (how == MIGRATE_2M) {
+		int level = 0;
+		u64 e = ept_lookup(&r->ept, BLOCK, &level);
+
+		assert_int_equal(level, 2);
+		ept_env_free_data(&r->ept, BLOCK, ept_hfn(e), 2);
+	}
+	for (int i = 0; how != MIGRATE_2M && i < 512; i++) {
 		int level = 0;
 		u64 e = ept_lookup(&r->ept, BLOCK + i, &level);
 
@@ -304,19 +334,26 @@ static void run(bool collapse_by_copy)
 static void test_migrate_keeps_hypervisor_writes(void **state)
 {
 	(void)state;
-	run(false);
+	run(MIGRATE_4K);
+}
+
+static void test_migrate_2m_keeps_hypervisor_writes(void **state)
+{
+	(void)state;
+	run(MIGRATE_2M);
 }
 
 static void test_collapse_copy_keeps_hypervisor_writes(void **state)
 {
 	(void)state;
-	run(true);
+	run(COLLAPSE_COPY);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_migrate_keeps_hypervisor_writes),
+		cmocka_unit_test(test_migrate_2m_keeps_hypervisor_writes),
 		cmocka_unit_test(test_collapse_copy_keeps_hypervisor_writes),
 	};
 

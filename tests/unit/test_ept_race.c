@@ -10,13 +10,20 @@
  * and the destination must equal what each vCPU last wrote to each page. A dirty page lost
  * by the harvest, the fault path, a split or a collapse shows up as a stale destination word.
  * Phases: write-protect mode (fast path), write-protect forcing the slow path, D-bit mode,
- * PML mode; each at least 100 rounds. A last test checks grace periods directly: readers
- * (online vCPU threads reporting quiescent states, and a host task in walk brackets) stay
- * inside leaf tables that splits and collapses keep unlinking and freeing with poison, and
- * must never read poison. Another runs populates in parallel (the shared lock) beside a
- * chunked scanner and an unmapper (the exclusive lock); two more race a 1G collapse in
- * place with fast-path faults and lookups. The same file builds under ThreadSanitizer
- * (build/unit/tsan_ept_race); flushes emulate the IPI shootdown (ept_env_host.c).
+ * PML mode; each at least 100 rounds. Two more phases (write-protect with the fast path,
+ * D-bit; built apart as build/unit/test_ept_migrate_race) add a migrator thread: it moves the 4K
+ * pages of the scattered blocks one by one and the contiguous blocks whole, as 2M leaves
+ * (ept_migrate), while the splitter keeps splitting those blocks and collapsing them back in place,
+ * so some moves find their leaf changed when they retake the lock and must give up cleanly
+ * (-EAGAIN). A write that lands in an old frame after its copy, or a dirty bit lost across the
+ * retarget, shows as a stale word. A last test checks grace periods directly: readers (online vCPU
+ * threads reporting quiescent states, and a host task in walk brackets) stay inside leaf tables
+ * that splits and collapses keep unlinking and freeing with poison, and must never read poison.
+ * Another runs populates in parallel (the shared lock) beside a chunked scanner and an unmapper
+ * (the exclusive lock); two more race a 1G collapse in place with fast-path faults and lookups,
+ * and one moves a page a VMCS names (the APIC-access page) while vCPUs use it. The same file builds
+ * under ThreadSanitizer (build/unit/tsan_ept_race); flushes emulate the IPI shootdown
+ * (ept_env_host.c).
  */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -53,8 +60,10 @@ struct race {
 	u64 last[NVCPU][PAGES]; /* what each vCPU last wrote (its own slot only) */
 	struct host_vcpu hw[NVCPU];
 	u32 stop, pause, paused;
+	bool migrating; /* a migrator runs: the splitter keeps to the contiguous blocks */
 	u64 faults[EPT_FAULT_VIOLATION + 1];
 	u64 splits, collapses, dirty, checks;
+	u64 moved_4k, moved_2m, move_again, move_busy;
 };
 
 struct vcpu_arg {
@@ -139,15 +148,55 @@ static void *splitter_thread(void *p)
 	u64 rng = 77;
 
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
-		gfn_t g = rnd(&rng) % BLOCKS * 512;
+		/* With a migrator: even (contiguous) blocks only, collapsed in place, so a 4K
+		 * frame the migrator gave a page is never inside a run someone frees whole. */
+		gfn_t g = (rnd(&rng) % BLOCKS & (r->migrating ? ~1ULL : ~0ULL)) * 512;
 		int level = 0;
 
 		ept_lookup(&r->ept, g, &level);
 		if (level == 2) {
 			assert_int_equal(ept_split(&r->ept, g, 512, 1), 0);
 			__atomic_fetch_add(&r->splits, 1, __ATOMIC_RELAXED);
-		} else if (ept_collapse(&r->ept, g, 2, EPT_COLLAPSE_COPY) == 0) {
+		} else if (ept_collapse(&r->ept, g, 2,
+		                        r->migrating ? EPT_COLLAPSE_IN_PLACE : EPT_COLLAPSE_COPY) ==
+		           0) {
 			__atomic_fetch_add(&r->collapses, 1, __ATOMIC_RELAXED);
+		}
+	}
+	return NULL;
+}
+
+/* Move pages: a page of an odd block (its own 4K frame) to a fresh frame, an even block
+ * mapped by a 2M leaf whole to a fresh run. A move whose leaf changed meanwhile (-EAGAIN), or
+ * that finds the block split or another move at work (-EBUSY), gives the destination back. */
+static void *migrator_thread(void *p)
+{
+	struct race *r = p;
+	u64 rng = 4242;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		u64 x = rnd(&rng);
+		gfn_t g = (x >> 8) % PAGES;
+		int level = 0, err;
+		hfn_t to;
+
+		if (g / 512 % 2 == 0) {
+			ept_lookup(&r->ept, g, &level);
+			if (level != 2)
+				continue; /* split now: only whole 2M runs move */
+		} else {
+			level = 1;
+		}
+		to = host_data_alloc(level);
+		err = ept_migrate(&r->ept, g, to, level);
+		if (err) {
+			assert_true(err == -EAGAIN || err == -EBUSY);
+			ept_env_free_data(&r->ept, g, to, level);
+			(*(err == -EAGAIN ? &r->move_again : &r->move_busy))++;
+		} else {
+			/* RELAXED: counters the main thread polls to end the phase. */
+			__atomic_fetch_add(level == 2 ? &r->moved_2m : &r->moved_4k, 1,
+			                   __ATOMIC_RELAXED);
 		}
 	}
 	return NULL;
@@ -224,12 +273,22 @@ static void unmap_guest(struct race *r)
 	assert_int_equal(ept_unmap(&r->ept, 0, PAGES), 0);
 }
 
-static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *name)
+#define MIN_MOVES_4K 50
+#define MIN_MOVES_2M 10
+
+static bool moved_enough(struct race *r)
+{
+	return __atomic_load_n(&r->moved_4k, __ATOMIC_RELAXED) >= MIN_MOVES_4K &&
+	       __atomic_load_n(&r->moved_2m, __ATOMIC_RELAXED) >= MIN_MOVES_2M;
+}
+
+static void run_phase(enum ept_dirty_mode mode, bool force_slow, bool migrate, const char *name)
 {
 	struct race *r = calloc(1, sizeof(*r));
 	struct vcpu_arg args[NVCPU];
-	pthread_t vcpus[NVCPU], splitter;
+	pthread_t vcpus[NVCPU], splitter, migrator;
 	long data_before = host_env_data_live();
+	int round;
 
 	host_env_reset();
 	assert_int_equal(ept_init(&r->ept), 0);
@@ -243,11 +302,16 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *nam
 		args[i] = (struct vcpu_arg){ r, i, 0x9e3779b97f4a7c15ULL * (i + 1) };
 		assert_int_equal(pthread_create(&vcpus[i], NULL, vcpu_thread, &args[i]), 0);
 	}
+	r->migrating = migrate;
 	assert_int_equal(pthread_create(&splitter, NULL, splitter_thread, r), 0);
+	if (migrate)
+		assert_int_equal(pthread_create(&migrator, NULL, migrator_thread, r), 0);
 	assert_int_equal(ept_dirty_log_enable(&r->ept, &r->log), 0);
 	for (gfn_t g = 0; g < PAGES; g++) /* the first full copy */
 		copy_page(r, g);
-	for (int round = 1; round <= ROUNDS; round++) {
+	/* With a migrator, go on until it has moved enough of both sizes (bounded). */
+	for (round = 1; round <= ROUNDS || (migrate && round < 20 * ROUNDS && !moved_enough(r));
+	     round++) {
 		harvest(r);
 		if (round % CHECK_EVERY == 0)
 			checkpoint(r);
@@ -256,18 +320,31 @@ static void run_phase(enum ept_dirty_mode mode, bool force_slow, const char *nam
 	for (int i = 0; i < NVCPU; i++)
 		pthread_join(vcpus[i], NULL);
 	pthread_join(splitter, NULL);
+	if (migrate)
+		pthread_join(migrator, NULL);
 	checkpoint(r); /* the last round, with every vCPU stopped */
 	printf("%s: %d rounds, %llu checkpoints, 0 lost; %llu dirty pages; faults fast %llu "
 	       "slow %llu spurious %llu; %llu splits, %llu collapses; %llu flushes\n",
-	       name, ROUNDS, (unsigned long long)r->checks, (unsigned long long)r->dirty,
+	       name, round - 1, (unsigned long long)r->checks, (unsigned long long)r->dirty,
 	       (unsigned long long)r->faults[EPT_FAULT_FIXED_FAST],
 	       (unsigned long long)r->faults[EPT_FAULT_FIXED_SLOW],
 	       (unsigned long long)r->faults[EPT_FAULT_SPURIOUS], (unsigned long long)r->splits,
 	       (unsigned long long)r->collapses, (unsigned long long)r->ept.stats.flushes);
+	if (migrate)
+		printf("  moved %llu 4K pages and %llu 2M leaves whole; %llu moves found their "
+		       "leaf "
+		       "changed when they retook the lock (-EAGAIN), %llu found it split or busy "
+		       "(-EBUSY); %llu write faults waited for a move (BUSY)\n",
+		       (unsigned long long)r->moved_4k, (unsigned long long)r->moved_2m,
+		       (unsigned long long)r->move_again, (unsigned long long)r->move_busy,
+		       (unsigned long long)r->faults[EPT_FAULT_BUSY]);
 	fflush(stdout);
-	assert_int_equal(r->faults[EPT_FAULT_NOT_PRESENT] + r->faults[EPT_FAULT_BUSY] +
-	                         r->faults[EPT_FAULT_VIOLATION],
+	/* BUSY: a write to a page being moved waits (only with a migrator). */
+	assert_int_equal(r->faults[EPT_FAULT_NOT_PRESENT] + r->faults[EPT_FAULT_VIOLATION] +
+	                         (migrate ? 0 : r->faults[EPT_FAULT_BUSY]),
 	                 0);
+	if (migrate)
+		assert_true(r->moved_4k > 0 && r->moved_2m > 0);
 	if (mode == EPT_DIRTY_WP)
 		assert_true(r->faults[force_slow ? EPT_FAULT_FIXED_SLOW : EPT_FAULT_FIXED_FAST] >
 		            0);
@@ -847,26 +924,47 @@ static void test_race_vmcs_named_page(void **state)
 static void test_race_write_protect(void **state)
 {
 	(void)state;
-	run_phase(EPT_DIRTY_WP, false, "write-protect, fast path");
+	run_phase(EPT_DIRTY_WP, false, false, "write-protect, fast path");
+}
+
+static void test_race_migrate_write_protect(void **state)
+{
+	(void)state;
+	run_phase(EPT_DIRTY_WP, false, true, "write-protect, fast path, with migration");
+}
+
+static void test_race_migrate_dbit(void **state)
+{
+	(void)state;
+	run_phase(EPT_DIRTY_DBIT, false, true, "D-bit, with migration");
 }
 
 static void test_race_write_protect_slow(void **state)
 {
 	(void)state;
-	run_phase(EPT_DIRTY_WP, true, "write-protect, slow path forced");
+	run_phase(EPT_DIRTY_WP, true, false, "write-protect, slow path forced");
 }
 
 static void test_race_dbit(void **state)
 {
 	(void)state;
-	run_phase(EPT_DIRTY_DBIT, false, "D-bit");
+	run_phase(EPT_DIRTY_DBIT, false, false, "D-bit");
 }
 
 static void test_race_pml(void **state)
 {
 	(void)state;
-	run_phase(EPT_DIRTY_PML, false, "PML");
+	run_phase(EPT_DIRTY_PML, false, false, "PML");
 }
+
+/* The migration phases run as their own binary (tests/unit/ept_migrate_race.mk builds this
+ * file with -DRACE_MIGRATION), so that each binary, and its ThreadSanitizer build, stays
+ * within the harness's time. */
+#ifdef RACE_MIGRATION
+#define MIGRATION_BINARY 1
+#else
+#define MIGRATION_BINARY 0
+#endif
 
 int main(void)
 {
@@ -881,6 +979,12 @@ int main(void)
 		cmocka_unit_test(test_race_collapse_1g_dbit),
 		cmocka_unit_test(test_race_vmcs_named_page),
 	};
+	const struct CMUnitTest migration[] = {
+		cmocka_unit_test(test_race_migrate_write_protect),
+		cmocka_unit_test(test_race_migrate_dbit),
+	};
 
+	if (MIGRATION_BINARY)
+		return cmocka_run_group_tests(migration, NULL, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -232,6 +232,35 @@ static void test_big_run_2m(void **state)
 	fx_free(f);
 }
 
+/* Compaction's isolation: nothing inside the range is handed out (single frames, small and
+ * big runs), frees into it count, and the range is usable again once released. */
+static void test_isolated_range_not_handed_out(void **state)
+{
+	struct fixture *f = fx_new(4096); /* 16 MiB */
+
+	(void)state;
+	frame_add_free(&f->fa, 0, 4096 * PAGE_SIZE);
+	assert_false(frame_isolate(&f->fa, 10, 1024)); /* not word-aligned */
+	assert_false(frame_isolate(&f->fa, 1024, 1024));
+	assert_true(frame_isolate(&f->fa, 0, 1024));     /* the first 4 MiB */
+	assert_false(frame_isolate(&f->fa, 2048, 2112)); /* one range at a time */
+	assert_int_equal(frame_alloc(&f->fa), 1024);
+	assert_int_equal(frame_alloc_run(&f->fa, 2), 1028);
+	assert_int_equal(frame_alloc_run(&f->fa, 9), 1536);
+	assert_int_equal(frame_alloc_run(&f->fa, 6), 1088);
+	assert_int_equal(frame_free_in(&f->fa, 0, 1024), 1024);
+	assert_int_equal(frame_free_in(&f->fa, 1024, 1100), 76 - 1 - 4 - 12);
+	frame_unisolate(&f->fa);
+	assert_int_equal(frame_alloc(&f->fa), 0); /* the hint went back into the range */
+	assert_true(frame_isolate(&f->fa, 0, 64));
+	frame_free(&f->fa, 0); /* a free into the isolated range counts */
+	assert_int_equal(frame_free_in(&f->fa, 0, 64), 64);
+	assert_int_equal(frame_alloc(&f->fa), 64);
+	frame_unisolate(&f->fa);
+	assert_int_equal(bug_calls, 0);
+	fx_free(f);
+}
+
 /* ---- bad frees ----------------------------------------------------------------------------- */
 
 static void expect_bug(int calls, const char *what, hfn_t hfn)
@@ -544,6 +573,7 @@ int main(void)
 		cmocka_unit_test(test_is_free),
 		cmocka_unit_test(test_runs_aligned_and_bounded),
 		cmocka_unit_test(test_big_run_2m),
+		cmocka_unit_test(test_isolated_range_not_handed_out),
 		cmocka_unit_test(test_bad_frees_reported),
 		cmocka_unit_test(test_bad_run_frees_change_nothing),
 		cmocka_unit_test(test_random_against_model),
