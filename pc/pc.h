@@ -103,7 +103,8 @@ struct pc_spec {
 	const struct boot_module *mods[PC_MAX_MODS];
 	const char *missing; /* the first module name that named nothing (missing_len bytes) */
 	int missing_len;
-	bool too_many; /* more modules were named than PC_MAX_MODS */
+	bool too_many;  /* more modules were named than PC_MAX_MODS */
+	int page_level; /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
 };
 
 /* Once, before any PC VM: the frame every PC VM shares (the MSR bitmap). */

@@ -230,10 +230,7 @@ int pc_vm_init(struct vm *vm)
 {
 	/* kzalloc: io_lock starts unlocked (SPINLOCK_INIT is all zeroes). */
 	vm->plat = kzalloc(sizeof(struct pc_vm));
-	if (!vm->plat)
-		return -ENOMEM;
-	/* RAM is populated with huge pages by default (huge=), as a real guest's should be. */
-	return vm_slot_set_huge(vm, 0, vmx_settings.huge_level);
+	return vm->plat ? 0 : -ENOMEM;
 }
 
 void pc_vm_destroy(struct vm *vm)
@@ -474,5 +471,9 @@ int pc_vm_load(struct vm *vm, const struct pc_spec *spec)
 		return refuse(vm, -E2BIG, "more than %d guest modules", PC_MAX_MODS);
 	if (vmx_msr_bitmap_pa == INVALID_HPA) /* pc_platform_init failed */
 		return refuse(vm, -ENOMEM, "no host memory for the PC platform's shared pages");
+	/* RAM is populated with huge pages by default (huge=), as a real guest's should be;
+	 * before the load, which populates the kernel's pages. */
+	if (vm_slot_set_huge(vm, 0, spec->page_level ? spec->page_level : vmx_settings.huge_level))
+		return refuse(vm, -ENOMEM, "no memory for the RAM's huge-page state");
 	return pc_vm_setup(vm, spec);
 }

@@ -74,8 +74,10 @@ void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finde
 	/* Host-task scenarios run for `rounds` rounds: their guests need time in proportion. */
 	if (sc->host && sc->rounds > 50)
 		s->budget *= (sc->rounds + 49) / 50;
-	if (sc->kernel)
+	if (sc->kernel) {
 		vm_spec_pc_kernel(s, sc->kernel, sc->kargs, sc->kmods, find);
+		s->kernel.page_level = sc->page_level;
+	}
 }
 
 void vm_launch_init(void)

@@ -44,6 +44,7 @@ struct scenario {
 	 * exit code it must end with (EXPECT_EXIT_OK). `test` is unused then. */
 	const char *kernel, *kargs, *kmods;
 	int exit_code;
+	int page_level; /* the largest page its RAM gets (1 4K, 2 2M, 3 1G); 0: huge= */
 	/* The experiment's size; 0: its default. */
 	u64 rounds;  /* host tasks: harvest rounds (dirty_host; more than 50 stretch the budget) */
 	u64 samples; /* bench: samples per vCPU and path (BENCH_DEFAULT_SAMPLES) */

@@ -237,13 +237,14 @@ u64 vm_khugepaged(struct vm *vm, gfn_t gfn, u64 npages, u64 pages_per_sec, u64 m
 	if (!pages_per_sec)
 		return 0;
 	for (;;) {
-		u64 now = rdtsc(), done;
+		u64 now = rdtsc();
 
 		/* Credit accrues at the rate; a block needs 512 pages of it. */
 		credit = MIN(credit + (now - last) * pages_per_sec / tsc_hz, 4 * BLK_PAGES);
 		last = now;
 		if (credit >= BLK_PAGES) {
-			done = vm_recover_huge(vm, gfn, npages, credit, leaves);
+			u64 done = vm_recover_huge(vm, gfn, npages, credit, leaves);
+
 			if (!done)
 				break; /* nothing left that a copy would bring back */
 			credit -= done;

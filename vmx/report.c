@@ -104,8 +104,8 @@ void vm_report_print(const struct vm_report *r, const char *result, s64 leaked)
 	printk("@json {\"scenario\":\"%s\",\"platform\":\"%s\",\"result\":\"%s\",\"vcpus\":%d,%s,"
 	       "\"populates\":%lu,\"hypercalls\":%lu,\"hypercall_errors\":%lu,"
 	       "\"flushes\":%lu,\"shootdown_ipis\":%lu,\"splits\":%lu,\"collapses\":%lu,"
-	       "\"leaves\":{\"4k\":%lu,\"2m\":%lu,\"1g\":%lu},"
-	       "\"populated\":{\"4k\":%lu,\"2m\":%lu,\"1g\":%lu},"
+	       "\"leaves_by_size\":{\"4k\":%lu,\"2m\":%lu,\"1g\":%lu},"
+	       "\"populated_by_size\":{\"4k\":%lu,\"2m\":%lu,\"1g\":%lu},"
 	       "\"checks_passed\":%lu,\"checks_failed\":%lu,\"frames_leaked\":%ld,"
 	       "\"stop_reason\":\"%s\"}\n",
 	       r->name, vmx_settings.platform, result, r->nvcpus, counts, r->vm.populates,

@@ -219,7 +219,7 @@ int vm_populate(struct vm *vm, gfn_t gfn)
 	if (ept_lookup(&vm->ept, gfn, NULL))
 		return 0;
 	/* Huge backing: a whole block's run and leaf, unless it falls back to 4K pages. */
-	if (s->blk && (err = vm_populate_huge(vm, s, gfn)) != -EAGAIN)
+	if (s->blk && s->max_level > 1 && (err = vm_populate_huge(vm, s, gfn)) != -EAGAIN)
 		return err;
 	hfn = backing_frame(s, gfn, &fresh);
 	if (hfn == INVALID_HFN)

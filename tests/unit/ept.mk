@@ -10,7 +10,7 @@ unit_ept_race_SRCS := tests/unit/test_ept_race.c tests/unit/ept_env_host.c $(wil
 
 # The race, model and fuzz tests drop the MMU lock every few entries (ept/internal.h), so that
 # every chunked operation restarts its walks often while others change the tree.
-EPT_SMALL_CHUNKS := -DEPT_CHUNK_WORK=512
+EPT_SMALL_CHUNKS := -DEPT_CHUNK_WORK=2048
 unit_ept_race_CFLAGS := $(EPT_SMALL_CHUNKS)
 unit_ept_model_CFLAGS := $(EPT_SMALL_CHUNKS)
 
