@@ -38,6 +38,7 @@ void dirty_host(struct vm *vm, const struct scenario *sc);
 
 int split_setup(struct vm *vm, const struct scenario *sc);
 int huge_setup(struct vm *vm, const struct scenario *sc);
+void pc_compact_host(struct vm *vm, const struct scenario *sc);
 void huge_host(struct vm *vm, const struct scenario *sc);
 void split_host(struct vm *vm, const struct scenario *sc);
 

@@ -121,6 +121,10 @@ const struct scenario scenarios[] = {
 	{ .name = "pc_mission", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=400",
 	  .mem = 32 * MIB, .page_level = 1, .setup_arg = pc_mission_setup,
 	  .host = pc_mission_host },
+	/* Compaction of the host memory holding a running kernel's APIC-access page. */
+	{ .name = "pc_compact", .group = "pc", .kernel = "pcmb1.elf", .kargs = "work=3000",
+	  .mem = 32 * MIB, .page_level = 1, .setup_arg = pc_mission_setup,
+	  .host = pc_compact_host },
 	/* Two vCPUs and a host task: three CPUs (tests/harness/test_pcguests.py boots it). */
 	{ .name = "pc_apic_moves", .group = "pc_moves", .kernel = "pcmb1.elf", .kargs = "apicloop=400",
 	  .vcpus = 2, .mem = 128 * MIB, .host = pc_apic_moves_host },

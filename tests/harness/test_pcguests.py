@@ -247,6 +247,30 @@ def test_mission_features_on_a_guest_kernel(boots, judge):
 
 
 @pytest.mark.boot(PC)
+def test_compaction_under_a_guest_kernel(boots, judge):
+    """Issue 14: the 8 MiB of host memory holding a running kernel's APIC-access page is
+    evacuated: every guest page there moves (the APIC-access page with every VMCS reloaded,
+    a virtual-APIC page in the range too), nothing of the guest is left in it, and the kernel
+    verifies its buffer and passes."""
+    res = boots.result(PC)
+    p = res.problems()
+    expect_passed(res, "pc_compact", p)
+    got = [o for o in res.json() if "pc_compact" in o]
+    if len(got) != 1:
+        p.append("want one pc_compact line, got %s" % got)
+    else:
+        o = got[0]
+        if o["left"] != 0 or o["apic_access_moved"] != 1 or o["pages_4k"] == 0:
+            p.append("the range still holds guest pages or the APIC page: %s" % o)
+        if o["free_after"] <= o["free_before"]:
+            p.append("the range did not gain free frames: %s" % o)
+    lines = vm_lines(res, "pc_compact")
+    if "work: 3000 passes over 4 MiB verified" not in lines or "pcmb1: PASS" not in lines:
+        p.append("the kernel did not verify its buffer and pass: %s" % lines[-3:])
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
 def test_hypervisor_goes_on(boots, judge):
     """After every refused, stopped or runaway guest the next scenario runs: all of them are
     reported and the run ends with its summary and a clean shutdown; no frame leaks."""
