@@ -23,10 +23,10 @@
 #include "types.h"
 
 /* Work units (entries visited, roughly) a chunked operation does between two points where it
- * drops the lock: about 25 microseconds at host speed (3 ns a unit) (ept/core.c, "chunks"). Race,
+ * drops the lock: about 12 microseconds at host speed (3 ns a unit) (ept/core.c, "chunks"). Race,
  * model and fuzz tests build with a small one, so that every long operation yields often. */
 #ifndef EPT_CHUNK_WORK
-#define EPT_CHUNK_WORK 8192
+#define EPT_CHUNK_WORK 4096
 #endif
 
 struct ept_op {
