@@ -492,15 +492,6 @@ static void entry_changed(struct ept_iter *it, u64 old, u64 val, struct ept_op *
 	/* RELAXED: only a hint to skip the work; ept_log_dirty re-reads with ACQUIRE. */
 	bool logs = __atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED);
 
-	if (!op) {
-		/* The fast path only adds W to a leaf that lacked it (ept_iter_set asserts so):
-		 * the page is dirty in write-protect logs; nothing to count, flush or free. */
-		if (logs && level == 1)
-			ept_log_dirty_page(it->ept, it->gfn, EPT_DIRTY_WP);
-		else if (logs)
-			ept_log_dirty(it->ept, it->gfn, ept_level_pages(level), BIT(EPT_DIRTY_WP));
-		return;
-	}
 	if (logs)
 		log_leaf_change(it, old, val);
 	if (level == 1 && ept_present(old) && !ept_present(val)) {
@@ -526,24 +517,21 @@ static bool change_needs_flush(const struct ept_iter *it, u64 old, u64 val)
 	return ept_table(old, it->level) && ept_child(old) != ept_child(val);
 }
 
-bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op)
+bool ept_iter_set_locked(struct ept_iter *it, u64 val, struct ept_op *op)
 {
 	u64 old = it->old;
 
 	ASSERT(it->level >= 1 && it->level <= EPT_LEVELS);
 	/* A frozen entry belongs to an unlinked table: nothing may write it again. */
 	ASSERT(!ept_frozen(old) && ept_entry_ok(val, it->level));
-	/* Under the lock of this EPT; without it (op == NULL) only the fault fast path, inside
-	 * a walk, adding bits to a present leaf. */
-	ASSERT(op ? op->ept == it->ept && ept_locked(it->ept)
-	          : ept_walking(it->ept) && ept_leaf(old, it->level) && !(old & ~val));
+	ASSERT(op && op->ept == it->ept && ept_locked(it->ept));
 	/* Under the shared lock: leaves' bits change, holes fill; nothing is unlinked. */
 	ASSERT(!op || !op->shared || ept_locked_excl(it->ept) || old == 0 ||
 	       (ept_leaf(old, it->level) && ept_leaf(val, it->level) &&
 	        ept_hfn(old) == ept_hfn(val)) ||
 	       (ept_table(old, it->level) && ept_child(old) == ept_child(val)));
 	/* Announced before it can be seen (op_note_flush). */
-	if (op && change_needs_flush(it, old, val))
+	if (change_needs_flush(it, old, val))
 		op_note_flush(op);
 	/* ACQ_REL: RELEASE publishes a new child table's contents before its pointer;
 	 * ACQUIRE orders a failed read like an iterator read. */

@@ -109,9 +109,11 @@ hpa_t op_alloc_table(struct ept_op *op);
  * dirty propagation (a leaf that becomes writable is logged dirty in write-protect logs; a
  * leaf that loses D is logged dirty in D-bit logs). On failure it->old = the current value
  * and false is returned: the caller decides again.
- * op == NULL only for the lockless fast path, which may only add permissions.
+ * op == NULL only for the lockless fast path, which may only add permissions (W, on a
+ * present leaf): its case is inline, since every dirty-logging write fault pays it
+ * (ept_iter_set, at the end of this file).
  */
-bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op);
+bool ept_iter_set_locked(struct ept_iter *it, u64 val, struct ept_op *op);
 
 /* Clear the bits `clear` and set the bits `set` in the current entry, keeping whatever else
  * others change meanwhile (retries the cmpxchg). Returns the value it replaced. */
@@ -248,6 +250,36 @@ static inline bool ept_entry_ok(u64 e, int level)
 static inline bool ept_range_ok(gfn_t gfn, u64 npages)
 {
 	return gfn <= EPT_GFN_LIMIT && npages <= EPT_GFN_LIMIT - gfn;
+}
+
+/* ---- the one function that changes entries (see ept_iter_set_locked above) -------------- */
+
+static inline bool ept_iter_set(struct ept_iter *it, u64 val, struct ept_op *op)
+{
+	u64 old = it->old;
+
+	if (op)
+		return ept_iter_set_locked(it, val, op);
+	/* Without the lock only the fault fast path, inside a walk, adding bits to a present
+	 * leaf: nothing to count, flush or free. */
+	ASSERT(!ept_frozen(old) && ept_entry_ok(val, it->level));
+	ASSERT(ept_walking(it->ept) && ept_leaf(old, it->level) && !(old & ~val));
+	/* ACQ_REL: as in ept_iter_set_locked (the RELEASE orders nothing here but keeps one
+	 * rule for every entry change; a failed read orders like an iterator read). */
+	if (!__atomic_compare_exchange_n(it->entry, &it->old, val, false, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_ACQUIRE))
+		return false;
+	it->old = val;
+	/* The leaf became writable: its pages are dirty in write-protect logs. RELAXED: only
+	 * a hint to skip the work; the markers re-read the list with ACQUIRE. */
+	if (__atomic_load_n(&it->ept->logs, __ATOMIC_RELAXED)) {
+		if (it->level == 1)
+			ept_log_dirty_page(it->ept, it->gfn, EPT_DIRTY_WP);
+		else
+			ept_log_dirty(it->ept, it->gfn, ept_level_pages(it->level),
+			              BIT(EPT_DIRTY_WP));
+	}
+	return true;
 }
 
 #endif
