@@ -450,6 +450,12 @@ static long test_store_walker(void)
 	struct guest_ctrl *ctrl = (struct guest_ctrl *)GT_CTRL_GPA;
 	u64 seed = 0x9e3779b97f4a7c15ULL, n = 0, first = 0, errors = 0;
 
+	/* Any other vCPU computes and counts: it must keep running while vCPU 0 waits. */
+	if ((hypercall(HC_VCPU_ID, 0, 0, 0) & 0xffff) != 0) {
+		while (!ctrl->stop)
+			ctrl->writes[1]++;
+		return 0;
+	}
 	for (u64 p = 0; p < GT_STORE_PAGES; p++) {
 		first += store_verify(p, 0);
 		store_write(p, ++ver[p]);
