@@ -2,14 +2,13 @@
  * The slow backing store's protocol (see store.h). One I/O task calls ept_store_service (its
  * channels are its own); populates and evictions may come from any CPU.
  */
-#include "ept/store.h"
 #include "ept/env.h"
+#include "ept/store.h"
 #include "errno.h"
 #include "lib.h"
 
-void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages,
-                    hfn_t *backing, u8 *data, u8 *state, u64 *queue, u64 *queued_at,
-                    u64 latency, u32 depth)
+void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages, hfn_t *backing,
+                    u8 *data, u8 *state, u64 *queue, u64 *queued_at, u64 latency, u32 depth)
 {
 	*st = (struct ept_store){ .ept = ept,
 		                  .base = base,

@@ -33,10 +33,10 @@ enum ept_store_state { STORE_ABSENT, STORE_FETCHING, STORE_RESIDENT, STORE_EVICT
 #define EPT_STORE_MAX_DEPTH 16
 
 struct ept_store_stats {
-	u64 requests;  /* fetches queued (a touch of an ABSENT page) */
-	u64 fetches;   /* fetches completed */
-	u64 evictions; /* pages written out and freed */
-	u64 busy;      /* touches of a page already in flight (FETCHING or EVICTING) */
+	u64 requests;         /* fetches queued (a touch of an ABSENT page) */
+	u64 fetches;          /* fetches completed */
+	u64 evictions;        /* pages written out and freed */
+	u64 busy;             /* touches of a page already in flight (FETCHING or EVICTING) */
 	u64 lat_sum, lat_max; /* fetch latency, queue to completion, in the caller's clock */
 	u64 queue_max;        /* the longest the queue got */
 };
@@ -65,9 +65,8 @@ struct ept_store {
 
 /* Set up st over [base, base + npages) of ept with the caller's arrays (backing: the slot's,
  * every entry INVALID_HFN; data: the store contents; state, queue, queued_at: zeroed). */
-void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages,
-                    hfn_t *backing, u8 *data, u8 *state, u64 *queue, u64 *queued_at,
-                    u64 latency, u32 depth);
+void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages, hfn_t *backing,
+                    u8 *data, u8 *state, u64 *queue, u64 *queued_at, u64 latency, u32 depth);
 
 /* The populate of gfn: map it with prot if resident (0; also if mapped meanwhile), else
  * queue its fetch if absent and return -EINPROGRESS (also while it is in flight: the caller

@@ -21,6 +21,8 @@
 #define ENOEXEC 8  /* not an image eptvisor can load */
 #define ENOSPC  28 /* no room (e.g. guest RAM too small for the image) */
 #define ENOTSUP 95 /* not supported (e.g. a paging mode we do not walk) */
-#define EINPROGRESS 115 /* started, not done: wait for it (a page being fetched) */
+
+/* Started, not done: wait for it (a page a slow store is fetching, vmx/store.h). */
+#define EINPROGRESS 115
 
 #endif

@@ -110,5 +110,6 @@ void store_host(struct vm *vm, const struct scenario *sc)
 	         "the guest ran while pages were evicted");
 	if (vm->nvcpus > 1)
 		vm_check(vm, VM_CHECK_HOST, compute > 0,
-		         "vCPU 1 kept computing (%lu steps) while vCPU 0 waited for pages", compute);
+		         "vCPU 1 kept computing (%lu steps) while vCPU 0 waited for pages",
+		         compute);
 }

@@ -1,14 +1,14 @@
 /* Lazily backed memslots over a slow store: the kernel's side (see store.h, ept/store.h). */
-#include "vmx/store.h"
 #include "arch/cpu.h"
 #include "arch/lapic.h"
 #include "arch/percpu.h"
 #include "arch/trap.h"
-#include "ept/env.h"
 #include "drivers/timer.h"
+#include "ept/env.h"
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "vmx/store.h"
 #include "vmx/vcpu.h"
 #include "vmx/vm.h"
 #include "x86io.h"
@@ -30,8 +30,8 @@ int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 d
 	u8 *data = kzalloc(n * PAGE_SIZE), *state = kzalloc(n);
 	u64 *queue = kzalloc(n * sizeof(u64)), *queued_at = kzalloc(n * sizeof(u64));
 
-	ept_store_init(&vs->st, &vm->ept, s->base_gfn, n, s->backing, data, state, queue,
-	               queued_at, tsc_hz / 1000000 * latency_us, depth);
+	ept_store_init(&vs->st, &vm->ept, s->base_gfn, n, s->backing, data, state, queue, queued_at,
+	               tsc_hz / 1000000 * latency_us, depth);
 	return data && state && queue && queued_at ? 0 : -ENOMEM;
 }
 
@@ -90,7 +90,8 @@ bool vm_store_wait(struct vcpu *v, gfn_t gfn)
 	/* Interrupts off between the check and the hlt: a wake IPI sent after the check stays
 	 * pending and ends the hlt (sti's shadow covers it), so no wake-up is lost. A kick
 	 * (vm_stop's NMI) ends it too. */
-	while (!ept_store_settled(&vs->st, gfn) && !__atomic_load_n(&v->vm->stopping, __ATOMIC_RELAXED)) {
+	while (!ept_store_settled(&vs->st, gfn) &&
+	       !__atomic_load_n(&v->vm->stopping, __ATOMIC_RELAXED)) {
 		sti_hlt();
 		cli();
 	}

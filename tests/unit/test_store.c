@@ -29,9 +29,9 @@
 #include "ept/env.h"
 #include "ept/ept.h"
 #include "ept/store.h"
-#include "errno.h"
 #include "ept_env_host.h"
 #include "ept_hw.h"
+#include "errno.h"
 
 #define PROT    (EPT_R | EPT_W | EPT_X | EPT_HOST_WRITABLE | EPT_MMU_WRITABLE)
 #define BASE    0x1000ULL
@@ -130,7 +130,8 @@ static void *vcpu_thread(void *arg)
 
 			assert_true(e == 0 || e == -EINPROGRESS);
 			if (e == -EINPROGRESS) {
-				/* Waiting is a quiescent state: the evictor's grace periods go on. */
+				/* Waiting is a quiescent state: the evictor's grace periods go on.
+				 */
 				bool online = ept_qs_pause();
 
 				r->waits++;
