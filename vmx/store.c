@@ -15,9 +15,10 @@
 
 int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 depth)
 {
+	u64 n = bytes >> PAGE_SHIFT, *queue, *queued_at;
 	struct memslot *s;
 	struct vm_store *vs;
-	u64 n = bytes >> PAGE_SHIFT;
+	u8 *data, *state;
 	int err = vm_add_slot(vm, gpa, bytes, 1);
 
 	if (err)
@@ -27,9 +28,10 @@ int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 d
 	if (!vs)
 		return -ENOMEM;
 	s->store = vs; /* from here on vm_destroy frees it (vm_store_free) */
-	u8 *data = kzalloc(n * PAGE_SIZE), *state = kzalloc(n);
-	u64 *queue = kzalloc(n * sizeof(u64)), *queued_at = kzalloc(n * sizeof(u64));
-
+	data = kzalloc(n * PAGE_SIZE);
+	state = kzalloc(n);
+	queue = kzalloc(n * sizeof(u64));
+	queued_at = kzalloc(n * sizeof(u64));
 	ept_store_init(&vs->st, &vm->ept, s->base_gfn, n, s->backing, data, state, queue, queued_at,
 	               tsc_hz / 1000000 * latency_us, depth);
 	return data && state && queue && queued_at ? 0 : -ENOMEM;
@@ -86,16 +88,15 @@ bool vm_store_wait(struct vcpu *v, gfn_t gfn)
 	/* SEQ_CST (a locked op): our bit is visible before we read the page's state; the I/O
 	 * task stores the state, fences, then reads the bits: one of us sees the other. */
 	__atomic_fetch_or(&vs->waiting, bit, __ATOMIC_SEQ_CST);
-	cli();
-	/* Interrupts off between the check and the hlt: a wake IPI sent after the check stays
-	 * pending and ends the hlt (sti's shadow covers it), so no wake-up is lost. A kick
-	 * (vm_stop's NMI) ends it too. */
+	/* Interrupts are off in root mode (vcpu_run) and stay off between the check and the
+	 * hlt: a wake IPI sent after the check stays pending and ends the hlt (sti's shadow
+	 * covers it), so no wake-up is lost. A kick (vm_stop's NMI) ends it too. They are off
+	 * again when we return, as the run loop wants them. */
 	while (!ept_store_settled(&vs->st, gfn) &&
 	       !__atomic_load_n(&v->vm->stopping, __ATOMIC_RELAXED)) {
 		sti_hlt();
 		cli();
 	}
-	sti();
 	__atomic_fetch_and(&vs->waiting, ~bit, __ATOMIC_SEQ_CST);
 	ept_qs_resume(online);
 	dt = rdtsc() - t0;
