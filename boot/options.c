@@ -3,6 +3,7 @@
 #include "boot/cmdline.h"
 #include "boot/options.h"
 #include "drivers/console.h"
+#include "ept/store.h"
 #include "lib.h"
 #include "scenarios/scenario.h"
 #include "vmx/settings.h"
@@ -15,6 +16,8 @@ struct options opts = {
 	.guest_mem = 128ULL << 20,
 	.guest_vcpus = 1,
 	.guest_budget = 10000,
+	.store_latency_us = 2000,
+	.store_depth = 2,
 };
 
 static void report(void *ctx, const char *msg)
@@ -56,6 +59,10 @@ int options_parse(const char *cmdline)
 		  "the guest kernel's vCPUs" },
 		{ "guest_budget", OPT_UINT, &opts.guest_budget, 1, 1000000, 0, NULL,
 		  "the guest kernel's run time in millions of VMX preemption-timer ticks" },
+		{ "store_latency_us", OPT_UINT, &opts.store_latency_us, 0, 10000000, 0, NULL,
+		  "a slow store's latency per page fetch, in microseconds" },
+		{ "store_depth", OPT_UINT, &opts.store_depth, 1, EPT_STORE_MAX_DEPTH, 0, NULL,
+		  "page fetches a slow store serves at once (its queue depth)" },
 		{ "guest_mods", OPT_LIST, opts.guest_mods, 0, 0, sizeof(opts.guest_mods), NULL,
 		  "GRUB modules passed on to the guest kernel as its modules" },
 	};
@@ -70,6 +77,8 @@ void options_to_core(struct vmx_settings *s)
 {
 	s->platform = opts.platform;
 	s->huge_level = 2;
+	s->store_latency_us = opts.store_latency_us;
+	s->store_depth = (u32)opts.store_depth;
 	for (int i = 0; huge_sizes[i]; i++)
 		if (!strcmp(opts.huge, huge_sizes[i]))
 			s->huge_level = i + 1;

@@ -32,6 +32,8 @@ struct options {
 	u64 guest_vcpus;                        /* its vCPU count */
 	u64 guest_budget; /* its run time, millions of preemption-timer ticks (runaway stop) */
 	char guest_mods[CMDLINE_VALUE_MAX + 1]; /* GRUB modules handed on as its modules (a,b) */
+	u64 store_latency_us;                   /* a slow store's fetch latency (vmx/store.h) */
+	u64 store_depth;                        /* fetches a slow store serves at once */
 	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
 };
 
@@ -41,7 +43,7 @@ extern struct options opts;
  * which opts.cmdline_problems also counts. */
 int options_parse(const char *cmdline);
 
-/* The options the VMX core reads: platform=, trace= and huge=. */
+/* The options the VMX core reads: platform=, trace=, huge=, store_latency_us=, store_depth=. */
 void options_to_core(struct vmx_settings *s);
 
 #endif

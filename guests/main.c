@@ -421,6 +421,64 @@ static long test_compact_writer(void)
 	return 0;
 }
 
+/* Wrong words of store page p against version ver (all 512). */
+static u64 store_verify(u64 p, u64 ver)
+{
+	const volatile u64 *pg = (const volatile u64 *)(GT_STORE_GPA + p * 4096);
+	u64 bad = 0;
+
+	for (u64 w = 0; w < 512; w++)
+		bad += pg[w] != gt_store_pattern(p, w, ver);
+	return bad;
+}
+
+static void store_write(u64 p, u64 ver)
+{
+	volatile u64 *pg = (volatile u64 *)(GT_STORE_GPA + p * 4096);
+
+	for (u64 w = 0; w < 512; w++)
+		pg[w] = gt_store_pattern(p, w, ver);
+}
+
+/* The store slot's pages start in a slow store: check each page's initial contents (its
+ * first touch fetches it) and write version 1; then, until told to stop, check and rewrite
+ * pseudo-random pages while the host evicts them (a refault fetches them back). A page
+ * mapped before its fetch completed, or a rewrite lost by an eviction, shows as bad words. */
+static long test_store_walker(void)
+{
+	static u64 ver[GT_STORE_PAGES];
+	struct guest_ctrl *ctrl = (struct guest_ctrl *)GT_CTRL_GPA;
+	u64 seed = 0x9e3779b97f4a7c15ULL, n = 0, first = 0, errors = 0;
+
+	/* Any other vCPU computes and counts: it must keep running while vCPU 0 waits. */
+	if ((hypercall(HC_VCPU_ID, 0, 0, 0) & 0xffff) != 0) {
+		while (!ctrl->stop)
+			ctrl->writes[1]++;
+		return 0;
+	}
+	for (u64 p = 0; p < GT_STORE_PAGES; p++) {
+		first += store_verify(p, 0);
+		store_write(p, ++ver[p]);
+	}
+	ctrl->passes[0] = 1;
+	while (!ctrl->stop) {
+		u64 p = next_random(&seed) % GT_STORE_PAGES;
+
+		errors += store_verify(p, ver[p]);
+		store_write(p, ++ver[p]);
+		if ((++n & 0xf) == 0)
+			ctrl->passes[0]++;
+	}
+	ctrl->writes[0] = n;
+	for (u64 p = 0; p < GT_STORE_PAGES; p++)
+		errors += store_verify(p, ver[p]);
+	CHECK(first == 0, "every page came from the store complete (%d pages, %llu bad words)",
+	      GT_STORE_PAGES, (unsigned long long)first);
+	CHECK(errors == 0, "no rewrite lost to an eviction (%llu rewrites, %llu bad words)",
+	      (unsigned long long)n, (unsigned long long)errors);
+	return 0;
+}
+
 /* Read one page in a tight loop, never exiting, until told to stop. */
 static long test_idle_toucher(void)
 {
@@ -468,6 +526,8 @@ long guest_main(long test)
 		return test_split_verifier();
 	case GT_COMPACT_WRITER:
 		return test_compact_writer();
+	case GT_STORE_WALKER:
+		return test_store_walker();
 	case GT_IDLE_TOUCHER:
 		return test_idle_toucher();
 	case GT_HOSTILE_MM:

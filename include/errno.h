@@ -22,4 +22,7 @@
 #define ENOSPC  28 /* no room (e.g. guest RAM too small for the image) */
 #define ENOTSUP 95 /* not supported (e.g. a paging mode we do not walk) */
 
+/* Started, not done: wait for it (a page a slow store is fetching, vmx/store.h). */
+#define EINPROGRESS 115
+
 #endif

@@ -20,7 +20,8 @@
 #define GT_BENCH          16 /* fault-latency benchmark (guests/bench.c, include/bench.h) */
 #define GT_BENCH_PML      17 /* the same, pml_write only (a VM with PML on) */
 #define GT_COMPACT_WRITER 18 /* writes and verifies its memory while the host compacts it */
-#define GT_COUNT          19
+#define GT_STORE_WALKER   19 /* checks and rewrites a store slot while pages are evicted */
+#define GT_COUNT          20
 
 /* Guest-physical places the scenarios set up for the tests. */
 #define GT_POPULATE_GPA   0x400000ULL /* 4 MiB..12 MiB: populated on first touch */
@@ -36,10 +37,19 @@
 #define GT_SPLIT_BYTES    0x400000ULL
 #define GT_COMPACT_GPA    0x8000000ULL /* 128 MiB: a slot of 2M runs, compacted live */
 #define GT_COMPACT_BYTES  0x1000000ULL /* 16 MiB: first half 4K leaves (WP log), second 2M */
+#define GT_STORE_GPA      0xa000000ULL /* 160 MiB: a slot backed by a slow store */
+#define GT_STORE_PAGES    64           /* its pages */
 #define GT_IDLE_GPA       0x800000ULL  /* 8 MiB: the idle-tracking region */
 #define GT_IDLE_HOT       64           /* pages 0..63 hot */
 #define GT_IDLE_COLD      128          /* pages 64..191 cold */
 #define GT_IDLE_PAGES     256          /* pages 192..255 never touched: holes */
+
+/* Word w of page p of the store slot at version ver (0: the store's initial contents). */
+static inline unsigned long long gt_store_pattern(unsigned long long p, unsigned long long w,
+                                                  unsigned long long ver)
+{
+	return 0x5709e00000000000ULL ^ (p << 40) ^ (ver << 12) ^ w;
+}
 
 /* The page a host task and its guest share (at GT_CTRL_GPA). */
 struct guest_ctrl {

@@ -46,6 +46,10 @@ void split_host(struct vm *vm, const struct scenario *sc);
 int compact_setup(struct vm *vm, const struct scenario *sc);
 void compact_host(struct vm *vm, const struct scenario *sc);
 
+/* A slot over a slow backing store, fetched and evicted live (scenarios/store.c). */
+int store_setup(struct vm *vm, const struct scenario *sc);
+void store_host(struct vm *vm, const struct scenario *sc);
+
 int idle_flush_setup(struct vm *vm, const struct scenario *sc);
 void idle_flush_host(struct vm *vm, const struct scenario *sc);
 

@@ -91,6 +91,10 @@ const struct scenario scenarios[] = {
 	  .setup_arg = compact_setup, .host = compact_host },
 	{ .name = "idle_needs_flush", .group = "mission", .test = GT_IDLE_TOUCHER,
 	  .setup_arg = idle_flush_setup, .host = idle_flush_host },
+	{ .name = "store_evict", .group = "mission", .test = GT_STORE_WALKER,
+	  .setup_arg = store_setup, .host = store_host },
+	{ .name = "store_evict_2vcpu", .group = "smp4", .test = GT_STORE_WALKER, .vcpus = 2,
+	  .setup_arg = store_setup, .host = store_host },
 	{ .name = "dirty_log_hot_pages", .group = "mission", .test = GT_DIRTY_WRITER,
 	  /* cppcheck-suppress badBitmaskCheck ; EPT_DIRTY_WP is mode 0, named for the reader */
 	  .setup_arg = dirty_setup, .host = dirty_host, .arg = EPT_DIRTY_WP | DIRTY_HOT_PAGES },

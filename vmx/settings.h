@@ -14,6 +14,8 @@ struct vmx_settings {
 	enum trace_mode trace; /* trace=: off, on or ring (vmx/trace.h) */
 	int huge_level;        /* huge=: the largest leaf a PC guest's RAM is populated with
 	                        * (1 4K, 2 2M, 3 1G; vm_slot_set_huge) */
+	u64 store_latency_us;  /* store_latency_us=: one fetch from a slow store (vmx/store.h) */
+	u32 store_depth;       /* store_depth=: fetches a slow store serves at once */
 };
 
 extern struct vmx_settings vmx_settings;

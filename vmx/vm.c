@@ -12,6 +12,7 @@
 #include "kassert.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "vmx/store.h"
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 #include "vmx/vm.h"
@@ -130,6 +131,7 @@ int vm_add_slot(struct vm *vm, gpa_t gpa, u64 bytes, int max_level)
 
 static void slot_free(struct memslot *s)
 {
+	vm_store_free(s);
 	if (s->blk)
 		kfree(s->blk, ALIGN_UP(s->npages, 512) / 512);
 	if (!s->backing)
@@ -218,6 +220,9 @@ int vm_populate(struct vm *vm, gfn_t gfn)
 	/* Lockless shortcut: mapped already (the common case for hypercall buffers). */
 	if (ept_lookup(&vm->ept, gfn, NULL))
 		return 0;
+	/* A store slot's pages come from the store, never zero-filled. */
+	if (s->store)
+		return vm_store_populate(vm, s, gfn, GUEST_PROT);
 	/* Huge backing: a whole block's run and leaf, unless it falls back to 4K pages. */
 	if (s->blk && s->max_level > 1 && (err = vm_populate_huge(vm, s, gfn)) != -EAGAIN)
 		return err;

@@ -36,6 +36,7 @@ struct memslot {
 	hfn_t *backing;  /* hfn of every page, INVALID_HFN until populated; updated when the EPT
 	                  * moves a page to another frame (collapse by copy, migration) */
 	bool vmcs_named; /* private: the APIC-access page (vmx/vmcs_pages.h), never copied to */
+	struct vm_store *store; /* lazily backed: pages start in a slow store (vmx/store.h) */
 };
 
 /* Per-VM counters (exits and faults are per vCPU: struct vcpu_stats); printed as @json at
@@ -70,6 +71,7 @@ enum vcpu_state { VCPU_RUNNING, VCPU_EXITED, VCPU_STOPPED };
 
 struct vcpu;
 struct vm;
+struct vm_store;
 
 /* One VM-exit handler: true to re-enter the guest, false when the vCPU is done. */
 typedef bool (*exit_handler)(struct vcpu *v);
@@ -190,7 +192,8 @@ void vm_destroy(struct vm *vm);
 
 /* The memslot containing gfn, or NULL. */
 struct memslot *vm_find_slot(struct vm *vm, gfn_t gfn);
-/* Make gfn backed and mapped (populate-on-fault). 0, -EFAULT outside slots, -ENOMEM. */
+/* Make gfn backed and mapped (populate-on-fault). 0, -EFAULT outside slots, -ENOMEM;
+ * -EINPROGRESS in a store slot while the page is being fetched or evicted (vmx/store.h). */
 int vm_populate(struct vm *vm, gfn_t gfn);
 /* Hypervisor pointer to guest byte `gpa`, populating its page; NULL if outside every slot.
  * Set-up only, before the VM has a vCPU (loading an image, building page tables): from then

@@ -228,6 +228,47 @@ def test_smp4_three_writers_one_harvester(boots, judge):
     judge(res, p)
 
 
+def _store_problems(res, p, name, vcpus):
+    _tap_ok(res, p, name)
+    got = [o for o in _json(res, "store") if o["store"] == name]
+    if len(got) != 1:
+        p.append("want one store line for %s, got %s" % (name, got))
+        return
+    o = got[0]
+    if o["evictions"] < 128 or o["fetches"] < o["pages"] + 1 or o["waits"] <= 0:
+        p.append("%s: too few evictions, refaults or waits: %s" % (name, o))
+    if o["fetch_latency_avg_us"] < o["latency_us"]:
+        p.append("%s: fetches faster than the store's latency: %s" % (name, o))
+    if o["guest_passes_during_evictions"] <= 0:
+        p.append("%s: the guest did not run during the evictions: %s" % (name, o))
+    if vcpus > 1 and o["other_vcpu_work_during_evictions"] <= 0:
+        p.append("%s: the other vCPU stalled while vCPU 0 waited: %s" % (name, o))
+    for what in ("every page came from the store complete", "no rewrite lost to an eviction"):
+        if not res.lines_matching(r"check %s/0: ok - %s" % (name, what)):
+            p.append("%s: the guest did not confirm: %s" % (name, what))
+
+
+@pytest.mark.boot(MISSION)
+def test_store_fetch_and_evict(boots, judge):
+    """A slot whose pages start in a slow store: first touches fetch them with the store's
+    latency (the vCPU halted meanwhile), the host evicts pages while the guest rewrites them,
+    refaults fetch them back; no page mapped incomplete, no rewrite lost."""
+    res = boots.result(MISSION)
+    p = _common(res)
+    _store_problems(res, p, "store_evict", 1)
+    judge(res, p)
+
+
+@pytest.mark.boot(SMP4)
+def test_store_other_vcpu_runs(boots, judge):
+    """The same with a second vCPU that only computes: it keeps running while vCPU 0 is
+    halted waiting for its pages."""
+    res = boots.result(SMP4)
+    p = _common(res)
+    _store_problems(res, p, "store_evict_2vcpu", 2)
+    judge(res, p)
+
+
 @pytest.mark.boot(TRACE)
 def test_trace_ring_dumped(boots, judge):
     """trace=ring keeps the last exits and faults of a VM and prints them when it ends."""

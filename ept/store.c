@@ -1,0 +1,163 @@
+/*
+ * The slow backing store's protocol (see store.h). One I/O task calls ept_store_service (its
+ * channels are its own); populates and evictions may come from any CPU.
+ */
+#include "ept/env.h"
+#include "ept/store.h"
+#include "errno.h"
+#include "lib.h"
+
+void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages, hfn_t *backing,
+                    u8 *data, u8 *state, u64 *queue, u64 *queued_at, u64 latency, u32 depth)
+{
+	*st = (struct ept_store){ .ept = ept,
+		                  .base = base,
+		                  .npages = npages,
+		                  .backing = backing,
+		                  .data = data,
+		                  .state = state,
+		                  .queue = queue,
+		                  .queued_at = queued_at,
+		                  .latency = latency,
+		                  .depth = depth < 1                     ? 1
+		                           : depth > EPT_STORE_MAX_DEPTH ? EPT_STORE_MAX_DEPTH
+		                                                         : depth };
+}
+
+static bool in_store(const struct ept_store *st, gfn_t gfn)
+{
+	return gfn >= st->base && gfn - st->base < st->npages;
+}
+
+int ept_store_populate(struct ept_store *st, gfn_t gfn, u64 prot, u64 now)
+{
+	u64 i = gfn - st->base;
+	int r = -EINPROGRESS;
+
+	if (!in_store(st, gfn))
+		return -ERANGE;
+	ept_spin_lock(&st->lock);
+	switch (st->state[i]) {
+	case STORE_RESIDENT:
+		/* Checked and mapped in one hold of the lock: an eviction sets EVICTING under it,
+		 * so this map is either before (its unmap removes it) or never happens. */
+		r = ept_map_page(st->ept, gfn, st->backing[i], prot);
+		r = r == -EEXIST ? 0 : r;
+		break;
+	case STORE_ABSENT:
+		st->state[i] = STORE_FETCHING;
+		st->queue[st->tail++ % st->npages] = i; /* never full: a page is queued once */
+		st->queued_at[i] = now;
+		st->stats.requests++;
+		st->stats.queue_max = MAX(st->stats.queue_max, st->tail - st->head);
+		break;
+	default: /* in flight: the caller waits for it to settle */
+		st->stats.busy++;
+		break;
+	}
+	spin_unlock(&st->lock);
+	return r;
+}
+
+bool ept_store_settled(struct ept_store *st, gfn_t gfn)
+{
+	/* RELAXED: a hint for a waiter, which faults again and decides under the lock. */
+	u8 s = __atomic_load_n(&st->state[gfn - st->base], __ATOMIC_RELAXED);
+
+	return s != STORE_FETCHING && s != STORE_EVICTING;
+}
+
+/* Fill a fresh frame with page i's contents, then publish it. */
+static int complete(struct ept_store *st, u64 i, u64 now)
+{
+	hfn_t f = ept_env_alloc_data(1);
+	u8 *dst;
+
+	if (f == INVALID_HFN)
+		return -ENOMEM;
+	dst = ept_env_data_va(f);
+	memcpy(dst, st->data + i * PAGE_SIZE, PAGE_SIZE / 2);
+	if (st->copy_hook)
+		st->copy_hook(st, i);
+	memcpy(dst + PAGE_SIZE / 2, st->data + i * PAGE_SIZE + PAGE_SIZE / 2, PAGE_SIZE / 2);
+	ept_spin_lock(&st->lock);
+	/* RELEASE: the frame's contents are visible before its hfn (the unlock orders it for
+	 * populate too; the slot's other readers load backing[] ACQUIRE). */
+	__atomic_store_n(&st->backing[i], f, __ATOMIC_RELEASE);
+	/* RELAXED store: read under the lock, or as a hint by ept_store_settled. */
+	__atomic_store_n(&st->state[i], STORE_RESIDENT, __ATOMIC_RELAXED);
+	st->stats.fetches++;
+	st->stats.lat_sum += now - st->queued_at[i];
+	st->stats.lat_max = MAX(st->stats.lat_max, now - st->queued_at[i]);
+	spin_unlock(&st->lock);
+	return 1;
+}
+
+int ept_store_service(struct ept_store *st, u64 now)
+{
+	int done = 0;
+
+	for (u32 c = 0; c < st->depth; c++) {
+		if (st->chan[c].busy && now >= st->chan[c].done_at) {
+			int r = complete(st, st->chan[c].page, now);
+
+			if (r < 0)
+				return done ? done : r;
+			st->chan[c].busy = false;
+			done++;
+		}
+		if (st->chan[c].busy)
+			continue;
+		ept_spin_lock(&st->lock);
+		if (st->head != st->tail) {
+			st->chan[c].page = st->queue[st->head++ % st->npages];
+			st->chan[c].done_at = now + st->latency;
+			st->chan[c].busy = true;
+		}
+		spin_unlock(&st->lock);
+	}
+	return done;
+}
+
+int ept_store_evict(struct ept_store *st, gfn_t gfn)
+{
+	u64 i = gfn - st->base;
+	hfn_t f;
+	int err;
+
+	if (!in_store(st, gfn))
+		return -ERANGE;
+	ept_spin_lock(&st->lock);
+	if (st->state[i] != STORE_RESIDENT) {
+		spin_unlock(&st->lock);
+		return -EBUSY;
+	}
+	/* From here on no populate maps the page (it checks the state under this lock). */
+	__atomic_store_n(&st->state[i], STORE_EVICTING, __ATOMIC_RELAXED);
+	f = st->backing[i];
+	spin_unlock(&st->lock);
+	/* The unmap flushes: once it returns no vCPU holds a translation that can write f. */
+	err = ept_unmap(st->ept, gfn, 1);
+	if (err) {
+		ept_spin_lock(&st->lock);
+		__atomic_store_n(&st->state[i], STORE_RESIDENT, __ATOMIC_RELAXED);
+		spin_unlock(&st->lock);
+		return err;
+	}
+	/* Grace period: a hypervisor copy (vm_copy_*) that looked the page up before the unmap
+	 * may still be writing f; after this none is. */
+	ept_wait_walkers(st->ept);
+	memcpy(st->data + i * PAGE_SIZE, ept_env_data_va(f), PAGE_SIZE);
+	/* Unmapped, flushed and past a grace period: nothing reaches f any more. Freed while
+	 * still EVICTING, so no fetch of the page can publish a frame that this call's update
+	 * of the slot's backing (the kernel's) would then forget. */
+	ept_env_free_data(st->ept, gfn, f, 1);
+	ept_spin_lock(&st->lock);
+	/* RELAXED: under the lock; lockless readers of backing[] never map it (populate maps
+	 * only a RESIDENT page, under the lock). */
+	__atomic_store_n(&st->backing[i], INVALID_HFN, __ATOMIC_RELAXED);
+	__atomic_store_n(&st->state[i], STORE_ABSENT, __ATOMIC_RELAXED);
+	st->stats.evictions++;
+	spin_unlock(&st->lock);
+	return 0;
+}

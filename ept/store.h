@@ -1,0 +1,90 @@
+/*
+ * A slow backing store for a memslot (issue 15, items 1 and 2): the slot's pages live in the
+ * store (host memory standing in for a disk) until first touched. A touch of an absent page
+ * queues a fetch; an I/O task completes fetches after a latency, a bounded number at a time
+ * (the queue depth); a resident page can be evicted back to the store. Pure C over the EPT
+ * API, so the protocol runs under real threads in the host tests (tests/unit/test_store.c).
+ *
+ * Page states, each changed only under st->lock:
+ *   ABSENT    contents in the store, no frame; a touch queues it    -> FETCHING
+ *   FETCHING  queued or being copied into a fresh frame             -> RESIDENT
+ *   RESIDENT  a frame holds it (backing[i]); populate may map it    -> EVICTING
+ *   EVICTING  unmapped, being copied out; populate maps nothing     -> ABSENT
+ *
+ * The two rules:
+ *   - a page being fetched is never mapped before its contents are complete: the frame is
+ *     filled first, and only then published (backing[i], RESIDENT) under the lock; populate
+ *     maps only a RESIDENT page, checking and mapping in one hold of the lock;
+ *   - a page written while being evicted is never lost: EVICTING is set under the lock (no
+ *     populate maps it from then on), then the page is unmapped (ept_unmap flushes: no vCPU
+ *     keeps a translation that could write it), then a grace period (ept_wait_walkers: the
+ *     hypervisor's own copies that looked it up before are over), and only then copied out
+ *     and its frame freed.
+ */
+#ifndef EPTVISOR_EPT_STORE_H
+#define EPTVISOR_EPT_STORE_H
+
+#include "ept/ept.h"
+#include "spinlock.h"
+#include "types.h"
+
+enum ept_store_state { STORE_ABSENT, STORE_FETCHING, STORE_RESIDENT, STORE_EVICTING };
+
+#define EPT_STORE_MAX_DEPTH 16
+
+struct ept_store_stats {
+	u64 requests;         /* fetches queued (a touch of an ABSENT page) */
+	u64 fetches;          /* fetches completed */
+	u64 evictions;        /* pages written out and freed */
+	u64 busy;             /* touches of a page already in flight (FETCHING or EVICTING) */
+	u64 lat_sum, lat_max; /* fetch latency, queue to completion, in the caller's clock */
+	u64 queue_max;        /* the longest the queue got */
+};
+
+struct ept_store {
+	spinlock_t lock;
+	struct ept *ept;
+	gfn_t base;
+	u64 npages;
+	hfn_t *backing; /* the slot's frames (INVALID_HFN: none): written RELEASE when published */
+	u8 *data;       /* npages * PAGE_SIZE: the store's copy of every page */
+	u8 *state;      /* enum ept_store_state per page */
+	u64 *queue;     /* npages entries: a ring of page indexes waiting for a channel */
+	u64 *queued_at; /* npages entries: when each page was queued (caller's clock) */
+	u64 head, tail; /* ring positions (tail - head entries queued) */
+	u64 latency;    /* a fetch takes this long once a channel takes it (caller's clock) */
+	u32 depth;      /* channels: fetches in service at once (1..EPT_STORE_MAX_DEPTH) */
+	struct {
+		u64 page, done_at;
+		bool busy;
+	} chan[EPT_STORE_MAX_DEPTH];
+	/* Test hook (host tests): called between the two halves of a fetch's copy. */
+	void (*copy_hook)(struct ept_store *st, u64 page);
+	struct ept_store_stats stats;
+};
+
+/* Set up st over [base, base + npages) of ept with the caller's arrays (backing: the slot's,
+ * every entry INVALID_HFN; data: the store contents; state, queue, queued_at: zeroed). */
+void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages, hfn_t *backing,
+                    u8 *data, u8 *state, u64 *queue, u64 *queued_at, u64 latency, u32 depth);
+
+/* The populate of gfn: map it with prot if resident (0; also if mapped meanwhile), else
+ * queue its fetch if absent and return -EINPROGRESS (also while it is in flight: the caller
+ * waits, ept_store_settled, and faults again). -ERANGE outside the store, or ept_map_page's
+ * error. `now` in the caller's clock. */
+int ept_store_populate(struct ept_store *st, gfn_t gfn, u64 prot, u64 now);
+
+/* Is gfn out of flight (neither FETCHING nor EVICTING)? Lockless. */
+bool ept_store_settled(struct ept_store *st, gfn_t gfn);
+
+/* The I/O task's step at time `now`: complete the fetches whose latency has passed (copy
+ * into a fresh frame, then publish), then hand queued pages to free channels. Returns the
+ * fetches completed; -ENOMEM when no frame was free (the page stays queued on its channel). */
+int ept_store_service(struct ept_store *st, u64 now);
+
+/* Evict gfn: write-protect it against populate, unmap and flush, wait for a grace period,
+ * copy it out, free its frame (ept_env_free_data). 0, -EBUSY (not resident), -ERANGE, or
+ * ept_unmap's error (nothing changed). Never inside a walk. */
+int ept_store_evict(struct ept_store *st, gfn_t gfn);
+
+#endif
