@@ -129,7 +129,7 @@ HOST_RECORDS = (
      for s in ("", "_vs_seed", "_read")] +
     [("harvest_%s%%" % p, "4K") for p in ("0.0", "0.1", "1.0", "10.0", "100.0")] +
     [("lock_hold_%s%s" % (k, q), "4K") for k in ("scan", "harvest", "log_enable")
-     for q in ("", "_p99")] +
+     for q in ("", "_p99", "_mean")] +
     [("split_1g", "1G"), ("collapse_1g", "1G")] +
     [("fault_%s%s%s" % (k, t, q), "4K") for q in ("", "_qs") for t in ("", "_2threads")
      for k in ("fast", "slow")])
