@@ -4,8 +4,8 @@
  * touched. A vCPU that touches a page in flight waits for it halted in the hypervisor
  * (sti; hlt, woken by the I/O task's IPI or a kick); the I/O service is a function a host
  * task calls in its loop, on a CPU that runs no vCPU (CPU 0 under the scenario runner).
- * Not for slots that are compacted, migrated or dirty-logged meanwhile: those move frames
- * behind the store's back (backing[] changes without the store's lock).
+ * Its frames do not move: vm_migrate_page refuses them and vm_compact leaves them (both
+ * would change backing[] without the store's lock).
  */
 #ifndef EPTVISOR_VMX_STORE_H
 #define EPTVISOR_VMX_STORE_H

@@ -358,8 +358,12 @@ static int migrate_leaf(struct vm *vm, gfn_t gfn, int *level)
 
 int vm_migrate_page(struct vm *vm, gfn_t gfn)
 {
+	const struct memslot *s = vm_find_slot(vm, gfn);
 	int level;
 
+	/* A store slot's frames change only under its store's lock (vmx/store.c). */
+	if (s && s->store)
+		return -EBUSY;
 	return migrate_leaf(vm, gfn, &level);
 }
 
@@ -416,6 +420,12 @@ int vm_compact(struct vm *vm, hpa_t hpa, u64 bytes, struct vm_compact_stats *st)
 			step = 1;
 			if (hfn == INVALID_HFN || hfn < lo || hfn >= hi)
 				continue;
+			if (s->store) {
+				/* A store slot's frames change only under its store's lock
+				 * (vmx/store.c): not moved, counted as left. */
+				st->left++;
+				continue;
+			}
 			err = compact_page(vm, s->base_gfn + p, st, &step);
 			if (err && !first_err)
 				first_err = err;

@@ -222,7 +222,8 @@ void wait_vcpus_done(struct vm *vm);
  * the new frames through ept_env_free_data. A 2M leaf moves whole into a fresh aligned run;
  * only when the allocator has none is it split and the one 4K page moved (as Linux splits a
  * transparent huge page it cannot migrate whole). The APIC-access page moves with every
- * VMCS reloaded (vm_move_apic_access_page). 0 or -errno. */
+ * VMCS reloaded (vm_move_apic_access_page); a store slot's page does not move (-EBUSY: its
+ * frames change only under its store's lock). 0 or -errno. */
 int vm_migrate_page(struct vm *vm, gfn_t gfn);
 
 /* What one vm_compact did. Cycles are TSC cycles (under Bochs: instructions). */
@@ -244,8 +245,9 @@ struct vm_compact_stats {
  * platform's own frames through vm_ops.evacuate; the range is isolated in the allocator
  * meanwhile, so no destination (and nothing else) lands inside it. Frames of the range that
  * are not this VM's guest memory (EPT tables, hypervisor objects, other VMs) stay: st->free_after
- * says how much of the range ended free. 0, -EINVAL, -EBUSY (another compaction runs), or the
- * first error of a move that could not be done (the rest still ran). */
+ * says how much of the range ended free. A store slot's frames stay too (st->left counts
+ * them): they change only under the store's lock. 0, -EINVAL, -EBUSY (another compaction runs), or
+ * the first error of a move that could not be done (the rest still ran). */
 int vm_compact(struct vm *vm, hpa_t hpa, u64 bytes, struct vm_compact_stats *st);
 
 /* One line the guest printed, into eptvisor's log as "[guest <vm>/<vcpu>] <line>", or
