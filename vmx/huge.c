@@ -134,7 +134,8 @@ static int populate_level(struct vm *vm, struct memslot *s, gfn_t gfn, int level
 		return -EAGAIN;
 	err = back_block(vm, s, base, pages, level);
 	if (err == -ENOMEM) {
-		/* No free run: the blocks fall back to 4K pages. */
+		/* No free run: the blocks fall back to 4K pages. RELAXED: only we hold the claim,
+		 * and a 4K populate reading HUGE meanwhile just faults again. */
 		for (u64 b = 0; b < pages / BLK_PAGES; b++)
 			__atomic_store_n(blk_of(s, base + b * BLK_PAGES), BLK_SMALL,
 			                 __ATOMIC_RELAXED);
@@ -155,6 +156,8 @@ int vm_populate_huge(struct vm *vm, struct memslot *s, gfn_t gfn)
 		if (err != -EAGAIN)
 			return err;
 	}
+	/* RELAXED (load and cmpxchg): the state elects who allocates; the frame itself is
+	 * read from backing[] with ACQUIRE below and in backing_frame. */
 	st = __atomic_load_n(blk_of(s, gfn), __ATOMIC_RELAXED);
 	if (st == BLK_FREE) {
 		/* Not huge-capable (cut by the slot's end): page by page from now on. */
@@ -206,6 +209,8 @@ u64 vm_recover_huge(struct vm *vm, gfn_t gfn, u64 npages, u64 copy_budget, u64 *
 		}
 		if (err)
 			continue;
+		/* RELAXED: the block is one run again (ept_env_free_data recorded its frames in
+		 * backing[]); the state only steers later populates of the block. */
 		__atomic_store_n(blk_of(s, b), BLK_HUGE, __ATOMIC_RELAXED);
 		STAT_INC(vm, recovered[2]);
 		made++;

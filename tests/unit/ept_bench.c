@@ -609,37 +609,37 @@ static u64 write_tables_ns(void)
 	return ns;
 }
 
-/* One run: a 1 GiB leaf split to 4K leaves (timed), next to the limit. */
-static void run_split(void *ctx, struct sample *s)
+/* One run of split_1g (collapse false: a 1 GiB leaf split to 4K leaves, timed) or of
+ * collapse_1g (those 4K leaves, split untimed, collapsed back in place, timed), next to the
+ * limit taken in the same run. */
+static void run_split_collapse(struct sample *s, bool collapse)
 {
 	struct ept e;
 	u64 t0;
 
-	(void)ctx;
 	s->limit_ns = write_tables_ns();
 	if (ept_init(&e) || ept_map(&e, 0, HOST_FAKE_HFN, P1G, 3, PROT))
 		abort();
 	t0 = now_ns();
 	ept_split(&e, 0, P1G, 1);
+	if (collapse) {
+		t0 = now_ns();
+		ept_collapse(&e, 0, 3, EPT_COLLAPSE_IN_PLACE);
+	}
 	s->ns = now_ns() - t0;
 	ept_destroy(&e);
 }
 
-/* One run: 1 GiB of 4K leaves (split from a 1G leaf) collapsed in place (timed). */
+static void run_split(void *ctx, struct sample *s)
+{
+	(void)ctx;
+	run_split_collapse(s, false);
+}
+
 static void run_collapse(void *ctx, struct sample *s)
 {
-	struct ept e;
-	u64 t0;
-
 	(void)ctx;
-	s->limit_ns = write_tables_ns();
-	if (ept_init(&e) || ept_map(&e, 0, HOST_FAKE_HFN, P1G, 3, PROT))
-		abort();
-	ept_split(&e, 0, P1G, 1);
-	t0 = now_ns();
-	ept_collapse(&e, 0, 3, EPT_COLLAPSE_IN_PLACE);
-	s->ns = now_ns() - t0;
-	ept_destroy(&e);
+	run_split_collapse(s, true);
 }
 
 /* 1 GiB of guest; the leaf split (and collapsed back) is 1G. Goals: issue 13. */
