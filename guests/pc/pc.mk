@@ -8,6 +8,8 @@
 #   irqattack.elf      hostile: attacks the interrupt paths (attack=NAME, see the file)
 #   regleak.elf        hostile: register state between VMs, VMX/RDPMC/CR0 refusals, caches
 #   straddle.elf log_flood.elf big_bss.elf apic_segment.elf       hostile input (ELF32)
+#   pcapf.elf          uses KVM's async page faults when offered: tasks, a walker, a compute
+#   pcapf_hostile.elf  hostile: misuses KVM's async-page-fault MSRs (both ELF32; pcapf.c says how)
 #   garbage.bin        no kernel at all: text, no multiboot header (hostile input)
 
 PCB := $(B)/pc
@@ -34,9 +36,15 @@ PC_SRCS_straddle := guests/pc/mb1hdr.S guests/pc/straddle.c guests/pc/fwcfg.c $(
 PC_SRCS_log_flood := guests/pc/mb1hdr.S guests/pc/log_flood.c guests/pc/lapic.c $(PC_LIB)
 PC_SRCS_big_bss := guests/pc/mb1hdr.S guests/pc/big_bss.S guests/pc/early32.S
 PC_SRCS_apic_segment := guests/pc/apic_segment.S
+# issue 15: KVM's async page faults, used by a kernel with tasks, and misused
+PC_APF := guests/pc/ktrap.S guests/pc/ktrap.c guests/pc/kvmapf.c guests/pc/args.c \
+	guests/pc/mbinfo.c guests/pc/lapic.c guests/pc/pic.c guests/pc/console.c guests/pc/entry.S \
+	lib/printf.c lib/string.c
+PC_SRCS_pcapf := guests/pc/mb1hdr.S guests/pc/pcapf.c guests/pc/sched.c $(PC_APF)
+PC_SRCS_pcapf_hostile := guests/pc/mb1hdr.S guests/pc/pcapf_hostile.c $(PC_APF)
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \
-	log_flood big_bss apic_segment
+	log_flood big_bss apic_segment pcapf pcapf_hostile
 PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2) $(PCB)/garbage.bin
 PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k)))))
 PCMB2_ARGS ?= alpha beta=2

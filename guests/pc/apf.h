@@ -1,0 +1,101 @@
+/*
+ * What the async-page-fault kernels (pcapf.c, pcapf_hostile.c) share: frame-saving traps
+ * (ktrap.S, ktrap.c), a small preemptive scheduler of kernel tasks (sched.c) and KVM's
+ * async-page-fault interface (kvmapf.c; the constants are in include/pcapf.h).
+ *
+ * Every interrupt and exception saves a struct kframe on the interrupted task's stack and
+ * resumes the frame its handler returns, so the timer, the yield vector, a not-present #PF
+ * and a page-ready all switch tasks through the same path.
+ */
+#ifndef PC_GUEST_APF_H
+#define PC_GUEST_APF_H
+
+#include "guests/pc/pc.h"
+#include "pcapf.h"
+
+/* ---- ktrap.S / ktrap.c ---- */
+struct kframe {
+	u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	u64 vector, error;
+	u64 rip, cs, rflags, rsp, ss; /* as the CPU pushed them */
+};
+
+#define KTRAP_YIELD 0x81 /* `int $0x81`: let the scheduler pick another task */
+#define EXC_GP      13
+#define EXC_PF      14
+
+/* A handler gets the interrupted frame and returns the frame to resume (F, or another
+ * task's). Interrupts are off while it runs. */
+typedef struct kframe *(*ktrap_fn)(struct kframe *f);
+
+/* Load an IDT with every stub of ktrap.S; every vector starts unhandled (an exception exits
+ * with PCAPF_EXIT_EXC + vector, an interrupt with EXIT_UNEXPECTED_IRQ). */
+void ktrap_init(void);
+void ktrap_set(u8 vector, ktrap_fn fn);
+struct kframe *ktrap_dispatch(struct kframe *f);
+
+static inline u64 read_cr2(void)
+{
+	u64 v;
+
+	__asm__ volatile("mov %%cr2, %0" : "=r"(v));
+	return v;
+}
+
+static inline u64 rdtsc(void)
+{
+	u32 lo, hi;
+
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((u64)hi << 32) | lo;
+}
+
+static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
+{
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
+}
+
+/* ---- args.c ---- */
+/* The number in the word KEY=N of ARGS (decimal, or hex after 0x): true and *V if there is
+ * one and it parses; false (and *V untouched) otherwise. */
+bool arg_u64(const char *args, const char *key, u64 *v);
+
+/* ---- kvmapf.c ---- */
+extern struct kvm_apf_area kvm_apf_area;
+
+/* The KVM leaf (0x40000000 + k * 0x100) if its EBX-EDX spell KVM's signature and its
+ * features have both KVM_FEATURE_ASYNC_PF and KVM_FEATURE_ASYNC_PF_INT; else 0. */
+u32 kvm_apf_leaf(void);
+/* WRMSR that may #GP: true if it did not (needs kvm_apf_gp_fixup as the #GP handler). */
+bool wrmsr_safe(u32 msr, u64 v);
+/* The #GP handler wrmsr_safe needs: records the fault and skips the WRMSR; any other #GP
+ * prints itself and exits. */
+struct kframe *kvm_apf_gp_fixup(struct kframe *f);
+
+/* ---- sched.c ---- */
+#define SCHED_MAX_TASKS 8
+#define SCHED_SLICE     62500 /* LAPIC timer counts at bus / 16: 1 ms at QEMU's 1 GHz */
+
+struct apf_counts {
+	u32 not_present; /* #PFs with reason PAGE_NOT_PRESENT */
+	u32 ready;       /* page-ready interrupts (wake-alls included) */
+	u32 wake_all;    /* ... of them with token 0xffffffff */
+	u32 early;       /* readies for a token no task waited on (yet) */
+};
+extern struct apf_counts apf_counts;
+
+/* Make the calling (boot) context the idle task, install the timer, yield, #PF and
+ * page-ready handlers, and start the LAPIC timer. */
+void sched_init(void);
+/* A task running FN(ARG) on its own stack; it ends when FN returns. Call with interrupts
+ * off (before sched_wait_all). */
+void sched_spawn(const char *name, void (*fn)(u64), u64 arg);
+/* From the idle task: sti; hlt until every spawned task has ended; then stop the timer. */
+void sched_wait_all(void);
+/* Give the CPU to another runnable task. */
+static inline void sched_yield(void)
+{
+	__asm__ volatile("int $0x81" ::: "memory");
+}
+
+#endif

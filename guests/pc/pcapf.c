@@ -1,0 +1,220 @@
+/*
+ * pcapf.elf: a PC guest kernel that uses KVM's asynchronous page faults when the hypervisor
+ * offers them (issue 15, item 5), and runs the same without them (QEMU TCG, or apf=0).
+ *
+ * Arguments: buf=0xADDR pages=N passes=P [prefilled=1] [apf=0] [walkers=K]
+ *   buf      guest-physical address of the buffer (page aligned, below 4 GiB: identity-mapped)
+ *   pages    its size in 4 KiB pages;  passes  how many passes each walker makes (1..16)
+ *   prefilled=1  every word at gpa g holds apf_pattern(g, 0) (include/pcapf.h) before the
+ *            guest runs (a store filled by the hypervisor); pass 0 verifies it
+ *   apf=0    do not enable async page faults even if the KVM leaf offers them
+ *   walkers=K  K walker tasks (1..4, default 1) over K disjoint slices of the buffer
+ *
+ * Tasks (sched.c: preemptive on the LAPIC timer, 1 ms slices at QEMU's bus clock): K walkers
+ * and one compute task. Walker pass p over its pages: touch the page's first word (so an
+ * async fault comes at the page's first touch), verify all 512 words (p == 0: against seed 0
+ * only with prefilled=1; p > 0: seed p), then write seed p + 1 to all. The compute task runs
+ * 64-round xorshift steps and counts them until the last walker ends. The walk's duration
+ * (RDTSC from the first walker's start to the last one's end) and the compute steps done in
+ * it are the kernel's measurement.
+ *
+ * Output, one line each, exactly:
+ *   pcapf: buf 0x<hex> pages <N> passes <P> walkers <K>
+ *   pcapf: async pf: on vector 0xec area 0x<hex>
+ *     or   pcapf: async pf: off (no KVM leaf)          no KVM leaf with both async-PF bits
+ *     or   pcapf: async pf: off (apf=0)
+ *   then per pass p = 0..P-1, one of
+ *   pcapf: pass <p> verified
+ *   pcapf: pass 0 written                               (pass 0 without prefilled=1)
+ *   pcapf: pass <p> MISMATCH at 0x<gpa> got 0x<hex> want 0x<hex>   (the lowest bad word)
+ *   pcapf: @json {"walk_tsc":T,"compute_steps":S,"pages":N,"passes":P,"async":0|1,
+ *                 "not_present":K,"ready":R,"wake_all":W,"real_pf":0,"walkers":K,"early":E}
+ *     (one line; the counts are the guest's own: not-present #PFs taken, page-ready
+ *     interrupts, wake-alls among them, readies that came for no waiting task)
+ *   pcapf: PASS  or  pcapf: FAIL
+ * Exit (isa-debug-exit) 0 when every pass verified; PCAPF_EXIT_MISMATCH on a mismatch,
+ * PCAPF_EXIT_ARGS on bad arguments, PCAPF_EXIT_REAL_PF (after "FAIL: real #PF at ...") on a
+ * #PF that was not an async not-present, PCAPF_EXIT_EXC + vector on another exception.
+ */
+#include "guests/pc/apf.h"
+
+#define MAX_PASSES  16
+#define MAX_WALKERS 4
+#define XS_ROUNDS   64
+
+struct mismatch {
+	u64 gpa, got, want; /* gpa 0: none */
+};
+
+static u64 buf, npages, npasses, nwalkers = 1;
+static bool prefilled;
+static struct mismatch bad[MAX_WALKERS][MAX_PASSES];
+static volatile u64 steps, walk_t0, walk_t1, steps0, steps1;
+static volatile int walking; /* walkers not yet done */
+static volatile bool walk_started;
+static volatile u64 xs_sink;
+
+/* Verify every word of the page at GPA against seed SEED; remember the first mismatch. */
+static void verify_page(u64 gpa, u64 seed, struct mismatch *m)
+{
+	const volatile u64 *w = (const volatile u64 *)gpa;
+
+	for (u64 i = 0; i < PAGE_SIZE / 8; i++) {
+		u64 g = gpa + i * 8, got = w[i];
+
+		if (got != apf_pattern(g, seed) && !m->gpa)
+			*m = (struct mismatch){ g, got, apf_pattern(g, seed) };
+	}
+}
+
+static void write_page(u64 gpa, u64 seed)
+{
+	volatile u64 *w = (volatile u64 *)gpa;
+
+	for (u64 i = 0; i < PAGE_SIZE / 8; i++)
+		w[i] = apf_pattern(gpa + i * 8, seed);
+}
+
+static void walker(u64 k)
+{
+	u64 first = k * npages / nwalkers, end = (k + 1) * npages / nwalkers;
+
+	cli();
+	if (!walk_started) {
+		walk_started = true;
+		steps0 = steps;
+		walk_t0 = rdtsc();
+	}
+	sti();
+	for (u64 p = 0; p < npasses; p++)
+		for (u64 i = first; i < end; i++) {
+			u64 gpa = buf + i * PAGE_SIZE;
+
+			(void)*(const volatile u64 *)gpa; /* the first touch: here it faults */
+			if (p > 0 || prefilled)
+				verify_page(gpa, p, &bad[k][p]);
+			write_page(gpa, p + 1);
+		}
+	cli();
+	if (--walking == 0) {
+		walk_t1 = rdtsc();
+		steps1 = steps;
+	}
+	sti();
+}
+
+static void compute(u64 seed)
+{
+	u64 x = seed | 1;
+
+	while (walking) {
+		for (int r = 0; r < XS_ROUNDS; r++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+		}
+		xs_sink = x;
+		steps++;
+	}
+}
+
+static bool parse_args(const char *args)
+{
+	u64 v;
+
+	if (!arg_u64(args, "buf", &buf) || !arg_u64(args, "pages", &npages) ||
+	    !arg_u64(args, "passes", &npasses))
+		return false;
+	prefilled = arg_u64(args, "prefilled", &v) && v == 1;
+	if (arg_u64(args, "walkers", &v))
+		nwalkers = v;
+	return buf % PAGE_SIZE == 0 && npages > 0 && buf + npages * PAGE_SIZE <= (4ull << 30) &&
+	       npasses >= 1 && npasses <= MAX_PASSES && nwalkers >= 1 && nwalkers <= MAX_WALKERS &&
+	       nwalkers <= npages;
+}
+
+/* Enable async page faults if offered and not refused by apf=0; print which. */
+static bool enable_apf(const char *args)
+{
+	u64 v;
+	u64 en = (u64)&kvm_apf_area | KVM_ASYNC_PF_ENABLED | KVM_ASYNC_PF_SEND_ALWAYS |
+	         KVM_ASYNC_PF_DELIVERY_AS_INT;
+
+	if (!kvm_apf_leaf()) {
+		pr("pcapf: async pf: off (no KVM leaf)\n");
+		return false;
+	}
+	if (arg_u64(args, "apf", &v) && v == 0) {
+		pr("pcapf: async pf: off (apf=0)\n");
+		return false;
+	}
+	if (!wrmsr_safe(MSR_KVM_ASYNC_PF_INT, PCAPF_VECTOR) ||
+	    !wrmsr_safe(MSR_KVM_ASYNC_PF_EN, en)) {
+		pr("pcapf: async pf: off (#GP enabling it)\n");
+		return false;
+	}
+	pr("pcapf: async pf: on vector 0x%x area 0x%llx\n", PCAPF_VECTOR,
+	   (unsigned long long)(u64)&kvm_apf_area);
+	return true;
+}
+
+/* Print each pass's result (the lowest bad word over the walkers); true if all verified. */
+static bool report_passes(void)
+{
+	bool ok = true;
+
+	for (u64 p = 0; p < npasses; p++) {
+		struct mismatch m = { 0, 0, 0 };
+
+		for (u64 k = 0; k < nwalkers; k++)
+			if (bad[k][p].gpa && (!m.gpa || bad[k][p].gpa < m.gpa))
+				m = bad[k][p];
+		if (m.gpa) {
+			ok = false;
+			pr("pcapf: pass %llu MISMATCH at 0x%llx got 0x%llx want 0x%llx\n",
+			   (unsigned long long)p, (unsigned long long)m.gpa,
+			   (unsigned long long)m.got, (unsigned long long)m.want);
+		} else
+			pr("pcapf: pass %llu %s\n", (unsigned long long)p,
+			   p == 0 && !prefilled ? "written" : "verified");
+	}
+	return ok;
+}
+
+void pc_main(u32 magic, u32 info)
+{
+	struct bootinfo bi;
+	bool async, ok;
+
+	uart_init();
+	ktrap_init();
+	ktrap_set(EXC_GP, kvm_apf_gp_fixup);
+	if (bootinfo_parse(magic, info, &bi) < 0 || !parse_args(bi.args)) {
+		pr("pcapf: bad arguments: need buf=0xADDR pages=N passes=P (1..%d), "
+		   "walkers=1..%d\n",
+		   MAX_PASSES, MAX_WALKERS);
+		pc_exit(PCAPF_EXIT_ARGS);
+	}
+	pr("pcapf: buf 0x%llx pages %llu passes %llu walkers %llu\n", (unsigned long long)buf,
+	   (unsigned long long)npages, (unsigned long long)npasses, (unsigned long long)nwalkers);
+	pic_remap_and_mask();
+	async = enable_apf(bi.args);
+	sched_init();
+	walking = (int)nwalkers;
+	for (u64 k = 0; k < nwalkers; k++)
+		sched_spawn("walker", walker, k);
+	sched_spawn("compute", compute, 0x2545f4914f6cdd1dull);
+	sched_wait_all();
+	if (async)
+		wrmsr(MSR_KVM_ASYNC_PF_EN, 0); /* no token is outstanding: every walker is done */
+	ok = report_passes();
+	pr("pcapf: @json {\"walk_tsc\":%llu,\"compute_steps\":%llu,\"pages\":%llu,\"passes\":%llu,"
+	   "\"async\":%d,\"not_present\":%u,\"ready\":%u,\"wake_all\":%u,\"real_pf\":0,"
+	   "\"walkers\":%llu,\"early\":%u}\n",
+	   (unsigned long long)(walk_t1 - walk_t0), (unsigned long long)(steps1 - steps0),
+	   (unsigned long long)npages, (unsigned long long)npasses, async ? 1 : 0,
+	   apf_counts.not_present, apf_counts.ready, apf_counts.wake_all,
+	   (unsigned long long)nwalkers, apf_counts.early);
+	pr("pcapf: %s\n", ok ? "PASS" : "FAIL");
+	pc_exit(ok ? PCAPF_EXIT_PASS : PCAPF_EXIT_MISMATCH);
+}

@@ -1,0 +1,206 @@
+/*
+ * A small preemptive scheduler of kernel tasks for the pcapf kernel, and the guest side of
+ * KVM's async page faults that blocks and wakes them (as Linux's kvm_async_pf_task_wait /
+ * _wake do). Task 0 is the idle task (the boot context); the others each run on their own
+ * stack in ring 0 with interrupts on. All switching happens in trap handlers (ktrap.c), so
+ * a task's state is always one saved struct kframe:
+ *   - the LAPIC timer (VEC_TIMER, every SCHED_SLICE counts) and `int $KTRAP_YIELD`: round
+ *     robin among the runnable tasks, the idle task only when none is;
+ *   - a #PF with kvm_apf_area.flags == PAGE_NOT_PRESENT: CR2 is a token; the task blocks on
+ *     it (unless its page-ready already came) and another runs. When it is woken, its saved
+ *     frame retries the faulting instruction. A #PF with flags == 0 is a real fault: it is
+ *     printed and the kernel exits with PCAPF_EXIT_REAL_PF;
+ *   - the page-ready vector: the token from the area (cleared, then ACKed), wakes the task
+ *     blocked on it, every blocked task for KVM_APF_WAKE_ALL, or is kept as an early ready.
+ */
+#include "guests/pc/apf.h"
+
+#define STACK_SIZE 16384
+#define MAX_EARLY  64 /* KVM has at most 64 tokens in flight per vCPU */
+#define RFLAGS_IF  0x202
+#define SEL_CODE64 0x18
+#define SEL_DATA   0x10
+
+enum task_state { T_RUNNABLE, T_BLOCKED, T_DEAD };
+
+struct task {
+	struct kframe *frame; /* saved while it does not run */
+	const char *name;
+	enum task_state state;
+	u32 token; /* T_BLOCKED: the token it waits for */
+};
+
+struct apf_counts apf_counts;
+
+static struct task tasks[SCHED_MAX_TASKS] = { [0] = { .name = "idle" } };
+static u8 stacks[SCHED_MAX_TASKS][STACK_SIZE] __attribute__((aligned(16)));
+static int ntasks = 1, cur;
+static volatile int live; /* spawned tasks not yet ended */
+static u32 early[MAX_EARLY];
+static int nearly;
+
+/* Save F as the current task's, pick the next runnable one (round robin, the idle task only
+ * if none) and return its frame. */
+static struct kframe *switch_from(struct kframe *f)
+{
+	tasks[cur].frame = f;
+	for (int i = 1; i <= ntasks; i++) {
+		int j = (cur + i) % ntasks;
+
+		if (j != 0 && tasks[j].state == T_RUNNABLE) {
+			cur = j;
+			return tasks[j].frame;
+		}
+	}
+	cur = 0;
+	return tasks[0].frame;
+}
+
+static struct kframe *on_timer(struct kframe *f)
+{
+	lapic_eoi();
+	return switch_from(f);
+}
+
+static struct kframe *on_yield(struct kframe *f)
+{
+	return switch_from(f);
+}
+
+static struct kframe *on_spurious(struct kframe *f)
+{
+	return f; /* no EOI for the spurious vector */
+}
+
+/* A ready for TOKEN came before its not-present (or for no task): remember it. */
+static void keep_early(u32 token)
+{
+	apf_counts.early++;
+	if (nearly == MAX_EARLY) {
+		pr("FAIL: more than %d page-readies for unknown tokens\n", MAX_EARLY);
+		pc_exit(PCAPF_EXIT_TOKENS);
+	}
+	early[nearly++] = token;
+}
+
+/* Whether a ready for TOKEN already came (and forget it). */
+static bool take_early(u32 token)
+{
+	for (int i = 0; i < nearly; i++)
+		if (early[i] == token) {
+			early[i] = early[--nearly];
+			return true;
+		}
+	return false;
+}
+
+static struct kframe *on_page_fault(struct kframe *f)
+{
+	u64 cr2 = read_cr2();
+	volatile struct kvm_apf_area *area = &kvm_apf_area;
+
+	if (area->flags != KVM_PV_REASON_PAGE_NOT_PRESENT) {
+		pr("FAIL: real #PF at 0x%llx cr2 0x%llx error 0x%llx\n", (unsigned long long)f->rip,
+		   (unsigned long long)cr2, (unsigned long long)f->error);
+		pc_exit(PCAPF_EXIT_REAL_PF);
+	}
+	area->flags = 0;
+	apf_counts.not_present++;
+	if (take_early((u32)cr2) || cur == 0)
+		return f; /* retry at once (the idle task never blocks: the vCPU waits) */
+	tasks[cur].state = T_BLOCKED;
+	tasks[cur].token = (u32)cr2;
+	return switch_from(f);
+}
+
+/* Wake the tasks blocked on TOKEN (all blocked tasks for KVM_APF_WAKE_ALL); how many. */
+static int wake(u32 token)
+{
+	int n = 0;
+
+	for (int i = 1; i < ntasks; i++)
+		if (tasks[i].state == T_BLOCKED &&
+		    (token == KVM_APF_WAKE_ALL || tasks[i].token == token)) {
+			tasks[i].state = T_RUNNABLE;
+			n++;
+		}
+	return n;
+}
+
+static struct kframe *on_page_ready(struct kframe *f)
+{
+	volatile struct kvm_apf_area *area = &kvm_apf_area;
+	u32 token = area->token;
+
+	area->token = 0;
+	wrmsr(MSR_KVM_ASYNC_PF_ACK, 1); /* the next ready may come: the token is consumed */
+	apf_counts.ready++;
+	if (token == KVM_APF_WAKE_ALL)
+		apf_counts.wake_all++;
+	if (!wake(token) && token != KVM_APF_WAKE_ALL)
+		keep_early(token);
+	lapic_eoi();
+	return cur == 0 ? switch_from(f) : f; /* from idle: run the woken task now */
+}
+
+void sched_init(void)
+{
+	ktrap_set(VEC_TIMER, on_timer);
+	ktrap_set(KTRAP_YIELD, on_yield);
+	ktrap_set(VEC_SPURIOUS, on_spurious);
+	ktrap_set(EXC_PF, on_page_fault);
+	ktrap_set(PCAPF_VECTOR, on_page_ready);
+	lapic_enable();
+	lapic_timer_start(SCHED_SLICE, true);
+}
+
+static void task_exit(void)
+{
+	cli();
+	tasks[cur].state = T_DEAD;
+	live--;
+	sched_yield(); /* never comes back: a dead task is not picked */
+	pc_exit(PCAPF_EXIT_EXC);
+}
+
+/* Where every task starts: fn(arg) in RDI/RSI as the frame left them. */
+static void task_start(void (*fn)(u64), u64 arg)
+{
+	fn(arg);
+	task_exit();
+}
+
+void sched_spawn(const char *name, void (*fn)(u64), u64 arg)
+{
+	struct task *t = &tasks[ntasks];
+	u64 top = (u64)&stacks[ntasks][STACK_SIZE];
+	struct kframe *f = (struct kframe *)(top - 64 - sizeof(*f));
+
+	if (ntasks == SCHED_MAX_TASKS) {
+		pr("FAIL: more than %d tasks\n", SCHED_MAX_TASKS);
+		pc_exit(PCAPF_EXIT_TOKENS);
+	}
+	memset(f, 0, sizeof(*f));
+	f->rip = (u64)task_start;
+	f->rdi = (u64)fn;
+	f->rsi = arg;
+	f->cs = SEL_CODE64;
+	f->ss = SEL_DATA;
+	f->rflags = RFLAGS_IF;
+	f->rsp = top - 8; /* as after a call: RSP + 8 is 16-byte aligned */
+	t->frame = f;
+	t->name = name;
+	t->state = T_RUNNABLE;
+	ntasks++;
+	live++;
+}
+
+void sched_wait_all(void)
+{
+	cli();
+	while (live) {
+		sti_hlt();
+		cli();
+	}
+	lapic_timer_stop();
+}
