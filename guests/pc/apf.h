@@ -59,6 +59,8 @@ static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
 /* The number in the word KEY=N of ARGS (decimal, or hex after 0x): true and *V if there is
  * one and it parses; false (and *V untouched) otherwise. */
 bool arg_u64(const char *args, const char *key, u64 *v);
+/* Whether WORD is one of the space-separated words of ARGS. */
+bool arg_word(const char *args, const char *word);
 
 /* ---- kvmapf.c ---- */
 extern struct kvm_apf_area kvm_apf_area;
@@ -71,6 +73,17 @@ bool wrmsr_safe(u32 msr, u64 v);
 /* The #GP handler wrmsr_safe needs: records the fault and skips the WRMSR; any other #GP
  * prints itself and exits. */
 struct kframe *kvm_apf_gp_fixup(struct kframe *f);
+
+/* ---- apfsim.c: apf=sim, async page faults simulated inside the guest (QEMU TCG) ---- */
+extern bool apf_sim;
+/* Make BUF's PAGES not present (4 KiB tables over them); false if it spans too much. */
+bool apfsim_init(u64 buf, u64 pages);
+/* A #PF at CR2 that is the simulation's: true and the token it is to wait for. */
+bool apfsim_fault(u64 cr2, u32 *token);
+/* From the timer: complete a due fetch and send its page-ready (if the last was ACKed). */
+void apfsim_tick(void);
+/* The guest's ACK. */
+void apfsim_ack(void);
 
 /* ---- sched.c ---- */
 #define SCHED_MAX_TASKS 8

@@ -38,3 +38,13 @@ bool arg_u64(const char *args, const char *key, u64 *v)
 	}
 	return false;
 }
+
+bool arg_word(const char *args, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *a = args; *a; a++)
+		if ((a == args || a[-1] == ' ') && !strncmp(a, word, n) && (!a[n] || a[n] == ' '))
+			return true;
+	return false;
+}

@@ -8,6 +8,8 @@
  *   prefilled=1  every word at gpa g holds apf_pattern(g, 0) (include/pcapf.h) before the
  *            guest runs (a store filled by the hypervisor); pass 0 verifies it
  *   apf=0    do not enable async page faults even if the KVM leaf offers them
+ *   apf=sim  simulate them inside the guest (apfsim.c), for QEMU: the buffer's pages start
+ *            not present in the guest's page tables and come back 3 timer ticks after a fault
  *   walkers=K  K walker tasks (1..4, default 1) over K disjoint slices of the buffer
  *
  * Tasks (sched.c: preemptive on the LAPIC timer, 1 ms slices at QEMU's bus clock): K walkers
@@ -23,14 +25,16 @@
  *   pcapf: async pf: on vector 0xec area 0x<hex>
  *     or   pcapf: async pf: off (no KVM leaf)          no KVM leaf with both async-PF bits
  *     or   pcapf: async pf: off (apf=0)
+ *     or   pcapf: async pf: off (#GP enabling it)           the hypervisor refused the MSRs
+ *     or   pcapf: async pf: simulated (apf=sim)
  *   then per pass p = 0..P-1, one of
  *   pcapf: pass <p> verified
  *   pcapf: pass 0 written                               (pass 0 without prefilled=1)
  *   pcapf: pass <p> MISMATCH at 0x<gpa> got 0x<hex> want 0x<hex>   (the lowest bad word)
- *   pcapf: @json {"walk_tsc":T,"compute_steps":S,"pages":N,"passes":P,"async":0|1,
+ *   pcapf: @json {"walk_tsc":T,"compute_steps":S,"pages":N,"passes":P,"async":0|1|2,
  *                 "not_present":K,"ready":R,"wake_all":W,"real_pf":0,"walkers":K,"early":E}
- *     (one line; the counts are the guest's own: not-present #PFs taken, page-ready
- *     interrupts, wake-alls among them, readies that came for no waiting task)
+ *     (one line; async 2: simulated. The counts are the guest's own: not-present #PFs
+ *     taken, page-ready interrupts, wake-alls among them, readies for no waiting task)
  *   pcapf: PASS  or  pcapf: FAIL
  * Exit (isa-debug-exit) 0 when every pass verified; PCAPF_EXIT_MISMATCH on a mismatch,
  * PCAPF_EXIT_ARGS on bad arguments, PCAPF_EXIT_REAL_PF (after "FAIL: real #PF at ...") on a
@@ -140,6 +144,14 @@ static bool enable_apf(const char *args)
 	u64 en = (u64)&kvm_apf_area | KVM_ASYNC_PF_ENABLED | KVM_ASYNC_PF_SEND_ALWAYS |
 	         KVM_ASYNC_PF_DELIVERY_AS_INT;
 
+	if (arg_word(args, "apf=sim")) {
+		if (!apfsim_init(buf, npages)) {
+			pr("pcapf: bad arguments: apf=sim needs the buffer within 16 MiB\n");
+			pc_exit(PCAPF_EXIT_ARGS);
+		}
+		pr("pcapf: async pf: simulated (apf=sim)\n");
+		return true;
+	}
 	if (!kvm_apf_leaf()) {
 		pr("pcapf: async pf: off (no KVM leaf)\n");
 		return false;
@@ -205,14 +217,17 @@ void pc_main(u32 magic, u32 info)
 		sched_spawn("walker", walker, k);
 	sched_spawn("compute", compute, 0x2545f4914f6cdd1dull);
 	sched_wait_all();
-	if (async)
+	if (async && !apf_sim)
 		wrmsr(MSR_KVM_ASYNC_PF_EN, 0); /* no token is outstanding: every walker is done */
 	ok = report_passes();
 	pr("pcapf: @json {\"walk_tsc\":%llu,\"compute_steps\":%llu,\"pages\":%llu,\"passes\":%llu,"
 	   "\"async\":%d,\"not_present\":%u,\"ready\":%u,\"wake_all\":%u,\"real_pf\":0,"
 	   "\"walkers\":%llu,\"early\":%u}\n",
 	   (unsigned long long)(walk_t1 - walk_t0), (unsigned long long)(steps1 - steps0),
-	   (unsigned long long)npages, (unsigned long long)npasses, async ? 1 : 0,
+	   (unsigned long long)npages, (unsigned long long)npasses,
+	   apf_sim ? 2
+	   : async ? 1
+	           : 0,
 	   apf_counts.not_present, apf_counts.ready, apf_counts.wake_all,
 	   (unsigned long long)nwalkers, apf_counts.early);
 	pr("pcapf: %s\n", ok ? "PASS" : "FAIL");

@@ -59,6 +59,8 @@ static struct kframe *switch_from(struct kframe *f)
 static struct kframe *on_timer(struct kframe *f)
 {
 	lapic_eoi();
+	if (apf_sim)
+		apfsim_tick();
 	return switch_from(f);
 }
 
@@ -94,22 +96,34 @@ static bool take_early(u32 token)
 	return false;
 }
 
+/* Whether a #PF at CR2 is an async "page not present", and its token. */
+static bool not_present(u64 cr2, u32 *token)
+{
+	volatile struct kvm_apf_area *area = &kvm_apf_area;
+
+	if (area->flags == KVM_PV_REASON_PAGE_NOT_PRESENT) {
+		area->flags = 0; /* read and cleared before interrupts are on again */
+		*token = (u32)cr2;
+		return true;
+	}
+	return apf_sim && apfsim_fault(cr2, token);
+}
+
 static struct kframe *on_page_fault(struct kframe *f)
 {
 	u64 cr2 = read_cr2();
-	volatile struct kvm_apf_area *area = &kvm_apf_area;
+	u32 token;
 
-	if (area->flags != KVM_PV_REASON_PAGE_NOT_PRESENT) {
+	if (!not_present(cr2, &token)) {
 		pr("FAIL: real #PF at 0x%llx cr2 0x%llx error 0x%llx\n", (unsigned long long)f->rip,
 		   (unsigned long long)cr2, (unsigned long long)f->error);
 		pc_exit(PCAPF_EXIT_REAL_PF);
 	}
-	area->flags = 0;
 	apf_counts.not_present++;
-	if (take_early((u32)cr2) || cur == 0)
+	if (take_early(token) || cur == 0)
 		return f; /* retry at once (the idle task never blocks: the vCPU waits) */
 	tasks[cur].state = T_BLOCKED;
-	tasks[cur].token = (u32)cr2;
+	tasks[cur].token = token;
 	return switch_from(f);
 }
 
@@ -133,7 +147,10 @@ static struct kframe *on_page_ready(struct kframe *f)
 	u32 token = area->token;
 
 	area->token = 0;
-	wrmsr(MSR_KVM_ASYNC_PF_ACK, 1); /* the next ready may come: the token is consumed */
+	if (apf_sim)
+		apfsim_ack();
+	else
+		wrmsr(MSR_KVM_ASYNC_PF_ACK, 1); /* the next ready may come: the token is consumed */
 	apf_counts.ready++;
 	if (token == KVM_APF_WAKE_ALL)
 		apf_counts.wake_all++;
