@@ -98,7 +98,7 @@ struct apf_counts {
 extern struct apf_counts apf_counts;
 
 /* Make the calling (boot) context the idle task, install the timer, yield, #PF and
- * page-ready handlers, and start the LAPIC timer. */
+ * page-ready handlers, and start the LAPIC timer (the LAPIC must be enabled). */
 void sched_init(void);
 /* A task running FN(ARG) on its own stack; it ends when FN returns. Call with interrupts
  * off (before sched_wait_all). */

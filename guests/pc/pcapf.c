@@ -210,6 +210,7 @@ void pc_main(u32 magic, u32 info)
 	pr("pcapf: buf 0x%llx pages %llu passes %llu walkers %llu\n", (unsigned long long)buf,
 	   (unsigned long long)npages, (unsigned long long)npasses, (unsigned long long)nwalkers);
 	pic_remap_and_mask();
+	lapic_enable(); /* before async faults are on: a page-ready must find it enabled */
 	async = enable_apf(bi.args);
 	sched_init();
 	walking = (int)nwalkers;

@@ -12,8 +12,9 @@
  * kernel's fixup records and skips. Vector 0xec is the page-ready vector throughout.
  *   area_mmio      EN = 0xfec00000 | ENABLED | SEND_ALWAYS | AS_INT          -> #GP
  *   area_apic      EN = 0xfee00000 | ...                                     -> #GP
- *   area_end       EN = (end of RAM in the multiboot map) - 64 | ... (the 68-byte area
- *                  crosses the end of RAM)                                    -> #GP
+ *   area_end       EN = (end of RAM) - 64 | ... (the 68-byte area crosses it) -> #GP; the
+ *                  end of RAM: the multiboot map's highest usable range's end, carried on
+ *                  through ranges adjacent to it (-m 128: 0x8000000)
  *   reserved_bits  EN = area | ... | bit 4, then | bit 5                     -> #GP both
  *   pf_vmexit      EN = area | ... | bit 2 (delivery as #PF VM exit)         -> #GP
  *   vector_low     INT = 0x10 -> #GP;   vector_wide   INT = 0x1ec -> #GP
@@ -345,13 +346,25 @@ static void cli_forever(void)
 		result("cli_forever", NULL);
 }
 
+/* The end of guest RAM: the end of the highest usable range, carried on through ranges that
+ * follow it without a gap (QEMU and eptvisor mark RAM's top 128 KiB reserved: RAM all the
+ * same). For -m 128: 0x8000000. */
 static u64 end_of_ram(const struct bootinfo *bi)
 {
 	u64 end = 0;
+	bool grew = true;
 
 	for (int i = 0; i < bi->nmmap; i++)
 		if (bi->mmap[i].type == 1 && bi->mmap[i].base + bi->mmap[i].len > end)
 			end = bi->mmap[i].base + bi->mmap[i].len;
+	while (grew) {
+		grew = false;
+		for (int i = 0; i < bi->nmmap; i++)
+			if (bi->mmap[i].base == end && bi->mmap[i].len) {
+				end += bi->mmap[i].len;
+				grew = true;
+			}
+	}
 	return end;
 }
 

@@ -167,7 +167,6 @@ void sched_init(void)
 	ktrap_set(VEC_SPURIOUS, on_spurious);
 	ktrap_set(EXC_PF, on_page_fault);
 	ktrap_set(PCAPF_VECTOR, on_page_ready);
-	lapic_enable();
 	lapic_timer_start(SCHED_SLICE, true);
 }
 

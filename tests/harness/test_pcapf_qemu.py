@@ -80,6 +80,6 @@ def test_pcapf_bad_args(built):
 
 def test_hostile_needs_kvm_leaf(built):
     run, lines = _run("pcapf_hostile.elf", "%s pages=64" % BUF)
-    assert lines == ["apf-hostile: buf 0x4000000 pages 64 ram end 0x7fe0000",
+    assert lines == ["apf-hostile: buf 0x4000000 pages 64 ram end 0x8000000",
                      "apf-hostile: no KVM leaf with async pf"], lines
     assert run.status == exit_status(EXIT_NO_KVM), run.status
