@@ -68,9 +68,9 @@ struct kvm_apf_stats {
 
 struct kvm_apf {
 	u64 msr_en, msr_int;
-	u32 vcpu_id;     /* the low 12 bits of every token, as KVM's */
-	u32 serial;      /* the next token's upper bits */
-	u32 outstanding; /* WAITING + READY; read by other CPUs (kvm_apf_outstanding) */
+	u32 vcpu_id;      /* the low 12 bits of every token, as KVM's */
+	u32 serial;       /* the next token's upper bits */
+	u32 outstanding;  /* WAITING + READY; read by other CPUs (kvm_apf_outstanding) */
 	bool ack_pending; /* a page ready went in: the next waits for the guest's ACK */
 	bool owe_wake_all;
 	u64 wake_area; /* where the owed wake-all goes, and on which vector */

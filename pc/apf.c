@@ -27,10 +27,10 @@
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 
-#define EXC_PF         14
-#define INTR_VALID     BIT(31)
+#define EXC_PF          14
+#define INTR_VALID      BIT(31)
 #define BLOCK_STI_MOVSS (BIT(0) | BIT(1))
-#define APF_LAT_MAX    4096 /* page-ready latencies kept for the report */
+#define APF_LAT_MAX     4096 /* page-ready latencies kept for the report */
 
 struct pc_apf_stats {
 	u32 n;                /* latencies recorded (the first APF_LAT_MAX are kept) */

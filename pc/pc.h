@@ -71,7 +71,7 @@ struct pc_vcpu {
 	u64 ran_since_timer; /* guest ticks run since the APIC timer last interrupted */
 	u64 pic_next;        /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
-	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
+	u64 cr4_allowed;    /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */
 };
 
@@ -108,8 +108,8 @@ struct pc_spec {
 	const struct boot_module *mods[PC_MAX_MODS];
 	const char *missing; /* the first module name that named nothing (missing_len bytes) */
 	int missing_len;
-	bool too_many;  /* more modules were named than PC_MAX_MODS */
-	int page_level; /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
+	bool too_many;   /* more modules were named than PC_MAX_MODS */
+	int page_level;  /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
 	u64 store_bytes; /* the top of RAM that starts in a slow store (vmx/store.h); 0: none */
 	bool kvm_pv;     /* KVM's paravirtual CPUID leaves and async page faults (pc/apf.c) */
 };

@@ -188,7 +188,8 @@ int vm_launch(const struct vm_spec *spec, struct vm **vmp, char *why, size_t n)
 	if (err)
 		return err;
 	/* A PC VM's store slot is the top of its RAM (pc_vm_load adds it). */
-	vm = vm_create(spec->name, spec->mem - (spec->guest == VM_PC_KERNEL ? spec->kernel.store_bytes : 0),
+	vm = vm_create(spec->name,
+	               spec->mem - (spec->guest == VM_PC_KERNEL ? spec->kernel.store_bytes : 0),
 	               spec->guest == VM_PC_KERNEL ? &pc_vm_ops : &testguest_ops);
 	if (!vm) {
 		snprintf(why, n, "out of memory creating the VM");

@@ -99,8 +99,8 @@ static void test_not_present_rules(void **state)
 	assert_int_equal(kvm_apf_not_present(a, 1, &c, 0, &tok), KVM_APF_WAIT_CTX);
 	assert_int_equal(a->st.wait_ctx, 4);
 	/* Kernel mode only with SEND_ALWAYS. */
-	assert_int_equal(kvm_apf_wrmsr(a, MSR_KVM_ASYNC_PF_EN, EN & ~KVM_ASYNC_PF_SEND_ALWAYS, true),
-	                 0);
+	assert_int_equal(
+		kvm_apf_wrmsr(a, MSR_KVM_ASYNC_PF_EN, EN & ~KVM_ASYNC_PF_SEND_ALWAYS, true), 0);
 	assert_int_equal(kvm_apf_not_present(a, 1, &ok_ctx, 0, &tok), KVM_APF_WAIT_CTX);
 	c = ok_ctx, c.user = true;
 	assert_int_equal(kvm_apf_not_present(a, 1, &c, 0, &tok), KVM_APF_SEND);
@@ -309,8 +309,8 @@ static bool touch(struct apf_race *r, struct task *t)
 		u64 *w = host_data_va(hw_frame(leaf, level, BASE + t->page));
 
 		for (u64 i = 0; i < WORDS; i += 64)
-			r->bad_data += __atomic_load_n(&w[i], __ATOMIC_RELAXED) !=
-			               pattern(t->page, i);
+			r->bad_data +=
+				__atomic_load_n(&w[i], __ATOMIC_RELAXED) != pattern(t->page, i);
 	}
 	host_vcpu_exit(&r->hw[0]);
 	return ok;
@@ -520,10 +520,8 @@ static void test_race_ready_vs_io(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_msr_checks),
-		cmocka_unit_test(test_not_present_rules),
-		cmocka_unit_test(test_ready_rules),
-		cmocka_unit_test(test_wake_all),
+		cmocka_unit_test(test_msr_checks),       cmocka_unit_test(test_not_present_rules),
+		cmocka_unit_test(test_ready_rules),      cmocka_unit_test(test_wake_all),
 		cmocka_unit_test(test_race_ready_vs_io),
 	};
 
