@@ -70,16 +70,38 @@ static struct cpuid_regs4 leaf_topology(u32 subleaf, const struct cpuid_guest *g
 	return r;
 }
 
-/* 0x40000000: the highest hypervisor leaf and the signature "eptvisor"; 0x40000001: no
- * paravirtual features; the rest of the range is empty. */
-static struct cpuid_regs4 leaf_hypervisor(u32 leaf)
+/* eptvisor's own: the highest leaf of its block and the signature "eptvisor"; the next
+ * leaf: no paravirtual features of its own. */
+static struct cpuid_regs4 leaf_eptvisor(u32 leaf, u32 base)
 {
 	struct cpuid_regs4 r = zero;
 
-	if (leaf == CPUID_HV_BASE) {
-		r.eax = CPUID_HV_MAX;
+	if (leaf == base) {
+		r.eax = base + 1;
 		memcpy(&r.ebx, "eptv", 4);
 		memcpy(&r.ecx, "isor", 4);
+	}
+	return r;
+}
+
+/* 0x40000000-0x400001ff: eptvisor's leaves at 0x40000000; or, with KVM's interface, KVM's
+ * there (signature, then KVM_FEATURE_ASYNC_PF and _ASYNC_PF_INT: cpuid.rst) and eptvisor's
+ * at 0x40000100. The rest of the range is empty. */
+static struct cpuid_regs4 leaf_hypervisor(u32 leaf, const struct cpuid_guest *g)
+{
+	struct cpuid_regs4 r = zero;
+
+	if (!g->kvm_pv)
+		return leaf < CPUID_HV_KVM_OWN ? leaf_eptvisor(leaf, CPUID_HV_BASE) : r;
+	if (leaf >= CPUID_HV_KVM_OWN)
+		return leaf_eptvisor(leaf, CPUID_HV_KVM_OWN);
+	if (leaf == CPUID_HV_BASE) {
+		r.eax = CPUID_HV_BASE + 1;
+		r.ebx = CPUID_KVM_SIG_EBX;
+		r.ecx = CPUID_KVM_SIG_ECX;
+		r.edx = CPUID_KVM_SIG_EDX;
+	} else if (leaf == CPUID_HV_BASE + 1) {
+		r.eax = BIT(4) | BIT(14); /* KVM_FEATURE_ASYNC_PF, KVM_FEATURE_ASYNC_PF_INT */
 	}
 	return r;
 }
@@ -88,7 +110,7 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
                                     const struct cpuid_guest *g)
 {
 	if (leaf >= CPUID_HV_BASE && leaf <= CPUID_HV_LAST)
-		return leaf_hypervisor(leaf);
+		return leaf_hypervisor(leaf, g);
 	switch (leaf) {
 	case 0x1:
 		return leaf_1(host, g);
