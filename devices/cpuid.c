@@ -106,6 +106,29 @@ static struct cpuid_regs4 leaf_hypervisor(u32 leaf, const struct cpuid_guest *g)
 	return r;
 }
 
+/* 0x15 (TSC / crystal ratio and the crystal's rate) and 0x16 (base and maximum MHz): the
+ * TSC rate the guest really gets, which is the host's as measured at boot (the guest's TSC
+ * is the host's plus an offset). An emulator's CPU model can claim GHz while its TSC runs at
+ * a few MHz of emulated time; a kernel that believed the model would scale every delay by
+ * the difference. Unknown rate: the host's answer. */
+static struct cpuid_regs4 leaf_tsc(u32 leaf, struct cpuid_regs4 host, const struct cpuid_guest *g)
+{
+	struct cpuid_regs4 r = zero;
+	u32 mhz = (u32)(g->tsc_hz / 1000000);
+
+	if (!g->tsc_hz || g->tsc_hz > 0xffffffffULL)
+		return host;
+	if (leaf == 0x15) {
+		r.eax = 1; /* TSC = crystal * EBX / EAX, crystal = ECX Hz */
+		r.ebx = 1;
+		r.ecx = (u32)g->tsc_hz;
+	} else {
+		r.eax = mhz; /* base */
+		r.ebx = mhz; /* maximum */
+	}
+	return r;
+}
+
 struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 host,
                                     const struct cpuid_guest *g)
 {
@@ -119,6 +142,9 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
 	case 0xb:
 	case 0x1f:
 		return leaf_topology(subleaf, g);
+	case 0x15:
+	case 0x16:
+		return leaf_tsc(leaf, host, g);
 	case 0x6:  /* thermal and power management: its MSRs are not offered */
 	case 0xa:  /* architectural PMU: not virtualised */
 	case 0xd:  /* XSAVE state components: XSAVE is hidden */

@@ -28,6 +28,7 @@ struct cpuid_guest {
 	u32 apic_id; /* this vCPU's (x)APIC ID */
 	u32 ncpus;   /* vCPUs in the VM */
 	bool kvm_pv; /* KVM's paravirtual leaves (guest_pv=kvm): async page faults */
+	u64 tsc_hz;  /* the guest's TSC rate, as the hypervisor measured its own (0: unknown) */
 };
 
 /* host = what the CPU returned for (leaf, subleaf); returns what the guest sees. */

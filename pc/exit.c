@@ -8,6 +8,7 @@
  */
 #include "arch/cpu.h"
 #include "devices/cpuid.h"
+#include "drivers/timer.h"
 #include "devices/gwalk.h"
 #include "devices/insn.h"
 #include "devices/memsplit.h"
@@ -461,7 +462,8 @@ bool pc_handle_cpuid(struct vcpu *v)
 	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
 	struct cpuid_guest g = { .apic_id = (u32)v->id,
 		                 .ncpus = (u32)v->vm->nvcpus,
-		                 .kvm_pv = to_pc_vm(v->vm)->kvm_pv };
+		                 .kvm_pv = to_pc_vm(v->vm)->kvm_pv,
+		                 .tsc_hz = tsc_hz };
 	struct cpuid_regs4 out = cpuid_guest_view(
 		(u32)r->rax, (u32)r->rcx, (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx }, &g);
 

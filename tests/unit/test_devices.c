@@ -1082,6 +1082,25 @@ static void test_cpuid_hypervisor(void **state)
 	assert_int_equal(r.eax, ~0u);
 }
 
+/* 0x15 and 0x16 tell the TSC rate the hypervisor measured, not the CPU model's. */
+static void test_cpuid_tsc_rate(void **state)
+{
+	struct cpuid_guest g = { .apic_id = 0, .ncpus = 1, .tsc_hz = 4000000 };
+	struct cpuid_regs4 r = cpuid_guest_view(0x15, 0, ones, &g);
+
+	(void)state;
+	assert_int_equal(r.ecx, 4000000);
+	assert_int_equal((u64)r.ecx * r.ebx / r.eax, 4000000);
+	assert_int_equal(r.edx, 0);
+	r = cpuid_guest_view(0x16, 0, ones, &g);
+	assert_int_equal(r.eax, 4);
+	assert_int_equal(r.ebx, 4);
+	assert_int_equal(r.ecx | r.edx, 0);
+	g.tsc_hz = 0; /* unknown: the host's */
+	r = cpuid_guest_view(0x15, 0, ones, &g);
+	assert_int_equal(r.eax, ~0u);
+}
+
 /* guest_pv=kvm: KVM's signature and async-PF features first, eptvisor's at 0x40000100. */
 static void test_cpuid_kvm_leaves(void **state)
 {
@@ -1172,6 +1191,7 @@ int main(void)
 		T(test_cpuid_topology),
 		T(test_cpuid_hypervisor),
 		T(test_cpuid_kvm_leaves),
+		T(test_cpuid_tsc_rate),
 		T(test_cpuid_extended),
 	};
 
