@@ -87,7 +87,7 @@ void apfsim_ack(void);
 
 /* ---- sched.c ---- */
 #define SCHED_MAX_TASKS 8
-#define SCHED_SLICE     62500 /* LAPIC timer counts at bus / 16: 1 ms at QEMU's 1 GHz */
+#define SCHED_SLICE_US  1000 /* default time slice */
 
 struct apf_counts {
 	u32 not_present; /* #PFs with reason PAGE_NOT_PRESENT */
@@ -96,10 +96,13 @@ struct apf_counts {
 	u32 early;       /* readies for a token no task waited on (yet) */
 };
 extern struct apf_counts apf_counts;
+/* trace=N: print the first N not-present / ready events, and every 1000th tick. */
+extern u32 sched_trace;
 
 /* Make the calling (boot) context the idle task, install the timer, yield, #PF and
- * page-ready handlers, and start the LAPIC timer (the LAPIC must be enabled). */
-void sched_init(void);
+ * page-ready handlers, and start the LAPIC timer with SLICE_US slices at a 1 GHz bus, as
+ * QEMU's and eptvisor's LAPICs have (the LAPIC must be enabled). */
+void sched_init(u32 slice_us);
 /* A task running FN(ARG) on its own stack; it ends when FN returns. Call with interrupts
  * off (before sched_wait_all). */
 void sched_spawn(const char *name, void (*fn)(u64), u64 arg);

@@ -11,8 +11,12 @@
  *   apf=sim  simulate them inside the guest (apfsim.c), for QEMU: the buffer's pages start
  *            not present in the guest's page tables and come back 3 timer ticks after a fault
  *   walkers=K  K walker tasks (1..4, default 1) over K disjoint slices of the buffer
+ *   slice_us=N  the scheduler's time slice (100..1000000 us, default 1000). Under eptvisor
+ *            in Bochs each tick costs two exits: 1 ms slices take a large share of the CPU
+ *   trace=N  debugging: print the first N not-present / ready events, and every 1000th
+ *            timer tick the counts and task states ("pcapf: trace: ..." lines)
  *
- * Tasks (sched.c: preemptive on the LAPIC timer, 1 ms slices at QEMU's bus clock): K walkers
+ * Tasks (sched.c: preemptive on the LAPIC timer, 1 ms slices by default): K walkers
  * and one compute task. Walker pass p over its pages: touch the page's first word (so an
  * async fault comes at the page's first touch), verify all 512 words (p == 0: against seed 0
  * only with prefilled=1; p > 0: seed p), then write seed p + 1 to all. The compute task runs
@@ -50,7 +54,7 @@ struct mismatch {
 	u64 gpa, got, want; /* gpa 0: none */
 };
 
-static u64 buf, npages, npasses, nwalkers = 1;
+static u64 buf, npages, npasses, nwalkers = 1, slice_us = SCHED_SLICE_US;
 static bool prefilled;
 static struct mismatch bad[MAX_WALKERS][MAX_PASSES];
 static volatile u64 steps, walk_t0, walk_t1, steps0, steps1;
@@ -130,8 +134,12 @@ static bool parse_args(const char *args)
 	    !arg_u64(args, "passes", &npasses))
 		return false;
 	prefilled = arg_u64(args, "prefilled", &v) && v == 1;
+	if (arg_u64(args, "trace", &v))
+		sched_trace = (u32)v;
 	if (arg_u64(args, "walkers", &v))
 		nwalkers = v;
+	if (arg_u64(args, "slice_us", &v))
+		slice_us = v;
 	return buf % PAGE_SIZE == 0 && npages > 0 && buf + npages * PAGE_SIZE <= (4ull << 30) &&
 	       npasses >= 1 && npasses <= MAX_PASSES && nwalkers >= 1 && nwalkers <= MAX_WALKERS &&
 	       nwalkers <= npages;
@@ -212,7 +220,7 @@ void pc_main(u32 magic, u32 info)
 	pic_remap_and_mask();
 	lapic_enable(); /* before async faults are on: a page-ready must find it enabled */
 	async = enable_apf(bi.args);
-	sched_init();
+	sched_init((u32)slice_us);
 	walking = (int)nwalkers;
 	for (u64 k = 0; k < nwalkers; k++)
 		sched_spawn("walker", walker, k);

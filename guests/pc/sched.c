@@ -4,14 +4,15 @@
  * _wake do). Task 0 is the idle task (the boot context); the others each run on their own
  * stack in ring 0 with interrupts on. All switching happens in trap handlers (ktrap.c), so
  * a task's state is always one saved struct kframe:
- *   - the LAPIC timer (VEC_TIMER, every SCHED_SLICE counts) and `int $KTRAP_YIELD`: round
+ *   - the LAPIC timer (VEC_TIMER, one tick a slice) and `int $KTRAP_YIELD`: round
  *     robin among the runnable tasks, the idle task only when none is;
  *   - a #PF with kvm_apf_area.flags == PAGE_NOT_PRESENT: CR2 is a token; the task blocks on
  *     it (unless its page-ready already came) and another runs. When it is woken, its saved
  *     frame retries the faulting instruction. A #PF with flags == 0 is a real fault: it is
  *     printed and the kernel exits with PCAPF_EXIT_REAL_PF;
  *   - the page-ready vector: the token from the area (cleared, then ACKed), wakes the task
- *     blocked on it, every blocked task for KVM_APF_WAKE_ALL, or is kept as an early ready.
+ *     blocked on it, every blocked task for KVM_APF_WAKE_ALL, or is kept as an early ready;
+ *     a woken task runs at once (the next runnable one in round-robin order).
  */
 #include "guests/pc/apf.h"
 
@@ -31,6 +32,7 @@ struct task {
 };
 
 struct apf_counts apf_counts;
+u32 sched_trace;
 
 static struct task tasks[SCHED_MAX_TASKS] = { [0] = { .name = "idle" } };
 static u8 stacks[SCHED_MAX_TASKS][STACK_SIZE] __attribute__((aligned(16)));
@@ -56,11 +58,26 @@ static struct kframe *switch_from(struct kframe *f)
 	return tasks[0].frame;
 }
 
+static u64 ticks;
+
+/* trace=N: every 1000th tick, where the tasks are. */
+static void trace_tick(void)
+{
+	if (!sched_trace || ++ticks % 1000)
+		return;
+	pr("pcapf: trace: tick %llu cur %d np %u ready %u states", (unsigned long long)ticks, cur,
+	   apf_counts.not_present, apf_counts.ready);
+	for (int i = 0; i < ntasks; i++)
+		pr(" %d", tasks[i].state);
+	pr("\n");
+}
+
 static struct kframe *on_timer(struct kframe *f)
 {
 	lapic_eoi();
 	if (apf_sim)
 		apfsim_tick();
+	trace_tick();
 	return switch_from(f);
 }
 
@@ -120,6 +137,9 @@ static struct kframe *on_page_fault(struct kframe *f)
 		pc_exit(PCAPF_EXIT_REAL_PF);
 	}
 	apf_counts.not_present++;
+	if (sched_trace && sched_trace--)
+		pr("pcapf: trace: not present 0x%x at 0x%llx task %d tsc %llu\n", token,
+		   (unsigned long long)f->rip, cur, (unsigned long long)rdtsc());
 	if (take_early(token) || cur == 0)
 		return f; /* retry at once (the idle task never blocks: the vCPU waits) */
 	tasks[cur].state = T_BLOCKED;
@@ -145,6 +165,7 @@ static struct kframe *on_page_ready(struct kframe *f)
 {
 	volatile struct kvm_apf_area *area = &kvm_apf_area;
 	u32 token = area->token;
+	int woke;
 
 	area->token = 0;
 	if (apf_sim)
@@ -152,22 +173,27 @@ static struct kframe *on_page_ready(struct kframe *f)
 	else
 		wrmsr(MSR_KVM_ASYNC_PF_ACK, 1); /* the next ready may come: the token is consumed */
 	apf_counts.ready++;
+	if (sched_trace && sched_trace--)
+		pr("pcapf: trace: ready 0x%x task %d tsc %llu\n", token, cur,
+		   (unsigned long long)rdtsc());
 	if (token == KVM_APF_WAKE_ALL)
 		apf_counts.wake_all++;
-	if (!wake(token) && token != KVM_APF_WAKE_ALL)
+	woke = wake(token);
+	if (!woke && token != KVM_APF_WAKE_ALL)
 		keep_early(token);
 	lapic_eoi();
-	return cur == 0 ? switch_from(f) : f; /* from idle: run the woken task now */
+	/* A woken task runs at once (it waited for I/O; the compute task had the CPU). */
+	return woke ? switch_from(f) : f;
 }
 
-void sched_init(void)
+void sched_init(u32 slice_us)
 {
 	ktrap_set(VEC_TIMER, on_timer);
 	ktrap_set(KTRAP_YIELD, on_yield);
 	ktrap_set(VEC_SPURIOUS, on_spurious);
 	ktrap_set(EXC_PF, on_page_fault);
 	ktrap_set(PCAPF_VECTOR, on_page_ready);
-	lapic_timer_start(SCHED_SLICE, true);
+	lapic_timer_start(slice_us * (1000 / 16), true); /* 1 GHz / 16: 62.5 counts a us */
 }
 
 static void task_exit(void)
