@@ -1,7 +1,8 @@
 /*
  * What the async-page-fault kernels (pcapf.c, pcapf_hostile.c) share: frame-saving traps
  * (ktrap.S, ktrap.c), a small preemptive scheduler of kernel tasks (sched.c) and KVM's
- * async-page-fault interface (kvmapf.c; the constants are in include/pcapf.h).
+ * async-page-fault interface (kvmapf.c; its constants below, the kernels' shared ones in
+ * include/pcapf.h).
  *
  * Every interrupt and exception saves a struct kframe on the interrupted task's stack and
  * resumes the frame its handler returns, so the timer, the yield vector, a not-present #PF
@@ -12,6 +13,39 @@
 
 #include "guests/pc/pc.h"
 #include "pcapf.h"
+
+/* KVM's async-page-fault interface as a guest sees it (Linux Documentation/virt/kvm/x86/
+ * msr.rst and cpuid.rst; the hypervisor's copy is devices/kvm_apf.h, never included here). */
+/* CPUID: a hypervisor leaf 0x40000000 + k * 0x100 (k < 0x100) whose EBX, ECX, EDX
+ * spell "KVMKVMKVM\0\0\0"; its base + 1 EAX holds the feature bits. */
+#define KVM_CPUID_BASE           0x40000000u
+#define KVM_CPUID_STEP           0x100u
+#define KVM_CPUID_SIG_EBX        0x4b4d564bu /* "KVMK" */
+#define KVM_CPUID_SIG_ECX        0x564b4d56u /* "VMKV" */
+#define KVM_CPUID_SIG_EDX        0x0000004du /* "M\0\0\0" */
+#define KVM_FEATURE_ASYNC_PF     (1u << 4)
+#define KVM_FEATURE_ASYNC_PF_INT (1u << 14)
+
+/* MSRs */
+#define MSR_KVM_ASYNC_PF_EN  0x4b564d02u /* area GPA | the flags below; 0 disables */
+#define MSR_KVM_ASYNC_PF_INT 0x4b564d06u /* the page-ready vector (bits 7:0; 32..255) */
+#define MSR_KVM_ASYNC_PF_ACK 0x4b564d07u /* write 1: the page-ready was consumed */
+
+#define KVM_ASYNC_PF_ENABLED               (1ull << 0)
+#define KVM_ASYNC_PF_SEND_ALWAYS           (1ull << 1) /* also when the guest is in ring 0 */
+#define KVM_ASYNC_PF_DELIVERY_AS_PF_VMEXIT (1ull << 2) /* nested only (eptvisor: #GP) */
+#define KVM_ASYNC_PF_DELIVERY_AS_INT       (1ull << 3)
+
+#define KVM_PV_REASON_PAGE_NOT_PRESENT 1u
+#define KVM_APF_WAKE_ALL               0xffffffffu /* the page-ready token that wakes all */
+
+/* The shared area ("struct kvm_vcpu_pv_apf_data"), 64-byte aligned in guest RAM. */
+struct kvm_apf_area {
+	u32 flags; /* KVM_PV_REASON_PAGE_NOT_PRESENT with a not-present #PF; the guest clears it */
+	u32 token; /* a page-ready's token; the guest clears it, then writes ACK */
+	u8 pad[56];
+	u32 enabled;
+} __attribute__((aligned(64)));
 
 /* ---- ktrap.S / ktrap.c ---- */
 struct kframe {
