@@ -65,6 +65,8 @@ typedef struct kframe *(*ktrap_fn)(struct kframe *f);
 /* Load an IDT with every stub of ktrap.S; every vector starts unhandled (an exception exits
  * with PCAPF_EXIT_EXC + vector, an interrupt with EXIT_UNEXPECTED_IRQ). */
 void ktrap_init(void);
+/* Load that IDT on another CPU. */
+void ktrap_load(void);
 void ktrap_set(u8 vector, ktrap_fn fn);
 struct kframe *ktrap_dispatch(struct kframe *f);
 
@@ -89,6 +91,10 @@ static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
 	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
 
+/* ---- apstart.c ---- */
+/* Start the APs (INIT, SIPI, SIPI to all but self): each runs ap.S, then ap_main(index). */
+void ap_start_all(void);
+
 /* ---- args.c ---- */
 /* The number in the word KEY=N of ARGS (decimal, or hex after 0x): true and *V if there is
  * one and it parses; false (and *V untouched) otherwise. */
@@ -97,7 +103,6 @@ bool arg_u64(const char *args, const char *key, u64 *v);
 bool arg_word(const char *args, const char *word);
 
 /* ---- kvmapf.c ---- */
-extern struct kvm_apf_area kvm_apf_area;
 
 /* The KVM leaf (0x40000000 + k * 0x100) if its EBX-EDX spell KVM's signature and its
  * features have both KVM_FEATURE_ASYNC_PF and KVM_FEATURE_ASYNC_PF_INT; else 0. */
@@ -114,13 +119,15 @@ extern bool apf_sim;
 bool apfsim_init(u64 buf, u64 pages);
 /* A #PF at CR2 that is the simulation's: true and the token it is to wait for. */
 bool apfsim_fault(u64 cr2, u32 *token);
-/* From the timer: complete a due fetch and send its page-ready (if the last was ACKed). */
-void apfsim_tick(void);
+/* From the timer: complete a due fetch and send its page-ready through AREA (if the last
+ * was ACKed). */
+void apfsim_tick(struct kvm_apf_area *area);
 /* The guest's ACK. */
 void apfsim_ack(void);
 
 /* ---- sched.c ---- */
 #define SCHED_MAX_TASKS 8
+#define SCHED_MAX_CPUS  2
 #define SCHED_SLICE_US  1000 /* default time slice */
 
 struct apf_counts {
@@ -129,19 +136,23 @@ struct apf_counts {
 	u32 wake_all;    /* ... of them with token 0xffffffff */
 	u32 early;       /* readies for a token no task waited on (yet) */
 };
-extern struct apf_counts apf_counts;
 /* trace=N: print the first N not-present / ready events, and every 1000th tick. */
 extern u32 sched_trace;
 
-/* Make the calling (boot) context the idle task, install the timer, yield, #PF and
- * page-ready handlers, and start the LAPIC timer with SLICE_US slices at a 1 GHz bus, as
- * QEMU's and eptvisor's LAPICs have (the LAPIC must be enabled). */
-void sched_init(u32 slice_us);
-/* A task running FN(ARG) on its own stack; it ends when FN returns. Call with interrupts
- * off (before sched_wait_all). */
-void sched_spawn(const char *name, void (*fn)(u64), u64 arg);
-/* From the idle task: sti; hlt until every spawned task has ended; then stop the timer. */
-void sched_wait_all(void);
+/* Install the timer, yield, #PF and page-ready handlers and set up every CPU's (empty)
+ * run queue. Once, before any sched_spawn. */
+void sched_init(void);
+/* A task on CPU running FN(ARG) on its own stack; it ends when FN returns. Before that CPU
+ * calls sched_cpu_start. */
+void sched_spawn(int cpu, const char *name, void (*fn)(u64), u64 arg);
+/* CPU's shared area for KVM's async page faults (the one its page faults and readies use). */
+struct kvm_apf_area *sched_area(int cpu);
+/* On CPU itself (LAPIC enabled, interrupts off): become its idle task and run its tasks,
+ * preempted every SLICE_US at a 1 GHz bus, as QEMU's and eptvisor's LAPICs have; returns,
+ * timer stopped and interrupts off, once they have all ended. */
+void sched_cpu_start(int cpu, u32 slice_us);
+/* The counts of every CPU added up. */
+void sched_counts(struct apf_counts *sum);
 /* Give the CPU to another runnable task. */
 static inline void sched_yield(void)
 {

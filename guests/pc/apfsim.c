@@ -98,7 +98,7 @@ bool apfsim_fault(u64 cr2, u32 *token)
 	return true;
 }
 
-void apfsim_tick(void)
+void apfsim_tick(struct kvm_apf_area *area)
 {
 	ticks++;
 	if (ready_pending)
@@ -108,7 +108,7 @@ void apfsim_tick(void)
 			continue;
 		*pte_of(fetches[i].gpa) |= PTE_P;
 		invlpg(fetches[i].gpa); /* not needed (not-present entries are not cached) */
-		kvm_apf_area.token = fetches[i].token;
+		area->token = fetches[i].token;
 		fetches[i] = fetches[--nfetches];
 		ready_pending = true;
 		lapic_send_ipi(0, APIC_ICR_SELF | PCAPF_VECTOR);

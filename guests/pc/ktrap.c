@@ -20,11 +20,6 @@ static ktrap_fn handlers[256];
 
 void ktrap_init(void)
 {
-	struct {
-		u16 limit;
-		u64 base;
-	} __attribute__((packed)) ptr = { sizeof(idt) - 1, (u64)idt };
-
 	for (int v = 0; v < 256; v++) {
 		u64 a = ktrap_stubs[v];
 
@@ -35,6 +30,16 @@ void ktrap_init(void)
 				                .off_mid = (u16)(a >> 16),
 				                .off_hi = (u32)(a >> 32) };
 	}
+	ktrap_load();
+}
+
+void ktrap_load(void)
+{
+	struct {
+		u16 limit;
+		u64 base;
+	} __attribute__((packed)) ptr = { sizeof(idt) - 1, (u64)idt };
+
 	__asm__ volatile("lidt %0" : : "m"(ptr));
 }
 

@@ -1,14 +1,12 @@
 /*
- * The guest's side of KVM's async-page-fault interface that both pcapf kernels need: the
- * shared area, finding KVM's CPUID leaf as Linux does (kvm_cpuid_base: every base
+ * The guest's side of KVM's async-page-fault interface that both pcapf kernels need: finding
+ * KVM's CPUID leaf as Linux does (kvm_cpuid_base: every base
  * 0x40000000 + k * 0x100), and a WRMSR that survives the #GP a hypervisor raises to refuse
  * a value (an exception fixup: the #GP handler skips the 2-byte WRMSR).
  */
 #include "guests/pc/apf.h"
 
 #define WRMSR_OPCODE 0x300f /* 0f 30, as a little-endian u16 */
-
-struct kvm_apf_area kvm_apf_area;
 
 static volatile bool gp_armed, gp_taken;
 

@@ -41,7 +41,7 @@ PC_APF := guests/pc/ktrap.S guests/pc/ktrap.c guests/pc/kvmapf.c guests/pc/args.
 	guests/pc/mbinfo.c guests/pc/lapic.c guests/pc/pic.c guests/pc/console.c guests/pc/entry.S \
 	lib/printf.c lib/string.c
 PC_SRCS_pcapf := guests/pc/mb1hdr.S guests/pc/pcapf.c guests/pc/sched.c guests/pc/apfsim.c \
-	$(PC_APF)
+	guests/pc/apstart.c guests/pc/ap.S $(PC_APF)
 PC_SRCS_pcapf_hostile := guests/pc/mb1hdr.S guests/pc/pcapf_hostile.c $(PC_APF)
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \

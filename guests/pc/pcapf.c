@@ -2,7 +2,8 @@
  * pcapf.elf: a PC guest kernel that uses KVM's asynchronous page faults when the hypervisor
  * offers them (issue 15, item 5), and runs the same without them (QEMU TCG, or apf=0).
  *
- * Arguments: buf=0xADDR pages=N passes=P [prefilled=1] [apf=0] [walkers=K]
+ * Arguments: buf=0xADDR pages=N passes=P [prefilled=1] [apf=0|sim] [walkers=K] [cpus=2]
+ *            [slice_us=N] [trace=N]
  *   buf      guest-physical address of the buffer (page aligned, below 4 GiB: identity-mapped)
  *   pages    its size in 4 KiB pages;  passes  how many passes each walker makes (1..16)
  *   prefilled=1  every word at gpa g holds apf_pattern(g, 0) (include/pcapf.h) before the
@@ -11,13 +12,15 @@
  *   apf=sim  simulate them inside the guest (apfsim.c), for QEMU: the buffer's pages start
  *            not present in the guest's page tables and come back 3 timer ticks after a fault
  *   walkers=K  K walker tasks (1..4, default 1) over K disjoint slices of the buffer
+ *   cpus=2   also run the AP (INIT-SIPI-SIPI): walker k runs on CPU k % 2, each CPU has
+ *            its own compute task, scheduler and async-PF area (same vector); not with apf=sim
  *   slice_us=N  the scheduler's time slice (100..1000000 us, default 1000). Under eptvisor
  *            in Bochs each tick costs two exits: 1 ms slices take a large share of the CPU
  *   trace=N  debugging: print the first N not-present / ready events, and every 1000th
  *            timer tick the counts and task states ("pcapf: trace: ..." lines)
  *
  * Tasks (sched.c: preemptive on the LAPIC timer, 1 ms slices by default): K walkers
- * and one compute task. Walker pass p over its pages: touch the page's first word (so an
+ * and a compute task per CPU. Walker pass p over its pages: touch the page's first word (so an
  * async fault comes at the page's first touch), verify all 512 words (p == 0: against seed 0
  * only with prefilled=1; p > 0: seed p), then write seed p + 1 to all. The compute task runs
  * 64-round xorshift steps and counts them until the last walker ends. The walk's duration
@@ -25,7 +28,7 @@
  * it are the kernel's measurement.
  *
  * Output, one line each, exactly:
- *   pcapf: buf 0x<hex> pages <N> passes <P> walkers <K>
+ *   pcapf: buf 0x<hex> pages <N> passes <P> walkers <K>       (cpus=2: then " cpus 2")
  *   pcapf: async pf: on vector 0xec area 0x<hex>
  *     or   pcapf: async pf: off (no KVM leaf)          no KVM leaf with both async-PF bits
  *     or   pcapf: async pf: off (apf=0)
@@ -36,9 +39,11 @@
  *   pcapf: pass 0 written                               (pass 0 without prefilled=1)
  *   pcapf: pass <p> MISMATCH at 0x<gpa> got 0x<hex> want 0x<hex>   (the lowest bad word)
  *   pcapf: @json {"walk_tsc":T,"compute_steps":S,"pages":N,"passes":P,"async":0|1|2,
- *                 "not_present":K,"ready":R,"wake_all":W,"real_pf":0,"walkers":K,"early":E}
+ *                 "not_present":K,"ready":R,"wake_all":W,"real_pf":0,"walkers":K,"early":E,
+ *                 "cpus":C}
  *     (one line; async 2: simulated. The counts are the guest's own: not-present #PFs
- *     taken, page-ready interrupts, wake-alls among them, readies for no waiting task)
+ *     taken, page-ready interrupts, wake-alls among them, readies for no waiting task,
+ *     summed over the CPUs; compute_steps too)
  *   pcapf: PASS  or  pcapf: FAIL
  * Exit (isa-debug-exit) 0 when every pass verified; PCAPF_EXIT_MISMATCH on a mismatch,
  * PCAPF_EXIT_ARGS on bad arguments, PCAPF_EXIT_REAL_PF (after "FAIL: real #PF at ...") on a
@@ -54,13 +59,23 @@ struct mismatch {
 	u64 gpa, got, want; /* gpa 0: none */
 };
 
-static u64 buf, npages, npasses, nwalkers = 1, slice_us = SCHED_SLICE_US;
-static bool prefilled;
+static u64 buf, npages, npasses, nwalkers = 1, ncpus = 1, slice_us = SCHED_SLICE_US;
+static bool prefilled, async;
 static struct mismatch bad[MAX_WALKERS][MAX_PASSES];
-static volatile u64 steps, walk_t0, walk_t1, steps0, steps1;
-static volatile int walking; /* walkers not yet done */
-static volatile bool walk_started;
-static volatile u64 xs_sink;
+static volatile u64 steps[SCHED_MAX_CPUS], xs_sink[SCHED_MAX_CPUS];
+static volatile u64 walk_t0, walk_t1, steps0, steps1;
+static int walking;       /* walkers not yet done (atomic) */
+static bool walk_started; /* atomic */
+static volatile bool ap_up, ap_done;
+
+static u64 all_steps(void)
+{
+	u64 n = 0;
+
+	for (u64 c = 0; c < ncpus; c++)
+		n += steps[c];
+	return n;
+}
 
 /* Verify every word of the page at GPA against seed SEED; remember the first mismatch. */
 static void verify_page(u64 gpa, u64 seed, struct mismatch *m)
@@ -87,13 +102,11 @@ static void walker(u64 k)
 {
 	u64 first = k * npages / nwalkers, end = (k + 1) * npages / nwalkers;
 
-	cli();
-	if (!walk_started) {
-		walk_started = true;
-		steps0 = steps;
+	/* The first walker on any CPU starts the clock; SEQ_CST: the flag orders nothing else. */
+	if (!__atomic_exchange_n(&walk_started, true, __ATOMIC_SEQ_CST)) {
+		steps0 = all_steps();
 		walk_t0 = rdtsc();
 	}
-	sti();
 	for (u64 p = 0; p < npasses; p++)
 		for (u64 i = first; i < end; i++) {
 			u64 gpa = buf + i * PAGE_SIZE;
@@ -103,26 +116,26 @@ static void walker(u64 k)
 				verify_page(gpa, p, &bad[k][p]);
 			write_page(gpa, p + 1);
 		}
-	cli();
-	if (--walking == 0) {
+	/* The last one stops it (SEQ_CST: the computes read walking to stop). */
+	if (__atomic_sub_fetch(&walking, 1, __ATOMIC_SEQ_CST) == 0) {
 		walk_t1 = rdtsc();
-		steps1 = steps;
+		steps1 = all_steps();
 	}
-	sti();
 }
 
-static void compute(u64 seed)
+static void compute(u64 cpu)
 {
-	u64 x = seed | 1;
+	u64 x = 0x2545f4914f6cdd1dull + cpu;
 
-	while (walking) {
+	/* RELAXED: only a stop signal; the counts are read after both CPUs are done. */
+	while (__atomic_load_n(&walking, __ATOMIC_RELAXED)) {
 		for (int r = 0; r < XS_ROUNDS; r++) {
 			x ^= x << 13;
 			x ^= x >> 7;
 			x ^= x << 17;
 		}
-		xs_sink = x;
-		steps++;
+		xs_sink[cpu] = x;
+		steps[cpu]++;
 	}
 }
 
@@ -140,17 +153,26 @@ static bool parse_args(const char *args)
 		nwalkers = v;
 	if (arg_u64(args, "slice_us", &v))
 		slice_us = v;
+	if (arg_u64(args, "cpus", &v))
+		ncpus = v;
 	return buf % PAGE_SIZE == 0 && npages > 0 && buf + npages * PAGE_SIZE <= (4ull << 30) &&
 	       npasses >= 1 && npasses <= MAX_PASSES && nwalkers >= 1 && nwalkers <= MAX_WALKERS &&
-	       nwalkers <= npages;
+	       nwalkers <= npages && slice_us >= 100 && slice_us <= 1000000 && ncpus >= 1 &&
+	       ncpus <= SCHED_MAX_CPUS && !(ncpus > 1 && arg_word(args, "apf=sim"));
+}
+
+/* MSR_KVM_ASYNC_PF_EN's value for CPU: its area, enabled, in ring 0 too, as interrupts. */
+static u64 apf_en(int cpu)
+{
+	return (u64)sched_area(cpu) | KVM_ASYNC_PF_ENABLED | KVM_ASYNC_PF_SEND_ALWAYS |
+	       KVM_ASYNC_PF_DELIVERY_AS_INT;
 }
 
 /* Enable async page faults if offered and not refused by apf=0; print which. */
 static bool enable_apf(const char *args)
 {
 	u64 v;
-	u64 en = (u64)&kvm_apf_area | KVM_ASYNC_PF_ENABLED | KVM_ASYNC_PF_SEND_ALWAYS |
-	         KVM_ASYNC_PF_DELIVERY_AS_INT;
+	u64 en = apf_en(0);
 
 	if (arg_word(args, "apf=sim")) {
 		if (!apfsim_init(buf, npages)) {
@@ -174,7 +196,7 @@ static bool enable_apf(const char *args)
 		return false;
 	}
 	pr("pcapf: async pf: on vector 0x%x area 0x%llx\n", PCAPF_VECTOR,
-	   (unsigned long long)(u64)&kvm_apf_area);
+	   (unsigned long long)(u64)sched_area(0));
 	return true;
 }
 
@@ -201,44 +223,89 @@ static bool report_passes(void)
 	return ok;
 }
 
-void pc_main(u32 magic, u32 info)
+/* The AP (cpus=2): async faults as the BSP has them, its own area; its tasks; done. */
+void ap_main(u32 index)
 {
-	struct bootinfo bi;
-	bool async, ok;
-
-	uart_init();
-	ktrap_init();
-	ktrap_set(EXC_GP, kvm_apf_gp_fixup);
-	if (bootinfo_parse(magic, info, &bi) < 0 || !parse_args(bi.args)) {
-		pr("pcapf: bad arguments: need buf=0xADDR pages=N passes=P (1..%d), "
-		   "walkers=1..%d\n",
-		   MAX_PASSES, MAX_WALKERS);
-		pc_exit(PCAPF_EXIT_ARGS);
+	(void)index;
+	ktrap_load();
+	lapic_enable();
+	if (async && (!wrmsr_safe(MSR_KVM_ASYNC_PF_INT, PCAPF_VECTOR) ||
+	              !wrmsr_safe(MSR_KVM_ASYNC_PF_EN, apf_en(1)))) {
+		pr("FAIL: cpu 1: #GP enabling async pf\n");
+		pc_exit(PCAPF_EXIT_EXC + EXC_GP);
 	}
-	pr("pcapf: buf 0x%llx pages %llu passes %llu walkers %llu\n", (unsigned long long)buf,
-	   (unsigned long long)npages, (unsigned long long)npasses, (unsigned long long)nwalkers);
-	pic_remap_and_mask();
-	lapic_enable(); /* before async faults are on: a page-ready must find it enabled */
-	async = enable_apf(bi.args);
-	sched_init((u32)slice_us);
-	walking = (int)nwalkers;
-	for (u64 k = 0; k < nwalkers; k++)
-		sched_spawn("walker", walker, k);
-	sched_spawn("compute", compute, 0x2545f4914f6cdd1dull);
-	sched_wait_all();
-	if (async && !apf_sim)
-		wrmsr(MSR_KVM_ASYNC_PF_EN, 0); /* no token is outstanding: every walker is done */
-	ok = report_passes();
+	ap_up = true;
+	sched_cpu_start(1, (u32)slice_us);
+	if (async)
+		wrmsr(MSR_KVM_ASYNC_PF_EN, 0); /* no token is outstanding: its walkers are done */
+	ap_done = true;
+	halt_forever();
+}
+
+/* Start the AP and wait (up to a second) until it runs its scheduler. */
+static void start_ap(void)
+{
+	ap_start_all();
+	for (int ms = 0; ms < 1000 && !ap_up; ms++)
+		lapic_delay(1000000);
+	if (!ap_up) {
+		pr("FAIL: the AP did not start\n");
+		pc_exit(EXIT_FAIL_SMP);
+	}
+}
+
+static void report(bool ok)
+{
+	struct apf_counts n;
+
+	sched_counts(&n);
 	pr("pcapf: @json {\"walk_tsc\":%llu,\"compute_steps\":%llu,\"pages\":%llu,\"passes\":%llu,"
 	   "\"async\":%d,\"not_present\":%u,\"ready\":%u,\"wake_all\":%u,\"real_pf\":0,"
-	   "\"walkers\":%llu,\"early\":%u}\n",
+	   "\"walkers\":%llu,\"early\":%u,\"cpus\":%llu}\n",
 	   (unsigned long long)(walk_t1 - walk_t0), (unsigned long long)(steps1 - steps0),
 	   (unsigned long long)npages, (unsigned long long)npasses,
 	   apf_sim ? 2
 	   : async ? 1
 	           : 0,
-	   apf_counts.not_present, apf_counts.ready, apf_counts.wake_all,
-	   (unsigned long long)nwalkers, apf_counts.early);
+	   n.not_present, n.ready, n.wake_all, (unsigned long long)nwalkers, n.early,
+	   (unsigned long long)ncpus);
 	pr("pcapf: %s\n", ok ? "PASS" : "FAIL");
+}
+
+void pc_main(u32 magic, u32 info)
+{
+	struct bootinfo bi;
+	bool ok;
+
+	uart_init();
+	ktrap_init();
+	ktrap_set(EXC_GP, kvm_apf_gp_fixup);
+	if (bootinfo_parse(magic, info, &bi) < 0 || !parse_args(bi.args)) {
+		pr("pcapf: bad arguments: need buf=0xADDR pages=N passes=P (1..%d), walkers=1..%d, "
+		   "cpus=1..%d (apf=sim: 1)\n",
+		   MAX_PASSES, MAX_WALKERS, SCHED_MAX_CPUS);
+		pc_exit(PCAPF_EXIT_ARGS);
+	}
+	pr("pcapf: buf 0x%llx pages %llu passes %llu walkers %llu%s\n", (unsigned long long)buf,
+	   (unsigned long long)npages, (unsigned long long)npasses, (unsigned long long)nwalkers,
+	   ncpus > 1 ? " cpus 2" : "");
+	pic_remap_and_mask();
+	lapic_enable(); /* before async faults are on: a page-ready must find it enabled */
+	sched_init();
+	async = enable_apf(bi.args);
+	walking = (int)nwalkers;
+	for (u64 k = 0; k < nwalkers; k++)
+		sched_spawn((int)(k % ncpus), "walker", walker, k);
+	for (u64 c = 0; c < ncpus; c++)
+		sched_spawn((int)c, "compute", compute, c);
+	if (ncpus > 1)
+		start_ap();
+	sched_cpu_start(0, (u32)slice_us);
+	while (ncpus > 1 && !ap_done)
+		cpu_pause();
+	if (async && !apf_sim)
+		wrmsr(MSR_KVM_ASYNC_PF_EN, 0); /* no token is outstanding: every walker is done */
+	ok = report_passes();
+	report(ok);
 	pc_exit(ok ? PCAPF_EXIT_PASS : PCAPF_EXIT_MISMATCH);
 }

@@ -59,6 +59,7 @@ __asm__(".text\n"
         "apf_touch_insn: movq (%rdi), %rax\n"
         "apf_touch_after: ret\n");
 
+static struct kvm_apf_area kvm_apf_area;
 static u64 buf, npages, next_page, ram_end, tsc_per_ms;
 static bool prefilled;
 static int passed;

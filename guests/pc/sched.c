@@ -1,12 +1,14 @@
 /*
  * A small preemptive scheduler of kernel tasks for the pcapf kernel, and the guest side of
  * KVM's async page faults that blocks and wakes them (as Linux's kvm_async_pf_task_wait /
- * _wake do). Task 0 is the idle task (the boot context); the others each run on their own
- * stack in ring 0 with interrupts on. All switching happens in trap handlers (ktrap.c), so
- * a task's state is always one saved struct kframe:
+ * _wake do). Each CPU has its own run queue, tasks and shared area (struct cpu_sched, found
+ * through GS base); tasks never move between CPUs. Task 0 of a CPU is its idle task (the
+ * context that called sched_cpu_start); the others each run on their own stack in ring 0
+ * with interrupts on. All switching happens in trap handlers (ktrap.c), so a task's state
+ * is always one saved struct kframe:
  *   - the LAPIC timer (VEC_TIMER, one tick a slice) and `int $KTRAP_YIELD`: round
  *     robin among the runnable tasks, the idle task only when none is;
- *   - a #PF with kvm_apf_area.flags == PAGE_NOT_PRESENT: CR2 is a token; the task blocks on
+ *   - a #PF with the CPU's area.flags == PAGE_NOT_PRESENT: CR2 is a token; the task blocks on
  *     it (unless its page-ready already came) and another runs. When it is woken, its saved
  *     frame retries the faulting instruction. A #PF with flags == 0 is a real fault: it is
  *     printed and the kernel exits with PCAPF_EXIT_REAL_PF;
@@ -16,11 +18,12 @@
  */
 #include "guests/pc/apf.h"
 
-#define STACK_SIZE 16384
-#define MAX_EARLY  64 /* KVM has at most 64 tokens in flight per vCPU */
-#define RFLAGS_IF  0x202
-#define SEL_CODE64 0x18
-#define SEL_DATA   0x10
+#define STACK_SIZE  16384
+#define MAX_EARLY   64 /* KVM has at most 64 tokens in flight per vCPU */
+#define RFLAGS_IF   0x202
+#define SEL_CODE64  0x18
+#define SEL_DATA    0x10
+#define MSR_GS_BASE 0xc0000101
 
 enum task_state { T_RUNNABLE, T_BLOCKED, T_DEAD };
 
@@ -31,59 +34,75 @@ struct task {
 	u32 token; /* T_BLOCKED: the token it waits for */
 };
 
-struct apf_counts apf_counts;
-u32 sched_trace;
+/* One CPU's scheduler; only that CPU touches it once started (but live, read by others). */
+struct cpu_sched {
+	struct cpu_sched *self; /* %gs:0 */
+	struct kvm_apf_area area;
+	struct task tasks[SCHED_MAX_TASKS];
+	int ntasks, cur;
+	volatile int live; /* spawned tasks not yet ended */
+	u32 early[MAX_EARLY];
+	int nearly;
+	u64 ticks;
+	struct apf_counts counts;
+};
 
-static struct task tasks[SCHED_MAX_TASKS] = { [0] = { .name = "idle" } };
-static u8 stacks[SCHED_MAX_TASKS][STACK_SIZE] __attribute__((aligned(16)));
-static int ntasks = 1, cur;
-static volatile int live; /* spawned tasks not yet ended */
-static u32 early[MAX_EARLY];
-static int nearly;
+u32 sched_trace;
+static struct cpu_sched cpus[SCHED_MAX_CPUS];
+static u8 stacks[SCHED_MAX_CPUS][SCHED_MAX_TASKS][STACK_SIZE] __attribute__((aligned(16)));
+
+/* This CPU's scheduler (GS base, set by sched_cpu_start). */
+static struct cpu_sched *me(void)
+{
+	struct cpu_sched *c;
+
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(c));
+	return c;
+}
 
 /* Save F as the current task's, pick the next runnable one (round robin, the idle task only
  * if none) and return its frame. */
-static struct kframe *switch_from(struct kframe *f)
+static struct kframe *switch_from(struct cpu_sched *c, struct kframe *f)
 {
-	tasks[cur].frame = f;
-	for (int i = 1; i <= ntasks; i++) {
-		int j = (cur + i) % ntasks;
+	c->tasks[c->cur].frame = f;
+	for (int i = 1; i <= c->ntasks; i++) {
+		int j = (c->cur + i) % c->ntasks;
 
-		if (j != 0 && tasks[j].state == T_RUNNABLE) {
-			cur = j;
-			return tasks[j].frame;
+		if (j != 0 && c->tasks[j].state == T_RUNNABLE) {
+			c->cur = j;
+			return c->tasks[j].frame;
 		}
 	}
-	cur = 0;
-	return tasks[0].frame;
+	c->cur = 0;
+	return c->tasks[0].frame;
 }
 
-static u64 ticks;
-
 /* trace=N: every 1000th tick, where the tasks are. */
-static void trace_tick(void)
+static void trace_tick(struct cpu_sched *c)
 {
-	if (!sched_trace || ++ticks % 1000)
+	if (!sched_trace || ++c->ticks % 1000)
 		return;
-	pr("pcapf: trace: tick %llu cur %d np %u ready %u states", (unsigned long long)ticks, cur,
-	   apf_counts.not_present, apf_counts.ready);
-	for (int i = 0; i < ntasks; i++)
-		pr(" %d", tasks[i].state);
+	pr("pcapf: trace: cpu %d tick %llu cur %d np %u ready %u states", (int)(c - cpus),
+	   (unsigned long long)c->ticks, c->cur, c->counts.not_present, c->counts.ready);
+	for (int i = 0; i < c->ntasks; i++)
+		pr(" %d", c->tasks[i].state);
 	pr("\n");
 }
 
 static struct kframe *on_timer(struct kframe *f)
 {
+	struct cpu_sched *c = me();
+
 	lapic_eoi();
 	if (apf_sim)
-		apfsim_tick();
-	trace_tick();
-	return switch_from(f);
+		apfsim_tick(&c->area);
+	trace_tick(c);
+	return switch_from(c, f);
 }
 
 static struct kframe *on_yield(struct kframe *f)
 {
-	return switch_from(f);
+	return switch_from(me(), f);
 }
 
 static struct kframe *on_spurious(struct kframe *f)
@@ -92,31 +111,31 @@ static struct kframe *on_spurious(struct kframe *f)
 }
 
 /* A ready for TOKEN came before its not-present (or for no task): remember it. */
-static void keep_early(u32 token)
+static void keep_early(struct cpu_sched *c, u32 token)
 {
-	apf_counts.early++;
-	if (nearly == MAX_EARLY) {
+	c->counts.early++;
+	if (c->nearly == MAX_EARLY) {
 		pr("FAIL: more than %d page-readies for unknown tokens\n", MAX_EARLY);
 		pc_exit(PCAPF_EXIT_TOKENS);
 	}
-	early[nearly++] = token;
+	c->early[c->nearly++] = token;
 }
 
 /* Whether a ready for TOKEN already came (and forget it). */
-static bool take_early(u32 token)
+static bool take_early(struct cpu_sched *c, u32 token)
 {
-	for (int i = 0; i < nearly; i++)
-		if (early[i] == token) {
-			early[i] = early[--nearly];
+	for (int i = 0; i < c->nearly; i++)
+		if (c->early[i] == token) {
+			c->early[i] = c->early[--c->nearly];
 			return true;
 		}
 	return false;
 }
 
 /* Whether a #PF at CR2 is an async "page not present", and its token. */
-static bool not_present(u64 cr2, u32 *token)
+static bool not_present(struct cpu_sched *c, u64 cr2, u32 *token)
 {
-	volatile struct kvm_apf_area *area = &kvm_apf_area;
+	volatile struct kvm_apf_area *area = &c->area;
 
 	if (area->flags == KVM_PV_REASON_PAGE_NOT_PRESENT) {
 		area->flags = 0; /* read and cleared before interrupts are on again */
@@ -129,33 +148,35 @@ static bool not_present(u64 cr2, u32 *token)
 static struct kframe *on_page_fault(struct kframe *f)
 {
 	u64 cr2 = read_cr2();
+	struct cpu_sched *c = me();
 	u32 token;
 
-	if (!not_present(cr2, &token)) {
+	if (!not_present(c, cr2, &token)) {
 		pr("FAIL: real #PF at 0x%llx cr2 0x%llx error 0x%llx\n", (unsigned long long)f->rip,
 		   (unsigned long long)cr2, (unsigned long long)f->error);
 		pc_exit(PCAPF_EXIT_REAL_PF);
 	}
-	apf_counts.not_present++;
+	c->counts.not_present++;
 	if (sched_trace && sched_trace--)
-		pr("pcapf: trace: not present 0x%x at 0x%llx task %d tsc %llu\n", token,
-		   (unsigned long long)f->rip, cur, (unsigned long long)rdtsc());
-	if (take_early(token) || cur == 0)
+		pr("pcapf: trace: cpu %d not present 0x%x at 0x%llx task %d tsc %llu\n",
+		   (int)(c - cpus), token, (unsigned long long)f->rip, c->cur,
+		   (unsigned long long)rdtsc());
+	if (take_early(c, token) || c->cur == 0)
 		return f; /* retry at once (the idle task never blocks: the vCPU waits) */
-	tasks[cur].state = T_BLOCKED;
-	tasks[cur].token = token;
-	return switch_from(f);
+	c->tasks[c->cur].state = T_BLOCKED;
+	c->tasks[c->cur].token = token;
+	return switch_from(c, f);
 }
 
 /* Wake the tasks blocked on TOKEN (all blocked tasks for KVM_APF_WAKE_ALL); how many. */
-static int wake(u32 token)
+static int wake(struct cpu_sched *c, u32 token)
 {
 	int n = 0;
 
-	for (int i = 1; i < ntasks; i++)
-		if (tasks[i].state == T_BLOCKED &&
-		    (token == KVM_APF_WAKE_ALL || tasks[i].token == token)) {
-			tasks[i].state = T_RUNNABLE;
+	for (int i = 1; i < c->ntasks; i++)
+		if (c->tasks[i].state == T_BLOCKED &&
+		    (token == KVM_APF_WAKE_ALL || c->tasks[i].token == token)) {
+			c->tasks[i].state = T_RUNNABLE;
 			n++;
 		}
 	return n;
@@ -163,7 +184,8 @@ static int wake(u32 token)
 
 static struct kframe *on_page_ready(struct kframe *f)
 {
-	volatile struct kvm_apf_area *area = &kvm_apf_area;
+	struct cpu_sched *c = me();
+	volatile struct kvm_apf_area *area = &c->area;
 	u32 token = area->token;
 	int woke;
 
@@ -172,35 +194,57 @@ static struct kframe *on_page_ready(struct kframe *f)
 		apfsim_ack();
 	else
 		wrmsr(MSR_KVM_ASYNC_PF_ACK, 1); /* the next ready may come: the token is consumed */
-	apf_counts.ready++;
+	c->counts.ready++;
 	if (sched_trace && sched_trace--)
-		pr("pcapf: trace: ready 0x%x task %d tsc %llu\n", token, cur,
-		   (unsigned long long)rdtsc());
+		pr("pcapf: trace: cpu %d ready 0x%x task %d tsc %llu\n", (int)(c - cpus), token,
+		   c->cur, (unsigned long long)rdtsc());
 	if (token == KVM_APF_WAKE_ALL)
-		apf_counts.wake_all++;
-	woke = wake(token);
+		c->counts.wake_all++;
+	woke = wake(c, token);
 	if (!woke && token != KVM_APF_WAKE_ALL)
-		keep_early(token);
+		keep_early(c, token);
 	lapic_eoi();
 	/* A woken task runs at once (it waited for I/O; the compute task had the CPU). */
-	return woke ? switch_from(f) : f;
+	return woke ? switch_from(c, f) : f;
 }
 
-void sched_init(u32 slice_us)
+void sched_init(void)
 {
 	ktrap_set(VEC_TIMER, on_timer);
 	ktrap_set(KTRAP_YIELD, on_yield);
 	ktrap_set(VEC_SPURIOUS, on_spurious);
 	ktrap_set(EXC_PF, on_page_fault);
 	ktrap_set(PCAPF_VECTOR, on_page_ready);
-	lapic_timer_start(slice_us * (1000 / 16), true); /* 1 GHz / 16: 62.5 counts a us */
+	for (int i = 0; i < SCHED_MAX_CPUS; i++) {
+		cpus[i].self = &cpus[i];
+		cpus[i].ntasks = 1;
+		cpus[i].tasks[0].name = "idle";
+	}
+}
+
+struct kvm_apf_area *sched_area(int cpu)
+{
+	return &cpus[cpu].area;
+}
+
+void sched_counts(struct apf_counts *sum)
+{
+	*sum = (struct apf_counts){ 0, 0, 0, 0 };
+	for (int i = 0; i < SCHED_MAX_CPUS; i++) {
+		sum->not_present += cpus[i].counts.not_present;
+		sum->ready += cpus[i].counts.ready;
+		sum->wake_all += cpus[i].counts.wake_all;
+		sum->early += cpus[i].counts.early;
+	}
 }
 
 static void task_exit(void)
 {
+	struct cpu_sched *c = me();
+
 	cli();
-	tasks[cur].state = T_DEAD;
-	live--;
+	c->tasks[c->cur].state = T_DEAD;
+	c->live--;
 	sched_yield(); /* never comes back: a dead task is not picked */
 	pc_exit(PCAPF_EXIT_EXC);
 }
@@ -212,13 +256,14 @@ static void task_start(void (*fn)(u64), u64 arg)
 	task_exit();
 }
 
-void sched_spawn(const char *name, void (*fn)(u64), u64 arg)
+void sched_spawn(int cpu, const char *name, void (*fn)(u64), u64 arg)
 {
-	struct task *t = &tasks[ntasks];
-	u64 top = (u64)&stacks[ntasks][STACK_SIZE];
+	struct cpu_sched *c = &cpus[cpu];
+	struct task *t = &c->tasks[c->ntasks];
+	u64 top = (u64)&stacks[cpu][c->ntasks][STACK_SIZE];
 	struct kframe *f = (struct kframe *)(top - 64 - sizeof(*f));
 
-	if (ntasks == SCHED_MAX_TASKS) {
+	if (c->ntasks == SCHED_MAX_TASKS) {
 		pr("FAIL: more than %d tasks\n", SCHED_MAX_TASKS);
 		pc_exit(PCAPF_EXIT_TOKENS);
 	}
@@ -233,14 +278,16 @@ void sched_spawn(const char *name, void (*fn)(u64), u64 arg)
 	t->frame = f;
 	t->name = name;
 	t->state = T_RUNNABLE;
-	ntasks++;
-	live++;
+	c->ntasks++;
+	c->live++;
 }
 
-void sched_wait_all(void)
+void sched_cpu_start(int cpu, u32 slice_us)
 {
+	wrmsr(MSR_GS_BASE, (u64)&cpus[cpu]);             /* me(): nothing reloads GS after this */
+	lapic_timer_start(slice_us * (1000 / 16), true); /* 1 GHz / 16: 62.5 counts a us */
 	cli();
-	while (live) {
+	while (cpus[cpu].live) {
 		sti_hlt();
 		cli();
 	}

@@ -24,8 +24,8 @@ def built():
     return True
 
 
-def _run(kernel, args):
-    run = run_qemu_ex(BUILD_PC / kernel, args, cpus=1, timeout=60)
+def _run(kernel, args, cpus=1):
+    run = run_qemu_ex(BUILD_PC / kernel, args, cpus=cpus, timeout=60)
     lines = [l for l in run.lines if l.startswith(("pcapf:", "apf-hostile:", "FAIL", "EXC"))]
     return run, lines
 
@@ -49,6 +49,16 @@ def test_pcapf_passes_without_async(built, walkers):
     assert (j["async"], j["not_present"], j["ready"], j["real_pf"]) == (0, 0, 0, 0), j
     assert (j["pages"], j["passes"], j["walkers"]) == (1024, 3, walkers), j
     assert j["walk_tsc"] > 0 and j["compute_steps"] > 0, j
+
+
+def test_pcapf_two_cpus(built):
+    """cpus=2: walkers 0 and 2 on the BSP, 1 on the AP, a compute task on each; all verify."""
+    run, lines = _run("pcapf.elf", "%s pages=1024 passes=2 walkers=3 cpus=2" % BUF, cpus=2)
+    assert lines[0] == "pcapf: buf 0x4000000 pages 1024 passes 2 walkers 3 cpus 2", lines
+    assert "pcapf: pass 1 verified" in lines, lines
+    assert lines[-1] == "pcapf: PASS" and run.status == exit_status(0), (lines, run.status)
+    j = _json(lines)
+    assert (j["cpus"], j["walkers"], j["async"]) == (2, 3, 0) and j["compute_steps"] > 0, j
 
 
 @pytest.mark.parametrize("walkers", [1, 4])
