@@ -37,7 +37,13 @@
  *                  interrupts still off, the end line and the exit
  * Then: "apf-hostile: end: K of 13 ok"; exit 0 if all were ok, else PCAPF_EXIT_HOSTILE.
  * Time is the TSC, calibrated against 10 ms of the LAPIC timer (divide 1, a 1 GHz bus).
- * The first line is "apf-hostile: buf 0x<hex> pages <N> ram end 0x<hex>".
+ * The first line is "apf-hostile: buf 0x<hex> pages <N> ram end 0x<hex>". Only on failures
+ * do other lines come: "apf-hostile: EN = area | ENABLED | SEND_ALWAYS | AS_INT refused"
+ * before dup_touch, "apf-hostile: word at 0x<gpa> is 0x<hex>" before cli_forever's FAIL,
+ * "FAIL: real #PF at ..." (exit PCAPF_EXIT_REAL_PF), "EXCEPTION: vector ..." (exit
+ * PCAPF_EXIT_EXC + vector; a #GP that is not a refused WRMSR is one).
+ * An "unaligned" area is no separate case: KVM's EN keeps flags in bits 5:0, so an area
+ * off 64-byte alignment sets flag bits (reserved_bits and pf_vmexit cover 5:4 and 2).
  */
 #include "guests/pc/apf.h"
 
