@@ -8,11 +8,11 @@
  */
 #include "arch/cpu.h"
 #include "devices/cpuid.h"
-#include "drivers/timer.h"
 #include "devices/gwalk.h"
 #include "devices/insn.h"
 #include "devices/memsplit.h"
 #include "drivers/console.h"
+#include "drivers/timer.h"
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"

@@ -53,6 +53,11 @@ void store_host(struct vm *vm, const struct scenario *sc);
 int idle_flush_setup(struct vm *vm, const struct scenario *sc);
 void idle_flush_host(struct vm *vm, const struct scenario *sc);
 
+/* A PC guest with a slow store at the top of its RAM: the store's pattern, its I/O task
+ * (scenarios/pc_store.c). */
+int pc_store_setup(struct vm *vm, const struct scenario *sc);
+void pc_store_host(struct vm *vm, const struct scenario *sc);
+
 /* The mission's features on a PC guest's memory (scenarios/pc_mission.c). */
 int pc_mission_setup(struct vm *vm, const struct scenario *sc);
 void pc_mission_host(struct vm *vm, const struct scenario *sc);

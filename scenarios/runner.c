@@ -19,6 +19,7 @@
 #include "lib.h"
 #include "mm/mm.h"
 #include "pc/pc.h"
+#include "scenarios/experiments.h"
 #include "scenarios/launch.h"
 #include "scenarios/scenario.h"
 #include "vmx/exit.h"
@@ -263,9 +264,13 @@ static void run_row(const struct scenario *row, const struct scenario_request *r
 static void run_guest(const struct scenario_request *req, struct tally *t)
 {
 	struct vm_spec spec = *req->guest;
+	struct scenario row = guest_row;
 
+	/* A slow store needs its I/O task on CPU 0. */
+	if (spec.kernel.store_bytes)
+		row.host = pc_store_host;
 	size_vm(&spec.vcpus, &spec.mem, req);
-	run_scenario(&guest_row, &spec, (struct verdict_rules){ .user = true, .asked = true }, t);
+	run_scenario(&row, &spec, (struct verdict_rules){ .user = true, .asked = true }, t);
 }
 
 /* Does the comma-separated list `run` contain the word `w`? */
