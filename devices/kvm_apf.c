@@ -165,15 +165,17 @@ enum kvm_apf_verdict kvm_apf_not_present(struct kvm_apf *a, u64 gfn, const struc
 	return KVM_APF_SEND;
 }
 
-u32 kvm_apf_settle(struct kvm_apf *a, bool (*settled)(void *arg, u64 gfn), void *arg)
+u32 kvm_apf_settle(struct kvm_apf *a, bool (*settled)(void *arg, u64 gfn), void *arg, u64 now)
 {
 	u32 ready = 0;
 
 	for (int i = 0; i < KVM_APF_MAX; i++) {
 		struct kvm_apf_token *t = &a->t[i];
 
-		if (t->state == KVM_APF_WAITING && settled(arg, t->gfn))
+		if (t->state == KVM_APF_WAITING && settled(arg, t->gfn)) {
 			t->state = KVM_APF_READY;
+			t->settled = now;
+		}
 		ready += t->state == KVM_APF_READY;
 	}
 	return ready;
@@ -204,6 +206,7 @@ bool kvm_apf_next_ready(struct kvm_apf *a, u32 area_token, bool apic_ok, struct 
 	*r = (struct kvm_apf_ready){ .area = kvm_apf_area(a),
 		                     .gfn = best->gfn,
 		                     .since = best->since,
+		                     .settled = best->settled,
 		                     .token = best->token,
 		                     .vector = kvm_apf_vector(a) };
 	best->state = KVM_APF_FREE;

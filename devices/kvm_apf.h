@@ -49,7 +49,8 @@ enum kvm_apf_tok { KVM_APF_FREE, KVM_APF_WAITING, KVM_APF_READY };
 
 struct kvm_apf_token {
 	u64 gfn;
-	u64 since; /* when the token was given (the caller's clock) */
+	u64 since;   /* when the token was given (the caller's clock) */
+	u64 settled; /* when kvm_apf_settle saw its page in (READY) */
 	u32 token;
 	u8 state; /* enum kvm_apf_tok */
 };
@@ -97,9 +98,9 @@ enum kvm_apf_verdict {
 };
 
 /* A page ready to write: token (KVM_APF_WAKE_ALL for a wake-all) at area + 4, then raise
- * vector. since: when its token was given (0 for a wake-all). */
+ * vector. since, settled: when its token was given and its page seen in (0: a wake-all). */
 struct kvm_apf_ready {
-	u64 area, gfn, since;
+	u64 area, gfn, since, settled;
 	u32 token;
 	u8 vector;
 };
@@ -127,9 +128,9 @@ int kvm_apf_rdmsr(const struct kvm_apf *a, u32 msr, u64 *val);
 enum kvm_apf_verdict kvm_apf_not_present(struct kvm_apf *a, u64 gfn, const struct kvm_apf_ctx *c,
                                          u64 now, u32 *token);
 
-/* Mark READY every WAITING token whose page settled(arg, gfn) says is no longer in flight.
- * Returns the tokens READY now. */
-u32 kvm_apf_settle(struct kvm_apf *a, bool (*settled)(void *arg, u64 gfn), void *arg);
+/* Mark READY (at `now`) every WAITING token whose page settled(arg, gfn) says is no longer
+ * in flight. Returns the tokens READY now. */
+u32 kvm_apf_settle(struct kvm_apf *a, bool (*settled)(void *arg, u64 gfn), void *arg, u64 now);
 
 /* The next page ready to deliver, if one may go now: an owed wake-all first (at once: it
  * covers every earlier token), else the oldest READY token while async faults are on, no

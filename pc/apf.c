@@ -33,8 +33,9 @@
 #define APF_LAT_MAX     4096 /* page-ready latencies kept for the report */
 
 struct pc_apf_stats {
-	u32 n;                /* latencies recorded (the first APF_LAT_MAX are kept) */
-	u64 lat[APF_LAT_MAX]; /* TSC cycles from "not present" to "page ready" */
+	u32 n;                 /* latencies recorded (the first APF_LAT_MAX are kept) */
+	u64 lat[APF_LAT_MAX];  /* TSC cycles from "not present" to "page ready" */
+	u64 tail[APF_LAT_MAX]; /* ... from the vCPU seeing the page in to "page ready" */
 };
 
 int pc_apf_init(struct vm *vm)
@@ -124,13 +125,15 @@ static bool apic_takes_interrupts(const struct pc_vcpu *p)
 	       (__atomic_load_n(&p->apic_page[APIC_SVR / 4], __ATOMIC_RELAXED) & APIC_SVR_ENABLE);
 }
 
-static void record_latency(struct pc_apf_stats *s, u64 cycles)
+static void record_latency(struct pc_apf_stats *s, const struct kvm_apf_ready *r, u64 now)
 {
 	/* RELAXED: vCPUs take slots by a counter; the report reads them after the run. */
 	u32 i = __atomic_fetch_add(&s->n, 1, __ATOMIC_RELAXED);
 
-	if (i < APF_LAT_MAX)
-		s->lat[i] = cycles;
+	if (i < APF_LAT_MAX) {
+		s->lat[i] = now - r->since;
+		s->tail[i] = now - r->settled;
+	}
 }
 
 void pc_apf_poll(struct vcpu *v)
@@ -142,7 +145,7 @@ void pc_apf_poll(struct vcpu *v)
 
 	if (!kvm_apf_outstanding(a) && !a->owe_wake_all)
 		return;
-	if (!kvm_apf_settle(a, settled, v->vm) && !a->owe_wake_all)
+	if (!kvm_apf_settle(a, settled, v->vm, rdtsc()) && !a->owe_wake_all)
 		return;
 	if (kvm_apf_on(a) && !area_read(v->vm, kvm_apf_area(a) + KVM_APF_TOKEN_OFF, &slot))
 		slot = ~0u;
@@ -152,7 +155,7 @@ void pc_apf_poll(struct vcpu *v)
 	vm_copy_to_guest(v->vm, r.area + KVM_APF_TOKEN_OFF, &r.token, sizeof(r.token));
 	vlapic_set_irr(&p->lapic, r.vector);
 	if (r.token != KVM_APF_WAKE_ALL)
-		record_latency(to_pc_vm(v->vm)->apf, rdtsc() - r.since);
+		record_latency(to_pc_vm(v->vm)->apf, &r, rdtsc());
 }
 
 void pc_apf_settled(struct vm *vm)
@@ -188,12 +191,15 @@ void pc_apf_report(struct vm *vm)
 	}
 	n = MIN(s->n, (u32)APF_LAT_MAX);
 	sort_u64(s->lat, n);
+	sort_u64(s->tail, n);
 	printk("@json {\"apf\":\"%s\",\"platform\":\"%s\",\"not_present\":%lu,\"ready\":%lu,"
 	       "\"wake_all\":%lu,\"acks\":%lu,\"dropped\":%lu,\"waited_off\":%lu,"
 	       "\"waited_ctx\":%lu,\"waited_dup\":%lu,\"waited_full\":%lu,"
-	       "\"ready_latency_us\":{\"n\":%u,\"p50\":%lu,\"p99\":%lu,\"max\":%lu}}\n",
+	       "\"ready_latency_us\":{\"n\":%u,\"p50\":%lu,\"p99\":%lu,\"max\":%lu},"
+	       "\"delivery_us\":{\"p50\":%lu,\"p99\":%lu}}\n",
 	       vm->name, vmx_settings.platform, t.not_present, t.ready, t.wake_all, t.acks,
 	       t.dropped, t.wait_off, t.wait_ctx, t.wait_dup, t.wait_full, n,
 	       n ? us(s->lat[n / 2]) : 0, n ? us(s->lat[(n * 99) / 100]) : 0,
-	       n ? us(s->lat[n - 1]) : 0);
+	       n ? us(s->lat[n - 1]) : 0, n ? us(s->tail[n / 2]) : 0,
+	       n ? us(s->tail[(n * 99) / 100]) : 0);
 }

@@ -8,6 +8,7 @@ Everything is judged from the serial log: the guest's UART lines carry the VM's 
 ("[guest <vm>] ..."), eptvisor's own lines ("pc: VM '<vm>': ...") say how each guest ended.
 """
 
+import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,9 +29,14 @@ PC = BootSpec("pc", "run=guest,pc guest=pcmb1.elf guest_vcpus=1 guest_mem=128M",
 PC4 = BootSpec("pc-smp4", 'run=guest guest=pcmb1.elf guest_args="smp four" guest_vcpus=4',
                cpus=4, megs=512, timeout=300, label="pc-smp4", modules=MODULES)
 
-# pc_apic_moves: two vCPUs and the host task that moves their APIC pages (three CPUs).
-APIC_MOVES = BootSpec("pc-apic-moves", "run=pc_apic_moves", cpus=3, megs=512, timeout=300,
-                      label="pc-apic-moves", modules=registry.modules("pc_moves"))
+# The pc_moves group on three CPUs: pc_apic_moves (two vCPUs and the host task that moves
+# their APIC pages), pc_apf_2vcpu; and the command-line guest over a slow store with KVM's
+# async page faults (guest_store=, guest_pv=kvm: the store's I/O task runs for it).
+APF_GUEST_ARGS = "buf=0x1c00000 pages=64 passes=1 slice_us=10000"
+APIC_MOVES = BootSpec("pc-apic-moves",
+                      'run=guest,pc_moves guest=pcapf.elf guest_args="%s" guest_mem=32M '
+                      "guest_store=4M guest_pv=kvm" % APF_GUEST_ARGS, cpus=3, megs=512,
+                      timeout=400, label="pc-apic-moves", modules=registry.modules("pc_moves"))
 
 # A runaway kernel on the command line, with a small guest_budget=.
 RUNAWAY = BootSpec("pc-runaway", "run=guest guest=runaway.elf guest_budget=5", cpus=2,
@@ -140,6 +146,19 @@ def test_smp4_same_output_as_qemu(boots, judge, qemu_runs):
 
 
 @pytest.mark.boot(APIC_MOVES)
+def test_async_page_faults_two_vcpus_and_guest_option(boots, judge):
+    """pcapf on two vCPUs (pc_apf_2vcpu: a scheduler, walkers and an async-PF area per CPU)
+    takes async page faults on both and verifies; and a kernel given as guest= with
+    guest_store= and guest_pv=kvm gets its store served (the I/O task runs for it) and its
+    async page faults."""
+    res = boots.result(APIC_MOVES)
+    p = res.problems()
+    _apf_run(res, "pc_apf_2vcpu", p, True, cpus=2)
+    _apf_run(res, "guest", p, True)
+    judge(res, p)
+
+
+@pytest.mark.boot(APIC_MOVES)
 def test_apic_pages_move_under_timer_and_ipis(boots, judge, qemu_runs):
     """While pcmb1 on two vCPUs runs 400 rounds of LAPIC timer ticks and IPI round trips,
     the host task moves the VM's APIC-access page (vm_migrate_page on 0xfee00, the call
@@ -159,6 +178,88 @@ def test_apic_pages_move_under_timer_and_ipis(boots, judge, qemu_runs):
             p.append("too few moves survived: %s" % o)
         if o["vmcs_named_but_free"] or o["error"] or not o["guest_ran_throughout"]:
             p.append("a move went wrong or ran after the guest: %s" % o)
+    judge(res, p)
+
+
+def _apf_run(res, vm, p, async_on, cpus=1):
+    """pcapf in VM vm: passed, every pass verified, async as expected; returns the guest's
+    @json and the hypervisor's apf and pc_store lines (None where missing)."""
+    expect_passed(res, vm, p)
+    lines = vm_lines(res, vm)
+    passes = [l for l in lines if l.startswith("pcapf: pass ")]
+    if not passes or any("verified" not in l and "written" not in l for l in passes):
+        p.append("%s: not every pass verified: %s" % (vm, passes))
+    mine = [json.loads(l.split("@json ", 1)[1]) for l in lines if l.startswith("pcapf: @json ")]
+    g = mine[0] if mine else None
+    apf = next((o for o in res.json() if o.get("apf") == vm), None)
+    store = next((o for o in res.json() if o.get("pc_store") == vm), None)
+    if g is None or store is None:
+        p.append("%s: missing the guest's @json or the store's: %s / %s" % (vm, g, store))
+        return g, apf, store
+    if g["async"] != (1 if async_on else 0) or g["cpus"] != cpus or g["real_pf"]:
+        p.append("%s: the guest ran with async %s on %s CPUs (%s real #PFs), want %s on %d"
+                 % (vm, g["async"], g["cpus"], g["real_pf"], async_on, cpus))
+    if store["fetches"] < g["pages"]:
+        p.append("%s: %d fetches for %d pages first touched" % (vm, store["fetches"],
+                                                               g["pages"]))
+    if async_on:
+        if apf is None or apf["not_present"] == 0 or apf["ready"] == 0:
+            p.append("%s: no async page faults delivered: %s" % (vm, apf))
+        elif (apf["not_present"] != g["not_present"] or
+              apf["ready"] + apf["wake_all"] != g["ready"] or
+              apf["acks"] != g["ready"] or apf["ready_latency_us"]["n"] != apf["ready"]):
+            p.append("%s: the guest's counts %s disagree with the hypervisor's %s" % (vm, g, apf))
+    elif store["waits"] < g["pages"] or apf is not None:
+        p.append("%s: without async faults every first touch waits in the hypervisor: %s, "
+                 "apf line %s" % (vm, store, apf))
+    return g, apf, store
+
+
+@pytest.mark.boot(PC)
+def test_async_page_faults(boots, judge):
+    """Issue 15: pcapf walks 128 pages of a slow store (prefilled by the host) with two
+    walker tasks while a compute task runs. With guest_pv=kvm (pc_apf) every first touch is
+    a "page not present" #PF and a "page ready" interrupt, counted alike by guest and
+    hypervisor, ACKed, with their latencies; without (pc_apf_sync) each touch waits in the
+    hypervisor. Both verify every word of every pass."""
+    res = boots.result(PC)
+    p = res.problems()
+    g, apf, _ = _apf_run(res, "pc_apf", p, True)
+    if g and g["not_present"] < g["pages"]:
+        p.append("pc_apf: %d not-present faults for %d pages in flight" % (g["not_present"],
+                                                                         g["pages"]))
+    if apf and (apf["waited_off"] or apf["waited_full"] or apf["dropped"]):
+        p.append("pc_apf: unexpected waits or drops: %s" % apf)
+    _apf_run(res, "pc_apf_sync", p, False)
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
+def test_async_page_faults_hostile(boots, judge):
+    """Issue 15 item 6: pcapf_hostile misuses the interface (areas at MMIO, the APIC page,
+    across the end of RAM; reserved bits; delivery as #PF VM exit; vectors below 32 or wider
+    than 8 bits; enable without delivery as interrupt; a second touch of a page in flight;
+    never ACKing; disabling and re-enabling with tokens out; interrupts off with pages in
+    flight): each gets the documented answer, and the hypervisor goes on."""
+    res = boots.result(PC)
+    p = res.problems()
+    expect_passed(res, "pc_apf_hostile", p)
+    lines = vm_lines(res, "pc_apf_hostile")
+    cases = ["area_mmio", "area_apic", "area_end", "reserved_bits", "pf_vmexit", "vector_low",
+             "vector_wide", "no_as_int", "dup_touch", "no_ack", "disable_outstanding",
+             "enable_twice", "cli_forever"]
+    for c in cases:
+        if "apf-hostile: %s: ok" % c not in lines:
+            p.append("case %s: %s" % (c, [l for l in lines if (" %s:" % c) in l] or "missing"))
+    if "apf-hostile: end: %d of %d ok" % (len(cases), len(cases)) not in lines:
+        p.append("no end line with every case ok: %s" % lines[-2:])
+    apf = next((o for o in res.json() if o.get("apf") == "pc_apf_hostile"), None)
+    if not apf or apf["wake_all"] < 2 or apf["dropped"] < 2 or not apf["waited_dup"] or \
+            not apf["waited_ctx"] or not apf["waited_off"]:
+        p.append("the hypervisor's counts do not show the cases: %s" % apf)
+    names = [t.name for t in res.tap()]
+    if "pc_apf_hostile" in names and names.index("pc_apf_hostile") == len(names) - 1:
+        p.append("no scenario ran after pc_apf_hostile")
     judge(res, p)
 
 

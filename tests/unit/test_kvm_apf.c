@@ -138,7 +138,7 @@ static void test_ready_rules(void **state)
 		assert_int_equal(kvm_apf_not_present(a, g, &ok_ctx, 10 - g, &t[g - 1]),
 		                 KVM_APF_SEND);
 	assert_false(kvm_apf_next_ready(a, 0, true, &r)); /* nothing settled */
-	assert_int_equal(kvm_apf_settle(a, gfn_even, NULL), 2);
+	assert_int_equal(kvm_apf_settle(a, gfn_even, NULL, 0), 2);
 	/* Not while the APIC cannot take it, nor while the area's token slot is full. */
 	assert_false(kvm_apf_next_ready(a, 0, false, &r));
 	assert_false(kvm_apf_next_ready(a, 5, true, &r));
@@ -194,9 +194,9 @@ static void test_wake_all(void **state)
 	assert_int_equal(r.area, AREA);
 	/* Still on: the guest ACKs the wake-all before the next page ready. */
 	assert_int_equal(kvm_apf_not_present(a, 9, &ok_ctx, 0, &tok), KVM_APF_SEND);
-	assert_int_equal(kvm_apf_settle(a, gfn_even, NULL), 0);
+	assert_int_equal(kvm_apf_settle(a, gfn_even, NULL, 0), 0);
 	assert_int_equal(kvm_apf_not_present(a, 8, &ok_ctx, 0, &tok), KVM_APF_SEND);
-	assert_int_equal(kvm_apf_settle(a, gfn_even, NULL), 1);
+	assert_int_equal(kvm_apf_settle(a, gfn_even, NULL, 0), 1);
 	assert_false(kvm_apf_next_ready(a, 0, true, &r));
 	assert_int_equal(kvm_apf_wrmsr(a, MSR_KVM_ASYNC_PF_ACK, 1, false), 0);
 	assert_true(kvm_apf_next_ready(a, 0, true, &r));
@@ -287,7 +287,7 @@ static bool deliver(struct apf_race *r)
 {
 	struct kvm_apf_ready rd;
 
-	kvm_apf_settle(&r->apf, settled, &r->st);
+	kvm_apf_settle(&r->apf, settled, &r->st, now_ns());
 	if (!kvm_apf_next_ready(&r->apf, r->area_token, true, &rd))
 		return false;
 	r->area_token = rd.token;
