@@ -18,6 +18,8 @@ struct options opts = {
 	.guest_budget = 10000,
 	.store_latency_us = 2000,
 	.store_depth = 2,
+	.reclaim_idle_rounds = 2,
+	.reclaim_period_us = 5000,
 };
 
 static void report(void *ctx, const char *msg)
@@ -63,6 +65,13 @@ int options_parse(const char *cmdline)
 		  "a slow store's latency per page fetch, in microseconds" },
 		{ "store_depth", OPT_UINT, &opts.store_depth, 1, EPT_STORE_MAX_DEPTH, 0, NULL,
 		  "page fetches a slow store serves at once (its queue depth)" },
+		{ "guest_resident", OPT_SIZE, &opts.guest_resident, 0, 1ULL << 40, 0, NULL,
+		  "store pages a VM keeps resident; the reclaim policy evicts the rest (0: no "
+		  "limit)" },
+		{ "reclaim_idle_rounds", OPT_UINT, &opts.reclaim_idle_rounds, 1, 255, 0, NULL,
+		  "scan rounds a page stays idle before reclaim evicts it (unless forced)" },
+		{ "reclaim_period_us", OPT_UINT, &opts.reclaim_period_us, 100, 10000000, 0, NULL,
+		  "microseconds between two reclaim scan rounds" },
 		{ "guest_mods", OPT_LIST, opts.guest_mods, 0, 0, sizeof(opts.guest_mods), NULL,
 		  "GRUB modules passed on to the guest kernel as its modules" },
 	};
@@ -79,6 +88,9 @@ void options_to_core(struct vmx_settings *s)
 	s->huge_level = 2;
 	s->store_latency_us = opts.store_latency_us;
 	s->store_depth = (u32)opts.store_depth;
+	s->guest_resident = opts.guest_resident;
+	s->reclaim_idle_rounds = (u32)opts.reclaim_idle_rounds;
+	s->reclaim_period_us = opts.reclaim_period_us;
 	for (int i = 0; huge_sizes[i]; i++)
 		if (!strcmp(opts.huge, huge_sizes[i]))
 			s->huge_level = i + 1;

@@ -34,7 +34,10 @@ struct options {
 	char guest_mods[CMDLINE_VALUE_MAX + 1]; /* GRUB modules handed on as its modules (a,b) */
 	u64 store_latency_us;                   /* a slow store's fetch latency (vmx/store.h) */
 	u64 store_depth;                        /* fetches a slow store serves at once */
-	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
+	u64 guest_resident;      /* store bytes a VM keeps resident, 0: no limit (vmx/reclaim.h) */
+	u64 reclaim_idle_rounds; /* idle scan rounds before a page is evicted unforced */
+	u64 reclaim_period_us;   /* time between two reclaim scan rounds */
+	u32 cmdline_problems;    /* problems reported while parsing (a cut line counts too) */
 };
 
 extern struct options opts;
@@ -43,7 +46,8 @@ extern struct options opts;
  * which opts.cmdline_problems also counts. */
 int options_parse(const char *cmdline);
 
-/* The options the VMX core reads: platform=, trace=, huge=, store_latency_us=, store_depth=. */
+/* The options the VMX core reads: platform=, trace=, huge=, store_latency_us=, store_depth=,
+ * guest_resident=, reclaim_idle_rounds=, reclaim_period_us=. */
 void options_to_core(struct vmx_settings *s);
 
 #endif
