@@ -34,10 +34,13 @@ struct options {
 	char guest_mods[CMDLINE_VALUE_MAX + 1]; /* GRUB modules handed on as its modules (a,b) */
 	u64 store_latency_us;                   /* a slow store's fetch latency (vmx/store.h) */
 	u64 store_depth;                        /* fetches a slow store serves at once */
-	u64 guest_resident;      /* store bytes a VM keeps resident, 0: no limit (vmx/reclaim.h) */
-	u64 reclaim_idle_rounds; /* idle scan rounds before a page is evicted unforced */
+
+	/* The reclaim policy of store slots (vmx/reclaim.h). */
+	u64 guest_resident;      /* store bytes a VM keeps resident (0: no limit) */
+	u64 reclaim_idle_rounds; /* idle scan rounds before a page's eviction is not forced */
 	u64 reclaim_period_us;   /* time between two reclaim scan rounds */
-	u32 cmdline_problems;    /* problems reported while parsing (a cut line counts too) */
+
+	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
 };
 
 extern struct options opts;

@@ -4,6 +4,7 @@
 #include "arch/percpu.h"
 #include "arch/trap.h"
 #include "drivers/timer.h"
+#include "ept/bitmap.h"
 #include "ept/env.h"
 #include "errno.h"
 #include "lib.h"
@@ -13,11 +14,6 @@
 #include "vmx/vcpu.h"
 #include "vmx/vm.h"
 #include "x86io.h"
-
-static u64 bitmap_bytes(u64 npages)
-{
-	return (npages + 63) / 64 * sizeof(u64);
-}
 
 int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 depth)
 {
@@ -40,7 +36,7 @@ int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 d
 	queue = kzalloc(n * sizeof(u64));
 	queued_at = kzalloc(n * sizeof(u64));
 	age = kzalloc(n);
-	evicted = kzalloc(bitmap_bytes(n));
+	evicted = kzalloc(bitmap_words(n) * sizeof(u64));
 	ept_store_init(&vs->st, &vm->ept, s->base_gfn, n, s->backing, data, state, queue, queued_at,
 	               tsc_hz / 1000000 * latency_us, depth);
 	ept_store_set_reclaim(&vs->st, age, evicted);
@@ -59,7 +55,7 @@ void vm_store_free(struct memslot *s)
 	kfree(vs->st.queue, n * sizeof(u64));
 	kfree(vs->st.queued_at, n * sizeof(u64));
 	kfree(vs->st.age, n);
-	kfree(vs->st.evicted, bitmap_bytes(n));
+	kfree(vs->st.evicted, bitmap_words(n) * sizeof(u64));
 	vm_reclaim_free(vs);
 	kfree(vs, sizeof(*vs));
 	s->store = NULL;

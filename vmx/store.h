@@ -19,13 +19,15 @@ struct memslot;
 
 struct vm_store {
 	struct ept_store st;
-	u64 waiting;                /* CPUs (bit = CPU id) halted waiting for one of its pages */
-	u64 waits;                  /* vCPU waits for a page in flight */
-	u64 wait_sum;               /* TSC cycles spent waiting, in all */
-	u64 wait_max;               /* the longest wait */
-	u64 wakes;                  /* wake IPIs sent */
-	u64 nomem;                  /* service steps that found no free frame */
-	struct vm_reclaim *reclaim; /* the reclaim policy's scan state (vmx/reclaim.h), or NULL */
+	u64 waiting;  /* CPUs (bit = CPU id) halted waiting for one of its pages */
+	u64 waits;    /* vCPU waits for a page in flight */
+	u64 wait_sum; /* TSC cycles spent waiting, in all */
+	u64 wait_max; /* the longest wait */
+	u64 wakes;    /* wake IPIs sent */
+	u64 nomem;    /* service steps that found no free frame */
+
+	/* The reclaim policy's scan state (vmx/reclaim.h), or NULL before its first round. */
+	struct vm_reclaim *reclaim;
 };
 
 /* Add a 4K-only slot at gpa of bytes (page multiples) whose pages start in a store: first
