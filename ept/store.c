@@ -234,8 +234,8 @@ u64 ept_store_victims(struct ept_store *st, gfn_t *out, u8 *ages, u64 max)
 	for (u64 i = 0; i < st->npages; i++)
 		above += st->state[i] == STORE_RESIDENT && st->age[i] > t;
 	at_threshold = max - MIN(max, above);
-	for (u64 k = 0; k < st->npages && n < max; k++) {
-		u64 i = (st->hand + k) % st->npages;
+	for (u64 k = 0, start = st->hand; k < st->npages && n < max; k++) {
+		u64 i = (start + k) % st->npages;
 
 		if (st->state[i] != STORE_RESIDENT || st->age[i] < t)
 			continue;
