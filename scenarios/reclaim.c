@@ -10,6 +10,10 @@
  * the policy has evicted RUN_EVICTIONS pages with RUN_REFAULTS refaults (or after RUN_MS),
  * then the guest checks every page once more.
  *
+ * hot_evictions counts the hot pages evicted while the guest swept them: few with the A bits
+ * guiding the choice; reclaim_period_us= longer than the run (one round: every page the same
+ * age, the clock hand alone choosing) shows what the A bits are worth.
+ *
  * The limit is checked against the most frames the store ever held: the poll trims right
  * after each service step, and one step completes at most store_depth= fetches, so the
  * store holds at most limit + depth frames at any time.
@@ -44,13 +48,29 @@ static u64 limit_pages(void)
 	               : LIMIT_PAGES;
 }
 
-static void serve(struct vm *vm, u64 limit)
+/* The hot pages the policy took away while the guest swept them. */
+struct hot_watch {
+	bool was_resident[GT_RECLAIM_HOT];
+	u64 evictions;
+};
+
+/* One step of the host task: serve the store, run the policy, and (w) count the hot pages
+ * it evicted. Only this task evicts and a fetch takes a service step at least, so a hot page
+ * evicted is seen not resident right after the step that evicted it. */
+static void serve(struct vm *vm, struct vm_store *vs, u64 limit, struct hot_watch *w)
 {
 	vm_store_service(vm);
 	vm_store_reclaim_poll(vm, limit);
+	for (int p = 0; w && p < GT_RECLAIM_HOT; p++) {
+		/* RELAXED: a sample; the state changes under the store's lock. */
+		bool r = __atomic_load_n(&vs->st.state[p], __ATOMIC_RELAXED) == STORE_RESIDENT;
+
+		w->evictions += w->was_resident[p] && !r;
+		w->was_resident[p] = r;
+	}
 }
 
-static void report(struct vm *vm, struct vm_store *vs, u64 limit)
+static void report(struct vm *vm, struct vm_store *vs, u64 limit, u64 hot_evictions)
 {
 	const struct ept_store_stats *s = &vs->st.stats;
 	const struct vm_reclaim *rc = vs->reclaim;
@@ -60,12 +80,13 @@ static void report(struct vm *vm, struct vm_store *vs, u64 limit)
 	       "\"resident_max\":%lu,\"resident_end\":%lu,\"evictions\":%lu,\"forced\":%lu,"
 	       "\"victims_busy\":%lu,\"refaults\":%lu,\"rounds\":%lu,\"fetches\":%lu,"
 	       "\"idle_rounds\":%u,\"period_us\":%lu,\"latency_us\":%lu,\"depth\":%u,\"pages\":%d,"
-	       "\"hot_pages\":%d,\"waits\":%lu,\"guest_sweeps\":%lu,\"cold_touches\":%lu}\n",
+	       "\"hot_pages\":%d,\"hot_evictions\":%lu,\"waits\":%lu,\"guest_sweeps\":%lu,\"cold_"
+	       "touches\":%lu}\n",
 	       vm->name, vmx_settings.platform, limit, s->resident_max, vs->st.resident,
 	       rc->evictions, rc->forced, rc->busy, s->refaults, rc->rounds, s->fetches,
 	       vmx_settings.reclaim_idle_rounds, vmx_settings.reclaim_period_us,
 	       vmx_settings.store_latency_us, vs->st.depth, GT_STORE_PAGES, GT_RECLAIM_HOT,
-	       vs->waits, sweeps, cold);
+	       hot_evictions, vs->waits, sweeps, cold);
 	vm_check(vm, VM_CHECK_HOST, s->resident_max <= limit + vs->st.depth,
 	         "the store held at most %lu frames (limit %lu + %u fetches of one service step)",
 	         s->resident_max, limit, vs->st.depth);
@@ -79,19 +100,21 @@ void store_reclaim_host(struct vm *vm, const struct scenario *sc)
 {
 	struct vm_store *vs = vm_store_of(vm, GT_STORE_GPA);
 	u64 limit = limit_pages(), t_end = rdtsc() + tsc_hz / 1000 * RUN_MS;
+	struct hot_watch hot = { 0 };
 
 	(void)sc;
 	while (!vm->stopping && guest_running(vm) && rdtsc() < t_end &&
 	       (!vs->reclaim || vs->reclaim->evictions < RUN_EVICTIONS ||
 	        vs->st.stats.refaults < RUN_REFAULTS))
-		serve(vm, limit);
+		serve(vm, vs, limit, &hot);
 	ctrl_set(vm, CTRL_GPA(stop), 1);
-	/* Serve until the guest is done: its last check of every page refaults evicted ones. */
+	/* Serve until the guest is done: its last check of every page refaults evicted ones (and
+	 * the hot pages go idle, so they are no longer watched). */
 	while (guest_running(vm))
-		serve(vm, limit);
+		serve(vm, vs, limit, NULL);
 	if (!vs->reclaim) {
 		vm_check(vm, VM_CHECK_HOST, false, "the reclaim policy never ran");
 		return;
 	}
-	report(vm, vs, limit);
+	report(vm, vs, limit, hot.evictions);
 }
