@@ -517,9 +517,7 @@ static long test_store_hot_cold(void)
 	ctrl->writes[0] = cold;
 	for (u64 p = 0; p < GT_STORE_PAGES; p++)
 		errors += store_verify(p, ver[p]);
-	CHECK(errors == 0,
-	      "no page lost or torn by reclaim (%llu sweeps, %llu cold touches, %llu bad "
-	      "words)",
+	CHECK(errors == 0, "no page lost or torn by reclaim (%llu sweeps, %llu cold, %llu bad)",
 	      (unsigned long long)sweeps, (unsigned long long)cold, (unsigned long long)errors);
 	return 0;
 }

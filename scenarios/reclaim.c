@@ -91,7 +91,7 @@ static void report(struct vm *vm, struct vm_store *vs, u64 limit, u64 hot_evicti
 	         "the store held at most %lu frames (limit %lu + %u fetches of one service step)",
 	         s->resident_max, limit, vs->st.depth);
 	vm_check(vm, VM_CHECK_HOST, rc->evictions > 0 && rc->rounds > 0,
-	         "the policy evicted %lu idle pages in %lu rounds", rc->evictions, rc->rounds);
+	         "the policy evicted %lu pages in %lu scan rounds", rc->evictions, rc->rounds);
 	vm_check(vm, VM_CHECK_HOST, s->refaults > 0, "%lu evicted pages were fetched back",
 	         s->refaults);
 }
