@@ -135,6 +135,8 @@ static void make_request(struct scenario_request *req)
 		                  .mem = opts.guest_mem,
 		                  .budget = opts.guest_budget * 1000000 };
 	vm_spec_pc_kernel(&guest, opts.guest, opts.guest_args, opts.guest_mods, find_module);
+	guest.kernel.store_bytes = opts.guest_store;
+	guest.kernel.kvm_pv = !strcmp(opts.guest_pv, "kvm");
 	req->guest = &guest;
 }
 

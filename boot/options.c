@@ -18,6 +18,7 @@ struct options opts = {
 	.guest_budget = 10000,
 	.store_latency_us = 2000,
 	.store_depth = 2,
+	.guest_pv = "none",
 	.reclaim_idle_rounds = 2,
 	.reclaim_period_us = 5000,
 };
@@ -27,6 +28,8 @@ static void report(void *ctx, const char *msg)
 	(void)ctx;
 	printk("cmdline: %s\n", msg);
 }
+
+static const char *const pv_kinds[] = { "none", "kvm", NULL };
 
 /* In enum trace_mode's order (vmx/trace.h). */
 static const char *const trace_modes[] = { "off", "on", "ring", NULL };
@@ -65,6 +68,11 @@ int options_parse(const char *cmdline)
 		  "a slow store's latency per page fetch, in microseconds" },
 		{ "store_depth", OPT_UINT, &opts.store_depth, 1, EPT_STORE_MAX_DEPTH, 0, NULL,
 		  "page fetches a slow store serves at once (its queue depth)" },
+		{ "guest_store", OPT_SIZE, &opts.guest_store, 0, 3ULL << 30, 0, NULL,
+		  "the top of the guest kernel's RAM that starts in a slow store (0: none)" },
+		{ "guest_pv", OPT_STR, opts.guest_pv, 0, 0, sizeof(opts.guest_pv), pv_kinds,
+		  "paravirtual interface for the guest kernel: none, or kvm (KVM's CPUID leaves "
+		  "and async page faults)" },
 		{ "guest_resident", OPT_SIZE, &opts.guest_resident, 0, 1ULL << 40, 0, NULL,
 		  "store pages a VM keeps resident; the reclaim policy evicts the rest (0: no "
 		  "limit)" },

@@ -34,6 +34,8 @@ struct options {
 	char guest_mods[CMDLINE_VALUE_MAX + 1]; /* GRUB modules handed on as its modules (a,b) */
 	u64 store_latency_us;                   /* a slow store's fetch latency (vmx/store.h) */
 	u64 store_depth;                        /* fetches a slow store serves at once */
+	u64 guest_store;  /* the top of the guest kernel's RAM that starts in a slow store */
+	char guest_pv[8]; /* none, kvm: KVM's paravirtual interface for the guest kernel */
 
 	/* The reclaim policy of store slots (vmx/reclaim.h). */
 	u64 guest_resident;      /* store bytes a VM keeps resident (0: no limit) */

@@ -70,16 +70,61 @@ static struct cpuid_regs4 leaf_topology(u32 subleaf, const struct cpuid_guest *g
 	return r;
 }
 
-/* 0x40000000: the highest hypervisor leaf and the signature "eptvisor"; 0x40000001: no
- * paravirtual features; the rest of the range is empty. */
-static struct cpuid_regs4 leaf_hypervisor(u32 leaf)
+/* eptvisor's own: the highest leaf of its block and the signature "eptvisor"; the next
+ * leaf: no paravirtual features of its own. */
+static struct cpuid_regs4 leaf_eptvisor(u32 leaf, u32 base)
 {
 	struct cpuid_regs4 r = zero;
 
-	if (leaf == CPUID_HV_BASE) {
-		r.eax = CPUID_HV_MAX;
+	if (leaf == base) {
+		r.eax = base + 1;
 		memcpy(&r.ebx, "eptv", 4);
 		memcpy(&r.ecx, "isor", 4);
+	}
+	return r;
+}
+
+/* 0x40000000-0x400001ff: eptvisor's leaves at 0x40000000; or, with KVM's interface, KVM's
+ * there (signature, then KVM_FEATURE_ASYNC_PF and _ASYNC_PF_INT: cpuid.rst) and eptvisor's
+ * at 0x40000100. The rest of the range is empty. */
+static struct cpuid_regs4 leaf_hypervisor(u32 leaf, const struct cpuid_guest *g)
+{
+	struct cpuid_regs4 r = zero;
+
+	if (!g->kvm_pv)
+		return leaf < CPUID_HV_KVM_OWN ? leaf_eptvisor(leaf, CPUID_HV_BASE) : r;
+	if (leaf >= CPUID_HV_KVM_OWN)
+		return leaf_eptvisor(leaf, CPUID_HV_KVM_OWN);
+	if (leaf == CPUID_HV_BASE) {
+		r.eax = CPUID_HV_BASE + 1;
+		r.ebx = CPUID_KVM_SIG_EBX;
+		r.ecx = CPUID_KVM_SIG_ECX;
+		r.edx = CPUID_KVM_SIG_EDX;
+	} else if (leaf == CPUID_HV_BASE + 1) {
+		r.eax = BIT(4) | BIT(14); /* KVM_FEATURE_ASYNC_PF, KVM_FEATURE_ASYNC_PF_INT */
+	}
+	return r;
+}
+
+/* 0x15 (TSC / crystal ratio and the crystal's rate) and 0x16 (base and maximum MHz): the
+ * TSC rate the guest really gets, which is the host's as measured at boot (the guest's TSC
+ * is the host's plus an offset). An emulator's CPU model can claim GHz while its TSC runs at
+ * a few MHz of emulated time; a kernel that believed the model would scale every delay by
+ * the difference. Unknown rate: the host's answer. */
+static struct cpuid_regs4 leaf_tsc(u32 leaf, struct cpuid_regs4 host, const struct cpuid_guest *g)
+{
+	struct cpuid_regs4 r = zero;
+	u32 mhz = (u32)(g->tsc_hz / 1000000);
+
+	if (!g->tsc_hz || g->tsc_hz > 0xffffffffULL)
+		return host;
+	if (leaf == 0x15) {
+		r.eax = 1; /* TSC = crystal * EBX / EAX, crystal = ECX Hz */
+		r.ebx = 1;
+		r.ecx = (u32)g->tsc_hz;
+	} else {
+		r.eax = mhz; /* base */
+		r.ebx = mhz; /* maximum */
 	}
 	return r;
 }
@@ -88,7 +133,7 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
                                     const struct cpuid_guest *g)
 {
 	if (leaf >= CPUID_HV_BASE && leaf <= CPUID_HV_LAST)
-		return leaf_hypervisor(leaf);
+		return leaf_hypervisor(leaf, g);
 	switch (leaf) {
 	case 0x1:
 		return leaf_1(host, g);
@@ -97,6 +142,9 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
 	case 0xb:
 	case 0x1f:
 		return leaf_topology(subleaf, g);
+	case 0x15:
+	case 0x16:
+		return leaf_tsc(leaf, host, g);
 	case 0x6:  /* thermal and power management: its MSRs are not offered */
 	case 0xa:  /* architectural PMU: not virtualised */
 	case 0xd:  /* XSAVE state components: XSAVE is hidden */

@@ -11,7 +11,14 @@
 
 #define CPUID_HV_BASE 0x40000000u /* eptvisor's signature leaf: "eptv" "isor" */
 #define CPUID_HV_MAX  0x40000001u
-#define CPUID_HV_LAST 0x400000ffu
+#define CPUID_HV_LAST 0x400001ffu
+/* With KVM's interface (kvm_pv) KVM's leaves come first, as KVM's own: 0x40000000 says
+ * "KVMKVMKVM", 0x40000001 its features; eptvisor's move to 0x40000100 (guests look for a
+ * signature every 0x100, as Linux's hypervisor_cpuid_base does). */
+#define CPUID_KVM_SIG_EBX 0x4b4d564bu /* "KVMK" */
+#define CPUID_KVM_SIG_ECX 0x564b4d56u /* "VMKV" */
+#define CPUID_KVM_SIG_EDX 0x0000004du /* "M\0\0\0" */
+#define CPUID_HV_KVM_OWN  0x40000100u
 
 struct cpuid_regs4 {
 	u32 eax, ebx, ecx, edx;
@@ -20,6 +27,8 @@ struct cpuid_regs4 {
 struct cpuid_guest {
 	u32 apic_id; /* this vCPU's (x)APIC ID */
 	u32 ncpus;   /* vCPUs in the VM */
+	bool kvm_pv; /* KVM's paravirtual leaves (guest_pv=kvm): async page faults */
+	u64 tsc_hz;  /* the guest's TSC rate, as the hypervisor measured its own (0: unknown) */
 };
 
 /* host = what the CPU returned for (leaf, subleaf); returns what the guest sees. */

@@ -20,5 +20,7 @@ int strncmp(const char *a, const char *b, size_t n);
 char *strchr(const char *s, int c);
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sort a[0..n) ascending (lib/sort.c). */
+void sort_u64(u64 *a, u64 n);
 
 #endif

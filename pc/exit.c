@@ -8,6 +8,7 @@
  */
 #include "arch/cpu.h"
 #include "devices/cpuid.h"
+#include "drivers/timer.h"
 #include "devices/gwalk.h"
 #include "devices/insn.h"
 #include "devices/memsplit.h"
@@ -377,7 +378,7 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 		*val = vmcs_read(GUEST_IA32_EFER);
 		return 0;
 	}
-	return -ENOENT;
+	return pc_apf_rdmsr(v, msr, val); /* KVM's async-PF MSRs with guest_pv=kvm */
 }
 
 static int msr_write(struct vcpu *v, u32 msr, u64 val)
@@ -420,7 +421,7 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 		vmcs_write(GUEST_IA32_EFER, (val & ~(u64)EFER_LMA) | (efer & EFER_LMA));
 		return 0;
 	}
-	return -ENOENT;
+	return pc_apf_wrmsr(v, msr, val); /* KVM's async-PF MSRs with guest_pv=kvm */
 }
 
 bool pc_handle_msr(struct vcpu *v, bool write)
@@ -459,7 +460,10 @@ bool pc_handle_cpuid(struct vcpu *v)
 	struct pc_vcpu *p = to_pc_vcpu(v);
 	struct guest_regs *r = &v->regs;
 	struct cpuid_regs c = cpuid((u32)r->rax, (u32)r->rcx);
-	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
+	struct cpuid_guest g = { .apic_id = (u32)v->id,
+		                 .ncpus = (u32)v->vm->nvcpus,
+		                 .kvm_pv = to_pc_vm(v->vm)->kvm_pv,
+		                 .tsc_hz = tsc_hz };
 	struct cpuid_regs4 out = cpuid_guest_view(
 		(u32)r->rax, (u32)r->rcx, (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx }, &g);
 

@@ -28,6 +28,7 @@
  *     is stopped (a silent hang under QEMU).
  */
 #include "arch/cpu.h"
+#include "arch/percpu.h"
 #include "devices/irqbox.h"
 #include "devices/sipibox.h"
 #include "drivers/console.h"
@@ -217,6 +218,17 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 	vcpu_kick_until(t, ipi_seen, 0);
 }
 
+void pc_wake(struct vcpu *t)
+{
+	/* SEQ_CST: the store half of the Dekker pair with t's in_guest store and recheck. */
+	__atomic_store_n(&to_pc_vcpu(t)->wake, true, __ATOMIC_SEQ_CST);
+	if (t->cpu == this_cpu_id())
+		return;
+	if (!ipi_seen(t, 0))
+		vcpu_kick(t);
+	vcpu_kick_until(t, ipi_seen, 0);
+}
+
 void pc_send_ipi(struct vcpu *from, const struct vlapic_ipi *ipi)
 {
 	struct vm *vm = from->vm;
@@ -333,6 +345,7 @@ static bool runnable(struct vcpu *v)
 	if (sipibox_init_pending(&p->sipi) && !do_init(v))
 		return false;
 	timer_poll(v);
+	pc_apf_poll(v); /* a page ready becomes an interrupt, which may end a HLT */
 	switch (p->state) {
 	case PC_WAIT_SIPI:
 		sipi = sipibox_take_sipi(&p->sipi);

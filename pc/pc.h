@@ -16,6 +16,7 @@
 #define EPTVISOR_PC_PC_H
 
 #include "devices/irqbox.h"
+#include "devices/kvm_apf.h"
 #include "devices/pcio.h"
 #include "devices/sipibox.h"
 #include "devices/vlapic.h"
@@ -47,6 +48,9 @@ struct pc_vm {
 	int blocked;         /* vCPUs waiting with nothing that could wake them */
 	gpa_t entry, info;   /* the kernel's entry point and its multiboot information */
 	u32 magic;           /* the multiboot boot-loader magic for EAX */
+	u64 ram;             /* guest RAM in bytes: slot 0, then the store slot if any */
+	bool kvm_pv;         /* KVM's paravirtual interface (guest_pv=kvm): pc/apf.c */
+	struct pc_apf_stats *apf; /* its page-ready latencies (kvm_pv only) */
 };
 
 enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI };
@@ -67,7 +71,8 @@ struct pc_vcpu {
 	u64 ran_since_timer; /* guest ticks run since the APIC timer last interrupted */
 	u64 pic_next;        /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
-	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
+	u64 cr4_allowed;    /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
+	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */
 };
 
 /* pc/platform.c: the PC platform, given to vm_create. */
@@ -103,8 +108,10 @@ struct pc_spec {
 	const struct boot_module *mods[PC_MAX_MODS];
 	const char *missing; /* the first module name that named nothing (missing_len bytes) */
 	int missing_len;
-	bool too_many;  /* more modules were named than PC_MAX_MODS */
-	int page_level; /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
+	bool too_many;   /* more modules were named than PC_MAX_MODS */
+	int page_level;  /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
+	u64 store_bytes; /* the top of RAM that starts in a slow store (vmx/store.h); 0: none */
+	bool kvm_pv;     /* KVM's paravirtual CPUID leaves and async page faults (pc/apf.c) */
 };
 
 /* Once, before any PC VM: the frame every PC VM shares (the MSR bitmap). */
@@ -175,5 +182,23 @@ extern hpa_t vmx_msr_bitmap_pa;
 
 /* Queue a hardware exception for the next entry. */
 void pc_inject_exception(struct vcpu *v, int vector, bool has_error, u32 error);
+/* Make t look at its pending events before it next enters (an exit now if it is in guest
+ * mode): what an IPI does, without a vector. Any CPU. */
+void pc_wake(struct vcpu *t);
+
+/* pc/apf.c: KVM's asynchronous page faults (devices/kvm_apf.h) */
+int pc_apf_init(struct vm *vm);
+void pc_apf_free(struct vm *vm);
+/* RDMSR/WRMSR of MSR_KVM_ASYNC_PF_*: 0, -EINVAL (#GP), -ENOENT (not one of them, or the VM
+ * has no KVM interface). */
+int pc_apf_rdmsr(struct vcpu *v, u32 msr, u64 *val);
+int pc_apf_wrmsr(struct vcpu *v, u32 msr, u64 val);
+/* vm_ops async_fault and store_settled. */
+bool pc_apf_fault(struct vcpu *v, gfn_t gfn);
+void pc_apf_settled(struct vm *vm);
+/* Before an entry (runnable): page readies that may go in now become interrupts. */
+void pc_apf_poll(struct vcpu *v);
+/* One @json line of the VM's async-fault counts and page-ready latencies. */
+void pc_apf_report(struct vm *vm);
 
 #endif

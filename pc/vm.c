@@ -20,6 +20,7 @@
 #include "pc/pc.h"
 #include "vmx/report.h"
 #include "vmx/settings.h"
+#include "vmx/store.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmcs_pages.h"
@@ -168,7 +169,7 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 	if (!buf)
 		return refuse(vm, -ENOMEM, "no host memory for the multiboot information");
 	at = mb_info_build(im.version,
-	                   &(struct mb_guest_desc){ .ram_bytes = ram,
+	                   &(struct mb_guest_desc){ .ram_bytes = to_pc_vm(vm)->ram,
 	                                            .cmdline = cmdline,
 	                                            .loader_name = "eptvisor",
 	                                            .nmods = spec->nmods,
@@ -211,10 +212,10 @@ static int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 	if (!pc)
 		return refuse(vm, -EINVAL, "not created as a PC VM (vm_create with pc_vm_ops)");
 	snprintf(pc->kernel_name, sizeof(pc->kernel_name), "%s", spec->name);
-	pcio_init(&pc->io,
-	          &(struct pcio_config){ .ram_bytes = vm->slots[0].npages * PAGE_SIZE,
-	                                 .ncpus = (u16)spec->ncpus },
-	          &(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
+	pcio_init(
+		&pc->io,
+		&(struct pcio_config){ .ram_bytes = to_pc_vm(vm)->ram, .ncpus = (u16)spec->ncpus },
+		&(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
 	r = load_kernel(vm, spec, &entry, &magic, &info);
 	if (!r)
 		r = map_apic_page(vm);
@@ -230,11 +231,14 @@ int pc_vm_init(struct vm *vm)
 {
 	/* kzalloc: io_lock starts unlocked (SPINLOCK_INIT is all zeroes). */
 	vm->plat = kzalloc(sizeof(struct pc_vm));
-	return vm->plat ? 0 : -ENOMEM;
+	return vm->plat ? pc_apf_init(vm) : -ENOMEM;
 }
 
 void pc_vm_destroy(struct vm *vm)
 {
+	if (!vm->plat)
+		return;
+	pc_apf_free(vm);
 	kfree(vm->plat, sizeof(struct pc_vm));
 	vm->plat = NULL;
 }
@@ -270,6 +274,7 @@ int pc_vcpu_init(struct vcpu *v)
 	sipibox_init(&p->sipi, v->id != 0);                               /* APs wait for a SIPI */
 	p->misc_enable = 1; /* fast strings, as the CPU resets it */
 	p->cr4_allowed = pc_cr4_allowed(v);
+	kvm_apf_init(&p->apf, (u32)v->id);
 	if (v->id == 0)
 		seabios_lapic(v);
 	p->state = v->id == 0 ? PC_RUNNING : PC_WAIT_SIPI;
@@ -433,6 +438,7 @@ void pc_report_end(struct vm *vm)
 		printk("pc: VM '%s': guest did not exit by itself: %s\n", vm->name,
 		       vm->stopping ? vm->stop_reason : "no exit port written");
 	report_json(vm, ports, reads, writes, n);
+	pc_apf_report(vm);
 }
 
 /* The platform's counters as one @json line: how the guest ended, every unknown port it
@@ -453,8 +459,34 @@ static void report_json(struct vm *vm, const u16 *ports, const u64 *reads, const
 	       pcio_unknown_total(&pc->io), pc->msr_unknown, pc->mmio_unassigned, pc->apic_ignored);
 }
 
+/* The top spec->store_bytes of RAM start in a slow store (vmx/store.h): the VM was created
+ * with the rest as slot 0 (vm_launch), and the store slot follows it. The kernel, its
+ * information and modules go into slot 0; the memory map covers both. */
+static int add_store(struct vm *vm, const struct pc_spec *spec)
+{
+	struct pc_vm *pc = to_pc_vm(vm);
+	u64 low = ram_bytes(vm);
+	int err;
+
+	pc->kvm_pv = spec->kvm_pv;
+	pc->ram = low + spec->store_bytes;
+	if (!spec->store_bytes)
+		return 0;
+	err = vm_add_store_slot(vm, low, spec->store_bytes, vmx_settings.store_latency_us,
+	                        vmx_settings.store_depth);
+	if (err)
+		return refuse(vm, err, "no memory for a %lu MiB slow store at gpa 0x%lx (error %d)",
+		              spec->store_bytes >> 20, low, err);
+	printk("pc: VM '%s': RAM 0x%lx-0x%lx starts in a slow store (latency %lu us, depth %u)%s\n",
+	       vm->name, low, pc->ram, vmx_settings.store_latency_us, vmx_settings.store_depth,
+	       spec->kvm_pv ? "; KVM's async page faults offered" : "");
+	return 0;
+}
+
 int pc_vm_load(struct vm *vm, const struct pc_spec *spec)
 {
+	int err;
+
 	if (!vmx_caps.unrestricted_apic)
 		return refuse(vm, -ENODEV,
 		              "this CPU lacks unrestricted guest or APIC "
@@ -475,5 +507,6 @@ int pc_vm_load(struct vm *vm, const struct pc_spec *spec)
 	 * before the load, which populates the kernel's pages. */
 	if (vm_slot_set_huge(vm, 0, spec->page_level ? spec->page_level : vmx_settings.huge_level))
 		return refuse(vm, -ENOMEM, "no memory for the RAM's huge-page state");
-	return pc_vm_setup(vm, spec);
+	err = add_store(vm, spec);
+	return err ? err : pc_vm_setup(vm, spec);
 }

@@ -77,6 +77,8 @@ void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finde
 	if (sc->kernel) {
 		vm_spec_pc_kernel(s, sc->kernel, sc->kargs, sc->kmods, find);
 		s->kernel.page_level = sc->page_level;
+		s->kernel.store_bytes = sc->store;
+		s->kernel.kvm_pv = sc->kvm_pv;
 	}
 }
 
@@ -99,6 +101,14 @@ static int admit(const struct vm_spec *spec, char *why, size_t n)
 		         "the BIOS flash stay outside it)",
 		         mem >> 20, PC_RAM_MAX >> 20);
 		return -E2BIG;
+	}
+	if (spec->guest == VM_PC_KERNEL && spec->kernel.store_bytes &&
+	    (spec->kernel.store_bytes % PAGE_SIZE || spec->kernel.store_bytes + SZ_2M > mem)) {
+		snprintf(why, n,
+		         "a slow store of %lu KiB refused: it must be whole pages and leave at "
+		         "least 2 MiB of the %lu MiB of guest memory outside it",
+		         spec->kernel.store_bytes >> 10, mem >> 20);
+		return -EINVAL;
 	}
 	if (need > free) {
 		snprintf(why, n,
@@ -177,7 +187,9 @@ int vm_launch(const struct vm_spec *spec, struct vm **vmp, char *why, size_t n)
 	err = admit(spec, why, n);
 	if (err)
 		return err;
-	vm = vm_create(spec->name, spec->mem,
+	/* A PC VM's store slot is the top of its RAM (pc_vm_load adds it). */
+	vm = vm_create(spec->name,
+	               spec->mem - (spec->guest == VM_PC_KERNEL ? spec->kernel.store_bytes : 0),
 	               spec->guest == VM_PC_KERNEL ? &pc_vm_ops : &testguest_ops);
 	if (!vm) {
 		snprintf(why, n, "out of memory creating the VM");

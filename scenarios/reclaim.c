@@ -41,13 +41,6 @@ static bool guest_running(struct vm *vm)
 	return __atomic_load_n(&vm->vcpus[0]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING;
 }
 
-static u64 limit_pages(void)
-{
-	return vmx_settings.guest_resident
-	               ? (vmx_settings.guest_resident + PAGE_SIZE - 1) >> PAGE_SHIFT
-	               : LIMIT_PAGES;
-}
-
 /* The hot pages the policy took away while the guest swept them. */
 struct hot_watch {
 	bool was_resident[GT_RECLAIM_HOT];
@@ -99,7 +92,8 @@ static void report(struct vm *vm, struct vm_store *vs, u64 limit, u64 hot_evicti
 void store_reclaim_host(struct vm *vm, const struct scenario *sc)
 {
 	struct vm_store *vs = vm_store_of(vm, GT_STORE_GPA);
-	u64 limit = limit_pages(), t_end = rdtsc() + tsc_hz / 1000 * RUN_MS;
+	u64 limit = vm_store_reclaim_limit() ? vm_store_reclaim_limit() : LIMIT_PAGES,
+	    t_end = rdtsc() + tsc_hz / 1000 * RUN_MS;
 	struct hot_watch hot = { 0 };
 
 	(void)sc;

@@ -101,8 +101,11 @@ static __attribute__((noinline)) bool ept_violation_slow(struct vcpu *v, u64 q, 
 	trace_fault(v, gpa, r);
 	if (r == EPT_FAULT_NOT_PRESENT)
 		r = vm_populate(v->vm, gpa_to_gfn(gpa));
-	if (r == -EINPROGRESS) /* a store page in flight: halt until it settles */
+	if (r == -EINPROGRESS) { /* a store page in flight: the guest is told, or we wait */
+		if (v->vm->ops->async_fault && v->vm->ops->async_fault(v, gpa_to_gfn(gpa)))
+			return true;
 		return vm_store_wait(v, gpa_to_gfn(gpa));
+	}
 	if (r == EPT_FAULT_VIOLATION) {
 		snprintf(why, sizeof(why),
 		         "EPT violation: %s of gpa 0x%lx not permitted (qual 0x%lx)", what, gpa, q);

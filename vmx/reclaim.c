@@ -137,6 +137,11 @@ int vm_store_reclaim(struct vm *vm, u64 limit, u32 idle_rounds, bool scan)
 	return (int)evicted;
 }
 
+u64 vm_store_reclaim_limit(void)
+{
+	return (vmx_settings.guest_resident + PAGE_SIZE - 1) >> PAGE_SHIFT;
+}
+
 int vm_store_reclaim_poll(struct vm *vm, u64 limit)
 {
 	u64 period = tsc_hz / 1000000 * vmx_settings.reclaim_period_us;

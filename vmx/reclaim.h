@@ -40,6 +40,10 @@ int vm_store_reclaim(struct vm *vm, u64 limit, u32 idle_rounds, bool scan);
  * limit (so at most the fetches of one service step over it). Returns pages evicted. */
 int vm_store_reclaim_poll(struct vm *vm, u64 limit);
 
+/* guest_resident= in pages, rounded up (0: no limit): the limit a host task passes to
+ * vm_store_reclaim_poll when the VM has none of its own. */
+u64 vm_store_reclaim_limit(void);
+
 /* Frames all of vm's stores hold now. */
 u64 vm_store_resident(struct vm *vm);
 

@@ -149,6 +149,8 @@ int vm_store_service(struct vm *vm)
 		if (n > 0) {
 			done += n;
 			wake_waiters(vs);
+			if (vm->ops->store_settled)
+				vm->ops->store_settled(vm);
 		}
 	}
 	return done;
@@ -163,5 +165,7 @@ int vm_store_evict(struct vm *vm, gfn_t gfn)
 		return -EINVAL;
 	err = ept_store_evict(&s->store->st, gfn);
 	wake_waiters(s->store); /* a vCPU may have waited for it to settle */
+	if (vm->ops->store_settled)
+		vm->ops->store_settled(vm);
 	return err;
 }

@@ -122,6 +122,13 @@ struct vm_ops {
 	long (*evacuate)(struct vm *vm, hfn_t lo, hfn_t hi);
 	/* An EPT violation at a gpa in no memslot (NULL: the VM stops). */
 	bool (*unassigned)(struct vcpu *v, gpa_t gpa, u64 qual);
+	/* A touch of a store page in flight (vm_populate said -EINPROGRESS): true if the
+	 * platform told the guest instead (KVM's "page not present", pc/apf.c) and the vCPU
+	 * re-enters; false (or NULL): the vCPU waits for the page (vm_store_wait). */
+	bool (*async_fault)(struct vcpu *v, gfn_t gfn);
+	/* On the I/O task's CPU, after store pages settled (fetches completed, an eviction
+	 * done): wake the vCPUs that wait for pages asynchronously. NULL: none do. */
+	void (*store_settled)(struct vm *vm);
 	/* The exits the core does not own, by basic reason. */
 	exit_handler exit[EXIT_REASONS];
 };

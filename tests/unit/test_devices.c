@@ -972,7 +972,7 @@ static const struct cpuid_regs4 ones = { ~0u, ~0u, ~0u, ~0u };
 
 static struct cpuid_regs4 view(u32 leaf, u32 subleaf, struct cpuid_regs4 host, u32 id, u32 n)
 {
-	struct cpuid_guest g = { id, n };
+	struct cpuid_guest g = { .apic_id = id, .ncpus = n };
 
 	return cpuid_guest_view(leaf, subleaf, host, &g);
 }
@@ -1076,8 +1076,53 @@ static void test_cpuid_hypervisor(void **state)
 	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
 	r = view(0x400000ff, 0, ones, 0, 1);
 	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
-	r = view(0x40000100, 0, ones, 0, 1); /* outside the range: the host's */
+	r = view(0x40000100, 0, ones, 0, 1); /* eptvisor's block and the KVM one: empty */
+	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
+	r = view(0x40000200, 0, ones, 0, 1); /* outside the range: the host's */
 	assert_int_equal(r.eax, ~0u);
+}
+
+/* 0x15 and 0x16 tell the TSC rate the hypervisor measured, not the CPU model's. */
+static void test_cpuid_tsc_rate(void **state)
+{
+	struct cpuid_guest g = { .apic_id = 0, .ncpus = 1, .tsc_hz = 4000000 };
+	struct cpuid_regs4 r = cpuid_guest_view(0x15, 0, ones, &g);
+
+	(void)state;
+	assert_int_equal(r.ecx, 4000000);
+	assert_int_equal((u64)r.ecx * r.ebx / r.eax, 4000000);
+	assert_int_equal(r.edx, 0);
+	r = cpuid_guest_view(0x16, 0, ones, &g);
+	assert_int_equal(r.eax, 4);
+	assert_int_equal(r.ebx, 4);
+	assert_int_equal(r.ecx | r.edx, 0);
+	g.tsc_hz = 0; /* unknown: the host's */
+	r = cpuid_guest_view(0x15, 0, ones, &g);
+	assert_int_equal(r.eax, ~0u);
+}
+
+/* guest_pv=kvm: KVM's signature and async-PF features first, eptvisor's at 0x40000100. */
+static void test_cpuid_kvm_leaves(void **state)
+{
+	struct cpuid_guest g = { .apic_id = 0, .ncpus = 1, .kvm_pv = true };
+	struct cpuid_regs4 r = cpuid_guest_view(0x40000000, 0, ones, &g);
+	char sig[13] = { 0 };
+
+	(void)state;
+	assert_int_equal(r.eax, 0x40000001);
+	memcpy(sig, &r.ebx, 4);
+	memcpy(sig + 4, &r.ecx, 4);
+	memcpy(sig + 8, &r.edx, 4);
+	assert_memory_equal(sig, "KVMKVMKVM\0\0\0", 12);
+	r = cpuid_guest_view(0x40000001, 0, ones, &g);
+	assert_int_equal(r.eax, BIT(4) | BIT(14)); /* ASYNC_PF, ASYNC_PF_INT, nothing else */
+	assert_int_equal(r.ebx | r.ecx | r.edx, 0);
+	r = cpuid_guest_view(0x40000100, 0, ones, &g);
+	assert_int_equal(r.eax, 0x40000101);
+	assert_memory_equal(&r.ebx, "eptv", 4);
+	assert_memory_equal(&r.ecx, "isor", 4);
+	r = cpuid_guest_view(0x40000101, 0, ones, &g);
+	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
 }
 
 static void test_cpuid_extended(void **state)
@@ -1145,6 +1190,8 @@ int main(void)
 		T(test_cpuid_zeroed_leaves),
 		T(test_cpuid_topology),
 		T(test_cpuid_hypervisor),
+		T(test_cpuid_kvm_leaves),
+		T(test_cpuid_tsc_rate),
 		T(test_cpuid_extended),
 	};
 
