@@ -166,6 +166,7 @@ int ept_store_evict(struct ept_store *st, gfn_t gfn)
 	 * only a RESIDENT page, under the lock). */
 	__atomic_store_n(&st->backing[i], INVALID_HFN, __ATOMIC_RELAXED);
 	__atomic_store_n(&st->state[i], STORE_ABSENT, __ATOMIC_RELAXED);
+	/* RELAXED: as in complete(). */
 	__atomic_store_n(&st->resident, st->resident - 1, __ATOMIC_RELAXED);
 	if (st->evicted)
 		st->evicted[i / 64] |= 1ULL << (i % 64);
@@ -182,6 +183,7 @@ void ept_store_set_reclaim(struct ept_store *st, u8 *age, u64 *evicted)
 
 u64 ept_store_resident(struct ept_store *st)
 {
+	/* RELAXED: a count, not a publication; decisions on a page are made under the lock. */
 	return __atomic_load_n(&st->resident, __ATOMIC_RELAXED);
 }
 
@@ -201,9 +203,9 @@ void ept_store_age(struct ept_store *st, const u64 *accessed)
 }
 
 /* The age of the youngest pages ept_store_victims takes to find max victims: the highest
- * age a with at least max resident pages of age >= a (0 when there are fewer). Under the
- * lock. */
-static u8 victim_threshold(const struct ept_store *st, u64 max)
+ * age a with at least max resident pages of age >= a (0 when there are fewer); *above gets
+ * the resident pages older than it. Under the lock. */
+static u8 victim_threshold(const struct ept_store *st, u64 max, u64 *above)
 {
 	u32 count[256] = { 0 };
 	u64 seen = 0;
@@ -211,11 +213,9 @@ static u8 victim_threshold(const struct ept_store *st, u64 max)
 
 	for (u64 i = 0; i < st->npages; i++)
 		count[st->age[i]] += st->state[i] == STORE_RESIDENT;
-	for (a = 255; a > 0; a--) {
+	for (a = 255; a > 0 && seen + count[a] < max; a--)
 		seen += count[a];
-		if (seen >= max)
-			break;
-	}
+	*above = seen;
 	return (u8)a;
 }
 
@@ -227,13 +227,10 @@ u64 ept_store_victims(struct ept_store *st, gfn_t *out, u8 *ages, u64 max)
 	if (!st->age || !max)
 		return 0;
 	ept_spin_lock(&st->lock);
-	t = victim_threshold(st, max);
+	t = victim_threshold(st, max, &above);
 	/* Pages older than t are all taken (there are fewer than max); those of age t fill up
 	 * the rest in clock order. */
-	above = 0;
-	for (u64 i = 0; i < st->npages; i++)
-		above += st->state[i] == STORE_RESIDENT && st->age[i] > t;
-	at_threshold = max - MIN(max, above);
+	at_threshold = max - above;
 	for (u64 k = 0, start = st->hand; k < st->npages && n < max; k++) {
 		u64 i = (start + k) % st->npages;
 

@@ -114,7 +114,7 @@ void ept_store_age(struct ept_store *st, const u64 *accessed);
  * equal age in clock order from the hand, which moves past the last one taken. A snapshot:
  * a victim may change state before the caller evicts it (ept_store_evict says -EBUSY).
  * Returns how many; 0 without age[]. ages (may be NULL) receives each victim's age. Holds
- * st->lock for three passes over the store's pages: short for the slots here (tens of pages);
+ * st->lock for two passes over the store's pages: short for the slots here (tens of pages);
  * a store of many thousands would take its victims in chunks. */
 u64 ept_store_victims(struct ept_store *st, gfn_t *out, u8 *ages, u64 max);
 
