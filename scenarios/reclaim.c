@@ -29,6 +29,7 @@
 #include "vmx/settings.h"
 #include "vmx/store.h"
 #include "vmx/vcpu.h"
+#include "vmx/vmx.h"
 
 #define LIMIT_PAGES   24 /* the hot set (GT_RECLAIM_HOT) and 18 cold pages */
 #define RUN_EVICTIONS 64
@@ -73,13 +74,14 @@ static void report(struct vm *vm, struct vm_store *vs, u64 limit, u64 hot_evicti
 	       "\"resident_max\":%lu,\"resident_end\":%lu,\"evictions\":%lu,\"forced\":%lu,"
 	       "\"victims_busy\":%lu,\"refaults\":%lu,\"rounds\":%lu,\"fetches\":%lu,"
 	       "\"idle_rounds\":%u,\"period_us\":%lu,\"latency_us\":%lu,\"depth\":%u,\"pages\":%d,"
-	       "\"hot_pages\":%d,\"hot_evictions\":%lu,\"waits\":%lu,\"guest_sweeps\":%lu,\"cold_"
+	       "\"hot_pages\":%d,\"hot_evictions\":%lu,\"ept_ad\":%d,\"waits\":%lu,\"guest_"
+	       "sweeps\":%lu,\"cold_"
 	       "touches\":%lu}\n",
 	       vm->name, vmx_settings.platform, limit, s->resident_max, vs->st.resident,
 	       rc->evictions, rc->forced, rc->busy, s->refaults, rc->rounds, s->fetches,
 	       vmx_settings.reclaim_idle_rounds, vmx_settings.reclaim_period_us,
 	       vmx_settings.store_latency_us, vs->st.depth, GT_STORE_PAGES, GT_RECLAIM_HOT,
-	       hot_evictions, vs->waits, sweeps, cold);
+	       hot_evictions, vmx_caps.ept_ad, vs->waits, sweeps, cold);
 	vm_check(vm, VM_CHECK_HOST, s->resident_max <= limit + vs->st.depth,
 	         "the store held at most %lu frames (limit %lu + %u fetches of one service step)",
 	         s->resident_max, limit, vs->st.depth);
