@@ -19,6 +19,8 @@ struct options opts = {
 	.store_latency_us = 2000,
 	.store_depth = 2,
 	.guest_pv = "none",
+	.reclaim_idle_rounds = 2,
+	.reclaim_period_us = 5000,
 };
 
 static void report(void *ctx, const char *msg)
@@ -71,6 +73,13 @@ int options_parse(const char *cmdline)
 		{ "guest_pv", OPT_STR, opts.guest_pv, 0, 0, sizeof(opts.guest_pv), pv_kinds,
 		  "paravirtual interface for the guest kernel: none, or kvm (KVM's CPUID leaves "
 		  "and async page faults)" },
+		{ "guest_resident", OPT_SIZE, &opts.guest_resident, 0, 1ULL << 40, 0, NULL,
+		  "store pages a VM keeps resident; the reclaim policy evicts the rest (0: no "
+		  "limit)" },
+		{ "reclaim_idle_rounds", OPT_UINT, &opts.reclaim_idle_rounds, 1, 255, 0, NULL,
+		  "scan rounds a page stays idle before reclaim evicts it (unless forced)" },
+		{ "reclaim_period_us", OPT_UINT, &opts.reclaim_period_us, 100, 10000000, 0, NULL,
+		  "microseconds between two reclaim scan rounds" },
 		{ "guest_mods", OPT_LIST, opts.guest_mods, 0, 0, sizeof(opts.guest_mods), NULL,
 		  "GRUB modules passed on to the guest kernel as its modules" },
 	};
@@ -87,6 +96,9 @@ void options_to_core(struct vmx_settings *s)
 	s->huge_level = 2;
 	s->store_latency_us = opts.store_latency_us;
 	s->store_depth = (u32)opts.store_depth;
+	s->guest_resident = opts.guest_resident;
+	s->reclaim_idle_rounds = (u32)opts.reclaim_idle_rounds;
+	s->reclaim_period_us = opts.reclaim_period_us;
 	for (int i = 0; huge_sizes[i]; i++)
 		if (!strcmp(opts.huge, huge_sizes[i]))
 			s->huge_level = i + 1;

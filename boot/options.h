@@ -34,8 +34,14 @@ struct options {
 	char guest_mods[CMDLINE_VALUE_MAX + 1]; /* GRUB modules handed on as its modules (a,b) */
 	u64 store_latency_us;                   /* a slow store's fetch latency (vmx/store.h) */
 	u64 store_depth;                        /* fetches a slow store serves at once */
-	u64 guest_store;      /* the top of the guest kernel's RAM that starts in a slow store */
-	char guest_pv[8];     /* none, kvm: KVM's paravirtual interface for the guest kernel */
+	u64 guest_store;  /* the top of the guest kernel's RAM that starts in a slow store */
+	char guest_pv[8]; /* none, kvm: KVM's paravirtual interface for the guest kernel */
+
+	/* The reclaim policy of store slots (vmx/reclaim.h). */
+	u64 guest_resident;      /* store bytes a VM keeps resident (0: no limit) */
+	u64 reclaim_idle_rounds; /* idle scan rounds before a page's eviction is not forced */
+	u64 reclaim_period_us;   /* time between two reclaim scan rounds */
+
 	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
 };
 
@@ -45,7 +51,8 @@ extern struct options opts;
  * which opts.cmdline_problems also counts. */
 int options_parse(const char *cmdline);
 
-/* The options the VMX core reads: platform=, trace=, huge=, store_latency_us=, store_depth=. */
+/* The options the VMX core reads: platform=, trace=, huge=, store_latency_us=, store_depth=,
+ * guest_resident=, reclaim_idle_rounds=, reclaim_period_us=. */
 void options_to_core(struct vmx_settings *s);
 
 #endif

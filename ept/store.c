@@ -49,6 +49,10 @@ int ept_store_populate(struct ept_store *st, gfn_t gfn, u64 prot, u64 now)
 		st->queue[st->tail++ % st->npages] = i; /* never full: a page is queued once */
 		st->queued_at[i] = now;
 		st->stats.requests++;
+		if (st->evicted && (st->evicted[i / 64] & 1ULL << (i % 64))) {
+			st->evicted[i / 64] &= ~(1ULL << (i % 64));
+			st->stats.refaults++;
+		}
 		st->stats.queue_max = MAX(st->stats.queue_max, st->tail - st->head);
 		break;
 	default: /* in flight: the caller waits for it to settle */
@@ -86,6 +90,11 @@ static int complete(struct ept_store *st, u64 i, u64 now)
 	__atomic_store_n(&st->backing[i], f, __ATOMIC_RELEASE);
 	/* RELAXED store: read under the lock, or as a hint by ept_store_settled. */
 	__atomic_store_n(&st->state[i], STORE_RESIDENT, __ATOMIC_RELAXED);
+	if (st->age)
+		st->age[i] = 0; /* just touched: not a victim before it has been idle */
+	/* RELAXED: under the lock; ept_store_resident reads it as a snapshot. */
+	__atomic_store_n(&st->resident, st->resident + 1, __ATOMIC_RELAXED);
+	st->stats.resident_max = MAX(st->stats.resident_max, st->resident);
 	st->stats.fetches++;
 	st->stats.lat_sum += now - st->queued_at[i];
 	st->stats.lat_max = MAX(st->stats.lat_max, now - st->queued_at[i]);
@@ -157,7 +166,86 @@ int ept_store_evict(struct ept_store *st, gfn_t gfn)
 	 * only a RESIDENT page, under the lock). */
 	__atomic_store_n(&st->backing[i], INVALID_HFN, __ATOMIC_RELAXED);
 	__atomic_store_n(&st->state[i], STORE_ABSENT, __ATOMIC_RELAXED);
+	/* RELAXED: as in complete(). */
+	__atomic_store_n(&st->resident, st->resident - 1, __ATOMIC_RELAXED);
+	if (st->evicted)
+		st->evicted[i / 64] |= 1ULL << (i % 64);
 	st->stats.evictions++;
 	spin_unlock(&st->lock);
 	return 0;
+}
+
+void ept_store_set_reclaim(struct ept_store *st, u8 *age, u64 *evicted)
+{
+	st->age = age;
+	st->evicted = evicted;
+}
+
+u64 ept_store_resident(struct ept_store *st)
+{
+	/* RELAXED: a count, not a publication; decisions on a page are made under the lock. */
+	return __atomic_load_n(&st->resident, __ATOMIC_RELAXED);
+}
+
+void ept_store_age(struct ept_store *st, const u64 *accessed)
+{
+	for (u64 w = 0; w * 64 < st->npages; w++) {
+		/* One hold of the lock per 64 pages: the state and the age change together. */
+		ept_spin_lock(&st->lock);
+		for (u64 i = w * 64; i < MIN(st->npages, w * 64 + 64); i++) {
+			if (st->state[i] != STORE_RESIDENT || (accessed[w] & 1ULL << (i % 64)))
+				st->age[i] = 0;
+			else if (st->age[i] < 255)
+				st->age[i]++;
+		}
+		spin_unlock(&st->lock);
+	}
+}
+
+/* The age of the youngest pages ept_store_victims takes to find max victims: the highest
+ * age a with at least max resident pages of age >= a (0 when there are fewer); *above gets
+ * the resident pages older than it. Under the lock. */
+static u8 victim_threshold(const struct ept_store *st, u64 max, u64 *above)
+{
+	u32 count[256] = { 0 };
+	u64 seen = 0;
+	int a;
+
+	for (u64 i = 0; i < st->npages; i++)
+		count[st->age[i]] += st->state[i] == STORE_RESIDENT;
+	for (a = 255; a > 0 && seen + count[a] < max; a--)
+		seen += count[a];
+	*above = seen;
+	return (u8)a;
+}
+
+u64 ept_store_victims(struct ept_store *st, gfn_t *out, u8 *ages, u64 max)
+{
+	u64 n = 0, above, at_threshold;
+	u8 t;
+
+	if (!st->age || !max)
+		return 0;
+	ept_spin_lock(&st->lock);
+	t = victim_threshold(st, max, &above);
+	/* Pages older than t are all taken (there are fewer than max); those of age t fill up
+	 * the rest in clock order. */
+	at_threshold = max - above;
+	for (u64 k = 0, start = st->hand; k < st->npages && n < max; k++) {
+		u64 i = (start + k) % st->npages;
+
+		if (st->state[i] != STORE_RESIDENT || st->age[i] < t)
+			continue;
+		if (st->age[i] == t) {
+			if (!at_threshold)
+				continue;
+			at_threshold--;
+		}
+		if (ages)
+			ages[n] = st->age[i];
+		out[n++] = st->base + i;
+		st->hand = (i + 1) % st->npages;
+	}
+	spin_unlock(&st->lock);
+	return n;
 }

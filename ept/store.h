@@ -20,6 +20,14 @@
  *     keeps a translation that could write it), then a grace period (ept_wait_walkers: the
  *     hypervisor's own copies that looked it up before are over), and only then copied out
  *     and its frame freed.
+ *
+ * Reclaim (issue 15, item 4; the policy's kernel side is vmx/reclaim.c): with the caller's
+ * age[] and evicted[] arrays (ept_store_set_reclaim), each A-bit scan round ages the resident
+ * pages (ept_store_age: accessed -> 0, else +1, saturating) and ept_store_victims names the
+ * oldest resident pages, a clock hand breaking ties. Pages not resident (ABSENT, FETCHING,
+ * EVICTING) are holes to the policy, never victims. A store slot maps 4K leaves only, so
+ * there is never a huge leaf to split or evict whole. st->resident counts the frames the
+ * store holds (a completed fetch adds one, a finished eviction takes it away).
  */
 #ifndef EPTVISOR_EPT_STORE_H
 #define EPTVISOR_EPT_STORE_H
@@ -39,6 +47,8 @@ struct ept_store_stats {
 	u64 busy;             /* touches of a page already in flight (FETCHING or EVICTING) */
 	u64 lat_sum, lat_max; /* fetch latency, queue to completion, in the caller's clock */
 	u64 queue_max;        /* the longest the queue got */
+	u64 refaults;         /* fetches queued for a page whose store copy came from an eviction */
+	u64 resident_max;     /* the most frames the store held at once */
 };
 
 struct ept_store {
@@ -58,6 +68,10 @@ struct ept_store {
 		u64 page, done_at;
 		bool busy;
 	} chan[EPT_STORE_MAX_DEPTH];
+	u64 resident; /* frames held (RESIDENT or EVICTING pages): written under the lock */
+	u8 *age;      /* NULL, or per page: scan rounds since it was last seen accessed */
+	u64 *evicted; /* NULL, or a bitmap: pages evicted since their last fetch request */
+	u64 hand;     /* the clock hand: ept_store_victims starts looking here */
 	/* Test hook (host tests): called between the two halves of a fetch's copy. */
 	void (*copy_hook)(struct ept_store *st, u64 page);
 	struct ept_store_stats stats;
@@ -86,5 +100,25 @@ int ept_store_service(struct ept_store *st, u64 now);
  * copy it out, free its frame (ept_env_free_data). 0, -EBUSY (not resident), -ERANGE, or
  * ept_unmap's error (nothing changed). Never inside a walk. */
 int ept_store_evict(struct ept_store *st, gfn_t gfn);
+
+/* Give st the reclaim policy's per-page arrays (zeroed, npages entries; evicted: bits, may
+ * be NULL). Set-up only, before any fetch. */
+void ept_store_set_reclaim(struct ept_store *st, u8 *age, u64 *evicted);
+
+/* Age st's pages after an A-bit scan round: accessed (a 1 in the bitmap, one bit per page
+ * of the store) -> 0; resident and not accessed -> +1, saturating at 255; other pages -> 0
+ * (not candidates). Needs age[]. */
+void ept_store_age(struct ept_store *st, const u64 *accessed);
+
+/* Up to max victims for reclaim into out[] (gfns): the oldest resident pages first, those of
+ * equal age in clock order from the hand, which moves past the last one taken. A snapshot:
+ * a victim may change state before the caller evicts it (ept_store_evict says -EBUSY).
+ * Returns how many; 0 without age[]. ages (may be NULL) receives each victim's age. Holds
+ * st->lock for two passes over the store's pages: short for the slots here (tens of pages);
+ * a store of many thousands would take its victims in chunks. */
+u64 ept_store_victims(struct ept_store *st, gfn_t *out, u8 *ages, u64 max);
+
+/* Frames st holds now (RELAXED: a snapshot for the reclaimer's loop). */
+u64 ept_store_resident(struct ept_store *st);
 
 #endif

@@ -479,6 +479,49 @@ static long test_store_walker(void)
 	return 0;
 }
 
+/* Check page p of the store slot against its last version and write the next. */
+static u64 store_touch(u64 *ver, u64 p)
+{
+	u64 bad = store_verify(p, ver[p]);
+
+	store_write(p, ++ver[p]);
+	return bad;
+}
+
+/* A hot set and rare cold touches over a store slot whose pages start in the store: in
+ * every sweep read the first word of each of the GT_RECLAIM_HOT hot pages, check and rewrite
+ * one of them in turn, and every other sweep check and rewrite one pseudo-random cold page,
+ * until told to stop; then check every page. The host keeps the resident pages under a limit
+ * by evicting idle ones, so cold touches refault. A rewrite checks all 512 words against the
+ * version last written (0: the store's contents). */
+static long test_store_hot_cold(void)
+{
+	static u64 ver[GT_STORE_PAGES];
+	struct guest_ctrl *ctrl = (struct guest_ctrl *)GT_CTRL_GPA;
+	u64 seed = 0x2545f4914f6cdd1dULL, sweeps = 0, cold = 0, errors = 0;
+
+	ctrl->passes[0] = 1;
+	while (!ctrl->stop) {
+		for (u64 p = 0; p < GT_RECLAIM_HOT; p++)
+			errors += *(volatile u64 *)(GT_STORE_GPA + p * 4096) !=
+			          gt_store_pattern(p, 0, ver[p]);
+		errors += store_touch(ver, sweeps % GT_RECLAIM_HOT);
+		if (++sweeps % 2 == 0) {
+			errors += store_touch(
+				ver, GT_RECLAIM_HOT + next_random(&seed) %
+							      (GT_STORE_PAGES - GT_RECLAIM_HOT));
+			cold++;
+		}
+		ctrl->passes[0] = sweeps + 1;
+	}
+	ctrl->writes[0] = cold;
+	for (u64 p = 0; p < GT_STORE_PAGES; p++)
+		errors += store_verify(p, ver[p]);
+	CHECK(errors == 0, "no page lost or torn by reclaim (%llu sweeps, %llu cold, %llu bad)",
+	      (unsigned long long)sweeps, (unsigned long long)cold, (unsigned long long)errors);
+	return 0;
+}
+
 /* Read one page in a tight loop, never exiting, until told to stop. */
 static long test_idle_toucher(void)
 {
@@ -528,6 +571,8 @@ long guest_main(long test)
 		return test_compact_writer();
 	case GT_STORE_WALKER:
 		return test_store_walker();
+	case GT_STORE_HOT_COLD:
+		return test_store_hot_cold();
 	case GT_IDLE_TOUCHER:
 		return test_idle_toucher();
 	case GT_HOSTILE_MM:

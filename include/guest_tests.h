@@ -21,7 +21,8 @@
 #define GT_BENCH_PML      17 /* the same, pml_write only (a VM with PML on) */
 #define GT_COMPACT_WRITER 18 /* writes and verifies its memory while the host compacts it */
 #define GT_STORE_WALKER   19 /* checks and rewrites a store slot while pages are evicted */
-#define GT_COUNT          20
+#define GT_STORE_HOT_COLD 20 /* a hot set and rare cold touches over a store slot (reclaim) */
+#define GT_COUNT          21
 
 /* Guest-physical places the scenarios set up for the tests. */
 #define GT_POPULATE_GPA   0x400000ULL /* 4 MiB..12 MiB: populated on first touch */
@@ -39,6 +40,7 @@
 #define GT_COMPACT_BYTES  0x1000000ULL /* 16 MiB: first half 4K leaves (WP log), second 2M */
 #define GT_STORE_GPA      0xa000000ULL /* 160 MiB: a slot backed by a slow store */
 #define GT_STORE_PAGES    64           /* its pages */
+#define GT_RECLAIM_HOT    6            /* GT_STORE_HOT_COLD: store pages 0..5 touched always */
 #define GT_IDLE_GPA       0x800000ULL  /* 8 MiB: the idle-tracking region */
 #define GT_IDLE_HOT       64           /* pages 0..63 hot */
 #define GT_IDLE_COLD      128          /* pages 64..191 cold */

@@ -49,6 +49,9 @@ void compact_host(struct vm *vm, const struct scenario *sc);
 /* A slot over a slow backing store, fetched and evicted live (scenarios/store.c). */
 int store_setup(struct vm *vm, const struct scenario *sc);
 void store_host(struct vm *vm, const struct scenario *sc);
+/* The same slot under a resident limit: idle pages evicted by the reclaim policy
+ * (scenarios/reclaim.c). */
+void store_reclaim_host(struct vm *vm, const struct scenario *sc);
 
 int idle_flush_setup(struct vm *vm, const struct scenario *sc);
 void idle_flush_host(struct vm *vm, const struct scenario *sc);

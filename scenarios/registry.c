@@ -93,6 +93,8 @@ const struct scenario scenarios[] = {
 	  .setup_arg = idle_flush_setup, .host = idle_flush_host },
 	{ .name = "store_evict", .group = "mission", .test = GT_STORE_WALKER,
 	  .setup_arg = store_setup, .host = store_host },
+	{ .name = "store_reclaim", .group = "mission", .test = GT_STORE_HOT_COLD,
+	  .setup_arg = store_setup, .host = store_reclaim_host },
 	{ .name = "store_evict_2vcpu", .group = "smp4", .test = GT_STORE_WALKER, .vcpus = 2,
 	  .setup_arg = store_setup, .host = store_host },
 	{ .name = "dirty_log_hot_pages", .group = "mission", .test = GT_DIRTY_WRITER,

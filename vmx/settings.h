@@ -16,6 +16,11 @@ struct vmx_settings {
 	                        * (1 4K, 2 2M, 3 1G; vm_slot_set_huge) */
 	u64 store_latency_us;  /* store_latency_us=: one fetch from a slow store (vmx/store.h) */
 	u32 store_depth;       /* store_depth=: fetches a slow store serves at once */
+
+	/* The reclaim policy of store slots (vmx/reclaim.h). */
+	u64 guest_resident; /* guest_resident=: store bytes a VM keeps resident (0: no limit) */
+	u32 reclaim_idle_rounds; /* reclaim_idle_rounds=: idle rounds before an unforced eviction */
+	u64 reclaim_period_us;   /* reclaim_period_us=: time between two scanning rounds */
 };
 
 extern struct vmx_settings vmx_settings;

@@ -4,10 +4,12 @@
 #include "arch/percpu.h"
 #include "arch/trap.h"
 #include "drivers/timer.h"
+#include "ept/bitmap.h"
 #include "ept/env.h"
 #include "errno.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "vmx/reclaim.h"
 #include "vmx/store.h"
 #include "vmx/vcpu.h"
 #include "vmx/vm.h"
@@ -18,7 +20,8 @@ int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 d
 	u64 n = bytes >> PAGE_SHIFT, *queue, *queued_at;
 	struct memslot *s;
 	struct vm_store *vs;
-	u8 *data, *state;
+	u8 *data, *state, *age;
+	u64 *evicted;
 	int err = vm_add_slot(vm, gpa, bytes, 1);
 
 	if (err)
@@ -32,9 +35,12 @@ int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 d
 	state = kzalloc(n);
 	queue = kzalloc(n * sizeof(u64));
 	queued_at = kzalloc(n * sizeof(u64));
+	age = kzalloc(n);
+	evicted = kzalloc(bitmap_words(n) * sizeof(u64));
 	ept_store_init(&vs->st, &vm->ept, s->base_gfn, n, s->backing, data, state, queue, queued_at,
 	               tsc_hz / 1000000 * latency_us, depth);
-	return data && state && queue && queued_at ? 0 : -ENOMEM;
+	ept_store_set_reclaim(&vs->st, age, evicted);
+	return data && state && queue && queued_at && age && evicted ? 0 : -ENOMEM;
 }
 
 void vm_store_free(struct memslot *s)
@@ -48,6 +54,9 @@ void vm_store_free(struct memslot *s)
 	kfree(vs->st.state, n);
 	kfree(vs->st.queue, n * sizeof(u64));
 	kfree(vs->st.queued_at, n * sizeof(u64));
+	kfree(vs->st.age, n);
+	kfree(vs->st.evicted, bitmap_words(n) * sizeof(u64));
+	vm_reclaim_free(vs);
 	kfree(vs, sizeof(*vs));
 	s->store = NULL;
 }

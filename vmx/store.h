@@ -25,6 +25,9 @@ struct vm_store {
 	u64 wait_max; /* the longest wait */
 	u64 wakes;    /* wake IPIs sent */
 	u64 nomem;    /* service steps that found no free frame */
+
+	/* The reclaim policy's scan state (vmx/reclaim.h), or NULL before its first round. */
+	struct vm_reclaim *reclaim;
 };
 
 /* Add a 4K-only slot at gpa of bytes (page multiples) whose pages start in a store: first

@@ -3,10 +3,10 @@ include/kassert.h compiled in. It boots once under Bochs and runs the scenarios 
 the EPT hardest in little time (the demo; write-protect dirty logging, whose fault fast path
 and harvests pass every lock, walker and entry assertion of ept/; live split, collapse and
 migration; a slot over a slow store, fetched and evicted live, with its vCPU halted in the
-hypervisor), and in a second boot of three CPUs the APIC pages moved under a two-vCPU PC
-guest, where the free paths assert that no VMCS names what they free. A broken invariant
-panics the run (PANIC at file:line: ASSERT(...)); a WARN_ON prints a `WARN at` line, which
-fails it too."""
+hypervisor, and the same slot under the reclaim policy's resident limit), and in a second
+boot of three CPUs the APIC pages moved under a two-vCPU PC guest, where the free paths
+assert that no VMCS names what they free. A broken invariant panics the run (PANIC at
+file:line: ASSERT(...)); a WARN_ON prints a `WARN at` line, which fails it too."""
 
 import subprocess
 
@@ -18,7 +18,7 @@ from eptvisor import BootSpec
 
 DEBUG_DIR = ev.BUILD / "debug"
 DEBUG_ELF = DEBUG_DIR / "eptvisor.elf"
-SCENARIOS = ["demo", "dirty_log_wp", "split_collapse_live", "store_evict"]
+SCENARIOS = ["demo", "dirty_log_wp", "split_collapse_live", "store_evict", "store_reclaim"]
 # Two vCPUs and a host task need three CPUs: a boot of its own.
 APIC_SCENARIOS = ["pc_apic_moves"]
 

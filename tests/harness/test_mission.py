@@ -269,6 +269,31 @@ def test_store_other_vcpu_runs(boots, judge):
     judge(res, p)
 
 
+@pytest.mark.boot(MISSION)
+def test_store_reclaim(boots, judge):
+    """A resident limit on a store slot: the reclaim policy's A-bit rounds age the pages, the
+    oldest go back to the store whenever the slot holds more than the limit, touching them
+    again refaults; the store never holds more than the limit plus one service step's
+    fetches, and the guest finds every page intact."""
+    res = boots.result(MISSION)
+    p = _common(res)
+    _tap_ok(res, p, "store_reclaim")
+    got = [o for o in _json(res, "reclaim") if o["reclaim"] == "store_reclaim"]
+    if len(got) != 1:
+        p.append("want one reclaim line, got %s" % got)
+    else:
+        o = got[0]
+        if o["resident_max"] > o["limit_pages"] + o["depth"]:
+            p.append("resident above the limit plus one service step: %s" % o)
+        if o["evictions"] <= 0 or o["refaults"] <= 0 or o["rounds"] <= 0:
+            p.append("no evictions, refaults or rounds: %s" % o)
+        if o["fetches"] <= o["pages"]:
+            p.append("no page fetched twice: %s" % o)
+    if not res.lines_matching(r"check store_reclaim/0: ok - no page lost or torn by reclaim"):
+        p.append("the guest did not confirm its pages")
+    judge(res, p)
+
+
 @pytest.mark.boot(TRACE)
 def test_trace_ring_dumped(boots, judge):
     """trace=ring keeps the last exits and faults of a VM and prints them when it ends."""
