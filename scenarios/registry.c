@@ -144,6 +144,12 @@ const struct scenario scenarios[] = {
 	{ .name = "pc_apf_sync", .group = "pc", .kernel = "pcapf.elf",
 	  .kargs = "buf=0x1800000 pages=128 passes=2 prefilled=1 walkers=2 slice_us=10000",
 	  .mem = 32 * MIB, .store = 8 * MIB, .setup_arg = pc_store_setup, .host = pc_store_host },
+	/* The reclaim policy keeps 64 of the buffer's 256 pages resident: every pass refaults
+	 * the pages evicted since the last, through async page faults. */
+	{ .name = "pc_apf_reclaim", .group = "pc", .kernel = "pcapf.elf",
+	  .kargs = "buf=0x1800000 pages=256 passes=3 prefilled=1 walkers=2 slice_us=10000",
+	  .mem = 32 * MIB, .store = 8 * MIB, .resident = 64 * PAGE_SIZE, .kvm_pv = true,
+	  .setup_arg = pc_store_setup, .host = pc_store_host },
 	/* Two vCPUs, each with its own scheduler, walkers and async-PF area. */
 	{ .name = "pc_apf_2vcpu", .group = "pc_moves", .kernel = "pcapf.elf",
 	  .kargs = "buf=0x1800000 pages=128 passes=2 prefilled=1 walkers=2 cpus=2 slice_us=10000",

@@ -46,7 +46,9 @@ struct scenario {
 	int exit_code;
 	int page_level; /* the largest page its RAM gets (1 4K, 2 2M, 3 1G); 0: huge= */
 	u64 store;      /* the top of its RAM that starts in a slow store (0: none) */
-	bool kvm_pv;    /* KVM's paravirtual interface (async page faults) */
+	u64 resident; /* bytes of the store kept resident by the reclaim policy (0: guest_resident=)
+	               */
+	bool kvm_pv;  /* KVM's paravirtual interface (async page faults) */
 	/* The experiment's size; 0: its default. */
 	u64 rounds;  /* host tasks: harvest rounds (dirty_host; more than 50 stretch the budget) */
 	u64 samples; /* bench: samples per vCPU and path (BENCH_DEFAULT_SAMPLES) */

@@ -235,6 +235,24 @@ def test_async_page_faults(boots, judge):
 
 
 @pytest.mark.boot(PC)
+def test_idle_pages_evicted_and_refaulted_async(boots, judge):
+    """Issue 15 item 4 on a PC guest: the reclaim policy keeps 64 of pcapf's 256 store pages
+    resident, evicting the pages the A-bit scan found idle; each later pass refaults them,
+    through async page faults, and the kernel verifies every word."""
+    res = boots.result(PC)
+    p = res.problems()
+    g, apf, st = _apf_run(res, "pc_apf_reclaim", p, True)
+    if st:
+        if st["resident_limit"] != 64 or st["resident_max"] > 64 + st["depth"]:
+            p.append("resident pages over the limit: %s" % st)
+        if st["evictions"] < g["pages"] or st["refaults"] < g["pages"]:
+            p.append("too few evictions or refaults for 3 passes over 256 pages: %s" % st)
+        if apf and apf["not_present"] < g["pages"] + st["refaults"] // 2:
+            p.append("the refaults were not taken asynchronously: %s / %s" % (apf, st))
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
 def test_async_page_faults_hostile(boots, judge):
     """Issue 15 item 6: pcapf_hostile misuses the interface (areas at MMIO, the APIC page,
     across the end of RAM; reserved bits; delivery as #PF VM exit; vectors below 32 or wider
