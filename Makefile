@@ -153,8 +153,11 @@ soak: deps iso
 # BENCH_CPUS: vCPUs faulting at once (default 4 under Bochs, at most the host's CPUs on KVM).
 BENCH_SAMPLES ?= 500
 BENCH_CPUS ?=
-bench: deps kernel
+# The async page-fault benchmark's store latency (tests/harness/bench_apf.py, build/bench/async_pf.*).
+BENCH_APF_LATENCY_US ?= 20000
+bench: deps kernel pcguests
 	$(Q)$(PYTHON) tests/harness/bench.py --samples $(BENCH_SAMPLES) $(if $(BENCH_CPUS),--cpus $(BENCH_CPUS))
+	$(Q)$(PYTHON) tests/harness/bench_apf.py --latency-us $(BENCH_APF_LATENCY_US)
 
 # ---- habits that check themselves (make test runs these: tests/harness/test_lint.py and
 # test_layout.py) -------------------------------------------------------------------------

@@ -150,6 +150,14 @@ const struct scenario scenarios[] = {
 	  .kargs = "buf=0x1800000 pages=256 passes=3 prefilled=1 walkers=2 slice_us=10000",
 	  .mem = 32 * MIB, .store = 8 * MIB, .resident = 64 * PAGE_SIZE, .kvm_pv = true,
 	  .setup_arg = pc_store_setup, .host = pc_store_host },
+	/* The async-fault benchmark (tests/harness/bench_apf.py, `make bench`): one walker over
+	 * 128 pages of the store, the compute task's work with and without async faults. */
+	{ .name = "bench_apf_async", .group = "bench_apf", .kernel = "pcapf.elf",
+	  .kargs = "buf=0x1800000 pages=128 passes=1 prefilled=1 slice_us=10000", .mem = 32 * MIB,
+	  .store = 8 * MIB, .kvm_pv = true, .setup_arg = pc_store_setup, .host = pc_store_host },
+	{ .name = "bench_apf_sync", .group = "bench_apf", .kernel = "pcapf.elf",
+	  .kargs = "buf=0x1800000 pages=128 passes=1 prefilled=1 slice_us=10000", .mem = 32 * MIB,
+	  .store = 8 * MIB, .setup_arg = pc_store_setup, .host = pc_store_host },
 	/* Two vCPUs, each with its own scheduler, walkers and async-PF area. */
 	{ .name = "pc_apf_2vcpu", .group = "pc_moves", .kernel = "pcapf.elf",
 	  .kargs = "buf=0x1800000 pages=128 passes=2 prefilled=1 walkers=2 cpus=2 slice_us=10000",

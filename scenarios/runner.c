@@ -291,8 +291,8 @@ static bool has_word(const char *run, const char *w)
 
 static bool selected(const struct scenario *sc, const char *run)
 {
-	/* "all" is every test; the benchmarks run only when named. */
-	return (has_word(run, "all") && strcmp(sc->group, "bench")) || has_word(run, sc->name) ||
+	/* "all" is every test; the benchmarks (groups bench, bench_*) run only when named. */
+	return (has_word(run, "all") && strncmp(sc->group, "bench", 5)) || has_word(run, sc->name) ||
 	       has_word(run, sc->group);
 }
 

@@ -153,6 +153,14 @@ struct kvm_apf_area *sched_area(int cpu);
 void sched_cpu_start(int cpu, u32 slice_us);
 /* The counts of every CPU added up. */
 void sched_counts(struct apf_counts *sum);
+/* Timing of the async path (TSC cycles), for the benchmark: a walker marks the moment just
+ * before a first touch (sched_mark_touch; 0 clears it); a not-present #PF that follows
+ * records touch -> handler (the exit, the hypervisor's decision, the #PF's delivery), and
+ * every page ready records its ACK's WRMSR round trip. Medians over every CPU's samples. */
+void sched_mark_touch(u64 tsc);
+void sched_timing(u64 *np_p50, u64 *ack_p50, u32 *n);
+/* Sort a[0..n) ascending (insertion sort: a few thousand samples at the end of a run). */
+void sort_u32(u32 *a, u32 n);
 /* Give the CPU to another runnable task. */
 static inline void sched_yield(void)
 {

@@ -44,6 +44,9 @@
  *     (one line; async 2: simulated. The counts are the guest's own: not-present #PFs
  *     taken, page-ready interrupts, wake-alls among them, readies for no waiting task,
  *     summed over the CPUs; compute_steps too)
+ *   pcapf: @json {"not_present_tsc_p50":A,"ack_tsc_p50":B,"timed":N,"cpuid_tsc_p50":C}
+ *     (the benchmark's timings, TSC cycles: touch to the not-present #PF's handler, the
+ *     ACK's WRMSR round trip, and CPUID's as a null exit; N not-present faults timed)
  *   pcapf: PASS  or  pcapf: FAIL
  * Exit (isa-debug-exit) 0 when every pass verified; PCAPF_EXIT_MISMATCH on a mismatch,
  * PCAPF_EXIT_ARGS on bad arguments, PCAPF_EXIT_REAL_PF (after "FAIL: real #PF at ...") on a
@@ -111,7 +114,9 @@ static void walker(u64 k)
 		for (u64 i = first; i < end; i++) {
 			u64 gpa = buf + i * PAGE_SIZE;
 
+			sched_mark_touch(rdtsc());
 			(void)*(const volatile u64 *)gpa; /* the first touch: here it faults */
+			sched_mark_touch(0);
 			if (p > 0 || prefilled)
 				verify_page(gpa, p, &bad[k][p]);
 			write_page(gpa, p + 1);
@@ -254,11 +259,33 @@ static void start_ap(void)
 	}
 }
 
+/* A null exit as the guest sees it: CPUID's round trip (it always exits), median of 101. */
+static u64 null_exit_tsc(void)
+{
+	static u32 t[101];
+
+	for (int i = 0; i < 101; i++) {
+		u32 a = 0, b, c = 0, d;
+		u64 t0 = rdtsc();
+
+		__asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+		t[i] = (u32)(rdtsc() - t0);
+	}
+	sort_u32(t, 101);
+	return t[50];
+}
+
 static void report(bool ok)
 {
 	struct apf_counts n;
+	u64 np, ack, null = null_exit_tsc();
+	u32 timed;
 
 	sched_counts(&n);
+	sched_timing(&np, &ack, &timed);
+	pr("pcapf: @json {\"not_present_tsc_p50\":%llu,\"ack_tsc_p50\":%llu,\"timed\":%u,"
+	   "\"cpuid_tsc_p50\":%llu}\n",
+	   (unsigned long long)np, (unsigned long long)ack, timed, (unsigned long long)null);
 	pr("pcapf: @json {\"walk_tsc\":%llu,\"compute_steps\":%llu,\"pages\":%llu,\"passes\":%llu,"
 	   "\"async\":%d,\"not_present\":%u,\"ready\":%u,\"wake_all\":%u,\"real_pf\":0,"
 	   "\"walkers\":%llu,\"early\":%u,\"cpus\":%llu}\n",

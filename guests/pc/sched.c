@@ -35,6 +35,8 @@ struct task {
 };
 
 /* One CPU's scheduler; only that CPU touches it once started (but live, read by others). */
+#define TIMING_SAMPLES 1024
+
 struct cpu_sched {
 	struct cpu_sched *self; /* %gs:0 */
 	struct kvm_apf_area area;
@@ -45,6 +47,9 @@ struct cpu_sched {
 	int nearly;
 	u64 ticks;
 	struct apf_counts counts;
+	u64 touch_tsc; /* sched_mark_touch */
+	u32 nnp, nack;
+	u32 np_tsc[TIMING_SAMPLES], ack_tsc[TIMING_SAMPLES];
 };
 
 u32 sched_trace;
@@ -157,6 +162,9 @@ static struct kframe *on_page_fault(struct kframe *f)
 		pc_exit(PCAPF_EXIT_REAL_PF);
 	}
 	c->counts.not_present++;
+	if (c->touch_tsc && c->nnp < TIMING_SAMPLES)
+		c->np_tsc[c->nnp++] = (u32)(rdtsc() - c->touch_tsc);
+	c->touch_tsc = 0;
 	if (sched_trace && sched_trace--)
 		pr("pcapf: trace: cpu %d not present 0x%x at 0x%llx task %d tsc %llu\n",
 		   (int)(c - cpus), token, (unsigned long long)f->rip, c->cur,
@@ -192,8 +200,13 @@ static struct kframe *on_page_ready(struct kframe *f)
 	area->token = 0;
 	if (apf_sim)
 		apfsim_ack();
-	else
+	else {
+		u64 t0 = rdtsc();
+
 		wrmsr(MSR_KVM_ASYNC_PF_ACK, 1); /* the next ready may come: the token is consumed */
+		if (c->nack < TIMING_SAMPLES)
+			c->ack_tsc[c->nack++] = (u32)(rdtsc() - t0);
+	}
 	c->counts.ready++;
 	if (sched_trace && sched_trace--)
 		pr("pcapf: trace: cpu %d ready 0x%x task %d tsc %llu\n", (int)(c - cpus), token,
@@ -236,6 +249,62 @@ void sched_counts(struct apf_counts *sum)
 		sum->wake_all += cpus[i].counts.wake_all;
 		sum->early += cpus[i].counts.early;
 	}
+}
+
+void sched_mark_touch(u64 tsc)
+{
+	me()->touch_tsc = tsc;
+}
+
+void sort_u32(u32 *a, u32 n)
+{
+	for (u32 i = 1; i < n; i++) {
+		u32 x = a[i], j = i;
+
+		for (; j > 0 && a[j - 1] > x; j--)
+			a[j] = a[j - 1];
+		a[j] = x;
+	}
+}
+
+static u64 median(u32 *(*arr)(struct cpu_sched *), u32 (*cnt)(struct cpu_sched *), u32 *n)
+{
+	static u32 all[SCHED_MAX_CPUS * TIMING_SAMPLES];
+
+	*n = 0;
+	for (int i = 0; i < SCHED_MAX_CPUS; i++)
+		for (u32 k = 0; k < cnt(&cpus[i]); k++)
+			all[(*n)++] = arr(&cpus[i])[k];
+	sort_u32(all, *n);
+	return *n ? all[*n / 2] : 0;
+}
+
+static u32 *np_arr(struct cpu_sched *c)
+{
+	return c->np_tsc;
+}
+
+static u32 np_cnt(struct cpu_sched *c)
+{
+	return c->nnp;
+}
+
+static u32 *ack_arr(struct cpu_sched *c)
+{
+	return c->ack_tsc;
+}
+
+static u32 ack_cnt(struct cpu_sched *c)
+{
+	return c->nack;
+}
+
+void sched_timing(u64 *np_p50, u64 *ack_p50, u32 *n)
+{
+	u32 nack;
+
+	*np_p50 = median(np_arr, np_cnt, n);
+	*ack_p50 = median(ack_arr, ack_cnt, &nack);
 }
 
 static void task_exit(void)

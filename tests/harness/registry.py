@@ -33,7 +33,7 @@ BUILD_PC = REPO / "build" / "pc"
 # run= words that are not rows (scenarios/runner.c): every group but bench, nothing, and the
 # kernel given with guest=.
 SPECIAL = ("all", "none", "guest")
-# The group run=all leaves out (scenarios/runner.c, selected()).
+# The groups run=all leaves out (scenarios/runner.c, selected()): bench and bench_*.
 NOT_IN_ALL = "bench"
 # Platforms where scenarios run; elsewhere (QEMU TCG, no VMX) every one is skipped.
 VMX_PLATFORMS = ("vmx", "bochs", "kvm")
@@ -171,7 +171,8 @@ def selected(run, table=None):
     scenarios/runner.c's selected() picks them."""
     w = set(words(run))
     return [s for s in (table or rows())
-            if ("all" in w and s.group != NOT_IN_ALL) or s.name in w or s.group in w]
+            if ("all" in w and not s.group.startswith(NOT_IN_ALL)) or s.name in w or
+            s.group in w]
 
 
 def modules(run, table=None, extra=()):

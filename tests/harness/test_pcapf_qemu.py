@@ -31,7 +31,7 @@ def _run(kernel, args, cpus=1):
 
 
 def _json(lines):
-    js = [l for l in lines if l.startswith("pcapf: @json ")]
+    js = [l for l in lines if l.startswith("pcapf: @json {\"walk_tsc\"")]
     assert len(js) == 1, lines
     return json.loads(js[0][len("pcapf: @json "):])
 
