@@ -134,6 +134,11 @@ const struct scenario scenarios[] = {
 	/* Two vCPUs and a host task: three CPUs (tests/harness/test_pcguests.py boots it). */
 	{ .name = "pc_apic_moves", .group = "pc_moves", .kernel = "pcmb1.elf", .kargs = "apicloop=400",
 	  .vcpus = 2, .mem = 128 * MIB, .host = pc_apic_moves_host },
+	/* The async-PF MSRs misused (guests/pc/pcapf_hostile.c): each case gets the
+	 * documented answer (docs/platform.md), and the hypervisor goes on. */
+	{ .name = "pc_apf_hostile", .group = "pc", .kernel = "pcapf_hostile.elf",
+	  .kargs = "buf=0x1800000 pages=128 prefilled=1", .mem = 32 * MIB, .store = 8 * MIB,
+	  .kvm_pv = true, .setup_arg = pc_store_setup, .host = pc_store_host },
 	/* A slow store at the top of RAM (24-32 MiB) under a kernel that walks it while a
 	 * compute task runs (guests/pc/pcapf.c): with KVM's async page faults, and without
 	 * (every touch of a page in flight waits in the hypervisor). scenarios/pc_store.c. */
@@ -163,11 +168,6 @@ const struct scenario scenarios[] = {
 	  .kargs = "buf=0x1800000 pages=128 passes=2 prefilled=1 walkers=2 cpus=2 slice_us=10000",
 	  .vcpus = 2, .mem = 32 * MIB, .store = 8 * MIB, .kvm_pv = true,
 	  .setup_arg = pc_store_setup, .host = pc_store_host },
-	/* The async-PF MSRs misused (guests/pc/pcapf_hostile.c): each case gets the
-	 * documented answer (docs/platform.md), and the hypervisor goes on. */
-	{ .name = "pc_apf_hostile", .group = "pc", .kernel = "pcapf_hostile.elf",
-	  .kargs = "buf=0x1800000 pages=128 prefilled=1", .mem = 32 * MIB, .store = 8 * MIB,
-	  .kvm_pv = true, .setup_arg = pc_store_setup, .host = pc_store_host },
 	/* Hostile guests: interrupt paths (guests/pc/irqattack.c). Each must leave the
 	 * hypervisor running; the attacker gets the architectural behaviour or a named stop. */
 	{ .name = "hostile_init_cycle", .group = "hostile", .kernel = "irqattack.elf",

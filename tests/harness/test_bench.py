@@ -19,14 +19,19 @@ import subprocess
 import pytest
 
 import bench
+import bench_apf
 import bench_host_report
 import eptvisor as ev
 import pngplot
+import registry
 from eptvisor import BootSpec
 
 SAMPLES = 16
 BENCH = BootSpec("bench-smoke", "run=bench samples=%d vcpus=2" % SAMPLES, platform="vmx",
                  cpus=3, megs=512, timeout=120, label="bench")
+# The async page-fault benchmark's two scenarios, at the default 2 ms store latency.
+BENCH_APF = BootSpec("bench-apf-smoke", "run=bench_apf", platform="vmx", cpus=2, megs=512,
+                     timeout=180, label="bench-apf", modules=registry.modules("bench_apf"))
 # The hypervisor's verdict on each vCPU's wp_fast measurement (hypercall/bench.c, verify()).
 WP_FAST_CHECK = re.compile(r"check bench_fault_latency/host: (ok|FAILED) - bench wp_fast "
                            r"vcpu (\d+): (\d+) accesses: (\d+) EPT_VIOLATION, (\d+) faults "
@@ -209,3 +214,30 @@ def test_bench_hostwork_schema():
     rows = bench._hostwork_lines(made_up_records(), 1)
     assert any(l.startswith("| wp_fast_hostwork | 1 | 4 | wp_fast | 4 | 1.000 | <= 2.0 | true")
                for l in rows), rows
+
+
+@pytest.mark.boot(BENCH_APF)
+def test_bench_apf_well_formed(boots, judge, tmp_path):
+    """tests/harness/bench_apf.py on a short run (2 ms store latency): both scenarios pass,
+    the record has every figure (work rates, page-ready latency against L, the pair's cost
+    over a null exit), the goal is judged only when L is 20x the fault round trip, and the
+    JSON and the table are written."""
+    res = boots.result(BENCH_APF)
+    rec, p = bench_apf.measure(res, 2000)
+    if rec:
+        for k in ("work_rate_async", "work_rate_sync", "work_ratio", "ready_latency_p50_us",
+                  "ready_latency_p99_us", "pair_over_null_exit", "latency_over_round_trip"):
+            if not isinstance(rec.get(k), (int, float)) or rec[k] <= 0:
+                p.append("%s missing or not positive: %r" % (k, rec.get(k)))
+        if rec["ready_latency_p50_us"] < 2000:
+            p.append("a page came ready faster than the store's latency: %s" % rec)
+        applies = rec["latency_over_round_trip"] >= bench_apf.LATENCY_FACTOR
+        if rec["goal"]["applies"] != applies:
+            p.append("the goal's applicability is wrong: %s" % rec["goal"])
+        bench_apf.write(tmp_path, rec)
+        md = (tmp_path / "async_pf.md").read_text()
+        if "work rate async / sync" not in md or "pair / null exit" not in md:
+            p.append("async_pf.md lacks the ratios:\n" + md)
+        if json.loads((tmp_path / "async_pf.json").read_text()) != rec:
+            p.append("async_pf.json does not hold the record")
+    judge(res, p)
