@@ -154,7 +154,7 @@ soak: deps iso
 BENCH_SAMPLES ?= 500
 BENCH_CPUS ?=
 # The async page-fault benchmark's store latency (tests/harness/bench_apf.py, build/bench/async_pf.*).
-BENCH_APF_LATENCY_US ?= 20000
+BENCH_APF_LATENCY_US ?= 40000
 bench: deps kernel pcguests
 	$(Q)$(PYTHON) tests/harness/bench.py --samples $(BENCH_SAMPLES) $(if $(BENCH_CPUS),--cpus $(BENCH_CPUS))
 	$(Q)$(PYTHON) tests/harness/bench_apf.py --latency-us $(BENCH_APF_LATENCY_US)

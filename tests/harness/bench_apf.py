@@ -16,7 +16,7 @@ Measured in one run:
     guest's touch -> not-present #PF handler, plus its ACK's WRMSR round trip, plus one null
     exit for the kick that delivers the ready, over CPUID's round trip (the guest's null exit).
 
-    tests/harness/bench_apf.py [--latency-us 20000] [--platform bochs] [--out DIR]
+    tests/harness/bench_apf.py [--latency-us 40000] [--platform bochs] [--out DIR]
 """
 
 import argparse
@@ -136,7 +136,7 @@ def write(out, rec):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--latency-us", type=int, default=20000)
+    ap.add_argument("--latency-us", type=int, default=40000)
     ap.add_argument("--platform")
     ap.add_argument("--timeout", type=int, default=900)
     ap.add_argument("--out", default=str(ev.BUILD / "bench"))
