@@ -135,6 +135,7 @@ static void make_request(struct scenario_request *req)
 		                  .mem = opts.guest_mem,
 		                  .budget = opts.guest_budget * 1000000 };
 	vm_spec_pc_kernel(&guest, opts.guest, opts.guest_args, opts.guest_mods, find_module);
+	vm_spec_pc_initrd(&guest, opts.guest_initrd, find_module);
 	req->guest = &guest;
 }
 

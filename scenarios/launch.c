@@ -57,6 +57,20 @@ void vm_spec_pc_kernel(struct vm_spec *s, const char *kernel, const char *args, 
 	}
 }
 
+void vm_spec_pc_initrd(struct vm_spec *s, const char *name, module_finder find)
+{
+	struct pc_spec *k = &s->kernel;
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n || k->missing) /* the first missing name is the one refused */
+		return;
+	k->initrd = find(name, n);
+	if (!k->initrd) {
+		k->missing = name;
+		k->missing_len = (int)n;
+	}
+}
+
 void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finder find)
 {
 	*s = (struct vm_spec){
