@@ -90,6 +90,7 @@ void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finde
 		s->budget *= (sc->rounds + 49) / 50;
 	if (sc->kernel) {
 		vm_spec_pc_kernel(s, sc->kernel, sc->kargs, sc->kmods, find);
+		vm_spec_pc_initrd(s, sc->kinitrd, find);
 		s->kernel.page_level = sc->page_level;
 	}
 }
