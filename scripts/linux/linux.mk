@@ -5,10 +5,15 @@
 #                     unpack them with dpkg-deb -x (no root), build build/linux/vmlinuz and
 #                     build/linux/initrd.gz (scripts/linux/init as /init, cpio newc, gzip)
 #   make linux-qemu   boot them under plain QEMU TCG to the init's line (the reference)
+#   make linux-run    boot them under eptvisor on the best VMX platform (Bochs here: tens of
+#                     minutes; LINUX_ARGS, LINUX_MEM, LINUX_VCPUS, RUNARGS for run.py)
 
 LX := $(B)/linux
 
-.PHONY: linux-pkgs linux-qemu
+.PHONY: linux-pkgs linux-qemu linux-run
+LINUX_ARGS ?= console=ttyS0 acpi=off
+LINUX_MEM ?= 256M
+LINUX_VCPUS ?= 1
 linux-pkgs: $(LX)/vmlinuz $(LX)/initrd.gz
 
 # The kernel package linux-image-amd64 depends on (linux-image-<version>-amd64).
@@ -29,3 +34,8 @@ $(LX)/initrd.gz: $(LX)/root/.unpacked scripts/linux/init scripts/linux/mkinitram
 
 linux-qemu: linux-pkgs
 	$(Q)$(PYTHON) scripts/linux/boot_qemu.py --kernel $(LX)/vmlinuz --initrd $(LX)/initrd.gz
+
+linux-run: linux-pkgs iso
+	$(Q)$(PYTHON) tests/harness/run.py --guest $(LX)/vmlinuz --initrd $(LX)/initrd.gz \
+		--guest-args "$(LINUX_ARGS)" --guest-mem $(LINUX_MEM) --guest-vcpus $(LINUX_VCPUS) \
+		--megs 768 --timeout 1800 --cmdline "guest_budget=30000" $(RUNARGS)
