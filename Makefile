@@ -108,6 +108,9 @@ deps:
 # PC guest kernels (multiboot 1/2 kernels of our own, run by eptvisor and by QEMU -kernel).
 -include guests/pc/pc.mk
 
+# Linux as a guest: Debian's kernel and a busybox initramfs in build/linux/ (make linux-pkgs).
+include scripts/linux/linux.mk
+
 # ---- host tests -----------------------------------------------------------------------------
 # Each tests/unit/*.mk adds names to UNIT_TESTS and sets unit_<name>_SRCS.
 UNIT_TESTS :=

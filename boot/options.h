@@ -26,7 +26,8 @@ struct options {
 	u64 rounds;        /* harvest/scan rounds of the mission scenarios; 0 = their default */
 	u64 samples;       /* bench scenarios: samples per vCPU and path; 0 = their default */
 	/* An unmodified multiboot guest kernel given as a GRUB module (see loader/). */
-	char guest[128]; /* the module: its path or basename (cmdline_module_match) */
+	char guest[128];        /* the module: its path or basename (cmdline_module_match) */
+	char guest_initrd[128]; /* a Linux guest's initrd: a module's path or basename */
 	char guest_args[CMDLINE_VALUE_MAX + 1]; /* its command line after its name */
 	u64 guest_mem;                          /* its RAM in bytes */
 	u64 guest_vcpus;                        /* its vCPU count */

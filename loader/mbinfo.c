@@ -27,19 +27,12 @@
 #define MB2_T_MMAP     6
 #define MB2_MMAP_ENTRY 24
 
-#define MB_MAX_RANGES 7
-
 struct mbw {
 	u8 *buf;
 	u64 cap; /* bytes of buf */
 	u64 pos; /* next free offset */
 	gpa_t base;
 	bool full; /* something did not fit */
-};
-
-struct range {
-	u64 base, len;
-	u32 type;
 };
 
 /*
@@ -86,23 +79,26 @@ static u32 w_str(struct mbw *w, const char *s)
 	return w_gpa(w, off);
 }
 
-/* The guest's memory map (see mbinfo.h); returns the number of ranges. */
-static int mem_ranges(u64 ram, struct range r[MB_MAX_RANGES])
+int mb_memory_map(u64 ram, struct mb_mem_range r[MB_MEM_RANGES])
 {
 	int n = 0;
 
-	r[n++] = (struct range){ 0, MIN(ram, MB_EBDA_START), MB_MEM_USABLE };
-	r[n++] = (struct range){ MB_EBDA_START, 0xa0000 - MB_EBDA_START, MB_MEM_RESERVED };
-	r[n++] = (struct range){ MB_BIOS_START, MB_HIGH_START - MB_BIOS_START, MB_MEM_RESERVED };
+	r[n++] = (struct mb_mem_range){ 0, MIN(ram, MB_EBDA_START), MB_MEM_USABLE };
+	r[n++] = (struct mb_mem_range){ MB_EBDA_START, 0xa0000 - MB_EBDA_START, MB_MEM_RESERVED };
+	r[n++] = (struct mb_mem_range){ MB_BIOS_START, MB_HIGH_START - MB_BIOS_START,
+		                        MB_MEM_RESERVED };
 	if (ram > MB_HIGH_START + MB_TOP_RESERVED) {
-		r[n++] = (struct range){ MB_HIGH_START, ram - MB_TOP_RESERVED - MB_HIGH_START,
-			                 MB_MEM_USABLE };
-		r[n++] = (struct range){ ram - MB_TOP_RESERVED, MB_TOP_RESERVED, MB_MEM_RESERVED };
+		r[n++] =
+			(struct mb_mem_range){ MB_HIGH_START, ram - MB_TOP_RESERVED - MB_HIGH_START,
+			                       MB_MEM_USABLE };
+		r[n++] = (struct mb_mem_range){ ram - MB_TOP_RESERVED, MB_TOP_RESERVED,
+			                        MB_MEM_RESERVED };
 	} else if (ram > MB_HIGH_START) {
-		r[n++] = (struct range){ MB_HIGH_START, ram - MB_HIGH_START, MB_MEM_USABLE };
+		r[n++] = (struct mb_mem_range){ MB_HIGH_START, ram - MB_HIGH_START, MB_MEM_USABLE };
 	}
-	r[n++] = (struct range){ MB_FLASH_START, MB_FLASH_END - MB_FLASH_START, MB_MEM_RESERVED };
-	r[n++] = (struct range){ MB_HT_START, MB_HT_END - MB_HT_START, MB_MEM_RESERVED };
+	r[n++] = (struct mb_mem_range){ MB_FLASH_START, MB_FLASH_END - MB_FLASH_START,
+		                        MB_MEM_RESERVED };
+	r[n++] = (struct mb_mem_range){ MB_HT_START, MB_HT_END - MB_HT_START, MB_MEM_RESERVED };
 	return n;
 }
 
@@ -147,8 +143,8 @@ static void mb1_mods(struct mbw *w, u64 info, const struct mb_guest_desc *g)
 
 static void mb1_mmap(struct mbw *w, u64 info, u64 ram)
 {
-	struct range r[MB_MAX_RANGES];
-	int n = mem_ranges(ram, r);
+	struct mb_mem_range r[MB_MEM_RANGES];
+	int n = mb_memory_map(ram, r);
 	u64 map = w_alloc(w, (u64)n * MB1_MMAP_ENTRY, 8);
 
 	for (int i = 0; i < n; i++) {
@@ -210,8 +206,8 @@ static void mb2_module(struct mbw *w, const struct mb_module_desc *m)
 
 static void mb2_mmap(struct mbw *w, u64 ram)
 {
-	struct range r[MB_MAX_RANGES];
-	int n = mem_ranges(ram, r);
+	struct mb_mem_range r[MB_MEM_RANGES];
+	int n = mb_memory_map(ram, r);
 	u64 t = mb2_tag(w, MB2_T_MMAP, 16 + (u64)n * MB2_MMAP_ENTRY);
 
 	w32(w, t + 8, MB2_MMAP_ENTRY);

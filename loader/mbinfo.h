@@ -46,6 +46,18 @@
 #define MB_MEM_USABLE   1
 #define MB_MEM_RESERVED 2
 
+/* One range of the guest's memory map, in e820 terms. */
+struct mb_mem_range {
+	u64 base, len;
+	u32 type; /* MB_MEM_USABLE or MB_MEM_RESERVED */
+};
+
+#define MB_MEM_RANGES 7 /* the most mb_memory_map returns */
+
+/* The memory map above for a guest with ram bytes of RAM into r; returns the number of
+ * ranges, in ascending order. The Linux loader (loader/bzimage.h) gives the same map. */
+int mb_memory_map(u64 ram, struct mb_mem_range r[MB_MEM_RANGES]);
+
 struct mb_module_desc {
 	gpa_t start, end;    /* [start, end), already in guest RAM, below 4 GiB */
 	const char *cmdline; /* the module's string; NULL = "" */

@@ -4,6 +4,7 @@
  *   pc/platform.c  the platform as the VMX core sees it: pc_vm_ops, every hook and exit
  *   pc/vm.c        load the kernel, build its multiboot info, the vCPUs' start states
  *                     (32-bit protected mode for the BSP, real mode after a SIPI for the APs)
+ *   pc/linux.c     load a Linux bzImage, its initrd and command line instead
  *   pc/irq.c       the local APICs: IPIs, INIT/SIPI, the timer, injection, HLT waiting
  *   pc/exit.c      the exits only PC guests take: CR access, MSRs, APIC page, port I/O
  *   devices/       the devices themselves, pure C with host tests
@@ -51,6 +52,7 @@ struct pc_vm {
 	u64 ram;             /* guest RAM in bytes: slot 0, then the store slot if any */
 	bool kvm_pv;         /* KVM's paravirtual interface (guest_pv=kvm): pc/apf.c */
 	struct pc_apf_stats *apf; /* its page-ready latencies (kvm_pv only) */
+	bool linux_boot;     /* a bzImage (pc/linux.c): info is boot_params, for ESI */
 };
 
 enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI };
@@ -109,6 +111,7 @@ struct pc_spec {
 	const char *missing; /* the first module name that named nothing (missing_len bytes) */
 	int missing_len;
 	bool too_many;   /* more modules were named than PC_MAX_MODS */
+	const struct boot_module *initrd; /* a Linux kernel's initrd (guest_initrd=); NULL: none */
 	int page_level;  /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
 	u64 store_bytes; /* the top of RAM that starts in a slow store (vmx/store.h); 0: none */
 	bool kvm_pv;     /* KVM's paravirtual CPUID leaves and async page faults (pc/apf.c) */
@@ -137,6 +140,13 @@ void pc_setup_controls(struct vcpu *v);
 void pc_setup_guest_state(struct vcpu *v);
 /* The guest's end, as QEMU would report it: prints one "guest exit" line. */
 void pc_report_end(struct vm *vm);
+
+/* pc/linux.c */
+/* Load spec's Linux bzImage (bz_is_bzimage) with its initrd and command line by the 32-bit
+ * boot protocol (loader/bzimage.h): *entry is where vCPU 0 starts, *params the zero page
+ * (ESI). 0, or the -errno of pc_vm_load with its reason in why[n]. */
+int pc_linux_load(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, gpa_t *params, char *why,
+                  size_t n);
 
 /* pc/irq.c */
 /* Once, before any PC VM (pc_platform_init): the timer constants in ticks. */

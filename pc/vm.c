@@ -14,6 +14,7 @@
 #include "drivers/console.h"
 #include "errno.h"
 #include "lib.h"
+#include "loader/bzimage.h"
 #include "loader/mbimage.h"
 #include "loader/mbinfo.h"
 #include "mm/mm.h"
@@ -212,11 +213,25 @@ static int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 	if (!pc)
 		return refuse(vm, -EINVAL, "not created as a PC VM (vm_create with pc_vm_ops)");
 	snprintf(pc->kernel_name, sizeof(pc->kernel_name), "%s", spec->name);
-	pcio_init(
-		&pc->io,
-		&(struct pcio_config){ .ram_bytes = to_pc_vm(vm)->ram, .ncpus = (u16)spec->ncpus },
-		&(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
-	r = load_kernel(vm, spec, &entry, &magic, &info);
+	pcio_init(&pc->io,
+	          &(struct pcio_config){ .ram_bytes = to_pc_vm(vm)->ram,
+	                                 .ncpus = (u16)spec->ncpus },
+	          &(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
+	if (bz_is_bzimage(spec->image, spec->image_len)) {
+		char why[sizeof(vm->setup_why)];
+
+		r = pc_linux_load(vm, spec, &entry, &info, why, sizeof(why));
+		if (r)
+			return refuse(vm, r, "%s", why);
+		pc->linux_boot = true;
+	} else if (spec->initrd) {
+		return refuse(vm, -EINVAL,
+		              "kernel '%s' is no Linux bzImage: guest_initrd= is for Linux (give "
+		              "a multiboot kernel its modules as guest_mods=)",
+		              spec->name);
+	} else {
+		r = load_kernel(vm, spec, &entry, &magic, &info);
+	}
 	if (!r)
 		r = map_apic_page(vm);
 	if (r)
@@ -364,7 +379,8 @@ u64 pc_hw_cr0(u64 guest)
 
 /* Multiboot's machine state (spec 3.2): 32-bit protected mode, flat 4 GiB segments, paging
  * off, IF=0, EAX = magic, EBX = the information's physical address. CR0 is 0x11 (PE, ET),
- * caches on, as SeaBIOS and GRUB leave it. */
+ * caches on, as SeaBIOS and GRUB leave it. Linux's 32-bit entry wants the same (CS 0x10,
+ * DS = ES = SS 0x18, as boot.rst names __BOOT_CS and __BOOT_DS) with ESI = boot_params. */
 static void multiboot_state(struct vcpu *v)
 {
 	struct pc_vm *pc = to_pc_vm(v->vm);
@@ -383,6 +399,8 @@ static void multiboot_state(struct vcpu *v)
 	vmcs_write(GUEST_RSP, 0x7c00);
 	v->regs.rax = pc->magic;
 	v->regs.rbx = pc->info;
+	if (pc->linux_boot) /* Linux's 32-bit boot protocol: the same state, ESI = boot_params, */
+		v->regs = (struct guest_regs){ .rsi = pc->info }; /* EBP, EDI, EBX zero */
 }
 
 /* The state an AP starts in after INIT and SIPI with `vector`: real mode at vector:0. */

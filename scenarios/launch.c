@@ -57,6 +57,20 @@ void vm_spec_pc_kernel(struct vm_spec *s, const char *kernel, const char *args, 
 	}
 }
 
+void vm_spec_pc_initrd(struct vm_spec *s, const char *name, module_finder find)
+{
+	struct pc_spec *k = &s->kernel;
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n || k->missing) /* the first missing name is the one refused */
+		return;
+	k->initrd = find(name, n);
+	if (!k->initrd) {
+		k->missing = name;
+		k->missing_len = (int)n;
+	}
+}
+
 void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finder find)
 {
 	*s = (struct vm_spec){
@@ -76,6 +90,7 @@ void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finde
 		s->budget *= (sc->rounds + 49) / 50;
 	if (sc->kernel) {
 		vm_spec_pc_kernel(s, sc->kernel, sc->kargs, sc->kmods, find);
+		vm_spec_pc_initrd(s, sc->kinitrd, find);
 		s->kernel.page_level = sc->page_level;
 		s->kernel.store_bytes = sc->store;
 		s->kernel.kvm_pv = sc->kvm_pv;

@@ -48,6 +48,9 @@ struct vm_spec {
  * module answers to is kept as such: the loader refuses it by name when the VM launches. */
 void vm_spec_pc_kernel(struct vm_spec *s, const char *kernel, const char *args, const char *mods,
                        module_finder find);
+/* A Linux kernel's initrd: the module `name` names (NULL or "": none). A name no module
+ * answers to is kept as a missing module, as vm_spec_pc_kernel keeps one. */
+void vm_spec_pc_initrd(struct vm_spec *s, const char *name, module_finder find);
 /* The spec of a scenario row, sc as the run sizes it (vcpus and mem set, rounds= applied;
  * runner.c); a PC kernel's modules are found with find. */
 void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finder find);

@@ -117,6 +117,17 @@ const struct scenario scenarios[] = {
 	  .mem = 128 * MIB, .expect = EXPECT_STOPPED, .stop_reason = EXIT_EPT_VIOLATION },
 	{ .name = "pc_apic_garbage", .group = "pc", .kernel = "apic_garbage.elf",
 	  .mem = 128 * MIB },
+	/* A Linux bzImage of our own (guests/pc/pcbz.S) by the 32-bit boot protocol, and what
+	 * the Linux loader must refuse: an initrd for a multiboot kernel, multiboot modules for
+	 * a bzImage, RAM smaller than its init_size needs. */
+	{ .name = "pc_bzimage", .group = "pc", .kernel = "pcbz.bin", .kargs = "alpha beta=2",
+	  .kinitrd = "pcbz-initrd.bin", .mem = 128 * MIB },
+	{ .name = "pc_bzimage_initrd_refused", .group = "pc", .kernel = "pcmb1.elf",
+	  .kinitrd = "pcbz-initrd.bin", .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "pc_bzimage_mods_refused", .group = "pc", .kernel = "pcbz.bin",
+	  .kmods = "pcbz-initrd.bin", .mem = 128 * MIB, .expect = EXPECT_REFUSED },
+	{ .name = "pc_bzimage_small_refused", .group = "pc", .kernel = "pcbz.bin", .mem = 2 * MIB,
+	  .expect = EXPECT_REFUSED },
 	{ .name = "pc_runaway_stopped", .group = "pc", .kernel = "runaway.elf", .mem = 128 * MIB,
 	  .budget = 20000000, .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
 	{ .name = "pc_halted_forever_stopped", .group = "pc", .kernel = "pcmb1.elf",

@@ -40,9 +40,10 @@ struct scenario {
 	 * scanner); it must make the guest finish (guest_ctrl.stop) before returning. */
 	void (*host)(struct vm *vm, const struct scenario *sc);
 	int arg; /* for setup_arg/host: e.g. the dirty-log mode */
-	/* A PC guest (pc/pc.h): the GRUB module to boot, its arguments and modules, and the
-	 * exit code it must end with (EXPECT_EXIT_OK). `test` is unused then. */
-	const char *kernel, *kargs, *kmods;
+	/* A PC guest (pc/pc.h): the GRUB module to boot, its arguments and modules (a Linux
+	 * kernel's: its initrd), and the exit code it must end with (EXPECT_EXIT_OK). `test` is
+	 * unused then. */
+	const char *kernel, *kargs, *kmods, *kinitrd;
 	int exit_code;
 	int page_level; /* the largest page its RAM gets (1 4K, 2 2M, 3 1G); 0: huge= */
 	u64 store;      /* the top of its RAM that starts in a slow store (0: none) */

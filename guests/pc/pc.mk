@@ -11,6 +11,8 @@
 #   pcapf.elf          uses KVM's async page faults when offered: tasks, a walker, a compute
 #   pcapf_hostile.elf  hostile: misuses KVM's async-page-fault MSRs (both ELF32; pcapf.c says how)
 #   garbage.bin        no kernel at all: text, no multiboot header (hostile input)
+#   pcbz.bin           a Linux bzImage (boot protocol 2.15) that prints its boot_params
+#   pcbz-initrd.bin    its initrd: 5000 bytes of text (it prints their size and byte sum)
 
 PCB := $(B)/pc
 PC_LDFLAGS := -nostdlib -z max-page-size=0x1000 -z noexecstack --no-warn-rwx-segments \
@@ -46,8 +48,10 @@ PC_SRCS_pcapf_hostile := guests/pc/mb1hdr.S guests/pc/pcapf_hostile.c $(PC_APF)
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \
 	log_flood big_bss apic_segment pcapf pcapf_hostile
-PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2) $(PCB)/garbage.bin
-PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k)))))
+PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2) $(PCB)/garbage.bin $(PCB)/pcbz.bin \
+	$(PCB)/pcbz-initrd.bin
+PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k))))) \
+	$(PCB)/guests/pc/pcbz.S.o
 PCMB2_ARGS ?= alpha beta=2
 
 .PHONY: pcguests
@@ -77,6 +81,17 @@ $(patsubst %,$(PCB)/%.elf,$(PC_ELF32)): $(PCB)/%.elf: $(PCB)/%.elf64
 $(PCB)/garbage.bin:
 	@mkdir -p $(PCB)
 	$(Q)yes 'garbage, not a kernel' | head -c 16384 > $@
+
+$(PCB)/pcbz.elf64: $(PCB)/guests/pc/pcbz.S.o guests/pc/pcbz.ld
+	@$(if $(Q),echo "  LD [pc] $@")
+	$(Q)$(LD) -nostdlib -z noexecstack -T guests/pc/pcbz.ld $< -o $@
+
+$(PCB)/pcbz.bin: $(PCB)/pcbz.elf64
+	$(Q)$(OBJCOPY) -O binary $< $@
+
+$(PCB)/pcbz-initrd.bin:
+	@mkdir -p $(PCB)
+	$(Q)yes 'pcbz initrd: not a cpio archive' | head -c 5000 > $@
 
 $(PCB)/pcmb2.elf: $(PCB)/pcmb2.elf64
 	$(Q)cp $< $@

@@ -33,7 +33,7 @@ RUNS_PC = BUILD_PC / "runs"
 ISO_CACHE = BUILD_PC / "iso-cache"
 
 # The first line every PC guest kernel prints starts with its name and a colon.
-BANNER_RE = re.compile(r"^(pcmb1|pcmb2|apic_garbage|wild_jump|runaway|bad_header|irqattack): ")
+BANNER_RE = re.compile(r"^(pcmb1|pcmb2|apic_garbage|wild_jump|runaway|bad_header|irqattack|pcbz): ")
 
 
 def exit_status(code):
@@ -48,7 +48,7 @@ QemuRun = namedtuple("QemuRun", "lines status stderr cmd serial_path duration")
 # the table
 
 class PcGuest(namedtuple("PcGuest", "name file args cpus megs mb2 timeout qemu_status "
-                                    "expect forbid qemu_note")):
+                                    "expect forbid qemu_note initrd", defaults=(None,))):
     """One way to run one PC guest kernel.
 
     name         key in PC_GUESTS (a kernel may appear several times with other args/cpus)
@@ -61,6 +61,7 @@ class PcGuest(namedtuple("PcGuest", "name file args cpus megs mb2 timeout qemu_s
     expect       lines that must appear in guest_lines(), in this order (others may come between)
     forbid       regexes no guest line may match
     qemu_note    what QEMU does with it, in words
+    initrd       a Linux kernel's initrd under build/pc/ (-initrd), or None
     """
 
     @property
@@ -116,6 +117,16 @@ PC_GUESTS = {g.name: g for g in [
             ["apic_garbage: in long mode, writing garbage to the LAPIC page",
              "apic_garbage: id and version unchanged", "apic_garbage: survived"], _FAILS,
             "QEMU ignores the writes (sub-dword ones entirely); exit code 0 -> status 1"),
+    PcGuest("pcbz", "pcbz.bin", "alpha beta=2", 1, 128, False, 30, exit_status(0),
+            ["pcbz: Linux boot protocol test kernel",
+             "entry: cs 0x0010 ds 0x0018 es 0x0018 ss 0x0018 if 0 cr0.pg|pe 0x00000001",
+             "boot_params: protocol 0x020f loadflags 0x81 type_of_loader set 1",
+             "cmdline: alpha beta=2", "e820: 0x07 entries",
+             "initrd: size 0x00001388 sum 0x0006ef1f",
+             "initrd: page aligned, above the kernel, under initrd_addr_max, usable RAM",
+             "pcbz: PASS"], _FAILS,
+            "a bzImage: QEMU enters its real-mode setup, which fills e820 from SeaBIOS and "
+            "takes the 32-bit entry; exit code 0 -> status 1", initrd="pcbz-initrd.bin"),
     PcGuest("runaway", "runaway.elf", "", 1, 128, False, 8, None,
             ["runaway: spinning with interrupts off"], _FAILS,
             "spins with interrupts off until killed"),
@@ -202,7 +213,7 @@ def make_mb2_iso(kernel, args):
     return iso
 
 
-def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False):
+def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False, initrd=None):
     """The reference command line. CPU model: QEMU's default (qemu64 under TCG); nothing the
     kernels use needs more (long mode, APIC, MSRs, CPUID leaf 0x80000001)."""
     cmd = ["qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-m", str(megs),
@@ -213,10 +224,13 @@ def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False):
         cmd += ["-cdrom", str(make_mb2_iso(kernel, args)), "-boot", "d"]
     else:
         cmd += ["-kernel", str(kernel), "-append", args]
+        if initrd:
+            cmd += ["-initrd", str(initrd)]
     return cmd
 
 
-def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, name=None):
+def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, name=None,
+                initrd=None):
     """run_qemu, returning a QemuRun (lines, status, stderr, cmd, serial_path, duration).
     Logs stay in build/pc/runs/NAME/ (NAME defaults to the kernel, cpus and args)."""
     kernel = Path(kernel)
@@ -229,7 +243,7 @@ def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, na
     serial, errlog = run_dir / "serial.log", run_dir / "qemu.log"
     if serial.exists():
         serial.unlink()
-    cmd = qemu_command(kernel, args, cpus, megs, serial, mb2_iso)
+    cmd = qemu_command(kernel, args, cpus, megs, serial, mb2_iso, initrd)
     start = time.monotonic()
     with open(errlog, "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
@@ -260,4 +274,5 @@ def run_qemu(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False):
 def run_guest(guest):
     """Run a PC_GUESTS entry under QEMU; returns a QemuRun."""
     return run_qemu_ex(guest.path, guest.args, guest.cpus, guest.megs, guest.timeout,
-                       guest.mb2, name=guest.name)
+                       guest.mb2, name=guest.name,
+                       initrd=guest.initrd and BUILD_PC / guest.initrd)

@@ -40,16 +40,19 @@ VMX_PLATFORMS = ("vmx", "bochs", "kvm")
 
 
 class Scenario(namedtuple("Scenario", "name group kernel kargs kmods fields line")):
-    """One row: name, group, and for PC guests kernel, kargs, kmods (None when unset);
+    """One row: name, group, and for PC guests kernel, kargs, kmods (None when unset; a
+    Linux kernel's kinitrd is in fields);
     fields: every field as written (strings decoded, other values as C text); line: where
     the row starts in scenarios/registry.c."""
 
     @property
     def modules(self):
-        """The GRUB modules the row needs: its kernel, then its kmods."""
+        """The GRUB modules the row needs: its kernel, then its kmods, then its kinitrd."""
         if not self.kernel:
             return ()
-        return (self.kernel,) + tuple(m for m in (self.kmods or "").split(",") if m)
+        initrd = self.fields.get("kinitrd")
+        return (self.kernel,) + tuple(m for m in (self.kmods or "").split(",") if m) + \
+            ((initrd,) if isinstance(initrd, str) and initrd else ())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -87,6 +87,8 @@ def main(argv=None):
     ap.add_argument("--guest", help="a multiboot guest kernel to run (a GRUB module; adds "
                     "guest=<its name> to the command line)")
     ap.add_argument("--guest-args", default="", help="its command line (guest_args=)")
+    ap.add_argument("--initrd", help="a Linux guest's initrd (a GRUB module; adds "
+                    "guest_initrd=<its name>)")
     ap.add_argument("--guest-vcpus", type=int, help="its vCPUs (guest_vcpus=)")
     ap.add_argument("--guest-mem", help="its RAM, e.g. 128M (guest_mem=)")
     ap.add_argument("--module", action="append", default=[],
@@ -110,7 +112,8 @@ def main(argv=None):
         return 2
     cmdline = build_cmdline(args, plat.name)
     modules = []
-    for path in ([args.guest] if args.guest else []) + args.module:
+    extra = [args.initrd] if args.initrd else []
+    for path in ([args.guest] if args.guest else []) + extra + args.module:
         if not Path(path).is_file():
             print("run: no such guest kernel or module: %s" % path)
             return 2
@@ -119,6 +122,8 @@ def main(argv=None):
         cmdline += " guest=%s" % Path(args.guest).name
         if args.guest_args:
             cmdline += ' guest_args="%s"' % args.guest_args.replace('"', "'")
+        if args.initrd:
+            cmdline += " guest_initrd=%s" % Path(args.initrd).name
         if args.guest_vcpus:
             cmdline += " guest_vcpus=%d" % args.guest_vcpus
         if args.guest_mem:

@@ -47,6 +47,7 @@ SAME_AS_QEMU = {
     "pc_mb1": ("pcmb1", PC),
     "pc_mb2": ("pcmb2", PC),
     "pc_apic_garbage": ("apic_garbage", PC),
+    "pc_bzimage": ("pcbz", PC),
     "guest": ("pcmb1-smp1", PC),
 }
 
@@ -307,6 +308,30 @@ def test_bad_header_refused_by_name(boots, judge, qemu_runs):
 
 
 @pytest.mark.boot(PC)
+def test_linux_loader_refusals_by_name(boots, judge):
+    """The Linux loader refuses by name an initrd given to a multiboot kernel, multiboot
+    modules given to a bzImage, and a bzImage whose init_size does not fit in the guest's
+    RAM; none of them runs."""
+    res = boots.result(PC)
+    p = res.problems()
+    want = {
+        "pc_bzimage_initrd_refused": r"kernel 'pcmb1.elf' is no Linux bzImage: guest_initrd= "
+                                     r"is for Linux",
+        "pc_bzimage_mods_refused": r"Linux kernel 'pcbz.bin': guest_mods= are multiboot "
+                                   r"modules; give its initrd as guest_initrd=",
+        "pc_bzimage_small_refused": r"kernel 'pcbz.bin' refused: the kernel needs "
+                                    r"\[0x100000, 0x200000\) .* in usable RAM",
+    }
+    for vm, why in want.items():
+        if not res.lines_matching(r"^pc: VM '%s': %s" % (vm, why)):
+            p.append("%s: no line saying why: %s" % (vm, why))
+        if vm_lines(res, vm):
+            p.append("%s: the refused kernel printed something: it ran" % vm)
+        expect_passed(res, vm, p)
+    judge(res, p)
+
+
+@pytest.mark.boot(PC)
 def test_wild_jump_stopped_by_name(boots, judge, qemu_runs):
     """A jump to guest-physical memory with nothing behind it stops that VM with a message
     naming the address (QEMU runs on through zeroes forever); its output up to there is
@@ -410,7 +435,7 @@ def test_hypervisor_goes_on(boots, judge):
             p.append("%s leaked %s frames" % (o.get("scenario"), o["frames_leaked"]))
     pcs = {o["pc"]: o for o in res.json() if "pc" in o}
     for vm in want:
-        if vm != "pc_bad_header_refused" and vm not in pcs:
+        if not vm.endswith("_refused") and vm not in pcs:
             p.append("no @json platform counters for %s" % vm)
     if pcs.get("pc_apic_garbage", {}).get("apic_writes_ignored", 0) < 4:
         p.append("the ignored APIC writes were not counted: %s" % pcs.get("pc_apic_garbage"))

@@ -11,6 +11,8 @@ FUZZ_SECONDS ?= 60
 
 FUZZ_TARGETS += mbimage
 fuzz_mbimage_SRCS := loader/mbimage.c
+FUZZ_TARGETS += bzimage
+fuzz_bzimage_SRCS := loader/bzimage.c loader/mbinfo.c
 FUZZ_TARGETS += mbinfo
 fuzz_mbinfo_SRCS := loader/mbinfo.c boot/multiboot.c
 FUZZ_TARGETS += pcio

@@ -1,0 +1,41 @@
+# Linux as a guest (issue 16): Debian's own kernel and a busybox initramfs of the project's,
+# under build/linux/ (downloaded, never committed). Included from the top Makefile.
+#
+#   make linux-pkgs   apt-get download linux-image-amd64's kernel package and busybox-static,
+#                     unpack them with dpkg-deb -x (no root), build build/linux/vmlinuz and
+#                     build/linux/initrd.gz (scripts/linux/init as /init, cpio newc, gzip)
+#   make linux-qemu   boot them under plain QEMU TCG to the init's line (the reference)
+#   make linux-run    boot them under eptvisor on the best VMX platform (Bochs here: tens of
+#                     minutes; LINUX_ARGS, LINUX_MEM, LINUX_VCPUS, RUNARGS for run.py)
+
+LX := $(B)/linux
+
+.PHONY: linux-pkgs linux-qemu linux-run
+LINUX_ARGS ?= console=ttyS0 acpi=off
+LINUX_MEM ?= 256M
+LINUX_VCPUS ?= 1
+linux-pkgs: $(LX)/vmlinuz $(LX)/initrd.gz
+
+# The kernel package linux-image-amd64 depends on (linux-image-<version>-amd64).
+$(LX)/root/.unpacked:
+	@mkdir -p $(LX)/debs $(LX)/root
+	$(Q)pkg=$$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-/ {print $$2; exit}'); \
+		test -n "$$pkg" || { echo "linux-pkgs: apt-cache knows no linux-image-amd64"; exit 1; }; \
+		cd $(LX)/debs && apt-get download "$$pkg" busybox-static
+	$(Q)for d in $(LX)/debs/*.deb; do dpkg-deb -x "$$d" $(LX)/root || exit 1; done
+	$(Q)touch $@
+
+$(LX)/vmlinuz: $(LX)/root/.unpacked
+	$(Q)cp $$(ls $(LX)/root/boot/vmlinuz-* | head -n 1) $@
+
+$(LX)/initrd.gz: $(LX)/root/.unpacked scripts/linux/init scripts/linux/mkinitramfs.py
+	$(Q)$(PYTHON) scripts/linux/mkinitramfs.py --busybox $(LX)/root/bin/busybox \
+		--init scripts/linux/init -o $@
+
+linux-qemu: linux-pkgs
+	$(Q)$(PYTHON) scripts/linux/boot_qemu.py --kernel $(LX)/vmlinuz --initrd $(LX)/initrd.gz
+
+linux-run: linux-pkgs iso
+	$(Q)$(PYTHON) tests/harness/run.py --guest $(LX)/vmlinuz --initrd $(LX)/initrd.gz \
+		--guest-args "$(LINUX_ARGS)" --guest-mem $(LINUX_MEM) --guest-vcpus $(LINUX_VCPUS) \
+		--megs 768 --timeout 1800 --cmdline "guest_budget=30000" $(RUNARGS)
