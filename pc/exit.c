@@ -341,6 +341,17 @@ static bool pat_valid(u64 pat)
 	return true;
 }
 
+/* CPUID.7.0:EDX, which a PC guest sees as the host's for these bits (devices/cpuid.c). */
+#define SPEC_CTRL_BIT    BIT(26) /* IBRS and IBPB: IA32_SPEC_CTRL, IA32_PRED_CMD */
+#define FLUSH_L1D_BIT    BIT(28) /* IA32_FLUSH_CMD */
+#define ARCH_CAPS_BIT    BIT(29) /* IA32_ARCH_CAPABILITIES */
+#define SPEC_CTRL_ALLOWED (BIT(0) | BIT(1) | BIT(2)) /* IBRS, STIBP, SSBD */
+
+static bool has_7edx(u32 bit)
+{
+	return cpuid(7, 0).edx & bit;
+}
+
 static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
@@ -367,6 +378,16 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 		return 0; /* MCG_CAP, MCG_STATUS */
 	case 0x1a0:
 		*val = p->misc_enable;
+		return 0;
+	case 0x48: /* SPEC_CTRL: as written (see msr_write) */
+		if (!has_7edx(SPEC_CTRL_BIT))
+			return -ENOENT;
+		*val = p->spec_ctrl;
+		return 0;
+	case 0x10a: /* ARCH_CAPABILITIES: 0, no immunity claimed (the guest mitigates all) */
+		if (!has_7edx(ARCH_CAPS_BIT))
+			return -ENOENT;
+		*val = 0;
 		return 0;
 	case 0x277:
 		*val = p->pat;
@@ -403,6 +424,18 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 	case 0x1a0:       /* MISC_ENABLE: kept as written; nothing it controls is emulated */
 		p->misc_enable = val;
 		return 0;
+	case 0x48: /* SPEC_CTRL: IBRS, STIBP, SSBD kept as written, not loaded into the CPU */
+		if (!has_7edx(SPEC_CTRL_BIT))
+			return -ENOENT;
+		if (val & ~SPEC_CTRL_ALLOWED)
+			return -EINVAL;
+		p->spec_ctrl = val;
+		return 0;
+	case 0x49:  /* PRED_CMD: IBPB accepted; no barrier is issued (docs/platform.md) */
+	case 0x10b: /* FLUSH_CMD: L1D flush accepted, likewise */
+		if (!has_7edx(msr == 0x49 ? SPEC_CTRL_BIT : FLUSH_L1D_BIT))
+			return -ENOENT;
+		return val & ~1ULL ? -EINVAL : 0;
 	case 0x277:
 		if (!pat_valid(val))
 			return -EINVAL;
