@@ -342,9 +342,9 @@ static bool pat_valid(u64 pat)
 }
 
 /* CPUID.7.0:EDX, which a PC guest sees as the host's for these bits (devices/cpuid.c). */
-#define SPEC_CTRL_BIT    BIT(26) /* IBRS and IBPB: IA32_SPEC_CTRL, IA32_PRED_CMD */
-#define FLUSH_L1D_BIT    BIT(28) /* IA32_FLUSH_CMD */
-#define ARCH_CAPS_BIT    BIT(29) /* IA32_ARCH_CAPABILITIES */
+#define SPEC_CTRL_BIT     BIT(26) /* IBRS and IBPB: IA32_SPEC_CTRL, IA32_PRED_CMD */
+#define FLUSH_L1D_BIT     BIT(28) /* IA32_FLUSH_CMD */
+#define ARCH_CAPS_BIT     BIT(29) /* IA32_ARCH_CAPABILITIES */
 #define SPEC_CTRL_ALLOWED (BIT(0) | BIT(1) | BIT(2)) /* IBRS, STIBP, SSBD */
 
 static bool has_7edx(u32 bit)

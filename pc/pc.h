@@ -52,7 +52,7 @@ struct pc_vm {
 	u64 ram;             /* guest RAM in bytes: slot 0, then the store slot if any */
 	bool kvm_pv;         /* KVM's paravirtual interface (guest_pv=kvm): pc/apf.c */
 	struct pc_apf_stats *apf; /* its page-ready latencies (kvm_pv only) */
-	bool linux_boot;     /* a bzImage (pc/linux.c): info is boot_params, for ESI */
+	bool linux_boot;          /* a bzImage (pc/linux.c): info is boot_params, for ESI */
 };
 
 enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI };
@@ -110,7 +110,7 @@ struct pc_spec {
 	const struct boot_module *mods[PC_MAX_MODS];
 	const char *missing; /* the first module name that named nothing (missing_len bytes) */
 	int missing_len;
-	bool too_many;   /* more modules were named than PC_MAX_MODS */
+	bool too_many;                    /* more modules were named than PC_MAX_MODS */
 	const struct boot_module *initrd; /* a Linux kernel's initrd (guest_initrd=); NULL: none */
 	int page_level;  /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
 	u64 store_bytes; /* the top of RAM that starts in a slow store (vmx/store.h); 0: none */

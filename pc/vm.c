@@ -213,10 +213,10 @@ static int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 	if (!pc)
 		return refuse(vm, -EINVAL, "not created as a PC VM (vm_create with pc_vm_ops)");
 	snprintf(pc->kernel_name, sizeof(pc->kernel_name), "%s", spec->name);
-	pcio_init(&pc->io,
-	          &(struct pcio_config){ .ram_bytes = to_pc_vm(vm)->ram,
-	                                 .ncpus = (u16)spec->ncpus },
-	          &(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
+	pcio_init(
+		&pc->io,
+		&(struct pcio_config){ .ram_bytes = to_pc_vm(vm)->ram, .ncpus = (u16)spec->ncpus },
+		&(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
 	if (bz_is_bzimage(spec->image, spec->image_len)) {
 		char why[sizeof(vm->setup_why)];
 

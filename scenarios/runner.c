@@ -292,8 +292,8 @@ static bool has_word(const char *run, const char *w)
 static bool selected(const struct scenario *sc, const char *run)
 {
 	/* "all" is every test; the benchmarks (groups bench, bench_*) run only when named. */
-	return (has_word(run, "all") && strncmp(sc->group, "bench", 5)) || has_word(run, sc->name) ||
-	       has_word(run, sc->group);
+	return (has_word(run, "all") && strncmp(sc->group, "bench", 5)) ||
+	       has_word(run, sc->name) || has_word(run, sc->group);
 }
 
 static void summary(const struct tally *t)
