@@ -93,8 +93,8 @@ void ioapic_set_irq(struct ioapic *s, int pin, bool level)
 	bit = (u32)BIT(pin);
 	if (s->rte[pin] & IOAPIC_RTE_LEVEL) {
 		s->irr = level ? s->irr | bit : s->irr & ~bit;
-	} else if (level && !(s->lines & bit)) {
-		s->irr |= bit;
+	} else if (level && !(s->lines & bit) && !(s->rte[pin] & IOAPIC_RTE_MASKED)) {
+		s->irr |= bit; /* a masked pin ignores edges (82093AA manual, QEMU) */
 	}
 	s->lines = level ? s->lines | bit : s->lines & ~bit;
 }

@@ -14,8 +14,8 @@
  *   a local APIC's EOI (any vector)    -> ioapic_eoi() (clears remote IRR of level pins)
  *   after any of those                 -> ioapic_service(): the messages to deliver now
  *
- * Pins: an edge-triggered pin's rising edge latches a request (kept while the pin is masked,
- * delivered when it is unmasked, as QEMU does); a level-triggered pin requests while its
+ * Pins: an edge-triggered pin's rising edge latches a request unless the pin is masked
+ * (the 82093AA manual: a masked pin ignores edges; QEMU too); a level-triggered pin requests while its
  * line is high, and once delivered sets remote IRR, which holds further messages back until
  * the local APIC's EOI for its vector. Polarity is stored only: the board's ISA lines are
  * active high, as in QEMU. Delivery status always reads 0 (delivery is immediate).
@@ -80,8 +80,8 @@ u32 ioapic_read(const struct ioapic *s, u32 off);
  * ioapic_service() afterwards: unmasking a pin may deliver its request. */
 void ioapic_write(struct ioapic *s, u32 off, u32 val);
 
-/* Drive pin (0..IOAPIC_PINS-1) to level: edge pins latch a request on 0 -> 1, level pins
- * request while high. Out-of-range pins are ignored. */
+/* Drive pin (0..IOAPIC_PINS-1) to level: edge pins latch a request on 0 -> 1 while
+ * unmasked, level pins request while high. Out-of-range pins are ignored. */
 void ioapic_set_irq(struct ioapic *s, int pin, bool level);
 
 /* A local APIC retired vector (the EOI broadcast): level pins with that vector and remote
