@@ -5,11 +5,10 @@
 #include "devices/ioapic.h"
 #include "lib.h"
 
-/* The bits of a redirection entry the guest writes: vector, delivery and destination mode,
- * polarity, trigger, mask (low dword) and the destination (high dword). */
-#define RTE_WRITABLE                                                                               \
-	(IOAPIC_RTE_VECTOR | IOAPIC_RTE_DELIVERY | IOAPIC_RTE_LOGICAL | IOAPIC_RTE_POLARITY |      \
-	 IOAPIC_RTE_LEVEL | IOAPIC_RTE_MASKED | (0xffULL << IOAPIC_RTE_DEST_SHIFT))
+/* The bits of a redirection entry the guest writes: all but delivery status and remote IRR.
+ * QEMU keeps the reserved bits as written (bits 48-55 are the extended destination ID a
+ * guest of KVM may use), so they read back as written here too. */
+#define RTE_WRITABLE (~(IOAPIC_RTE_PENDING | IOAPIC_RTE_REMOTE_IRR))
 
 void ioapic_init(struct ioapic *s, u8 id)
 {

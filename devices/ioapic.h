@@ -15,11 +15,11 @@
  *   after any of those                 -> ioapic_service(): the messages to deliver now
  *
  * Pins: an edge-triggered pin's rising edge latches a request unless the pin is masked
- * (the 82093AA manual: a masked pin ignores edges; QEMU too); a level-triggered pin requests while its
- * line is high, and once delivered sets remote IRR, which holds further messages back until
- * the local APIC's EOI for its vector. Polarity is stored only: the board's ISA lines are
- * active high, as in QEMU. Delivery status always reads 0 (delivery is immediate).
- * No locking: the caller serialises (the VM's io_lock).
+ * (the 82093AA manual: a masked pin ignores edges; QEMU too); a level-triggered pin requests while
+ * its line is high, and once delivered sets remote IRR, which holds further messages back until the
+ * local APIC's EOI for its vector. Polarity is stored only: the board's ISA lines are active high,
+ * as in QEMU. Delivery status always reads 0 (delivery is immediate); the reserved bits of an entry
+ * keep what the guest wrote, as QEMU's do. No locking: the caller serialises (the VM's io_lock).
  */
 #ifndef EPTVISOR_DEVICES_IOAPIC_H
 #define EPTVISOR_DEVICES_IOAPIC_H
@@ -75,8 +75,8 @@ void ioapic_init(struct ioapic *s, u8 id);
 /* A 32-bit guest read at MMIO offset off (0..0xfff): IOREGSEL, IOWIN, else 0. */
 u32 ioapic_read(const struct ioapic *s, u32 off);
 
-/* A 32-bit guest write at MMIO offset off: IOREGSEL, IOWIN (ID, a redirection entry's
- * writable bits; VER, ARB and unknown indices ignore it), else ignored. Call
+/* A 32-bit guest write at MMIO offset off: IOREGSEL, IOWIN (ID, a redirection entry but
+ * its delivery status and remote IRR; VER, ARB and unknown indices ignore it), else ignored. Call
  * ioapic_service() afterwards: unmasking a pin may deliver its request. */
 void ioapic_write(struct ioapic *s, u32 off, u32 val);
 
