@@ -117,6 +117,9 @@ const struct scenario scenarios[] = {
 	  .mem = 128 * MIB, .expect = EXPECT_STOPPED, .stop_reason = EXIT_EPT_VIOLATION },
 	{ .name = "pc_apic_garbage", .group = "pc", .kernel = "apic_garbage.elf",
 	  .mem = 128 * MIB },
+	/* The MP table and the I/O APIC: the PIT and COM1 routed through it. */
+	{ .name = "pc_ioapic", .group = "pc", .kernel = "ioapic.elf", .vcpus = 2,
+	  .mem = 128 * MIB },
 	{ .name = "pc_runaway_stopped", .group = "pc", .kernel = "runaway.elf", .mem = 128 * MIB,
 	  .budget = 20000000, .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
 	{ .name = "pc_halted_forever_stopped", .group = "pc", .kernel = "pcmb1.elf",

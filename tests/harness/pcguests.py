@@ -33,7 +33,7 @@ RUNS_PC = BUILD_PC / "runs"
 ISO_CACHE = BUILD_PC / "iso-cache"
 
 # The first line every PC guest kernel prints starts with its name and a colon.
-BANNER_RE = re.compile(r"^(pcmb1|pcmb2|apic_garbage|wild_jump|runaway|bad_header|irqattack): ")
+BANNER_RE = re.compile(r"^(pcmb1|pcmb2|apic_garbage|wild_jump|runaway|bad_header|irqattack|ioapic): ")
 
 
 def exit_status(code):
@@ -119,7 +119,28 @@ PC_GUESTS = {g.name: g for g in [
     PcGuest("runaway", "runaway.elf", "", 1, 128, False, 8, None,
             ["runaway: spinning with interrupts off"], _FAILS,
             "spins with interrupts off until killed"),
+    PcGuest("ioapic-smp2", "ioapic.elf", "", 2, 128, False, 60, exit_status(0),
+            ["ioapic: PC guest kernel, MP table and I/O APIC",
+             "mp: floating pointer spec 1.4, configuration table spec 1.4, checksums ok",
+             "mp: cpu apic id 0, version 0x14, enabled, BSP",
+             "mp: cpu apic id 1, version 0x14, enabled", "mp: ISA bus",
+             "mp: ioapic at 0xfec00000, version 0x11, enabled",
+             "mp: isa irq 0 -> ioapic pin 2, type 0, flags 0x0",
+             "mp: isa irq 4 -> ioapic pin 4, type 0, flags 0x0",
+             "mp: local interrupt type 3 -> apic 0x0 LINT0",
+             "mp: local interrupt type 1 -> apic 0xff LINT1",
+             "ioapic: 24 redirection entries, version >= 0x11",
+             "ioapic: every pin masked, edge, vector 0 at reset",
+             "pit: 10 ticks through ioapic pin 2 ok", "com1: THR-empty interrupts 12345",
+             "com1: 6 interrupts through ioapic pin 4 ok", "ioapic: PASS"], _FAILS,
+            "SeaBIOS's MP table (one socket per CPU: see SOCKET_PER_CPU), QEMU's I/O APIC; "
+            "PASS, exit code 0 -> QEMU status 1"),
 ]}
+
+# QEMU 7.2 makes `-smp N` N cores of one package, and SeaBIOS lists only the first logical
+# CPU of each package in its MP table; these runs give QEMU one socket per CPU, so that its
+# table has a processor entry per CPU, as eptvisor's has.
+SOCKET_PER_CPU = {"ioapic-smp2"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,11 +223,12 @@ def make_mb2_iso(kernel, args):
     return iso
 
 
-def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False):
+def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False, socket_per_cpu=False):
     """The reference command line. CPU model: QEMU's default (qemu64 under TCG); nothing the
     kernels use needs more (long mode, APIC, MSRs, CPUID leaf 0x80000001)."""
+    smp = "%d,sockets=%d" % (cpus, cpus) if socket_per_cpu else str(cpus)
     cmd = ["qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-m", str(megs),
-           "-smp", str(cpus), "-display", "none", "-monitor", "none",
+           "-smp", smp, "-display", "none", "-monitor", "none",
            "-serial", "file:%s" % serial,
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]
     if mb2_iso:
@@ -216,7 +238,8 @@ def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False):
     return cmd
 
 
-def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, name=None):
+def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, name=None,
+                socket_per_cpu=False):
     """run_qemu, returning a QemuRun (lines, status, stderr, cmd, serial_path, duration).
     Logs stay in build/pc/runs/NAME/ (NAME defaults to the kernel, cpus and args)."""
     kernel = Path(kernel)
@@ -229,7 +252,7 @@ def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, na
     serial, errlog = run_dir / "serial.log", run_dir / "qemu.log"
     if serial.exists():
         serial.unlink()
-    cmd = qemu_command(kernel, args, cpus, megs, serial, mb2_iso)
+    cmd = qemu_command(kernel, args, cpus, megs, serial, mb2_iso, socket_per_cpu)
     start = time.monotonic()
     with open(errlog, "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
@@ -260,4 +283,4 @@ def run_qemu(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False):
 def run_guest(guest):
     """Run a PC_GUESTS entry under QEMU; returns a QemuRun."""
     return run_qemu_ex(guest.path, guest.args, guest.cpus, guest.megs, guest.timeout,
-                       guest.mb2, name=guest.name)
+                       guest.mb2, name=guest.name, socket_per_cpu=guest.name in SOCKET_PER_CPU)
