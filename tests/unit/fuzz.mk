@@ -18,6 +18,8 @@ fuzz_pcio_SRCS := devices/pcio.c devices/ioapic.c devices/uart16550.c devices/fw
 	devices/pit8254.c devices/cmos.c devices/exitport.c
 FUZZ_TARGETS += vlapic
 fuzz_vlapic_SRCS := devices/vlapic.c
+FUZZ_TARGETS += ioapic
+fuzz_ioapic_SRCS := devices/ioapic.c
 FUZZ_TARGETS += insn
 fuzz_insn_SRCS := devices/insn.c
 FUZZ_TARGETS += gwalk
