@@ -399,7 +399,8 @@ void pc_ioapic_write(struct vcpu *v, u32 off, int len, u64 val)
 	}
 	spin_lock(&pc->io_lock);
 	ioapic_write(&pc->io.ioapic, off, len >= 4 ? (u32)val : (u32)(val & (BIT(8 * len) - 1)));
-	pc->ioapic_used = true;
+	/* RELAXED: a hint the pollers read; the I/O APIC's state itself is under io_lock. */
+	__atomic_store_n(&pc->ioapic_used, true, __ATOMIC_RELAXED);
 	spin_unlock(&pc->io_lock);
 	pc_ioapic_service(v); /* an unmasked pin may have a request waiting */
 }
