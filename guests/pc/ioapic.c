@@ -3,8 +3,9 @@
  * acpi=off): the Intel MP table and the I/O APIC. It finds the MP table where Linux looks
  * (the EBDA's first KiB, the last KiB of base memory, the BIOS area), checks both
  * checksums, prints its contents, then programs the I/O APIC at the address the table gives:
- * the PIT (ISA IRQ 0, through the pin the table names) and COM1 (IRQ 4) to the BSP, with
- * the PICs masked, and counts the interrupts that come through.
+ * the PIT (ISA IRQ 0, through the pin the table names) and COM1 (IRQ 4, edge, then level)
+ * to the BSP, with the PICs masked, and counts the interrupts that come through; with two
+ * CPUs or more it starts the APs and routes the PIT to one of them.
  *
  * Printed are only the facts QEMU (SeaBIOS's MP table, QEMU's I/O APIC) and eptvisor must
  * share: the processor entries, an ISA bus, the I/O APIC's address and version, the ISA IRQs
@@ -348,6 +349,48 @@ static void check_com1_level(void)
 	ioa_route(com1_pin, VEC_IOA_COM1, 0, true);
 }
 
+/* The PIT through pin 2 to an AP: the AP answers each tick (VEC_PING, smp_ap_ponger) with a
+ * VEC_PONG IPI to the BSP, which counts them; a LAPIC timer on the BSP bounds the wait. */
+static volatile u32 pongs, watchdog;
+
+static void on_pong(void)
+{
+	pongs++;
+	lapic_eoi();
+}
+
+static void on_watchdog(void)
+{
+	watchdog++;
+	lapic_eoi();
+}
+
+static void check_pit_to_ap(u32 ncpus)
+{
+	u32 ids[MAX_CPUS], ap;
+
+	smp_ap_ponger = true;
+	if (ncpus > MAX_CPUS || smp_start(ncpus, ids) != (int)ncpus) {
+		fail(EXIT_FAIL_SMP, "not every AP came up");
+		return;
+	}
+	ap = ids[0] == lapic_id() ? ids[1] : ids[0];
+	irq_set(VEC_PONG, on_pong);
+	irq_set(VEC_TIMER, on_watchdog);
+	lapic_timer_start(1000000, true); /* 16 ms per tick under QEMU */
+	ioa_route(pit_pin, VEC_PING, (u8)ap, false);
+	while (pongs < PIT_TICKS && watchdog < 500)
+		sti_hlt();
+	cli();
+	ioa_route(pit_pin, VEC_PING, 0, true);
+	lapic_timer_stop();
+	if (pongs >= PIT_TICKS)
+		pr("pit: %u ticks through ioapic pin %d to the AP, each answered by an IPI\n",
+		   PIT_TICKS, pit_pin);
+	else
+		fail(EXIT_FAIL_IOAPIC, "the PIT's ticks did not reach the AP");
+}
+
 void pc_main(u32 magic, u32 info)
 {
 	struct bootinfo bi;
@@ -369,6 +412,8 @@ void pc_main(u32 magic, u32 info)
 		check_pit();
 		check_com1();
 		check_com1_level();
+		if (ncpus > 1)
+			check_pit_to_ap(ncpus);
 	}
 	pr("ioapic: %s\n", first_fail ? "FAIL" : "PASS");
 	pc_exit(first_fail);

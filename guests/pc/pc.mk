@@ -46,7 +46,7 @@ PC_SRCS_pcapf := guests/pc/mb1hdr.S guests/pc/pcapf.c guests/pc/sched.c guests/p
 PC_SRCS_pcapf_hostile := guests/pc/mb1hdr.S guests/pc/pcapf_hostile.c $(PC_APF)
 # issue 16: the MP table and the I/O APIC (PIT and COM1 routed through it)
 PC_SRCS_ioapic := guests/pc/mb1hdr.S guests/pc/ioapic.c guests/pc/mbinfo.c guests/pc/fwcfg.c \
-	guests/pc/pic.c guests/pc/lapic.c $(PC_LIB)
+	guests/pc/pic.c guests/pc/lapic.c guests/pc/smp.c guests/pc/ap.S $(PC_LIB)
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \
 	log_flood big_bss apic_segment pcapf pcapf_hostile ioapic
