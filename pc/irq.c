@@ -358,6 +358,7 @@ static void ioapic_poll(struct vcpu *v)
 	struct ioapic_msg m[IOAPIC_BATCH];
 	int n;
 
+	/* RELAXED: a hint (see pc_ioapic_service); the state is read under io_lock. */
 	if (v->id != 0 || !__atomic_load_n(&pc->ioapic_used, __ATOMIC_RELAXED))
 		return;
 	if (!timer_due(v)) {
@@ -409,6 +410,7 @@ void pc_ioapic_eoi(struct vcpu *v, u8 vector)
 {
 	struct pc_vm *pc = to_pc_vm(v->vm);
 
+	/* RELAXED: a hint (see pc_ioapic_service); the state is read under io_lock. */
 	if (!__atomic_load_n(&pc->ioapic_used, __ATOMIC_RELAXED))
 		return;
 	spin_lock(&pc->io_lock);

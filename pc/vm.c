@@ -194,8 +194,8 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 	return 0;
 }
 
-/* The MP table at MPTABLE_GPA (in the BIOS area, reserved in the memory map), before the
- * kernel is loaded: a kernel whose segments cover it wins. The processor entries carry the
+/* The MP table at MPTABLE_GPA, in the BIOS area: reserved in the memory map, and no kernel
+ * segment may touch [0xa0000, 1 MiB) (loader/mbimage.c). The processor entries carry the
  * guest's CPUID 1 signature and features, as SeaBIOS's do. */
 static int place_mptable(struct vm *vm, int ncpus)
 {
