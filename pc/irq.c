@@ -29,8 +29,8 @@
  *     PIT's edges on pin 2, its next tick in the preemption timer as for the PICs), the
  *     vCPU that accessed a device services it after the access, and every EOI is
  *     broadcast to it (the local APIC models no TMR: level pins are the I/O APIC's
- *     business). ExtINT and SMI messages are counted, not delivered: the PICs reach
- *     vCPU 0 through LINT0 instead.
+ *     business). ExtINT, SMI and reserved-mode messages are counted, not delivered: the
+ *     PICs reach vCPU 0 through LINT0 instead.
  *   - HLT with IF=1 waits here, on the vCPU's own CPU, for the next interrupt; an AP waits
  *     here for its SIPI. When every vCPU waits with nothing that could wake it, the VM
  *     is stopped (a silent hang under QEMU).
@@ -306,7 +306,8 @@ static void ioapic_send(struct vcpu *from, const struct ioapic_msg *m)
 		                  .level_trigger = m->level };
 	struct vm *vm = from->vm;
 
-	if (m->delivery == APIC_DM_SMI || m->delivery > APIC_DM_INIT) {
+	if (m->delivery != APIC_DM_FIXED && m->delivery != APIC_DM_LOWEST &&
+	    m->delivery != APIC_DM_NMI && m->delivery != APIC_DM_INIT) {
 		if (pc_log_ok(vm, &to_pc_vm(vm)->ioapic_ignored, "ignored I/O APIC messages"))
 			printk("pc: VM '%s': I/O APIC pin %u: delivery mode %u not emulated "
 			       "(vector 0x%x dropped)\n",

@@ -198,6 +198,10 @@ const struct scenario scenarios[] = {
 	  .kargs = "attack=smi_storm", .mem = 32 * MIB },
 	{ .name = "hostile_pit_storm", .group = "hostile", .kernel = "irqattack.elf",
 	  .kargs = "attack=pit_storm", .mem = 32 * MIB },
+	{ .name = "hostile_ioapic_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=ioapic_storm", .mem = 32 * MIB },
+	{ .name = "hostile_ioapic_modes", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=ioapic_modes", .mem = 32 * MIB },
 	/* Hostile guests, registers and refused instructions (guests/pc/regleak.c): the writer
 	 * and the reader run one after the other on CPU 0, then on CPU 1; the second cache VM
 	 * follows one that set CR0.CD and NW. */
