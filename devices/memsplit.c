@@ -2,6 +2,7 @@
  * Splitting an emulated guest access at region boundaries (see devices/memsplit.h). The
  * parts are in address order; byte positions are little endian, as x86 stores values.
  */
+#include "devices/ioapic.h"
 #include "devices/memsplit.h"
 #include "errno.h"
 
@@ -33,6 +34,8 @@ enum mem_region mem_region_of(gpa_t gpa, u64 ram_end, gpa_t apic_gpa)
 		return MEM_RAM;
 	if (gpa >= apic_gpa && gpa - apic_gpa < PAGE_SIZE)
 		return MEM_APIC;
+	if (gpa >= IOAPIC_GPA && gpa - IOAPIC_GPA < PAGE_SIZE)
+		return MEM_IOAPIC;
 	return MEM_UNASSIGNED;
 }
 

@@ -3,8 +3,9 @@
  * into the parts each region must handle, as QEMU's memory core does: an access that
  * straddles RAM and unassigned space, or the local APIC page and its neighbours, is served
  * part by part, each by its own region. Every region boundary of the PC platform (the end of
- * RAM, the APIC page) is page aligned, so splitting at 4 KiB page boundaries of the linear
- * address, then classifying each part's guest-physical address, is enough. Pure C, host-tested.
+ * RAM, the local APIC page, the I/O APIC page at 0xfec00000) is page aligned, so splitting at 4 KiB
+ * page boundaries of the linear address, then classifying each part's guest-physical address, is
+ * enough. Pure C, host-tested.
  */
 #ifndef EPTVISOR_DEVICES_MEMSPLIT_H
 #define EPTVISOR_DEVICES_MEMSPLIT_H
@@ -16,6 +17,7 @@
 enum mem_region {
 	MEM_RAM,        /* guest RAM: read and written through guest memory */
 	MEM_APIC,       /* the local APIC page: its registers */
+	MEM_IOAPIC,     /* the I/O APIC page (devices/ioapic.h) */
 	MEM_UNASSIGNED, /* nothing: reads all-ones, writes dropped */
 };
 
@@ -29,8 +31,9 @@ struct mem_part {
  * many (1 or 2), or -EINVAL for a size outside 1..8. Linear addresses wrap at 2^64. */
 int mem_split(u64 la, int size, struct mem_part parts[MEM_SPLIT_MAX]);
 
-/* The region guest-physical address gpa lies in, for RAM [0, ram_end) and the APIC page at
- * apic_gpa (a RAM page wins: the caller never lets RAM cover the APIC page). */
+/* The region guest-physical address gpa lies in, for RAM [0, ram_end), the APIC page at
+ * apic_gpa and the I/O APIC's at IOAPIC_GPA (a RAM page wins: the caller never lets RAM
+ * cover either page). */
 enum mem_region mem_region_of(gpa_t gpa, u64 ram_end, gpa_t apic_gpa);
 
 /* The len bytes of a write's value val that the part at byte position off carries. */

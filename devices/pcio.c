@@ -52,6 +52,8 @@ static void pit_irq_catch_up(struct pcio *pc, u64 now)
 	if (edge && edge <= now) {
 		pic_set_irq(pc->pic, 0, true);
 		pic_set_irq(pc->pic, 0, false);
+		ioapic_set_irq(&pc->ioapic, 2, true);
+		ioapic_set_irq(&pc->ioapic, 2, false);
 	}
 	pc->irq0_until = now;
 }
@@ -66,6 +68,19 @@ int pcio_pic_poll(struct pcio *pc, u64 now_ns, u64 *next_ns)
 	else
 		*next_ns = pit_irq_next(&pc->pit, pc->irq0_until);
 	return pic_pending_vector(pc->pic);
+}
+
+int pcio_ioapic_poll(struct pcio *pc, u64 now_ns, u64 *next_ns, struct ioapic_msg *msgs, int max)
+{
+	int n;
+
+	pit_irq_catch_up(pc, now_ns);
+	n = ioapic_service(&pc->ioapic, msgs, max);
+	if ((pc->ioapic.rte[2] & IOAPIC_RTE_MASKED) || (pc->ioapic.irr & BIT(2)))
+		*next_ns = 0;
+	else
+		*next_ns = pit_irq_next(&pc->pit, pc->irq0_until);
+	return n;
 }
 
 int pcio_pic_ack(struct pcio *pc)
@@ -184,14 +199,19 @@ static enum pcio_result port_a_out(struct pcio *pc, u16 port UNUSED, u8 val)
 	return PCIO_OK;
 }
 
+/* COM1's interrupt line follows every access (IRQ 4: I/O APIC pin 4). */
 static u8 uart_in(struct pcio *pc, u16 port)
 {
-	return uart_read(&pc->com1, port - COM1_PORT);
+	u8 v = uart_read(&pc->com1, port - COM1_PORT);
+
+	ioapic_set_irq(&pc->ioapic, 4, uart_irq_line(&pc->com1));
+	return v;
 }
 
 static enum pcio_result uart_out(struct pcio *pc, u16 port, u8 val)
 {
 	uart_write(&pc->com1, port - COM1_PORT, val);
+	ioapic_set_irq(&pc->ioapic, 4, uart_irq_line(&pc->com1));
 	return PCIO_OK;
 }
 
@@ -251,6 +271,7 @@ void pcio_init(struct pcio *pc, const struct pcio_config *cfg, const struct pcio
 	now = pcio_now(pc);
 	pic_init(&pc->pic[0], true);
 	pic_init(&pc->pic[1], false);
+	ioapic_init(&pc->ioapic, (u8)cfg->ncpus);
 	pit_init(&pc->pit, now);
 	pc->irq0_until = now;
 	cmos_init(&pc->cmos, cfg->ram_bytes, cfg->ncpus, cfg->rtc_start_unix, now);

@@ -20,6 +20,10 @@
  * so its rising edges are delivered when time is next looked at: by pcio_pic_poll() and
  * before every guest access to the PIT or the PICs (so IRR reads and reprogramming see them).
  * Several edges since that last look make one IRQ 0, as a late timer coalesces its ticks.
+ *
+ * The I/O APIC (ioapic.h; its MMIO page is the caller's to route here) shares the ISA lines
+ * as QEMU's pc wires them: the PIT on pin 2 (the MP table's IRQ 0 override), COM1 on pin 4.
+ * COM1's line reaches only the I/O APIC: the PICs' guests keep polling the UART.
  */
 #ifndef EPTVISOR_DEVICES_PCIO_H
 #define EPTVISOR_DEVICES_PCIO_H
@@ -27,6 +31,7 @@
 #include "devices/cmos.h"
 #include "devices/exitport.h"
 #include "devices/fwcfg.h"
+#include "devices/ioapic.h"
 #include "devices/pic8259.h"
 #include "devices/pit8254.h"
 #include "devices/uart16550.h"
@@ -60,6 +65,7 @@ struct pcio {
 	struct pcio_config cfg;
 	struct pcio_ops ops;
 	struct pic8259 pic[2]; /* master, slave */
+	struct ioapic ioapic;  /* ID = ncpus, as the MP table says */
 	struct pit8254 pit;
 	struct cmos cmos;
 	struct uart16550 com1;
@@ -95,6 +101,12 @@ int pcio_pic_poll(struct pcio *pc, u64 now_ns, u64 *next_ns);
 /* The CPU takes the interrupt pcio_pic_poll() reported: pic_ack (the vector; the master's
  * base + 7, spurious, if the request has gone since). */
 int pcio_pic_ack(struct pcio *pc);
+/* The I/O APIC's messages at time now_ns (at most max, into msgs; how many): PIT edges
+ * since the last look first raise pin 2 (one edge however many), then ioapic_service.
+ * *next_ns receives when the next PIT edge could add a request: 0 if none, or if pin 2 is
+ * masked or its request still pending. The caller holds the device lock, and calls
+ * ioapic_service itself after its own MMIO accesses and EOIs. */
+int pcio_ioapic_poll(struct pcio *pc, u64 now_ns, u64 *next_ns, struct ioapic_msg *msgs, int max);
 /* Emit the UART's unfinished line, if any (call when the VM ends). */
 void pcio_flush(struct pcio *pc);
 /* Copy up to max unknown ports with their read and write counts (in order of first access);

@@ -65,6 +65,11 @@ static u8 uart_iir(const struct uart16550 *u)
 	return id | ((u->fcr & 1) ? UART_IIR_FIFO : 0);
 }
 
+bool uart_irq_line(const struct uart16550 *u)
+{
+	return (uart_iir(u) & 0x0f) != UART_IIR_NOINT;
+}
+
 /* MSR in loopback: the modem-control outputs appear on the status inputs
  * (DTR->DSR, RTS->CTS, OUT1->RI, OUT2->DCD); Linux's autoconfig checks exactly this. */
 static u8 uart_loop_msr(const struct uart16550 *u)

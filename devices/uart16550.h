@@ -1,7 +1,8 @@
 /*
  * The 16550A UART the guest sees at COM1 (ports 0x3f8-0x3ff), as QEMU's hw/char/serial.c
  * models it with nothing connected to the receive side: the transmitter is always ready,
- * nothing ever arrives (except in loopback mode), and no interrupt is ever raised.
+ * nothing ever arrives (except in loopback mode). Its interrupt line (uart_irq_line) is high
+ * while IIR reports a condition (QEMU's serial_update_irq: THR empty or received data).
  *
  * Transmitted bytes are gathered into lines; each complete line goes to line_out without its
  * '\n', so the caller can prefix it (e.g. with the VM's name) and print it whole.
@@ -53,6 +54,8 @@ void uart_init(struct uart16550 *u, void (*line_out)(void *ctx, const char *line
 u8 uart_read(struct uart16550 *u, int reg);
 /* Guest OUT of val to register reg (0-7). */
 void uart_write(struct uart16550 *u, int reg, u8 val);
+/* The UART's interrupt output (IRQ 4): IIR has an enabled condition pending. */
+bool uart_irq_line(const struct uart16550 *u);
 /* Emit a pending partial line, if any (at the end of the VM). */
 void uart_flush(struct uart16550 *u);
 

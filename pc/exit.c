@@ -435,7 +435,7 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 	case 0x10b: /* FLUSH_CMD: L1D flush accepted, likewise */
 		if (!has_7edx(msr == 0x49 ? SPEC_CTRL_BIT : FLUSH_L1D_BIT))
 			return -ENOENT;
-		return val & ~1ULL ? -EINVAL : 0;
+		return (val & ~1ULL) ? -EINVAL : 0;
 	case 0x277:
 		if (!pat_valid(val))
 			return -EINVAL;
@@ -535,6 +535,7 @@ bool pc_handle_io(struct vcpu *v)
 	spin_lock(&pc->io_lock);
 	r = pcio_access(&pc->io, port, size, in, &val);
 	spin_unlock(&pc->io_lock);
+	pc_ioapic_service(v); /* a device's line may have changed (COM1's IRQ 4) */
 	if (in)
 		gpr_set(v, 0, size, val);
 	pc_skip_instruction(v);
@@ -644,6 +645,8 @@ static void apic_write(struct vcpu *v, u32 off, u32 val)
 
 	if (r == 1)
 		pc_send_ipi(v, &ipi);
+	else if (off == APIC_EOI && p->lapic.eoi_vector >= 0)
+		pc_ioapic_eoi(v, (u8)p->lapic.eoi_vector); /* the EOI broadcast */
 	else if (r < 0)
 		apic_log(v,
 		         "APIC write to offset 0x%x (value 0x%lx) ignored: read-only or reserved",
@@ -741,6 +744,8 @@ static u64 read_part(struct vcpu *v, gpa_t gpa, int len, int size)
 		break; /* no backing memory left: as unassigned */
 	case MEM_APIC:
 		return apic_read_part(v, (u32)(gpa & 0xfff), len, size);
+	case MEM_IOAPIC:
+		return pc_ioapic_read(v, (u32)(gpa & 0xfff), len);
 	case MEM_UNASSIGNED:
 		break;
 	}
@@ -758,6 +763,9 @@ static void write_part(struct vcpu *v, gpa_t gpa, int len, int size, u64 val)
 		break;
 	case MEM_APIC:
 		apic_write_part(v, (u32)(gpa & 0xfff), len, size, val);
+		return;
+	case MEM_IOAPIC:
+		pc_ioapic_write(v, (u32)(gpa & 0xfff), len, val);
 		return;
 	case MEM_UNASSIGNED:
 		break;

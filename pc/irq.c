@@ -23,12 +23,21 @@
  *   - The PICs (with the PIT on IRQ 0) interrupt vCPU 0 as on a PC: through LINT0 when
  *     its LVT entry is unmasked (SeaBIOS leaves it ExtINT) or the APIC is disabled; the
  *     vector comes from the PIC, bypassing the local APIC's IRR and ISR.
+ *   - The I/O APIC (devices/ioapic.h, at 0xfec00000) sends its messages to the local
+ *     APICs they name through the IPI path (a lowest-priority message to the first APIC
+ *     it names). Once the guest has written it, vCPU 0 polls it before every entry (the
+ *     PIT's edges on pin 2, its next tick in the preemption timer as for the PICs), the
+ *     vCPU that accessed a device services it after the access, and every EOI is
+ *     broadcast to it (the local APIC models no TMR: level pins are the I/O APIC's
+ *     business). ExtINT, SMI and reserved-mode messages are counted, not delivered: the
+ *     PICs reach vCPU 0 through LINT0 instead.
  *   - HLT with IF=1 waits here, on the vCPU's own CPU, for the next interrupt; an AP waits
  *     here for its SIPI. When every vCPU waits with nothing that could wake it, the VM
  *     is stopped (a silent hang under QEMU).
  */
 #include "arch/cpu.h"
 #include "arch/percpu.h"
+#include "devices/ioapic.h"
 #include "devices/irqbox.h"
 #include "devices/sipibox.h"
 #include "drivers/console.h"
@@ -132,13 +141,19 @@ static int pic_take(struct vcpu *v)
 	return vec;
 }
 
+/* The nearer of two deadlines (0: none). */
+static u64 nearer(u64 a, u64 b)
+{
+	return !a ? b : !b ? a : MIN(a, b);
+}
+
 /* The nearer of the APIC timer's deadline and (vCPU 0) the PIT's next tick, or 0. */
 static u64 next_timer_ns(const struct vcpu *v)
 {
 	const struct pc_vcpu *p = to_pc_vcpu(v);
-	u64 a = vlapic_timer_deadline(&p->lapic), b = v->id == 0 ? p->pic_next : 0;
+	u64 pit = v->id == 0 ? nearer(p->pic_next, p->ioapic_next) : 0;
 
-	return !a ? b : !b ? a : MIN(a, b);
+	return nearer(vlapic_timer_deadline(&p->lapic), pit);
 }
 
 u64 pc_timer_ticks(struct vcpu *v)
@@ -273,6 +288,138 @@ bool pc_entry_recheck(struct vcpu *v)
 	return irqbox_any(&p->irq_pending) || __atomic_load_n(&p->wake, __ATOMIC_SEQ_CST);
 }
 
+/* ---- the I/O APIC ---------------------------------------------------------------------- */
+
+#define IOAPIC_BATCH 8 /* messages taken per look under the lock */
+
+/* Send one I/O APIC message to the local APICs it names, as an IPI from `from` (the vCPU
+ * running this) would go. Lowest priority goes to the first APIC named (a legal choice
+ * that, unlike every one of them, delivers the interrupt once). */
+static void ioapic_send(struct vcpu *from, const struct ioapic_msg *m)
+{
+	struct vlapic_ipi ipi = { .vector = m->vector,
+		                  .delivery = m->delivery,
+		                  .shorthand = APIC_SH_NONE,
+		                  .dest = m->dest,
+		                  .logical = m->logical,
+		                  .level_assert = true,
+		                  .level_trigger = m->level };
+	struct vm *vm = from->vm;
+
+	if (m->delivery != APIC_DM_FIXED && m->delivery != APIC_DM_LOWEST &&
+	    m->delivery != APIC_DM_NMI && m->delivery != APIC_DM_INIT) {
+		if (pc_log_ok(vm, &to_pc_vm(vm)->ioapic_ignored, "ignored I/O APIC messages"))
+			printk("pc: VM '%s': I/O APIC pin %u: delivery mode %u not emulated "
+			       "(vector 0x%x dropped)\n",
+			       vm->name, m->pin, m->delivery, m->vector);
+		return;
+	}
+	for (int i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *t = vm->vcpus[i];
+
+		if (!vlapic_match_dest(&to_pc_vcpu(t)->lapic, &ipi, false))
+			continue;
+		deliver(from, t, &ipi);
+		if (m->delivery == APIC_DM_LOWEST)
+			return;
+	}
+}
+
+/* Take what the I/O APIC has to send (under the lock, by the caller's `take`) and send it
+ * after the lock is dropped: a send may wait for its target to leave guest mode. */
+static void ioapic_flush(struct vcpu *v, struct ioapic_msg *m, int n)
+{
+	for (int i = 0; i < n; i++)
+		ioapic_send(v, &m[i]);
+}
+
+void pc_ioapic_service(struct vcpu *v)
+{
+	struct pc_vm *pc = to_pc_vm(v->vm);
+	struct ioapic_msg m[IOAPIC_BATCH];
+	int n;
+
+	/* RELAXED: a hint; the flag is set under io_lock before any pin can be unmasked. */
+	if (!__atomic_load_n(&pc->ioapic_used, __ATOMIC_RELAXED))
+		return;
+	do {
+		spin_lock(&pc->io_lock);
+		n = ioapic_service(&pc->io.ioapic, m, IOAPIC_BATCH);
+		spin_unlock(&pc->io_lock);
+		ioapic_flush(v, m, n);
+	} while (n == IOAPIC_BATCH);
+}
+
+/* vCPU 0, before each entry: the PIT's edges since the last look reach pin 2 (when the
+ * guest has had its slice since the last timer interrupt, as for the PICs). */
+static void ioapic_poll(struct vcpu *v)
+{
+	struct pc_vcpu *p = to_pc_vcpu(v);
+	struct pc_vm *pc = to_pc_vm(v->vm);
+	struct ioapic_msg m[IOAPIC_BATCH];
+	int n;
+
+	/* RELAXED: a hint (see pc_ioapic_service); the state is read under io_lock. */
+	if (v->id != 0 || !__atomic_load_n(&pc->ioapic_used, __ATOMIC_RELAXED))
+		return;
+	if (!timer_due(v)) {
+		pc_ioapic_service(v); /* device lines other than the PIT's */
+		return;
+	}
+	spin_lock(&pc->io_lock);
+	n = pcio_ioapic_poll(&pc->io, pc_now_ns(), &p->ioapic_next, m, IOAPIC_BATCH);
+	spin_unlock(&pc->io_lock);
+	for (int i = 0; i < n; i++)
+		if (m[i].pin == 2)
+			p->ran_since_timer = 0;
+	ioapic_flush(v, m, n);
+	if (n == IOAPIC_BATCH)
+		pc_ioapic_service(v);
+}
+
+u64 pc_ioapic_read(struct vcpu *v, u32 off, int len)
+{
+	struct pc_vm *pc = to_pc_vm(v->vm);
+	u32 val;
+
+	spin_lock(&pc->io_lock);
+	val = ioapic_read(&pc->io.ioapic, off & ~3u);
+	spin_unlock(&pc->io_lock);
+	return (val >> (8 * (off & 3))) & (len >= 4 ? ~0u : (u32)BIT(8 * len) - 1);
+}
+
+void pc_ioapic_write(struct vcpu *v, u32 off, int len, u64 val)
+{
+	struct pc_vm *pc = to_pc_vm(v->vm);
+
+	if (off & 3) {
+		if (pc_log_ok(v->vm, &pc->ioapic_ignored, "ignored I/O APIC messages"))
+			printk("pc: VM '%s': vcpu %d: %d-byte I/O APIC write at offset 0x%x "
+			       "ignored: not at a register's start\n",
+			       v->vm->name, v->id, len, off);
+		return;
+	}
+	spin_lock(&pc->io_lock);
+	ioapic_write(&pc->io.ioapic, off, len >= 4 ? (u32)val : (u32)(val & (BIT(8 * len) - 1)));
+	/* RELAXED: a hint the pollers read; the I/O APIC's state itself is under io_lock. */
+	__atomic_store_n(&pc->ioapic_used, true, __ATOMIC_RELAXED);
+	spin_unlock(&pc->io_lock);
+	pc_ioapic_service(v); /* an unmasked pin may have a request waiting */
+}
+
+void pc_ioapic_eoi(struct vcpu *v, u8 vector)
+{
+	struct pc_vm *pc = to_pc_vm(v->vm);
+
+	/* RELAXED: a hint (see pc_ioapic_service); the state is read under io_lock. */
+	if (!__atomic_load_n(&pc->ioapic_used, __ATOMIC_RELAXED))
+		return;
+	spin_lock(&pc->io_lock);
+	ioapic_eoi(&pc->io.ioapic, vector);
+	spin_unlock(&pc->io_lock);
+	pc_ioapic_service(v);
+}
+
 /* ---- waiting: for a SIPI, or for an interrupt after HLT ------------------------------- */
 
 static void set_blocked(struct vcpu *v, bool blocked)
@@ -345,6 +492,7 @@ static bool runnable(struct vcpu *v)
 	if (sipibox_init_pending(&p->sipi) && !do_init(v))
 		return false;
 	timer_poll(v);
+	ioapic_poll(v);
 	pc_apf_poll(v); /* a page ready becomes an interrupt, which may end a HLT */
 	switch (p->state) {
 	case PC_WAIT_SIPI:

@@ -45,6 +45,8 @@ struct pc_vm {
 	u64 mmio_unassigned; /* accesses to guest-physical addresses with nothing behind them */
 	u64 msr_refused;     /* WRMSRs of known MSRs refused with #GP (bad values) */
 	u64 ipi_ignored;     /* IPIs of delivery modes not emulated (SMI, ExtINT, reserved) */
+	u64 ioapic_ignored;  /* I/O APIC messages not delivered (ExtINT, SMI), accesses ignored */
+	bool ioapic_used;    /* the guest wrote the I/O APIC: poll and service it (pc/irq.c) */
 	u64 apic_ignored;    /* APIC accesses ignored or read as 0, all vCPUs (log cap, report) */
 	int blocked;         /* vCPUs waiting with nothing that could wake them */
 	gpa_t entry, info;   /* the kernel's entry point and its multiboot information */
@@ -72,6 +74,7 @@ struct pc_vcpu {
 	u64 timer_armed;     /* preemption-timer ticks armed at the last entry */
 	u64 ran_since_timer; /* guest ticks run since the APIC timer last interrupted */
 	u64 pic_next;        /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
+	u64 ioapic_next;     /* vCPU 0: the same through the I/O APIC's pin 2 */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable, spec_ctrl;
 	u64 cr4_allowed;    /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */
@@ -165,6 +168,13 @@ void pc_send_ipi(struct vcpu *from, const struct vlapic_ipi *ipi);
 /* Preemption-timer ticks until this vCPU's APIC timer fires (~0 when not armed). */
 u64 pc_timer_ticks(struct vcpu *v);
 u64 pc_now_ns(void);
+/* The I/O APIC's page (devices/ioapic.h), one part of an emulated access at offset off. */
+u64 pc_ioapic_read(struct vcpu *v, u32 off, int len);
+void pc_ioapic_write(struct vcpu *v, u32 off, int len, u64 val);
+/* v's local APIC retired vector: the EOI broadcast to the I/O APIC. */
+void pc_ioapic_eoi(struct vcpu *v, u8 vector);
+/* After a device access (port I/O): deliver what the I/O APIC has to send now. */
+void pc_ioapic_service(struct vcpu *v);
 
 /* pc/exit.c: true to re-enter the guest */
 bool pc_handle_cr(struct vcpu *v);

@@ -4,19 +4,24 @@
  *
  *   0 .. 640K          RAM (page 0 too: APs' trampolines live there)
  *   640K .. 1M         RAM here (QEMU: VGA and BIOS); the memory map marks it reserved
+ *   0xf0000            the MP table (loader/mptable.h), where SeaBIOS puts QEMU's
  *   1M .. end of image the kernel's segments, where its program headers say
  *   next page ..       the multiboot information, command line, then each module
  *   .. guest_mem       free RAM
+ *   0xfec00000         the I/O APIC page (unassigned memory the exits give to pc/irq.c)
  *   0xfee00000         the local APIC page (APIC-access page, see pc/irq.c)
  */
 #include "arch/cpu.h"
 #include "bootmod.h"
+#include "devices/cpuid.h"
+#include "devices/ioapic.h"
 #include "drivers/console.h"
 #include "errno.h"
 #include "lib.h"
 #include "loader/bzimage.h"
 #include "loader/mbimage.h"
 #include "loader/mbinfo.h"
+#include "loader/mptable.h"
 #include "mm/mm.h"
 #include "pc/pc.h"
 #include "vmx/report.h"
@@ -190,6 +195,32 @@ static int load_kernel(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, 
 	return 0;
 }
 
+/* The MP table at MPTABLE_GPA, in the BIOS area: reserved in the memory map, and no kernel
+ * segment may touch [0xa0000, 1 MiB) (loader/mbimage.c). The processor entries carry the
+ * guest's CPUID 1 signature and features, as SeaBIOS's do. */
+static int place_mptable(struct vm *vm, int ncpus)
+{
+	struct cpuid_guest g = { .ncpus = (u32)ncpus };
+	struct cpuid_regs h = cpuid(1, 0);
+	struct cpuid_regs4 l1 =
+		cpuid_guest_view(1, 0, (struct cpuid_regs4){ h.eax, h.ebx, h.ecx, h.edx }, &g);
+	u8 buf[MP_FLOAT_BYTES + MP_HEADER_BYTES + MPTABLE_MAX_CPUS * MP_CPU_BYTES +
+	       (MP_ISA_IRQS + 4) * MP_ENTRY_BYTES];
+	struct mp_guest mp = { .ncpus = ncpus,
+		               .cpu_signature = l1.eax,
+		               .cpu_features = l1.edx,
+		               .lapic_version = APIC_VERSION & 0xff,
+		               .lapic_gpa = PC_APIC_GPA,
+		               .ioapic_gpa = IOAPIC_GPA };
+	s64 n = mptable_build(&mp, buf, sizeof(buf), MPTABLE_GPA);
+	int r = n < 0 ? (int)n : vm_copy_to_guest(vm, MPTABLE_GPA, buf, (u64)n);
+
+	if (r)
+		return refuse(vm, r, "the MP table for %d vCPUs could not be %s (error %d)", ncpus,
+		              n < 0 ? "built" : "copied to gpa 0xf0000", r);
+	return 0;
+}
+
 /* A complete line of the guest's UART output, into eptvisor's log under the VM's name (one
  * UART for the whole VM: no vCPU number). */
 static void uart_line(void *ctx, const char *line)
@@ -217,6 +248,9 @@ static int pc_vm_setup(struct vm *vm, const struct pc_spec *spec)
 		&pc->io,
 		&(struct pcio_config){ .ram_bytes = to_pc_vm(vm)->ram, .ncpus = (u16)spec->ncpus },
 		&(struct pcio_ops){ .line_out = uart_line, .now_ns = io_now_ns, .ctx = vm });
+	r = place_mptable(vm, spec->ncpus);
+	if (r)
+		return r;
 	if (bz_is_bzimage(spec->image, spec->image_len)) {
 		char why[sizeof(vm->setup_why)];
 

@@ -128,6 +128,9 @@ const struct scenario scenarios[] = {
 	  .kmods = "pcbz-initrd.bin", .mem = 128 * MIB, .expect = EXPECT_REFUSED },
 	{ .name = "pc_bzimage_small_refused", .group = "pc", .kernel = "pcbz.bin", .mem = 2 * MIB,
 	  .expect = EXPECT_REFUSED },
+	/* The MP table and the I/O APIC: the PIT and COM1 routed through it. */
+	{ .name = "pc_ioapic", .group = "pc", .kernel = "ioapic.elf", .vcpus = 2,
+	  .mem = 128 * MIB },
 	{ .name = "pc_runaway_stopped", .group = "pc", .kernel = "runaway.elf", .mem = 128 * MIB,
 	  .budget = 20000000, .expect = EXPECT_STOPPED, .stop_reason = EXIT_PREEMPTION_TIMER },
 	{ .name = "pc_halted_forever_stopped", .group = "pc", .kernel = "pcmb1.elf",
@@ -206,6 +209,10 @@ const struct scenario scenarios[] = {
 	  .kargs = "attack=smi_storm", .mem = 32 * MIB },
 	{ .name = "hostile_pit_storm", .group = "hostile", .kernel = "irqattack.elf",
 	  .kargs = "attack=pit_storm", .mem = 32 * MIB },
+	{ .name = "hostile_ioapic_storm", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=ioapic_storm", .mem = 32 * MIB },
+	{ .name = "hostile_ioapic_modes", .group = "hostile", .kernel = "irqattack.elf",
+	  .kargs = "attack=ioapic_modes", .mem = 32 * MIB },
 	/* Hostile guests, registers and refused instructions (guests/pc/regleak.c): the writer
 	 * and the reader run one after the other on CPU 0, then on CPU 1; the second cache VM
 	 * follows one that set CR0.CD and NW. */

@@ -23,6 +23,8 @@
 #define EXIT_FAIL_WORK      0x1b /* work=N: a page of the work buffer lost a write */
 #define EXIT_FAIL_FLOOD     0x1c /* log_flood: not every bad RDMSR/WRMSR raised #GP */
 #define EXIT_FAIL_BZ        0x1d /* pcbz: the initrd is not where the boot protocol allows */
+#define EXIT_FAIL_MPTABLE   0x20 /* ioapic: no MP table, a bad checksum or entry */
+#define EXIT_FAIL_IOAPIC    0x1f /* ioapic: a register or a routed interrupt was wrong */
 #define EXIT_NO_LONG_MODE   0x1e /* CPUID says no long mode (entry.S) */
 #define EXIT_UNEXPECTED_IRQ 0x3f /* an interrupt on a vector nobody installed */
 #define EXIT_EXCEPTION_BASE 0x40 /* + vector: a CPU exception */

@@ -17,6 +17,11 @@
  *                  kernel must still get its work done
  *   smi_storm      2000 SMI IPIs to itself (not emulated: ignored, logged a bounded number
  *                  of times)
+ *   ioapic_storm   the PIT at count 2 (~600 kHz) through I/O APIC pin 2 (its MP table's
+ *                  IRQ 0), IF=1: the kernel must still get its work done
+ *   ioapic_modes   the PIT through pin 2 with delivery modes SMI, reserved 3, 6 and ExtINT
+ *                  (not emulated: dropped, logged a bounded number of times); no interrupt
+ *                  may arrive
  *
  * Every line it prints is a fact about what it observed; "irqattack: PASS" and exit code 0
  * when the behaviour was architectural. Waits are bounded by loop counts, never by time.
@@ -295,6 +300,71 @@ static void attack_pit_storm(void)
 		pr("pit_storm: work done with the PIT at count 2, ticks > 0\n");
 }
 
+#define IOAPIC_BASE 0xfec00000ULL
+#define IOAPIC_PIT  0x14 /* pin 2's low dword (QEMU's pc and eptvisor: IRQ 0 on pin 2) */
+
+static void ioapic_set(u32 index, u32 v)
+{
+	mmio_write32(IOAPIC_BASE, index);
+	mmio_write32(IOAPIC_BASE + 0x10, v);
+}
+
+static void on_pit_ioapic(void)
+{
+	pit_ticks++;
+	lapic_eoi();
+}
+
+/* Channel 0 in mode 2 with count, through pin 2 as low dword lo to this CPU. */
+static void pit_via_ioapic(u16 count, u32 lo)
+{
+	pic_remap_and_mask();
+	irq_set(VEC_PIT, on_pit_ioapic);
+	outb(0x43, 0x34);
+	outb(0x40, (u8)count);
+	outb(0x40, (u8)(count >> 8));
+	ioapic_set(IOAPIC_PIT + 1, bsp_id << 24);
+	ioapic_set(IOAPIC_PIT, lo);
+}
+
+static void attack_ioapic_storm(void)
+{
+	volatile u64 work = 0;
+
+	pit_via_ioapic(2, VEC_PIT);
+	__asm__ volatile("sti");
+	for (u32 i = 0; i < 200000; i++)
+		work += i;
+	__asm__ volatile("cli");
+	ioapic_set(IOAPIC_PIT, 1u << 16);
+	if (work != 200000ULL * 199999 / 2)
+		fail("the work loop computed a wrong sum");
+	else if (!pit_ticks)
+		fail("the PIT never interrupted through the I/O APIC");
+	else
+		pr("ioapic_storm: work done with the PIT at count 2 through the I/O APIC, ticks > "
+		   "0\n");
+}
+
+static void attack_ioapic_modes(void)
+{
+	static const u32 modes[] = { 2, 3, 6, 7 };
+
+	pit_via_ioapic(1193, 1u << 16);
+	for (u32 m = 0; m < ARRAY_SIZE(modes); m++) {
+		ioapic_set(IOAPIC_PIT, VEC_PIT | modes[m] << 8);
+		__asm__ volatile("sti");
+		for (u64 i = 0; i < SPIN_LIMIT / 20; i++)
+			cpu_pause();
+		__asm__ volatile("cli");
+	}
+	ioapic_set(IOAPIC_PIT, 1u << 16);
+	if (pit_ticks)
+		fail("an interrupt arrived through a mode the I/O APIC does not deliver");
+	else
+		pr("ioapic_modes: the PIT routed as SMI, modes 3 and 6, ExtINT: no interrupt\n");
+}
+
 static void attack_timer_cli(void)
 {
 	timer_count_1();
@@ -314,12 +384,13 @@ static const struct {
 	const char *name;
 	void (*run)(void);
 } attacks[] = {
-	{ "init_cycle", attack_init_cycle }, { "init_broadcast", attack_init_broadcast },
-	{ "init_storm", attack_init_storm }, { "sipi_storm", attack_sipi_storm },
-	{ "nmi_twice", attack_nmi_twice },   { "nmi_then_ipi", attack_nmi_then_ipi },
-	{ "nmi_storm", attack_nmi_storm },   { "timer_storm", attack_timer_storm },
-	{ "timer_cli", attack_timer_cli },   { "smi_storm", attack_smi_storm },
-	{ "pit_storm", attack_pit_storm },
+	{ "init_cycle", attack_init_cycle },     { "init_broadcast", attack_init_broadcast },
+	{ "init_storm", attack_init_storm },     { "sipi_storm", attack_sipi_storm },
+	{ "nmi_twice", attack_nmi_twice },       { "nmi_then_ipi", attack_nmi_then_ipi },
+	{ "nmi_storm", attack_nmi_storm },       { "timer_storm", attack_timer_storm },
+	{ "timer_cli", attack_timer_cli },       { "smi_storm", attack_smi_storm },
+	{ "pit_storm", attack_pit_storm },       { "ioapic_storm", attack_ioapic_storm },
+	{ "ioapic_modes", attack_ioapic_modes },
 };
 
 /* The value of "attack=" among the space-separated arguments, or NULL. */

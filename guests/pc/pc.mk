@@ -10,6 +10,7 @@
 #   straddle.elf log_flood.elf big_bss.elf apic_segment.elf       hostile input (ELF32)
 #   pcapf.elf          uses KVM's async page faults when offered: tasks, a walker, a compute
 #   pcapf_hostile.elf  hostile: misuses KVM's async-page-fault MSRs (both ELF32; pcapf.c says how)
+#   ioapic.elf         finds the MP table, routes the PIT and COM1 through the I/O APIC
 #   garbage.bin        no kernel at all: text, no multiboot header (hostile input)
 #   pcbz.bin           a Linux bzImage (boot protocol 2.15) that prints its boot_params
 #   pcbz-initrd.bin    its initrd: 5000 bytes of text (it prints their size and byte sum)
@@ -45,9 +46,12 @@ PC_APF := guests/pc/ktrap.S guests/pc/ktrap.c guests/pc/kvmapf.c guests/pc/args.
 PC_SRCS_pcapf := guests/pc/mb1hdr.S guests/pc/pcapf.c guests/pc/sched.c guests/pc/apfsim.c \
 	guests/pc/apstart.c guests/pc/ap.S $(PC_APF)
 PC_SRCS_pcapf_hostile := guests/pc/mb1hdr.S guests/pc/pcapf_hostile.c $(PC_APF)
+# issue 16: the MP table and the I/O APIC (PIT and COM1 routed through it)
+PC_SRCS_ioapic := guests/pc/mb1hdr.S guests/pc/ioapic.c guests/pc/mbinfo.c guests/pc/fwcfg.c \
+	guests/pc/pic.c guests/pc/lapic.c guests/pc/smp.c guests/pc/ap.S $(PC_LIB)
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \
-	log_flood big_bss apic_segment pcapf pcapf_hostile
+	log_flood big_bss apic_segment pcapf pcapf_hostile ioapic
 PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2) $(PCB)/garbage.bin $(PCB)/pcbz.bin \
 	$(PCB)/pcbz-initrd.bin
 PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k))))) \

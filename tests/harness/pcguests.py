@@ -33,7 +33,7 @@ RUNS_PC = BUILD_PC / "runs"
 ISO_CACHE = BUILD_PC / "iso-cache"
 
 # The first line every PC guest kernel prints starts with its name and a colon.
-BANNER_RE = re.compile(r"^(pcmb1|pcmb2|apic_garbage|wild_jump|runaway|bad_header|irqattack|pcbz): ")
+BANNER_RE = re.compile(r"^(pcmb1|pcmb2|apic_garbage|wild_jump|runaway|bad_header|irqattack|pcbz|ioapic): ")
 
 
 def exit_status(code):
@@ -130,7 +130,32 @@ PC_GUESTS = {g.name: g for g in [
     PcGuest("runaway", "runaway.elf", "", 1, 128, False, 8, None,
             ["runaway: spinning with interrupts off"], _FAILS,
             "spins with interrupts off until killed"),
+    PcGuest("ioapic-smp2", "ioapic.elf", "", 2, 128, False, 60, exit_status(0),
+            ["ioapic: PC guest kernel, MP table and I/O APIC",
+             "mp: floating pointer spec 1.4, configuration table spec 1.4, checksums ok",
+             "mp: cpu apic id 0, version 0x14, enabled, BSP",
+             "mp: cpu apic id 1, version 0x14, enabled", "mp: ISA bus",
+             "mp: ioapic at 0xfec00000, version 0x11, enabled",
+             "mp: isa irq 0 -> ioapic pin 2, type 0, flags 0x0",
+             "mp: isa irq 4 -> ioapic pin 4, type 0, flags 0x0",
+             "mp: local interrupt type 3 -> apic 0x0 LINT0",
+             "mp: local interrupt type 1 -> apic 0xff LINT1",
+             "ioapic: 24 redirection entries, version >= 0x11",
+             "ioapic: every pin masked, edge, vector 0 at reset",
+             "pit: 10 ticks through ioapic pin 2 ok", "com1: THR-empty interrupts 12345",
+             "com1: 6 interrupts through ioapic pin 4 ok",
+             "com1: level-triggered: 3 interrupts while the line was high, remote IRR set in "
+             "each handler, clear after the EOI",
+             "pit: 10 ticks through ioapic pin 2 to the AP, each answered by an IPI",
+             "ioapic: PASS"], _FAILS,
+            "SeaBIOS's MP table (one socket per CPU: see SOCKET_PER_CPU), QEMU's I/O APIC; "
+            "PASS, exit code 0 -> QEMU status 1"),
 ]}
+
+# QEMU 7.2 makes `-smp N` N cores of one package, and SeaBIOS lists only the first logical
+# CPU of each package in its MP table; these runs give QEMU one socket per CPU, so that its
+# table has a processor entry per CPU, as eptvisor's has.
+SOCKET_PER_CPU = {"ioapic-smp2"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,11 +238,13 @@ def make_mb2_iso(kernel, args):
     return iso
 
 
-def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False, initrd=None):
+def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False, initrd=None,
+                 socket_per_cpu=False):
     """The reference command line. CPU model: QEMU's default (qemu64 under TCG); nothing the
     kernels use needs more (long mode, APIC, MSRs, CPUID leaf 0x80000001)."""
+    smp = "%d,sockets=%d" % (cpus, cpus) if socket_per_cpu else str(cpus)
     cmd = ["qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-m", str(megs),
-           "-smp", str(cpus), "-display", "none", "-monitor", "none",
+           "-smp", smp, "-display", "none", "-monitor", "none",
            "-serial", "file:%s" % serial,
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]
     if mb2_iso:
@@ -230,7 +257,7 @@ def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False, initrd=None):
 
 
 def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, name=None,
-                initrd=None):
+                initrd=None, socket_per_cpu=False):
     """run_qemu, returning a QemuRun (lines, status, stderr, cmd, serial_path, duration).
     Logs stay in build/pc/runs/NAME/ (NAME defaults to the kernel, cpus and args)."""
     kernel = Path(kernel)
@@ -243,7 +270,7 @@ def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, na
     serial, errlog = run_dir / "serial.log", run_dir / "qemu.log"
     if serial.exists():
         serial.unlink()
-    cmd = qemu_command(kernel, args, cpus, megs, serial, mb2_iso, initrd)
+    cmd = qemu_command(kernel, args, cpus, megs, serial, mb2_iso, initrd, socket_per_cpu)
     start = time.monotonic()
     with open(errlog, "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,
@@ -275,4 +302,5 @@ def run_guest(guest):
     """Run a PC_GUESTS entry under QEMU; returns a QemuRun."""
     return run_qemu_ex(guest.path, guest.args, guest.cpus, guest.megs, guest.timeout,
                        guest.mb2, name=guest.name,
-                       initrd=guest.initrd and BUILD_PC / guest.initrd)
+                       initrd=guest.initrd and BUILD_PC / guest.initrd,
+                       socket_per_cpu=guest.name in SOCKET_PER_CPU)

@@ -29,6 +29,10 @@ ATTACKS = {
                              "ticks > 0"], 0),
     "hostile_smi_storm": (["smi_storm: 2000 SMI IPIs sent"], 0),
     "hostile_pit_storm": (["pit_storm: work done with the PIT at count 2, ticks > 0"], 0),
+    "hostile_ioapic_storm": (["ioapic_storm: work done with the PIT at count 2 through the "
+                              "I/O APIC, ticks > 0"], 0),
+    "hostile_ioapic_modes": (["ioapic_modes: the PIT routed as SMI, modes 3 and 6, ExtINT: no "
+                              "interrupt"], 0),
     "hostile_init_cycle": (["init_cycle: AP up, both CPUs now INIT each other"], None),
     "hostile_init_broadcast": (["init_broadcast: AP up, both CPUs now INIT each other"], None),
     "hostile_timer_cli_stopped": (["timer_cli: count-1 periodic timer armed, spinning with "
@@ -101,4 +105,16 @@ def test_guest_messages_are_capped(boots, judge):
     n = len(res.lines_matching(r"^pc: VM 'hostile_smi_storm': .*delivery mode 2"))
     if not 1 <= n <= 17:
         p.append("%d log lines for 2000 SMI IPIs (want between 1 and 17)" % n)
+    judge(res, p)
+
+
+@pytest.mark.boot(IRQ)
+def test_ioapic_modes_dropped_and_capped(boots, judge):
+    """I/O APIC messages in modes eptvisor does not deliver (SMI, reserved, ExtINT) are dropped
+    with a bounded number of log lines naming the pin and the mode."""
+    res = boots.result(IRQ)
+    p = res.problems()
+    lines = res.lines_matching(r"^pc: VM 'hostile_ioapic_modes': I/O APIC pin 2: delivery mode")
+    if not 1 <= len(lines) <= 16:
+        p.append("%d log lines for the dropped I/O APIC messages (want 1 to 16)" % len(lines))
     judge(res, p)

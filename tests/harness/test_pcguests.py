@@ -48,6 +48,7 @@ SAME_AS_QEMU = {
     "pc_mb2": ("pcmb2", PC),
     "pc_apic_garbage": ("apic_garbage", PC),
     "pc_bzimage": ("pcbz", PC),
+    "pc_ioapic": ("ioapic-smp2", PC),
     "guest": ("pcmb1-smp1", PC),
 }
 

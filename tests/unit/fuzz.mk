@@ -16,10 +16,12 @@ fuzz_bzimage_SRCS := loader/bzimage.c loader/mbinfo.c
 FUZZ_TARGETS += mbinfo
 fuzz_mbinfo_SRCS := loader/mbinfo.c boot/multiboot.c
 FUZZ_TARGETS += pcio
-fuzz_pcio_SRCS := devices/pcio.c devices/uart16550.c devices/fwcfg.c devices/pic8259.c \
+fuzz_pcio_SRCS := devices/pcio.c devices/ioapic.c devices/uart16550.c devices/fwcfg.c devices/pic8259.c \
 	devices/pit8254.c devices/cmos.c devices/exitport.c
 FUZZ_TARGETS += vlapic
 fuzz_vlapic_SRCS := devices/vlapic.c
+FUZZ_TARGETS += ioapic
+fuzz_ioapic_SRCS := devices/ioapic.c
 FUZZ_TARGETS += insn
 fuzz_insn_SRCS := devices/insn.c
 FUZZ_TARGETS += gwalk

@@ -1141,6 +1141,185 @@ static void test_cpuid_extended(void **state)
 	assert_int_equal(r.eax, ~0u);
 }
 
+/* ---- I/O APIC ------------------------------------------------------------------------------ */
+
+static struct ioapic *ioa = &pc.ioapic;
+
+static u32 ioa_reg(u32 index)
+{
+	ioapic_write(ioa, IOAPIC_REGSEL, index);
+	return ioapic_read(ioa, IOAPIC_WINDOW);
+}
+
+static void ioa_set(u32 index, u32 val)
+{
+	ioapic_write(ioa, IOAPIC_REGSEL, index);
+	ioapic_write(ioa, IOAPIC_WINDOW, val);
+}
+
+/* Route pin to vector with the low dword's flags lo and destination dest. */
+static void ioa_route(int pin, u32 lo, u8 dest)
+{
+	ioa_set(IOAPIC_REG_REDIR + 2 * pin + 1, (u32)dest << 24);
+	ioa_set(IOAPIC_REG_REDIR + 2 * pin, lo);
+}
+
+static int ioa_service(struct ioapic_msg *m, int max)
+{
+	return ioapic_service(ioa, m, max);
+}
+
+/* Power-on registers as an 82093AA (and QEMU with version 0x11) shows them. */
+static void test_ioapic_registers(void **state)
+{
+	(void)state;
+	assert_int_equal(ioa_reg(IOAPIC_REG_ID), 2u << 24); /* ncpus: the MP table's choice */
+	assert_int_equal(ioapic_read(ioa, IOAPIC_REGSEL), IOAPIC_REG_ID);
+	assert_int_equal(ioa_reg(IOAPIC_REG_VER), 0x00170011);
+	assert_int_equal(ioa_reg(IOAPIC_REG_ARB), 2u << 24);
+	for (int pin = 0; pin < IOAPIC_PINS; pin++) {
+		assert_int_equal(ioa_reg(IOAPIC_REG_REDIR + 2 * pin), IOAPIC_RTE_MASKED);
+		assert_int_equal(ioa_reg(IOAPIC_REG_REDIR + 2 * pin + 1), 0);
+	}
+	assert_int_equal(ioa_reg(IOAPIC_REG_REDIR + 2 * IOAPIC_PINS), 0); /* past the last */
+	ioa_set(IOAPIC_REG_ID, 0xffffffff);
+	assert_int_equal(ioa_reg(IOAPIC_REG_ID), 0x0f000000); /* 4 ID bits */
+	ioa_set(IOAPIC_REG_VER, 0);
+	assert_int_equal(ioa_reg(IOAPIC_REG_VER), 0x00170011); /* read-only */
+	/* Delivery status (12) and remote IRR (14) stay 0; reserved bits keep what was
+	 * written, as in QEMU (pin 23 read after writing all ones: 0xffffafff 0xffffffff). */
+	ioa_set(IOAPIC_REG_REDIR + 6, 0xffffffff);
+	assert_int_equal(ioa_reg(IOAPIC_REG_REDIR + 6), 0xffffafff);
+	ioa_set(IOAPIC_REG_REDIR + 7, 0xffffffff);
+	assert_int_equal(ioa_reg(IOAPIC_REG_REDIR + 7), 0xffffffff);
+	assert_int_equal(ioapic_read(ioa, 0x20), 0); /* nothing else in the page */
+	ioapic_write(ioa, IOAPIC_REGSEL, 0x1ff);
+	assert_int_equal(ioapic_read(ioa, IOAPIC_REGSEL), 0xff);
+}
+
+/* Edge pins: one message per rising edge, none while masked, lowest pin first. */
+static void test_ioapic_edge(void **state)
+{
+	struct ioapic_msg m[4];
+
+	(void)state;
+	ioa_route(1, 0x31 | IOAPIC_RTE_LOGICAL, 0x03);
+	ioa_route(3, 0x33 | (4 << 8), 0); /* NMI */
+	ioapic_set_irq(ioa, 3, true);
+	ioapic_set_irq(ioa, 1, true);
+	assert_int_equal(ioa_service(m, 4), 2);
+	assert_int_equal(m[0].pin, 1);
+	assert_int_equal(m[0].vector, 0x31);
+	assert_int_equal(m[0].delivery, 0);
+	assert_true(m[0].logical);
+	assert_int_equal(m[0].dest, 3);
+	assert_false(m[0].level);
+	assert_int_equal(m[1].pin, 3);
+	assert_int_equal(m[1].delivery, 4);
+	assert_false(m[1].logical);
+	assert_int_equal(ioa_service(m, 4), 0); /* consumed */
+	ioapic_set_irq(ioa, 1, true);           /* still high: no edge */
+	assert_int_equal(ioa_service(m, 4), 0);
+	ioapic_set_irq(ioa, 1, false);
+	ioa_route(1, 0x31 | IOAPIC_RTE_MASKED, 0);
+	ioapic_set_irq(ioa, 1, true); /* masked: ignored */
+	assert_int_equal(ioa_service(m, 4), 0);
+	ioa_route(1, 0x31, 0);
+	assert_int_equal(ioa_service(m, 4), 0);
+	ioapic_set_irq(ioa, 1, false);
+	ioapic_set_irq(ioa, 1, true);
+	assert_int_equal(ioa_service(m, 4), 1);
+	assert_int_equal(m[0].vector, 0x31);
+	/* A request latched before the pin is masked stays (delivered when unmasked). */
+	ioapic_set_irq(ioa, 1, false);
+	ioapic_set_irq(ioa, 1, true);
+	ioa_route(1, 0x31 | IOAPIC_RTE_MASKED, 0);
+	assert_int_equal(ioa_service(m, 4), 0);
+	ioa_route(1, 0x31, 0);
+	assert_int_equal(ioa_service(m, 4), 1);
+	ioapic_set_irq(ioa, 99, true); /* no such pin */
+	ioapic_set_irq(ioa, -1, true);
+	assert_int_equal(ioa_service(m, 4), 0);
+}
+
+/* Level pins: remote IRR holds the line back until the EOI of its vector. */
+static void test_ioapic_level_eoi(void **state)
+{
+	struct ioapic_msg m[2];
+
+	(void)state;
+	ioa_route(9, 0x49 | IOAPIC_RTE_LEVEL | IOAPIC_RTE_POLARITY, 0);
+	ioapic_set_irq(ioa, 9, true);
+	assert_int_equal(ioa_service(m, 2), 1);
+	assert_true(m[0].level);
+	assert_int_equal(ioa_reg(IOAPIC_REG_REDIR + 18), 0x49 | 0xa000 | IOAPIC_RTE_REMOTE_IRR);
+	assert_int_equal(ioa_service(m, 2), 0); /* remote IRR */
+	ioapic_eoi(ioa, 0x48);                  /* another vector */
+	assert_int_equal(ioa_service(m, 2), 0);
+	ioapic_eoi(ioa, 0x49); /* line still high: again */
+	assert_int_equal(ioa_reg(IOAPIC_REG_REDIR + 18) & IOAPIC_RTE_REMOTE_IRR, 0);
+	assert_int_equal(ioa_service(m, 2), 1);
+	ioapic_set_irq(ioa, 9, false);
+	ioapic_eoi(ioa, 0x49);
+	assert_int_equal(ioa_service(m, 2), 0); /* line low: nothing */
+	/* Remote IRR survives rewriting the low dword, goes when the pin turns edge. */
+	ioapic_set_irq(ioa, 9, true);
+	assert_int_equal(ioa_service(m, 2), 1);
+	ioa_route(9, 0x49 | IOAPIC_RTE_LEVEL, 0);
+	assert_int_not_equal(ioa_reg(IOAPIC_REG_REDIR + 18) & IOAPIC_RTE_REMOTE_IRR, 0);
+	ioa_route(9, 0x49, 0);
+	assert_int_equal(ioa_reg(IOAPIC_REG_REDIR + 18) & IOAPIC_RTE_REMOTE_IRR, 0);
+	/* max bounds the messages taken; the rest stay. */
+	ioa_route(5, 0x35, 0);
+	ioa_route(6, 0x36, 0);
+	ioapic_set_irq(ioa, 5, true);
+	ioapic_set_irq(ioa, 6, true);
+	assert_int_equal(ioa_service(m, 1), 1);
+	assert_int_equal(m[0].pin, 5);
+	assert_int_equal(ioa_service(m, 1), 1);
+	assert_int_equal(m[0].pin, 6);
+}
+
+static int ioa_poll_at(u64 t, u64 *next, struct ioapic_msg *m)
+{
+	env.now = t;
+	return pcio_ioapic_poll(&pc, t, next, m, 4);
+}
+
+/* The wiring: PIT channel 0 on pin 2 (edges coalesce as on the PIC), COM1 on pin 4. */
+static void test_ioapic_pit_uart_pins(void **state)
+{
+	struct ioapic_msg m[4];
+	u64 t0 = env.now, next;
+
+	(void)state;
+	pit_ch0(2, 1193);
+	assert_int_equal(ioa_poll_at(t0, &next, m), 0);
+	assert_int_equal(next, 0); /* pin 2 masked: no deadline */
+	ioa_route(2, 0x30, 0);
+	assert_int_equal(ioa_poll_at(t0, &next, m), 0);
+	assert_int_equal(next, t0 + pit_ticks_to_ns(1193));
+	assert_int_equal(ioa_poll_at(t0 + pit_ticks_to_ns(5 * 1193), &next, m), 1);
+	assert_int_equal(m[0].pin, 2);
+	assert_int_equal(m[0].vector, 0x30);
+	assert_int_equal(next, t0 + pit_ticks_to_ns(6 * 1193));
+	assert_int_equal(ioa_poll_at(t0 + pit_ticks_to_ns(6 * 1193) - 1, &next, m), 0);
+	assert_int_equal(ioa_poll_at(t0 + pit_ticks_to_ns(6 * 1193), &next, m), 1);
+	/* The PIC sees the same edges on IRQ 0. */
+	assert_int_not_equal(pc.pic[0].irr & 1, 0);
+	/* COM1: THR empty with IER.THRI raises pin 4 until IIR is read. */
+	ioa_route(4, 0x34 | IOAPIC_RTE_LEVEL, 0);
+	assert_int_equal(ioa_poll_at(env.now, &next, m), 0);
+	outb(0x3f9, UART_IER_THRI);
+	assert_int_equal(ioa_poll_at(env.now, &next, m), 1);
+	assert_int_equal(m[0].pin, 4);
+	assert_int_equal(inb(0x3fa) & 0x0f, UART_IIR_THRI);
+	ioapic_eoi(ioa, 0x34);
+	assert_int_equal(ioa_poll_at(env.now, &next, m), 0); /* line low after the IIR read */
+	outb(0x3f8, 'x');                                    /* THR empty again */
+	assert_int_equal(ioa_poll_at(env.now, &next, m), 1);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -1179,6 +1358,10 @@ int main(void)
 		T(test_pcio_pic_poll),
 		T(test_pcio_pic_poll_masked),
 		T(test_pcio_pit_edges_before_access),
+		T(test_ioapic_registers),
+		T(test_ioapic_edge),
+		T(test_ioapic_level_eoi),
+		T(test_ioapic_pit_uart_pins),
 		T(test_cmos),
 		T(test_cmos_start_time),
 		T(test_ignored_ports),

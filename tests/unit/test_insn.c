@@ -473,6 +473,10 @@ static void test_mem_region(void **state)
 	assert_int_equal(mem_region_of(apic + 0xfff, ram, apic), MEM_APIC);
 	assert_int_equal(mem_region_of(apic + 0x1000, ram, apic), MEM_UNASSIGNED);
 	assert_int_equal(mem_region_of(~0ULL, ram, apic), MEM_UNASSIGNED);
+	assert_int_equal(mem_region_of(0xfebfffff, ram, apic), MEM_UNASSIGNED);
+	assert_int_equal(mem_region_of(0xfec00000, ram, apic), MEM_IOAPIC);
+	assert_int_equal(mem_region_of(0xfec00fff, ram, apic), MEM_IOAPIC);
+	assert_int_equal(mem_region_of(0xfec01000, ram, apic), MEM_UNASSIGNED);
 }
 
 static void test_mem_values(void **state)

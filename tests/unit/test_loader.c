@@ -21,6 +21,7 @@
 #include "errno.h"
 #include "loader/mbimage.h"
 #include "loader/mbinfo.h"
+#include "loader/mptable.h"
 
 #define RAM     (128ULL << 20)
 #define IMG_MAX 40960
@@ -1129,9 +1130,137 @@ static void test_info_minimal(void **state)
 	assert_int_equal(get32(info_buf + 8), 0);
 }
 
+/* ---- the MP table -------------------------------------------------------------------------- */
+
+static const struct mp_guest mp_two = { .ncpus = 2,
+	                                .cpu_signature = 0x806c1,
+	                                .cpu_features = 0x0f8bfbff,
+	                                .lapic_version = 0x14,
+	                                .lapic_gpa = 0xfee00000,
+	                                .ioapic_gpa = 0xfec00000 };
+
+static u32 rd32(const u8 *p)
+{
+	return p[0] | (u32)p[1] << 8 | (u32)p[2] << 16 | (u32)p[3] << 24;
+}
+
+static u16 rd16(const u8 *p)
+{
+	return (u16)(p[0] | p[1] << 8);
+}
+
+static u8 sum8(const u8 *p, u64 len)
+{
+	u8 s = 0;
+
+	while (len--)
+		s = (u8)(s + *p++);
+	return s;
+}
+
+/* What a guest (Linux's mpparse.c) reads: the floating pointer, the header, every entry. */
+static void test_mptable_layout(void **state)
+{
+	u8 buf[512], *c = buf + 16, *e;
+	s64 n;
+	int cpus = 0, ints = 0, lints = 0;
+
+	(void)state;
+	memset(buf, 0xcc, sizeof(buf));
+	n = mptable_build(&mp_two, buf, sizeof(buf), MPTABLE_GPA);
+	assert_int_equal(n, mptable_size(2));
+	assert_int_equal(n, 16 + 44 + 2 * 20 + 19 * 8);
+	assert_memory_equal(buf, "_MP_", 4);
+	assert_int_equal(rd32(buf + 4), MPTABLE_GPA + 16);
+	assert_int_equal(buf[8], 1);
+	assert_int_equal(buf[9], 4);
+	assert_int_equal(sum8(buf, 16), 0);
+	for (int i = 11; i < 16; i++)
+		assert_int_equal(buf[i], 0); /* feature byte 1 = 0: the table is there */
+	assert_memory_equal(c, "PCMP", 4);
+	assert_int_equal(rd16(c + 4), n - 16);
+	assert_int_equal(c[6], 4);
+	assert_int_equal(sum8(c, (u64)n - 16), 0);
+	assert_memory_equal(c + 8, "EPTVISOR", 8);
+	assert_int_equal(rd16(c + 34), 2 + 2 + 15 + 2);
+	assert_int_equal(rd32(c + 36), 0xfee00000);
+	assert_int_equal(rd16(c + 40), 0);
+	e = c + 44;
+	for (int i = 0; i < rd16(c + 34); i++) {
+		switch (e[0]) {
+		case MP_CPU:
+			assert_int_equal(e[1], cpus);
+			assert_int_equal(e[2], 0x14);
+			assert_int_equal(e[3], cpus == 0 ? 3 : 1);
+			assert_int_equal(rd32(e + 4), 0x806c1);
+			assert_int_equal(rd32(e + 8), 0x0f8bfbff);
+			cpus++;
+			e += 20;
+			continue;
+		case MP_BUS:
+			assert_int_equal(e[1], 0);
+			assert_memory_equal(e + 2, "ISA   ", 6);
+			break;
+		case MP_IOAPIC:
+			assert_int_equal(e[1], 2); /* ncpus */
+			assert_int_equal(e[2], 0x11);
+			assert_int_equal(e[3], 1);
+			assert_int_equal(rd32(e + 4), 0xfec00000);
+			break;
+		case MP_INTSRC: {
+			int irq = ints < 2 ? ints : ints + 1; /* no IRQ 2 */
+
+			assert_int_equal(e[1], MP_INT_INT);
+			assert_int_equal(rd16(e + 2), 0);
+			assert_int_equal(e[4], 0);
+			assert_int_equal(e[5], irq);
+			assert_int_equal(e[6], 2);
+			assert_int_equal(e[7], irq == 0 ? 2 : irq);
+			ints++;
+			break;
+		}
+		case MP_LINTSRC:
+			assert_int_equal(e[1], lints == 0 ? MP_INT_EXTINT : MP_INT_NMI);
+			assert_int_equal(e[6], lints == 0 ? 0 : 0xff);
+			assert_int_equal(e[7], lints);
+			lints++;
+			break;
+		default:
+			fail_msg("entry %d has type %u", i, e[0]);
+		}
+		e += 8;
+	}
+	assert_int_equal(cpus, 2);
+	assert_int_equal(ints, 15);
+	assert_int_equal(lints, 2);
+	assert_ptr_equal(e, buf + n);
+	assert_int_equal(buf[n], 0xcc); /* nothing written past it */
+}
+
+static void test_mptable_refusals(void **state)
+{
+	u8 buf[1024];
+	struct mp_guest g = mp_two;
+
+	(void)state;
+	assert_int_equal(mptable_build(&g, buf, (u64)mptable_size(2) - 1, MPTABLE_GPA), -ENOMEM);
+	assert_int_equal(mptable_build(&g, buf, sizeof(buf), MPTABLE_GPA + 8), -EINVAL);
+	assert_int_equal(mptable_build(&g, buf, sizeof(buf), 0xfffffff0), -EINVAL);
+	g.ncpus = 0;
+	assert_int_equal(mptable_build(&g, buf, sizeof(buf), MPTABLE_GPA), -EINVAL);
+	g.ncpus = MPTABLE_MAX_CPUS + 1;
+	assert_int_equal(mptable_size(g.ncpus), -EINVAL);
+	g.ncpus = MPTABLE_MAX_CPUS;
+	assert_int_equal(mptable_build(&g, buf, sizeof(buf), MPTABLE_GPA), mptable_size(15));
+	assert_int_equal(buf[16 + 44 + 15 * 20 + 8 + 1], 15); /* the I/O APIC's ID */
+	assert_int_equal(sum8(buf + 16, (u64)mptable_size(15) - 16), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mptable_layout),
+		cmocka_unit_test(test_mptable_refusals),
 		cmocka_unit_test(test_mb1_elf32_two_loads),
 		cmocka_unit_test(test_mb1_elf32_machines),
 		cmocka_unit_test(test_mb1_video_flag_ignored),
