@@ -161,6 +161,7 @@ bool pc_handle_cr(struct vcpu *v);
 bool pc_handle_msr(struct vcpu *v, bool write);
 bool pc_handle_io(struct vcpu *v);
 bool pc_handle_cpuid(struct vcpu *v);
+bool pc_handle_vmcall(struct vcpu *v); /* pc/hypercall.c: KVM's hypercall ABI */
 bool pc_handle_apic_write(struct vcpu *v);
 bool pc_handle_apic_access(struct vcpu *v);
 /* An EPT violation outside every memslot: unassigned MMIO (reads all-ones) or a stop. */
