@@ -341,6 +341,102 @@ static bool pat_valid(u64 pat)
 	return true;
 }
 
+/* CPUID.(7,0):EDX as the guest sees it: which speculation-control MSRs it was promised. */
+#define CPUID7_IBRS_IBPB BIT(26)
+#define CPUID7_STIBP     BIT(27)
+#define CPUID7_L1D_FLUSH BIT(28)
+#define CPUID7_ARCH_CAP  BIT(29)
+#define CPUID7_CORE_CAP  BIT(30)
+#define CPUID7_SSBD      BIT(31)
+/* IA32_ARCH_CAPABILITIES bits passed from the host: each says the CPU is not affected by
+ * something (RDCL_NO, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO,
+ * PSDP_NO), true of the guest because it is true of the CPU it runs on. Bits that promise
+ * a control eptvisor does not give (IBRS_ALL, TSX_CTRL, SKIP_L1DFL_VMENTRY, ...) are left
+ * out. */
+#define ARCH_CAP_PASSED (BIT(0) | BIT(4) | BIT(5) | BIT(6) | BIT(8) | BIT(13) | BIT(14) | BIT(15))
+
+static u32 guest_cpuid7_edx(const struct vcpu *v)
+{
+	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
+	struct cpuid_regs h = cpuid(7, 0);
+
+	return cpuid_guest_view(7, 0, (struct cpuid_regs4){ h.eax, h.ebx, h.ecx, h.edx }, &g).edx;
+}
+
+/* IA32_SPEC_CTRL bits the guest may set: IBRS, STIBP, SSBD, each only if CPUID offers it. */
+static u64 spec_ctrl_allowed(u32 edx7)
+{
+	return ((edx7 & CPUID7_IBRS_IBPB) ? BIT(0) : 0) | ((edx7 & CPUID7_STIBP) ? BIT(1) : 0) |
+	       ((edx7 & CPUID7_SSBD) ? BIT(2) : 0);
+}
+
+/* The MSRs CPUID.(7,0):EDX promises (Linux reads ARCH_CAPABILITIES, CORE_CAPABILITIES and
+ * SPEC_CTRL with plain RDMSR when CPUID has them): -ENOENT when CPUID does not. */
+static int msr_read_spec(struct vcpu *v, u32 msr, u64 *val)
+{
+	u32 edx7 = guest_cpuid7_edx(v);
+
+	switch (msr) {
+	case 0x48: /* SPEC_CTRL: the guest's value, read back */
+		if (!(edx7 & (CPUID7_IBRS_IBPB | CPUID7_STIBP | CPUID7_SSBD)))
+			return -ENOENT;
+		*val = to_pc_vcpu(v)->spec_ctrl;
+		return 0;
+	case 0x10a: /* ARCH_CAPABILITIES: the host's "not affected" bits (the host has the
+	             * MSR: the guest's CPUID bit is the host's) */
+		if (!(edx7 & CPUID7_ARCH_CAP))
+			return -ENOENT;
+		*val = rdmsr(0x10a) & ARCH_CAP_PASSED;
+		return 0;
+	case 0xcf: /* CORE_CAPABILITIES: none (no split-lock detection), as KVM by default */
+		if (!(edx7 & CPUID7_CORE_CAP))
+			return -ENOENT;
+		*val = 0;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Writes to the same family: SPEC_CTRL is kept (not applied: eptvisor does not switch it at
+ * entry and exit, docs/platform.md); PRED_CMD's IBPB and FLUSH_CMD's L1D flush are done on
+ * the CPU (the guest's CPUID bit is the host's, so the host has the command). Reserved bits,
+ * and the read-only capability MSRs: -EINVAL (#GP). */
+static int msr_write_spec(struct vcpu *v, u32 msr, u64 val)
+{
+	u32 edx7 = guest_cpuid7_edx(v);
+
+	switch (msr) {
+	case 0x48:
+		if (!spec_ctrl_allowed(edx7))
+			return -ENOENT;
+		if (val & ~spec_ctrl_allowed(edx7))
+			return -EINVAL;
+		to_pc_vcpu(v)->spec_ctrl = val;
+		return 0;
+	case 0x49: /* PRED_CMD */
+		if (!(edx7 & CPUID7_IBRS_IBPB))
+			return -ENOENT;
+		if (val & ~1ULL)
+			return -EINVAL;
+		if (val)
+			wrmsr(0x49, 1);
+		return 0;
+	case 0x10b: /* FLUSH_CMD */
+		if (!(edx7 & CPUID7_L1D_FLUSH))
+			return -ENOENT;
+		if (val & ~1ULL)
+			return -EINVAL;
+		if (val)
+			wrmsr(0x10b, 1);
+		return 0;
+	case 0x10a:
+	case 0xcf:
+		return (edx7 & (msr == 0x10a ? CPUID7_ARCH_CAP : CPUID7_CORE_CAP)) ? -EINVAL
+		                                                                   : -ENOENT;
+	}
+	return -ENOENT;
+}
+
 static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
@@ -361,6 +457,15 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 	case 0xfe:
 		*val = 0;
 		return 0; /* MTRRCAP: no variable or fixed ranges */
+	case 0xce:
+		*val = 0;
+		return 0; /* PLATFORM_INFO: no CPUID faulting, no ratios (QEMU TCG's value) */
+	case 0x140:
+		*val = 0;
+		return 0; /* MISC_FEATURES_ENABLES: nothing it enables is offered */
+	case 0x1d9:
+		*val = vmcs_read(GUEST_IA32_DEBUGCTL);
+		return 0; /* DEBUGCTL: a VMCS field, saved at every exit */
 	case 0x179:
 	case 0x17a:
 		*val = 0;
@@ -378,6 +483,8 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 		*val = vmcs_read(GUEST_IA32_EFER);
 		return 0;
 	}
+	if (msr_read_spec(v, msr, val) == 0)
+		return 0;
 	return pc_apf_rdmsr(v, msr, val); /* KVM's async-PF MSRs with guest_pv=kvm */
 }
 
@@ -385,6 +492,7 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
 	u64 efer = vmcs_read(GUEST_IA32_EFER);
+	int r;
 
 	switch (msr) {
 	case 0x10: /* IA32_TSC: the guest's TSC is the host's plus an offset */
@@ -400,7 +508,14 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 	case 0x8b:
 	case 0x17a:
 		return 0; /* microcode update, BIOS_SIGN_ID, MCG_STATUS: ignored */
-	case 0x1a0:       /* MISC_ENABLE: kept as written; nothing it controls is emulated */
+	case 0x140: /* MISC_FEATURES_ENABLES: CPUID faulting and ring-3 MWAIT are not offered */
+		return val ? -EINVAL : 0;
+	case 0x1d9: /* DEBUGCTL: BTF (single-step on branches) only; the VMCS loads it */
+		if (val & ~(u64)BIT(1))
+			return -EINVAL;
+		vmcs_write(GUEST_IA32_DEBUGCTL, val);
+		return 0;
+	case 0x1a0: /* MISC_ENABLE: kept as written; nothing it controls is emulated */
 		p->misc_enable = val;
 		return 0;
 	case 0x277:
@@ -421,6 +536,9 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 		vmcs_write(GUEST_IA32_EFER, (val & ~(u64)EFER_LMA) | (efer & EFER_LMA));
 		return 0;
 	}
+	r = msr_write_spec(v, msr, val);
+	if (r != -ENOENT)
+		return r;
 	return pc_apf_wrmsr(v, msr, val); /* KVM's async-PF MSRs with guest_pv=kvm */
 }
 

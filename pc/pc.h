@@ -71,7 +71,8 @@ struct pc_vcpu {
 	u64 ran_since_timer; /* guest ticks run since the APIC timer last interrupted */
 	u64 pic_next;        /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
-	u64 cr4_allowed;    /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
+	u64 spec_ctrl;   /* IA32_SPEC_CTRL as the guest wrote it (pc/exit.c: kept, not applied) */
+	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */
 };
 

@@ -12,6 +12,7 @@
 #   pcapf_hostile.elf  hostile: misuses KVM's async-page-fault MSRs (both ELF32; pcapf.c says how)
 #   kvmhc.elf          KVM's hypercall ABI for VMCALL (64-bit, CPL 0; kvmhc.c says what)
 #   mmio_ops.elf       ALU/TEST/XCHG/MOVZX/MOVSX/string forms on the APIC and unassigned memory
+#   msrs.elf           RDMSR of the MSRs Linux reads at boot: a value or #GP for each
 #   garbage.bin        no kernel at all: text, no multiboot header (hostile input)
 
 PCB := $(B)/pc
@@ -47,12 +48,13 @@ PC_SRCS_pcapf := guests/pc/mb1hdr.S guests/pc/pcapf.c guests/pc/sched.c guests/p
 PC_SRCS_pcapf_hostile := guests/pc/mb1hdr.S guests/pc/pcapf_hostile.c $(PC_APF)
 # issue 16: platform fidelity for kernels written for QEMU/KVM
 PC_SRCS_kvmhc := guests/pc/mb1hdr.S guests/pc/kvmhc.c $(PC_LIB)
+PC_SRCS_msrs := guests/pc/mb1hdr.S guests/pc/msrs.c $(PC_LIB)
 PC_SRCS_mmio_ops := guests/pc/mb1hdr.S guests/pc/mmio_ops.c guests/pc/fwcfg.c guests/pc/lapic.c \
 	$(PC_LIB)
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \
 	log_flood big_bss apic_segment pcapf pcapf_hostile kvmhc \
-	mmio_ops
+	mmio_ops msrs
 PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2) $(PCB)/garbage.bin
 PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k)))))
 PCMB2_ARGS ?= alpha beta=2

@@ -8,6 +8,10 @@ scenarios/registry.c under eptvisor (Bochs), each judged against its reference.
     stays #UD. QEMU TCG has no hypercall ABI (VMCALL is #UD there: the kernel says so and
     exits 0x70), so the reference is KVM's source; the QEMU run checks the kernel's own
     fallback line.
+  - pc_msrs (guests/pc/msrs.c): every MSR the guest's CPUID.7:EDX promises (SPEC_CTRL,
+    ARCH_CAPABILITIES, CORE_CAPABILITIES) reads, PLATFORM_INFO / MISC_FEATURES_ENABLES /
+    DEBUGCTL read as under QEMU TCG, writes get the documented answers (docs/platform.md,
+    MSRs). QEMU 7.2 TCG raises #GP on no RDMSR at all, so elsewhere the reference is KVM's.
   - pc_mmio_ops (guests/pc/mmio_ops.c): ALU, TEST, XCHG, MOVZX/MOVSX and string forms on the
     APIC's TPR/SVR/ID/version and on unassigned memory print, line for line, what they print
     under QEMU TCG, but for the lines in SUBDWORD_APIC_READS (see there).
@@ -78,12 +82,12 @@ def qemu_ref():
     if not r.ok:
         pytest.fail("`make pcguests` failed:\n%s" % r.output[-4000:], pytrace=False)
     return {k: run_qemu_ex(BUILD_PC / k, "", cpus=1, megs=128, timeout=60, name="fidelity-" + k)
-            for k in ("kvmhc.elf", "mmio_ops.elf")}
+            for k in ("kvmhc.elf", "mmio_ops.elf", "msrs.elf")}
 
 
 def test_fidelity_rows():
-    """The group holds the two rows this file judges."""
-    assert SCENARIOS == ["pc_kvm_hypercall", "pc_mmio_ops"]
+    """The group holds the rows this file judges."""
+    assert SCENARIOS == ["pc_kvm_hypercall", "pc_mmio_ops", "pc_msrs"]
 
 
 @pytest.mark.boot(FIDELITY)
@@ -137,4 +141,66 @@ def test_mmio_ops_same_as_qemu(boots, judge, qemu_ref):
     e = exits[0] if exits else {}
     if e.get("APIC_ACCESS", 0) < 10 or e.get("EPT_VIOLATION", 0) < 12:
         p.append("%s: too few emulated accesses (exits %s)" % (vm, e))
+    judge(res, p)
+
+
+CPUID7_LINE = re.compile(r"^msrs: cpuid 7\.0 edx 0x([0-9a-f]+) ")
+MSR_LINE = re.compile(r"^msrs: (0x[0-9a-f]+) (\S+): (.*)$")
+# Same as QEMU TCG's lines.
+MSRS_AS_QEMU = ("PLATFORM_INFO", "MISC_FEATURES_ENABLES", "DEBUGCTL", "APIC_BASE", "PAT",
+                "EFER", "MISC_ENABLE", "MCG_STATUS")
+# #GP under eptvisor (as KVM with this CPUID), 0 under QEMU TCG.
+MSRS_GP = ("TSC_AUX", "TEST_CTRL", "TSC_DEADLINE", "MTRR_PHYSBASE0", "PERF_GLOBAL_CTRL",
+           "KVM_WALL_CLOCK_NEW", "AMD_HWCR")
+
+
+@pytest.mark.boot(FIDELITY)
+def test_msrs_linux_reads(boots, judge, qemu_ref):
+    """The MSRs CPUID.7:EDX promises read (Linux reads them with plain RDMSR), the others as
+    documented; writes as documented; the VM ends by itself."""
+    res = boots.result(FIDELITY)
+    p = res.problems()
+    vm = "pc_msrs"
+    passed(res, vm, p)
+    ended_by_itself(res, vm, p)
+    lines = vm_lines(res, vm, "msrs: ")
+    cpuid = [int(m.group(1), 16) for m in map(CPUID7_LINE.match, lines) if m]
+    edx = cpuid[0] if cpuid else 0
+    if not cpuid:
+        p.append("%s printed no CPUID line" % vm)
+    got = {m.group(2): m.group(3) for m in map(MSR_LINE.match, lines) if m}
+    promised = {"SPEC_CTRL": edx & (0x1 << 26 | 0x1 << 27 | 0x1 << 31),
+                "ARCH_CAPABILITIES": edx & 1 << 29, "CORE_CAPABILITIES": edx & 1 << 30}
+    for name, on in promised.items():
+        if bool(on) == (got.get(name) == "#GP"):
+            p.append("%s: CPUID.7:EDX 0x%x %s it, but RDMSR of %s: %s" %
+                     (vm, edx, "offers" if on else "does not offer", name, got.get(name)))
+    if promised["CORE_CAPABILITIES"] and got.get("CORE_CAPABILITIES") != "0x0":
+        p.append("CORE_CAPABILITIES should read 0")
+    for name in MSRS_GP:
+        if got.get(name) != "#GP":
+            p.append("RDMSR of %s should #GP: %s" % (name, got.get(name)))
+    ref = {m.group(2): m.group(3)
+           for m in map(MSR_LINE.match, qemu_ref["msrs.elf"].lines) if m}
+    for name in MSRS_AS_QEMU:
+        if got.get(name) != ref.get(name) or name not in ref:
+            p.append("RDMSR of %s: %s, QEMU TCG %s" % (name, got.get(name), ref.get(name)))
+    want = ["msrs: wrmsr 0x140 MISC_FEATURES_ENABLES 0x0: ok, reads 0x0",
+            "msrs: wrmsr 0x140 MISC_FEATURES_ENABLES 0x1: #GP",
+            "msrs: wrmsr 0x1d9 DEBUGCTL 0x2: ok, reads 0x2", "msrs: wrmsr 0x1d9 DEBUGCTL 0x1: #GP",
+            "msrs: wrmsr 0x1d9 DEBUGCTL 0x0: ok, reads 0x0", "msrs: end"]
+    if promised["SPEC_CTRL"] and edx & (1 << 26 | 1 << 31) == (1 << 26 | 1 << 31):
+        want += ["msrs: wrmsr 0x48 SPEC_CTRL 0x5: ok, reads 0x5",
+                 "msrs: wrmsr 0x48 SPEC_CTRL 0x8: #GP",
+                 "msrs: wrmsr 0x48 SPEC_CTRL 0x0: ok, reads 0x0"]
+    if edx & 1 << 26:
+        want += ["msrs: wrmsr 0x49 PRED_CMD 0x1: ok, reads #GP",
+                 "msrs: wrmsr 0x49 PRED_CMD 0x2: #GP"]
+    if edx & 1 << 28:
+        want += ["msrs: wrmsr 0x10b FLUSH_CMD 0x1: ok, reads #GP"]
+    if edx & 1 << 29:
+        want += ["msrs: wrmsr 0x10a ARCH_CAPABILITIES 0x0: #GP"]
+    for w in want:
+        if w not in lines:
+            p.append("%s did not print %r" % (vm, w))
     judge(res, p)
