@@ -95,6 +95,53 @@ static u64 vmmcall_probe(void)
 	return fault_vec;
 }
 
+u64 vmcall_compat(u64 rax);
+u64 vmcall_user(u64 rax);
+void kvmhc_syscall_entry(void);
+
+/* GDT: entry.S's four, the SYSCALL stack segment, and ring-3 data and 64-bit code. */
+static u64 gdt[7] __attribute__((aligned(16))) = {
+	0,
+	0x00cf9a000000ffffull, /* 0x08 code, 32-bit */
+	0x00cf92000000ffffull, /* 0x10 data */
+	0x00af9a000000ffffull, /* 0x18 code, 64-bit */
+	0x00cf92000000ffffull, /* 0x20 data (SYSCALL's SS) */
+	0x00cff2000000ffffull, /* 0x28 data, DPL 3 */
+	0x00affa000000ffffull, /* 0x30 code, 64-bit, DPL 3 */
+};
+
+/* Ring 3 can run this kernel's code and data: the GDT above, SYSCALL/SYSRET set up, and the
+ * U bit on the paging entries of the first 2 MiB (the kernel, its stack and data). */
+static void user_setup(void)
+{
+	struct __attribute__((packed)) {
+		u16 limit; /* cppcheck-suppress unusedStructMember ; read by LGDT */
+		u64 base;  /* cppcheck-suppress unusedStructMember */
+	} ptr = { sizeof(gdt) - 1, (u64)gdt };
+	u64 cr3, *pml4, *pdpt, *pd;
+
+	__asm__ volatile("lgdt %0" : : "m"(ptr));
+	wrmsr(0xc0000080, rdmsr(0xc0000080) | 1);             /* EFER.SCE */
+	wrmsr(0xc0000081, (0x20ull << 48) | (0x18ull << 32)); /* STAR */
+	wrmsr(0xc0000082, (u64)kvmhc_syscall_entry);          /* LSTAR */
+	wrmsr(0xc0000084, 0x200);                             /* SFMASK: IF */
+	__asm__ volatile("movq %%cr3, %0" : "=r"(cr3));
+	pml4 = (u64 *)(cr3 & ~0xfffull);
+	pdpt = (u64 *)(pml4[0] & ~0xfffull);
+	pd = (u64 *)(pdpt[0] & ~0xfffull);
+	pml4[0] |= 4;
+	pdpt[0] |= 4;
+	pd[0] |= 4;
+	__asm__ volatile("movq %0, %%cr3" : : "r"(cr3) : "memory");
+}
+
+static bool check_mode(const char *mode, u64 nr, u64 got, u64 want)
+{
+	pr("kvmhc: %s (rax 0x%llx): rax 0x%llx\n", mode, (unsigned long long)nr,
+	   (unsigned long long)got);
+	return got == want;
+}
+
 void pc_main(u32 magic, u32 info)
 {
 	const u64 enosys = (u64)-KVM_ENOSYS;
@@ -121,6 +168,14 @@ void pc_main(u32 magic, u32 info)
 	ok &= check("MAP_GPA_RANGE", 12, enosys);
 	pr("kvmhc: vmmcall: %s\n", vmmcall_probe() == EXC_UD ? "#UD" : "no #UD");
 	ok &= fault_vec == EXC_UD;
+	/* Compatibility mode: EAX is the number, the result is 32-bit (RAX's upper half 0). */
+	ok &= check_mode("compatibility mode, unknown", 0xdead000000000000ull,
+	                 vmcall_compat(0xdead000000000000ull), 0xfffffc18ull);
+	ok &= check_mode("compatibility mode, VAPIC_POLL_IRQ", 0xdead000000000001ull,
+	                 vmcall_compat(0xdead000000000001ull), 0);
+	user_setup();
+	ok &= check_mode("CPL 3, VAPIC_POLL_IRQ", 1, vmcall_user(1), ~0ull);
+	ok &= check_mode("CPL 3, unknown", 0, vmcall_user(0), ~0ull);
 	pr("kvmhc: %s\n", ok ? "PASS" : "FAIL");
 	pc_exit(ok ? EXIT_PASS : EXIT_WRONG);
 }

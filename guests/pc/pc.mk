@@ -47,7 +47,7 @@ PC_SRCS_pcapf := guests/pc/mb1hdr.S guests/pc/pcapf.c guests/pc/sched.c guests/p
 	guests/pc/apstart.c guests/pc/ap.S $(PC_APF)
 PC_SRCS_pcapf_hostile := guests/pc/mb1hdr.S guests/pc/pcapf_hostile.c $(PC_APF)
 # issue 16: platform fidelity for kernels written for QEMU/KVM
-PC_SRCS_kvmhc := guests/pc/mb1hdr.S guests/pc/kvmhc.c $(PC_LIB)
+PC_SRCS_kvmhc := guests/pc/mb1hdr.S guests/pc/kvmhc.c guests/pc/kvmhc_modes.S $(PC_LIB)
 PC_SRCS_msrs := guests/pc/mb1hdr.S guests/pc/msrs.c $(PC_LIB)
 PC_SRCS_mmio_ops := guests/pc/mb1hdr.S guests/pc/mmio_ops.c guests/pc/fwcfg.c guests/pc/lapic.c \
 	$(PC_LIB)
