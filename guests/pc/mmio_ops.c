@@ -248,6 +248,9 @@ static void string_ops(void)
 	lapic_write(LAPIC_TPR, 0);
 }
 
+#define BIG 3000
+static volatile u32 big[BIG];
+
 /* Unassigned memory: only what holds whatever it reads as. */
 static void unassigned_ops(u64 end)
 {
@@ -292,6 +295,19 @@ static void unassigned_ops(u64 end)
 	si = u + 8;
 	__asm__ volatile("std; lodsl; cld" : "+S"(si), "=a"(v) : : "memory");
 	check(v == r && si == u + 4, "unassigned: std; lodsl loads the value read, rsi -4");
+	/* Counts above what one exit does (1024): the instruction is resumed where it stopped. */
+	for (int i = 0; i < BIG; i++)
+		big[i] = 0x5a5a5a5a;
+	si = u, di = (u64)&big[0], cx = BIG;
+	__asm__ volatile("cld; rep movsl" : "+S"(si), "+D"(di), "+c"(cx) : : "memory");
+	v = 0;
+	for (int i = 0; i < BIG; i++)
+		v += big[i] == r;
+	check(v == BIG && cx == 0 && si == u + 4 * BIG,
+	      "unassigned: rep movsl x3000 to RAM copies the value read everywhere, rcx 0");
+	di = u, cx = BIG;
+	__asm__ volatile("cld; rep stosl" : "+D"(di), "+c"(cx) : "a"(0x01020304u) : "memory");
+	check(*p == r && cx == 0 && di == u + 4 * BIG, "unassigned: rep stosl x3000 dropped");
 }
 
 void pc_main(u32 magic, u32 info)
