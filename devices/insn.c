@@ -37,14 +37,15 @@ static int fetch_le(struct cursor *c, int len, u64 *val)
 
 struct prefixes {
 	bool opsize, adsize;
-	u8 rex;  /* 0 if none */
-	int seg; /* segment override (INSN_SEG_*), -1 if none */
+	bool lock, rep, repne; /* F0, F3, F2 */
+	u8 rex;                /* 0 if none */
+	int seg;               /* segment override (INSN_SEG_*), -1 if none */
 };
 
 static bool is_legacy_prefix(u8 b)
 {
 	return b == 0x66 || b == 0x67 || b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e ||
-	       b == 0x64 || b == 0x65;
+	       b == 0x64 || b == 0x65 || b == 0xf0 || b == 0xf2 || b == 0xf3;
 }
 
 /* The segment a prefix byte overrides to (INSN_SEG_*), or -1. */
@@ -87,6 +88,12 @@ static int parse_prefixes(struct cursor *c, int mode, struct prefixes *p, u8 *op
 			p->opsize = true;
 		else if (*op == 0x67)
 			p->adsize = true;
+		else if (*op == 0xf0)
+			p->lock = true;
+		else if (*op == 0xf3)
+			p->rep = true, p->repne = false; /* the last of F2/F3 counts */
+		else if (*op == 0xf2)
+			p->repne = true, p->rep = false;
 	}
 }
 
@@ -240,19 +247,118 @@ static int decode_modrm_form(struct cursor *c, u8 op, int opsize, int adsize,
 	return 0;
 }
 
-/* 0F B6 / 0F B7: movzx reg, r/m8 / r/m16. */
+/* 0F B6 / 0F B7: movzx reg, r/m8 / r/m16; 0F BE / 0F BF: movsx. */
 static int decode_movzx(struct cursor *c, int opsize, int adsize, const struct prefixes *p,
                         struct insn_mov *m)
 {
 	u8 op2, modrm;
 
-	if (fetch(c, &op2) || (op2 != 0xb6 && op2 != 0xb7))
+	if (fetch(c, &op2) || (op2 != 0xb6 && op2 != 0xb7 && op2 != 0xbe && op2 != 0xbf))
 		return -EINVAL;
 	if (fetch(c, &modrm) || parse_mem_operand(c, modrm, adsize, m->mode, p, m))
 		return -EINVAL;
-	m->size = op2 == 0xb6 ? 1 : 2;
-	m->zero_ext = true;
+	m->size = (op2 & 1) ? 2 : 1;
+	m->zero_ext = op2 < 0xbe;
+	m->sign_ext = op2 >= 0xbe;
 	set_reg(m, p, modrm, opsize);
+	return 0;
+}
+
+/* 63: movsxd reg, r/m32 (64-bit mode; ARPL elsewhere, not decoded). With REX.W the 32-bit
+ * value is sign-extended; without, it is a plain 32- (or 16-) bit load. */
+static int decode_movsxd(struct cursor *c, int opsize, int adsize, const struct prefixes *p,
+                         struct insn_mov *m)
+{
+	u8 modrm;
+
+	if (m->mode != 64)
+		return -EINVAL;
+	if (fetch(c, &modrm) || parse_mem_operand(c, modrm, adsize, m->mode, p, m))
+		return -EINVAL;
+	m->size = MIN(opsize, 4);
+	m->sign_ext = opsize == 8;
+	set_reg(m, p, modrm, opsize);
+	return 0;
+}
+
+/* Fetch an immediate of @len bytes, sign-extended from @len and truncated to @size. */
+static int fetch_imm(struct cursor *c, int len, int size, struct insn_mov *m)
+{
+	if (fetch_le(c, len, &m->imm))
+		return -EINVAL;
+	m->imm = truncate(sign_extend(m->imm, len * 8), size);
+	m->reg = -1;
+	m->reg_size = size;
+	return 0;
+}
+
+/* 00-3B ALU r/m, r and r, r/m; 84/85 TEST r/m, r; 86/87 XCHG r/m, r. */
+static int decode_alu_rm(struct cursor *c, u8 op, int opsize, int adsize, const struct prefixes *p,
+                         struct insn_mov *m)
+{
+	u8 modrm;
+
+	if (fetch(c, &modrm) || parse_mem_operand(c, modrm, adsize, m->mode, p, m))
+		return -EINVAL;
+	m->size = (op & 1) ? opsize : 1;
+	set_reg(m, p, modrm, m->size);
+	if (op >= 0x84) {
+		m->kind = op >= 0x86 ? INSN_XCHG : INSN_TEST;
+		m->write = m->kind == INSN_XCHG;
+		return 0;
+	}
+	m->kind = INSN_ALU;
+	m->alu = op >> 3;
+	m->reg_dst = op & 2;
+	m->write = !m->reg_dst && m->alu != INSN_CMP;
+	return 0;
+}
+
+/* 80/81/83 /n: ALU r/m, imm; F6/F7 /0: TEST r/m, imm. */
+static int decode_alu_imm(struct cursor *c, u8 op, int opsize, int adsize, const struct prefixes *p,
+                          struct insn_mov *m)
+{
+	u8 modrm;
+	int n;
+
+	if (fetch(c, &modrm) || parse_mem_operand(c, modrm, adsize, m->mode, p, m))
+		return -EINVAL;
+	n = (modrm >> 3) & 7;
+	m->size = (op & 1) ? opsize : 1;
+	if (op >= 0xf6) {
+		if (n != 0)
+			return -EINVAL; /* F6/F7 /2-/7 are NOT, NEG, MUL, DIV...; /1 is undocumented
+			                 */
+		m->kind = INSN_TEST;
+		return fetch_imm(c, MIN(m->size, 4), m->size, m);
+	}
+	m->kind = INSN_ALU;
+	m->alu = n;
+	m->write = n != INSN_CMP;
+	return fetch_imm(c, op == 0x81 ? MIN(m->size, 4) : 1, m->size, m);
+}
+
+/* A4/A5 MOVS, AA/AB STOS, AC/AD LODS: the operands are [rSI] (DS, or the override) and
+ * [rDI] (always ES); m->mem describes the source for MOVS and LODS, the destination for
+ * STOS. */
+static int decode_string(u8 op, int opsize, int adsize, const struct prefixes *p,
+                         struct insn_mov *m)
+{
+	bool stos = op == 0xaa || op == 0xab;
+
+	m->kind = op <= 0xa5 ? INSN_MOVS : stos ? INSN_STOS : INSN_LODS;
+	m->size = (op & 1) ? opsize : 1;
+	m->reg = 0;
+	m->reg_size = m->size;
+	m->write = m->kind != INSN_LODS;
+	m->rep = p->rep;
+	m->mem = (struct insn_mem){ .base = stos ? 7 : 6,
+		                    .index = -1,
+		                    .scale = 1,
+		                    .adsize = adsize,
+		                    .seg = stos          ? INSN_SEG_ES
+		                           : p->seg >= 0 ? p->seg
+		                                         : INSN_SEG_DS };
 	return 0;
 }
 
@@ -293,12 +399,26 @@ int insn_decode_mov(const u8 *b, int n, int mode, struct insn_mov *out)
 		ret = decode_modrm_form(&c, op, opsize, adsize, &p, out);
 	else if (op == 0x0f)
 		ret = decode_movzx(&c, opsize, adsize, &p, out);
+	else if (op == 0x63)
+		ret = decode_movsxd(&c, opsize, adsize, &p, out);
 	else if (op >= 0xa0 && op <= 0xa3)
 		ret = decode_moffs(&c, op, opsize, adsize, &p, out);
+	else if ((op < 0x40 && (op & 7) < 4) || (op >= 0x84 && op <= 0x87))
+		ret = decode_alu_rm(&c, op, opsize, adsize, &p, out);
+	else if (op == 0x80 || op == 0x81 || op == 0x83 || op == 0xf6 || op == 0xf7)
+		ret = decode_alu_imm(&c, op, opsize, adsize, &p, out);
+	else if (op == 0xa4 || op == 0xa5 || (op >= 0xaa && op <= 0xad))
+		ret = decode_string(op, opsize, adsize, &p, out);
 	else
 		ret = -EINVAL;
 	if (ret)
 		return ret;
+	/* REP(NE) only on the string forms (F2 on them is REPNE, meant for CMPS/SCAS: refused);
+	 * LOCK only on a read-modify-write of memory (elsewhere the CPU raises #UD). */
+	if (p.repne || (p.rep && out->kind < INSN_MOVS))
+		return -EINVAL;
+	if (p.lock && !((out->kind == INSN_ALU && out->write) || out->kind == INSN_XCHG))
+		return -EINVAL;
 	out->len = c.pos;
 	return 0;
 }
@@ -317,6 +437,8 @@ u64 insn_mov_dst(const struct insn_mov *m, u64 old, u64 val)
 	u64 mask;
 
 	val = truncate(val, m->size); /* zero-extension for movzx */
+	if (m->sign_ext)
+		val = truncate(sign_extend(val, m->size * 8), m->reg_size);
 	if (m->high8)
 		return (old & ~0xff00ULL) | (val << 8);
 	/* A 32-bit destination in 64-bit mode clears the upper half (SDM 3.4.1.1). */
@@ -338,4 +460,49 @@ u64 insn_mov_offset(const struct insn_mov *m, const u64 *gpr, u64 next_rip)
 	if (a->index >= 0)
 		ea += gpr[a->index] * (u64)a->scale;
 	return truncate(ea, a->adsize);
+}
+
+static bool parity_even(u64 v)
+{
+	return !__builtin_parityll(v & 0xff);
+}
+
+u64 insn_alu(int op, u64 dst, u64 src, int size, u64 *flags)
+{
+	u64 msb = 1ULL << (size * 8 - 1), cf_in = *flags & 1, res, cf = 0, of = 0, af = 0;
+
+	dst = truncate(dst, size);
+	src = truncate(src, size);
+	switch (op) {
+	case INSN_ADD:
+	case INSN_ADC:
+		cf_in = op == INSN_ADC ? cf_in : 0;
+		res = truncate(dst + src + cf_in, size);
+		cf = res < dst || (cf_in && res == dst);
+		of = ((dst ^ res) & (src ^ res) & msb) != 0;
+		af = (dst ^ src ^ res) & 0x10;
+		break;
+	case INSN_SUB:
+	case INSN_SBB:
+	case INSN_CMP:
+		cf_in = op == INSN_SBB ? cf_in : 0;
+		res = truncate(dst - src - cf_in, size);
+		cf = dst < src || (cf_in && dst == src);
+		of = ((dst ^ src) & (dst ^ res) & msb) != 0;
+		af = (dst ^ src ^ res) & 0x10;
+		break;
+	case INSN_OR:
+		res = dst | src;
+		break;
+	case INSN_XOR:
+		res = dst ^ src;
+		break;
+	default: /* INSN_AND, TEST */
+		res = dst & src;
+		break;
+	}
+	*flags &= ~INSN_FLAGS;
+	*flags |= (cf ? 0x1 : 0) | (parity_even(res) ? 0x4 : 0) | (af ? 0x10 : 0) |
+	          (res == 0 ? 0x40 : 0) | ((res & msb) ? 0x80 : 0) | (of ? 0x800 : 0);
+	return res;
 }

@@ -341,15 +341,100 @@ static bool pat_valid(u64 pat)
 	return true;
 }
 
-/* CPUID.7.0:EDX, which a PC guest sees as the host's for these bits (devices/cpuid.c). */
-#define SPEC_CTRL_BIT     BIT(26) /* IBRS and IBPB: IA32_SPEC_CTRL, IA32_PRED_CMD */
-#define FLUSH_L1D_BIT     BIT(28) /* IA32_FLUSH_CMD */
-#define ARCH_CAPS_BIT     BIT(29) /* IA32_ARCH_CAPABILITIES */
-#define SPEC_CTRL_ALLOWED (BIT(0) | BIT(1) | BIT(2)) /* IBRS, STIBP, SSBD */
+/* CPUID.(7,0):EDX as the guest sees it: which speculation-control MSRs it was promised. */
+#define CPUID7_IBRS_IBPB BIT(26)
+#define CPUID7_STIBP     BIT(27)
+#define CPUID7_L1D_FLUSH BIT(28)
+#define CPUID7_ARCH_CAP  BIT(29)
+#define CPUID7_CORE_CAP  BIT(30)
+#define CPUID7_SSBD      BIT(31)
+/* IA32_ARCH_CAPABILITIES bits passed from the host: each says the CPU is not affected by
+ * something (RDCL_NO, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO,
+ * PSDP_NO), true of the guest because it is true of the CPU it runs on. Bits that promise
+ * a control eptvisor does not give (IBRS_ALL, TSX_CTRL, SKIP_L1DFL_VMENTRY, ...) are left
+ * out. */
+#define ARCH_CAP_PASSED (BIT(0) | BIT(4) | BIT(5) | BIT(6) | BIT(8) | BIT(13) | BIT(14) | BIT(15))
 
-static bool has_7edx(u32 bit)
+static u32 guest_cpuid7_edx(const struct vcpu *v)
 {
-	return cpuid(7, 0).edx & bit;
+	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
+	struct cpuid_regs h = cpuid(7, 0);
+
+	return cpuid_guest_view(7, 0, (struct cpuid_regs4){ h.eax, h.ebx, h.ecx, h.edx }, &g).edx;
+}
+
+/* IA32_SPEC_CTRL bits the guest may set: IBRS, STIBP, SSBD, each only if CPUID offers it. */
+static u64 spec_ctrl_allowed(u32 edx7)
+{
+	return ((edx7 & CPUID7_IBRS_IBPB) ? BIT(0) : 0) | ((edx7 & CPUID7_STIBP) ? BIT(1) : 0) |
+	       ((edx7 & CPUID7_SSBD) ? BIT(2) : 0);
+}
+
+/* The MSRs CPUID.(7,0):EDX promises (Linux reads ARCH_CAPABILITIES, CORE_CAPABILITIES and
+ * SPEC_CTRL with plain RDMSR when CPUID has them): -ENOENT when CPUID does not. */
+static int msr_read_spec(struct vcpu *v, u32 msr, u64 *val)
+{
+	u32 edx7 = guest_cpuid7_edx(v);
+
+	switch (msr) {
+	case 0x48: /* SPEC_CTRL: the guest's value, read back */
+		if (!(edx7 & (CPUID7_IBRS_IBPB | CPUID7_STIBP | CPUID7_SSBD)))
+			return -ENOENT;
+		*val = to_pc_vcpu(v)->spec_ctrl;
+		return 0;
+	case 0x10a: /* ARCH_CAPABILITIES: the host's "not affected" bits (the host has the
+	             * MSR: the guest's CPUID bit is the host's) */
+		if (!(edx7 & CPUID7_ARCH_CAP))
+			return -ENOENT;
+		*val = rdmsr(0x10a) & ARCH_CAP_PASSED;
+		return 0;
+	case 0xcf: /* CORE_CAPABILITIES: none (no split-lock detection), as KVM by default */
+		if (!(edx7 & CPUID7_CORE_CAP))
+			return -ENOENT;
+		*val = 0;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* Writes to the same family: SPEC_CTRL is kept (not applied: eptvisor does not switch it at
+ * entry and exit, docs/platform.md); PRED_CMD's IBPB and FLUSH_CMD's L1D flush are done on
+ * the CPU (the guest's CPUID bit is the host's, so the host has the command). Reserved bits,
+ * and the read-only capability MSRs: -EINVAL (#GP). */
+static int msr_write_spec(struct vcpu *v, u32 msr, u64 val)
+{
+	u32 edx7 = guest_cpuid7_edx(v);
+
+	switch (msr) {
+	case 0x48:
+		if (!spec_ctrl_allowed(edx7))
+			return -ENOENT;
+		if (val & ~spec_ctrl_allowed(edx7))
+			return -EINVAL;
+		to_pc_vcpu(v)->spec_ctrl = val;
+		return 0;
+	case 0x49: /* PRED_CMD */
+		if (!(edx7 & CPUID7_IBRS_IBPB))
+			return -ENOENT;
+		if (val & ~1ULL)
+			return -EINVAL;
+		if (val)
+			wrmsr(0x49, 1);
+		return 0;
+	case 0x10b: /* FLUSH_CMD */
+		if (!(edx7 & CPUID7_L1D_FLUSH))
+			return -ENOENT;
+		if (val & ~1ULL)
+			return -EINVAL;
+		if (val)
+			wrmsr(0x10b, 1);
+		return 0;
+	case 0x10a:
+	case 0xcf:
+		return (edx7 & (msr == 0x10a ? CPUID7_ARCH_CAP : CPUID7_CORE_CAP)) ? -EINVAL
+		                                                                   : -ENOENT;
+	}
+	return -ENOENT;
 }
 
 static int msr_read(struct vcpu *v, u32 msr, u64 *val)
@@ -372,22 +457,21 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 	case 0xfe:
 		*val = 0;
 		return 0; /* MTRRCAP: no variable or fixed ranges */
+	case 0xce:
+		*val = 0;
+		return 0; /* PLATFORM_INFO: no CPUID faulting, no ratios (QEMU TCG's value) */
+	case 0x140:
+		*val = 0;
+		return 0; /* MISC_FEATURES_ENABLES: nothing it enables is offered */
+	case 0x1d9:
+		*val = vmcs_read(GUEST_IA32_DEBUGCTL);
+		return 0; /* DEBUGCTL: a VMCS field, saved at every exit */
 	case 0x179:
 	case 0x17a:
 		*val = 0;
 		return 0; /* MCG_CAP, MCG_STATUS */
 	case 0x1a0:
 		*val = p->misc_enable;
-		return 0;
-	case 0x48: /* SPEC_CTRL: as written (see msr_write) */
-		if (!has_7edx(SPEC_CTRL_BIT))
-			return -ENOENT;
-		*val = p->spec_ctrl;
-		return 0;
-	case 0x10a: /* ARCH_CAPABILITIES: 0, no immunity claimed (the guest mitigates all) */
-		if (!has_7edx(ARCH_CAPS_BIT))
-			return -ENOENT;
-		*val = 0;
 		return 0;
 	case 0x277:
 		*val = p->pat;
@@ -399,6 +483,8 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 		*val = vmcs_read(GUEST_IA32_EFER);
 		return 0;
 	}
+	if (msr_read_spec(v, msr, val) == 0)
+		return 0;
 	return pc_apf_rdmsr(v, msr, val); /* KVM's async-PF MSRs with guest_pv=kvm */
 }
 
@@ -406,6 +492,7 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
 	u64 efer = vmcs_read(GUEST_IA32_EFER);
+	int r;
 
 	switch (msr) {
 	case 0x10: /* IA32_TSC: the guest's TSC is the host's plus an offset */
@@ -421,21 +508,16 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 	case 0x8b:
 	case 0x17a:
 		return 0; /* microcode update, BIOS_SIGN_ID, MCG_STATUS: ignored */
-	case 0x1a0:       /* MISC_ENABLE: kept as written; nothing it controls is emulated */
+	case 0x140: /* MISC_FEATURES_ENABLES: CPUID faulting and ring-3 MWAIT are not offered */
+		return val ? -EINVAL : 0;
+	case 0x1d9: /* DEBUGCTL: BTF (single-step on branches) only; the VMCS loads it */
+		if (val & ~(u64)BIT(1))
+			return -EINVAL;
+		vmcs_write(GUEST_IA32_DEBUGCTL, val);
+		return 0;
+	case 0x1a0: /* MISC_ENABLE: kept as written; nothing it controls is emulated */
 		p->misc_enable = val;
 		return 0;
-	case 0x48: /* SPEC_CTRL: IBRS, STIBP, SSBD kept as written, not loaded into the CPU */
-		if (!has_7edx(SPEC_CTRL_BIT))
-			return -ENOENT;
-		if (val & ~SPEC_CTRL_ALLOWED)
-			return -EINVAL;
-		p->spec_ctrl = val;
-		return 0;
-	case 0x49:  /* PRED_CMD: IBPB accepted; no barrier is issued (docs/platform.md) */
-	case 0x10b: /* FLUSH_CMD: L1D flush accepted, likewise */
-		if (!has_7edx(msr == 0x49 ? SPEC_CTRL_BIT : FLUSH_L1D_BIT))
-			return -ENOENT;
-		return (val & ~1ULL) ? -EINVAL : 0;
 	case 0x277:
 		if (!pat_valid(val))
 			return -EINVAL;
@@ -454,6 +536,9 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 		vmcs_write(GUEST_IA32_EFER, (val & ~(u64)EFER_LMA) | (efer & EFER_LMA));
 		return 0;
 	}
+	r = msr_write_spec(v, msr, val);
+	if (r != -ENOENT)
+		return r;
 	return pc_apf_wrmsr(v, msr, val); /* KVM's async-PF MSRs with guest_pv=kvm */
 }
 
@@ -595,7 +680,8 @@ static int fetch_insn(struct vcpu *v, u8 *buf)
 	return n ? n : -EFAULT;
 }
 
-/* Decode the MOV at RIP; false (and the VM stopped, naming the bytes) when it is not one. */
+/* Decode the instruction at RIP; false (and the VM stopped, naming the bytes) when it is not
+ * one of the forms devices/insn.h lists. */
 static bool decode_mov(struct vcpu *v, u32 reason, const char *what, struct insn_mov *m)
 {
 	u8 b[15] = { 0 };
@@ -605,12 +691,14 @@ static bool decode_mov(struct vcpu *v, u32 reason, const char *what, struct insn
 		return true;
 	stop(v, reason,
 	     "%s by an instruction eptvisor cannot emulate (bytes %02x %02x "
-	     "%02x %02x %02x %02x; only MOV forms are)",
+	     "%02x %02x %02x %02x; only MOV, ALU, TEST, XCHG, MOVZX/MOVSX and MOVS/STOS/LODS "
+	     "forms are)",
 	     what, b[0], b[1], b[2], b[3], b[4], b[5]);
 	return false;
 }
 
-static void complete_read(struct vcpu *v, const struct insn_mov *m, u64 val)
+/* Load val (as the instruction m loads it) into m's register. */
+static void load_reg(struct vcpu *v, const struct insn_mov *m, u64 val)
 {
 	u64 now = insn_mov_dst(m, gpr_get(v, m->reg), val);
 
@@ -618,6 +706,11 @@ static void complete_read(struct vcpu *v, const struct insn_mov *m, u64 val)
 		vmcs_write(GUEST_RSP, now);
 	else
 		*gpr(v, m->reg) = now;
+}
+
+static void complete_read(struct vcpu *v, const struct insn_mov *m, u64 val)
+{
+	load_reg(v, m, val);
 	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
 }
 
@@ -682,18 +775,22 @@ static u64 seg_base(int seg)
 	return vmcs_read(GUEST_DS_BASE);
 }
 
-/* The linear address where the MOV's memory operand starts. */
-static u64 access_start(struct vcpu *v, const struct insn_mov *m)
+/* The linear address of offset off in segment seg. */
+static u64 linear(int seg, u64 off)
 {
-	u64 regs[16], off;
-	int seg = m->mem.seg;
-
-	for (int i = 0; i < 16; i++)
-		regs[i] = gpr_get(v, i);
-	off = insn_mov_offset(m, regs, vmcs_read(GUEST_RIP) + m->len);
 	if (cs_mode() == 64) /* only FS and GS have a base in 64-bit mode */
 		return off + (seg == INSN_SEG_FS || seg == INSN_SEG_GS ? seg_base(seg) : 0);
 	return (seg_base(seg) + off) & 0xffffffffULL;
+}
+
+/* The linear address where the MOV's memory operand starts. */
+static u64 access_start(struct vcpu *v, const struct insn_mov *m)
+{
+	u64 regs[16];
+
+	for (int i = 0; i < 16; i++)
+		regs[i] = gpr_get(v, i);
+	return linear(m->mem.seg, insn_mov_offset(m, regs, vmcs_read(GUEST_RIP) + m->len));
 }
 
 /* The APIC page's part [off, off + len) of a read `size` bytes wide: the register of the
@@ -773,56 +870,196 @@ static void write_part(struct vcpu *v, gpa_t gpa, int len, int size, u64 val)
 	log_unassigned(v, true, gpa, len);
 }
 
-/* Locate every part of the MOV's access: linear, then guest-physical through the guest's
- * paging. The part that faulted (fault_gpa's page) must be one of them. */
+/* One memory operand of an emulated instruction: its parts (split at page, hence region,
+ * boundaries, as QEMU splits them) and where each is guest-physically. */
+struct operand {
+	struct mem_part parts[MEM_SPLIT_MAX];
+	gpa_t gpa[MEM_SPLIT_MAX];
+	int n, size;
+};
+
+/* Locate every part of an access of size bytes at linear la through the guest's paging;
+ * *hit |= one of them is fault_gpa's page. false: the VM is stopped (a part is unmapped). */
+static bool locate_at(struct vcpu *v, u64 la, int size, u32 reason, gpa_t fault_gpa,
+                      struct operand *o, bool *hit)
+{
+	o->size = size;
+	o->n = mem_split(la, size, o->parts);
+	for (int i = 0; i < o->n; i++) {
+		if (translate(v, o->parts[i].la, &o->gpa[i]))
+			return stop(v, reason,
+			            "emulated access: linear 0x%lx is not mapped by the "
+			            "guest's page tables",
+			            o->parts[i].la);
+		*hit |= gpa_to_gfn(o->gpa[i]) == gpa_to_gfn(fault_gpa);
+	}
+	return true;
+}
+
+/* Locate the instruction's ModRM/moffs operand; the part that faulted (fault_gpa's page)
+ * must be one of its parts. */
 static bool locate(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa,
-                   struct mem_part *parts, gpa_t *gpa, int *n)
+                   struct operand *o)
 {
 	u64 la = access_start(v, m);
 	bool hit = false;
 
-	*n = mem_split(la, m->size, parts);
-	for (int i = 0; i < *n; i++) {
-		if (translate(v, parts[i].la, &gpa[i]))
-			return stop(v, reason,
-			            "emulated MOV: linear 0x%lx is not mapped by the "
-			            "guest's page tables",
-			            parts[i].la);
-		hit |= gpa_to_gfn(gpa[i]) == gpa_to_gfn(fault_gpa);
-	}
+	if (!locate_at(v, la, m->size, reason, fault_gpa, o, &hit))
+		return false;
 	if (!hit)
 		return stop(v, reason,
-		            "emulated MOV accesses linear 0x%lx (gpa 0x%lx), not the "
+		            "emulated access to linear 0x%lx (gpa 0x%lx), not the "
 		            "faulting gpa 0x%lx",
-		            la, gpa[0], fault_gpa);
+		            la, o->gpa[0], fault_gpa);
 	return true;
 }
 
-/* Emulate the MOV m whose access touched fault_gpa: each part of it (split at page, hence
- * region, boundaries) is served by its own region, as QEMU splits it; RIP moves on.
- * false: the VM is stopped (the access could not be located). */
+/* Read an operand, each part from its own region. */
+static u64 operand_read(struct vcpu *v, const struct operand *o)
+{
+	u64 val = 0;
+
+	for (int i = 0; i < o->n; i++) {
+		const struct mem_part *p = &o->parts[i];
+
+		val = mem_merge(val, read_part(v, o->gpa[i], p->len, o->size), p->off, p->len);
+	}
+	return val;
+}
+
+/* Write an operand, each part to its own region. */
+static void operand_write(struct vcpu *v, const struct operand *o, u64 val)
+{
+	for (int i = 0; i < o->n; i++) {
+		const struct mem_part *p = &o->parts[i];
+
+		write_part(v, o->gpa[i], p->len, o->size, mem_part_value(val, p->off, p->len));
+	}
+}
+
+/* Emulate the MOV m whose access touched fault_gpa; RIP moves on. false: the VM is stopped
+ * (the access could not be located). */
 static bool emulate_mov(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa)
 {
-	struct mem_part parts[MEM_SPLIT_MAX];
-	gpa_t gpa[MEM_SPLIT_MAX];
-	u64 val = m->write ? write_value(v, m) : 0;
-	int n;
+	struct operand o;
 
-	if (!locate(v, m, reason, fault_gpa, parts, gpa, &n))
+	if (!locate(v, m, reason, fault_gpa, &o))
 		return false;
-	for (int i = 0; i < n; i++) {
-		const struct mem_part *p = &parts[i];
-
-		if (m->write)
-			write_part(v, gpa[i], p->len, m->size, mem_part_value(val, p->off, p->len));
-		else
-			val = mem_merge(val, read_part(v, gpa[i], p->len, m->size), p->off, p->len);
-	}
-	if (m->write)
+	if (m->write) {
+		operand_write(v, &o, write_value(v, m));
 		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
-	else
-		complete_read(v, m, val);
+	} else {
+		complete_read(v, m, operand_read(v, &o));
+	}
 	return true;
+}
+
+/* ALU, TEST and XCHG with a memory operand: read it, compute, write the result where the
+ * instruction puts it (memory, the register, or nowhere for CMP and TEST), set CF, PF, AF,
+ * ZF, SF and OF as the CPU does (XCHG changes no flag). One exit does it all, so the
+ * read-modify-write is atomic for the guest, as LOCK (and XCHG) ask. */
+static bool emulate_alu(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa)
+{
+	struct operand o;
+	u64 mem, regval, other;
+
+	if (!locate(v, m, reason, fault_gpa, &o))
+		return false;
+	mem = operand_read(v, &o);
+	regval = m->reg < 0 ? 0 : gpr_get(v, m->reg);
+	other = insn_mov_src(m, regval); /* the register's part, or the immediate */
+	if (m->kind == INSN_XCHG) {
+		operand_write(v, &o, other);
+		load_reg(v, m, mem);
+	} else {
+		u64 rflags = vmcs_read(GUEST_RFLAGS);
+		u64 res = m->reg_dst ? insn_alu(m->alu, other, mem, m->size, &rflags)
+		                     : insn_alu(m->kind == INSN_TEST ? INSN_AND : m->alu, mem,
+		                                other, m->size, &rflags);
+		vmcs_write(GUEST_RFLAGS, rflags);
+		if (m->kind == INSN_ALU && m->alu != INSN_CMP) {
+			if (m->reg_dst)
+				load_reg(v, m, res);
+			else
+				operand_write(v, &o, res);
+		}
+	}
+	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+	return true;
+}
+
+#define RFLAGS_DF BIT(10)
+/* REP string forms: at most this many iterations per exit, then the instruction is run
+ * again (RIP stays, rCX says what is left), as the CPU does when an interrupt comes. */
+#define STRING_BATCH 1024
+
+/* One iteration of MOVS, STOS or LODS: [rSI] (the instruction's segment) and/or [rDI] (ES),
+ * rSI/rDI stepped by the size, backwards with RFLAGS.DF. *hit: an operand touched
+ * fault_gpa's page. */
+static bool string_step(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa,
+                        bool *hit)
+{
+	int as = m->mem.adsize;
+	u64 amask = as == 8 ? ~0ULL : (1ULL << (as * 8)) - 1;
+	u64 step = (vmcs_read(GUEST_RFLAGS) & RFLAGS_DF) ? -(u64)m->size : (u64)m->size;
+	u64 si = gpr_get(v, 6), di = gpr_get(v, 7), val;
+	struct operand src, dst;
+
+	if (m->kind != INSN_STOS &&
+	    !locate_at(v, linear(m->mem.seg, si & amask), m->size, reason, fault_gpa, &src, hit))
+		return false;
+	if (m->kind != INSN_LODS &&
+	    !locate_at(v, linear(INSN_SEG_ES, di & amask), m->size, reason, fault_gpa, &dst, hit))
+		return false;
+	if (!*hit)
+		return stop(v, reason, "emulated string instruction does not touch gpa 0x%lx",
+		            fault_gpa);
+	val = m->kind == INSN_STOS ? insn_mov_src(m, gpr_get(v, 0)) : operand_read(v, &src);
+	if (m->kind == INSN_LODS)
+		load_reg(v, m, val);
+	else
+		operand_write(v, &dst, val);
+	/* Only the address-size part of rSI/rDI moves (a 32-bit one zero-extends). */
+	if (m->kind != INSN_STOS)
+		gpr_set(v, 6, as, si + step);
+	if (m->kind != INSN_LODS)
+		gpr_set(v, 7, as, di + step);
+	return true;
+}
+
+/* MOVS, STOS, LODS, with or without REP. The first iteration must touch fault_gpa's page;
+ * the later ones go wherever rSI/rDI lead (RAM, the APIC page, unassigned memory). */
+static bool emulate_string(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa)
+{
+	int as = m->mem.adsize;
+	u64 amask = as == 8 ? ~0ULL : (1ULL << (as * 8)) - 1;
+	u64 count = m->rep ? gpr_get(v, 1) & amask : 1;
+	bool hit = false;
+
+	for (int done = 0; count && done < STRING_BATCH; done++) {
+		if (!string_step(v, m, reason, fault_gpa, &hit))
+			return false;
+		hit = true; /* only the first iteration is the one that exited */
+		count--;
+		if (m->rep)
+			gpr_set(v, 1, as, count);
+	}
+	if (!count)
+		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+	return true;
+}
+
+static bool emulate(struct vcpu *v, const struct insn_mov *m, u32 reason, gpa_t fault_gpa)
+{
+	switch (m->kind) {
+	case INSN_MOV:
+		return emulate_mov(v, m, reason, fault_gpa);
+	case INSN_ALU:
+	case INSN_TEST:
+	case INSN_XCHG:
+		return emulate_alu(v, m, reason, fault_gpa);
+	}
+	return emulate_string(v, m, reason, fault_gpa);
 }
 
 /* Fault-like: a read the CPU cannot serve from the page (PPR, TMCCT, ...) or a write to a
@@ -840,7 +1077,7 @@ bool pc_handle_apic_access(struct vcpu *v)
 		            type, off);
 	if (!decode_mov(v, EXIT_APIC_ACCESS, "APIC page access", &m))
 		return false;
-	return emulate_mov(v, &m, EXIT_APIC_ACCESS, PC_APIC_GPA + off);
+	return emulate(v, &m, EXIT_APIC_ACCESS, PC_APIC_GPA + off);
 }
 
 /* An EPT violation at a gpa in no memslot. A data access is emulated as unassigned memory
@@ -857,5 +1094,5 @@ bool pc_handle_unassigned(struct vcpu *v, gpa_t gpa, u64 qual)
 		            gpa, (unsigned long)(v->vm->slots[0].npages * PAGE_SIZE));
 	if (!decode_mov(v, EXIT_EPT_VIOLATION, "access to unassigned memory", &m))
 		return false;
-	return emulate_mov(v, &m, EXIT_EPT_VIOLATION, gpa);
+	return emulate(v, &m, EXIT_EPT_VIOLATION, gpa);
 }

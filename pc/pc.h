@@ -75,8 +75,9 @@ struct pc_vcpu {
 	u64 ran_since_timer; /* guest ticks run since the APIC timer last interrupted */
 	u64 pic_next;        /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 ioapic_next;     /* vCPU 0: the same through the I/O APIC's pin 2 */
-	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable, spec_ctrl;
-	u64 cr4_allowed;    /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
+	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
+	u64 spec_ctrl;   /* IA32_SPEC_CTRL as the guest wrote it (pc/exit.c: kept, not applied) */
+	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */
 };
 
@@ -181,6 +182,7 @@ bool pc_handle_cr(struct vcpu *v);
 bool pc_handle_msr(struct vcpu *v, bool write);
 bool pc_handle_io(struct vcpu *v);
 bool pc_handle_cpuid(struct vcpu *v);
+bool pc_handle_vmcall(struct vcpu *v); /* pc/hypercall.c: KVM's hypercall ABI */
 bool pc_handle_apic_write(struct vcpu *v);
 bool pc_handle_apic_access(struct vcpu *v);
 /* An EPT violation outside every memslot: unassigned MMIO (reads all-ones) or a stop. */

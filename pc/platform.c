@@ -102,8 +102,8 @@ const struct vm_ops pc_vm_ops = {
 		[EXIT_RDPMC] = handle_rdpmc,
 		[EXIT_MWAIT] = handle_undefined,
 		[EXIT_MONITOR] = handle_undefined,
-		/* eptvisor's hypercalls are for its own test guests: VMCALL is #UD here. */
-		[EXIT_VMCALL] = handle_undefined,
+		/* KVM's hypercall ABI, with or without guest_pv=kvm (pc/hypercall.c). */
+		[EXIT_VMCALL] = pc_handle_vmcall,
 		/* The VMX instructions exit unconditionally in guest mode; a PC guest's CPUID has
 		 * no VMX, so they are #UD (docs/platform.md). VMFUNC cannot exit while "enable VM
 		 * functions" is off (it is #UD by itself then), but would get the same. The other

@@ -10,7 +10,8 @@
  *          reset values may be there (FCW 0x37f, MXCSR 0x1f80, zeroes, DR6 0xffff0ff0,
  *          DR7 0x400), whatever a VM before it on this CPU left
  *   rdpmc  RDPMC with the PMU not virtualised: #GP(0) for every counter (QEMU TCG: #UD)
- *   vmx    every VMX instruction, VMCALL and VMFUNC: #UD (this CPU has no VMX)
+ *   vmx    every VMX instruction, VMFUNC and VMMCALL (AMD's): #UD (this CPU has no VMX);
+ *          VMCALL is KVM's hypercall under eptvisor (kvmhc.c tests it)
  *   cr0pg  clear CR0.PG in 64-bit mode: #GP(0), paging stays on
  *   cache  CR0 as the loader left it (CD, NW clear), and an AP's CR0 after INIT-SIPI
  *          (0x60000010, CD and NW set, SDM Vol. 3A 10.1.1); then sets CD and NW itself
@@ -296,7 +297,7 @@ static u32 test_vmx(void)
 {
 	static const char *const names[] = { "vmxon",    "vmxoff", "vmclear", "vmptrld",
 		                             "vmptrst",  "vmread", "vmwrite", "vmlaunch",
-		                             "vmresume", "invept", "invvpid", "vmcall",
+		                             "vmresume", "invept", "invvpid", "vmmcall",
 		                             "vmfunc" };
 	u64 got[13];
 	int ud = 0;
@@ -312,7 +313,7 @@ static u32 test_vmx(void)
 	got[8] = PROBE("vmresume");
 	got[9] = PROBE("invept vmx_region(%%rip), %%rax");
 	got[10] = PROBE("invvpid vmx_region(%%rip), %%rax");
-	got[11] = PROBE("vmcall");
+	got[11] = PROBE("vmmcall");
 	got[12] = PROBE("vmfunc");
 	for (int i = 0; i < 13; i++) {
 		pr("vmx: %s: %s\n", names[i], vec_name(got[i]));

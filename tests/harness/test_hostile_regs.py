@@ -34,7 +34,7 @@ REGS = BootSpec("hostile-regs", "run=" + ",".join(SCENARIOS), cpus=2, megs=512, 
 
 GUEST_LINE = re.compile(r"^\[guest (\S+)\] (.*)$")
 VMX_INSNS = ("vmxon", "vmxoff", "vmclear", "vmptrld", "vmptrst", "vmread", "vmwrite",
-             "vmlaunch", "vmresume", "invept", "invvpid", "vmcall", "vmfunc")
+             "vmlaunch", "vmresume", "invept", "invvpid", "vmmcall", "vmfunc")
 # test -> the scenario that runs it under eptvisor, for the comparison with QEMU TCG.
 SAME_AS_QEMU = {"read": "hostile_regs_read", "vmx": "hostile_vmx_insns",
                 "cache": "hostile_cache"}
@@ -107,7 +107,7 @@ def test_next_vm_sees_only_reset_registers(regs, judge):
 @pytest.mark.boot(REGS)
 def test_rdpmc_gp_and_vmx_instructions_ud(regs, judge):
     """RDPMC raises #GP(0) for a general and a fixed counter; each of the 13 VMX
-    instructions (VMCALL and VMFUNC too) raises #UD, and the VM runs on to its own exit."""
+    instructions (VMFUNC and AMD's VMMCALL too) raises #UD, and the VM runs on to its own exit."""
     p = regs.problems()
     passed(regs, "hostile_rdpmc", p)
     need(vm_lines(regs, "hostile_rdpmc"),

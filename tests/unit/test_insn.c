@@ -99,6 +99,266 @@ static const struct vec vecs[] = {
 };
 /* clang-format on */
 
+/* The forms beyond MOV (ALU, TEST, XCHG, MOVSX/MOVSXD, the string moves), produced by GNU as
+ * like the table above; fields as in struct insn_mov. */
+struct vec2 {
+	int mode;
+	const char *asm_text;
+	u8 bytes[INSN_MAX_LEN];
+	int len, kind, alu;
+	bool write;
+	int size, reg;
+	bool high8;
+	int reg_size;
+	bool sign_ext;
+	u64 imm;
+	bool rep;
+};
+
+/* clang-format off */
+static const struct vec2 vecs2[] = {
+	{ 64, "orl %eax,0xf0(%rbx)", { 0x09, 0x83, 0xf0, 0x00, 0x00, 0x00 }, 6, INSN_ALU, INSN_OR, true, 4, 0, false, 4, false, 0x0ULL, false },
+	{ 64, "orl $0x100,0xf0(%rbx)", { 0x81, 0x8b, 0xf0, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00 }, 10, INSN_ALU, INSN_OR, true, 4, -1, false, 4, false, 0x100ULL, false },
+	{ 64, "andl $-0x101,0xf0(%rbx)", { 0x81, 0xa3, 0xf0, 0x00, 0x00, 0x00, 0xff, 0xfe, 0xff, 0xff }, 10, INSN_ALU, INSN_AND, true, 4, -1, false, 4, false, 0xfffffeffULL, false },
+	{ 64, "andl $0xfffffeff,0xf0(%rbx)", { 0x81, 0xa3, 0xf0, 0x00, 0x00, 0x00, 0xff, 0xfe, 0xff, 0xff }, 10, INSN_ALU, INSN_AND, true, 4, -1, false, 4, false, 0xfffffeffULL, false },
+	{ 64, "addq $-1,(%rax)", { 0x48, 0x83, 0x00, 0xff }, 4, INSN_ALU, INSN_ADD, true, 8, -1, false, 8, false, 0xffffffffffffffffULL, false },
+	{ 64, "subq $0x12345678,(%rax)", { 0x48, 0x81, 0x28, 0x78, 0x56, 0x34, 0x12 }, 7, INSN_ALU, INSN_SUB, true, 8, -1, false, 8, false, 0x12345678ULL, false },
+	{ 64, "adcb $0x80,(%rax)", { 0x80, 0x10, 0x80 }, 3, INSN_ALU, INSN_ADC, true, 1, -1, false, 1, false, 0x80ULL, false },
+	{ 64, "sbbw $0x1234,(%rax)", { 0x66, 0x81, 0x18, 0x34, 0x12 }, 5, INSN_ALU, INSN_SBB, true, 2, -1, false, 2, false, 0x1234ULL, false },
+	{ 64, "xorw $-2,(%rax)", { 0x66, 0x83, 0x30, 0xfe }, 4, INSN_ALU, INSN_XOR, true, 2, -1, false, 2, false, 0xfffeULL, false },
+	{ 64, "cmpl $0x10,0x80(%rdi)", { 0x83, 0xbf, 0x80, 0x00, 0x00, 0x00, 0x10 }, 7, INSN_ALU, INSN_CMP, false, 4, -1, false, 4, false, 0x10ULL, false },
+	{ 64, "cmp %ecx,0x80(%rdi)", { 0x39, 0x8f, 0x80, 0x00, 0x00, 0x00 }, 6, INSN_ALU, INSN_CMP, false, 4, 1, false, 4, false, 0x0ULL, false },
+	{ 64, "cmp 0x80(%rdi),%ecx", { 0x3b, 0x8f, 0x80, 0x00, 0x00, 0x00 }, 6, INSN_ALU, INSN_CMP, false, 4, 1, false, 4, false, 0x0ULL, false },
+	{ 64, "add 0x80(%rdi),%r9", { 0x4c, 0x03, 0x8f, 0x80, 0x00, 0x00, 0x00 }, 7, INSN_ALU, INSN_ADD, false, 8, 9, false, 8, false, 0x0ULL, false },
+	{ 64, "or (%rax),%ah", { 0x0a, 0x20 }, 2, INSN_ALU, INSN_OR, false, 1, 0, true, 1, false, 0x0ULL, false },
+	{ 64, "sub %bh,(%rax)", { 0x28, 0x38 }, 2, INSN_ALU, INSN_SUB, true, 1, 3, true, 1, false, 0x0ULL, false },
+	{ 64, "and (%rax),%dx", { 0x66, 0x23, 0x10 }, 3, INSN_ALU, INSN_AND, false, 2, 2, false, 2, false, 0x0ULL, false },
+	{ 64, "lock orl $1,(%rax)", { 0xf0, 0x83, 0x08, 0x01 }, 4, INSN_ALU, INSN_OR, true, 4, -1, false, 4, false, 0x1ULL, false },
+	{ 64, "testl $0x100,0xf0(%rbx)", { 0xf7, 0x83, 0xf0, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00 }, 10, INSN_TEST, INSN_ADD, false, 4, -1, false, 4, false, 0x100ULL, false },
+	{ 64, "testb $0x80,0xf1(%rbx)", { 0xf6, 0x83, 0xf1, 0x00, 0x00, 0x00, 0x80 }, 7, INSN_TEST, INSN_ADD, false, 1, -1, false, 1, false, 0x80ULL, false },
+	{ 64, "test %r8,(%rax)", { 0x4c, 0x85, 0x00 }, 3, INSN_TEST, INSN_ADD, false, 8, 8, false, 8, false, 0x0ULL, false },
+	{ 64, "xchg %eax,0x80(%rbx)", { 0x87, 0x83, 0x80, 0x00, 0x00, 0x00 }, 6, INSN_XCHG, INSN_ADD, true, 4, 0, false, 4, false, 0x0ULL, false },
+	{ 64, "xchg %cl,(%rbx)", { 0x86, 0x0b }, 2, INSN_XCHG, INSN_ADD, true, 1, 1, false, 1, false, 0x0ULL, false },
+	{ 64, "lock xchg %r10,(%rbx)", { 0xf0, 0x4c, 0x87, 0x13 }, 4, INSN_XCHG, INSN_ADD, true, 8, 10, false, 8, false, 0x0ULL, false },
+	{ 64, "movsbl (%rax),%ecx", { 0x0f, 0xbe, 0x08 }, 3, INSN_MOV, INSN_ADD, false, 1, 1, false, 4, true, 0x0ULL, false },
+	{ 64, "movswq 0x20(%rax),%rdx", { 0x48, 0x0f, 0xbf, 0x50, 0x20 }, 5, INSN_MOV, INSN_ADD, false, 2, 2, false, 8, true, 0x0ULL, false },
+	{ 64, "movsbw (%rax),%si", { 0x66, 0x0f, 0xbe, 0x30 }, 4, INSN_MOV, INSN_ADD, false, 1, 6, false, 2, true, 0x0ULL, false },
+	{ 64, "movslq 0x20(%rax),%r11", { 0x4c, 0x63, 0x58, 0x20 }, 4, INSN_MOV, INSN_ADD, false, 4, 11, false, 8, true, 0x0ULL, false },
+	{ 64, "movsxd 0x20(%rax),%ecx", { 0x63, 0x48, 0x20 }, 3, INSN_MOV, INSN_ADD, false, 4, 1, false, 4, false, 0x0ULL, false },
+	{ 64, "movsl", { 0xa5 }, 1, INSN_MOVS, INSN_ADD, true, 4, 0, false, 4, false, 0x0ULL, false },
+	{ 64, "rep movsb", { 0xf3, 0xa4 }, 2, INSN_MOVS, INSN_ADD, true, 1, 0, false, 1, false, 0x0ULL, true },
+	{ 64, "rep movsq", { 0xf3, 0x48, 0xa5 }, 3, INSN_MOVS, INSN_ADD, true, 8, 0, false, 8, false, 0x0ULL, true },
+	{ 64, "rep stosl", { 0xf3, 0xab }, 2, INSN_STOS, INSN_ADD, true, 4, 0, false, 4, false, 0x0ULL, true },
+	{ 64, "stosw", { 0x66, 0xab }, 2, INSN_STOS, INSN_ADD, true, 2, 0, false, 2, false, 0x0ULL, false },
+	{ 64, "lodsl %fs:(%rsi),%eax", { 0x64, 0xad }, 2, INSN_LODS, INSN_ADD, false, 4, 0, false, 4, false, 0x0ULL, false },
+	{ 64, "rep lodsb", { 0xf3, 0xac }, 2, INSN_LODS, INSN_ADD, false, 1, 0, false, 1, false, 0x0ULL, true },
+	{ 32, "orl $0x100,0xfee000f0", { 0x81, 0x0d, 0xf0, 0x00, 0xe0, 0xfe, 0x00, 0x01, 0x00, 0x00 }, 10, INSN_ALU, INSN_OR, true, 4, -1, false, 4, false, 0x100ULL, false },
+	{ 32, "andw $0xff,(%eax)", { 0x66, 0x81, 0x20, 0xff, 0x00 }, 5, INSN_ALU, INSN_AND, true, 2, -1, false, 2, false, 0xffULL, false },
+	{ 32, "xchg %eax,0xfee00080", { 0x87, 0x05, 0x80, 0x00, 0xe0, 0xfe }, 6, INSN_XCHG, INSN_ADD, true, 4, 0, false, 4, false, 0x0ULL, false },
+	{ 32, "movsbl 0xfee00020,%eax", { 0x0f, 0xbe, 0x05, 0x20, 0x00, 0xe0, 0xfe }, 7, INSN_MOV, INSN_ADD, false, 1, 0, false, 4, true, 0x0ULL, false },
+	{ 32, "rep movsl", { 0xf3, 0xa5 }, 2, INSN_MOVS, INSN_ADD, true, 4, 0, false, 4, false, 0x0ULL, true },
+	{ 32, "addr16 stosl", { 0x67, 0xab }, 2, INSN_STOS, INSN_ADD, true, 4, 0, false, 4, false, 0x0ULL, false },
+	{ 16, "orw $0x100,0xf0(%bx)", { 0x81, 0x8f, 0xf0, 0x00, 0x00, 0x01 }, 6, INSN_ALU, INSN_OR, true, 2, -1, false, 2, false, 0x100ULL, false },
+	{ 16, "orl $0x100,0xf0(%bx)", { 0x66, 0x81, 0x8f, 0xf0, 0x00, 0x00, 0x01, 0x00, 0x00 }, 9, INSN_ALU, INSN_OR, true, 4, -1, false, 4, false, 0x100ULL, false },
+	{ 16, "cmpb $5,(%si)", { 0x80, 0x3c, 0x05 }, 3, INSN_ALU, INSN_CMP, false, 1, -1, false, 1, false, 0x5ULL, false },
+	{ 16, "rep movsw", { 0xf3, 0xa5 }, 2, INSN_MOVS, INSN_ADD, true, 2, 0, false, 2, false, 0x0ULL, true },
+
+};
+/* clang-format on */
+
+static void test_vectors_beyond_mov(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(vecs2) / sizeof(vecs2[0]); i++) {
+		const struct vec2 *v = &vecs2[i];
+		struct insn_mov m;
+		u8 buf[INSN_MAX_LEN + 4];
+		int ret;
+
+		memset(buf, 0x90, sizeof(buf));
+		memcpy(buf, v->bytes, v->len);
+		ret = insn_decode_mov(buf, sizeof(buf), v->mode, &m);
+		print_message("%2d-bit %-40s -> ret %d len %d\n", v->mode, v->asm_text, ret, m.len);
+		assert_int_equal(ret, 0);
+		assert_int_equal(m.len, v->len);
+		assert_int_equal(m.kind, v->kind);
+		if (v->kind == INSN_ALU)
+			assert_int_equal(m.alu, v->alu);
+		assert_int_equal(m.write, v->write);
+		assert_int_equal(m.size, v->size);
+		assert_int_equal(m.reg, v->reg);
+		assert_int_equal(m.high8, v->high8);
+		assert_int_equal(m.reg_size, v->reg_size);
+		assert_int_equal(m.sign_ext, v->sign_ext);
+		assert_false(m.zero_ext);
+		assert_int_equal(m.imm, v->imm);
+		assert_int_equal(m.rep, v->rep);
+		/* The register is the destination in the 02/03 ALU forms: "op mem,%reg" in AT&T. */
+		assert_int_equal(m.reg_dst,
+		                 v->kind == INSN_ALU && strstr(v->asm_text, "),%") != NULL);
+		for (int n = 0; n < v->len; n++)
+			assert_int_equal(insn_decode_mov(v->bytes, n, v->mode, &m), -EINVAL);
+	}
+}
+
+/* String forms: the source is DS:rSI (or the override), the destination ES:rDI. */
+static void test_string_operands(void **state)
+{
+	static const u8 movs_fs[] = { 0x64, 0xa5 }, stos_fs[] = { 0x64, 0xab };
+	struct insn_mov m;
+
+	(void)state;
+	assert_int_equal(insn_decode_mov(movs_fs, 2, 64, &m), 0);
+	assert_int_equal(m.mem.base, 6);
+	assert_int_equal(m.mem.seg, INSN_SEG_FS);
+	assert_int_equal(insn_decode_mov(stos_fs, 2, 64, &m), 0);
+	assert_int_equal(m.mem.base, 7);
+	assert_int_equal(m.mem.seg, INSN_SEG_ES); /* STOS's ES cannot be overridden */
+	assert_int_equal(m.mem.adsize, 8);
+}
+
+/* movsx: the value read is sign-extended into the destination; movsxd without REX.W is a
+ * plain 32-bit load (upper half cleared in 64-bit mode). */
+static void test_sign_extension(void **state)
+{
+	static const u8 movsbl[] = { 0x0f, 0xbe, 0x08 }, movswq[] = { 0x48, 0x0f, 0xbf, 0x08 },
+			movsbw[] = { 0x66, 0x0f, 0xbe, 0x08 }, movslq[] = { 0x48, 0x63, 0x08 },
+			movsxd32[] = { 0x63, 0x08 };
+	struct insn_mov m;
+
+	(void)state;
+	assert_int_equal(insn_decode_mov(movsbl, 3, 64, &m), 0);
+	assert_int_equal(insn_mov_dst(&m, ~0ULL, 0x80), 0xffffff80ULL);
+	assert_int_equal(insn_mov_dst(&m, ~0ULL, 0x7f), 0x7fULL);
+	assert_int_equal(insn_decode_mov(movswq, 4, 64, &m), 0);
+	assert_int_equal(insn_mov_dst(&m, 0, 0x8001), 0xffffffffffff8001ULL);
+	assert_int_equal(insn_decode_mov(movsbw, 4, 64, &m), 0);
+	assert_int_equal(insn_mov_dst(&m, 0x1111111111111111ULL, 0xfe), 0x111111111111fffeULL);
+	assert_int_equal(insn_decode_mov(movslq, 3, 64, &m), 0);
+	assert_int_equal(insn_mov_dst(&m, 0, 0x80000000), 0xffffffff80000000ULL);
+	assert_int_equal(insn_decode_mov(movsxd32, 2, 64, &m), 0);
+	assert_int_equal(insn_mov_dst(&m, ~0ULL, 0x80000000), 0x80000000ULL);
+}
+
+/* ---- ALU flags, against the host CPU running the same operation ---- */
+
+#define NATIVE(insn, sfx, reg, type)                                                               \
+	static u64 native_##insn##sfx(u64 a, u64 b, u64 *fl)                                       \
+	{                                                                                          \
+		type x = (type)a, y = (type)b;                                                     \
+		u64 f = *fl;                                                                       \
+		__asm__ volatile("push %[f]\n\tpopfq\n\t" #insn #sfx                               \
+		                 " %[y], %[x]\n\tpushfq\n\tpop %[f]"                               \
+		                 : [x] "+" reg(x), [f] "+r"(f)                                     \
+		                 : [y] reg(y)                                                      \
+		                 : "cc");                                                          \
+		*fl = f;                                                                           \
+		return (u64)x;                                                                     \
+	}
+#define NATIVE_ALL(insn)                                                                           \
+	NATIVE(insn, b, "q", u8)                                                                   \
+	NATIVE(insn, w, "r", u16) NATIVE(insn, l, "r", u32) NATIVE(insn, q, "r", u64)
+NATIVE_ALL(add)
+NATIVE_ALL(or)
+NATIVE_ALL(adc)
+NATIVE_ALL(sbb)
+NATIVE_ALL(and)
+NATIVE_ALL(sub)
+NATIVE_ALL(xor)
+NATIVE_ALL(cmp)
+
+typedef u64 (*native_fn)(u64, u64, u64 *);
+static const native_fn natives[8][4] = {
+	{ native_addb, native_addw, native_addl, native_addq },
+	{ native_orb, native_orw, native_orl, native_orq },
+	{ native_adcb, native_adcw, native_adcl, native_adcq },
+	{ native_sbbb, native_sbbw, native_sbbl, native_sbbq },
+	{ native_andb, native_andw, native_andl, native_andq },
+	{ native_subb, native_subw, native_subl, native_subq },
+	{ native_xorb, native_xorw, native_xorl, native_xorq },
+	{ native_cmpb, native_cmpw, native_cmpl, native_cmpq },
+};
+
+static u64 rng_state = 0x243f6a8885a308d3ULL;
+
+static u64 rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Operands that hit the edges: 0, 1, all-ones, the sign bit and its neighbours, nibble
+ * carries, or random. */
+static u64 operand(int i)
+{
+	static const u64 edge[] = { 0,
+		                    1,
+		                    ~0ULL,
+		                    0x7f,
+		                    0x80,
+		                    0x7fff,
+		                    0x8000,
+		                    0x7fffffff,
+		                    0x80000000,
+		                    0x7fffffffffffffffULL,
+		                    0x8000000000000000ULL,
+		                    0x0f,
+		                    0x10,
+		                    0xff };
+
+	return i < (int)(sizeof(edge) / sizeof(edge[0])) ? edge[i] : rnd();
+}
+
+static void test_alu_flags_native(void **state)
+{
+	(void)state;
+	for (int op = 0; op < 8; op++)
+		for (int s = 0; s < 4; s++)
+			for (int i = 0; i < 60; i++)
+				for (int j = 0; j < 60; j++)
+					for (u64 cf = 0; cf < 2; cf++) {
+						int size = 1 << s;
+						/* Other flags (DF, IF stays) must be kept. */
+						u64 in = 0x202 | cf | (j & 1 ? 0x8d4 : 0);
+						u64 a = operand(i), b = operand(j), fn = in,
+						    fe = in;
+						u64 want = natives[op][s](a, b, &fn);
+						u64 got = insn_alu(op, a, b, size, &fe);
+
+						if (op == INSN_CMP)
+							want = a; /* cmp leaves x */
+						if (op != INSN_CMP)
+							assert_int_equal(
+								got,
+								want & (size == 8
+							                        ? ~0ULL
+							                        : (1ULL
+							                           << (8 * size)) -
+							                                  1));
+						if ((fe & 0xfd5) != (fn & 0xfd5))
+							print_message(
+								"op %d size %d a %#lx b %#lx cf "
+								"%lu: flags %#lx, cpu %#lx\n",
+								op, size, (unsigned long)a,
+								(unsigned long)b, (unsigned long)cf,
+								(unsigned long)fe,
+								(unsigned long)fn);
+						assert_int_equal(fe & 0xfd5, fn & 0xfd5);
+					}
+}
+
+/* TEST is AND without the result. */
+static void test_alu_test(void **state)
+{
+	u64 f = 0x8d5;
+
+	(void)state;
+	assert_int_equal(insn_alu(INSN_AND, 0xf0, 0x0f, 1, &f), 0);
+	assert_int_equal(f & INSN_FLAGS, 0x44); /* ZF, PF */
+}
+
 static void test_vectors(void **state)
 {
 	(void)state;
@@ -157,11 +417,25 @@ static void test_refused(void **state)
 		{ 64, "mov %ebx,%eax (mod 3)", { 0x8b, 0xc3 }, 2 },
 		{ 64, "lock mov", { 0xf0, 0x89, 0x03 }, 3 },
 		{ 64, "rep mov", { 0xf3, 0x89, 0x03 }, 3 },
-		{ 64, "add %eax,(%rbx)", { 0x01, 0x03 }, 2 },
+		{ 64, "add %eax,%ebx (mod 3)", { 0x01, 0xc3 }, 2 },
+		{ 64, "orl $1,%eax (mod 3)", { 0x83, 0xc8, 0x01 }, 3 },
+		{ 64, "lock cmp", { 0xf0, 0x39, 0x03 }, 3 },
+		{ 64, "lock test", { 0xf0, 0x85, 0x03 }, 3 },
+		{ 64, "lock or (%rax),%eax (register destination)", { 0xf0, 0x0b, 0x00 }, 3 },
+		{ 64, "lock movs", { 0xf0, 0xa5 }, 2 },
+		{ 64, "rep or", { 0xf3, 0x09, 0x03 }, 3 },
+		{ 64, "repne movs", { 0xf2, 0xa5 }, 2 },
+		{ 64, "notl (%rax) (F7 /2)", { 0xf7, 0x10 }, 2 },
+		{ 64, "F6 /1", { 0xf6, 0x08, 0x01 }, 3 },
+		{ 64, "82 /1 (invalid in 64-bit mode)", { 0x82, 0x08, 0x01 }, 3 },
+		{ 64, "cmps (A6)", { 0xa6 }, 1 },
+		{ 64, "scas (AE)", { 0xae }, 1 },
+		{ 64, "xadd (0F C1)", { 0x0f, 0xc1, 0x03 }, 3 },
+		{ 32, "arpl (63 outside 64-bit mode)", { 0x63, 0x03 }, 2 },
+		{ 64, "daa-slot 0x27", { 0x27 }, 1 },
 		{ 64, "C7 /1", { 0xc7, 0x08, 1, 2, 3, 4 }, 6 },
 		{ 64, "C6 /7", { 0xc6, 0x38, 1 }, 3 },
 		{ 64, "movups (0F 10)", { 0x0f, 0x10, 0x03 }, 3 },
-		{ 64, "movsx (0F BE)", { 0x0f, 0xbe, 0x03 }, 3 },
 		{ 64, "rex only", { 0x48 }, 1 },
 		{ 32, "inc %eax (0x40 is not REX)", { 0x40, 0x89, 0x03 }, 3 },
 		{ 64,
@@ -498,13 +772,15 @@ static void test_mem_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),         cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_refused),         cmocka_unit_test(test_length_limit),
-		cmocka_unit_test(test_src_dst),         cmocka_unit_test(test_gwalk_paging_off),
-		cmocka_unit_test(test_gwalk_32bit),     cmocka_unit_test(test_gwalk_pae),
-		cmocka_unit_test(test_gwalk_long_mode), cmocka_unit_test(test_mov_offset),
-		cmocka_unit_test(test_mem_split),       cmocka_unit_test(test_mem_region),
-		cmocka_unit_test(test_mem_values),
+		cmocka_unit_test(test_vectors),          cmocka_unit_test(test_vectors_beyond_mov),
+		cmocka_unit_test(test_string_operands),  cmocka_unit_test(test_sign_extension),
+		cmocka_unit_test(test_alu_flags_native), cmocka_unit_test(test_alu_test),
+		cmocka_unit_test(test_truncated),        cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_length_limit),     cmocka_unit_test(test_src_dst),
+		cmocka_unit_test(test_gwalk_paging_off), cmocka_unit_test(test_gwalk_32bit),
+		cmocka_unit_test(test_gwalk_pae),        cmocka_unit_test(test_gwalk_long_mode),
+		cmocka_unit_test(test_mov_offset),       cmocka_unit_test(test_mem_split),
+		cmocka_unit_test(test_mem_region),       cmocka_unit_test(test_mem_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
