@@ -106,22 +106,56 @@ static struct cpuid_regs4 leaf_hypervisor(u32 leaf, const struct cpuid_guest *g)
 	return r;
 }
 
+/* The best approximation p/q of num/den with p <= max_p and q <= max_q (continued
+ * fractions: the last convergent that fits, or a better semiconvergent after it). */
+static void best_ratio(u64 num, u64 den, u64 max_p, u64 max_q, u64 *p, u64 *q)
+{
+	u64 p0 = 0, q0 = 1, p1 = 1, q1 = 0; /* convergents k-2 and k-1 */
+
+	while (den) {
+		u64 a = num / den, t, r = num % den;
+
+		if (a * p1 + p0 > max_p || a * q1 + q0 > max_q) {
+			/* The largest semiconvergent that fits, when it beats p1/q1. */
+			t = MIN(p1 ? (max_p - p0) / p1 : a, q1 ? (max_q - q0) / q1 : a);
+			if (2 * t >= a && t) {
+				p1 = t * p1 + p0;
+				q1 = t * q1 + q0;
+			}
+			break;
+		}
+		t = a * p1 + p0, p0 = p1, p1 = t;
+		t = a * q1 + q0, q0 = q1, q1 = t;
+		num = den, den = r;
+	}
+	*p = p1, *q = q1;
+}
+
 /* 0x15 (TSC / crystal ratio and the crystal's rate) and 0x16 (base and maximum MHz): the
  * TSC rate the guest really gets, which is the host's as measured at boot (the guest's TSC
  * is the host's plus an offset). An emulator's CPU model can claim GHz while its TSC runs at
  * a few MHz of emulated time; a kernel that believed the model would scale every delay by
- * the difference. Unknown rate: the host's answer. */
+ * the difference. The crystal is the local APIC timer's clock (SDM 10.5.4: with leaf 0x15
+ * enumerated, the timer counts the core crystal clock; Linux sets its APIC timer period from
+ * it and skips calibration), so ECX is that clock and EBX/EAX the TSC's ratio to it, exact
+ * where the bounds allow. Linux multiplies ECX / 1000 by EBX in 32 bits, so EBX stays below
+ * 2^32 / (ECX / 1000). Unknown rates: the host's answer. */
 static struct cpuid_regs4 leaf_tsc(u32 leaf, struct cpuid_regs4 host, const struct cpuid_guest *g)
 {
 	struct cpuid_regs4 r = zero;
-	u32 mhz = (u32)(g->tsc_hz / 1000000);
+	u64 tsc_khz = g->tsc_hz / 1000, crystal_khz = g->crystal_hz / 1000, num, den;
+	u32 mhz = (u32)((g->tsc_hz + 500000) / 1000000);
 
-	if (!g->tsc_hz || g->tsc_hz > 0xffffffffULL)
+	if (!tsc_khz || !crystal_khz || g->crystal_hz > 0xffffffffULL || mhz > 0xffff)
 		return host;
 	if (leaf == 0x15) {
-		r.eax = 1; /* TSC = crystal * EBX / EAX, crystal = ECX Hz */
-		r.ebx = 1;
-		r.ecx = (u32)g->tsc_hz;
+		best_ratio(tsc_khz, crystal_khz, 0xffffffffULL / crystal_khz, 0xffffffffULL, &num,
+		           &den);
+		if (!num)
+			return host;
+		r.eax = (u32)den; /* TSC = crystal * EBX / EAX, crystal = ECX Hz */
+		r.ebx = (u32)num;
+		r.ecx = (u32)g->crystal_hz;
 	} else {
 		r.eax = mhz; /* base */
 		r.ebx = mhz; /* maximum */

@@ -25,10 +25,11 @@ struct cpuid_regs4 {
 };
 
 struct cpuid_guest {
-	u32 apic_id; /* this vCPU's (x)APIC ID */
-	u32 ncpus;   /* vCPUs in the VM */
-	bool kvm_pv; /* KVM's paravirtual leaves (guest_pv=kvm): async page faults */
-	u64 tsc_hz;  /* the guest's TSC rate, as the hypervisor measured its own (0: unknown) */
+	u32 apic_id;    /* this vCPU's (x)APIC ID */
+	u32 ncpus;      /* vCPUs in the VM */
+	bool kvm_pv;    /* KVM's paravirtual leaves (guest_pv=kvm): async page faults */
+	u64 tsc_hz;     /* the guest's TSC rate, as the hypervisor measured its own (0: unknown) */
+	u64 crystal_hz; /* the local APIC timer's input clock, told as CPUID 0x15's crystal */
 };
 
 /* host = what the CPU returned for (leaf, subleaf); returns what the guest sees. */

@@ -581,7 +581,8 @@ bool pc_handle_cpuid(struct vcpu *v)
 	struct cpuid_guest g = { .apic_id = (u32)v->id,
 		                 .ncpus = (u32)v->vm->nvcpus,
 		                 .kvm_pv = to_pc_vm(v->vm)->kvm_pv,
-		                 .tsc_hz = tsc_hz };
+		                 .tsc_hz = tsc_hz,
+		                 .crystal_hz = p->lapic.bus_hz };
 	struct cpuid_regs4 out = cpuid_guest_view(
 		(u32)r->rax, (u32)r->rcx, (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx }, &g);
 

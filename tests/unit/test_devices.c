@@ -1082,21 +1082,58 @@ static void test_cpuid_hypervisor(void **state)
 	assert_int_equal(r.eax, ~0u);
 }
 
-/* 0x15 and 0x16 tell the TSC rate the hypervisor measured, not the CPU model's. */
+/* Linux's arithmetic (native_calibrate_tsc): kHz, with a 32-bit product. */
+static u32 linux_tsc_khz(struct cpuid_regs4 r)
+{
+	u32 crystal_khz = r.ecx / 1000;
+
+	assert_true((u64)crystal_khz * r.ebx <= 0xffffffffULL);
+	return crystal_khz * r.ebx / r.eax;
+}
+
+/* 0x15 and 0x16 tell the TSC rate the hypervisor measured, not the CPU model's; the crystal
+ * is the APIC timer's clock, and Linux's 32-bit arithmetic gets the TSC rate back. */
 static void test_cpuid_tsc_rate(void **state)
 {
-	struct cpuid_guest g = { .apic_id = 0, .ncpus = 1, .tsc_hz = 4000000 };
+	struct cpuid_guest g = {
+		.apic_id = 0, .ncpus = 1, .tsc_hz = 4000000, .crystal_hz = 1000000000
+	};
 	struct cpuid_regs4 r = cpuid_guest_view(0x15, 0, ones, &g);
+	static const u64 rates[] = { 3999123,       4000000,    24000000, 2399987000ULL,
+		                     3192001000ULL, 1000000000, 999,      17000000000ULL };
 
 	(void)state;
-	assert_int_equal(r.ecx, 4000000);
-	assert_int_equal((u64)r.ecx * r.ebx / r.eax, 4000000);
+	assert_int_equal(r.ecx, 1000000000);
+	assert_int_equal(r.eax, 250);
+	assert_int_equal(r.ebx, 1);
 	assert_int_equal(r.edx, 0);
+	for (unsigned i = 0; i < ARRAY_SIZE(rates); i++) {
+		u64 khz = rates[i] / 1000;
+
+		g.tsc_hz = rates[i];
+		r = cpuid_guest_view(0x15, 0, ones, &g);
+		if (!khz) { /* below 1 kHz: not told */
+			assert_int_equal(r.eax, ~0u);
+			continue;
+		}
+		assert_int_equal(r.ecx, 1000000000);
+		assert_true(r.eax && r.ebx);
+		/* Exact while the rate in kHz is a numerator that fits over 10^6, else the best
+		 * fraction with EBX <= 4294 (2399987 kHz: 12/5, 5.4 ppm): within 100 ppm. */
+		assert_true(linux_tsc_khz(r) * 10000ULL >= khz * 9999ULL);
+		assert_true(linux_tsc_khz(r) * 10000ULL <= khz * 10001ULL);
+		if (khz <= 4294)
+			assert_int_equal(linux_tsc_khz(r), khz);
+	}
+	g.tsc_hz = 4000000;
 	r = cpuid_guest_view(0x16, 0, ones, &g);
 	assert_int_equal(r.eax, 4);
 	assert_int_equal(r.ebx, 4);
 	assert_int_equal(r.ecx | r.edx, 0);
 	g.tsc_hz = 0; /* unknown: the host's */
+	r = cpuid_guest_view(0x15, 0, ones, &g);
+	assert_int_equal(r.eax, ~0u);
+	g.tsc_hz = 4000000, g.crystal_hz = 0;
 	r = cpuid_guest_view(0x15, 0, ones, &g);
 	assert_int_equal(r.eax, ~0u);
 }
