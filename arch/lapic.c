@@ -11,6 +11,9 @@
 #define LAPIC_SVR        0xf0
 #define LAPIC_ICR_LO     0x300
 #define LAPIC_ICR_HI     0x310
+#define LAPIC_LVT_TIMER  0x320
+#define LVT_TSC_DEADLINE (2u << 17)
+#define MSR_TSC_DEADLINE 0x6e0
 #define ICR_PENDING      BIT(12)
 #define ICR_ALL_BUT_SELF (3u << 18)
 #define ICR_INIT         (5u << 8)
@@ -21,6 +24,7 @@
 #define APIC_BASE_ENABLE BIT(11)
 
 static volatile u32 *lapic;
+static bool have_deadline; /* every CPU is the same model: written by each, same value */
 
 static u32 lapic_read(u32 reg)
 {
@@ -40,6 +44,24 @@ void lapic_init(void)
 	lapic = phys_to_virt(base & 0xffffff000ULL);
 	lapic_write(LAPIC_SVR, 0x100 | VEC_SPURIOUS);
 	lapic_write(LAPIC_TPR, 0);
+	/* CPUID.1:ECX[24]: the timer's TSC-deadline mode, our wake-up alarm (VEC_WAKE). */
+	have_deadline = cpuid(1, 0).ecx & BIT(24);
+	if (have_deadline) {
+		lapic_write(LAPIC_LVT_TIMER, LVT_TSC_DEADLINE | VEC_WAKE);
+		/* The SDM asks for MFENCE between the LVT write and the first deadline write, so
+		 * the MSR write is not ordered before the mode change. */
+		__asm__ volatile("mfence" ::: "memory");
+	}
+}
+
+bool lapic_has_deadline(void)
+{
+	return have_deadline;
+}
+
+void lapic_arm_deadline(u64 tsc)
+{
+	wrmsr(MSR_TSC_DEADLINE, tsc);
 }
 
 u32 lapic_id(void)

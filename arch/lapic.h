@@ -14,5 +14,9 @@ void lapic_send_nmi(u32 apic_id);
 /* INIT and STARTUP to every CPU but this one (SMP bring-up). */
 void lapic_broadcast_init(void);
 void lapic_broadcast_sipi(u8 page);
+/* The timer in TSC-deadline mode, firing VEC_WAKE on this CPU at TSC value tsc (0: disarm).
+ * Only when the CPU has the mode (lapic_has_deadline). */
+bool lapic_has_deadline(void);
+void lapic_arm_deadline(u64 tsc);
 
 #endif

@@ -445,6 +445,9 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 	case 0x10:
 		*val = rdtsc() + p->tsc_offset;
 		return 0; /* IA32_TSC */
+	case 0x3b:
+		*val = p->tsc_adjust;
+		return 0; /* IA32_TSC_ADJUST */
 	case 0x1b:
 		*val = p->apic_base;
 		return 0; /* IA32_APIC_BASE */
@@ -496,7 +499,14 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 
 	switch (msr) {
 	case 0x10: /* IA32_TSC: the guest's TSC is the host's plus an offset */
+		/* SDM 17.17.3: a write to the TSC adds the same change to TSC_ADJUST. */
+		p->tsc_adjust += val - (rdtsc() + p->tsc_offset);
 		p->tsc_offset = val - rdtsc();
+		vmcs_write(TSC_OFFSET, p->tsc_offset);
+		return 0;
+	case 0x3b: /* IA32_TSC_ADJUST: a write moves the TSC by the change in the adjust */
+		p->tsc_offset += val - p->tsc_adjust;
+		p->tsc_adjust = val;
 		vmcs_write(TSC_OFFSET, p->tsc_offset);
 		return 0;
 	case 0x1b: /* the APIC stays at 0xfee00000 in xAPIC mode; BSP and enable as written */

@@ -36,7 +36,9 @@
  *     is stopped (a silent hang under QEMU).
  */
 #include "arch/cpu.h"
+#include "arch/lapic.h"
 #include "arch/percpu.h"
+#include "arch/trap.h"
 #include "devices/ioapic.h"
 #include "devices/irqbox.h"
 #include "devices/sipibox.h"
@@ -187,6 +189,16 @@ static bool ipi_seen(struct vcpu *t, u64 unused)
 	return !__atomic_load_n(&tp->wake, __ATOMIC_ACQUIRE);
 }
 
+/* A target waiting in HLT on its CPU (idle_sleep) gets VEC_WAKE after something was posted
+ * for it; one in guest mode or spinning gets the kick or sees the post itself. */
+static void wake_sleeper(struct vcpu *t)
+{
+	/* SEQ_CST: the load half of a Dekker pair with idle_sleep's store of sleeping; the
+	 * post before this was SEQ_CST too: the sleeper sees it, or we see it sleeping. */
+	if (t->cpu != this_cpu_id() && __atomic_load_n(&to_pc_vcpu(t)->sleeping, __ATOMIC_SEQ_CST))
+		lapic_send_ipi(percpu[t->cpu].apic_id, VEC_WAKE);
+}
+
 static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *ipi)
 {
 	struct pc_vcpu *tp = to_pc_vcpu(t);
@@ -214,9 +226,11 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 		__atomic_store_n(&tp->wake, true, __ATOMIC_SEQ_CST);
 		break;
 	case 6: /* SIPI: kept only for a vCPU waiting for one (or with an INIT pending) */
-		if (sipibox_post_sipi(&tp->sipi, ipi->vector))
+		if (sipibox_post_sipi(&tp->sipi, ipi->vector)) {
 			/* SEQ_CST: as for an NMI; a waiting target looks again at once. */
 			__atomic_store_n(&tp->wake, true, __ATOMIC_SEQ_CST);
+			wake_sleeper(t);
+		}
 		return;
 	default:
 		if (pc_log_ok(from->vm, &to_pc_vm(from->vm)->ipi_ignored, "ignored IPIs"))
@@ -227,6 +241,7 @@ static void deliver(struct vcpu *from, struct vcpu *t, const struct vlapic_ipi *
 	}
 	if (t == from)
 		return;
+	wake_sleeper(t);
 	/* Kick at once (vcpu_kick_until only repeats kicks, every KICK_RETRY_SPINS). */
 	if (!ipi_seen(t, 0))
 		vcpu_kick(t);
@@ -239,6 +254,7 @@ void pc_wake(struct vcpu *t)
 	__atomic_store_n(&to_pc_vcpu(t)->wake, true, __ATOMIC_SEQ_CST);
 	if (t->cpu == this_cpu_id())
 		return;
+	wake_sleeper(t);
 	if (!ipi_seen(t, 0))
 		vcpu_kick(t);
 	vcpu_kick_until(t, ipi_seen, 0);
@@ -517,6 +533,39 @@ static bool runnable(struct vcpu *v)
 	}
 }
 
+/* Longest sleep of an idle vCPU's CPU: what wakes it without an IPI (vm_stop, a VMCS
+ * move, a PIC interrupt another vCPU raised) is seen within this. */
+#define PC_MAX_SLEEP_NS 1000000
+
+/* Sleep in HLT until the vCPU's next timer, a wake IPI, or PC_MAX_SLEEP_NS, instead of
+ * spinning: an idle vCPU leaves its CPU to the others (under an emulator, which runs the
+ * CPUs in turn, the busy vCPUs get the idle ones' time). Interrupts are off in root mode. */
+static void idle_sleep(struct vcpu *v)
+{
+	struct pc_vcpu *p = to_pc_vcpu(v);
+	u64 now = pc_now_ns(), until = now + PC_MAX_SLEEP_NS, timer = next_timer_ns(v);
+
+	if (!lapic_has_deadline()) {
+		cpu_relax();
+		return;
+	}
+	if (timer && timer < until)
+		until = timer;
+	if (until <= now)
+		return;
+	/* SEQ_CST: the store half of the Dekker pair with wake_sleeper: either a sender sees
+	 * us sleeping and sends VEC_WAKE, or the recheck below sees what it posted. */
+	__atomic_store_n(&p->sleeping, true, __ATOMIC_SEQ_CST);
+	if (!pc_entry_recheck(v)) {
+		lapic_arm_deadline(rdtsc() + ns_to_ticks(until - now));
+		/* A VEC_WAKE sent after the recheck stays pending (IF=0) and ends the hlt. */
+		sti_hlt();
+		cli();
+		lapic_arm_deadline(0);
+	}
+	__atomic_store_n(&p->sleeping, false, __ATOMIC_RELAXED); /* only a hint to senders */
+}
+
 static bool wait_runnable(struct vcpu *v)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
@@ -535,7 +584,7 @@ static bool wait_runnable(struct vcpu *v)
 			online = ept_qs_pause();
 			idle = true;
 		}
-		cpu_relax();
+		idle_sleep(v);
 	}
 	if (idle)
 		ept_qs_resume(online);

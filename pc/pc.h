@@ -67,6 +67,7 @@ struct pc_vcpu {
 	hpa_t apic_page_pa;
 	struct irqbox irq_pending; /* vectors sent by other vCPUs, taken before each entry */
 	bool wake;                 /* an NMI, INIT or SIPI was sent: look before entering */
+	bool sleeping;             /* waiting in HLT on its CPU: senders send it VEC_WAKE */
 	bool nmi_pending;
 	struct sipibox sipi; /* INITs and SIPIs sent by other vCPUs */
 	enum pc_run_state state;
@@ -75,7 +76,7 @@ struct pc_vcpu {
 	u64 ran_since_timer; /* guest ticks run since the APIC timer last interrupted */
 	u64 pic_next;        /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
 	u64 ioapic_next;     /* vCPU 0: the same through the I/O APIC's pin 2 */
-	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
+	u64 apic_base, pat, mtrr_def_type, tsc_offset, tsc_adjust, misc_enable;
 	u64 spec_ctrl;   /* IA32_SPEC_CTRL as the guest wrote it (pc/exit.c: kept, not applied) */
 	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */

@@ -13,7 +13,11 @@ LX := $(B)/linux
 .PHONY: linux-pkgs linux-qemu linux-run
 LINUX_ARGS ?= console=ttyS0 acpi=off
 LINUX_MEM ?= 256M
-LINUX_VCPUS ?= 1
+LINUX_VCPUS ?= 2
+# Bochs: emulated instructions per emulated second. Bochs runs about 50-60 M instructions
+# per wall second here; at its default 4 M, Linux would see a 4 MIPS machine whose 250 Hz tick
+# and timeouts cost 14 times more instructions (docs/platform.md).
+LINUX_IPS ?= 50000000
 linux-pkgs: $(LX)/vmlinuz $(LX)/initrd.gz
 
 # The kernel package linux-image-amd64 depends on (linux-image-<version>-amd64).
@@ -38,4 +42,4 @@ linux-qemu: linux-pkgs
 linux-run: linux-pkgs iso
 	$(Q)$(PYTHON) tests/harness/run.py --guest $(LX)/vmlinuz --initrd $(LX)/initrd.gz \
 		--guest-args "$(LINUX_ARGS)" --guest-mem $(LINUX_MEM) --guest-vcpus $(LINUX_VCPUS) \
-		--megs 768 --timeout 1800 --cmdline "guest_budget=30000" $(RUNARGS)
+		--megs 768 --ips $(LINUX_IPS) --timeout 1800 --cmdline "guest_budget=30000" $(RUNARGS)

@@ -579,9 +579,14 @@ class Bochs(Platform):
     name = "bochs"
     has_vmx = True
 
-    def __init__(self, model="tigerlake", extra_rc=""):
+    def __init__(self, model="tigerlake", extra_rc="", ips=None):
         self.model = model
         self.extra_rc = extra_rc
+        # Emulated instructions per emulated second (Bochs' default 4,000,000). With
+        # sync=none, emulated time is instructions / ips: the guest's TSC, PIT and APIC timer
+        # run at that rate, so a guest with timeouts and a 250 Hz tick (Linux) sees a 4 MIPS
+        # machine by default, and about wall-clock time with ips near Bochs' real speed.
+        self.ips = ips
 
     def bochsrc(self, iso, run_dir, cpus, megs, debug=False):
         lines = [
@@ -589,7 +594,8 @@ class Bochs(Platform):
             "display_library: sdl2",
             "sound: driver=dummy",
             "clock: sync=none, time0=946684800",
-            "cpu: model=%s, count=%d" % (self.model, cpus),
+            "cpu: model=%s, count=%d" % (self.model, cpus)
+            + (", ips=%d" % self.ips if self.ips else ""),
             # Bochs 2.7 allocates at most 2048 MiB of host memory; above that the guest's
             # RAM is larger than what Bochs keeps in host memory (it swaps blocks itself).
             ("megs: %d" % megs) if megs <= 2048 else "memory: guest=%d, host=2048" % megs,

@@ -44,6 +44,10 @@ def pick_platform(args):
             if not usable:
                 print("run: nested KVM not usable (%s): using %s" % (why, plat.name),
                       flush=True)
+    if args.ips:
+        if not isinstance(plat, ev.Bochs):
+            sys.exit("run: --ips is a Bochs setting (platform %s)" % plat.name)
+        plat.ips = args.ips
     if args.kernel_bin:
         if not isinstance(plat, ev.Qemu):
             sys.exit("run: --kernel-bin needs a QEMU platform (qemu-tcg or kvm)")
@@ -78,6 +82,8 @@ def main(argv=None):
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--megs", type=int, default=512, help="emulated RAM in MiB")
     ap.add_argument("--timeout", type=float, default=300, help="wall-clock seconds")
+    ap.add_argument("--ips", type=int, help="Bochs: emulated instructions per emulated "
+                    "second (default Bochs' 4000000; Linux guests: scripts/linux/linux.mk)")
     ap.add_argument("--no-build", action="store_true", help="do not run `make kernel`")
     ap.add_argument("--kernel-bin", action="store_true",
                     help="QEMU: boot build/eptvisor.bin with -kernel/-append (multiboot1)")
