@@ -7,8 +7,8 @@
  *     the IRET exactly one is taken (one NMI pending at most);
  *   - a self-NMI sent by the instruction in an STI shadow and by the one in a MOV SS shadow;
  *   - an NMI sent by the other CPU while this one spins with IF=0.
- * The NMI handler runs through isr.S/idt.c (exc_set(2)); it counts, and records the
- * interrupted RIP. Exit code 0x28 if a case went wrong.
+ * The NMI handler runs through isr.S/idt.c (exc_set(2)); it counts NMIs and notes how many of
+ * the counted instructions had run. Exit code 0x28 if a case went wrong.
  */
 #include "guests/pc/pc.h"
 
@@ -26,7 +26,7 @@ static volatile u32 nmis;       /* NMIs taken */
 static volatile u32 nested;     /* NMIs taken while the handler ran */
 static volatile u32 in_handler; /* inside the handler, before its IRET */
 static volatile u32 after;      /* instructions after the ICR write that ran first */
-static volatile u64 nmi_rip;    /* where the last NMI interrupted */
+static volatile u32 after_at_nmi; /* AFTER when the last NMI came */
 static volatile u32 burst;      /* the handler sends two more NMIs (case 2) */
 static volatile u32 held;       /* NMIs taken during the handler's wait */
 static volatile u32 ap_ready, ap_fire;
@@ -53,7 +53,8 @@ static void on_nmi(u64 vector, u64 error, u64 *rip)
 		nested++;
 	in_handler = 1;
 	nmis++;
-	nmi_rip = *rip;
+	(void)rip;
+	after_at_nmi = after;
 	if (burst) {
 		u32 before = nmis;
 
@@ -92,7 +93,7 @@ static void check(bool ok, const char *what)
 
 static void report_count(const char *name, u32 want_nmis)
 {
-	u32 n = nmis, a = after;
+	u32 n = nmis, a = after_at_nmi;
 
 	pr("nmi: %s: taken %u time(s), after %u of 8 following instructions\n", name, n, a);
 	check(n == want_nmis, name);
