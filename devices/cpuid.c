@@ -2,8 +2,12 @@
  * CPUID filter (see cpuid.h). The rule: pass the host through, except what a guest would
  * use and this hypervisor cannot back — VMX itself, the x2APIC and TSC-deadline modes of an
  * xAPIC-only virtual APIC, XSAVE and everything whose state needs it (XSETBV is not emulated,
- * so AVX, AVX-512, AMX, PKU, CET cannot be enabled), MONITOR/MWAIT, and MSR-based features
- * whose MSRs the guest does not get (thermal, debug store, PMU, RDT, PT, SGX, TSC_AUX).
+ * so AVX, AVX-512, AMX, CET cannot be enabled), MONITOR/MWAIT, and MSR-based features
+ * whose MSRs the guest does not get (thermal, debug store, PMU, RDT, PT, SGX).
+ * RDTSCP and RDPID are shown where the VMX control "enable RDTSCP" lets them run (TSC_AUX is
+ * then per vCPU: pc/vm.c). PKU needs no XSAVE for RDPKRU/WRPKRU and CR4.PKE: it is shown,
+ * with OSPKE as the guest's CR4.PKE, and PKRU is the vCPU's own (pc/vm.c). A kernel that
+ * switches PKRU with XSAVE (Linux does) finds no XSAVE and leaves PKU off.
  */
 #include "devices/cpuid.h"
 #include "lib.h"
@@ -41,13 +45,19 @@ static struct cpuid_regs4 leaf_1(struct cpuid_regs4 r, const struct cpuid_guest 
 
 /* Leaf 7: subleaf 0's feature flags, filtered; EAX (the last subleaf) says there is no
  * other subleaf, since those list AVX-VNNI, AMX and other XSAVE-state features. */
-static struct cpuid_regs4 leaf_7(u32 subleaf, struct cpuid_regs4 r)
+static struct cpuid_regs4 leaf_7(u32 subleaf, struct cpuid_regs4 r, const struct cpuid_guest *g)
 {
 	if (subleaf != 0)
 		return zero;
 	r.eax = 0;
 	r.ebx &= ~(u32)CPUID_7_EBX_HIDDEN;
 	r.ecx &= ~(u32)CPUID_7_ECX_HIDDEN;
+	if (!g->rdtscp)
+		r.ecx &= ~(u32)CPUID_7_ECX_RDPID;
+	/* OSPKE is the guest's CR4.PKE, not the host's. */
+	r.ecx &= ~(u32)CPUID_7_ECX_OSPKE;
+	if ((r.ecx & CPUID_7_ECX_PKU) && g->pke)
+		r.ecx |= (u32)CPUID_7_ECX_OSPKE;
 	r.edx &= ~(u32)CPUID_7_EDX_HIDDEN;
 	return r;
 }
@@ -138,7 +148,7 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
 	case 0x1:
 		return leaf_1(host, g);
 	case 0x7:
-		return leaf_7(subleaf, host);
+		return leaf_7(subleaf, host, g);
 	case 0xb:
 	case 0x1f:
 		return leaf_topology(subleaf, g);
@@ -159,6 +169,8 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
 	case 0x80000001:
 		host.ecx &= ~(u32)CPUID_80000001_ECX_HIDDEN;
 		host.edx &= ~(u32)CPUID_80000001_EDX_HIDDEN;
+		if (!g->rdtscp)
+			host.edx &= ~(u32)CPUID_80000001_EDX_RDTSCP;
 		return host;
 	default:
 		return host;

@@ -77,6 +77,7 @@ struct pc_vcpu {
 	u64 ioapic_next;     /* vCPU 0: the same through the I/O APIC's pin 2 */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, misc_enable;
 	u64 spec_ctrl;   /* IA32_SPEC_CTRL as the guest wrote it (pc/exit.c: kept, not applied) */
+	u64 tsc_aux;     /* IA32_TSC_AUX (RDTSCP): also in the CPU while the vCPU runs */
 	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */
 };
@@ -200,6 +201,7 @@ void pc_sipi_state(struct vcpu *v, int vector);
 bool pc_entry_recheck(struct vcpu *v);
 int pc_msr_bitmap_init(void);
 void pc_msr_reset_hw(void);
+bool pc_rdtscp_offered(void);
 extern hpa_t vmx_msr_bitmap_pa;
 
 /* Queue a hardware exception for the next entry. */

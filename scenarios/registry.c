@@ -157,6 +157,9 @@ const struct scenario scenarios[] = {
 	{ .name = "pc_realmode", .group = "fidelity", .kernel = "realmode.elf", .mem = 32 * MIB },
 	{ .name = "pc_features", .group = "fidelity", .kernel = "features.elf", .vcpus = 2,
 	  .mem = 32 * MIB },
+	/* Again: TSC_AUX and PKRU start at 0, whatever pc_features left on these CPUs. */
+	{ .name = "pc_features_again", .group = "fidelity", .kernel = "features.elf", .vcpus = 2,
+	  .mem = 32 * MIB },
 	/* Two vCPUs and a host task: three CPUs (tests/harness/test_pcguests.py boots it). */
 	{ .name = "pc_apic_moves", .group = "pc_moves", .kernel = "pcmb1.elf", .kargs = "apicloop=400",
 	  .vcpus = 2, .mem = 128 * MIB, .host = pc_apic_moves_host },
