@@ -258,6 +258,7 @@ static void test_pku(void)
 	pr("features: pku: PKRU 0: read %s, write %s\n", f == NO_FAULT ? "ok" : "faults",
 	   g == NO_FAULT ? "ok" : "faults");
 	check(f == NO_FAULT && g == NO_FAULT, "PKRU 0");
+	wrpkru(0xc); /* left for the next VM on this CPU, which must not see it */
 	*pde &= ~(PTE_USER | (0xfULL << PTE_PKEY_SHIFT));
 	__asm__ volatile("invlpg (%0)" : : "r"(PKEY_PAGE) : "memory");
 	write_cr4(read_cr4() & ~CR4_PKE);
