@@ -46,9 +46,8 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
 	(BIT(1) | BIT(2) | BIT(4) | BIT(5) | BIT(10) | BIT(11) | BIT(12) | BIT(14) | BIT(15) |     \
 	 BIT(16) | BIT(17) | BIT(21) | BIT(25) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31))
 #define CPUID_7_ECX_HIDDEN                                                                         \
-	(BIT(1) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(9) | BIT(10) | BIT(11) |        \
-	 BIT(12) | BIT(13) | BIT(14) | BIT(16) | BIT(23) | BIT(24) | BIT(29) | BIT(30) | \
-	 BIT(31))
+	(BIT(1) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(9) | BIT(10) | BIT(11) | BIT(12) |       \
+	 BIT(13) | BIT(14) | BIT(16) | BIT(23) | BIT(24) | BIT(29) | BIT(30) | BIT(31))
 #define CPUID_7_EDX_HIDDEN                                                                         \
 	(BIT(2) | BIT(3) | BIT(5) | BIT(8) | BIT(16) | BIT(18) | BIT(19) | BIT(20) | BIT(22) |     \
 	 BIT(23) | BIT(24) | BIT(25))

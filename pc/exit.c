@@ -23,11 +23,11 @@
 #include "vmx/vmx.h"
 #include "vmx/vmx_asm.h"
 
-#define EXC_UD   6
-#define EXC_GP   13
-#define CR4_PSE  BIT(4)
+#define EXC_UD      6
+#define EXC_GP      13
+#define CR4_PSE     BIT(4)
 #define MSR_TSC_AUX 0xc0000103
-#define EFER_SCE BIT(0)
+#define EFER_SCE    BIT(0)
 
 /* ---- guest registers by x86 number ---------------------------------------------------- */
 

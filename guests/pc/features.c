@@ -13,21 +13,20 @@
  */
 #include "guests/pc/pc.h"
 
-#define EXIT_FAIL_FEATURES 0x2a
-#define EXC_GP             13
-#define EXC_PF             14
-#define NO_FAULT           ~0ull
-#define MSR_TSC_AUX        0xc0000103
-#define CR4_PKE            BIT(22)
-#define CR0_WP             BIT(16)
-#define PTE_USER           BIT(2)
-#define PTE_PKEY_SHIFT     59
-#define PKEY_PAGE          0x1000000ULL /* 16 MiB: a 2 MiB page of entry.S's map */
-#define ICR_INIT           0x500
-#define ICR_STARTUP        0x600
-#define ICR_ASSERT         0x4000
-#define ICR_LEVEL          0x8000
-#define ICR_ALL_BUT        0xc0000
+#define EXC_GP         13
+#define EXC_PF         14
+#define NO_FAULT       ~0ull
+#define MSR_TSC_AUX    0xc0000103
+#define CR4_PKE        BIT(22)
+#define CR0_WP         BIT(16)
+#define PTE_USER       BIT(2)
+#define PTE_PKEY_SHIFT 59
+#define PKEY_PAGE      0x1000000ULL /* 16 MiB: a 2 MiB page of entry.S's map */
+#define ICR_INIT       0x500
+#define ICR_STARTUP    0x600
+#define ICR_ASSERT     0x4000
+#define ICR_LEVEL      0x8000
+#define ICR_ALL_BUT    0xc0000
 
 static volatile u64 fault_vec = NO_FAULT, fault_err;
 static volatile u64 resume_rip;
@@ -240,7 +239,9 @@ static void test_pku(void)
 	pr("features: pku: WRPKRU 0x4, RDPKRU 0x%x\n", rdpkru());
 	f = try_read(PKEY_PAGE);
 	pr("features: pku: read of a key-1 user page: %s, error code 0x%llx\n",
-	   f == EXC_PF ? "#PF" : f == NO_FAULT ? "no fault" : "other fault",
+	   f == EXC_PF     ? "#PF"
+	   : f == NO_FAULT ? "no fault"
+	                   : "other fault",
 	   (unsigned long long)(f == EXC_PF ? fault_err : 0));
 	/* Not checked here: Bochs 2.7 applies AD to CPL-3 accesses only (handle_pkeys), the
 	 * SDM (4.6.1) and QEMU to supervisor reads of user-mode addresses too. */
@@ -249,7 +250,9 @@ static void test_pku(void)
 	f = try_write(PKEY_PAGE);
 	pr("features: pku: PKRU 0x8, CR0.WP 1: write to a key-1 user page: %s, error code "
 	   "0x%llx\n",
-	   f == EXC_PF ? "#PF" : f == NO_FAULT ? "no fault" : "other fault",
+	   f == EXC_PF     ? "#PF"
+	   : f == NO_FAULT ? "no fault"
+	                   : "other fault",
 	   (unsigned long long)(f == EXC_PF ? fault_err : 0));
 	check(f == EXC_PF && (fault_err & BIT(5)), "PKRU WD for key 1");
 	wrpkru(0);

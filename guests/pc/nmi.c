@@ -12,23 +12,22 @@
  */
 #include "guests/pc/pc.h"
 
-#define EXIT_FAIL_NMI 0x28
-#define VEC_NMI       2
-#define ICR_NMI       0x400
-#define ICR_INIT      0x500
-#define ICR_STARTUP   0x600
-#define ICR_ASSERT    0x4000
-#define ICR_LEVEL     0x8000
-#define ICR_ALL_BUT   0xc0000
-#define SPIN_LONG     2000000
+#define VEC_NMI     2
+#define ICR_NMI     0x400
+#define ICR_INIT    0x500
+#define ICR_STARTUP 0x600
+#define ICR_ASSERT  0x4000
+#define ICR_LEVEL   0x8000
+#define ICR_ALL_BUT 0xc0000
+#define SPIN_LONG   2000000
 
-static volatile u32 nmis;       /* NMIs taken */
-static volatile u32 nested;     /* NMIs taken while the handler ran */
-static volatile u32 in_handler; /* inside the handler, before its IRET */
-static volatile u32 after;      /* instructions after the ICR write that ran first */
+static volatile u32 nmis;         /* NMIs taken */
+static volatile u32 nested;       /* NMIs taken while the handler ran */
+static volatile u32 in_handler;   /* inside the handler, before its IRET */
+static volatile u32 after;        /* instructions after the ICR write that ran first */
 static volatile u32 after_at_nmi; /* AFTER when the last NMI came */
-static volatile u32 burst;      /* the handler sends two more NMIs (case 2) */
-static volatile u32 held;       /* NMIs taken during the handler's wait */
+static volatile u32 burst;        /* the handler sends two more NMIs (case 2) */
+static volatile u32 held;         /* NMIs taken during the handler's wait */
 static volatile u32 ap_ready, ap_fire;
 static u32 my_id;
 static bool failed;
@@ -77,18 +76,18 @@ static void check(bool ok, const char *what)
 
 /* The ICR write, then eight counted instructions: AFTER says how many ran before the NMI.
  * PRE is the instruction before the write (nop, sti, or mov to SS). */
-#define SELF_NMI_THEN_COUNT(pre)                                                               \
-	do {                                                                                      \
-		u64 scratch = 0;                                                                  \
-		__asm__ volatile("movl %%ecx, 0x310(%%rsi)\n\t" pre "\n\t"                        \
+#define SELF_NMI_THEN_COUNT(pre)                                                                   \
+	do {                                                                                       \
+		u64 scratch = 0;                                                                   \
+		__asm__ volatile("movl %%ecx, 0x310(%%rsi)\n\t" pre "\n\t"                         \
 		                 "movl %%eax, 0x300(%%rsi)\n\t"                                    \
 		                 "incl after(%%rip)\n\tincl after(%%rip)\n\t"                      \
 		                 "incl after(%%rip)\n\tincl after(%%rip)\n\t"                      \
 		                 "incl after(%%rip)\n\tincl after(%%rip)\n\t"                      \
 		                 "incl after(%%rip)\n\tincl after(%%rip)\n\t"                      \
-		                 : "+d"(scratch)                                                  \
-		                 : "a"(ICR_NMI), "c"(my_id << 24), "S"(LAPIC_BASE)                \
-		                 : "memory");                                                     \
+		                 : "+d"(scratch)                                                   \
+		                 : "a"(ICR_NMI), "c"(my_id << 24), "S"(LAPIC_BASE)                 \
+		                 : "memory");                                                      \
 	} while (0)
 
 static void report_count(const char *name, u32 want_nmis)

@@ -7,15 +7,14 @@
  */
 #include "guests/pc/pc.h"
 
-#define EXIT_FAIL_REALMODE 0x29
-#define RM_BASE            0x7000
-#define RM_SEG             (RM_BASE >> 4)
-#define FLAGS_IF           BIT(9)
-#define FLAGS_TF           BIT(8)
+#define RM_BASE  0x7000
+#define RM_SEG   (RM_BASE >> 4)
+#define FLAGS_IF BIT(9)
+#define FLAGS_TF BIT(8)
 
 extern char rm_blob_start[], rm_blob_end[];
-extern char rm_res_cs1[], rm_res_cs2[], rm_res_seg[], rm_res_int[], rm_res_flags[],
-	rm_res_cr0[], rm_res_ticks[];
+extern char rm_res_cs1[], rm_res_cs2[], rm_res_seg[], rm_res_int[], rm_res_flags[], rm_res_cr0[],
+	rm_res_ticks[];
 u64 rm_roundtrip(void);
 extern u32 rm_keep_lme;
 
@@ -24,7 +23,7 @@ static bool failed;
 /* What the copy of the blob at RM_BASE recorded at SYM. */
 static u32 res(const char *sym, size_t size)
 {
-	u64 pa = RM_BASE + (u64)(sym - rm_blob_start);
+	u64 pa = RM_BASE + ((u64)sym - (u64)rm_blob_start); /* symbols of one section */
 
 	return size == 2 ? *(volatile u16 *)pa : *(volatile u32 *)pa;
 }
@@ -41,7 +40,8 @@ static void round_trip(int n)
 {
 	u32 cr0, cs1, cs2, seg, bx, flags, ticks;
 
-	memcpy((void *)RM_BASE, rm_blob_start, (size_t)(rm_blob_end - rm_blob_start));
+	/* Linker symbols around one blob: subtract them as addresses. */
+	memcpy((void *)RM_BASE, rm_blob_start, (size_t)((u64)rm_blob_end - (u64)rm_blob_start));
 	*(volatile u16 *)0x1010 = 0;
 	rm_keep_lme = n == 2;
 	rm_roundtrip();
