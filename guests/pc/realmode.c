@@ -14,7 +14,7 @@
 
 extern char rm_blob_start[], rm_blob_end[];
 extern char rm_res_cs1[], rm_res_cs2[], rm_res_seg[], rm_res_int[], rm_res_flags[], rm_res_cr0[],
-	rm_res_ticks[];
+	rm_res_ticks[], rm_cdnw[];
 u64 rm_roundtrip(void);
 extern u32 rm_keep_lme;
 
@@ -44,6 +44,7 @@ static void round_trip(int n)
 	memcpy((void *)RM_BASE, rm_blob_start, (size_t)((u64)rm_blob_end - (u64)rm_blob_start));
 	*(volatile u16 *)0x1010 = 0;
 	rm_keep_lme = n == 2;
+	*(volatile u32 *)(RM_BASE + ((u64)rm_cdnw - (u64)rm_blob_start)) = n == 2;
 	rm_roundtrip();
 	cr0 = res(rm_res_cr0, 4);
 	cs1 = res(rm_res_cs1, 2);
@@ -54,7 +55,8 @@ static void round_trip(int n)
 	ticks = res(rm_res_ticks, 2);
 	pr("realmode: round %d (EFER.LME %s in real mode): back in long mode\n", n,
 	   rm_keep_lme ? "kept" : "cleared");
-	pr("realmode: round %d: CR0.PE %u, CR0.PG %u in real mode\n", n, cr0 & 1, cr0 >> 31);
+	pr("realmode: round %d: CR0.PE %u, CR0.PG %u, CR0.CD %u, CR0.NW %u in real mode\n", n,
+	   cr0 & 1, cr0 >> 31, (cr0 >> 30) & 1, (cr0 >> 29) & 1);
 	pr("realmode: round %d: CS 0x%04x, after a far jump 0x%04x\n", n, cs1, cs2);
 	pr("realmode: round %d: ES=0x0100 wrote, FS=0x0101 read 0x%04x\n", n, seg);
 	pr("realmode: round %d: INT 0x80: BX 0x%04x, IF %u TF %u in the handler\n", n, bx,

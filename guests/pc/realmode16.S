@@ -18,6 +18,8 @@
 #define SEL_DATA16 0x28
 #define COM1 0x3f8
 #define INT_VEC 0x80
+#define CR0_NW 0x20000000
+#define CR0_CD 0x40000000
 #define PIC_VEC 0x20			/* IRQ 0 as pic_remap_and_mask sets the master PIC */
 #define PIT_COUNT 11932			/* 10 ms at 1.193182 MHz */
 
@@ -42,7 +44,8 @@ rm_roundtrip:
 
 /* Compatibility mode: leave IA-32e mode (SDM Vol. 3A 9.8.5.4), clear EFER.LME unless
  * rm_keep_lme says not to (real mode with LME = 1 is legal: LMA follows CR0.PG), then 16-bit
- * protected mode. */
+ * protected mode. Round 2 (rm_cdnw) clears PE and sets CD and NW in one MOV to CR0, as
+ * Linux's machine_real_restart does. */
 	.code32
 rm_compat:
 	movl %cr0, %eax
@@ -93,7 +96,7 @@ rm_back64:
 /* ---- the blob: runs at RM_BASE (16-bit protected mode with base 0, then real mode) ---- */
 	.code16
 	.globl rm_blob_start, rm_blob_end
-	.globl rm_res_cs1, rm_res_cs2, rm_res_seg, rm_res_int, rm_res_flags, rm_res_cr0, rm_res_ticks
+	.globl rm_res_cs1, rm_res_cs2, rm_res_seg, rm_res_int, rm_res_flags, rm_res_cr0, rm_res_ticks, rm_cdnw
 rm_blob_start:
 rm_pm16:
 	movw $SEL_DATA16, %ax
@@ -104,7 +107,10 @@ rm_pm16:
 	movw %ax, %ss
 	movl %cr0, %eax
 	andl $~CR0_PE, %eax
-	movl %eax, %cr0
+	testl $1, RM_BASE + OFF(rm_cdnw)	/* as Linux's reboot.S: PE off, CD and NW on at once */
+	jz 1f
+	orl $(CR0_CD | CR0_NW), %eax
+1:	movl %eax, %cr0
 	ljmp $RM_SEG, $OFF(rm_real)
 
 rm_real:
@@ -115,6 +121,8 @@ rm_real:
 	movw %ax, %ds
 	movl %cr0, %eax
 	movl %eax, OFF(rm_res_cr0)
+	andl $~(CR0_CD | CR0_NW), %eax	/* caches on again: a CR0 write exits in real mode */
+	movl %eax, %cr0
 	lidtl OFF(rm_ivt_ptr)
 	movw %cs, OFF(rm_res_cs1)
 	ljmp $0, $(RM_BASE + OFF(rm_cs0))	/* the same code, through CS = 0 */
@@ -221,6 +229,8 @@ rm_res_seg:	.short 0
 rm_res_int:	.short 0
 rm_res_flags:	.short 0
 rm_res_ticks:	.short 0
+	.balign 4
+rm_cdnw:	.long 0
 rm_blob_end:
 
 	.data
