@@ -5,9 +5,13 @@
  * so AVX, AVX-512, AMX, CET cannot be enabled), MONITOR/MWAIT, and MSR-based features
  * whose MSRs the guest does not get (thermal, debug store, PMU, RDT, PT, SGX).
  * RDTSCP and RDPID are shown where the VMX control "enable RDTSCP" lets them run (TSC_AUX is
- * then per vCPU: pc/vm.c). PKU needs no XSAVE for RDPKRU/WRPKRU and CR4.PKE: it is shown,
- * with OSPKE as the guest's CR4.PKE, and PKRU is the vCPU's own (pc/vm.c). A kernel that
- * switches PKRU with XSAVE (Linux does) finds no XSAVE and leaves PKU off.
+ * then per vCPU: pc/exit.c). PKU is hidden by default although RDPKRU/WRPKRU and CR4.PKE
+ * need no XSAVE: PKRU is XSAVE state component 9, no CPU has PKU without it, and Linux
+ * assumes it (cpuid-deps.c makes PKU depend on XSAVE; with PKU and OSPKE but no PKRU
+ * component, kernels with the 2024 signal-frame PKRU change WARN in get_xsave_addr_user and
+ * hang at boot, fixed by "x86/pkeys: Add quirk to disable PKU when XFEATURE_PKRU is
+ * missing", 2025). guest_pku=on (a row's .pku) offers it, with OSPKE as the guest's CR4.PKE
+ * and PKRU the vCPU's own (pc/exit.c, pc_msr_reset_hw).
  */
 #include "devices/cpuid.h"
 #include "lib.h"
@@ -56,6 +60,8 @@ static struct cpuid_regs4 leaf_7(u32 subleaf, struct cpuid_regs4 r, const struct
 		r.ecx &= ~(u32)CPUID_7_ECX_RDPID;
 	/* OSPKE is the guest's CR4.PKE, not the host's. */
 	r.ecx &= ~(u32)CPUID_7_ECX_OSPKE;
+	if (!g->pku)
+		r.ecx &= ~(u32)CPUID_7_ECX_PKU;
 	if ((r.ecx & CPUID_7_ECX_PKU) && g->pke)
 		r.ecx |= (u32)CPUID_7_ECX_OSPKE;
 	r.edx &= ~(u32)CPUID_7_EDX_HIDDEN;

@@ -30,6 +30,7 @@ struct cpuid_guest {
 	bool kvm_pv; /* KVM's paravirtual leaves (guest_pv=kvm): async page faults */
 	u64 tsc_hz;  /* the guest's TSC rate, as the hypervisor measured its own (0: unknown) */
 	bool rdtscp; /* RDTSCP and RDPID run in the guest (VMX "enable RDTSCP", TSC_AUX per vCPU) */
+	bool pku;    /* offer PKU (where the host has it) although XSAVE is hidden */
 	bool pke;    /* the guest's CR4.PKE: CPUID.7.0:ECX.OSPKE reads it */
 };
 

@@ -178,7 +178,9 @@ static bool guest_write_cr0(struct vcpu *v, u64 val)
  * without it). Every CR4 write exits (the mask is all ones), so this is enforced. */
 u64 pc_cr4_allowed(const struct vcpu *v)
 {
-	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
+	struct cpuid_guest g = { .apic_id = (u32)v->id,
+		                 .ncpus = (u32)v->vm->nvcpus,
+		                 .pku = to_pc_vm(v->vm)->pku };
 	struct cpuid_regs h1 = cpuid(1, 0), h7 = cpuid(7, 0);
 	struct cpuid_regs4 l1 =
 		cpuid_guest_view(1, 0, (struct cpuid_regs4){ h1.eax, h1.ebx, h1.ecx, h1.edx }, &g);
@@ -628,6 +630,7 @@ bool pc_handle_cpuid(struct vcpu *v)
 	struct cpuid_guest g = { .apic_id = (u32)v->id,
 		                 .ncpus = (u32)v->vm->nvcpus,
 		                 .kvm_pv = to_pc_vm(v->vm)->kvm_pv,
+		                 .pku = to_pc_vm(v->vm)->pku,
 		                 .tsc_hz = tsc_hz,
 		                 .rdtscp = pc_rdtscp_offered(),
 		                 .pke = !!(guest_cr4() & CR4_PKE) };

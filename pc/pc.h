@@ -53,6 +53,7 @@ struct pc_vm {
 	u32 magic;           /* the multiboot boot-loader magic for EAX */
 	u64 ram;             /* guest RAM in bytes: slot 0, then the store slot if any */
 	bool kvm_pv;         /* KVM's paravirtual interface (guest_pv=kvm): pc/apf.c */
+	bool pku;            /* PKU in CPUID and CR4.PKE allowed (guest_pku=on) */
 	struct pc_apf_stats *apf; /* its page-ready latencies (kvm_pv only) */
 	bool linux_boot;          /* a bzImage (pc/linux.c): info is boot_params, for ESI */
 };
@@ -120,6 +121,8 @@ struct pc_spec {
 	int page_level;  /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
 	u64 store_bytes; /* the top of RAM that starts in a slow store (vmx/store.h); 0: none */
 	bool kvm_pv;     /* KVM's paravirtual CPUID leaves and async page faults (pc/apf.c) */
+	bool pku;        /* PKU offered without XSAVE (guest_pku=on; devices/cpuid.c says why not by
+	                    default) */
 };
 
 /* Once, before any PC VM: the frame every PC VM shares (the MSR bitmap). */

@@ -522,6 +522,7 @@ static int add_store(struct vm *vm, const struct pc_spec *spec)
 	int err;
 
 	pc->kvm_pv = spec->kvm_pv;
+	pc->pku = spec->pku;
 	pc->ram = low + spec->store_bytes;
 	if (!spec->store_bytes)
 		return 0;
