@@ -31,6 +31,7 @@
 #define CR4_VMXE       BIT(13)
 #define CR4_PCIDE      BIT(17)
 #define CR4_OSXSAVE    BIT(18)
+#define CR4_PKE        BIT(22)
 #define EFER_LME       BIT(8)
 #define EFER_LMA       BIT(10)
 #define EFER_NXE       BIT(11)
@@ -83,6 +84,12 @@ DEFINE_DR(6)
 static inline void fxrstor64(const void *image)
 {
 	__asm__ volatile("fxrstor64 %0" ::"m"(*(const u8(*)[512])image));
+}
+
+/* WRPKRU (needs CR4.PKE): the protection-key rights of user-mode pages. */
+static inline void wrpkru(u32 pkru)
+{
+	__asm__ volatile("wrpkru" : : "a"(pkru), "c"(0), "d"(0) : "memory");
 }
 
 static inline u64 rdtsc(void)

@@ -137,6 +137,7 @@ static void make_request(struct scenario_request *req)
 	vm_spec_pc_kernel(&guest, opts.guest, opts.guest_args, opts.guest_mods, find_module);
 	guest.kernel.store_bytes = opts.guest_store;
 	guest.kernel.kvm_pv = !strcmp(opts.guest_pv, "kvm");
+	guest.kernel.pku = opts.guest_pku;
 	vm_spec_pc_initrd(&guest, opts.guest_initrd, find_module);
 	req->guest = &guest;
 }

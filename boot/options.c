@@ -75,6 +75,8 @@ int options_parse(const char *cmdline)
 		{ "guest_pv", OPT_STR, opts.guest_pv, 0, 0, sizeof(opts.guest_pv), pv_kinds,
 		  "paravirtual interface for the guest kernel: none, or kvm (KVM's CPUID leaves "
 		  "and async page faults)" },
+		{ "guest_pku", OPT_BOOL, &opts.guest_pku, 0, 1, 0, NULL,
+		  "offer protection keys (PKU) to the guest kernel although XSAVE is hidden" },
 		{ "guest_resident", OPT_SIZE, &opts.guest_resident, 0, 1ULL << 40, 0, NULL,
 		  "store pages a VM keeps resident; the reclaim policy evicts the rest (0: no "
 		  "limit)" },

@@ -37,6 +37,7 @@ struct options {
 	u64 store_depth;                        /* fetches a slow store serves at once */
 	u64 guest_store;  /* the top of the guest kernel's RAM that starts in a slow store */
 	char guest_pv[8]; /* none, kvm: KVM's paravirtual interface for the guest kernel */
+	bool guest_pku;   /* offer PKU to the guest kernel although XSAVE is hidden */
 
 	/* The reclaim policy of store slots (vmx/reclaim.h). */
 	u64 guest_resident;      /* store bytes a VM keeps resident (0: no limit) */

@@ -2,8 +2,16 @@
  * CPUID filter (see cpuid.h). The rule: pass the host through, except what a guest would
  * use and this hypervisor cannot back — VMX itself, the x2APIC and TSC-deadline modes of an
  * xAPIC-only virtual APIC, XSAVE and everything whose state needs it (XSETBV is not emulated,
- * so AVX, AVX-512, AMX, PKU, CET cannot be enabled), MONITOR/MWAIT, and MSR-based features
- * whose MSRs the guest does not get (thermal, debug store, PMU, RDT, PT, SGX, TSC_AUX).
+ * so AVX, AVX-512, AMX, CET cannot be enabled), MONITOR/MWAIT, and MSR-based features
+ * whose MSRs the guest does not get (thermal, debug store, PMU, RDT, PT, SGX).
+ * RDTSCP and RDPID are shown where the VMX control "enable RDTSCP" lets them run (TSC_AUX is
+ * then per vCPU: pc/exit.c). PKU is hidden by default although RDPKRU/WRPKRU and CR4.PKE
+ * need no XSAVE: PKRU is XSAVE state component 9, no CPU has PKU without it, and Linux
+ * assumes it (cpuid-deps.c makes PKU depend on XSAVE; with PKU and OSPKE but no PKRU
+ * component, kernels with the 2024 signal-frame PKRU change WARN in get_xsave_addr_user and
+ * hang at boot, fixed by "x86/pkeys: Add quirk to disable PKU when XFEATURE_PKRU is
+ * missing", 2025). guest_pku=on (a row's .pku) offers it, with OSPKE as the guest's CR4.PKE
+ * and PKRU the vCPU's own (pc/exit.c, pc_msr_reset_hw).
  */
 #include "devices/cpuid.h"
 #include "lib.h"
@@ -41,13 +49,21 @@ static struct cpuid_regs4 leaf_1(struct cpuid_regs4 r, const struct cpuid_guest 
 
 /* Leaf 7: subleaf 0's feature flags, filtered; EAX (the last subleaf) says there is no
  * other subleaf, since those list AVX-VNNI, AMX and other XSAVE-state features. */
-static struct cpuid_regs4 leaf_7(u32 subleaf, struct cpuid_regs4 r)
+static struct cpuid_regs4 leaf_7(u32 subleaf, struct cpuid_regs4 r, const struct cpuid_guest *g)
 {
 	if (subleaf != 0)
 		return zero;
 	r.eax = 0;
 	r.ebx &= ~(u32)CPUID_7_EBX_HIDDEN;
 	r.ecx &= ~(u32)CPUID_7_ECX_HIDDEN;
+	if (!g->rdtscp)
+		r.ecx &= ~(u32)CPUID_7_ECX_RDPID;
+	/* OSPKE is the guest's CR4.PKE, not the host's. */
+	r.ecx &= ~(u32)CPUID_7_ECX_OSPKE;
+	if (!g->pku)
+		r.ecx &= ~(u32)CPUID_7_ECX_PKU;
+	if ((r.ecx & CPUID_7_ECX_PKU) && g->pke)
+		r.ecx |= (u32)CPUID_7_ECX_OSPKE;
 	r.edx &= ~(u32)CPUID_7_EDX_HIDDEN;
 	return r;
 }
@@ -172,7 +188,7 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
 	case 0x1:
 		return leaf_1(host, g);
 	case 0x7:
-		return leaf_7(subleaf, host);
+		return leaf_7(subleaf, host, g);
 	case 0xb:
 	case 0x1f:
 		return leaf_topology(subleaf, g);
@@ -193,6 +209,8 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
 	case 0x80000001:
 		host.ecx &= ~(u32)CPUID_80000001_ECX_HIDDEN;
 		host.edx &= ~(u32)CPUID_80000001_EDX_HIDDEN;
+		if (!g->rdtscp)
+			host.edx &= ~(u32)CPUID_80000001_EDX_RDTSCP;
 		return host;
 	default:
 		return host;

@@ -30,6 +30,9 @@ struct cpuid_guest {
 	bool kvm_pv;    /* KVM's paravirtual leaves (guest_pv=kvm): async page faults */
 	u64 tsc_hz;     /* the guest's TSC rate, as the hypervisor measured its own (0: unknown) */
 	u64 crystal_hz; /* the local APIC timer's input clock, told as CPUID 0x15's crystal */
+	bool rdtscp; /* RDTSCP and RDPID run in the guest (VMX "enable RDTSCP", TSC_AUX per vCPU) */
+	bool pku;    /* offer PKU (where the host has it) although XSAVE is hidden */
+	bool pke;    /* the guest's CR4.PKE: CPUID.7.0:ECX.OSPKE reads it */
 };
 
 /* host = what the CPU returned for (leaf, subleaf); returns what the guest sees. */
@@ -45,13 +48,17 @@ struct cpuid_regs4 cpuid_guest_view(u32 leaf, u32 subleaf, struct cpuid_regs4 ho
 	(BIT(2) | BIT(4) | BIT(5) | BIT(10) | BIT(11) | BIT(12) | BIT(14) | BIT(15) | BIT(16) |    \
 	 BIT(17) | BIT(21) | BIT(25) | BIT(26) | BIT(27) | BIT(28) | BIT(30) | BIT(31))
 #define CPUID_7_ECX_HIDDEN                                                                         \
-	(BIT(1) | BIT(3) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(9) | BIT(10) | BIT(11) |        \
-	 BIT(12) | BIT(13) | BIT(14) | BIT(16) | BIT(22) | BIT(23) | BIT(24) | BIT(29) | BIT(30) | \
-	 BIT(31))
+	(BIT(1) | BIT(4) | BIT(5) | BIT(6) | BIT(7) | BIT(9) | BIT(10) | BIT(11) | BIT(12) |       \
+	 BIT(13) | BIT(14) | BIT(16) | BIT(23) | BIT(24) | BIT(29) | BIT(30) | BIT(31))
 #define CPUID_7_EDX_HIDDEN                                                                         \
 	(BIT(2) | BIT(3) | BIT(5) | BIT(8) | BIT(16) | BIT(18) | BIT(19) | BIT(20) | BIT(22) |     \
 	 BIT(23) | BIT(24) | BIT(25))
 #define CPUID_80000001_ECX_HIDDEN (BIT(2) | BIT(11) | BIT(16))
-#define CPUID_80000001_EDX_HIDDEN BIT(27)
+#define CPUID_80000001_EDX_HIDDEN 0
+/* Shown only where the guest can run them (struct cpuid_guest.rdtscp). */
+#define CPUID_80000001_EDX_RDTSCP BIT(27)
+#define CPUID_7_ECX_RDPID         BIT(22)
+#define CPUID_7_ECX_PKU           BIT(3)
+#define CPUID_7_ECX_OSPKE         BIT(4)
 
 #endif

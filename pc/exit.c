@@ -23,10 +23,11 @@
 #include "vmx/vmx.h"
 #include "vmx/vmx_asm.h"
 
-#define EXC_UD   6
-#define EXC_GP   13
-#define CR4_PSE  BIT(4)
-#define EFER_SCE BIT(0)
+#define EXC_UD      6
+#define EXC_GP      13
+#define CR4_PSE     BIT(4)
+#define MSR_TSC_AUX 0xc0000103
+#define EFER_SCE    BIT(0)
 
 /* ---- guest registers by x86 number ---------------------------------------------------- */
 
@@ -177,7 +178,9 @@ static bool guest_write_cr0(struct vcpu *v, u64 val)
  * without it). Every CR4 write exits (the mask is all ones), so this is enforced. */
 u64 pc_cr4_allowed(const struct vcpu *v)
 {
-	struct cpuid_guest g = { .apic_id = (u32)v->id, .ncpus = (u32)v->vm->nvcpus };
+	struct cpuid_guest g = { .apic_id = (u32)v->id,
+		                 .ncpus = (u32)v->vm->nvcpus,
+		                 .pku = to_pc_vm(v->vm)->pku };
 	struct cpuid_regs h1 = cpuid(1, 0), h7 = cpuid(7, 0);
 	struct cpuid_regs4 l1 =
 		cpuid_guest_view(1, 0, (struct cpuid_regs4){ h1.eax, h1.ebx, h1.ecx, h1.edx }, &g);
@@ -207,7 +210,8 @@ static bool guest_write_cr4(struct vcpu *v, u64 val)
 	vmcs_write(CR4_READ_SHADOW, val);
 	vmcs_write(GUEST_CR4, val | vmx_caps.cr4_fixed0);
 	/* PAE, PSE and PGE changes flush the guest's TLB on bare metal (SDM 4.10.4.1). */
-	return cr_write_done(v, (old ^ val) & (CR4_PAE | CR4_PSE | CR4_PGE));
+	/* PKE too: TLB entries cache the rights a page had without protection keys. */
+	return cr_write_done(v, (old ^ val) & (CR4_PAE | CR4_PSE | CR4_PGE | CR4_PKE));
 }
 
 bool pc_handle_cr(struct vcpu *v)
@@ -265,11 +269,43 @@ int pc_msr_bitmap_init(void)
 	return 0;
 }
 
+/* RDTSCP (and RDPID) run in the guest: the CPU has them and VMX lets them run. */
+bool pc_rdtscp_offered(void)
+{
+	return (vmx_caps.proc2 >> 32) & PROC2_ENABLE_RDTSCP &&
+	       (cpuid(0x80000001, 0).edx & CPUID_80000001_EDX_RDTSCP);
+}
+
+/* PKRU (RDPKRU/WRPKRU) is the guest's where the CPU has protection keys. */
+static bool pku_present(void)
+{
+	return cpuid(7, 0).ecx & CPUID_7_ECX_PKU;
+}
+
+/* PKRU to 0, its RESET value: WRPKRU needs CR4.PKE, which the host sets only for this (it
+ * has no user-mode pages, so PKRU never restricts it). */
+static void pkru_reset(void)
+{
+	u64 cr4 = read_cr4();
+
+	write_cr4(cr4 | CR4_PKE);
+	wrpkru(0);
+	write_cr4(cr4);
+}
+
+/* Also TSC_AUX and PKRU, guest state that VM entries and exits leave in the CPU: the guest
+ * writes PKRU without an exit and RDTSCP reads the CPU's TSC_AUX. A vCPU runs on one CPU from
+ * run_start to run_end, and the host never uses either, so the vCPU's value is the CPU's
+ * in between (pc/exit.c keeps TSC_AUX's copy for RDMSR) and no VM sees another's. */
 void pc_msr_reset_hw(void)
 {
 	for (size_t i = 3; i < ARRAY_SIZE(passthrough_msrs); i++)
 		if (passthrough_msrs[i] != 0xc0000101) /* GS_BASE: the host's percpu pointer */
 			wrmsr(passthrough_msrs[i], 0);
+	if (pc_rdtscp_offered())
+		wrmsr(MSR_TSC_AUX, 0);
+	if (pku_present())
+		pkru_reset();
 }
 
 static const char *msr_name(u32 msr)
@@ -485,6 +521,11 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 	case 0xc0000080:
 		*val = vmcs_read(GUEST_IA32_EFER);
 		return 0;
+	case 0xc0000103: /* TSC_AUX: the vCPU's, where RDTSCP is offered */
+		if (!pc_rdtscp_offered())
+			return -ENOENT;
+		*val = p->tsc_aux;
+		return 0;
 	}
 	if (msr_read_spec(v, msr, val) == 0)
 		return 0;
@@ -545,6 +586,14 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 			return -EINVAL;
 		vmcs_write(GUEST_IA32_EFER, (val & ~(u64)EFER_LMA) | (efer & EFER_LMA));
 		return 0;
+	case 0xc0000103: /* TSC_AUX: 32 bits; RDTSCP reads the CPU's, which is this vCPU's */
+		if (!pc_rdtscp_offered())
+			return -ENOENT;
+		if (val >> 32)
+			return -EINVAL;
+		p->tsc_aux = val;
+		wrmsr(MSR_TSC_AUX, val);
+		return 0;
 	}
 	r = msr_write_spec(v, msr, val);
 	if (r != -ENOENT)
@@ -591,8 +640,11 @@ bool pc_handle_cpuid(struct vcpu *v)
 	struct cpuid_guest g = { .apic_id = (u32)v->id,
 		                 .ncpus = (u32)v->vm->nvcpus,
 		                 .kvm_pv = to_pc_vm(v->vm)->kvm_pv,
+		                 .pku = to_pc_vm(v->vm)->pku,
 		                 .tsc_hz = tsc_hz,
-		                 .crystal_hz = p->lapic.bus_hz };
+		                 .crystal_hz = p->lapic.bus_hz,
+		                 .rdtscp = pc_rdtscp_offered(),
+		                 .pke = !!(guest_cr4() & CR4_PKE) };
 	struct cpuid_regs4 out = cpuid_guest_view(
 		(u32)r->rax, (u32)r->rcx, (struct cpuid_regs4){ c.eax, c.ebx, c.ecx, c.edx }, &g);
 

@@ -53,6 +53,7 @@ struct pc_vm {
 	u32 magic;           /* the multiboot boot-loader magic for EAX */
 	u64 ram;             /* guest RAM in bytes: slot 0, then the store slot if any */
 	bool kvm_pv;         /* KVM's paravirtual interface (guest_pv=kvm): pc/apf.c */
+	bool pku;            /* PKU in CPUID and CR4.PKE allowed (guest_pku=on) */
 	struct pc_apf_stats *apf; /* its page-ready latencies (kvm_pv only) */
 	bool linux_boot;          /* a bzImage (pc/linux.c): info is boot_params, for ESI */
 };
@@ -78,6 +79,7 @@ struct pc_vcpu {
 	u64 ioapic_next;     /* vCPU 0: the same through the I/O APIC's pin 2 */
 	u64 apic_base, pat, mtrr_def_type, tsc_offset, tsc_adjust, misc_enable;
 	u64 spec_ctrl;   /* IA32_SPEC_CTRL as the guest wrote it (pc/exit.c: kept, not applied) */
+	u64 tsc_aux;     /* IA32_TSC_AUX (RDTSCP): also in the CPU while the vCPU runs */
 	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */
 };
@@ -120,6 +122,8 @@ struct pc_spec {
 	int page_level;  /* the largest page its RAM gets (vm_slot_set_huge); 0: huge= */
 	u64 store_bytes; /* the top of RAM that starts in a slow store (vmx/store.h); 0: none */
 	bool kvm_pv;     /* KVM's paravirtual CPUID leaves and async page faults (pc/apf.c) */
+	bool pku;        /* PKU offered without XSAVE (guest_pku=on; devices/cpuid.c says why not by
+	                    default) */
 };
 
 /* Once, before any PC VM: the frame every PC VM shares (the MSR bitmap). */
@@ -201,6 +205,7 @@ void pc_sipi_state(struct vcpu *v, int vector);
 bool pc_entry_recheck(struct vcpu *v);
 int pc_msr_bitmap_init(void);
 void pc_msr_reset_hw(void);
+bool pc_rdtscp_offered(void);
 extern hpa_t vmx_msr_bitmap_pa;
 
 /* Queue a hardware exception for the next entry. */

@@ -366,7 +366,8 @@ void pc_setup_controls(struct vcpu *v)
 	          PROC_CR3_STORE_EXITING | PROC_INTR_WINDOW_EXITING);
 	vmcs_write(PROC_BASED_CTLS, proc);
 	vmcs_write(PROC_BASED_CTLS2, vmcs_read(PROC_BASED_CTLS2) | PROC2_UNRESTRICTED_GUEST |
-	                                     PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT);
+	                                     PROC2_VIRT_APIC_ACCESSES | PROC2_APIC_REG_VIRT |
+	                                     (pc_rdtscp_offered() ? PROC2_ENABLE_RDTSCP : 0));
 	vcpu_set_virtual_apic(v, p->apic_page_pa);
 	vcpu_set_apic_access(v, vm_apic_access_hpa(v->vm));
 	vmcs_write(TPR_THRESHOLD, 0);
@@ -521,6 +522,7 @@ static int add_store(struct vm *vm, const struct pc_spec *spec)
 	int err;
 
 	pc->kvm_pv = spec->kvm_pv;
+	pc->pku = spec->pku;
 	pc->ram = low + spec->store_bytes;
 	if (!spec->store_bytes)
 		return 0;

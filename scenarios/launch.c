@@ -94,6 +94,7 @@ void vm_spec_from_row(struct vm_spec *s, const struct scenario *sc, module_finde
 		s->kernel.page_level = sc->page_level;
 		s->kernel.store_bytes = sc->store;
 		s->kernel.kvm_pv = sc->kvm_pv;
+		s->kernel.pku = sc->pku;
 	}
 }
 

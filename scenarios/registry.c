@@ -151,6 +151,15 @@ const struct scenario scenarios[] = {
 	{ .name = "pc_kvm_hypercall", .group = "fidelity", .kernel = "kvmhc.elf", .mem = 32 * MIB },
 	{ .name = "pc_mmio_ops", .group = "fidelity", .kernel = "mmio_ops.elf", .mem = 128 * MIB },
 	{ .name = "pc_msrs", .group = "fidelity", .kernel = "msrs.elf", .mem = 32 * MIB },
+	/* NMIs (self, in the handler, in shadows, from the other vCPU); a round trip to real
+	 * mode; RDTSCP and PKU (offered without XSAVE: .pku) where CPUID offers them. */
+	{ .name = "pc_nmi", .group = "fidelity", .kernel = "nmi.elf", .vcpus = 2, .mem = 32 * MIB },
+	{ .name = "pc_realmode", .group = "fidelity", .kernel = "realmode.elf", .mem = 32 * MIB },
+	{ .name = "pc_features", .group = "fidelity", .kernel = "features.elf", .vcpus = 2,
+	  .mem = 32 * MIB, .pku = true },
+	/* Again: TSC_AUX and PKRU start at 0, whatever pc_features left on these CPUs. */
+	{ .name = "pc_features_again", .group = "fidelity", .kernel = "features.elf", .vcpus = 2,
+	  .mem = 32 * MIB, .pku = true },
 	/* Two vCPUs and a host task: three CPUs (tests/harness/test_pcguests.py boots it). */
 	{ .name = "pc_apic_moves", .group = "pc_moves", .kernel = "pcmb1.elf", .kargs = "apicloop=400",
 	  .vcpus = 2, .mem = 128 * MIB, .host = pc_apic_moves_host },

@@ -50,6 +50,7 @@ struct scenario {
 	u64 resident; /* bytes of the store kept resident by the reclaim policy (0: guest_resident=)
 	               */
 	bool kvm_pv;  /* KVM's paravirtual interface (async page faults) */
+	bool pku;     /* PKU offered although XSAVE is not (docs/platform.md, CPU features) */
 	/* The experiment's size; 0: its default. */
 	u64 rounds;  /* host tasks: harvest rounds (dirty_host; more than 50 stretch the budget) */
 	u64 samples; /* bench: samples per vCPU and path (BENCH_DEFAULT_SAMPLES) */

@@ -51,6 +51,7 @@
 #define PROC2_ENABLE_EPT         BIT(1)
 #define PROC2_APIC_REG_VIRT      BIT(8)
 #define PROC2_ENABLE_VPID        BIT(5)
+#define PROC2_ENABLE_RDTSCP      BIT(3)
 #define PROC2_UNRESTRICTED_GUEST BIT(7)
 #define PROC2_ENABLE_PML         BIT(17)
 /* VM-exit controls */

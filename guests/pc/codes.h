@@ -25,6 +25,9 @@
 #define EXIT_FAIL_BZ        0x1d /* pcbz: the initrd is not where the boot protocol allows */
 #define EXIT_FAIL_MPTABLE   0x20 /* ioapic: no MP table, a bad checksum or entry */
 #define EXIT_FAIL_IOAPIC    0x1f /* ioapic: a register or a routed interrupt was wrong */
+#define EXIT_FAIL_NMI       0x28 /* nmi: an NMI was lost, nested or taken twice */
+#define EXIT_FAIL_REALMODE  0x29 /* realmode: a check in real mode failed */
+#define EXIT_FAIL_FEATURES  0x2a /* features: RDTSCP/TSC_AUX or PKU not as CPUID says */
 #define EXIT_NO_LONG_MODE   0x1e /* CPUID says no long mode (entry.S) */
 #define EXIT_UNEXPECTED_IRQ 0x3f /* an interrupt on a vector nobody installed */
 #define EXIT_EXCEPTION_BASE 0x40 /* + vector: a CPU exception */

@@ -239,14 +239,16 @@ def make_mb2_iso(kernel, args):
 
 
 def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False, initrd=None,
-                 socket_per_cpu=False):
-    """The reference command line. CPU model: QEMU's default (qemu64 under TCG); nothing the
-    kernels use needs more (long mode, APIC, MSRs, CPUID leaf 0x80000001)."""
+                 socket_per_cpu=False, cpu_model=None):
+    """The reference command line. CPU model: QEMU's default (qemu64 under TCG) unless
+    CPU_MODEL names one (features.elf needs `max` for RDTSCP and PKU)."""
     smp = "%d,sockets=%d" % (cpus, cpus) if socket_per_cpu else str(cpus)
     cmd = ["qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-m", str(megs),
            "-smp", smp, "-display", "none", "-monitor", "none",
            "-serial", "file:%s" % serial,
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04", "-no-reboot"]
+    if cpu_model:
+        cmd += ["-cpu", cpu_model]
     if mb2_iso:
         cmd += ["-cdrom", str(make_mb2_iso(kernel, args)), "-boot", "d"]
     else:
@@ -257,7 +259,7 @@ def qemu_command(kernel, args, cpus, megs, serial, mb2_iso=False, initrd=None,
 
 
 def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, name=None,
-                initrd=None, socket_per_cpu=False):
+                initrd=None, socket_per_cpu=False, cpu_model=None):
     """run_qemu, returning a QemuRun (lines, status, stderr, cmd, serial_path, duration).
     Logs stay in build/pc/runs/NAME/ (NAME defaults to the kernel, cpus and args)."""
     kernel = Path(kernel)
@@ -270,7 +272,8 @@ def run_qemu_ex(kernel, args="", cpus=2, megs=128, timeout=60, mb2_iso=False, na
     serial, errlog = run_dir / "serial.log", run_dir / "qemu.log"
     if serial.exists():
         serial.unlink()
-    cmd = qemu_command(kernel, args, cpus, megs, serial, mb2_iso, initrd, socket_per_cpu)
+    cmd = qemu_command(kernel, args, cpus, megs, serial, mb2_iso, initrd, socket_per_cpu,
+                       cpu_model)
     start = time.monotonic()
     with open(errlog, "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=subprocess.STDOUT,

@@ -16,6 +16,18 @@ scenarios/registry.c under eptvisor (Bochs), each judged against its reference.
   - pc_mmio_ops (guests/pc/mmio_ops.c): ALU, TEST, XCHG, MOVZX/MOVSX and string forms on the
     APIC's TPR/SVR/ID/version and on unassigned memory print, line for line, what they print
     under QEMU TCG, but for the lines in SUBDWORD_APIC_READS (see there).
+  - pc_nmi (guests/pc/nmi.c): a self-NMI (IF=1, IF=0, sent from an STI or MOV SS shadow) is
+    taken once, before any of the 8 instructions after the ICR write (SDM Vol. 3A 6.7.1: at
+    the next instruction boundary; KVM the same, the ICR write exits); NMIs sent in the
+    handler wait for its IRET and collapse to one; an NMI from the other vCPU is taken
+    with IF=0. QEMU TCG takes a self-NMI only at the end of the translation block (after
+    all 8), so its "after 8 of 8" lines are mapped to "after 0 of 8" (NMI_TB_END).
+  - pc_realmode (guests/pc/realmode.c): long mode -> real mode -> long mode twice (far
+    jumps, segment loads, INT through its own IVT, COM1, PIT ticks through the PIC in
+    sti; hlt): line for line QEMU TCG's.
+  - pc_features, pc_features_again (guests/pc/features.c): RDTSCP/RDPID with TSC_AUX per
+    vCPU, PKU (OSPKE, RDPKRU/WRPKRU, a pkey #PF with error bit 5), both starting at 0 in
+    each VM; compared with QEMU TCG `-cpu max` but for FEATURES_DIFFER.
 
 Everything is judged from the serial log.
 """
@@ -88,13 +100,17 @@ def qemu_ref():
     r = ev.make("pcguests")
     if not r.ok:
         pytest.fail("`make pcguests` failed:\n%s" % r.output[-4000:], pytrace=False)
-    return {k: run_qemu_ex(BUILD_PC / k, "", cpus=1, megs=128, timeout=60, name="fidelity-" + k)
-            for k in ("kvmhc.elf", "mmio_ops.elf", "msrs.elf")}
+    runs = {"kvmhc.elf": (1, None), "mmio_ops.elf": (1, None), "msrs.elf": (1, None),
+            "nmi.elf": (2, None), "realmode.elf": (1, None), "features.elf": (2, "max")}
+    return {k: run_qemu_ex(BUILD_PC / k, "", cpus=c, megs=128, timeout=60, name="fidelity-" + k,
+                           cpu_model=m)
+            for k, (c, m) in runs.items()}
 
 
 def test_fidelity_rows():
     """The group holds the rows this file judges."""
-    assert SCENARIOS == ["pc_kvm_hypercall", "pc_mmio_ops", "pc_msrs"]
+    assert SCENARIOS == ["pc_kvm_hypercall", "pc_mmio_ops", "pc_msrs", "pc_nmi", "pc_realmode",
+                         "pc_features", "pc_features_again"]
 
 
 @pytest.mark.boot(FIDELITY)
@@ -154,10 +170,12 @@ def test_mmio_ops_same_as_qemu(boots, judge, qemu_ref):
 CPUID7_LINE = re.compile(r"^msrs: cpuid 7\.0 edx 0x([0-9a-f]+) ")
 MSR_LINE = re.compile(r"^msrs: (0x[0-9a-f]+) (\S+): (.*)$")
 # Same as QEMU TCG's lines.
+# TSC_AUX: RDTSCP is offered (every VMX CPU since Nehalem and Bochs's tigerlake have it and
+# the "enable RDTSCP" control), so it reads the vCPU's value, 0 at the start.
 MSRS_AS_QEMU = ("PLATFORM_INFO", "MISC_FEATURES_ENABLES", "DEBUGCTL", "APIC_BASE", "PAT",
-                "EFER", "MISC_ENABLE", "MCG_STATUS")
+                "EFER", "MISC_ENABLE", "MCG_STATUS", "TSC_AUX")
 # #GP under eptvisor (as KVM with this CPUID), 0 under QEMU TCG.
-MSRS_GP = ("TSC_AUX", "TEST_CTRL", "TSC_DEADLINE", "MTRR_PHYSBASE0", "PERF_GLOBAL_CTRL",
+MSRS_GP = ("TEST_CTRL", "TSC_DEADLINE", "MTRR_PHYSBASE0", "PERF_GLOBAL_CTRL",
            "KVM_WALL_CLOCK_NEW", "AMD_HWCR")
 
 
@@ -210,4 +228,109 @@ def test_msrs_linux_reads(boots, judge, qemu_ref):
     for w in want:
         if w not in lines:
             p.append("%s did not print %r" % (vm, w))
+    judge(res, p)
+
+
+# QEMU TCG checks for interrupts between translation blocks: a self-NMI lands after the
+# block's last instruction. The SDM (and eptvisor, whose ICR write exits) take it at the
+# next instruction boundary.
+NMI_TB_END = ("after 8 of 8", "after 0 of 8")
+
+
+@pytest.mark.boot(FIDELITY)
+def test_nmi_as_sdm(boots, judge, qemu_ref):
+    """Every self-NMI is taken once at the next instruction boundary (also from an STI or
+    MOV SS shadow, also with IF=0); NMIs sent in the handler wait for its IRET and collapse
+    to one (an NMI-window exit); the other vCPU's NMI is taken with IF=0; QEMU's lines
+    otherwise."""
+    res = boots.result(FIDELITY)
+    p = res.problems()
+    vm = "pc_nmi"
+    passed(res, vm, p)
+    ended_by_itself(res, vm, p)
+    mine = vm_lines(res, vm, "nmi: ")
+    ref = qemu_ref["nmi.elf"]
+    theirs = [l.replace(*NMI_TB_END) for l in ref.lines if l.startswith("nmi: ")]
+    if ref.status != 1 or "nmi: PASS" not in ref.lines:
+        p.append("QEMU reference run failed (status %s): %s" % (ref.status, ref.lines[-3:]))
+    for case in ("self NMI, IF=1", "self NMI, IF=0", "self NMI sent in an STI shadow",
+                 "self NMI sent in a MOV SS shadow"):
+        w = "nmi: %s: taken 1 time(s), after 0 of 8 following instructions" % case
+        if w not in mine:
+            p.append("%s did not print %r: %s" % (vm, w, mine))
+    for w in ("nmi: two NMIs sent in the handler: 0 taken before its IRET, 0 nested, 2 in all",
+              "nmi: NMI from the other CPU, IF=0: taken 1 time(s)", "nmi: PASS"):
+        if w not in mine:
+            p.append("%s did not print %r: %s" % (vm, w, mine))
+    if mine != theirs:
+        p.append("nmi output differs from QEMU's: %s vs %s" % (mine, theirs))
+    exits = [json_exits(l) for l in res.lines_matching(
+        r"^@json .*\"scenario\":\"%s\".*\"exits\"" % vm)]
+    if not exits or exits[0].get("NMI_WINDOW", 0) < 1:
+        p.append("%s: the NMI sent in the handler took no NMI-window exit (%s)" % (vm, exits))
+    judge(res, p)
+
+
+@pytest.mark.boot(FIDELITY)
+def test_realmode_round_trip(boots, judge, qemu_ref):
+    """Long mode -> real mode -> long mode twice, the VM ends by itself, line for line as
+    under QEMU TCG."""
+    res = boots.result(FIDELITY)
+    p = res.problems()
+    vm = "pc_realmode"
+    passed(res, vm, p)
+    ended_by_itself(res, vm, p)
+    mine = vm_lines(res, vm, "realmode: ")
+    ref = qemu_ref["realmode.elf"]
+    theirs = [l for l in ref.lines if l.startswith("realmode: ")]
+    if ref.status != 1 or "realmode: PASS" not in theirs:
+        p.append("QEMU reference run failed (status %s): %s" % (ref.status, ref.lines[-3:]))
+    if mine != theirs or len(mine) < 16:
+        p.append("realmode output differs from QEMU's:\n%s" % "\n".join(
+            "  eptvisor %-60r qemu %r" % (a, b)
+            for a, b in zip(mine + [""] * len(theirs), theirs + [""] * len(mine)) if a != b))
+    judge(res, p)
+
+
+# eptvisor's line -> why it differs from QEMU TCG -cpu max's (docs/platform.md, CPU features).
+FEATURES_DIFFER = {
+    # The SDM: TSC_AUX bits 63:32 are reserved (#GP), as KVM; TCG keeps them.
+    "features: rdtscp: wrmsr TSC_AUX 0x100000000: #GP":
+        "features: rdtscp: wrmsr TSC_AUX 0x100000000: ok",
+    # Bochs 2.7 applies PKRU.AD to CPL-3 accesses only (cpu/paging.cc); the SDM (Vol. 3A
+    # 4.6.1) and TCG to supervisor reads of user-mode addresses too. Bochs's CPU, not eptvisor.
+    "features: pku: read of a key-1 user page: no fault, error code 0x0":
+        "features: pku: read of a key-1 user page: #PF, error code 0x21",
+}
+
+
+@pytest.mark.boot(FIDELITY)
+def test_features_rdtscp_pku(boots, judge, qemu_ref):
+    """CPUID offers RDTSCP, RDPID and PKU (Bochs's tigerlake has them); TSC_AUX is per vCPU
+    and PKRU faults carry error bit 5; both start at 0 in each VM (the second VM on the same
+    CPUs sees none of the first's); QEMU -cpu max's lines but for FEATURES_DIFFER and the
+    CPUID line and RDPID (TCG has no RDPID)."""
+    res = boots.result(FIDELITY)
+    p = res.problems()
+    ref = qemu_ref["features.elf"]
+    theirs = [l for l in ref.lines if l.startswith("features: ") and "cpuid" not in l]
+    if ref.status != 1 or "features: PASS" not in theirs or len(theirs) < 10:
+        p.append("QEMU reference run failed (status %s): %s" % (ref.status, ref.lines[-3:]))
+    for vm in ("pc_features", "pc_features_again"):
+        passed(res, vm, p)
+        ended_by_itself(res, vm, p)
+        lines = vm_lines(res, vm, "features: ")
+        cpuid = [l for l in lines if l.startswith("features: cpuid")]
+        if res.platform == "bochs" and cpuid != [
+                "features: cpuid: rdtscp 1, rdpid 1, pku 1, ospke 0"]:
+            p.append("%s: CPUID hides what Bochs's tigerlake has: %s" % (vm, cpuid))
+        mine = [FEATURES_DIFFER.get(l, l) for l in lines
+                if "cpuid" not in l and not l.startswith("features: rdpid")]
+        if mine != theirs:
+            p.append("%s output differs from QEMU's:\n%s" % (vm, "\n".join(
+                "  eptvisor %-60r qemu %r" % (a, b)
+                for a, b in zip(mine + [""] * len(theirs), theirs + [""] * len(mine))
+                if a != b)))
+        if res.platform == "bochs" and "features: rdpid: 0x100" not in lines:
+            p.append("%s: RDPID did not read TSC_AUX: %s" % (vm, lines))
     judge(res, p)

@@ -1009,7 +1009,9 @@ static void test_cpuid_leaf7(void **state)
 {
 	static const int ebx_hidden[] = { 2, 4, 5, 10, 11, 14, 16, 17, 21, 25, 26, 27, 28, 30, 31 };
 	static const int ebx_kept[] = { 0, 3, 7, 8, 9, 18, 19, 20, 23, 24, 29 };
-	static const int ecx_hidden[] = { 3, 4, 5, 7, 9, 10, 16 }; /* 16: LA57 (no 5-level walk) */
+	static const int ecx_hidden[] = {
+		3, 4, 5, 7, 9, 10, 16, 22
+	}; /* 16: LA57 (no 5-level walk) */
 	struct cpuid_regs4 r = view(7, 0, ones, 0, 1);
 
 	(void)state;
@@ -1024,6 +1026,29 @@ static void test_cpuid_leaf7(void **state)
 	assert_int_equal(r.edx & (BIT(22) | BIT(24) | BIT(25)), 0); /* AMX */
 	r = view(7, 1, ones, 0, 1);
 	assert_int_equal(r.eax | r.ebx | r.ecx | r.edx, 0);
+}
+
+/* RDTSCP and RDPID only where the guest can run them; OSPKE is the guest's CR4.PKE, never the
+ * host's, and only with PKU. */
+static void test_cpuid_rdtscp_pku(void **state)
+{
+	struct cpuid_guest g = { .ncpus = 1, .rdtscp = true, .pku = true, .pke = true };
+	struct cpuid_regs4 no_pku = ones;
+
+	(void)state;
+	assert_int_not_equal(cpuid_guest_view(0x80000001, 0, ones, &g).edx & BIT(27), 0);
+	assert_int_equal(cpuid_guest_view(7, 0, ones, &g).ecx & (BIT(22) | BIT(3) | BIT(4)),
+	                 BIT(22) | BIT(3) | BIT(4));
+	no_pku.ecx &= ~BIT(3);
+	assert_int_equal(cpuid_guest_view(7, 0, no_pku, &g).ecx & BIT(4), 0);
+	g.pke = false;
+	assert_int_equal(cpuid_guest_view(7, 0, ones, &g).ecx & BIT(4), 0);
+	g.pku = false; /* not offered without XSAVE unless asked (guest_pku=on) */
+	g.pke = true;
+	assert_int_equal(cpuid_guest_view(7, 0, ones, &g).ecx & (BIT(3) | BIT(4)), 0);
+	g.rdtscp = false;
+	assert_int_equal(cpuid_guest_view(0x80000001, 0, ones, &g).edx & BIT(27), 0);
+	assert_int_equal(cpuid_guest_view(7, 0, ones, &g).ecx & BIT(22), 0);
 }
 
 static void test_cpuid_zeroed_leaves(void **state)
@@ -1167,7 +1192,7 @@ static void test_cpuid_extended(void **state)
 	struct cpuid_regs4 r = view(0x80000001, 0, ones, 0, 1);
 
 	(void)state;
-	assert_int_equal(r.edx & BIT(27), 0); /* RDTSCP */
+	assert_int_equal(r.edx & BIT(27), 0); /* RDTSCP: not without .rdtscp */
 	assert_int_equal(r.ecx & BIT(2), 0);  /* SVM */
 	assert_int_not_equal(r.ecx & BIT(0), 0);
 	assert_int_equal(r.edx & (BIT(11) | BIT(20) | BIT(26) | BIT(29)),
@@ -1407,6 +1432,7 @@ int main(void)
 		T(test_bad_size),
 		T(test_cpuid_leaf1),
 		T(test_cpuid_leaf7),
+		T(test_cpuid_rdtscp_pku),
 		T(test_cpuid_zeroed_leaves),
 		T(test_cpuid_topology),
 		T(test_cpuid_hypervisor),
