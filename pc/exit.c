@@ -711,7 +711,7 @@ static void load_reg(struct vcpu *v, const struct insn_mov *m, u64 val)
 static void complete_read(struct vcpu *v, const struct insn_mov *m, u64 val)
 {
 	load_reg(v, m, val);
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+	vcpu_complete_instruction(m->len);
 }
 
 static u64 write_value(struct vcpu *v, const struct insn_mov *m)
@@ -947,7 +947,7 @@ static bool emulate_mov(struct vcpu *v, const struct insn_mov *m, u32 reason, gp
 		return false;
 	if (m->write) {
 		operand_write(v, &o, write_value(v, m));
-		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+		vcpu_complete_instruction(m->len);
 	} else {
 		complete_read(v, m, operand_read(v, &o));
 	}
@@ -984,7 +984,7 @@ static bool emulate_alu(struct vcpu *v, const struct insn_mov *m, u32 reason, gp
 				operand_write(v, &o, res);
 		}
 	}
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+	vcpu_complete_instruction(m->len);
 	return true;
 }
 
@@ -1045,7 +1045,7 @@ static bool emulate_string(struct vcpu *v, const struct insn_mov *m, u32 reason,
 			gpr_set(v, 1, as, count);
 	}
 	if (!count)
-		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+		vcpu_complete_instruction(m->len);
 	return true;
 }
 

@@ -66,7 +66,10 @@ bool vcpu_handle_exit(struct vcpu *v, u32 reason);
 bool vcpu_stop_dump(struct vcpu *v, u32 reason, const char *what);
 /* The timer fired: arm the next slice of the budget, or false when it is spent. */
 bool vcpu_budget_rearm(struct vcpu *v);
-/* Advance the guest's RIP past the instruction that exited. */
+/* The guest's instruction at RIP, LEN bytes, was completed by the hypervisor: RIP past it,
+ * RF clear, no STI / MOV SS shadow, and its single-step trap pending if RFLAGS.TF is set. */
+void vcpu_complete_instruction(u64 len);
+/* vcpu_complete_instruction for the instruction that exited (its length from the VMCS). */
 void vcpu_skip_instruction(void);
 /* Access rights of a segment register that holds nothing (VMCS segment AR bit 16). */
 #define AR_UNUSABLE BIT(16)
