@@ -44,7 +44,9 @@
 	X(dbg_tf_movss_nop) X(dbg_tf_movss_after) X(dbg_tf_movss_cpuid) \
 	X(dbg_tf_movss_cpuid_insn) X(dbg_tf_movss_cpuid_after) X(dbg_tf_sti_cpuid) \
 	X(dbg_tf_sti_cpuid_insn) X(dbg_tf_sti_cpuid_after) X(dbg_tf_sti_hlt) \
-	X(dbg_tf_sti_hlt_insn) X(dbg_tf_sti_hlt_after) X(dbg_ibp) X(dbg_ibp_target) \
+	X(dbg_tf_sti_hlt_insn) X(dbg_tf_sti_hlt_after) X(dbg_tf_ud2) X(dbg_tf_ud2_insn) \
+	X(dbg_tf_ud2_resume) X(dbg_tf_ud2_after) X(dbg_tf_rdpmc) X(dbg_tf_rdpmc_insn) \
+	X(dbg_tf_rdpmc_resume) X(dbg_tf_rdpmc_after) X(dbg_ibp) X(dbg_ibp_target) \
 	X(dbg_ibp_after) X(dbg_ibp_mmio) X(dbg_ibp_mmio_next) X(dbg_ibp_apic) \
 	X(dbg_ibp_apic_next) X(dbg_ibp_cpuid) X(dbg_ibp_cpuid_next) X(dbg_ibp2_mmio) \
 	X(dbg_ibp2_mmio_insn) X(dbg_ibp2_mmio_next) X(dbg_wp_write) X(dbg_wp_write_after) \
@@ -267,6 +269,8 @@ static const struct dbg_case cases[] = {
 	TF("tf mov ss; cpuid", dbg_tf_movss_cpuid, 1),
 	TF("tf sti; cpuid", dbg_tf_sti_cpuid, 2),
 	{ .name = "tf sti; hlt", .fn = FN(dbg_tf_sti_hlt), .steps = 2, .timer = true },
+	{ .name = "tf ud2", .fn = FN(dbg_tf_ud2), .steps = 1, .resume = dbg_tf_ud2_resume },
+	{ .name = "tf rdpmc", .fn = FN(dbg_tf_rdpmc), .steps = 1, .resume = dbg_tf_rdpmc_resume },
 	IBP("ibp", dbg_ibp, dbg_ibp_target, 0, DR7_L(0)),
 	IBP("ibp after mmio unassigned", dbg_ibp_mmio, dbg_ibp_mmio_next, 0, DR7_L(0)),
 	IBP("ibp after mmio apic ppr", dbg_ibp_apic, dbg_ibp_apic_next, 0, DR7_L(0)),

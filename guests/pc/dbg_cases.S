@@ -136,6 +136,29 @@ CASE dbg_tf_sti_hlt_after
 	TF_OFF
 	ret
 
+/* A faulting instruction under TF has no single-step trap: the fault, then (TF back on
+ * through the handler's IRET) a trap after the NOP it resumes at. */
+CASE dbg_tf_ud2
+	TF_ON
+CASE dbg_tf_ud2_insn
+	ud2
+CASE dbg_tf_ud2_resume
+	nop
+CASE dbg_tf_ud2_after
+	TF_OFF
+	ret
+
+CASE dbg_tf_rdpmc
+	xorl %ecx, %ecx
+	TF_ON
+CASE dbg_tf_rdpmc_insn
+	rdpmc
+CASE dbg_tf_rdpmc_resume
+	nop
+CASE dbg_tf_rdpmc_after
+	TF_OFF
+	ret
+
 /* ---- instruction breakpoints (DR0/DR1 point at the labels named in dbg.c) ---- */
 CASE dbg_ibp
 	nop
