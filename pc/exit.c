@@ -988,7 +988,9 @@ static bool emulate_alu(struct vcpu *v, const struct insn_mov *m, u32 reason, gp
 	return true;
 }
 
-#define RFLAGS_DF BIT(10)
+#define RFLAGS_TF      BIT(8)
+#define RFLAGS_DF      BIT(10)
+#define PENDING_DBG_BS BIT(14)
 /* REP string forms: at most this many iterations per exit, then the instruction is run
  * again (RIP stays, rCX says what is left), as the CPU does when an interrupt comes. */
 #define STRING_BATCH 1024
@@ -1035,8 +1037,11 @@ static bool emulate_string(struct vcpu *v, const struct insn_mov *m, u32 reason,
 	u64 amask = as == 8 ? ~0ULL : (1ULL << (as * 8)) - 1;
 	u64 count = m->rep ? gpr_get(v, 1) & amask : 1;
 	bool hit = false;
+	/* With TF the CPU traps after every iteration of a REP string instruction, RIP still
+	 * on it until the last (SDM Vol. 3B 18.3.1.4): one iteration per exit then. */
+	bool step = m->rep && (vmcs_read(GUEST_RFLAGS) & RFLAGS_TF);
 
-	for (int done = 0; count && done < STRING_BATCH; done++) {
+	for (int done = 0; count && done < (step ? 1 : STRING_BATCH); done++) {
 		if (!string_step(v, m, reason, fault_gpa, &hit))
 			return false;
 		hit = true; /* only the first iteration is the one that exited */
@@ -1046,6 +1051,8 @@ static bool emulate_string(struct vcpu *v, const struct insn_mov *m, u32 reason,
 	}
 	if (!count)
 		vcpu_complete_instruction(m->len);
+	else if (step)
+		vmcs_write(GUEST_PENDING_DBG, vmcs_read(GUEST_PENDING_DBG) | PENDING_DBG_BS);
 	return true;
 }
 

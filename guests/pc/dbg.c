@@ -40,20 +40,21 @@
 #define LABELS(X) \
 	X(dbg_tf_nop) X(dbg_tf_nop_after) X(dbg_tf_cpuid) X(dbg_tf_cpuid_after) \
 	X(dbg_tf_rdmsr) X(dbg_tf_rdmsr_after) X(dbg_tf_out) X(dbg_tf_out_after) X(dbg_tf_mmio) \
-	X(dbg_tf_mmio_after) X(dbg_tf_apic) X(dbg_tf_apic_after) X(dbg_tf_movss) \
-	X(dbg_tf_movss_nop) X(dbg_tf_movss_after) X(dbg_tf_movss_cpuid) \
-	X(dbg_tf_movss_cpuid_insn) X(dbg_tf_movss_cpuid_after) X(dbg_tf_sti_cpuid) \
-	X(dbg_tf_sti_cpuid_insn) X(dbg_tf_sti_cpuid_after) X(dbg_tf_sti_hlt) \
-	X(dbg_tf_sti_hlt_insn) X(dbg_tf_sti_hlt_after) X(dbg_tf_ud2) X(dbg_tf_ud2_insn) \
-	X(dbg_tf_ud2_resume) X(dbg_tf_ud2_after) X(dbg_tf_rdpmc) X(dbg_tf_rdpmc_insn) \
-	X(dbg_tf_rdpmc_resume) X(dbg_tf_rdpmc_after) X(dbg_ibp) X(dbg_ibp_target) \
-	X(dbg_ibp_after) X(dbg_ibp_mmio) X(dbg_ibp_mmio_next) X(dbg_ibp_apic) \
-	X(dbg_ibp_apic_next) X(dbg_ibp_cpuid) X(dbg_ibp_cpuid_next) X(dbg_ibp2_mmio) \
-	X(dbg_ibp2_mmio_insn) X(dbg_ibp2_mmio_next) X(dbg_wp_write) X(dbg_wp_write_after) \
-	X(dbg_wp_read) X(dbg_wp_read_after) X(dbg_gd_read) X(dbg_gd_read_after) \
-	X(dbg_gd_write) X(dbg_gd_write_insn) X(dbg_gd_write_after) X(dbg_f_ud2) \
-	X(dbg_f_ud2_after) X(dbg_f_monitor) X(dbg_f_monitor_insn) X(dbg_f_monitor_after) \
-	X(dbg_f_rdpmc) X(dbg_f_rdpmc_insn) X(dbg_f_rdpmc_after)
+	X(dbg_tf_mmio_after) X(dbg_tf_apic) X(dbg_tf_apic_after) X(dbg_tf_rep) \
+	X(dbg_tf_rep_insn) X(dbg_tf_rep_after) X(dbg_tf_movss) X(dbg_tf_movss_nop) \
+	X(dbg_tf_movss_after) X(dbg_tf_movss_cpuid) X(dbg_tf_movss_cpuid_insn) \
+	X(dbg_tf_movss_cpuid_after) X(dbg_tf_sti_cpuid) X(dbg_tf_sti_cpuid_insn) \
+	X(dbg_tf_sti_cpuid_after) X(dbg_tf_sti_hlt) X(dbg_tf_sti_hlt_insn) \
+	X(dbg_tf_sti_hlt_after) X(dbg_tf_ud2) X(dbg_tf_ud2_insn) X(dbg_tf_ud2_resume) \
+	X(dbg_tf_ud2_after) X(dbg_tf_rdpmc) X(dbg_tf_rdpmc_insn) X(dbg_tf_rdpmc_resume) \
+	X(dbg_tf_rdpmc_after) X(dbg_ibp) X(dbg_ibp_target) X(dbg_ibp_after) X(dbg_ibp_mmio) \
+	X(dbg_ibp_mmio_next) X(dbg_ibp_apic) X(dbg_ibp_apic_next) X(dbg_ibp_cpuid) \
+	X(dbg_ibp_cpuid_next) X(dbg_ibp2_mmio) X(dbg_ibp2_mmio_insn) X(dbg_ibp2_mmio_next) \
+	X(dbg_wp_write) X(dbg_wp_write_after) X(dbg_wp_read) X(dbg_wp_read_after) \
+	X(dbg_gd_read) X(dbg_gd_read_after) X(dbg_gd_write) X(dbg_gd_write_insn) \
+	X(dbg_gd_write_after) X(dbg_f_ud2) X(dbg_f_ud2_after) X(dbg_f_monitor) \
+	X(dbg_f_monitor_insn) X(dbg_f_monitor_after) X(dbg_f_rdpmc) X(dbg_f_rdpmc_insn) \
+	X(dbg_f_rdpmc_after)
 /* clang-format on */
 
 #define DECLARE(l) extern char l[];
@@ -265,6 +266,7 @@ static const struct dbg_case cases[] = {
 	TF("tf out", dbg_tf_out, 1),
 	TF("tf mmio unassigned", dbg_tf_mmio, 1),
 	TF("tf mmio apic ppr", dbg_tf_apic, 1),
+	TF("tf rep movsl x3 from mmio", dbg_tf_rep, 3),
 	TF("tf mov ss; nop", dbg_tf_movss, 1),
 	TF("tf mov ss; cpuid", dbg_tf_movss_cpuid, 1),
 	TF("tf sti; cpuid", dbg_tf_sti_cpuid, 2),

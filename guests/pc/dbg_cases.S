@@ -82,6 +82,20 @@ CASE dbg_tf_apic_after
 	TF_OFF
 	ret
 
+/* REP MOVSL of three dwords from unassigned memory: a trap after each iteration, RIP on
+ * the instruction until the last. */
+CASE dbg_tf_rep
+	movl $UNASSIGNED, %esi
+	leaq dbg_wbuf(%rip), %rdi
+	movl $3, %ecx
+	cld
+	TF_ON
+CASE dbg_tf_rep_insn
+	rep movsl
+CASE dbg_tf_rep_after
+	TF_OFF
+	ret
+
 /* MOV SS blocks the single-step trap for one instruction: it comes after the NOP. */
 CASE dbg_tf_movss
 	movw %ss, %ax
@@ -257,3 +271,5 @@ CASE dbg_f_rdpmc_after
 dbg_wvar:
 	.long 0
 	.long 0
+dbg_wbuf:
+	.fill 4, 4, 0
