@@ -6,14 +6,16 @@
  * back to its reset value 0xffff0ff0, so each #DB shows only its own bits):
  *
  *   single-step (TF) over NOP, CPUID, RDMSR, OUT, MMIO to unassigned memory and to the APIC
- *   (instructions a hypervisor emulates), over MOV SS; NOP and MOV SS; CPUID (the trap comes
- *   after the second), over STI; CPUID and STI; HLT (the APIC timer ends the HLT);
+ *   (instructions a hypervisor emulates), over REP MOVSL from MMIO (a trap per iteration),
+ *   over MOV SS; NOP and MOV SS; CPUID (the trap comes after the second), over STI; CPUID
+ *   and STI; HLT (the APIC timer ends the HLT), over UD2 and RDPMC (the fault, no trap);
  *   instruction breakpoints (DR0/DR1, RW 00), also on the instruction after an emulated one
  *   (which must fire: an instruction that completes clears RF) and on an emulated one
  *   returned to with RF=1; data breakpoints (RW 01 write, RW 11 read/write, two at once);
  *   DR7.GD with MOV from and to a debug register (#DB with DR6.BD, GD cleared); and the RF
- *   that faults push: #UD by UD2, #UD by MONITOR and #GP by RDPMC (the last two
- *   injected by a hypervisor that exits on them).
+ *   that faults push: #UD by UD2 (also with the stack on a page nothing touched yet, whose
+ *   first touch under eptvisor interrupts the delivery), #UD by MONITOR and #GP by RDPMC
+ *   (the last two injected by a hypervisor that exits on them).
  *
  * tests/harness/test_fidelity.py compares the lines with QEMU TCG's and names where TCG
  * differs from the SDM.
@@ -52,7 +54,8 @@
 	X(dbg_ibp_cpuid_next) X(dbg_ibp2_mmio) X(dbg_ibp2_mmio_insn) X(dbg_ibp2_mmio_next) \
 	X(dbg_wp_write) X(dbg_wp_write_after) X(dbg_wp_read) X(dbg_wp_read_after) \
 	X(dbg_gd_read) X(dbg_gd_read_after) X(dbg_gd_write) X(dbg_gd_write_insn) \
-	X(dbg_gd_write_after) X(dbg_f_ud2) X(dbg_f_ud2_after) X(dbg_f_monitor) \
+	X(dbg_gd_write_after) X(dbg_f_ud2) X(dbg_f_ud2_after) X(dbg_f_ud2_fresh) \
+	X(dbg_f_ud2_fresh_insn) X(dbg_f_ud2_fresh_after) X(dbg_f_monitor) \
 	X(dbg_f_monitor_insn) X(dbg_f_monitor_after) X(dbg_f_rdpmc) X(dbg_f_rdpmc_insn) \
 	X(dbg_f_rdpmc_after)
 /* clang-format on */
@@ -285,6 +288,7 @@ static const struct dbg_case cases[] = {
 	FAULT("gd mov from dr7", dbg_gd_read, dbg_gd_read_after, DR7_RESET | DR7_GD),
 	FAULT("gd mov to dr0", dbg_gd_write, dbg_gd_write_after, DR7_RESET | DR7_GD),
 	FAULT("fault ud2", dbg_f_ud2, dbg_f_ud2_after, 0),
+	FAULT("fault ud2 on an untouched stack", dbg_f_ud2_fresh, dbg_f_ud2_fresh_after, 0),
 	FAULT("fault monitor", dbg_f_monitor, dbg_f_monitor_after, 0),
 	FAULT("fault rdpmc", dbg_f_rdpmc, dbg_f_rdpmc_after, 0),
 };

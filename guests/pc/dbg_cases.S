@@ -9,6 +9,7 @@
 #define APIC_PPR   0xfee000a0 /* an APIC register whose reads exit (APIC access) */
 #define UART_SCR   0x3ff      /* 16550 scratch register */
 #define RFLAGS_TF  0x100
+#define FRESH_STACK 0x1c00000 /* 28 MiB: RAM under eptvisor (32 MiB) and QEMU, never touched */
 
 .macro TF_ON
 	pushfq
@@ -245,6 +246,18 @@ CASE dbg_gd_write_after
 CASE dbg_f_ud2
 	ud2
 CASE dbg_f_ud2_after
+	ret
+
+/* UD2 on a stack in RAM nothing has touched yet: under eptvisor the #UD's frame write is
+ * the page's first touch, an EPT violation in the middle of the delivery, and the #UD is
+ * delivered again (IDT-vectoring information) with the RF a fault pushes. */
+CASE dbg_f_ud2_fresh
+	movq %rsp, %rax
+	movq $FRESH_STACK, %rsp
+CASE dbg_f_ud2_fresh_insn
+	ud2
+CASE dbg_f_ud2_fresh_after
+	movq %rax, %rsp
 	ret
 
 /* MONITOR with CPUID.1:ECX.MONITOR clear: #UD (a hypervisor that exits on it injects it). */
