@@ -988,9 +988,7 @@ static bool emulate_alu(struct vcpu *v, const struct insn_mov *m, u32 reason, gp
 	return true;
 }
 
-#define RFLAGS_TF      BIT(8)
-#define RFLAGS_DF      BIT(10)
-#define PENDING_DBG_BS BIT(14)
+#define RFLAGS_DF BIT(10)
 /* REP string forms: at most this many iterations per exit, then the instruction is run
  * again (RIP stays, rCX says what is left), as the CPU does when an interrupt comes. */
 #define STRING_BATCH 1024
@@ -1052,7 +1050,7 @@ static bool emulate_string(struct vcpu *v, const struct insn_mov *m, u32 reason,
 	if (!count)
 		vcpu_complete_instruction(m->len);
 	else if (step)
-		vmcs_write(GUEST_PENDING_DBG, vmcs_read(GUEST_PENDING_DBG) | PENDING_DBG_BS);
+		vcpu_single_step_trap(); /* RIP stays on the instruction */
 	return true;
 }
 

@@ -60,8 +60,6 @@
 #define BLOCK_STI_MOVSS            (BIT(0) | BIT(1))
 #define BLOCK_NMI                  BIT(3) /* with virtual NMIs: the guest's virtual-NMI blocking */
 #define QUAL_NMI_UNBLOCKED_BY_IRET BIT(12)
-#define RFLAGS_RF                  BIT(16)
-#define PENDING_DBG_VALID          (BIT(12) | BIT(14)) /* an enabled breakpoint, or BS */
 #define PC_MIN_SLICE_NS            50000ULL /* least guest time per entry while a timer is due */
 
 u64 pc_now_ns(void)

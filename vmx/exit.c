@@ -33,11 +33,15 @@ const char *exit_reason_name(u32 reason)
 	return "UNKNOWN";
 }
 
-#define RFLAGS_TF       BIT(8)
-#define RFLAGS_RF       BIT(16)
 #define DEBUGCTL_BTF    BIT(1)
-#define PENDING_DBG_BS  BIT(14)
 #define BLOCK_STI_MOVSS (BIT(0) | BIT(1))
+
+/* A single-step trap after the guest's current instruction, delivered after the next entry
+ * (with DR6.BS, by the CPU) unless MOV SS blocks it. */
+void vcpu_single_step_trap(void)
+{
+	vmcs_write(GUEST_PENDING_DBG, vmcs_read(GUEST_PENDING_DBG) | PENDING_DBG_BS);
+}
 
 /*
  * What the CPU does when an instruction completes, for one the hypervisor completed in its
@@ -58,7 +62,7 @@ void vcpu_complete_instruction(u64 len)
 		vmcs_write(GUEST_RFLAGS, rflags & ~RFLAGS_RF);
 	vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) & ~BLOCK_STI_MOVSS);
 	if ((rflags & RFLAGS_TF) && !(vmcs_read(GUEST_IA32_DEBUGCTL) & DEBUGCTL_BTF))
-		vmcs_write(GUEST_PENDING_DBG, vmcs_read(GUEST_PENDING_DBG) | PENDING_DBG_BS);
+		vcpu_single_step_trap();
 }
 
 void vcpu_skip_instruction(void)

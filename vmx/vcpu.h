@@ -71,6 +71,12 @@ bool vcpu_budget_rearm(struct vcpu *v);
 void vcpu_complete_instruction(u64 len);
 /* vcpu_complete_instruction for the instruction that exited (its length from the VMCS). */
 void vcpu_skip_instruction(void);
+/* Pending debug exceptions (VMCS): a single-step trap (BS), and what makes one deliverable
+ * after the entry (BS or an enabled breakpoint, SDM Vol. 3C 27.7.3). */
+#define PENDING_DBG_BS    BIT(14)
+#define PENDING_DBG_VALID (BIT(12) | PENDING_DBG_BS)
+/* Make a single-step trap pending after the guest's current instruction. */
+void vcpu_single_step_trap(void);
 /* Access rights of a segment register that holds nothing (VMCS segment AR bit 16). */
 #define AR_UNUSABLE BIT(16)
 /* Write one guest segment register (selector, base, limit, access rights) of the current
