@@ -1036,7 +1036,7 @@ static bool emulate_string(struct vcpu *v, const struct insn_mov *m, u32 reason,
 	u64 count = m->rep ? gpr_get(v, 1) & amask : 1;
 	bool hit = false;
 	/* With TF the CPU traps after every iteration of a REP string instruction, RIP still
-	 * on it until the last (SDM Vol. 3B 18.3.1.4): one iteration per exit then. */
+	 * on it until the last (QEMU TCG does the same): one iteration per exit then. */
 	bool step = m->rep && (vmcs_read(GUEST_RFLAGS) & RFLAGS_TF);
 
 	for (int done = 0; count && done < (step ? 1 : STRING_BATCH); done++) {
