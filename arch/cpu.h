@@ -35,7 +35,9 @@
 #define EFER_LME       BIT(8)
 #define EFER_LMA       BIT(10)
 #define EFER_NXE       BIT(11)
+#define RFLAGS_TF      BIT(8)
 #define RFLAGS_IF      BIT(9)
+#define RFLAGS_RF      BIT(16)
 
 struct cpuid_regs {
 	u32 eax, ebx, ecx, edx;

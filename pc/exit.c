@@ -774,7 +774,7 @@ static void load_reg(struct vcpu *v, const struct insn_mov *m, u64 val)
 static void complete_read(struct vcpu *v, const struct insn_mov *m, u64 val)
 {
 	load_reg(v, m, val);
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+	vcpu_complete_instruction(m->len);
 }
 
 static u64 write_value(struct vcpu *v, const struct insn_mov *m)
@@ -1010,7 +1010,7 @@ static bool emulate_mov(struct vcpu *v, const struct insn_mov *m, u32 reason, gp
 		return false;
 	if (m->write) {
 		operand_write(v, &o, write_value(v, m));
-		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+		vcpu_complete_instruction(m->len);
 	} else {
 		complete_read(v, m, operand_read(v, &o));
 	}
@@ -1047,7 +1047,7 @@ static bool emulate_alu(struct vcpu *v, const struct insn_mov *m, u32 reason, gp
 				operand_write(v, &o, res);
 		}
 	}
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+	vcpu_complete_instruction(m->len);
 	return true;
 }
 
@@ -1098,8 +1098,11 @@ static bool emulate_string(struct vcpu *v, const struct insn_mov *m, u32 reason,
 	u64 amask = as == 8 ? ~0ULL : (1ULL << (as * 8)) - 1;
 	u64 count = m->rep ? gpr_get(v, 1) & amask : 1;
 	bool hit = false;
+	/* With TF the CPU traps after every iteration of a REP string instruction, RIP still
+	 * on it until the last (QEMU TCG does the same): one iteration per exit then. */
+	bool step = m->rep && (vmcs_read(GUEST_RFLAGS) & RFLAGS_TF);
 
-	for (int done = 0; count && done < STRING_BATCH; done++) {
+	for (int done = 0; count && done < (step ? 1 : STRING_BATCH); done++) {
 		if (!string_step(v, m, reason, fault_gpa, &hit))
 			return false;
 		hit = true; /* only the first iteration is the one that exited */
@@ -1108,7 +1111,9 @@ static bool emulate_string(struct vcpu *v, const struct insn_mov *m, u32 reason,
 			gpr_set(v, 1, as, count);
 	}
 	if (!count)
-		vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + m->len);
+		vcpu_complete_instruction(m->len);
+	else if (step)
+		vcpu_single_step_trap(); /* RIP stays on the instruction */
 	return true;
 }
 

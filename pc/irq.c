@@ -57,6 +57,7 @@
 #define INTR_TYPE_EXT              0
 #define INTR_TYPE_NMI              (2 << 8)
 #define INTR_TYPE_HW_EXC           (3 << 8)
+#define INTR_TYPE_MASK             (7 << 8)
 #define INTR_HAS_ERROR             BIT(11)
 #define BLOCK_STI_MOVSS            (BIT(0) | BIT(1))
 #define BLOCK_NMI                  BIT(3) /* with virtual NMIs: the guest's virtual-NMI blocking */
@@ -635,6 +636,12 @@ static void inject(struct vcpu *v)
 
 	if (vmcs_read(ENTRY_INTR_INFO) & INTR_VALID)
 		return; /* re-delivering an interrupted event first (pc_after_exit) */
+	/* A debug trap pending (the single-step of an instruction eptvisor completed, or one
+	 * the CPU saved at the exit) goes first: an entry that injects an event would drop it
+	 * (SDM 27.7.3). The CPU delivers it before any NMI or interrupt and before the window
+	 * exits, so an event waiting now is held back like in an STI shadow, by its window. */
+	if (vmcs_read(GUEST_PENDING_DBG) & PENDING_DBG_VALID)
+		block |= BLOCK_STI_MOVSS;
 	if (inject_nmi(v, block))
 		return;
 	/* A globally disabled APIC (IA32_APIC_BASE.EN clear) accepts no interrupts. */
@@ -690,6 +697,28 @@ static void restore_nmi_blocking(u64 idt)
 		vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) | BLOCK_NMI);
 }
 
+/* Is this exception vector fault-class (SDM Vol. 3A 6.15)? #DB (a trap, or a fault only
+ * for instruction breakpoints and general detect, which the CPU delivers itself), #BP and
+ * #OF (traps), #NMI (2: no exception) and the aborts #DF and #MC are not. */
+static bool fault_class(int vector)
+{
+	return vector < 32 &&
+	       !((BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(8) | BIT(18)) & BIT(vector));
+}
+
+/* Event injection pushes RFLAGS.RF as the guest-state field holds it, whatever the event
+ * (SDM Vol. 3C 27.6.1.1), and an instruction exit saved RF=0 (28.3.1.4); the CPU itself
+ * pushes RF=1 for every fault but an instruction-breakpoint #DB (Vol. 3B 18.3.1.1), so a
+ * handler's IRET does not hit a breakpoint on the faulting instruction again. As KVM's
+ * __kvm_inject_exception does. */
+static void set_fault_rf(int vector)
+{
+	u64 rflags = vmcs_read(GUEST_RFLAGS);
+
+	if (fault_class(vector) && !(rflags & RFLAGS_RF))
+		vmcs_write(GUEST_RFLAGS, rflags | RFLAGS_RF);
+}
+
 void pc_after_exit(struct vcpu *v)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
@@ -709,6 +738,8 @@ void pc_after_exit(struct vcpu *v)
 	if (idt & INTR_HAS_ERROR)
 		vmcs_write(ENTRY_EXCEPTION_ERROR, vmcs_read(IDT_VECTORING_ERROR));
 	vmcs_write(ENTRY_INSTR_LEN, vmcs_read(EXIT_INSTR_LEN));
+	if ((idt & INTR_TYPE_MASK) == INTR_TYPE_HW_EXC)
+		set_fault_rf((int)(idt & 0xff));
 }
 
 void pc_inject_exception(struct vcpu *v, int vector, bool has_error, u32 error)
@@ -718,14 +749,15 @@ void pc_inject_exception(struct vcpu *v, int vector, bool has_error, u32 error)
 	           INTR_VALID | INTR_TYPE_HW_EXC | (u32)vector | (has_error ? INTR_HAS_ERROR : 0));
 	if (has_error)
 		vmcs_write(ENTRY_EXCEPTION_ERROR, error);
+	set_fault_rf(vector);
 }
 
-/* Past HLT (or another instruction): the STI/MOV-SS shadow ends with it. */
+/* Past HLT (or another instruction): RF clear, the STI/MOV-SS shadow ends with it, and its
+ * single-step trap is pending if TF is set (vcpu_complete_instruction). */
 void pc_skip_instruction(struct vcpu *v)
 {
 	(void)v;
 	vcpu_skip_instruction();
-	vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) & ~BLOCK_STI_MOVSS);
 }
 
 bool pc_handle_hlt(struct vcpu *v)

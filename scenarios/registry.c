@@ -147,7 +147,7 @@ const struct scenario scenarios[] = {
 	  .host = pc_compact_host },
 	/* Platform fidelity for kernels written for QEMU/KVM (tests/harness/test_fidelity.py):
 	 * KVM's hypercall ABI for VMCALL; MMIO by instructions other than MOV; the MSRs Linux
-	 * reads at boot. */
+	 * reads at boot; debug exceptions. */
 	{ .name = "pc_kvm_hypercall", .group = "fidelity", .kernel = "kvmhc.elf", .mem = 32 * MIB },
 	{ .name = "pc_mmio_ops", .group = "fidelity", .kernel = "mmio_ops.elf", .mem = 128 * MIB },
 	{ .name = "pc_msrs", .group = "fidelity", .kernel = "msrs.elf", .mem = 32 * MIB },
@@ -160,6 +160,9 @@ const struct scenario scenarios[] = {
 	/* Again: TSC_AUX and PKRU start at 0, whatever pc_features left on these CPUs. */
 	{ .name = "pc_features_again", .group = "fidelity", .kernel = "features.elf", .vcpus = 2,
 	  .mem = 32 * MIB, .pku = true },
+	/* Debug exceptions and RF: single-step over emulated instructions, MOV SS, STI; HLT,
+	 * breakpoints, DR7.GD, RF in the frames of injected faults. */
+	{ .name = "pc_debug", .group = "fidelity", .kernel = "dbg.elf", .mem = 32 * MIB },
 	/* Two vCPUs and a host task: three CPUs (tests/harness/test_pcguests.py boots it). */
 	{ .name = "pc_apic_moves", .group = "pc_moves", .kernel = "pcmb1.elf", .kargs = "apicloop=400",
 	  .vcpus = 2, .mem = 128 * MIB, .host = pc_apic_moves_host },

@@ -33,9 +33,41 @@ const char *exit_reason_name(u32 reason)
 	return "UNKNOWN";
 }
 
+#define DEBUGCTL_BTF    BIT(1)
+#define BLOCK_STI_MOVSS (BIT(0) | BIT(1))
+
+/* A single-step trap after the guest's current instruction, delivered after the next entry
+ * (with DR6.BS, by the CPU) unless MOV SS blocks it. */
+void vcpu_single_step_trap(void)
+{
+	vmcs_write(GUEST_PENDING_DBG, vmcs_read(GUEST_PENDING_DBG) | PENDING_DBG_BS);
+}
+
+/*
+ * What the CPU does when an instruction completes, for one the hypervisor completed in its
+ * place: RIP moves past it; RF clears (an instruction that completes clears it, so a
+ * breakpoint on the next one fires: the VM exit of an EPT violation or APIC access saved
+ * RF=1, SDM Vol. 3C 28.3.1.4); the STI / MOV SS shadow ends with it; and with RFLAGS.TF
+ * set (and DEBUGCTL.BTF clear: these are no branches) its single-step trap is made pending
+ * in the VMCS, delivered after the entry with DR6.BS by the CPU itself (SDM 27.7.3), as
+ * KVM's kvm_skip_emulated_instruction does by hand. Instruction exits save the pending
+ * debug exceptions clear (28.3.4), so without this the guest would lose the trap.
+ */
+void vcpu_complete_instruction(u64 len)
+{
+	u64 rflags = vmcs_read(GUEST_RFLAGS);
+
+	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + len);
+	if (rflags & RFLAGS_RF)
+		vmcs_write(GUEST_RFLAGS, rflags & ~RFLAGS_RF);
+	vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) & ~BLOCK_STI_MOVSS);
+	if ((rflags & RFLAGS_TF) && !(vmcs_read(GUEST_IA32_DEBUGCTL) & DEBUGCTL_BTF))
+		vcpu_single_step_trap();
+}
+
 void vcpu_skip_instruction(void)
 {
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + vmcs_read(EXIT_INSTR_LEN));
+	vcpu_complete_instruction(vmcs_read(EXIT_INSTR_LEN));
 }
 
 bool vcpu_stop_dump(struct vcpu *v, u32 reason, const char *what)

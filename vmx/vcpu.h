@@ -66,8 +66,17 @@ bool vcpu_handle_exit(struct vcpu *v, u32 reason);
 bool vcpu_stop_dump(struct vcpu *v, u32 reason, const char *what);
 /* The timer fired: arm the next slice of the budget, or false when it is spent. */
 bool vcpu_budget_rearm(struct vcpu *v);
-/* Advance the guest's RIP past the instruction that exited. */
+/* The guest's instruction at RIP, LEN bytes, was completed by the hypervisor: RIP past it,
+ * RF clear, no STI / MOV SS shadow, and its single-step trap pending if RFLAGS.TF is set. */
+void vcpu_complete_instruction(u64 len);
+/* vcpu_complete_instruction for the instruction that exited (its length from the VMCS). */
 void vcpu_skip_instruction(void);
+/* Pending debug exceptions (VMCS): a single-step trap (BS), and what makes one deliverable
+ * after the entry (BS or an enabled breakpoint, SDM Vol. 3C 27.7.3). */
+#define PENDING_DBG_BS    BIT(14)
+#define PENDING_DBG_VALID (BIT(12) | PENDING_DBG_BS)
+/* Make a single-step trap pending after the guest's current instruction. */
+void vcpu_single_step_trap(void);
 /* Access rights of a segment register that holds nothing (VMCS segment AR bit 16). */
 #define AR_UNUSABLE BIT(16)
 /* Write one guest segment register (selector, base, limit, access rights) of the current
