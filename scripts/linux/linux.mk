@@ -4,13 +4,16 @@
 #   make linux-pkgs   apt-get download linux-image-amd64's kernel package and busybox-static,
 #                     unpack them with dpkg-deb -x (no root), build build/linux/vmlinuz and
 #                     build/linux/initrd.gz (scripts/linux/init as /init, cpio newc, gzip)
-#   make linux-qemu   boot them under plain QEMU TCG to the init's line (the reference)
-#   make linux-run    boot them under eptvisor on the best VMX platform (Bochs here: tens of
-#                     minutes; LINUX_ARGS, LINUX_MEM, LINUX_VCPUS, RUNARGS for run.py)
+#   make linux        linux-pkgs, then boot them under eptvisor on the best VMX platform, 2 vCPUs
+#                     and 256 MiB, to the busybox shell on ttyS0 (Bochs here: about 3-4 minutes)
+#   make linux-run    the same, with LINUX_ARGS, LINUX_MEM, LINUX_VCPUS, LINUX_IPS, RUNARGS
+#   make linux-qemu   boot them under plain QEMU TCG (the reference): the init's answers
+#   make linux-bochs  boot them under plain Bochs, no eptvisor (what is Bochs', what is ours)
+#   make test-linux   the Linux tests (tests/harness/linux/): all three, answers compared
 
 LX := $(B)/linux
 
-.PHONY: linux-pkgs linux-qemu linux-run
+.PHONY: linux linux-pkgs linux-qemu linux-run linux-bochs test-linux
 LINUX_ARGS ?= console=ttyS0 acpi=off
 LINUX_MEM ?= 256M
 LINUX_VCPUS ?= 2
@@ -37,9 +40,17 @@ $(LX)/initrd.gz: $(LX)/root/.unpacked scripts/linux/init scripts/linux/mkinitram
 		--init scripts/linux/init -o $@
 
 linux-qemu: linux-pkgs
-	$(Q)$(PYTHON) scripts/linux/boot_qemu.py --kernel $(LX)/vmlinuz --initrd $(LX)/initrd.gz
+	$(Q)$(PYTHON) scripts/linux/boot_qemu.py
 
-linux-run: linux-pkgs iso
+linux-bochs: deps linux-pkgs
+	$(Q)$(PYTHON) scripts/linux/boot_bochs.py --cpus $(LINUX_VCPUS)
+
+linux: deps linux-run
+
+test-linux: deps linux-pkgs iso
+	$(Q)$(PYTHON) -m pytest -q tests/harness/linux
+
+linux-run: deps linux-pkgs iso
 	$(Q)$(PYTHON) tests/harness/run.py --guest $(LX)/vmlinuz --initrd $(LX)/initrd.gz \
 		--guest-args "$(LINUX_ARGS)" --guest-mem $(LINUX_MEM) --guest-vcpus $(LINUX_VCPUS) \
 		--megs 768 --ips $(LINUX_IPS) --timeout 1800 --cmdline "guest_budget=30000" $(RUNARGS)

@@ -476,12 +476,14 @@ def _kill_group(proc, grace=2.0):
 
 
 def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
-               shutdown_grace=10.0, panic_idle=15.0):
+               shutdown_grace=10.0, panic_idle=15.0, stop_when=None):
     """Run CMD in its own process group with stdin from /dev/null, until it exits or TIMEOUT
     (wall clock) passes. Watches the serial log: ends the run itself when the kernel printed
     its shutdown line but the emulator lingers, when it boots a second time (reset after a
     triple fault), or when it printed PANIC and then nothing for PANIC_IDLE seconds.
     ECHO: a callable given each new serial line as it appears (for streaming).
+    STOP_WHEN: a callable given each new line; a true answer ends the run (its reason), for
+    a guest that runs without eptvisor and has no shutdown line of its own.
     Returns (returncode, timed_out, stopped_early, duration)."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     start = time.monotonic()
@@ -529,7 +531,9 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
                         shutdown_at = now
                     if line.startswith("PANIC"):
                         panic_seen = True
-            if exited:
+                    if stop_when and not stopped:
+                        stopped = stop_when(line) or None
+            if exited or stopped:
                 break
             if _abort.is_set():
                 stopped = "aborted (the test session was interrupted)"
@@ -640,12 +644,14 @@ class Bochs(Platform):
             cmd += ["-rc", str(run_dir / "cont.rc")]
         return cmd
 
-    def run(self, iso, cmdline, cpus=2, timeout=60, megs=512, name=None, echo=None):
+    def run(self, iso, cmdline, cpus=2, timeout=60, megs=512, name=None, echo=None,
+            stop_when=None):
         run_dir, rc = self.prepare(iso, cpus, megs, name)
         cmd = self.command(run_dir, rc)
         serial = run_dir / "serial.log"
         code, to, stopped, dur = _supervise(cmd, serial, timeout, env=self.env(),
-                                            stdout_path=run_dir / "bochs.out", echo=echo)
+                                            stdout_path=run_dir / "bochs.out", echo=echo,
+                                            stop_when=stop_when)
         emu = _read_text(run_dir / "bochs.log").splitlines()
         out = _read_text(run_dir / "bochs.out").splitlines()
         exit_msg = [out[i + 1].strip() for i, l in enumerate(out[:-1])

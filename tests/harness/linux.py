@@ -23,6 +23,8 @@ INIT_UP = MARK + "init up"
 # The kernel command line every platform gets (the serial console, no ACPI tables: the
 # platform gives an MP table, docs/platform.md).
 BASE_ARGS = "console=ttyS0 acpi=off"
+# QEMU's pc gives ACPI tables (SeaBIOS' MP table names one CPU only): the reference keeps ACPI.
+QEMU_ARGS = "console=ttyS0"
 # Emulated instructions per second for Bochs runs (scripts/linux/linux.mk's LINUX_IPS).
 BOCHS_IPS = 50000000
 
@@ -96,3 +98,93 @@ def boot_seconds(text):
         if m:
             return float(m.group(1))
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# the three ways to boot it
+
+def _ev():
+    import eptvisor  # here, so scripts/linux/*.py can import this module from anywhere
+    return eptvisor
+
+
+def run_eptvisor(cpus=2, megs=256, args=BASE_ARGS, end=True, timeout=1800, ips=BOCHS_IPS,
+                 name="linux-eptvisor", echo=None, host_megs=768, cmdline="guest_budget=30000"):
+    """Boot the kernel as eptvisor's guest under Bochs (`make linux`'s setup). end: put
+    eptvisor_end=reboot on its command line, so the VM ends after the probes. Returns the
+    eptvisor Result."""
+    ev = _ev()
+    guest_args = (args + (" eptvisor_end=reboot" if end else "")).replace('"', "'")
+    line = ev.with_platform(
+        'run=demo %s guest=vmlinuz guest_initrd=initrd.gz guest_vcpus=%d guest_mem=%dM '
+        'guest_args="%s"' % (cmdline, cpus, megs, guest_args), "bochs")
+    iso = ev.make_iso(line, name, modules=[(str(KERNEL), "vmlinuz"), (str(INITRD), "initrd.gz")])
+    plat = ev.Bochs(ips=ips)
+    return plat.run(iso, line, cpus=cpus, timeout=timeout, megs=host_megs, name=name, echo=echo)
+
+
+def bochs_alone_iso(args):
+    """A GRUB ISO that boots the kernel and initramfs directly (no eptvisor)."""
+    import subprocess
+    import tempfile
+    iso = LX / "bochs-alone.iso"
+    with tempfile.TemporaryDirectory(dir=LX) as tmp:
+        root = Path(tmp) / "root"
+        (root / "boot" / "grub").mkdir(parents=True)
+        for src, dst in ((KERNEL, "vmlinuz"), (INITRD, "initrd.gz")):
+            (root / "boot" / dst).write_bytes(src.read_bytes())
+        (root / "boot" / "grub" / "grub.cfg").write_text("\n".join([
+            "set timeout=0", "set default=0", "terminal_output console",
+            'menuentry "linux" {', "  linux /boot/vmlinuz %s" % args,
+            "  initrd /boot/initrd.gz", "  boot", "}", ""]))
+        p = subprocess.run(["grub-mkrescue", "-o", str(iso), str(root)], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           errors="replace")
+        if p.returncode != 0:
+            raise RuntimeError("grub-mkrescue failed:\n" + p.stdout[-3000:])
+    return iso
+
+
+# What plain Bochs needs (docs/platform.md): Bochs' tigerlake model reports a 2.4 GHz TSC and
+# a 38.4 MHz crystal in CPUID 0x15/0x16 while its TSC and APIC timer count emulated
+# instructions (ips per second). Telling Linux the real TSC rate makes it calibrate its APIC
+# timer against the PIT instead of trusting the crystal.
+def bochs_alone_args(ips=BOCHS_IPS):
+    return "tsc_early_khz=%d" % (ips // 1000)
+
+
+def run_bochs_alone(cpus=2, megs=256, args=BASE_ARGS, fix=True, end=True, timeout=1800,
+                    ips=BOCHS_IPS, name="linux-bochs-alone", echo=None):
+    """Boot the kernel under plain Bochs through GRUB. fix: add bochs_alone_args(). The run
+    ends at the init's "rebooting" line (a plain PC would reboot into GRUB again)."""
+    ev = _ev()
+    full = args + (" " + bochs_alone_args(ips) if fix else "") + \
+        (" eptvisor_end=reboot" if end else "")
+    iso = bochs_alone_iso(full)
+    plat = ev.Bochs(ips=ips)
+
+    def stop(line):
+        return "the init rebooted" if MARK + "rebooting" in line else None
+    return plat.run(iso, full, cpus=cpus, timeout=timeout, megs=megs, name=name, echo=echo,
+                    stop_when=stop)
+
+
+def run_qemu(cpus=2, megs=256, args=QEMU_ARGS, timeout=300, name="linux-qemu"):
+    """Boot under plain QEMU TCG (-kernel/-initrd, -no-reboot: the init's reboot ends it).
+    Returns (serial text, seconds)."""
+    import subprocess
+    import time
+    out_dir = LX / "runs" / name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    serial = out_dir / "serial.log"
+    cmd = ["qemu-system-x86_64", "-accel", "tcg", "-m", str(megs), "-smp", str(cpus),
+           "-kernel", str(KERNEL), "-initrd", str(INITRD), "-append",
+           args + " eptvisor_end=reboot", "-display", "none", "-monitor", "none",
+           "-serial", "file:%s" % serial, "-no-reboot"]
+    t0 = time.monotonic()
+    try:
+        subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    return serial.read_text(errors="replace"), time.monotonic() - t0

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Boot the Linux test kernel and initramfs (make linux-pkgs) under plain Bochs, no eptvisor
+(GRUB's `linux`/`initrd` from an ISO, the rig's Bochs settings): so that every difference
+under eptvisor is eptvisor's. Bochs' CPU model tells Linux a TSC rate its emulated clock does
+not run at; --no-fix boots without the kernel option that tells it the real one
+(tests/harness/linux.py, bochs_alone_args; docs/platform.md says why).
+
+  boot_bochs.py [--cpus 2] [--megs 256] [--ips 50000000] [--no-fix] [--shell] [--timeout 1800]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "harness"))
+import linux  # noqa: E402
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--append", default=linux.BASE_ARGS)
+    ap.add_argument("--megs", type=int, default=256)
+    ap.add_argument("--cpus", type=int, default=2)
+    ap.add_argument("--ips", type=int, default=linux.BOCHS_IPS)
+    ap.add_argument("--no-fix", action="store_true", help="without " + linux.bochs_alone_args())
+    ap.add_argument("--shell", action="store_true", help="stay in the shell (no reboot)")
+    ap.add_argument("--timeout", type=float, default=1800)
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args(argv)
+    res = linux.run_bochs_alone(a.cpus, a.megs, a.append, fix=not a.no_fix, end=not a.shell,
+                                timeout=a.timeout, ips=a.ips,
+                                echo=None if a.quiet else (lambda l: print(l, flush=True)))
+    ans = linux.answers(res.serial)
+    probs = linux.check(ans, a.cpus) + linux.bad_lines(res.serial)
+    print("boot_bochs: %s in %.1f s wall, guest clock at init %s s; log %s" % (
+        "FAILED" if probs else "ok", res.duration, linux.boot_seconds(res.serial),
+        res.log_path))
+    for k, v in ans.items():
+        print("  %s: %s" % (k, v))
+    for p in probs[:20]:
+        print("  problem: " + p)
+    return 1 if probs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
