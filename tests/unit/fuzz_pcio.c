@@ -121,11 +121,11 @@ static void check_rtc(struct pcio *pc)
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		int v;
 
-		cmos_write(&pc->cmos, 0, f[i].reg);
+		cmos_write(&pc->cmos, 0, f[i].reg, now);
 		v = bcd(cmos_read(&pc->cmos, 1, now), bin);
 		CHECK(v >= f[i].lo && v <= f[i].hi);
 	}
-	cmos_write(&pc->cmos, 0, RTC_HOURS);
+	cmos_write(&pc->cmos, 0, RTC_HOURS, now);
 	h = cmos_read(&pc->cmos, 1, now);
 	if (h24) {
 		h = bcd((u8)h, bin);
@@ -134,7 +134,7 @@ static void check_rtc(struct pcio *pc)
 		h = bcd(h & 0x7f, bin);
 		CHECK(h >= 1 && h <= 12);
 	}
-	cmos_write(&pc->cmos, 0, RTC_REG_A);
+	cmos_write(&pc->cmos, 0, RTC_REG_A, now);
 	CHECK((cmos_read(&pc->cmos, 1, now) & 0x80) == 0); /* never "update in progress" */
 	pc->cmos.index = index;
 	pc->cmos.nmi_masked = nmi;
