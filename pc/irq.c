@@ -137,7 +137,7 @@ static int pic_take(struct vcpu *v)
 	spin_lock(&pc->io_lock);
 	vec = pcio_pic_ack(&pc->io);
 	spin_unlock(&pc->io_lock);
-	p->ran_since_timer = 0; /* the PICs' only source is the PIT */
+	p->ran_since_timer = 0; /* the PIT's or another line's: a minimum slice either way */
 	return vec;
 }
 
@@ -425,21 +425,41 @@ void pc_ioapic_eoi(struct vcpu *v, u8 vector)
 static void set_blocked(struct vcpu *v, bool blocked)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
+	struct pc_vm *pc = to_pc_vm(v->vm);
+	bool cli = blocked && p->state == PC_HALTED_NOIRQ;
 
+	/* RELAXED: counts only compared with nvcpus by the waiters, re-read every spin. */
+	if (cli != p->blocked_cli) {
+		p->blocked_cli = cli;
+		__atomic_fetch_add(&pc->blocked_cli, cli ? 1 : -1, __ATOMIC_RELAXED);
+	}
 	if (blocked == p->blocked)
 		return;
 	p->blocked = blocked;
-	/* RELAXED: a count only compared with nvcpus by the waiters, re-read every spin. */
-	__atomic_fetch_add(&to_pc_vm(v->vm)->blocked, blocked ? 1 : -1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&pc->blocked, blocked ? 1 : -1, __ATOMIC_RELAXED);
 }
 
+/* Every vCPU waits with nothing that could wake it. When all of them halted with
+ * interrupts off, that is how Linux halts, and powers off without ACPI (its power-off
+ * becomes a halt: every CPU in cli; hlt): the guest powered off. Anything else (a halt
+ * with IF=1 and no timer, an AP never started) is a hang. */
 static void check_deadlock(struct vcpu *v)
 {
-	if (__atomic_load_n(&to_pc_vm(v->vm)->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
+	struct pc_vm *pc = to_pc_vm(v->vm);
+
+	if (__atomic_load_n(&pc->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
 		return;
+	if (__atomic_load_n(&pc->blocked_cli, __ATOMIC_RELAXED) == v->vm->nvcpus) {
+		pc->powered_off = true; /* read by pc_report_end after every vCPU has stopped */
+		vm_stop(v->vm, EXIT_HLT,
+		        "guest powered off: every vCPU halted with interrupts off (cli; hlt, "
+		        "as Linux halts and powers off without ACPI)");
+		return;
+	}
 	vm_stop(v->vm, EXIT_HLT,
 	        "every vCPU is halted or waiting for a SIPI with nothing to "
-	        "wake it (cli; hlt, or hlt with no timer armed and IRQ 0 masked)");
+	        "wake it (hlt with no timer armed and its interrupts masked, or an AP never "
+	        "started)");
 }
 
 /* Take a pending INIT: the local APIC resets and the vCPU waits for a SIPI (one sent
@@ -677,6 +697,19 @@ void pc_skip_instruction(struct vcpu *v)
 	(void)v;
 	vcpu_skip_instruction();
 	vmcs_write(GUEST_INTERRUPTIBILITY, vmcs_read(GUEST_INTERRUPTIBILITY) & ~BLOCK_STI_MOVSS);
+}
+
+bool pc_handle_triple_fault(struct vcpu *v)
+{
+	struct pc_vm *pc = to_pc_vm(v->vm);
+
+	printk("pc: VM '%s': vcpu %d: triple fault at rip 0x%lx: the PC resets\n", v->vm->name,
+	       v->id, vmcs_read(GUEST_RIP));
+	pc->ended = true;
+	pc->exit_code = 0;
+	snprintf(pc->how, sizeof(pc->how), "triple fault (the PC resets)");
+	vm_stop(v->vm, VM_STOP_GUEST_EXIT, "guest exit: code 0 by %s", pc->how);
+	return false;
 }
 
 bool pc_handle_hlt(struct vcpu *v)
