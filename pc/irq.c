@@ -118,12 +118,18 @@ static int pic_vector(struct vcpu *v)
 		p->pic_next = 0;
 		return -1;
 	}
-	/* Not yet: the IRQ stays in the PIC's IRR (the PIT's edges coalesce there) until the
-	 * guest has had its slice since the last timer interrupt. */
-	if (!timer_due(v))
-		return -1;
+	/* IRQ 0 not yet: it stays in the PIC's IRR (the PIT's edges coalesce there) until the
+	 * guest has had its slice since the last timer interrupt (pic_next, now past, arms the
+	 * preemption timer for that slice). The other lines (COM1, the 8042, the RTC, which
+	 * catches up with the PIT at the next due look) go in at once. */
 	spin_lock(&pc->io_lock);
-	vec = pcio_pic_poll(&pc->io, pc_now_ns(), &p->pic_next);
+	if (timer_due(v)) {
+		vec = pcio_pic_poll(&pc->io, pc_now_ns(), &p->pic_next);
+	} else {
+		vec = pic_pending_vector(pc->io.pic);
+		if (vec == pc->io.pic[0].irq_base)
+			vec = -1;
+	}
 	spin_unlock(&pc->io_lock);
 	return vec;
 }
@@ -136,8 +142,9 @@ static int pic_take(struct vcpu *v)
 
 	spin_lock(&pc->io_lock);
 	vec = pcio_pic_ack(&pc->io);
+	if (vec == pc->io.pic[0].irq_base)
+		p->ran_since_timer = 0; /* IRQ 0, the PIT: the next tick waits for a slice */
 	spin_unlock(&pc->io_lock);
-	p->ran_since_timer = 0; /* the PIT's or another line's: a minimum slice either way */
 	return vec;
 }
 
@@ -426,7 +433,8 @@ static void set_blocked(struct vcpu *v, bool blocked)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
 	struct pc_vm *pc = to_pc_vm(v->vm);
-	bool cli = blocked && p->state == PC_HALTED_NOIRQ;
+	/* An AP never started can no more wake anyone than one in cli; hlt. */
+	bool cli = blocked && (p->state == PC_HALTED_NOIRQ || p->state == PC_WAIT_SIPI);
 
 	/* RELAXED: counts only compared with nvcpus by the waiters, re-read every spin. */
 	if (cli != p->blocked_cli) {
@@ -440,9 +448,9 @@ static void set_blocked(struct vcpu *v, bool blocked)
 }
 
 /* Every vCPU waits with nothing that could wake it. When all of them halted with
- * interrupts off, that is how Linux halts, and powers off without ACPI (its power-off
- * becomes a halt: every CPU in cli; hlt): the guest powered off. Anything else (a halt
- * with IF=1 and no timer, an AP never started) is a hang. */
+ * interrupts off (APs never started count with them), that is how Linux halts, and powers
+ * off without ACPI (its power-off becomes a halt: every CPU in cli; hlt): the guest powered
+ * off. Anything else (a halt with IF=1 and no timer, say) is a hang. */
 static void check_deadlock(struct vcpu *v)
 {
 	struct pc_vm *pc = to_pc_vm(v->vm);
@@ -453,7 +461,7 @@ static void check_deadlock(struct vcpu *v)
 		pc->powered_off = true; /* read by pc_report_end after every vCPU has stopped */
 		vm_stop(v->vm, EXIT_HLT,
 		        "guest powered off: every vCPU halted with interrupts off (cli; hlt, "
-		        "as Linux halts and powers off without ACPI)");
+		        "as Linux halts and powers off without ACPI) or never started");
 		return;
 	}
 	vm_stop(v->vm, EXIT_HLT,

@@ -14,6 +14,7 @@
 #   kvmhc.elf          KVM's hypercall ABI for VMCALL (64-bit, CPL 0; kvmhc.c says what)
 #   mmio_ops.elf       ALU/TEST/XCHG/MOVZX/MOVSX/string forms on the APIC and unassigned memory
 #   msrs.elf           RDMSR of the MSRs Linux reads at boot: a value or #GP for each
+#   platdev.elf        COM1, RTC, 8042 interrupts through the PICs, PCI config, resets, halt
 #   garbage.bin        no kernel at all: text, no multiboot header (hostile input)
 #   pcbz.bin           a Linux bzImage (boot protocol 2.15) that prints its boot_params
 #   pcbz-initrd.bin    its initrd: 5000 bytes of text (it prints their size and byte sum)
@@ -53,13 +54,15 @@ PC_SRCS_pcapf_hostile := guests/pc/mb1hdr.S guests/pc/pcapf_hostile.c $(PC_APF)
 # issue 16: platform fidelity for kernels written for QEMU/KVM
 PC_SRCS_kvmhc := guests/pc/mb1hdr.S guests/pc/kvmhc.c guests/pc/kvmhc_modes.S $(PC_LIB)
 PC_SRCS_msrs := guests/pc/mb1hdr.S guests/pc/msrs.c $(PC_LIB)
+PC_SRCS_platdev := guests/pc/mb1hdr.S guests/pc/platdev.c guests/pc/mbinfo.c guests/pc/args.c \
+	$(PC_LIB)
 PC_SRCS_mmio_ops := guests/pc/mb1hdr.S guests/pc/mmio_ops.c guests/pc/fwcfg.c guests/pc/lapic.c \
 	$(PC_LIB)
 PC_SRCS_ioapic := guests/pc/mb1hdr.S guests/pc/ioapic.c guests/pc/mbinfo.c guests/pc/fwcfg.c \
 	guests/pc/pic.c guests/pc/lapic.c guests/pc/smp.c guests/pc/ap.S $(PC_LIB)
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \
-	log_flood big_bss apic_segment pcapf pcapf_hostile ioapic kvmhc mmio_ops msrs
+	log_flood big_bss apic_segment pcapf pcapf_hostile ioapic kvmhc mmio_ops msrs platdev
 PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2) $(PCB)/garbage.bin $(PCB)/pcbz.bin \
 	$(PCB)/pcbz-initrd.bin
 PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k))))) \
