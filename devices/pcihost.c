@@ -69,8 +69,11 @@ u32 pcihost_read(struct pcihost *h, u16 port, int size)
 	off = pcihost_target(h, port);
 	if (off < 0)
 		return mask;
+	/* Bytes past 0xcff belong to other ports, which have nothing: all-ones. */
 	for (int i = 0; i < size; i++)
-		v |= (u32)h->config[(off + i) & (PCI_CONFIG_LEN - 1)] << (8 * i);
+		v |= (u32)(port + i <= PCI_PORT_DATA + 3 ? h->config[(off + i) & (PCI_CONFIG_LEN - 1)]
+		                                          : 0xff)
+		     << (8 * i);
 	return v;
 }
 
@@ -90,7 +93,7 @@ bool pcihost_write(struct pcihost *h, u16 port, int size, u32 val)
 		return false;
 	}
 	off = pcihost_target(h, port);
-	for (int i = 0; off >= 0 && i < size; i++) {
+	for (int i = 0; off >= 0 && i < size && port + i <= PCI_PORT_DATA + 3; i++) {
 		int o = (off + i) & (PCI_CONFIG_LEN - 1);
 		u8 m = pcihost_wmask(o), b = (u8)(val >> (8 * i));
 

@@ -434,12 +434,12 @@ static void set_blocked(struct vcpu *v, bool blocked)
 	struct pc_vcpu *p = to_pc_vcpu(v);
 	struct pc_vm *pc = to_pc_vm(v->vm);
 	/* An AP never started can no more wake anyone than one in cli; hlt. */
-	bool cli = blocked && (p->state == PC_HALTED_NOIRQ || p->state == PC_WAIT_SIPI);
+	bool off = blocked && (p->state == PC_HALTED_NOIRQ || p->state == PC_WAIT_SIPI);
 
 	/* RELAXED: counts only compared with nvcpus by the waiters, re-read every spin. */
-	if (cli != p->blocked_cli) {
-		p->blocked_cli = cli;
-		__atomic_fetch_add(&pc->blocked_cli, cli ? 1 : -1, __ATOMIC_RELAXED);
+	if (off != p->blocked_cli) {
+		p->blocked_cli = off;
+		__atomic_fetch_add(&pc->blocked_cli, off ? 1 : -1, __ATOMIC_RELAXED);
 	}
 	if (blocked == p->blocked)
 		return;

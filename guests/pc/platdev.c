@@ -19,13 +19,13 @@
 #include "guests/pc/apf.h"
 #include "guests/pc/pc.h"
 
-#define PIC_BASE    0x50
-#define COM1        0x3f8
-#define SPIN_LIMIT  200000000u
-#define IRQ_COM1    4
-#define IRQ_KBD     1
-#define IRQ_RTC     8
-#define IRQ_AUX     12
+#define PIC_BASE   0x50
+#define COM1       0x3f8
+#define SPIN_LIMIT 200000000u
+#define IRQ_COM1   4
+#define IRQ_KBD    1
+#define IRQ_RTC    8
+#define IRQ_AUX    12
 
 static u32 first_fail;
 static volatile u32 irqs[16];
@@ -250,8 +250,8 @@ static void kbc_tests(void)
 	kbc_write_ctr(0x64); /* no interrupts, aux off, translation */
 	while (inb(0x64) & 0x01)
 		(void)inb(0x60);
-	pr("kbc: self-test 0x%x, keyboard test 0x%x, aux test 0x%x, status 0x%x\n",
-	   kbc_cmd(0xaa), kbc_cmd(0xab), kbc_cmd(0xa9), inb(0x64) & 0x25);
+	pr("kbc: self-test 0x%x, keyboard test 0x%x, aux test 0x%x, status 0x%x\n", kbc_cmd(0xaa),
+	   kbc_cmd(0xab), kbc_cmd(0xa9), inb(0x64) & 0x25);
 	kbc_write_ctr(0x64);
 	pr("kbc: command byte 0x%x", kbc_cmd(0x20));
 	outb(0x64, 0xa8);
@@ -276,8 +276,8 @@ static void kbc_tests(void)
 	if (!wait_irqs(IRQ_AUX, 1))
 		fail(EXIT_FAIL_KBC, "no IRQ 12 for a byte written by 0xd3");
 	settle();
-	pr("kbc: 0xd3: irq 12 x%u, status 0x%x, data 0x%x\n", irqs[IRQ_AUX],
-	   last_kbc_status & 0x21, last_kbc_data);
+	pr("kbc: 0xd3: irq 12 x%u, status 0x%x, data 0x%x\n", irqs[IRQ_AUX], last_kbc_status & 0x21,
+	   last_kbc_data);
 	kbc_write_ctr(0x64);
 	pic_unmask(IRQ_KBD, false);
 	pic_unmask(IRQ_AUX, false);
