@@ -70,10 +70,13 @@ u32 pcihost_read(struct pcihost *h, u16 port, int size)
 	if (off < 0)
 		return mask;
 	/* Bytes past 0xcff belong to other ports, which have nothing: all-ones. */
-	for (int i = 0; i < size; i++)
-		v |= (u32)(port + i <= PCI_PORT_DATA + 3 ? h->config[(off + i) & (PCI_CONFIG_LEN - 1)]
-		                                          : 0xff)
-		     << (8 * i);
+	for (int i = 0; i < size; i++) {
+		u8 b = 0xff;
+
+		if (port + i <= PCI_PORT_DATA + 3)
+			b = h->config[(off + i) & (PCI_CONFIG_LEN - 1)];
+		v |= (u32)b << (8 * i);
+	}
 	return v;
 }
 
