@@ -6,9 +6,13 @@
 #include "devices/cmos.h"
 #include "lib.h"
 
-#define KIB      1024ULL
-#define MIB      (1024 * KIB)
-#define NS_PER_S 1000000000ULL
+#define KIB               1024ULL
+#define MIB               (1024 * KIB)
+#define NS_PER_S          1000000000ULL
+#define RTC_HZ            32768ULL
+#define RTC_ALARM_SECONDS 0x01
+#define RTC_ALARM_MINUTES 0x03
+#define RTC_ALARM_HOURS   0x05
 
 /* RAM below 4 GiB as QEMU's i440fx machine lays it out: up to 3 GiB when the guest has
  * 3.5 GiB or more, the rest above 4 GiB. */
@@ -49,6 +53,7 @@ void cmos_init(struct cmos *c, u64 ram_bytes, u16 ncpus, u64 start_unix, u64 now
 	cmos_set_memory(c->ram, ram_bytes, ncpus);
 	c->start_unix = start_unix ? start_unix : CMOS_DEFAULT_START_UNIX;
 	c->start_ns = now;
+	c->seen_ns = now;
 }
 
 struct civil {
@@ -117,17 +122,125 @@ static int rtc_time_reg(const struct cmos *c, int reg, u64 now)
 	}
 }
 
+/* ---- interrupts ------------------------------------------------------------------------- */
+
+static u64 since_start(const struct cmos *c, u64 t)
+{
+	return t > c->start_ns ? t - c->start_ns : 0;
+}
+
+/* Time since the VM's creation in 32.768 kHz ticks (no overflow for any elapsed time). */
+static u64 ns_to_rtc(u64 ns)
+{
+	return ns / NS_PER_S * RTC_HZ + ns % NS_PER_S * RTC_HZ / NS_PER_S;
+}
+
+/* The first time (ns since creation) at which ns_to_rtc reaches ticks. */
+static u64 rtc_to_ns_ceil(u64 ticks)
+{
+	return ticks / RTC_HZ * NS_PER_S + (ticks % RTC_HZ * NS_PER_S + RTC_HZ - 1) / RTC_HZ;
+}
+
+/* The periodic interrupt's period in RTC ticks, 0 if register A's rate is 0 (off). */
+static u64 rtc_period(const struct cmos *c)
+{
+	u32 rate = c->ram[RTC_REG_A] & 0x0f;
+
+	if (!rate)
+		return 0;
+	if (rate <= 2)
+		rate += 7; /* the MC146818's 32.768 kHz rates 1 and 2 repeat 8 and 9 */
+	return 1ULL << (rate - 1);
+}
+
+/* An alarm register matches v (binary) when it is a "don't care" (0xc0-0xff) or equal. */
+static bool alarm_field(const struct cmos *c, int reg, int now_reg, u64 t)
+{
+	u8 a = c->ram[reg];
+
+	return (a & 0xc0) == 0xc0 || a == (u8)rtc_time_reg(c, now_reg, t);
+}
+
+static bool alarm_match(const struct cmos *c, u64 t)
+{
+	return alarm_field(c, RTC_ALARM_SECONDS, RTC_SECONDS, t) &&
+	       alarm_field(c, RTC_ALARM_MINUTES, RTC_MINUTES, t) &&
+	       alarm_field(c, RTC_ALARM_HOURS, RTC_HOURS, t);
+}
+
+/* IRQF = PF.PIE + AF.AIE + UF.UIE, as the MC146818 (and QEMU on a register B write). */
+static void rtc_update_irqf(struct cmos *c)
+{
+	u8 flags = c->ram[RTC_REG_C] & (u8)~RTC_C_IRQF;
+
+	if (flags & c->ram[RTC_REG_B] & (RTC_C_PF | RTC_C_AF | RTC_C_UF))
+		flags |= RTC_C_IRQF;
+	c->ram[RTC_REG_C] = flags;
+}
+
+void cmos_update(struct cmos *c, u64 now)
+{
+	u64 from = since_start(c, c->seen_ns), to = since_start(c, now);
+	u64 period = rtc_period(c);
+
+	if (now <= c->seen_ns)
+		return;
+	if (period && ns_to_rtc(to) / period > ns_to_rtc(from) / period)
+		c->ram[RTC_REG_C] |= RTC_C_PF;
+	/* The update cycle ends once a second; the alarm is compared with the new time (when
+	 * several seconds passed, with the last one only). */
+	if (!(c->ram[RTC_REG_B] & RTC_B_SET) && to / NS_PER_S > from / NS_PER_S) {
+		c->ram[RTC_REG_C] |= RTC_C_UF;
+		if (alarm_match(c, now))
+			c->ram[RTC_REG_C] |= RTC_C_AF;
+	}
+	c->seen_ns = now;
+	rtc_update_irqf(c);
+}
+
+bool cmos_irq_line(const struct cmos *c)
+{
+	return c->ram[RTC_REG_C] & RTC_C_IRQF;
+}
+
+static u64 nearer(u64 a, u64 b)
+{
+	return !a ? b : !b ? a : MIN(a, b);
+}
+
+u64 cmos_next_event(const struct cmos *c, u64 now)
+{
+	u8 b = c->ram[RTC_REG_B];
+	u64 t = since_start(c, now), next = 0, period = rtc_period(c);
+
+	if (cmos_irq_line(c))
+		return 0;
+	if ((b & RTC_B_PIE) && period)
+		next = rtc_to_ns_ceil((ns_to_rtc(t) / period + 1) * period);
+	if ((b & (RTC_B_UIE | RTC_B_AIE)) && !(b & RTC_B_SET))
+		next = nearer(next, (t / NS_PER_S + 1) * NS_PER_S);
+	return next ? c->start_ns + next : 0;
+}
+
+/* ---- the ports ------------------------------------------------------------------------------ */
+
 u8 cmos_read(struct cmos *c, int reg, u64 now)
 {
 	int v;
 
 	if (reg == 0)
 		return 0xff; /* the index port is write-only */
+	cmos_update(c, now);
+	if (c->index == RTC_REG_C) {
+		v = c->ram[RTC_REG_C];
+		c->ram[RTC_REG_C] = 0; /* reading C clears every flag and lowers IRQ 8 */
+		return (u8)v;
+	}
 	v = rtc_time_reg(c, c->index, now);
 	return v >= 0 ? (u8)v : c->ram[c->index];
 }
 
-void cmos_write(struct cmos *c, int reg, u8 val)
+void cmos_write(struct cmos *c, int reg, u8 val, u64 now)
 {
 	if (reg == 0) {
 		c->index = val & 0x7f;
@@ -138,5 +251,9 @@ void cmos_write(struct cmos *c, int reg, u8 val)
 		return; /* read-only */
 	if (c->index == RTC_REG_A)
 		val &= 0x7f; /* UIP is read-only and stays clear */
+	/* Flags up to now were earned under the old rate and enables. */
+	cmos_update(c, now);
 	c->ram[c->index] = val;
+	if (c->index == RTC_REG_B)
+		rtc_update_irqf(c); /* an enable changed: IRQF follows it at once */
 }

@@ -7,14 +7,11 @@
 #include "devices/pcio.h"
 #include "lib.h"
 
-#define KBC_PORT_DATA 0x60
-#define KBC_PORT_CMD  0x64
-#define KBC_CMD_RESET 0xfe
-#define POST_PORT     0x80
-#define PORT_A        0x92
-#define PORT_A_RESET  0x01
-#define PORT_A_A20    0x02
-#define COM1_PORT     0x3f8
+#define POST_PORT    0x80
+#define PORT_A       0x92
+#define PORT_A_RESET 0x01
+#define PORT_A_A20   0x02
+#define COM1_PORT    0x3f8
 
 struct port_range {
 	u16 first, last;
@@ -58,15 +55,47 @@ static void pit_irq_catch_up(struct pcio *pc, u64 now)
 	pc->irq0_until = now;
 }
 
+/* IRQ 8: the RTC's line, to slave PIC input 0 and I/O APIC pin 8. */
+static void rtc_irq(struct pcio *pc)
+{
+	bool line = cmos_irq_line(&pc->cmos);
+
+	pic_set_irq(pc->pic, 8, line);
+	ioapic_set_irq(&pc->ioapic, 8, line);
+}
+
+/* The two clocks' interrupts as of now: the PIT's edges and the RTC's flags. */
+static void timers_catch_up(struct pcio *pc, u64 now)
+{
+	pit_irq_catch_up(pc, now);
+	cmos_update(&pc->cmos, now);
+	rtc_irq(pc);
+}
+
+static u64 nearer(u64 a, u64 b)
+{
+	return !a ? b : !b ? a : MIN(a, b);
+}
+
+/* When the RTC could next raise IRQ 8, if the PICs let it through (slave input 0 and the
+ * cascade unmasked), else 0. */
+static u64 rtc_next_pic(const struct pcio *pc, u64 now)
+{
+	if ((pc->pic[1].imr & BIT(0)) || (pc->pic[0].imr & BIT(2)))
+		return 0;
+	return cmos_next_event(&pc->cmos, now);
+}
+
 int pcio_pic_poll(struct pcio *pc, u64 now_ns, u64 *next_ns)
 {
 	const struct pic8259 *master = &pc->pic[0];
 
-	pit_irq_catch_up(pc, now_ns);
+	timers_catch_up(pc, now_ns);
 	if ((master->imr | master->irr) & BIT(0))
 		*next_ns = 0;
 	else
 		*next_ns = pit_irq_next(&pc->pit, pc->irq0_until);
+	*next_ns = nearer(*next_ns, rtc_next_pic(pc, now_ns));
 	return pic_pending_vector(pc->pic);
 }
 
@@ -74,12 +103,14 @@ int pcio_ioapic_poll(struct pcio *pc, u64 now_ns, u64 *next_ns, struct ioapic_ms
 {
 	int n;
 
-	pit_irq_catch_up(pc, now_ns);
+	timers_catch_up(pc, now_ns);
 	n = ioapic_service(&pc->ioapic, msgs, max);
 	if ((pc->ioapic.rte[2] & IOAPIC_RTE_MASKED) || (pc->ioapic.irr & BIT(2)))
 		*next_ns = 0;
 	else
 		*next_ns = pit_irq_next(&pc->pit, pc->irq0_until);
+	if (!(pc->ioapic.rte[8] & IOAPIC_RTE_MASKED))
+		*next_ns = nearer(*next_ns, cmos_next_event(&pc->cmos, now_ns));
 	return n;
 }
 
@@ -147,28 +178,52 @@ static enum pcio_result sysctl_out(struct pcio *pc, u16 port UNUSED, u8 val)
 	return PCIO_OK;
 }
 
-/* The keyboard controller is present but empty: status 0 (no data, ready for commands),
- * commands ignored, except the pulse of the reset line that reboots the machine. */
-static u8 kbc_in(struct pcio *pc UNUSED, u16 port UNUSED)
+/* The keyboard controller's lines: IRQ 1 (keyboard) and IRQ 12 (aux), to the PICs and to
+ * the I/O APIC pins of the same numbers. */
+static void kbc_irq(struct pcio *pc)
 {
-	return 0;
+	bool kbd = i8042_irq1(&pc->kbc), aux = i8042_irq12(&pc->kbc);
+
+	pic_set_irq(pc->pic, 1, kbd);
+	ioapic_set_irq(&pc->ioapic, 1, kbd);
+	pic_set_irq(pc->pic, 12, aux);
+	ioapic_set_irq(&pc->ioapic, 12, aux);
+}
+
+static u8 kbc_in(struct pcio *pc, u16 port)
+{
+	u8 v = i8042_read(&pc->kbc, port - I8042_PORT_DATA);
+
+	kbc_irq(pc);
+	return v;
 }
 
 static enum pcio_result kbc_out(struct pcio *pc, u16 port, u8 val)
 {
-	if (port == KBC_PORT_CMD && val == KBC_CMD_RESET)
-		return pcio_exit(pc, 0, "keyboard-controller reset (0xFE to port 0x64)");
+	bool reset = i8042_write(&pc->kbc, port - I8042_PORT_DATA, val);
+
+	kbc_irq(pc);
+	if (reset)
+		return pcio_exit(pc, 0,
+		                 port == I8042_PORT_CMD
+		                         ? "keyboard-controller reset (0xFE to port 0x64)"
+		                         : "keyboard-controller reset (output port bit 0 cleared)");
 	return PCIO_OK;
 }
 
+/* RTC accesses bring its flags up to date first (inside cmos_*); IRQ 8 follows them. */
 static u8 cmos_in(struct pcio *pc, u16 port)
 {
-	return cmos_read(&pc->cmos, port - CMOS_PORT_INDEX, pcio_now(pc));
+	u8 v = cmos_read(&pc->cmos, port - CMOS_PORT_INDEX, pcio_now(pc));
+
+	rtc_irq(pc);
+	return v;
 }
 
 static enum pcio_result cmos_out(struct pcio *pc, u16 port, u8 val)
 {
-	cmos_write(&pc->cmos, port - CMOS_PORT_INDEX, val);
+	cmos_write(&pc->cmos, port - CMOS_PORT_INDEX, val, pcio_now(pc));
+	rtc_irq(pc);
 	return PCIO_OK;
 }
 
@@ -199,20 +254,36 @@ static enum pcio_result port_a_out(struct pcio *pc, u16 port UNUSED, u8 val)
 	return PCIO_OK;
 }
 
-/* COM1's interrupt line follows every access (IRQ 4: I/O APIC pin 4). */
+/* COM1's interrupt line follows every access: IRQ 4 of the master PIC and I/O APIC pin 4. */
+static void uart_irq(struct pcio *pc)
+{
+	bool line = uart_irq_line(&pc->com1);
+
+	pic_set_irq(pc->pic, 4, line);
+	ioapic_set_irq(&pc->ioapic, 4, line);
+}
+
 static u8 uart_in(struct pcio *pc, u16 port)
 {
 	u8 v = uart_read(&pc->com1, port - COM1_PORT);
 
-	ioapic_set_irq(&pc->ioapic, 4, uart_irq_line(&pc->com1));
+	uart_irq(pc);
 	return v;
 }
 
 static enum pcio_result uart_out(struct pcio *pc, u16 port, u8 val)
 {
 	uart_write(&pc->com1, port - COM1_PORT, val);
-	ioapic_set_irq(&pc->ioapic, 4, uart_irq_line(&pc->com1));
+	uart_irq(pc);
 	return PCIO_OK;
+}
+
+bool pcio_com1_receive(struct pcio *pc, u8 byte)
+{
+	bool kept = uart_receive(&pc->com1, byte);
+
+	uart_irq(pc);
+	return kept;
 }
 
 /* fw_cfg as a byte device: reads at either port are data reads (QEMU's combined region),
@@ -245,9 +316,9 @@ static enum pcio_result shutdown_out(struct pcio *pc, u16 port UNUSED, u8 val)
 static const struct port_range port_map[] = {
 	{ 0x20, 0x21, pic_in, pic_out },
 	{ 0x40, 0x43, pit_port_in, pit_port_out },
-	{ KBC_PORT_DATA, KBC_PORT_DATA, kbc_in, kbc_out },
+	{ I8042_PORT_DATA, I8042_PORT_DATA, kbc_in, kbc_out },
 	{ 0x61, 0x61, sysctl_in, sysctl_out },
-	{ KBC_PORT_CMD, KBC_PORT_CMD, kbc_in, kbc_out },
+	{ I8042_PORT_CMD, I8042_PORT_CMD, kbc_in, kbc_out },
 	{ 0x70, 0x71, cmos_in, cmos_out },
 	{ POST_PORT, POST_PORT, post_in, ignore_out },
 	{ PORT_A, PORT_A, port_a_in, port_a_out },
@@ -277,6 +348,8 @@ void pcio_init(struct pcio *pc, const struct pcio_config *cfg, const struct pcio
 	cmos_init(&pc->cmos, cfg->ram_bytes, cfg->ncpus, cfg->rtc_start_unix, now);
 	uart_init(&pc->com1, ops->line_out, ops->ctx);
 	fwcfg_init(&pc->fwcfg, cfg->ram_bytes, cfg->ncpus);
+	i8042_init(&pc->kbc);
+	pcihost_init(&pc->pci);
 }
 
 static const struct port_range *port_lookup(u16 port)
@@ -331,6 +404,21 @@ static bool wide_access(struct pcio *pc, u16 port, int size, bool in, u32 val,
 	return false;
 }
 
+/* The PCI ports take the access whole: CONFIG_ADDRESS is one 32-bit register and a
+ * CONFIG_DATA access is one configuration access of its size. true if it was one. */
+static bool pci_access(struct pcio *pc, u16 port, int size, bool in, u32 *val,
+                       enum pcio_result *res)
+{
+	if (port < PCI_PORT_ADDR || port > PCI_PORT_DATA + 3)
+		return false;
+	*res = PCIO_OK;
+	if (in)
+		*val = pcihost_read(&pc->pci, port, size);
+	else if (pcihost_write(&pc->pci, port, size, *val))
+		*res = pcio_exit(pc, 0, "PCI reset control (bit 2 written to port 0xcf9)");
+	return true;
+}
+
 enum pcio_result pcio_access(struct pcio *pc, u16 port, int size, bool in, u32 *val)
 {
 	enum pcio_result res = PCIO_OK;
@@ -338,7 +426,7 @@ enum pcio_result pcio_access(struct pcio *pc, u16 port, int size, bool in, u32 *
 
 	if (size != 1 && size != 2 && size != 4)
 		return PCIO_OK; /* the CPU has no such access; nothing to emulate */
-	if (wide_access(pc, port, size, in, v, &res))
+	if (wide_access(pc, port, size, in, v, &res) || pci_access(pc, port, size, in, val, &res))
 		return res;
 	if (!port_lookup(port))
 		count_unknown(pc, port, in);

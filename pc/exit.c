@@ -677,13 +677,17 @@ bool pc_handle_io(struct vcpu *v)
 	u16 port = q >> 16;
 	u32 val = (u32)v->regs.rax;
 	enum pcio_result r;
+	bool pic_irq;
 
 	if (q & BIT(4))
 		return stop(v, EXIT_IO, "string I/O (INS/OUTS) on port 0x%x is not emulated", port);
 	spin_lock(&pc->io_lock);
 	r = pcio_access(&pc->io, port, size, in, &val);
+	pic_irq = v->id != 0 && pic_pending_vector(pc->io.pic) >= 0;
 	spin_unlock(&pc->io_lock);
 	pc_ioapic_service(v); /* a device's line may have changed (COM1's IRQ 4) */
+	if (pic_irq)
+		pc_wake(v->vm->vcpus[0]); /* the PICs' CPU looks at them before its next entry */
 	if (in)
 		gpr_set(v, 0, size, val);
 	pc_skip_instruction(v);

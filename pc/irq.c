@@ -121,12 +121,18 @@ static int pic_vector(struct vcpu *v)
 		p->pic_next = 0;
 		return -1;
 	}
-	/* Not yet: the IRQ stays in the PIC's IRR (the PIT's edges coalesce there) until the
-	 * guest has had its slice since the last timer interrupt. */
-	if (!timer_due(v))
-		return -1;
+	/* IRQ 0 not yet: it stays in the PIC's IRR (the PIT's edges coalesce there) until the
+	 * guest has had its slice since the last timer interrupt (pic_next, now past, arms the
+	 * preemption timer for that slice). The other lines (COM1, the 8042, the RTC, which
+	 * catches up with the PIT at the next due look) go in at once. */
 	spin_lock(&pc->io_lock);
-	vec = pcio_pic_poll(&pc->io, pc_now_ns(), &p->pic_next);
+	if (timer_due(v)) {
+		vec = pcio_pic_poll(&pc->io, pc_now_ns(), &p->pic_next);
+	} else {
+		vec = pic_pending_vector(pc->io.pic);
+		if (vec == pc->io.pic[0].irq_base)
+			vec = -1;
+	}
 	spin_unlock(&pc->io_lock);
 	return vec;
 }
@@ -139,8 +145,9 @@ static int pic_take(struct vcpu *v)
 
 	spin_lock(&pc->io_lock);
 	vec = pcio_pic_ack(&pc->io);
+	if (vec == pc->io.pic[0].irq_base)
+		p->ran_since_timer = 0; /* IRQ 0, the PIT: the next tick waits for a slice */
 	spin_unlock(&pc->io_lock);
-	p->ran_since_timer = 0; /* the PICs' only source is the PIT */
 	return vec;
 }
 
@@ -442,21 +449,42 @@ void pc_ioapic_eoi(struct vcpu *v, u8 vector)
 static void set_blocked(struct vcpu *v, bool blocked)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
+	struct pc_vm *pc = to_pc_vm(v->vm);
+	/* An AP never started can no more wake anyone than one in cli; hlt. */
+	bool off = blocked && (p->state == PC_HALTED_NOIRQ || p->state == PC_WAIT_SIPI);
 
+	/* RELAXED: counts only compared with nvcpus by the waiters, re-read every spin. */
+	if (off != p->blocked_cli) {
+		p->blocked_cli = off;
+		__atomic_fetch_add(&pc->blocked_cli, off ? 1 : -1, __ATOMIC_RELAXED);
+	}
 	if (blocked == p->blocked)
 		return;
 	p->blocked = blocked;
-	/* RELAXED: a count only compared with nvcpus by the waiters, re-read every spin. */
-	__atomic_fetch_add(&to_pc_vm(v->vm)->blocked, blocked ? 1 : -1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&pc->blocked, blocked ? 1 : -1, __ATOMIC_RELAXED);
 }
 
+/* Every vCPU waits with nothing that could wake it. When all of them halted with
+ * interrupts off (APs never started count with them), that is how Linux halts, and powers
+ * off without ACPI (its power-off becomes a halt: every CPU in cli; hlt): the guest powered
+ * off. Anything else (a halt with IF=1 and no timer, say) is a hang. */
 static void check_deadlock(struct vcpu *v)
 {
-	if (__atomic_load_n(&to_pc_vm(v->vm)->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
+	struct pc_vm *pc = to_pc_vm(v->vm);
+
+	if (__atomic_load_n(&pc->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
 		return;
+	if (__atomic_load_n(&pc->blocked_cli, __ATOMIC_RELAXED) == v->vm->nvcpus) {
+		pc->powered_off = true; /* read by pc_report_end after every vCPU has stopped */
+		vm_stop(v->vm, EXIT_HLT,
+		        "guest powered off: every vCPU halted with interrupts off (cli; hlt, "
+		        "as Linux halts and powers off without ACPI) or never started");
+		return;
+	}
 	vm_stop(v->vm, EXIT_HLT,
 	        "every vCPU is halted or waiting for a SIPI with nothing to "
-	        "wake it (cli; hlt, or hlt with no timer armed and IRQ 0 masked)");
+	        "wake it (hlt with no timer armed and its interrupts masked, or an AP never "
+	        "started)");
 }
 
 /* Take a pending INIT: the local APIC resets and the vCPU waits for a SIPI (one sent
@@ -758,6 +786,19 @@ void pc_skip_instruction(struct vcpu *v)
 {
 	(void)v;
 	vcpu_skip_instruction();
+}
+
+bool pc_handle_triple_fault(struct vcpu *v)
+{
+	struct pc_vm *pc = to_pc_vm(v->vm);
+
+	printk("pc: VM '%s': vcpu %d: triple fault at rip 0x%lx: the PC resets\n", v->vm->name,
+	       v->id, vmcs_read(GUEST_RIP));
+	pc->ended = true;
+	pc->exit_code = 0;
+	snprintf(pc->how, sizeof(pc->how), "triple fault (the PC resets)");
+	vm_stop(v->vm, VM_STOP_GUEST_EXIT, "guest exit: code 0 by %s", pc->how);
+	return false;
 }
 
 bool pc_handle_hlt(struct vcpu *v)

@@ -49,6 +49,8 @@ struct pc_vm {
 	bool ioapic_used;    /* the guest wrote the I/O APIC: poll and service it (pc/irq.c) */
 	u64 apic_ignored;    /* APIC accesses ignored or read as 0, all vCPUs (log cap, report) */
 	int blocked;         /* vCPUs waiting with nothing that could wake them */
+	int blocked_cli;     /* of those, halted with interrupts off (cli; hlt) */
+	bool powered_off;    /* every vCPU ended in cli; hlt: Linux's halt and power-off */
 	gpa_t entry, info;   /* the kernel's entry point and its multiboot information */
 	u32 magic;           /* the multiboot boot-loader magic for EAX */
 	u64 ram;             /* guest RAM in bytes: slot 0, then the store slot if any */
@@ -73,6 +75,7 @@ struct pc_vcpu {
 	struct sipibox sipi; /* INITs and SIPIs sent by other vCPUs */
 	enum pc_run_state state;
 	bool blocked;        /* counted in struct pc_vm's blocked */
+	bool blocked_cli;    /* counted in struct pc_vm's blocked_cli */
 	u64 timer_armed;     /* preemption-timer ticks armed at the last entry */
 	u64 ran_since_timer; /* guest ticks run since the APIC timer last interrupted */
 	u64 pic_next;        /* vCPU 0: when the PIT's next tick is due (ns), 0 if none */
@@ -166,6 +169,8 @@ bool pc_before_entry(struct vcpu *v);
 /* After every exit: an event whose delivery the exit interrupted is delivered again. */
 void pc_after_exit(struct vcpu *v);
 bool pc_handle_hlt(struct vcpu *v);
+/* A triple fault: a PC's CPU shuts down and the chipset resets it (a reboot): the VM ends. */
+bool pc_handle_triple_fault(struct vcpu *v);
 bool pc_handle_interrupt_window(struct vcpu *v);
 bool pc_handle_nmi_window(struct vcpu *v);
 /* A guest ICR write asked for this IPI. */

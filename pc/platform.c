@@ -90,6 +90,7 @@ const struct vm_ops pc_vm_ops = {
 	.exit = {
 		[EXIT_CPUID] = pc_handle_cpuid,
 		[EXIT_HLT] = pc_handle_hlt,
+		[EXIT_TRIPLE_FAULT] = pc_handle_triple_fault, /* a reset: ends the VM */
 		[EXIT_IO] = pc_handle_io,
 		[EXIT_CR_ACCESS] = pc_handle_cr,
 		[EXIT_RDMSR] = handle_rdmsr,

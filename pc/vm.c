@@ -487,6 +487,9 @@ void pc_report_end(struct vm *vm)
 	if (pc->ended)
 		printk("pc: VM '%s': guest exit: code %d by %s\n", vm->name, pc->exit_code,
 		       pc->how);
+	else if (pc->powered_off)
+		printk("pc: VM '%s': guest powered off: every vCPU halted with interrupts off\n",
+		       vm->name);
 	else
 		printk("pc: VM '%s': guest did not exit by itself: %s\n", vm->name,
 		       vm->stopping ? vm->stop_reason : "no exit port written");

@@ -163,6 +163,16 @@ const struct scenario scenarios[] = {
 	/* Debug exceptions and RF: single-step over emulated instructions, MOV SS, STI; HLT,
 	 * breakpoints, DR7.GD, RF in the frames of injected faults. */
 	{ .name = "pc_debug", .group = "fidelity", .kernel = "dbg.elf", .mem = 32 * MIB },
+	/* The platform Linux probes (guests/pc/platdev.c): COM1, RTC and 8042 interrupts
+	 * through the PICs, PCI configuration; the machine's resets and its power-off. */
+	{ .name = "pc_platdev", .group = "fidelity", .kernel = "platdev.elf", .mem = 32 * MIB },
+	{ .name = "pc_reset_cf9", .group = "fidelity", .kernel = "platdev.elf",
+	  .kargs = "quick reset=cf9", .mem = 32 * MIB },
+	{ .name = "pc_reset_triple", .group = "fidelity", .kernel = "platdev.elf",
+	  .kargs = "quick reset=triple", .mem = 32 * MIB },
+	{ .name = "pc_poweroff", .group = "fidelity", .kernel = "platdev.elf",
+	  .kargs = "quick halt", .vcpus = 2, .mem = 32 * MIB, .expect = EXPECT_STOPPED,
+	  .stop_reason = EXIT_HLT },
 	/* Two vCPUs and a host task: three CPUs (tests/harness/test_pcguests.py boots it). */
 	{ .name = "pc_apic_moves", .group = "pc_moves", .kernel = "pcmb1.elf", .kargs = "apicloop=400",
 	  .vcpus = 2, .mem = 128 * MIB, .host = pc_apic_moves_host },

@@ -97,8 +97,11 @@ static bool handle_nmi(struct vcpu *v)
 	return true;
 }
 
+/* A platform with a machine around the CPU (a PC resets it) takes the shutdown itself. */
 static bool handle_triple_fault(struct vcpu *v)
 {
+	if (v->vm->ops->exit[EXIT_TRIPLE_FAULT])
+		return v->vm->ops->exit[EXIT_TRIPLE_FAULT](v);
 	return vcpu_stop_dump(v, EXIT_TRIPLE_FAULT, "guest triple fault (shutdown)");
 }
 

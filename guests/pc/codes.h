@@ -28,6 +28,10 @@
 #define EXIT_FAIL_NMI       0x28 /* nmi: an NMI was lost, nested or taken twice */
 #define EXIT_FAIL_REALMODE  0x29 /* realmode: a check in real mode failed */
 #define EXIT_FAIL_FEATURES  0x2a /* features: RDTSCP/TSC_AUX or PKU not as CPUID says */
+#define EXIT_FAIL_COM1      0x30 /* platdev: COM1's interrupts (THR empty, data ready) */
+#define EXIT_FAIL_RTC       0x31 /* platdev: the RTC's periodic or update interrupt */
+#define EXIT_FAIL_KBC       0x32 /* platdev: the 8042 did not answer or interrupt */
+#define EXIT_FAIL_RESET     0x34 /* platdev: a reset request did not end the machine */
 #define EXIT_NO_LONG_MODE   0x1e /* CPUID says no long mode (entry.S) */
 #define EXIT_UNEXPECTED_IRQ 0x3f /* an interrupt on a vector nobody installed */
 #define EXIT_EXCEPTION_BASE 0x40 /* + vector: a CPU exception */

@@ -24,6 +24,10 @@ isr_\vec:
 	STUB 64		/* VEC_IPI */
 	STUB 65		/* VEC_PING */
 	STUB 66		/* VEC_PONG */
+/* 0x50-0x5f: the PICs remapped there (platdev: IRQ 1, 4, 8, 12 through the 8259s) */
+.irp v, 80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95
+	STUB \v
+.endr
 	STUB 255	/* VEC_SPURIOUS */
 
 /* Stack on entry: vector, error, RIP, CS, RFLAGS, RSP, SS. RSP is 16-byte aligned at the call. */
@@ -68,5 +72,9 @@ isr_stubs:
 	.quad isr_64
 	.quad isr_65
 	.quad isr_66
-	.fill 255 - 67, 8, 0
+	.fill 80 - 67, 8, 0
+.irp v, 80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95
+	.quad isr_\v
+.endr
+	.fill 255 - 96, 8, 0
 	.quad isr_255

@@ -18,6 +18,7 @@
 #   realmode.elf       long mode -> real mode (an IVT of its own, INT, I/O) -> long mode
 #   features.elf       RDTSCP (TSC_AUX per CPU) and PKU (RDPKRU/WRPKRU, a pkey #PF)
 #   dbg.elf            debug exceptions (single-step, breakpoints, DR7.GD) and RF in fault frames
+#   platdev.elf        COM1, RTC, 8042 interrupts through the PICs, PCI config, resets, halt
 #   garbage.bin        no kernel at all: text, no multiboot header (hostile input)
 #   pcbz.bin           a Linux bzImage (boot protocol 2.15) that prints its boot_params
 #   pcbz-initrd.bin    its initrd: 5000 bytes of text (it prints their size and byte sum)
@@ -59,6 +60,8 @@ PC_SRCS_kvmhc := guests/pc/mb1hdr.S guests/pc/kvmhc.c guests/pc/kvmhc_modes.S $(
 PC_SRCS_msrs := guests/pc/mb1hdr.S guests/pc/msrs.c $(PC_LIB)
 PC_SRCS_dbg := guests/pc/mb1hdr.S guests/pc/dbg.c guests/pc/dbg_cases.S guests/pc/pic.c \
 	guests/pc/lapic.c $(PC_LIB)
+PC_SRCS_platdev := guests/pc/mb1hdr.S guests/pc/platdev.c guests/pc/mbinfo.c guests/pc/args.c \
+	$(PC_LIB)
 PC_SRCS_mmio_ops := guests/pc/mb1hdr.S guests/pc/mmio_ops.c guests/pc/fwcfg.c guests/pc/lapic.c \
 	$(PC_LIB)
 PC_SRCS_nmi := guests/pc/mb1hdr.S guests/pc/nmi.c guests/pc/pic.c guests/pc/lapic.c \
@@ -72,7 +75,7 @@ PC_SRCS_ioapic := guests/pc/mb1hdr.S guests/pc/ioapic.c guests/pc/mbinfo.c guest
 
 PC_ELF32 := pcmb1 apic_garbage bad_header wild_jump runaway irqattack regleak straddle \
 	log_flood big_bss apic_segment pcapf pcapf_hostile ioapic kvmhc mmio_ops msrs nmi \
-	realmode features dbg
+	realmode features dbg platdev
 PC_KERNELS := $(patsubst %,$(PCB)/%.elf,$(PC_ELF32) pcmb2) $(PCB)/garbage.bin $(PCB)/pcbz.bin \
 	$(PCB)/pcbz-initrd.bin
 PC_ALL_OBJS := $(sort $(foreach k,$(PC_ELF32) pcmb2,$(call pc_objs,$(PC_SRCS_$(k))))) \

@@ -32,6 +32,12 @@ scenarios/registry.c under eptvisor (Bochs), each judged against its reference.
     RDMSR, OUT, MMIO), over MOV SS and STI shadows and STI; HLT, instruction and data
     breakpoints (DR6 B0-B3), DR7.GD, and RF in the frames of faults (injected ones too) are
     what the SDM says, line for line QEMU TCG's but for DEBUG_TCG_NOT_SDM (see there).
+  - pc_platdev (guests/pc/platdev.c): COM1's THR-empty and data-ready interrupts, the RTC's
+    periodic, update-ended and alarm interrupts, the 8042's answers and its IRQ 1 / IRQ 12,
+    all through the 8259 PICs, and PCI configuration (the i440FX host bridge, empty slots)
+    print QEMU TCG's lines, but for OUT2_GATING. pc_reset_cf9 and pc_reset_triple end the VM
+    as a reset (QEMU -no-reboot exits with status 0 on both), pc_poweroff (every CPU in
+    cli; hlt, an AP never started) is named a power-off (QEMU would hang: not run there).
 
 Everything is judged from the serial log.
 """
@@ -130,6 +136,13 @@ DEBUG_TCG_NOT_SDM = {
 # so either value passes there.
 RF_EITHER = ("gd mov from dr7", "gd mov to dr0")
 DBG_LINE = re.compile(r"^dbg: (.+?): (.*)$")
+# COM1 with MCR.OUT2 clear: a PC's COM port keeps its interrupt off the ISA bus (OUT2 enables
+# the IRQ driver), and eptvisor gates it so; QEMU 7.2's serial.c raises the IRQ regardless.
+OUT2_GATING = {
+    "com1: OUT2 clear, THR-empty enabled: 1 interrupt(s)":
+        "com1: OUT2 clear, THR-empty enabled: 0 interrupt(s)",
+}
+PLATDEV_PREFIXES = ("platdev: ", "com1: ", "rtc: ", "kbc: ", "pci: ")
 
 
 def vm_lines(res, vm, prefix):
@@ -164,16 +177,20 @@ def qemu_ref():
         pytest.fail("`make pcguests` failed:\n%s" % r.output[-4000:], pytrace=False)
     runs = {"kvmhc.elf": (1, None), "mmio_ops.elf": (1, None), "msrs.elf": (1, None),
             "nmi.elf": (2, None), "realmode.elf": (1, None), "features.elf": (2, "max"),
-            "dbg.elf": (1, None)}
+            "dbg.elf": (1, None), "platdev.elf": (1, None)}
     return {k: run_qemu_ex(BUILD_PC / k, "", cpus=c, megs=128, timeout=60, name="fidelity-" + k,
                            cpu_model=m)
-            for k, (c, m) in runs.items()}
+            for k, (c, m) in runs.items()} | {
+        "platdev " + a: run_qemu_ex(BUILD_PC / "platdev.elf", "quick " + a, cpus=1, megs=128,
+                                    timeout=60, name="fidelity-platdev-" + a.replace("=", "-"))
+        for a in ("reset=cf9", "reset=triple")}
 
 
 def test_fidelity_rows():
     """The group holds the rows this file judges."""
     assert SCENARIOS == ["pc_kvm_hypercall", "pc_mmio_ops", "pc_msrs", "pc_nmi", "pc_realmode",
-                         "pc_features", "pc_features_again", "pc_debug"]
+                         "pc_features", "pc_features_again", "pc_debug", "pc_platdev",
+                         "pc_reset_cf9", "pc_reset_triple", "pc_poweroff"]
 
 
 @pytest.mark.boot(FIDELITY)
@@ -435,4 +452,58 @@ def test_debug_exceptions_as_the_sdm(boots, judge, qemu_ref):
     if any(e.get(k, 0) < n for k, n in least.items()):
         p.append("%s: the emulated instructions did not all exit (exits %s, want at least %s)"
                  % (vm, e, least))
+def platdev_lines(lines):
+    return [l.rstrip() for l in lines if l.startswith(PLATDEV_PREFIXES)]
+
+
+@pytest.mark.boot(FIDELITY)
+def test_platform_devices_same_as_qemu(boots, judge, qemu_ref):
+    """platdev's COM1, RTC, 8042 and PCI lines are QEMU TCG's (OUT2 gating excepted, as
+    documented), it passes and ends by its own exit; every interrupt came through a PIC."""
+    res = boots.result(FIDELITY)
+    p = res.problems()
+    vm = "pc_platdev"
+    passed(res, vm, p)
+    ended_by_itself(res, vm, p)
+    ref = qemu_ref["platdev.elf"]
+    theirs = [OUT2_GATING.get(l, l) for l in platdev_lines(ref.lines)]
+    mine = [m.group(2).rstrip() for m in map(GUEST_LINE.match, res.lines())
+            if m and m.group(1) == vm and m.group(2).startswith(PLATDEV_PREFIXES)]
+    if ref.status != 1 or "platdev: PASS" not in theirs:
+        p.append("QEMU reference run failed (status %s): %s" % (ref.status, ref.lines[-3:]))
+    if mine != theirs:
+        p.append("platdev output differs from QEMU's:\n%s" % "\n".join(
+            "  eptvisor %-60r qemu %r" % (a, b)
+            for a, b in zip(mine + [""] * len(theirs), theirs + [""] * len(mine)) if a != b))
+    if res.lines_matching(r"^pc: VM '%s': unknown port 0xcf" % vm):
+        p.append("the PCI ports were counted as unknown")
+    judge(res, p)
+
+
+@pytest.mark.boot(FIDELITY)
+def test_resets_and_poweroff_end_cleanly(boots, judge, qemu_ref):
+    """0xcf9 and a triple fault end the VM as a reset (exit code 0, named), as QEMU with
+    -no-reboot ends; every CPU in cli; hlt is named a power-off, not a hang."""
+    res = boots.result(FIDELITY)
+    p = res.problems()
+    for vm, how, arg in (("pc_reset_cf9", "PCI reset control \\(bit 2 written to port 0xcf9\\)",
+                          "reset=cf9"),
+                         ("pc_reset_triple", "triple fault \\(the PC resets\\)", "reset=triple")):
+        passed(res, vm, p)
+        if not res.lines_matching(r"^pc: VM '%s': guest exit: code 0 by %s$" % (vm, how)):
+            p.append("%s did not end by %s" % (vm, how))
+        if "platdev: FAIL" in vm_lines(res, vm, "platdev: "):
+            p.append("%s: the reset did not end the machine" % vm)
+        ref = qemu_ref["platdev " + arg]
+        if ref.status != 0 or "platdev: FAIL" in ref.lines:
+            p.append("QEMU did not reset on %s (status %s): %s" % (arg, ref.status, ref.lines[-2:]))
+    if not res.lines_matching(r"^pc: VM 'pc_reset_triple': vcpu 0: triple fault at rip 0x"):
+        p.append("the triple fault was not named")
+    vm = "pc_poweroff"
+    passed(res, vm, p)
+    if not res.lines_matching(r"^pc: VM '%s': guest powered off: every vCPU halted with "
+                              r"interrupts off$" % vm):
+        p.append("%s was not named powered off" % vm)
+    if "platdev: halting with interrupts off" not in vm_lines(res, vm, "platdev: "):
+        p.append("%s did not reach its halt" % vm)
     judge(res, p)

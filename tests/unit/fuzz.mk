@@ -17,7 +17,7 @@ FUZZ_TARGETS += mbinfo
 fuzz_mbinfo_SRCS := loader/mbinfo.c boot/multiboot.c
 FUZZ_TARGETS += pcio
 fuzz_pcio_SRCS := devices/pcio.c devices/ioapic.c devices/uart16550.c devices/fwcfg.c devices/pic8259.c \
-	devices/pit8254.c devices/cmos.c devices/exitport.c
+	devices/pit8254.c devices/cmos.c devices/exitport.c devices/i8042.c devices/pcihost.c
 FUZZ_TARGETS += vlapic
 fuzz_vlapic_SRCS := devices/vlapic.c
 FUZZ_TARGETS += ioapic

@@ -61,7 +61,8 @@ static bool known_port(u16 p)
 	return (p >= 0x20 && p <= 0x21) || (p >= 0x40 && p <= 0x43) || p == 0x60 || p == 0x61 ||
 	       p == 0x64 || p == 0x70 || p == 0x71 || p == 0x80 || p == 0x92 ||
 	       (p >= 0xa0 && p <= 0xa1) || (p >= 0xf4 && p <= 0xf7) || (p >= 0x3f8 && p <= 0x3ff) ||
-	       (p >= 0x4d0 && p <= 0x4d1) || (p >= 0x510 && p <= 0x511) || p == 0x8900;
+	       (p >= 0x4d0 && p <= 0x4d1) || (p >= 0x510 && p <= 0x511) || p == 0x8900 ||
+	       (p >= 0xcf8 && p <= 0xcff);
 }
 
 static void check_pic(const struct pic8259 *p)
@@ -121,11 +122,11 @@ static void check_rtc(struct pcio *pc)
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		int v;
 
-		cmos_write(&pc->cmos, 0, f[i].reg);
+		cmos_write(&pc->cmos, 0, f[i].reg, now);
 		v = bcd(cmos_read(&pc->cmos, 1, now), bin);
 		CHECK(v >= f[i].lo && v <= f[i].hi);
 	}
-	cmos_write(&pc->cmos, 0, RTC_HOURS);
+	cmos_write(&pc->cmos, 0, RTC_HOURS, now);
 	h = cmos_read(&pc->cmos, 1, now);
 	if (h24) {
 		h = bcd((u8)h, bin);
@@ -134,7 +135,7 @@ static void check_rtc(struct pcio *pc)
 		h = bcd(h & 0x7f, bin);
 		CHECK(h >= 1 && h <= 12);
 	}
-	cmos_write(&pc->cmos, 0, RTC_REG_A);
+	cmos_write(&pc->cmos, 0, RTC_REG_A, now);
 	CHECK((cmos_read(&pc->cmos, 1, now) & 0x80) == 0); /* never "update in progress" */
 	pc->cmos.index = index;
 	pc->cmos.nmi_masked = nmi;

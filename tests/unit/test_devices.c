@@ -237,11 +237,24 @@ static void test_shutdown_port(void **state)
 static void test_resets(void **state)
 {
 	(void)state;
-	assert_int_equal(inb(0x64), 0);
-	outb(0x64, 0xad); /* other commands are ignored */
+	assert_int_equal(inb(0x64), 0x1c); /* SYS, last write a command, not inhibited */
+	outb(0x64, 0xad);                  /* other commands do not reset */
+	outb(0x64, 0xff);
 	assert_false(pc.exited);
 	assert_int_equal(out(0x64, 1, 0xfe), PCIO_EXIT);
 	assert_string_equal(pc.exit_how, "keyboard-controller reset (0xFE to port 0x64)");
+
+	setup(NULL); /* the output port's reset bit written low */
+	outb(0x64, 0xd1);
+	assert_int_equal(out(0x60, 1, 0xde), PCIO_EXIT);
+	assert_non_null(strstr(pc.exit_how, "output port"));
+
+	setup(NULL); /* the PIIX's reset control register */
+	outb(0xcf9, 0x02);
+	assert_int_equal(inb(0xcf9), 0x02);
+	assert_false(pc.exited);
+	assert_int_equal(out(0xcf9, 1, 0x06), PCIO_EXIT);
+	assert_string_equal(pc.exit_how, "PCI reset control (bit 2 written to port 0xcf9)");
 
 	setup(NULL);
 	assert_int_equal(inb(0x92), 0x02); /* A20 on */
@@ -921,21 +934,21 @@ static void test_unknown_ports(void **state)
 
 	(void)state;
 	assert_int_equal(in(0x2f8, 1), 0xff); /* COM2 is absent */
-	assert_int_equal(in(0xcfc, 2), 0xffff);
-	assert_int_equal(in(0xcfc, 4), 0xffffffff);
-	assert_int_equal(out(0xcf8, 4, 0x80000000), PCIO_OK);
-	assert_int_equal(in(0xcf8, 4), 0xffffffff); /* so no PCI type-1 configuration */
+	assert_int_equal(in(0x3e8, 2), 0xffff);
+	assert_int_equal(in(0xcfc, 4), 0xffffffff); /* PCI ports are known, not counted */
+	assert_int_equal(out(0x2e8, 4, 0x80000000), PCIO_OK);
+	assert_int_equal(in(0x2f8, 4), 0xffffffff);
 	assert_int_equal(pcio_unknown_ports(&pc, ports, reads, writes, 4), 3);
 	assert_int_equal(ports[0], 0x2f8);
-	assert_int_equal(reads[0], 1);
+	assert_int_equal(reads[0], 2);
 	assert_int_equal(writes[0], 0);
-	assert_int_equal(ports[1], 0xcfc);
-	assert_int_equal(reads[1], 2);
-	assert_int_equal(ports[2], 0xcf8);
-	assert_int_equal(reads[2], 1);
+	assert_int_equal(ports[1], 0x3e8);
+	assert_int_equal(reads[1], 1);
+	assert_int_equal(ports[2], 0x2e8);
+	assert_int_equal(reads[2], 0);
 	assert_int_equal(writes[2], 1);
 	assert_int_equal(pcio_unknown_ports(&pc, ports, reads, writes, 1), 1);
-	assert_int_equal(pcio_unknown_total(&pc), 5);
+	assert_int_equal(pcio_unknown_total(&pc), 4);
 }
 
 static void test_unknown_overflow(void **state)
@@ -1382,6 +1395,240 @@ static void test_ioapic_pit_uart_pins(void **state)
 	assert_int_equal(ioa_poll_at(env.now, &next, m), 1);
 }
 
+/* ---- issue 16: interrupt-driven COM1, the RTC's IRQ 8, the 8042, PCI -------------------- */
+
+/* IRQ 4 reaches the master PIC (edge: one IRR bit per rising edge) and pin 4; OUT2 gates. */
+static void test_uart_irq4_pic(void **state)
+{
+	(void)state;
+	outb(0x21, 0x00); /* unmask the master */
+	assert_int_equal(pc.pic[0].irr & BIT(4), 0);
+	outb(0x3f9, UART_IER_THRI);
+	assert_int_not_equal(pc.pic[0].irr & BIT(4), 0);
+	assert_true(pc.ioapic.lines & BIT(4));
+	assert_int_equal(inb(0x3fa) & 0x0f, UART_IIR_THRI); /* acknowledges: line low */
+	assert_false(pc.ioapic.lines & BIT(4));
+	/* OUT2 clear: the condition is in IIR, the line stays low (a PC's COM port). */
+	outb(0x3fc, 0x03);
+	outb(0x3f8, 'x');
+	assert_false(pc.ioapic.lines & BIT(4));
+	outb(0x3fc, 0x0b); /* OUT2 set: the pending THR-empty drives the line */
+	assert_true(pc.ioapic.lines & BIT(4));
+}
+
+/* Received bytes: RDI at the trigger level, CTI below it, the FIFO and its overrun. */
+static void test_uart_receive(void **state)
+{
+	(void)state;
+	outb(0x3f9, UART_IER_RDI | 0x04);
+	assert_true(pcio_com1_receive(&pc, 'a'));
+	assert_int_equal(inb(0x3fd), 0x61);
+	assert_int_equal(inb(0x3fa), 0x04); /* FIFOs off: RDI at the first byte */
+	assert_true(pc.ioapic.lines & BIT(4));
+	assert_false(pcio_com1_receive(&pc, 'b')); /* the holding register overruns */
+	assert_int_equal(inb(0x3fa), 0x06);        /* line status first */
+	assert_int_equal(inb(0x3fd), 0x63);        /* data ready, overrun (read clears it) */
+	assert_int_equal(inb(0x3f8), 'b');
+	assert_int_equal(inb(0x3fa), 0x01);
+	assert_false(pc.ioapic.lines & BIT(4));
+	outb(0x3fa, 0x81); /* FIFOs on, trigger level 8 */
+	for (int i = 0; i < 3; i++)
+		assert_true(pcio_com1_receive(&pc, (u8)('0' + i)));
+	assert_int_equal(inb(0x3fa), 0xcc); /* below the level: character timeout */
+	for (int i = 3; i < 16; i++)
+		assert_true(pcio_com1_receive(&pc, (u8)('0' + i)));
+	assert_int_equal(inb(0x3fa), 0xc4);
+	assert_false(pcio_com1_receive(&pc, 'z')); /* full: the new byte is lost */
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(inb(0x3f8), '0' + i);
+	assert_int_equal(inb(0x3fd) & 0x03, 0x02);
+	assert_int_equal(inb(0x3fa), 0xc1);
+	assert_true(pcio_com1_receive(&pc, 'q'));
+	outb(0x3fa, 0x83); /* clearing the receive FIFO drops it */
+	assert_int_equal(inb(0x3fd), 0x60);
+}
+
+static void cmos_set(u8 reg, u8 v)
+{
+	outb(0x70, reg);
+	outb(0x71, v);
+}
+
+static u8 cmos_get(u8 reg)
+{
+	outb(0x70, reg);
+	return inb(0x71);
+}
+
+/* Periodic interrupts: PF at each boundary, IRQF with PIE, C's read clears; IRQ 8 on the
+ * slave PIC and pin 8; the next event for a halted CPU's timer. */
+static void test_rtc_periodic(void **state)
+{
+	u64 t0 = env.now, next;
+	u64 period = 1000000000ULL / 1024; /* rate 6: 976562.5 ns */
+
+	(void)state;
+	assert_int_equal(cmos_get(RTC_REG_C), 0);
+	outb(0xa1, 0xfe); /* slave input 0 (IRQ 8) unmasked, and the cascade */
+	outb(0x21, 0xfb);
+	pcio_pic_poll(&pc, t0, &next);
+	assert_int_equal(next, 0); /* no source enabled */
+	env.now = t0 + period + 1;
+	assert_int_equal(cmos_get(RTC_REG_C), RTC_C_PF); /* the flag without the interrupt */
+	cmos_set(RTC_REG_B, RTC_B_24H | RTC_B_PIE);
+	pcio_pic_poll(&pc, env.now, &next);
+	assert_int_equal(next, t0 + 2 * period + 1); /* 1953125 ns after t0 */
+	env.now = next - 1;
+	assert_int_equal(pcio_pic_poll(&pc, env.now, &next), -1);
+	env.now++;
+	assert_int_equal(pcio_pic_poll(&pc, env.now, &next), 0x70); /* slave base + 0 */
+	assert_true(pc.ioapic.lines & BIT(8));
+	assert_int_equal(next, 0); /* the line is up until C is read */
+	env.now += 10 * period;    /* missed boundaries: still one flag */
+	assert_int_equal(cmos_get(RTC_REG_C), RTC_C_IRQF | RTC_C_PF);
+	assert_false(pc.ioapic.lines & BIT(8));
+	assert_int_equal(cmos_get(RTC_REG_C), 0);
+	/* Rate 0 stops the periodic interrupt; rates 1 and 2 are 8 and 9 (256 Hz, 128 Hz). */
+	cmos_set(RTC_REG_A, 0x20);
+	pcio_pic_poll(&pc, env.now, &next);
+	assert_int_equal(next, 0);
+	cmos_set(RTC_REG_A, 0x21);
+	pcio_pic_poll(&pc, env.now, &next);
+	assert_true(next > env.now && next <= env.now + 1000000000ULL / 256 + 1);
+}
+
+/* Update-ended once a second, the alarm at a matching second, IRQF following B's enables. */
+static void test_rtc_update_alarm(void **state)
+{
+	u64 t0 = env.now, next;
+	struct ioapic_msg m[4];
+
+	(void)state;
+	ioapic_write(&pc.ioapic, 0, 0x10 + 2 * 8);
+	ioapic_write(&pc.ioapic, 0x10, 0x38); /* pin 8: vector 0x38, edge, unmasked */
+	cmos_set(RTC_REG_A, 0x20);            /* no periodic flags in the way */
+	cmos_set(RTC_REG_B, RTC_B_24H | RTC_B_UIE);
+	pcio_ioapic_poll(&pc, t0, &next, m, 4);
+	assert_int_equal(next, t0 + 1000000000ULL);
+	env.now = next;
+	assert_int_equal(pcio_ioapic_poll(&pc, env.now, &next, m, 4), 1);
+	assert_int_equal(m[0].vector, 0x38);
+	assert_int_equal(cmos_get(RTC_REG_C), RTC_C_IRQF | RTC_C_UF);
+	/* The alarm: 00:00:03 of 2000-01-01 (BCD); the clock reads 00:00:01 now. */
+	cmos_set(0x01, 0x03);
+	cmos_set(0x03, 0x00);
+	cmos_set(0x05, 0xff); /* any hour */
+	cmos_set(RTC_REG_B, RTC_B_24H | RTC_B_AIE);
+	env.now = t0 + 2000000000ULL;
+	assert_int_equal(cmos_get(RTC_REG_C), RTC_C_UF); /* 00:00:02: no alarm, no IRQF */
+	env.now = t0 + 3000000000ULL;
+	assert_int_equal(cmos_get(RTC_REG_C), RTC_C_IRQF | RTC_C_AF | RTC_C_UF);
+	/* A flag set while its interrupt is off raises IRQF when it is enabled. */
+	cmos_set(RTC_REG_B, RTC_B_24H);
+	env.now = t0 + 4000000000ULL;
+	pcio_pic_poll(&pc, env.now, &next);
+	assert_false(pc.ioapic.lines & BIT(8));
+	cmos_set(RTC_REG_B, RTC_B_24H | RTC_B_UIE);
+	assert_true(pc.ioapic.lines & BIT(8));
+	cmos_set(RTC_REG_B, RTC_B_24H | RTC_B_SET); /* and drops it when disabled */
+	assert_false(pc.ioapic.lines & BIT(8));
+	assert_int_equal(cmos_get(RTC_REG_C), RTC_C_UF);
+	env.now = t0 + 9000000000ULL; /* SET: no update cycle */
+	assert_int_equal(cmos_get(RTC_REG_C), 0);
+}
+
+static u8 kbc_cmd(u8 cmd)
+{
+	outb(0x64, cmd);
+	assert_int_equal(inb(0x64) & I8042_STR_OBF, I8042_STR_OBF);
+	return inb(0x60);
+}
+
+/* What Linux's i8042 probe asks, and IRQ 1 / IRQ 12 from bytes put in the buffer. */
+static void test_i8042(void **state)
+{
+	(void)state;
+	assert_int_equal(kbc_cmd(0xaa), 0x55);
+	assert_int_equal(inb(0x64) & I8042_STR_OBF, 0);
+	assert_int_equal(kbc_cmd(0xab), 0x00);
+	assert_int_equal(kbc_cmd(0xa9), 0x00);
+	assert_int_equal(kbc_cmd(0x20), 0x61);
+	outb(0x64, 0x60);
+	outb(0x60, 0x47);
+	assert_int_equal(inb(0x64) & I8042_STR_CMD, 0);
+	assert_int_equal(kbc_cmd(0x20), 0x47);
+	outb(0x64, 0xa8);
+	assert_int_equal(kbc_cmd(0x20), 0x47 & ~I8042_CTR_AUXDIS);
+	outb(0x64, 0xad);
+	assert_int_equal(kbc_cmd(0x20), 0x57);
+	outb(0x64, 0xae);
+	/* 0xd2: a byte as if from the keyboard: IRQ 1 with CTR bit 0 (PIC and pin 1). */
+	outb(0x21, 0x00);
+	outb(0x64, 0xd2);
+	outb(0x60, 0xab);
+	assert_int_equal(inb(0x64) & 0x21, 0x01);
+	assert_int_not_equal(pc.pic[0].irr & BIT(1), 0);
+	assert_true(pc.ioapic.lines & BIT(1));
+	assert_int_equal(inb(0x60), 0xab);
+	assert_false(pc.ioapic.lines & BIT(1));
+	/* 0xd3: as if from the aux port: AUX OBF, IRQ 12 with CTR bit 1. */
+	outb(0x64, 0xd3);
+	outb(0x60, 0x5a);
+	assert_int_equal(inb(0x64) & 0x21, 0x21);
+	assert_true(pc.ioapic.lines & BIT(12));
+	assert_int_equal(inb(0x60), 0x5a);
+	assert_false(pc.ioapic.lines & BIT(12));
+	/* With the interrupt bits off, the bytes wait without a line. */
+	outb(0x64, 0x60);
+	outb(0x60, 0x44);
+	outb(0x64, 0xd2);
+	outb(0x60, 0x01);
+	assert_false(pc.ioapic.lines & BIT(1));
+	assert_int_equal(inb(0x60), 0x01);
+	/* No keyboard: a byte sent to it gets no answer. */
+	outb(0x60, 0xf2);
+	assert_int_equal(inb(0x64) & I8042_STR_OBF, 0);
+	assert_false(pc.exited);
+}
+
+static u32 pci_read(u32 bdf_reg, int size)
+{
+	assert_int_equal(out(0xcf8, 4, 0x80000000 | bdf_reg), PCIO_OK);
+	return in((u16)(0xcfc + (bdf_reg & 3)), size);
+}
+
+/* The i440FX host bridge at 00:00.0 and nothing else; Linux's type-1 probe. */
+static void test_pci_host_bridge(void **state)
+{
+	(void)state;
+	/* pci_check_type1: a byte to 0xcfb, then CONFIG_ADDRESS reads back a dword. */
+	outb(0xcfb, 0x01);
+	assert_int_equal(out(0xcf8, 4, 0x80000000), PCIO_OK);
+	assert_int_equal(in(0xcf8, 4), 0x80000000);
+	assert_int_equal(pci_read(0x00, 4), 0x12378086);
+	assert_int_equal(pci_read(0x08, 4), 0x06000002);
+	assert_int_equal(pci_read(0x0e, 1), 0x00);
+	assert_int_equal(pci_read(0x2c, 4), 0x11001af4);
+	assert_int_equal(pci_read(0x10, 4), 0); /* no BARs */
+	assert_int_equal(pci_read(0x02, 2), 0x1237);
+	assert_int_equal(pci_read(1 << 11, 4), 0xffffffff);   /* device 1 */
+	assert_int_equal(pci_read(1 << 8, 2), 0xffff);        /* function 1 */
+	assert_int_equal(pci_read(1 << 16, 4), 0xffffffff);   /* bus 1 */
+	assert_int_equal(out(0xcf8, 4, 0x00000000), PCIO_OK); /* enable bit clear */
+	assert_int_equal(in(0xcfc, 4), 0xffffffff);
+	/* Writes: the command register's writable bits, the device-specific bytes; IDs fixed. */
+	out(0xcf8, 4, 0x80000004);
+	assert_int_equal(out(0xcfc, 2, 0xffff), PCIO_OK);
+	assert_int_equal(pci_read(0x04, 2), 0x0507);
+	out(0xcf8, 4, 0x80000000);
+	out(0xcfc, 4, 0);
+	assert_int_equal(pci_read(0x00, 4), 0x12378086);
+	out(0xcf8, 4, 0x80000058);
+	out(0xcfd, 1, 0x33); /* PAM0 at 0x59 */
+	assert_int_equal(pci_read(0x59, 1), 0x33);
+	assert_int_equal(pcio_unknown_total(&pc), 0);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -1424,6 +1671,12 @@ int main(void)
 		T(test_ioapic_edge),
 		T(test_ioapic_level_eoi),
 		T(test_ioapic_pit_uart_pins),
+		T(test_uart_irq4_pic),
+		T(test_uart_receive),
+		T(test_rtc_periodic),
+		T(test_rtc_update_alarm),
+		T(test_i8042),
+		T(test_pci_host_bridge),
 		T(test_cmos),
 		T(test_cmos_start_time),
 		T(test_ignored_ports),
