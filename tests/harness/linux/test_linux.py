@@ -1,6 +1,6 @@
 """Linux as a guest (issue 16): Debian's kernel and the project's initramfs (make linux-pkgs)
 boot under eptvisor in Bochs with 2 vCPUs and 256 MiB, answer the init's probes (uname -a,
-the number of CPUs, a 64 MiB tmpfs workload's sha256), and end by rebooting, which ends the
+the number of CPUs, a 64 MiB tmpfs workload's md5sum), and end by rebooting, which ends the
 VM. The same initramfs under QEMU TCG (the reference) and under plain Bochs (no eptvisor:
 what is Bochs', what is eptvisor's) must give the same answers; no kernel log may report a
 warning, a bug, an oops or a call trace.
