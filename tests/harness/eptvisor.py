@@ -570,8 +570,10 @@ class SerialConsole:
     log as with mode=file, and:
       RESPOND: a callable given each complete line (no "\\r\\n"); what it returns (str or
                bytes, or None) is sent, e.g. "uname -a\\n" when the shell's line appears;
-      INTERACTIVE: the terminal's keystrokes go to the machine (stdin in raw mode) and its
-               output to stdout, as it comes; ctrl-] (0x1d) ends the run.
+      INTERACTIVE: the terminal's keystrokes go to the machine (the caller puts stdin in
+               raw mode) and its output to stdout a line at a time (eptvisor relays a
+               guest's output by lines, "[guest NAME] " dropped here); ctrl-] (0x1d) ends
+               the run.
     Bytes are sent PACE seconds apart: the UART's 16-byte FIFOs (Bochs', eptvisor's host side
     and the guest's model) are not overrun by a guest that reads them every few ms.
     Other runs keep mode=file (nothing reads input then)."""
@@ -648,11 +650,12 @@ class SerialConsole:
                 return
             self._log.write(data)
             self._log.flush()
-            if self.interactive:
-                os.write(sys.stdout.fileno(), data)
             pending += data
             *lines, pending = pending.split(b"\n")
             for line in lines:
+                if self.interactive:  # eptvisor relays the guest's output a line at a time
+                    os.write(sys.stdout.fileno(), re.sub(rb"^\[guest [^\]]*\] ", b"", line)
+                             + b"\n")
                 self._line(line.decode("utf-8", errors="replace").rstrip("\r"))
 
     def stopped(self):
