@@ -1,16 +1,20 @@
 /*
- * 16550 UART driver: 115200 8N1, polled transmit. Bochs and QEMU accept bytes at once; on real
- * hardware the LSR poll paces output.
+ * 16550 UART driver: 115200 8N1, polled transmit and receive (no interrupts). Bochs and QEMU
+ * accept bytes at once; on real hardware the LSR poll paces output. Received bytes wait in
+ * the UART's 16-byte FIFO until serial_getc takes them (pc/console.c forwards them to a
+ * guest); one arriving with the FIFO full is lost there (LSR overrun).
  */
 #include "arch/cpu.h"
 #include "drivers/serial.h"
 
 #define UART_THR 0
+#define UART_RBR 0
 #define UART_IER 1
 #define UART_FCR 2
 #define UART_LCR 3
 #define UART_MCR 4
 #define UART_LSR 5
+#define LSR_DR   BIT(0)
 #define LSR_THRE BIT(5)
 #define LSR_TEMT BIT(6)
 
@@ -45,4 +49,11 @@ void serial_drain(void)
 {
 	for (int spins = 0; !(inb(COM1_PORT + UART_LSR) & LSR_TEMT) && spins < 1000000; spins++)
 		;
+}
+
+int serial_getc(void)
+{
+	if (!(inb(COM1_PORT + UART_LSR) & LSR_DR))
+		return -1;
+	return inb(COM1_PORT + UART_RBR);
 }

@@ -537,6 +537,8 @@ static bool runnable(struct vcpu *v)
 	if (sipibox_init_pending(&p->sipi) && !do_init(v))
 		return false;
 	timer_poll(v);
+	if (v->id == 0)
+		pc_console_poll(v); /* host COM1 input: the PICs and I/O APIC below see its IRQ 4 */
 	ioapic_poll(v);
 	pc_apf_poll(v); /* a page ready becomes an interrupt, which may end a HLT */
 	switch (p->state) {

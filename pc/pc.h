@@ -7,6 +7,7 @@
  *   pc/linux.c     load a Linux bzImage, its initrd and command line instead
  *   pc/irq.c       the local APICs: IPIs, INIT/SIPI, the timer, injection, HLT waiting
  *   pc/exit.c      the exits only PC guests take: CR access, MSRs, APIC page, port I/O
+ *   pc/console.c   eptvisor's COM1 input to one guest's COM1 (the console owner)
  *   devices/       the devices themselves, pure C with host tests
  *
  * A VM is a PC VM when it was created with pc_vm_ops: its struct pc_vm is vm->plat, each
@@ -58,6 +59,12 @@ struct pc_vm {
 	bool pku;            /* PKU in CPUID and CR4.PKE allowed (guest_pku=on) */
 	struct pc_apf_stats *apf; /* its page-ready latencies (kvm_pv only) */
 	bool linux_boot;          /* a bzImage (pc/linux.c): info is boot_params, for ESI */
+	/* pc/console.c, only vCPU 0 touches these: */
+	bool console;        /* this VM owns the console: host COM1 input goes to its COM1 */
+	u64 console_next_ns; /* when vCPU 0 looks at the host UART next */
+	u64 console_rx;      /* bytes forwarded to its COM1 */
+	u64 console_lost;    /* of those, the ones its COM1 model lost (overrun) */
+	u64 console_dropped; /* bytes still in the host UART when it ended: dropped */
 };
 
 enum pc_run_state { PC_RUNNING, PC_HALTED, PC_HALTED_NOIRQ, PC_WAIT_SIPI };
@@ -218,6 +225,13 @@ void pc_inject_exception(struct vcpu *v, int vector, bool has_error, u32 error);
 /* Make t look at its pending events before it next enters (an exit now if it is in guest
  * mode): what an IPI does, without a vector. Any CPU. */
 void pc_wake(struct vcpu *t);
+
+/* pc/console.c: the console owner (vm_ops run_start / run_end, vCPU 0 only), its look at
+ * the host UART (vCPU 0, before each entry and in its waits), its counts for the report. */
+void pc_console_start(struct vcpu *v);
+void pc_console_end(struct vcpu *v);
+void pc_console_poll(struct vcpu *v);
+void pc_console_report(struct vm *vm);
 
 /* pc/apf.c: KVM's asynchronous page faults (devices/kvm_apf.h) */
 int pc_apf_init(struct vm *vm);

@@ -61,10 +61,17 @@ static long pc_evacuate(struct vm *vm, hfn_t lo, hfn_t hi)
 	return moved;
 }
 
-/* The guest's pass-through MSRs start at 0 and leave none of its values to the next VM. */
-static void msr_reset(struct vcpu *v)
+/* The guest's pass-through MSRs start at 0 and leave none of its values to the next VM;
+ * vCPU 0 of the first PC VM to run owns the console until its run ends (pc/console.c). */
+static void run_start(struct vcpu *v)
 {
-	(void)v;
+	pc_msr_reset_hw();
+	pc_console_start(v);
+}
+
+static void run_end(struct vcpu *v)
+{
+	pc_console_end(v);
 	pc_msr_reset_hw();
 }
 
@@ -76,8 +83,8 @@ const struct vm_ops pc_vm_ops = {
 	.vcpu_free = pc_vcpu_free,
 	.setup_controls = pc_setup_controls,
 	.setup_guest_state = pc_setup_guest_state,
-	.run_start = msr_reset,
-	.run_end = msr_reset,
+	.run_start = run_start,
+	.run_end = run_end,
 	.before_entry = pc_before_entry,
 	.entry_recheck = pc_entry_recheck,
 	.after_exit = pc_after_exit,

@@ -493,6 +493,7 @@ void pc_report_end(struct vm *vm)
 	else
 		printk("pc: VM '%s': guest did not exit by itself: %s\n", vm->name,
 		       vm->stopping ? vm->stop_reason : "no exit port written");
+	pc_console_report(vm);
 	report_json(vm, ports, reads, writes, n);
 	pc_apf_report(vm);
 }

@@ -173,6 +173,10 @@ const struct scenario scenarios[] = {
 	{ .name = "pc_poweroff", .group = "fidelity", .kernel = "platdev.elf",
 	  .kargs = "quick halt", .vcpus = 2, .mem = 32 * MIB, .expect = EXPECT_STOPPED,
 	  .stop_reason = EXIT_HLT },
+	/* The console (pc/console.c): a line the harness types on eptvisor's COM1 reaches the
+	 * guest's COM1 with data-ready interrupts (the fidelity boot's COM1 has input). */
+	{ .name = "pc_console", .group = "fidelity", .kernel = "platdev.elf",
+	  .kargs = "quick echo", .mem = 32 * MIB },
 	/* Two vCPUs and a host task: three CPUs (tests/harness/test_pcguests.py boots it). */
 	{ .name = "pc_apic_moves", .group = "pc_moves", .kernel = "pcmb1.elf", .kargs = "apicloop=400",
 	  .vcpus = 2, .mem = 128 * MIB, .host = pc_apic_moves_host },

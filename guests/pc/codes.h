@@ -32,6 +32,7 @@
 #define EXIT_FAIL_RTC       0x31 /* platdev: the RTC's periodic or update interrupt */
 #define EXIT_FAIL_KBC       0x32 /* platdev: the 8042 did not answer or interrupt */
 #define EXIT_FAIL_RESET     0x34 /* platdev: a reset request did not end the machine */
+#define EXIT_FAIL_CONSOLE   0x38 /* platdev echo: no input line on COM1 in time */
 #define EXIT_NO_LONG_MODE   0x1e /* CPUID says no long mode (entry.S) */
 #define EXIT_UNEXPECTED_IRQ 0x3f /* an interrupt on a vector nobody installed */
 #define EXIT_EXCEPTION_BASE 0x40 /* + vector: a CPU exception */

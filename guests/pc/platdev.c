@@ -15,6 +15,8 @@
  * The command line picks an ending instead of the exit port (the machine's resets and its
  * halt): reset=cf9 (PIIX reset control), reset=kbc (0xfe to port 0x64), reset=triple (an
  * empty IDT and int3), halt (every CPU in cli; hlt: Linux's power-off without ACPI).
+ * echo waits for a line on COM1 from outside (data-ready interrupts; the PIT as its
+ * clock, in sti; hlt) and prints it back: the console's input path (pc/console.c).
  */
 #include "guests/pc/apf.h"
 #include "guests/pc/pc.h"
@@ -305,6 +307,73 @@ static void pci_tests(void)
 	pr("pci: enable bit clear: 0x%x\n", inl(0xcfc));
 }
 
+/* ---- echo: a line typed on COM1 --------------------------------------------------------- */
+
+#define IRQ_PIT        0
+#define PIT_HZ         100
+#define ECHO_TIMEOUT_S 300 /* guest seconds: under Bochs at its default ips, ~10 per wall s */
+#define ECHO_LINE_MAX  64
+
+static char rx_line[ECHO_LINE_MAX];
+static volatile u32 rx_len;
+static volatile bool rx_done;
+
+static void pit_irq(void)
+{
+	irqs[IRQ_PIT]++;
+	pic_eoi(IRQ_PIT);
+}
+
+/* Data ready (or the character timeout): take every byte the FIFO holds. */
+static void com1_rx_irq(void)
+{
+	last_iir = inb(COM1 + 2);
+	while (inb(COM1 + 5) & 0x01) {
+		u8 c = inb(COM1);
+
+		if (rx_done)
+			continue;
+		if (c == '\r' || c == '\n')
+			rx_done = rx_len > 0;
+		else if (rx_len < ECHO_LINE_MAX - 1)
+			rx_line[rx_len++] = (char)c;
+	}
+	irqs[IRQ_COM1]++;
+	pic_eoi(IRQ_COM1);
+}
+
+static void com1_echo(void)
+{
+	u32 sum = 0;
+
+	irq_set(PIC_BASE + IRQ_PIT, pit_irq);
+	irq_set(PIC_BASE + IRQ_COM1, com1_rx_irq);
+	outb(0x43, 0x34); /* channel 0, rate generator */
+	outb(0x40, (1193182 / PIT_HZ) & 0xff);
+	outb(0x40, (1193182 / PIT_HZ) >> 8);
+	outb(COM1 + 4, 0x0b); /* DTR, RTS, OUT2 */
+	outb(COM1 + 1, 0x01); /* data-ready interrupts */
+	(void)inb(COM1 + 2);
+	pic_unmask(IRQ_PIT, true);
+	pic_unmask(IRQ_COM1, true);
+	pr("console: ready for a line\n");
+	__asm__ volatile("sti" ::: "memory");
+	while (!rx_done && irqs[IRQ_PIT] < ECHO_TIMEOUT_S * PIT_HZ)
+		__asm__ volatile("hlt" ::: "memory");
+	__asm__ volatile("cli" ::: "memory");
+	outb(COM1 + 1, 0);
+	pic_unmask(IRQ_COM1, false);
+	pic_unmask(IRQ_PIT, false);
+	if (!rx_done) {
+		fail(EXIT_FAIL_CONSOLE, "no line arrived on COM1");
+		return;
+	}
+	rx_line[rx_len] = 0;
+	for (u32 i = 0; i < rx_len; i++)
+		sum += (u8)rx_line[i];
+	pr("console: got '%s' (%u bytes, sum %u)\n", rx_line, rx_len, sum);
+}
+
 /* ---- the machine's endings -------------------------------------------------------------- */
 
 static void triple_fault(void)
@@ -355,6 +424,8 @@ void pc_main(u32 magic, u32 info)
 		kbc_tests();
 		pci_tests();
 	}
+	if (arg_word(bi.args, "echo"))
+		com1_echo();
 	pr("platdev: %s\n", first_fail ? "FAIL" : "PASS");
 	end(bi.args);
 }

@@ -4,9 +4,12 @@
 #   make linux-pkgs   apt-get download linux-image-amd64's kernel package and busybox-static,
 #                     unpack them with dpkg-deb -x (no root), build build/linux/vmlinuz and
 #                     build/linux/initrd.gz (scripts/linux/init as /init, cpio newc, gzip)
-#   make linux        linux-pkgs, then boot them under eptvisor on the best VMX platform, 2 vCPUs
-#                     and 256 MiB, to the busybox shell on ttyS0 (Bochs here: about 3-4 minutes)
-#   make linux-run    the same, with LINUX_ARGS, LINUX_MEM, LINUX_VCPUS, LINUX_IPS, RUNARGS
+#   make linux        linux-pkgs, then boot them under eptvisor in Bochs, 2 vCPUs and 256 MiB,
+#                     to the busybox shell on ttyS0 (about 3-4 minutes); with a terminal on
+#                     stdin, interactive: keystrokes reach the shell through eptvisor's COM1,
+#                     its output comes back line by line; ctrl-] ends the run (run.py --console)
+#   make linux-run    the same, never interactive, with LINUX_ARGS, LINUX_MEM, LINUX_VCPUS,
+#                     LINUX_IPS, RUNARGS
 #   make linux-qemu   boot them under plain QEMU TCG (the reference): the init's answers
 #   make linux-bochs  boot them under plain Bochs, no eptvisor (what is Bochs', what is ours)
 #   make test-linux   the Linux tests (tests/harness/linux/): all three, answers compared
@@ -45,12 +48,15 @@ linux-qemu: linux-pkgs
 linux-bochs: deps linux-pkgs
 	$(Q)$(PYTHON) scripts/linux/boot_bochs.py --cpus $(LINUX_VCPUS)
 
-linux: deps linux-run
+linux: deps linux-pkgs iso
+	$(Q)$(LINUX_RUN) $$([ -t 0 ] && echo "--platform bochs --console")
 
 test-linux: deps linux-pkgs iso
 	$(Q)$(PYTHON) -m pytest -q tests/harness/linux
 
+LINUX_RUN = $(PYTHON) tests/harness/run.py --guest $(LX)/vmlinuz --initrd $(LX)/initrd.gz \
+	--guest-args "$(LINUX_ARGS)" --guest-mem $(LINUX_MEM) --guest-vcpus $(LINUX_VCPUS) \
+	--megs 768 --ips $(LINUX_IPS) --timeout 1800 --cmdline "guest_budget=30000" $(RUNARGS)
+
 linux-run: deps linux-pkgs iso
-	$(Q)$(PYTHON) tests/harness/run.py --guest $(LX)/vmlinuz --initrd $(LX)/initrd.gz \
-		--guest-args "$(LINUX_ARGS)" --guest-mem $(LINUX_MEM) --guest-vcpus $(LINUX_VCPUS) \
-		--megs 768 --ips $(LINUX_IPS) --timeout 1800 --cmdline "guest_budget=30000" $(RUNARGS)
+	$(Q)$(LINUX_RUN)

@@ -23,6 +23,7 @@ import codecs
 import hashlib
 import json
 import os
+import queue
 import re
 import shlex
 import shutil
@@ -476,7 +477,7 @@ def _kill_group(proc, grace=2.0):
 
 
 def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
-               shutdown_grace=10.0, panic_idle=15.0, stop_when=None):
+               shutdown_grace=10.0, panic_idle=15.0, stop_when=None, poll=None):
     """Run CMD in its own process group with stdin from /dev/null, until it exits or TIMEOUT
     (wall clock) passes. Watches the serial log: ends the run itself when the kernel printed
     its shutdown line but the emulator lingers, when it boots a second time (reset after a
@@ -484,6 +485,7 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
     ECHO: a callable given each new serial line as it appears (for streaming).
     STOP_WHEN: a callable given each new line; a true answer ends the run (its reason), for
     a guest that runs without eptvisor and has no shutdown line of its own.
+    POLL: a callable asked every 0.1 s; a true answer ends the run (its reason).
     Returns (returncode, timed_out, stopped_early, duration)."""
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL
     start = time.monotonic()
@@ -533,6 +535,8 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
                         panic_seen = True
                     if stop_when and not stopped:
                         stopped = stop_when(line) or None
+            if poll and not stopped:
+                stopped = poll() or None
             if exited or stopped:
                 break
             if _abort.is_set():
@@ -556,6 +560,117 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
         if echo and pending:
             echo(pending)
     return proc.returncode, timed_out, stopped, time.monotonic() - start
+
+
+class SerialConsole:
+    """COM1 with input, for one Bochs run (Bochs.run's serial_input): Bochs' com1 in mode=term
+    on a pseudo-terminal of ours (os.openpty, raw), where Bochs both writes the machine's
+    serial output and reads its input (select + read, one byte per character time). A thread
+    copies what the machine writes to serial.log, so the supervisor and every check read the
+    log as with mode=file, and:
+      RESPOND: a callable given each complete line (no "\\r\\n"); what it returns (str or
+               bytes, or None) is sent, e.g. "uname -a\\n" when the shell's line appears;
+      INTERACTIVE: the terminal's keystrokes go to the machine (the caller puts stdin in
+               raw mode) and its output to stdout a line at a time (eptvisor relays a
+               guest's output by lines, "[guest NAME] " dropped here); ctrl-] (0x1d) ends
+               the run.
+    Bytes are sent PACE seconds apart: the UART's 16-byte FIFOs (Bochs', eptvisor's host side
+    and the guest's model) are not overrun by a guest that reads them every few ms.
+    Other runs keep mode=file (nothing reads input then)."""
+
+    QUIT = 0x1d  # ctrl-]
+
+    def __init__(self, respond=None, interactive=False, pace=0.01):
+        self.respond = respond
+        self.interactive = interactive
+        self.pace = pace
+        self.quit = False  # ctrl-] was typed
+        self.sent = bytearray()
+        self._out = queue.Queue()
+        self._stop = threading.Event()
+        self._threads = []
+        self.master = self.slave = None
+        self.dev = None
+
+    def open(self, serial_path):
+        """Make the pty (its slave's name is .dev, for the bochsrc) and start copying."""
+        import tty
+        self.master, self.slave = os.openpty()
+        tty.setraw(self.slave)
+        self.dev = os.ttyname(self.slave)
+        self._log = open(serial_path, "wb")
+        self._threads = [threading.Thread(target=self._pump, daemon=True),
+                         threading.Thread(target=self._sender, daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def send(self, data):
+        """Queue bytes (or a str, UTF-8) for the machine's COM1."""
+        if isinstance(data, str):
+            data = data.encode()
+        for b in data:
+            self._out.put(b)
+
+    def _sender(self):
+        while not self._stop.is_set():
+            try:
+                b = self._out.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            try:
+                os.write(self.master, bytes([b]))
+            except OSError:
+                return
+            self.sent.append(b)
+            time.sleep(self.pace)
+
+    def _line(self, line):
+        if self.respond:
+            reply = self.respond(line)
+            if reply:
+                self.send(reply)
+
+    def _pump(self):
+        import select
+        pending = b""
+        fds = [self.master] + ([sys.stdin.fileno()] if self.interactive else [])
+        while not self._stop.is_set():
+            r, _, _ = select.select(fds, [], [], 0.1)
+            if self.interactive and sys.stdin.fileno() in r:
+                keys = os.read(sys.stdin.fileno(), 64)
+                if self.QUIT in keys:
+                    self.quit = True
+                    keys = keys[:keys.index(self.QUIT)]
+                self.send(keys)
+            if self.master not in r:
+                continue
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:
+                return
+            self._log.write(data)
+            self._log.flush()
+            pending += data
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if self.interactive:  # eptvisor relays the guest's output a line at a time
+                    os.write(sys.stdout.fileno(), re.sub(rb"^\[guest [^\]]*\] ", b"", line)
+                             + b"\n")
+                self._line(line.decode("utf-8", errors="replace").rstrip("\r"))
+
+    def stopped(self):
+        """Why the run should end now (ctrl-] typed), or None."""
+        return "ctrl-] typed on the console" if self.quit else None
+
+    def close(self):
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=2)
+        for fd in (self.master, self.slave):
+            if fd is not None:
+                os.close(fd)
+        self.master = self.slave = None
+        self._log.close()
 
 
 class Platform:
@@ -592,7 +707,7 @@ class Bochs(Platform):
         # machine by default, and about wall-clock time with ips near Bochs' real speed.
         self.ips = ips
 
-    def bochsrc(self, iso, run_dir, cpus, megs, debug=False):
+    def bochsrc(self, iso, run_dir, cpus, megs, debug=False, com1_term=None):
         lines = [
             "# generated by tests/harness/eptvisor.py",
             "display_library: sdl2",
@@ -607,6 +722,8 @@ class Bochs(Platform):
             "vgaromimage: file=%s" % BOCHS_VGABIOS,
             "ata0-master: type=cdrom, path=%s, status=inserted" % Path(iso).resolve(),
             "boot: cdrom",
+            # com1_term: a pty (SerialConsole) for a run with serial input; else a file.
+            ("com1: enabled=1, mode=term, dev=%s" % com1_term) if com1_term else
             "com1: enabled=1, mode=file, dev=%s" % (run_dir / "serial.log"),
             "log: %s" % (run_dir / "bochs.log"),
             "error: action=report",
@@ -627,14 +744,17 @@ class Bochs(Platform):
         env.pop("DISPLAY", None)
         return env
 
-    def prepare(self, iso, cpus, megs, name=None, debug=False):
+    def prepare(self, iso, cpus, megs, name=None, debug=False, serial_input=None):
         run_dir = self.run_dir_for(iso, name)
         for f in ("serial.log", "bochs.log", "bochs.out"):
             try:
                 (run_dir / f).unlink()
             except FileNotFoundError:
                 pass
-        rc = self.bochsrc(iso, run_dir, cpus, megs, debug=debug)
+        if serial_input:
+            serial_input.open(run_dir / "serial.log")
+        rc = self.bochsrc(iso, run_dir, cpus, megs, debug=debug,
+                          com1_term=serial_input.dev if serial_input else None)
         (run_dir / "cont.rc").write_text("c\n")
         return run_dir, rc
 
@@ -645,13 +765,19 @@ class Bochs(Platform):
         return cmd
 
     def run(self, iso, cmdline, cpus=2, timeout=60, megs=512, name=None, echo=None,
-            stop_when=None):
-        run_dir, rc = self.prepare(iso, cpus, megs, name)
+            stop_when=None, serial_input=None):
+        """serial_input: a SerialConsole (COM1 with input), else COM1 writes serial.log."""
+        run_dir, rc = self.prepare(iso, cpus, megs, name, serial_input=serial_input)
         cmd = self.command(run_dir, rc)
         serial = run_dir / "serial.log"
-        code, to, stopped, dur = _supervise(cmd, serial, timeout, env=self.env(),
-                                            stdout_path=run_dir / "bochs.out", echo=echo,
-                                            stop_when=stop_when)
+        try:
+            code, to, stopped, dur = _supervise(cmd, serial, timeout, env=self.env(),
+                                                stdout_path=run_dir / "bochs.out", echo=echo,
+                                                stop_when=stop_when,
+                                                poll=serial_input and serial_input.stopped)
+        finally:
+            if serial_input:
+                serial_input.close()
         emu = _read_text(run_dir / "bochs.log").splitlines()
         out = _read_text(run_dir / "bochs.out").splitlines()
         exit_msg = [out[i + 1].strip() for i, l in enumerate(out[:-1])
@@ -846,10 +972,11 @@ def with_platform(cmdline, platform_name):
 
 
 def boot(platform, cmdline, name, cpus=2, megs=512, timeout=60, elf=None, echo=None,
-         modules=()):
+         modules=(), serial_input=None):
     """Make the ISO for CMDLINE (+ platform=<name>) and boot it on PLATFORM (an object or a
     name). TIMEOUT is scaled by EPTVISOR_TIMEOUT_SCALE. modules: (path, module string) pairs
     GRUB loads beside the kernel (the guest kernels of guest= and the pc scenarios).
+    serial_input: a SerialConsole for COM1's input (Bochs only; other platforms get none).
     Returns a Result."""
     if isinstance(platform, str):
         platform = get_platform(platform)
@@ -860,6 +987,9 @@ def boot(platform, cmdline, name, cpus=2, megs=512, timeout=60, elf=None, echo=N
         return platform.run(None, cmdline, cpus=cpus, timeout=timeout, megs=megs, name=name,
                             echo=echo)
     iso = make_iso(cmdline, name, elf=elf, modules=modules)
+    if serial_input and isinstance(platform, Bochs):
+        return platform.run(iso, cmdline, cpus=cpus, timeout=timeout, megs=megs, echo=echo,
+                            serial_input=serial_input)
     return platform.run(iso, cmdline, cpus=cpus, timeout=timeout, megs=megs, echo=echo)
 
 
@@ -871,8 +1001,10 @@ class BootSpec:
     -kernel image), 'bochs', 'kvm', or 'vmx' (best_vmx_platform(), decided at run time)."""
 
     def __init__(self, name, cmdline, platform="vmx", cpus=2, megs=512, timeout=60, label=None,
-                 modules=()):
+                 modules=(), serial_input=None):
         self.label = label
+        # serial_input: a callable making the SerialConsole of each boot (COM1 input, Bochs)
+        self.serial_input = serial_input
         self.modules = tuple(modules)  # (path, module string): GRUB modules (guest kernels)
         self.name = name
         self.cmdline = cmdline
@@ -900,7 +1032,8 @@ class BootSpec:
             if not Path(path).exists():
                 raise FileNotFoundError("%s does not exist (make pcguests builds it)" % path)
         return boot(plat, self.cmdline, self.name, cpus=self.cpus, megs=self.megs,
-                    timeout=self.timeout, modules=self.modules)
+                    timeout=self.timeout, modules=self.modules,
+                    serial_input=self.serial_input and self.serial_input())
 
     @property
     def platform_label(self):

@@ -73,6 +73,29 @@ def debug(plat, iso, cmdline, args):
     return subprocess.call([str(c) for c in cmd])
 
 
+def run_console(plat, iso, cmdline, args, name):
+    """--console: Bochs with COM1 on a pty (eptvisor.SerialConsole), the terminal in raw mode
+    (ctrl-c goes to the guest; ctrl-] ends the run); the Result, or None if not possible."""
+    import termios
+    import tty
+    if not isinstance(plat, ev.Bochs):
+        print("run: --console needs Bochs (COM1 on a pty); platform is %s" % plat.name)
+        return None
+    if not sys.stdin.isatty():
+        print("run: --console needs a terminal on stdin")
+        return None
+    print("run: console: type into the guest's ttyS0; ctrl-] ends the run", flush=True)
+    con = ev.SerialConsole(interactive=True)
+    saved = termios.tcgetattr(sys.stdin.fileno())
+    tty.setraw(sys.stdin.fileno())
+    try:
+        return plat.run(iso, cmdline, cpus=args.cpus, timeout=args.timeout, megs=args.megs,
+                        name=name, serial_input=con)
+    finally:
+        termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, saved)
+        print()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--scenario", help="scenario list for run= (default demo)")
@@ -90,6 +113,10 @@ def main(argv=None):
     ap.add_argument("--debug", action="store_true",
                     help="interactive: Bochs debugger, or QEMU with -s -S")
     ap.add_argument("--quiet", action="store_true", help="do not stream the serial log")
+    ap.add_argument("--console", action="store_true",
+                    help="Bochs: an interactive serial console: the terminal's keystrokes go "
+                    "to COM1 (eptvisor gives them to its PC guest), its output comes back; "
+                    "ctrl-] ends the run")
     ap.add_argument("--guest", help="a multiboot guest kernel to run (a GRUB module; adds "
                     "guest=<its name> to the command line)")
     ap.add_argument("--guest-args", default="", help="its command line (guest_args=)")
@@ -153,8 +180,13 @@ def main(argv=None):
         return 0
 
     echo = None if args.quiet else (lambda line: print(line, flush=True))
-    res = plat.run(iso, cmdline, cpus=args.cpus, timeout=args.timeout, megs=args.megs,
-                   name=name, echo=echo)
+    if args.console:
+        res = run_console(plat, iso, cmdline, args, name)
+        if res is None:
+            return 2
+    else:
+        res = plat.run(iso, cmdline, cpus=args.cpus, timeout=args.timeout, megs=args.megs,
+                       name=name, echo=echo)
     probs = res.problems()
     s = res.summary()
     verdict = ("%d passed, %d failed" % s[:2] + (", %d skipped" % s[2] if s[2] else "")) \

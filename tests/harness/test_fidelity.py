@@ -38,6 +38,12 @@ scenarios/registry.c under eptvisor (Bochs), each judged against its reference.
     print QEMU TCG's lines, but for OUT2_GATING. pc_reset_cf9 and pc_reset_triple end the VM
     as a reset (QEMU -no-reboot exits with status 0 on both), pc_poweroff (every CPU in
     cli; hlt, an AP never started) is named a power-off (QEMU would hang: not run there).
+  - pc_console (guests/pc/platdev.c `echo`, pc/console.c): this boot's COM1 has input (Bochs'
+    COM1 on a pty, eptvisor.SerialConsole); when the guest says it is ready, the test types
+    a line on eptvisor's COM1, eptvisor forwards it to the guest's COM1, and the guest's
+    data-ready interrupts (IRQ 4, through the PIC) collect it and print it back: the same
+    lines as QEMU TCG given the same line on its COM1 (a socket chardev). Only under Bochs
+    (a "vmx" platform that is KVM gets no input; the row then fails by its timeout).
 
 Everything is judged from the serial log.
 """
@@ -53,8 +59,20 @@ from eptvisor import BootSpec
 from pcguests import BUILD_PC, run_qemu_ex
 
 SCENARIOS = [s.name for s in registry.rows() if s.group == "fidelity"]
+CONSOLE_READY = "console: ready for a line"
+CONSOLE_LINE = "hello from the console, 6*7=42"
+
+
+def console_typist():
+    """pc_console's input: CONSOLE_LINE once the guest says it is ready."""
+    def respond(line):
+        return CONSOLE_LINE + "\n" if line.endswith("[guest pc_console] " + CONSOLE_READY) \
+            else None
+    return ev.SerialConsole(respond=respond)
+
+
 FIDELITY = BootSpec("fidelity", "run=fidelity", cpus=2, megs=512, timeout=300, label="fidelity",
-                    modules=registry.modules("fidelity"))
+                    modules=registry.modules("fidelity"), serial_input=console_typist)
 GUEST_LINE = re.compile(r"^\[guest (\S+)\] (.*)$")
 
 ENOSYS = "0xfffffffffffffc18"  # -KVM_ENOSYS (-1000), 64-bit
@@ -183,14 +201,58 @@ def qemu_ref():
             for k, (c, m) in runs.items()} | {
         "platdev " + a: run_qemu_ex(BUILD_PC / "platdev.elf", "quick " + a, cpus=1, megs=128,
                                     timeout=60, name="fidelity-platdev-" + a.replace("=", "-"))
-        for a in ("reset=cf9", "reset=triple")}
+        for a in ("reset=cf9", "reset=triple")} | {"platdev echo": qemu_console()}
+
+
+def qemu_console(timeout=60):
+    """platdev.elf `quick echo` under QEMU TCG, its COM1 a unix socket chardev (logging to
+    serial.log) into which CONSOLE_LINE is written, a byte every 10 ms, once the guest is
+    ready. Returns (serial lines, QEMU's exit status or None)."""
+    import os
+    import socket
+    import subprocess
+    import time
+    from pcguests import RUNS_PC, qemu_command
+    run_dir = RUNS_PC / "fidelity-platdev-echo"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    serial, sock = run_dir / "serial.log", run_dir / "com1.sock"
+    for f in (serial, sock):
+        if f.exists():
+            f.unlink()
+    cmd = qemu_command(BUILD_PC / "platdev.elf", "quick echo", 1, 128, serial)
+    i = cmd.index("-serial")
+    cmd[i:i + 2] = ["-chardev", "socket,id=com1,path=%s,server=on,wait=off,logfile=%s"
+                    % (sock, serial), "-serial", "chardev:com1"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    end = time.monotonic() + timeout * ev.timeout_scale()
+    conn, sent, status = None, False, None
+    try:
+        while time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.05)
+            if conn is None and sock.exists():
+                conn = socket.socket(socket.AF_UNIX)
+                conn.connect(str(sock))
+            if conn and not sent and serial.exists() and \
+                    CONSOLE_READY in serial.read_text(errors="replace"):
+                for b in (CONSOLE_LINE + "\n").encode():
+                    conn.send(bytes([b]))
+                    time.sleep(0.01)
+                sent = True
+        status = proc.poll()
+    finally:
+        ev._kill_group(proc)
+        if conn:
+            conn.close()
+    text = serial.read_text(errors="replace").replace("\r", "") if serial.exists() else ""
+    return [l for l in text.split("\n") if l], status
 
 
 def test_fidelity_rows():
     """The group holds the rows this file judges."""
     assert SCENARIOS == ["pc_kvm_hypercall", "pc_mmio_ops", "pc_msrs", "pc_nmi", "pc_realmode",
                          "pc_features", "pc_features_again", "pc_debug", "pc_platdev",
-                         "pc_reset_cf9", "pc_reset_triple", "pc_poweroff"]
+                         "pc_reset_cf9", "pc_reset_triple", "pc_poweroff", "pc_console"]
 
 
 @pytest.mark.boot(FIDELITY)
@@ -506,4 +568,30 @@ def test_resets_and_poweroff_end_cleanly(boots, judge, qemu_ref):
         p.append("%s was not named powered off" % vm)
     if "platdev: halting with interrupts off" not in vm_lines(res, vm, "platdev: "):
         p.append("%s did not reach its halt" % vm)
+    judge(res, p)
+
+
+@pytest.mark.boot(FIDELITY)
+def test_console_input_reaches_the_guest(boots, judge, qemu_ref):
+    """A line typed on eptvisor's COM1 reaches pc_console's COM1 by data-ready interrupts
+    and comes back intact (its byte sum printed too): QEMU TCG's lines for the same line on
+    its COM1; eptvisor counts what it forwarded and lost none."""
+    res = boots.result(FIDELITY)
+    p = res.problems()
+    vm = "pc_console"
+    passed(res, vm, p)
+    ended_by_itself(res, vm, p)
+    want = "console: got '%s' (%d bytes, sum %d)" % (CONSOLE_LINE, len(CONSOLE_LINE),
+                                                      sum(CONSOLE_LINE.encode()))
+    theirs, status = qemu_ref["platdev echo"]
+    if status != 1 or want not in theirs:
+        p.append("QEMU reference run failed (status %s): %s" % (status, theirs[-3:]))
+    mine = vm_lines(res, vm, ("console: ", "platdev: "))
+    if mine != [l for l in theirs if l.startswith(("console: ", "platdev: "))]:
+        p.append("pc_console's lines %r, QEMU's %r" % (mine, theirs))
+    if want not in mine:
+        p.append("the typed line did not come back: %r" % mine)
+    if not res.lines_matching(r"^pc: VM '%s': console: %d byte\(s\) of input forwarded to "
+                              r"its COM1, 0 lost there" % (vm, len(CONSOLE_LINE) + 1)):
+        p.append("eptvisor's console report is missing or counts differently")
     judge(res, p)

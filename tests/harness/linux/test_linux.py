@@ -1,7 +1,10 @@
 """Linux as a guest (issue 16): Debian's kernel and the project's initramfs (make linux-pkgs)
 boot under eptvisor in Bochs with 2 vCPUs and 256 MiB, answer the init's probes (uname -a,
-the number of CPUs, a 64 MiB tmpfs workload's md5sum), and end by rebooting, which ends the
-VM. The same initramfs under QEMU TCG (the reference) must give the same answers; no kernel
+the number of CPUs, a 64 MiB tmpfs workload's md5sum) and start a shell on ttyS0; commands
+TYPED into it through the serial console (Bochs' COM1 on a pty, tests/harness/eptvisor.py
+SerialConsole; eptvisor forwards what its COM1 receives to the console VM, pc/console.c) get
+their answers: `uname -a`, `nproc`, `echo marker-$((6*7))` (whose 42 only the shell evaluating
+the typed line can print); the typed `reboot -f` ends the VM. One boot serves every test here. The same initramfs under QEMU TCG (the reference) must give the same answers; no kernel
 log may report a warning, a bug, an oops or a call trace. (Plain Bochs, `make linux-bochs`,
 does not get through Debian's kernel yet: docs/platform.md, "Linux as a guest".)
 
@@ -26,6 +29,32 @@ MEGS = 256
 TIMEOUT = 2400 * ev.timeout_scale()
 
 
+SHELL_LINE = linux.MARK + "shell on ttyS0"
+COMMANDS = "uname -a\nnproc\necho marker-$((6*7))\n"
+MARKER = "marker-42"
+
+
+def typist():
+    """What the test types: the commands once the shell is there, reboot -f after the
+    marker's answer. Returns the SerialConsole."""
+    def respond(line):
+        text = linux.strip_prefix(line).strip()
+        if text.endswith(SHELL_LINE):
+            return COMMANDS
+        if text == MARKER:
+            return "reboot -f\n"
+        return None
+    return ev.SerialConsole(respond=respond, pace=0.02)
+
+
+def after(lines, first):
+    """The lines after the first one ending with FIRST (guest prefixes stripped)."""
+    for i, l in enumerate(lines):
+        if l.endswith(first):
+            return lines[i + 1:]
+    return []
+
+
 @pytest.fixture(scope="module")
 def runs():
     for f in (linux.KERNEL, linux.INITRD):
@@ -34,11 +63,13 @@ def runs():
     b = ev.make("kernel")
     if not b.ok:
         pytest.fail("`make kernel` failed:\n" + b.output[-3000:], pytrace=False)
+    con = typist()
     # The Bochs boot takes a CPU; QEMU's runs meanwhile.
     with ThreadPoolExecutor(max_workers=1) as ex:
-        hv = ex.submit(linux.run_eptvisor, CPUS, MEGS, timeout=TIMEOUT)
+        hv = ex.submit(linux.run_eptvisor, CPUS, MEGS, end=False, timeout=TIMEOUT,
+                       serial_input=con)
         qemu_text, qemu_secs = linux.run_qemu(CPUS, MEGS)
-        out = {"eptvisor": hv.result(), "qemu": (qemu_text, qemu_secs)}
+        out = {"eptvisor": hv.result(), "qemu": (qemu_text, qemu_secs), "console": con}
     write_report(out)
     return out
 
@@ -92,7 +123,7 @@ def test_qemu_reference(runs):
 
 def test_eptvisor_boots_linux(runs):
     """Under eptvisor: every probe answered, as under QEMU; a clean kernel log; the VM ended
-    by the guest's reboot, with eptvisor's report of it."""
+    (by the typed reboot), with eptvisor's report of it."""
     res = runs["eptvisor"]
     ans = linux.answers(res.serial)
     probs = linux.check(ans, CPUS) + kernel_log_problems(res.serial)
@@ -104,4 +135,32 @@ def test_eptvisor_boots_linux(runs):
         probs.append("eptvisor did not shut down after the VM ended")
     if not exits_by_reason(res):
         probs.append("no exits-by-reason report for the guest VM")
+    assert not probs, res.failure_report(why=probs)
+
+
+def test_typed_commands_answered(runs):
+    """Each typed command's answer comes back on ttyS0, after the shell's line: a `Linux `
+    line (uname -a), the vCPU count (nproc), marker-42 (the shell's arithmetic on our
+    line); the typed reboot -f ends the VM and eptvisor shuts down."""
+    res, con = runs["eptvisor"], runs["console"]
+    lines = [linux.strip_prefix(l).strip() for l in res.serial.splitlines()]
+    shell = after(lines, SHELL_LINE)
+    probs = []
+    if not any(l.endswith(SHELL_LINE) for l in lines):
+        probs.append("the init never reached its shell (no %r line)" % SHELL_LINE)
+    if not bytes(con.sent).startswith(COMMANDS.encode()):
+        probs.append("the commands were not all sent: %r" % bytes(con.sent))
+    if not any(l.startswith("Linux ") for l in shell):
+        probs.append("no `uname -a` answer (a line starting 'Linux ') after the shell's line")
+    if str(CPUS) not in shell:
+        probs.append("no `nproc` answer %r after the shell's line" % str(CPUS))
+    if MARKER not in shell:
+        probs.append("no %r line: the typed echo was not evaluated" % MARKER)
+    if not bytes(con.sent).endswith(b"reboot -f\n"):
+        probs.append("reboot -f was not typed")
+    if not res.lines_matching(r"^pc: VM 'guest': console: \d+ byte\(s\) of input forwarded"):
+        probs.append("eptvisor did not report the console input it forwarded")
+    if not res.reached_shutdown():
+        probs.append("eptvisor did not shut down after the typed reboot -f")
+    probs += ["kernel log: " + l for l in linux.bad_lines(res.serial)[:10]]
     assert not probs, res.failure_report(why=probs)
