@@ -30,19 +30,25 @@ TIMEOUT = 2400 * ev.timeout_scale()
 
 
 SHELL_LINE = linux.MARK + "shell on ttyS0"
-COMMANDS = "uname -a\nnproc\necho marker-$((6*7))\n"
+SHELL_BANNER = "Enter 'help' for a list of built-in commands."
+COMMANDS = ["uname -a\n", "nproc\n", "echo marker-$((6*7))\n", "reboot -f\n"]
 MARKER = "marker-42"
 
 
 def typist():
-    """What the test types: the commands once the shell is there, reboot -f after the
-    marker's answer. Returns the SerialConsole."""
+    """What the test types, one command at a time, each after the previous one's answer
+    (typed ahead, the tty's echo would interleave with the answers): `uname -a` once the
+    shell's banner is out, `nproc` after the `Linux ` line, the echo after the vCPU count,
+    reboot -f after the marker. Returns the SerialConsole."""
+    # (what the line must satisfy, what to type then), in order, each once
+    steps = [(lambda t: t.endswith(SHELL_BANNER), COMMANDS[0]),
+             (lambda t: t.startswith("Linux "), COMMANDS[1]),
+             (lambda t: t == str(CPUS), COMMANDS[2]),
+             (lambda t: t == MARKER, COMMANDS[3])]
+
     def respond(line):
-        text = linux.strip_prefix(line).strip()
-        if text.endswith(SHELL_LINE):
-            return COMMANDS
-        if text == MARKER:
-            return "reboot -f\n"
+        if steps and steps[0][0](linux.strip_prefix(line).strip()):
+            return steps.pop(0)[1]
         return None
     return ev.SerialConsole(respond=respond, pace=0.02)
 
@@ -148,16 +154,14 @@ def test_typed_commands_answered(runs):
     probs = []
     if not any(l.endswith(SHELL_LINE) for l in lines):
         probs.append("the init never reached its shell (no %r line)" % SHELL_LINE)
-    if not bytes(con.sent).startswith(COMMANDS.encode()):
-        probs.append("the commands were not all sent: %r" % bytes(con.sent))
+    if bytes(con.sent) != "".join(COMMANDS).encode():
+        probs.append("not every command was typed, in order: %r" % bytes(con.sent))
     if not any(l.startswith("Linux ") for l in shell):
         probs.append("no `uname -a` answer (a line starting 'Linux ') after the shell's line")
     if str(CPUS) not in shell:
         probs.append("no `nproc` answer %r after the shell's line" % str(CPUS))
     if MARKER not in shell:
         probs.append("no %r line: the typed echo was not evaluated" % MARKER)
-    if not bytes(con.sent).endswith(b"reboot -f\n"):
-        probs.append("reboot -f was not typed")
     if not res.lines_matching(r"^pc: VM 'guest': console: \d+ byte\(s\) of input forwarded"):
         probs.append("eptvisor did not report the console input it forwarded")
     if not res.reached_shutdown():
