@@ -12,6 +12,8 @@
 #define LAPIC_ICR_LO     0x300
 #define LAPIC_ICR_HI     0x310
 #define LAPIC_LVT_TIMER  0x320
+#define LAPIC_LVT_LINT0  0x350
+#define LVT_MASKED       BIT(16)
 #define LVT_TSC_DEADLINE (2u << 17)
 #define MSR_TSC_DEADLINE 0x6e0
 #define ICR_PENDING      BIT(12)
@@ -44,6 +46,9 @@ void lapic_init(void)
 	lapic = phys_to_virt(base & 0xffffff000ULL);
 	lapic_write(LAPIC_SVR, 0x100 | VEC_SPURIOUS);
 	lapic_write(LAPIC_TPR, 0);
+	/* The firmware leaves the BSP's LINT0 as ExtINT: an 8259 interrupt while we sleep with
+	 * IF=1 would arrive as vector 8-15, which are exceptions here. We use no 8259. */
+	lapic_write(LAPIC_LVT_LINT0, LVT_MASKED);
 	/* CPUID.1:ECX[24]: the timer's TSC-deadline mode, our wake-up alarm (VEC_WAKE). */
 	have_deadline = cpuid(1, 0).ecx & BIT(24);
 	if (have_deadline) {

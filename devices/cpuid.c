@@ -167,7 +167,7 @@ static struct cpuid_regs4 leaf_tsc(u32 leaf, struct cpuid_regs4 host, const stru
 	if (leaf == 0x15) {
 		best_ratio(tsc_khz, crystal_khz, 0xffffffffULL / crystal_khz, 0xffffffffULL, &num,
 		           &den);
-		if (!num)
+		if (!num || !den || den > 0xffffffffULL)
 			return host;
 		r.eax = (u32)den; /* TSC = crystal * EBX / EAX, crystal = ECX Hz */
 		r.ebx = (u32)num;

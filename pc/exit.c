@@ -481,9 +481,11 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 	case 0x10:
 		*val = rdtsc() + p->tsc_offset;
 		return 0; /* IA32_TSC */
-	case 0x3b:
+	case 0x3b:        /* IA32_TSC_ADJUST, where CPUID.7:EBX[1] offers it (the host's bit) */
+		if (!(cpuid(7, 0).ebx & BIT(1)))
+			return -ENOENT;
 		*val = p->tsc_adjust;
-		return 0; /* IA32_TSC_ADJUST */
+		return 0;
 	case 0x1b:
 		*val = p->apic_base;
 		return 0; /* IA32_APIC_BASE */
@@ -546,6 +548,8 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 		vmcs_write(TSC_OFFSET, p->tsc_offset);
 		return 0;
 	case 0x3b: /* IA32_TSC_ADJUST: a write moves the TSC by the change in the adjust */
+		if (!(cpuid(7, 0).ebx & BIT(1)))
+			return -ENOENT;
 		p->tsc_offset += val - p->tsc_adjust;
 		p->tsc_adjust = val;
 		vmcs_write(TSC_OFFSET, p->tsc_offset);

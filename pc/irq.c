@@ -453,15 +453,26 @@ static void set_blocked(struct vcpu *v, bool blocked)
 	/* An AP never started can no more wake anyone than one in cli; hlt. */
 	bool off = blocked && (p->state == PC_HALTED_NOIRQ || p->state == PC_WAIT_SIPI);
 
-	/* RELAXED: counts only compared with nvcpus by the waiters, re-read every spin. */
+	/* SEQ_CST: the counts are one half of the stuck check (check_deadlock): a vCPU leaves
+	 * them before it takes its mail (runnable), so a checker that counts it sees the mail. */
 	if (off != p->blocked_cli) {
 		p->blocked_cli = off;
-		__atomic_fetch_add(&pc->blocked_cli, off ? 1 : -1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&pc->blocked_cli, off ? 1 : -1, __ATOMIC_SEQ_CST);
 	}
 	if (blocked == p->blocked)
 		return;
 	p->blocked = blocked;
-	__atomic_fetch_add(&pc->blocked, blocked ? 1 : -1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&pc->blocked, blocked ? 1 : -1, __ATOMIC_SEQ_CST);
+}
+
+/* Mail posted to some vCPU that has not taken it yet (an IPI, NMI, INIT, SIPI or wake): that
+ * vCPU is about to run, whatever its count says (only it leaves the count). */
+static bool any_mail(struct vm *vm)
+{
+	for (int i = 0; i < vm->nvcpus; i++)
+		if (pc_entry_recheck(vm->vcpus[i]))
+			return true;
+	return false;
 }
 
 /* Every vCPU waits with nothing that could wake it. When all of them halted with
@@ -472,9 +483,11 @@ static void check_deadlock(struct vcpu *v)
 {
 	struct pc_vm *pc = to_pc_vm(v->vm);
 
-	if (__atomic_load_n(&pc->blocked, __ATOMIC_RELAXED) < v->vm->nvcpus)
+	/* SEQ_CST: the count, then the mailboxes: a sender posts before it counts itself, and
+	 * a target leaves the count before it takes its mail (runnable). */
+	if (__atomic_load_n(&pc->blocked, __ATOMIC_SEQ_CST) < v->vm->nvcpus || any_mail(v->vm))
 		return;
-	if (__atomic_load_n(&pc->blocked_cli, __ATOMIC_RELAXED) == v->vm->nvcpus) {
+	if (__atomic_load_n(&pc->blocked_cli, __ATOMIC_SEQ_CST) == v->vm->nvcpus) {
 		pc->powered_off = true; /* read by pc_report_end after every vCPU has stopped */
 		vm_stop(v->vm, EXIT_HLT,
 		        "guest powered off: every vCPU halted with interrupts off (cli; hlt, "
@@ -533,6 +546,9 @@ static bool runnable(struct vcpu *v)
 	struct pc_vcpu *p = to_pc_vcpu(v);
 	int sipi;
 
+	/* Mail waiting: leave the stuck count before taking it (check_deadlock's other half). */
+	if (p->blocked && pc_entry_recheck(v))
+		set_blocked(v, false);
 	collect_irqs(v); /* first: its wake exchange orders the flag loads below */
 	if (sipibox_init_pending(&p->sipi) && !do_init(v))
 		return false;
@@ -580,15 +596,16 @@ static void idle_sleep(struct vcpu *v)
 		cpu_relax();
 		return;
 	}
-	if (timer && timer < until)
+	/* A deadline already past cannot end this wait (runnable saw it and still said no: a
+	 * halt with interrupts off, say): the bound alone then. */
+	if (timer > now && timer < until)
 		until = timer;
-	if (until <= now)
-		return;
 	/* SEQ_CST: the store half of the Dekker pair with wake_sleeper: either a sender sees
 	 * us sleeping and sends VEC_WAKE, or the recheck below sees what it posted. */
 	__atomic_store_n(&p->sleeping, true, __ATOMIC_SEQ_CST);
 	if (!pc_entry_recheck(v)) {
-		lapic_arm_deadline(rdtsc() + ns_to_ticks(until - now));
+		lapic_arm_deadline(rdtsc() +
+		                   ns_to_tsc(until - now)); /* TSC cycles, not VMX ticks */
 		/* A VEC_WAKE sent after the recheck stays pending (IF=0) and ends the hlt. */
 		sti_hlt();
 		cli();
@@ -605,7 +622,11 @@ static bool wait_runnable(struct vcpu *v)
 	while (!runnable(v)) {
 		/* A waiting vCPU reloads a moved VMCS page too: its mover waits for that. */
 		vcpu_take_requests(v);
-		set_blocked(v, p->state != PC_HALTED || !next_timer_ns(v));
+		/* Halted with interrupts on, a vCPU can be woken by its timer, or (the console
+		 * owner's vCPU 0) by input on COM1; else only by another vCPU. */
+		set_blocked(v,
+		            p->state != PC_HALTED || (!next_timer_ns(v) &&
+		                                      !(v->id == 0 && to_pc_vm(v->vm)->console)));
 		check_deadlock(v);
 		if ((stopped = v->vm->stopping))
 			break;
