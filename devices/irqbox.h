@@ -17,6 +17,11 @@
  * left the guest), or the target's recheck sees the vector (and does not enter). The
  * sender's load of in_guest must itself be SEQ_CST: an ACQUIRE load may be satisfied before
  * the post is visible (allowed by C11, done by ARMv8.3 LDAPR), which breaks the pair.
+ *
+ * A target that waits in HLT instead (pc/irq.c idle_sleep) makes the same pair on a
+ * `sleeping` flag, with a wake IPI in place of the kick: irqbox_may_sleep publishes the flag
+ * and rechecks; a sender that posted and then sees it (irqbox_sleeper) sends the IPI, which
+ * stays pending if it lands before the HLT.
  */
 #ifndef EPTVISOR_DEVICES_IRQBOX_H
 #define EPTVISOR_DEVICES_IRQBOX_H
@@ -58,6 +63,21 @@ static inline bool irqbox_empty_acquire(struct irqbox *b)
 		if (__atomic_load_n(&b->word[i], __ATOMIC_ACQUIRE))
 			return false;
 	return true;
+}
+
+/* The target, before it sleeps: publish `sleeping`, then may it sleep (nothing pending)? */
+static inline bool irqbox_may_sleep(struct irqbox *b, bool *sleeping)
+{
+	/* SEQ_CST: the store half of the Dekker pair with irqbox_sleeper. */
+	__atomic_store_n(sleeping, true, __ATOMIC_SEQ_CST);
+	return !irqbox_any(b);
+}
+
+/* A sender, after its post: is the target asleep (must it send the wake IPI)? */
+static inline bool irqbox_sleeper(bool *sleeping)
+{
+	/* SEQ_CST: the load half, after the SEQ_CST post. */
+	return __atomic_load_n(sleeping, __ATOMIC_SEQ_CST);
 }
 
 /* Owner only: take every pending vector, calling fn(arg, vector) for each in ascending

@@ -203,7 +203,7 @@ static void wake_sleeper(struct vcpu *t)
 {
 	/* SEQ_CST: the load half of a Dekker pair with idle_sleep's store of sleeping; the
 	 * post before this was SEQ_CST too: the sleeper sees it, or we see it sleeping. */
-	if (t->cpu != this_cpu_id() && __atomic_load_n(&to_pc_vcpu(t)->sleeping, __ATOMIC_SEQ_CST))
+	if (t->cpu != this_cpu_id() && irqbox_sleeper(&to_pc_vcpu(t)->sleeping))
 		lapic_send_ipi(percpu[t->cpu].apic_id, VEC_WAKE);
 }
 
@@ -600,10 +600,11 @@ static void idle_sleep(struct vcpu *v)
 	 * halt with interrupts off, say): the bound alone then. */
 	if (timer > now && timer < until)
 		until = timer;
-	/* SEQ_CST: the store half of the Dekker pair with wake_sleeper: either a sender sees
-	 * us sleeping and sends VEC_WAKE, or the recheck below sees what it posted. */
-	__atomic_store_n(&p->sleeping, true, __ATOMIC_SEQ_CST);
-	if (!pc_entry_recheck(v)) {
+	/* The store half of the Dekker pair with wake_sleeper (devices/irqbox.h): either a
+	 * sender sees us sleeping and sends VEC_WAKE, or we see what it posted; SEQ_CST wake
+	 * load: the same pair for NMI, INIT, SIPI and pc_wake. */
+	if (irqbox_may_sleep(&p->irq_pending, &p->sleeping) &&
+	    !__atomic_load_n(&p->wake, __ATOMIC_SEQ_CST)) {
 		lapic_arm_deadline(rdtsc() +
 		                   ns_to_tsc(until - now)); /* TSC cycles, not VMX ticks */
 		/* A VEC_WAKE sent after the recheck stays pending (IF=0) and ends the hlt. */
