@@ -173,14 +173,15 @@ int bz_header_parse(const u8 *img, u64 size, struct bz_header *out, char *err, s
 
 /* ---- placement ----------------------------------------------------------------------------- */
 
-/* The usable range of the map holding [gpa, gpa + len), or NULL. */
+/* The usable range of the map holding [gpa, gpa + len) below the load limit, or NULL. */
 static const struct mb_mem_range *usable_range(const struct bz_guest *g, gpa_t gpa, u64 len)
 {
 	for (int i = 0; i < g->nmap; i++) {
 		const struct mb_mem_range *r = &g->map[i];
 
 		if (r->type == MB_MEM_USABLE && gpa >= r->base && gpa - r->base <= r->len &&
-		    len <= r->len - (gpa - r->base))
+		    len <= r->len - (gpa - r->base) &&
+		    (!g->load_limit || (gpa <= g->load_limit && len <= g->load_limit - gpa)))
 			return r;
 	}
 	return NULL;
@@ -223,6 +224,9 @@ static int place_kernel(const struct bz_guest *g, struct bz_plan *p, char *err, 
 static int place_initrd(const struct bz_guest *g, struct bz_plan *p, char *err, size_t errlen)
 {
 	u64 len = g->initrd_len, limit = (u64)p->hdr.initrd_addr_max + 1;
+
+	if (g->load_limit)
+		limit = MIN(limit, g->load_limit);
 
 	for (int i = g->nmap - 1; i >= 0; i--) {
 		const struct mb_mem_range *r = &g->map[i];

@@ -83,6 +83,7 @@ struct bz_guest {
 	const char *cmdline; /* the kernel's command line; NULL = "" */
 	const u8 *initrd;    /* NULL: none */
 	u64 initrd_len;
+	u64 load_limit; /* what the loader writes ends below this (0: the map alone says) */
 };
 
 struct bz_plan {

@@ -53,8 +53,11 @@ int pc_linux_load(struct vm *vm, const struct pc_spec *spec, gpa_t *entry, gpa_t
 		snprintf(why, n, "no host memory to plan the Linux kernel '%s'", spec->name);
 		return -ENOMEM;
 	}
+	/* The map covers all RAM, a slow store at its top too (as for multiboot guests); what
+	 * the loader copies stays in slot 0, below the store. */
 	struct bz_guest g = { .map = map,
-		              .nmap = mb_memory_map(vm->slots[0].npages * PAGE_SIZE, map),
+		              .nmap = mb_memory_map(to_pc_vm(vm)->ram, map),
+		              .load_limit = vm->slots[0].npages * PAGE_SIZE,
 		              .cmdline = spec->args,
 		              .initrd = spec->initrd ? spec->initrd->data : NULL,
 		              .initrd_len = spec->initrd ? spec->initrd->size : 0 };

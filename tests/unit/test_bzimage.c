@@ -388,6 +388,26 @@ static void test_initrd_high_and_aligned(void **state)
 	assert_int_equal(get32(plan.params + 0x21c), sizeof(rd));
 }
 
+/* A load limit (a slow store above it): the initrd ends below it, the map still covers it. */
+static void test_initrd_under_load_limit(void **state)
+{
+	static u8 rd[0x3000];
+	struct bz_guest g = { .map = map,
+		              .nmap = nmap,
+		              .initrd = rd,
+		              .initrd_len = sizeof(rd),
+		              .load_limit = 0x4000000 };
+
+	(void)state;
+	memset(last_err, 0, sizeof(last_err));
+	assert_int_equal(bz_plan_build(img, IMG_BYTES, &g, &plan, last_err, sizeof(last_err)), 0);
+	assert_int_equal(plan.initrd_end, 0x4000000);
+	assert_int_equal(plan.initrd, 0x3ffd000);
+	g.load_limit = plan.load + 0x1000; /* the kernel itself does not fit below it */
+	assert_int_equal(bz_plan_build(img, IMG_BYTES, &g, &plan, last_err, sizeof(last_err)),
+	                 -ENOSPC);
+}
+
 static void test_initrd_under_addr_max(void **state)
 {
 	static u8 rd[0x3000];
@@ -525,6 +545,7 @@ int main(void)
 		T(test_relocatable_alignment),
 		T(test_refuse_load_address),
 		T(test_initrd_high_and_aligned),
+		T(test_initrd_under_load_limit),
 		T(test_initrd_under_addr_max),
 		T(test_initrd_below_kernel),
 		T(test_refuse_initrd_no_room),
