@@ -96,11 +96,12 @@ static u64 ram_pages(struct vm *vm)
 static bool wait_workload(struct lx_ctx *c, u64 want)
 {
 	u64 t0 = rdtsc();
-	bool ok;
+	bool ok = mapped_pages(c->vm) >= want;
 
-	while (!(ok = mapped_pages(c->vm) >= want) && vcpus_running(c->vm) &&
-	       us_since(t0) < WAIT_MAX_S * 1000000ULL)
+	while (!ok && vcpus_running(c->vm) && us_since(t0) < WAIT_MAX_S * 1000000ULL) {
 		serve(c, 1000);
+		ok = mapped_pages(c->vm) >= want;
+	}
 	printk("@json {\"lx_mission\":\"start\",\"vm\":\"%s\",\"platform\":\"%s\","
 	       "\"wanted_mib\":%lu,\"mapped_mib\":%lu,\"waited_ms\":%lu,\"reached\":%d}\n",
 	       c->vm->name, vmx_settings.platform, want >> 8, mapped_pages(c->vm) >> 8,
@@ -134,9 +135,10 @@ static void dirty_mode(struct lx_ctx *c, enum ept_dirty_mode mode, u64 *bm, u64 
 	struct ept_dirty_log log = { .gfn = 0, .npages = npages, .bitmap = bm, .mode = mode };
 	u64 t0 = rdtsc(), dirty = 0, maxr = 0;
 	int err = ept_dirty_log_enable(&vm->ept, &log), r;
-	s64 n;
 
 	for (r = 0; !err && r < DIRTY_ROUNDS && vcpus_running(vm); r++) {
+		s64 n;
+
 		serve(c, ROUND_US);
 		n = vm_dirty_log_harvest(vm, &log, out);
 		if (n < 0) {
