@@ -31,8 +31,8 @@ ROUNDS = 1  # eptvisor_mission=: workload rounds after the first
 # there) with half of it resident; a short fetch latency keeps the run within minutes.
 CMDLINE = ("guest_budget=30000 guest_mission=%s guest_store=128M guest_resident=64M "
            "store_latency_us=200 guest_pv=kvm")
-# guest_mission=: RAM mapped before the mission starts. Slot 0 (128 MiB) and the resident
-# store pages pass 100 MiB only once the workload runs (measured: after the init's probes).
+# guest_mission=: RAM mapped before the mission starts; measured: passed during the first
+# workload, after the init's probes (with all RAM in slot 0, Linux maps 100 MiB while booting).
 WAIT = "100M"
 TIMEOUT = 2400 * ev.timeout_scale()
 # MSR_KVM_ASYNC_PF_EN bits Linux 6.1 sets (devices/kvm_apf.h): enabled, delivery as interrupt.
