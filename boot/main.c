@@ -125,6 +125,7 @@ static void make_request(struct scenario_request *req)
 		.rounds = opts.rounds,
 		.samples = opts.samples,
 		.cmdline_problems = opts.cmdline_problems,
+		.guest_mission = opts.guest_mission,
 		.find_module = find_module,
 	};
 	if (!opts.guest[0])

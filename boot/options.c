@@ -84,6 +84,9 @@ int options_parse(const char *cmdline)
 		  "scan rounds a page stays idle before reclaim evicts it (unless forced)" },
 		{ "reclaim_period_us", OPT_UINT, &opts.reclaim_period_us, 100, 10000000, 0, NULL,
 		  "microseconds between two reclaim scan rounds" },
+		{ "guest_mission", OPT_SIZE, &opts.guest_mission, 0, 3ULL << 30, 0, NULL,
+		  "run the mission's features under the guest kernel once it has this much RAM "
+		  "populated (0: off; scenarios/lx_mission.c)" },
 		{ "guest_mods", OPT_LIST, opts.guest_mods, 0, 0, sizeof(opts.guest_mods), NULL,
 		  "GRUB modules passed on to the guest kernel as its modules" },
 	};

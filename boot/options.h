@@ -44,6 +44,10 @@ struct options {
 	u64 reclaim_idle_rounds; /* idle scan rounds before a page's eviction is not forced */
 	u64 reclaim_period_us;   /* time between two reclaim scan rounds */
 
+	/* The mission under the guest kernel (scenarios/lx_mission.c): its host task starts once
+	 * this much of the guest's RAM is mapped; 0: off. */
+	u64 guest_mission;
+
 	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
 };
 

@@ -64,6 +64,9 @@ void pc_store_host(struct vm *vm, const struct scenario *sc);
 /* The mission's features on a PC guest's memory (scenarios/pc_mission.c). */
 int pc_mission_setup(struct vm *vm, const struct scenario *sc);
 void pc_mission_host(struct vm *vm, const struct scenario *sc);
+/* The same under Linux (guest= with guest_mission=; scenarios/lx_mission.c). */
+int lx_mission_setup(struct vm *vm);
+void lx_mission_host(struct vm *vm, const struct scenario *sc);
 /* APIC pages moved under a PC guest's timer and IPIs (scenarios/apic_moves.c). */
 void pc_apic_moves_host(struct vm *vm, const struct scenario *sc);
 

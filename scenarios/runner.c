@@ -266,9 +266,14 @@ static void run_guest(const struct scenario_request *req, struct tally *t)
 	struct vm_spec spec = *req->guest;
 	struct scenario row = guest_row;
 
-	/* A slow store needs its I/O task on CPU 0. */
+	/* A slow store needs its I/O task on CPU 0; the mission's host task is one too. */
 	if (spec.kernel.store_bytes)
 		row.host = pc_store_host;
+	if (req->guest_mission) {
+		row.host = lx_mission_host;
+		row.wait_bytes = req->guest_mission;
+		spec.setup = lx_mission_setup;
+	}
 	size_vm(&spec.vcpus, &spec.mem, req);
 	run_scenario(&row, &spec, (struct verdict_rules){ .user = true, .asked = true }, t);
 }

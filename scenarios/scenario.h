@@ -54,6 +54,7 @@ struct scenario {
 	/* The experiment's size; 0: its default. */
 	u64 rounds;  /* host tasks: harvest rounds (dirty_host; more than 50 stretch the budget) */
 	u64 samples; /* bench: samples per vCPU and path (BENCH_DEFAULT_SAMPLES) */
+	u64 wait_bytes; /* guest_mission=: populated guest RAM lx_mission_host waits for */
 };
 
 /* What boot asks of the scenarios (boot/options.c fills it in from the command line). */
@@ -63,6 +64,7 @@ struct scenario_request {
 	u64 rounds, samples;         /* rounds=, samples=: every scenario's; 0 = its own */
 	u32 cmdline_problems;        /* problems with the command line: a failed test of its own */
 	const struct vm_spec *guest; /* guest=: the user's kernel; NULL when not given */
+	u64 guest_mission;           /* guest_mission=: bytes populated before it (0: off) */
 	module_finder find_module;   /* the boot loader's modules, for the PC scenarios */
 };
 

@@ -12,11 +12,13 @@
 #                     LINUX_IPS, RUNARGS
 #   make linux-qemu   boot them under plain QEMU TCG (the reference): the init's answers
 #   make linux-bochs  boot them under plain Bochs, no eptvisor (what is Bochs', what is ours)
-#   make test-linux   the Linux tests (tests/harness/linux/): all three, answers compared
+#   make test-linux   the Linux test (tests/harness/linux/test_linux.py): eptvisor and QEMU,
+#                     answers compared, commands typed into the shell
+#   make test-linux-mission  the mission under Linux (test_linux_mission.py, ~18 minutes)
 
 LX := $(B)/linux
 
-.PHONY: linux linux-pkgs linux-qemu linux-run linux-bochs test-linux
+.PHONY: linux linux-pkgs linux-qemu linux-run linux-bochs test-linux test-linux-mission
 LINUX_ARGS ?= console=ttyS0 acpi=off
 LINUX_MEM ?= 256M
 LINUX_VCPUS ?= 2
@@ -52,7 +54,12 @@ linux: deps linux-pkgs iso
 	$(Q)$(LINUX_RUN) $$([ -t 0 ] && echo "--platform bochs --console")
 
 test-linux: deps linux-pkgs iso
-	$(Q)$(PYTHON) -m pytest -q tests/harness/linux
+	$(Q)$(PYTHON) -m pytest -q tests/harness/linux/test_linux.py
+
+# The mission under Linux (scenarios/lx_mission.c): one boot of about 18 minutes under Bochs,
+# so not in test-linux (nor CI).
+test-linux-mission: deps linux-pkgs iso
+	$(Q)$(PYTHON) -m pytest -q tests/harness/linux/test_linux_mission.py
 
 LINUX_RUN = $(PYTHON) tests/harness/run.py --guest $(LX)/vmlinuz --initrd $(LX)/initrd.gz \
 	--guest-args "$(LINUX_ARGS)" --guest-mem $(LINUX_MEM) --guest-vcpus $(LINUX_VCPUS) \

@@ -109,10 +109,11 @@ def _ev():
 
 def run_eptvisor(cpus=2, megs=256, args=BASE_ARGS, end=True, timeout=1800, ips=BOCHS_IPS,
                  name="linux-eptvisor", echo=None, host_megs=768, cmdline="guest_budget=30000",
-                 serial_input=None):
+                 serial_input=None, host_cpus=None):
     """Boot the kernel as eptvisor's guest under Bochs (`make linux`'s setup). end: put
     eptvisor_end=reboot on its command line, so the VM ends after the probes. serial_input:
-    an eptvisor.SerialConsole (what it sends reaches the guest's ttyS0). Returns the
+    an eptvisor.SerialConsole (what it sends reaches the guest's ttyS0). host_cpus: Bochs'
+    CPUs when not `cpus` (a host task on CPU 0 needs one more). Returns the
     eptvisor Result."""
     ev = _ev()
     guest_args = (args + (" eptvisor_end=reboot" if end else "")).replace('"', "'")
@@ -121,8 +122,8 @@ def run_eptvisor(cpus=2, megs=256, args=BASE_ARGS, end=True, timeout=1800, ips=B
         'guest_args="%s"' % (cmdline, cpus, megs, guest_args), "bochs")
     iso = ev.make_iso(line, name, modules=[(str(KERNEL), "vmlinuz"), (str(INITRD), "initrd.gz")])
     plat = ev.Bochs(ips=ips)
-    return plat.run(iso, line, cpus=cpus, timeout=timeout, megs=host_megs, name=name, echo=echo,
-                    serial_input=serial_input)
+    return plat.run(iso, line, cpus=host_cpus or cpus, timeout=timeout, megs=host_megs,
+                    name=name, echo=echo, serial_input=serial_input)
 
 
 def bochs_alone_iso(args):
