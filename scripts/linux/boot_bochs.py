@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Boot the Linux test kernel and initramfs (make linux-pkgs) under plain Bochs, no eptvisor
-(GRUB's `linux`/`initrd` from an ISO, the rig's Bochs settings): so that every difference
-under eptvisor is eptvisor's. Bochs' CPU model tells Linux a TSC rate its emulated clock does
-not run at; --no-fix boots without the kernel option that tells it the real one
-(tests/harness/linux.py, bochs_alone_args; docs/platform.md says why).
+(GRUB's `linux`/`initrd` from an ISO, the rig's Bochs settings but for the CPU model): so that
+every difference under eptvisor is eptvisor's. The model is Haswell: under the rig's
+tigerlake Debian's kernel does not get through its boot (docs/platform.md says what was
+tried); --model picks another.
 
-  boot_bochs.py [--cpus 2] [--megs 256] [--ips 50000000] [--no-fix] [--shell] [--timeout 1800]
+  boot_bochs.py [--cpus 2] [--megs 256] [--ips 50000000] [--model corei7_haswell_4770]
+                [--append "console=ttyS0 acpi=off"] [--shell] [--timeout 1800]
 """
 
 import argparse
@@ -22,13 +23,13 @@ def main(argv=None):
     ap.add_argument("--megs", type=int, default=256)
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--ips", type=int, default=linux.BOCHS_IPS)
-    ap.add_argument("--no-fix", action="store_true", help="without " + linux.bochs_alone_args())
+    ap.add_argument("--model", default=linux.BOCHS_ALONE_MODEL, help="Bochs CPU model")
     ap.add_argument("--shell", action="store_true", help="stay in the shell (no reboot)")
     ap.add_argument("--timeout", type=float, default=1800)
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
-    res = linux.run_bochs_alone(a.cpus, a.megs, a.append, fix=not a.no_fix, end=not a.shell,
-                                timeout=a.timeout, ips=a.ips,
+    res = linux.run_bochs_alone(a.cpus, a.megs, a.append, end=not a.shell,
+                                timeout=a.timeout, ips=a.ips, model=a.model,
                                 echo=None if a.quiet else (lambda l: print(l, flush=True)))
     ans = linux.answers(res.serial)
     probs = linux.check(ans, a.cpus) + linux.bad_lines(res.serial)

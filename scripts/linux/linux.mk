@@ -11,10 +11,11 @@
 #   make linux-run    the same, never interactive, with LINUX_ARGS, LINUX_MEM, LINUX_VCPUS,
 #                     LINUX_IPS, RUNARGS
 #   make linux-qemu   boot them under plain QEMU TCG (the reference): the init's answers
-#   make linux-bochs  boot them under plain Bochs, no eptvisor (what is Bochs', what is ours)
-#   make test-linux   the Linux test (tests/harness/linux/test_linux.py): eptvisor and QEMU,
-#                     answers compared, commands typed into the shell
-#   make test-linux-mission  the mission under Linux (test_linux_mission.py, ~18 minutes)
+#   make linux-bochs  boot them under plain Bochs, no eptvisor (the Haswell CPU model: the
+#                     rig's tigerlake does not get through; docs/platform.md)
+#   make test-linux   the Linux test (tests/harness/linux/test_linux.py): eptvisor, plain Bochs
+#                     and QEMU, answers compared, commands typed into the shell
+#   make test-linux-mission  the mission under Linux (test_linux_mission.py, ~10-18 minutes)
 
 LX := $(B)/linux
 

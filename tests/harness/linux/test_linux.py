@@ -70,12 +70,14 @@ def runs():
     if not b.ok:
         pytest.fail("`make kernel` failed:\n" + b.output[-3000:], pytrace=False)
     con = typist()
-    # The Bochs boot takes a CPU; QEMU's runs meanwhile.
-    with ThreadPoolExecutor(max_workers=1) as ex:
+    # The two Bochs boots take a CPU each; QEMU's runs meanwhile.
+    with ThreadPoolExecutor(max_workers=2) as ex:
         hv = ex.submit(linux.run_eptvisor, CPUS, MEGS, end=False, timeout=TIMEOUT,
                        serial_input=con)
+        alone = ex.submit(linux.run_bochs_alone, CPUS, MEGS, timeout=TIMEOUT)
         qemu_text, qemu_secs = linux.run_qemu(CPUS, MEGS)
-        out = {"eptvisor": hv.result(), "qemu": (qemu_text, qemu_secs), "console": con}
+        out = {"eptvisor": hv.result(), "bochs": alone.result(),
+               "qemu": (qemu_text, qemu_secs), "console": con}
     write_report(out)
     return out
 
@@ -89,13 +91,16 @@ def exits_by_reason(res):
 
 
 def write_report(out):
-    hv = out["eptvisor"]
+    hv, alone = out["eptvisor"], out["bochs"]
     qemu_text, qemu_secs = out["qemu"]
     rep = {
         "cpus": CPUS, "megs": MEGS, "bochs_ips": linux.BOCHS_IPS,
         "eptvisor": {"wall_s": round(hv.duration, 1), "guest_s_at_init":
                      linux.boot_seconds(hv.serial), "answers": linux.answers(hv.serial),
                      "exits": exits_by_reason(hv)},
+        "bochs_alone": {"wall_s": round(alone.duration, 1), "guest_s_at_init":
+                        linux.boot_seconds(alone.serial), "answers": linux.answers(alone.serial),
+                        "model": linux.BOCHS_ALONE_MODEL},
         "qemu_tcg": {"wall_s": round(qemu_secs, 1), "guest_s_at_init":
                      linux.boot_seconds(qemu_text), "answers": linux.answers(qemu_text)},
     }
@@ -104,7 +109,7 @@ def write_report(out):
     md = ["# Linux boot (make test-linux)", "",
           "| platform | wall s (boot to reboot) | guest s at `Run /init` | cpus | workload |",
           "|---|---|---|---|---|"]
-    for k in ("eptvisor", "qemu_tcg"):
+    for k in ("eptvisor", "bochs_alone", "qemu_tcg"):
         r = rep[k]
         md.append("| %s | %s | %s | %s | %s |" % (k, r["wall_s"], r["guest_s_at_init"],
                                                    r["answers"].get("cpus"),
@@ -168,3 +173,17 @@ def test_typed_commands_answered(runs):
         probs.append("eptvisor did not shut down after the typed reboot -f")
     probs += ["kernel log: " + l for l in linux.bad_lines(res.serial)[:10]]
     assert not probs, res.failure_report(why=probs)
+
+
+def test_bochs_alone_boots_linux(runs):
+    """Under plain Bochs (no eptvisor; the Haswell CPU model): the same answers as under QEMU,
+    a clean kernel log."""
+    res = runs["bochs"]
+    ans = linux.answers(res.serial)
+    probs = linux.check(ans, CPUS) + kernel_log_problems(res.serial)
+    qemu = linux.answers(runs["qemu"][0])
+    for k in ("uname", "cpus", "workload"):
+        if ans.get(k) != qemu.get(k):
+            probs.append("%s: %r under Bochs, %r under QEMU" % (k, ans.get(k), qemu.get(k)))
+    assert not probs, "\n".join(probs) + "\n--- serial tail ---\n" + \
+        "\n".join(res.serial.splitlines()[-40:])
