@@ -26,6 +26,11 @@ void timer_calibrate(void)
 	printk("timer: TSC %lu kHz (calibrated against the PIT)\n", tsc_hz / 1000);
 }
 
+u64 tsc_to_us(u64 cycles)
+{
+	return tsc_hz >= 1000000 ? cycles / (tsc_hz / 1000000) : 0;
+}
+
 void udelay(u64 us)
 {
 	u64 end = rdtsc() + tsc_hz / 1000000 * us;

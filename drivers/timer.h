@@ -11,5 +11,7 @@ extern u64 tsc_hz;
 
 void timer_calibrate(void);
 void udelay(u64 us);
+/* TSC cycles as microseconds (0 before calibration, or below 1 MHz). */
+u64 tsc_to_us(u64 cycles);
 
 #endif

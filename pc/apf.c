@@ -168,11 +168,6 @@ void pc_apf_settled(struct vm *vm)
 			pc_wake(vm->vcpus[i]);
 }
 
-static u64 us(u64 cycles)
-{
-	return tsc_hz >= 1000000 ? cycles / (tsc_hz / 1000000) : 0;
-}
-
 void pc_apf_report(struct vm *vm)
 {
 	struct pc_vm *pc = to_pc_vm(vm);
@@ -199,7 +194,7 @@ void pc_apf_report(struct vm *vm)
 	       "\"delivery_us\":{\"p50\":%lu,\"p99\":%lu}}\n",
 	       vm->name, vmx_settings.platform, t.not_present, t.ready, t.wake_all, t.acks,
 	       t.dropped, t.wait_off, t.wait_ctx, t.wait_dup, t.wait_full, n,
-	       n ? us(s->lat[n / 2]) : 0, n ? us(s->lat[(n * 99) / 100]) : 0,
-	       n ? us(s->lat[n - 1]) : 0, n ? us(s->tail[n / 2]) : 0,
-	       n ? us(s->tail[(n * 99) / 100]) : 0);
+	       n ? tsc_to_us(s->lat[n / 2]) : 0, n ? tsc_to_us(s->lat[(n * 99) / 100]) : 0,
+	       n ? tsc_to_us(s->lat[n - 1]) : 0, n ? tsc_to_us(s->tail[n / 2]) : 0,
+	       n ? tsc_to_us(s->tail[(n * 99) / 100]) : 0);
 }

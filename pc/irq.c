@@ -605,8 +605,8 @@ static void idle_sleep(struct vcpu *v)
 	 * load: the same pair for NMI, INIT, SIPI and pc_wake. */
 	if (irqbox_may_sleep(&p->irq_pending, &p->sleeping) &&
 	    !__atomic_load_n(&p->wake, __ATOMIC_SEQ_CST)) {
-		lapic_arm_deadline(rdtsc() +
-		                   ns_to_tsc(until - now)); /* TSC cycles, not VMX ticks */
+		/* The deadline is in TSC cycles, not VMX preemption-timer ticks. */
+		lapic_arm_deadline(rdtsc() + ns_to_tsc(until - now));
 		/* A VEC_WAKE sent after the recheck stays pending (IF=0) and ends the hlt. */
 		sti_hlt();
 		cli();
@@ -615,19 +615,22 @@ static void idle_sleep(struct vcpu *v)
 	__atomic_store_n(&p->sleeping, false, __ATOMIC_RELAXED); /* only a hint to senders */
 }
 
+/* Halted with interrupts on, a vCPU can be woken by its own timer, or (the console owner's
+ * vCPU 0) by input on COM1; otherwise only another vCPU can wake it. */
+static bool wakes_itself(struct vcpu *v)
+{
+	return to_pc_vcpu(v)->state == PC_HALTED &&
+	       (next_timer_ns(v) || (v->id == 0 && to_pc_vm(v->vm)->console));
+}
+
 static bool wait_runnable(struct vcpu *v)
 {
-	struct pc_vcpu *p = to_pc_vcpu(v);
 	bool idle = false, online = false, stopped = false;
 
 	while (!runnable(v)) {
 		/* A waiting vCPU reloads a moved VMCS page too: its mover waits for that. */
 		vcpu_take_requests(v);
-		/* Halted with interrupts on, a vCPU can be woken by its timer, or (the console
-		 * owner's vCPU 0) by input on COM1; else only by another vCPU. */
-		set_blocked(v,
-		            p->state != PC_HALTED || (!next_timer_ns(v) &&
-		                                      !(v->id == 0 && to_pc_vm(v->vm)->console)));
+		set_blocked(v, !wakes_itself(v));
 		check_deadlock(v);
 		if ((stopped = v->vm->stopping))
 			break;

@@ -46,20 +46,6 @@ int lx_mission_setup(struct vm *vm)
 	return 0;
 }
 
-static bool vcpus_running(struct vm *vm)
-{
-	for (int i = 0; i < vm->nvcpus; i++)
-		/* ACQUIRE: pairs with the vCPU's release of its final state. */
-		if (__atomic_load_n(&vm->vcpus[i]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
-			return true;
-	return false;
-}
-
-static u64 us_since(u64 t0)
-{
-	return tsc_hz >= 1000000 ? (rdtsc() - t0) / (tsc_hz / 1000000) : 0;
-}
-
 /* Serve the store for `us` microseconds (or until the guest stops). */
 static void serve(struct lx_ctx *c, u64 us)
 {
@@ -70,7 +56,7 @@ static void serve(struct lx_ctx *c, u64 us)
 		if (c->limit)
 			vm_store_reclaim_poll(c->vm, c->limit);
 		cpu_relax();
-	} while (us_since(t0) < us && vcpus_running(c->vm));
+	} while (tsc_to_us(rdtsc() - t0) < us && vm_any_vcpu_running(c->vm));
 }
 
 /* Guest RAM the EPT maps now, in pages (its leaves by size; racy reads, a threshold's). */
@@ -98,14 +84,15 @@ static bool wait_workload(struct lx_ctx *c, u64 want)
 	u64 t0 = rdtsc();
 	bool ok = mapped_pages(c->vm) >= want;
 
-	while (!ok && vcpus_running(c->vm) && us_since(t0) < WAIT_MAX_S * 1000000ULL) {
+	while (!ok && vm_any_vcpu_running(c->vm) &&
+	       tsc_to_us(rdtsc() - t0) < WAIT_MAX_S * 1000000ULL) {
 		serve(c, 1000);
 		ok = mapped_pages(c->vm) >= want;
 	}
 	printk("@json {\"lx_mission\":\"start\",\"vm\":\"%s\",\"platform\":\"%s\","
 	       "\"wanted_mib\":%lu,\"mapped_mib\":%lu,\"waited_ms\":%lu,\"reached\":%d}\n",
 	       c->vm->name, vmx_settings.platform, want >> 8, mapped_pages(c->vm) >> 8,
-	       us_since(t0) / 1000, ok);
+	       tsc_to_us(rdtsc() - t0) / 1000, ok);
 	return ok;
 }
 
@@ -136,7 +123,7 @@ static void dirty_mode(struct lx_ctx *c, enum ept_dirty_mode mode, u64 *bm, u64 
 	u64 t0 = rdtsc(), dirty = 0, maxr = 0;
 	int err = ept_dirty_log_enable(&vm->ept, &log), r;
 
-	for (r = 0; !err && r < DIRTY_ROUNDS && vcpus_running(vm); r++) {
+	for (r = 0; !err && r < DIRTY_ROUNDS && vm_any_vcpu_running(vm); r++) {
 		s64 n;
 
 		serve(c, ROUND_US);
@@ -154,7 +141,7 @@ static void dirty_mode(struct lx_ctx *c, enum ept_dirty_mode mode, u64 *bm, u64 
 	       "\"rounds\":%d,\"round_us\":%u,\"dirty_pages\":%lu,\"max_round\":%lu,"
 	       "\"restored_2m\":%lu,\"error\":%d,\"ms\":%lu}\n",
 	       vm->name, vmx_settings.platform, mode_names[mode], r, ROUND_US, dirty, maxr,
-	       log.restored, err, us_since(t0) / 1000);
+	       log.restored, err, tsc_to_us(rdtsc() - t0) / 1000);
 	vm_check(vm, VM_CHECK_HOST, !err && dirty > 0,
 	         "%s dirty log of running Linux: %lu dirty pages in %d rounds (error %d)",
 	         mode_names[mode], dirty, r, err);
@@ -238,7 +225,8 @@ static void split_collapse(struct lx_ctx *c)
 
 	/* Spread over slot 0 (the store's pages never move): block k % MAX_BLOCKS of each
 	 * stride first; block 0 holds the BIOS hole. */
-	for (u64 k = 0; k < stride * MAX_BLOCKS && n.tried < MAX_BLOCKS && vcpus_running(vm); k++) {
+	for (u64 k = 0; k < stride * MAX_BLOCKS && n.tried < MAX_BLOCKS && vm_any_vcpu_running(vm);
+	     k++) {
 		u64 b = (k % MAX_BLOCKS) * stride + k / MAX_BLOCKS;
 
 		if (b && b < blocks)
@@ -249,7 +237,7 @@ static void split_collapse(struct lx_ctx *c)
 	       "\"blocks\":%lu,\"splits\":%lu,\"collapses_in_place\":%lu,\"collapses_copy\":%lu,"
 	       "\"errors\":%lu,\"last_error\":%d,\"leaves_2m\":%lu,\"ms\":%lu}\n",
 	       vm->name, vmx_settings.platform, n.tried, n.splits, n.in_place, n.copies, n.errors,
-	       n.last_err, vm->ept.stats.leaves[2], us_since(t0) / 1000);
+	       n.last_err, vm->ept.stats.leaves[2], tsc_to_us(rdtsc() - t0) / 1000);
 	vm_check(vm, VM_CHECK_HOST, n.splits > 0 && n.in_place + n.copies > 0 && !n.errors,
 	         "2 MiB leaves under running Linux: %lu split, %lu collapsed in place, %lu by "
 	         "copy (%lu errors, last %d)",

@@ -51,20 +51,6 @@ int pc_store_setup(struct vm *vm, const struct scenario *sc)
 	return 0;
 }
 
-static bool vcpus_running(struct vm *vm)
-{
-	for (int i = 0; i < vm->nvcpus; i++)
-		/* ACQUIRE: pairs with the vCPU's release of its final state. */
-		if (__atomic_load_n(&vm->vcpus[i]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
-			return true;
-	return false;
-}
-
-static u64 us(u64 cycles)
-{
-	return tsc_hz >= 1000000 ? cycles / (tsc_hz / 1000000) : 0;
-}
-
 void pc_store_host(struct vm *vm, const struct scenario *sc)
 {
 	struct memslot *s = store_slot(vm);
@@ -73,7 +59,7 @@ void pc_store_host(struct vm *vm, const struct scenario *sc)
 	const struct ept_store_stats *st;
 	const struct vm_reclaim *rc;
 
-	while (vcpus_running(vm)) {
+	while (vm_any_vcpu_running(vm)) {
 		vm_store_service(vm);
 		if (limit)
 			vm_store_reclaim_poll(vm, limit);
@@ -91,8 +77,9 @@ void pc_store_host(struct vm *vm, const struct scenario *sc)
 	       vm->name, vmx_settings.platform, vmx_settings.store_latency_us, vs->st.depth,
 	       s->npages, st->requests, st->fetches, st->evictions, st->refaults, limit,
 	       st->resident_max, vm_store_resident(vm), rc ? rc->rounds : 0, rc ? rc->forced : 0,
-	       st->busy, vs->waits, us(vs->waits ? vs->wait_sum / vs->waits : 0), us(vs->wait_max),
-	       us(st->fetches ? st->lat_sum / st->fetches : 0), us(st->lat_max), st->queue_max);
+	       st->busy, vs->waits, tsc_to_us(vs->waits ? vs->wait_sum / vs->waits : 0),
+	       tsc_to_us(vs->wait_max), tsc_to_us(st->fetches ? st->lat_sum / st->fetches : 0),
+	       tsc_to_us(st->lat_max), st->queue_max);
 	if (limit)
 		vm_check(vm, VM_CHECK_HOST, st->resident_max <= limit + vs->st.depth,
 		         "resident store pages stayed under the limit: at most %lu, limit %lu + "

@@ -44,20 +44,6 @@ int store_setup(struct vm *vm, const struct scenario *sc)
 	return 0;
 }
 
-static bool vcpus_running(struct vm *vm)
-{
-	for (int i = 0; i < vm->nvcpus; i++)
-		/* ACQUIRE: pairs with the vCPU's release of its final state. */
-		if (__atomic_load_n(&vm->vcpus[i]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
-			return true;
-	return false;
-}
-
-static u64 us(u64 cycles)
-{
-	return tsc_hz ? cycles / (tsc_hz / 1000000 ? tsc_hz / 1000000 : 1) : 0;
-}
-
 void store_host(struct vm *vm, const struct scenario *sc)
 {
 	struct vm_store *vs = vm_store_of(vm, GT_STORE_GPA);
@@ -70,7 +56,7 @@ void store_host(struct vm *vm, const struct scenario *sc)
 		vm_store_service(vm);
 	compute0 = ctrl_get(vm, CTRL_GPA(writes[1]));
 	/* Evict one page per store latency while serving the refaults. */
-	while (evicted < EVICTIONS && !vm->stopping && vcpus_running(vm)) {
+	while (evicted < EVICTIONS && !vm->stopping && vm_any_vcpu_running(vm)) {
 		vm_store_service(vm);
 		if (rdtsc() - last < gap)
 			continue;
@@ -84,7 +70,7 @@ void store_host(struct vm *vm, const struct scenario *sc)
 	compute = ctrl_get(vm, CTRL_GPA(writes[1])) - compute0;
 	ctrl_set(vm, CTRL_GPA(stop), 1);
 	/* Serve until the guest is done: its last checks may refault evicted pages. */
-	while (vcpus_running(vm))
+	while (vm_any_vcpu_running(vm))
 		vm_store_service(vm);
 	const struct ept_store_stats *s = &vs->st.stats;
 
@@ -97,9 +83,10 @@ void store_host(struct vm *vm, const struct scenario *sc)
 	       "\"other_vcpu_work_during_evictions\":%lu}\n",
 	       vm->name, vmx_settings.platform, vmx_settings.store_latency_us, vs->st.depth,
 	       GT_STORE_PAGES, s->requests, s->fetches, s->evictions, tries, s->busy, vs->waits,
-	       vs->wakes, us(s->fetches ? s->lat_sum / s->fetches : 0), us(s->lat_max),
-	       us(vs->waits ? vs->wait_sum / vs->waits : 0), us(vs->wait_max), s->queue_max,
-	       vs->nomem, passes - passes_at_start, vm->nvcpus, compute);
+	       vs->wakes, tsc_to_us(s->fetches ? s->lat_sum / s->fetches : 0),
+	       tsc_to_us(s->lat_max), tsc_to_us(vs->waits ? vs->wait_sum / vs->waits : 0),
+	       tsc_to_us(vs->wait_max), s->queue_max, vs->nomem, passes - passes_at_start,
+	       vm->nvcpus, compute);
 	vm_check(vm, VM_CHECK_HOST, s->evictions >= EVICTIONS,
 	         "%lu pages evicted while the guest ran", s->evictions);
 	vm_check(vm, VM_CHECK_HOST, s->fetches >= GT_STORE_PAGES + 1,

@@ -508,6 +508,15 @@ void wait_vcpus_done(struct vm *vm)
 			cpu_relax();
 }
 
+bool vm_any_vcpu_running(struct vm *vm)
+{
+	for (int i = 0; i < vm->nvcpus; i++)
+		/* ACQUIRE: pairs with the vCPU's release of its final state. */
+		if (__atomic_load_n(&vm->vcpus[i]->state, __ATOMIC_ACQUIRE) == VCPU_RUNNING)
+			return true;
+	return false;
+}
+
 int vm_prepopulate(struct vm *vm, gpa_t gpa, u64 npages)
 {
 	for (u64 p = 0; p < npages; p++)

@@ -224,6 +224,8 @@ void vm_sync_vcpus(struct vm *vm);
 s64 vm_dirty_log_harvest(struct vm *vm, struct ept_dirty_log *log, u64 *out);
 /* Wait until every vCPU of vm has stopped running (vcpu_run returned on its CPU). */
 void wait_vcpus_done(struct vm *vm);
+/* Is some vCPU of vm still running (a host task's loop condition)? */
+bool vm_any_vcpu_running(struct vm *vm);
 
 /* Move gfn's backing to fresh frames while the guest runs (ept_migrate); the memslot learns
  * the new frames through ept_env_free_data. A 2M leaf moves whole into a fresh aligned run;

@@ -91,10 +91,6 @@ static inline void cpuid(u32 leaf, u32 *a, u32 *b, u32 *c, u32 *d)
 	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(0));
 }
 
-/* ---- apstart.c ---- */
-/* Start the APs (INIT, SIPI, SIPI to all but self): each runs ap.S, then ap_main(index). */
-void ap_start_all(void);
-
 /* ---- args.c ---- */
 /* The number in the word KEY=N of ARGS (decimal, or hex after 0x): true and *V if there is
  * one and it parses; false (and *V untouched) otherwise. */

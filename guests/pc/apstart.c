@@ -1,5 +1,5 @@
 /* Starting the APs for a kernel that has its own ap_main (ap.S calls it), as smp.c does. */
-#include "guests/pc/apf.h"
+#include "guests/pc/pc.h"
 
 #define ICR_INIT         0x500
 #define ICR_STARTUP      0x600

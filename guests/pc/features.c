@@ -22,11 +22,6 @@
 #define PTE_USER       BIT(2)
 #define PTE_PKEY_SHIFT 59
 #define PKEY_PAGE      0x1000000ULL /* 16 MiB: a 2 MiB page of entry.S's map */
-#define ICR_INIT       0x500
-#define ICR_STARTUP    0x600
-#define ICR_ASSERT     0x4000
-#define ICR_LEVEL      0x8000
-#define ICR_ALL_BUT    0xc0000
 
 static volatile u64 fault_vec = NO_FAULT, fault_err;
 static volatile u64 resume_rip;
@@ -161,14 +156,7 @@ void ap_main(u32 index)
 
 static bool start_ap(void)
 {
-	memcpy((void *)AP_TRAMP_BASE, ap_tramp_start,
-	       (size_t)((u64)ap_tramp_end - (u64)ap_tramp_start));
-	lapic_send_ipi(0, ICR_ALL_BUT | ICR_INIT | ICR_ASSERT | ICR_LEVEL);
-	lapic_delay(10000000);
-	for (int i = 0; i < 2; i++) {
-		lapic_send_ipi(0, ICR_ALL_BUT | ICR_STARTUP | (AP_TRAMP_BASE >> 12));
-		lapic_delay(200000);
-	}
+	ap_start_all();
 	for (u32 i = 0; i < 1000 && !__atomic_load_n(&ap_ready, __ATOMIC_ACQUIRE); i++)
 		lapic_delay(1000000);
 	return ap_ready;

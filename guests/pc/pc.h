@@ -130,6 +130,9 @@ bool pic_remap_and_mask(void);
 /* Start every AP with INIT-SIPI-SIPI; wait for NCPUS-1 of them. Fills IDS sorted; returns
  * how many CPUs (the BSP included) reported, or -1 if the wait ran out. */
 int smp_start(u32 ncpus, u32 *ids);
+/* apstart.c, for a kernel with its own ap_main: start the APs (INIT, SIPI, SIPI to all but
+ * self); each runs ap.S, then ap_main(index). */
+void ap_start_all(void);
 /* Set before smp_start: the APs stay awake after reporting in and answer every VEC_PING
  * with a VEC_PONG to the BSP (else they end in cli; hlt). */
 extern bool smp_ap_ponger;

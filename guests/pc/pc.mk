@@ -65,11 +65,11 @@ PC_SRCS_platdev := guests/pc/mb1hdr.S guests/pc/platdev.c guests/pc/mbinfo.c gue
 PC_SRCS_mmio_ops := guests/pc/mb1hdr.S guests/pc/mmio_ops.c guests/pc/fwcfg.c guests/pc/lapic.c \
 	$(PC_LIB)
 PC_SRCS_nmi := guests/pc/mb1hdr.S guests/pc/nmi.c guests/pc/pic.c guests/pc/lapic.c \
-	guests/pc/ap.S $(PC_LIB)
+	guests/pc/apstart.c guests/pc/ap.S $(PC_LIB)
 PC_SRCS_realmode := guests/pc/mb1hdr.S guests/pc/realmode.c guests/pc/realmode16.S guests/pc/pic.c \
 	$(PC_LIB)
-PC_SRCS_features := guests/pc/mb1hdr.S guests/pc/features.c guests/pc/lapic.c guests/pc/ap.S \
-	$(PC_LIB)
+PC_SRCS_features := guests/pc/mb1hdr.S guests/pc/features.c guests/pc/lapic.c \
+	guests/pc/apstart.c guests/pc/ap.S $(PC_LIB)
 PC_SRCS_ioapic := guests/pc/mb1hdr.S guests/pc/ioapic.c guests/pc/mbinfo.c guests/pc/fwcfg.c \
 	guests/pc/pic.c guests/pc/lapic.c guests/pc/smp.c guests/pc/ap.S $(PC_LIB)
 

@@ -107,6 +107,18 @@ def _ev():
     return eptvisor
 
 
+def require_built():
+    """Fail the calling test (pytest) unless the kernel, the initramfs and eptvisor exist."""
+    import pytest
+    ev = _ev()
+    for f in (KERNEL, INITRD):
+        if not f.exists():
+            pytest.fail("%s missing: run `make linux-pkgs`" % f, pytrace=False)
+    b = ev.make("kernel")
+    if not b.ok:
+        pytest.fail("`make kernel` failed:\n" + b.output[-3000:], pytrace=False)
+
+
 def run_eptvisor(cpus=2, megs=256, args=BASE_ARGS, end=True, timeout=1800, ips=BOCHS_IPS,
                  name="linux-eptvisor", echo=None, host_megs=768, cmdline="guest_budget=30000",
                  serial_input=None, host_cpus=None):

@@ -63,12 +63,7 @@ def after(lines, first):
 
 @pytest.fixture(scope="module")
 def runs():
-    for f in (linux.KERNEL, linux.INITRD):
-        if not f.exists():
-            pytest.fail("%s missing: run `make linux-pkgs`" % f, pytrace=False)
-    b = ev.make("kernel")
-    if not b.ok:
-        pytest.fail("`make kernel` failed:\n" + b.output[-3000:], pytrace=False)
+    linux.require_built()
     con = typist()
     # The two Bochs boots take a CPU each; QEMU's runs meanwhile.
     with ThreadPoolExecutor(max_workers=2) as ex:

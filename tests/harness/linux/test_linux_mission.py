@@ -42,12 +42,7 @@ APF_ENABLED, APF_AS_INT = 1 << 0, 1 << 3
 
 @pytest.fixture(scope="module")
 def run():
-    for f in (linux.KERNEL, linux.INITRD):
-        if not f.exists():
-            pytest.fail("%s missing: run `make linux-pkgs`" % f, pytrace=False)
-    b = ev.make("kernel")
-    if not b.ok:
-        pytest.fail("`make kernel` failed:\n" + b.output[-3000:], pytrace=False)
+    linux.require_built()
     return linux.run_eptvisor(VCPUS, MEGS, args=linux.BASE_ARGS + " eptvisor_mission=%d" % ROUNDS,
                               timeout=TIMEOUT, name="linux-mission", cmdline=CMDLINE % WAIT,
                               host_cpus=VCPUS + 1)
