@@ -5,19 +5,21 @@
 #include "ept/env.h"
 #include "ept/store.h"
 #include "errno.h"
+#include "kassert.h"
 #include "lib.h"
 
-void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages, hfn_t *backing,
-                    u8 *data, u8 *state, u64 *queue, u64 *queued_at, u64 latency, u32 depth)
+void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages,
+                    const struct ept_store_arrays *a, u64 latency, u32 depth)
 {
 	*st = (struct ept_store){ .ept = ept,
 		                  .base = base,
 		                  .npages = npages,
-		                  .backing = backing,
-		                  .data = data,
-		                  .state = state,
-		                  .queue = queue,
-		                  .queued_at = queued_at,
+		                  .backing = a->backing,
+		                  .data = a->data,
+		                  .state = a->state,
+		                  .pins = a->pins,
+		                  .queue = a->queue,
+		                  .queued_at = a->queued_at,
 		                  .latency = latency,
 		                  .depth = depth < 1                     ? 1
 		                           : depth > EPT_STORE_MAX_DEPTH ? EPT_STORE_MAX_DEPTH
@@ -45,7 +47,8 @@ int ept_store_populate(struct ept_store *st, gfn_t gfn, u64 prot, u64 now)
 		r = r == -EEXIST ? 0 : r;
 		break;
 	case STORE_ABSENT:
-		st->state[i] = STORE_FETCHING;
+		/* RELAXED store: read under the lock, or as a hint by ept_store_settled. */
+		__atomic_store_n(&st->state[i], STORE_FETCHING, __ATOMIC_RELAXED);
 		st->queue[st->tail++ % st->npages] = i; /* never full: a page is queued once */
 		st->queued_at[i] = now;
 		st->stats.requests++;
@@ -137,7 +140,9 @@ int ept_store_evict(struct ept_store *st, gfn_t gfn)
 	if (!in_store(st, gfn))
 		return -ERANGE;
 	ept_spin_lock(&st->lock);
-	if (st->state[i] != STORE_RESIDENT) {
+	/* The pin is read under the lock that ept_store_pin takes: a pin is either seen here
+	 * or made after EVICTING is set (and its pinner fetches the page back). */
+	if (st->state[i] != STORE_RESIDENT || st->pins[i]) {
 		spin_unlock(&st->lock);
 		return -EBUSY;
 	}
@@ -181,6 +186,38 @@ void ept_store_set_reclaim(struct ept_store *st, u8 *age, u64 *evicted)
 	st->evicted = evicted;
 }
 
+int ept_store_pin(struct ept_store *st, gfn_t gfn)
+{
+	int r = 0;
+
+	if (!in_store(st, gfn))
+		return -ERANGE;
+	ept_spin_lock(&st->lock);
+	if (st->pins[gfn - st->base] == 255)
+		r = -ENOSPC;
+	else
+		st->pins[gfn - st->base]++;
+	spin_unlock(&st->lock);
+	return r;
+}
+
+void ept_store_unpin(struct ept_store *st, gfn_t gfn)
+{
+	if (!in_store(st, gfn))
+		return;
+	ept_spin_lock(&st->lock);
+	ASSERT(st->pins[gfn - st->base]); /* an unpin without its pin: the caller's bug */
+	if (st->pins[gfn - st->base])
+		st->pins[gfn - st->base]--;
+	spin_unlock(&st->lock);
+}
+
+/* A page the reclaim policy may take: resident and not pinned. Under the lock. */
+static bool evictable(const struct ept_store *st, u64 i)
+{
+	return st->state[i] == STORE_RESIDENT && !st->pins[i];
+}
+
 u64 ept_store_resident(struct ept_store *st)
 {
 	/* RELAXED: a count, not a publication; decisions on a page are made under the lock. */
@@ -193,7 +230,7 @@ void ept_store_age(struct ept_store *st, const u64 *accessed)
 		/* One hold of the lock per 64 pages: the state and the age change together. */
 		ept_spin_lock(&st->lock);
 		for (u64 i = w * 64; i < MIN(st->npages, w * 64 + 64); i++) {
-			if (st->state[i] != STORE_RESIDENT || (accessed[w] & 1ULL << (i % 64)))
+			if (!evictable(st, i) || (accessed[w] & 1ULL << (i % 64)))
 				st->age[i] = 0;
 			else if (st->age[i] < 255)
 				st->age[i]++;
@@ -212,7 +249,7 @@ static u8 victim_threshold(const struct ept_store *st, u64 max, u64 *above)
 	int a;
 
 	for (u64 i = 0; i < st->npages; i++)
-		count[st->age[i]] += st->state[i] == STORE_RESIDENT;
+		count[st->age[i]] += evictable(st, i);
 	for (a = 255; a > 0 && seen + count[a] < max; a--)
 		seen += count[a];
 	*above = seen;
@@ -234,7 +271,7 @@ u64 ept_store_victims(struct ept_store *st, gfn_t *out, u8 *ages, u64 max)
 	for (u64 k = 0, start = st->hand; k < st->npages && n < max; k++) {
 		u64 i = (start + k) % st->npages;
 
-		if (st->state[i] != STORE_RESIDENT || st->age[i] < t)
+		if (!evictable(st, i) || st->age[i] < t)
 			continue;
 		if (st->age[i] == t) {
 			if (!at_threshold)

@@ -25,9 +25,14 @@
  * age[] and evicted[] arrays (ept_store_set_reclaim), each A-bit scan round ages the resident
  * pages (ept_store_age: accessed -> 0, else +1, saturating) and ept_store_victims names the
  * oldest resident pages, a clock hand breaking ties. Pages not resident (ABSENT, FETCHING,
- * EVICTING) are holes to the policy, never victims. A store slot maps 4K leaves only, so
- * there is never a huge leaf to split or evict whole. st->resident counts the frames the
- * store holds (a completed fetch adds one, a finished eviction takes it away).
+ * EVICTING) are holes to the policy, never victims; pinned pages are never victims. A store slot
+ * maps 4K leaves only, so there is never a huge leaf to split or evict whole. st->resident counts
+ * the frames the store holds (a completed fetch adds one, a finished eviction takes it away).
+ *
+ * Pins (ept_store_pin): a page the hypervisor itself must always be able to write (a
+ * guest's async-PF area, pc/apf.c) is pinned. A pinned page is never evicted: ept_store_evict
+ * refuses it under the lock, so an eviction either began before the pin (and the pinner's
+ * fetch brings the page back) or never happens; it is never a victim either.
  */
 #ifndef EPTVISOR_EPT_STORE_H
 #define EPTVISOR_EPT_STORE_H
@@ -59,6 +64,7 @@ struct ept_store {
 	hfn_t *backing; /* the slot's frames (INVALID_HFN: none): written RELEASE when published */
 	u8 *data;       /* npages * PAGE_SIZE: the store's copy of every page */
 	u8 *state;      /* enum ept_store_state per page */
+	u8 *pins;       /* per page: how many pins hold it (written under the lock) */
 	u64 *queue;     /* npages entries: a ring of page indexes waiting for a channel */
 	u64 *queued_at; /* npages entries: when each page was queued (caller's clock) */
 	u64 head, tail; /* ring positions (tail - head entries queued) */
@@ -77,10 +83,17 @@ struct ept_store {
 	struct ept_store_stats stats;
 };
 
-/* Set up st over [base, base + npages) of ept with the caller's arrays (backing: the slot's,
- * every entry INVALID_HFN; data: the store contents; state, queue, queued_at: zeroed). */
-void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages, hfn_t *backing,
-                    u8 *data, u8 *state, u64 *queue, u64 *queued_at, u64 latency, u32 depth);
+/* The caller's per-page arrays for ept_store_init (npages entries each; backing: the slot's,
+ * every entry INVALID_HFN; data: npages * PAGE_SIZE, the store contents; the rest zeroed). */
+struct ept_store_arrays {
+	hfn_t *backing;
+	u8 *data, *state, *pins;
+	u64 *queue, *queued_at;
+};
+
+/* Set up st over [base, base + npages) of ept with the caller's arrays. */
+void ept_store_init(struct ept_store *st, struct ept *ept, gfn_t base, u64 npages,
+                    const struct ept_store_arrays *a, u64 latency, u32 depth);
 
 /* The populate of gfn: map it with prot if resident (0; also if mapped meanwhile), else
  * queue its fetch if absent and return -EINPROGRESS (also while it is in flight: the caller
@@ -106,17 +119,24 @@ int ept_store_evict(struct ept_store *st, gfn_t gfn);
 void ept_store_set_reclaim(struct ept_store *st, u8 *age, u64 *evicted);
 
 /* Age st's pages after an A-bit scan round: accessed (a 1 in the bitmap, one bit per page
- * of the store) -> 0; resident and not accessed -> +1, saturating at 255; other pages -> 0
- * (not candidates). Needs age[]. */
+ * of the store) -> 0; resident, unpinned and not accessed -> +1, saturating at 255; other
+ * pages -> 0 (not candidates). Needs age[]. */
 void ept_store_age(struct ept_store *st, const u64 *accessed);
 
-/* Up to max victims for reclaim into out[] (gfns): the oldest resident pages first, those of
- * equal age in clock order from the hand, which moves past the last one taken. A snapshot:
+/* Up to max victims for reclaim into out[] (gfns): the oldest resident unpinned pages
+ * first, those of equal age in clock order from the hand, which moves past the last one
+ * taken. A snapshot:
  * a victim may change state before the caller evicts it (ept_store_evict says -EBUSY).
  * Returns how many; 0 without age[]. ages (may be NULL) receives each victim's age. Holds
  * st->lock for two passes over the store's pages: short for the slots here (tens of pages);
  * a store of many thousands would take its victims in chunks. */
 u64 ept_store_victims(struct ept_store *st, gfn_t *out, u8 *ages, u64 max);
+
+/* Pin gfn: from now on no eviction takes it (ept_store_evict says -EBUSY, ept_store_victims
+ * skips it) until as many ept_store_unpin calls. It does not fetch the page: the pinner
+ * populates it (and waits) if it must be resident. 0, -ERANGE, or -ENOSPC (255 pins already). */
+int ept_store_pin(struct ept_store *st, gfn_t gfn);
+void ept_store_unpin(struct ept_store *st, gfn_t gfn);
 
 /* Frames st holds now (RELAXED: a snapshot for the reclaimer's loop). */
 u64 ept_store_resident(struct ept_store *st);

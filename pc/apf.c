@@ -1,7 +1,9 @@
 /*
  * KVM's asynchronous page faults on the PC platform (guest_pv=kvm; docs/platform.md). The
  * rules are devices/kvm_apf.c's; this file is their VMX side:
- *   - the three MSRs, with the area checked to be ordinary RAM;
+ *   - the three MSRs, with the area checked to be ordinary RAM; an area in the store part of
+ *     RAM (Linux puts its per-CPU areas at the top) is pinned there and fetched at the
+ *     WRMSR, so the hypervisor can always write it (pin_areas);
  *   - at a touch of a store page in flight (vm_ops async_fault): the guest's state read from
  *     the VMCS and its area; "page not present" is a #PF with CR2 = the token, error code 0,
  *     and the area's flags = 1; otherwise the vCPU waits for the page (vm_store_wait);
@@ -54,13 +56,63 @@ void pc_apf_free(struct vm *vm)
 	pc->apf = NULL;
 }
 
-/* The area's KVM_APF_AREA_BYTES in ordinary RAM: slot 0 (not the store slot, whose pages
- * come and go, nor the private APIC-access page, nor anything outside RAM). */
+/* Is gpa's page RAM: slot 0 or a store slot (not the private APIC-access page, nor anything
+ * outside RAM)? */
+static bool ram_page(struct vm *vm, u64 gpa)
+{
+	const struct memslot *s = vm_find_slot(vm, gpa_to_gfn(gpa));
+
+	return s && (s == &vm->slots[0] || s->store);
+}
+
+/* Each of the area's KVM_APF_AREA_BYTES in RAM. RAM is one range from 0 (slot 0, then the
+ * store), so the two ends settle it. */
 static bool area_ok(struct vm *vm, u64 gpa)
 {
-	u64 end = vm->slots[0].npages * PAGE_SIZE;
+	u64 last = gpa + KVM_APF_AREA_BYTES - 1;
 
-	return gpa < end && end - gpa >= KVM_APF_AREA_BYTES;
+	return last > gpa && ram_page(vm, gpa) && ram_page(vm, last);
+}
+
+/* The store pages of the area at gpa (one or two) into out[], INVALID_GFN for the rest. */
+static void area_store_pages(struct vm *vm, u64 gpa, gfn_t out[2])
+{
+	gfn_t first = gpa_to_gfn(gpa), last = gpa_to_gfn(gpa + KVM_APF_AREA_BYTES - 1);
+
+	out[0] = vm_store_of(vm, gfn_to_gpa(first)) ? first : INVALID_GFN;
+	out[1] = last != first && vm_store_of(vm, gfn_to_gpa(last)) ? last : INVALID_GFN;
+}
+
+/*
+ * Pin the store pages this vCPU's areas are on: the enabled area's, and the old one's while
+ * a wake-all is owed there. A pinned page is never evicted (ept/store.h), so the area's
+ * writes here (vm_copy_to_guest: a store page out could not be written) never fail. The new
+ * pins are taken before the old ones are dropped: a page in both stays pinned throughout.
+ * The enabled area's pages are then fetched, the vCPU waiting for them as for a fault.
+ */
+static void pin_areas(struct vcpu *v)
+{
+	struct pc_vcpu *p = to_pc_vcpu(v);
+	struct kvm_apf *a = &p->apf;
+	gfn_t want[4] = { INVALID_GFN, INVALID_GFN, INVALID_GFN, INVALID_GFN };
+
+	if (kvm_apf_on(a))
+		area_store_pages(v->vm, kvm_apf_area(a), &want[0]);
+	if (a->owe_wake_all)
+		area_store_pages(v->vm, a->wake_area, &want[2]);
+	for (int i = 0; i < 4; i++)
+		if (want[i] != INVALID_GFN &&
+		    ept_store_pin(&vm_store_of(v->vm, gfn_to_gpa(want[i]))->st, want[i]))
+			want[i] = INVALID_GFN; /* 255 pins of one page: its writes may fail */
+	for (int i = 0; i < 4; i++)
+		if (p->apf_pins[i] != INVALID_GFN)
+			ept_store_unpin(&vm_store_of(v->vm, gfn_to_gpa(p->apf_pins[i]))->st,
+			                p->apf_pins[i]);
+	memcpy(p->apf_pins, want, sizeof(want));
+	for (int i = 0; i < 2; i++)
+		while (want[i] != INVALID_GFN && vm_populate(v->vm, want[i]) == -EINPROGRESS &&
+		       !__atomic_load_n(&v->vm->stopping, __ATOMIC_RELAXED))
+			vm_store_wait(v, want[i]);
 }
 
 int pc_apf_rdmsr(struct vcpu *v, u32 msr, u64 *val)
@@ -72,9 +124,14 @@ int pc_apf_rdmsr(struct vcpu *v, u32 msr, u64 *val)
 
 int pc_apf_wrmsr(struct vcpu *v, u32 msr, u64 val)
 {
+	int err;
+
 	if (!to_pc_vm(v->vm)->kvm_pv)
 		return -ENOENT;
-	return kvm_apf_wrmsr(&to_pc_vcpu(v)->apf, msr, val, area_ok(v->vm, val & ~0x3fULL));
+	err = kvm_apf_wrmsr(&to_pc_vcpu(v)->apf, msr, val, area_ok(v->vm, val & ~0x3fULL));
+	if (!err && msr == MSR_KVM_ASYNC_PF_EN)
+		pin_areas(v);
+	return err;
 }
 
 /* A 4-byte word of the area (aligned: one access); false if it cannot be read. */
@@ -100,7 +157,7 @@ bool pc_apf_fault(struct vcpu *v, gfn_t gfn)
 		c.area_flags = ~0u; /* unreadable: never */
 	if (kvm_apf_not_present(a, gfn, &c, rdtsc(), &tok) != KVM_APF_SEND)
 		return false;
-	/* The area was RAM when enabled and RAM stays: this write does not fail. */
+	/* The area is RAM (pinned there if in the store): this write does not fail. */
 	vm_copy_to_guest(v->vm, kvm_apf_area(a) + KVM_APF_FLAGS_OFF, &flag, sizeof(flag));
 	/* CR2 is the guest's in root mode too (nothing here faults): the #PF delivers it. */
 	write_cr2(tok);
@@ -156,6 +213,8 @@ void pc_apf_poll(struct vcpu *v)
 	vlapic_set_irr(&p->lapic, r.vector);
 	if (r.token != KVM_APF_WAKE_ALL)
 		record_latency(to_pc_vm(v->vm)->apf, &r, rdtsc());
+	else
+		pin_areas(v); /* the wake-all is out: its old area need not stay in */
 }
 
 void pc_apf_settled(struct vm *vm)

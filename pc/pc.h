@@ -92,6 +92,9 @@ struct pc_vcpu {
 	u64 tsc_aux;     /* IA32_TSC_AUX (RDTSCP): also in the CPU while the vCPU runs */
 	u64 cr4_allowed; /* CR4 bits this guest's CPUID allows (pc_cr4_allowed) */
 	struct kvm_apf apf; /* KVM's async page faults (pc/apf.c; only this vCPU's CPU) */
+	/* The store pages its async-PF areas pin (pc/apf.c): the area's and an owed wake-all's,
+	 * each up to two pages (its 68 bytes may cross a page); INVALID_GFN where none. */
+	gfn_t apf_pins[4];
 };
 
 /* pc/platform.c: the PC platform, given to vm_create. */

@@ -324,6 +324,8 @@ int pc_vcpu_init(struct vcpu *v)
 	p->misc_enable = 1; /* fast strings, as the CPU resets it */
 	p->cr4_allowed = pc_cr4_allowed(v);
 	kvm_apf_init(&p->apf, (u32)v->id);
+	for (int i = 0; i < (int)ARRAY_SIZE(p->apf_pins); i++)
+		p->apf_pins[i] = INVALID_GFN;
 	if (v->id == 0)
 		seabios_lapic(v);
 	p->state = v->id == 0 ? PC_RUNNING : PC_WAIT_SIPI;

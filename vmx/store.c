@@ -17,10 +17,11 @@
 
 int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 depth)
 {
-	u64 n = bytes >> PAGE_SHIFT, *queue, *queued_at;
+	u64 n = bytes >> PAGE_SHIFT;
 	struct memslot *s;
 	struct vm_store *vs;
-	u8 *data, *state, *age;
+	struct ept_store_arrays a;
+	u8 *age;
 	u64 *evicted;
 	int err = vm_add_slot(vm, gpa, bytes, 1);
 
@@ -31,16 +32,18 @@ int vm_add_store_slot(struct vm *vm, gpa_t gpa, u64 bytes, u64 latency_us, u32 d
 	if (!vs)
 		return -ENOMEM;
 	s->store = vs; /* from here on vm_destroy frees it (vm_store_free) */
-	data = kzalloc(n * PAGE_SIZE);
-	state = kzalloc(n);
-	queue = kzalloc(n * sizeof(u64));
-	queued_at = kzalloc(n * sizeof(u64));
+	a = (struct ept_store_arrays){ .backing = s->backing,
+		                       .data = kzalloc(n * PAGE_SIZE),
+		                       .state = kzalloc(n),
+		                       .pins = kzalloc(n),
+		                       .queue = kzalloc(n * sizeof(u64)),
+		                       .queued_at = kzalloc(n * sizeof(u64)) };
 	age = kzalloc(n);
 	evicted = kzalloc(bitmap_words(n) * sizeof(u64));
-	ept_store_init(&vs->st, &vm->ept, s->base_gfn, n, s->backing, data, state, queue, queued_at,
-	               tsc_hz / 1000000 * latency_us, depth);
+	ept_store_init(&vs->st, &vm->ept, s->base_gfn, n, &a, tsc_hz / 1000000 * latency_us, depth);
 	ept_store_set_reclaim(&vs->st, age, evicted);
-	return data && state && queue && queued_at && age && evicted ? 0 : -ENOMEM;
+	return a.data && a.state && a.pins && a.queue && a.queued_at && age && evicted ? 0
+	                                                                               : -ENOMEM;
 }
 
 void vm_store_free(struct memslot *s)
@@ -52,6 +55,7 @@ void vm_store_free(struct memslot *s)
 		return;
 	kfree(vs->st.data, n * PAGE_SIZE);
 	kfree(vs->st.state, n);
+	kfree(vs->st.pins, n);
 	kfree(vs->st.queue, n * sizeof(u64));
 	kfree(vs->st.queued_at, n * sizeof(u64));
 	kfree(vs->st.age, n);

@@ -32,10 +32,16 @@
  *                  then EN = 0 at once: accepted, and a ready with token 0xffffffff arrives
  *   enable_twice   EN = area | ... (accepted), 20 ms; touch page E (skipped: T outstanding);
  *                  EN = the same again: accepted, and the wake-all 0xffffffff arrives
+ *   area_store     EN = (two fresh store pages' boundary - 64) | ...: accepted (the 68-byte
+ *                  area in the store, pinned and fetched by the hypervisor); flags and token
+ *                  cleared, a touch of a fresh page with IF=1 takes a not-present #PF whose
+ *                  page-ready comes through that area (within 5 s); then EN = the area in
+ *                  the kernel again, and the word of flags and token rewritten with its
+ *                  pattern (cli_forever checks every other word the hypervisor may not write)
  *   cli_forever    cli; touch every remaining page: no #PF (each touch waits in the
  *                  hypervisor); with prefilled=1 every word of the buffer verified; then, with
  *                  interrupts still off, the end line and the exit
- * Then: "apf-hostile: end: K of 13 ok"; exit 0 if all were ok, else PCAPF_EXIT_HOSTILE.
+ * Then: "apf-hostile: end: K of 14 ok"; exit 0 if all were ok, else PCAPF_EXIT_HOSTILE.
  * Time is the TSC, calibrated against 10 ms of the LAPIC timer (divide 1, a 1 GHz bus).
  * The first line is "apf-hostile: buf 0x<hex> pages <N> ram end 0x<hex>". Only on failures
  * do other lines come: "apf-hostile: EN = area | ENABLED | SEND_ALWAYS | AS_INT refused"
@@ -47,7 +53,7 @@
  */
 #include "guests/pc/apf.h"
 
-#define NCASES      13
+#define NCASES      14
 #define MIN_PAGES   16
 #define READY_MS    5000 /* a ready that must come comes within this */
 #define QUIET_MS    50   /* no_ack: how long no ready may come */
@@ -66,6 +72,8 @@ __asm__(".text\n"
         "apf_touch_after: ret\n");
 
 static struct kvm_apf_area kvm_apf_area;
+/* The area the guest has enabled (area_store moves it into the store for a while). */
+static struct kvm_apf_area *volatile cur_area = &kvm_apf_area;
 static u64 buf, npages, next_page, ram_end, tsc_per_ms;
 static bool prefilled;
 static int passed;
@@ -79,7 +87,7 @@ static volatile bool skip_touch;          /* the #PF handler skips apf_touch's l
 static struct kframe *on_page_fault(struct kframe *f)
 {
 	u64 cr2 = read_cr2();
-	volatile struct kvm_apf_area *area = &kvm_apf_area;
+	volatile struct kvm_apf_area *area = cur_area;
 
 	if (area->flags != KVM_PV_REASON_PAGE_NOT_PRESENT) {
 		pr("FAIL: real #PF at 0x%llx cr2 0x%llx error 0x%llx\n", (unsigned long long)f->rip,
@@ -96,7 +104,7 @@ static struct kframe *on_page_fault(struct kframe *f)
 
 static struct kframe *on_page_ready(struct kframe *f)
 {
-	volatile struct kvm_apf_area *area = &kvm_apf_area;
+	volatile struct kvm_apf_area *area = cur_area;
 	u32 token = area->token;
 
 	area->token = 0;
@@ -326,6 +334,44 @@ static void enable_twice(void)
 	cli();
 }
 
+/* The area in the store, across two pages no case touched (not yet fetched): accepted (the
+ * hypervisor pins both pages and fetches them), and a not-present #PF and its page-ready go
+ * through it; then the area is moved back and the two pages get their pattern again. */
+static void area_store(void)
+{
+	u64 q = fresh_page(), q2 = fresh_page(), a = q + PAGE_SIZE - 64, t;
+	volatile struct kvm_apf_area *sa = (struct kvm_apf_area *)a;
+	u32 np0 = np_count, rd0 = nreadies;
+	const char *why = NULL;
+
+	cli();
+	if (!q || q2 != q + PAGE_SIZE) {
+		result("area_store", "no two fresh pages left");
+		return;
+	}
+	if (!wrmsr_safe(MSR_KVM_ASYNC_PF_EN, a | APF_FLAGS)) {
+		result("area_store", "an area in the store refused");
+		return;
+	}
+	/* Its words hold the buffer's pattern: a guest clears flags and token before use. */
+	sa->flags = 0;
+	sa->token = 0;
+	cur_area = (struct kvm_apf_area *)a;
+	sti();
+	apf_touch(fresh_page());
+	t = np_token;
+	if (np_count != np0 + 1)
+		why = "no single not-present #PF through the area in the store";
+	else if (!wait_ready(rd0, (u32)t, READY_MS))
+		why = "no page-ready through the area in the store";
+	cli();
+	if (!wrmsr_safe(MSR_KVM_ASYNC_PF_EN, area_gpa() | APF_FLAGS) && !why)
+		why = "the area's move back refused";
+	cur_area = &kvm_apf_area;
+	*(volatile u64 *)a = apf_pattern(a, 0); /* the word of flags and token */
+	result("area_store", why);
+}
+
 /* The lowest word of the buffer that does not hold apf_pattern(g, 0), or 0. */
 static u64 first_bad_word(void)
 {
@@ -425,6 +471,7 @@ void pc_main(u32 magic, u32 info)
 	no_ack();
 	disable_outstanding();
 	enable_twice();
+	area_store();
 	cli_forever();
 	pr("apf-hostile: end: %d of %d ok\n", passed, NCASES);
 	pc_exit(passed == NCASES ? PCAPF_EXIT_PASS : PCAPF_EXIT_HOSTILE);

@@ -265,15 +265,16 @@ def test_async_page_faults_hostile(boots, judge):
     """Issue 15 item 6: pcapf_hostile misuses the interface (areas at MMIO, the APIC page,
     across the end of RAM; reserved bits; delivery as #PF VM exit; vectors below 32 or wider
     than 8 bits; enable without delivery as interrupt; a second touch of a page in flight;
-    never ACKing; disabling and re-enabling with tokens out; interrupts off with pages in
-    flight): each gets the documented answer, and the hypervisor goes on."""
+    never ACKing; disabling and re-enabling with tokens out; an area in the store, across two
+    pages not yet fetched; interrupts off with pages in flight): each gets the documented
+    answer, and the hypervisor goes on."""
     res = boots.result(PC)
     p = res.problems()
     expect_passed(res, "pc_apf_hostile", p)
     lines = vm_raw_lines(res, "pc_apf_hostile")
     cases = ["area_mmio", "area_apic", "area_end", "reserved_bits", "pf_vmexit", "vector_low",
              "vector_wide", "no_as_int", "dup_touch", "no_ack", "disable_outstanding",
-             "enable_twice", "cli_forever"]
+             "enable_twice", "area_store", "cli_forever"]
     for c in cases:
         if "apf-hostile: %s: ok" % c not in lines:
             p.append("case %s: %s" % (c, [l for l in lines if (" %s:" % c) in l] or "missing"))

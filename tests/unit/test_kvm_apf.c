@@ -225,7 +225,7 @@ struct apf_race {
 	struct kvm_apf apf;
 	struct host_vcpu hw[1];
 	hfn_t backing[PAGES];
-	u8 state[PAGES];
+	u8 state[PAGES], pins[PAGES];
 	u64 queue[PAGES], queued_at[PAGES];
 	u8 *data;
 	u32 stop, kick;
@@ -472,8 +472,14 @@ static void test_race_ready_vs_io(void **state)
 		for (u64 i = 0; i < WORDS; i++)
 			((u64 *)(r->data + p * PAGE_SIZE))[i] = pattern(p, i);
 	}
-	ept_store_init(&r->st, &r->ept, BASE, PAGES, r->backing, r->data, r->state, r->queue,
-	               r->queued_at, 20000 /* ns */, 2);
+	ept_store_init(&r->st, &r->ept, BASE, PAGES,
+	               &(struct ept_store_arrays){ .backing = r->backing,
+	                                           .data = r->data,
+	                                           .state = r->state,
+	                                           .pins = r->pins,
+	                                           .queue = r->queue,
+	                                           .queued_at = r->queued_at },
+	               20000 /* ns */, 2);
 	kvm_apf_init(&r->apf, 0);
 	assert_int_equal(kvm_apf_wrmsr(&r->apf, MSR_KVM_ASYNC_PF_INT, 0xec, false), 0);
 	assert_int_equal(kvm_apf_wrmsr(&r->apf, MSR_KVM_ASYNC_PF_EN, EN, true), 0);

@@ -20,6 +20,9 @@
  * pages aged, and after every service step the oldest pages evicted while more than the
  * limit are resident. No write may be lost, and the store never holds more frames than the
  * limit plus the fetches one service step completes (the depth).
+ *
+ * Pins (test_pin_race): a thread pins random pages, fetches them, and watches each stay
+ * resident in its frame while the evictor, the I/O thread and the vCPU run as above.
  */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -48,17 +51,28 @@
 #define TOUCHES 20000
 #define WORDS   (PAGE_SIZE / 8)
 
+/* A rig's arrays for ept_store_init. */
+#define ARRAYS(r)                                                                                  \
+	((struct ept_store_arrays){ .backing = (r)->backing,                                       \
+	                            .data = (u8 *)(r)->data,                                       \
+	                            .state = (r)->state,                                           \
+	                            .pins = (r)->pins,                                             \
+	                            .queue = (r)->queue,                                           \
+	                            .queued_at = (r)->queued_at })
+
 struct store_race {
 	struct ept ept;
 	struct ept_store st;
 	struct host_vcpu hw[1];
 	hfn_t backing[PAGES];
-	u8 state[PAGES];
+	u8 state[PAGES], pins[PAGES];
 	u64 queue[PAGES], queued_at[PAGES];
 	u8 *data;
 	u32 stop, vcpu_done;
 	u64 ver[PAGES];
 	u64 touches, waits, incomplete, lost, evictions;
+	/* test_pin_race: pins held, pins an eviction went through, the page being pinned (+1) */
+	u64 pinned, pin_broken, pin_target;
 };
 
 static u64 now_ns(void)
@@ -131,7 +145,11 @@ static void *vcpu_thread(void *arg)
 	u64 rng = 0x9e3779b97f4a7c15ULL;
 
 	ept_cpu_online();
-	for (u64 n = 0; n < TOUCHES && !r->lost && !r->incomplete; n++) {
+	/* TOUCHES at least, and on until the evictor got some in (it may start late on a busy
+	 * machine). RELAXED: a count the evictor alone writes. */
+	for (u64 n = 0; (n < TOUCHES || __atomic_load_n(&r->evictions, __ATOMIC_RELAXED) < 8) &&
+	                !r->lost && !r->incomplete;
+	     n++) {
 		u64 p = rnd(&rng) % PAGES;
 
 		while (!guest_touch(r, p)) {
@@ -171,10 +189,13 @@ static void *evict_thread(void *arg)
 	u64 rng = 0x2545f4914f6cdd1dULL;
 
 	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
-		int e = ept_store_evict(&r->st, BASE + rnd(&rng) % PAGES);
+		/* RELAXED: as the pinner stores it. Every other try aims at the pinned page. */
+		u64 aim = __atomic_load_n(&r->pin_target, __ATOMIC_RELAXED), x = rnd(&rng);
+		int e = ept_store_evict(&r->st, BASE + (aim && x % 2 ? aim - 1 : x % PAGES));
 
 		assert_true(e == 0 || e == -EBUSY);
-		r->evictions += e == 0;
+		/* RELAXED: a count the vCPU thread reads to know when it may stop. */
+		__atomic_store_n(&r->evictions, r->evictions + (e == 0), __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -198,8 +219,7 @@ static void test_fetch_and_evict(void **state)
 		for (u64 i = 0; i < WORDS; i++)
 			((u64 *)(r->data + p * PAGE_SIZE))[i] = pattern(p, i, 0);
 	}
-	ept_store_init(&r->st, &r->ept, BASE, PAGES, r->backing, r->data, r->state, r->queue,
-	               r->queued_at, 50000 /* ns */, 2);
+	ept_store_init(&r->st, &r->ept, BASE, PAGES, &ARRAYS(r), 50000 /* ns */, 2);
 	r->st.copy_hook = pause_mid_copy;
 	assert_int_equal(pthread_create(&io, NULL, io_thread, r), 0);
 	assert_int_equal(pthread_create(&ev, NULL, evict_thread, r), 0);
@@ -240,6 +260,106 @@ static void test_fetch_and_evict(void **state)
 	free(r);
 }
 
+#define PIN_ROUNDS 1000 /* pins taken, each held 100 us */
+
+/* The pinner (as pc/apf.c at an async-PF area's WRMSR): pin a page, make it resident
+ * (populate, wait offline while in flight), then hold it a while: all that time it must stay
+ * resident in the same frame whatever the evictor does; then unpin. */
+static void *pin_thread(void *arg)
+{
+	struct store_race *r = arg;
+	u64 rng = 0x123456789abcdefULL;
+
+	ept_cpu_online();
+	while (r->pinned < PIN_ROUNDS) {
+		u64 p = rnd(&rng) % PAGES, t0;
+		bool online;
+		hfn_t f;
+		int e;
+
+		/* RELAXED: only steers the evictor's aim. */
+		__atomic_store_n(&r->pin_target, p + 1, __ATOMIC_RELAXED);
+		assert_int_equal(ept_store_pin(&r->st, BASE + p), 0);
+		while ((e = ept_store_populate(&r->st, BASE + p, PROT, now_ns())) == -EINPROGRESS) {
+			online = ept_qs_pause();
+
+			while (!ept_store_settled(&r->st, BASE + p))
+				cpu_relax();
+			ept_qs_resume(online);
+		}
+		assert_int_equal(e, 0);
+		/* ACQUIRE: as the slot's other lockless readers of backing[]. */
+		f = __atomic_load_n(&r->backing[p], __ATOMIC_ACQUIRE);
+		/* The hold is the guest's time with the page (no hypervisor walk): quiescent,
+		 * so evictions of other pages go on meanwhile. */
+		online = ept_qs_pause();
+		for (t0 = now_ns(); now_ns() - t0 < 100000;)
+			/* RELAXED: a check only; an eviction would show as a state or frame change.
+			 */
+			if (__atomic_load_n(&r->state[p], __ATOMIC_RELAXED) != STORE_RESIDENT ||
+			    __atomic_load_n(&r->backing[p], __ATOMIC_RELAXED) != f) {
+				r->pin_broken++;
+				break;
+			}
+		ept_qs_resume(online);
+		ept_store_unpin(&r->st, BASE + p);
+		r->pinned++;
+	}
+	ept_cpu_offline();
+	return NULL;
+}
+
+/* Pins against a random evictor, with the vCPU and the I/O thread of test_fetch_and_evict
+ * running too: no pinned page is ever evicted, and no write is lost. */
+static void test_pin_race(void **state)
+{
+	struct store_race *r = calloc(1, sizeof(*r));
+	long data_before = host_env_data_live();
+	pthread_t vcpu, io, ev, pin;
+
+	(void)state;
+	assert_non_null(r);
+	host_env_reset();
+	assert_int_equal(ept_init(&r->ept), 0);
+	host_env_set_vcpus(r->hw, 1);
+	r->data = malloc(PAGES * PAGE_SIZE);
+	assert_non_null(r->data);
+	for (u64 p = 0; p < PAGES; p++) {
+		r->backing[p] = INVALID_HFN;
+		for (u64 i = 0; i < WORDS; i++)
+			((u64 *)(r->data + p * PAGE_SIZE))[i] = pattern(p, i, 0);
+	}
+	ept_store_init(&r->st, &r->ept, BASE, PAGES, &ARRAYS(r), 50000 /* ns */, 2);
+	assert_int_equal(pthread_create(&io, NULL, io_thread, r), 0);
+	assert_int_equal(pthread_create(&ev, NULL, evict_thread, r), 0);
+	assert_int_equal(pthread_create(&pin, NULL, pin_thread, r), 0);
+	assert_int_equal(pthread_create(&vcpu, NULL, vcpu_thread, r), 0);
+	pthread_join(vcpu, NULL);
+	pthread_join(pin, NULL);
+	__atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(io, NULL);
+	pthread_join(ev, NULL);
+	printf("pin race: %llu pins held, %llu broken, %llu evictions, %llu touches, %llu lost\n",
+	       (unsigned long long)r->pinned, (unsigned long long)r->pin_broken,
+	       (unsigned long long)r->evictions, (unsigned long long)r->touches,
+	       (unsigned long long)r->lost);
+	fflush(stdout);
+	assert_int_equal(r->pin_broken, 0);
+	assert_int_equal(r->lost + r->incomplete, 0);
+	assert_true(r->pinned > 0 && r->evictions > 0);
+	for (u64 p = 0; p < PAGES; p++) {
+		assert_int_equal(r->pins[p], 0);
+		while (ept_store_evict(&r->st, BASE + p) == -EBUSY && r->state[p] == STORE_FETCHING)
+			ept_store_service(&r->st, now_ns() + 1000000000ULL);
+	}
+	host_env_set_vcpus(NULL, 0);
+	ept_destroy(&r->ept);
+	assert_int_equal(host_env_tables_live(), 0);
+	assert_int_equal(host_env_data_live(), data_before);
+	free(r->data);
+	free(r);
+}
+
 /* ---- the reclaim policy's part ---------------------------------------------------------- */
 
 #define RPAGES 8
@@ -248,7 +368,7 @@ struct reclaim_rig {
 	struct ept ept;
 	struct ept_store st;
 	hfn_t backing[RPAGES];
-	u8 state[RPAGES], age[RPAGES];
+	u8 state[RPAGES], pins[RPAGES], age[RPAGES];
 	u64 queue[RPAGES], queued_at[RPAGES], evicted[1];
 	u8 data[RPAGES * PAGE_SIZE];
 };
@@ -280,8 +400,7 @@ static void test_reclaim_rules(void **state)
 	assert_int_equal(ept_init(&g->ept), 0);
 	for (u64 p = 0; p < RPAGES; p++)
 		g->backing[p] = INVALID_HFN;
-	ept_store_init(&g->st, &g->ept, BASE, RPAGES, g->backing, g->data, g->state, g->queue,
-	               g->queued_at, 10, 2);
+	ept_store_init(&g->st, &g->ept, BASE, RPAGES, &ARRAYS(g), 10, 2);
 	ept_store_set_reclaim(&g->st, g->age, g->evicted);
 	for (u64 p = 0; p < 6; p++)
 		rig_fetch(g, p);
@@ -326,6 +445,34 @@ static void test_reclaim_rules(void **state)
 	for (int r = 0; r < 300; r++)
 		ept_store_age(&g->st, &acc);
 	assert_int_equal(g->age[0], 255);
+	/* A pinned page: never aged, never a victim, never evicted, until its last unpin. */
+	assert_int_equal(ept_store_pin(&g->st, BASE + 0), 0);
+	assert_int_equal(ept_store_pin(&g->st, BASE + 0), 0);
+	ept_store_age(&g->st, &acc);
+	assert_int_equal(g->age[0], 0);
+	assert_int_equal(ept_store_victims(&g->st, v, NULL, RPAGES), 6);
+	for (u64 k = 0; k < 6; k++)
+		assert_true(v[k] != BASE + 0);
+	assert_int_equal(ept_store_evict(&g->st, BASE + 0), -EBUSY);
+	ept_store_unpin(&g->st, BASE + 0);
+	assert_int_equal(ept_store_evict(&g->st, BASE + 0), -EBUSY);
+	ept_store_unpin(&g->st, BASE + 0);
+	ept_store_age(&g->st, &acc);
+	assert_int_equal(ept_store_victims(&g->st, v, NULL, 1), 1);
+	assert_int_equal(ept_store_evict(&g->st, BASE + 0), 0);
+	/* Pinning an absent page keeps it where it is (the pinner fetches it); outside the
+	 * store, or past 255 pins, a pin is refused. */
+	assert_int_equal(ept_store_pin(&g->st, BASE + 0), 0);
+	assert_int_equal(g->state[0], STORE_ABSENT);
+	rig_fetch(g, 0);
+	assert_int_equal(ept_store_evict(&g->st, BASE + 0), -EBUSY);
+	ept_store_unpin(&g->st, BASE + 0);
+	assert_int_equal(ept_store_pin(&g->st, BASE + RPAGES), -ERANGE);
+	for (int k = 0; k < 255; k++)
+		assert_int_equal(ept_store_pin(&g->st, BASE + 1), 0);
+	assert_int_equal(ept_store_pin(&g->st, BASE + 1), -ENOSPC);
+	for (int k = 0; k < 255; k++)
+		ept_store_unpin(&g->st, BASE + 1);
 	for (u64 p = 0; p < RPAGES; p++)
 		ept_store_evict(&g->st, BASE + p);
 	assert_int_equal(ept_store_resident(&g->st), 0);
@@ -347,7 +494,7 @@ struct reclaim_race {
 	struct ept_store st;
 	struct host_vcpu hw[2];
 	hfn_t backing[RC_PAGES];
-	u8 state[RC_PAGES], age[RC_PAGES];
+	u8 state[RC_PAGES], pins[RC_PAGES], age[RC_PAGES];
 	u64 queue[RC_PAGES], queued_at[RC_PAGES], evicted[1];
 	u64 young[1], idle[1], hole[1];
 	u8 *data;
@@ -491,8 +638,7 @@ static void test_reclaim_race(void **state)
 		for (u64 i = 0; i < WORDS; i++)
 			((u64 *)(r->data + p * PAGE_SIZE))[i] = pattern(p, i, 0);
 	}
-	ept_store_init(&r->st, &r->ept, BASE, RC_PAGES, r->backing, r->data, r->state, r->queue,
-	               r->queued_at, 20000 /* ns */, 2);
+	ept_store_init(&r->st, &r->ept, BASE, RC_PAGES, &ARRAYS(r), 20000 /* ns */, 2);
 	ept_store_set_reclaim(&r->st, r->age, r->evicted);
 	r->st.copy_hook = pause_mid_copy;
 	assert_int_equal(pthread_create(&host, NULL, rc_host_thread, r), 0);
@@ -539,6 +685,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fetch_and_evict),
+		cmocka_unit_test(test_pin_race),
 		cmocka_unit_test(test_reclaim_rules),
 		cmocka_unit_test(test_reclaim_race),
 	};
