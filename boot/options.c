@@ -87,6 +87,9 @@ int options_parse(const char *cmdline)
 		{ "guest_mission", OPT_SIZE, &opts.guest_mission, 0, 3ULL << 30, 0, NULL,
 		  "run the mission's features under the guest kernel once it has this much RAM "
 		  "populated (0: off; scenarios/lx_mission.c)" },
+		{ "guest_mark", OPT_STR, opts.guest_mark, 0, 0, sizeof(opts.guest_mark), NULL,
+		  "print a VM's exits by reason when its console first prints a line containing "
+		  "this text (quote it when it has blanks)" },
 		{ "guest_mods", OPT_LIST, opts.guest_mods, 0, 0, sizeof(opts.guest_mods), NULL,
 		  "GRUB modules passed on to the guest kernel as its modules" },
 	};
@@ -106,6 +109,7 @@ void options_to_core(struct vmx_settings *s)
 	s->guest_resident = opts.guest_resident;
 	s->reclaim_idle_rounds = (u32)opts.reclaim_idle_rounds;
 	s->reclaim_period_us = opts.reclaim_period_us;
+	s->guest_mark = opts.guest_mark;
 	for (int i = 0; huge_sizes[i]; i++)
 		if (!strcmp(opts.huge, huge_sizes[i]))
 			s->huge_level = i + 1;

@@ -48,6 +48,10 @@ struct options {
 	 * this much of the guest's RAM is mapped; 0: off. */
 	u64 guest_mission;
 
+	/* A text the guest's console prints once (e.g. Linux's "Run /init as init process"):
+	 * the VM's exits by reason when it does (vmx/settings.h). */
+	char guest_mark[64];
+
 	u32 cmdline_problems; /* problems reported while parsing (a cut line counts too) */
 };
 

@@ -66,12 +66,10 @@ static bool ram_page(struct vm *vm, u64 gpa)
 }
 
 /* Each of the area's KVM_APF_AREA_BYTES in RAM. RAM is one range from 0 (slot 0, then the
- * store), so the two ends settle it. */
+ * store), so the two ends settle it (a start in RAM is far from wrapping around). */
 static bool area_ok(struct vm *vm, u64 gpa)
 {
-	u64 last = gpa + KVM_APF_AREA_BYTES - 1;
-
-	return last > gpa && ram_page(vm, gpa) && ram_page(vm, last);
+	return ram_page(vm, gpa) && ram_page(vm, gpa + KVM_APF_AREA_BYTES - 1);
 }
 
 /* The store pages of the area at gpa (one or two) into out[], INVALID_GFN for the rest. */

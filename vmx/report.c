@@ -7,15 +7,19 @@
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
 
+/* RELAXED loads: a vCPU may still be counting (vm_report_mark, a hypercall's stats); each
+ * counter is one aligned word, so a sum is a snapshot of totals, not of one instant. */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
 static void add_stats(struct vcpu_stats *sum, const struct vcpu_stats *s)
 {
 	for (int i = 0; i < EXIT_REASONS; i++)
-		sum->exits[i] += s->exits[i];
+		sum->exits[i] += LOAD(s->exits[i]);
 	for (int i = 0; i <= EPT_FAULT_VIOLATION; i++)
-		sum->faults[i] += s->faults[i];
-	sum->outside += s->outside;
-	sum->pml_entries += s->pml_entries;
-	sum->pml_full += s->pml_full;
+		sum->faults[i] += LOAD(s->faults[i]);
+	sum->outside += LOAD(s->outside);
+	sum->pml_entries += LOAD(s->pml_entries);
+	sum->pml_full += LOAD(s->pml_full);
 }
 
 void vm_sum_vcpu_stats(const struct vm *vm, struct vcpu_stats *sum)
@@ -68,6 +72,17 @@ static void format_counts(char *buf, size_t n, const struct vcpu_stats *s)
 		snprintf(buf + len, n - len,
 		         ",\"outside\":%lu},\"pml_entries\":%lu,\"pml_full\":%lu", s->outside,
 		         s->pml_entries, s->pml_full);
+}
+
+void vm_report_mark(const struct vm *vm, const char *mark)
+{
+	struct vcpu_stats sum;
+	char counts[900], m[80];
+
+	vm_sum_vcpu_stats(vm, &sum);
+	format_counts(counts, sizeof(counts), &sum);
+	printk("@json {\"mark\":\"%s\",\"scenario\":\"%s\",\"platform\":\"%s\",%s}\n",
+	       json_safe(mark, m, sizeof(m)), vm->name, vmx_settings.platform, counts);
 }
 
 /* One line of MMU lock holds by operation kind (ept/ept.h, struct ept_hold), kinds that held

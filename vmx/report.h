@@ -23,6 +23,9 @@ struct vm_report {
 
 /* Sum every vCPU's counters into *sum (racy reads of running vCPUs: totals only). */
 void vm_sum_vcpu_stats(const struct vm *vm, struct vcpu_stats *sum);
+/* While the VM runs: its exits by reason so far, summed over its vCPUs, as the line
+ * @json {"mark":MARK,"scenario":NAME,"platform":..,"exits":{..},"faults":{..},..}. */
+void vm_report_mark(const struct vm *vm, const char *mark);
 void vm_report_take(struct vm_report *r, const struct vm *vm);
 /* Print the VM line and the per-vCPU lines, tagged with result and frames leaked. */
 void vm_report_print(const struct vm_report *r, const char *result, s64 leaked);

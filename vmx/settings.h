@@ -21,6 +21,10 @@ struct vmx_settings {
 	u64 guest_resident; /* guest_resident=: store bytes a VM keeps resident (0: no limit) */
 	u32 reclaim_idle_rounds; /* reclaim_idle_rounds=: idle rounds before an unforced eviction */
 	u64 reclaim_period_us;   /* reclaim_period_us=: time between two scanning rounds */
+
+	/* guest_mark=: the first console line of a VM that contains it prints the VM's exits
+	 * by reason so far (vm_guest_line); "" none. */
+	const char *guest_mark;
 };
 
 extern struct vmx_settings vmx_settings;

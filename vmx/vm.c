@@ -12,6 +12,8 @@
 #include "kassert.h"
 #include "lib.h"
 #include "mm/mm.h"
+#include "vmx/report.h"
+#include "vmx/settings.h"
 #include "vmx/store.h"
 #include "vmx/trace.h"
 #include "vmx/vcpu.h"
@@ -451,13 +453,29 @@ int vm_compact(struct vm *vm, hpa_t hpa, u64 bytes, struct vm_compact_stats *st)
 	return first_err;
 }
 
-void vm_guest_line(const struct vm *vm, int vcpu, const char *line)
+static bool contains(const char *s, const char *text)
 {
+	size_t n = strlen(text);
+
+	for (; *s; s++)
+		if (!strncmp(s, text, n))
+			return true;
+	return false;
+}
+
+void vm_guest_line(struct vm *vm, int vcpu, const char *line)
+{
+	const char *mark = vmx_settings.guest_mark;
+
 	/* One printk per line: lines of vCPUs on different CPUs never interleave. */
 	if (vcpu < 0)
 		printk("[guest %s] %s\n", vm->name, line);
 	else
 		printk("[guest %s/%d] %s\n", vm->name, vcpu, line);
+	/* RELAXED exchange: only elects the one line that prints the mark. */
+	if (mark && mark[0] && contains(line, mark) &&
+	    !__atomic_exchange_n(&vm->marked, true, __ATOMIC_RELAXED))
+		vm_report_mark(vm, mark);
 }
 
 static bool vcpu_out_of_guest(struct vcpu *v, u64 unused);

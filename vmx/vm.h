@@ -144,6 +144,7 @@ struct vm {
 	u64 budget;             /* preemption-timer ticks each vCPU may run */
 	bool use_pml;           /* vCPUs log dirty GPAs in a PML buffer (drained every exit) */
 	volatile bool stopping; /* a vCPU died: the others leave at their next exit */
+	bool marked;            /* a console line held guest_mark= (vm_guest_line) */
 	u64 flush_gen;          /* bumped by every EPT flush request (ept_env_flush) */
 	struct vm_stats stats;
 	struct trace_ring *trace; /* trace=ring only */
@@ -260,8 +261,9 @@ struct vm_compact_stats {
 int vm_compact(struct vm *vm, hpa_t hpa, u64 bytes, struct vm_compact_stats *st);
 
 /* One line the guest printed, into eptvisor's log as "[guest <vm>/<vcpu>] <line>", or
- * "[guest <vm>] <line>" when vcpu < 0 (a device the whole VM shares). */
-void vm_guest_line(const struct vm *vm, int vcpu, const char *line);
+ * "[guest <vm>] <line>" when vcpu < 0 (a device the whole VM shares). The first line that
+ * holds guest_mark= is followed by the VM's exits so far (vm_report_mark). */
+void vm_guest_line(struct vm *vm, int vcpu, const char *line);
 
 /* Stop the whole VM: record why (first reason wins) and make every vCPU leave the guest. */
 void vm_stop(struct vm *vm, int exit_reason, const char *fmt, ...)

@@ -64,7 +64,8 @@ test-linux-mission: deps linux-pkgs iso
 
 LINUX_RUN = $(PYTHON) tests/harness/run.py --guest $(LX)/vmlinuz --initrd $(LX)/initrd.gz \
 	--guest-args "$(LINUX_ARGS)" --guest-mem $(LINUX_MEM) --guest-vcpus $(LINUX_VCPUS) \
-	--megs 768 --ips $(LINUX_IPS) --timeout 1800 --cmdline "guest_budget=30000" $(RUNARGS)
+	--megs 768 --ips $(LINUX_IPS) --timeout 1800 \
+	--cmdline 'guest_budget=30000 guest_mark="Run /init as init process"' $(RUNARGS)
 
 linux-run: deps linux-pkgs iso
 	$(Q)$(LINUX_RUN)

@@ -119,6 +119,16 @@ def require_built():
         pytest.fail("`make kernel` failed:\n" + b.output[-3000:], pytrace=False)
 
 
+# Linux's line when it starts init: the end of its boot. Under eptvisor, guest_mark= prints
+# the VM's exits by reason there (an @json "mark" line).
+INIT_LINE = "Run /init as init process"
+
+
+def exits_at_init(res):
+    """The guest VM's exits by reason when Linux printed INIT_LINE ({} if no mark line)."""
+    return next((r["exits"] for r in res.json() if r.get("mark") == INIT_LINE), {})
+
+
 def run_eptvisor(cpus=2, megs=256, args=BASE_ARGS, end=True, timeout=1800, ips=BOCHS_IPS,
                  name="linux-eptvisor", echo=None, host_megs=768, cmdline="guest_budget=30000",
                  serial_input=None, host_cpus=None):
@@ -131,7 +141,8 @@ def run_eptvisor(cpus=2, megs=256, args=BASE_ARGS, end=True, timeout=1800, ips=B
     guest_args = (args + (" eptvisor_end=reboot" if end else "")).replace('"', "'")
     line = ev.with_platform(
         'run=demo %s guest=vmlinuz guest_initrd=initrd.gz guest_vcpus=%d guest_mem=%dM '
-        'guest_args="%s"' % (cmdline, cpus, megs, guest_args), "bochs")
+        'guest_args="%s" guest_mark="%s"' % (cmdline, cpus, megs, guest_args, INIT_LINE),
+        "bochs")
     iso = ev.make_iso(line, name, modules=[(str(KERNEL), "vmlinuz"), (str(INITRD), "initrd.gz")])
     plat = ev.Bochs(ips=ips)
     return plat.run(iso, line, cpus=host_cpus or cpus, timeout=timeout, megs=host_megs,

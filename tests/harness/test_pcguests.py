@@ -25,9 +25,12 @@ MODULES = registry.modules("pc")
 # All pc scenarios plus the command-line guest (pcmb1 on one vCPU, as PC_GUESTS' pcmb1-smp1).
 PC = BootSpec("pc", "run=guest,pc guest=pcmb1.elf guest_vcpus=1 guest_mem=128M", cpus=2,
               megs=512, timeout=400, label="pc", modules=MODULES)
-# pcmb1 with four vCPUs, its arguments quoted on the command line (PC_GUESTS' pcmb1-smp4).
-PC4 = BootSpec("pc-smp4", 'run=guest guest=pcmb1.elf guest_args="smp four" guest_vcpus=4',
-               cpus=4, megs=512, timeout=300, label="pc-smp4", modules=MODULES)
+# pcmb1 with four vCPUs, its arguments quoted on the command line (PC_GUESTS' pcmb1-smp4);
+# guest_mark= snapshots its exits when it reports its CPUs up.
+SMP4_MARK = "smp: 4 CPUs up"
+PC4 = BootSpec("pc-smp4", 'run=guest guest=pcmb1.elf guest_args="smp four" guest_vcpus=4 '
+               'guest_mark="%s"' % SMP4_MARK, cpus=4, megs=512, timeout=300, label="pc-smp4",
+               modules=MODULES)
 
 # The pc_moves group on three CPUs: pc_apic_moves (two vCPUs and the host task that moves
 # their APIC pages), pc_apf_2vcpu; and the command-line guest over a slow store with KVM's
@@ -148,8 +151,36 @@ def test_smp4_same_output_as_qemu(boots, judge, qemu_runs):
     res = boots.result(PC4)
     p = res.problems()
     _compare(res, "guest", qemu_runs["pcmb1-smp4"].result(), p)
-    if "smp: 4 CPUs up" not in vm_lines(res, "guest"):
+    if SMP4_MARK not in vm_lines(res, "guest"):
         p.append("the guest did not report 4 CPUs up")
+    judge(res, p)
+
+
+@pytest.mark.boot(PC4)
+def test_guest_mark_snapshots_exits(boots, judge):
+    """guest_mark=TEXT: right after the guest's first console line holding TEXT, one
+    @json "mark" line with the VM's exits by reason so far; each count at most the VM's
+    final one, and fewer in all (the guest still exits after it)."""
+    res = boots.result(PC4)
+    p = res.problems()
+    marks = [r for r in res.json() if "mark" in r]
+    final = next((r["exits"] for r in res.json()
+                  if r.get("scenario") == "guest" and "result" in r), {})
+    lines = res.serial.splitlines()
+    at = next((i for i, l in enumerate(lines) if l.endswith("] " + SMP4_MARK)), None)
+    if len(marks) != 1 or marks[0].get("mark") != SMP4_MARK or \
+            marks[0].get("scenario") != "guest":
+        p.append("not one mark line for the guest: %r" % marks)
+    elif at is None or not any(l.startswith('@json {"mark"') for l in lines[at + 1:at + 4]):
+        # (within 3 lines: another CPU's line may come between the two printk calls)
+        p.append("the mark line does not follow the guest's line: %r" %
+                 (lines[at:at + 4] if at is not None else None))
+    else:
+        snap = marks[0]["exits"]
+        if not snap or any(n > final.get(k, 0) for k, n in snap.items()):
+            p.append("snapshot %r against the final counts %r" % (snap, final))
+        if sum(snap.values()) <= 0 or sum(snap.values()) >= sum(final.values()):
+            p.append("the snapshot is no count of the run so far: %r, final %r" % (snap, final))
     judge(res, p)
 
 
