@@ -15,7 +15,7 @@
 #                     rig's tigerlake does not get through; docs/platform.md)
 #   make test-linux   the Linux test (tests/harness/linux/test_linux.py): eptvisor, plain Bochs
 #                     and QEMU, answers compared, commands typed into the shell
-#   make test-linux-mission  the mission under Linux (test_linux_mission.py, ~10-18 minutes)
+#   make test-linux-mission  the mission under Linux (test_linux_mission.py, ~11 minutes)
 
 LX := $(B)/linux
 
@@ -57,7 +57,7 @@ linux: deps linux-pkgs iso
 test-linux: deps linux-pkgs iso
 	$(Q)$(PYTHON) -m pytest -q tests/harness/linux/test_linux.py
 
-# The mission under Linux (scenarios/lx_mission.c): one boot of about 18 minutes under Bochs,
+# The mission under Linux (scenarios/lx_mission.c): one boot of about 11 minutes under Bochs,
 # so not in test-linux (nor CI).
 test-linux-mission: deps linux-pkgs iso
 	$(Q)$(PYTHON) -m pytest -q tests/harness/linux/test_linux_mission.py

@@ -15,7 +15,7 @@ took async page faults (Linux 6.1 takes them in user mode only: the init's user-
 touches its own memory again after the workload file pushed it out); the sum that phase
 computes right; a clean kernel log; the VM's verdict a pass.
 
-One Linux boot (about 18 minutes under Bochs): not part of `make test` nor `make test-linux`;
+One Linux boot (about 11 minutes under Bochs): not part of `make test` nor `make test-linux`;
 `make test-linux-mission` runs it.
 """
 
