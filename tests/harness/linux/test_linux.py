@@ -78,9 +78,10 @@ def runs():
 
 
 def exits_by_reason(res):
-    """The guest VM's exits by reason, from its @json report line."""
+    """The guest VM's exits by reason, from its @json report line at its end (not the
+    guest_mark line, which also names the scenario)."""
     for rec in res.json():
-        if rec.get("scenario") == "guest" and "exits" in rec:
+        if rec.get("scenario") == "guest" and "result" in rec and "exits" in rec:
             return rec["exits"]
     return {}
 
