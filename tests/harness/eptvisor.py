@@ -563,11 +563,11 @@ def _supervise(cmd, serial_path, timeout, env=None, stdout_path=None, echo=None,
 
 
 class SerialConsole:
-    """COM1 with input, for one Bochs run (Bochs.run's serial_input): Bochs' com1 in mode=term
-    on a pseudo-terminal of ours (os.openpty, raw), where Bochs both writes the machine's
-    serial output and reads its input (select + read, one byte per character time). A thread
-    copies what the machine writes to serial.log, so the supervisor and every check read the
-    log as with mode=file, and:
+    """COM1 with input, for one run (Bochs.run's and Qemu.run's serial_input): Bochs' com1 in
+    mode=term, or QEMU's tty chardev, on a pseudo-terminal of ours (os.openpty, raw), where the
+    emulator both writes the machine's serial output and reads its input (select + read, one
+    byte per character time under Bochs). A thread copies what the machine writes to
+    serial.log, so the supervisor and every check read the log as with mode=file, and:
       RESPOND: a callable given each complete line (no "\\r\\n"); what it returns (str or
                bytes, or None) is sent, e.g. "uname -a\\n" when the shell's line appears;
       INTERACTIVE: the terminal's keystrokes go to the machine (the caller puts stdin in
@@ -801,11 +801,14 @@ class Qemu(Platform):
         # kernel_bin: boot this multiboot1 flat image with -kernel/-append instead of the ISO.
         self.kernel_bin = kernel_bin
 
-    def command(self, iso, cmdline, cpus, megs, serial, debug=False):
+    def command(self, iso, cmdline, cpus, megs, serial, debug=False, com1_tty=None):
         cmd = ["qemu-system-x86_64"] + self.accel_args + [
             "-m", str(megs), "-smp", str(cpus), "-display", "none",
             "-device", "isa-debug-exit,iobase=0xf4,iosize=4", "-no-reboot", "-monitor", "none"]
-        cmd += ["-serial", "stdio" if debug and serial is None else "file:%s" % serial]
+        # com1_tty: a pty (SerialConsole) for a run with serial input: QEMU's tty chardev
+        # both writes the machine's output there and reads its input.
+        cmd += ["-serial", com1_tty if com1_tty else
+                "stdio" if debug and serial is None else "file:%s" % serial]
         if self.kernel_bin:
             cmd += ["-kernel", str(self.kernel_bin), "-append", cmdline]
         else:
@@ -814,7 +817,10 @@ class Qemu(Platform):
             cmd += ["-s", "-S"]
         return cmd
 
-    def run(self, iso, cmdline, cpus=2, timeout=60, megs=512, name=None, echo=None):
+    def run(self, iso, cmdline, cpus=2, timeout=60, megs=512, name=None, echo=None,
+            serial_input=None):
+        """serial_input: a SerialConsole (COM1 with input, as for Bochs), else COM1 writes
+        serial.log."""
         run_dir = self.run_dir_for(iso, name,
                                    self.name + ("-kernel" if self.kernel_bin else ""))
         serial = run_dir / "serial.log"
@@ -823,9 +829,17 @@ class Qemu(Platform):
                 f.unlink()
             except FileNotFoundError:
                 pass
-        cmd = self.command(iso, cmdline, cpus, megs, serial)
-        code, to, stopped, dur = _supervise(cmd, serial, timeout,
-                                            stdout_path=run_dir / "qemu.log", echo=echo)
+        if serial_input:
+            serial_input.open(serial)
+        cmd = self.command(iso, cmdline, cpus, megs, serial,
+                           com1_tty=serial_input.dev if serial_input else None)
+        try:
+            code, to, stopped, dur = _supervise(cmd, serial, timeout,
+                                                stdout_path=run_dir / "qemu.log", echo=echo,
+                                                poll=serial_input and serial_input.stopped)
+        finally:
+            if serial_input:
+                serial_input.close()
         return Result(self.name, _read_text(serial), serial,
                       _read_text(run_dir / "qemu.log").splitlines(), to, cmdline, run_dir,
                       code, dur, stopped, run_dir / "qemu.log", cmd)
@@ -976,7 +990,7 @@ def boot(platform, cmdline, name, cpus=2, megs=512, timeout=60, elf=None, echo=N
     """Make the ISO for CMDLINE (+ platform=<name>) and boot it on PLATFORM (an object or a
     name). TIMEOUT is scaled by EPTVISOR_TIMEOUT_SCALE. modules: (path, module string) pairs
     GRUB loads beside the kernel (the guest kernels of guest= and the pc scenarios).
-    serial_input: a SerialConsole for COM1's input (Bochs only; other platforms get none).
+    serial_input: a SerialConsole for COM1's input (Bochs and QEMU's ISO boots).
     Returns a Result."""
     if isinstance(platform, str):
         platform = get_platform(platform)
@@ -987,7 +1001,7 @@ def boot(platform, cmdline, name, cpus=2, megs=512, timeout=60, elf=None, echo=N
         return platform.run(None, cmdline, cpus=cpus, timeout=timeout, megs=megs, name=name,
                             echo=echo)
     iso = make_iso(cmdline, name, elf=elf, modules=modules)
-    if serial_input and isinstance(platform, Bochs):
+    if serial_input:
         return platform.run(iso, cmdline, cpus=cpus, timeout=timeout, megs=megs, echo=echo,
                             serial_input=serial_input)
     return platform.run(iso, cmdline, cpus=cpus, timeout=timeout, megs=megs, echo=echo)
@@ -1003,7 +1017,7 @@ class BootSpec:
     def __init__(self, name, cmdline, platform="vmx", cpus=2, megs=512, timeout=60, label=None,
                  modules=(), serial_input=None):
         self.label = label
-        # serial_input: a callable making the SerialConsole of each boot (COM1 input, Bochs)
+        # serial_input: a callable making the SerialConsole of each boot (COM1 input)
         self.serial_input = serial_input
         self.modules = tuple(modules)  # (path, module string): GRUB modules (guest kernels)
         self.name = name

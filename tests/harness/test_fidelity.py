@@ -38,12 +38,12 @@ scenarios/registry.c under eptvisor (Bochs), each judged against its reference.
     print QEMU TCG's lines, but for OUT2_GATING. pc_reset_cf9 and pc_reset_triple end the VM
     as a reset (QEMU -no-reboot exits with status 0 on both), pc_poweroff (every CPU in
     cli; hlt, an AP never started) is named a power-off (QEMU would hang: not run there).
-  - pc_console (guests/pc/platdev.c `echo`, pc/console.c): this boot's COM1 has input (Bochs'
-    COM1 on a pty, eptvisor.SerialConsole); when the guest says it is ready, the test types
+  - pc_console (guests/pc/platdev.c `echo`, pc/console.c): this boot's COM1 has input (a pty,
+    eptvisor.SerialConsole: Bochs' COM1 in mode=term, or QEMU's tty chardev under KVM); when the guest says it is ready, the test types
     a line on eptvisor's COM1, eptvisor forwards it to the guest's COM1, and the guest's
     data-ready interrupts (IRQ 4, through the PIC) collect it and print it back: the same
-    lines as QEMU TCG given the same line on its COM1 (a socket chardev). Only under Bochs
-    (a "vmx" platform that is KVM gets no input; the row then fails by its timeout).
+    lines as QEMU TCG given the same line on its COM1 (a socket chardev). (The KVM path
+    has run only under QEMU TCG, without a VM: no machine of the project's has nested KVM.)
 
 Everything is judged from the serial log.
 """
@@ -208,7 +208,6 @@ def qemu_console(timeout=60):
     """platdev.elf `quick echo` under QEMU TCG, its COM1 a unix socket chardev (logging to
     serial.log) into which CONSOLE_LINE is written, a byte every 10 ms, once the guest is
     ready. Returns (serial lines, QEMU's exit status or None)."""
-    import os
     import socket
     import subprocess
     import time
