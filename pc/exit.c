@@ -473,6 +473,12 @@ static int msr_write_spec(struct vcpu *v, u32 msr, u64 val)
 	return -ENOENT;
 }
 
+/* IA32_TSC_ADJUST exists where CPUID.7:EBX[1] offers it: the host's bit, passed through. */
+static bool tsc_adjust_offered(void)
+{
+	return cpuid(7, 0).ebx & BIT(1);
+}
+
 static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 {
 	struct pc_vcpu *p = to_pc_vcpu(v);
@@ -481,8 +487,8 @@ static int msr_read(struct vcpu *v, u32 msr, u64 *val)
 	case 0x10:
 		*val = rdtsc() + p->tsc_offset;
 		return 0; /* IA32_TSC */
-	case 0x3b:        /* IA32_TSC_ADJUST, where CPUID.7:EBX[1] offers it (the host's bit) */
-		if (!(cpuid(7, 0).ebx & BIT(1)))
+	case 0x3b:        /* IA32_TSC_ADJUST */
+		if (!tsc_adjust_offered())
 			return -ENOENT;
 		*val = p->tsc_adjust;
 		return 0;
@@ -548,7 +554,7 @@ static int msr_write(struct vcpu *v, u32 msr, u64 val)
 		vmcs_write(TSC_OFFSET, p->tsc_offset);
 		return 0;
 	case 0x3b: /* IA32_TSC_ADJUST: a write moves the TSC by the change in the adjust */
-		if (!(cpuid(7, 0).ebx & BIT(1)))
+		if (!tsc_adjust_offered())
 			return -ENOENT;
 		p->tsc_offset += val - p->tsc_adjust;
 		p->tsc_adjust = val;

@@ -472,9 +472,10 @@ void vm_guest_line(struct vm *vm, int vcpu, const char *line)
 		printk("[guest %s] %s\n", vm->name, line);
 	else
 		printk("[guest %s/%d] %s\n", vm->name, vcpu, line);
-	/* RELAXED exchange: only elects the one line that prints the mark. */
-	if (mark && mark[0] && contains(line, mark) &&
-	    !__atomic_exchange_n(&vm->marked, true, __ATOMIC_RELAXED))
+	/* RELAXED: the load skips the scan once marked; the exchange only elects the one line
+	 * that prints the mark. */
+	if (mark && mark[0] && !__atomic_load_n(&vm->marked, __ATOMIC_RELAXED) &&
+	    contains(line, mark) && !__atomic_exchange_n(&vm->marked, true, __ATOMIC_RELAXED))
 		vm_report_mark(vm, mark);
 }
 

@@ -71,6 +71,7 @@ struct store_race {
 	u32 stop, vcpu_done;
 	u64 ver[PAGES];
 	u64 touches, waits, incomplete, lost, evictions;
+	long data_before; /* host data frames live before the rig */
 	/* test_pin_race: pins held, pins an eviction went through, the page being pinned (+1) */
 	u64 pinned, pin_broken, pin_target;
 };
@@ -200,15 +201,14 @@ static void *evict_thread(void *arg)
 	return NULL;
 }
 
-static void test_fetch_and_evict(void **state)
+/* A rig of PAGES store pages holding their version-0 pattern, one simulated vCPU, two
+ * channels of 50 us fetches. */
+static struct store_race *race_new(void)
 {
 	struct store_race *r = calloc(1, sizeof(*r));
-	long data_before = host_env_data_live();
-	pthread_t vcpu, io, ev;
-	u64 t0 = now_ns();
 
-	(void)state;
 	assert_non_null(r);
+	r->data_before = host_env_data_live();
 	host_env_reset();
 	assert_int_equal(ept_init(&r->ept), 0);
 	host_env_set_vcpus(r->hw, 1);
@@ -220,6 +220,38 @@ static void test_fetch_and_evict(void **state)
 			((u64 *)(r->data + p * PAGE_SIZE))[i] = pattern(p, i, 0);
 	}
 	ept_store_init(&r->st, &r->ept, BASE, PAGES, &ARRAYS(r), 50000 /* ns */, 2);
+	return r;
+}
+
+/* Evict page p once no fetch of it is in flight (serving it to completion): 0, or
+ * -EBUSY when it is not resident. */
+static int evict_settled(struct store_race *r, u64 p)
+{
+	int e;
+
+	while ((e = ept_store_evict(&r->st, BASE + p)) == -EBUSY && r->state[p] == STORE_FETCHING)
+		ept_store_service(&r->st, now_ns() + 1000000000ULL);
+	return e;
+}
+
+/* Tear the rig down: no page table and no frame left behind. */
+static void race_free(struct store_race *r)
+{
+	host_env_set_vcpus(NULL, 0);
+	ept_destroy(&r->ept);
+	assert_int_equal(host_env_tables_live(), 0);
+	assert_int_equal(host_env_data_live(), r->data_before);
+	free(r->data);
+	free(r);
+}
+
+static void test_fetch_and_evict(void **state)
+{
+	struct store_race *r = race_new();
+	pthread_t vcpu, io, ev;
+	u64 t0 = now_ns();
+
+	(void)state;
 	r->st.copy_hook = pause_mid_copy;
 	assert_int_equal(pthread_create(&io, NULL, io_thread, r), 0);
 	assert_int_equal(pthread_create(&ev, NULL, evict_thread, r), 0);
@@ -243,21 +275,13 @@ static void test_fetch_and_evict(void **state)
 	assert_true(r->evictions > 0 && r->st.stats.fetches > PAGES);
 	/* Everything evicted at the end is in the store with the last version. */
 	for (u64 p = 0; p < PAGES; p++) {
-		int e;
+		int e = evict_settled(r, p);
 
-		while ((e = ept_store_evict(&r->st, BASE + p)) == -EBUSY &&
-		       r->state[p] == STORE_FETCHING)
-			ept_store_service(&r->st, now_ns() + 1000000000ULL);
 		assert_true(e == 0 || r->state[p] == STORE_ABSENT);
 		assert_int_equal(((u64 *)(r->data + p * PAGE_SIZE))[WORDS - 1],
 		                 pattern(p, WORDS - 1, r->ver[p]));
 	}
-	host_env_set_vcpus(NULL, 0);
-	ept_destroy(&r->ept);
-	assert_int_equal(host_env_tables_live(), 0);
-	assert_int_equal(host_env_data_live(), data_before);
-	free(r->data);
-	free(r);
+	race_free(r);
 }
 
 #define PIN_ROUNDS 1000 /* pins taken, each held 100 us */
@@ -313,23 +337,10 @@ static void *pin_thread(void *arg)
  * running too: no pinned page is ever evicted, and no write is lost. */
 static void test_pin_race(void **state)
 {
-	struct store_race *r = calloc(1, sizeof(*r));
-	long data_before = host_env_data_live();
+	struct store_race *r = race_new();
 	pthread_t vcpu, io, ev, pin;
 
 	(void)state;
-	assert_non_null(r);
-	host_env_reset();
-	assert_int_equal(ept_init(&r->ept), 0);
-	host_env_set_vcpus(r->hw, 1);
-	r->data = malloc(PAGES * PAGE_SIZE);
-	assert_non_null(r->data);
-	for (u64 p = 0; p < PAGES; p++) {
-		r->backing[p] = INVALID_HFN;
-		for (u64 i = 0; i < WORDS; i++)
-			((u64 *)(r->data + p * PAGE_SIZE))[i] = pattern(p, i, 0);
-	}
-	ept_store_init(&r->st, &r->ept, BASE, PAGES, &ARRAYS(r), 50000 /* ns */, 2);
 	assert_int_equal(pthread_create(&io, NULL, io_thread, r), 0);
 	assert_int_equal(pthread_create(&ev, NULL, evict_thread, r), 0);
 	assert_int_equal(pthread_create(&pin, NULL, pin_thread, r), 0);
@@ -349,15 +360,9 @@ static void test_pin_race(void **state)
 	assert_true(r->pinned > 0 && r->evictions > 0);
 	for (u64 p = 0; p < PAGES; p++) {
 		assert_int_equal(r->pins[p], 0);
-		while (ept_store_evict(&r->st, BASE + p) == -EBUSY && r->state[p] == STORE_FETCHING)
-			ept_store_service(&r->st, now_ns() + 1000000000ULL);
+		evict_settled(r, p);
 	}
-	host_env_set_vcpus(NULL, 0);
-	ept_destroy(&r->ept);
-	assert_int_equal(host_env_tables_live(), 0);
-	assert_int_equal(host_env_data_live(), data_before);
-	free(r->data);
-	free(r);
+	race_free(r);
 }
 
 /* ---- the reclaim policy's part ---------------------------------------------------------- */
